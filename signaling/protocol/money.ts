@@ -1,0 +1,39 @@
+import { Type } from '@sinclair/typebox';
+import { AthError } from './AthError.js';
+
+/**
+ * ATH amounts are bigint wei everywhere. On the wire (JSON) they are decimal strings without sign,
+ * exponent or leading zeros, at most 78 digits (fits uint256).
+ */
+export const WeiString = Type.String({ pattern: '^(0|[1-9][0-9]{0,77})$', description: 'ATH wei as a decimal string' });
+
+/** Basis points (0..10000) as a decimal string, so it stays bigint too. */
+export const BpsString = Type.String({ pattern: '^(0|[1-9][0-9]{0,4})$', description: 'basis points, 0..10000' });
+
+export const ATH_DECIMALS = 18;
+export const WEI_PER_ATH = 10n ** 18n;
+export const BPS_DENOMINATOR = 10_000n;
+const UINT256_MAX = (1n << 256n) - 1n;
+
+export function weiToString(wei: bigint): string {
+  if (wei < 0n || wei > UINT256_MAX) {
+    throw new AthError({ code: 'ATH_ERR_BAD_AMOUNT', shortMessage: 'amount out of uint256 range', details: String(wei) });
+  }
+  return wei.toString(10);
+}
+
+export function weiFromString(value: string): bigint {
+  if (!/^(0|[1-9][0-9]{0,77})$/.test(value)) {
+    throw new AthError({ code: 'ATH_ERR_BAD_AMOUNT', shortMessage: 'not a wei decimal string', details: value });
+  }
+  const wei = BigInt(value);
+  if (wei > UINT256_MAX) {
+    throw new AthError({ code: 'ATH_ERR_BAD_AMOUNT', shortMessage: 'amount out of uint256 range', details: value });
+  }
+  return wei;
+}
+
+/** Applies basis points the way the contracts do: floor(amount * bps / 10000). */
+export function applyBps(amountWei: bigint, bps: bigint): bigint {
+  return (amountWei * bps) / BPS_DENOMINATOR;
+}
