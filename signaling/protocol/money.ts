@@ -17,7 +17,11 @@ const UINT256_MAX = (1n << 256n) - 1n;
 
 export function weiToString(wei: bigint): string {
   if (wei < 0n || wei > UINT256_MAX) {
-    throw new AthError({ code: 'ATH_ERR_BAD_AMOUNT', shortMessage: 'amount out of uint256 range', details: String(wei) });
+    throw new AthError({
+      code: 'ATH_ERR_BAD_AMOUNT',
+      shortMessage: 'amount out of uint256 range',
+      details: String(wei),
+    });
   }
   return wei.toString(10);
 }

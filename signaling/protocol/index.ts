@@ -1,0 +1,81 @@
+// The wire protocol of ath-edge: every role imports its formats from here and nowhere else.
+export { AthError, type AthErrorCode, type AthErrorParameters, isAthError, toAthError } from './AthError.js';
+export {
+  drawFrameTag,
+  FRAME_TAG_HEIGHT_PX,
+  FRAME_TAG_WIDTH_PX,
+  type FrameTag,
+  frameTagBits,
+  type RgbaImage,
+  readFrameTag,
+} from './frameTag.js';
+export {
+  decodeInput,
+  GamepadInput,
+  InputKind,
+  type InputKindValue,
+  type InputMessage,
+  KeyInput,
+  PingInput,
+  PointerButtonInput,
+  PointerDeltaInput,
+  PointerMoveInput,
+  PongInput,
+  WheelInput,
+} from './input/inputMessages.js';
+export { KEY_TABLE, keyCodeFromId, keyIdFromCode, x11KeysymFromId } from './input/keyCodes.js';
+export {
+  Address,
+  Codec,
+  type CodecName,
+  EndReason,
+  type EndReasonName,
+  GameId,
+  HostId,
+  hostRegistrationMessage,
+  type IceCandidateInit,
+  MAX_MESSAGE_BYTES,
+  MESSAGES_BY_ROLE,
+  PEER_MESSAGES,
+  type PeerMessage,
+  type PeerMessageOf,
+  type PeerMessageType,
+  type PeerRole,
+  Region,
+  type RegionInfo,
+  SERVER_MESSAGES,
+  type ServerMessage,
+  type ServerMessageOf,
+  type ServerMessageType,
+  SessionId,
+  SessionState,
+  type SessionStateName,
+  type SlotStateName,
+} from './messages.js';
+export {
+  ATH_DECIMALS,
+  applyBps,
+  BPS_DENOMINATOR,
+  BpsString,
+  WEI_PER_ATH,
+  WeiString,
+  weiFromString,
+  weiToString,
+} from './money.js';
+export { encodeMessage, parsePeerMessage, parseServerMessage } from './parseMessage.js';
+export {
+  CHECKER_DOMAIN_NAME,
+  type CheckReport,
+  checkerDomain,
+  checkReportTypes,
+  SESSION_ESCROW_DOMAIN_NAME,
+  type SessionAuth,
+  sessionAuthTypes,
+  sessionEscrowDomain,
+  TYPED_DATA_VERSION,
+  type TypedDataDomainParameters,
+  type Usage,
+  usageTypes,
+} from './typedData.js';
+export { PROTOCOL_VERSION } from './version.js';
+export { isWireErrorCode, WIRE_ERROR_CODES, type WireErrorCode } from './wireErrorCodes.js';

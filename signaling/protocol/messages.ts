@@ -1,0 +1,285 @@
+/**
+ * Every JSON message on the signaling WebSocket. One `type`-discriminated union per direction, one
+ * registry from type to schema, validated on every receive on both ends (`parseMessage.ts`). Objects reject
+ * unknown fields so a typo or an injected field is an error, not silently ignored.
+ */
+import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox';
+import { WeiString } from './money.js';
+import { WireErrorCodeSchema } from './wireErrorCodes.js';
+
+function message<T extends string, P extends TProperties>(type: T, properties: P) {
+  return Type.Object({ type: Type.Literal(type), ...properties }, { additionalProperties: false });
+}
+
+// ---- shared fields -------------------------------------------------------------------------------------
+
+/** Session ids are random bytes32 (hex), the same id in the ledger, the vouchers and on chain. */
+export const SessionId = Type.String({ pattern: '^0x[0-9a-f]{64}$' });
+export const HostId = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' });
+export const GameId = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' });
+export const PeerId = Type.String({ pattern: '^[a-z0-9-]{1,64}$' });
+export const Address = Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' });
+export const HexSignature = Type.String({ pattern: '^0x[0-9a-fA-F]{130,}$', maxLength: 4096 });
+export const Nonce = Type.String({ pattern: '^[0-9a-f]{32}$' });
+export const Sdp = Type.String({ minLength: 1, maxLength: 64 * 1024 });
+export const Codec = Type.Union([Type.Literal('H264'), Type.Literal('VP8')]);
+export const Role = Type.Union([Type.Literal('player'), Type.Literal('host'), Type.Literal('checker')]);
+
+export const IceCandidate = Type.Object(
+  {
+    candidate: Type.String({ maxLength: 1024 }),
+    sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+    sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 255 }), Type.Null()])),
+    usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const SessionState = Type.Union([
+  Type.Literal('requested'),
+  Type.Literal('queued'),
+  Type.Literal('leased'),
+  Type.Literal('connecting'),
+  Type.Literal('streaming'),
+  Type.Literal('ended'),
+]);
+
+export const EndReason = Type.Union([
+  Type.Literal('player-quit'),
+  Type.Literal('player-left'),
+  Type.Literal('afk'),
+  Type.Literal('host-lost'),
+  Type.Literal('host-stopped'),
+  Type.Literal('game-crashed'),
+  Type.Literal('connect-timeout'),
+  Type.Literal('insufficient-funds'),
+  Type.Literal('drained'),
+  Type.Literal('error'),
+]);
+
+export const SlotState = Type.Union([Type.Literal('free'), Type.Literal('leased'), Type.Literal('busy')]);
+
+export const Region = Type.Object(
+  {
+    country: Type.String({ pattern: '^[A-Z]{2}$' }),
+    lat: Type.Number({ minimum: -90, maximum: 90 }),
+    lon: Type.Number({ minimum: -180, maximum: 180 }),
+  },
+  { additionalProperties: false },
+);
+
+export const HostEndpoints = Type.Object(
+  {
+    /** WebSocket echo endpoint players and checkers measure RTT against (fastify + @fastify/websocket). */
+    probeUrl: Type.String({ maxLength: 512 }),
+    metricsUrl: Type.String({ maxLength: 512 }),
+  },
+  { additionalProperties: false },
+);
+
+// ---- any peer → signaling ------------------------------------------------------------------------------
+
+export const Hello = message('hello', {
+  protocolVersion: Type.Integer({ minimum: 0, maximum: 65535 }),
+  role: Role,
+  agent: Type.Optional(Type.String({ maxLength: 128 })),
+});
+
+// ---- signaling → any peer ------------------------------------------------------------------------------
+
+export const Welcome = message('welcome', {
+  protocolVersion: Type.Integer({ minimum: 0 }),
+  peerId: PeerId,
+  /** Fresh per connection: hosts and checkers sign it (EIP-191) to prove their wallet. */
+  nonce: Nonce,
+  serverTimeMs: Type.Number(),
+});
+
+export const ErrorReply = message('error', {
+  code: WireErrorCodeSchema,
+  message: Type.String({ maxLength: 1024 }),
+  /** The `type` of the message that caused it, when known. */
+  ref: Type.Optional(Type.String({ maxLength: 64 })),
+  sessionId: Type.Optional(SessionId),
+});
+
+// ---- player → signaling --------------------------------------------------------------------------------
+
+export const Play = message('play', {
+  game: GameId,
+  /** Codecs the browser can decode, most preferred first. */
+  codecs: Type.Array(Codec, { minItems: 1, maxItems: 2, uniqueItems: true }),
+  maxPriceWeiPerSec: Type.Optional(WeiString),
+  /** Resume a session after a reload or network blip (within the reconnect window). */
+  resumeSessionId: Type.Optional(SessionId),
+});
+
+export const Answer = message('answer', { sessionId: SessionId, sdp: Sdp });
+
+export const Ice = message('ice', { sessionId: SessionId, candidate: Type.Union([IceCandidate, Type.Null()]) });
+
+export const Quit = message('quit', { sessionId: SessionId });
+
+/** Input relayed through signaling when the data channel is not open (base64 of one binary input message). */
+export const InputRelay = message('input', {
+  sessionId: SessionId,
+  data: Type.String({ pattern: '^[A-Za-z0-9+/]{4,88}={0,2}$' }),
+});
+
+/** What the player sees, every few seconds while streaming (fps, RTT); feeds delivery verification. */
+export const PlayerReport = message('player-report', {
+  sessionId: SessionId,
+  fpsMilli: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  rttMicros: Type.Integer({ minimum: 0, maximum: 60_000_000 }),
+  framesDecoded: Type.Integer({ minimum: 0 }),
+  packetsLost: Type.Integer({ minimum: 0 }),
+});
+
+// ---- signaling → player --------------------------------------------------------------------------------
+
+export const Queued = message('queued', {
+  sessionId: SessionId,
+  game: GameId,
+  /** 1 = next in line. */
+  position: Type.Integer({ minimum: 1 }),
+});
+
+export const SessionAssigned = message('session', {
+  sessionId: SessionId,
+  hostId: HostId,
+  game: GameId,
+  slot: Type.Integer({ minimum: 0 }),
+  state: SessionState,
+  priceWeiPerSec: WeiString,
+  resumed: Type.Boolean(),
+});
+
+export const Offer = message('offer', { sessionId: SessionId, sdp: Sdp });
+
+export const SessionEnded = message('session-ended', {
+  sessionId: SessionId,
+  reason: EndReason,
+  message: Type.String({ maxLength: 512 }),
+});
+
+// ---- render host → signaling ---------------------------------------------------------------------------
+
+export const Register = message('register', {
+  hostId: HostId,
+  providerAddress: Address,
+  /** EIP-191 signature by providerAddress over `hostRegistrationMessage(hostId, nonce)`. */
+  signature: HexSignature,
+  region: Region,
+  gpu: Type.String({ maxLength: 128 }),
+  encoder: Type.Union([Type.Literal('nvenc'), Type.Literal('x264')]),
+  games: Type.Array(GameId, { minItems: 1, maxItems: 256, uniqueItems: true }),
+  slots: Type.Integer({ minimum: 1, maximum: 256 }),
+  priceWeiPerSec: WeiString,
+  endpoints: HostEndpoints,
+});
+
+export const Heartbeat = message('heartbeat', {
+  /** 0..1: share of the host's CPU/GPU in use. */
+  load: Type.Number({ minimum: 0, maximum: 1 }),
+  slots: Type.Array(
+    Type.Object(
+      { slot: Type.Integer({ minimum: 0 }), state: SlotState, sessionId: Type.Optional(SessionId) },
+      { additionalProperties: false },
+    ),
+    { maxItems: 256 },
+  ),
+});
+
+export const SessionStarted = message('session-started', { sessionId: SessionId });
+
+export const HostSessionEnded = message('host-session-ended', {
+  sessionId: SessionId,
+  reason: EndReason,
+  message: Type.String({ maxLength: 512 }),
+});
+
+/** What the host delivered, every few seconds per live session. */
+export const HostReport = message('host-report', {
+  sessionId: SessionId,
+  fpsMilli: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  framesSent: Type.Integer({ minimum: 0 }),
+  bitrateBps: Type.Integer({ minimum: 0 }),
+});
+
+// ---- signaling → render host ---------------------------------------------------------------------------
+
+export const Registered = message('registered', { hostId: HostId });
+
+export const StartSession = message('start-session', {
+  sessionId: SessionId,
+  slot: Type.Integer({ minimum: 0 }),
+  game: GameId,
+  codecs: Type.Array(Codec, { minItems: 1, maxItems: 2, uniqueItems: true }),
+  /** True when the player reconnects to a session the host still holds: keep the game state. */
+  resume: Type.Boolean(),
+});
+
+export const StopSession = message('stop-session', { sessionId: SessionId, reason: EndReason });
+
+// ---- unions and registries -----------------------------------------------------------------------------
+
+export const PEER_MESSAGES = {
+  hello: Hello,
+  play: Play,
+  answer: Answer,
+  ice: Ice,
+  quit: Quit,
+  input: InputRelay,
+  'player-report': PlayerReport,
+  register: Register,
+  heartbeat: Heartbeat,
+  offer: Offer,
+  'session-started': SessionStarted,
+  'host-session-ended': HostSessionEnded,
+  'host-report': HostReport,
+} as const satisfies Record<string, TObject>;
+
+export const SERVER_MESSAGES = {
+  welcome: Welcome,
+  error: ErrorReply,
+  queued: Queued,
+  session: SessionAssigned,
+  offer: Offer,
+  answer: Answer,
+  ice: Ice,
+  input: InputRelay,
+  'session-ended': SessionEnded,
+  registered: Registered,
+  'start-session': StartSession,
+  'stop-session': StopSession,
+} as const satisfies Record<string, TObject>;
+
+export type PeerMessageType = keyof typeof PEER_MESSAGES;
+export type ServerMessageType = keyof typeof SERVER_MESSAGES;
+export type PeerMessage = { [K in PeerMessageType]: Static<(typeof PEER_MESSAGES)[K]> }[PeerMessageType];
+export type ServerMessage = { [K in ServerMessageType]: Static<(typeof SERVER_MESSAGES)[K]> }[ServerMessageType];
+export type PeerMessageOf<K extends PeerMessageType> = Static<(typeof PEER_MESSAGES)[K]>;
+export type ServerMessageOf<K extends ServerMessageType> = Static<(typeof SERVER_MESSAGES)[K]>;
+
+/** Which peer role may send which message: SDP from the wrong party is refused, not relayed. */
+export const MESSAGES_BY_ROLE = {
+  player: ['hello', 'play', 'answer', 'ice', 'quit', 'input', 'player-report'],
+  host: ['hello', 'register', 'heartbeat', 'offer', 'ice', 'session-started', 'host-session-ended', 'host-report'],
+  checker: ['hello'],
+} as const satisfies Record<Static<typeof Role>, readonly PeerMessageType[]>;
+
+export type PeerRole = Static<typeof Role>;
+export type CodecName = Static<typeof Codec>;
+export type EndReasonName = Static<typeof EndReason>;
+export type SessionStateName = Static<typeof SessionState>;
+export type SlotStateName = Static<typeof SlotState>;
+export type IceCandidateInit = Static<typeof IceCandidate>;
+export type RegionInfo = Static<typeof Region>;
+
+/** The exact text a host's provider wallet signs (EIP-191 personal_sign) to register. */
+export function hostRegistrationMessage(hostId: string, nonce: string): string {
+  return `ath-edge host registration\nhost: ${hostId}\nnonce: ${nonce}`;
+}
+
+/** Maximum size of one signaling frame; larger frames are refused before parsing. */
+export const MAX_MESSAGE_BYTES = 96 * 1024;
