@@ -31,6 +31,8 @@ export {
   EndReason,
   type EndReasonName,
   GameId,
+  GameInfo,
+  type GameInfoRecord,
   HostId,
   hostRegistrationMessage,
   type IceCandidateInit,

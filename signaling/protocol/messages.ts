@@ -68,6 +68,22 @@ export const Region = Type.Object(
   { additionalProperties: false },
 );
 
+/** What a host says about each game it serves; `GET /api/games` shows these to players. */
+export const GameInfo = Type.Object(
+  {
+    id: GameId,
+    title: Type.String({ minLength: 1, maxLength: 80 }),
+    description: Type.String({ maxLength: 280 }),
+    width: Type.Integer({ minimum: 160, maximum: 7680 }),
+    height: Type.Integer({ minimum: 90, maximum: 4320 }),
+    fps: Type.Integer({ minimum: 1, maximum: 240 }),
+    /** `relative`: first-person games want pointer lock and mouse deltas. */
+    inputMode: Type.Union([Type.Literal('absolute'), Type.Literal('relative')]),
+    audio: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+
 export const HostEndpoints = Type.Object(
   {
     /** WebSocket echo endpoint players and checkers measure RTT against (fastify + @fastify/websocket). */
@@ -112,6 +128,8 @@ export const Play = message('play', {
   maxPriceWeiPerSec: Type.Optional(WeiString),
   /** Resume a session after a reload or network blip (within the reconnect window). */
   resumeSessionId: Type.Optional(SessionId),
+  /** Wait in line when every slot is taken (default); `false` answers `ATH_ERR_NO_FREE_SLOT` at once. */
+  queue: Type.Optional(Type.Boolean()),
 });
 
 export const Answer = message('answer', { sessionId: SessionId, sdp: Sdp });
@@ -172,7 +190,7 @@ export const Register = message('register', {
   region: Region,
   gpu: Type.String({ maxLength: 128 }),
   encoder: Type.Union([Type.Literal('nvenc'), Type.Literal('x264')]),
-  games: Type.Array(GameId, { minItems: 1, maxItems: 256, uniqueItems: true }),
+  games: Type.Array(GameInfo, { minItems: 1, maxItems: 256 }),
   slots: Type.Integer({ minimum: 1, maximum: 256 }),
   priceWeiPerSec: WeiString,
   endpoints: HostEndpoints,
@@ -204,6 +222,8 @@ export const HostReport = message('host-report', {
   fpsMilli: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
   framesSent: Type.Integer({ minimum: 0 }),
   bitrateBps: Type.Integer({ minimum: 0 }),
+  /** Time since the player's last input reached the game: signaling ends AFK sessions from it. */
+  inputIdleMs: Type.Integer({ minimum: 0 }),
 });
 
 // ---- signaling → render host ---------------------------------------------------------------------------
@@ -275,6 +295,7 @@ export type SessionStateName = Static<typeof SessionState>;
 export type SlotStateName = Static<typeof SlotState>;
 export type IceCandidateInit = Static<typeof IceCandidate>;
 export type RegionInfo = Static<typeof Region>;
+export type GameInfoRecord = Static<typeof GameInfo>;
 
 /** The exact text a host's provider wallet signs (EIP-191 personal_sign) to register. */
 export function hostRegistrationMessage(hostId: string, nonce: string): string {

@@ -1,0 +1,210 @@
+/**
+ * Every metric ath-edge exposes, declared once. Prometheus naming: `ath_edge_` prefix, base units
+ * (`_seconds`, `_bytes`, `_bits_per_second`), `_total` on counters. Labels are bounded enumerations —
+ * never a session, player, host or key id (those would grow the series count without bound).
+ *
+ * ATH amounts: Prometheus samples are float64, which holds integers exactly only up to 2^53 — about 0.009
+ * ATH in wei. So money series are in whole ATH (wei / 10^18, as a float) and named `_ath`: exact to ~15
+ * significant digits, which is what a dashboard needs. The ledger, never a metric, is the record of truth.
+ */
+
+const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28];
+const SETUP_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20];
+const PICK_BUCKETS_SECONDS = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01];
+const ENCODE_BUCKETS_SECONDS = [0.001, 0.002, 0.004, 0.006, 0.008, 0.012, 0.016, 0.025, 0.04, 0.08];
+const WAIT_BUCKETS_SECONDS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
+
+type CounterDef = { type: 'counter'; name: string; help: string; labelNames: readonly string[] };
+type GaugeDef = { type: 'gauge'; name: string; help: string; labelNames: readonly string[] };
+type HistogramDef = {
+  type: 'histogram';
+  name: string;
+  help: string;
+  labelNames: readonly string[];
+  buckets: readonly number[];
+};
+export type MetricDefinition = CounterDef | GaugeDef | HistogramDef;
+
+export const METRIC_CATALOGUE = {
+  // ---- sessions (signaling) ----
+  sessionsActive: {
+    type: 'gauge',
+    name: 'ath_edge_sessions_active',
+    help: 'Sessions leased, connecting or streaming right now',
+    labelNames: ['state'],
+  },
+  sessionsStarted: {
+    type: 'counter',
+    name: 'ath_edge_sessions_started_total',
+    help: 'Sessions that reached streaming',
+    labelNames: [],
+  },
+  sessionsEnded: {
+    type: 'counter',
+    name: 'ath_edge_sessions_ended_total',
+    help: 'Sessions ended, by end reason',
+    labelNames: ['reason'],
+  },
+  sessionSetupSeconds: {
+    type: 'histogram',
+    name: 'ath_edge_session_setup_seconds',
+    help: 'From Play to the first frame shown in the browser',
+    labelNames: [],
+    buckets: SETUP_BUCKETS_SECONDS,
+  },
+  // ---- matchmaking (signaling) ----
+  matchPickSeconds: {
+    type: 'histogram',
+    name: 'ath_edge_match_pick_seconds',
+    help: 'Time to score candidates and lease a slot',
+    labelNames: [],
+    buckets: PICK_BUCKETS_SECONDS,
+  },
+  playerRttSeconds: {
+    type: 'histogram',
+    name: 'ath_edge_player_rtt_seconds',
+    help: 'RTT players measured to candidate hosts, by host region (country)',
+    labelNames: ['region'],
+    buckets: LATENCY_BUCKETS_SECONDS,
+  },
+  queueLength: {
+    type: 'gauge',
+    name: 'ath_edge_queue_length',
+    help: 'Players waiting for a free slot',
+    labelNames: [],
+  },
+  queueWaitSeconds: {
+    type: 'histogram',
+    name: 'ath_edge_queue_wait_seconds',
+    help: 'Time a queued player waited for a slot',
+    labelNames: [],
+    buckets: WAIT_BUCKETS_SECONDS,
+  },
+  hostsRegistered: {
+    type: 'gauge',
+    name: 'ath_edge_hosts_registered',
+    help: 'Render hosts registered, by state',
+    labelNames: ['state'],
+  },
+  slotsTotal: {
+    type: 'gauge',
+    name: 'ath_edge_slots',
+    help: 'Render slots known to signaling, by state',
+    labelNames: ['state'],
+  },
+  wsConnections: {
+    type: 'gauge',
+    name: 'ath_edge_ws_connections',
+    help: 'Open signaling WebSocket connections, by role',
+    labelNames: ['role'],
+  },
+  wsMessagesRejected: {
+    type: 'counter',
+    name: 'ath_edge_ws_messages_rejected_total',
+    help: 'Signaling messages refused, by error code',
+    labelNames: ['code'],
+  },
+  // ---- streaming (render host) ----
+  streamFramesPerSecond: {
+    type: 'gauge',
+    name: 'ath_edge_stream_frames_per_second',
+    help: 'Frames sent per second, averaged over live streams on this host',
+    labelNames: [],
+  },
+  streamFramesSent: {
+    type: 'counter',
+    name: 'ath_edge_stream_frames_sent_total',
+    help: 'Video frames encoded and sent',
+    labelNames: ['codec'],
+  },
+  streamFramesDropped: {
+    type: 'counter',
+    name: 'ath_edge_stream_frames_dropped_total',
+    help: 'Frames dropped by the pacer rather than queued',
+    labelNames: [],
+  },
+  encoderFrameSeconds: {
+    type: 'histogram',
+    name: 'ath_edge_encoder_frame_seconds',
+    help: 'Encode time per frame, by encoder',
+    labelNames: ['encoder'],
+    buckets: ENCODE_BUCKETS_SECONDS,
+  },
+  streamBitrate: {
+    type: 'gauge',
+    name: 'ath_edge_stream_sent_bits_per_second',
+    help: 'Sent media bitrate, summed over live streams on this host',
+    labelNames: [],
+  },
+  streamPacketLoss: {
+    type: 'gauge',
+    name: 'ath_edge_stream_packet_loss_ratio',
+    help: 'Packet loss reported by receivers (RTCP), worst live stream',
+    labelNames: [],
+  },
+  streamPli: {
+    type: 'counter',
+    name: 'ath_edge_stream_pli_total',
+    help: 'Picture loss indications received (each forces an IDR)',
+    labelNames: [],
+  },
+  streamNack: {
+    type: 'counter',
+    name: 'ath_edge_stream_nack_total',
+    help: 'NACKed packets received',
+    labelNames: [],
+  },
+  hostSlots: {
+    type: 'gauge',
+    name: 'ath_edge_host_slots',
+    help: 'Slots on this render host, by state',
+    labelNames: ['state'],
+  },
+  // ---- checkers ----
+  checkerReports: {
+    type: 'counter',
+    name: 'ath_edge_checker_reports_total',
+    help: 'Checker reports, by verdict (ok, fail, rejected)',
+    labelNames: ['verdict'],
+  },
+  checkerProbeSeconds: {
+    type: 'histogram',
+    name: 'ath_edge_checker_probe_rtt_seconds',
+    help: 'RTT measured by checker probes',
+    labelNames: [],
+    buckets: LATENCY_BUCKETS_SECONDS,
+  },
+  containerQualityScore: {
+    type: 'gauge',
+    name: 'ath_edge_container_quality_score',
+    help: 'Quality score of containers (0..1), by tier; per-container values are in the API',
+    labelNames: ['stat'],
+  },
+  // ---- economy ----
+  athCharged: {
+    type: 'counter',
+    name: 'ath_edge_ath_charged_ath_total',
+    help: 'ATH charged to players and studios (whole ATH, float)',
+    labelNames: [],
+  },
+  athSettled: {
+    type: 'counter',
+    name: 'ath_edge_ath_settled_ath_total',
+    help: 'ATH settled on chain (whole ATH, float)',
+    labelNames: [],
+  },
+  athSlashed: {
+    type: 'counter',
+    name: 'ath_edge_ath_slashed_ath_total',
+    help: 'ATH slashed from operators (whole ATH, float)',
+    labelNames: [],
+  },
+  settlements: {
+    type: 'gauge',
+    name: 'ath_edge_settlements',
+    help: 'Settlement outbox rows, by state',
+    labelNames: ['state'],
+  },
+} as const satisfies Record<string, MetricDefinition>;
+
+export type MetricKey = keyof typeof METRIC_CATALOGUE;

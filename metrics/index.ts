@@ -1,0 +1,16 @@
+export { METRIC_CATALOGUE, type MetricDefinition, type MetricKey } from './catalogue.js';
+export {
+  type CreateMetricsParameters,
+  createMetrics,
+  type MetricSet,
+  type Metrics,
+  weiToAthSample,
+} from './createMetrics.js';
+export {
+  CHECKER_METRICS,
+  type CheckerMetricKey,
+  RENDER_HOST_METRICS,
+  type RenderHostMetricKey,
+  SIGNALING_METRICS,
+  type SignalingMetricKey,
+} from './roles.js';

@@ -1,0 +1,41 @@
+import type { MetricKey } from './catalogue.js';
+
+/** Which catalogue entries each role exposes on its /metrics. */
+export const SIGNALING_METRICS = [
+  'sessionsActive',
+  'sessionsStarted',
+  'sessionsEnded',
+  'sessionSetupSeconds',
+  'matchPickSeconds',
+  'playerRttSeconds',
+  'queueLength',
+  'queueWaitSeconds',
+  'hostsRegistered',
+  'slotsTotal',
+  'wsConnections',
+  'wsMessagesRejected',
+  'checkerReports',
+  'containerQualityScore',
+  'athCharged',
+  'athSettled',
+  'athSlashed',
+  'settlements',
+] as const satisfies readonly MetricKey[];
+
+export const RENDER_HOST_METRICS = [
+  'streamFramesPerSecond',
+  'streamFramesSent',
+  'streamFramesDropped',
+  'encoderFrameSeconds',
+  'streamBitrate',
+  'streamPacketLoss',
+  'streamPli',
+  'streamNack',
+  'hostSlots',
+] as const satisfies readonly MetricKey[];
+
+export const CHECKER_METRICS = ['checkerReports', 'checkerProbeSeconds'] as const satisfies readonly MetricKey[];
+
+export type SignalingMetricKey = (typeof SIGNALING_METRICS)[number];
+export type RenderHostMetricKey = (typeof RENDER_HOST_METRICS)[number];
+export type CheckerMetricKey = (typeof CHECKER_METRICS)[number];

@@ -1,0 +1,45 @@
+/**
+ * Everything signaling needs to run, parsed and validated by the edge config (`edge/config`) and passed
+ * down frozen. Durations are in milliseconds unless the name says otherwise.
+ */
+export type SignalingSettings = {
+  /** Bind address; loopback by default. */
+  bindHost: string;
+  /** 0 picks a free port. */
+  httpPort: number;
+  wsPort: number;
+  /** What browsers are told to connect to; defaults to the bound addresses. */
+  publicHttpUrl: string | undefined;
+  publicWsUrl: string | undefined;
+  /** HMAC key for player session tokens (≥ 32 bytes). */
+  tokenSecret: Uint8Array;
+  tokenTtlSec: number;
+  heartbeatIntervalMs: number;
+  /** A host missing this many heartbeats in a row is marked down. */
+  missedHeartbeatsAllowed: number;
+  /** A leased slot must reach `streaming` within this time or the lease lapses. */
+  leaseTtlMs: number;
+  /** How long a session survives a lost player connection (network blip). */
+  reconnectWindowMs: number;
+  /** How long it survives a clean close (tab closed or reloaded): short, so closed tabs free slots fast. */
+  reloadGraceMs: number;
+  afkTimeoutMs: number;
+  /** The built client to serve at `/` (esbuild output), if any. */
+  clientDir: string | undefined;
+};
+
+export const DEFAULT_SIGNALING_SETTINGS: Omit<SignalingSettings, 'tokenSecret'> = {
+  bindHost: '127.0.0.1',
+  httpPort: 0,
+  wsPort: 0,
+  publicHttpUrl: undefined,
+  publicWsUrl: undefined,
+  tokenTtlSec: 12 * 3600,
+  heartbeatIntervalMs: 2000,
+  missedHeartbeatsAllowed: 3,
+  leaseTtlMs: 20_000,
+  reconnectWindowMs: 30_000,
+  reloadGraceMs: 3_000,
+  afkTimeoutMs: 120_000,
+  clientDir: undefined,
+};

@@ -1,0 +1,53 @@
+import fastifyStatic from '@fastify/static';
+import fastifySwagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { SignalingHub } from '../hub/SignalingHub.js';
+import { PROTOCOL_VERSION } from '../protocol/index.js';
+import { installErrorHandler } from './httpErrors.js';
+import { healthRoutes } from './routes/healthRoutes.js';
+import { metricsRoute } from './routes/metricsRoute.js';
+import { playerRoutes } from './routes/playerRoutes.js';
+
+export type BuildHttpAppParameters = {
+  hub: SignalingHub;
+  log: Logger;
+  registry: Registry;
+  tokenSecret: Uint8Array;
+  tokenTtlSec: number;
+  clientDir: string | undefined;
+  wsUrls: () => { player: string; node: string };
+};
+
+/** The signaling HTTP app, built apart from `listen` so tests can `inject()` into it. */
+export async function buildHttpApp(params: BuildHttpAppParameters): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino 10's Logger is structurally a FastifyBaseLogger; fastify types its own bundled pino.
+    loggerInstance: params.log.child({ mod: 'signaling/http' }) as FastifyBaseLogger,
+    disableRequestLogging: false,
+    bodyLimit: 64 * 1024,
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  installErrorHandler(app);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'ath-edge signaling API', version: String(PROTOCOL_VERSION) },
+    },
+  });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(healthRoutes, { hub: params.hub, startedAtMs: Date.now() });
+  await app.register(metricsRoute, { registry: params.registry });
+  await app.register(playerRoutes, {
+    hub: params.hub,
+    tokenSecret: params.tokenSecret,
+    tokenTtlSec: params.tokenTtlSec,
+    wsUrls: params.wsUrls,
+  });
+  if (params.clientDir) {
+    await app.register(fastifyStatic, { root: params.clientDir, prefix: '/', index: ['index.html'] });
+  }
+  return app;
+}

@@ -1,0 +1,68 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { issuePlayerToken } from '../../auth/playerTokens.js';
+import { freeSlotCount } from '../../hub/HostRegistry.js';
+import type { SignalingHub } from '../../hub/SignalingHub.js';
+import { PROTOCOL_VERSION, weiToString } from '../../protocol/index.js';
+import { ClientConfigBody, GameListBody, HostListBody, PlayerSessionBody } from '../schemas.js';
+
+export type PlayerRoutesOptions = {
+  hub: SignalingHub;
+  tokenSecret: Uint8Array;
+  tokenTtlSec: number;
+  /** Resolved per request so the URL matches how the page reached us. */
+  wsUrls: () => { player: string; node: string };
+};
+
+export const playerRoutes: FastifyPluginAsyncTypebox<PlayerRoutesOptions> = async (app, options) => {
+  const { hub, tokenSecret, tokenTtlSec, wsUrls } = options;
+
+  app.get('/api/config', { schema: { response: { 200: ClientConfigBody } } }, async () => {
+    const urls = wsUrls();
+    return { protocolVersion: PROTOCOL_VERSION, wsPlayerUrl: urls.player, wsNodeUrl: urls.node };
+  });
+
+  app.post(
+    '/api/session',
+    {
+      schema: {
+        summary: 'Get a player session token for the signaling WebSocket',
+        response: { 200: PlayerSessionBody },
+      },
+    },
+    async () => {
+      const { token, claims } = issuePlayerToken({ secret: tokenSecret, ttlSec: tokenTtlSec });
+      return { token, playerId: claims.playerId, expiresAtSec: claims.expiresAtSec };
+    },
+  );
+
+  app.get(
+    '/api/games',
+    { schema: { summary: 'Games the registered hosts serve', response: { 200: GameListBody } } },
+    async () => ({
+      games: [...hub.hosts.games().values()]
+        .map(({ info, hostsUp, freeSlots }) => ({ ...info, hostsUp, freeSlots }))
+        .sort((a, b) => a.title.localeCompare(b.title)),
+    }),
+  );
+
+  app.get(
+    '/api/hosts',
+    { schema: { summary: 'Public view of the render hosts', response: { 200: HostListBody } } },
+    async () => ({
+      hosts: [...hub.hosts.all()].map((host) => ({
+        hostId: host.hostId,
+        state: host.state,
+        region: host.region,
+        gpu: host.gpu,
+        encoder: host.encoder,
+        games: [...host.games.keys()],
+        slots: host.slots.length,
+        freeSlots: freeSlotCount(host),
+        load: host.load,
+        priceWeiPerSec: weiToString(host.priceWeiPerSec),
+        qualityScore: host.qualityScore,
+        providerAddress: host.providerAddress,
+      })),
+    }),
+  );
+};

@@ -1,0 +1,48 @@
+import { Type } from '@sinclair/typebox';
+import { GameInfo, Region, WeiString } from '../protocol/index.js';
+
+export const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() });
+
+export const HealthBody = Type.Object({
+  ok: Type.Boolean(),
+  uptimeSec: Type.Number(),
+  hostsUp: Type.Integer(),
+  sessionsLive: Type.Integer(),
+});
+
+export const ClientConfigBody = Type.Object({
+  protocolVersion: Type.Integer(),
+  wsPlayerUrl: Type.String(),
+  wsNodeUrl: Type.String(),
+});
+
+export const PlayerSessionBody = Type.Object({
+  token: Type.String(),
+  playerId: Type.String(),
+  expiresAtSec: Type.Integer(),
+});
+
+export const GameListBody = Type.Object({
+  games: Type.Array(
+    Type.Composite([GameInfo, Type.Object({ hostsUp: Type.Integer(), freeSlots: Type.Integer() })], {
+      additionalProperties: false,
+    }),
+  ),
+});
+
+export const PublicHost = Type.Object({
+  hostId: Type.String(),
+  state: Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('draining')]),
+  region: Region,
+  gpu: Type.String(),
+  encoder: Type.String(),
+  games: Type.Array(Type.String()),
+  slots: Type.Integer(),
+  freeSlots: Type.Integer(),
+  load: Type.Number(),
+  priceWeiPerSec: WeiString,
+  qualityScore: Type.Number(),
+  providerAddress: Type.String(),
+});
+
+export const HostListBody = Type.Object({ hosts: Type.Array(PublicHost) });

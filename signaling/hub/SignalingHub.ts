@@ -1,0 +1,784 @@
+/**
+ * The signaling core, independent of the WebSocket library: peers attach, their frames come in through
+ * `receive`, replies go out through each peer's `send`. It owns the host registry, the sessions and their
+ * lifecycle (requested → queued → leased → connecting → streaming → ended), the per-game queues and the
+ * relaying of SDP and ICE between a player and the host that serves it.
+ *
+ * Every frame is validated (`parsePeerMessage`) and checked against the sender's role and ownership; a bad
+ * frame gets a typed `error` reply and never affects another peer.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { verifyMessage } from 'viem';
+import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
+import {
+  AthError,
+  type CodecName,
+  type EndReasonName,
+  hostRegistrationMessage,
+  isAthError,
+  isWireErrorCode,
+  MESSAGES_BY_ROLE,
+  type PeerMessage,
+  type PeerMessageOf,
+  type PeerRole,
+  PROTOCOL_VERSION,
+  parsePeerMessage,
+  type ServerMessage,
+  type SessionStateName,
+  type WireErrorCode,
+  weiFromString,
+  weiToString,
+} from '../protocol/index.js';
+import type { SignalingSettings } from '../SignalingSettings.js';
+import { GameQueue } from './GameQueue.js';
+import { firstFreeSlot, freeSlotCount, type HostRecord, HostRegistry } from './HostRegistry.js';
+
+/** What a transport gives the hub for each connection. */
+export type PeerHandle = {
+  readonly id: string;
+  send(message: ServerMessage): void;
+  close(code: number, reason: string): void;
+};
+
+/** Who the transport says the connection is, from the upgrade: a player with a verified token, or a node. */
+export type PeerIdentity = { kind: 'player'; playerId: string } | { kind: 'node' };
+
+type PeerState = {
+  handle: PeerHandle;
+  identity: PeerIdentity;
+  role: PeerRole | undefined;
+  nonce: string;
+  hostId: string | undefined;
+  attachedAtMs: number;
+};
+
+export type SessionRecord = {
+  id: string;
+  playerId: string;
+  playerPeerId: string | undefined;
+  game: string;
+  codecs: CodecName[];
+  maxPriceWeiPerSec: bigint | undefined;
+  state: SessionStateName;
+  hostId: string | undefined;
+  slot: number | undefined;
+  priceWeiPerSec: bigint;
+  createdAtMs: number;
+  queuedAtMs: number | undefined;
+  leasedAtMs: number | undefined;
+  streamingAtMs: number | undefined;
+  endedAtMs: number | undefined;
+  endReason: EndReasonName | undefined;
+  endMessage: string | undefined;
+  /** Lease TTL until streaming, or the reconnect window while the player is away. */
+  timer: NodeJS.Timeout | undefined;
+};
+
+export type SignalingHubParameters = {
+  settings: SignalingSettings;
+  log: Logger;
+  metrics: Metrics<SignalingMetricKey>;
+  now?: () => number;
+};
+
+type SignalingHubEvents = {
+  sessionEnded: (session: SessionRecord) => void;
+  sessionStreaming: (session: SessionRecord) => void;
+};
+
+const ENDED_SESSION_RETENTION_MS = 10 * 60_000;
+
+const END_MESSAGES: Record<EndReasonName, string> = {
+  'player-quit': 'You ended the session.',
+  'player-left': 'The player left.',
+  afk: 'Session ended after a long time without input.',
+  'host-lost': 'The render host was lost. Please press Play again.',
+  'host-stopped': 'The render host stopped the session.',
+  'game-crashed': 'The game crashed on the render host.',
+  'connect-timeout': 'The stream could not be connected in time.',
+  'insufficient-funds': 'Your authorization or escrow is used up.',
+  drained: 'The render host was taken out of service.',
+  error: 'The session ended because of an error.',
+};
+
+export class SignalingHub {
+  readonly hosts = new HostRegistry();
+  readonly #peers = new Map<string, PeerState>();
+  readonly #sessions = new Map<string, SessionRecord>();
+  readonly #activeSessionByPlayer = new Map<string, string>();
+  readonly #queue = new GameQueue();
+  readonly #settings: SignalingSettings;
+  readonly #log: Logger;
+  readonly #metrics: Metrics<SignalingMetricKey>;
+  readonly #now: () => number;
+  readonly #listeners: { [K in keyof SignalingHubEvents]: Set<SignalingHubEvents[K]> } = {
+    sessionEnded: new Set(),
+    sessionStreaming: new Set(),
+  };
+  readonly #heartbeatMonitor: NodeJS.Timeout;
+  #closed = false;
+
+  constructor({ settings, log, metrics, now = Date.now }: SignalingHubParameters) {
+    this.#settings = settings;
+    this.#log = log.child({ mod: 'signaling/hub' });
+    this.#metrics = metrics;
+    this.#now = now;
+    this.#heartbeatMonitor = setInterval(() => this.#checkHeartbeats(), settings.heartbeatIntervalMs);
+    this.#heartbeatMonitor.unref();
+  }
+
+  on<K extends keyof SignalingHubEvents>(event: K, listener: SignalingHubEvents[K]): () => void {
+    this.#listeners[event].add(listener);
+    return () => this.#listeners[event].delete(listener);
+  }
+
+  // ---- transport side ----------------------------------------------------------------------------------
+
+  attach(handle: PeerHandle, identity: PeerIdentity): void {
+    this.#peers.set(handle.id, {
+      handle,
+      identity,
+      role: undefined,
+      nonce: randomBytes(16).toString('hex'),
+      hostId: undefined,
+      attachedAtMs: this.#now(),
+    });
+    this.#updateConnectionGauge();
+  }
+
+  /** One frame from a peer. Never throws: failures become typed `error` replies. */
+  receive(peerId: string, raw: string | ArrayBuffer | Uint8Array): void {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    let message: PeerMessage | undefined;
+    try {
+      message = parsePeerMessage(raw);
+      this.#dispatch(peer, message);
+    } catch (error) {
+      this.#replyError(peer, error, message);
+    }
+  }
+
+  /**
+   * A connection ended. `clean` is a close frame from the peer (tab closed or reloaded): the session waits
+   * only a short grace for a reload. Otherwise (network blip) it waits the whole reconnect window.
+   */
+  detach(peerId: string, { clean }: { clean: boolean }): void {
+    const peer = this.#peers.get(peerId);
+    if (!peer) return;
+    this.#peers.delete(peerId);
+    this.#updateConnectionGauge();
+    if (peer.role === 'host' && peer.hostId) {
+      const host = this.hosts.get(peer.hostId);
+      if (host?.peerId === peerId) this.#hostDown(host, 'connection closed');
+      return;
+    }
+    if (peer.identity.kind !== 'player') return;
+    const sessionId = this.#activeSessionByPlayer.get(peer.identity.playerId);
+    const session = sessionId ? this.#sessions.get(sessionId) : undefined;
+    if (!session || session.playerPeerId !== peerId) return;
+    session.playerPeerId = undefined;
+    if (session.state === 'queued' || session.state === 'requested') {
+      this.#endSession(session, 'player-left');
+      return;
+    }
+    const graceMs = clean ? this.#settings.reloadGraceMs : this.#settings.reconnectWindowMs;
+    this.#log.info({ sessionId: session.id, graceMs, clean }, 'player disconnected; holding session');
+    this.#setTimer(session, graceMs, () => this.#endSession(session, 'player-left'));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeatMonitor);
+    for (const session of this.#sessions.values()) if (session.timer) clearTimeout(session.timer);
+  }
+
+  // ---- queries (HTTP API) ------------------------------------------------------------------------------
+
+  getSession(sessionId: string): SessionRecord | undefined {
+    return this.#sessions.get(sessionId);
+  }
+
+  sessions(): IterableIterator<SessionRecord> {
+    return this.#sessions.values();
+  }
+
+  queueLength(): number {
+    return this.#queue.length;
+  }
+
+  // ---- dispatch ----------------------------------------------------------------------------------------
+
+  #dispatch(peer: PeerState, message: PeerMessage): void {
+    if (message.type === 'hello') {
+      this.#onHello(peer, message);
+      return;
+    }
+    if (!peer.role) {
+      throw new AthError({ code: 'ATH_ERR_HELLO_REQUIRED', shortMessage: 'send `hello` first' });
+    }
+    const allowed: readonly string[] = MESSAGES_BY_ROLE[peer.role];
+    if (!allowed.includes(message.type)) {
+      throw new AthError({
+        code: 'ATH_ERR_NOT_ALLOWED',
+        shortMessage: `a ${peer.role} may not send \`${message.type}\``,
+      });
+    }
+    if (peer.role === 'host' && message.type !== 'register' && !peer.hostId) {
+      throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'register first' });
+    }
+    switch (message.type) {
+      case 'play':
+        this.#onPlay(peer, message);
+        return;
+      case 'answer':
+        this.#relayToHost(peer, message.sessionId, message);
+        return;
+      case 'ice':
+        if (peer.role === 'host') this.#relayToPlayer(peer, message.sessionId, message);
+        else this.#relayToHost(peer, message.sessionId, message);
+        return;
+      case 'input':
+        this.#relayToHost(peer, message.sessionId, message);
+        return;
+      case 'quit':
+        this.#endSession(this.#playerSession(peer, message.sessionId), 'player-quit');
+        return;
+      case 'player-report':
+        this.#playerSession(peer, message.sessionId);
+        return;
+      case 'register':
+        this.#onRegister(peer, message);
+        return;
+      case 'heartbeat':
+        this.#onHeartbeat(peer, message);
+        return;
+      case 'offer':
+        this.#onOffer(peer, message);
+        return;
+      case 'session-started':
+        this.#onSessionStarted(peer, message);
+        return;
+      case 'host-session-ended':
+        this.#endSession(this.#hostSession(peer, message.sessionId), message.reason, message.message);
+        return;
+      case 'host-report':
+        this.#onHostReport(peer, message);
+        return;
+    }
+  }
+
+  #onHello(peer: PeerState, message: PeerMessageOf<'hello'>): void {
+    if (peer.role) throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: '`hello` was already sent' });
+    if (message.protocolVersion !== PROTOCOL_VERSION) {
+      peer.handle.send({
+        type: 'error',
+        code: 'ATH_ERR_PROTOCOL_VERSION',
+        message: `this server speaks protocol ${PROTOCOL_VERSION}, not ${message.protocolVersion}: reload the page or update the node`,
+        ref: 'hello',
+      });
+      peer.handle.close(4000, 'protocol version');
+      return;
+    }
+    const isPlayerConnection = peer.identity.kind === 'player';
+    if (isPlayerConnection !== (message.role === 'player')) {
+      throw new AthError({
+        code: 'ATH_ERR_NOT_ALLOWED',
+        shortMessage: isPlayerConnection ? 'this endpoint is for players' : 'players connect to /ws/player',
+      });
+    }
+    peer.role = message.role;
+    this.#updateConnectionGauge();
+    peer.handle.send({
+      type: 'welcome',
+      protocolVersion: PROTOCOL_VERSION,
+      peerId: peer.handle.id,
+      nonce: peer.nonce,
+      serverTimeMs: this.#now(),
+    });
+  }
+
+  // ---- hosts -------------------------------------------------------------------------------------------
+
+  #onRegister(peer: PeerState, message: PeerMessageOf<'register'>): void {
+    if (peer.hostId) throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'already registered' });
+    // Checked asynchronously (signature recovery); the peer can send nothing else until it completes.
+    peer.hostId = '';
+    void this.#verifyAndRegister(peer, message);
+  }
+
+  async #verifyAndRegister(peer: PeerState, message: PeerMessageOf<'register'>): Promise<void> {
+    try {
+      const valid = await verifyMessage({
+        address: message.providerAddress as `0x${string}`,
+        message: hostRegistrationMessage(message.hostId, peer.nonce),
+        signature: message.signature as `0x${string}`,
+      }).catch(() => false);
+      if (!valid) {
+        throw new AthError({
+          code: 'ATH_ERR_BAD_SIGNATURE',
+          shortMessage: 'registration signature does not match the provider address',
+        });
+      }
+      if (!this.#peers.has(peer.handle.id)) return;
+      const existing = this.hosts.get(message.hostId);
+      if (existing?.peerId && existing.peerId !== peer.handle.id && this.#peers.has(existing.peerId)) {
+        throw new AthError({
+          code: 'ATH_ERR_NOT_ALLOWED',
+          shortMessage: `host ${message.hostId} is already connected`,
+        });
+      }
+      if (existing && existing.providerAddress.toLowerCase() !== message.providerAddress.toLowerCase()) {
+        throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'host id belongs to another provider' });
+      }
+      const host = this.hosts.register({ message, peerId: peer.handle.id, nowMs: this.#now() });
+      peer.hostId = host.hostId;
+      this.#log.info(
+        { hostId: host.hostId, slots: host.slots.length, games: [...host.games.keys()], region: host.region.country },
+        'host registered',
+      );
+      peer.handle.send({ type: 'registered', hostId: host.hostId });
+      this.#updateHostGauges();
+      this.#serveQueue();
+    } catch (error) {
+      peer.hostId = undefined;
+      this.#replyError(peer, error, message);
+    }
+  }
+
+  #onHeartbeat(peer: PeerState, message: PeerMessageOf<'heartbeat'>): void {
+    const host = this.#peerHost(peer);
+    this.hosts.heartbeat(host.hostId, message.load, this.#now());
+    if (host.state === 'down') host.state = 'up';
+  }
+
+  #checkHeartbeats(): void {
+    const deadlineMs = this.#settings.heartbeatIntervalMs * this.#settings.missedHeartbeatsAllowed;
+    for (const host of this.hosts.overdue(this.#now(), deadlineMs)) {
+      this.#hostDown(host, `no heartbeat for ${deadlineMs} ms`);
+    }
+    this.#expireEndedSessions();
+  }
+
+  #hostDown(host: HostRecord, why: string): void {
+    if (host.state === 'down') return;
+    this.#log.warn({ hostId: host.hostId, why }, 'host down');
+    host.state = 'down';
+    host.peerId = undefined;
+    for (const slot of host.slots) {
+      const session = slot.sessionId ? this.#sessions.get(slot.sessionId) : undefined;
+      if (session) this.#endSession(session, 'host-lost');
+      slot.state = 'free';
+      slot.sessionId = undefined;
+    }
+    this.#updateHostGauges();
+  }
+
+  #onOffer(peer: PeerState, message: PeerMessageOf<'offer'>): void {
+    const session = this.#hostSession(peer, message.sessionId);
+    if (session.state === 'leased') this.#setState(session, 'connecting');
+    this.#sendToPlayer(session, message);
+  }
+
+  #onSessionStarted(peer: PeerState, message: PeerMessageOf<'session-started'>): void {
+    const session = this.#hostSession(peer, message.sessionId);
+    if (session.state === 'ended' || session.state === 'streaming') return;
+    if (session.hostId !== undefined && session.slot !== undefined) {
+      this.hosts.confirm(session.hostId, session.slot, session.id);
+    }
+    this.#clearTimer(session);
+    const first = session.streamingAtMs === undefined;
+    session.streamingAtMs ??= this.#now();
+    this.#setState(session, 'streaming');
+    if (first) {
+      this.#metrics.metric.sessionsStarted.inc();
+      this.#metrics.metric.sessionSetupSeconds.observe((session.streamingAtMs - session.createdAtMs) / 1000);
+    }
+    this.#emit('sessionStreaming', session);
+  }
+
+  #onHostReport(peer: PeerState, message: PeerMessageOf<'host-report'>): void {
+    const session = this.#hostSession(peer, message.sessionId);
+    if (session.state === 'streaming' && message.inputIdleMs > this.#settings.afkTimeoutMs) {
+      this.#endSession(session, 'afk');
+    }
+  }
+
+  // ---- players -----------------------------------------------------------------------------------------
+
+  #onPlay(peer: PeerState, message: PeerMessageOf<'play'>): void {
+    const playerId = this.#playerId(peer);
+    const activeId = this.#activeSessionByPlayer.get(playerId);
+    const active = activeId ? this.#sessions.get(activeId) : undefined;
+    if (message.resumeSessionId) {
+      const session = this.#sessions.get(message.resumeSessionId);
+      if (!session || session.state === 'ended') {
+        throw new AthError({
+          code: 'ATH_ERR_SESSION_NOT_FOUND',
+          shortMessage: 'that session has ended and cannot be resumed',
+        });
+      }
+      if (session.playerId !== playerId) {
+        throw new AthError({
+          code: 'ATH_ERR_NOT_YOUR_SESSION',
+          shortMessage: 'that session belongs to another player',
+        });
+      }
+      this.#resume(peer, session);
+      return;
+    }
+    if (active && active.state !== 'ended') {
+      if (active.playerPeerId && active.playerPeerId !== peer.handle.id && this.#peers.has(active.playerPeerId)) {
+        throw new AthError({ code: 'ATH_ERR_ALREADY_PLAYING', shortMessage: 'you already have a session open' });
+      }
+      // The old connection is gone: the new Play replaces the abandoned session.
+      this.#endSession(active, 'player-left');
+    }
+    if (!this.hosts.hostsServing(message.game).size) {
+      throw new AthError({ code: 'ATH_ERR_UNKNOWN_GAME', shortMessage: `no render host serves \`${message.game}\`` });
+    }
+    const session: SessionRecord = {
+      id: `0x${randomBytes(32).toString('hex')}`,
+      playerId,
+      playerPeerId: peer.handle.id,
+      game: message.game,
+      codecs: [...message.codecs],
+      maxPriceWeiPerSec: message.maxPriceWeiPerSec === undefined ? undefined : weiFromString(message.maxPriceWeiPerSec),
+      state: 'requested',
+      hostId: undefined,
+      slot: undefined,
+      priceWeiPerSec: 0n,
+      createdAtMs: this.#now(),
+      queuedAtMs: undefined,
+      leasedAtMs: undefined,
+      streamingAtMs: undefined,
+      endedAtMs: undefined,
+      endReason: undefined,
+      endMessage: undefined,
+      timer: undefined,
+    };
+    this.#sessions.set(session.id, session);
+    this.#activeSessionByPlayer.set(playerId, session.id);
+    if (this.#tryLease(session)) return;
+    if (message.queue === false) {
+      this.#sessions.delete(session.id);
+      this.#activeSessionByPlayer.delete(playerId);
+      throw new AthError({
+        code: 'ATH_ERR_NO_FREE_SLOT',
+        shortMessage: `no free slot for \`${message.game}\` right now: try again in a moment`,
+      });
+    }
+    session.queuedAtMs = this.#now();
+    this.#setState(session, 'queued');
+    this.#sendQueuePositions(session.game);
+  }
+
+  #resume(peer: PeerState, session: SessionRecord): void {
+    this.#clearTimer(session);
+    session.playerPeerId = peer.handle.id;
+    this.#activeSessionByPlayer.set(session.playerId, session.id);
+    this.#log.info({ sessionId: session.id, state: session.state }, 'player resumed session');
+    if (session.state === 'queued' || session.state === 'requested') {
+      this.#sendQueuePositions(session.game);
+      return;
+    }
+    const host = session.hostId ? this.hosts.get(session.hostId) : undefined;
+    if (!host?.peerId || session.slot === undefined) {
+      this.#endSession(session, 'host-lost');
+      return;
+    }
+    // Renegotiate on the same host and slot: the game keeps its state; only the transport is new.
+    this.#sendAssigned(session, true);
+    this.#setState(session, 'connecting');
+    this.#setTimer(session, this.#settings.leaseTtlMs, () => this.#endSession(session, 'connect-timeout'));
+    this.#sendToPeer(host.peerId, {
+      type: 'start-session',
+      sessionId: session.id,
+      slot: session.slot,
+      game: session.game,
+      codecs: session.codecs,
+      resume: true,
+    });
+  }
+
+  /** Picks and leases a slot synchronously (no await between check and lease: no double booking). */
+  #tryLease(session: SessionRecord): boolean {
+    const startedNs = process.hrtime.bigint();
+    const host = this.#pickHost(session);
+    const slot = host ? firstFreeSlot(host) : undefined;
+    this.#metrics.metric.matchPickSeconds.observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
+    if (!host || slot === undefined || !host.peerId) return false;
+    this.hosts.lease(host, slot, session.id);
+    if (session.queuedAtMs !== undefined) {
+      this.#queue.remove(session.game, session.id);
+      this.#metrics.metric.queueWaitSeconds.observe((this.#now() - session.queuedAtMs) / 1000);
+    }
+    session.hostId = host.hostId;
+    session.slot = slot;
+    session.priceWeiPerSec = host.priceWeiPerSec;
+    session.leasedAtMs = this.#now();
+    this.#setState(session, 'leased');
+    this.#setTimer(session, this.#settings.leaseTtlMs, () => this.#endSession(session, 'connect-timeout'));
+    this.#sendAssigned(session, false);
+    this.#sendToPeer(host.peerId, {
+      type: 'start-session',
+      sessionId: session.id,
+      slot,
+      game: session.game,
+      codecs: session.codecs,
+      resume: false,
+    });
+    this.#updateHostGauges();
+    return true;
+  }
+
+  /** The least loaded up host serving the game with a free slot within the player's price. */
+  #pickHost(session: SessionRecord): HostRecord | undefined {
+    let best: HostRecord | undefined;
+    let bestFree = 0;
+    for (const host of this.hosts.hostsServing(session.game)) {
+      if (host.state !== 'up' || !host.peerId) continue;
+      if (session.maxPriceWeiPerSec !== undefined && host.priceWeiPerSec > session.maxPriceWeiPerSec) continue;
+      const free = freeSlotCount(host);
+      if (free === 0) continue;
+      if (!best || host.load < best.load || (host.load === best.load && free > bestFree)) {
+        best = host;
+        bestFree = free;
+      }
+    }
+    return best;
+  }
+
+  #serveQueue(): void {
+    for (const game of [...this.#queue.games()]) {
+      for (const sessionId of [...this.#queue.waiting(game)]) {
+        const session = this.#sessions.get(sessionId);
+        if (session?.state !== 'queued') {
+          this.#queue.remove(game, sessionId);
+          continue;
+        }
+        if (!this.#tryLease(session)) break;
+      }
+      this.#sendQueuePositions(game);
+    }
+    this.#metrics.metric.queueLength.set(this.#queue.length);
+  }
+
+  #sendQueuePositions(game: string): void {
+    const waiting = this.#queue.waiting(game);
+    for (const sessionId of this.#queue.waiting(game)) {
+      const session = this.#sessions.get(sessionId);
+      if (session) {
+        this.#sendToPlayer(session, {
+          type: 'queued',
+          sessionId,
+          game,
+          position: waiting.indexOf(sessionId) + 1,
+        });
+      }
+    }
+    this.#metrics.metric.queueLength.set(this.#queue.length);
+  }
+
+  #sendAssigned(session: SessionRecord, resumed: boolean): void {
+    if (session.hostId === undefined || session.slot === undefined) return;
+    this.#sendToPlayer(session, {
+      type: 'session',
+      sessionId: session.id,
+      hostId: session.hostId,
+      game: session.game,
+      slot: session.slot,
+      state: session.state,
+      priceWeiPerSec: weiToString(session.priceWeiPerSec),
+      resumed,
+    });
+  }
+
+  // ---- session lifecycle -------------------------------------------------------------------------------
+
+  #setState(session: SessionRecord, state: SessionStateName): void {
+    if (session.state === state) return;
+    session.state = state;
+    if (state === 'queued') this.#queue.enqueue(session.game, session.id);
+    this.#updateSessionGauge();
+  }
+
+  #endSession(session: SessionRecord, reason: EndReasonName, message?: string): void {
+    if (session.state === 'ended') return;
+    this.#clearTimer(session);
+    const wasQueued = session.state === 'queued';
+    session.state = 'ended';
+    session.endReason = reason;
+    session.endMessage = message ?? END_MESSAGES[reason];
+    session.endedAtMs = this.#now();
+    if (wasQueued) this.#queue.remove(session.game, session.id);
+    if (this.#activeSessionByPlayer.get(session.playerId) === session.id) {
+      this.#activeSessionByPlayer.delete(session.playerId);
+    }
+    this.#log.info({ sessionId: session.id, reason, hostId: session.hostId }, 'session ended');
+    this.#metrics.metric.sessionsEnded.inc({ reason });
+    this.#sendToPlayer(session, {
+      type: 'session-ended',
+      sessionId: session.id,
+      reason,
+      message: session.endMessage,
+    });
+    if (session.hostId !== undefined && session.slot !== undefined) {
+      const host = this.hosts.get(session.hostId);
+      if (host?.peerId && reason !== 'host-lost' && reason !== 'host-stopped' && reason !== 'game-crashed') {
+        this.#sendToPeer(host.peerId, { type: 'stop-session', sessionId: session.id, reason });
+      }
+      this.hosts.release(session.hostId, session.slot, session.id);
+    }
+    this.#updateSessionGauge();
+    this.#updateHostGauges();
+    this.#emit('sessionEnded', session);
+    if (wasQueued) this.#sendQueuePositions(session.game);
+    else this.#serveQueue();
+  }
+
+  #expireEndedSessions(): void {
+    const cutoff = this.#now() - ENDED_SESSION_RETENTION_MS;
+    for (const [id, session] of this.#sessions) {
+      if (session.state === 'ended' && (session.endedAtMs ?? 0) < cutoff) this.#sessions.delete(id);
+    }
+  }
+
+  #setTimer(session: SessionRecord, ms: number, fire: () => void): void {
+    this.#clearTimer(session);
+    session.timer = setTimeout(() => {
+      session.timer = undefined;
+      fire();
+    }, ms);
+    session.timer.unref();
+  }
+
+  #clearTimer(session: SessionRecord): void {
+    if (session.timer) clearTimeout(session.timer);
+    session.timer = undefined;
+  }
+
+  // ---- ownership and relaying --------------------------------------------------------------------------
+
+  #playerId(peer: PeerState): string {
+    if (peer.identity.kind !== 'player') {
+      throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'only players can do that' });
+    }
+    return peer.identity.playerId;
+  }
+
+  #session(sessionId: string): SessionRecord {
+    const session = this.#sessions.get(sessionId);
+    if (!session || session.state === 'ended') {
+      throw new AthError({ code: 'ATH_ERR_SESSION_NOT_FOUND', shortMessage: 'no such live session' });
+    }
+    return session;
+  }
+
+  #playerSession(peer: PeerState, sessionId: string): SessionRecord {
+    const session = this.#session(sessionId);
+    if (session.playerId !== this.#playerId(peer) || session.playerPeerId !== peer.handle.id) {
+      throw new AthError({ code: 'ATH_ERR_NOT_YOUR_SESSION', shortMessage: 'that session is not yours' });
+    }
+    return session;
+  }
+
+  #peerHost(peer: PeerState): HostRecord {
+    const host = peer.hostId ? this.hosts.get(peer.hostId) : undefined;
+    if (!host || host.peerId !== peer.handle.id) {
+      throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'register first' });
+    }
+    return host;
+  }
+
+  #hostSession(peer: PeerState, sessionId: string): SessionRecord {
+    const host = this.#peerHost(peer);
+    const session = this.#session(sessionId);
+    if (session.hostId !== host.hostId) {
+      throw new AthError({ code: 'ATH_ERR_NOT_YOUR_SESSION', shortMessage: 'that session is not on your host' });
+    }
+    return session;
+  }
+
+  #relayToHost(peer: PeerState, sessionId: string, message: ServerMessage): void {
+    const session = this.#playerSession(peer, sessionId);
+    const host = session.hostId ? this.hosts.get(session.hostId) : undefined;
+    if (!host?.peerId) {
+      throw new AthError({ code: 'ATH_ERR_SESSION_NOT_FOUND', shortMessage: 'the session has no host yet' });
+    }
+    this.#sendToPeer(host.peerId, message);
+  }
+
+  #relayToPlayer(peer: PeerState, sessionId: string, message: ServerMessage): void {
+    this.#sendToPlayer(this.#hostSession(peer, sessionId), message);
+  }
+
+  #sendToPlayer(session: SessionRecord, message: ServerMessage): void {
+    if (session.playerPeerId) this.#sendToPeer(session.playerPeerId, message);
+  }
+
+  #sendToPeer(peerId: string, message: ServerMessage): void {
+    this.#peers.get(peerId)?.handle.send(message);
+  }
+
+  #replyError(peer: PeerState, error: unknown, cause: PeerMessage | undefined): void {
+    let code: WireErrorCode = 'ATH_ERR_INTERNAL';
+    let text = 'internal error';
+    if (isAthError(error) && isWireErrorCode(error.code)) {
+      code = error.code;
+      text = error.message.slice(0, 1024);
+      this.#log.debug({ code, type: cause?.type, peerId: peer.handle.id }, 'message refused');
+    } else {
+      this.#log.error({ err: error, type: cause?.type }, 'unexpected error handling a message');
+    }
+    this.#metrics.metric.wsMessagesRejected.inc({ code });
+    const sessionId = cause && 'sessionId' in cause ? cause.sessionId : undefined;
+    peer.handle.send({
+      type: 'error',
+      code,
+      message: text,
+      ...(cause ? { ref: cause.type } : {}),
+      ...(sessionId ? { sessionId } : {}),
+    });
+  }
+
+  // ---- metrics -----------------------------------------------------------------------------------------
+
+  #emit<K extends keyof SignalingHubEvents>(event: K, session: SessionRecord): void {
+    for (const listener of this.#listeners[event]) {
+      try {
+        listener(session);
+      } catch (error) {
+        this.#log.error({ err: error, event }, 'hub listener threw');
+      }
+    }
+  }
+
+  #updateConnectionGauge(): void {
+    const counts = { player: 0, host: 0, checker: 0, pending: 0 };
+    for (const peer of this.#peers.values()) counts[peer.role ?? 'pending'] += 1;
+    for (const [role, count] of Object.entries(counts)) this.#metrics.metric.wsConnections.set({ role }, count);
+  }
+
+  #updateSessionGauge(): void {
+    const counts: Record<string, number> = { queued: 0, leased: 0, connecting: 0, streaming: 0 };
+    for (const session of this.#sessions.values()) {
+      if (session.state in counts) counts[session.state] = (counts[session.state] ?? 0) + 1;
+    }
+    for (const [state, count] of Object.entries(counts)) this.#metrics.metric.sessionsActive.set({ state }, count);
+  }
+
+  #updateHostGauges(): void {
+    const hostCounts = { up: 0, down: 0, draining: 0 };
+    const slotCounts = { free: 0, leased: 0, busy: 0 };
+    for (const host of this.hosts.all()) {
+      hostCounts[host.state] += 1;
+      if (host.state === 'down') continue;
+      for (const slot of host.slots) slotCounts[slot.state] += 1;
+    }
+    for (const [state, n] of Object.entries(hostCounts)) this.#metrics.metric.hostsRegistered.set({ state }, n);
+    for (const [state, n] of Object.entries(slotCounts)) this.#metrics.metric.slotsTotal.set({ state }, n);
+  }
+}

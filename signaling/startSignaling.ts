@@ -1,0 +1,74 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { createMetrics, type Metrics, SIGNALING_METRICS, type SignalingMetricKey } from '../metrics/index.js';
+import { buildHttpApp } from './http/buildHttpApp.js';
+import { SignalingHub } from './hub/SignalingHub.js';
+import type { SignalingSettings } from './SignalingSettings.js';
+import { startUwsServer } from './ws/startUwsServer.js';
+
+export type StartSignalingParameters = {
+  settings: SignalingSettings;
+  log: Logger;
+  metrics?: Metrics<SignalingMetricKey>;
+};
+
+export type SignalingServer = {
+  readonly httpUrl: string;
+  readonly wsPlayerUrl: string;
+  readonly wsNodeUrl: string;
+  readonly hub: SignalingHub;
+  readonly http: FastifyInstance;
+  readonly metrics: Metrics<SignalingMetricKey>;
+  close(): Promise<void>;
+};
+
+/** Starts the indexer: WebSocket signaling on uWebSockets.js and the HTTP API on fastify. */
+export async function startSignaling({ settings, log, metrics }: StartSignalingParameters): Promise<SignalingServer> {
+  const processMetrics = metrics ?? createMetrics({ keys: SIGNALING_METRICS });
+  const hub = new SignalingHub({ settings, log, metrics: processMetrics });
+  const ws = await startUwsServer({
+    hub,
+    bindHost: settings.bindHost,
+    port: settings.wsPort,
+    tokenSecret: settings.tokenSecret,
+    log,
+  });
+  const wsBase = settings.publicWsUrl ?? `ws://${settings.bindHost}:${ws.port}`;
+  const wsUrls = { player: `${wsBase}/ws/player`, node: `${wsBase}/ws/node` };
+  const http = await buildHttpApp({
+    hub,
+    log,
+    registry: processMetrics.registry,
+    tokenSecret: settings.tokenSecret,
+    tokenTtlSec: settings.tokenTtlSec,
+    clientDir: settings.clientDir,
+    wsUrls: () => wsUrls,
+  });
+  try {
+    await http.listen({ host: settings.bindHost, port: settings.httpPort });
+  } catch (error) {
+    ws.close();
+    hub.close();
+    throw error;
+  }
+  const address = http.server.address();
+  const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
+  const httpUrl = settings.publicHttpUrl ?? `http://${settings.bindHost}:${httpPort}`;
+  let closing: Promise<void> | undefined;
+  return {
+    httpUrl,
+    wsPlayerUrl: wsUrls.player,
+    wsNodeUrl: wsUrls.node,
+    hub,
+    http,
+    metrics: processMetrics,
+    close: () => {
+      closing ??= (async () => {
+        ws.close();
+        hub.close();
+        await http.close();
+      })();
+      return closing;
+    },
+  };
+}

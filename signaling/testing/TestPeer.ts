@@ -1,0 +1,102 @@
+/**
+ * A scripted signaling peer for tests: a real WebSocket client (ws) that validates every frame it gets with
+ * the protocol's own parser and lets a test await the next message of a given type.
+ */
+import WebSocket from 'ws';
+import {
+  type PeerMessage,
+  parseServerMessage,
+  type ServerMessage,
+  type ServerMessageOf,
+  type ServerMessageType,
+} from '../protocol/index.js';
+import { WS_SUBPROTOCOL } from '../ws/startUwsServer.js';
+
+type Waiter = { type: ServerMessageType; resolve: (m: ServerMessage) => void; reject: (e: Error) => void };
+
+export class TestPeer {
+  readonly received: ServerMessage[] = [];
+  readonly #socket: WebSocket;
+  readonly #waiters: Waiter[] = [];
+  #closed: { code: number; reason: string } | undefined;
+  readonly #closedWaiters: Array<(c: { code: number; reason: string }) => void> = [];
+
+  private constructor(socket: WebSocket) {
+    this.#socket = socket;
+    socket.on('message', (data, isBinary) => {
+      const message = parseServerMessage(isBinary ? new Uint8Array(data as Buffer) : data.toString());
+      const waiter = this.#waiters.findIndex((w) => w.type === message.type);
+      if (waiter >= 0) {
+        const [w] = this.#waiters.splice(waiter, 1);
+        w?.resolve(message);
+      } else {
+        this.received.push(message);
+      }
+    });
+    socket.on('close', (code, reason) => {
+      this.#closed = { code, reason: reason.toString() };
+      for (const w of this.#waiters.splice(0)) w.reject(new Error(`socket closed (${code}) waiting for ${w.type}`));
+      for (const resolve of this.#closedWaiters.splice(0)) resolve(this.#closed);
+    });
+  }
+
+  /** Opens a connection; `token` makes it a player connection (`/ws/player`). */
+  static open(url: string, { token, protocols }: { token?: string; protocols?: string[] } = {}): Promise<TestPeer> {
+    const list = protocols ?? [WS_SUBPROTOCOL, ...(token ? [`token.${token}`] : [])];
+    const socket = new WebSocket(url, list);
+    return new Promise((resolve, reject) => {
+      socket.once('open', () => resolve(new TestPeer(socket)));
+      socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      socket.once('error', reject);
+    });
+  }
+
+  send(message: PeerMessage): void {
+    this.#socket.send(JSON.stringify(message));
+  }
+
+  sendRaw(data: string | Buffer): void {
+    this.#socket.send(data);
+  }
+
+  /** The next message of this type (already received or still to come), within `timeoutMs`. */
+  next<K extends ServerMessageType>(type: K, timeoutMs = 10_000): Promise<ServerMessageOf<K>> {
+    const index = this.received.findIndex((m) => m.type === type);
+    if (index >= 0) {
+      const [message] = this.received.splice(index, 1);
+      return Promise.resolve(message as ServerMessageOf<K>);
+    }
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        type,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m as ServerMessageOf<K>);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
+        reject(new Error(`timed out waiting for \`${type}\``));
+      }, timeoutMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  closed(): Promise<{ code: number; reason: string }> {
+    if (this.#closed) return Promise.resolve(this.#closed);
+    return new Promise((resolve) => this.#closedWaiters.push(resolve));
+  }
+
+  close(): void {
+    this.#socket.close(1000);
+  }
+
+  /** Drops the TCP connection without a close frame, like a network blip. */
+  terminate(): void {
+    this.#socket.terminate();
+  }
+}

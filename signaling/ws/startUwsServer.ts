@@ -1,0 +1,152 @@
+/**
+ * The signaling WebSocket on uWebSockets.js. Two endpoints:
+ *   /ws/player — browsers; the upgrade carries the player token as a subprotocol `token.<token>` next to
+ *                `ath-edge.v1`, and is refused (401) before any message when it is missing or invalid;
+ *   /ws/node   — render hosts and checkers; they prove their wallet with a signed nonce after `hello`.
+ * The token rides in Sec-WebSocket-Protocol rather than the URL so that it stays out of access logs.
+ */
+
+import uWS from 'uWebSockets.js';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { verifyPlayerToken } from '../auth/playerTokens.js';
+import type { PeerIdentity, SignalingHub } from '../hub/SignalingHub.js';
+import { AthError, isAthError, MAX_MESSAGE_BYTES, type ServerMessage } from '../protocol/index.js';
+
+export const WS_SUBPROTOCOL = 'ath-edge.v1';
+const TOKEN_PREFIX = 'token.';
+
+type SocketData = { id: string; identity: PeerIdentity; closed: boolean };
+
+export type StartUwsServerParameters = {
+  hub: SignalingHub;
+  bindHost: string;
+  port: number;
+  tokenSecret: Uint8Array;
+  log: Logger;
+};
+
+export type UwsServer = { readonly port: number; close(): void };
+
+/** uWS's loader silently falls back to a slow pure-JS build when the native one fails to load. */
+export function assertNativeUws(): void {
+  if (!String(uWS.App).includes('[native code]')) {
+    throw new AthError({
+      code: 'ATH_ERR_UWS_NOT_NATIVE',
+      shortMessage: 'uWebSockets.js loaded its JavaScript fallback, not the native build',
+      details: 'check the Node.js version against node_modules/uWebSockets.js/binaries',
+    });
+  }
+}
+
+function newPeerId(): string {
+  return `peer-${randomBytes(8).toString('hex')}`;
+}
+
+export function startUwsServer({
+  hub,
+  bindHost,
+  port,
+  tokenSecret,
+  log,
+}: StartUwsServerParameters): Promise<UwsServer> {
+  assertNativeUws();
+  const wsLog = log.child({ mod: 'signaling/ws' });
+  const app = uWS.App();
+  // This uWS build has no app.close(): keep the open sockets so shutdown can end them.
+  const open = new Set<uWS.WebSocket<SocketData>>();
+
+  const behavior = (kind: PeerIdentity['kind']): uWS.WebSocketBehavior<SocketData> => ({
+    // Frames up to 4× the protocol limit reach the parser and get a typed error; beyond that uWS closes (1009).
+    maxPayloadLength: MAX_MESSAGE_BYTES * 4,
+    maxBackpressure: 1024 * 1024,
+    idleTimeout: 32,
+    sendPingsAutomatically: true,
+    upgrade: (res, req, context) => {
+      const protocols = req
+        .getHeader('sec-websocket-protocol')
+        .split(',')
+        .map((p) => p.trim());
+      const key = req.getHeader('sec-websocket-key');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      if (!protocols.includes(WS_SUBPROTOCOL)) {
+        res.writeStatus('400 Bad Request').end(`subprotocol ${WS_SUBPROTOCOL} required`);
+        return;
+      }
+      let identity: PeerIdentity = { kind: 'node' };
+      if (kind === 'player') {
+        const token = protocols.find((p) => p.startsWith(TOKEN_PREFIX))?.slice(TOKEN_PREFIX.length);
+        try {
+          if (!token) throw new AthError({ code: 'ATH_ERR_UNAUTHORIZED', shortMessage: 'player token required' });
+          identity = { kind: 'player', playerId: verifyPlayerToken(tokenSecret, token).playerId };
+        } catch (error) {
+          const code = isAthError(error) ? error.code : 'ATH_ERR_UNAUTHORIZED';
+          wsLog.info({ code }, 'player upgrade refused');
+          res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ code, message: isAthError(error) ? error.shortMessage : 'unauthorized' }));
+          return;
+        }
+      }
+      const data: SocketData = { id: newPeerId(), identity, closed: false };
+      res.upgrade(data, key, WS_SUBPROTOCOL, extensions, context);
+    },
+    open: (ws) => {
+      open.add(ws);
+      const data = ws.getUserData();
+      hub.attach(
+        {
+          id: data.id,
+          send: (message: ServerMessage) => {
+            if (!data.closed) ws.send(JSON.stringify(message), false);
+          },
+          close: (code, reason) => {
+            if (!data.closed) ws.end(code, reason);
+          },
+        },
+        data.identity,
+      );
+    },
+    message: (ws, message) => {
+      // The ArrayBuffer is only valid during this callback; the hub parses it synchronously.
+      hub.receive(ws.getUserData().id, message);
+    },
+    close: (ws, code) => {
+      open.delete(ws);
+      const data = ws.getUserData();
+      data.closed = true;
+      hub.detach(data.id, { clean: code === 1000 || code === 1001 });
+    },
+  });
+
+  app.ws<SocketData>('/ws/player', behavior('player'));
+  app.ws<SocketData>('/ws/node', behavior('node'));
+  app.any('/*', (res) => {
+    res.writeStatus('404 Not Found').end('signaling WebSocket endpoints: /ws/player, /ws/node');
+  });
+
+  return new Promise((resolve, reject) => {
+    app.listen(bindHost, port, (listenSocket) => {
+      if (!listenSocket) {
+        reject(
+          new AthError({
+            code: 'ATH_ERR_SIGNALING_LISTEN',
+            shortMessage: `cannot listen on ${bindHost}:${port} for WebSockets`,
+          }),
+        );
+        return;
+      }
+      const boundPort = uWS.us_socket_local_port(listenSocket);
+      wsLog.info({ port: boundPort }, 'signaling WebSocket listening');
+      let closed = false;
+      resolve({
+        port: boundPort,
+        close: () => {
+          if (closed) return;
+          closed = true;
+          uWS.us_listen_socket_close(listenSocket);
+          for (const ws of [...open]) ws.end(1001, 'signaling shutting down');
+        },
+      });
+    });
+  });
+}
