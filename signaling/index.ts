@@ -4,4 +4,4 @@ export type { HostRecord, SlotRecord } from './hub/HostRegistry.js';
 export type { PeerHandle, PeerIdentity, SessionRecord, SignalingHub } from './hub/SignalingHub.js';
 export { DEFAULT_SIGNALING_SETTINGS, type SignalingSettings } from './SignalingSettings.js';
 export { type SignalingServer, type StartSignalingParameters, startSignaling } from './startSignaling.js';
-export { assertNativeUws, WS_SUBPROTOCOL } from './ws/startUwsServer.js';
+export { assertNativeUws } from './ws/startUwsServer.js';

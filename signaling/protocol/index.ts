@@ -79,5 +79,5 @@ export {
   type Usage,
   usageTypes,
 } from './typedData.js';
-export { PROTOCOL_VERSION } from './version.js';
+export { PROTOCOL_VERSION, WS_SUBPROTOCOL } from './version.js';
 export { isWireErrorCode, WIRE_ERROR_CODES, type WireErrorCode } from './wireErrorCodes.js';

@@ -9,8 +9,8 @@ import {
   type ServerMessage,
   type ServerMessageOf,
   type ServerMessageType,
+  WS_SUBPROTOCOL,
 } from '../protocol/index.js';
-import { WS_SUBPROTOCOL } from '../ws/startUwsServer.js';
 
 type Waiter = { type: ServerMessageType; resolve: (m: ServerMessage) => void; reject: (e: Error) => void };
 

@@ -11,9 +11,8 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { verifyPlayerToken } from '../auth/playerTokens.js';
 import type { PeerIdentity, SignalingHub } from '../hub/SignalingHub.js';
-import { AthError, isAthError, MAX_MESSAGE_BYTES, type ServerMessage } from '../protocol/index.js';
+import { AthError, isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
 
-export const WS_SUBPROTOCOL = 'ath-edge.v1';
 const TOKEN_PREFIX = 'token.';
 
 type SocketData = { id: string; identity: PeerIdentity; closed: boolean };

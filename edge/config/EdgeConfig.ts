@@ -1,0 +1,93 @@
+/**
+ * The one configuration of an ath-edge node: defaults ← config file ← environment ← flags, validated by
+ * one schema (unknown keys are errors), frozen, and passed down. Nothing else reads `process.env`.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import { Region, WeiString } from '../../signaling/protocol/index.js';
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+const HexKey = Type.String({ pattern: '^0x[0-9a-fA-F]{64}$' });
+const obj = <T extends Parameters<typeof Type.Object>[0]>(properties: T) =>
+  Type.Object(properties, { additionalProperties: false });
+
+export const EdgeConfigSchema = obj({
+  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  /** Where keys, logs and the embedded ledger live. */
+  dataDir: Type.String({ minLength: 1 }),
+  bindHost: Type.String({ minLength: 1 }),
+  signaling: obj({
+    httpPort: Port,
+    wsPort: Port,
+    /** For roles that join a remote signaling server: its HTTP base URL (they read /api/config). */
+    url: Type.Optional(Type.String()),
+    publicHttpUrl: Type.Optional(Type.String()),
+    publicWsUrl: Type.Optional(Type.String()),
+    /** HMAC key for player tokens; generated and kept in dataDir when absent. */
+    tokenSecretHex: Type.Optional(Type.String({ pattern: '^[0-9a-f]{64,}$' })),
+    tokenTtlSec: Type.Integer({ minimum: 60 }),
+    heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
+    missedHeartbeatsAllowed: Type.Integer({ minimum: 1 }),
+    leaseTtlMs: Type.Integer({ minimum: 100 }),
+    reconnectWindowMs: Type.Integer({ minimum: 0 }),
+    reloadGraceMs: Type.Integer({ minimum: 0 }),
+    afkTimeoutMs: Type.Integer({ minimum: 1000 }),
+  }),
+  renderHost: obj({
+    /** Stable id of this host; derived from the provider address when absent. */
+    hostId: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' })),
+    slots: Type.Integer({ minimum: 1, maximum: 64 }),
+    probePort: Port,
+    region: Region,
+    gpu: Type.Optional(Type.String()),
+    priceWeiPerSec: WeiString,
+    /** Provider wallet key; generated and kept in dataDir when absent. */
+    providerKey: Type.Optional(HexKey),
+    /** Game ids to serve (default: every game in the catalogue this machine can run). */
+    games: Type.Optional(Type.Array(Type.String())),
+    encoder: obj({
+      prefer: Type.Union([Type.Literal('auto'), Type.Literal('nvenc'), Type.Literal('x264')]),
+      minBitrateBps: Type.Integer({ minimum: 100_000 }),
+      startBitrateBps: Type.Integer({ minimum: 100_000 }),
+      maxBitrateBps: Type.Integer({ minimum: 100_000 }),
+    }),
+    heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
+    /** Test hook: added to every probe echo, to make this host look farther away. */
+    probeDelayMs: Type.Integer({ minimum: 0, maximum: 10_000 }),
+  }),
+  /** Roles `ath-edge all` runs on this machine. */
+  stack: obj({
+    renderHosts: Type.Integer({ minimum: 0, maximum: 16 }),
+  }),
+});
+
+export type EdgeConfig = Static<typeof EdgeConfigSchema>;
+
+/** ≈ 1 ATH per hour of play: 10^18 / 3600 wei per second. */
+const ONE_ATH_PER_HOUR_WEI_PER_SEC = (10n ** 18n / 3600n).toString();
+
+export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
+  logLevel: 'info',
+  dataDir: '.ath-edge',
+  bindHost: '127.0.0.1',
+  signaling: {
+    httpPort: 8080,
+    wsPort: 0,
+    tokenTtlSec: 12 * 3600,
+    heartbeatIntervalMs: 2000,
+    missedHeartbeatsAllowed: 3,
+    leaseTtlMs: 20_000,
+    reconnectWindowMs: 30_000,
+    reloadGraceMs: 3_000,
+    afkTimeoutMs: 120_000,
+  },
+  renderHost: {
+    slots: 2,
+    probePort: 0,
+    region: { country: 'DE', lat: 50.11, lon: 8.68 },
+    priceWeiPerSec: ONE_ATH_PER_HOUR_WEI_PER_SEC,
+    encoder: { prefer: 'auto', minBitrateBps: 500_000, startBitrateBps: 4_000_000, maxBitrateBps: 8_000_000 },
+    heartbeatIntervalMs: 2000,
+    probeDelayMs: 0,
+  },
+  stack: { renderHosts: 1 },
+};
