@@ -1,3 +1,17 @@
+import { DEFAULT_SCORING_WEIGHTS, type ScoringWeights } from './hub/scoreCandidates.js';
+
+/** How players measure RTT to candidate hosts before a slot is leased. */
+export type ProbeSettings = {
+  /** Samples per candidate (median taken); 0 disables probing. */
+  samples: number;
+  /** Per-sample timeout in the browser: a timeout counts the host unreachable. */
+  timeoutMs: number;
+  /** Candidates sent to the browser. */
+  maxCandidates: number;
+  /** A host measured slower than this is not offered to that player. */
+  maxPlausibleRttMs: number;
+};
+
 /**
  * Everything signaling needs to run, parsed and validated by the edge config (`edge/config`) and passed
  * down frozen. Durations are in milliseconds unless the name says otherwise.
@@ -26,6 +40,8 @@ export type SignalingSettings = {
   afkTimeoutMs: number;
   /** The built client to serve at `/` (esbuild output), if any. */
   clientDir: string | undefined;
+  probe: ProbeSettings;
+  scoring: ScoringWeights;
 };
 
 export const DEFAULT_SIGNALING_SETTINGS: Omit<SignalingSettings, 'tokenSecret'> = {
@@ -42,4 +58,6 @@ export const DEFAULT_SIGNALING_SETTINGS: Omit<SignalingSettings, 'tokenSecret'> 
   reloadGraceMs: 3_000,
   afkTimeoutMs: 120_000,
   clientDir: undefined,
+  probe: { samples: 5, timeoutMs: 1_000, maxCandidates: 8, maxPlausibleRttMs: 250 },
+  scoring: DEFAULT_SCORING_WEIGHTS,
 };

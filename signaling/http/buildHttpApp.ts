@@ -10,6 +10,7 @@ import { installErrorHandler } from './httpErrors.js';
 import { healthRoutes } from './routes/healthRoutes.js';
 import { metricsRoute } from './routes/metricsRoute.js';
 import { playerRoutes } from './routes/playerRoutes.js';
+import { sessionRoutes } from './routes/sessionRoutes.js';
 
 export type BuildHttpAppParameters = {
   hub: SignalingHub;
@@ -46,6 +47,7 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
     tokenTtlSec: params.tokenTtlSec,
     wsUrls: params.wsUrls,
   });
+  await app.register(sessionRoutes, { hub: params.hub, tokenSecret: params.tokenSecret });
   if (params.clientDir) {
     await app.register(fastifyStatic, { root: params.clientDir, prefix: '/', index: ['index.html'] });
   }

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { GameInfo, Region, WeiString } from '../protocol/index.js';
+import { EndReason, GameInfo, Region, SessionState, WeiString } from '../protocol/index.js';
 
 export const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() });
 
@@ -46,3 +46,45 @@ export const PublicHost = Type.Object({
 });
 
 export const HostListBody = Type.Object({ hosts: Type.Array(PublicHost) });
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const CandidateView = Type.Object({
+  hostId: Type.String(),
+  region: Type.String(),
+  rttMs: Nullable(Type.Number()),
+  load: Type.Number(),
+  priceWeiPerSec: WeiString,
+  qualityScore: Type.Number(),
+  stakeWei: WeiString,
+  terms: Type.Object({
+    rtt: Type.Number(),
+    load: Type.Number(),
+    price: Type.Number(),
+    quality: Type.Number(),
+    stake: Type.Number(),
+  }),
+  score: Type.Number(),
+});
+
+export const SessionView = Type.Object({
+  sessionId: Type.String(),
+  game: Type.String(),
+  state: SessionState,
+  hostId: Nullable(Type.String()),
+  slot: Nullable(Type.Integer()),
+  priceWeiPerSec: WeiString,
+  createdAtMs: Type.Number(),
+  leasedAtMs: Nullable(Type.Number()),
+  streamingAtMs: Nullable(Type.Number()),
+  endedAtMs: Nullable(Type.Number()),
+  endReason: Nullable(EndReason),
+  decision: Nullable(
+    Type.Object({
+      chosenHostId: Type.String(),
+      decidedAtMs: Type.Number(),
+      pickMicros: Type.Number(),
+      candidates: Type.Array(CandidateView),
+    }),
+  ),
+});

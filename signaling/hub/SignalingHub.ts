@@ -33,6 +33,7 @@ import {
 import type { SignalingSettings } from '../SignalingSettings.js';
 import { GameQueue } from './GameQueue.js';
 import { firstFreeSlot, freeSlotCount, type HostRecord, HostRegistry } from './HostRegistry.js';
+import { type CandidateScore, rankCandidates } from './scoreCandidates.js';
 
 /** What a transport gives the hub for each connection. */
 export type PeerHandle = {
@@ -71,9 +72,24 @@ export type SessionRecord = {
   endedAtMs: number | undefined;
   endReason: EndReasonName | undefined;
   endMessage: string | undefined;
+  /** `play` said to wait in line when every slot is taken (else: no-free-slot error). */
+  queueIfBusy: boolean;
+  /** Hosts the player was asked to measure (probe-request); results for others are ignored. */
+  probeHostIds: string[];
+  /** Why this host: every candidate with its score terms, kept for `GET /api/sessions/:id`. */
+  decision: MatchDecision | undefined;
   /** Lease TTL until streaming, or the reconnect window while the player is away. */
   timer: NodeJS.Timeout | undefined;
 };
+
+export type MatchDecision = {
+  candidates: CandidateScore[];
+  chosenHostId: string;
+  decidedAtMs: number;
+  pickMicros: number;
+};
+
+type Measurement = { rttMs: number | null; atMs: number };
 
 export type SignalingHubParameters = {
   settings: SignalingSettings;
@@ -88,6 +104,9 @@ type SignalingHubEvents = {
 };
 
 const ENDED_SESSION_RETENTION_MS = 10 * 60_000;
+/** A player's RTT to a host is trusted for this long, then measured again. */
+const MEASUREMENT_TTL_MS = 10 * 60_000;
+const MAX_MEASUREMENTS_PER_PLAYER = 64;
 
 const END_MESSAGES: Record<EndReasonName, string> = {
   'player-quit': 'You ended the session.',
@@ -107,6 +126,8 @@ export class SignalingHub {
   readonly #peers = new Map<string, PeerState>();
   readonly #sessions = new Map<string, SessionRecord>();
   readonly #activeSessionByPlayer = new Map<string, string>();
+  /** Each player's recent RTT measurements per host, from their browser's probes. */
+  readonly #measurements = new Map<string, Map<string, Measurement>>();
   readonly #queue = new GameQueue();
   readonly #settings: SignalingSettings;
   readonly #log: Logger;
@@ -205,6 +226,37 @@ export class SignalingHub {
     return this.#sessions.values();
   }
 
+  /**
+   * `play` on behalf of a player's open WebSocket (the HTTP `POST /api/sessions`): the offer and the rest
+   * of the flow still travel on that socket. Throws the same typed errors `play` would.
+   */
+  requestPlay(playerId: string, message: Omit<PeerMessageOf<'play'>, 'type'>): SessionRecord {
+    const peer = [...this.#peers.values()].find(
+      (candidate) =>
+        candidate.role === 'player' && candidate.identity.kind === 'player' && candidate.identity.playerId === playerId,
+    );
+    if (!peer) {
+      throw new AthError({
+        code: 'ATH_ERR_NOT_ALLOWED',
+        shortMessage: 'open the signaling WebSocket first: the stream is negotiated on it',
+      });
+    }
+    this.#onPlay(peer, { type: 'play', ...message });
+    const sessionId = this.#activeSessionByPlayer.get(playerId);
+    const session = sessionId ? this.#sessions.get(sessionId) : undefined;
+    if (!session) throw new AthError({ code: 'ATH_ERR_INTERNAL', shortMessage: 'session was not created' });
+    return session;
+  }
+
+  /** Ends a player's session on request (`DELETE /api/sessions/:id`). */
+  quit(playerId: string, sessionId: string): void {
+    const session = this.#session(sessionId);
+    if (session.playerId !== playerId) {
+      throw new AthError({ code: 'ATH_ERR_NOT_YOUR_SESSION', shortMessage: 'that session is not yours' });
+    }
+    this.#endSession(session, 'player-quit');
+  }
+
   queueLength(): number {
     return this.#queue.length;
   }
@@ -245,6 +297,9 @@ export class SignalingHub {
         return;
       case 'quit':
         this.#endSession(this.#playerSession(peer, message.sessionId), 'player-quit');
+        return;
+      case 'probe-results':
+        this.#onProbeResults(peer, message);
         return;
       case 'player-report':
         this.#playerSession(peer, message.sessionId);
@@ -457,18 +512,114 @@ export class SignalingHub {
       endedAtMs: undefined,
       endReason: undefined,
       endMessage: undefined,
+      queueIfBusy: message.queue !== false,
+      probeHostIds: [],
+      decision: undefined,
       timer: undefined,
     };
     this.#sessions.set(session.id, session);
     this.#activeSessionByPlayer.set(playerId, session.id);
+    const candidates = this.#rank(session, this.#settings.probe.maxCandidates);
+    const unmeasured = candidates.filter((candidate) => candidate.rttMs === null);
+    if (candidates.length <= 1 || unmeasured.length === 0 || this.#settings.probe.samples === 0) {
+      this.#leaseOrQueue(session);
+      return;
+    }
+    // Measure on the player's own path before leasing: the browser probes each candidate's endpoint.
+    session.probeHostIds = candidates.map((candidate) => candidate.hostId);
+    this.#sendToPlayer(session, {
+      type: 'probe-request',
+      sessionId: session.id,
+      candidates: candidates.flatMap((candidate) => {
+        const host = this.hosts.get(candidate.hostId);
+        return host ? [{ hostId: host.hostId, probeUrl: host.endpoints.probeUrl }] : [];
+      }),
+      samples: this.#settings.probe.samples,
+      timeoutMs: this.#settings.probe.timeoutMs,
+    });
+    // Results that never come (a closed tab, a stuck browser) must not hold the player forever.
+    this.#setTimer(session, this.#settings.probe.timeoutMs * 2 + 1_000, () => this.#leaseOrQueue(session));
+  }
+
+  #onProbeResults(peer: PeerState, message: PeerMessageOf<'probe-results'>): void {
+    const session = this.#playerSession(peer, message.sessionId);
+    if (session.state !== 'requested') return;
+    const nowMs = this.#now();
+    for (const { hostId, rttMs } of message.results) {
+      if (!session.probeHostIds.includes(hostId)) continue;
+      this.#remember(session.playerId, hostId, { rttMs, atMs: nowMs });
+      const host = this.hosts.get(hostId);
+      if (host && rttMs !== null) {
+        this.#metrics.metric.playerRttSeconds.observe({ region: host.region.country }, rttMs / 1000);
+      }
+    }
+    this.#leaseOrQueue(session);
+  }
+
+  #remember(playerId: string, hostId: string, measurement: Measurement): void {
+    let byHost = this.#measurements.get(playerId);
+    if (!byHost) {
+      byHost = new Map();
+      this.#measurements.set(playerId, byHost);
+    }
+    byHost.delete(hostId);
+    byHost.set(hostId, measurement);
+    // Maps iterate in insertion order: the first key is the stalest measurement.
+    if (byHost.size > MAX_MEASUREMENTS_PER_PLAYER) byHost.delete(byHost.keys().next().value as string);
+  }
+
+  /** Fresh measurements of this player: RTT by host, and hosts found unreachable or implausibly far. */
+  #playerView(playerId: string): { rttMsByHost: Map<string, number>; excluded: Set<string> } {
+    const rttMsByHost = new Map<string, number>();
+    const excluded = new Set<string>();
+    const cutoff = this.#now() - MEASUREMENT_TTL_MS;
+    for (const [hostId, { rttMs, atMs }] of this.#measurements.get(playerId) ?? []) {
+      if (atMs < cutoff) continue;
+      if (rttMs === null || rttMs > this.#settings.probe.maxPlausibleRttMs) excluded.add(hostId);
+      else rttMsByHost.set(hostId, rttMs);
+    }
+    return { rttMsByHost, excluded };
+  }
+
+  /**
+   * The best hosts for this session, best first: up, serving the game, a free slot, price within the
+   * player's maximum, not measured unreachable or implausibly far by this player.
+   */
+  #rank(session: SessionRecord, limit: number): CandidateScore[] {
+    const { rttMsByHost, excluded } = this.#playerView(session.playerId);
+    const maxPrice = session.maxPriceWeiPerSec;
+    return rankCandidates({
+      hosts: this.hosts.hostsServing(session.game),
+      eligible: (host) =>
+        host.state === 'up' &&
+        host.peerId !== undefined &&
+        (maxPrice === undefined || host.priceWeiPerSec <= maxPrice) &&
+        !excluded.has(host.hostId) &&
+        freeSlotCount(host) > 0,
+      rttMsByHost,
+      weights: this.#settings.scoring,
+      limit,
+    });
+  }
+
+  /** Leases the best slot now, or puts the player in line (or refuses, if they asked not to wait). */
+  #leaseOrQueue(session: SessionRecord): void {
+    if (session.state !== 'requested') return;
+    this.#clearTimer(session);
     if (this.#tryLease(session)) return;
-    if (message.queue === false) {
-      this.#sessions.delete(session.id);
-      this.#activeSessionByPlayer.delete(playerId);
-      throw new AthError({
+    if (!session.queueIfBusy) {
+      this.#sendToPlayer(session, {
+        type: 'error',
         code: 'ATH_ERR_NO_FREE_SLOT',
-        shortMessage: `no free slot for \`${message.game}\` right now: try again in a moment`,
+        message: `no free slot for \`${session.game}\` right now: try again in a moment`,
+        ref: 'play',
+        sessionId: session.id,
       });
+      this.#sessions.delete(session.id);
+      if (this.#activeSessionByPlayer.get(session.playerId) === session.id) {
+        this.#activeSessionByPlayer.delete(session.playerId);
+      }
+      return;
     }
     session.queuedAtMs = this.#now();
     this.#setState(session, 'queued');
@@ -503,14 +654,18 @@ export class SignalingHub {
     });
   }
 
-  /** Picks and leases a slot synchronously (no await between check and lease: no double booking). */
+  /** Ranks and leases synchronously (no await between check and lease: no double booking). */
   #tryLease(session: SessionRecord): boolean {
     const startedNs = process.hrtime.bigint();
-    const host = this.#pickHost(session);
+    const candidates = this.#rank(session, this.#settings.probe.maxCandidates);
+    const best = candidates[0];
+    const host = best ? this.hosts.get(best.hostId) : undefined;
     const slot = host ? firstFreeSlot(host) : undefined;
-    this.#metrics.metric.matchPickSeconds.observe(Number(process.hrtime.bigint() - startedNs) / 1e9);
-    if (!host || slot === undefined || !host.peerId) return false;
+    const pickMicros = Number(process.hrtime.bigint() - startedNs) / 1000;
+    this.#metrics.metric.matchPickSeconds.observe(pickMicros / 1e6);
+    if (!host?.peerId || slot === undefined) return false;
     this.hosts.lease(host, slot, session.id);
+    session.decision = { candidates, chosenHostId: host.hostId, decidedAtMs: this.#now(), pickMicros };
     if (session.queuedAtMs !== undefined) {
       this.#queue.remove(session.game, session.id);
       this.#metrics.metric.queueWaitSeconds.observe((this.#now() - session.queuedAtMs) / 1000);
@@ -532,23 +687,6 @@ export class SignalingHub {
     });
     this.#updateHostGauges();
     return true;
-  }
-
-  /** The least loaded up host serving the game with a free slot within the player's price. */
-  #pickHost(session: SessionRecord): HostRecord | undefined {
-    let best: HostRecord | undefined;
-    let bestFree = 0;
-    for (const host of this.hosts.hostsServing(session.game)) {
-      if (host.state !== 'up' || !host.peerId) continue;
-      if (session.maxPriceWeiPerSec !== undefined && host.priceWeiPerSec > session.maxPriceWeiPerSec) continue;
-      const free = freeSlotCount(host);
-      if (free === 0) continue;
-      if (!best || host.load < best.load || (host.load === best.load && free > bestFree)) {
-        best = host;
-        bestFree = free;
-      }
-    }
-    return best;
   }
 
   #serveQueue(): void {

@@ -138,6 +138,18 @@ export const Ice = message('ice', { sessionId: SessionId, candidate: Type.Union(
 
 export const Quit = message('quit', { sessionId: SessionId });
 
+/** RTT the browser measured to each candidate's probe endpoint; `null` = unreachable or timed out. */
+export const ProbeResults = message('probe-results', {
+  sessionId: SessionId,
+  results: Type.Array(
+    Type.Object(
+      { hostId: HostId, rttMs: Type.Union([Type.Number({ minimum: 0, maximum: 60_000 }), Type.Null()]) },
+      { additionalProperties: false },
+    ),
+    { maxItems: 32 },
+  ),
+});
+
 /** Input relayed through signaling when the data channel is not open (base64 of one binary input message). */
 export const InputRelay = message('input', {
   sessionId: SessionId,
@@ -170,6 +182,20 @@ export const SessionAssigned = message('session', {
   state: SessionState,
   priceWeiPerSec: WeiString,
   resumed: Type.Boolean(),
+});
+
+/** Before a slot is leased: measure RTT to these hosts on the player's own path and answer `probe-results`. */
+export const ProbeRequest = message('probe-request', {
+  sessionId: SessionId,
+  candidates: Type.Array(
+    Type.Object({ hostId: HostId, probeUrl: Type.String({ maxLength: 512 }) }, { additionalProperties: false }),
+    {
+      minItems: 1,
+      maxItems: 32,
+    },
+  ),
+  samples: Type.Integer({ minimum: 1, maximum: 20 }),
+  timeoutMs: Type.Integer({ minimum: 100, maximum: 10_000 }),
 });
 
 export const Offer = message('offer', { sessionId: SessionId, sdp: Sdp });
@@ -250,6 +276,7 @@ export const PEER_MESSAGES = {
   ice: Ice,
   quit: Quit,
   input: InputRelay,
+  'probe-results': ProbeResults,
   'player-report': PlayerReport,
   register: Register,
   heartbeat: Heartbeat,
@@ -263,6 +290,7 @@ export const SERVER_MESSAGES = {
   welcome: Welcome,
   error: ErrorReply,
   queued: Queued,
+  'probe-request': ProbeRequest,
   session: SessionAssigned,
   offer: Offer,
   answer: Answer,
@@ -283,7 +311,7 @@ export type ServerMessageOf<K extends ServerMessageType> = Static<(typeof SERVER
 
 /** Which peer role may send which message: SDP from the wrong party is refused, not relayed. */
 export const MESSAGES_BY_ROLE = {
-  player: ['hello', 'play', 'answer', 'ice', 'quit', 'input', 'player-report'],
+  player: ['hello', 'play', 'answer', 'ice', 'quit', 'input', 'probe-results', 'player-report'],
   host: ['hello', 'register', 'heartbeat', 'offer', 'ice', 'session-started', 'host-session-ended', 'host-report'],
   checker: ['hello'],
 } as const satisfies Record<Static<typeof Role>, readonly PeerMessageType[]>;

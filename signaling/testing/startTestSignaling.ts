@@ -15,8 +15,11 @@ export async function startTestSignaling(overrides: Partial<SignalingSettings> =
   });
 }
 
-export async function connectTestPlayer(server: SignalingServer, secret: Uint8Array): Promise<TestPeer> {
-  const { token } = issuePlayerToken({ secret, ttlSec: 600 });
+export async function connectTestPlayer(
+  server: SignalingServer,
+  secret: Uint8Array,
+  token = issuePlayerToken({ secret, ttlSec: 600 }).token,
+): Promise<TestPeer> {
   const player = await TestPeer.open(server.wsPlayerUrl, { token });
   player.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' });
   await player.next('welcome');
