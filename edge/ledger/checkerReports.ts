@@ -1,0 +1,177 @@
+import { type StaticDecode, Type } from '@sinclair/typebox';
+import type { Address, Hex } from 'viem';
+import type { CheckReport } from '../../signaling/protocol/index.js';
+import { ensureAccountRoles } from './accounts.js';
+import type { Queryable } from './db/Db.js';
+import { ledgerError } from './errors.js';
+import {
+  AddressColumn,
+  decodeOne,
+  decodeOptional,
+  decodeRows,
+  HexColumn,
+  IdColumn,
+  Nullable,
+  Row,
+  SafeIntColumn,
+  Uint64Column,
+} from './rows.js';
+import { assertCount, assertText, assertUint64, normalizeAddress, normalizeSignature } from './values.js';
+
+const StoredCheckReportRow = Row({
+  reportId: IdColumn,
+  container: Type.String(),
+  round: Uint64Column,
+  checker: AddressColumn,
+  rttMicros: SafeIntColumn,
+  fpsMilli: SafeIntColumn,
+  lossPpm: SafeIntColumn,
+  ok: Type.Boolean(),
+  timestamp: Uint64Column,
+  signature: HexColumn,
+  inMajority: Nullable(Type.Boolean()),
+  receivedAt: Type.Date(),
+});
+/** A checker's signed report as stored: the EIP-712 fields, its signature, and whether it sided with the majority. */
+export type StoredCheckReport = StaticDecode<typeof StoredCheckReportRow>;
+
+const REPORT_COLUMNS = `id as "reportId", container, round::text as round, checker_address as checker,
+  rtt_micros as "rttMicros", fps_milli as "fpsMilli", loss_ppm as "lossPpm", ok, reported_at_sec::text as timestamp,
+  signature, in_majority as "inMajority", received_at as "receivedAt"`;
+
+const UINT32_MAX = 2 ** 32 - 1;
+
+export type RecordCheckReportParameters = {
+  /** Verified by the caller (signaling) before it gets here. */
+  report: CheckReport;
+  signature: Hex;
+};
+
+export type RecordCheckReportReturnType = { report: StoredCheckReport; inserted: boolean };
+
+/**
+ * Stores a signed checker report, one per (container, round, checker). The same report again is a no-op; a
+ * different report for the same round from the same checker is ATH_ERR_LEDGER_CONFLICT (the first one stays:
+ * a checker signing two verdicts for one round is itself evidence).
+ */
+export async function recordCheckReport(
+  db: Queryable,
+  { report, signature }: RecordCheckReportParameters,
+): Promise<RecordCheckReportReturnType> {
+  const container = assertText(report.container, 'report.container', 128);
+  const round = assertUint64(report.round, 'report.round');
+  const checker = normalizeAddress(report.checker, 'report.checker');
+  const rttMicros = assertCount(report.rttMicros, 'report.rttMicros', UINT32_MAX);
+  const fpsMilli = assertCount(report.fpsMilli, 'report.fpsMilli', UINT32_MAX);
+  const lossPpm = assertCount(report.lossPpm, 'report.lossPpm', UINT32_MAX);
+  const timestamp = assertUint64(report.timestamp, 'report.timestamp');
+  if (typeof report.ok !== 'boolean') throw ledgerError('ATH_ERR_LEDGER_BAD_INPUT', 'report.ok is not a boolean');
+  const sig = normalizeSignature(signature, 'signature');
+  return db.transaction(async (tx) => {
+    await ensureAccountRoles(tx, [{ address: checker, role: 'checker' }]);
+    const { rows } = await tx.query(
+      `insert into check_reports (container, round, checker_address, rtt_micros, fps_milli, loss_ppm, ok,
+         reported_at_sec, signature)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       on conflict (container, round, checker_address) do nothing
+       returning ${REPORT_COLUMNS}`,
+      [container, round, checker, rttMicros, fpsMilli, lossPpm, report.ok, timestamp, sig],
+    );
+    const inserted = decodeOptional(StoredCheckReportRow, rows);
+    if (inserted !== undefined) return { report: inserted, inserted: true };
+    const stored = decodeOne(
+      StoredCheckReportRow,
+      (
+        await tx.query(
+          `select ${REPORT_COLUMNS} from check_reports where container = $1 and round = $2 and checker_address = $3`,
+          [container, round, checker],
+        )
+      ).rows,
+    );
+    const same =
+      stored.signature === sig &&
+      stored.ok === report.ok &&
+      stored.rttMicros === rttMicros &&
+      stored.fpsMilli === fpsMilli &&
+      stored.lossPpm === lossPpm &&
+      stored.timestamp === timestamp;
+    if (!same) {
+      throw ledgerError('ATH_ERR_LEDGER_CONFLICT', 'the checker already reported differently for this round', {
+        details: `${container} round ${round} ${checker}`,
+      });
+    }
+    return { report: stored, inserted: false };
+  });
+}
+
+export type RecordRoundVerdictParameters = { container: string; round: bigint; ok: boolean };
+
+export type RecordRoundVerdictReturnType = {
+  ok: boolean;
+  /** Checkers whose report agreed with the verdict (credited for rewards). */
+  majority: Address[];
+  /** Checkers whose report disagreed. */
+  minority: Address[];
+};
+
+/**
+ * Records the majority verdict of a round and marks each report in or out of the majority. Idempotent; a
+ * different verdict for a decided round is ATH_ERR_LEDGER_CONFLICT.
+ */
+export async function recordRoundVerdict(
+  db: Queryable,
+  { container, round, ok }: RecordRoundVerdictParameters,
+): Promise<RecordRoundVerdictReturnType> {
+  assertText(container, 'container', 128);
+  assertUint64(round, 'round');
+  return db.transaction(async (tx) => {
+    await tx.query(
+      `insert into check_rounds (container, round, ok) values ($1, $2, $3) on conflict (container, round) do nothing`,
+      [container, round, ok],
+    );
+    const decided = decodeOne(
+      Row({ ok: Type.Boolean() }),
+      (await tx.query('select ok from check_rounds where container = $1 and round = $2', [container, round])).rows,
+    );
+    if (decided.ok !== ok) {
+      throw ledgerError('ATH_ERR_LEDGER_CONFLICT', 'the round was already decided the other way', {
+        details: `${container} round ${round}`,
+      });
+    }
+    const { rows } = await tx.query(
+      `update check_reports set in_majority = (ok = $3) where container = $1 and round = $2
+       returning checker_address as checker, in_majority as "inMajority"`,
+      [container, round, ok],
+    );
+    const marked = decodeRows(Row({ checker: AddressColumn, inMajority: Type.Boolean() }), rows);
+    const sorted = marked.sort((a, b) => (a.checker < b.checker ? -1 : 1));
+    return {
+      ok,
+      majority: sorted.filter((r) => r.inMajority).map((r) => r.checker),
+      minority: sorted.filter((r) => !r.inMajority).map((r) => r.checker),
+    };
+  });
+}
+
+export type ListCheckReportsParameters = { container?: string; round?: bigint; checker?: string; limit?: number };
+
+/** Reports, newest round first, filtered by container, round and/or checker. */
+export async function listCheckReports(
+  db: Queryable,
+  { container, round, checker, limit = 1000 }: ListCheckReportsParameters = {},
+): Promise<StoredCheckReport[]> {
+  assertCount(limit, 'limit', 100_000);
+  const { rows } = await db.query(
+    `select ${REPORT_COLUMNS} from check_reports
+      where ($1::text is null or container = $1) and ($2::numeric is null or round = $2::numeric)
+        and ($3::text is null or checker_address = $3)
+      order by round desc, container, checker_address limit $4`,
+    [
+      container ?? null,
+      round === undefined ? null : assertUint64(round, 'round'),
+      checker === undefined ? null : normalizeAddress(checker, 'checker'),
+      limit,
+    ],
+  );
+  return decodeRows(StoredCheckReportRow, rows);
+}

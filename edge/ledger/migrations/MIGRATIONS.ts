@@ -1,0 +1,5 @@
+import type { Migration } from './Migration.js';
+import { m0001Initial } from './m0001Initial.js';
+
+/** Every migration, in version order. Append new ones; never edit or reorder applied ones. */
+export const MIGRATIONS: readonly Migration[] = [m0001Initial];

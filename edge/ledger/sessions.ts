@@ -1,0 +1,241 @@
+import { type StaticDecode, Type } from '@sinclair/typebox';
+import type { Hex } from 'viem';
+import {
+  EndReason,
+  type EndReasonName,
+  type SessionAuth,
+  SessionState,
+  type SessionStateName,
+} from '../../signaling/protocol/index.js';
+import { ensureAccountRoles } from './accounts.js';
+import type { Queryable } from './db/Db.js';
+import { ledgerError } from './errors.js';
+import {
+  AddressColumn,
+  Bytes32Column,
+  decodeOne,
+  decodeOptional,
+  HexColumn,
+  Nullable,
+  Row,
+  SafeIntColumn,
+  Uint64Column,
+  WeiColumn,
+} from './rows.js';
+import {
+  assertText,
+  assertUint64,
+  assertWei,
+  normalizeAddress,
+  normalizeBytes32,
+  normalizeSignature,
+} from './values.js';
+
+const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+export const SessionRow = Row({
+  sessionId: Bytes32Column,
+  payerAddress: AddressColumn,
+  providerAddress: AddressColumn,
+  hostId: Type.String(),
+  game: Type.String(),
+  studioId: Nullable(Type.String()),
+  playTokenId: Nullable(Type.String()),
+  priceWeiPerSec: WeiColumn,
+  authMaxWei: WeiColumn,
+  authExpirySec: Uint64Column,
+  authSignature: HexColumn,
+  state: SessionState,
+  endReason: Nullable(EndReason),
+  endMessage: Nullable(Type.String()),
+  lastTickIndex: Nullable(Type.Integer({ minimum: 0 })),
+  deliveredSec: SafeIntColumn,
+  cumulativeWei: WeiColumn,
+  settledWei: WeiColumn,
+  createdAt: Type.Date(),
+  startedAt: Nullable(Type.Date()),
+  endedAt: Nullable(Type.Date()),
+});
+/** A session as the ledger holds it: the signed SessionAuth and the running totals (cumulative, settled). */
+export type Session = StaticDecode<typeof SessionRow>;
+
+/** The select list for `SessionRow`, for a table aliased `s`. */
+export const SESSION_COLUMNS = `s.id as "sessionId", s.payer_address as "payerAddress",
+  s.provider_address as "providerAddress", s.host_id as "hostId", s.game, s.studio_id as "studioId",
+  s.play_token_id as "playTokenId", s.price_wei_per_sec::text as "priceWeiPerSec",
+  s.auth_max_wei::text as "authMaxWei", s.auth_expiry_sec::text as "authExpirySec",
+  s.auth_signature as "authSignature", s.state, s.end_reason as "endReason", s.end_message as "endMessage",
+  s.last_tick_index as "lastTickIndex", s.delivered_sec as "deliveredSec", s.cumulative_wei::text as "cumulativeWei",
+  s.settled_wei::text as "settledWei", s.created_at as "createdAt", s.started_at as "startedAt",
+  s.ended_at as "endedAt"`;
+
+export type CreateSessionParameters = {
+  /** The authorization the payer signed; `auth.player` pays (a player, or a studio for play-token sessions). */
+  auth: SessionAuth;
+  authSignature: Hex;
+  hostId: string;
+  game: string;
+  /** Bills to this studio; `auth.player` must be its wallet. */
+  studioId?: string;
+  /** The studio play token the session was started with; ticks count against its cap. */
+  playTokenId?: string;
+  /** Default 'requested'. */
+  state?: Exclude<SessionStateName, 'ended'>;
+};
+
+export type CreateSessionReturnType = { session: Session; created: boolean };
+
+/**
+ * Records a new session with its SessionAuth. Idempotent: the same session again returns the stored row;
+ * the same id with a different authorization is ATH_ERR_LEDGER_CONFLICT.
+ */
+export async function createSession(
+  db: Queryable,
+  parameters: CreateSessionParameters,
+): Promise<CreateSessionReturnType> {
+  const { auth } = parameters;
+  const sessionId = normalizeBytes32(auth.sessionId, 'auth.sessionId');
+  const payer = normalizeAddress(auth.player, 'auth.player');
+  const provider = normalizeAddress(auth.provider, 'auth.provider');
+  const priceWeiPerSec = assertWei(auth.pricePerSecond, 'auth.pricePerSecond');
+  const maxWei = assertWei(auth.maxAmount, 'auth.maxAmount');
+  const expirySec = assertUint64(auth.expiry, 'auth.expiry');
+  const signature = normalizeSignature(parameters.authSignature, 'authSignature');
+  const hostId = assertText(parameters.hostId, 'hostId', 63, SLUG);
+  const game = assertText(parameters.game, 'game', 63, SLUG);
+  const state = parameters.state ?? 'requested';
+  if (state === ('ended' as string) || !['requested', 'queued', 'leased', 'connecting', 'streaming'].includes(state)) {
+    throw ledgerError('ATH_ERR_LEDGER_BAD_INPUT', 'a new session cannot start in this state', { details: state });
+  }
+  const studioId = parameters.studioId ?? null;
+  const playTokenId = parameters.playTokenId ?? null;
+  if (playTokenId !== null && studioId === null) {
+    throw ledgerError('ATH_ERR_LEDGER_BAD_INPUT', 'a play-token session needs its studio id');
+  }
+
+  return db.transaction(async (tx) => {
+    if (studioId !== null) {
+      const { rows } = await tx.query(
+        `select 1 from studios st
+          where st.id = $1 and st.owner_address = $2
+            and ($3::text is null or exists (select 1 from play_tokens pt where pt.id = $3 and pt.studio_id = st.id and pt.game = $4))`,
+        [studioId, payer, playTokenId, game],
+      );
+      if (rows.length === 0) {
+        throw ledgerError('ATH_ERR_LEDGER_BAD_INPUT', 'studio, payer wallet and play token do not match', {
+          details: `${studioId} ${playTokenId ?? ''}`,
+        });
+      }
+    }
+    await ensureAccountRoles(tx, [
+      { address: payer, role: studioId === null ? 'player' : 'studio' },
+      { address: provider, role: 'provider' },
+    ]);
+    const inserted = await tx.query(
+      `insert into sessions as s (id, payer_address, provider_address, host_id, game, studio_id, play_token_id,
+         price_wei_per_sec, auth_max_wei, auth_expiry_sec, auth_signature, state, started_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, case when $12 = 'streaming' then now() end)
+       on conflict (id) do nothing
+       returning ${SESSION_COLUMNS}`,
+      [
+        sessionId,
+        payer,
+        provider,
+        hostId,
+        game,
+        studioId,
+        playTokenId,
+        priceWeiPerSec,
+        maxWei,
+        expirySec,
+        signature,
+        state,
+      ],
+    );
+    if (inserted.rows.length === 1) return { session: decodeOne(SessionRow, inserted.rows), created: true };
+    const existing = await getSession(tx, sessionId);
+    if (existing === undefined)
+      throw ledgerError('ATH_ERR_LEDGER_NOT_FOUND', 'session vanished', { details: sessionId });
+    const same =
+      existing.payerAddress === payer &&
+      existing.providerAddress === provider &&
+      existing.priceWeiPerSec === priceWeiPerSec &&
+      existing.authMaxWei === maxWei &&
+      existing.authExpirySec === expirySec &&
+      existing.authSignature === signature &&
+      existing.hostId === hostId &&
+      existing.game === game &&
+      existing.studioId === studioId &&
+      existing.playTokenId === playTokenId;
+    if (!same) {
+      throw ledgerError('ATH_ERR_LEDGER_CONFLICT', 'a different session with this id exists', { details: sessionId });
+    }
+    return { session: existing, created: false };
+  });
+}
+
+export async function getSession(db: Queryable, sessionId: string): Promise<Session | undefined> {
+  const id = normalizeBytes32(sessionId, 'sessionId');
+  const { rows } = await db.query(`select ${SESSION_COLUMNS} from sessions s where s.id = $1`, [id]);
+  return decodeOptional(SessionRow, rows);
+}
+
+/** Internal: the session row locked for this transaction (FOR NO KEY UPDATE), or ATH_ERR_LEDGER_NOT_FOUND. */
+export async function lockSession(db: Queryable, sessionId: Hex): Promise<Session> {
+  const { rows } = await db.query(`select ${SESSION_COLUMNS} from sessions s where s.id = $1 for no key update`, [
+    sessionId,
+  ]);
+  const session = decodeOptional(SessionRow, rows);
+  if (session === undefined) throw ledgerError('ATH_ERR_LEDGER_NOT_FOUND', 'no such session', { details: sessionId });
+  return session;
+}
+
+export type UpdateSessionStateParameters = { sessionId: Hex; state: Exclude<SessionStateName, 'ended'> };
+
+/** Moves a live session to another live state (`endSession` ends it). `started_at` is set on first streaming. */
+export async function updateSessionState(
+  db: Queryable,
+  { sessionId, state }: UpdateSessionStateParameters,
+): Promise<Session> {
+  const id = normalizeBytes32(sessionId, 'sessionId');
+  if (!['requested', 'queued', 'leased', 'connecting', 'streaming'].includes(state)) {
+    throw ledgerError('ATH_ERR_LEDGER_BAD_TRANSITION', 'use endSession to end a session', { details: state });
+  }
+  return db.transaction(async (tx) => {
+    const current = await lockSession(tx, id);
+    if (current.state === 'ended') {
+      throw ledgerError('ATH_ERR_LEDGER_BAD_TRANSITION', 'the session has ended', { details: `${id} → ${state}` });
+    }
+    const { rows } = await tx.query(
+      `update sessions s set state = $2,
+              started_at = case when $2 = 'streaming' then coalesce(s.started_at, now()) else s.started_at end
+        where s.id = $1 returning ${SESSION_COLUMNS}`,
+      [id, state],
+    );
+    return decodeOne(SessionRow, rows);
+  });
+}
+
+export type EndSessionParameters = { sessionId: Hex; reason: EndReasonName; message?: string };
+export type EndSessionReturnType = { session: Session; ended: boolean };
+
+/** Ends a session. Idempotent: ending an ended session keeps its first reason and returns `ended: false`. */
+export async function endSession(
+  db: Queryable,
+  { sessionId, reason, message }: EndSessionParameters,
+): Promise<EndSessionReturnType> {
+  const id = normalizeBytes32(sessionId, 'sessionId');
+  if (message !== undefined && message.length > 512) {
+    throw ledgerError('ATH_ERR_LEDGER_BAD_INPUT', 'end message longer than 512 characters');
+  }
+  return db.transaction(async (tx) => {
+    const current = await lockSession(tx, id);
+    if (current.state === 'ended') return { session: current, ended: false };
+    const { rows } = await tx.query(
+      `update sessions s set state = 'ended', end_reason = $2, end_message = $3, ended_at = now()
+        where s.id = $1 returning ${SESSION_COLUMNS}`,
+      [id, reason, message ?? null],
+    );
+    return { session: decodeOne(SessionRow, rows), ended: true };
+  });
+}
