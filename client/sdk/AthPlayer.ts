@@ -1,0 +1,846 @@
+/**
+ * The player SDK: connects to signaling, asks for a game, answers the render host's WebRTC offer, shows the
+ * stream in the `<video>` it is given, captures input, measures the stream, and reports everything as typed
+ * events (`playerEvents.ts`). It draws no widgets: `<ath-play>` is the UI built on it.
+ *
+ * Flow: GET /api/config → POST /api/session (token kept in sessionStorage) → WebSocket with the token in the
+ * subprotocol → hello/welcome → play → queued | session → offer → answer + ICE → first frame → playing.
+ * A dropped WebSocket is retried for RECONNECT_WINDOW_MS and the session resumed (`resumeSessionId`); so is
+ * a page reload (the session id waits in sessionStorage).
+ */
+import {
+  type AthErrorCode,
+  type CodecName,
+  isAthError,
+  PongInput,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  type ServerMessageOf,
+  toAthError,
+} from '../../signaling/protocol/index.js';
+import { ClientErrorCode } from '../errors.js';
+import { type CodecPreference, decodableCodecs, insistedCodec, orderCodecs } from './codecs.js';
+import { installDiagnostics } from './diagnostics.js';
+import { END_REASON_MESSAGES, errorMessageFor } from './errorMessages.js';
+import { FrameTagWatcher, type PresentedFrameTag } from './frameTag/FrameTagWatcher.js';
+import { InputToPhotonMeter, type InputToPhotonSample } from './frameTag/InputToPhotonMeter.js';
+import {
+  createPlayerSession,
+  type FetchLike,
+  fetchClientConfig,
+  fetchGames,
+  type GameListingRecord,
+} from './httpApi.js';
+import { InputCapture } from './input/InputCapture.js';
+import type { OutgoingInput } from './input/inputMapping.js';
+import type { PlaySettings } from './PlaySettings.js';
+import {
+  type AthPlayerEventMap,
+  type ErrorData,
+  PlayerEndedEvent,
+  PlayerErrorEvent,
+  PlayerFrameTagEvent,
+  PlayerPlayingEvent,
+  PlayerQueuedEvent,
+  PlayerReadyEvent,
+  PlayerSessionEvent,
+  PlayerStateEvent,
+  type PlayerStateName,
+  PlayerStatsEvent,
+  TypedEventTarget,
+} from './playerEvents.js';
+import { SignalingClient, type SignalingCloseInfo, type WebSocketFactory } from './SignalingClient.js';
+import { StreamConnection } from './StreamConnection.js';
+import { SessionStore, type StorageLike } from './sessionStore.js';
+import { RttPinger } from './stats/RttPinger.js';
+import {
+  computeStatsSample,
+  extractRawStats,
+  playerReportFields,
+  type RawStats,
+  type StatsSample,
+} from './stats/statsMath.js';
+
+/** How long a lost signaling connection is retried (and its session resumable): signaling's reconnect window. */
+export const RECONNECT_WINDOW_MS = 30_000;
+const STATS_INTERVAL_MS = 1_000;
+/** `player-report` every this many stats samples (5 s). */
+const REPORT_EVERY_SAMPLES = 5;
+const KEEP_FRAME_TAGS = 120;
+
+export type AthPlayerParameters = {
+  video: HTMLVideoElement;
+  settings: PlaySettings;
+  /** Receives keyboard input while focused (the `<ath-play>` host); defaults to the video. */
+  inputTarget?: HTMLElement;
+  /** Defaults to `sessionStorage`. */
+  storage?: StorageLike;
+  fetch?: FetchLike;
+  createSocket?: WebSocketFactory;
+};
+
+export type PlayParameters = {
+  /** Defaults to `settings.game`. */
+  game?: string;
+};
+
+type PlayIntent = {
+  game: string;
+  codecs: CodecName[];
+  resumeSessionId: string | undefined;
+  /** Pressed by the user (a failed resume then starts afresh) rather than an automatic resume. */
+  userInitiated: boolean;
+  startedAtMs: number;
+};
+
+type LiveSession = {
+  id: string;
+  game: string;
+  hostId: string | undefined;
+  resumed: boolean;
+  /** When Play was pressed (or the resume began), for first-frame time. */
+  startedAtMs: number;
+};
+
+function defaultStorage(): StorageLike | undefined {
+  try {
+    return globalThis.sessionStorage;
+  } catch {
+    // Storage disabled (sandboxed iframe): the player works, reload-resume does not.
+    return undefined;
+  }
+}
+
+function base64(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
+  readonly settings: PlaySettings;
+  readonly #video: HTMLVideoElement;
+  readonly #inputTarget: HTMLElement;
+  readonly #store: SessionStore;
+  readonly #fetch: FetchLike;
+  readonly #createSocket: WebSocketFactory | undefined;
+  readonly #pinger = new RttPinger();
+  readonly #meter = new InputToPhotonMeter();
+  readonly #frameTags: PresentedFrameTag[] = [];
+  readonly #games = new Map<string, GameListingRecord>();
+  readonly #unsubscribes: Array<() => void> = [];
+  #state: PlayerStateName = 'idle';
+  #signaling: SignalingClient | undefined;
+  #connecting: Promise<void> | undefined;
+  #sleep: { timer: ReturnType<typeof setTimeout>; wake: () => void } | undefined;
+  #intent: PlayIntent | undefined;
+  #session: LiveSession | undefined;
+  #connection: StreamConnection | undefined;
+  #input: InputCapture | undefined;
+  #watcher: FrameTagWatcher | undefined;
+  #statsTimer: ReturnType<typeof setInterval> | undefined;
+  #lastRaw: RawStats | undefined;
+  #lastSample: StatsSample | undefined;
+  #samplesSinceReport = 0;
+  #seq = 0;
+  #codec: CodecName | undefined;
+  #autoplayMuted = false;
+  #lastError: ErrorData | undefined;
+  #closed = false;
+
+  constructor({ video, settings, inputTarget, storage, fetch: fetcher, createSocket }: AthPlayerParameters) {
+    super();
+    this.settings = settings;
+    this.#video = video;
+    this.#inputTarget = inputTarget ?? video;
+    this.#store = new SessionStore(storage ?? defaultStorage(), settings.server);
+    this.#fetch = fetcher ?? ((input, init) => globalThis.fetch(input, init));
+    this.#createSocket = createSocket;
+    video.playsInline = true;
+    video.autoplay = true;
+    video.muted = settings.muted;
+    const onPageHide = () => this.#rememberSession();
+    globalThis.addEventListener?.('pagehide', onPageHide);
+    this.#unsubscribes.push(() => globalThis.removeEventListener?.('pagehide', onPageHide));
+    if (settings.diagnostics) this.#unsubscribes.push(installDiagnostics(this));
+  }
+
+  // ---- state -------------------------------------------------------------------------------------------
+
+  get state(): PlayerStateName {
+    return this.#state;
+  }
+
+  get sessionId(): string | undefined {
+    return this.#session?.id;
+  }
+
+  get game(): string | undefined {
+    return this.#session?.game ?? this.#intent?.game;
+  }
+
+  /** The codec of the stream being decoded (from the stats). */
+  get codec(): CodecName | undefined {
+    return this.#codec;
+  }
+
+  /** The latest stats sample (once a second while streaming). */
+  get stats(): StatsSample | undefined {
+    return this.#lastSample;
+  }
+
+  get lastError(): ErrorData | undefined {
+    return this.#lastError;
+  }
+
+  /** The stream started muted because the browser refused sound without a click: call `unmute()` on one. */
+  get autoplayMuted(): boolean {
+    return this.#autoplayMuted;
+  }
+
+  get muted(): boolean {
+    return this.#video.muted;
+  }
+
+  /** Diagnostics: the frame tag of the latest presented frame. */
+  get lastFrameTag(): PresentedFrameTag | undefined {
+    return this.#frameTags.at(-1);
+  }
+
+  /** Diagnostics: the tags of the latest presented frames, oldest first. */
+  get frameTags(): readonly PresentedFrameTag[] {
+    return this.#frameTags;
+  }
+
+  /** Diagnostics: input→photon samples (input sent → first frame reflecting it presented). */
+  get inputToPhoton(): readonly InputToPhotonSample[] {
+    return this.#meter.samples;
+  }
+
+  /** The seq of the last input sent in this session. */
+  get inputSeq(): number {
+    return this.#seq;
+  }
+
+  // ---- commands ----------------------------------------------------------------------------------------
+
+  /**
+   * Connects to signaling (retrying for up to RECONNECT_WINDOW_MS) and resumes a session this tab left
+   * within the window. Never rejects: failures arrive as `error` events and the `error` state.
+   */
+  connect(): Promise<void> {
+    if (this.#closed || this.#signaling?.open) return Promise.resolve();
+    this.#connecting ??= this.#connectLoop(false).finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  /**
+   * Asks for a game (call it from the Play click: the click lets the stream start with sound). Checks the
+   * browser's codecs first. Never rejects: what happens next arrives as events.
+   */
+  async play({ game = this.settings.game }: PlayParameters = {}): Promise<void> {
+    if (this.#closed) return;
+    if (!game) {
+      this.#report(ClientErrorCode.noGame, { fatal: true });
+      return;
+    }
+    const codecs = this.#codecs();
+    if (codecs.length === 0) {
+      this.#report(ClientErrorCode.codecUnsupported, {
+        fatal: true,
+        details: 'RTCRtpReceiver.getCapabilities("video") lists neither H.264 constrained baseline nor VP8',
+      });
+      return;
+    }
+    this.#unlockAudio();
+    const active = this.#session ?? this.#intent;
+    if (active?.game === game && ['requesting', 'queued', 'starting', 'playing'].includes(this.#state)) return;
+    if (this.#session) this.quit();
+    const stored = this.#store.session(Date.now());
+    this.#intent = {
+      game,
+      codecs,
+      resumeSessionId: stored?.game === game ? stored.sessionId : undefined,
+      userInitiated: true,
+      startedAtMs: performance.now(),
+    };
+    if (stored?.game === game) this.#seq = Math.max(this.#seq, stored.inputSeq);
+    if (!this.#games.has(game)) void this.listGames().catch(() => undefined);
+    this.#setState('requesting');
+    if (this.#signaling?.open) this.#sendPlay();
+    else await this.connect();
+  }
+
+  /** Ends the session (frees the slot at once). */
+  quit(): void {
+    const session = this.#session;
+    this.#intent = undefined;
+    if (!session) {
+      if (this.#state === 'requesting') this.#setState(this.#signaling?.open ? 'ready' : 'idle');
+      return;
+    }
+    this.#signaling?.send({ type: 'quit', sessionId: session.id });
+    this.#endSession({ sessionId: session.id, reason: 'player-quit', message: END_REASON_MESSAGES['player-quit'] });
+  }
+
+  /** Turns the sound on; call it from a user gesture when `autoplayMuted`. */
+  unmute(): void {
+    this.#autoplayMuted = false;
+    this.#video.muted = false;
+    void this.#video.play().catch((error: unknown) => this.#onVideoPlayError(error));
+  }
+
+  setMuted(muted: boolean): void {
+    if (!muted) {
+      this.unmute();
+      return;
+    }
+    this.#video.muted = true;
+  }
+
+  /** The games the registered hosts serve (`GET /api/games`). Rejects with an AthError. */
+  async listGames(): Promise<GameListingRecord[]> {
+    const games = await fetchGames(this.#fetch, this.settings.server);
+    for (const game of games) this.#games.set(game.id, game);
+    return games;
+  }
+
+  /**
+   * Diagnostics: resolves with the input→photon sample of input `seq` once a frame reflecting it is
+   * presented (frame tags), or undefined after `timeoutMs`.
+   */
+  waitForInputReflected(seq: number, timeoutMs = 5_000): Promise<InputToPhotonSample | undefined> {
+    const found = () => this.#meter.samples.find((s) => s.seq >= seq);
+    const now = found();
+    if (now) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        unsubscribe();
+        resolve(undefined);
+      }, timeoutMs);
+      const unsubscribe = this.on('frametag', () => {
+        const sample = found();
+        if (!sample) return;
+        clearTimeout(timer);
+        unsubscribe();
+        resolve(sample);
+      });
+    });
+  }
+
+  /**
+   * Idempotent. Leaves the session resumable (a reload within the window picks it up); call `quit()` first
+   * to end it.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#rememberSession();
+    this.#closed = true;
+    this.#teardownMedia();
+    this.#sleep?.wake();
+    this.#signaling?.close(1000, 'player closed');
+    this.#signaling = undefined;
+    for (const unsubscribe of this.#unsubscribes.splice(0)) unsubscribe();
+    this.#setState('closed');
+  }
+
+  // ---- signaling ---------------------------------------------------------------------------------------
+
+  async #connectLoop(reconnecting: boolean): Promise<void> {
+    const deadlineMs = Date.now() + RECONNECT_WINDOW_MS;
+    if (!this.#session && !this.#intent && this.#state !== 'requesting') this.#setState('connecting');
+    for (let attempt = 0; !this.#closed; attempt++) {
+      try {
+        await this.#openSignaling(reconnecting);
+        return;
+      } catch (error) {
+        const athError = toAthError(error, ClientErrorCode.signalingUnreachable, 'cannot reach signaling');
+        if (athError.code === 'ATH_ERR_PROTOCOL_VERSION') {
+          this.#giveUp(athError.code, athError.message);
+          return;
+        }
+        if (Date.now() >= deadlineMs) {
+          this.#giveUp(ClientErrorCode.signalingUnreachable, athError.message);
+          return;
+        }
+        if (attempt === 0) {
+          this.#report(ClientErrorCode.signalingUnreachable, { retrying: true, details: athError.message });
+        }
+        await this.#pause(Math.min(2_000, 250 * 2 ** attempt));
+      }
+    }
+  }
+
+  async #openSignaling(reconnected: boolean): Promise<void> {
+    const config = await fetchClientConfig(this.#fetch, this.settings.server);
+    if (config.protocolVersion !== PROTOCOL_VERSION) {
+      throw toAthError(
+        new Error(`server speaks protocol ${config.protocolVersion}, this page ${PROTOCOL_VERSION}`),
+        'ATH_ERR_PROTOCOL_VERSION',
+        'protocol version mismatch',
+      );
+    }
+    const { token, fromStorage } = await this.#token();
+    let client: SignalingClient;
+    try {
+      client = await SignalingClient.connect({
+        url: config.wsPlayerUrl,
+        token,
+        createSocket: this.#createSocket,
+        agent: typeof navigator === 'undefined' ? undefined : `ath-play ${navigator.userAgent}`,
+        listeners: {
+          message: (message) => this.#onMessage(message),
+          invalid: (error) => this.#report(error.code, { details: error.message }),
+          closed: (info) => this.#onSignalingClosed(info),
+        },
+      });
+    } catch (error) {
+      // The HTTP API answered but the upgrade failed: a stored token may be stale (server restarted with a
+      // new secret). The browser hides the 401, so drop it and get a fresh one next time.
+      if (fromStorage) this.#store.forgetPlayer();
+      throw error;
+    }
+    if (this.#closed) {
+      client.close();
+      return;
+    }
+    this.#signaling = client;
+    this.emit(
+      new PlayerReadyEvent({
+        peerId: client.welcome.peerId,
+        protocolVersion: client.welcome.protocolVersion,
+        reconnected,
+      }),
+    );
+    this.#afterConnect();
+  }
+
+  async #token(): Promise<{ token: string; fromStorage: boolean }> {
+    if (this.settings.token) return { token: this.settings.token, fromStorage: false };
+    const stored = this.#store.player(Date.now());
+    if (stored) return { token: stored.token, fromStorage: true };
+    const fresh = await createPlayerSession(this.#fetch, this.settings.server);
+    this.#store.savePlayer(fresh);
+    return { token: fresh.token, fromStorage: false };
+  }
+
+  /** Connected: send the pending Play, resume the session this tab had, or wait for Play. */
+  #afterConnect(): void {
+    if (this.#intent) {
+      this.#sendPlay();
+      return;
+    }
+    const stored = this.#store.session(Date.now());
+    const resumeId =
+      this.#session?.id ??
+      (stored && (!this.settings.game || stored.game === this.settings.game) ? stored.sessionId : undefined);
+    const game = this.#session?.game ?? stored?.game;
+    const codecs = this.#codecs();
+    if (resumeId && game && codecs.length > 0) {
+      if (stored?.sessionId === resumeId) this.#seq = Math.max(this.#seq, stored.inputSeq);
+      this.#intent = {
+        game,
+        codecs,
+        resumeSessionId: resumeId,
+        userInitiated: false,
+        startedAtMs: performance.now(),
+      };
+      if (!this.#session) this.#setState('requesting');
+      this.#sendPlay();
+      return;
+    }
+    this.#setState('ready');
+  }
+
+  #sendPlay(): void {
+    const intent = this.#intent;
+    if (!intent) return;
+    this.#signaling?.send({
+      type: 'play',
+      game: intent.game,
+      codecs: intent.codecs,
+      ...(intent.resumeSessionId ? { resumeSessionId: intent.resumeSessionId } : {}),
+    });
+  }
+
+  #onSignalingClosed(info: SignalingCloseInfo): void {
+    this.#signaling = undefined;
+    if (this.#closed || info.code === 4000) return;
+    // A live stream keeps playing while signaling is away; the session is resumed on reconnect.
+    this.#connecting ??= this.#connectLoop(true).finally(() => {
+      this.#connecting = undefined;
+    });
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.#sleep = undefined;
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#sleep = { timer, wake };
+    });
+  }
+
+  // ---- server messages ---------------------------------------------------------------------------------
+
+  #onMessage(message: ServerMessage): void {
+    if (this.#closed) return;
+    switch (message.type) {
+      case 'queued':
+        this.#onQueued(message);
+        return;
+      case 'session':
+        this.#onSession(message);
+        return;
+      case 'offer':
+        void this.#onOffer(message);
+        return;
+      case 'ice':
+        if (message.sessionId === this.#connection?.sessionId) {
+          void this.#connection.addRemoteCandidate(message.candidate);
+        }
+        return;
+      case 'session-ended':
+        if (message.sessionId === this.#session?.id) this.#endSession(message);
+        return;
+      case 'error':
+        this.#onServerError(message);
+        return;
+      default:
+        // welcome again, answer, input, host messages: not for a player.
+        console.debug('ath-edge: ignored signaling message', message.type);
+    }
+  }
+
+  /** Adopts the session a `queued`/`session` message is about, if it answers our request or is ours. */
+  #adopt(sessionId: string, game: string, hostId: string | undefined, resumed: boolean): LiveSession | undefined {
+    if (this.#session?.id === sessionId) {
+      this.#session.hostId = hostId ?? this.#session.hostId;
+      this.#session.resumed ||= resumed;
+      if (this.#intent) this.#session.startedAtMs = this.#intent.startedAtMs;
+      this.#intent = undefined;
+      return this.#session;
+    }
+    const intent = this.#intent;
+    if (!intent || intent.game !== game) {
+      // Answers a Play the user took back: end it so it does not hold a slot.
+      this.#signaling?.send({ type: 'quit', sessionId });
+      return undefined;
+    }
+    if (this.#session) this.#teardownMedia();
+    if (intent.resumeSessionId !== sessionId) {
+      this.#seq = 0;
+      this.#meter.reset();
+    }
+    this.#session = { id: sessionId, game, hostId, resumed, startedAtMs: intent.startedAtMs };
+    this.#intent = undefined;
+    this.#rememberSession();
+    return this.#session;
+  }
+
+  #onQueued(message: ServerMessageOf<'queued'>): void {
+    const session = this.#adopt(message.sessionId, message.game, undefined, false);
+    if (!session) return;
+    this.#setState('queued');
+    this.emit(new PlayerQueuedEvent({ sessionId: session.id, game: session.game, position: message.position }));
+  }
+
+  #onSession(message: ServerMessageOf<'session'>): void {
+    const session = this.#adopt(message.sessionId, message.game, message.hostId, message.resumed);
+    if (!session) return;
+    if (this.#state !== 'playing') this.#setState('starting');
+    this.emit(
+      new PlayerSessionEvent({
+        sessionId: session.id,
+        hostId: message.hostId,
+        game: session.game,
+        slot: message.slot,
+        resumed: message.resumed,
+        priceWeiPerSec: message.priceWeiPerSec,
+      }),
+    );
+  }
+
+  async #onOffer(message: ServerMessageOf<'offer'>): Promise<void> {
+    const session = this.#session;
+    if (!session || message.sessionId !== session.id) return;
+    // A new offer (first, or after a resume) replaces the transport; input capture and the session stay.
+    this.#connection?.close();
+    this.#watcher?.close();
+    const connection = new StreamConnection({
+      sessionId: session.id,
+      insistedCodec: insistedCodec(this.settings.codec),
+      sendAnswer: (sdp) => this.#signaling?.send({ type: 'answer', sessionId: session.id, sdp }),
+      sendIce: (candidate) => this.#signaling?.send({ type: 'ice', sessionId: session.id, candidate }),
+      onInput: (input) => {
+        if (input instanceof PongInput) this.#pinger.pong(input, performance.now());
+      },
+      onBadInput: (error) => this.#report(error.code, { details: error.message }),
+      onConnectionState: (state) => this.#onConnectionState(connection, state),
+      onChannelsOpen: () => this.#sendPing(),
+    });
+    this.#connection = connection;
+    this.#pinger.reset();
+    this.#lastRaw = undefined;
+    try {
+      await connection.acceptOffer(message.sdp);
+    } catch (error) {
+      if (this.#connection !== connection) return;
+      this.#failSession(isAthError(error) ? error.code : ClientErrorCode.webrtc, String(error));
+      return;
+    }
+    if (this.#connection !== connection) return;
+    this.#video.srcObject = connection.stream;
+    void this.#startVideo();
+    this.#watcher = new FrameTagWatcher({
+      video: this.#video,
+      readTags: this.settings.diagnostics,
+      onFrame: () => this.#onFirstFrame(connection),
+      onTag: (tag) => this.#onFrameTag(tag),
+    });
+    this.#statsTimer ??= setInterval(() => void this.#sampleStats(), STATS_INTERVAL_MS);
+  }
+
+  #onServerError(message: ServerMessageOf<'error'>): void {
+    const intent = this.#intent;
+    const code = message.code;
+    if (message.ref === 'play' && intent) {
+      if (intent.resumeSessionId && (code === 'ATH_ERR_SESSION_NOT_FOUND' || code === 'ATH_ERR_NOT_YOUR_SESSION')) {
+        // The session to resume is gone: a pressed Play starts afresh; an automatic resume just stops.
+        this.#store.forgetSession();
+        if (this.#session?.id === intent.resumeSessionId) this.#dropSession();
+        if (intent.userInitiated) {
+          intent.resumeSessionId = undefined;
+          this.#sendPlay();
+        } else {
+          this.#intent = undefined;
+          this.#setState('ready');
+        }
+        return;
+      }
+      this.#intent = undefined;
+      this.#report(code, { fatal: true, details: message.message });
+      return;
+    }
+    const session = this.#session;
+    if (session && message.sessionId === session.id && SESSION_GONE.has(code)) {
+      this.#failSession(code, message.message);
+      return;
+    }
+    this.#report(code, { details: `${message.ref ?? '?'}: ${message.message}` });
+  }
+
+  // ---- media -------------------------------------------------------------------------------------------
+
+  async #startVideo(): Promise<void> {
+    try {
+      await this.#video.play();
+    } catch (error) {
+      this.#onVideoPlayError(error);
+    }
+  }
+
+  #onVideoPlayError(error: unknown): void {
+    const name = error instanceof DOMException ? error.name : '';
+    if (name === 'AbortError') return; // a newer srcObject replaced this one
+    if (name === 'NotAllowedError' && !this.#video.muted) {
+      // No user gesture (an automatic resume after reload): start muted, `unmute()` on the next click.
+      this.#video.muted = true;
+      this.#autoplayMuted = true;
+      void this.#video.play().catch((again: unknown) => this.#onVideoPlayError(again));
+      return;
+    }
+    this.#report(ClientErrorCode.webrtc, { details: `video.play(): ${String(error)}` });
+  }
+
+  /** Called in the Play click: the gesture lets the stream start with sound. */
+  #unlockAudio(): void {
+    this.#video.muted = this.settings.muted;
+    this.#autoplayMuted = false;
+  }
+
+  #onFirstFrame(connection: StreamConnection): void {
+    const session = this.#session;
+    if (!session || this.#connection !== connection) return;
+    this.#setState('playing');
+    this.#attachInput(session);
+    this.emit(
+      new PlayerPlayingEvent({
+        sessionId: session.id,
+        game: session.game,
+        codec: this.#codec,
+        resumed: session.resumed,
+        firstFrameMs: performance.now() - session.startedAtMs,
+      }),
+    );
+  }
+
+  #attachInput(session: LiveSession): void {
+    if (this.#input) return;
+    this.#input = new InputCapture({
+      video: this.#video,
+      keyboardTarget: this.#inputTarget,
+      inputMode: this.#games.get(session.game)?.inputMode ?? 'absolute',
+      nextSeq: () => ++this.#seq,
+      send: (input) => this.#sendInput(input),
+    });
+    this.#inputTarget.focus({ preventScroll: true });
+  }
+
+  #sendInput(input: OutgoingInput): void {
+    const session = this.#session;
+    if (!session) return;
+    let sent = this.#connection?.send(input.channel, input.bytes) ?? false;
+    if (!sent && input.channel === 'input') {
+      // The data channel is not (yet, or no longer) open: edges go through signaling rather than get lost.
+      sent = this.#signaling?.send({ type: 'input', sessionId: session.id, data: base64(input.bytes) }) ?? false;
+    }
+    if (sent) this.#meter.noteSent(input.seq, performance.now());
+  }
+
+  #onFrameTag(tag: PresentedFrameTag): void {
+    this.#frameTags.push(tag);
+    if (this.#frameTags.length > KEEP_FRAME_TAGS) this.#frameTags.shift();
+    this.#meter.notePresented(tag.inputSeq, tag.presentedAtMs);
+    this.emit(new PlayerFrameTagEvent(tag));
+  }
+
+  #onConnectionState(connection: StreamConnection, state: RTCPeerConnectionState): void {
+    if (this.#connection !== connection) return;
+    if (state === 'failed') {
+      this.#failSession(ClientErrorCode.webrtc, 'the peer connection failed');
+    } else if (state === 'disconnected') {
+      this.#report(ClientErrorCode.webrtc, { details: 'the peer connection is interrupted; waiting for it' });
+    }
+  }
+
+  #sendPing(): void {
+    const connection = this.#connection;
+    if (connection?.channelOpen('input')) connection.send('input', this.#pinger.ping(performance.now()));
+  }
+
+  async #sampleStats(): Promise<void> {
+    const connection = this.#connection;
+    const session = this.#session;
+    if (!connection || !session) return;
+    this.#sendPing();
+    let report: RTCStatsReport;
+    try {
+      report = await connection.pc.getStats();
+    } catch {
+      return; // closed meanwhile
+    }
+    if (this.#connection !== connection) return;
+    const raw = extractRawStats(report.values(), performance.now());
+    const sample = computeStatsSample({
+      previous: this.#lastRaw,
+      current: raw,
+      pingRttMs: this.#pinger.rttMs,
+      inputToPhotonMs: this.#meter.recentMedianMs(),
+    });
+    this.#lastRaw = raw;
+    this.#lastSample = sample;
+    this.#codec = sample.codec ?? this.#codec;
+    this.emit(new PlayerStatsEvent(sample));
+    if (this.#state === 'playing' && ++this.#samplesSinceReport >= REPORT_EVERY_SAMPLES) {
+      this.#samplesSinceReport = 0;
+      this.#signaling?.send({ type: 'player-report', sessionId: session.id, ...playerReportFields(sample) });
+      this.#rememberSession();
+    }
+  }
+
+  // ---- endings -----------------------------------------------------------------------------------------
+
+  #endSession(ended: { sessionId: string; reason: ServerMessageOf<'session-ended'>['reason']; message: string }): void {
+    this.#dropSession();
+    this.#store.forgetSession();
+    this.#setState('ended');
+    this.emit(
+      new PlayerEndedEvent({
+        sessionId: ended.sessionId,
+        reason: ended.reason,
+        message: ended.message || END_REASON_MESSAGES[ended.reason],
+      }),
+    );
+  }
+
+  /** The session cannot go on: tell signaling (frees the slot), forget it, report. */
+  #failSession(code: AthErrorCode, details: string): void {
+    const session = this.#session;
+    if (session) this.#signaling?.send({ type: 'quit', sessionId: session.id });
+    this.#dropSession();
+    this.#store.forgetSession();
+    this.#report(code, { fatal: true, details });
+  }
+
+  /** Gives up reconnecting: whatever session there was is lost with signaling. */
+  #giveUp(code: AthErrorCode, details: string): void {
+    this.#intent = undefined;
+    this.#dropSession();
+    this.#store.forgetSession();
+    this.#report(code, { fatal: true, details });
+  }
+
+  #dropSession(): void {
+    this.#teardownMedia();
+    this.#session = undefined;
+  }
+
+  #teardownMedia(): void {
+    this.#input?.close();
+    this.#input = undefined;
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    this.#connection?.close();
+    this.#connection = undefined;
+    if (this.#statsTimer !== undefined) clearInterval(this.#statsTimer);
+    this.#statsTimer = undefined;
+    this.#lastRaw = undefined;
+    this.#samplesSinceReport = 0;
+    this.#pinger.reset();
+    this.#meter.reset();
+    if (this.#video.srcObject) this.#video.srcObject = null;
+  }
+
+  #rememberSession(): void {
+    const session = this.#session;
+    if (!session || this.#closed) return;
+    this.#store.saveSession({ sessionId: session.id, game: session.game, seenAtMs: Date.now(), inputSeq: this.#seq });
+  }
+
+  // ---- helpers -----------------------------------------------------------------------------------------
+
+  #codecs(): CodecName[] {
+    const capabilities =
+      typeof RTCRtpReceiver === 'undefined' ? undefined : RTCRtpReceiver.getCapabilities?.('video')?.codecs;
+    return orderCodecs(decodableCodecs(capabilities), this.settings.codec satisfies CodecPreference);
+  }
+
+  #report(code: AthErrorCode, { fatal = false, retrying = false, details }: ReportOptions): void {
+    const data: ErrorData = { code, message: errorMessageFor(code), details, fatal, retrying };
+    this.#lastError = data;
+    if (fatal) this.#setState('error');
+    this.emit(new PlayerErrorEvent(data));
+  }
+
+  #setState(state: PlayerStateName): void {
+    const previous = this.#state;
+    if (previous === state || previous === 'closed') return;
+    this.#state = state;
+    this.emit(new PlayerStateEvent({ state, previous }));
+  }
+}
+
+type ReportOptions = { fatal?: boolean; retrying?: boolean; details?: string | undefined };
+
+/** Error codes that, about our live session, mean it is over. */
+const SESSION_GONE: ReadonlySet<AthErrorCode> = new Set([
+  'ATH_ERR_SESSION_NOT_FOUND',
+  'ATH_ERR_NOT_YOUR_SESSION',
+  'ATH_ERR_HOST_LOST',
+]);

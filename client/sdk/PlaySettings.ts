@@ -1,0 +1,100 @@
+/**
+ * One `PlaySettings` per player, read from the element's attributes and the page's URL parameters
+ * (house rule 14; like Pixel Streaming's settings bound to URL params). An attribute the embedding page set
+ * wins; otherwise the URL parameter of the same name; otherwise the default. `token` and `server` are never
+ * read from the URL: a link must not be able to swap the credentials or the server.
+ */
+import type { CodecPreference } from './codecs.js';
+
+export type Quality = 'auto' | 'low' | 'medium' | 'high';
+
+export type PlaySettings = {
+  /** Base URL of the signaling HTTP API (`/api/config`, `/api/session`, `/api/games`). */
+  readonly server: string;
+  readonly game: string | undefined;
+  /** A studio play token to use instead of a fresh anonymous player token. */
+  readonly token: string | undefined;
+  readonly codec: CodecPreference;
+  /** Parsed and kept for the hosts; the protocol has no quality field yet, so it changes nothing today. */
+  readonly quality: Quality;
+  readonly muted: boolean;
+  /** Show the stats overlay. */
+  readonly stats: boolean;
+  /** Read frame tags from the video and expose `window.__athPlayer` (tests, benchmarks). */
+  readonly diagnostics: boolean;
+};
+
+/** The names that are both attributes of `<ath-play>` and (except token/server) URL parameters. */
+export const PLAY_SETTING_NAMES = [
+  'game',
+  'token',
+  'codec',
+  'quality',
+  'muted',
+  'stats',
+  'diagnostics',
+  'server',
+] as const;
+export type PlaySettingName = (typeof PLAY_SETTING_NAMES)[number];
+
+const URL_BOUND: ReadonlySet<PlaySettingName> = new Set(['game', 'codec', 'quality', 'muted', 'stats', 'diagnostics']);
+
+export const DEFAULT_PLAY_SETTINGS: Omit<PlaySettings, 'server'> = {
+  game: undefined,
+  token: undefined,
+  codec: 'auto',
+  quality: 'auto',
+  muted: false,
+  stats: false,
+  diagnostics: true,
+};
+
+const GAME_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const TOKEN = /^[A-Za-z0-9._~-]{1,512}$/;
+
+export type ParsePlaySettingsParameters = {
+  /** The element's attribute, or null when absent. */
+  attribute: (name: PlaySettingName) => string | null;
+  urlParams: URLSearchParams;
+  /** Where the script was loaded from (studio embeds) or the page's origin. */
+  defaultServer: string;
+};
+
+function pick<T extends string>(value: string | undefined, allowed: readonly T[], fallback: T): T {
+  const lower = value?.trim().toLowerCase();
+  return (allowed as readonly string[]).includes(lower ?? '') ? (lower as T) : fallback;
+}
+
+/** Boolean attributes: present means true, except the explicit `false`, `0`, `off` and `no`. */
+function flag(value: string | undefined, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  return !['false', '0', 'off', 'no'].includes(value.trim().toLowerCase());
+}
+
+function httpBase(value: string | undefined, fallback: string): string {
+  if (!value) return fallback;
+  try {
+    const url = new URL(value, fallback);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return fallback;
+    return url.origin + url.pathname.replace(/\/+$/, '');
+  } catch {
+    return fallback;
+  }
+}
+
+export function parsePlaySettings({ attribute, urlParams, defaultServer }: ParsePlaySettingsParameters): PlaySettings {
+  const raw = (name: PlaySettingName): string | undefined =>
+    attribute(name) ?? (URL_BOUND.has(name) ? (urlParams.get(name) ?? undefined) : undefined);
+  const game = raw('game')?.trim().toLowerCase();
+  const token = raw('token')?.trim();
+  return {
+    server: httpBase(raw('server'), defaultServer),
+    game: game && GAME_ID.test(game) ? game : DEFAULT_PLAY_SETTINGS.game,
+    token: token && TOKEN.test(token) ? token : DEFAULT_PLAY_SETTINGS.token,
+    codec: pick(raw('codec'), ['auto', 'h264', 'vp8'], DEFAULT_PLAY_SETTINGS.codec),
+    quality: pick(raw('quality'), ['auto', 'low', 'medium', 'high'], DEFAULT_PLAY_SETTINGS.quality),
+    muted: flag(raw('muted'), DEFAULT_PLAY_SETTINGS.muted),
+    stats: flag(raw('stats'), DEFAULT_PLAY_SETTINGS.stats),
+    diagnostics: flag(raw('diagnostics'), DEFAULT_PLAY_SETTINGS.diagnostics),
+  };
+}

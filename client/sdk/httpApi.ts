@@ -1,0 +1,88 @@
+/**
+ * The signaling HTTP API as the browser uses it. Every body is checked against a schema before use.
+ *
+ * These body schemas mirror `signaling/http/schemas.ts`, which is not part of the protocol folder the client
+ * may import: they belong in `signaling/protocol/` (see the client's report).
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { AthError, GameInfo } from '../../signaling/protocol/index.js';
+import { ClientErrorCode } from '../errors.js';
+
+export const ClientConfigBody = Type.Object({
+  protocolVersion: Type.Integer(),
+  wsPlayerUrl: Type.String({ pattern: '^wss?://' }),
+  wsNodeUrl: Type.String(),
+});
+
+export const PlayerSessionBody = Type.Object({
+  token: Type.String({ pattern: '^[A-Za-z0-9._~-]{1,512}$' }),
+  playerId: Type.String({ maxLength: 128 }),
+  expiresAtSec: Type.Integer({ minimum: 0 }),
+});
+
+export const GameListing = Type.Composite([
+  GameInfo,
+  Type.Object({ hostsUp: Type.Integer({ minimum: 0 }), freeSlots: Type.Integer({ minimum: 0 }) }),
+]);
+
+export const GameListBody = Type.Object({ games: Type.Array(GameListing, { maxItems: 1024 }) });
+
+export type ClientConfig = Static<typeof ClientConfigBody>;
+export type PlayerSession = Static<typeof PlayerSessionBody>;
+export type GameListingRecord = Static<typeof GameListing>;
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+/** How long one API call may take before it counts as failed. */
+const REQUEST_TIMEOUT_MS = 8_000;
+
+async function requestJson<S extends Parameters<typeof Value.Check>[0]>(
+  fetcher: FetchLike,
+  url: string,
+  init: RequestInit,
+  schema: S,
+): Promise<Static<S>> {
+  let response: Response;
+  try {
+    response = await fetcher(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+  } catch (cause) {
+    throw new AthError({ code: ClientErrorCode.http, shortMessage: 'request failed', details: url, cause });
+  }
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch (cause) {
+    throw new AthError({ code: ClientErrorCode.http, shortMessage: 'response is not JSON', details: url, cause });
+  }
+  if (!response.ok) {
+    const code = (body as { code?: unknown } | null)?.code;
+    throw new AthError({
+      code:
+        typeof code === 'string' && code.startsWith('ATH_ERR_') ? (code as `ATH_ERR_${string}`) : ClientErrorCode.http,
+      shortMessage: `HTTP ${response.status}`,
+      details: url,
+    });
+  }
+  if (!Value.Check(schema, body)) {
+    const first = Value.Errors(schema, body).First();
+    throw new AthError({
+      code: ClientErrorCode.http,
+      shortMessage: 'unexpected response body',
+      details: `${url} ${first ? `${first.path || '/'}: ${first.message}` : ''}`,
+    });
+  }
+  return body as Static<S>;
+}
+
+export function fetchClientConfig(fetcher: FetchLike, server: string): Promise<ClientConfig> {
+  return requestJson(fetcher, `${server}/api/config`, { method: 'GET' }, ClientConfigBody);
+}
+
+export function createPlayerSession(fetcher: FetchLike, server: string): Promise<PlayerSession> {
+  return requestJson(fetcher, `${server}/api/session`, { method: 'POST' }, PlayerSessionBody);
+}
+
+export async function fetchGames(fetcher: FetchLike, server: string): Promise<GameListingRecord[]> {
+  return (await requestJson(fetcher, `${server}/api/games`, { method: 'GET' }, GameListBody)).games;
+}
