@@ -4,12 +4,15 @@ import { createMetrics, type Metrics, SIGNALING_METRICS, type SignalingMetricKey
 import { buildHttpApp } from './http/buildHttpApp.js';
 import { SignalingHub } from './hub/SignalingHub.js';
 import type { SignalingSettings } from './SignalingSettings.js';
+import { startFastifyWsServer } from './ws/startFastifyWsServer.js';
 import { startUwsServer } from './ws/startUwsServer.js';
 
 export type StartSignalingParameters = {
   settings: SignalingSettings;
   log: Logger;
   metrics?: Metrics<SignalingMetricKey>;
+  /** uWebSockets.js in production; fastify + @fastify/websocket only to compare (bench:indexer). */
+  transport?: 'uws' | 'fastify-ws';
 };
 
 export type SignalingServer = {
@@ -23,10 +26,15 @@ export type SignalingServer = {
 };
 
 /** Starts the indexer: WebSocket signaling on uWebSockets.js and the HTTP API on fastify. */
-export async function startSignaling({ settings, log, metrics }: StartSignalingParameters): Promise<SignalingServer> {
+export async function startSignaling({
+  settings,
+  log,
+  metrics,
+  transport = 'uws',
+}: StartSignalingParameters): Promise<SignalingServer> {
   const processMetrics = metrics ?? createMetrics({ keys: SIGNALING_METRICS });
   const hub = new SignalingHub({ settings, log, metrics: processMetrics });
-  const ws = await startUwsServer({
+  const ws = await (transport === 'uws' ? startUwsServer : startFastifyWsServer)({
     hub,
     bindHost: settings.bindHost,
     port: settings.wsPort,

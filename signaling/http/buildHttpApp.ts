@@ -40,7 +40,7 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(healthRoutes, { hub: params.hub, startedAtMs: Date.now() });
-  await app.register(metricsRoute, { registry: params.registry });
+  await app.register(metricsRoute, { registry: params.registry, beforeScrape: () => params.hub.refreshGauges() });
   await app.register(playerRoutes, {
     hub: params.hub,
     tokenSecret: params.tokenSecret,

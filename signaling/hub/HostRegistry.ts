@@ -21,9 +21,18 @@ export type HostRecord = {
   lastHeartbeatMs: number;
   registeredAtMs: number;
   slots: SlotRecord[];
+  /** Kept in step with `slots` so a pick over thousands of hosts need not count them. */
+  freeSlots: number;
   /** 0..1 from checker verdicts; 0.5 (neutral) until checkers report. */
   qualityScore: number;
+  /** Set through `HostRegistry.setStake`, which keeps `stakeF` and the game maxima in step. */
   stakeWei: bigint;
+  /**
+   * Price and stake as float64, for ranking only (they enter scores as ratios): converting 10^18-scale
+   * bigints on every pick over thousands of hosts costs more than the whole rest of the pick.
+   */
+  priceF: number;
+  stakeF: number;
 };
 
 export type RegisterHostParameters = {
@@ -40,6 +49,8 @@ export class HostRegistry {
   readonly #hosts = new Map<string, HostRecord>();
   /** game id → hosts serving it, so a pick looks only at relevant hosts. */
   readonly #byGame = new Map<string, Set<HostRecord>>();
+  /** game id → dearest price and largest stake among its hosts (the scoring's scale); dropped on change. */
+  readonly #maxima = new Map<string, { maxPriceWei: bigint; maxStakeWei: bigint }>();
 
   get size(): number {
     return this.#hosts.size;
@@ -57,6 +68,28 @@ export class HostRegistry {
     return this.#byGame.get(game) ?? new Set();
   }
 
+  /** The price and stake scale of a game's hosts, cached until a host of it registers, leaves or restakes. */
+  maxima(game: string): { maxPriceWei: bigint; maxStakeWei: bigint } {
+    let maxima = this.#maxima.get(game);
+    if (!maxima) {
+      maxima = { maxPriceWei: 0n, maxStakeWei: 0n };
+      for (const host of this.hostsServing(game)) {
+        if (host.priceWeiPerSec > maxima.maxPriceWei) maxima.maxPriceWei = host.priceWeiPerSec;
+        if (host.stakeWei > maxima.maxStakeWei) maxima.maxStakeWei = host.stakeWei;
+      }
+      this.#maxima.set(game, maxima);
+    }
+    return maxima;
+  }
+
+  setStake(hostId: string, stakeWei: bigint): void {
+    const host = this.#hosts.get(hostId);
+    if (!host) return;
+    host.stakeWei = stakeWei;
+    host.stakeF = Number(stakeWei);
+    for (const game of host.games.keys()) this.#maxima.delete(game);
+  }
+
   /** Every game some up host serves, with the host's description of it. */
   games(): Map<string, { info: GameInfoRecord; hostsUp: number; freeSlots: number }> {
     const games = new Map<string, { info: GameInfoRecord; hostsUp: number; freeSlots: number }>();
@@ -67,7 +100,7 @@ export class HostRegistry {
         if (!info) continue;
         const entry = games.get(game) ?? { info, hostsUp: 0, freeSlots: 0 };
         entry.hostsUp += 1;
-        entry.freeSlots += freeSlotCount(host);
+        entry.freeSlots += host.freeSlots;
         games.set(game, entry);
       }
     }
@@ -99,12 +132,18 @@ export class HostRegistry {
       lastHeartbeatMs: nowMs,
       registeredAtMs: existing?.registeredAtMs ?? nowMs,
       slots,
+      freeSlots: slots.filter((slot) => slot.state === 'free').length,
       qualityScore: existing?.qualityScore ?? 0.5,
       stakeWei: existing?.stakeWei ?? 0n,
+      priceF: 0,
+      stakeF: 0,
     };
+    host.priceF = Number(host.priceWeiPerSec);
+    host.stakeF = Number(host.stakeWei);
     if (existing) this.#unindex(existing);
     this.#hosts.set(host.hostId, host);
     for (const game of host.games.keys()) {
+      this.#maxima.delete(game);
       let set = this.#byGame.get(game);
       if (!set) {
         set = new Set();
@@ -143,6 +182,7 @@ export class HostRegistry {
     if (record?.state !== 'free') throw new Error(`slot ${host.hostId}/${slot} is not free`);
     record.state = 'leased';
     record.sessionId = sessionId;
+    host.freeSlots -= 1;
   }
 
   confirm(hostId: string, slot: number, sessionId: string): void {
@@ -152,26 +192,37 @@ export class HostRegistry {
 
   /** Frees the slot if (and only if) it is still held by this session: releasing twice is harmless. */
   release(hostId: string, slot: number, sessionId: string): boolean {
-    const record = this.#hosts.get(hostId)?.slots[slot];
-    if (!record || record.sessionId !== sessionId) return false;
+    const host = this.#hosts.get(hostId);
+    const record = host?.slots[slot];
+    if (!host || !record || record.sessionId !== sessionId) return false;
     record.state = 'free';
     record.sessionId = undefined;
+    host.freeSlots += 1;
     return true;
+  }
+
+  /** Frees every slot of a host (it went down); returns the sessions that held them. */
+  releaseAll(hostId: string): string[] {
+    const host = this.#hosts.get(hostId);
+    if (!host) return [];
+    const sessions: string[] = [];
+    for (const slot of host.slots) {
+      if (slot.sessionId) sessions.push(slot.sessionId);
+      slot.state = 'free';
+      slot.sessionId = undefined;
+    }
+    host.freeSlots = host.slots.length;
+    return sessions;
   }
 
   #unindex(host: HostRecord): void {
     for (const game of host.games.keys()) {
+      this.#maxima.delete(game);
       const set = this.#byGame.get(game);
       set?.delete(host);
       if (set?.size === 0) this.#byGame.delete(game);
     }
   }
-}
-
-export function freeSlotCount(host: HostRecord): number {
-  let free = 0;
-  for (const slot of host.slots) if (slot.state === 'free') free++;
-  return free;
 }
 
 export function firstFreeSlot(host: HostRecord): number | undefined {

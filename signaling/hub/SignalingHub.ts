@@ -32,7 +32,7 @@ import {
 } from '../protocol/index.js';
 import type { SignalingSettings } from '../SignalingSettings.js';
 import { GameQueue } from './GameQueue.js';
-import { firstFreeSlot, freeSlotCount, type HostRecord, HostRegistry } from './HostRegistry.js';
+import { firstFreeSlot, type HostRecord, HostRegistry } from './HostRegistry.js';
 import { type CandidateScore, rankCandidates } from './scoreCandidates.js';
 
 /** What a transport gives the hub for each connection. */
@@ -165,7 +165,6 @@ export class SignalingHub {
       hostId: undefined,
       attachedAtMs: this.#now(),
     });
-    this.#updateConnectionGauge();
   }
 
   /** One frame from a peer. Never throws: failures become typed `error` replies. */
@@ -189,7 +188,6 @@ export class SignalingHub {
     const peer = this.#peers.get(peerId);
     if (!peer) return;
     this.#peers.delete(peerId);
-    this.#updateConnectionGauge();
     if (peer.role === 'host' && peer.hostId) {
       const host = this.hosts.get(peer.hostId);
       if (host?.peerId === peerId) this.#hostDown(host, 'connection closed');
@@ -345,7 +343,6 @@ export class SignalingHub {
       });
     }
     peer.role = message.role;
-    this.#updateConnectionGauge();
     peer.handle.send({
       type: 'welcome',
       protocolVersion: PROTOCOL_VERSION,
@@ -395,7 +392,6 @@ export class SignalingHub {
         'host registered',
       );
       peer.handle.send({ type: 'registered', hostId: host.hostId });
-      this.#updateHostGauges();
       this.#serveQueue();
     } catch (error) {
       peer.hostId = undefined;
@@ -425,10 +421,8 @@ export class SignalingHub {
     for (const slot of host.slots) {
       const session = slot.sessionId ? this.#sessions.get(slot.sessionId) : undefined;
       if (session) this.#endSession(session, 'host-lost');
-      slot.state = 'free';
-      slot.sessionId = undefined;
     }
-    this.#updateHostGauges();
+    this.hosts.releaseAll(host.hostId);
   }
 
   #onOffer(peer: PeerState, message: PeerMessageOf<'offer'>): void {
@@ -519,9 +513,13 @@ export class SignalingHub {
     };
     this.#sessions.set(session.id, session);
     this.#activeSessionByPlayer.set(playerId, session.id);
+    if (this.#settings.probe.samples === 0) {
+      this.#leaseOrQueue(session);
+      return;
+    }
     const candidates = this.#rank(session, this.#settings.probe.maxCandidates);
     const unmeasured = candidates.filter((candidate) => candidate.rttMs === null);
-    if (candidates.length <= 1 || unmeasured.length === 0 || this.#settings.probe.samples === 0) {
+    if (candidates.length <= 1 || unmeasured.length === 0) {
       this.#leaseOrQueue(session);
       return;
     }
@@ -590,12 +588,13 @@ export class SignalingHub {
     const maxPrice = session.maxPriceWeiPerSec;
     return rankCandidates({
       hosts: this.hosts.hostsServing(session.game),
+      ...this.hosts.maxima(session.game),
       eligible: (host) =>
+        host.freeSlots > 0 &&
         host.state === 'up' &&
         host.peerId !== undefined &&
         (maxPrice === undefined || host.priceWeiPerSec <= maxPrice) &&
-        !excluded.has(host.hostId) &&
-        freeSlotCount(host) > 0,
+        !excluded.has(host.hostId),
       rttMsByHost,
       weights: this.#settings.scoring,
       limit,
@@ -685,7 +684,6 @@ export class SignalingHub {
       codecs: session.codecs,
       resume: false,
     });
-    this.#updateHostGauges();
     return true;
   }
 
@@ -740,7 +738,6 @@ export class SignalingHub {
     if (session.state === state) return;
     session.state = state;
     if (state === 'queued') this.#queue.enqueue(session.game, session.id);
-    this.#updateSessionGauge();
   }
 
   #endSession(session: SessionRecord, reason: EndReasonName, message?: string): void {
@@ -770,8 +767,6 @@ export class SignalingHub {
       }
       this.hosts.release(session.hostId, session.slot, session.id);
     }
-    this.#updateSessionGauge();
-    this.#updateHostGauges();
     this.#emit('sessionEnded', session);
     if (wasQueued) this.#sendQueuePositions(session.game);
     else this.#serveQueue();
@@ -892,6 +887,18 @@ export class SignalingHub {
         this.#log.error({ err: error, event }, 'hub listener threw');
       }
     }
+  }
+
+  /**
+   * Sets the state gauges (connections, sessions, hosts, slots, queue) from the current state. Called at
+   * scrape time rather than on every change: counting over 10,000 hosts per lease would cost more than the
+   * pick itself.
+   */
+  refreshGauges(): void {
+    this.#updateConnectionGauge();
+    this.#updateSessionGauge();
+    this.#updateHostGauges();
+    this.#metrics.metric.queueLength.set(this.#queue.length);
   }
 
   #updateConnectionGauge(): void {

@@ -49,6 +49,9 @@ export type CandidateScore = {
 
 export type RankCandidatesParameters = {
   hosts: Iterable<HostRecord>;
+  /** The scale for the price and stake terms: the dearest price and largest stake among the game's hosts. */
+  maxPriceWei: bigint;
+  maxStakeWei: bigint;
   /** Only hosts passing this are ranked (up, serving the game, free slot, within the player's price). */
   eligible: (host: HostRecord) => boolean;
   rttMsByHost: ReadonlyMap<string, number>;
@@ -90,38 +93,53 @@ function weigh(terms: ScoreTerms, weights: ScoringWeights): number {
 }
 
 /**
- * The `limit` best eligible hosts, best first. Two passes and no allocation per host, so a pick over
- * 10,000 hosts stays well under a millisecond: one pass for the price and stake maxima, one to score and
- * keep the top few in a small sorted array.
+ * The `limit` best eligible hosts, best first. A pick looks at every host serving the game, so the loop is
+ * one lean pass (10,000 hosts well under a millisecond, no allocation per host): prices and stakes enter a
+ * score only as ratios to the game's maxima, where float64's 15 significant digits are plenty, and the top
+ * few are kept in a small sorted array. The exact terms of the winners are recomputed with bigint ratios
+ * for the explanation.
  */
 export function rankCandidates({
   hosts,
+  maxPriceWei,
+  maxStakeWei,
   eligible,
   rttMsByHost,
   weights,
   limit,
 }: RankCandidatesParameters): CandidateScore[] {
-  const pool: HostRecord[] = [];
-  let maxPrice = 0n;
-  let maxStake = 0n;
+  const maxPriceF = Number(maxPriceWei);
+  const maxStakeF = Number(maxStakeWei);
+  const topHosts: HostRecord[] = [];
+  const topScores: number[] = [];
+  const hasRtt = rttMsByHost.size > 0;
+  const unknownRttTerm = Math.min(weights.unknownRttMs, weights.rttCeilingMs) / weights.rttCeilingMs;
   for (const host of hosts) {
     if (!eligible(host)) continue;
-    pool.push(host);
-    if (host.priceWeiPerSec > maxPrice) maxPrice = host.priceWeiPerSec;
-    if (host.stakeWei > maxStake) maxStake = host.stakeWei;
+    const measured = hasRtt ? rttMsByHost.get(host.hostId) : undefined;
+    const rttTerm =
+      measured === undefined ? unknownRttTerm : Math.min(measured, weights.rttCeilingMs) / weights.rttCeilingMs;
+    const load = host.load < 0 ? 0 : host.load > 1 ? 1 : host.load;
+    const quality = host.qualityScore < 0 ? 0 : host.qualityScore > 1 ? 1 : host.qualityScore;
+    const score =
+      weights.rtt * rttTerm +
+      weights.load * load +
+      weights.price * (maxPriceF > 0 ? host.priceF / maxPriceF : 0) +
+      weights.quality * (1 - quality) +
+      weights.stake * (maxStakeF > 0 ? 1 - host.stakeF / maxStakeF : 0);
+    if (topScores.length === limit && score >= (topScores[limit - 1] ?? Number.POSITIVE_INFINITY)) continue;
+    let at = topScores.length;
+    while (at > 0 && (topScores[at - 1] ?? 0) > score) at--;
+    topScores.splice(at, 0, score);
+    topHosts.splice(at, 0, host);
+    if (topScores.length > limit) {
+      topScores.pop();
+      topHosts.pop();
+    }
   }
-  const top: Array<{ host: HostRecord; score: number }> = [];
-  for (const host of pool) {
-    const rttMs = rttMsByHost.get(host.hostId) ?? weights.unknownRttMs;
-    const score = weigh(termsOf(host, rttMs, maxPrice, maxStake, weights), weights);
-    if (top.length === limit && score >= (top[top.length - 1]?.score ?? Number.POSITIVE_INFINITY)) continue;
-    let at = top.length;
-    while (at > 0 && (top[at - 1]?.score ?? 0) > score) at--;
-    top.splice(at, 0, { host, score });
-    if (top.length > limit) top.pop();
-  }
-  return top.map(({ host, score }) => {
+  return topHosts.map((host) => {
     const measured = rttMsByHost.get(host.hostId);
+    const terms = termsOf(host, measured ?? weights.unknownRttMs, maxPriceWei, maxStakeWei, weights);
     return {
       hostId: host.hostId,
       region: host.region.country,
@@ -130,8 +148,8 @@ export function rankCandidates({
       priceWeiPerSec: host.priceWeiPerSec,
       qualityScore: host.qualityScore,
       stakeWei: host.stakeWei,
-      terms: termsOf(host, measured ?? weights.unknownRttMs, maxPrice, maxStake, weights),
-      score,
+      terms,
+      score: weigh(terms, weights),
     };
   });
 }

@@ -9,11 +9,9 @@
 import uWS from 'uWebSockets.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { verifyPlayerToken } from '../auth/playerTokens.js';
 import type { PeerIdentity, SignalingHub } from '../hub/SignalingHub.js';
 import { AthError, isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
-
-const TOKEN_PREFIX = 'token.';
+import { authorizeUpgrade } from './authorizeUpgrade.js';
 
 type SocketData = { id: string; identity: PeerIdentity; closed: boolean };
 
@@ -38,7 +36,7 @@ export function assertNativeUws(): void {
   }
 }
 
-function newPeerId(): string {
+export function newPeerId(): string {
   return `peer-${randomBytes(8).toString('hex')}`;
 }
 
@@ -62,29 +60,20 @@ export function startUwsServer({
     idleTimeout: 32,
     sendPingsAutomatically: true,
     upgrade: (res, req, context) => {
-      const protocols = req
-        .getHeader('sec-websocket-protocol')
-        .split(',')
-        .map((p) => p.trim());
+      // Headers must be read before the first await or return: uWS reuses the request object.
+      const protocolHeader = req.getHeader('sec-websocket-protocol');
       const key = req.getHeader('sec-websocket-key');
       const extensions = req.getHeader('sec-websocket-extensions');
-      if (!protocols.includes(WS_SUBPROTOCOL)) {
-        res.writeStatus('400 Bad Request').end(`subprotocol ${WS_SUBPROTOCOL} required`);
+      let identity: PeerIdentity;
+      try {
+        identity = authorizeUpgrade(kind, protocolHeader, tokenSecret);
+      } catch (error) {
+        const code = isAthError(error) ? error.code : 'ATH_ERR_UNAUTHORIZED';
+        wsLog.info({ code, kind }, 'upgrade refused');
+        res.writeStatus(code === 'ATH_ERR_BAD_MESSAGE' ? '400 Bad Request' : '401 Unauthorized');
+        res.writeHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ code, message: isAthError(error) ? error.shortMessage : 'unauthorized' }));
         return;
-      }
-      let identity: PeerIdentity = { kind: 'node' };
-      if (kind === 'player') {
-        const token = protocols.find((p) => p.startsWith(TOKEN_PREFIX))?.slice(TOKEN_PREFIX.length);
-        try {
-          if (!token) throw new AthError({ code: 'ATH_ERR_UNAUTHORIZED', shortMessage: 'player token required' });
-          identity = { kind: 'player', playerId: verifyPlayerToken(tokenSecret, token).playerId };
-        } catch (error) {
-          const code = isAthError(error) ? error.code : 'ATH_ERR_UNAUTHORIZED';
-          wsLog.info({ code }, 'player upgrade refused');
-          res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ code, message: isAthError(error) ? error.shortMessage : 'unauthorized' }));
-          return;
-        }
       }
       const data: SocketData = { id: newPeerId(), identity, closed: false };
       res.upgrade(data, key, WS_SUBPROTOCOL, extensions, context);

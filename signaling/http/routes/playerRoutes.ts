@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { issuePlayerToken } from '../../auth/playerTokens.js';
-import { freeSlotCount } from '../../hub/HostRegistry.js';
 import type { SignalingHub } from '../../hub/SignalingHub.js';
 import { PROTOCOL_VERSION, weiToString } from '../../protocol/index.js';
 import { ClientConfigBody, GameListBody, HostListBody, PlayerSessionBody } from '../schemas.js';
@@ -57,7 +56,7 @@ export const playerRoutes: FastifyPluginAsyncTypebox<PlayerRoutesOptions> = asyn
         encoder: host.encoder,
         games: [...host.games.keys()],
         slots: host.slots.length,
-        freeSlots: freeSlotCount(host),
+        freeSlots: host.freeSlots,
         load: host.load,
         priceWeiPerSec: weiToString(host.priceWeiPerSec),
         qualityScore: host.qualityScore,

@@ -1,0 +1,21 @@
+import { verifyPlayerToken } from '../auth/playerTokens.js';
+import type { PeerIdentity } from '../hub/SignalingHub.js';
+import { AthError, WS_SUBPROTOCOL } from '../protocol/index.js';
+
+const TOKEN_PREFIX = 'token.';
+
+/**
+ * Decides a WebSocket upgrade from its Sec-WebSocket-Protocol header, the same for every transport:
+ * `ath-edge.v1` must be offered; a player connection must also carry a valid `token.<token>`.
+ * Throws AthError (`ATH_ERR_BAD_MESSAGE`, `ATH_ERR_UNAUTHORIZED`, `ATH_ERR_TOKEN_EXPIRED`).
+ */
+export function authorizeUpgrade(kind: PeerIdentity['kind'], protocolHeader: string, secret: Uint8Array): PeerIdentity {
+  const protocols = protocolHeader.split(',').map((p) => p.trim());
+  if (!protocols.includes(WS_SUBPROTOCOL)) {
+    throw new AthError({ code: 'ATH_ERR_BAD_MESSAGE', shortMessage: `subprotocol ${WS_SUBPROTOCOL} required` });
+  }
+  if (kind === 'node') return { kind: 'node' };
+  const token = protocols.find((p) => p.startsWith(TOKEN_PREFIX))?.slice(TOKEN_PREFIX.length);
+  if (!token) throw new AthError({ code: 'ATH_ERR_UNAUTHORIZED', shortMessage: 'player token required' });
+  return { kind: 'player', playerId: verifyPlayerToken(secret, token).playerId };
+}

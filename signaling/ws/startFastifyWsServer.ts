@@ -1,0 +1,90 @@
+/**
+ * The same signaling endpoints on fastify + @fastify/websocket (the `ws` library). Production runs uWS;
+ * this transport exists to measure the difference on our own protocol (`npm run bench:indexer`), and
+ * drives the very same hub, so the comparison is of transports only.
+ */
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { Logger } from 'pino';
+import type { PeerIdentity, SignalingHub } from '../hub/SignalingHub.js';
+import { isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
+import { authorizeUpgrade } from './authorizeUpgrade.js';
+import { newPeerId, type StartUwsServerParameters, type UwsServer } from './startUwsServer.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    peerIdentity: PeerIdentity | null;
+  }
+}
+
+export async function startFastifyWsServer({
+  hub,
+  bindHost,
+  port,
+  tokenSecret,
+  log,
+}: StartUwsServerParameters): Promise<UwsServer> {
+  const app = Fastify({
+    loggerInstance: log.child({ mod: 'signaling/ws-fastify' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+  });
+  app.decorateRequest('peerIdentity', null);
+  await app.register(fastifyWebsocket, {
+    options: {
+      maxPayload: MAX_MESSAGE_BYTES * 4,
+      handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
+    },
+  });
+  for (const kind of ['player', 'node'] as const) {
+    app.get(
+      `/ws/${kind}`,
+      {
+        websocket: true,
+        preValidation: async (request, reply) => {
+          try {
+            request.peerIdentity = authorizeUpgrade(
+              kind,
+              String(request.headers['sec-websocket-protocol'] ?? ''),
+              tokenSecret,
+            );
+          } catch (error) {
+            const code = isAthError(error) ? error.code : 'ATH_ERR_UNAUTHORIZED';
+            await reply.status(code === 'ATH_ERR_BAD_MESSAGE' ? 400 : 401).send({ code });
+          }
+        },
+      },
+      (socket, request) => {
+        const identity = request.peerIdentity;
+        if (!identity) return;
+        const id = newPeerId();
+        let closed = false;
+        hub.attach(
+          {
+            id,
+            send: (message: ServerMessage) => {
+              if (!closed) socket.send(JSON.stringify(message));
+            },
+            close: (code, reason) => socket.close(code, reason),
+          },
+          identity,
+        );
+        socket.on('message', (data: Buffer) => hub.receive(id, data));
+        socket.on('close', (code) => {
+          closed = true;
+          hub.detach(id, { clean: code === 1000 || code === 1001 });
+        });
+      },
+    );
+  }
+  await app.listen({ host: bindHost, port });
+  const address = app.server.address();
+  let closing = false;
+  return {
+    port: typeof address === 'object' && address ? address.port : port,
+    close: () => {
+      if (closing) return;
+      closing = true;
+      void app.close();
+    },
+  };
+}
