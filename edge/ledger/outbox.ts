@@ -39,7 +39,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type StaticDecode, Type } from '@sinclair/typebox';
-import type { Address, Hex } from 'viem';
+import type { Hex } from 'viem';
 import type { SessionAuth, Usage } from '../../signaling/protocol/index.js';
 import type { Queryable } from './db/Db.js';
 import { ledgerError } from './errors.js';
@@ -204,6 +204,7 @@ export async function claimSettlementBatch(
     );
     const sessionIds = locked.rows.map((row) => (row as { id: string }).id);
     if (sessionIds.length === 0) return undefined;
+    await tx.query('insert into settlement_batches (id, claimed_by) values ($1, $2)', [batchId, workerId]);
     // A fresh statement, so a fresh snapshot: anything another claimer committed before we got the locks is seen.
     await tx.query(
       `with chosen as (
@@ -293,6 +294,10 @@ export async function markBatchSent(
 
 // ---- confirmed ----------------------------------------------------------------------------------------------
 
+/**
+ * An item the contract did not redeem. An item skipped as stale (the session's claimed amount is already at or
+ * above it) is not a rejection: the chain has it, so leave it out and it is confirmed with the others.
+ */
 export type RejectedSettlement = {
   settlementId: bigint;
   error: string;
@@ -396,7 +401,7 @@ export async function retryFailedSettlement(
   { settlementId }: RetryFailedSettlementParameters,
 ): Promise<boolean> {
   const { rowCount } = await db.query(
-    `update settlements set state = 'pending', batch_id = null, claimed_by = null, claimed_at = null, tx_hash = null,
+    `update settlements set state = 'pending', claimed_by = null, claimed_at = null, tx_hash = null,
             tx_nonce = null, tx_from = null, sent_at = null, updated_at = now()
       where id = $1 and state = 'failed'`,
     [settlementId],
@@ -467,18 +472,19 @@ export async function reconcileSettlements(
     mismatches: [],
   };
   for (const candidate of decodeRows(InFlightCandidateRow, rows)) {
+    // Mempool first, then the claimed amount: a transaction mined between the two reads is then seen as mined
+    // (claimed includes it), never as gone — so a row is re-sent only when its transaction is truly not coming.
+    const txPending =
+      candidate.state === 'sent' &&
+      candidate.txHash !== null &&
+      isTxPending !== undefined &&
+      (await isTxPending(candidate.txHash));
     const claimedWei = await readClaimedWei(candidate.sessionId);
     if (typeof claimedWei !== 'bigint' || claimedWei < 0n) {
       throw ledgerError('ATH_ERR_LEDGER_BAD_INPUT', 'readClaimedWei returned a non-wei value', {
         details: String(claimedWei),
       });
     }
-    const txPending =
-      claimedWei < candidate.cumulativeWei &&
-      candidate.state === 'sent' &&
-      candidate.txHash !== null &&
-      isTxPending !== undefined &&
-      (await isTxPending(candidate.txHash));
     await db.transaction(async (tx) => {
       const inFlight = await lockInFlightRows(tx, { settlementId: candidate.settlementId, batchId: candidate.batchId });
       if (inFlight.length === 0) return; // finished by its worker meanwhile
@@ -582,40 +588,42 @@ async function lockPendingRowsUpTo(tx: Queryable, sessionId: Hex, maxWei: bigint
 type ConfirmMeta = { feeSplit: FeeSplit; txHash: Hex | null; blockNumber: bigint | null };
 
 /**
- * Confirms locked rows: per session in cumulative order, journals each delta over the settled amount, raises the
- * session's settled amount and supersedes its pending rows at or below it. Returns Σ deltas.
+ * Confirms locked rows. Per session only the highest row moves money: its delta over the session's settled amount
+ * is journaled as one redeem (how the chain moved it — one transaction in flight per session); lower rows of the
+ * same call are confirmed as covered. Raises the settled amount and supersedes pending rows at or below it.
+ * Returns Σ deltas.
  */
 async function confirmRows(tx: Queryable, rows: readonly InFlightRow[], meta: ConfirmMeta): Promise<bigint> {
   if (rows.length === 0) return 0n;
-  const ordered = [...rows].sort((a, b) =>
-    a.sessionId === b.sessionId ? compareBigint(a.cumulativeWei, b.cumulativeWei) : a.sessionId < b.sessionId ? -1 : 1,
-  );
-  const settled = new Map<Hex, { wei: bigint; provider: Address }>();
+  const highest = new Map<Hex, InFlightRow>();
+  for (const row of rows) {
+    const current = highest.get(row.sessionId);
+    if (current === undefined || row.cumulativeWei > current.cumulativeWei) highest.set(row.sessionId, row);
+  }
+  const settled = new Map<Hex, bigint>();
   const entries: JournalEntry[] = [];
   let total = 0n;
-  for (const row of ordered) {
-    const current = settled.get(row.sessionId) ?? { wei: row.settledWei, provider: row.providerAddress };
-    const deltaWei = row.cumulativeWei - current.wei;
+  for (const row of highest.values()) {
+    const deltaWei = row.cumulativeWei - row.settledWei;
     if (deltaWei > 0n) {
       entries.push({
         entryKey: `settle:${row.settlementId}`,
         sessionId: row.sessionId,
-        postings: settlementPostings(current.provider, deltaWei, meta.feeSplit),
+        postings: settlementPostings(row.providerAddress, deltaWei, meta.feeSplit),
       });
       total += deltaWei;
-      current.wei = row.cumulativeWei;
     }
-    settled.set(row.sessionId, current);
+    settled.set(row.sessionId, deltaWei > 0n ? row.cumulativeWei : row.settledWei);
   }
   await postJournalEntries(tx, entries);
   await tx.query(
     `update settlements set state = 'confirmed', confirmed_at = now(), updated_at = now(),
             tx_hash = coalesce($2, tx_hash), block_number = coalesce($3::numeric, block_number)
       where id = any($1::bigint[]) and state in ('pending', 'sending', 'sent')`,
-    [ordered.map((row) => row.settlementId.toString()), meta.txHash, meta.blockNumber],
+    [rows.map((row) => row.settlementId.toString()), meta.txHash, meta.blockNumber],
   );
   const sessionIds = [...settled.keys()];
-  const amounts = sessionIds.map((id) => settled.get(id)?.wei.toString() ?? '0');
+  const amounts = sessionIds.map((id) => (settled.get(id) ?? 0n).toString());
   await tx.query(
     `update sessions s set settled_wei = greatest(s.settled_wei, v.wei::numeric)
        from unnest($1::text[], $2::text[]) as v(id, wei) where s.id = v.id`,
@@ -633,7 +641,7 @@ async function confirmRows(tx: Queryable, rows: readonly InFlightRow[], meta: Co
 async function requeueRows(tx: Queryable, ids: readonly bigint[], error: string): Promise<void> {
   if (ids.length === 0) return;
   await tx.query(
-    `update settlements set state = 'pending', batch_id = null, claimed_by = null, claimed_at = null, tx_hash = null,
+    `update settlements set state = 'pending', claimed_by = null, claimed_at = null, tx_hash = null,
             tx_nonce = null, tx_from = null, sent_at = null, last_error = $2, updated_at = now()
       where id = any($1::bigint[]) and state in ('sending', 'sent')`,
     [ids.map(String), clip(error)],
@@ -650,7 +658,7 @@ async function failRows(tx: Queryable, ids: readonly bigint[], error: string): P
 }
 
 async function assertBatchExists(tx: Queryable, batchId: string): Promise<void> {
-  const { rows } = await tx.query('select 1 from settlements where batch_id = $1 limit 1', [batchId]);
+  const { rows } = await tx.query('select 1 from settlement_batches where id = $1', [batchId]);
   if (rows.length === 0)
     throw ledgerError('ATH_ERR_LEDGER_NOT_FOUND', 'no such settlement batch', { details: batchId });
 }
@@ -664,8 +672,4 @@ async function throwBatchNotInFlight(tx: Queryable, batchId: string): Promise<ne
 
 function assertBatchId(batchId: string): string {
   return assertText(batchId, 'batchId', 36, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
-}
-
-function compareBigint(a: bigint, b: bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

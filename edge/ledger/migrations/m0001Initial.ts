@@ -108,6 +108,12 @@ create table vouchers (
 );
 
 -- The outbox: one row per (session, cumulative voucher) to redeem on chain. See outbox.ts for the protocol.
+create table settlement_batches (
+  id text primary key check (id ~ '^[0-9a-f-]{36}$'),
+  claimed_by text not null check (length(claimed_by) <= 128),
+  created_at timestamptz not null default now()
+);
+
 create table settlements (
   id bigint generated always as identity primary key,
   session_id bytes32 not null references sessions (id),
@@ -117,7 +123,7 @@ create table settlements (
   meter_signature hex_signature not null,
   state text not null default 'pending'
     check (state in ('pending', 'sending', 'sent', 'confirmed', 'failed', 'superseded')),
-  batch_id text check (batch_id ~ '^[0-9a-f-]{36}$'),
+  batch_id text references settlement_batches (id),             -- the latest batch that claimed it
   attempts integer not null default 0 check (attempts >= 0),
   claimed_by text check (length(claimed_by) <= 128),
   claimed_at timestamptz,
