@@ -192,8 +192,11 @@ async function socketBench(transport: 'uws' | 'fastify-ws') {
           latenciesMs.push(performance.now() - sentAt);
           return;
         }
-        const message = JSON.parse(text) as { type: string; nonce?: string; code?: string };
-        if (message.type === 'welcome' && message.nonce) {
+        const message = JSON.parse(text) as { type: string; nonce?: string; code?: string; sessionId?: string };
+        if (message.type === 'start-session') {
+          // Confirm at once, as a host does when the stream is up: the lease is then held, not timed out.
+          socket.send(JSON.stringify({ type: 'session-started', sessionId: message.sessionId }));
+        } else if (message.type === 'welcome' && message.nonce) {
           socket.send(
             JSON.stringify({
               type: 'register',
