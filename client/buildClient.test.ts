@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type BuildClientReturnType, buildClient } from './index.js';
+
+let outDir: string;
+let result: BuildClientReturnType;
+
+before(async () => {
+  outDir = await mkdtemp(join(tmpdir(), 'ath-client-'));
+  result = await buildClient({ outDir });
+});
+after(async () => {
+  await rm(outDir, { recursive: true, force: true });
+});
+
+describe('buildClient', () => {
+  test('writes the page, its script and the studio script, in under 2 s', async () => {
+    for (const file of ['index.html', 'assets/play.js', 'sdk/ath-play.js']) {
+      assert.ok(result.files.includes(file), file);
+      assert.ok((await stat(join(outDir, file))).size > 0, file);
+    }
+    assert.ok(result.durationMs < 2_000, `${result.durationMs} ms`);
+    const html = await readFile(join(outDir, 'index.html'), 'utf8');
+    assert.match(html, /<ath-play\b/);
+    assert.match(html, /src="\/assets\/play\.js"/);
+  });
+
+  test('the bundles pull in no Node built-ins', async () => {
+    const nodeModules = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+    for (const [bundle, inputs] of Object.entries(result.inputs)) {
+      for (const input of inputs) {
+        assert.ok(!nodeModules.has(input) && !input.startsWith('node:'), `${bundle} includes ${input}`);
+        assert.ok(!/node_modules\/(ws|pino|viem|fastify|uWebSockets)/.test(input), `${bundle} includes ${input}`);
+      }
+    }
+    for (const file of ['assets/play.js', 'sdk/ath-play.js']) {
+      const code = await readFile(join(outDir, file), 'utf8');
+      assert.ok(!/\brequire\(\s*["']/.test(code), `${file} calls require()`);
+      assert.ok(!/["']node:[a-z]/.test(code), `${file} names a node: module`);
+    }
+  });
+
+  test('the studio script is a classic script that defines <ath-play> by itself', async () => {
+    const code = await readFile(join(outDir, 'sdk/ath-play.js'), 'utf8');
+    assert.ok(!/^\s*(import|export)\s/m.test(code), 'no ES module syntax');
+    assert.match(code, /customElements/);
+    assert.match(code, /ath-play/);
+  });
+});

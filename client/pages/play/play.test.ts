@@ -1,0 +1,202 @@
+/**
+ * The play page in real Chromium against real signaling, with a scripted render host (it registers and
+ * answers the signaling flow; it cannot stream). Checks what needs no media: tiles, Play → `play`, the
+ * token at the upgrade, queue, errors, session end, reload → resume, signaling down.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright';
+import { launchChromium } from '../../../e2e/support/launchChromium.js';
+import type { SignalingServer } from '../../../signaling/index.js';
+import type { GameInfoRecord } from '../../../signaling/protocol/index.js';
+import { connectTestHost, startTestSignaling } from '../../../signaling/testing/startTestSignaling.js';
+import type { TestPeer } from '../../../signaling/testing/TestPeer.js';
+import { buildClient } from '../../index.js';
+
+const TIMEOUT_MS = 15_000;
+
+let browser: Browser;
+let clientDir: string;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+const NEON_DRIFT: GameInfoRecord = {
+  id: 'neon-drift',
+  title: 'Neon Drift',
+  description: 'Drift through a neon city.',
+  width: 1280,
+  height: 720,
+  fps: 60,
+  inputMode: 'absolute',
+  audio: true,
+};
+
+before(async () => {
+  clientDir = await mkdtemp(join(tmpdir(), 'ath-client-page-'));
+  await buildClient({ outDir: clientDir });
+  browser = await launchChromium();
+});
+
+after(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  await browser?.close();
+  await rm(clientDir, { recursive: true, force: true });
+});
+
+async function stack(slots = 1): Promise<{ server: SignalingServer; host: TestPeer }> {
+  const server = await startTestSignaling({ clientDir, leaseTtlMs: 60_000 });
+  const host = await connectTestHost(server, { slots, games: [NEON_DRIFT] });
+  cleanups.push(async () => {
+    host.terminate();
+    await server.close();
+  });
+  return { server, host };
+}
+
+/** A fresh browser context (its own sessionStorage: its own player) that records WebSocket subprotocols. */
+async function openPage(url: string): Promise<Page> {
+  const context: BrowserContext = await browser.newContext();
+  cleanups.push(() => context.close());
+  await context.addInitScript({
+    content: `
+      window.__wsOpened = [];
+      const NativeWebSocket = window.WebSocket;
+      window.WebSocket = class extends NativeWebSocket {
+        constructor(url, protocols) {
+          super(url, protocols);
+          window.__wsOpened.push({ url: String(url), protocols: [].concat(protocols ?? []) });
+        }
+      };`,
+  });
+  const page = await context.newPage();
+  await page.goto(url);
+  return page;
+}
+
+function status(page: Page, text: RegExp | string) {
+  return page.locator('ath-play .status', { hasText: text }).waitFor({ timeout: TIMEOUT_MS });
+}
+
+async function clickPlay(page: Page): Promise<void> {
+  await page.locator('ath-play .play').click({ timeout: TIMEOUT_MS });
+}
+
+describe('play page', () => {
+  test('tiles render from /api/games and the first game is chosen', async () => {
+    const { server } = await stack(2);
+    const page = await openPage(server.httpUrl);
+    const tile = page.locator('.tile[data-game="neon-drift"]');
+    await tile.waitFor({ timeout: TIMEOUT_MS });
+    assert.match(
+      await tile.textContent(),
+      /Neon Drift[\s\S]*Drift through a neon city[\s\S]*1280×720 · 60 fps[\s\S]*2 free slots/,
+    );
+    await page.locator('ath-play[game="neon-drift"]').waitFor({ timeout: TIMEOUT_MS });
+    assert.equal(await tile.getAttribute('aria-pressed'), 'true');
+    await status(page, 'Ready. Press Play.');
+    assert.match(page.url(), /[?&]game=neon-drift/);
+  });
+
+  test('Play sends `play` with the codecs, the token rides in the subprotocol, a session end shows its message', async () => {
+    const { server, host } = await stack();
+    const page = await openPage(`${server.httpUrl}/?game=neon-drift`);
+    await status(page, 'Ready. Press Play.');
+    await clickPlay(page);
+    const start = await host.next('start-session', TIMEOUT_MS);
+    assert.equal(start.game, 'neon-drift');
+    assert.deepEqual(start.codecs, ['H264', 'VP8']);
+    assert.equal(start.resume, false);
+    await status(page, 'Starting the stream…');
+
+    const opened = await page.evaluate(() => (window as unknown as { __wsOpened: unknown[] }).__wsOpened);
+    const token = await page.evaluate(() => {
+      const key = Object.keys(sessionStorage).find((k) => k.startsWith('ath-edge:player:'));
+      return key ? (JSON.parse(sessionStorage.getItem(key) ?? '{}') as { token?: string }).token : undefined;
+    });
+    assert.ok(token);
+    assert.deepEqual(opened, [{ url: server.wsPlayerUrl, protocols: ['ath-edge.v1', `token.${token}`] }]);
+    assert.equal(await page.evaluate(() => window.__athPlayer?.sessionId), start.sessionId);
+
+    host.send({
+      type: 'host-session-ended',
+      sessionId: start.sessionId,
+      reason: 'game-crashed',
+      message: 'The game crashed on the render host.',
+    });
+    await status(page, 'The game crashed on the render host.');
+    assert.equal(await page.evaluate(() => window.__athPlayer?.state), 'ended');
+    assert.equal(await page.locator('ath-play .play').textContent(), '▶ Play again');
+    const events = await page.evaluate(() => window.__athPlayer?.events.map((e) => e.type));
+    assert.ok(events?.includes('ended'));
+  });
+
+  test('`codec=vp8` asks for VP8 first', async () => {
+    const { server, host } = await stack();
+    const page = await openPage(`${server.httpUrl}/?game=neon-drift&codec=vp8`);
+    await clickPlay(page);
+    assert.deepEqual((await host.next('start-session', TIMEOUT_MS)).codecs, ['VP8', 'H264']);
+  });
+
+  test('a second player waits in line with a clear message and is served when the slot frees', async () => {
+    const { server, host } = await stack(1);
+    const first = await openPage(`${server.httpUrl}/?game=neon-drift`);
+    await clickPlay(first);
+    const a = await host.next('start-session', TIMEOUT_MS);
+    const second = await openPage(`${server.httpUrl}/?game=neon-drift`);
+    await clickPlay(second);
+    await status(second, 'No free slot right now — you are #1 in line');
+
+    // Events reach the page as bubbling DOM events from <ath-play>.
+    const queuedEvent = second.evaluate(
+      () =>
+        new Promise<string>((resolve) => {
+          document.addEventListener('ended', (e) => resolve(e.type), { once: true });
+        }),
+    );
+    await first.locator('ath-play .quit').click();
+    assert.equal((await host.next('stop-session', TIMEOUT_MS)).sessionId, a.sessionId);
+    const b = await host.next('start-session', TIMEOUT_MS);
+    assert.notEqual(b.sessionId, a.sessionId);
+    await status(second, 'Starting the stream…');
+    await status(first, 'You ended the session.');
+    await second.locator('ath-play .quit').click();
+    assert.equal(await queuedEvent, 'ended');
+  });
+
+  test('an error from signaling shows its message (unknown game)', async () => {
+    const { server } = await stack();
+    const page = await openPage(`${server.httpUrl}/?game=no-such-game`);
+    await clickPlay(page);
+    await status(page, 'That game is not available right now: no render host serves it.');
+    assert.equal(await page.evaluate(() => window.__athPlayer?.state), 'error');
+  });
+
+  test('a reload resumes the same session on the same host', async () => {
+    const { server, host } = await stack();
+    const page = await openPage(`${server.httpUrl}/?game=neon-drift`);
+    await clickPlay(page);
+    const start = await host.next('start-session', TIMEOUT_MS);
+    await status(page, 'Starting the stream…');
+    await page.reload();
+    const resumed = await host.next('start-session', TIMEOUT_MS);
+    assert.equal(resumed.sessionId, start.sessionId);
+    assert.equal(resumed.resume, true);
+    await status(page, 'Starting the stream…');
+    assert.equal(await page.evaluate(() => window.__athPlayer?.sessionId), start.sessionId);
+  });
+
+  test('signaling going away shows "cannot reach the server" and retries', async () => {
+    const server = await startTestSignaling({ clientDir });
+    const host = await connectTestHost(server, { slots: 1, games: [NEON_DRIFT] });
+    const page = await openPage(`${server.httpUrl}/?game=neon-drift`);
+    await status(page, 'Ready. Press Play.');
+    host.terminate();
+    await server.close();
+    await status(page, /Cannot reach the ath-edge server\. .*Retrying…/);
+    await page
+      .locator('#games-status', { hasText: 'Cannot reach the ath-edge server' })
+      .waitFor({ timeout: TIMEOUT_MS });
+  });
+});
