@@ -582,7 +582,11 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       },
       onBadInput: (error) => this.#report(error.code, { details: error.message }),
       onConnectionState: (state) => this.#onConnectionState(connection, state),
-      onChannelsOpen: () => this.#sendPing(),
+      onChannelsOpen: () => {
+        // Input flows as soon as it can reach the host (the first frame may still be on its way).
+        if (this.#session === session) this.#attachInput(session);
+        this.#sendPing();
+      },
     });
     this.#connection = connection;
     this.#pinger.reset();

@@ -90,7 +90,7 @@ describe('play page', () => {
     const tile = page.locator('.tile[data-game="neon-drift"]');
     await tile.waitFor({ timeout: TIMEOUT_MS });
     assert.match(
-      await tile.textContent(),
+      (await tile.textContent()) ?? '',
       /Neon Drift[\s\S]*Drift through a neon city[\s\S]*1280×720 · 60 fps[\s\S]*2 free slots/,
     );
     await page.locator('ath-play[game="neon-drift"]').waitFor({ timeout: TIMEOUT_MS });
