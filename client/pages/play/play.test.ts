@@ -165,6 +165,24 @@ describe('play page', () => {
     assert.equal(await queuedEvent, 'ended');
   });
 
+  test('a browser that decodes neither H.264 nor VP8 is told so without asking the server', async () => {
+    const { server, host } = await stack();
+    const context = await browser.newContext();
+    cleanups.push(() => context.close());
+    await context.addInitScript({
+      content: `RTCRtpReceiver.getCapabilities = () => ({ codecs: [{ mimeType: 'video/AV1', clockRate: 90000 }], headerExtensions: [] });`,
+    });
+    const page = await context.newPage();
+    await page.goto(`${server.httpUrl}/?game=neon-drift`);
+    await clickPlay(page);
+    await status(page, /cannot decode H\.264 or VP8/);
+    const error = await page.evaluate(() => window.__athPlayer?.events.find((e) => e.type === 'error')?.data);
+    assert.deepEqual((error as { code?: string } | undefined)?.code, 'ATH_ERR_CODEC_UNSUPPORTED');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(host.received.filter((m) => m.type === 'start-session').length, 0);
+    assert.equal([...server.hub.sessions()].length, 0);
+  });
+
   test('an error from signaling shows its message (unknown game)', async () => {
     const { server } = await stack();
     const page = await openPage(`${server.httpUrl}/?game=no-such-game`);
