@@ -31,7 +31,7 @@ export async function openLedger({
   const db =
     databaseUrl !== undefined && databaseUrl !== ''
       ? await openPgDb({ databaseUrl, logger: log, ...(maxConnections === undefined ? {} : { maxConnections }) })
-      : await openPgliteDb(dataDir === undefined ? {} : { dataDir });
+      : await openPgliteDb({ logger: log, ...(dataDir === undefined ? {} : { dataDir }) });
   let schemaVersion: number;
   try {
     ({ schemaVersion } = await migrate(db, { logger: log }));
