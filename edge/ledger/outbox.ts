@@ -27,15 +27,22 @@
  *      `rejected`; on a revert or a send that surely failed: `markBatchFailed({ batchId, retry })`.
  *
  * After a crash (or periodically, for rows claimed long ago): `reconcileSettlements({ readClaimedWei, … })`
- * before claiming again. For every sending/sent row it asks the chain what the session has claimed:
+ * before claiming again. For every sending/sent row it asks the mempool (`isTxPending`, optional) and then the
+ * chain what the session has claimed — in that order, so a transaction mined between the two reads counts as
+ * mined:
  *   claimed ≥ the row's cumulative → confirmed (with any pending rows at or below `claimed`), journaled once;
- *   otherwise → back to pending, to be sent again — unless `isTxPending(txHash)` says the recorded transaction
- *   is still in the mempool, in which case it stays `sent`. If an old transaction lands after its row was
- *   re-sent, the re-send is stale on chain (nothing doubles) and the next reconcile confirms the row.
+ *   the recorded transaction still in the mempool → left `sent`;
+ *   otherwise → back to pending, to be sent again. If an old transaction lands after its row was re-sent, the
+ *   re-send is stale on chain (nothing doubles) and the next reconcile confirms the row.
+ * With several workers on one server, reconcile with `olderThanSec` above the receipt timeout, so a live
+ * worker's batch is not re-queued under it (harmless for the money, but see the rounding caveat below).
  *
  * The journal splits each confirmed delta (row cumulative − session's settled amount) with the contract's
  * arithmetic (`splitFee`), so provider, checker-pool and treasury credits equal what the chain paid, to the wei,
- * as long as the ledger sees the same sequence of redeems as the chain (see the report's caveats).
+ * as long as the ledger sees the chain's redeems one by one. It does whenever the worker passes `isTxPending`.
+ * Without it, a row re-queued while its transaction was still in the mempool can be re-sent at a higher voucher;
+ * the chain then splits two deltas where the ledger splits their sum: the totals still agree to the wei, the
+ * floor rounding of the fee may differ by a wei or so per such event.
  */
 import { randomUUID } from 'node:crypto';
 import { type StaticDecode, Type } from '@sinclair/typebox';
