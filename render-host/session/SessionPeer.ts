@@ -1,0 +1,368 @@
+/**
+ * The render host's end of one WebRTC connection (werift): it makes the offer — a sendonly video track, a
+ * sendonly audio track, the `input` (reliable, ordered) and `input-state` (unreliable, unordered) data
+ * channels — takes the answer, and sends what the pipeline encodes, RTP-packetized by werift's packetizers
+ * with the playout-delay extension on every video packet. Nothing media-specific happens here beyond that.
+ */
+import type { Logger } from 'pino';
+import {
+  H264Packetizer,
+  MediaStream,
+  OpusPacketizer,
+  type PacketizerBase,
+  type RTCDataChannel,
+  RTCPeerConnection,
+  type RTCRtpSender,
+  type RTCRtpTransceiver,
+  RtcpRrPacket,
+  RtcpSrPacket,
+  type RtpPacket,
+  Vp8Packetizer,
+} from 'werift';
+import { AthError, type CodecName, type IceCandidateInit } from '../../signaling/protocol/index.js';
+import { RenderHostErrorCode } from '../errors.js';
+import { TypedEmitter } from './TypedEmitter.js';
+import {
+  audioHeaderExtensions,
+  basePeerConfig,
+  type IceOptions,
+  PLAYOUT_DELAY_URI,
+  PLAYOUT_DELAY_ZERO,
+  videoHeaderExtensions,
+} from './webrtcConfig.js';
+
+export type InputChannelName = 'input' | 'input-state';
+export type PeerClosedReason = 'failed' | 'closed' | 'disconnected' | 'channel-closed';
+
+export type SessionPeerEvents = {
+  ice: [candidate: IceCandidateInit | null];
+  /** ICE and DTLS are up: media can flow. */
+  connected: [];
+  /** The connection is gone for good (fires once). */
+  closed: [reason: PeerClosedReason];
+  input: [bytes: Uint8Array, channel: InputChannelName];
+  /** The receiver lost the picture (PLI): the next frame must be an IDR. */
+  keyframeRequest: [];
+  /** werift TWCC throughput report for the video stream. */
+  estimate: [bitrateBps: number];
+  congestion: [congested: boolean];
+  /** Fraction (0..1) of video packets lost, from the receiver's RTCP reports. */
+  loss: [fraction: number];
+};
+
+export type CreateSessionPeerParameters = {
+  /** Video codecs the player decodes, most preferred first: the offer lists them in that order. */
+  codecs: readonly CodecName[];
+  ice?: IceOptions;
+  /**
+   * Put video and audio in one MediaStream (`a=msid`) so the browser lip-syncs them. Sync may make the browser
+   * hold video back to match audio's longer jitter buffer: it costs latency.
+   */
+  avSync: boolean;
+  /** How long ICE may stay `disconnected` before the peer counts as gone. */
+  disconnectGraceMs?: number;
+  log: Logger;
+};
+
+export type SessionPeerStats = {
+  pliCount: number;
+  nackCount: number;
+  rttMs: number | undefined;
+  videoPacketsSent: number;
+  audioPacketsSent: number;
+  videoBytesSent: number;
+};
+
+const DEFAULT_DISCONNECT_GRACE_MS = 3000;
+
+export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
+  readonly #pc: RTCPeerConnection;
+  readonly #video: RTCRtpTransceiver;
+  readonly #audio: RTCRtpTransceiver;
+  readonly #channels: Record<InputChannelName, RTCDataChannel>;
+  readonly #log: Logger;
+  readonly #disconnectGraceMs: number;
+  readonly #unsubscribe: (() => void)[] = [];
+  #offerSdp = '';
+  #offerSent = false;
+  #videoCodec: CodecName | undefined;
+  #videoPacketizer: (PacketizerBase & { packetize(data: Buffer, ts: number): RtpPacket[] }) | undefined;
+  readonly #audioPacketizer = new OpusPacketizer();
+  #playoutDelayId: number | undefined;
+  #connected = false;
+  #closed = false;
+  #disconnectTimer: NodeJS.Timeout | undefined;
+  #pliCount = 0;
+  #nackCount = 0;
+  #videoPacketsSent = 0;
+  #audioPacketsSent = 0;
+  #videoBytesSent = 0;
+
+  private constructor(params: CreateSessionPeerParameters) {
+    super(params.log);
+    this.#log = params.log;
+    this.#disconnectGraceMs = params.disconnectGraceMs ?? DEFAULT_DISCONNECT_GRACE_MS;
+    this.#pc = new RTCPeerConnection(basePeerConfig(params.codecs, params.ice));
+    const streams = params.avSync ? { streams: [new MediaStream()] } : {};
+    this.#video = this.#pc.addTransceiver('video', { direction: 'sendonly', ...streams });
+    this.#audio = this.#pc.addTransceiver('audio', { direction: 'sendonly', ...streams });
+    // Fixed extension ids, the same in both m-lines (see webrtcConfig.ts); createOffer keeps non-empty lists.
+    this.#video.headerExtensions = videoHeaderExtensions();
+    this.#audio.headerExtensions = audioHeaderExtensions();
+    this.#channels = {
+      input: this.#pc.createDataChannel('input', { ordered: true }),
+      'input-state': this.#pc.createDataChannel('input-state', { ordered: false, maxRetransmits: 0 }),
+    };
+    this.#wire();
+  }
+
+  /** Creates the connection and its offer (ICE gathering included: the offer carries the host candidates). */
+  static async create(params: CreateSessionPeerParameters): Promise<SessionPeer> {
+    const peer = new SessionPeer(params);
+    try {
+      await peer.#pc.setLocalDescription(await peer.#pc.createOffer());
+      peer.#offerSdp = peer.#pc.localDescription?.sdp ?? '';
+      if (!peer.#offerSdp) throw new Error('no local description after setLocalDescription');
+    } catch (error) {
+      await peer.close();
+      throw new AthError({
+        code: RenderHostErrorCode.negotiation,
+        shortMessage: 'could not create the offer',
+        cause: error,
+      });
+    }
+    return peer;
+  }
+
+  /** The offer, with candidates. Reading it marks the offer as sent: later candidates go out as `ice`. */
+  takeOffer(): string {
+    this.#offerSent = true;
+    return this.#offerSdp;
+  }
+
+  get videoCodec(): CodecName | undefined {
+    return this.#videoCodec;
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Whether the answer kept the playout-delay extension (Chromium does). */
+  get playoutDelayNegotiated(): boolean {
+    return this.#playoutDelayId !== undefined;
+  }
+
+  /** Applies the player's answer; returns the video codec it selected (what the encoder must produce). */
+  async acceptAnswer(sdp: string): Promise<CodecName> {
+    if (this.#closed) throw new AthError({ code: RenderHostErrorCode.sessionClosed, shortMessage: 'peer closed' });
+    try {
+      await this.#pc.setRemoteDescription({ type: 'answer', sdp });
+    } catch (error) {
+      throw new AthError({ code: RenderHostErrorCode.negotiation, shortMessage: 'answer rejected', cause: error });
+    }
+    // werift takes an answer without media sections; it then has not accepted our video m-line at all.
+    if (this.#video.currentDirection !== 'sendonly') {
+      throw new AthError({
+        code: RenderHostErrorCode.negotiation,
+        shortMessage: 'the answer does not accept the video track',
+        details: `direction ${String(this.#video.currentDirection)}`,
+      });
+    }
+    const selected = this.#video.codecs.find((codec) => codec.name.toLowerCase() !== 'rtx');
+    const name = selected?.name.toUpperCase();
+    if (name !== 'H264' && name !== 'VP8') {
+      throw new AthError({
+        code: RenderHostErrorCode.negotiation,
+        shortMessage: 'the answer selected no video codec this host encodes',
+        details: String(selected?.name),
+      });
+    }
+    this.#videoCodec = name;
+    this.#videoPacketizer = name === 'H264' ? new H264Packetizer({ inputFormat: 'annexb' }) : new Vp8Packetizer();
+    this.#playoutDelayId = this.#video.headerExtensions.find((ext) => ext.uri === PLAYOUT_DELAY_URI)?.id;
+    this.#log.debug(
+      { codec: name, playoutDelayId: this.#playoutDelayId, audioCodec: this.#audio.codecs[0]?.name },
+      'answer accepted',
+    );
+    return name;
+  }
+
+  async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    if (this.#closed) return;
+    try {
+      if (candidate === null) {
+        await this.#pc.addIceCandidate(null);
+        return;
+      }
+      await this.#pc.addIceCandidate({
+        candidate: candidate.candidate,
+        ...(candidate.sdpMid != null ? { sdpMid: candidate.sdpMid } : {}),
+        ...(candidate.sdpMLineIndex != null ? { sdpMLineIndex: candidate.sdpMLineIndex } : {}),
+        ...(candidate.usernameFragment != null ? { usernameFragment: candidate.usernameFragment } : {}),
+      });
+    } catch (error) {
+      throw new AthError({
+        code: RenderHostErrorCode.negotiation,
+        shortMessage: 'ICE candidate rejected',
+        cause: error,
+      });
+    }
+  }
+
+  get videoSender(): RTCRtpSender {
+    return this.#video.sender;
+  }
+
+  get audioSender(): RTCRtpSender {
+    return this.#audio.sender;
+  }
+
+  /** Packetizes one encoded frame and sends it; returns the number of RTP packets (0 when not connected). */
+  sendVideo(frame: Buffer, rtpTimestamp: number): number {
+    const packetizer = this.#videoPacketizer;
+    if (!this.#connected || this.#closed || !packetizer) return 0;
+    const packets = packetizer.packetize(frame, rtpTimestamp >>> 0);
+    for (const packet of packets) {
+      if (this.#playoutDelayId !== undefined) {
+        packet.header.extensions.push({ id: this.#playoutDelayId, payload: PLAYOUT_DELAY_ZERO });
+      }
+      this.#videoBytesSent += packet.payload.length;
+      this.#send(this.#video.sender, packet);
+    }
+    this.#videoPacketsSent += packets.length;
+    return packets.length;
+  }
+
+  sendAudio(opusPacket: Buffer, rtpTimestamp: number): void {
+    if (!this.#connected || this.#closed) return;
+    for (const packet of this.#audioPacketizer.packetize(opusPacket, rtpTimestamp >>> 0)) {
+      this.#send(this.#audio.sender, packet);
+      this.#audioPacketsSent += 1;
+    }
+  }
+
+  #send(sender: RTCRtpSender, packet: RtpPacket): void {
+    // werift stamps SSRC, payload type, mid and transport-wide seq synchronously before its first await, so
+    // packets leave in call order without awaiting each one.
+    sender.sendRtp(packet).catch((error: unknown) => this.#log.debug({ err: error }, 'RTP send failed'));
+  }
+
+  /** Replies on the channel a message came from (pong). */
+  reply(channel: InputChannelName, bytes: Uint8Array): void {
+    const dc = this.#channels[channel];
+    if (dc.readyState !== 'open') return;
+    try {
+      dc.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    } catch (error) {
+      this.#log.debug({ err: error, channel }, 'data channel send failed');
+    }
+  }
+
+  stats(): SessionPeerStats {
+    let rttMs: number | undefined;
+    for (const stat of this.#video.sender.collectStats(Date.now())) {
+      const rtt = (stat as { type: string; roundTripTime?: number }).roundTripTime;
+      if (stat.type === 'remote-inbound-rtp' && typeof rtt === 'number') rttMs = rtt * 1000;
+    }
+    return {
+      pliCount: this.#pliCount,
+      nackCount: this.#nackCount,
+      rttMs,
+      videoPacketsSent: this.#videoPacketsSent,
+      audioPacketsSent: this.#audioPacketsSent,
+      videoBytesSent: this.#videoBytesSent,
+    };
+  }
+
+  #wire(): void {
+    const sub = <T extends unknown[]>(
+      event: { subscribe: (fn: (...args: T) => void) => { unSubscribe: () => void } },
+      fn: (...args: T) => void,
+    ) => {
+      const { unSubscribe } = event.subscribe(fn);
+      this.#unsubscribe.push(unSubscribe);
+    };
+    sub(this.#pc.onIceCandidate, (candidate) => {
+      // Candidates gathered before the offer went out are already in its SDP.
+      if (!this.#offerSent || !candidate) return;
+      const init = candidate.toJSON();
+      this.safeEmit('ice', {
+        candidate: init.candidate ?? '',
+        sdpMid: init.sdpMid ?? null,
+        sdpMLineIndex: init.sdpMLineIndex ?? null,
+      });
+    });
+    sub(this.#pc.connectionStateChange, (state) => {
+      this.#log.debug({ state }, 'connection state');
+      if (state === 'connected') {
+        if (this.#disconnectTimer) clearTimeout(this.#disconnectTimer);
+        this.#disconnectTimer = undefined;
+        if (!this.#connected) {
+          this.#connected = true;
+          this.safeEmit('connected');
+        }
+      } else if (state === 'disconnected') {
+        this.#disconnectTimer ??= setTimeout(() => this.#end('disconnected'), this.#disconnectGraceMs);
+      } else if (state === 'failed' || state === 'closed') {
+        this.#end(state);
+      }
+    });
+    for (const name of ['input', 'input-state'] as const) {
+      const channel = this.#channels[name];
+      sub(channel.onMessage, (data) => {
+        if (typeof data === 'string') {
+          // Text is never valid input; hand it on as bytes so it is counted as malformed like the rest.
+          this.safeEmit('input', new TextEncoder().encode(data), name);
+          return;
+        }
+        this.safeEmit('input', new Uint8Array(data.buffer, data.byteOffset, data.byteLength), name);
+      });
+    }
+    // The player's page closes the input channel only when it leaves (tab closed, navigated away).
+    sub(this.#channels.input.stateChange, (state) => {
+      if (state === 'closed' && this.#connected) this.#end('channel-closed');
+    });
+    const video = this.#video.sender;
+    sub(video.onPictureLossIndication, () => {
+      this.#pliCount += 1;
+      this.safeEmit('keyframeRequest');
+    });
+    sub(video.onGenericNack, () => {
+      this.#nackCount += 1;
+    });
+    sub(video.senderBWE.onAvailableBitrate, (bitrateBps) => this.safeEmit('estimate', bitrateBps));
+    sub(video.senderBWE.onCongestion, (congested) => this.safeEmit('congestion', congested));
+    sub(video.onRtcp, (packet) => {
+      if (!(packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket)) return;
+      for (const report of packet.reports) {
+        if (report.ssrc === video.ssrc) this.safeEmit('loss', report.fractionLost / 256);
+      }
+    });
+  }
+
+  #end(reason: PeerClosedReason): void {
+    if (this.#closed) return;
+    this.safeEmit('closed', reason);
+    void this.close();
+  }
+
+  /** Closes the connection (sockets, DTLS, SCTP). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#connected = false;
+    if (this.#disconnectTimer) clearTimeout(this.#disconnectTimer);
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    try {
+      await this.#pc.close();
+    } catch (error) {
+      this.#log.debug({ err: error }, 'peer connection close failed');
+    }
+    this.removeAllListeners();
+  }
+}

@@ -1,0 +1,533 @@
+/**
+ * Everything one session does, inside its worker thread: the 60 Hz clock, the source (game) steps, frame
+ * capture + tag + encode (dropping a frame while the encoder is busy), Opus, the WebRTC peer, input from
+ * the data channels, bitrate from the bandwidth estimate, IDR on PLI, stats. The main thread only relays
+ * signaling (see StreamSession.ts).
+ *
+ * Streaming runs in legs: a leg starts when a peer connects and ends when it goes away. The game and the
+ * clock pause between legs (a player who reloads finds the game where they left it); a new `negotiate`
+ * starts the next leg with a new transport. Media time restarts at 0 each leg, on both tracks at once.
+ */
+import type { Logger } from 'pino';
+import {
+  AthError,
+  type CodecName,
+  decodeInput,
+  drawFrameTag,
+  type EndReasonName,
+  type IceCandidateInit,
+  isAthError,
+  PingInput,
+  PongInput,
+} from '../../signaling/protocol/index.js';
+import { RenderHostErrorCode } from '../errors.js';
+import type { GameInputMessage, GameSnapshot } from '../games/index.js';
+import { AudioEncoder, OPUS_CHANNELS, OPUS_FRAME_SAMPLES, OPUS_SAMPLE_RATE } from './AudioEncoder.js';
+import { BitrateController } from './BitrateController.js';
+import { FramePacer, type FrameTick } from './FramePacer.js';
+import { installSenderReportClock } from './installSenderReportClock.js';
+import type { MediaSource } from './MediaSource.js';
+import { type InputChannelName, type PeerClosedReason, SessionPeer } from './SessionPeer.js';
+import { openVideoEncoder, type VideoEncoder } from './VideoEncoder.js';
+import type { IceOptions } from './webrtcConfig.js';
+import type { EncoderSettings, StreamStats } from './workerMessages.js';
+
+export type PipelineEvents = {
+  offer(sdp: string): void;
+  ice(candidate: IceCandidateInit | null): void;
+  connected(): void;
+  stats(stats: StreamStats): void;
+  ended(reason: EndReasonName, message: string): void;
+};
+
+export type SessionPipelineParameters = {
+  source: MediaSource;
+  encoder: EncoderSettings;
+  audioBitrateBps: number;
+  avSync: boolean;
+  ice: IceOptions;
+  statsIntervalMs: number;
+  connectTimeoutMs: number;
+  reconnectGraceMs: number;
+  events: PipelineEvents;
+  log: Logger;
+};
+
+const VIDEO_CLOCK_RATE = 90_000;
+const SAMPLES_PER_CHUNK = OPUS_FRAME_SAMPLES;
+const ENCODE_SAMPLES_KEPT = 240;
+
+/** A tick's frame, before it is rendered. */
+type VideoSlot = { leg: Leg; tickIndex: number; frameNumber: number; dueMs: number };
+
+type Leg = {
+  peer: SessionPeer;
+  /** Unix ms of media time 0 of this leg (the first tick's due time). */
+  epochWallMs: number;
+  videoRtpBase: number;
+  audioRtpBase: number;
+  /** Audio samples produced this leg. */
+  audioSamples: number;
+  pacer: FramePacer | undefined;
+  streaming: boolean;
+  firstFrameSent: boolean;
+  /** Video payload bytes since the last bandwidth report, and when that was. */
+  bytesSinceEstimate: number;
+  lastEstimateAtMs: number;
+};
+
+function random32(): number {
+  return Math.floor(Math.random() * 2 ** 32) >>> 0;
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+}
+
+export class SessionPipeline {
+  readonly #p: SessionPipelineParameters;
+  readonly #source: MediaSource;
+  readonly #log: Logger;
+  readonly #audioEncoder: AudioEncoder | undefined;
+  readonly #bitrate: BitrateController;
+  #encoder: VideoEncoder | undefined;
+  #leg: Leg | undefined;
+  #ended = false;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #keyframePending = true;
+  /** Frame number stamped into the tag: counts ticks across legs, so drops show as gaps. */
+  #frameNumber = 0;
+  #connectTimer: NodeJS.Timeout | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  readonly #statsTimer: NodeJS.Timeout;
+  #audioChain: Promise<void> = Promise.resolve();
+  /** Audio samples produced in the whole session (the source's and the encoder's continuous clock). */
+  #audioPts = 0;
+  // Counters (session totals) and the current stats window.
+  #framesSent = 0;
+  #framesDropped = 0;
+  #framesDroppedBusy = 0;
+  #keyframesSent = 0;
+  #inputMessages = 0;
+  #badInputMessages = 0;
+  #lastInputAtMs: number | undefined;
+  #streamingSinceMs: number | undefined;
+  #windowStartMs = performance.now();
+  #windowFrames = 0;
+  #windowVideoBytes = 0;
+  #windowAudioBytes = 0;
+  #encodeMs: number[] = [];
+  /** A tick whose frame waits (not rendered yet) for the encoder to finish the previous one. */
+  #deferred: VideoSlot | undefined;
+  /** How late after its tick a frame may still be rendered and sent: a third of a frame period. */
+  readonly #lateSlackMs: number;
+
+  constructor(params: SessionPipelineParameters) {
+    this.#p = params;
+    this.#source = params.source;
+    this.#log = params.log;
+    this.#audioEncoder = params.source.hasAudio ? AudioEncoder.open({ bitrateBps: params.audioBitrateBps }) : undefined;
+    this.#bitrate = new BitrateController({
+      minBitrateBps: params.encoder.minBitrateBps,
+      startBitrateBps: params.encoder.startBitrateBps,
+      maxBitrateBps: params.encoder.maxBitrateBps,
+      onTarget: (bitrateBps) => {
+        this.#log.debug({ bitrateBps, estimateBps: this.#bitrate.lastEstimateBps }, 'encoder bitrate');
+        this.#encoder?.setBitrate(bitrateBps);
+      },
+    });
+    this.#statsTimer = setInterval(() => this.#emitStats(), params.statsIntervalMs);
+    this.#lateSlackMs = 1000 / params.source.fps / 3;
+  }
+
+  /** Starts a leg: a new peer and its offer. A running leg is closed first (the player came back). */
+  async negotiate(codecs: readonly CodecName[]): Promise<void> {
+    this.#assertOpen();
+    await this.#endLeg();
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = undefined;
+    const peer = await SessionPeer.create({ codecs, ice: this.#p.ice, avSync: this.#p.avSync, log: this.#log });
+    if (this.#closed) {
+      await peer.close();
+      return;
+    }
+    const leg: Leg = {
+      peer,
+      epochWallMs: 0,
+      videoRtpBase: random32(),
+      audioRtpBase: random32(),
+      audioSamples: 0,
+      pacer: undefined,
+      streaming: false,
+      firstFrameSent: false,
+      bytesSinceEstimate: 0,
+      lastEstimateAtMs: performance.now(),
+    };
+    this.#leg = leg;
+    this.#wirePeer(leg);
+    this.#p.events.offer(peer.takeOffer());
+    // Every candidate is in the offer (host candidates only; no STUN): tell the player there are no more.
+    this.#p.events.ice(null);
+    this.#armConnectTimeout();
+  }
+
+  async acceptAnswer(sdp: string): Promise<void> {
+    this.#assertOpen();
+    const leg = this.#leg;
+    if (!leg) {
+      throw new AthError({ code: RenderHostErrorCode.negotiation, shortMessage: 'an answer arrived before any offer' });
+    }
+    const codec = await leg.peer.acceptAnswer(sdp);
+    if (!this.#encoder || this.#encoder.codec !== codec) {
+      const previous = this.#encoder;
+      this.#encoder = undefined;
+      await previous?.close();
+      const { encoder, failures } = openVideoEncoder({
+        codec,
+        width: this.#source.width,
+        height: this.#source.height,
+        fps: this.#source.fps,
+        bitrateBps: this.#bitrate.targetBps,
+        prefer: this.#p.encoder.prefer,
+      });
+      if (failures.length > 0) {
+        const level = this.#p.encoder.prefer === 'nvenc' ? 'warn' : 'debug';
+        this.#log[level]({ failures: failures.map((f) => `${f.name}: ${f.error.message}`) }, 'encoder fallback');
+      }
+      this.#encoder = encoder;
+      this.#log.info({ codec, encoder: encoder.name, playoutDelay: leg.peer.playoutDelayNegotiated }, 'encoder open');
+    }
+    this.#keyframePending = true;
+    this.#maybeStartStreaming(leg);
+  }
+
+  async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    this.#assertOpen();
+    await this.#leg?.peer.addIceCandidate(candidate);
+  }
+
+  /** Input from a data channel (or relayed through signaling when `channel` is undefined). */
+  handleInput(bytes: Uint8Array, channel?: InputChannelName): void {
+    if (this.#closed) return;
+    let message: ReturnType<typeof decodeInput>;
+    try {
+      message = decodeInput(bytes);
+    } catch (error) {
+      this.#badInputMessages += 1;
+      this.#log.debug({ err: error, bytes: bytes.byteLength, channel }, 'malformed input');
+      return;
+    }
+    if (message instanceof PingInput) {
+      // Answered at once, before anything else: the player measures RTT on this path.
+      if (channel) this.#leg?.peer.reply(channel, new PongInput(message.id, message.sentAtMs).serialize());
+      return;
+    }
+    if (message instanceof PongInput) return;
+    this.#inputMessages += 1;
+    this.#lastInputAtMs = performance.now();
+    this.#applyInput(message);
+  }
+
+  #applyInput(message: GameInputMessage): void {
+    try {
+      this.#source.applyInput(message);
+    } catch (error) {
+      this.#badInputMessages += 1;
+      this.#log.debug({ err: error }, 'input rejected by the source');
+    }
+  }
+
+  snapshot(): GameSnapshot | undefined {
+    return this.#source.snapshot();
+  }
+
+  // ---- legs ------------------------------------------------------------------------------------------------
+
+  #wirePeer(leg: Leg): void {
+    const { peer } = leg;
+    peer.on('ice', (candidate) => this.#p.events.ice(candidate));
+    peer.on('connected', () => this.#maybeStartStreaming(leg));
+    peer.on('closed', (reason) => this.#onPeerClosed(leg, reason));
+    peer.on('input', (bytes, channel) => this.handleInput(bytes, channel));
+    peer.on('keyframeRequest', () => {
+      this.#log.debug('PLI: next frame is an IDR');
+      this.#keyframePending = true;
+    });
+    peer.on('estimate', (estimateBps) => {
+      const now = performance.now();
+      const windowMs = Math.max(1, now - leg.lastEstimateAtMs);
+      const sentBps = (leg.bytesSinceEstimate * 8 * 1000) / windowMs;
+      leg.bytesSinceEstimate = 0;
+      leg.lastEstimateAtMs = now;
+      this.#bitrate.onEstimate(estimateBps, sentBps, now);
+    });
+    peer.on('congestion', (congested) => this.#bitrate.onCongestion(congested, performance.now()));
+    peer.on('loss', (fraction) => this.#bitrate.onLoss(fraction, performance.now()));
+  }
+
+  #maybeStartStreaming(leg: Leg): void {
+    if (leg !== this.#leg || leg.streaming || !leg.peer.connected || !this.#encoder || this.#closed) return;
+    leg.streaming = true;
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    this.#keyframePending = true;
+    this.#streamingSinceMs ??= performance.now();
+    const pacer = new FramePacer({ fps: this.#source.fps, onTick: (tick) => this.#onTick(leg, tick) });
+    leg.pacer = pacer;
+    leg.epochWallMs = performance.timeOrigin + performance.now();
+    for (const [sender, clockRate, rtpBase] of [
+      [leg.peer.videoSender, VIDEO_CLOCK_RATE, leg.videoRtpBase],
+      [leg.peer.audioSender, OPUS_SAMPLE_RATE, leg.audioRtpBase],
+    ] as const) {
+      if (!installSenderReportClock({ sender, clockRate, rtpBase, epochWallMs: leg.epochWallMs })) {
+        this.#log.warn('werift sender fields changed: sender reports keep werift’s own clock (A/V sync off)');
+      }
+    }
+    pacer.start();
+    this.#log.info({ codec: this.#encoder.codec }, 'streaming');
+  }
+
+  #onPeerClosed(leg: Leg, reason: PeerClosedReason): void {
+    if (leg !== this.#leg || this.#closed) return;
+    this.#log.info({ reason }, 'peer gone; waiting for the player to come back');
+    void this.#endLeg();
+    this.#reconnectTimer = setTimeout(
+      () => this.#end('player-left', `The player left (${reason}).`),
+      this.#p.reconnectGraceMs,
+    );
+  }
+
+  async #endLeg(): Promise<void> {
+    const leg = this.#leg;
+    if (!leg) return;
+    this.#leg = undefined;
+    leg.pacer?.stop();
+    leg.streaming = false;
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    await leg.peer.close();
+  }
+
+  #armConnectTimeout(): void {
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    this.#connectTimer = setTimeout(
+      () => this.#end('connect-timeout', 'The WebRTC connection did not come up in time.'),
+      this.#p.connectTimeoutMs,
+    );
+  }
+
+  // ---- the frame clock -------------------------------------------------------------------------------------
+
+  #onTick(leg: Leg, tick: FrameTick): void {
+    if (leg !== this.#leg || !leg.streaming) return;
+    // The simulation keeps real time: missed ticks are stepped (and count as dropped frames).
+    for (let i = 0; i <= tick.missed; i++) this.#source.tick();
+    this.#frameNumber += tick.missed + 1;
+    this.#framesDropped += tick.missed;
+    if (tick.missed > 0) this.#log.trace({ missed: tick.missed, lateMs: tick.lateMs }, 'ticks missed');
+    this.#produceAudio(leg, tick.index);
+    this.#produceVideo(leg, tick);
+  }
+
+  #produceVideo(leg: Leg, tick: FrameTick): void {
+    if (this.#deferred) this.#drop(this.#deferred.frameNumber, 'encoder still busy at the next tick');
+    this.#deferred = undefined;
+    const encoder = this.#encoder;
+    if (!encoder) {
+      this.#drop(this.#frameNumber, 'no encoder');
+      return;
+    }
+    const slot: VideoSlot = { leg, tickIndex: tick.index, frameNumber: this.#frameNumber, dueMs: tick.dueMs };
+    if (encoder.busy) {
+      // Not queued: nothing is rendered until the encoder is free. If it frees up within a few ms the frame
+      // goes out a little late; if not (or the next tick comes first), it is dropped.
+      this.#deferred = slot;
+      return;
+    }
+    this.#renderAndEncode(encoder, slot);
+  }
+
+  #drop(frameNumber: number, why: string): void {
+    this.#framesDropped += 1;
+    this.#framesDroppedBusy += 1;
+    this.#log.trace({ frame: frameNumber, why }, 'frame dropped');
+  }
+
+  #onEncoderFree(): void {
+    const slot = this.#deferred;
+    this.#deferred = undefined;
+    if (!slot) return;
+    const encoder = this.#encoder;
+    if (!encoder || encoder.busy || slot.leg !== this.#leg || performance.now() - slot.dueMs > this.#lateSlackMs) {
+      this.#drop(slot.frameNumber, 'encoder freed too late');
+      return;
+    }
+    this.#renderAndEncode(encoder, slot);
+  }
+
+  #renderAndEncode(encoder: VideoEncoder, { leg, tickIndex, frameNumber }: VideoSlot): void {
+    const frame = this.#source.captureVideo();
+    drawFrameTag(
+      { data: frame.pixels, width: frame.width, height: frame.height },
+      { frame: frameNumber, inputSeq: this.#source.lastInputSeq },
+    );
+    const keyframe = this.#keyframePending;
+    this.#keyframePending = false;
+    const rtpTimestamp = (leg.videoRtpBase + Math.round((tickIndex * VIDEO_CLOCK_RATE) / this.#source.fps)) >>> 0;
+    void encoder
+      .encode({
+        pixels: frame.pixels,
+        layout: frame.layout,
+        // Encoder time is session-wide (monotonic across legs); RTP time restarts with each leg.
+        pts90k: frameNumber * (VIDEO_CLOCK_RATE / this.#source.fps),
+        keyframe,
+      })
+      .then((encoded) => {
+        if (!encoded || leg !== this.#leg || this.#closed) return;
+        const packets = leg.peer.sendVideo(encoded.data, rtpTimestamp);
+        if (packets === 0) return;
+        this.#framesSent += 1;
+        this.#windowFrames += 1;
+        this.#windowVideoBytes += encoded.data.length;
+        leg.bytesSinceEstimate += encoded.data.length;
+        if (encoded.keyframe) this.#keyframesSent += 1;
+        this.#encodeMs.push(encoded.encodeMs);
+        if (this.#encodeMs.length > ENCODE_SAMPLES_KEPT) this.#encodeMs.shift();
+        this.#log.trace(
+          { frame: frameNumber, bytes: encoded.data.length, packets, encodeMs: encoded.encodeMs },
+          'frame sent',
+        );
+        if (!leg.firstFrameSent) {
+          leg.firstFrameSent = true;
+          this.#p.events.connected();
+        }
+      })
+      .catch((error: unknown) => {
+        if (this.#closed) return;
+        // A keyframe that failed must be retried, or the player may wait for one forever.
+        if (keyframe) this.#keyframePending = true;
+        this.#log.error({ err: error }, 'video encode failed');
+        this.#end('error', 'The video encoder failed.');
+      })
+      .finally(() => this.#onEncoderFree());
+  }
+
+  #produceAudio(leg: Leg, tickIndex: number): void {
+    const encoder = this.#audioEncoder;
+    if (!encoder) return;
+    // Keep audio up to one chunk ahead of the picture: the browser's audio path is the slower one, so
+    // arriving early lets lip-sync delay audio rather than hold video back.
+    const wantedSamples = Math.ceil(((tickIndex + 1) * OPUS_SAMPLE_RATE) / this.#source.fps);
+    while (leg.audioSamples < wantedSamples) {
+      const start = leg.audioSamples;
+      leg.audioSamples += SAMPLES_PER_CHUNK;
+      const pts = this.#audioPts;
+      this.#audioPts += SAMPLES_PER_CHUNK;
+      const pcm = new Int16Array(SAMPLES_PER_CHUNK * OPUS_CHANNELS);
+      this.#source.readAudio(pcm, pts);
+      const rtpTimestamp = (leg.audioRtpBase + start) >>> 0;
+      // Chained, never dropped: a gap in audio is heard; Opus takes well under a millisecond per chunk.
+      this.#audioChain = this.#audioChain
+        .then(() => encoder.encode(pcm, pts))
+        .then((packets) => {
+          if (leg !== this.#leg) return;
+          for (const packet of packets) {
+            leg.peer.sendAudio(packet, rtpTimestamp);
+            this.#windowAudioBytes += packet.length;
+          }
+        })
+        .catch((error: unknown) => {
+          if (this.#closed) return;
+          this.#log.error({ err: error }, 'audio encode failed');
+          this.#end('error', 'The audio encoder failed.');
+        });
+    }
+  }
+
+  // ---- stats and lifecycle ---------------------------------------------------------------------------------
+
+  #emitStats(): void {
+    if (this.#closed) return;
+    const now = performance.now();
+    const seconds = Math.max(0.001, (now - this.#windowStartMs) / 1000);
+    const sorted = [...this.#encodeMs].sort((a, b) => a - b);
+    const peer = this.#leg?.peer.stats();
+    const estimate = this.#bitrate.lastEstimateBps;
+    const idleSince = this.#lastInputAtMs ?? this.#streamingSinceMs ?? now;
+    const stats: StreamStats = {
+      fps: Math.round((this.#windowFrames / seconds) * 10) / 10,
+      framesSent: this.#framesSent,
+      framesDropped: this.#framesDropped,
+      framesDroppedEncoderBusy: this.#framesDroppedBusy,
+      bitrateBps: Math.round(((this.#windowVideoBytes + this.#windowAudioBytes) * 8) / seconds),
+      videoBitrateBps: Math.round((this.#windowVideoBytes * 8) / seconds),
+      targetBitrateBps: this.#bitrate.targetBps,
+      ...(estimate !== undefined ? { estimateBitrateBps: Math.round(estimate) } : {}),
+      encodeMsP50: Math.round(percentile(sorted, 0.5) * 100) / 100,
+      encodeMsP95: Math.round(percentile(sorted, 0.95) * 100) / 100,
+      encoder: this.#encoder?.name ?? 'none',
+      codec: this.#encoder?.codec ?? 'none',
+      width: this.#source.width,
+      height: this.#source.height,
+      keyframesSent: this.#keyframesSent,
+      pliCount: peer?.pliCount ?? 0,
+      nackCount: peer?.nackCount ?? 0,
+      ...(peer?.rttMs !== undefined ? { rttMs: Math.round(peer.rttMs * 10) / 10 } : {}),
+      audioPacketsSent: peer?.audioPacketsSent ?? 0,
+      inputIdleMs: Math.round(now - idleSince),
+      inputMessages: this.#inputMessages,
+      badInputMessages: this.#badInputMessages,
+      playoutDelay: this.#leg?.peer.playoutDelayNegotiated ?? false,
+    };
+    this.#windowStartMs = now;
+    this.#windowFrames = 0;
+    this.#windowVideoBytes = 0;
+    this.#windowAudioBytes = 0;
+    this.#p.events.stats(stats);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new AthError({ code: RenderHostErrorCode.sessionClosed, shortMessage: 'session closed' });
+  }
+
+  /** Ends the session from inside (error, timeout, player gone): reports once, then closes. */
+  #end(reason: EndReasonName, message: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#p.events.ended(reason, message);
+    void this.close().catch((error: unknown) => this.#log.error({ err: error }, 'close after end failed'));
+  }
+
+  /**
+   * Stops the clock, closes the peer (sockets), frees both encoders (after their in-flight work) and the
+   * source. Idempotent: every call gets the same promise, so nobody proceeds to terminate the worker early.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#statsTimer);
+    if (this.#connectTimer) clearTimeout(this.#connectTimer);
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    await this.#endLeg();
+    // The chain handles its own errors (see #produceAudio): this only waits for the last chunk.
+    await this.#audioChain;
+    await Promise.all([this.#encoder?.close(), this.#audioEncoder?.close()]);
+    await this.#source.close();
+  }
+
+  /** Wraps anything thrown by a command into the error the main thread gets. */
+  static toReplyError(error: unknown): AthError {
+    if (isAthError(error)) return error;
+    return new AthError({
+      code: RenderHostErrorCode.sessionWorker,
+      shortMessage: 'session command failed',
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * A real session (worker thread, Neon Drift, libx264/libvpx, libopus, werift) streamed over loopback to an
+ * in-Node werift receive-only peer. Bounded: every wait has a timeout and `after` closes everything.
+ * No timing assertions: the machine's two cores are shared.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { type CodecName, KeyInput, keyIdFromCode } from '../../signaling/protocol/index.js';
+import { StreamSession, type StreamSessionParameters, type StreamStats } from './index.js';
+import { StreamReceiver } from './testing/receiveStream.js';
+
+const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+const encoder = {
+  prefer: 'auto',
+  minBitrateBps: 500_000,
+  startBitrateBps: 3_000_000,
+  maxBitrateBps: 6_000_000,
+} as const;
+let nextId = 1;
+const sessionId = () => `0x${(nextId++).toString(16).padStart(64, '0')}`;
+
+type Connected = { session: StreamSession; receiver: StreamReceiver; stats: StreamStats[]; ended: [string, string][] };
+
+async function connect(
+  params: Partial<StreamSessionParameters> & { receiverCodecs?: CodecName[]; decodeVideo?: boolean },
+): Promise<Connected> {
+  const session = await StreamSession.start({
+    sessionId: sessionId(),
+    game: 'neon-drift',
+    codecs: ['H264', 'VP8'],
+    encoder,
+    seed: 7,
+    log,
+    ...params,
+  });
+  const stats: StreamStats[] = [];
+  const ended: [string, string][] = [];
+  session.on('stats', (s) => stats.push(s));
+  session.on('ended', (reason, message) => ended.push([reason, message]));
+  const offer = await new Promise<string>((resolve) => session.once('offer', resolve));
+  const { receiver, answerSdp } = await StreamReceiver.connect({
+    offerSdp: offer,
+    codecs: params.receiverCodecs ?? ['H264', 'VP8'],
+    decodeVideo: params.decodeVideo ?? false,
+    decodeAudio: true,
+  });
+  await session.acceptAnswer(answerSdp);
+  return { session, receiver, stats, ended };
+}
+
+describe('StreamSession: H.264 to a werift receiver', () => {
+  let c: Connected;
+  before(async () => {
+    c = await connect({ decodeVideo: true });
+  });
+  after(async () => {
+    await c?.receiver.close();
+    await c?.session.close();
+  });
+
+  test('the offer carries both tracks in one stream, the codecs in order, playout-delay and TWCC', async () => {
+    const s2 = await StreamSession.start({
+      sessionId: sessionId(),
+      game: 'neon-drift',
+      codecs: ['VP8', 'H264'],
+      encoder,
+      log,
+    });
+    try {
+      const offer = await new Promise<string>((resolve) => s2.once('offer', resolve));
+      const msids = offer.split('\r\n').filter((l) => l.startsWith('a=msid:'));
+      assert.equal(msids.length, 2, 'video and audio both have a=msid');
+      assert.equal(new Set(msids.map((l) => l.split(' ')[0])).size, 1, 'in the same MediaStream');
+      const video = offer.slice(offer.indexOf('m=video'), offer.indexOf('m=audio'));
+      assert.ok(video.indexOf('VP8/90000') < video.indexOf('H264/90000'), 'preferred codec first');
+      assert.match(video, /packetization-mode=1;profile-level-id=42e01f/);
+      assert.match(video, /a=extmap:4 http:\/\/www\.webrtc\.org\/experiments\/rtp-hdrext\/playout-delay/);
+      assert.match(video, /transport-wide-cc/);
+      assert.match(video, /a=rtcp-fb:\d+ nack pli/);
+      assert.match(offer, /opus\/48000\/2/);
+      assert.match(offer, /a=sendonly/);
+      assert.doesNotMatch(offer, /typ srflx/, 'no STUN server is ever asked');
+      assert.equal((offer.match(/m=application/g) ?? []).length, 1, 'data channels negotiated');
+    } finally {
+      await s2.close();
+    }
+  });
+
+  test('complete H.264 frames arrive, the first a keyframe, every packet with playout-delay 0', async () => {
+    const { receiver } = c;
+    await receiver.waitFor('30 complete frames', () => receiver.video.framesComplete >= 30);
+    assert.equal(receiver.video.codec, 'H264');
+    assert.ok(receiver.video.keyframes >= 1);
+    assert.equal(receiver.video.framesIncomplete, 0, 'loopback: nothing lost');
+    assert.equal(receiver.video.packetsWithoutPlayoutDelay, 0);
+    await receiver.waitFor('a decoded frame', () => receiver.video.framesDecoded > 0);
+    assert.equal(receiver.lastDecoded?.width, 1280);
+    assert.equal(receiver.lastDecoded?.height, 720);
+    assert.equal(receiver.video.decodeErrors, 0);
+  });
+
+  test('Opus packets arrive and decode to sound', async () => {
+    const { receiver } = c;
+    await receiver.waitFor('50 Opus packets', () => receiver.audio.packets >= 50);
+    assert.equal(receiver.audio.codec?.toLowerCase(), 'opus');
+    await receiver.waitFor('decoded audio', () => receiver.audio.decodedSamples > 0);
+    assert.ok(receiver.audio.peakLevel > 0.01, `music is playing (peak ${receiver.audio.peakLevel})`);
+  });
+
+  test('a ping on the input channel gets its pong', async () => {
+    await c.receiver.channelOpen('input');
+    const rttMs = await c.receiver.ping();
+    assert.ok(Number.isFinite(rttMs) && rttMs >= 0);
+  });
+
+  test('a PLI brings a keyframe back', async () => {
+    const { receiver } = c;
+    const before = receiver.video.keyframes;
+    await receiver.requestKeyframe();
+    await receiver.waitFor('a keyframe after PLI', () => receiver.video.keyframes > before);
+  });
+
+  test('input over the data channel reaches the game: the frame tag reports its seq', async () => {
+    const { receiver } = c;
+    await receiver.waitFor('a tagged frame', () => receiver.lastDecoded?.tag != null);
+    const firstFrame = receiver.lastDecoded?.tag?.frame ?? 0;
+    receiver.send(new KeyInput(41, keyIdFromCode('ArrowRight') ?? 0, true).serialize());
+    receiver.send(new KeyInput(42, keyIdFromCode('ArrowRight') ?? 0, false).serialize());
+    await receiver.waitFor('inputSeq 42 in the tag', () => receiver.lastDecoded?.tag?.inputSeq === 42);
+    assert.ok((receiver.lastDecoded?.tag?.frame ?? 0) > firstFrame, 'frame numbers advance');
+  });
+
+  test('malformed input is counted and ignored; the stream goes on', async () => {
+    const { receiver, session, stats } = c;
+    receiver.send(new Uint8Array([0xff, 1, 2]));
+    receiver.send(new Uint8Array([1, 0, 0, 0, 0, 9]), 'input-state');
+    receiver.send(new Uint8Array(0));
+    session.relayInput(new Uint8Array([200, 1, 2, 3, 4, 5]));
+    const frames = receiver.video.framesComplete;
+    await receiver.waitFor('stats counting bad input', () => (stats.at(-1)?.badInputMessages ?? 0) >= 3);
+    await receiver.waitFor('more frames', () => receiver.video.framesComplete > frames + 10);
+    assert.deepEqual(c.ended, []);
+    assert.equal(receiver.unexpectedMessages, 0);
+  });
+
+  test('stats every second: sending fps, encoder, codec, bitrate, encode times', async () => {
+    const { receiver, stats } = c;
+    await receiver.waitFor('a stats event while streaming', () => (stats.at(-1)?.framesSent ?? 0) > 0);
+    const last = stats.at(-1);
+    assert.ok(last);
+    assert.equal(last.codec, 'H264');
+    assert.equal(last.encoder, 'libx264');
+    assert.equal(last.width, 1280);
+    assert.ok(last.fps > 0 && last.bitrateBps > 0 && last.encodeMsP50 > 0);
+    assert.ok(last.targetBitrateBps >= encoder.minBitrateBps && last.targetBitrateBps <= encoder.maxBitrateBps);
+    assert.equal(last.playoutDelay, true);
+    assert.ok(last.inputMessages >= 2);
+  });
+});
+
+describe('StreamSession: VP8, reconnects and endings', () => {
+  const open: Connected[] = [];
+  after(async () => {
+    for (const c of open) {
+      await c.receiver.close();
+      await c.session.close();
+    }
+  });
+
+  test('VP8 when the player prefers it', async () => {
+    const c = await connect({ codecs: ['VP8', 'H264'], receiverCodecs: ['VP8', 'H264'] });
+    open.push(c);
+    await c.receiver.waitFor('VP8 frames', () => c.receiver.video.framesComplete >= 20);
+    assert.equal(c.receiver.video.codec, 'VP8');
+    assert.ok(c.receiver.video.keyframes >= 1);
+    const before = c.receiver.video.keyframes;
+    await c.receiver.requestKeyframe();
+    await c.receiver.waitFor('a VP8 keyframe after PLI', () => c.receiver.video.keyframes > before);
+    await c.receiver.waitFor('stats', () => c.stats.at(-1)?.codec === 'VP8');
+    assert.equal(c.stats.at(-1)?.encoder, 'libvpx');
+  });
+
+  test('restartTransport: a new offer, a new peer, the same game going on', async () => {
+    const c = await connect({ decodeVideo: true, reconnectGraceMs: 10_000 });
+    open.push(c);
+    await c.receiver.waitFor('a tagged frame', () => c.receiver.lastDecoded?.tag != null);
+    const frameBefore = c.receiver.lastDecoded?.tag?.frame ?? 0;
+    await c.receiver.close();
+    const offer = new Promise<string>((resolve) => c.session.once('offer', resolve));
+    await c.session.restartTransport(['H264']);
+    const { receiver, answerSdp } = await StreamReceiver.connect({ offerSdp: await offer, decodeVideo: true });
+    c.receiver = receiver;
+    await c.session.acceptAnswer(answerSdp);
+    await receiver.waitFor('frames on the new transport', () => receiver.lastDecoded?.tag != null);
+    assert.ok((receiver.lastDecoded?.tag?.frame ?? 0) > frameBefore, 'frame numbers continue: same session');
+    assert.ok(receiver.video.keyframes >= 1, 'the new peer starts on a keyframe');
+    assert.deepEqual(c.ended, []);
+  });
+
+  test('the player leaving ends the session as player-left; close() afterwards is a no-op', async () => {
+    const c = await connect({ reconnectGraceMs: 100 });
+    open.push(c);
+    await c.receiver.waitFor('frames', () => c.receiver.video.framesComplete >= 5);
+    const ended = new Promise<[string, string]>((resolve) => c.session.once('ended', (r, m) => resolve([r, m])));
+    await c.receiver.close();
+    const [reason] = await ended;
+    assert.equal(reason, 'player-left');
+    assert.equal(c.session.closed, true);
+    await c.session.close();
+    await assert.rejects(c.session.acceptAnswer('v=0'), { code: 'ATH_ERR_SESSION_CLOSED' });
+  });
+
+  test('an explicit close ends without an ended event and is idempotent', async () => {
+    const session = await StreamSession.start({
+      sessionId: sessionId(),
+      game: 'neon-drift',
+      codecs: ['H264'],
+      encoder,
+      log,
+    });
+    const ended: string[] = [];
+    session.on('ended', (reason) => ended.push(reason));
+    await Promise.all([session.close(), session.close()]);
+    await session.close();
+    assert.deepEqual(ended, []);
+    assert.equal(session.closed, true);
+  });
+
+  test('a garbage answer is a typed negotiation error, not a crash', async () => {
+    const session = await StreamSession.start({
+      sessionId: sessionId(),
+      game: 'neon-drift',
+      codecs: ['H264'],
+      encoder,
+      log,
+    });
+    try {
+      await new Promise<string>((resolve) => session.once('offer', resolve));
+      await assert.rejects(session.acceptAnswer('v=0\r\nnot an answer'), { code: 'ATH_ERR_NEGOTIATION' });
+      assert.equal(session.closed, false);
+    } finally {
+      await session.close();
+    }
+  });
+
+  test('bad parameters are refused before any worker starts', async () => {
+    await assert.rejects(
+      StreamSession.start({ sessionId: sessionId(), game: 'pong', codecs: ['H264'], encoder, log }),
+      { code: 'ATH_ERR_UNKNOWN_GAME' },
+    );
+    await assert.rejects(
+      StreamSession.start({
+        sessionId: sessionId(),
+        game: 'neon-drift',
+        codecs: ['H264'],
+        encoder: { ...encoder, minBitrateBps: 9_000_000 },
+        log,
+      }),
+      { code: 'ATH_ERR_SESSION_PARAMETERS' },
+    );
+  });
+});

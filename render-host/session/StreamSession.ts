@@ -1,0 +1,371 @@
+/**
+ * The main thread's handle on one streaming session. The session itself — game, encoders, WebRTC — runs in
+ * its own worker thread (sessionWorker.ts), so rendering and encoding never block signaling or another
+ * session; this class relays signaling to it, turns its messages into typed events, and guarantees that
+ * whatever happens in the worker (crash, exit, garbage) ends as an `ended` event, never as an exception here.
+ */
+import { randomInt } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { type Logger, pino } from 'pino';
+import { AthError, type CodecName, type EndReasonName, type IceCandidateInit } from '../../signaling/protocol/index.js';
+import { RenderHostErrorCode } from '../errors.js';
+import { BUILTIN_GAMES, type GameSnapshot } from '../games/index.js';
+import { TypedEmitter } from './TypedEmitter.js';
+import type { IceOptions } from './webrtcConfig.js';
+import {
+  type EncoderSettings,
+  parseWorkerEvent,
+  type SessionWorkerInit,
+  type StreamStats,
+  type WorkerCommand,
+  type WorkerEvent,
+} from './workerMessages.js';
+
+export type StreamSessionParameters = {
+  sessionId: string;
+  /** A built-in game id (`neon-drift`). */
+  game: string;
+  /** Video codecs the player decodes, most preferred first. */
+  codecs: CodecName[];
+  encoder: EncoderSettings;
+  /** Game state to resume from (a snapshot taken from an earlier session). */
+  resumeState?: GameSnapshot;
+  /** Seed of the game's PRNG (random by default). */
+  seed?: number;
+  audioBitrateBps?: number;
+  /** Lip-sync audio and video in the browser (one MediaStream). Default true. */
+  avSync?: boolean;
+  ice?: IceOptions;
+  statsIntervalMs?: number;
+  /** From the offer to a connected peer. Default 30 s. */
+  connectTimeoutMs?: number;
+  /** How long a session waits for `restartTransport` after its peer went away. Default 2 s. */
+  reconnectGraceMs?: number;
+  log?: Logger;
+};
+
+export type StreamSessionEvents = {
+  /** An SDP offer for the player (after `start`, and after each `restartTransport`). */
+  offer: [sdp: string];
+  /** A trickled ICE candidate; `null` = no more candidates for the current offer. */
+  ice: [candidate: IceCandidateInit | null];
+  /** ICE + DTLS are up and the first frame went out. */
+  connected: [];
+  /** Every `statsIntervalMs` (1 s). */
+  stats: [stats: StreamStats];
+  /**
+   * The session ended on its own: the player left (`player-left`), never connected (`connect-timeout`), or
+   * something failed (`error`). Not emitted for `close()`. The worker is gone by the time listeners run.
+   */
+  ended: [reason: EndReasonName, message: string];
+};
+
+const READY_TIMEOUT_MS = 20_000;
+const CLOSE_TIMEOUT_MS = 3_000;
+const MAX_INPUT_BYTES = 64;
+const PINO_LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
+
+type Pending = {
+  resolve: (event: WorkerEvent & { type: 'reply'; ok: true }) => void;
+  reject: (error: AthError) => void;
+};
+
+/**
+ * Starts the worker. Node 20 passes `--import tsx` on to workers (execArgv) but does not apply the hooks it
+ * registers to the worker's own entry module, so `new Worker(new URL('./sessionWorker.ts', …))` fails with
+ * ERR_UNKNOWN_FILE_EXTENSION. From TypeScript sources, a two-line eval entry registers tsx's ESM hooks in the
+ * worker and then imports the real entry; a compiled build (.js) loads its entry directly.
+ */
+function spawnSessionWorker(workerData: SessionWorkerInit): Worker {
+  const ownUrl = import.meta.url;
+  if (ownUrl.endsWith('.ts')) {
+    const entry = new URL('./sessionWorker.ts', ownUrl).href;
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+    return new Worker(bootstrap, { eval: true, workerData, name: `session ${workerData.sessionId.slice(0, 10)}` });
+  }
+  return new Worker(new URL('./sessionWorker.js', ownUrl), { workerData });
+}
+
+export class StreamSession extends TypedEmitter<StreamSessionEvents> {
+  readonly sessionId: string;
+  readonly #worker: Worker;
+  readonly #log: Logger;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #workerAlive = true;
+  /** The worker is terminated. */
+  #closed = false;
+  #closing: Promise<void> | undefined;
+  #ended = false;
+  #lastStats: StreamStats | undefined;
+  #ready: { resolve: () => void; reject: (error: AthError) => void } | undefined;
+
+  private constructor(sessionId: string, worker: Worker, log: Logger) {
+    super(log);
+    this.sessionId = sessionId;
+    this.#worker = worker;
+    this.#log = log;
+    worker.on('message', (data: unknown) => this.#onMessage(data));
+    worker.on('error', (error) => this.#onWorkerGone('error', error));
+    worker.on('exit', (code) => this.#onWorkerGone('exit', code));
+  }
+
+  /**
+   * Starts the session's worker (game, Opus encoder, sockets) and, right after this resolves, its first
+   * offer: attach listeners synchronously after `await StreamSession.start(…)` and no event is missed.
+   */
+  static async start(params: StreamSessionParameters): Promise<StreamSession> {
+    const log = (params.log ?? pino({ level: 'silent' })).child({
+      mod: 'render-host/session',
+      sessionId: params.sessionId,
+    });
+    if (!BUILTIN_GAMES.some((game) => game.id === params.game)) {
+      throw new AthError({
+        code: RenderHostErrorCode.unknownGame,
+        shortMessage: 'no such built-in game',
+        details: params.game,
+      });
+    }
+    const { minBitrateBps, startBitrateBps, maxBitrateBps } = params.encoder;
+    if (!(minBitrateBps <= startBitrateBps && startBitrateBps <= maxBitrateBps) || params.codecs.length === 0) {
+      throw new AthError({
+        code: RenderHostErrorCode.badParameters,
+        shortMessage: 'need min ≤ start ≤ max bitrate and at least one codec',
+      });
+    }
+    const init: SessionWorkerInit = {
+      sessionId: params.sessionId,
+      game: params.game,
+      seed: params.seed ?? randomInt(0, 2 ** 32 - 1),
+      encoder: { ...params.encoder },
+      audioBitrateBps: params.audioBitrateBps ?? 96_000,
+      avSync: params.avSync ?? true,
+      ice: { ...params.ice },
+      ...(params.resumeState ? { resumeState: params.resumeState } : {}),
+      logLevel: log.level,
+      statsIntervalMs: params.statsIntervalMs ?? 1000,
+      connectTimeoutMs: params.connectTimeoutMs ?? 30_000,
+      reconnectGraceMs: params.reconnectGraceMs ?? 2_000,
+    };
+    const session = new StreamSession(params.sessionId, spawnSessionWorker(init), log);
+    try {
+      await session.#waitReady();
+    } catch (error) {
+      await session.close('error');
+      throw error;
+    }
+    const codecs = [...params.codecs];
+    // After the caller's continuation has run (listeners attached), ask for the first offer.
+    setImmediate(() => {
+      session.#request({ type: 'negotiate', codecs }).catch((error: unknown) => session.#fail(error, 'offer'));
+    });
+    return session;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** The latest stats event, if any. */
+  get lastStats(): StreamStats | undefined {
+    return this.#lastStats;
+  }
+
+  /** The player's SDP answer to the latest offer. Rejects with ATH_ERR_NEGOTIATION if unusable. */
+  async acceptAnswer(sdp: string): Promise<void> {
+    await this.#request({ type: 'answer', sdp });
+  }
+
+  async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    await this.#request({ type: 'ice', candidate });
+  }
+
+  /** Input that came through signaling instead of the data channel (same binary format). */
+  relayInput(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    if (bytes.byteLength === 0 || bytes.byteLength > MAX_INPUT_BYTES) {
+      this.#log.debug({ bytes: bytes.byteLength }, 'relayed input of impossible size dropped');
+      return;
+    }
+    this.#post({ type: 'input', bytes: new Uint8Array(bytes) });
+  }
+
+  /** A new WebRTC transport (new offer event) for a player who came back; the game keeps running. */
+  async restartTransport(codecs: CodecName[]): Promise<void> {
+    await this.#request({ type: 'negotiate', codecs: [...codecs] });
+  }
+
+  /** The game's state, to resume it elsewhere. */
+  async snapshot(): Promise<GameSnapshot | undefined> {
+    const reply = await this.#request({ type: 'snapshot' });
+    return reply.snapshot ?? undefined;
+  }
+
+  /**
+   * Stops the session: closes the peer and encoders in the worker, then terminates it. Idempotent; no `ended`
+   * event follows an explicit close.
+   */
+  close(reason: EndReasonName = 'host-stopped'): Promise<void> {
+    this.#closing ??= this.#shutdown(reason);
+    return this.#closing;
+  }
+
+  async #shutdown(reason: EndReasonName): Promise<void> {
+    if (this.#workerAlive) {
+      try {
+        await Promise.race([
+          this.#request({ type: 'close', reason }, true),
+          new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref()),
+        ]);
+      } catch (error) {
+        this.#log.debug({ err: error }, 'worker close command failed; terminating');
+      }
+    }
+    this.#closed = true;
+    await this.#worker.terminate();
+    this.#rejectPending(new AthError({ code: RenderHostErrorCode.sessionClosed, shortMessage: 'session closed' }));
+    if (!this.#ended) this.removeAllListeners();
+  }
+
+  // ---- worker plumbing -------------------------------------------------------------------------------------
+
+  #waitReady(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(
+            new AthError({ code: RenderHostErrorCode.sessionWorker, shortMessage: 'session worker did not start' }),
+          ),
+        READY_TIMEOUT_MS,
+      );
+      this.#ready = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+    });
+  }
+
+  #post(command: WorkerCommand): void {
+    this.#worker.postMessage(command);
+  }
+
+  #request(
+    command: WorkerCommand extends infer C ? (C extends { id: number } ? Omit<C, 'id'> : never) : never,
+    duringShutdown = false,
+  ): Promise<WorkerEvent & { type: 'reply'; ok: true }> {
+    if (this.#closed || (this.#closing && !duringShutdown)) {
+      return Promise.reject(new AthError({ code: RenderHostErrorCode.sessionClosed, shortMessage: 'session closed' }));
+    }
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      this.#post({ ...command, id } as WorkerCommand);
+    });
+  }
+
+  #onMessage(data: unknown): void {
+    let event: WorkerEvent;
+    try {
+      event = parseWorkerEvent(data);
+    } catch (error) {
+      this.#log.error({ err: error }, 'invalid message from the session worker');
+      return;
+    }
+    switch (event.type) {
+      case 'ready':
+        this.#ready?.resolve();
+        return;
+      case 'reply': {
+        const pending = this.#pending.get(event.id);
+        this.#pending.delete(event.id);
+        if (!pending) return;
+        if (event.ok) pending.resolve(event);
+        else {
+          pending.reject(new AthError({ code: event.code as `ATH_ERR_${string}`, shortMessage: event.message }));
+        }
+        return;
+      }
+      case 'offer':
+        this.safeEmit('offer', event.sdp);
+        return;
+      case 'ice':
+        this.safeEmit('ice', event.candidate);
+        return;
+      case 'connected':
+        this.safeEmit('connected');
+        return;
+      case 'stats':
+        this.#lastStats = event.stats;
+        this.safeEmit('stats', event.stats);
+        return;
+      case 'ended':
+        this.#end(event.reason, event.message);
+        return;
+      case 'log':
+        this.#relog(event.line);
+        return;
+    }
+  }
+
+  #relog(line: string): void {
+    let record: Record<string, unknown>;
+    try {
+      record = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      this.#log.warn({ line }, 'unparsable log line from the session worker');
+      return;
+    }
+    const { level, msg, ...fields } = record;
+    const method = PINO_LEVELS[typeof level === 'number' ? level : 30] ?? 'info';
+    this.#log[method](fields, typeof msg === 'string' ? msg : '');
+  }
+
+  #onWorkerGone(kind: 'error' | 'exit', detail: unknown): void {
+    this.#workerAlive = false;
+    if (this.#closed || this.#closing) return;
+    const error = new AthError({
+      code: RenderHostErrorCode.sessionWorker,
+      shortMessage: kind === 'error' ? 'session worker crashed' : 'session worker exited',
+      cause: detail,
+    });
+    this.#log.error({ err: error, exitCode: kind === 'exit' ? detail : undefined }, error.shortMessage);
+    this.#ready?.reject(error);
+    this.#rejectPending(error);
+    this.#end('error', 'The game session crashed.');
+  }
+
+  #fail(error: unknown, during: string): void {
+    if (this.#closed || this.#closing) return;
+    this.#log.error({ err: error, during }, 'session failed');
+    this.#end('error', 'The render host could not set up the stream.');
+  }
+
+  /** The session ended from inside (worker said so, or crashed): shut down, then tell the listeners. */
+  #end(reason: EndReasonName, message: string): void {
+    if (this.#ended || this.#closing) return;
+    this.#ended = true;
+    void this.close(reason)
+      .catch((error: unknown) => this.#log.error({ err: error }, 'close after end failed'))
+      .then(() => this.safeEmit('ended', reason, message))
+      .finally(() => this.removeAllListeners());
+  }
+
+  #rejectPending(error: AthError): void {
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+}

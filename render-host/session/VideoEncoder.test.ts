@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { AudioEncoder, OPUS_FRAME_SAMPLES } from './AudioEncoder.js';
+import { openVideoEncoder, type VideoEncoder } from './VideoEncoder.js';
+
+const WIDTH = 320;
+const HEIGHT = 180;
+
+/** A moving gradient: cheap to make, and every frame differs. */
+function frame(index: number): Uint8Array {
+  const pixels = new Uint8Array(WIDTH * HEIGHT * 4);
+  for (let y = 0; y < HEIGHT; y++) {
+    for (let x = 0; x < WIDTH; x++) {
+      const o = (y * WIDTH + x) * 4;
+      pixels[o] = (x + index * 4) & 255;
+      pixels[o + 1] = (y * 2 + index) & 255;
+      pixels[o + 2] = (x ^ y) & 255;
+      pixels[o + 3] = 255;
+    }
+  }
+  return pixels;
+}
+
+/** NAL unit types in an Annex-B access unit. */
+function nalTypes(data: Buffer): number[] {
+  const types: number[] = [];
+  for (let i = 0; i + 3 < data.length; i++) {
+    if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) types.push((data[i + 3] ?? 0) & 0x1f);
+  }
+  return types;
+}
+
+async function encodeSeries(encoder: VideoEncoder, count: number, keyAt: Set<number>) {
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const encoded = await encoder.encode({
+      pixels: frame(i),
+      layout: 'rgba',
+      pts90k: i * 1500,
+      keyframe: keyAt.has(i),
+    });
+    out.push(encoded);
+  }
+  return out;
+}
+
+describe('VideoEncoder', () => {
+  test('H.264: falls back from NVENC to libx264 here, one packet per frame, IDR with SPS/PPS on request', async () => {
+    const { encoder, failures } = openVideoEncoder({
+      codec: 'H264',
+      width: WIDTH,
+      height: HEIGHT,
+      fps: 60,
+      bitrateBps: 1_000_000,
+      prefer: 'auto',
+    });
+    try {
+      // No GPU on this machine: NVENC must fail to open and say so, libx264 must take over.
+      assert.equal(encoder.name, 'libx264');
+      assert.deepEqual(
+        failures.map((f) => [f.name, f.error.code]),
+        [['h264_nvenc', 'ATH_ERR_ENCODER_OPEN']],
+      );
+      const frames = await encodeSeries(encoder, 30, new Set([20]));
+      assert.ok(
+        frames.every((f) => f !== null),
+        'one frame in → one packet out, no lookahead',
+      );
+      const keyframes = frames.flatMap((f, i) => (f?.keyframe ? [i] : []));
+      assert.deepEqual(keyframes, [0, 20]);
+      const idr = frames[20]?.data ?? assert.fail();
+      assert.deepEqual(nalTypes(idr).slice(0, 3), [7, 8, 5], 'SPS, PPS, IDR slice');
+      const sps = idr.subarray(idr.indexOf(Buffer.from([0, 0, 1, 0x67])) + 4);
+      assert.equal(sps[0], 66, 'baseline profile_idc');
+      assert.ok(((sps[1] ?? 0) & 0x40) !== 0, 'constraint_set1: constrained baseline');
+      assert.ok(!nalTypes(frames[10]?.data ?? Buffer.alloc(0)).includes(5), 'P frames carry no IDR');
+    } finally {
+      await encoder.close();
+      await encoder.close();
+    }
+  });
+
+  test('H.264 bitrate changes between frames (x264 reconfigures in place)', async () => {
+    const { encoder } = openVideoEncoder({
+      codec: 'H264',
+      width: WIDTH,
+      height: HEIGHT,
+      fps: 60,
+      bitrateBps: 2_000_000,
+      prefer: 'x264',
+    });
+    try {
+      await encodeSeries(encoder, 5, new Set());
+      encoder.setBitrate(300_000);
+      assert.equal(encoder.bitrateBps, 300_000);
+      const after = await encodeSeries(encoder, 5, new Set());
+      assert.ok(
+        after.every((f) => f && !f.keyframe),
+        'a bitrate change costs no keyframe',
+      );
+    } finally {
+      await encoder.close();
+    }
+  });
+
+  test('VP8: libvpx, keyframe on request, frames while busy are refused', async () => {
+    const { encoder } = openVideoEncoder({
+      codec: 'VP8',
+      width: WIDTH,
+      height: HEIGHT,
+      fps: 60,
+      bitrateBps: 1_000_000,
+      prefer: 'auto',
+    });
+    try {
+      assert.equal(encoder.name, 'libvpx');
+      const frames = await encodeSeries(encoder, 12, new Set([8]));
+      assert.ok(frames.every((f) => f !== null));
+      assert.deepEqual(
+        frames.flatMap((f, i) => (f?.keyframe ? [i] : [])),
+        [0, 8],
+      );
+      // VP8 key frames start with the 3-byte start code 9d 01 2a after the 3-byte frame tag.
+      assert.deepEqual([...(frames[8]?.data.subarray(3, 6) ?? [])], [0x9d, 0x01, 0x2a]);
+      const pending = encoder.encode({ pixels: frame(99), layout: 'rgba', pts90k: 99 * 1500, keyframe: false });
+      assert.equal(encoder.busy, true);
+      await assert.rejects(
+        encoder.encode({ pixels: frame(100), layout: 'rgba', pts90k: 100 * 1500, keyframe: false }),
+        { code: 'ATH_ERR_ENCODE' },
+      );
+      await pending;
+    } finally {
+      await encoder.close();
+    }
+  });
+
+  test('rejects frames of the wrong size', async () => {
+    const { encoder } = openVideoEncoder({
+      codec: 'H264',
+      width: 64,
+      height: 64,
+      fps: 60,
+      bitrateBps: 200_000,
+      prefer: 'x264',
+    });
+    try {
+      await assert.rejects(encoder.encode({ pixels: new Uint8Array(10), layout: 'rgba', pts90k: 0, keyframe: false }), {
+        code: 'ATH_ERR_ENCODE',
+      });
+    } finally {
+      await encoder.close();
+    }
+  });
+});
+
+describe('AudioEncoder', () => {
+  test('encodes 20 ms chunks of 48 kHz stereo into one Opus packet each', async () => {
+    const encoder = AudioEncoder.open({ bitrateBps: 96_000 });
+    try {
+      const pcm = new Int16Array(OPUS_FRAME_SAMPLES * 2);
+      let packets = 0;
+      for (let chunk = 0; chunk < 10; chunk++) {
+        for (let i = 0; i < OPUS_FRAME_SAMPLES; i++) {
+          const v = Math.round(8000 * Math.sin(((chunk * OPUS_FRAME_SAMPLES + i) * 2 * Math.PI * 440) / 48_000));
+          pcm[2 * i] = v;
+          pcm[2 * i + 1] = v;
+        }
+        const out = await encoder.encode(pcm, chunk * OPUS_FRAME_SAMPLES);
+        for (const packet of out) {
+          // TOC config 31 = CELT-only, fullband, 20 ms: the restricted low-delay mode (no SILK, no hybrid).
+          assert.equal((packet[0] ?? 0) >> 3, 31, 'CELT fullband 20 ms');
+        }
+        packets += out.length;
+      }
+      assert.ok(packets >= 9, `one packet per 20 ms: ${packets}`);
+      await assert.rejects(encoder.encode(new Int16Array(10), 0), { code: 'ATH_ERR_AUDIO_ENCODER' });
+    } finally {
+      await encoder.close();
+    }
+  });
+});

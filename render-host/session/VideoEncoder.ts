@@ -1,0 +1,375 @@
+/**
+ * One video encoder per session, on node-av's low-level CodecContext (the recipe measured on this machine):
+ * options through `ctx.setOption` and `open2Sync(codec, null)` (a Dictionary crashes at GC in 6.1.1), async
+ * send/receive on the libuv pool, RGBA/BGRA → YUV420P with FFmpeg's software scaler, one frame in → one packet
+ * out (no B-frames, no lookahead), `pictType = I` to force an IDR.
+ */
+import {
+  AV_LOG_FATAL,
+  AV_LOG_QUIET,
+  AV_PICTURE_TYPE_I,
+  AV_PICTURE_TYPE_NONE,
+  AV_PIX_FMT_BGRA,
+  AV_PIX_FMT_RGBA,
+  AV_PIX_FMT_YUV420P,
+  AVERROR_EAGAIN,
+  type AVPixelFormat,
+  Codec,
+  CodecContext,
+  FF_ENCODER_H264_NVENC,
+  FF_ENCODER_LIBVPX_VP8,
+  FF_ENCODER_LIBX264,
+  type FFEncoderCodec,
+  FFmpegError,
+  Frame,
+  Log,
+  Packet,
+  Rational,
+  SoftwareScaleContext,
+  SWS_FAST_BILINEAR,
+} from 'node-av';
+import { AthError, type CodecName } from '../../signaling/protocol/index.js';
+import { RenderHostErrorCode } from '../errors.js';
+
+export type EncoderPreference = 'auto' | 'nvenc' | 'x264';
+export type VideoEncoderName = 'h264_nvenc' | 'libx264' | 'libvpx';
+export type PixelLayout = 'rgba' | 'bgra';
+
+export type OpenVideoEncoderParameters = {
+  codec: CodecName;
+  width: number;
+  height: number;
+  fps: number;
+  bitrateBps: number;
+  /** H.264 only: `auto` tries NVENC then libx264; `x264` skips NVENC; `nvenc` still falls back, but says so. */
+  prefer: EncoderPreference;
+};
+
+export type EncodeVideoFrameParameters = {
+  pixels: Uint8Array;
+  layout: PixelLayout;
+  /** Presentation time in 1/90000 s (the RTP video clock). */
+  pts90k: number;
+  keyframe: boolean;
+};
+
+export type EncodedVideoFrame = {
+  /** Annex-B access unit (H.264) or one VP8 frame. */
+  data: Buffer;
+  keyframe: boolean;
+  /** Colour conversion plus encode, wall time on the worker. */
+  encodeMs: number;
+};
+
+const X264_VBV_SECONDS = 0.1;
+/** A periodic IDR as a safety net for receivers that never send PLI; PLI is the real recovery path. */
+const GOP_SECONDS = 30;
+/** libvpx (through FFmpeg) ignores bitrate changes after open: reopen, but not on every estimate. */
+const VP8_REOPEN_RATIO = 1.3;
+const VP8_REOPEN_MIN_INTERVAL_MS = 3000;
+
+// FFmpeg's own logging goes to stderr from native code; sessions report failures through return codes.
+Log.setLevel(AV_LOG_FATAL);
+
+function setOptions(ctx: CodecContext, name: string, options: Record<string, string>): void {
+  for (const [key, value] of Object.entries(options)) {
+    const ret = ctx.setOption(key, value);
+    if (ret < 0) {
+      throw new AthError({
+        code: RenderHostErrorCode.encoderOpen,
+        shortMessage: `${name} rejected option ${key}=${value}`,
+        details: FFmpegError.strerror(ret),
+      });
+    }
+  }
+}
+
+function configureRate(ctx: CodecContext, name: VideoEncoderName, bitrateBps: number): void {
+  const bps = BigInt(Math.round(bitrateBps));
+  ctx.bitRate = bps;
+  ctx.rcMaxRate = bps;
+  // A short VBV keeps frame sizes even (no multi-frame bursts queueing in the network); x264 re-reads these
+  // three fields between frames, which is how the bitrate follows the bandwidth estimate.
+  ctx.rcBufferSize = Math.round(bitrateBps * X264_VBV_SECONDS);
+  if (name === 'libvpx') ctx.rcMinRate = bps; // min = max = target selects libvpx's CBR mode
+}
+
+type OpenedContext = { ctx: CodecContext; name: VideoEncoderName };
+
+const FFMPEG_ENCODERS: Record<VideoEncoderName, FFEncoderCodec> = {
+  h264_nvenc: FF_ENCODER_H264_NVENC,
+  libx264: FF_ENCODER_LIBX264,
+  libvpx: FF_ENCODER_LIBVPX_VP8,
+};
+
+function openContext(name: VideoEncoderName, params: OpenVideoEncoderParameters): OpenedContext {
+  const codec = Codec.findEncoderByName(FFMPEG_ENCODERS[name]);
+  if (!codec) {
+    throw new AthError({ code: RenderHostErrorCode.encoderOpen, shortMessage: `${name} is not in this FFmpeg build` });
+  }
+  const ctx = new CodecContext();
+  ctx.allocContext3(codec);
+  try {
+    ctx.width = params.width;
+    ctx.height = params.height;
+    ctx.pixelFormat = AV_PIX_FMT_YUV420P;
+    ctx.timeBase = new Rational(1, 90_000);
+    ctx.framerate = new Rational(params.fps, 1);
+    ctx.gopSize = params.fps * GOP_SECONDS;
+    ctx.maxBFrames = 0;
+    // FFmpeg's default is one thread; x264 on auto (0) slices each frame across cores, shortening its encode
+    // (720p: p50 7.7 → 5.8 ms). libvpx's threads helped alone but hurt on a busy machine: it keeps one.
+    ctx.threadCount = name === 'libvpx' ? 1 : 0;
+    configureRate(ctx, name, params.bitrateBps);
+    switch (name) {
+      case 'h264_nvenc':
+        setOptions(ctx, name, {
+          preset: 'p1',
+          tune: 'ull',
+          zerolatency: '1',
+          delay: '0',
+          'forced-idr': '1',
+          rc: 'cbr',
+          profile: 'baseline',
+        });
+        break;
+      case 'libx264':
+        setOptions(ctx, name, {
+          preset: 'ultrafast',
+          tune: 'zerolatency',
+          // Constrained baseline, level 3.1: what `profile-level-id=42e01f` in the SDP promises Chromium.
+          profile: 'baseline',
+          level: '3.1',
+          'forced-idr': '1',
+          'x264-params': 'scenecut=0:repeat-headers=1',
+        });
+        break;
+      case 'libvpx':
+        ctx.qMin = 2;
+        ctx.qMax = 56;
+        setOptions(ctx, name, {
+          deadline: 'realtime',
+          'cpu-used': '8',
+          'lag-in-frames': '0',
+          'error-resilient': '1',
+          'auto-alt-ref': '0',
+          'max-intra-rate': '300',
+        });
+        break;
+    }
+    // NVENC without a GPU fails loudly inside FFmpeg; the fallback is the expected path here, keep it quiet.
+    if (name === 'h264_nvenc') Log.setLevel(AV_LOG_QUIET);
+    let ret: number;
+    try {
+      ret = ctx.open2Sync(codec, null);
+    } finally {
+      if (name === 'h264_nvenc') Log.setLevel(AV_LOG_FATAL);
+    }
+    if (ret < 0) {
+      throw new AthError({
+        code: RenderHostErrorCode.encoderOpen,
+        shortMessage: `could not open ${name}`,
+        details: FFmpegError.strerror(ret),
+      });
+    }
+    return { ctx, name };
+  } catch (error) {
+    ctx.freeContext();
+    throw error;
+  }
+}
+
+function candidates(params: OpenVideoEncoderParameters): VideoEncoderName[] {
+  if (params.codec === 'VP8') return ['libvpx'];
+  return params.prefer === 'x264' ? ['libx264'] : ['h264_nvenc', 'libx264'];
+}
+
+export type OpenVideoEncoderReturnType = {
+  encoder: VideoEncoder;
+  failures: { name: VideoEncoderName; error: AthError }[];
+};
+
+/** Opens the first encoder that works for the codec: NVENC, else libx264 (H.264); libvpx (VP8). */
+export function openVideoEncoder(params: OpenVideoEncoderParameters): OpenVideoEncoderReturnType {
+  const failures: OpenVideoEncoderReturnType['failures'] = [];
+  for (const name of candidates(params)) {
+    try {
+      return { encoder: new VideoEncoder(openContext(name, params), params), failures };
+    } catch (error) {
+      failures.push({
+        name,
+        error:
+          error instanceof AthError
+            ? error
+            : new AthError({ code: RenderHostErrorCode.encoderOpen, shortMessage: `${name} failed`, cause: error }),
+      });
+    }
+  }
+  throw new AthError({
+    code: RenderHostErrorCode.encoderOpen,
+    shortMessage: `no ${params.codec} encoder could be opened`,
+    details: failures.map((f) => `${f.name}: ${f.error.message}`).join('; '),
+    cause: failures.at(-1)?.error,
+  });
+}
+
+export class VideoEncoder {
+  #ctx: CodecContext;
+  readonly name: VideoEncoderName;
+  readonly codec: CodecName;
+  readonly #params: OpenVideoEncoderParameters;
+  readonly #scaler = new SoftwareScaleContext();
+  #scalerLayout: PixelLayout | undefined;
+  readonly #source = new Frame();
+  readonly #yuv = new Frame();
+  readonly #packet = new Packet();
+  #busy = false;
+  #closed = false;
+  #resolveFreed: () => void = () => undefined;
+  readonly #freed = new Promise<void>((resolve) => {
+    this.#resolveFreed = resolve;
+  });
+  #bitrateBps: number;
+  /** libvpx only: a bitrate to reopen at, applied before the next frame. */
+  #pendingReopenBps: number | undefined;
+  #lastReopenAtMs = 0;
+
+  constructor({ ctx, name }: OpenedContext, params: OpenVideoEncoderParameters) {
+    this.#ctx = ctx;
+    this.name = name;
+    this.codec = params.codec;
+    this.#params = params;
+    this.#bitrateBps = params.bitrateBps;
+    this.#source.alloc();
+    this.#yuv.alloc();
+    this.#yuv.width = params.width;
+    this.#yuv.height = params.height;
+    this.#yuv.format = AV_PIX_FMT_YUV420P;
+    FFmpegError.throwIfError(this.#yuv.allocBuffer(), 'allocBuffer');
+    this.#packet.alloc();
+  }
+
+  /** True while a frame is in the encoder: the pacer drops the next frame rather than queue it. */
+  get busy(): boolean {
+    return this.#busy;
+  }
+
+  get bitrateBps(): number {
+    return this.#bitrateBps;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Takes effect from the next frame (x264/NVENC reconfigure in place; libvpx reopens, throttled). */
+  setBitrate(bitrateBps: number): void {
+    if (this.#closed || Math.round(bitrateBps) === Math.round(this.#bitrateBps)) return;
+    if (this.name === 'libvpx') {
+      const ratio = bitrateBps / this.#bitrateBps;
+      if (ratio < VP8_REOPEN_RATIO && ratio > 1 / VP8_REOPEN_RATIO) return;
+      this.#pendingReopenBps = bitrateBps;
+      return;
+    }
+    this.#bitrateBps = bitrateBps;
+    configureRate(this.#ctx, this.name, bitrateBps);
+  }
+
+  async encode({ pixels, layout, pts90k, keyframe }: EncodeVideoFrameParameters): Promise<EncodedVideoFrame | null> {
+    if (this.#closed) throw new AthError({ code: RenderHostErrorCode.sessionClosed, shortMessage: 'encoder closed' });
+    if (this.#busy) throw new AthError({ code: RenderHostErrorCode.encode, shortMessage: 'encoder busy' });
+    this.#busy = true;
+    const startedAt = performance.now();
+    try {
+      const reopened = this.#maybeReopen(startedAt);
+      this.#prepareSource(layout, pixels);
+      FFmpegError.throwIfError(this.#yuv.makeWritable(), 'makeWritable');
+      FFmpegError.throwIfError(await this.#scaler.scaleFrame(this.#yuv, this.#source), 'scaleFrame');
+      if (this.#closed) return null;
+      this.#yuv.pts = BigInt(Math.round(pts90k));
+      this.#yuv.pictType = keyframe || reopened ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+      FFmpegError.throwIfError(await this.#ctx.sendFrame(this.#yuv), 'sendFrame');
+      const chunks: Buffer[] = [];
+      let isKey = false;
+      for (;;) {
+        if (this.#closed) return null;
+        const ret = await this.#ctx.receivePacket(this.#packet);
+        if (ret === AVERROR_EAGAIN) break;
+        FFmpegError.throwIfError(ret, 'receivePacket');
+        const data = this.#packet.data;
+        if (data) chunks.push(Buffer.from(data));
+        isKey ||= this.#packet.isKeyframe;
+        this.#packet.unref();
+      }
+      if (chunks.length === 0) return null;
+      return {
+        data: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
+        keyframe: isKey,
+        encodeMs: performance.now() - startedAt,
+      };
+    } catch (error) {
+      if (error instanceof AthError) throw error;
+      throw new AthError({ code: RenderHostErrorCode.encode, shortMessage: `${this.name} failed`, cause: error });
+    } finally {
+      this.#busy = false;
+      if (this.#closed) this.#free();
+    }
+  }
+
+  #prepareSource(layout: PixelLayout, pixels: Uint8Array): void {
+    const { width, height } = this.#params;
+    if (pixels.byteLength !== width * height * 4) {
+      throw new AthError({
+        code: RenderHostErrorCode.encode,
+        shortMessage: 'frame has the wrong size',
+        details: `${pixels.byteLength} bytes for ${width}×${height}`,
+      });
+    }
+    if (this.#scalerLayout !== layout) {
+      const format: AVPixelFormat = layout === 'rgba' ? AV_PIX_FMT_RGBA : AV_PIX_FMT_BGRA;
+      this.#source.unref();
+      this.#source.width = width;
+      this.#source.height = height;
+      this.#source.format = format;
+      FFmpegError.throwIfError(this.#source.allocBuffer(), 'allocBuffer');
+      this.#scaler.getContext(width, height, format, width, height, AV_PIX_FMT_YUV420P, SWS_FAST_BILINEAR);
+      this.#scalerLayout = layout;
+    }
+    const buffer = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
+    const copied = this.#source.fromBuffer(buffer);
+    if (copied < 0) FFmpegError.throwIfError(copied, 'fromBuffer');
+  }
+
+  #maybeReopen(nowMs: number): boolean {
+    const target = this.#pendingReopenBps;
+    if (target === undefined || nowMs - this.#lastReopenAtMs < VP8_REOPEN_MIN_INTERVAL_MS) return false;
+    this.#pendingReopenBps = undefined;
+    this.#lastReopenAtMs = nowMs;
+    const next = openContext(this.name, { ...this.#params, bitrateBps: target });
+    this.#ctx.freeContext();
+    this.#ctx = next.ctx;
+    this.#bitrateBps = target;
+    return true;
+  }
+
+  /**
+   * Frees the encoder once no frame is in flight (resolves then). Idempotent. Waiting matters: native async
+   * work still running when its worker thread is torn down aborts the whole process.
+   */
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      if (!this.#busy) this.#free();
+    }
+    return this.#freed;
+  }
+
+  #free(): void {
+    this.#resolveFreed();
+    this.#ctx.freeContext();
+    this.#scaler.freeContext();
+    this.#source.free();
+    this.#yuv.free();
+    this.#packet.free();
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The entry point of one session's worker thread (started by StreamSession). It owns the game, both
+ * encoders and the WebRTC peer; it talks to the main thread only through validated messages
+ * (workerMessages.ts), and logs through it (pino lines posted as `log` events).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { pino } from 'pino';
+import { createGameRuntime } from '../games/index.js';
+import { GameMediaSource } from './GameMediaSource.js';
+import { SessionPipeline } from './SessionPipeline.js';
+import { parseWorkerCommand, parseWorkerInit, type WorkerCommand, type WorkerEvent } from './workerMessages.js';
+
+const port = parentPort;
+if (!port) throw new Error('sessionWorker.ts must run in a worker thread');
+
+function post(event: WorkerEvent): void {
+  port?.postMessage(event);
+}
+
+const init = parseWorkerInit(workerData);
+const log = pino(
+  { level: init.logLevel, base: undefined, timestamp: false },
+  { write: (line: string) => post({ type: 'log', line: line.length > 65536 ? line.slice(0, 65536) : line }) },
+);
+
+const game = createGameRuntime({ game: init.game, seed: init.seed });
+if (init.resumeState) game.restore(init.resumeState);
+
+const pipeline = new SessionPipeline({
+  source: new GameMediaSource(game),
+  encoder: init.encoder,
+  audioBitrateBps: init.audioBitrateBps,
+  avSync: init.avSync,
+  ice: init.ice,
+  statsIntervalMs: init.statsIntervalMs,
+  connectTimeoutMs: init.connectTimeoutMs,
+  reconnectGraceMs: init.reconnectGraceMs,
+  log,
+  events: {
+    offer: (sdp) => post({ type: 'offer', sdp }),
+    ice: (candidate) => post({ type: 'ice', candidate }),
+    connected: () => post({ type: 'connected' }),
+    stats: (stats) => post({ type: 'stats', stats }),
+    ended: (reason, message) => post({ type: 'ended', reason, message }),
+  },
+});
+
+async function run(command: WorkerCommand): Promise<void> {
+  switch (command.type) {
+    case 'negotiate':
+      await pipeline.negotiate(command.codecs);
+      post({ type: 'reply', id: command.id, ok: true });
+      return;
+    case 'answer':
+      await pipeline.acceptAnswer(command.sdp);
+      post({ type: 'reply', id: command.id, ok: true });
+      return;
+    case 'ice':
+      await pipeline.addIceCandidate(command.candidate);
+      post({ type: 'reply', id: command.id, ok: true });
+      return;
+    case 'input':
+      pipeline.handleInput(command.bytes);
+      return;
+    case 'snapshot':
+      post({ type: 'reply', id: command.id, ok: true, snapshot: pipeline.snapshot() ?? null });
+      return;
+    case 'close':
+      log.debug({ reason: command.reason }, 'closing');
+      await pipeline.close();
+      post({ type: 'reply', id: command.id, ok: true });
+      return;
+  }
+}
+
+port.on('message', (data: unknown) => {
+  let command: WorkerCommand;
+  try {
+    command = parseWorkerCommand(data);
+  } catch (error) {
+    log.error({ err: error }, 'invalid command from the main thread');
+    return;
+  }
+  run(command).catch((error: unknown) => {
+    const failure = SessionPipeline.toReplyError(error);
+    log.debug({ err: failure, command: command.type }, 'command failed');
+    if ('id' in command) {
+      post({ type: 'reply', id: command.id, ok: false, code: failure.code, message: failure.message.slice(0, 2048) });
+    }
+  });
+});
+
+post({ type: 'ready' });

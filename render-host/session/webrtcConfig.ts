@@ -1,0 +1,86 @@
+/**
+ * What a session negotiates, declared once for both ends that werift plays (the render host's sender and the
+ * in-Node receive-only peers of tests and checkers): codecs, RTCP feedback and RTP header extensions.
+ */
+import {
+  type PeerConfig,
+  RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
+  useNACK,
+  usePLI,
+  useSdesMid,
+  useTransportWideCC,
+  useTWCC,
+} from 'werift';
+import type { CodecName } from '../../signaling/protocol/index.js';
+
+/**
+ * Chromium honours min=max=0 from this extension with its low-latency renderer: frames skip the jitter
+ * buffer's smoothing delay (measured here: tens of ms → ≈1.5 ms).
+ */
+export const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
+/** min = 0, max = 0 (12 bits each, 10 ms units). */
+export const PLAYOUT_DELAY_ZERO = Buffer.from([0, 0, 0]);
+
+export const H264_FMTP = 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
+export const OPUS_FMTP = 'minptime=10;useinbandfec=1;stereo=1;sprop-stereo=1';
+
+/**
+ * Extension ids are fixed here, the same id for the same URI in both m-lines: werift would otherwise number
+ * audio and video extensions in one sequence (mid = 1 in audio, 3 in video), and a BUNDLE transport whose
+ * m-lines disagree on an id is fragile in Chromium.
+ */
+export const EXTENSION_IDS = { mid: 1, transportWideCc: 3, playoutDelay: 4 } as const;
+
+export function videoHeaderExtensions(): RTCRtpHeaderExtensionParameters[] {
+  return [
+    new RTCRtpHeaderExtensionParameters({ id: EXTENSION_IDS.mid, uri: useSdesMid().uri }),
+    new RTCRtpHeaderExtensionParameters({ id: EXTENSION_IDS.transportWideCc, uri: useTransportWideCC().uri }),
+    new RTCRtpHeaderExtensionParameters({ id: EXTENSION_IDS.playoutDelay, uri: PLAYOUT_DELAY_URI }),
+  ];
+}
+
+/** Audio carries no transport-wide seq: the bandwidth estimate then sees video packets only. */
+export function audioHeaderExtensions(): RTCRtpHeaderExtensionParameters[] {
+  return [new RTCRtpHeaderExtensionParameters({ id: EXTENSION_IDS.mid, uri: useSdesMid().uri })];
+}
+
+function videoCodec(name: CodecName): RTCRtpCodecParameters {
+  const rtcpFeedback = [useNACK(), usePLI(), useTWCC()];
+  return name === 'H264'
+    ? new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90_000, rtcpFeedback, parameters: H264_FMTP })
+    : new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, rtcpFeedback });
+}
+
+/** Video codecs in the player's order of preference: the first is the one the answer normally keeps. */
+export function videoCodecs(order: readonly CodecName[]): RTCRtpCodecParameters[] {
+  return order.map(videoCodec);
+}
+
+export function opusCodec(): RTCRtpCodecParameters {
+  return new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2, parameters: OPUS_FMTP });
+}
+
+export type IceOptions = {
+  /** UDP port range for host candidates (firewalled hosts). */
+  portRange?: [number, number];
+  /** Extra host candidate addresses to advertise (a host behind 1:1 NAT knows its public IP). */
+  additionalHostAddresses?: string[];
+  /** Gather IPv6 host candidates too (default false: one family halves the connectivity checks). */
+  useIpv6?: boolean;
+};
+
+/** The peer config both ends start from. `iceServers: []` — werift's default is a public STUN server. */
+export function basePeerConfig(
+  codecs: readonly CodecName[],
+  ice: IceOptions = {},
+): Partial<PeerConfig> & Pick<PeerConfig, 'codecs' | 'headerExtensions'> {
+  return {
+    iceServers: [],
+    codecs: { video: videoCodecs(codecs), audio: [opusCodec()] },
+    headerExtensions: { video: videoHeaderExtensions(), audio: audioHeaderExtensions() },
+    ...(ice.portRange ? { icePortRange: ice.portRange } : {}),
+    ...(ice.additionalHostAddresses ? { iceAdditionalHostAddresses: ice.additionalHostAddresses } : {}),
+    iceUseIpv6: ice.useIpv6 ?? false,
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * Everything that crosses between the main thread and a session worker: the worker's start parameters, the
+ * commands it takes and the events it sends back. One TypeBox schema per message gives the type and the
+ * validator; each side checks what it receives (`parseWorkerCommand`, `parseWorkerEvent`) and rejects
+ * unknown types and extra fields, like every other edge of ath-edge.
+ */
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { AthError, Codec, EndReason } from '../../signaling/protocol/index.js';
+import { RenderHostErrorCode } from '../errors.js';
+
+const strict = { additionalProperties: false } as const;
+
+export const EncoderSettingsSchema = Type.Object(
+  {
+    prefer: Type.Union([Type.Literal('auto'), Type.Literal('nvenc'), Type.Literal('x264')]),
+    minBitrateBps: Type.Integer({ minimum: 100_000 }),
+    startBitrateBps: Type.Integer({ minimum: 100_000 }),
+    maxBitrateBps: Type.Integer({ minimum: 100_000 }),
+  },
+  strict,
+);
+export type EncoderSettings = Static<typeof EncoderSettingsSchema>;
+
+const IceCandidateSchema = Type.Object(
+  {
+    candidate: Type.String({ maxLength: 1024 }),
+    sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+    sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 255 }), Type.Null()])),
+    usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+  },
+  strict,
+);
+
+const GameSnapshotSchema = Type.Object(
+  { game: Type.String({ maxLength: 64 }), version: Type.Integer(), state: Type.Unknown() },
+  strict,
+);
+
+const IceOptionsSchema = Type.Object(
+  {
+    portRange: Type.Optional(Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ maximum: 65535 })])),
+    additionalHostAddresses: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 })),
+    useIpv6: Type.Optional(Type.Boolean()),
+  },
+  strict,
+);
+
+export const SessionWorkerInitSchema = Type.Object(
+  {
+    sessionId: Type.String({ minLength: 1, maxLength: 128 }),
+    game: Type.String({ minLength: 1, maxLength: 64 }),
+    seed: Type.Integer({ minimum: 0, maximum: 0xffffffff }),
+    encoder: EncoderSettingsSchema,
+    audioBitrateBps: Type.Integer({ minimum: 16_000, maximum: 256_000 }),
+    avSync: Type.Boolean(),
+    ice: IceOptionsSchema,
+    resumeState: Type.Optional(GameSnapshotSchema),
+    logLevel: Type.String({ maxLength: 16 }),
+    statsIntervalMs: Type.Integer({ minimum: 100 }),
+    connectTimeoutMs: Type.Integer({ minimum: 1000 }),
+    reconnectGraceMs: Type.Integer({ minimum: 0 }),
+  },
+  strict,
+);
+export type SessionWorkerInit = Static<typeof SessionWorkerInitSchema>;
+
+// ---- main → worker ---------------------------------------------------------------------------------------
+
+const RequestId = Type.Integer({ minimum: 1 });
+
+export const WorkerCommandSchema = Type.Union([
+  /** Make a (new) WebRTC offer; a second one replaces the transport and keeps the game. */
+  Type.Object(
+    { type: Type.Literal('negotiate'), id: RequestId, codecs: Type.Array(Codec, { minItems: 1, maxItems: 2 }) },
+    strict,
+  ),
+  Type.Object(
+    { type: Type.Literal('answer'), id: RequestId, sdp: Type.String({ minLength: 1, maxLength: 65536 }) },
+    strict,
+  ),
+  Type.Object(
+    { type: Type.Literal('ice'), id: RequestId, candidate: Type.Union([IceCandidateSchema, Type.Null()]) },
+    strict,
+  ),
+  /** Input relayed through signaling (before the data channel opens); fire and forget. */
+  Type.Object({ type: Type.Literal('input'), bytes: Type.Uint8Array({ maxByteLength: 256 }) }, strict),
+  Type.Object({ type: Type.Literal('snapshot'), id: RequestId }, strict),
+  Type.Object({ type: Type.Literal('close'), id: RequestId, reason: EndReason }, strict),
+]);
+export type WorkerCommand = Static<typeof WorkerCommandSchema>;
+
+// ---- worker → main ---------------------------------------------------------------------------------------
+
+export const StreamStatsSchema = Type.Object(
+  {
+    /** Frames sent per second over the last interval. */
+    fps: Type.Number({ minimum: 0 }),
+    framesSent: Type.Integer({ minimum: 0 }),
+    /** Frames not sent: the encoder was still busy, or the worker missed whole ticks. */
+    framesDropped: Type.Integer({ minimum: 0 }),
+    framesDroppedEncoderBusy: Type.Integer({ minimum: 0 }),
+    /** Payload sent (video + audio) over the last interval. */
+    bitrateBps: Type.Integer({ minimum: 0 }),
+    videoBitrateBps: Type.Integer({ minimum: 0 }),
+    targetBitrateBps: Type.Integer({ minimum: 0 }),
+    /** werift's latest TWCC throughput report, if any. */
+    estimateBitrateBps: Type.Optional(Type.Integer({ minimum: 0 })),
+    encodeMsP50: Type.Number({ minimum: 0 }),
+    encodeMsP95: Type.Number({ minimum: 0 }),
+    encoder: Type.String(),
+    codec: Type.Union([Codec, Type.Literal('none')]),
+    width: Type.Integer({ minimum: 0 }),
+    height: Type.Integer({ minimum: 0 }),
+    keyframesSent: Type.Integer({ minimum: 0 }),
+    pliCount: Type.Integer({ minimum: 0 }),
+    nackCount: Type.Integer({ minimum: 0 }),
+    rttMs: Type.Optional(Type.Number({ minimum: 0 })),
+    audioPacketsSent: Type.Integer({ minimum: 0 }),
+    /** Time since the player's last input reached the game (since streaming began if none yet). */
+    inputIdleMs: Type.Integer({ minimum: 0 }),
+    inputMessages: Type.Integer({ minimum: 0 }),
+    badInputMessages: Type.Integer({ minimum: 0 }),
+    playoutDelay: Type.Boolean(),
+  },
+  strict,
+);
+export type StreamStats = Static<typeof StreamStatsSchema>;
+
+export const WorkerEventSchema = Type.Union([
+  /** Game, audio encoder and sockets are set up; the worker takes commands. */
+  Type.Object({ type: Type.Literal('ready') }, strict),
+  Type.Object(
+    {
+      type: Type.Literal('reply'),
+      id: RequestId,
+      ok: Type.Literal(true),
+      snapshot: Type.Optional(Type.Union([GameSnapshotSchema, Type.Null()])),
+    },
+    strict,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('reply'),
+      id: RequestId,
+      ok: Type.Literal(false),
+      code: Type.String({ pattern: '^ATH_ERR_' }),
+      message: Type.String({ maxLength: 2048 }),
+    },
+    strict,
+  ),
+  Type.Object({ type: Type.Literal('offer'), sdp: Type.String({ minLength: 1, maxLength: 65536 }) }, strict),
+  Type.Object({ type: Type.Literal('ice'), candidate: Type.Union([IceCandidateSchema, Type.Null()]) }, strict),
+  Type.Object({ type: Type.Literal('connected') }, strict),
+  Type.Object({ type: Type.Literal('stats'), stats: StreamStatsSchema }, strict),
+  Type.Object({ type: Type.Literal('ended'), reason: EndReason, message: Type.String({ maxLength: 512 }) }, strict),
+  /** One pino line from the worker, re-logged by the main thread's logger. */
+  Type.Object({ type: Type.Literal('log'), line: Type.String({ maxLength: 65536 }) }, strict),
+]);
+export type WorkerEvent = Static<typeof WorkerEventSchema>;
+
+function parse<S extends TSchema>(schema: S, what: string, data: unknown): Static<S> {
+  if (Value.Check(schema, data)) return data;
+  const first = Value.Errors(schema, data).First();
+  throw new AthError({
+    code: RenderHostErrorCode.workerMessage,
+    shortMessage: `invalid ${what}`,
+    details: first ? `${first.path || '/'}: ${first.message}` : undefined,
+  });
+}
+
+export function parseWorkerInit(data: unknown): SessionWorkerInit {
+  return parse(SessionWorkerInitSchema, 'session worker parameters', data);
+}
+
+export function parseWorkerCommand(data: unknown): WorkerCommand {
+  return parse(WorkerCommandSchema, 'worker command', data);
+}
+
+export function parseWorkerEvent(data: unknown): WorkerEvent {
+  return parse(WorkerEventSchema, 'worker event', data);
+}
