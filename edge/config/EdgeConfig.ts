@@ -11,7 +11,15 @@ const obj = <T extends Parameters<typeof Type.Object>[0]>(properties: T) =>
   Type.Object(properties, { additionalProperties: false });
 
 export const EdgeConfigSchema = obj({
-  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  logLevel: Type.Union([
+    Type.Literal('fatal'),
+    Type.Literal('error'),
+    Type.Literal('warn'),
+    Type.Literal('info'),
+    Type.Literal('debug'),
+    Type.Literal('trace'),
+    Type.Literal('silent'),
+  ]),
   /** Where keys, logs and the embedded ledger live. */
   dataDir: Type.String({ minLength: 1 }),
   bindHost: Type.String({ minLength: 1 }),

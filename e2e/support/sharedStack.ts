@@ -1,0 +1,43 @@
+/**
+ * One running network for every e2e scenario in this process: built client, signaling, render host(s),
+ * each role in its own process exactly as `npm start` runs them, on free loopback ports in a temp data dir.
+ * Scenarios that need other settings add their own render hosts to it (and stop them).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildClient } from '../../client/index.js';
+import { DEFAULT_EDGE_CONFIG, type EdgeConfig, type Stack, startStack } from '../../edge/index.js';
+
+let stack: Promise<Stack> | undefined;
+
+export function e2eConfig(dataDir: string): EdgeConfig {
+  return {
+    ...DEFAULT_EDGE_CONFIG,
+    logLevel: 'info',
+    dataDir,
+    signaling: { ...DEFAULT_EDGE_CONFIG.signaling, httpPort: 0, wsPort: 0, heartbeatIntervalMs: 1000 },
+    renderHost: { ...DEFAULT_EDGE_CONFIG.renderHost, heartbeatIntervalMs: 1000 },
+    stack: { renderHosts: 1 },
+  };
+}
+
+/** The shared stack, started on first use; the e2e entry file stops it in its root `after`. */
+export function sharedStack(): Promise<Stack> {
+  if (!stack) {
+    stack = (async () => {
+      const dataDir = mkdtempSync(join(tmpdir(), 'ath-e2e-'));
+      const { outDir } = await buildClient({});
+      const started = await startStack({ config: e2eConfig(dataDir), clientDir: outDir });
+      process.stderr.write(`e2e: stack up at ${started.signaling.info.httpUrl} (logs in ${started.logDir})\n`);
+      return started;
+    })();
+  }
+  return stack;
+}
+
+export async function closeSharedStack(): Promise<void> {
+  const running = stack;
+  stack = undefined;
+  await (await running)?.close();
+}

@@ -1,0 +1,74 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { createMetrics, RENDER_HOST_METRICS } from '../../metrics/index.js';
+import { BUILTIN_GAMES, createBuiltinSessionDriver, startRenderHost } from '../../render-host/index.js';
+import { AthError, weiFromString } from '../../signaling/protocol/index.js';
+import type { EdgeConfig } from '../config/EdgeConfig.js';
+import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
+import type { RoleHandle } from './RoleHandle.js';
+
+export type RenderHostInfo = {
+  hostId: string;
+  providerAddress: string;
+  probeUrl: string;
+  metricsUrl: string;
+  httpUrl: string;
+  slots: number;
+};
+
+export type RunRenderHostParameters = { config: EdgeConfig; log: Logger };
+
+/** Reads the signaling server's WebSocket address from its HTTP API, so a host needs only one URL. */
+async function signalingNodeUrl(httpUrl: string): Promise<string> {
+  const response = await fetch(new URL('/api/config', httpUrl)).catch((cause: unknown) => {
+    throw new AthError({ code: 'ATH_ERR_CONFIG', shortMessage: `signaling unreachable at ${httpUrl}`, cause });
+  });
+  const body = (await response.json()) as { wsNodeUrl?: unknown };
+  if (!response.ok || typeof body.wsNodeUrl !== 'string') {
+    throw new AthError({ code: 'ATH_ERR_CONFIG', shortMessage: `${httpUrl} is not an ath-edge signaling server` });
+  }
+  return body.wsNodeUrl;
+}
+
+export async function runRenderHost({ config, log }: RunRenderHostParameters): Promise<RoleHandle<RenderHostInfo>> {
+  const settings = config.renderHost;
+  if (!config.signaling.url) {
+    throw new AthError({ code: 'ATH_ERR_CONFIG', shortMessage: 'a render host needs --signaling http://HOST:PORT' });
+  }
+  const keyFile = join(config.dataDir, 'keys', settings.hostId ? `provider-${settings.hostId}.key` : 'provider.key');
+  const provider = privateKeyToAccount((settings.providerKey as Hex | undefined) ?? loadOrCreateKey(keyFile));
+  const hostId = settings.hostId ?? `host-${provider.address.slice(2, 10).toLowerCase()}`;
+  const games = settings.games ? BUILTIN_GAMES.filter((game) => settings.games?.includes(game.id)) : BUILTIN_GAMES;
+  const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
+  const handle = await startRenderHost({
+    metrics,
+    hostId,
+    signalingNodeUrl: await signalingNodeUrl(config.signaling.url),
+    provider,
+    bindHost: config.bindHost,
+    probePort: settings.probePort,
+    region: settings.region,
+    gpu: settings.gpu ?? 'software (no GPU)',
+    encoder: 'x264',
+    slots: settings.slots,
+    priceWeiPerSec: weiFromString(settings.priceWeiPerSec),
+    games,
+    sessions: createBuiltinSessionDriver({ encoder: settings.encoder, metrics, log }),
+    heartbeatIntervalMs: settings.heartbeatIntervalMs,
+    probeDelayMs: settings.probeDelayMs,
+    log,
+  });
+  return {
+    info: {
+      hostId,
+      providerAddress: provider.address,
+      probeUrl: handle.probeUrl,
+      metricsUrl: handle.metricsUrl,
+      httpUrl: handle.httpUrl,
+      slots: settings.slots,
+    },
+    close: () => handle.close(),
+  };
+}

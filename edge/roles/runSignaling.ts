@@ -1,0 +1,45 @@
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
+import type { EdgeConfig } from '../config/EdgeConfig.js';
+import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
+import type { RoleHandle } from './RoleHandle.js';
+
+export type SignalingInfo = { httpUrl: string; wsPlayerUrl: string; wsNodeUrl: string; metricsUrl: string };
+
+export type RunSignalingParameters = { config: EdgeConfig; log: Logger; clientDir: string | undefined };
+
+export async function runSignaling({
+  config,
+  log,
+  clientDir,
+}: RunSignalingParameters): Promise<RoleHandle<SignalingInfo>> {
+  const secretHex =
+    config.signaling.tokenSecretHex ?? loadOrCreateKey(join(config.dataDir, 'keys', 'token-secret')).slice(2);
+  const settings = {
+    ...DEFAULT_SIGNALING_SETTINGS,
+    ...config.signaling,
+    bindHost: config.bindHost,
+    publicHttpUrl: config.signaling.publicHttpUrl,
+    publicWsUrl: config.signaling.publicWsUrl,
+    tokenSecret: Buffer.from(secretHex, 'hex'),
+    clientDir,
+  };
+  let server: SignalingServer;
+  try {
+    server = await startSignaling({ settings, log });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    log.warn({ port: settings.httpPort }, 'HTTP port in use; taking a free one');
+    server = await startSignaling({ settings: { ...settings, httpPort: 0 }, log });
+  }
+  return {
+    info: {
+      httpUrl: server.httpUrl,
+      wsPlayerUrl: server.wsPlayerUrl,
+      wsNodeUrl: server.wsNodeUrl,
+      metricsUrl: `${server.httpUrl}/metrics`,
+    },
+    close: () => server.close(),
+  };
+}

@@ -1,0 +1,50 @@
+import { isAbsolute, relative } from 'node:path';
+import { buildClient } from '../../client/index.js';
+import { loadEdgeConfig } from '../config/loadEdgeConfig.js';
+import { type Stack, startStack } from './startStack.js';
+
+/** `ath-edge all`: start everything, say where to play and where the logs are, stop cleanly on Ctrl-C. */
+export async function runStackCommand(args: string[]): Promise<void> {
+  const config = loadEdgeConfig({ flags: args, env: process.env });
+  const started = Date.now();
+  console.log('ath-edge: starting the network on this machine');
+  process.stdout.write('  ▸ client bundle … ');
+  const { outDir } = await buildClient({});
+  console.log('ok');
+  let stack: Stack | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log('\nath-edge: stopping …');
+    await stack?.close();
+    console.log('ath-edge: stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  stack = await startStack({
+    config,
+    clientDir: outDir,
+    onProgress: (step, state, detail) => {
+      if (state === 'start') process.stdout.write(`  ▸ ${step} … `);
+      else console.log(`ok${detail ? ` (${detail})` : ''}`);
+    },
+  });
+  const signaling = stack.signaling.info;
+  console.log(`\nReady in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
+  console.log(`  Metrics:   ${signaling.metricsUrl}`);
+  for (const host of stack.renderHosts) console.log(`             ${host.info.metricsUrl}  (${host.info.hostId})`);
+  const logs = relative(process.cwd(), stack.logDir);
+  console.log(`  Logs:      ${logs && !logs.startsWith('..') && !isAbsolute(logs) ? logs : stack.logDir}/`);
+  console.log(`\nPlay at ${signaling.httpUrl}\n`);
+  console.log('Press Ctrl-C to stop.');
+  for (const role of [stack.signaling, ...stack.renderHosts]) {
+    void role.exited.then((code) => {
+      if (!stopping) {
+        console.error(`ath-edge: ${role.role} exited unexpectedly (code ${code}); see ${stack?.logDir}`);
+        void stop(1);
+      }
+    });
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The whole network on one machine, each role in its own process: signaling, then the render hosts
+ * (pointed at it). Used by `npm start` (`ath-edge all`) and by the e2e tests, which share one stack.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { EdgeConfig } from '../config/EdgeConfig.js';
+import type { RenderHostInfo } from '../roles/runRenderHost.js';
+import type { SignalingInfo } from '../roles/runSignaling.js';
+import { RoleProcess } from './RoleProcess.js';
+
+export type StackProgress = (step: string, state: 'start' | 'done', detail?: string) => void;
+
+export type StartStackParameters = {
+  config: EdgeConfig;
+  /** The built client to serve from signaling. */
+  clientDir: string | undefined;
+  onProgress?: StackProgress;
+};
+
+export type Stack = {
+  readonly config: EdgeConfig;
+  readonly logDir: string;
+  readonly signaling: RoleProcess<SignalingInfo>;
+  readonly renderHosts: RoleProcess<RenderHostInfo>[];
+  /** Starts one more render host joined to this stack's signaling (tests add hosts with other settings). */
+  addRenderHost(name: string, settings?: Record<string, unknown>): Promise<RoleProcess<RenderHostInfo>>;
+  close(): Promise<void>;
+};
+
+export async function startStack({ config, clientDir, onProgress = () => {} }: StartStackParameters): Promise<Stack> {
+  const dataDir = resolve(config.dataDir);
+  const logDir = join(dataDir, 'logs');
+  const runDir = join(dataDir, 'run');
+  mkdirSync(logDir, { recursive: true });
+  mkdirSync(runDir, { recursive: true });
+  // Children get the parent's resolved config as a file, plus their own overrides as flags.
+  const configFile = join(runDir, 'edge.json');
+  writeFileSync(configFile, JSON.stringify({ ...config, dataDir }, null, 2));
+  const roles: RoleProcess<unknown>[] = [];
+
+  const spawnRole = async <Info>(name: string, role: string, args: string[]): Promise<RoleProcess<Info>> => {
+    onProgress(name, 'start');
+    const startedMs = Date.now();
+    const child = await RoleProcess.spawn<Info>({
+      role,
+      args: ['--config', configFile, '--log-file', join(logDir, `${name}.log`), ...args],
+      outputFile: join(logDir, `${name}.out`),
+    });
+    roles.push(child);
+    onProgress(name, 'done', `${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
+    return child;
+  };
+
+  const close = async () => {
+    await Promise.all([...roles].reverse().map((role) => role.stop()));
+  };
+
+  try {
+    const signaling = await spawnRole<SignalingInfo>(
+      'signaling',
+      'signaling',
+      clientDir ? ['--client-dir', clientDir] : [],
+    );
+    const addRenderHost = (name: string, settings: Record<string, unknown> = {}) =>
+      spawnRole<RenderHostInfo>(name, 'render-host', [
+        '--signaling',
+        signaling.info.httpUrl,
+        '--host-id',
+        name,
+        ...Object.entries(settings).flatMap(([key, value]) => [
+          '--set',
+          `renderHost.${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
+        ]),
+      ]);
+    const renderHosts: RoleProcess<RenderHostInfo>[] = [];
+    for (let i = 1; i <= config.stack.renderHosts; i++) renderHosts.push(await addRenderHost(`host-${i}`));
+    return { config, logDir, signaling, renderHosts, addRenderHost, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}

@@ -1,0 +1,349 @@
+/**
+ * The render host's control side: keeps one signaling connection (`/ws/node`), proves its provider
+ * wallet at registration, heartbeats every interval with load and slot states, and runs one stream
+ * session per leased slot — the heavy work of each session lives in its own worker (render-host/session).
+ * If signaling goes away the host stops its sessions (signaling has ended them as host-lost) and
+ * reconnects with backoff.
+ */
+import os from 'node:os';
+import type { Logger } from 'pino';
+import type { LocalAccount } from 'viem';
+import WebSocket from 'ws';
+import type { Metrics, RenderHostMetricKey } from '../../metrics/index.js';
+import {
+  type EndReasonName,
+  type GameInfoRecord,
+  hostRegistrationMessage,
+  type PeerMessage,
+  PROTOCOL_VERSION,
+  parseServerMessage,
+  type RegionInfo,
+  type ServerMessage,
+  type ServerMessageOf,
+  type SlotStateName,
+  WS_SUBPROTOCOL,
+  weiToString,
+} from '../../signaling/protocol/index.js';
+import type { SessionDriver, SessionDriverFactory } from './SessionDriver.js';
+
+export type RenderHostParameters = {
+  hostId: string;
+  signalingNodeUrl: string;
+  provider: LocalAccount;
+  region: RegionInfo;
+  gpu: string;
+  encoder: 'nvenc' | 'x264';
+  slots: number;
+  priceWeiPerSec: bigint;
+  games: readonly GameInfoRecord[];
+  endpoints: { probeUrl: string; metricsUrl: string };
+  heartbeatIntervalMs: number;
+  sessions: SessionDriverFactory;
+  metrics: Metrics<RenderHostMetricKey>;
+  log: Logger;
+};
+
+type Slot = { index: number; state: SlotStateName; sessionId: string | undefined; driver: SessionDriver | undefined };
+
+type RenderHostEvents = { registered: []; disconnected: [] };
+
+const RECONNECT_MIN_MS = 250;
+const RECONNECT_MAX_MS = 5_000;
+
+export class RenderHost {
+  readonly #params: RenderHostParameters;
+  readonly #log: Logger;
+  readonly #slots: Slot[];
+  #socket: WebSocket | undefined;
+  #registered = false;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #reconnectTimer: NodeJS.Timeout | undefined;
+  #reconnectDelayMs = RECONNECT_MIN_MS;
+  #closed = false;
+  /** Rejects `start()` when the very first registration is refused (bad key, duplicate host id). */
+  #firstFailure: ((error: Error) => void) | undefined;
+  readonly #listeners: { [K in keyof RenderHostEvents]: Set<(...args: RenderHostEvents[K]) => void> } = {
+    registered: new Set(),
+    disconnected: new Set(),
+  };
+
+  constructor(params: RenderHostParameters) {
+    this.#params = params;
+    this.#log = params.log.child({ mod: 'render-host/host', hostId: params.hostId });
+    this.#slots = Array.from({ length: params.slots }, (_, index) => ({
+      index,
+      state: 'free',
+      sessionId: undefined,
+      driver: undefined,
+    }));
+    this.#updateSlotGauge();
+  }
+
+  get registered(): boolean {
+    return this.#registered;
+  }
+
+  get busySlots(): number {
+    return this.#slots.filter((slot) => slot.state !== 'free').length;
+  }
+
+  get slotCount(): number {
+    return this.#slots.length;
+  }
+
+  on<K extends keyof RenderHostEvents>(event: K, listener: (...args: RenderHostEvents[K]) => void): () => void {
+    this.#listeners[event].add(listener);
+    return () => this.#listeners[event].delete(listener);
+  }
+
+  /** Connects and resolves once registered (rejects if the first registration is refused). */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const offRegistered = this.on('registered', () => {
+        offRegistered();
+        resolve();
+      });
+      this.#firstFailure = (error) => {
+        offRegistered();
+        reject(error);
+      };
+      this.#connect();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    clearTimeout(this.#reconnectTimer);
+    await Promise.all(this.#slots.map((slot) => this.#stopSlot(slot, 'host-stopped')));
+    this.#socket?.close(1000, 'host shutting down');
+  }
+
+  // ---- signaling connection ----------------------------------------------------------------------------
+
+  #connect(): void {
+    if (this.#closed) return;
+    const socket = new WebSocket(this.#params.signalingNodeUrl, [WS_SUBPROTOCOL]);
+    this.#socket = socket;
+    socket.on('open', () => {
+      this.#reconnectDelayMs = RECONNECT_MIN_MS;
+      this.#send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'host', agent: 'ath-edge render-host' });
+    });
+    socket.on('message', (data, isBinary) => {
+      let message: ServerMessage;
+      try {
+        message = parseServerMessage(isBinary ? new Uint8Array(data as Buffer) : data.toString());
+      } catch (error) {
+        this.#log.warn({ err: error }, 'invalid frame from signaling ignored');
+        return;
+      }
+      this.#onMessage(message).catch((error: unknown) =>
+        this.#log.error({ err: error, type: message.type }, 'handler failed'),
+      );
+    });
+    socket.on('error', (error) => this.#log.warn({ err: error }, 'signaling connection error'));
+    socket.on('close', (code) => this.#onClose(code));
+  }
+
+  #onClose(code: number): void {
+    const wasRegistered = this.#registered;
+    this.#registered = false;
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
+    if (this.#closed) return;
+    this.#log.warn({ code, wasRegistered }, 'signaling connection lost; reconnecting');
+    // Signaling treats a lost host as lost: it has ended these sessions and told the players.
+    for (const slot of this.#slots) void this.#stopSlot(slot, 'host-lost');
+    for (const listener of this.#listeners.disconnected) listener();
+    this.#reconnectTimer = setTimeout(() => this.#connect(), this.#reconnectDelayMs);
+    this.#reconnectDelayMs = Math.min(RECONNECT_MAX_MS, this.#reconnectDelayMs * 2);
+  }
+
+  #send(message: PeerMessage): void {
+    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
+  }
+
+  async #onMessage(message: ServerMessage): Promise<void> {
+    switch (message.type) {
+      case 'welcome':
+        await this.#register(message.nonce);
+        return;
+      case 'registered':
+        this.#onRegistered();
+        return;
+      case 'start-session':
+        await this.#startSession(message);
+        return;
+      case 'answer':
+        await this.#slotFor(message.sessionId)?.driver?.acceptAnswer(message.sdp);
+        return;
+      case 'ice':
+        await this.#slotFor(message.sessionId)?.driver?.addIceCandidate(message.candidate);
+        return;
+      case 'input':
+        this.#slotFor(message.sessionId)?.driver?.relayInput(Buffer.from(message.data, 'base64'));
+        return;
+      case 'stop-session': {
+        const slot = this.#slotFor(message.sessionId);
+        if (slot) await this.#stopSlot(slot, message.reason);
+        return;
+      }
+      case 'error':
+        this.#log.warn({ code: message.code, ref: message.ref, msg: message.message }, 'signaling refused a message');
+        if (!this.#registered && message.ref === 'register') {
+          this.#firstFailure?.(new Error(`registration refused: ${message.code} ${message.message}`));
+          this.#firstFailure = undefined;
+        }
+        return;
+      default:
+        this.#log.debug({ type: message.type }, 'message not for hosts ignored');
+    }
+  }
+
+  async #register(nonce: string): Promise<void> {
+    const p = this.#params;
+    this.#send({
+      type: 'register',
+      hostId: p.hostId,
+      providerAddress: p.provider.address,
+      signature: await p.provider.signMessage({ message: hostRegistrationMessage(p.hostId, nonce) }),
+      region: p.region,
+      gpu: p.gpu,
+      encoder: p.encoder,
+      games: [...p.games],
+      slots: p.slots,
+      priceWeiPerSec: weiToString(p.priceWeiPerSec),
+      endpoints: p.endpoints,
+    });
+  }
+
+  #onRegistered(): void {
+    this.#registered = true;
+    this.#firstFailure = undefined;
+    this.#log.info({ slots: this.#slots.length, games: this.#params.games.map((g) => g.id) }, 'registered');
+    clearInterval(this.#heartbeat);
+    this.#sendHeartbeat();
+    this.#heartbeat = setInterval(() => this.#sendHeartbeat(), this.#params.heartbeatIntervalMs);
+    for (const listener of this.#listeners.registered) listener();
+  }
+
+  #sendHeartbeat(): void {
+    const busyShare = this.busySlots / this.#slots.length;
+    const cpuShare = (os.loadavg()[0] ?? 0) / os.availableParallelism();
+    this.#send({
+      type: 'heartbeat',
+      load: Math.min(1, Math.max(busyShare, cpuShare)),
+      slots: this.#slots.map((slot) => ({
+        slot: slot.index,
+        state: slot.state,
+        ...(slot.sessionId ? { sessionId: slot.sessionId } : {}),
+      })),
+    });
+  }
+
+  // ---- sessions ----------------------------------------------------------------------------------------
+
+  #slotFor(sessionId: string): Slot | undefined {
+    return this.#slots.find((slot) => slot.sessionId === sessionId);
+  }
+
+  async #startSession(message: ServerMessageOf<'start-session'>): Promise<void> {
+    const existing = this.#slotFor(message.sessionId);
+    if (existing?.driver && message.resume) {
+      this.#log.info({ sessionId: message.sessionId }, 'player reconnected; renegotiating');
+      await existing.driver.restartTransport(message.codecs);
+      return;
+    }
+    const slot = this.#slots[message.slot];
+    if (!slot || slot.state !== 'free') {
+      this.#log.warn({ sessionId: message.sessionId, slot: message.slot }, 'start-session for a slot that is not free');
+      this.#send({
+        type: 'host-session-ended',
+        sessionId: message.sessionId,
+        reason: 'error',
+        message: 'The render host had no free slot for this session.',
+      });
+      return;
+    }
+    const game = this.#params.games.find((g) => g.id === message.game);
+    if (!game) {
+      this.#send({
+        type: 'host-session-ended',
+        sessionId: message.sessionId,
+        reason: 'error',
+        message: `This render host does not serve ${message.game}.`,
+      });
+      return;
+    }
+    slot.state = 'leased';
+    slot.sessionId = message.sessionId;
+    this.#updateSlotGauge();
+    const sessionId = message.sessionId;
+    try {
+      const driver = await this.#params.sessions({
+        sessionId,
+        game,
+        codecs: message.codecs,
+        events: {
+          offer: (sdp) => this.#send({ type: 'offer', sessionId, sdp }),
+          ice: (candidate) => this.#send({ type: 'ice', sessionId, candidate }),
+          connected: () => {
+            if (slot.sessionId !== sessionId) return;
+            slot.state = 'busy';
+            this.#updateSlotGauge();
+            this.#send({ type: 'session-started', sessionId });
+          },
+          report: (report) => this.#send({ type: 'host-report', sessionId, ...report }),
+          ended: (reason, text) => {
+            if (slot.sessionId !== sessionId) return;
+            this.#send({ type: 'host-session-ended', sessionId, reason, message: text });
+            void this.#stopSlot(slot, reason);
+          },
+        },
+      });
+      if (slot.sessionId !== sessionId) {
+        await driver.close('host-stopped');
+        return;
+      }
+      slot.driver = driver;
+    } catch (error) {
+      this.#log.error({ err: error, sessionId }, 'session failed to start');
+      this.#send({
+        type: 'host-session-ended',
+        sessionId,
+        reason: 'error',
+        message: 'The render host could not start the game.',
+      });
+      this.#freeSlot(slot, sessionId);
+    }
+  }
+
+  async #stopSlot(slot: Slot, reason: EndReasonName): Promise<void> {
+    const { sessionId, driver } = slot;
+    if (!sessionId) return;
+    this.#freeSlot(slot, sessionId);
+    if (driver) {
+      try {
+        await driver.close(reason);
+      } catch (error) {
+        this.#log.error({ err: error, sessionId }, 'session close failed');
+      }
+    }
+    if (this.#registered) this.#sendHeartbeat();
+  }
+
+  #freeSlot(slot: Slot, sessionId: string): void {
+    if (slot.sessionId !== sessionId) return;
+    slot.state = 'free';
+    slot.sessionId = undefined;
+    slot.driver = undefined;
+    this.#updateSlotGauge();
+  }
+
+  #updateSlotGauge(): void {
+    const counts = { free: 0, leased: 0, busy: 0 };
+    for (const slot of this.#slots) counts[slot.state] += 1;
+    for (const [state, n] of Object.entries(counts)) this.#params.metrics.metric.hostSlots.set({ state }, n);
+  }
+}

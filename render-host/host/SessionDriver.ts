@@ -1,0 +1,34 @@
+import type { CodecName, EndReasonName, GameInfoRecord, IceCandidateInit } from '../../signaling/protocol/index.js';
+
+/** What a running session tells the host (and through it, signaling). */
+export type SessionDriverEvents = {
+  offer(sdp: string): void;
+  ice(candidate: IceCandidateInit | null): void;
+  /** WebRTC is up and the first frame went out: the lease is confirmed. */
+  connected(): void;
+  /** Every few seconds: what was delivered, for delivery verification and AFK detection. */
+  report(report: { fpsMilli: number; framesSent: number; bitrateBps: number; inputIdleMs: number }): void;
+  ended(reason: EndReasonName, message: string): void;
+};
+
+/**
+ * The host's handle on one session, whatever runs it (the built-in game in a worker, or an external game
+ * captured from its own display). Everything is idempotent; `close` frees every resource of the session.
+ */
+export type SessionDriver = {
+  acceptAnswer(sdp: string): Promise<void>;
+  addIceCandidate(candidate: IceCandidateInit | null): Promise<void>;
+  relayInput(bytes: Uint8Array): void;
+  /** A player came back (reload, network blip): new WebRTC transport, same game state. */
+  restartTransport(codecs: CodecName[]): Promise<void>;
+  close(reason: EndReasonName): Promise<void>;
+};
+
+export type SessionDriverFactoryParameters = {
+  sessionId: string;
+  game: GameInfoRecord;
+  codecs: CodecName[];
+  events: SessionDriverEvents;
+};
+
+export type SessionDriverFactory = (params: SessionDriverFactoryParameters) => Promise<SessionDriver>;

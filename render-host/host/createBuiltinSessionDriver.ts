@@ -1,0 +1,88 @@
+/**
+ * Runs a session of a built-in game (render-host/games) through the media pipeline (render-host/session):
+ * adapts a `StreamSession` to the host's `SessionDriver`, feeds this host's metrics from its stats, and turns
+ * its stats into the delivery reports signaling meters and checks.
+ */
+import type { Logger } from 'pino';
+import type { Metrics, RenderHostMetricKey } from '../../metrics/index.js';
+import { type EncoderSettings, StreamSession, type StreamStats } from '../session/index.js';
+import type { SessionDriverFactory } from './SessionDriver.js';
+
+/** How often a live session tells signaling what it delivered. */
+export const HOST_REPORT_INTERVAL_MS = 5_000;
+
+export type CreateBuiltinSessionDriverParameters = {
+  encoder: EncoderSettings;
+  metrics: Metrics<RenderHostMetricKey>;
+  log: Logger;
+  /** How long a session's game outlives its player's connection; signaling decides when it really ends. */
+  reconnectGraceMs?: number;
+};
+
+export function createBuiltinSessionDriver({
+  encoder,
+  metrics,
+  log,
+  reconnectGraceMs = 35_000,
+}: CreateBuiltinSessionDriverParameters): SessionDriverFactory {
+  const live = new Map<string, StreamStats>();
+  const updateGauges = () => {
+    let fps = 0;
+    let bitrate = 0;
+    for (const stats of live.values()) {
+      fps += stats.fps;
+      bitrate += stats.bitrateBps;
+    }
+    metrics.metric.streamFramesPerSecond.set(live.size ? fps / live.size : 0);
+    metrics.metric.streamBitrate.set(bitrate);
+  };
+
+  return async ({ sessionId, game, codecs, events }) => {
+    const session = await StreamSession.start({ sessionId, game: game.id, codecs, encoder, reconnectGraceMs, log });
+    let previous: StreamStats | undefined;
+    let lastReportMs = Date.now();
+    session.on('offer', (sdp) => events.offer(sdp));
+    session.on('ice', (candidate) => events.ice(candidate));
+    session.on('connected', () => events.connected());
+    session.on('ended', (reason, message) => {
+      live.delete(sessionId);
+      updateGauges();
+      events.ended(reason, message);
+    });
+    session.on('stats', (stats) => {
+      const codec = stats.codec === 'none' ? 'none' : stats.codec;
+      const delta = (now: number, before: number | undefined) => Math.max(0, now - (before ?? 0));
+      metrics.metric.streamFramesSent.inc({ codec }, delta(stats.framesSent, previous?.framesSent));
+      metrics.metric.streamFramesDropped.inc(delta(stats.framesDropped, previous?.framesDropped));
+      metrics.metric.streamPli.inc(delta(stats.pliCount, previous?.pliCount));
+      metrics.metric.streamNack.inc(delta(stats.nackCount, previous?.nackCount));
+      if (stats.framesSent > (previous?.framesSent ?? 0)) {
+        const encoderLabel = stats.codec === 'VP8' ? 'vp8' : stats.encoder.includes('nvenc') ? 'nvenc' : 'x264';
+        metrics.metric.encoderFrameSeconds.observe({ encoder: encoderLabel }, stats.encodeMsP50 / 1000);
+      }
+      previous = stats;
+      live.set(sessionId, stats);
+      updateGauges();
+      if (Date.now() - lastReportMs >= HOST_REPORT_INTERVAL_MS) {
+        lastReportMs = Date.now();
+        events.report({
+          fpsMilli: Math.round(stats.fps * 1000),
+          framesSent: stats.framesSent,
+          bitrateBps: stats.bitrateBps,
+          inputIdleMs: stats.inputIdleMs,
+        });
+      }
+    });
+    return {
+      acceptAnswer: (sdp) => session.acceptAnswer(sdp),
+      addIceCandidate: (candidate) => session.addIceCandidate(candidate),
+      relayInput: (bytes) => session.relayInput(bytes),
+      restartTransport: (nextCodecs) => session.restartTransport(nextCodecs),
+      close: async (reason) => {
+        live.delete(sessionId);
+        updateGauges();
+        await session.close(reason);
+      },
+    };
+  };
+}

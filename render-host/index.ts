@@ -1,0 +1,15 @@
+// The render container: slots, one worker per session (game → encoder → WebRTC), probe and metrics endpoint.
+export { BUILTIN_GAMES } from './games/index.js';
+export {
+  type CreateBuiltinSessionDriverParameters,
+  createBuiltinSessionDriver,
+} from './host/createBuiltinSessionDriver.js';
+export type { RenderHost } from './host/RenderHost.js';
+export type {
+  SessionDriver,
+  SessionDriverEvents,
+  SessionDriverFactory,
+  SessionDriverFactoryParameters,
+} from './host/SessionDriver.js';
+export { type RenderHostHandle, type StartRenderHostParameters, startRenderHost } from './host/startRenderHost.js';
+export { type EncoderSettings, StreamSession, type StreamStats } from './session/index.js';
