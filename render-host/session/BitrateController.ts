@@ -1,32 +1,31 @@
 /**
- * Turns werift's transport-wide-cc feedback into an encoder target within configured bounds.
- *
- * werift's `senderBWE.onAvailableBitrate` is not a capacity estimate: it is min(send rate, receive rate) of
- * the packets acknowledged since the last report, i.e. the throughput the receiver saw. Following it directly
- * spirals down (a quiet scene sends less → "available" falls → the encoder gets less …). So:
- * - the receiver getting clearly less than we sent over about the same window (twice in a row), werift's
- *   congestion flag, or RTCP-reported loss → cut to just under what got through (multiplicative decrease);
- * - otherwise probe up ~8 %/s towards the maximum (the encoder only spends what the picture needs);
- * - after a cut, hold for 2 s before probing again.
+ * The encoder's target bitrate, from transport-wide-cc feedback (DeliveryMonitor), within configured bounds:
+ * - a queue building up on the path (one-way delay > 50 ms above its recent minimum) or loss ≥ 10 % → cut to
+ *   85 % of what got through (multiplicative decrease, at most every half second);
+ * - no queue (< 15 ms) and loss < 2 % → probe up 8 % per second towards the maximum (the encoder only spends
+ *   what the picture needs, so a quiet scene does not drag the target down);
+ * - after a cut, hold for 2 s before probing again; in between, keep.
  */
 import { AthError } from '../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../errors.js';
+import type { DeliveryReport } from './DeliveryMonitor.js';
 
 export type BitrateBounds = { minBitrateBps: number; startBitrateBps: number; maxBitrateBps: number };
 
 export type BitrateControllerParameters = BitrateBounds & {
-  /** Called when the target changes (rounded to 10 kbit/s to avoid reconfiguring on noise). */
+  /** Called when the target changes (rounded to 10 kbit/s so noise does not reconfigure the encoder). */
   onTarget?: (bitrateBps: number) => void;
 };
 
 const INCREASE_FACTOR = 1.08;
 const INCREASE_INTERVAL_MS = 1000;
 const HOLD_AFTER_DECREASE_MS = 2000;
+const DECREASE_INTERVAL_MS = 500;
 const DECREASE_FACTOR = 0.85;
-/** Receiver got less than this share of what we sent over the same window: the path is saturated. */
-const DELIVERY_RATIO_CONGESTED = 0.8;
+const QUEUE_CONGESTED_MS = 50;
+const QUEUE_CLEAR_MS = 15;
 const LOSS_CONGESTED = 0.1;
-const LOSS_HOLD = 0.02;
+const LOSS_CLEAR = 0.02;
 
 export class BitrateController {
   readonly bounds: BitrateBounds;
@@ -34,10 +33,7 @@ export class BitrateController {
   #targetBps: number;
   #lastDecreaseMs = Number.NEGATIVE_INFINITY;
   #lastIncreaseMs = Number.NEGATIVE_INFINITY;
-  #congested = false;
-  #lossFraction = 0;
-  #lastEstimateBps: number | undefined;
-  #saturatedReports = 0;
+  #lastReport: DeliveryReport | undefined;
 
   constructor({ onTarget, ...bounds }: BitrateControllerParameters) {
     if (!(bounds.minBitrateBps <= bounds.startBitrateBps && bounds.startBitrateBps <= bounds.maxBitrateBps)) {
@@ -56,52 +52,28 @@ export class BitrateController {
     return this.#targetBps;
   }
 
-  get lastEstimateBps(): number | undefined {
-    return this.#lastEstimateBps;
+  get lastReport(): DeliveryReport | undefined {
+    return this.#lastReport;
   }
 
-  /**
-   * A werift throughput report (`onAvailableBitrate`), with what we sent over about the same recent window
-   * (so the two rates are comparable).
-   */
-  onEstimate(estimateBps: number, sentBps: number, nowMs: number): void {
-    this.#lastEstimateBps = estimateBps;
-    // Two reports in a row: the send-rate window only approximates werift's, a single short one is noise.
-    const saturated = sentBps > 0 && estimateBps < sentBps * DELIVERY_RATIO_CONGESTED;
-    this.#saturatedReports = saturated ? this.#saturatedReports + 1 : 0;
-    if (this.#saturatedReports >= 2 || this.#congested || this.#lossFraction >= LOSS_CONGESTED) {
-      this.#decrease(Math.min(this.#targetBps, estimateBps) * DECREASE_FACTOR, nowMs);
+  onDelivery(report: DeliveryReport, nowMs: number): void {
+    this.#lastReport = report;
+    if (report.queueDelayMs > QUEUE_CONGESTED_MS || report.lossFraction >= LOSS_CONGESTED) {
+      if (nowMs - this.#lastDecreaseMs < DECREASE_INTERVAL_MS) return;
+      this.#lastDecreaseMs = nowMs;
+      const through = report.deliveredBps ?? this.#targetBps;
+      this.#set(Math.min(this.#targetBps, through) * DECREASE_FACTOR);
       return;
     }
-    if (saturated || this.#lossFraction >= LOSS_HOLD) return;
+    if (report.queueDelayMs >= QUEUE_CLEAR_MS || report.lossFraction >= LOSS_CLEAR) return;
     if (nowMs - this.#lastDecreaseMs < HOLD_AFTER_DECREASE_MS) return;
     if (nowMs - this.#lastIncreaseMs < INCREASE_INTERVAL_MS) return;
     this.#lastIncreaseMs = nowMs;
     this.#set(this.#targetBps * INCREASE_FACTOR);
   }
 
-  /** werift's congestion flag (feedback starved for over a second). */
-  onCongestion(congested: boolean, nowMs: number): void {
-    this.#congested = congested;
-    if (congested) this.#decrease(this.#targetBps * DECREASE_FACTOR, nowMs);
-  }
-
-  /** Fraction lost (0..1) from the receiver's RTCP report for the video stream. */
-  onLoss(fractionLost: number, nowMs: number): void {
-    this.#lossFraction = fractionLost;
-    if (fractionLost >= LOSS_CONGESTED) this.#decrease(this.#targetBps * (1 - fractionLost / 2), nowMs);
-  }
-
-  #decrease(bitrateBps: number, nowMs: number): void {
-    // One cut per feedback round is enough: several signals usually report the same event.
-    if (nowMs - this.#lastDecreaseMs < 200) return;
-    this.#lastDecreaseMs = nowMs;
-    this.#set(bitrateBps);
-  }
-
   #set(bitrateBps: number): void {
-    const clamped = Math.min(this.bounds.maxBitrateBps, Math.max(this.bounds.minBitrateBps, bitrateBps));
-    const rounded = Math.round(clamped / 10_000) * 10_000;
+    const rounded = Math.round(bitrateBps / 10_000) * 10_000;
     const next = Math.min(this.bounds.maxBitrateBps, Math.max(this.bounds.minBitrateBps, rounded));
     if (next === this.#targetBps) return;
     this.#targetBps = next;

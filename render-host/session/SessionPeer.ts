@@ -14,13 +14,14 @@ import {
   RTCPeerConnection,
   type RTCRtpSender,
   type RTCRtpTransceiver,
-  RtcpRrPacket,
-  RtcpSrPacket,
+  RtcpTransportLayerFeedback,
   type RtpPacket,
+  TransportWideCC,
   Vp8Packetizer,
 } from 'werift';
 import { AthError, type CodecName, type IceCandidateInit } from '../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../errors.js';
+import { DeliveryMonitor, type DeliveryReport } from './DeliveryMonitor.js';
 import { TypedEmitter } from './TypedEmitter.js';
 import {
   audioHeaderExtensions,
@@ -43,11 +44,8 @@ export type SessionPeerEvents = {
   input: [bytes: Uint8Array, channel: InputChannelName];
   /** The receiver lost the picture (PLI): the next frame must be an IDR. */
   keyframeRequest: [];
-  /** werift TWCC throughput report for the video stream. */
-  estimate: [bitrateBps: number];
-  congestion: [congested: boolean];
-  /** Fraction (0..1) of video packets lost, from the receiver's RTCP reports. */
-  loss: [fraction: number];
+  /** Transport-wide-cc feedback on the video packets, decoded (queue delay, loss, delivered rate). */
+  delivery: [report: DeliveryReport];
 };
 
 export type CreateSessionPeerParameters = {
@@ -97,6 +95,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   #videoPacketsSent = 0;
   #audioPacketsSent = 0;
   #videoBytesSent = 0;
+  readonly #delivery = new DeliveryMonitor();
 
   private constructor(params: CreateSessionPeerParameters) {
     super(params.log);
@@ -232,7 +231,14 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
         packet.header.extensions.push({ id: this.#playoutDelayId, payload: PLAYOUT_DELAY_ZERO });
       }
       this.#videoBytesSent += packet.payload.length;
+      const size = packet.header.serializeSize + packet.payload.length;
+      const transport = this.#video.sender.dtlsTransport;
+      const wideSeqBefore = transport.transportSequenceNumber;
       this.#send(this.#video.sender, packet);
+      // werift assigns the transport-wide seq synchronously inside sendRtp: read it back to match feedback.
+      if (transport.transportSequenceNumber !== wideSeqBefore) {
+        this.#delivery.recordSent(transport.transportSequenceNumber, size, performance.now());
+      }
     }
     this.#videoPacketsSent += packets.length;
     return packets.length;
@@ -335,13 +341,11 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     sub(video.onGenericNack, () => {
       this.#nackCount += 1;
     });
-    sub(video.senderBWE.onAvailableBitrate, (bitrateBps) => this.safeEmit('estimate', bitrateBps));
-    sub(video.senderBWE.onCongestion, (congested) => this.safeEmit('congestion', congested));
+    // werift's own estimate (senderBWE) misreads the feedback: see DeliveryMonitor.ts.
     sub(video.onRtcp, (packet) => {
-      if (!(packet instanceof RtcpRrPacket || packet instanceof RtcpSrPacket)) return;
-      for (const report of packet.reports) {
-        if (report.ssrc === video.ssrc) this.safeEmit('loss', report.fractionLost / 256);
-      }
+      if (!(packet instanceof RtcpTransportLayerFeedback) || !(packet.feedback instanceof TransportWideCC)) return;
+      const report = this.#delivery.onFeedback(packet.feedback, performance.now());
+      if (report) this.safeEmit('delivery', report);
     });
   }
 

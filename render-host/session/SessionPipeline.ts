@@ -71,9 +71,6 @@ type Leg = {
   pacer: FramePacer | undefined;
   streaming: boolean;
   firstFrameSent: boolean;
-  /** Video payload bytes since the last bandwidth report, and when that was. */
-  bytesSinceEstimate: number;
-  lastEstimateAtMs: number;
 };
 
 function random32(): number {
@@ -134,7 +131,7 @@ export class SessionPipeline {
       startBitrateBps: params.encoder.startBitrateBps,
       maxBitrateBps: params.encoder.maxBitrateBps,
       onTarget: (bitrateBps) => {
-        this.#log.debug({ bitrateBps, estimateBps: this.#bitrate.lastEstimateBps }, 'encoder bitrate');
+        this.#log.debug({ bitrateBps, delivery: this.#bitrate.lastReport }, 'encoder bitrate');
         this.#encoder?.setBitrate(bitrateBps);
       },
     });
@@ -162,8 +159,6 @@ export class SessionPipeline {
       pacer: undefined,
       streaming: false,
       firstFrameSent: false,
-      bytesSinceEstimate: 0,
-      lastEstimateAtMs: performance.now(),
     };
     this.#leg = leg;
     this.#wirePeer(leg);
@@ -255,16 +250,10 @@ export class SessionPipeline {
       this.#log.debug('PLI: next frame is an IDR');
       this.#keyframePending = true;
     });
-    peer.on('estimate', (estimateBps) => {
-      const now = performance.now();
-      const windowMs = Math.max(1, now - leg.lastEstimateAtMs);
-      const sentBps = (leg.bytesSinceEstimate * 8 * 1000) / windowMs;
-      leg.bytesSinceEstimate = 0;
-      leg.lastEstimateAtMs = now;
-      this.#bitrate.onEstimate(estimateBps, sentBps, now);
+    peer.on('delivery', (report) => {
+      this.#log.trace(report, 'transport feedback');
+      this.#bitrate.onDelivery(report, performance.now());
     });
-    peer.on('congestion', (congested) => this.#bitrate.onCongestion(congested, performance.now()));
-    peer.on('loss', (fraction) => this.#bitrate.onLoss(fraction, performance.now()));
   }
 
   #maybeStartStreaming(leg: Leg): void {
@@ -391,7 +380,6 @@ export class SessionPipeline {
         this.#framesSent += 1;
         this.#windowFrames += 1;
         this.#windowVideoBytes += encoded.data.length;
-        leg.bytesSinceEstimate += encoded.data.length;
         if (encoded.keyframe) this.#keyframesSent += 1;
         this.#encodeMs.push(encoded.encodeMs);
         if (this.#encodeMs.length > ENCODE_SAMPLES_KEPT) this.#encodeMs.shift();
@@ -454,7 +442,7 @@ export class SessionPipeline {
     const seconds = Math.max(0.001, (now - this.#windowStartMs) / 1000);
     const sorted = [...this.#encodeMs].sort((a, b) => a - b);
     const peer = this.#leg?.peer.stats();
-    const estimate = this.#bitrate.lastEstimateBps;
+    const estimate = this.#bitrate.lastReport?.deliveredBps;
     const idleSince = this.#lastInputAtMs ?? this.#streamingSinceMs ?? now;
     const stats: StreamStats = {
       fps: Math.round((this.#windowFrames / seconds) * 10) / 10,
@@ -465,6 +453,9 @@ export class SessionPipeline {
       videoBitrateBps: Math.round((this.#windowVideoBytes * 8) / seconds),
       targetBitrateBps: this.#bitrate.targetBps,
       ...(estimate !== undefined ? { estimateBitrateBps: Math.round(estimate) } : {}),
+      ...(this.#bitrate.lastReport
+        ? { queueDelayMs: Math.round(this.#bitrate.lastReport.queueDelayMs * 10) / 10 }
+        : {}),
       encodeMsP50: Math.round(percentile(sorted, 0.5) * 100) / 100,
       encodeMsP95: Math.round(percentile(sorted, 0.95) * 100) / 100,
       encoder: this.#encoder?.name ?? 'none',

@@ -104,8 +104,10 @@ export const StreamStatsSchema = Type.Object(
     bitrateBps: Type.Integer({ minimum: 0 }),
     videoBitrateBps: Type.Integer({ minimum: 0 }),
     targetBitrateBps: Type.Integer({ minimum: 0 }),
-    /** werift's latest TWCC throughput report, if any. */
+    /** What got through lately, from transport-wide-cc feedback (DeliveryMonitor), if known. */
     estimateBitrateBps: Type.Optional(Type.Integer({ minimum: 0 })),
+    /** One-way delay above its recent minimum, from the same feedback. */
+    queueDelayMs: Type.Optional(Type.Number({ minimum: 0 })),
     encodeMsP50: Type.Number({ minimum: 0 }),
     encodeMsP95: Type.Number({ minimum: 0 }),
     encoder: Type.String(),

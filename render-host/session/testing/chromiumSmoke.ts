@@ -1,0 +1,224 @@
+/**
+ * Manual smoke run: one StreamSession streamed to Debian's Chromium (Playwright), loopback only.
+ *
+ *   node --import tsx render-host/session/testing/chromiumSmoke.ts [--codec H264|VP8] [--seconds 10] [--no-av-sync]
+ *
+ * Prints what the browser measured (getStats: decoded fps, size, decoder, jitter buffer; audio packets and
+ * samples; requestVideoFrameCallback receive → presentation delay) and what the host measured (send fps,
+ * drops, encode ms, CPU of this process per stream), as one JSON object on the last line.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { chromium } from 'playwright';
+import type { CodecName } from '../../../signaling/protocol/index.js';
+import { StreamSession, type StreamStats } from '../index.js';
+
+const { values } = parseArgs({
+  options: {
+    codec: { type: 'string', default: 'H264' },
+    seconds: { type: 'string', default: '10' },
+    'no-av-sync': { type: 'boolean', default: false },
+    chromium: { type: 'string', default: '/usr/bin/chromium' },
+    'max-bitrate': { type: 'string', default: '8000000' },
+  },
+});
+const codec: CodecName = values.codec === 'VP8' ? 'VP8' : 'H264';
+const seconds = Number(values.seconds);
+
+const PAGE = `<!doctype html><meta charset="utf-8"><title>ath-edge session smoke</title>
+<video id="v" autoplay playsinline></video>
+<script>
+window.smoke = { delays: [], frames: 0 };
+async function run(wanted) {
+  const pc = new RTCPeerConnection();
+  window.pc = pc;
+  const stream = new MediaStream();
+  const video = document.getElementById('v');
+  pc.ontrack = (e) => {
+    stream.addTrack(e.track);
+    video.srcObject = stream;
+    if (e.track.kind === 'video' && 'jitterBufferTarget' in e.receiver) e.receiver.jitterBufferTarget = 0;
+  };
+  pc.ondatachannel = (e) => { window.channels = window.channels || {}; window.channels[e.channel.label] = e.channel; };
+  const offer = await (await fetch('/offer')).text();
+  await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+  for (const t of pc.getTransceivers()) {
+    if (t.receiver.track.kind !== 'video') continue;
+    const caps = RTCRtpReceiver.getCapabilities('video').codecs;
+    const first = caps.filter((c) => c.mimeType.toLowerCase() === 'video/' + wanted.toLowerCase());
+    t.setCodecPreferences([...first, ...caps.filter((c) => !first.includes(c))]);
+  }
+  await pc.setLocalDescription(await pc.createAnswer());
+  await new Promise((r) => { if (pc.iceGatheringState === 'complete') r(); else pc.onicegatheringstatechange = () => pc.iceGatheringState === 'complete' && r(); setTimeout(r, 2000); });
+  await fetch('/answer', { method: 'POST', body: pc.localDescription.sdp });
+  const onFrame = (now, meta) => {
+    window.smoke.frames++;
+    if (meta.receiveTime) window.smoke.delays.push(meta.presentationTime - meta.receiveTime);
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+}
+async function stats() {
+  const out = { video: null, audio: null };
+  const report = await window.pc.getStats();
+  const codecs = {};
+  report.forEach((s) => { if (s.type === 'codec') codecs[s.id] = s.mimeType; });
+  report.forEach((s) => {
+    if (s.type !== 'inbound-rtp') return;
+    const x = { ...s, mimeType: codecs[s.codecId] };
+    if (s.kind === 'video') out.video = x; else out.audio = x;
+  });
+  return out;
+}
+</script>`;
+
+async function main(): Promise<void> {
+  const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
+  const session = await StreamSession.start({
+    sessionId: `0x${'5'.repeat(64)}`,
+    game: 'neon-drift',
+    codecs: codec === 'VP8' ? ['VP8', 'H264'] : ['H264', 'VP8'],
+    encoder: {
+      prefer: 'auto',
+      minBitrateBps: 500_000,
+      startBitrateBps: Number(values['max-bitrate']) / 2,
+      maxBitrateBps: Number(values['max-bitrate']),
+    },
+    avSync: !values['no-av-sync'],
+    reconnectGraceMs: 60_000,
+    log,
+  });
+  const hostStats: StreamStats[] = [];
+  session.on('stats', (s) => hostStats.push(s));
+  session.on('ended', (reason, message) => log.warn({ reason, message }, 'session ended'));
+  const offer = new Promise<string>((resolve) => session.once('offer', resolve));
+
+  const server = createServer((req, res) => {
+    if (req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html' }).end(PAGE);
+    } else if (req.url === '/offer') {
+      void offer.then((sdp) => res.writeHead(200, { 'content-type': 'text/plain' }).end(sdp));
+    } else if (req.url === '/answer' && req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        session.acceptAnswer(Buffer.concat(chunks).toString()).then(
+          () => res.writeHead(204).end(),
+          (error: unknown) => res.writeHead(400).end(String(error)),
+        );
+      });
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+
+  const browser = await chromium.launch({
+    executablePath: values.chromium,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required',
+    ],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    await page.goto(url);
+    const connectedAt = new Promise<number>((resolve) => session.once('connected', () => resolve(performance.now())));
+    const t0 = performance.now();
+    await page.evaluate((wanted) => (window as unknown as { run(w: string): Promise<void> }).run(wanted), codec);
+    const firstFrameMs = (await connectedAt) - t0;
+    // Warm up, then measure a window.
+    await page.waitForTimeout(2000);
+    type Inbound = Record<string, number | string | undefined>;
+    const read = () =>
+      page.evaluate(() =>
+        (window as unknown as { stats(): Promise<{ video: Inbound | null; audio: Inbound | null }> }).stats(),
+      );
+    const before = await read();
+    const cpuBefore = process.cpuUsage();
+    const wallBefore = performance.now();
+    const statsFrom = hostStats.length;
+    await page.waitForTimeout(seconds * 1000);
+    const after = await read();
+    const cpu = process.cpuUsage(cpuBefore);
+    const wallMs = performance.now() - wallBefore;
+    const delays = await page.evaluate(() => (window as unknown as { smoke: { delays: number[] } }).smoke.delays);
+    const num = (x: Inbound | null, k: string) => Number(x?.[k] ?? 0);
+    const v0 = before.video;
+    const v1 = after.video;
+    const a1 = after.audio;
+    const window = hostStats.slice(statsFrom);
+    const avg = (k: keyof StreamStats) =>
+      window.reduce((s, x) => s + Number(x[k] ?? 0), 0) / Math.max(1, window.length);
+    const sorted = delays.slice(-seconds * 60).sort((x, y) => x - y);
+    const result = {
+      smoke: 'session-chromium',
+      codec,
+      avSync: !values['no-av-sync'],
+      firstFrameMs: Math.round(firstFrameMs),
+      browser: {
+        mimeType: v1?.mimeType,
+        decoder: v1?.decoderImplementation,
+        width: num(v1, 'frameWidth'),
+        height: num(v1, 'frameHeight'),
+        decodedFps: Math.round(((num(v1, 'framesDecoded') - num(v0, 'framesDecoded')) / wallMs) * 1000 * 10) / 10,
+        framesDropped: num(v1, 'framesDropped'),
+        videoJitterBufferMs:
+          Math.round(
+            ((num(v1, 'jitterBufferDelay') - num(v0, 'jitterBufferDelay')) /
+              Math.max(1, num(v1, 'jitterBufferEmittedCount') - num(v0, 'jitterBufferEmittedCount'))) *
+              1000 *
+              10,
+          ) / 10,
+        decodeMsPerFrame:
+          Math.round(
+            ((num(v1, 'totalDecodeTime') - num(v0, 'totalDecodeTime')) /
+              Math.max(1, num(v1, 'framesDecoded') - num(v0, 'framesDecoded'))) *
+              1000 *
+              100,
+          ) / 100,
+        receiveToPresentMsP50: Math.round((sorted[Math.floor(sorted.length / 2)] ?? 0) * 10) / 10,
+        receiveToPresentMsP95: Math.round((sorted[Math.floor(sorted.length * 0.95)] ?? 0) * 10) / 10,
+        audioMimeType: a1?.mimeType,
+        audioPacketsReceived: num(a1, 'packetsReceived'),
+        audioSamplesReceived: num(a1, 'totalSamplesReceived'),
+        audioConcealedSamples: num(a1, 'concealedSamples'),
+        audioJitterBufferMs:
+          Math.round((num(a1, 'jitterBufferDelay') / Math.max(1, num(a1, 'jitterBufferEmittedCount'))) * 1000 * 10) /
+          10,
+        packetsLost: num(v1, 'packetsLost'),
+        nackCount: num(v1, 'nackCount'),
+        pliCount: num(v1, 'pliCount'),
+      },
+      host: {
+        encoder: window.at(-1)?.encoder,
+        sentFps: Math.round(avg('fps') * 10) / 10,
+        framesDropped: window.at(-1)?.framesDropped,
+        framesSent: window.at(-1)?.framesSent,
+        encodeMsP50: Math.round(avg('encodeMsP50') * 100) / 100,
+        encodeMsP95: Math.round(avg('encodeMsP95') * 100) / 100,
+        videoBitrateBps: Math.round(avg('videoBitrateBps')),
+        targetBitrateBps: window.at(-1)?.targetBitrateBps,
+        rttMs: window.at(-1)?.rttMs,
+        // This process runs only the session (the page is served from here too, which costs nothing).
+        cpuPctPerStream: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100 * 10) / 10,
+      },
+    };
+    console.log(JSON.stringify(result));
+  } finally {
+    await browser.close();
+    await session.close();
+    server.close();
+  }
+}
+
+await main();
