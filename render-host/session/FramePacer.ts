@@ -46,11 +46,11 @@ export class FramePacer {
     return this.#missedTotal;
   }
 
-  /** Starts ticking now (tick 0 runs on the next turn of the event loop). */
-  start(): void {
+  /** Starts ticking: tick 0 is due at `startMs` (default now; pacers sharing a start share their clock). */
+  start(startMs = this.#now()): void {
     if (this.#running) return;
     this.#running = true;
-    this.#startMs = this.#now();
+    this.#startMs = startMs;
     this.#next = 0;
     this.#arm();
   }

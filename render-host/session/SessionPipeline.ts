@@ -69,6 +69,9 @@ type Leg = {
   /** Audio samples produced this leg. */
   audioSamples: number;
   pacer: FramePacer | undefined;
+  /** Audio has its own 20 ms clock (same start): packets then arrive evenly, and the browser's audio jitter
+   * buffer stays small; on the 60 Hz grid 20 ms chunks would leave at 16.7/33.3 ms intervals. */
+  audioPacer: FramePacer | undefined;
   streaming: boolean;
   firstFrameSent: boolean;
 };
@@ -157,6 +160,7 @@ export class SessionPipeline {
       audioRtpBase: random32(),
       audioSamples: 0,
       pacer: undefined,
+      audioPacer: undefined,
       streaming: false,
       firstFrameSent: false,
     };
@@ -265,7 +269,12 @@ export class SessionPipeline {
     this.#streamingSinceMs ??= performance.now();
     const pacer = new FramePacer({ fps: this.#source.fps, onTick: (tick) => this.#onTick(leg, tick) });
     leg.pacer = pacer;
-    leg.epochWallMs = performance.timeOrigin + performance.now();
+    if (this.#audioEncoder) {
+      const chunksPerSecond = OPUS_SAMPLE_RATE / SAMPLES_PER_CHUNK;
+      leg.audioPacer = new FramePacer({ fps: chunksPerSecond, onTick: (tick) => this.#produceAudio(leg, tick) });
+    }
+    const startMs = performance.now();
+    leg.epochWallMs = performance.timeOrigin + startMs;
     for (const [sender, clockRate, rtpBase] of [
       [leg.peer.videoSender, VIDEO_CLOCK_RATE, leg.videoRtpBase],
       [leg.peer.audioSender, OPUS_SAMPLE_RATE, leg.audioRtpBase],
@@ -274,7 +283,8 @@ export class SessionPipeline {
         this.#log.warn('werift sender fields changed: sender reports keep werift’s own clock (A/V sync off)');
       }
     }
-    pacer.start();
+    pacer.start(startMs);
+    leg.audioPacer?.start(startMs);
     this.#log.info({ codec: this.#encoder.codec }, 'streaming');
   }
 
@@ -293,6 +303,7 @@ export class SessionPipeline {
     if (!leg) return;
     this.#leg = undefined;
     leg.pacer?.stop();
+    leg.audioPacer?.stop();
     leg.streaming = false;
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     this.#connectTimer = undefined;
@@ -316,7 +327,6 @@ export class SessionPipeline {
     this.#frameNumber += tick.missed + 1;
     this.#framesDropped += tick.missed;
     if (tick.missed > 0) this.#log.trace({ missed: tick.missed, lateMs: tick.lateMs }, 'ticks missed');
-    this.#produceAudio(leg, tick.index);
     this.#produceVideo(leg, tick);
   }
 
@@ -402,12 +412,14 @@ export class SessionPipeline {
       .finally(() => this.#onEncoderFree());
   }
 
-  #produceAudio(leg: Leg, tickIndex: number): void {
+  /** One 20 ms chunk per audio tick (more after missed ticks: audio is never dropped). */
+  #produceAudio(leg: Leg, tick: FrameTick): void {
     const encoder = this.#audioEncoder;
-    if (!encoder) return;
-    // Keep audio up to one chunk ahead of the picture: the browser's audio path is the slower one, so
-    // arriving early lets lip-sync delay audio rather than hold video back.
-    const wantedSamples = Math.ceil(((tickIndex + 1) * OPUS_SAMPLE_RATE) / this.#source.fps);
+    if (!encoder || leg !== this.#leg || !leg.streaming) return;
+    // Chunk k covers media time [20k, 20k + 20) ms and leaves at 20k ms: audio runs up to a chunk ahead of
+    // the picture, which suits lip-sync (the browser's audio path is the slower one, so sync delays audio
+    // rather than holding video back).
+    const wantedSamples = (tick.index + 1) * SAMPLES_PER_CHUNK;
     while (leg.audioSamples < wantedSamples) {
       const start = leg.audioSamples;
       leg.audioSamples += SAMPLES_PER_CHUNK;

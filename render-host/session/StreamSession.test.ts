@@ -144,6 +144,26 @@ describe('StreamSession: H.264 to a werift receiver', () => {
     assert.equal(receiver.unexpectedMessages, 0);
   });
 
+  test('snapshot() hands out the game state, and a new session resumes exactly from it', async () => {
+    const snapshot = await c.session.snapshot();
+    assert.equal(snapshot?.game, 'neon-drift');
+    assert.ok(((snapshot?.state as { tick?: number } | undefined)?.tick ?? 0) > 0, 'the game has been running');
+    const resumed = await StreamSession.start({
+      sessionId: sessionId(),
+      game: 'neon-drift',
+      codecs: ['H264'],
+      encoder,
+      resumeState: snapshot,
+      log,
+    });
+    try {
+      // Not connected yet, so the game is paused: its state is the snapshot's, to the bit.
+      assert.deepEqual(await resumed.snapshot(), snapshot);
+    } finally {
+      await resumed.close();
+    }
+  });
+
   test('stats every second: sending fps, encoder, codec, bitrate, encode times', async () => {
     const { receiver, stats } = c;
     await receiver.waitFor('a stats event while streaming', () => (stats.at(-1)?.framesSent ?? 0) > 0);

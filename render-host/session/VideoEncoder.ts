@@ -220,7 +220,6 @@ export class VideoEncoder {
   readonly #params: OpenVideoEncoderParameters;
   readonly #scaler = new SoftwareScaleContext();
   #scalerLayout: PixelLayout | undefined;
-  readonly #source = new Frame();
   readonly #yuv = new Frame();
   readonly #packet = new Packet();
   #busy = false;
@@ -240,7 +239,6 @@ export class VideoEncoder {
     this.codec = params.codec;
     this.#params = params;
     this.#bitrateBps = params.bitrateBps;
-    this.#source.alloc();
     this.#yuv.alloc();
     this.#yuv.width = params.width;
     this.#yuv.height = params.height;
@@ -282,9 +280,16 @@ export class VideoEncoder {
     const startedAt = performance.now();
     try {
       const reopened = this.#maybeReopen(startedAt);
-      this.#prepareSource(layout, pixels);
+      const source = this.#prepareSource(layout, pixels);
       FFmpegError.throwIfError(this.#yuv.makeWritable(), 'makeWritable');
-      FFmpegError.throwIfError(await this.#scaler.scaleFrame(this.#yuv, this.#source), 'scaleFrame');
+      const planes = this.#yuv.data;
+      if (!planes) throw new AthError({ code: RenderHostErrorCode.encode, shortMessage: 'YUV frame has no planes' });
+      // Straight from the caller's pixels into the frame's planes: no intermediate RGBA frame, one copy less.
+      const { height } = this.#params;
+      FFmpegError.throwIfError(
+        await this.#scaler.scale([source], [this.#params.width * 4], 0, height, planes, this.#yuv.linesize),
+        'scale',
+      );
       if (this.#closed) return null;
       this.#yuv.pts = BigInt(Math.round(pts90k));
       this.#yuv.pictType = keyframe || reopened ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
@@ -316,7 +321,7 @@ export class VideoEncoder {
     }
   }
 
-  #prepareSource(layout: PixelLayout, pixels: Uint8Array): void {
+  #prepareSource(layout: PixelLayout, pixels: Uint8Array): Buffer {
     const { width, height } = this.#params;
     if (pixels.byteLength !== width * height * 4) {
       throw new AthError({
@@ -327,17 +332,10 @@ export class VideoEncoder {
     }
     if (this.#scalerLayout !== layout) {
       const format: AVPixelFormat = layout === 'rgba' ? AV_PIX_FMT_RGBA : AV_PIX_FMT_BGRA;
-      this.#source.unref();
-      this.#source.width = width;
-      this.#source.height = height;
-      this.#source.format = format;
-      FFmpegError.throwIfError(this.#source.allocBuffer(), 'allocBuffer');
       this.#scaler.getContext(width, height, format, width, height, AV_PIX_FMT_YUV420P, SWS_FAST_BILINEAR);
       this.#scalerLayout = layout;
     }
-    const buffer = Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
-    const copied = this.#source.fromBuffer(buffer);
-    if (copied < 0) FFmpegError.throwIfError(copied, 'fromBuffer');
+    return Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
   }
 
   #maybeReopen(nowMs: number): boolean {
@@ -368,7 +366,6 @@ export class VideoEncoder {
     this.#resolveFreed();
     this.#ctx.freeContext();
     this.#scaler.freeContext();
-    this.#source.free();
     this.#yuv.free();
     this.#packet.free();
   }

@@ -61,11 +61,13 @@ async function run(wanted) {
   video.requestVideoFrameCallback(onFrame);
 }
 async function stats() {
-  const out = { video: null, audio: null };
+  const out = { video: null, audio: null, remote: {} };
   const report = await window.pc.getStats();
   const codecs = {};
   report.forEach((s) => { if (s.type === 'codec') codecs[s.id] = s.mimeType; });
   report.forEach((s) => {
+    // Sender reports as Chromium read them: remoteTimestamp is the NTP time they carry (ms since 1970).
+    if (s.type === 'remote-outbound-rtp') out.remote[s.kind] = { ntpMinusLocalMs: s.remoteTimestamp - s.timestamp, reportsSent: s.reportsSent };
     if (s.type !== 'inbound-rtp') return;
     const x = { ...s, mimeType: codecs[s.codecId] };
     if (s.kind === 'video') out.video = x; else out.audio = x;
@@ -139,10 +141,9 @@ async function main(): Promise<void> {
     // Warm up, then measure a window.
     await page.waitForTimeout(2000);
     type Inbound = Record<string, number | string | undefined>;
-    const read = () =>
-      page.evaluate(() =>
-        (window as unknown as { stats(): Promise<{ video: Inbound | null; audio: Inbound | null }> }).stats(),
-      );
+    type Remote = Record<string, { ntpMinusLocalMs: number; reportsSent: number }>;
+    type PageStats = { video: Inbound | null; audio: Inbound | null; remote: Remote };
+    const read = () => page.evaluate(() => (window as unknown as { stats(): Promise<PageStats> }).stats());
     const before = await read();
     const cpuBefore = process.cpuUsage();
     const wallBefore = performance.now();
@@ -198,6 +199,9 @@ async function main(): Promise<void> {
         packetsLost: num(v1, 'packetsLost'),
         nackCount: num(v1, 'nackCount'),
         pliCount: num(v1, 'pliCount'),
+        // NTP time in the latest sender report minus Chromium's clock when it arrived: small and alike for
+        // both tracks when the SR mapping is right (werift's own one is off by up to a second).
+        senderReports: after.remote,
       },
       host: {
         encoder: window.at(-1)?.encoder,
