@@ -1,0 +1,13 @@
+/**
+ * Every cross-role scenario, in one process so they share one running stack and one Chromium (starting a
+ * stack per scenario would cost minutes). Each scenario module registers its own `describe`.
+ */
+import { after } from 'node:test';
+import { closeSharedBrowser } from './support/sharedBrowser.js';
+import { closeSharedStack } from './support/sharedStack.js';
+import './scenarios/streaming.js';
+
+after(async () => {
+  await closeSharedBrowser();
+  await closeSharedStack();
+});
