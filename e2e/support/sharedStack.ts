@@ -7,20 +7,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildClient } from '../../client/index.js';
-import { DEFAULT_EDGE_CONFIG, type EdgeConfig, type Stack, startStack } from '../../edge/index.js';
+import { type Stack, startStack } from '../../edge/index.js';
+import { e2eConfig } from './e2eConfig.js';
 
 let stack: Promise<Stack> | undefined;
-
-export function e2eConfig(dataDir: string): EdgeConfig {
-  return {
-    ...DEFAULT_EDGE_CONFIG,
-    logLevel: 'info',
-    dataDir,
-    signaling: { ...DEFAULT_EDGE_CONFIG.signaling, httpPort: 0, wsPort: 0, heartbeatIntervalMs: 1000 },
-    renderHost: { ...DEFAULT_EDGE_CONFIG.renderHost, heartbeatIntervalMs: 1000 },
-    stack: { renderHosts: 1 },
-  };
-}
 
 /** The shared stack, started on first use; the e2e entry file stops it in its root `after`. */
 export function sharedStack(): Promise<Stack> {

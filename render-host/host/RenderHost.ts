@@ -24,7 +24,7 @@ import {
   WS_SUBPROTOCOL,
   weiToString,
 } from '../../signaling/protocol/index.js';
-import type { SessionDriver, SessionDriverFactory } from './SessionDriver.js';
+import type { SessionDriver, SessionDriverFactory, SessionStatsView } from './SessionDriver.js';
 
 export type RenderHostParameters = {
   hostId: string;
@@ -85,6 +85,16 @@ export class RenderHost {
 
   get busySlots(): number {
     return this.#slots.filter((slot) => slot.state !== 'free').length;
+  }
+
+  /** Slots with their sessions and the sessions' latest stream stats (`GET /sessions`). */
+  slotsView(): Array<{ slot: number; state: SlotStateName; sessionId: string | null; stats: SessionStatsView | null }> {
+    return this.#slots.map((slot) => ({
+      slot: slot.index,
+      state: slot.state,
+      sessionId: slot.sessionId ?? null,
+      stats: slot.driver?.stats() ?? null,
+    }));
   }
 
   get slotCount(): number {

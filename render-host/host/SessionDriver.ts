@@ -11,6 +11,22 @@ export type SessionDriverEvents = {
   ended(reason: EndReasonName, message: string): void;
 };
 
+/** What a provider (and the stream benchmark) sees of a live session on `GET /sessions`. */
+export type SessionStatsView = {
+  fps: number;
+  framesSent: number;
+  framesDropped: number;
+  encodeMsP50: number;
+  encodeMsP95: number;
+  encoder: string;
+  codec: string;
+  width: number;
+  height: number;
+  bitrateBps: number;
+  rttMs?: number;
+  inputIdleMs: number;
+};
+
 /**
  * The host's handle on one session, whatever runs it (the built-in game in a worker, or an external game
  * captured from its own display). Everything is idempotent; `close` frees every resource of the session.
@@ -22,6 +38,8 @@ export type SessionDriver = {
   /** A player came back (reload, network blip): new WebRTC transport, same game state. */
   restartTransport(codecs: CodecName[]): Promise<void>;
   close(reason: EndReasonName): Promise<void>;
+  /** The latest stats of the stream, once it has any. */
+  stats(): SessionStatsView | undefined;
 };
 
 export type SessionDriverFactoryParameters = {

@@ -78,6 +78,24 @@ export function createBuiltinSessionDriver({
       addIceCandidate: (candidate) => session.addIceCandidate(candidate),
       relayInput: (bytes) => session.relayInput(bytes),
       restartTransport: (nextCodecs) => session.restartTransport(nextCodecs),
+      stats: () => {
+        const stats = session.lastStats;
+        if (!stats) return undefined;
+        return {
+          fps: stats.fps,
+          framesSent: stats.framesSent,
+          framesDropped: stats.framesDropped,
+          encodeMsP50: stats.encodeMsP50,
+          encodeMsP95: stats.encodeMsP95,
+          encoder: stats.encoder,
+          codec: stats.codec,
+          width: stats.width,
+          height: stats.height,
+          bitrateBps: stats.bitrateBps,
+          ...(stats.rttMs === undefined ? {} : { rttMs: stats.rttMs }),
+          inputIdleMs: stats.inputIdleMs,
+        };
+      },
       close: async (reason) => {
         live.delete(sessionId);
         updateGauges();

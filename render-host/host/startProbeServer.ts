@@ -19,6 +19,7 @@ export type StartProbeServerParameters = {
   /** Added before each echo: a test hook that makes this host look farther away. */
   probeDelayMs: () => number;
   health: () => { registered: boolean; slots: number; busySlots: number };
+  sessions: () => unknown;
 };
 
 export type ProbeServer = {
@@ -46,6 +47,8 @@ export async function startProbeServer(params: StartProbeServerParameters): Prom
     return params.registry.metrics();
   });
   app.get('/healthz', async () => params.health());
+  // Slots, their sessions and live stream stats: for the provider's status and the stream benchmark.
+  app.get('/sessions', async () => ({ slots: params.sessions() }));
   await app.listen({ host: params.bindHost, port: params.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : params.port;

@@ -48,6 +48,7 @@ export async function startRenderHost(params: StartRenderHostParameters): Promis
     registry: metrics.registry,
     probeDelayMs: () => probeDelayMs,
     health: () => ({ registered: host?.registered ?? false, slots: params.slots, busySlots: host?.busySlots ?? 0 }),
+    sessions: () => host?.slotsView() ?? [],
   });
   host = new RenderHost({
     hostId: params.hostId,

@@ -1,0 +1,13 @@
+import { DEFAULT_EDGE_CONFIG, type EdgeConfig } from '../../edge/index.js';
+
+/** The stack the e2e scenarios and benchmarks run: free ports, a temp data dir, fast heartbeats. */
+export function e2eConfig(dataDir: string): EdgeConfig {
+  return {
+    ...DEFAULT_EDGE_CONFIG,
+    logLevel: 'info',
+    dataDir,
+    signaling: { ...DEFAULT_EDGE_CONFIG.signaling, httpPort: 0, wsPort: 0, heartbeatIntervalMs: 1000 },
+    renderHost: { ...DEFAULT_EDGE_CONFIG.renderHost, heartbeatIntervalMs: 1000 },
+    stack: { renderHosts: 1 },
+  };
+}
