@@ -1,11 +1,15 @@
 // The per-session media pipeline of a render host: one worker thread per session (game, encoders, WebRTC).
-
 export type { MediaSource, SourceVideoFrame } from './MediaSource.js';
+export { StreamSession, type StreamSessionEvents, type StreamSessionParameters } from './StreamSession.js';
 export {
-  StreamSession,
-  type StreamSessionEvents,
-  type StreamSessionParameters,
-} from './StreamSession.js';
+  type AudioCounters,
+  type ConnectStreamReceiverParameters,
+  type DecodedVideoFrame,
+  type ReceivedVideoFrame,
+  StreamReceiver,
+  type StreamReceiverEvents,
+  type VideoCounters,
+} from './testing/receiveStream.js';
 export type { EncoderPreference, VideoEncoderName } from './VideoEncoder.js';
 export type { IceOptions } from './webrtcConfig.js';
 export { type EncoderSettings, EncoderSettingsSchema, type StreamStats, StreamStatsSchema } from './workerMessages.js';

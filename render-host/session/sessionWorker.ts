@@ -45,6 +45,20 @@ const pipeline = new SessionPipeline({
   },
 });
 
+// A failure nobody caught ends this session, not the process: report it, then close in order. Letting the
+// worker die instead would tear it down under FFmpeg work still running on the thread pool, and that aborts
+// the whole process (napi fatal error) — every other session with it.
+let failed = false;
+function fail(error: unknown): void {
+  log.fatal({ err: error }, 'session worker failed');
+  if (failed) return;
+  failed = true;
+  post({ type: 'ended', reason: 'error', message: 'The game session failed.' });
+  void pipeline.close().catch((closeError: unknown) => log.error({ err: closeError }, 'close after failure failed'));
+}
+process.on('uncaughtException', fail);
+process.on('unhandledRejection', fail);
+
 async function run(command: WorkerCommand): Promise<void> {
   switch (command.type) {
     case 'negotiate':
