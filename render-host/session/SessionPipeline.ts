@@ -26,7 +26,7 @@ import { AudioEncoder, OPUS_CHANNELS, OPUS_FRAME_SAMPLES, OPUS_SAMPLE_RATE } fro
 import { BitrateController } from './BitrateController.js';
 import { FramePacer, type FrameTick } from './FramePacer.js';
 import { installSenderReportClock } from './installSenderReportClock.js';
-import type { MediaSource } from './MediaSource.js';
+import type { MediaSource, SourceVideoFrame } from './MediaSource.js';
 import { type InputChannelName, type PeerClosedReason, SessionPeer } from './SessionPeer.js';
 import { openVideoEncoder, type VideoEncoder } from './VideoEncoder.js';
 import type { IceOptions } from './webrtcConfig.js';
@@ -119,8 +119,8 @@ export class SessionPipeline {
   #windowVideoBytes = 0;
   #windowAudioBytes = 0;
   #encodeMs: number[] = [];
-  /** A tick whose frame waits (not rendered yet) for the encoder to finish the previous one. */
-  #deferred: VideoSlot | undefined;
+  /** A tick's frame (rendered) waiting, briefly, for the encoder to finish the previous one. */
+  #deferred: { slot: VideoSlot; frame: SourceVideoFrame } | undefined;
   /** How late after its tick a frame may still be rendered and sent: a third of a frame period. */
   readonly #lateSlackMs: number;
 
@@ -331,7 +331,7 @@ export class SessionPipeline {
   }
 
   #produceVideo(leg: Leg, tick: FrameTick): void {
-    if (this.#deferred) this.#drop(this.#deferred.frameNumber, 'encoder still busy at the next tick');
+    if (this.#deferred) this.#drop(this.#deferred.slot.frameNumber, 'encoder still busy at the next tick');
     this.#deferred = undefined;
     const encoder = this.#encoder;
     if (!encoder) {
@@ -339,13 +339,24 @@ export class SessionPipeline {
       return;
     }
     const slot: VideoSlot = { leg, tickIndex: tick.index, frameNumber: this.#frameNumber, dueMs: tick.dueMs };
+    // The picture is taken at its tick, whatever the encoder is doing: rendering overlaps the previous encode.
+    const frame = this.#capture(slot);
     if (encoder.busy) {
-      // Not queued: nothing is rendered until the encoder is free. If it frees up within a few ms the frame
-      // goes out a little late; if not (or the next tick comes first), it is dropped.
-      this.#deferred = slot;
+      // Not queued: this frame waits for the encoder at most a third of a period; if the encoder is not
+      // free by then (or the next tick comes first), it is dropped.
+      this.#deferred = { slot, frame };
       return;
     }
-    this.#renderAndEncode(encoder, slot);
+    this.#encode(encoder, slot, frame);
+  }
+
+  #capture(slot: VideoSlot): SourceVideoFrame {
+    const frame = this.#source.captureVideo();
+    drawFrameTag(
+      { data: frame.pixels, width: frame.width, height: frame.height },
+      { frame: slot.frameNumber, inputSeq: this.#source.lastInputSeq },
+    );
+    return frame;
   }
 
   #drop(frameNumber: number, why: string): void {
@@ -355,23 +366,19 @@ export class SessionPipeline {
   }
 
   #onEncoderFree(): void {
-    const slot = this.#deferred;
+    const deferred = this.#deferred;
     this.#deferred = undefined;
-    if (!slot) return;
+    if (!deferred) return;
+    const { slot, frame } = deferred;
     const encoder = this.#encoder;
     if (!encoder || encoder.busy || slot.leg !== this.#leg || performance.now() - slot.dueMs > this.#lateSlackMs) {
       this.#drop(slot.frameNumber, 'encoder freed too late');
       return;
     }
-    this.#renderAndEncode(encoder, slot);
+    this.#encode(encoder, slot, frame);
   }
 
-  #renderAndEncode(encoder: VideoEncoder, { leg, tickIndex, frameNumber }: VideoSlot): void {
-    const frame = this.#source.captureVideo();
-    drawFrameTag(
-      { data: frame.pixels, width: frame.width, height: frame.height },
-      { frame: frameNumber, inputSeq: this.#source.lastInputSeq },
-    );
+  #encode(encoder: VideoEncoder, { leg, tickIndex, frameNumber }: VideoSlot, frame: SourceVideoFrame): void {
     const keyframe = this.#keyframePending;
     this.#keyframePending = false;
     const rtpTimestamp = (leg.videoRtpBase + Math.round((tickIndex * VIDEO_CLOCK_RATE) / this.#source.fps)) >>> 0;
