@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { type CodecName, KeyInput, keyIdFromCode } from '../../signaling/protocol/index.js';
-import { StreamSession, type StreamSessionParameters, type StreamStats } from './index.js';
+import { SessionWorkerPool, StreamSession, type StreamSessionParameters, type StreamStats } from './index.js';
 import { StreamReceiver } from './testing/receiveStream.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -229,6 +229,31 @@ describe('StreamSession: VP8, reconnects and endings', () => {
     assert.equal(c.session.closed, true);
     await c.session.close();
     await assert.rejects(c.session.acceptAnswer('v=0'), { code: 'ATH_ERR_SESSION_CLOSED' });
+  });
+
+  test('a session can start on a pre-booted worker from a pool, which refills', async () => {
+    const pool = new SessionWorkerPool({ size: 1, log });
+    try {
+      assert.equal(pool.idle, 1);
+      const session = await StreamSession.start({
+        sessionId: sessionId(),
+        game: 'neon-drift',
+        codecs: ['H264'],
+        encoder,
+        pool,
+        log,
+      });
+      try {
+        assert.equal(pool.idle, 1, 'a replacement is booting');
+        const offer = await new Promise<string>((resolve) => session.once('offer', resolve));
+        assert.match(offer, /m=video/);
+      } finally {
+        await session.close();
+      }
+    } finally {
+      await pool.close();
+      await pool.close();
+    }
   });
 
   test('an explicit close ends without an ended event and is idempotent', async () => {

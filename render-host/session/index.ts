@@ -1,5 +1,6 @@
 // The per-session media pipeline of a render host: one worker thread per session (game, encoders, WebRTC).
 export type { MediaSource, SourceVideoFrame } from './MediaSource.js';
+export { SessionWorkerPool, type SessionWorkerPoolParameters } from './SessionWorkerPool.js';
 export { StreamSession, type StreamSessionEvents, type StreamSessionParameters } from './StreamSession.js';
 export {
   type AudioCounters,

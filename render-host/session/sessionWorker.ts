@@ -1,14 +1,16 @@
 /**
- * The entry point of one session's worker thread (started by StreamSession). It owns the game, both
- * encoders and the WebRTC peer; it talks to the main thread only through validated messages
- * (workerMessages.ts), and logs through it (pino lines posted as `log` events).
+ * The entry point of one session's worker thread (started by StreamSession, possibly ahead of time by a
+ * SessionWorkerPool). Loading its modules (werift, node-av, Skia, …) takes about a second here, so the
+ * worker loads them first and only then waits for its `init` message: a pooled worker is ready to stream at
+ * once. From `init` on it owns the game, both encoders and the WebRTC peer; it talks to the main thread only
+ * through validated messages (workerMessages.ts), and logs through it (pino lines posted as `log` events).
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { pino } from 'pino';
+import { parentPort } from 'node:worker_threads';
+import { type Logger, pino } from 'pino';
 import { createGameRuntime } from '../games/index.js';
 import { GameMediaSource } from './GameMediaSource.js';
 import { SessionPipeline } from './SessionPipeline.js';
-import { parseWorkerCommand, parseWorkerInit, type WorkerCommand, type WorkerEvent } from './workerMessages.js';
+import { parseWorkerCommand, type SessionWorkerInit, type WorkerCommand, type WorkerEvent } from './workerMessages.js';
 
 const port = parentPort;
 if (!port) throw new Error('sessionWorker.ts must run in a worker thread');
@@ -17,50 +19,53 @@ function post(event: WorkerEvent): void {
   port?.postMessage(event);
 }
 
-const init = parseWorkerInit(workerData);
-const log = pino(
-  { level: init.logLevel, base: undefined, timestamp: false },
-  { write: (line: string) => post({ type: 'log', line: line.length > 65536 ? line.slice(0, 65536) : line }) },
-);
+type Session = { pipeline: SessionPipeline; log: Logger };
 
-const game = createGameRuntime({ game: init.game, seed: init.seed });
-if (init.resumeState) game.restore(init.resumeState);
-
-const pipeline = new SessionPipeline({
-  source: new GameMediaSource(game),
-  encoder: init.encoder,
-  audioBitrateBps: init.audioBitrateBps,
-  avSync: init.avSync,
-  ice: init.ice,
-  statsIntervalMs: init.statsIntervalMs,
-  connectTimeoutMs: init.connectTimeoutMs,
-  reconnectGraceMs: init.reconnectGraceMs,
-  log,
-  events: {
-    offer: (sdp) => post({ type: 'offer', sdp }),
-    ice: (candidate) => post({ type: 'ice', candidate }),
-    connected: () => post({ type: 'connected' }),
-    stats: (stats) => post({ type: 'stats', stats }),
-    ended: (reason, message) => post({ type: 'ended', reason, message }),
-  },
-});
-
-// A failure nobody caught ends this session, not the process: report it, then close in order. Letting the
-// worker die instead would tear it down under FFmpeg work still running on the thread pool, and that aborts
-// the whole process (napi fatal error) — every other session with it.
-let failed = false;
-function fail(error: unknown): void {
-  log.fatal({ err: error }, 'session worker failed');
-  if (failed) return;
-  failed = true;
-  post({ type: 'ended', reason: 'error', message: 'The game session failed.' });
-  void pipeline.close().catch((closeError: unknown) => log.error({ err: closeError }, 'close after failure failed'));
+function startSession(init: SessionWorkerInit): Session {
+  const log = pino(
+    { level: init.logLevel, base: undefined, timestamp: false },
+    { write: (line: string) => post({ type: 'log', line: line.length > 65536 ? line.slice(0, 65536) : line }) },
+  );
+  const game = createGameRuntime({ game: init.game, seed: init.seed });
+  if (init.resumeState) game.restore(init.resumeState);
+  const pipeline = new SessionPipeline({
+    source: new GameMediaSource(game),
+    encoder: init.encoder,
+    audioBitrateBps: init.audioBitrateBps,
+    avSync: init.avSync,
+    ice: init.ice,
+    statsIntervalMs: init.statsIntervalMs,
+    connectTimeoutMs: init.connectTimeoutMs,
+    reconnectGraceMs: init.reconnectGraceMs,
+    log,
+    events: {
+      offer: (sdp) => post({ type: 'offer', sdp }),
+      ice: (candidate) => post({ type: 'ice', candidate }),
+      connected: () => post({ type: 'connected' }),
+      stats: (stats) => post({ type: 'stats', stats }),
+      ended: (reason, message) => post({ type: 'ended', reason, message }),
+    },
+  });
+  // A failure nobody caught ends this session, not the process: report it, then close in order. Letting the
+  // worker die instead would tear it down under FFmpeg work still running on the thread pool, and that
+  // aborts the whole process (napi fatal error) — every other session with it.
+  let failed = false;
+  const fail = (error: unknown) => {
+    log.fatal({ err: error }, 'session worker failed');
+    if (failed) return;
+    failed = true;
+    post({ type: 'ended', reason: 'error', message: 'The game session failed.' });
+    void pipeline.close().catch((closeError: unknown) => log.error({ err: closeError }, 'close after failure failed'));
+  };
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
+  return { pipeline, log };
 }
-process.on('uncaughtException', fail);
-process.on('unhandledRejection', fail);
 
-async function run(command: WorkerCommand): Promise<void> {
+async function run({ pipeline, log }: Session, command: WorkerCommand): Promise<void> {
   switch (command.type) {
+    case 'init':
+      throw new Error('init twice');
     case 'negotiate':
       await pipeline.negotiate(command.codecs);
       post({ type: 'reply', id: command.id, ok: true });
@@ -87,21 +92,30 @@ async function run(command: WorkerCommand): Promise<void> {
   }
 }
 
+let session: Session | undefined;
+
 port.on('message', (data: unknown) => {
   let command: WorkerCommand;
   try {
     command = parseWorkerCommand(data);
   } catch (error) {
-    log.error({ err: error }, 'invalid command from the main thread');
+    // Without a session there is no logger yet: the main thread sees the failure as a worker error.
+    if (!session) throw error;
+    session.log.error({ err: error }, 'invalid command from the main thread');
     return;
   }
-  run(command).catch((error: unknown) => {
+  if (!session) {
+    if (command.type !== 'init') throw new Error(`${command.type} before init`);
+    session = startSession(command.init);
+    post({ type: 'ready' });
+    return;
+  }
+  const current = session;
+  run(current, command).catch((error: unknown) => {
     const failure = SessionPipeline.toReplyError(error);
-    log.debug({ err: failure, command: command.type }, 'command failed');
+    current.log.debug({ err: failure, command: command.type }, 'command failed');
     if ('id' in command) {
       post({ type: 'reply', id: command.id, ok: false, code: failure.code, message: failure.message.slice(0, 2048) });
     }
   });
 });
-
-post({ type: 'ready' });

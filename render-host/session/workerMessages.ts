@@ -70,6 +70,8 @@ export type SessionWorkerInit = Static<typeof SessionWorkerInitSchema>;
 const RequestId = Type.Integer({ minimum: 1 });
 
 export const WorkerCommandSchema = Type.Union([
+  /** The first message: which session this (possibly pre-started) worker runs. */
+  Type.Object({ type: Type.Literal('init'), init: SessionWorkerInitSchema }, strict),
   /** Make a (new) WebRTC offer; a second one replaces the transport and keeps the game. */
   Type.Object(
     { type: Type.Literal('negotiate'), id: RequestId, codecs: Type.Array(Codec, { minItems: 1, maxItems: 2 }) },
@@ -169,10 +171,6 @@ function parse<S extends TSchema>(schema: S, what: string, data: unknown): Stati
     shortMessage: `invalid ${what}`,
     details: first ? `${first.path || '/'}: ${first.message}` : undefined,
   });
-}
-
-export function parseWorkerInit(data: unknown): SessionWorkerInit {
-  return parse(SessionWorkerInitSchema, 'session worker parameters', data);
 }
 
 export function parseWorkerCommand(data: unknown): WorkerCommand {
