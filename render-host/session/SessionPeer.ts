@@ -33,7 +33,7 @@ import {
 } from './webrtcConfig.js';
 
 export type InputChannelName = 'input' | 'input-state';
-export type PeerClosedReason = 'failed' | 'closed' | 'disconnected' | 'channel-closed';
+export type PeerClosedReason = 'failed' | 'closed' | 'disconnected' | 'channel-closed' | 'silent';
 
 export type SessionPeerEvents = {
   ice: [candidate: IceCandidateInit | null];
@@ -59,6 +59,8 @@ export type CreateSessionPeerParameters = {
   avSync: boolean;
   /** How long ICE may stay `disconnected` before the peer counts as gone. */
   disconnectGraceMs?: number;
+  /** How long a connected receiver may send no RTCP at all before it counts as gone. */
+  silenceTimeoutMs?: number;
   log: Logger;
 };
 
@@ -72,6 +74,12 @@ export type SessionPeerStats = {
 };
 
 const DEFAULT_DISCONNECT_GRACE_MS = 3000;
+/**
+ * A browser whose tab closes says nothing werift notices: no DTLS alert or SCTP abort gets through, and
+ * werift's ICE consent expires only after 30 s. But a receiver sends RTCP all the time (Chromium: TWCC feedback
+ * every ~100 ms, receiver reports every second), so RTCP silence is the quick tell.
+ */
+const DEFAULT_SILENCE_TIMEOUT_MS = 3000;
 
 export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   readonly #pc: RTCPeerConnection;
@@ -90,6 +98,9 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   #connected = false;
   #closed = false;
   #disconnectTimer: NodeJS.Timeout | undefined;
+  readonly #silenceTimeoutMs: number;
+  #lastRtcpAtMs = 0;
+  #silenceTimer: NodeJS.Timeout | undefined;
   #pliCount = 0;
   #nackCount = 0;
   #videoPacketsSent = 0;
@@ -101,6 +112,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     super(params.log);
     this.#log = params.log;
     this.#disconnectGraceMs = params.disconnectGraceMs ?? DEFAULT_DISCONNECT_GRACE_MS;
+    this.#silenceTimeoutMs = params.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
     this.#pc = new RTCPeerConnection(basePeerConfig(params.codecs, params.ice));
     const streams = params.avSync ? { streams: [new MediaStream()] } : {};
     this.#video = this.#pc.addTransceiver('video', { direction: 'sendonly', ...streams });
@@ -310,6 +322,10 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
         this.#disconnectTimer = undefined;
         if (!this.#connected) {
           this.#connected = true;
+          this.#lastRtcpAtMs = performance.now();
+          this.#silenceTimer = setInterval(() => {
+            if (performance.now() - this.#lastRtcpAtMs > this.#silenceTimeoutMs) this.#end('silent');
+          }, 500);
           this.safeEmit('connected');
         }
       } else if (state === 'disconnected') {
@@ -333,6 +349,11 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     sub(this.#channels.input.stateChange, (state) => {
       if (state === 'closed' && this.#connected) this.#end('channel-closed');
     });
+    for (const sender of [this.#video.sender, this.#audio.sender]) {
+      sub(sender.onRtcp, () => {
+        this.#lastRtcpAtMs = performance.now();
+      });
+    }
     const video = this.#video.sender;
     sub(video.onPictureLossIndication, () => {
       this.#pliCount += 1;
@@ -361,6 +382,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     this.#closed = true;
     this.#connected = false;
     if (this.#disconnectTimer) clearTimeout(this.#disconnectTimer);
+    if (this.#silenceTimer) clearInterval(this.#silenceTimer);
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     try {
       await this.#pc.close();

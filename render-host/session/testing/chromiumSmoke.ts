@@ -89,12 +89,15 @@ async function main(): Promise<void> {
       maxBitrateBps: Number(values['max-bitrate']),
     },
     avSync: !values['no-av-sync'],
-    reconnectGraceMs: 60_000,
+    // The player closing the tab must end the session quickly: no grace, so `ended` marks the detection.
+    reconnectGraceMs: 0,
     log,
   });
   const hostStats: StreamStats[] = [];
   session.on('stats', (s) => hostStats.push(s));
-  session.on('ended', (reason, message) => log.warn({ reason, message }, 'session ended'));
+  const ended = new Promise<{ reason: string; atMs: number }>((resolve) =>
+    session.on('ended', (reason) => resolve({ reason, atMs: performance.now() })),
+  );
   const offer = new Promise<string>((resolve) => session.once('offer', resolve));
 
   const server = createServer((req, res) => {
@@ -217,7 +220,14 @@ async function main(): Promise<void> {
         cpuPctPerStream: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100 * 10) / 10,
       },
     };
-    console.log(JSON.stringify(result));
+    // The player leaves: close the tab and time how long until the session notices and ends.
+    const closedAtMs = performance.now();
+    await page.close();
+    const end = await Promise.race([ended, new Promise<undefined>((resolve) => setTimeout(resolve, 15_000))]);
+    const leave = end
+      ? { reason: end.reason, detectedMs: Math.round(end.atMs - closedAtMs) }
+      : { reason: 'none in 15 s' };
+    console.log(JSON.stringify({ ...result, playerLeft: leave }));
   } finally {
     await browser.close();
     await session.close();
