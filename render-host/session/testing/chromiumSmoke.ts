@@ -60,6 +60,51 @@ async function run(wanted) {
   };
   video.requestVideoFrameCallback(onFrame);
 }
+// The frame tag (signaling/protocol/frameTag.ts), read back in the page: 2 rows × 40 blocks of 12 px,
+// marker 10110010, u32 frame, u32 input seq (big-endian), CRC-8 (poly 0x07).
+function readTag(rgba) {
+  const bits = [];
+  for (let i = 0; i < 80; i++) {
+    const x = Math.floor(((i % 40) + 0.5) * 12), y = Math.floor((Math.floor(i / 40) + 0.5) * 12);
+    const o = (y * 1280 + x) * 4;
+    bits.push((rgba[o] + rgba[o + 1] + rgba[o + 2]) / 3 >= 128 ? 1 : 0);
+  }
+  if ([1, 0, 1, 1, 0, 0, 1, 0].some((b, i) => bits[i] !== b)) return null;
+  const bytes = [];
+  for (let b = 0; b < 9; b++) { let v = 0; for (let k = 0; k < 8; k++) v = (v << 1) | bits[8 + b * 8 + k]; bytes.push(v); }
+  let crc = 0;
+  for (const byte of bytes.slice(0, 8)) { crc ^= byte; for (let k = 0; k < 8; k++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff; }
+  if (crc !== bytes[8]) return null;
+  const u32 = (o) => ((bytes[o] << 24) | (bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3]) >>> 0;
+  return { frame: u32(0), inputSeq: u32(4) };
+}
+// Input → photon: a key edge on the input channel, then the first displayed frame whose tag reflects it.
+async function inputToPhoton(count) {
+  const video = document.getElementById('v');
+  const canvas = new OffscreenCanvas(1280, 24);
+  const g = canvas.getContext('2d', { willReadFrequently: true });
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const seq = 100000 + i;
+    const bytes = new Uint8Array(8);
+    const view = new DataView(bytes.buffer);
+    view.setUint8(0, 1); view.setUint32(1, seq, true); view.setUint16(5, 53, true); view.setUint8(7, i % 2 === 0 ? 1 : 0);
+    const sentAt = performance.now();
+    window.channels.input.send(bytes);
+    await new Promise((resolve) => {
+      const check = (now, meta) => {
+        g.drawImage(video, 0, 0, 1280, 24, 0, 0, 1280, 24);
+        const tag = readTag(g.getImageData(0, 0, 1280, 24).data);
+        if (tag && tag.inputSeq >= seq) { out.push(meta.expectedDisplayTime - sentAt); resolve(); }
+        else if (performance.now() - sentAt > 2000) resolve();
+        else video.requestVideoFrameCallback(check);
+      };
+      video.requestVideoFrameCallback(check);
+    });
+    await new Promise((r) => setTimeout(r, 50 + Math.random() * 50));
+  }
+  return out;
+}
 async function stats() {
   const out = { video: null, audio: null, remote: {} };
   const report = await window.pc.getStats();
@@ -220,6 +265,16 @@ async function main(): Promise<void> {
         cpuPctPerStream: Math.round(((cpu.user + cpu.system) / 1000 / wallMs) * 100 * 10) / 10,
       },
     };
+    const photon = (
+      await page.evaluate(() =>
+        (window as unknown as { inputToPhoton(n: number): Promise<number[]> }).inputToPhoton(40),
+      )
+    ).sort((x, y) => x - y);
+    Object.assign(result.browser, {
+      inputToPhotonSamples: photon.length,
+      inputToPhotonMsP50: Math.round((photon[Math.floor(photon.length / 2)] ?? 0) * 10) / 10,
+      inputToPhotonMsP95: Math.round((photon[Math.floor(photon.length * 0.95)] ?? 0) * 10) / 10,
+    });
     // The player leaves: close the tab and time how long until the session notices and ends.
     const closedAtMs = performance.now();
     await page.close();
