@@ -1,3 +1,4 @@
+import { type CheckSettings, DEFAULT_CHECK_SETTINGS } from './checkers/CheckerDesk.js';
 import { DEFAULT_SCORING_WEIGHTS, type ScoringWeights } from './hub/scoreCandidates.js';
 
 /** How players measure RTT to candidate hosts before a slot is leased. */
@@ -42,6 +43,7 @@ export type SignalingSettings = {
   clientDir: string | undefined;
   probe: ProbeSettings;
   scoring: ScoringWeights;
+  checks: CheckSettings;
 };
 
 export const DEFAULT_SIGNALING_SETTINGS: Omit<SignalingSettings, 'tokenSecret'> = {
@@ -60,4 +62,5 @@ export const DEFAULT_SIGNALING_SETTINGS: Omit<SignalingSettings, 'tokenSecret'> 
   clientDir: undefined,
   probe: { samples: 5, timeoutMs: 1_000, maxCandidates: 8, maxPlausibleRttMs: 250 },
   scoring: DEFAULT_SCORING_WEIGHTS,
+  checks: DEFAULT_CHECK_SETTINGS,
 };

@@ -25,6 +25,10 @@ export type HostRecord = {
   freeSlots: number;
   /** 0..1 from checker verdicts; 0.5 (neutral) until checkers report. */
   qualityScore: number;
+  /** Failed checker verdicts in a row; two drain the host. */
+  failedVerdictsInARow: number;
+  /** Taken out of service by the checkers' verdicts: no new sessions. Sticky across re-registration. */
+  drained: boolean;
   /** Set through `HostRegistry.setStake`, which keeps `stakeF` and the game maxima in step. */
   stakeWei: bigint;
   /**
@@ -134,6 +138,8 @@ export class HostRegistry {
       slots,
       freeSlots: slots.filter((slot) => slot.state === 'free').length,
       qualityScore: existing?.qualityScore ?? 0.5,
+      failedVerdictsInARow: existing?.failedVerdictsInARow ?? 0,
+      drained: existing?.drained ?? false,
       stakeWei: existing?.stakeWei ?? 0n,
       priceF: 0,
       stakeF: 0,

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { verifyMessage } from 'viem';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
+import { CheckerDesk, type CheckSettings, type RoundVerdict } from '../checkers/CheckerDesk.js';
 import {
   AthError,
   type CodecName,
@@ -51,6 +52,8 @@ type PeerState = {
   role: PeerRole | undefined;
   nonce: string;
   hostId: string | undefined;
+  /** Set once a checker proved its wallet. */
+  checkerAddress: `0x${string}` | undefined;
   attachedAtMs: number;
 };
 
@@ -101,6 +104,7 @@ export type SignalingHubParameters = {
 type SignalingHubEvents = {
   sessionEnded: (session: SessionRecord) => void;
   sessionStreaming: (session: SessionRecord) => void;
+  verdict: (verdict: RoundVerdict) => void;
 };
 
 const ENDED_SESSION_RETENTION_MS = 10 * 60_000;
@@ -136,7 +140,9 @@ export class SignalingHub {
   readonly #listeners: { [K in keyof SignalingHubEvents]: Set<SignalingHubEvents[K]> } = {
     sessionEnded: new Set(),
     sessionStreaming: new Set(),
+    verdict: new Set(),
   };
+  readonly checkers: CheckerDesk;
   readonly #heartbeatMonitor: NodeJS.Timeout;
   #closed = false;
 
@@ -145,6 +151,18 @@ export class SignalingHub {
     this.#log = log.child({ mod: 'signaling/hub' });
     this.#metrics = metrics;
     this.#now = now;
+    this.checkers = new CheckerDesk({
+      settings: settings.checks,
+      hosts: this.hosts,
+      send: (peerId, message) => this.#sendToPeer(peerId, message),
+      isConnected: (peerId) => this.#peers.has(peerId),
+      log,
+      metrics,
+      onVerdict: (verdict) => {
+        this.#metrics.metric.containerQualityScore.set({ stat: 'last' }, verdict.qualityScore);
+        this.#emit('verdict', verdict);
+      },
+    });
     this.#heartbeatMonitor = setInterval(() => this.#checkHeartbeats(), settings.heartbeatIntervalMs);
     this.#heartbeatMonitor.unref();
   }
@@ -163,6 +181,7 @@ export class SignalingHub {
       role: undefined,
       nonce: randomBytes(16).toString('hex'),
       hostId: undefined,
+      checkerAddress: undefined,
       attachedAtMs: this.#now(),
     });
   }
@@ -188,6 +207,7 @@ export class SignalingHub {
     const peer = this.#peers.get(peerId);
     if (!peer) return;
     this.#peers.delete(peerId);
+    if (peer.role === 'checker') this.checkers.checkerLeft(peerId);
     if (peer.role === 'host' && peer.hostId) {
       const host = this.hosts.get(peer.hostId);
       if (host?.peerId === peerId) this.#hostDown(host, 'connection closed');
@@ -211,6 +231,7 @@ export class SignalingHub {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeatMonitor);
+    this.checkers.close();
     for (const session of this.#sessions.values()) if (session.timer) clearTimeout(session.timer);
   }
 
@@ -279,6 +300,10 @@ export class SignalingHub {
     if (peer.role === 'host' && message.type !== 'register' && !peer.hostId) {
       throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'register first' });
     }
+    if (peer.role === 'checker') {
+      this.#dispatchChecker(peer, message);
+      return;
+    }
     switch (message.type) {
       case 'play':
         this.#onPlay(peer, message);
@@ -287,8 +312,10 @@ export class SignalingHub {
         this.#relayToHost(peer, message.sessionId, message);
         return;
       case 'ice':
-        if (peer.role === 'host') this.#relayToPlayer(peer, message.sessionId, message);
-        else this.#relayToHost(peer, message.sessionId, message);
+        if (peer.role !== 'host') this.#relayToHost(peer, message.sessionId, message);
+        else if (!this.checkers.relayFromHost(this.#peerHost(peer).hostId, message)) {
+          this.#relayToPlayer(peer, message.sessionId, message);
+        }
         return;
       case 'input':
         this.#relayToHost(peer, message.sessionId, message);
@@ -315,11 +342,44 @@ export class SignalingHub {
         this.#onSessionStarted(peer, message);
         return;
       case 'host-session-ended':
+        if (this.checkers.isProbe(message.sessionId)) return;
         this.#endSession(this.#hostSession(peer, message.sessionId), message.reason, message.message);
         return;
       case 'host-report':
         this.#onHostReport(peer, message);
         return;
+    }
+  }
+
+  #dispatchChecker(peer: PeerState, message: PeerMessage): void {
+    if (message.type === 'register-checker') {
+      if (peer.checkerAddress) throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'already registered' });
+      this.checkers
+        .register(peer.handle.id, peer.nonce, message)
+        .then((checkerAddress) => {
+          peer.checkerAddress = checkerAddress;
+          peer.handle.send({ type: 'checker-registered', checkerAddress });
+        })
+        .catch((error: unknown) => this.#replyError(peer, error, message));
+      return;
+    }
+    if (!peer.checkerAddress) throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'register first' });
+    switch (message.type) {
+      case 'answer':
+      case 'ice':
+        this.checkers.relayFromChecker(peer.handle.id, message);
+        return;
+      case 'probe-done':
+        this.checkers.probeDone(peer.handle.id, message.sessionId);
+        return;
+      case 'check-report':
+        this.checkers
+          .report(peer.handle.id, message)
+          .then((accepted) => peer.handle.send({ type: 'report-accepted', ...accepted }))
+          .catch((error: unknown) => this.#replyError(peer, error, message));
+        return;
+      default:
+        throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: `a checker may not send \`${message.type}\`` });
     }
   }
 
@@ -392,6 +452,7 @@ export class SignalingHub {
         'host registered',
       );
       peer.handle.send({ type: 'registered', hostId: host.hostId });
+      this.checkers.hostRegistered(host.hostId);
       this.#serveQueue();
     } catch (error) {
       peer.hostId = undefined;
@@ -418,6 +479,7 @@ export class SignalingHub {
     this.#log.warn({ hostId: host.hostId, why }, 'host down');
     host.state = 'down';
     host.peerId = undefined;
+    this.checkers.hostGone(host.hostId);
     for (const slot of host.slots) {
       const session = slot.sessionId ? this.#sessions.get(slot.sessionId) : undefined;
       if (session) this.#endSession(session, 'host-lost');
@@ -426,12 +488,14 @@ export class SignalingHub {
   }
 
   #onOffer(peer: PeerState, message: PeerMessageOf<'offer'>): void {
+    if (this.checkers.relayFromHost(this.#peerHost(peer).hostId, message)) return;
     const session = this.#hostSession(peer, message.sessionId);
     if (session.state === 'leased') this.#setState(session, 'connecting');
     this.#sendToPlayer(session, message);
   }
 
   #onSessionStarted(peer: PeerState, message: PeerMessageOf<'session-started'>): void {
+    if (this.checkers.isProbe(message.sessionId)) return;
     const session = this.#hostSession(peer, message.sessionId);
     if (session.state === 'ended' || session.state === 'streaming') return;
     if (session.hostId !== undefined && session.slot !== undefined) {
@@ -592,6 +656,7 @@ export class SignalingHub {
       eligible: (host) =>
         host.freeSlots > 0 &&
         host.state === 'up' &&
+        !host.drained &&
         host.peerId !== undefined &&
         (maxPrice === undefined || host.priceWeiPerSec <= maxPrice) &&
         !excluded.has(host.hostId),
@@ -879,10 +944,10 @@ export class SignalingHub {
 
   // ---- metrics -----------------------------------------------------------------------------------------
 
-  #emit<K extends keyof SignalingHubEvents>(event: K, session: SessionRecord): void {
-    for (const listener of this.#listeners[event]) {
+  #emit<K extends keyof SignalingHubEvents>(event: K, payload: Parameters<SignalingHubEvents[K]>[0]): void {
+    for (const listener of this.#listeners[event] as Set<(payload: Parameters<SignalingHubEvents[K]>[0]) => void>) {
       try {
-        listener(session);
+        listener(payload);
       } catch (error) {
         this.#log.error({ err: error, event }, 'hub listener threw');
       }

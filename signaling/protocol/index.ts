@@ -26,8 +26,10 @@ export {
 export { KEY_TABLE, keyCodeFromId, keyIdFromCode, x11KeysymFromId } from './input/keyCodes.js';
 export {
   Address,
+  CheckReportFields,
   Codec,
   type CodecName,
+  checkerRegistrationMessage,
   EndReason,
   type EndReasonName,
   GameId,

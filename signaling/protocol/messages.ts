@@ -252,6 +252,55 @@ export const HostReport = message('host-report', {
   inputIdleMs: Type.Integer({ minimum: 0 }),
 });
 
+// ---- checker → signaling -------------------------------------------------------------------------------
+
+const Uint64String = Type.String({ pattern: '^(0|[1-9][0-9]{0,19})$' });
+
+export const RegisterChecker = message('register-checker', {
+  checkerAddress: Address,
+  /** EIP-191 signature by checkerAddress over `checkerRegistrationMessage(checkerAddress, nonce)`. */
+  signature: HexSignature,
+});
+
+/** The EIP-712 CheckReport (typedData.ts) on the wire: uint64 fields as decimal strings. */
+export const CheckReportFields = Type.Object(
+  {
+    container: HostId,
+    checker: Address,
+    round: Uint64String,
+    rttMicros: Type.Integer({ minimum: 0, maximum: 0xffffffff }),
+    fpsMilli: Type.Integer({ minimum: 0, maximum: 0xffffffff }),
+    lossPpm: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+    ok: Type.Boolean(),
+    timestamp: Uint64String,
+  },
+  { additionalProperties: false },
+);
+
+export const CheckReportMessage = message('check-report', { report: CheckReportFields, signature: HexSignature });
+
+/** The checker is done with a probe stream (measured, or gave up): the host can stop it. */
+export const ProbeDone = message('probe-done', { sessionId: SessionId });
+
+// ---- signaling → checker -------------------------------------------------------------------------------
+
+export const CheckerRegistered = message('checker-registered', { checkerAddress: Address });
+
+/**
+ * Measure this container in this round. An `offer` for `probeSessionId` follows from the container: answer
+ * it, measure, send `check-report`, then `probe-done`.
+ */
+export const CheckAssignment = message('check-assignment', {
+  round: Uint64String,
+  container: HostId,
+  probeSessionId: SessionId,
+  /** What the container advertises; a checker judges `ok` against it. */
+  advertisedFps: Type.Integer({ minimum: 1, maximum: 240 }),
+  deadlineMs: Type.Integer({ minimum: 1000 }),
+});
+
+export const ReportAccepted = message('report-accepted', { round: Uint64String, container: HostId });
+
 // ---- signaling → render host ---------------------------------------------------------------------------
 
 export const Registered = message('registered', { hostId: HostId });
@@ -266,6 +315,14 @@ export const StartSession = message('start-session', {
 });
 
 export const StopSession = message('stop-session', { sessionId: SessionId, reason: EndReason });
+
+/** Serve a checker's probe: a low-cost stream on its own peer connection, outside the slots. */
+export const StartProbe = message('start-probe', {
+  sessionId: SessionId,
+  codecs: Type.Array(Codec, { minItems: 1, maxItems: 2 }),
+});
+
+export const StopProbe = message('stop-probe', { sessionId: SessionId });
 
 // ---- unions and registries -----------------------------------------------------------------------------
 
@@ -284,6 +341,9 @@ export const PEER_MESSAGES = {
   'session-started': SessionStarted,
   'host-session-ended': HostSessionEnded,
   'host-report': HostReport,
+  'register-checker': RegisterChecker,
+  'check-report': CheckReportMessage,
+  'probe-done': ProbeDone,
 } as const satisfies Record<string, TObject>;
 
 export const SERVER_MESSAGES = {
@@ -300,6 +360,11 @@ export const SERVER_MESSAGES = {
   registered: Registered,
   'start-session': StartSession,
   'stop-session': StopSession,
+  'start-probe': StartProbe,
+  'stop-probe': StopProbe,
+  'checker-registered': CheckerRegistered,
+  'check-assignment': CheckAssignment,
+  'report-accepted': ReportAccepted,
 } as const satisfies Record<string, TObject>;
 
 export type PeerMessageType = keyof typeof PEER_MESSAGES;
@@ -313,7 +378,7 @@ export type ServerMessageOf<K extends ServerMessageType> = Static<(typeof SERVER
 export const MESSAGES_BY_ROLE = {
   player: ['hello', 'play', 'answer', 'ice', 'quit', 'input', 'probe-results', 'player-report'],
   host: ['hello', 'register', 'heartbeat', 'offer', 'ice', 'session-started', 'host-session-ended', 'host-report'],
-  checker: ['hello'],
+  checker: ['hello', 'register-checker', 'answer', 'ice', 'check-report', 'probe-done'],
 } as const satisfies Record<Static<typeof Role>, readonly PeerMessageType[]>;
 
 export type PeerRole = Static<typeof Role>;
@@ -328,6 +393,11 @@ export type GameInfoRecord = Static<typeof GameInfo>;
 /** The exact text a host's provider wallet signs (EIP-191 personal_sign) to register. */
 export function hostRegistrationMessage(hostId: string, nonce: string): string {
   return `ath-edge host registration\nhost: ${hostId}\nnonce: ${nonce}`;
+}
+
+/** The exact text a checker's wallet signs (EIP-191 personal_sign) to register. */
+export function checkerRegistrationMessage(checkerAddress: string, nonce: string): string {
+  return `ath-edge checker registration\nchecker: ${checkerAddress.toLowerCase()}\nnonce: ${nonce}`;
 }
 
 /** Maximum size of one signaling frame; larger frames are refused before parsing. */

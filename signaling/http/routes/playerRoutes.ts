@@ -50,7 +50,7 @@ export const playerRoutes: FastifyPluginAsyncTypebox<PlayerRoutesOptions> = asyn
     async () => ({
       hosts: [...hub.hosts.all()].map((host) => ({
         hostId: host.hostId,
-        state: host.state,
+        state: host.drained && host.state === 'up' ? ('draining' as const) : host.state,
         region: host.region,
         gpu: host.gpu,
         encoder: host.encoder,
