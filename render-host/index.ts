@@ -12,4 +12,10 @@ export type {
   SessionDriverFactoryParameters,
 } from './host/SessionDriver.js';
 export { type RenderHostHandle, type StartRenderHostParameters, startRenderHost } from './host/startRenderHost.js';
-export { type EncoderSettings, StreamSession, type StreamStats } from './session/index.js';
+export {
+  type EncoderSettings,
+  SessionWorkerPool,
+  StreamReceiver,
+  StreamSession,
+  type StreamStats,
+} from './session/index.js';

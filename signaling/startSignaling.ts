@@ -51,6 +51,7 @@ export async function startSignaling({
     tokenTtlSec: settings.tokenTtlSec,
     clientDir: settings.clientDir,
     wsUrls: () => wsUrls,
+    checkerDomain: settings.checks.domain,
   });
   try {
     await http.listen({ host: settings.bindHost, port: settings.httpPort });

@@ -3,7 +3,12 @@ import type { Logger } from 'pino';
 import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { createMetrics, RENDER_HOST_METRICS } from '../../metrics/index.js';
-import { BUILTIN_GAMES, createBuiltinSessionDriver, startRenderHost } from '../../render-host/index.js';
+import {
+  BUILTIN_GAMES,
+  createBuiltinSessionDriver,
+  SessionWorkerPool,
+  startRenderHost,
+} from '../../render-host/index.js';
 import { AthError, weiFromString } from '../../signaling/protocol/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
@@ -42,6 +47,8 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   const hostId = settings.hostId ?? `host-${provider.address.slice(2, 10).toLowerCase()}`;
   const games = settings.games ? BUILTIN_GAMES.filter((game) => settings.games?.includes(game.id)) : BUILTIN_GAMES;
   const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
+  // One booted worker per slot: the ≈1 s of module loading happens before Play, not after.
+  const pool = new SessionWorkerPool({ size: settings.slots, log });
   const handle = await startRenderHost({
     metrics,
     hostId,
@@ -55,7 +62,7 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     slots: settings.slots,
     priceWeiPerSec: weiFromString(settings.priceWeiPerSec),
     games,
-    sessions: createBuiltinSessionDriver({ encoder: settings.encoder, metrics, log }),
+    sessions: createBuiltinSessionDriver({ encoder: settings.encoder, metrics, log, pool }),
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     probeDelayMs: settings.probeDelayMs,
     log,
@@ -69,6 +76,9 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
       httpUrl: handle.httpUrl,
       slots: settings.slots,
     },
-    close: () => handle.close(),
+    close: async () => {
+      await handle.close();
+      await pool.close();
+    },
   };
 }

@@ -21,6 +21,7 @@ export type SpawnRoleParameters = {
   /** The role's stdout/stderr go here (its pino log file is set by flags). */
   outputFile: string;
   readyTimeoutMs?: number;
+  env?: Record<string, string>;
 };
 
 export class RoleProcess<Info> {
@@ -49,12 +50,13 @@ export class RoleProcess<Info> {
     args,
     outputFile,
     readyTimeoutMs = 60_000,
+    env = {},
   }: SpawnRoleParameters): Promise<RoleProcess<Info>> {
     mkdirSync(dirname(outputFile), { recursive: true });
     const output = createWriteStream(outputFile, { flags: 'a' });
     const child = spawn(process.execPath, ['--import', 'tsx', CLI_PATH, role, ...args], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: process.env,
+      env: { ...process.env, ...env },
     });
     child.stdout?.pipe(output, { end: false });
     let stderrTail = '';

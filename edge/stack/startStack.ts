@@ -39,13 +39,19 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
   writeFileSync(configFile, JSON.stringify({ ...config, dataDir }, null, 2));
   const roles: RoleProcess<unknown>[] = [];
 
-  const spawnRole = async <Info>(name: string, role: string, args: string[]): Promise<RoleProcess<Info>> => {
+  const spawnRole = async <Info>(
+    name: string,
+    role: string,
+    args: string[],
+    env: Record<string, string> = {},
+  ): Promise<RoleProcess<Info>> => {
     onProgress(name, 'start');
     const startedMs = Date.now();
     const child = await RoleProcess.spawn<Info>({
       role,
       args: ['--config', configFile, '--log-file', join(logDir, `${name}.log`), ...args],
       outputFile: join(logDir, `${name}.out`),
+      env,
     });
     roles.push(child);
     onProgress(name, 'done', `${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
@@ -63,16 +69,21 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
       clientDir ? ['--client-dir', clientDir] : [],
     );
     const addRenderHost = (name: string, settings: Record<string, unknown> = {}) =>
-      spawnRole<RenderHostInfo>(name, 'render-host', [
-        '--signaling',
-        signaling.info.httpUrl,
-        '--host-id',
+      spawnRole<RenderHostInfo>(
         name,
-        ...Object.entries(settings).flatMap(([key, value]) => [
-          '--set',
-          `renderHost.${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
-        ]),
-      ]);
+        'render-host',
+        [
+          '--signaling',
+          signaling.info.httpUrl,
+          '--host-id',
+          name,
+          ...Object.entries(settings).flatMap(([key, value]) => [
+            '--set',
+            `renderHost.${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`,
+          ]),
+        ],
+        { UV_THREADPOOL_SIZE: String(renderHostThreadPool(Number(settings['slots'] ?? config.renderHost.slots))) },
+      );
     const renderHosts: RoleProcess<RenderHostInfo>[] = [];
     for (let i = 1; i <= config.stack.renderHosts; i++) renderHosts.push(await addRenderHost(`host-${i}`));
     return { config, logDir, signaling, renderHosts, addRenderHost, close };
@@ -80,4 +91,12 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
     await close();
     throw error;
   }
+}
+
+/**
+ * Every session's encoders, colour conversion and Opus share libuv's thread pool (4 threads by default):
+ * give a render host 2 per slot plus 2. It must be set before the process starts (libuv reads it once).
+ */
+export function renderHostThreadPool(slots: number): number {
+  return Math.max(4, 2 * slots + 2);
 }

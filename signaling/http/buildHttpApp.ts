@@ -20,6 +20,7 @@ export type BuildHttpAppParameters = {
   tokenTtlSec: number;
   clientDir: string | undefined;
   wsUrls: () => { player: string; node: string };
+  checkerDomain: { chainId: number; verifyingContract: string };
 };
 
 /** The signaling HTTP app, built apart from `listen` so tests can `inject()` into it. */
@@ -46,6 +47,7 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
     tokenSecret: params.tokenSecret,
     tokenTtlSec: params.tokenTtlSec,
     wsUrls: params.wsUrls,
+    checkerDomain: params.checkerDomain,
   });
   await app.register(sessionRoutes, { hub: params.hub, tokenSecret: params.tokenSecret });
   if (params.clientDir) {

@@ -14,6 +14,8 @@ export const ClientConfigBody = Type.Object({
   protocolVersion: Type.Integer(),
   wsPlayerUrl: Type.String(),
   wsNodeUrl: Type.String(),
+  /** The EIP-712 domain checkers sign CheckReports in. */
+  checkerDomain: Type.Object({ chainId: Type.Integer(), verifyingContract: Type.String() }),
 });
 
 export const PlayerSessionBody = Type.Object({

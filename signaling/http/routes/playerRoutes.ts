@@ -10,14 +10,20 @@ export type PlayerRoutesOptions = {
   tokenTtlSec: number;
   /** Resolved per request so the URL matches how the page reached us. */
   wsUrls: () => { player: string; node: string };
+  checkerDomain: { chainId: number; verifyingContract: string };
 };
 
 export const playerRoutes: FastifyPluginAsyncTypebox<PlayerRoutesOptions> = async (app, options) => {
-  const { hub, tokenSecret, tokenTtlSec, wsUrls } = options;
+  const { hub, tokenSecret, tokenTtlSec, wsUrls, checkerDomain } = options;
 
   app.get('/api/config', { schema: { response: { 200: ClientConfigBody } } }, async () => {
     const urls = wsUrls();
-    return { protocolVersion: PROTOCOL_VERSION, wsPlayerUrl: urls.player, wsNodeUrl: urls.node };
+    return {
+      protocolVersion: PROTOCOL_VERSION,
+      wsPlayerUrl: urls.player,
+      wsNodeUrl: urls.node,
+      checkerDomain: checkerDomain,
+    };
   });
 
   app.post(
