@@ -28,7 +28,6 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
   const app = Fastify({
     // pino 10's Logger is structurally a FastifyBaseLogger; fastify types its own bundled pino.
     loggerInstance: params.log.child({ mod: 'signaling/http' }) as FastifyBaseLogger,
-    disableRequestLogging: false,
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

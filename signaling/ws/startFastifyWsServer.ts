@@ -25,8 +25,7 @@ export async function startFastifyWsServer({
   log,
 }: StartUwsServerParameters): Promise<UwsServer> {
   const app = Fastify({
-    loggerInstance: log.child({ mod: 'signaling/ws-fastify' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    loggerInstance: log.child({ mod: 'signaling/ws-fastify' }, { level: 'warn' }) as FastifyBaseLogger,
   });
   app.decorateRequest('peerIdentity', null);
   await app.register(fastifyWebsocket, {
