@@ -8,6 +8,7 @@
  * A dropped WebSocket is retried for RECONNECT_WINDOW_MS and the session resumed (`resumeSessionId`); so is
  * a page reload (the session id waits in sessionStorage).
  */
+
 import {
   type AthErrorCode,
   type CodecName,
@@ -49,6 +50,7 @@ import {
   PlayerStatsEvent,
   TypedEventTarget,
 } from './playerEvents.js';
+import { probeHosts } from './probeHosts.js';
 import { SignalingClient, type SignalingCloseInfo, type WebSocketFactory } from './SignalingClient.js';
 import { StreamConnection } from './StreamConnection.js';
 import { SessionStore, type StorageLike } from './sessionStore.js';
@@ -507,6 +509,12 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
         return;
       case 'session-ended':
         if (message.sessionId === this.#session?.id) this.#endSession(message);
+        return;
+      case 'probe-request':
+        // The indexer wants our RTT to its candidates before it leases a slot.
+        void probeHosts({ request: message }).then((results) => {
+          this.#signaling?.send({ type: 'probe-results', sessionId: message.sessionId, results });
+        });
         return;
       case 'error':
         this.#onServerError(message);
