@@ -6,6 +6,7 @@ import { after } from 'node:test';
 import { closeSharedBrowser } from './support/sharedBrowser.js';
 import { closeSharedStack } from './support/sharedStack.js';
 import './scenarios/streaming.js';
+import './scenarios/indexer.js';
 
 after(async () => {
   await closeSharedBrowser();
