@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+
+interface IEscrow {
+    function deposit(uint256 amount) external;
+}
+
+/// @notice Tests only: a minimal smart-contract wallet whose owner's ECDSA signature stands for it (ERC-1271),
+/// like the smart wallets studios and players may pay from.
+contract TestSmartWallet is IERC1271 {
+    address public immutable owner;
+
+    constructor(address owner_) {
+        owner = owner_;
+    }
+
+    function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, signature);
+        return err == ECDSA.RecoverError.NoError && signer == owner ? IERC1271.isValidSignature.selector : bytes4(0);
+    }
+
+    function approveAndDeposit(IERC20 token, address escrow, uint256 amount) external {
+        require(msg.sender == owner, "not owner");
+        token.approve(escrow, amount);
+        IEscrow(escrow).deposit(amount);
+    }
+}

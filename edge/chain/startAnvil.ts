@@ -1,0 +1,111 @@
+/**
+ * The embedded chain: anvil from `@foundry-rs/anvil` (a prebuilt binary in an npm package — runs offline),
+ * on loopback, on a free port, killed with its parent.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { AthError } from '../../signaling/protocol/index.js';
+import { ChainErrorCode } from './errors.js';
+
+const require = createRequire(import.meta.url);
+
+export function anvilBinaryPath(): string {
+  const arch = process.arch === 'x64' ? 'amd64' : process.arch;
+  const platform = process.platform === 'win32' ? 'win32' : process.platform;
+  try {
+    return join(dirname(require.resolve(`@foundry-rs/anvil-${platform}-${arch}/package.json`)), 'bin', 'anvil');
+  } catch (cause) {
+    throw new AthError({
+      code: ChainErrorCode.anvil,
+      shortMessage: `no anvil binary for ${platform}-${arch}`,
+      details: 'npm ci installs @foundry-rs/anvil with its platform package',
+      cause,
+    });
+  }
+}
+
+export type StartAnvilParameters = {
+  port?: number;
+  chainId?: number;
+  /** Seconds between blocks; undefined = a block per transaction (automine). */
+  blockTimeSec?: number;
+  /** Deterministic dev accounts funded with ETH (anvil's well-known mnemonic). */
+  accounts?: number;
+};
+
+export type Anvil = {
+  readonly rpcUrl: string;
+  readonly chainId: number;
+  readonly pid: number | undefined;
+  close(): Promise<void>;
+};
+
+const live = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Starts anvil and resolves once it listens. `close()` is idempotent; anvil also dies with this process. */
+export function startAnvil({
+  port = 0,
+  chainId = 31337,
+  blockTimeSec,
+  accounts = 10,
+}: StartAnvilParameters = {}): Promise<Anvil> {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const child of live) child.kill('SIGKILL');
+    });
+  }
+  const args = [
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--chain-id',
+    String(chainId),
+    '--accounts',
+    String(accounts),
+  ];
+  if (blockTimeSec !== undefined) args.push('--block-time', String(blockTimeSec));
+  const child = spawn(anvilBinaryPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail('anvil did not start within 20 s'), 20_000);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      live.delete(child);
+      reject(new AthError({ code: ChainErrorCode.anvil, shortMessage: why, details: output.slice(-2000) }));
+    };
+    child.once('exit', (code) => fail(`anvil exited with code ${code}`));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /Listening on 127\.0\.0\.1:(\d+)/.exec(output);
+      if (!match) return;
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      child.stdout?.removeAllListeners('data');
+      child.stdout?.resume();
+      const exited = new Promise<void>((done) => child.once('exit', () => done()));
+      let closing: Promise<void> | undefined;
+      resolve({
+        rpcUrl: `http://127.0.0.1:${match[1]}`,
+        chainId,
+        pid: child.pid,
+        close: () => {
+          closing ??= (async () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            await exited;
+            live.delete(child);
+          })();
+          return closing;
+        },
+      });
+    });
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * A real chain for tests: anvil on loopback with the contracts deployed and the dev roles wired
+ * (admin, meter, treasury, checker pool = anvil dev accounts 0..3). Close it in `after`.
+ */
+import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { athTokenAbi } from '../abis.js';
+import { createChainClients } from '../chainClients.js';
+import { type DeployedContracts, deployContracts } from '../deployContracts.js';
+import { anvilAccount, DEV_ACCOUNT } from '../devAccounts.js';
+import { type Anvil, startAnvil } from '../startAnvil.js';
+
+export type TestChain = DeployedContracts & {
+  anvil: Anvil;
+  publicClient: PublicClient<Transport, Chain>;
+  /** A wallet client per account, created on demand. */
+  walletFor(account: Account): WalletClient<Transport, Chain, Account>;
+  admin: Account;
+  meter: Account;
+  treasury: Account;
+  checkerPool: Account;
+  /** A fresh account with ETH for gas and `athWei` ATH. */
+  newFundedAccount(athWei?: bigint): Promise<Account & { privateKey: Hex }>;
+  /** Moves the chain's clock forward (next block). */
+  increaseTime(seconds: number): Promise<void>;
+  setNextTimestamp(unixSec: bigint): Promise<void>;
+  close(): Promise<void>;
+};
+
+export async function startTestChain(
+  options: { withdrawDelaySec?: bigint; unbondingDelaySec?: bigint } = {},
+): Promise<TestChain> {
+  const anvil = await startAnvil();
+  const admin = anvilAccount(DEV_ACCOUNT.admin);
+  const meter = anvilAccount(DEV_ACCOUNT.meter);
+  const treasury = anvilAccount(DEV_ACCOUNT.treasury);
+  const checkerPool = anvilAccount(DEV_ACCOUNT.checkerPool);
+  const base = { network: 'anvil' as const, chainId: anvil.chainId, rpcUrl: anvil.rpcUrl };
+  const { publicClient, walletClient } = createChainClients({ ...base, account: admin });
+  if (!walletClient) throw new Error('no wallet');
+  const deployed = await deployContracts({
+    publicClient,
+    walletClient,
+    admin: admin.address,
+    meter: meter.address,
+    treasury: treasury.address,
+    checkerPool: checkerPool.address,
+    slasher: meter.address,
+    ...(options.withdrawDelaySec === undefined ? {} : { withdrawDelaySec: options.withdrawDelaySec }),
+    ...(options.unbondingDelaySec === undefined ? {} : { unbondingDelaySec: options.unbondingDelaySec }),
+  });
+  const walletFor = (account: Account) => {
+    const client = createChainClients({ ...base, account }).walletClient;
+    if (!client) throw new Error('no wallet');
+    return client;
+  };
+  const rpc = (method: string, params: unknown[]) =>
+    fetch(anvil.rpcUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    }).then((r) => r.json());
+  // One funding transaction at a time: the admin's nonce is shared by every caller.
+  let funding: Promise<unknown> = Promise.resolve();
+  const fund = async (address: Address, athWei: bigint) => {
+    const hashes = [
+      await walletClient.sendTransaction({ to: address, value: 10n ** 18n }),
+      await walletClient.writeContract({
+        address: deployed.tokenAddress,
+        abi: athTokenAbi,
+        functionName: 'transfer',
+        args: [address, athWei],
+      }),
+    ];
+    for (const hash of hashes) await publicClient.waitForTransactionReceipt({ hash });
+  };
+  return {
+    ...deployed,
+    anvil,
+    publicClient,
+    walletFor,
+    admin,
+    meter,
+    treasury,
+    checkerPool,
+    async newFundedAccount(athWei = 10_000n * 10n ** 18n) {
+      const privateKey = generatePrivateKey();
+      const account = Object.assign(privateKeyToAccount(privateKey), { privateKey });
+      const done = funding.then(() => fund(account.address, athWei));
+      funding = done.catch(() => undefined);
+      await done;
+      return account;
+    },
+    async increaseTime(seconds) {
+      await rpc('evm_increaseTime', [seconds]);
+      await rpc('evm_mine', []);
+    },
+    async setNextTimestamp(unixSec) {
+      await rpc('evm_setNextBlockTimestamp', [Number(unixSec)]);
+      await rpc('evm_mine', []);
+    },
+    close: () => anvil.close(),
+  };
+}
