@@ -12,6 +12,7 @@ import {
 } from '../../signaling/protocol/index.js';
 import { athTokenAbi, sessionEscrowAbi, testSmartWalletAbi } from './abis.js';
 import { compileContracts } from './build/compileContracts.js';
+import { packRedemptions, type Redemption, toRedemption } from './redemption.js';
 import { startTestChain, type TestChain } from './testing/startTestChain.js';
 
 const ATH = 10n ** 18n;
@@ -94,7 +95,7 @@ async function fundedPlayer(depositWei: bigint): Promise<Account> {
   return player;
 }
 
-type Voucher = { auth: SessionAuth; authSignature: Hex; usage: Usage; usageSignature: Hex };
+type Voucher = Redemption & { usage: Usage };
 
 async function voucher(
   player: Account,
@@ -113,12 +114,20 @@ async function voucher(
     ...overrides,
   };
   const usage: Usage = { sessionId: auth.sessionId, cumulativeAmount: cumulative, deliveredSeconds };
-  return { auth, authSignature: await signAuth(player, auth), usage, usageSignature: await signUsage(usage) };
+  return redemptionOf(auth, await signAuth(player, auth), usage, await signUsage(usage));
 }
+
+/** A redemption as the escrow takes it, keeping the usage it was made from (for the tests' arithmetic). */
+function redemptionOf(auth: SessionAuth, authSignature: Hex, usage: Usage, usageSignature: Hex): Voucher {
+  return { ...toRedemption({ auth, authSignature, usage, usageSignature }), usage };
+}
+
+/** Strips the test-only `usage` so the ABI encoder sees exactly a Redemption. */
+const r = ({ usage: _usage, ...redemption }: Voucher): Redemption => redemption;
 
 function next(v: Voucher, cumulative: bigint, deliveredSeconds: bigint): Promise<Voucher> {
   const usage: Usage = { sessionId: v.auth.sessionId, cumulativeAmount: cumulative, deliveredSeconds };
-  return signUsage(usage).then((usageSignature) => ({ ...v, usage, usageSignature }));
+  return signUsage(usage).then((usageSignature) => redemptionOf(v.auth, v.authSignature, usage, usageSignature));
 }
 
 const read = <T>(functionName: string, args: readonly unknown[]) =>
@@ -154,46 +163,46 @@ describe('SessionEscrow', () => {
       pool: await read<bigint>('earnings', [chain.checkerPool.address]),
       treasury: await read<bigint>('earnings', [chain.treasury.address]),
     };
-    await send(chain.meter, { functionName: 'redeem', args: [v] });
+    await send(chain.meter, { functionName: 'redeem', args: [r(v)] });
     const fee = applyBps(amount, 2000n);
     const pool = applyBps(fee, 2500n);
     assert.equal(await read<bigint>('earnings', [provider]), amount - fee);
     assert.equal((await read<bigint>('earnings', [chain.checkerPool.address])) - before.pool, pool);
     assert.equal((await read<bigint>('earnings', [chain.treasury.address])) - before.treasury, fee - pool);
     assert.equal(await read<bigint>('claimed', [v.auth.sessionId]), amount);
-    assert.equal(await revertName(chain.meter, 'redeem', [v]), 'Stale');
+    assert.equal(await revertName(chain.meter, 'redeem', [r(v)]), 'Stale');
     // A later voucher pays only the difference.
     const later = await next(v, amount + ATH, 3n);
-    await send(chain.meter, { functionName: 'redeem', args: [later] });
+    await send(chain.meter, { functionName: 'redeem', args: [r(later)] });
     // Fees are taken per redeemed delta, as the ledger journals them.
     assert.equal(await read<bigint>('earnings', [provider]), amount - fee + ATH - applyBps(ATH, 2000n));
-    assert.equal(await revertName(chain.meter, 'redeem', [v]), 'Stale');
+    assert.equal(await revertName(chain.meter, 'redeem', [r(v)]), 'Stale');
   });
 
   test('over the cap, over the price, expired, and forged vouchers are refused', async () => {
     const player = await fundedPlayer(20n * ATH);
     const provider = (await chain.newFundedAccount(0n)).address;
     const overCap = await voucher(player, provider, { maxAmount: ATH }, 2n * ATH, 1000n);
-    assert.equal(await revertName(chain.meter, 'redeem', [overCap]), 'OverCap');
+    assert.equal(await revertName(chain.meter, 'redeem', [r(overCap)]), 'OverCap');
     const overPrice = await voucher(player, provider, {}, ATH, 10n);
-    assert.equal(await revertName(chain.meter, 'redeem', [overPrice]), 'OverPrice');
+    assert.equal(await revertName(chain.meter, 'redeem', [r(overPrice)]), 'OverPrice');
     const expired = await voucher(player, provider, { expiry: (await now()) - 1n });
-    assert.equal(await revertName(chain.meter, 'redeem', [expired]), 'Expired');
+    assert.equal(await revertName(chain.meter, 'redeem', [r(expired)]), 'Expired');
     const good = await voucher(player, provider);
     const forgedAuth = { ...good, auth: { ...good.auth, maxAmount: 9n * ATH } };
-    assert.equal(await revertName(chain.meter, 'redeem', [forgedAuth]), 'BadSignature');
+    assert.equal(await revertName(chain.meter, 'redeem', [r(forgedAuth)]), 'BadSignature');
     // Someone other than the meter must bring the meter's signature, and a real one.
     const stranger = await chain.newFundedAccount(0n);
     const badUsage = { ...good, usageSignature: good.authSignature };
-    assert.equal(await revertName(stranger, 'redeem', [badUsage]), 'BadSignature');
-    await send(stranger, { functionName: 'redeem', args: [good] });
+    assert.equal(await revertName(stranger, 'redeem', [r(badUsage)]), 'BadSignature');
+    await send(stranger, { functionName: 'redeem', args: [r(good)] });
   });
 
   test('withdrawals wait for the delay and never go below what open sessions may claim', async () => {
     const player = await fundedPlayer(10n * ATH);
     const provider = (await chain.newFundedAccount(0n)).address;
     const v = await voucher(player, provider, { maxAmount: 6n * ATH, expiry: (await now()) + 600n }, ATH, 100n);
-    await send(chain.meter, { functionName: 'redeem', args: [v] });
+    await send(chain.meter, { functionName: 'redeem', args: [r(v)] });
     assert.equal(await revertName(player, 'releaseExpired', [v.auth.sessionId, player.address]), 'NotExpired');
     // 10 deposited, 1 paid, 5 still reserved for the session: 4 are free.
     assert.equal(await read<bigint>('freeBalance', [player.address]), 4n * ATH);
@@ -203,7 +212,7 @@ describe('SessionEscrow', () => {
     assert.equal(await revertName(player, 'withdraw', []), 'BelowReserved');
     // A session redeemed beyond the free balance is refused up front, not half-paid.
     const greedy = await voucher(player, provider, { maxAmount: 5n * ATH }, ATH, 100n);
-    assert.equal(await revertName(chain.meter, 'redeem', [greedy]), 'InsufficientEscrow');
+    assert.equal(await revertName(chain.meter, 'redeem', [r(greedy)]), 'InsufficientEscrow');
     // Once the session has expired its unclaimed reserve is released and the withdrawal goes through.
     await send(player, { functionName: 'releaseExpired', args: [v.auth.sessionId, player.address] });
     await send(player, { functionName: 'withdraw', args: [] });
@@ -217,15 +226,39 @@ describe('SessionEscrow', () => {
     const vouchers = await Promise.all(players.map((p) => voucher(p, provider)));
     const [first] = vouchers;
     if (!first) throw new Error('vouchers');
-    await send(chain.meter, { functionName: 'redeem', args: [first] });
-    const receipt = await send(chain.meter, { functionName: 'redeemBatch', args: [vouchers] });
+    await send(chain.meter, { functionName: 'redeem', args: [r(first)] });
+    const receipt = await send(chain.meter, { functionName: 'redeemBatch', args: [vouchers.map(r)] });
     const events = parseEventLogs({ abi: sessionEscrowAbi, logs: receipt.logs });
     const skipped = events.filter((e) => e.eventName === 'VoucherSkipped');
-    const redeemed = events.filter((e) => e.eventName === 'Redeemed');
+    const batch = events.find((e) => e.eventName === 'BatchRedeemed');
     assert.equal(skipped.length, 1);
-    assert.equal(redeemed.length, 2);
+    assert.equal(batch?.args.paidCount, 2n);
     const amount = first.usage.cumulativeAmount;
     assert.equal(await read<bigint>('earnings', [provider]), 3n * (amount - applyBps(amount, 2000n)));
+  });
+
+  test('the meter’s packed batch pays like redeemBatch; bad items are skipped; only the meter may send it', async () => {
+    const providers = [(await chain.newFundedAccount(0n)).address, (await chain.newFundedAccount(0n)).address];
+    const players = await Promise.all([fundedPlayer(20n * ATH), fundedPlayer(20n * ATH), fundedPlayer(20n * ATH)]);
+    const vouchers = await Promise.all(players.map((p, i) => voucher(p, providers[i % 2] as Hex)));
+    const [good1, good2, bad] = vouchers;
+    if (!good1 || !good2 || !bad) throw new Error('vouchers');
+    const forged = { ...bad, auth: { ...bad.auth, maxAmount: bad.auth.maxAmount - 1n } };
+    const packed = packRedemptions([good1, good2, forged]);
+    const stranger = await chain.newFundedAccount(0n);
+    assert.equal(await revertName(stranger, 'redeemPacked', [packed]), 'BadSignature');
+    const receipt = await send(chain.meter, { functionName: 'redeemPacked', args: [packed] });
+    const events = parseEventLogs({ abi: sessionEscrowAbi, logs: receipt.logs });
+    assert.equal(events.filter((e) => e.eventName === 'VoucherSkipped').length, 1);
+    const amount = good1.usage.cumulativeAmount;
+    for (const provider of providers) {
+      assert.equal(await read<bigint>('earnings', [provider]), amount - applyBps(amount, 2000n));
+    }
+    assert.equal(await read<bigint>('claimed', [good2.auth.sessionId]), amount);
+    // Replaying the packed batch pays nothing more: every item is stale now (or still forged).
+    const again = await send(chain.meter, { functionName: 'redeemPacked', args: [packed] });
+    const replay = parseEventLogs({ abi: sessionEscrowAbi, logs: again.logs });
+    assert.equal(replay.filter((e) => e.eventName === 'VoucherSkipped').length, 3);
   });
 
   test('a smart-contract wallet pays with an ERC-1271 signature', async () => {
@@ -258,12 +291,12 @@ describe('SessionEscrow', () => {
     };
     // The owner signs the wallet's authorization; the escrow asks the wallet whether that counts.
     const usage: Usage = { sessionId: auth.sessionId, cumulativeAmount: 2n * ATH, deliveredSeconds: 2n };
-    const v = { auth, authSignature: await signAuth(owner, auth), usage, usageSignature: await signUsage(usage) };
-    await send(chain.meter, { functionName: 'redeem', args: [v] });
+    const v = redemptionOf(auth, await signAuth(owner, auth), usage, await signUsage(usage));
+    await send(chain.meter, { functionName: 'redeem', args: [r(v)] });
     assert.equal(await read<bigint>('claimed', [auth.sessionId]), 2n * ATH);
     const stranger = await chain.newFundedAccount(0n);
     const forged = await voucher(stranger, provider, { player: address });
-    assert.equal(await revertName(chain.meter, 'redeem', [forged]), 'BadSignature');
+    assert.equal(await revertName(chain.meter, 'redeem', [r(forged)]), 'BadSignature');
   });
 
   test('earnings are withdrawn in ATH; only the admin changes the parameters', async () => {
@@ -271,7 +304,7 @@ describe('SessionEscrow', () => {
     const player = await fundedPlayer(5n * ATH);
     await send(chain.meter, {
       functionName: 'redeem',
-      args: [await voucher(player, provider.address, { maxAmount: 5n * ATH }, ATH / 2n, 60n)],
+      args: [r(await voucher(player, provider.address, { maxAmount: 5n * ATH }, ATH / 2n, 60n))],
     });
     const owed = await read<bigint>('earnings', [provider.address]);
     await send(provider, { functionName: 'withdrawEarnings', args: [] });

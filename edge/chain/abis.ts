@@ -500,6 +500,31 @@ export const sessionEscrowAbi = [
     "anonymous": false,
     "inputs": [
       {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "paidCount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "skippedCount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "paidTotal",
+        "type": "uint256"
+      }
+    ],
+    "name": "BatchRedeemed",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
         "indexed": true,
         "internalType": "address",
         "name": "payer",
@@ -585,18 +610,6 @@ export const sessionEscrowAbi = [
         "internalType": "bytes32",
         "name": "sessionId",
         "type": "bytes32"
-      },
-      {
-        "indexed": true,
-        "internalType": "address",
-        "name": "provider",
-        "type": "address"
-      },
-      {
-        "indexed": false,
-        "internalType": "uint256",
-        "name": "paid",
-        "type": "uint256"
       },
       {
         "indexed": false,
@@ -1219,26 +1232,14 @@ export const sessionEscrowAbi = [
             "type": "bytes"
           },
           {
-            "components": [
-              {
-                "internalType": "bytes32",
-                "name": "sessionId",
-                "type": "bytes32"
-              },
-              {
-                "internalType": "uint256",
-                "name": "cumulativeAmount",
-                "type": "uint256"
-              },
-              {
-                "internalType": "uint64",
-                "name": "deliveredSeconds",
-                "type": "uint64"
-              }
-            ],
-            "internalType": "struct SessionEscrow.Usage",
-            "name": "usage",
-            "type": "tuple"
+            "internalType": "uint256",
+            "name": "cumulativeAmount",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "deliveredSeconds",
+            "type": "uint64"
           },
           {
             "internalType": "bytes",
@@ -1303,26 +1304,14 @@ export const sessionEscrowAbi = [
             "type": "bytes"
           },
           {
-            "components": [
-              {
-                "internalType": "bytes32",
-                "name": "sessionId",
-                "type": "bytes32"
-              },
-              {
-                "internalType": "uint256",
-                "name": "cumulativeAmount",
-                "type": "uint256"
-              },
-              {
-                "internalType": "uint64",
-                "name": "deliveredSeconds",
-                "type": "uint64"
-              }
-            ],
-            "internalType": "struct SessionEscrow.Usage",
-            "name": "usage",
-            "type": "tuple"
+            "internalType": "uint256",
+            "name": "cumulativeAmount",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "deliveredSeconds",
+            "type": "uint64"
           },
           {
             "internalType": "bytes",
@@ -1336,6 +1325,19 @@ export const sessionEscrowAbi = [
       }
     ],
     "name": "redeemBatch",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes",
+        "name": "packed",
+        "type": "bytes"
+      }
+    ],
+    "name": "redeemPacked",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

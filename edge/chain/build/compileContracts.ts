@@ -29,7 +29,7 @@ type SolcOutput = {
 
 const SETTINGS = {
   optimizer: { enabled: true, runs: 10_000 },
-  viaIR: false,
+  viaIR: true,
   evmVersion: 'cancun',
   outputSelection: { '*': { '*': ['abi', 'evm.bytecode.object'] } },
 } as const;

@@ -2,7 +2,7 @@
  * A real chain for tests: anvil on loopback with the contracts deployed and the dev roles wired
  * (admin, meter, treasury, checker pool = anvil dev accounts 0..3). Close it in `after`.
  */
-import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
+import type { Account, Address, Chain, HDAccount, Hex, PublicClient, Transport, WalletClient } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { athTokenAbi } from '../abis.js';
 import { createChainClients } from '../chainClients.js';
@@ -16,7 +16,7 @@ export type TestChain = DeployedContracts & {
   /** A wallet client per account, created on demand. */
   walletFor(account: Account): WalletClient<Transport, Chain, Account>;
   admin: Account;
-  meter: Account;
+  meter: HDAccount;
   treasury: Account;
   checkerPool: Account;
   /** A fresh account with ETH for gas and `athWei` ATH. */

@@ -1,0 +1,34 @@
+// The chain: contracts (solc-js build, typed ABIs), the embedded anvil, deployment and viem clients.
+export { athTokenAbi, sessionEscrowAbi, stakingRegistryAbi } from './abis.js';
+export {
+  CONTRACT_NAMES,
+  type ContractArtifacts,
+  type ContractName,
+  compileContracts,
+} from './build/compileContracts.js';
+export {
+  ARBITRUM_ONE_ATH_ADDRESS,
+  type ChainClients,
+  type ChainSettings,
+  chainFor,
+  createChainClients,
+  type NetworkName,
+} from './chainClients.js';
+export {
+  DEFAULT_MIN_STAKES_WEI,
+  type DeployContractsParameters,
+  type DeployedContracts,
+  deployContracts,
+  tierId,
+} from './deployContracts.js';
+export { ANVIL_MNEMONIC, anvilAccount, DEV_ACCOUNT } from './devAccounts.js';
+export { ChainErrorCode } from './errors.js';
+export {
+  PACKED_ITEM_BYTES,
+  packable,
+  packRedemptions,
+  type Redemption,
+  type ToRedemptionParameters,
+  toRedemption,
+} from './redemption.js';
+export { type Anvil, anvilBinaryPath, type StartAnvilParameters, startAnvil } from './startAnvil.js';

@@ -1,0 +1,4 @@
+// Metering: the meter's voucher signing and the fast EIP-712 verification of our structs.
+export { MeteringErrorCode } from './errors.js';
+export { type Eip712Domain, SignatureVerifier, signDigest, type TypedDigests, typedDigests } from './fastTypedData.js';
+export { createVoucherSigner, cumulativeChargeWei, type VoucherSigner } from './signVoucher.js';

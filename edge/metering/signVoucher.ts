@@ -1,0 +1,24 @@
+import type { Hex } from 'viem';
+import { hexToBytes } from 'viem';
+import type { Usage } from '../../signaling/protocol/index.js';
+import { type Eip712Domain, signDigest, typedDigests } from './fastTypedData.js';
+
+export type VoucherSigner = { sign(usage: Usage): Hex };
+
+/** The meter's signer for `Usage` vouchers in the escrow's domain (WASM ECDSA, digest precomputed domain). */
+export function createVoucherSigner({ privateKey, domain }: { privateKey: Hex; domain: Eip712Domain }): VoucherSigner {
+  const key = hexToBytes(privateKey);
+  const digests = typedDigests(domain);
+  return { sign: (usage) => signDigest(key, digests.usage(usage)) };
+}
+
+/** What a session owes after `deliveredSeconds` of verified delivery at a fixed price. */
+export function cumulativeChargeWei({
+  deliveredSeconds,
+  priceWeiPerSec,
+}: {
+  deliveredSeconds: bigint;
+  priceWeiPerSec: bigint;
+}): bigint {
+  return deliveredSeconds * priceWeiPerSec;
+}
