@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createMetrics, type Metrics, SIGNALING_METRICS, type SignalingMetricKey } from '../metrics/index.js';
 import { buildHttpApp } from './http/buildHttpApp.js';
+import type { PaymentGate } from './hub/PaymentGate.js';
 import { SignalingHub } from './hub/SignalingHub.js';
 import type { SignalingSettings } from './SignalingSettings.js';
 import { startFastifyWsServer } from './ws/startFastifyWsServer.js';
@@ -13,6 +14,10 @@ export type StartSignalingParameters = {
   metrics?: Metrics<SignalingMetricKey>;
   /** uWebSockets.js in production; fastify + @fastify/websocket only to compare (bench:indexer). */
   transport?: 'uws' | 'fastify-ws';
+  /** The economy's gate (edge/economy); without it sessions are not billed. */
+  payments?: PaymentGate;
+  /** More HTTP routes on the same server (the economy's API), registered before it listens. */
+  routes?: ReadonlyArray<(app: FastifyInstance) => Promise<void>>;
 };
 
 export type SignalingServer = {
@@ -31,9 +36,11 @@ export async function startSignaling({
   log,
   metrics,
   transport = 'uws',
+  payments,
+  routes = [],
 }: StartSignalingParameters): Promise<SignalingServer> {
   const processMetrics = metrics ?? createMetrics({ keys: SIGNALING_METRICS });
-  const hub = new SignalingHub({ settings, log, metrics: processMetrics });
+  const hub = new SignalingHub({ settings, log, metrics: processMetrics, ...(payments ? { payments } : {}) });
   const ws = await (transport === 'uws' ? startUwsServer : startFastifyWsServer)({
     hub,
     bindHost: settings.bindHost,
@@ -52,6 +59,7 @@ export async function startSignaling({
     clientDir: settings.clientDir,
     wsUrls: () => wsUrls,
     checkerDomain: settings.checks.domain,
+    routes,
   });
   try {
     await http.listen({ host: settings.bindHost, port: settings.httpPort });

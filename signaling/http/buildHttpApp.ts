@@ -21,6 +21,7 @@ export type BuildHttpAppParameters = {
   clientDir: string | undefined;
   wsUrls: () => { player: string; node: string };
   checkerDomain: { chainId: number; verifyingContract: string };
+  routes?: ReadonlyArray<(app: FastifyInstance) => Promise<void>>;
 };
 
 /** The signaling HTTP app, built apart from `listen` so tests can `inject()` into it. */
@@ -49,6 +50,7 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
     checkerDomain: params.checkerDomain,
   });
   await app.register(sessionRoutes, { hub: params.hub, tokenSecret: params.tokenSecret });
+  for (const routes of params.routes ?? []) await app.register(routes);
   if (params.clientDir) {
     await app.register(fastifyStatic, { root: params.clientDir, prefix: '/', index: ['index.html'] });
   }

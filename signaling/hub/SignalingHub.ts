@@ -34,6 +34,7 @@ import {
 import type { SignalingSettings } from '../SignalingSettings.js';
 import { GameQueue } from './GameQueue.js';
 import { firstFreeSlot, type HostRecord, HostRegistry } from './HostRegistry.js';
+import type { PaymentGate } from './PaymentGate.js';
 import { type CandidateScore, rankCandidates } from './scoreCandidates.js';
 
 /** What a transport gives the hub for each connection. */
@@ -81,6 +82,10 @@ export type SessionRecord = {
   probeHostIds: string[];
   /** Why this host: every candidate with its score terms, kept for `GET /api/sessions/:id`. */
   decision: MatchDecision | undefined;
+  /** Who pays, once the SessionAuth was accepted (undefined: not yet, or the network does not bill). */
+  payerAddress: `0x${string}` | undefined;
+  /** Authorization deadline after the lease, when the network bills. */
+  authTimer: NodeJS.Timeout | undefined;
   /** Lease TTL until streaming, or the reconnect window while the player is away. */
   timer: NodeJS.Timeout | undefined;
 };
@@ -96,14 +101,26 @@ type Measurement = { rttMs: number | null; atMs: number };
 
 export type SignalingHubParameters = {
   settings: SignalingSettings;
+  /** The economy's gate; without one, sessions are not billed. */
+  payments?: PaymentGate;
   log: Logger;
   metrics: Metrics<SignalingMetricKey>;
   now?: () => number;
 };
 
+/** What a host or a player said a live session delivered (every few seconds). */
+export type DeliveryReport = {
+  sessionId: string;
+  source: 'host' | 'player';
+  fpsMilli: number;
+  atMs: number;
+};
+
 type SignalingHubEvents = {
   sessionEnded: (session: SessionRecord) => void;
   sessionStreaming: (session: SessionRecord) => void;
+  sessionPaid: (session: SessionRecord) => void;
+  report: (report: DeliveryReport) => void;
   verdict: (verdict: RoundVerdict) => void;
 };
 
@@ -140,14 +157,18 @@ export class SignalingHub {
   readonly #listeners: { [K in keyof SignalingHubEvents]: Set<SignalingHubEvents[K]> } = {
     sessionEnded: new Set(),
     sessionStreaming: new Set(),
+    sessionPaid: new Set(),
+    report: new Set(),
     verdict: new Set(),
   };
+  readonly #payments: PaymentGate | undefined;
   readonly checkers: CheckerDesk;
   readonly #heartbeatMonitor: NodeJS.Timeout;
   #closed = false;
 
-  constructor({ settings, log, metrics, now = Date.now }: SignalingHubParameters) {
+  constructor({ settings, log, metrics, payments, now = Date.now }: SignalingHubParameters) {
     this.#settings = settings;
+    this.#payments = payments;
     this.#log = log.child({ mod: 'signaling/hub' });
     this.#metrics = metrics;
     this.#now = now;
@@ -326,8 +347,18 @@ export class SignalingHub {
       case 'probe-results':
         this.#onProbeResults(peer, message);
         return;
-      case 'player-report':
-        this.#playerSession(peer, message.sessionId);
+      case 'player-report': {
+        const session = this.#playerSession(peer, message.sessionId);
+        this.#emit('report', {
+          sessionId: session.id,
+          source: 'player',
+          fpsMilli: message.fpsMilli,
+          atMs: this.#now(),
+        });
+        return;
+      }
+      case 'session-auth':
+        this.#onSessionAuth(peer, message);
         return;
       case 'register':
         this.#onRegister(peer, message);
@@ -514,6 +545,7 @@ export class SignalingHub {
 
   #onHostReport(peer: PeerState, message: PeerMessageOf<'host-report'>): void {
     const session = this.#hostSession(peer, message.sessionId);
+    this.#emit('report', { sessionId: session.id, source: 'host', fpsMilli: message.fpsMilli, atMs: this.#now() });
     if (session.state === 'streaming' && message.inputIdleMs > this.#settings.afkTimeoutMs) {
       this.#endSession(session, 'afk');
     }
@@ -573,6 +605,8 @@ export class SignalingHub {
       queueIfBusy: message.queue !== false,
       probeHostIds: [],
       decision: undefined,
+      payerAddress: undefined,
+      authTimer: undefined,
       timer: undefined,
     };
     this.#sessions.set(session.id, session);
@@ -741,6 +775,14 @@ export class SignalingHub {
     this.#setState(session, 'leased');
     this.#setTimer(session, this.#settings.leaseTtlMs, () => this.#endSession(session, 'connect-timeout'));
     this.#sendAssigned(session, false);
+    if (this.#payments) {
+      // The stream starts at once (first frame matters); the authorization must follow within the timeout.
+      session.authTimer = setTimeout(
+        () => this.#endSession(session, 'insufficient-funds', 'No payment authorization arrived for this session.'),
+        this.#payments.authTimeoutMs,
+      );
+      session.authTimer.unref();
+    }
     this.#sendToPeer(host.peerId, {
       type: 'start-session',
       sessionId: session.id,
@@ -785,6 +827,8 @@ export class SignalingHub {
 
   #sendAssigned(session: SessionRecord, resumed: boolean): void {
     if (session.hostId === undefined || session.slot === undefined) return;
+    const host = this.hosts.get(session.hostId);
+    const payment = this.#payments && host && !session.payerAddress ? this.#payments.terms(session, host) : undefined;
     this.#sendToPlayer(session, {
       type: 'session',
       sessionId: session.id,
@@ -794,7 +838,49 @@ export class SignalingHub {
       state: session.state,
       priceWeiPerSec: weiToString(session.priceWeiPerSec),
       resumed,
+      ...(payment ? { payment } : {}),
     });
+  }
+
+  #onSessionAuth(peer: PeerState, message: PeerMessageOf<'session-auth'>): void {
+    const session = this.#playerSession(peer, message.sessionId);
+    const gate = this.#payments;
+    const host = session.hostId ? this.hosts.get(session.hostId) : undefined;
+    if (!gate || !host) {
+      throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'this session needs no payment authorization' });
+    }
+    if (session.payerAddress) {
+      throw new AthError({ code: 'ATH_ERR_REPLAY', shortMessage: 'this session is already authorized' });
+    }
+    gate
+      .authorize(session, host, message)
+      .then(({ payerAddress }) => {
+        if (session.state === 'ended') return;
+        session.payerAddress = payerAddress;
+        if (session.authTimer) clearTimeout(session.authTimer);
+        session.authTimer = undefined;
+        this.#sendToPlayer(session, { type: 'payment-accepted', sessionId: session.id, payerAddress });
+        this.#emit('sessionPaid', session);
+      })
+      .catch((error: unknown) => {
+        this.#replyError(peer, error, message);
+        if (session.state !== 'ended' && !session.payerAddress) {
+          const text = isAthError(error) ? error.message : 'The payment authorization was refused.';
+          this.#endSession(session, 'insufficient-funds', text.slice(0, 500));
+        }
+      });
+  }
+
+  /** Ends a live session from outside (the meter: authorization or escrow used up). */
+  endSession(sessionId: string, reason: EndReasonName, message?: string): void {
+    const session = this.#sessions.get(sessionId);
+    if (session) this.#endSession(session, reason, message);
+  }
+
+  /** Sends a message to the player of a session, if connected (the meter's charge ticker). */
+  notifyPlayer(sessionId: string, message: ServerMessage): void {
+    const session = this.#sessions.get(sessionId);
+    if (session) this.#sendToPlayer(session, message);
   }
 
   // ---- session lifecycle -------------------------------------------------------------------------------
@@ -808,6 +894,8 @@ export class SignalingHub {
   #endSession(session: SessionRecord, reason: EndReasonName, message?: string): void {
     if (session.state === 'ended') return;
     this.#clearTimer(session);
+    if (session.authTimer) clearTimeout(session.authTimer);
+    session.authTimer = undefined;
     const wasQueued = session.state === 'queued';
     session.state = 'ended';
     session.endReason = reason;

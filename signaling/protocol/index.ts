@@ -40,6 +40,8 @@ export {
   type IceCandidateInit,
   MAX_MESSAGE_BYTES,
   MESSAGES_BY_ROLE,
+  PaymentTerms,
+  type PaymentTermsRecord,
   PEER_MESSAGES,
   type PeerMessage,
   type PeerMessageOf,

@@ -138,6 +138,23 @@ export const Ice = message('ice', { sessionId: SessionId, candidate: Type.Union(
 
 export const Quit = message('quit', { sessionId: SessionId });
 
+/** The player's (or studio's) signed SessionAuth for the terms in `session.payment`. */
+export const SessionAuthMessage = message('session-auth', {
+  sessionId: SessionId,
+  auth: Type.Object(
+    {
+      sessionId: SessionId,
+      player: Address,
+      provider: Address,
+      maxAmount: WeiString,
+      pricePerSecond: WeiString,
+      expiry: Type.String({ pattern: '^[1-9][0-9]{0,19}$' }),
+    },
+    { additionalProperties: false },
+  ),
+  signature: HexSignature,
+});
+
 /** RTT the browser measured to each candidate's probe endpoint; `null` = unreachable or timed out. */
 export const ProbeResults = message('probe-results', {
   sessionId: SessionId,
@@ -174,6 +191,20 @@ export const Queued = message('queued', {
   position: Type.Integer({ minimum: 1 }),
 });
 
+/** What the player must authorize (EIP-712 SessionAuth in the escrow's domain) for a session to be billed. */
+export const PaymentTerms = Type.Object(
+  {
+    chainId: Type.Integer({ minimum: 1 }),
+    escrowAddress: Address,
+    providerAddress: Address,
+    maxAmountWei: WeiString,
+    pricePerSecondWei: WeiString,
+    /** Unix seconds, as a decimal string (uint64). */
+    expirySec: Type.String({ pattern: '^[1-9][0-9]{0,19}$' }),
+  },
+  { additionalProperties: false },
+);
+
 export const SessionAssigned = message('session', {
   sessionId: SessionId,
   hostId: HostId,
@@ -182,7 +213,19 @@ export const SessionAssigned = message('session', {
   state: SessionState,
   priceWeiPerSec: WeiString,
   resumed: Type.Boolean(),
+  /** Present when the network bills: sign it and send `session-auth` before the stream is paid for. */
+  payment: Type.Optional(PaymentTerms),
 });
+
+/** The running charge, every metering tick. */
+export const Charge = message('charge', {
+  sessionId: SessionId,
+  cumulativeWei: WeiString,
+  deliveredSec: Type.Integer({ minimum: 0 }),
+  maxAmountWei: WeiString,
+});
+
+export const PaymentAccepted = message('payment-accepted', { sessionId: SessionId, payerAddress: Address });
 
 /** Before a slot is leased: measure RTT to these hosts on the player's own path and answer `probe-results`. */
 export const ProbeRequest = message('probe-request', {
@@ -334,6 +377,7 @@ export const PEER_MESSAGES = {
   quit: Quit,
   input: InputRelay,
   'probe-results': ProbeResults,
+  'session-auth': SessionAuthMessage,
   'player-report': PlayerReport,
   register: Register,
   heartbeat: Heartbeat,
@@ -357,6 +401,8 @@ export const SERVER_MESSAGES = {
   ice: Ice,
   input: InputRelay,
   'session-ended': SessionEnded,
+  charge: Charge,
+  'payment-accepted': PaymentAccepted,
   registered: Registered,
   'start-session': StartSession,
   'stop-session': StopSession,
@@ -376,7 +422,7 @@ export type ServerMessageOf<K extends ServerMessageType> = Static<(typeof SERVER
 
 /** Which peer role may send which message: SDP from the wrong party is refused, not relayed. */
 export const MESSAGES_BY_ROLE = {
-  player: ['hello', 'play', 'answer', 'ice', 'quit', 'input', 'probe-results', 'player-report'],
+  player: ['hello', 'play', 'answer', 'ice', 'quit', 'input', 'probe-results', 'session-auth', 'player-report'],
   host: ['hello', 'register', 'heartbeat', 'offer', 'ice', 'session-started', 'host-session-ended', 'host-report'],
   checker: ['hello', 'register-checker', 'answer', 'ice', 'check-report', 'probe-done'],
 } as const satisfies Record<Static<typeof Role>, readonly PeerMessageType[]>;
@@ -389,6 +435,7 @@ export type SlotStateName = Static<typeof SlotState>;
 export type IceCandidateInit = Static<typeof IceCandidate>;
 export type RegionInfo = Static<typeof Region>;
 export type GameInfoRecord = Static<typeof GameInfo>;
+export type PaymentTermsRecord = Static<typeof PaymentTerms>;
 
 /** The exact text a host's provider wallet signs (EIP-191 personal_sign) to register. */
 export function hostRegistrationMessage(hostId: string, nonce: string): string {
