@@ -62,6 +62,40 @@ export const EdgeConfigSchema = obj({
     /** Test hook: added to every probe echo, to make this host look farther away. */
     probeDelayMs: Type.Integer({ minimum: 0, maximum: 10_000 }),
   }),
+  chain: obj({
+    /** `none`: no billing. `anvil`: the embedded chain (started and deployed by `ath-edge all`). */
+    network: Type.Union([
+      Type.Literal('none'),
+      Type.Literal('anvil'),
+      Type.Literal('arbitrum-sepolia'),
+      Type.Literal('arbitrum-one'),
+    ]),
+    rpcUrl: Type.Optional(Type.String()),
+    chainId: Type.Optional(Type.Integer({ minimum: 1 })),
+    tokenAddress: Type.Optional(Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' })),
+    escrowAddress: Type.Optional(Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' })),
+    stakingAddress: Type.Optional(Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' })),
+    /** The meter's key: signs Usage vouchers and sends the settlement transactions. */
+    meterKey: Type.Optional(HexKey),
+    anvilPort: Port,
+  }),
+  economy: obj({
+    /** Cap of one session's authorization, in seconds of play at the host's price. */
+    maxSessionSeconds: Type.Integer({ minimum: 60 }),
+    authExpirySec: Type.Integer({ minimum: 600 }),
+    /** After a lease, how long the player has to sign the SessionAuth. */
+    authTimeoutMs: Type.Integer({ minimum: 1000 }),
+    tickSec: Type.Integer({ minimum: 1, maximum: 60 }),
+    fpsFloor: Type.Integer({ minimum: 1, maximum: 240 }),
+    settleIntervalMs: Type.Integer({ minimum: 500 }),
+    settleBatchSize: Type.Integer({ minimum: 1, maximum: 200 }),
+    /** `POST /api/faucet` gives test ATH and ETH on the embedded chain. */
+    faucet: Type.Boolean(),
+  }),
+  ledger: obj({
+    /** A Postgres server; the embedded PGlite (in dataDir) when absent. Env: DATABASE_URL. */
+    databaseUrl: Type.Optional(Type.String()),
+  }),
   /** Roles `ath-edge all` runs on this machine. */
   stack: obj({
     renderHosts: Type.Integer({ minimum: 0, maximum: 16 }),
@@ -97,5 +131,17 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     heartbeatIntervalMs: 2000,
     probeDelayMs: 0,
   },
+  chain: { network: 'anvil', anvilPort: 0 },
+  economy: {
+    maxSessionSeconds: 3600,
+    authExpirySec: 4 * 3600,
+    authTimeoutMs: 15_000,
+    tickSec: 5,
+    fpsFloor: 20,
+    settleIntervalMs: 10_000,
+    settleBatchSize: 50,
+    faucet: true,
+  },
+  ledger: {},
   stack: { renderHosts: 1 },
 };

@@ -19,11 +19,14 @@ const SHORTHAND_FLAGS: Record<string, string> = {
   '--host-id': 'renderHost.hostId',
   '--price': 'renderHost.priceWeiPerSec',
   '--render-hosts': 'stack.renderHosts',
+  '--network': 'chain.network',
+  '--rpc-url': 'chain.rpcUrl',
 };
 
 /** Env vars: `ATH_EDGE_SIGNALING__HTTP_PORT=9000` sets signaling.httpPort; plus the conventional ones below. */
 const CONVENTIONAL_ENV: Record<string, string> = {
   ATH_EDGE_LOG_LEVEL: 'logLevel',
+  DATABASE_URL: 'ledger.databaseUrl',
 };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

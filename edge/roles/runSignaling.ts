@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
+import { startEconomy } from '../economy/index.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { RoleHandle } from './RoleHandle.js';
 
@@ -25,14 +26,27 @@ export async function runSignaling({
     tokenSecret: Buffer.from(secretHex, 'hex'),
     clientDir,
   };
+  // Billing: the ledger, payments, metering and settlement live in this process (see edge/economy).
+  const economy = config.chain.network === 'none' ? undefined : await startEconomy({ config, log });
+  if (economy) settings.checks = { ...settings.checks, domain: economy.checkerDomain };
+  const start = (httpPort: number) =>
+    startSignaling({
+      settings: { ...settings, httpPort },
+      log,
+      ...(economy ? { payments: economy.payments, routes: economy.routes } : {}),
+    });
   let server: SignalingServer;
   try {
-    server = await startSignaling({ settings, log });
+    server = await start(settings.httpPort);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+      await economy?.close();
+      throw error;
+    }
     log.warn({ port: settings.httpPort }, 'HTTP port in use; taking a free one');
-    server = await startSignaling({ settings: { ...settings, httpPort: 0 }, log });
+    server = await start(0);
   }
+  await economy?.attach(server.hub, server.metrics);
   return {
     info: {
       httpUrl: server.httpUrl,
@@ -40,6 +54,9 @@ export async function runSignaling({
       wsNodeUrl: server.wsNodeUrl,
       metricsUrl: `${server.httpUrl}/metrics`,
     },
-    close: () => server.close(),
+    close: async () => {
+      await server.close();
+      await economy?.close();
+    },
   };
 }

@@ -4,6 +4,15 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import {
+  type Anvil,
+  anvilAccount,
+  athTokenAbi,
+  createChainClients,
+  DEV_ACCOUNT,
+  deployContracts,
+  startAnvil,
+} from '../chain/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import type { RenderHostInfo } from '../roles/runRenderHost.js';
 import type { SignalingInfo } from '../roles/runSignaling.js';
@@ -34,9 +43,19 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
   const runDir = join(dataDir, 'run');
   mkdirSync(logDir, { recursive: true });
   mkdirSync(runDir, { recursive: true });
+  let anvil: Anvil | undefined;
+  let chain = config.chain;
+  if (chain.network === 'anvil' && !chain.rpcUrl) {
+    onProgress('chain (anvil) + contracts', 'start');
+    const startedMs = Date.now();
+    anvil = await startAnvil({ port: chain.anvilPort });
+    chain = { ...chain, ...(await deployEmbedded(anvil)), rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
+    onProgress('chain (anvil) + contracts', 'done', `${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
+  }
   // Children get the parent's resolved config as a file, plus their own overrides as flags.
   const configFile = join(runDir, 'edge.json');
-  writeFileSync(configFile, JSON.stringify({ ...config, dataDir }, null, 2));
+  const resolved: EdgeConfig = { ...config, dataDir, chain };
+  writeFileSync(configFile, JSON.stringify(resolved, null, 2));
   const roles: RoleProcess<unknown>[] = [];
 
   const spawnRole = async <Info>(
@@ -60,6 +79,7 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
 
   const close = async () => {
     await Promise.all([...roles].reverse().map((role) => role.stop()));
+    await anvil?.close();
   };
 
   try {
@@ -86,7 +106,7 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
       );
     const renderHosts: RoleProcess<RenderHostInfo>[] = [];
     for (let i = 1; i <= config.stack.renderHosts; i++) renderHosts.push(await addRenderHost(`host-${i}`));
-    return { config, logDir, signaling, renderHosts, addRenderHost, close };
+    return { config: resolved, logDir, signaling, renderHosts, addRenderHost, close };
   } catch (error) {
     await close();
     throw error;
@@ -99,4 +119,42 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
  */
 export function renderHostThreadPool(slots: number): number {
   return Math.max(4, 2 * slots + 2);
+}
+
+/** Deploys the contracts on a fresh embedded chain with anvil's dev accounts in the network's parts. */
+async function deployEmbedded(anvil: Anvil) {
+  const admin = anvilAccount(DEV_ACCOUNT.admin);
+  const { publicClient, walletClient } = createChainClients({
+    network: 'anvil',
+    chainId: anvil.chainId,
+    rpcUrl: anvil.rpcUrl,
+    account: admin,
+  });
+  if (!walletClient) throw new Error('no deployer wallet');
+  const meter = anvilAccount(DEV_ACCOUNT.meter).address;
+  const deployed = await deployContracts({
+    publicClient,
+    walletClient,
+    admin: admin.address,
+    meter,
+    treasury: anvilAccount(DEV_ACCOUNT.treasury).address,
+    checkerPool: anvilAccount(DEV_ACCOUNT.checkerPool).address,
+    slasher: meter,
+    // Short delays on the dev chain, so the wallet page can show a whole withdrawal.
+    withdrawDelaySec: 120n,
+    unbondingDelaySec: 600n,
+  });
+  // The faucet account hands out test ATH: give it a good part of the supply.
+  const hash = await walletClient.writeContract({
+    address: deployed.tokenAddress,
+    abi: athTokenAbi,
+    functionName: 'transfer',
+    args: [anvilAccount(DEV_ACCOUNT.faucet).address, 100_000_000n * 10n ** 18n],
+  });
+  await publicClient.waitForTransactionReceipt({ hash });
+  return {
+    tokenAddress: deployed.tokenAddress,
+    escrowAddress: deployed.escrowAddress,
+    stakingAddress: deployed.stakingAddress,
+  };
 }

@@ -1,0 +1,157 @@
+/**
+ * The economy's HTTP API, served by signaling's fastify: balances and escrow of an account (ledger + chain),
+ * a session's charges (ticks, voucher, settlements with their transaction hashes), a provider's earnings,
+ * the chain's addresses for wallets, and on the embedded chain a faucet for test ATH.
+ */
+
+import { Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
+import { Address as AddressSchema, AthError, SessionId, weiToString } from '../../signaling/protocol/index.js';
+import { athTokenAbi, type ChainSettings, sessionEscrowAbi } from '../chain/index.js';
+import { accountSummary, type Ledger, providerEarnings, sessionCharges } from '../ledger/index.js';
+
+export type EconomyRoutesParameters = {
+  ledger: Ledger;
+  chain: ChainSettings;
+  publicClient: PublicClient<Transport, Chain>;
+  /** Present on the embedded chain only: gives test ATH and gas to wallets. */
+  faucet?: { walletClient: WalletClient<Transport, Chain, Account>; athWei: bigint; ethWei: bigint };
+};
+
+/** JSON has no bigint: money leaves as decimal strings. */
+function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') return weiToString(value);
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
+  }
+  return value;
+}
+
+const AddressParams = Type.Object({ address: AddressSchema });
+const FAUCET_INTERVAL_MS = 60_000;
+
+export function economyRoutes({ ledger, chain, publicClient, faucet }: EconomyRoutesParameters) {
+  const escrowRead = <T>(functionName: string, args: readonly unknown[]) =>
+    publicClient.readContract({
+      address: chain.escrowAddress,
+      abi: sessionEscrowAbi,
+      functionName: functionName as 'freeBalance',
+      args: args as [Address],
+    }) as Promise<T>;
+
+  return async (app: FastifyInstance): Promise<void> => {
+    app.get('/api/chain', { schema: { summary: 'The chain and contract addresses wallets need' } }, async () => ({
+      network: chain.network,
+      chainId: chain.chainId,
+      rpcUrl: chain.network === 'anvil' ? chain.rpcUrl : undefined,
+      tokenAddress: chain.tokenAddress,
+      escrowAddress: chain.escrowAddress,
+      stakingAddress: chain.stakingAddress,
+      faucet: faucet !== undefined,
+    }));
+
+    app.get(
+      '/api/accounts/:address',
+      { schema: { summary: 'Balances, escrow and open authorizations of a wallet', params: AddressParams } },
+      async (request) => {
+        const address = (request.params as { address: Address }).address;
+        const [tokenWei, account, withdrawal, earningsWei, summary] = await Promise.all([
+          publicClient.readContract({
+            address: chain.tokenAddress,
+            abi: athTokenAbi,
+            functionName: 'balanceOf',
+            args: [address],
+          }),
+          escrowRead<readonly [bigint, bigint]>('accounts', [address]),
+          escrowRead<readonly [bigint, bigint]>('withdrawRequests', [address]),
+          escrowRead<bigint>('earnings', [address]),
+          accountSummary(ledger, address),
+        ]);
+        return jsonSafe({
+          address,
+          tokenWei,
+          escrow: {
+            balanceWei: account[0],
+            reservedWei: account[1],
+            freeWei: account[0] - account[1],
+            withdrawRequest: withdrawal[0] > 0n ? { amountWei: withdrawal[0], unlockAtSec: withdrawal[1] } : null,
+          },
+          earningsWei,
+          ledger: summary ?? null,
+        });
+      },
+    );
+
+    app.get(
+      '/api/sessions/:id/charges',
+      {
+        schema: {
+          summary: 'A session’s metering ticks, voucher and settlements',
+          params: Type.Object({ id: SessionId }),
+        },
+      },
+      async (request) => {
+        const charges = await sessionCharges(ledger, (request.params as { id: Hex }).id);
+        if (!charges)
+          throw new AthError({ code: 'ATH_ERR_SESSION_NOT_FOUND', shortMessage: 'no charges for that session' });
+        return jsonSafe(charges);
+      },
+    );
+
+    app.get(
+      '/api/providers/:address/earnings',
+      { schema: { summary: 'What a provider earned (ledger) and can withdraw (chain)', params: AddressParams } },
+      async (request) => {
+        const address = (request.params as { address: Address }).address;
+        const [earned, withdrawableWei] = await Promise.all([
+          providerEarnings(ledger, { providerAddress: address }),
+          escrowRead<bigint>('earnings', [address]),
+        ]);
+        return jsonSafe({ ...earned, withdrawableWei });
+      },
+    );
+
+    if (faucet) {
+      const lastGift = new Map<string, number>();
+      let queue: Promise<unknown> = Promise.resolve();
+      app.post(
+        '/api/faucet',
+        {
+          schema: {
+            summary: 'Test ATH and gas for a wallet (embedded chain only)',
+            body: Type.Object({ address: AddressSchema }, { additionalProperties: false }),
+          },
+        },
+        async (request) => {
+          const address = (request.body as { address: Address }).address;
+          const key = address.toLowerCase();
+          if (Date.now() - (lastGift.get(key) ?? 0) < FAUCET_INTERVAL_MS) {
+            throw new AthError({ code: 'ATH_ERR_RATE_LIMITED', shortMessage: 'one faucet gift per minute per wallet' });
+          }
+          lastGift.set(key, Date.now());
+          // One gift at a time: the faucet's nonce is shared.
+          const gift = queue.then(async () => {
+            const { walletClient } = faucet;
+            const hashes = [
+              await walletClient.sendTransaction({ to: address, value: faucet.ethWei }),
+              await walletClient.writeContract({
+                address: chain.tokenAddress,
+                abi: athTokenAbi,
+                functionName: 'transfer',
+                args: [address, faucet.athWei],
+              }),
+            ];
+            for (const hash of hashes) await publicClient.waitForTransactionReceipt({ hash });
+            return hashes;
+          });
+          queue = gift.catch(() => undefined);
+          const [ethTx, athTx] = await gift;
+          return { address, athWei: weiToString(faucet.athWei), ethWei: weiToString(faucet.ethWei), ethTx, athTx };
+        },
+      );
+    }
+  };
+}

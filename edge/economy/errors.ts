@@ -1,0 +1,4 @@
+/** Error codes of the economy composition (payments, API). Wire codes are used where a player sees them. */
+export const EconomyErrorCode = {
+  chainRead: 'ATH_ERR_CHAIN_READ',
+} as const;

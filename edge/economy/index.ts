@@ -1,0 +1,5 @@
+// The economy in the signaling process: payments, metering, settlement and their HTTP API.
+
+export { economyRoutes } from './economyRoutes.js';
+export { PaymentDesk, type PaymentDeskSettings } from './PaymentDesk.js';
+export { chainSettingsOf, type Economy, startEconomy } from './startEconomy.js';

@@ -1,0 +1,152 @@
+/**
+ * The economy inside the signaling process: the ledger, the payment desk (SessionAuth checks), the meter
+ * (ticks → vouchers → outbox) and the settlement worker (outbox → chain), plus their HTTP API. With the
+ * embedded PGlite ledger everything that touches it must live in this one process; with a Postgres server
+ * (`DATABASE_URL`) the settler may also run on its own (`ath-edge settler`).
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { Address, Hex } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
+import type { SignalingHub } from '../../signaling/index.js';
+import { AthError } from '../../signaling/protocol/index.js';
+import { anvilAccount, type ChainSettings, createChainClients, DEV_ACCOUNT } from '../chain/index.js';
+import type { EdgeConfig } from '../config/EdgeConfig.js';
+import { type Ledger, openLedger } from '../ledger/index.js';
+import { createVoucherSigner, Meter } from '../metering/index.js';
+import { SettlementWorker } from '../settler/SettlementWorker.js';
+import { economyRoutes } from './economyRoutes.js';
+import { PaymentDesk } from './PaymentDesk.js';
+
+export type Economy = {
+  readonly chain: ChainSettings;
+  readonly ledger: Ledger;
+  readonly payments: PaymentDesk;
+  readonly routes: ReadonlyArray<(app: FastifyInstance) => Promise<void>>;
+  /** The checkers' EIP-712 domain (the staking registry). */
+  readonly checkerDomain: { chainId: number; verifyingContract: Address };
+  /** Starts metering and settlement on a running hub. */
+  attach(hub: SignalingHub, metrics: Metrics<SignalingMetricKey>): Promise<void>;
+  close(): Promise<void>;
+};
+
+/** The chain settings a configured node uses; throws ATH_ERR_CONFIG when something is missing. */
+export function chainSettingsOf(config: EdgeConfig): ChainSettings {
+  const c = config.chain;
+  if (c.network === 'none' || !c.rpcUrl || !c.chainId || !c.tokenAddress || !c.escrowAddress || !c.stakingAddress) {
+    throw new AthError({
+      code: 'ATH_ERR_CONFIG',
+      shortMessage: 'billing needs chain.rpcUrl, chain.chainId and the token, escrow and staking addresses',
+      details: 'ath-edge all fills them for the embedded chain; `ath-edge deploy` prints them for Arbitrum',
+    });
+  }
+  return {
+    network: c.network,
+    rpcUrl: c.rpcUrl,
+    chainId: c.chainId,
+    tokenAddress: c.tokenAddress as Address,
+    escrowAddress: c.escrowAddress as Address,
+    stakingAddress: c.stakingAddress as Address,
+  };
+}
+
+export async function startEconomy({ config, log }: { config: EdgeConfig; log: Logger }): Promise<Economy> {
+  const chain = chainSettingsOf(config);
+  const meterAccount =
+    config.chain.meterKey !== undefined
+      ? privateKeyToAccount(config.chain.meterKey as Hex)
+      : chain.network === 'anvil'
+        ? anvilAccount(DEV_ACCOUNT.meter)
+        : undefined;
+  if (!meterAccount) {
+    throw new AthError({
+      code: 'ATH_ERR_CONFIG',
+      shortMessage: 'chain.meterKey is required outside the embedded chain',
+    });
+  }
+  const meterKey: Hex =
+    'getHdKey' in meterAccount
+      ? (`0x${Buffer.from(meterAccount.getHdKey().privateKey ?? new Uint8Array()).toString('hex')}` as Hex)
+      : (config.chain.meterKey as Hex);
+  const { publicClient, walletClient } = createChainClients({ ...chain, account: meterAccount });
+  if (!walletClient) throw new AthError({ code: 'ATH_ERR_CONFIG', shortMessage: 'no wallet for the meter' });
+  const ledger = await openLedger({
+    ...(config.ledger.databaseUrl
+      ? { databaseUrl: config.ledger.databaseUrl }
+      : { dataDir: join(config.dataDir, 'ledger') }),
+    logger: log,
+  });
+  const payments = new PaymentDesk({
+    settings: {
+      chainId: chain.chainId,
+      escrowAddress: chain.escrowAddress,
+      maxSessionSeconds: config.economy.maxSessionSeconds,
+      authExpirySec: config.economy.authExpirySec,
+      authTimeoutMs: config.economy.authTimeoutMs,
+    },
+    ledger,
+    publicClient,
+    log,
+  });
+  const faucetClient =
+    chain.network === 'anvil' && config.economy.faucet
+      ? createChainClients({ ...chain, account: anvilAccount(DEV_ACCOUNT.faucet) }).walletClient
+      : undefined;
+  const routes = [
+    economyRoutes({
+      ledger,
+      chain,
+      publicClient,
+      ...(faucetClient
+        ? { faucet: { walletClient: faucetClient, athWei: 1_000n * 10n ** 18n, ethWei: 10n ** 18n } }
+        : {}),
+    }),
+  ];
+  let meter: Meter | undefined;
+  let settler: SettlementWorker | undefined;
+  return {
+    chain,
+    ledger,
+    payments,
+    routes,
+    checkerDomain: { chainId: chain.chainId, verifyingContract: chain.stakingAddress },
+    async attach(hub, metrics) {
+      meter = new Meter({
+        hub,
+        ledger,
+        signer: createVoucherSigner({
+          privateKey: meterKey,
+          domain: {
+            name: 'AthSessionEscrow',
+            version: '1',
+            chainId: chain.chainId,
+            verifyingContract: chain.escrowAddress,
+          },
+        }),
+        meterAddress: meterAccount.address,
+        settings: { tickSec: config.economy.tickSec, fpsFloor: config.economy.fpsFloor, reportFreshMs: 12_000 },
+        log,
+        metrics,
+      });
+      settler = new SettlementWorker({
+        ledger,
+        publicClient,
+        walletClient,
+        escrowAddress: chain.escrowAddress,
+        workerId: `signaling-${process.pid}`,
+        intervalMs: config.economy.settleIntervalMs,
+        batchSize: config.economy.settleBatchSize,
+        log,
+        metrics,
+      });
+      await settler.start();
+    },
+    async close() {
+      await meter?.close();
+      await settler?.close();
+      await ledger.close();
+    },
+  };
+}
