@@ -38,9 +38,11 @@ import type { PlaySettings } from './PlaySettings.js';
 import {
   type AthPlayerEventMap,
   type ErrorData,
+  PlayerChargeEvent,
   PlayerEndedEvent,
   PlayerErrorEvent,
   PlayerFrameTagEvent,
+  PlayerPaidEvent,
   PlayerPlayingEvent,
   PlayerQueuedEvent,
   PlayerReadyEvent,
@@ -48,6 +50,7 @@ import {
   PlayerStateEvent,
   type PlayerStateName,
   PlayerStatsEvent,
+  PlayerWalletEvent,
   TypedEventTarget,
 } from './playerEvents.js';
 import { probeHosts } from './probeHosts.js';
@@ -62,6 +65,8 @@ import {
   type RawStats,
   type StatsSample,
 } from './stats/statsMath.js';
+import { type ChainInfo, fetchChainInfo } from './wallet/chainApi.js';
+import { burnerWallet, ensureBurnerEscrow, type PlayerWallet } from './wallet/PlayerWallet.js';
 
 /** How long a lost signaling connection is retried (and its session resumable): signaling's reconnect window. */
 export const RECONNECT_WINDOW_MS = 30_000;
@@ -79,6 +84,10 @@ export type AthPlayerParameters = {
   storage?: StorageLike;
   fetch?: FetchLike;
   createSocket?: WebSocketFactory;
+  /** Who pays for sessions on a billing network; default: a burner key on the embedded chain. */
+  wallet?: PlayerWallet;
+  /** Where a burner key is kept (default `localStorage`). */
+  walletStorage?: StorageLike;
 };
 
 export type PlayParameters = {
@@ -103,6 +112,14 @@ type LiveSession = {
   /** When Play was pressed (or the resume began), for first-frame time. */
   startedAtMs: number;
 };
+
+function defaultLocalStorage(): StorageLike | undefined {
+  try {
+    return globalThis.localStorage;
+  } catch {
+    return undefined;
+  }
+}
 
 function defaultStorage(): StorageLike | undefined {
   try {
@@ -149,8 +166,23 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   #autoplayMuted = false;
   #lastError: ErrorData | undefined;
   #closed = false;
+  /** The connection whose first frame was shown (so `playing` is announced once per connection). */
+  #playingOn: StreamConnection | undefined;
+  /** Resolves to the wallet that pays (undefined: the network does not bill, or no wallet could be had). */
+  #wallet: Promise<PlayerWallet | undefined> | undefined;
+  readonly #walletParam: PlayerWallet | undefined;
+  readonly #walletStorage: StorageLike | undefined;
 
-  constructor({ video, settings, inputTarget, storage, fetch: fetcher, createSocket }: AthPlayerParameters) {
+  constructor({
+    video,
+    settings,
+    inputTarget,
+    storage,
+    fetch: fetcher,
+    createSocket,
+    wallet,
+    walletStorage,
+  }: AthPlayerParameters) {
     super();
     this.settings = settings;
     this.#video = video;
@@ -158,6 +190,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     this.#store = new SessionStore(storage ?? defaultStorage(), settings.server);
     this.#fetch = fetcher ?? ((input, init) => globalThis.fetch(input, init));
     this.#createSocket = createSocket;
+    this.#walletParam = wallet;
+    this.#walletStorage = walletStorage ?? defaultLocalStorage();
     video.playsInline = true;
     video.autoplay = true;
     video.muted = settings.muted;
@@ -224,6 +258,78 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     return this.#seq;
   }
 
+  /** The paying wallet, prepared in the background on connect (funded from the faucet on the dev chain). */
+  wallet(): Promise<PlayerWallet | undefined> {
+    this.#wallet ??= this.#prepareWallet();
+    return this.#wallet;
+  }
+
+  async #prepareWallet(): Promise<PlayerWallet | undefined> {
+    let chain: ChainInfo;
+    try {
+      chain = await fetchChainInfo(this.#fetch, this.settings.server);
+    } catch {
+      return undefined; // this network does not bill
+    }
+    if (this.#walletParam) {
+      this.emit(
+        new PlayerWalletEvent({
+          address: this.#walletParam.address,
+          kind: this.#walletParam.kind,
+          freeEscrowWei: undefined,
+        }),
+      );
+      return this.#walletParam;
+    }
+    if (!this.#walletStorage) return undefined;
+    const burner = burnerWallet(this.#walletStorage);
+    try {
+      const free = await ensureBurnerEscrow({
+        wallet: burner,
+        chain,
+        server: this.settings.server,
+        fetch: this.#fetch,
+        minimumWei: 20n * 10n ** 18n,
+        depositWei: 200n * 10n ** 18n,
+      });
+      this.emit(new PlayerWalletEvent({ address: burner.address, kind: 'burner', freeEscrowWei: free.toString() }));
+    } catch (error) {
+      this.#report(ClientErrorCode.http, {
+        details: `wallet: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
+    return burner;
+  }
+
+  /** Signs the session's terms with the paying wallet and sends the SessionAuth. */
+  async #authorize(message: ServerMessageOf<'session'>): Promise<void> {
+    const terms = message.payment;
+    if (!terms) return;
+    const wallet = await this.wallet();
+    if (!wallet) {
+      this.#report(ClientErrorCode.http, { details: 'this network bills, but no wallet is available to pay' });
+      return;
+    }
+    try {
+      const { auth, signature } = await wallet.signSessionAuth(message.sessionId as `0x${string}`, terms);
+      this.#signaling?.send({
+        type: 'session-auth',
+        sessionId: message.sessionId,
+        auth: {
+          sessionId: auth.sessionId,
+          player: auth.player,
+          provider: auth.provider,
+          maxAmount: auth.maxAmount.toString(),
+          pricePerSecond: auth.pricePerSecond.toString(),
+          expiry: auth.expiry.toString(),
+        },
+        signature,
+      });
+    } catch (error) {
+      this.#report(ClientErrorCode.http, { details: `signing the session authorization failed: ${String(error)}` });
+    }
+  }
+
   // ---- commands ----------------------------------------------------------------------------------------
 
   /**
@@ -232,6 +338,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
    */
   connect(): Promise<void> {
     if (this.#closed || this.#signaling?.open) return Promise.resolve();
+    void this.wallet();
     this.#connecting ??= this.#connectLoop(false).finally(() => {
       this.#connecting = undefined;
     });
@@ -510,6 +617,23 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       case 'session-ended':
         if (message.sessionId === this.#session?.id) this.#endSession(message);
         return;
+      case 'charge':
+        if (message.sessionId === this.#session?.id) {
+          this.emit(
+            new PlayerChargeEvent({
+              sessionId: message.sessionId,
+              cumulativeWei: message.cumulativeWei,
+              deliveredSec: message.deliveredSec,
+              maxAmountWei: message.maxAmountWei,
+            }),
+          );
+        }
+        return;
+      case 'payment-accepted':
+        if (message.sessionId === this.#session?.id) {
+          this.emit(new PlayerPaidEvent({ sessionId: message.sessionId, payerAddress: message.payerAddress }));
+        }
+        return;
       case 'probe-request':
         // The indexer wants our RTT to its candidates before it leases a slot.
         void probeHosts({ request: message }).then((results) => {
@@ -561,6 +685,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   #onSession(message: ServerMessageOf<'session'>): void {
     const session = this.#adopt(message.sessionId, message.game, message.hostId, message.resumed);
     if (!session) return;
+    if (message.payment) void this.#authorize(message);
     if (this.#state !== 'playing') this.#setState('starting');
     this.emit(
       new PlayerSessionEvent({
@@ -678,7 +803,9 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
 
   #onFirstFrame(connection: StreamConnection): void {
     const session = this.#session;
-    if (!session || this.#connection !== connection) return;
+    // Called for every presented frame: only the first frame of a connection starts `playing`.
+    if (!session || this.#connection !== connection || this.#playingOn === connection) return;
+    this.#playingOn = connection;
     this.#setState('playing');
     this.#attachInput(session);
     this.emit(

@@ -49,6 +49,11 @@ export type ErrorData = {
   retrying: boolean;
 };
 export type StateData = { state: PlayerStateName; previous: PlayerStateName };
+/** The wallet that pays: its address and free escrow (wei, decimal string), once known. */
+export type WalletData = { address: string; kind: 'burner' | 'injected'; freeEscrowWei: string | undefined };
+export type PaidData = { sessionId: string; payerAddress: string };
+/** The running charge of the session (wei as decimal strings), every metering tick. */
+export type ChargeData = { sessionId: string; cumulativeWei: string; deliveredSec: number; maxAmountWei: string };
 export type FrameTagData = { frame: number; inputSeq: number; presentedAtMs: number };
 
 abstract class AthPlayerEvent<T extends string, D> extends Event {
@@ -117,6 +122,24 @@ export class PlayerFrameTagEvent extends AthPlayerEvent<'frametag', FrameTagData
   }
 }
 
+export class PlayerWalletEvent extends AthPlayerEvent<'wallet', WalletData> {
+  constructor(data: WalletData, init?: EventInit) {
+    super('wallet', data, init);
+  }
+}
+
+export class PlayerPaidEvent extends AthPlayerEvent<'paid', PaidData> {
+  constructor(data: PaidData, init?: EventInit) {
+    super('paid', data, init);
+  }
+}
+
+export class PlayerChargeEvent extends AthPlayerEvent<'charge', ChargeData> {
+  constructor(data: ChargeData, init?: EventInit) {
+    super('charge', data, init);
+  }
+}
+
 export type AthPlayerEventMap = {
   ready: PlayerReadyEvent;
   queued: PlayerQueuedEvent;
@@ -127,6 +150,9 @@ export type AthPlayerEventMap = {
   error: PlayerErrorEvent;
   statechange: PlayerStateEvent;
   frametag: PlayerFrameTagEvent;
+  wallet: PlayerWalletEvent;
+  paid: PlayerPaidEvent;
+  charge: PlayerChargeEvent;
 };
 
 export type AthPlayerEventType = keyof AthPlayerEventMap;
@@ -156,6 +182,12 @@ export function cloneAthPlayerEvent(event: AthPlayerEventUnion, init: EventInit)
       return new PlayerStateEvent(event.data, init);
     case 'frametag':
       return new PlayerFrameTagEvent(event.data, init);
+    case 'wallet':
+      return new PlayerWalletEvent(event.data, init);
+    case 'paid':
+      return new PlayerPaidEvent(event.data, init);
+    case 'charge':
+      return new PlayerChargeEvent(event.data, init);
   }
 }
 

@@ -1,0 +1,85 @@
+/** The economy's HTTP API as the browser uses it (every body checked against a schema before use). */
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { Address, AthError, WeiString } from '../../../signaling/protocol/index.js';
+import { ClientErrorCode } from '../../errors.js';
+import type { FetchLike } from '../httpApi.js';
+
+export const ChainInfoBody = Type.Object({
+  network: Type.String(),
+  chainId: Type.Integer({ minimum: 1 }),
+  rpcUrl: Type.Optional(Type.String()),
+  tokenAddress: Address,
+  escrowAddress: Address,
+  stakingAddress: Address,
+  faucet: Type.Boolean(),
+});
+export type ChainInfo = Static<typeof ChainInfoBody>;
+
+export const AccountBody = Type.Object({
+  address: Address,
+  tokenWei: WeiString,
+  escrow: Type.Object({
+    balanceWei: WeiString,
+    reservedWei: WeiString,
+    freeWei: WeiString,
+    withdrawRequest: Type.Union([Type.Null(), Type.Object({ amountWei: WeiString, unlockAtSec: Type.String() })]),
+  }),
+  earningsWei: WeiString,
+});
+export type AccountView = Static<typeof AccountBody>;
+
+const SettlementView = Type.Object({
+  state: Type.String(),
+  txHash: Type.Union([Type.String(), Type.Null()]),
+  cumulativeWei: WeiString,
+});
+export const ChargesBody = Type.Object({
+  chargedWei: WeiString,
+  settledWei: WeiString,
+  deliveredSec: Type.Integer(),
+  settlements: Type.Array(SettlementView),
+});
+export type ChargesView = Static<typeof ChargesBody>;
+
+async function getJson<S extends TSchema>(
+  fetcher: FetchLike,
+  url: string,
+  schema: S,
+  init: RequestInit = {},
+): Promise<Static<S>> {
+  const response = await fetcher(url, { ...init, signal: AbortSignal.timeout(15_000) });
+  const body: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) {
+    const { code, message } = (body ?? {}) as { code?: string; message?: string };
+    throw new AthError({
+      code: ClientErrorCode.http,
+      shortMessage: message ?? `HTTP ${response.status}`,
+      details: `${url}${code ? ` (${code})` : ''}`,
+    });
+  }
+  const check = TypeCompiler.Compile(schema);
+  if (!check.Check(body))
+    throw new AthError({ code: ClientErrorCode.http, shortMessage: 'unexpected response', details: url });
+  return body;
+}
+
+export function fetchChainInfo(fetcher: FetchLike, server: string): Promise<ChainInfo> {
+  return getJson(fetcher, `${server}/api/chain`, ChainInfoBody);
+}
+
+export function fetchAccount(fetcher: FetchLike, server: string, address: string): Promise<AccountView> {
+  return getJson(fetcher, `${server}/api/accounts/${address}`, AccountBody);
+}
+
+export function fetchCharges(fetcher: FetchLike, server: string, sessionId: string): Promise<ChargesView> {
+  return getJson(fetcher, `${server}/api/sessions/${sessionId}/charges`, ChargesBody);
+}
+
+export function requestFaucet(fetcher: FetchLike, server: string, address: string): Promise<unknown> {
+  return getJson(fetcher, `${server}/api/faucet`, Type.Unknown(), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ address }),
+  });
+}
