@@ -7,6 +7,7 @@ import { closeSharedBrowser } from './support/sharedBrowser.js';
 import { closeSharedStack } from './support/sharedStack.js';
 import './scenarios/streaming.js';
 import './scenarios/indexer.js';
+import './scenarios/economy.js';
 
 after(async () => {
   await closeSharedBrowser();

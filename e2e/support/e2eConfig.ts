@@ -8,6 +8,7 @@ export function e2eConfig(dataDir: string): EdgeConfig {
     dataDir,
     signaling: { ...DEFAULT_EDGE_CONFIG.signaling, httpPort: 0, wsPort: 0, heartbeatIntervalMs: 1000 },
     renderHost: { ...DEFAULT_EDGE_CONFIG.renderHost, heartbeatIntervalMs: 1000 },
+    economy: { ...DEFAULT_EDGE_CONFIG.economy, settleIntervalMs: 2_000 },
     stack: { renderHosts: 1 },
   };
 }

@@ -1,0 +1,86 @@
+/**
+ * The ATH economy end to end (issue 5): a real browser plays 20 s on a real render host, the meter bills
+ * the delivered seconds, the settlement worker redeems the vouchers on the real (anvil) chain, and the
+ * provider's earnings in the escrow go up by exactly the charge minus the protocol fee, to the wei.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright';
+import type { RenderHostInfo, RoleProcess, Stack } from '../../edge/index.js';
+import { applyBps } from '../../signaling/protocol/index.js';
+import { closePlayer, openPlayer, pressPlay, sessionId, waitPlaying } from '../support/playerPage.js';
+import { sharedBrowser } from '../support/sharedBrowser.js';
+import { sharedStack } from '../support/sharedStack.js';
+
+type Charges = {
+  chargedWei: string;
+  settledWei: string;
+  deliveredSec: number;
+  session: { providerAddress: string; priceWeiPerSec: string; state: string };
+  settlements: Array<{ state: string; cumulativeWei: string; txHash: string | null }>;
+};
+
+describe('economy', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let host: RoleProcess<RenderHostInfo> | undefined;
+  const api = async <T>(path: string): Promise<T> => {
+    const response = await fetch(`${stack.signaling.info.httpUrl}${path}`);
+    assert.ok(response.ok, `${path}: ${response.status}`);
+    return (await response.json()) as T;
+  };
+
+  before(async () => {
+    stack = await sharedStack();
+    browser = await sharedBrowser();
+  });
+  after(async () => {
+    await host?.stop();
+  });
+
+  test('a 20 s session: the provider’s escrow earnings rise by exactly the charge minus the fee', async () => {
+    // A cheaper host of its own, so this session — and only it — pays this provider.
+    host = await stack.addRenderHost('paid-host', { slots: 1, priceWeiPerSec: '200000000000000' });
+    const provider = host.info.providerAddress;
+    const before = await api<{ withdrawableWei: string }>(`/api/providers/${provider}/earnings`);
+    const page = await openPlayer({ browser, baseUrl: stack.signaling.info.httpUrl, game: 'neon-drift' });
+    let id: string | undefined;
+    try {
+      await pressPlay(page);
+      await waitPlaying(page);
+      id = await sessionId(page);
+      assert.equal((await api<{ hostId: string }>(`/api/sessions/${id}`)).hostId, 'paid-host');
+      await page.waitForTimeout(20_000);
+      await page.locator('ath-play button.quit').click();
+    } finally {
+      await closePlayer(page);
+    }
+    // Wait until the meter's last tick is in and every voucher of the session is confirmed on chain.
+    let charges: Charges | undefined;
+    const deadline = Date.now() + 45_000;
+    for (;;) {
+      charges = await api<Charges>(`/api/sessions/${id}/charges`);
+      const settled = charges.session.state === 'ended' && charges.settledWei === charges.chargedWei;
+      if (settled && charges.settlements.every((s) => s.state === 'confirmed' || s.state === 'superseded')) break;
+      if (Date.now() > deadline) assert.fail(`not settled in time: ${JSON.stringify(charges).slice(0, 400)}`);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    const charged = BigInt(charges.chargedWei);
+    assert.ok(charges.deliveredSec >= 10, `delivered ${charges.deliveredSec} s of 20`);
+    assert.equal(charged, BigInt(charges.deliveredSec) * BigInt(charges.session.priceWeiPerSec));
+    // The escrow takes its fee on each redeemed delta, as the ledger journals it.
+    let previous = 0n;
+    let expectedNet = 0n;
+    for (const settlement of charges.settlements.filter((s) => s.state === 'confirmed')) {
+      const cumulative = BigInt(settlement.cumulativeWei);
+      const delta = cumulative - previous;
+      expectedNet += delta - applyBps(delta, 2000n);
+      previous = cumulative;
+      assert.match(settlement.txHash ?? '', /^0x[0-9a-f]{64}$/);
+    }
+    assert.equal(previous, charged, 'every wei charged was redeemed');
+    const after = await api<{ withdrawableWei: string; earnedWei: string }>(`/api/providers/${provider}/earnings`);
+    assert.equal(BigInt(after.withdrawableWei) - BigInt(before.withdrawableWei), expectedNet);
+    assert.equal(BigInt(after.earnedWei), expectedNet, 'the ledger agrees with the chain to the wei');
+  });
+});
