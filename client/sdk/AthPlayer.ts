@@ -65,8 +65,8 @@ import {
   type RawStats,
   type StatsSample,
 } from './stats/statsMath.js';
-import { type ChainInfo, fetchChainInfo } from './wallet/chainApi.js';
-import { burnerWallet, ensureBurnerEscrow, type PlayerWallet } from './wallet/PlayerWallet.js';
+import { type ChainInfo, fetchAccount, fetchChainInfo, requestFaucet } from './wallet/chainApi.js';
+import { burnerWallet, depositFromBurner, ensureBurnerEscrow, type PlayerWallet } from './wallet/PlayerWallet.js';
 
 /** How long a lost signaling connection is retried (and its session resumable): signaling's reconnect window. */
 export const RECONNECT_WINDOW_MS = 30_000;
@@ -166,6 +166,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   #autoplayMuted = false;
   #lastError: ErrorData | undefined;
   #closed = false;
+  #chain: ChainInfo | undefined;
   /** The connection whose first frame was shown (so `playing` is announced once per connection). */
   #playingOn: StreamConnection | undefined;
   /** Resolves to the wallet that pays (undefined: the network does not bill, or no wallet could be had). */
@@ -264,10 +265,25 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     return this.#wallet;
   }
 
+  /** Deposits test ATH from the burner wallet into the escrow (embedded chain; the faucet tops it up). */
+  async deposit(amountWei: bigint): Promise<void> {
+    const wallet = await this.wallet();
+    const chain = this.#chain;
+    if (!wallet || !chain || wallet.kind !== 'burner' || !this.#walletStorage) {
+      throw new Error('deposits from the page need the burner wallet of the embedded chain');
+    }
+    const burner = burnerWallet(this.#walletStorage);
+    const account = await fetchAccount(this.#fetch, this.settings.server, burner.address);
+    if (BigInt(account.tokenWei) < amountWei && chain.faucet)
+      await requestFaucet(this.#fetch, this.settings.server, burner.address);
+    await depositFromBurner({ wallet: burner, chain, amountWei });
+  }
+
   async #prepareWallet(): Promise<PlayerWallet | undefined> {
     let chain: ChainInfo;
     try {
       chain = await fetchChainInfo(this.#fetch, this.settings.server);
+      this.#chain = chain;
     } catch {
       return undefined; // this network does not bill
     }

@@ -41,3 +41,12 @@ export {
   TypedEventTarget,
 } from './playerEvents.js';
 export type { StatsSample } from './stats/statsMath.js';
+export {
+  type AccountView,
+  type ChainInfo,
+  type ChargesView,
+  fetchAccount,
+  fetchChainInfo,
+  fetchCharges,
+} from './wallet/chainApi.js';
+export { burnerWallet, injectedWallet, type PlayerWallet, type SignedSessionAuth } from './wallet/PlayerWallet.js';

@@ -159,7 +159,17 @@ export type AthPlayerEventType = keyof AthPlayerEventMap;
 export type AthPlayerEventUnion = AthPlayerEventMap[AthPlayerEventType];
 
 /** The events `<ath-play>` re-dispatches on itself (bubbling, composed). */
-export const ELEMENT_EVENT_TYPES = ['ready', 'queued', 'playing', 'stats', 'ended', 'error'] as const;
+export const ELEMENT_EVENT_TYPES = [
+  'ready',
+  'queued',
+  'playing',
+  'stats',
+  'ended',
+  'error',
+  'wallet',
+  'paid',
+  'charge',
+] as const;
 
 /** Re-creates an event with other init flags (an `Event` cannot be dispatched twice). */
 export function cloneAthPlayerEvent(event: AthPlayerEventUnion, init: EventInit): AthPlayerEventUnion {

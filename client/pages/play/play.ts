@@ -5,6 +5,7 @@
 import { defineAthPlay } from '../../elements/index.js';
 import { errorMessageFor, fetchGames, type GameListingRecord } from '../../sdk/index.js';
 import { renderTile } from './gameTiles.js';
+import { mountWalletPanel } from './walletPanel.js';
 
 const REFRESH_MS = 5_000;
 
@@ -21,6 +22,7 @@ const status = element('#games-status', HTMLParagraphElement);
 let games: GameListingRecord[] = [];
 
 if (!player) throw new Error('play page: missing <ath-play>');
+mountWalletPanel(player);
 const fromUrl = new URLSearchParams(location.search).get('game');
 if (fromUrl) player.setAttribute('game', fromUrl);
 

@@ -131,6 +131,22 @@ export async function ensureBurnerEscrow({
     if (!chain.faucet) return free;
     await requestFaucet(fetch, server, wallet.address);
   }
+  await depositFromBurner({ wallet, chain, amountWei: depositWei });
+  return free + depositWei;
+}
+
+/** Approves and deposits `amountWei` of the burner's ATH into the escrow (the embedded chain's RPC). */
+export async function depositFromBurner({
+  wallet,
+  chain,
+  amountWei,
+}: {
+  wallet: ReturnType<typeof burnerWallet>;
+  chain: ChainInfo;
+  amountWei: bigint;
+}): Promise<void> {
+  if (!chain.rpcUrl) throw new Error('this network gives the browser no RPC: deposit with your own wallet');
+  const depositWei = amountWei;
   const transport = http(chain.rpcUrl);
   const viemChain = {
     id: chain.chainId,
@@ -154,5 +170,4 @@ export async function ensureBurnerEscrow({
     args: [depositWei],
   });
   await publicClient.waitForTransactionReceipt({ hash: deposit });
-  return free + depositWei;
 }
