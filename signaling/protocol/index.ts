@@ -70,6 +70,18 @@ export {
 } from './money.js';
 export { encodeMessage, parsePeerMessage, parseServerMessage } from './parseMessage.js';
 export {
+  decodeProbePing,
+  decodeProbePong,
+  encodeProbePing,
+  encodeProbePong,
+  PROBE_MAX_DURATION_MS,
+  PROBE_PING_BYTES,
+  PROBE_PING_CHANNEL,
+  PROBE_VIDEO_HEIGHT,
+  PROBE_VIDEO_WIDTH,
+  type ProbePing,
+} from './probePing.js';
+export {
   CHECKER_DOMAIN_NAME,
   type CheckReport,
   checkerDomain,
