@@ -23,6 +23,7 @@ export {
 } from './deployContracts.js';
 export { ANVIL_MNEMONIC, anvilAccount, DEV_ACCOUNT } from './devAccounts.js';
 export { ChainErrorCode } from './errors.js';
+export { type OperatorStake, readOperatorStake, tierName } from './readOperatorStake.js';
 export {
   PACKED_ITEM_BYTES,
   packable,

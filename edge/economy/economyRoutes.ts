@@ -7,7 +7,14 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
-import { Address as AddressSchema, AthError, SessionId, weiToString } from '../../signaling/protocol/index.js';
+import {
+  Address as AddressSchema,
+  AthError,
+  SessionId,
+  WeiString,
+  weiFromString,
+  weiToString,
+} from '../../signaling/protocol/index.js';
 import { athTokenAbi, type ChainSettings, sessionEscrowAbi } from '../chain/index.js';
 import { accountSummary, type Ledger, providerEarnings, sessionCharges } from '../ledger/index.js';
 
@@ -32,6 +39,8 @@ function jsonSafe(value: unknown): unknown {
 
 const AddressParams = Type.Object({ address: AddressSchema });
 const FAUCET_INTERVAL_MS = 60_000;
+/** A provider joining the embedded chain asks for its tier's minimum stake at once (test ATH, capped). */
+const FAUCET_MAX_ATH_WEI = 100_000n * 10n ** 18n;
 
 export function economyRoutes({ ledger, chain, publicClient, faucet }: EconomyRoutesParameters) {
   const escrowRead = <T>(functionName: string, args: readonly unknown[]) =>
@@ -122,11 +131,22 @@ export function economyRoutes({ ledger, chain, publicClient, faucet }: EconomyRo
         {
           schema: {
             summary: 'Test ATH and gas for a wallet (embedded chain only)',
-            body: Type.Object({ address: AddressSchema }, { additionalProperties: false }),
+            body: Type.Object(
+              {
+                address: AddressSchema,
+                /** More than the default gift, up to 100,000 test ATH (a provider's minimum stake). */
+                athWei: Type.Optional(WeiString),
+              },
+              { additionalProperties: false },
+            ),
           },
         },
         async (request) => {
-          const address = (request.body as { address: Address }).address;
+          const { address, athWei: askedWei } = request.body as { address: Address; athWei?: string };
+          const athWei = askedWei === undefined ? faucet.athWei : weiFromString(askedWei);
+          if (athWei > FAUCET_MAX_ATH_WEI) {
+            throw new AthError({ code: 'ATH_ERR_BAD_MESSAGE', shortMessage: 'the faucet gives at most 100,000 ATH' });
+          }
           const key = address.toLowerCase();
           if (Date.now() - (lastGift.get(key) ?? 0) < FAUCET_INTERVAL_MS) {
             throw new AthError({ code: 'ATH_ERR_RATE_LIMITED', shortMessage: 'one faucet gift per minute per wallet' });
@@ -141,7 +161,7 @@ export function economyRoutes({ ledger, chain, publicClient, faucet }: EconomyRo
                 address: chain.tokenAddress,
                 abi: athTokenAbi,
                 functionName: 'transfer',
-                args: [address, faucet.athWei],
+                args: [address, athWei],
               }),
             ];
             for (const hash of hashes) await publicClient.waitForTransactionReceipt({ hash });
@@ -149,7 +169,7 @@ export function economyRoutes({ ledger, chain, publicClient, faucet }: EconomyRo
           });
           queue = gift.catch(() => undefined);
           const [ethTx, athTx] = await gift;
-          return { address, athWei: weiToString(faucet.athWei), ethWei: weiToString(faucet.ethWei), ethTx, athTx };
+          return { address, athWei: weiToString(athWei), ethWei: weiToString(faucet.ethWei), ethTx, athTx };
         },
       );
     }

@@ -2,4 +2,11 @@
 
 export { economyRoutes } from './economyRoutes.js';
 export { PaymentDesk, type PaymentDeskSettings } from './PaymentDesk.js';
+export {
+  ProviderHostView,
+  type ProviderStatus,
+  ProviderStatusBody,
+  providerStatusRoutes,
+} from './providerStatus.js';
+export { StakeWatcher } from './StakeWatcher.js';
 export { chainSettingsOf, type Economy, startEconomy } from './startEconomy.js';

@@ -12,13 +12,15 @@ import { privateKeyToAccount } from 'viem/accounts';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
 import type { SignalingHub } from '../../signaling/index.js';
 import { AthError } from '../../signaling/protocol/index.js';
-import { anvilAccount, type ChainSettings, createChainClients, DEV_ACCOUNT } from '../chain/index.js';
+import { anvilAccount, type ChainSettings, createChainClients, DEV_ACCOUNT, sessionEscrowAbi } from '../chain/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { type Ledger, openLedger } from '../ledger/index.js';
 import { createVoucherSigner, Meter } from '../metering/index.js';
 import { SettlementWorker } from '../settler/SettlementWorker.js';
 import { economyRoutes } from './economyRoutes.js';
 import { PaymentDesk } from './PaymentDesk.js';
+import { providerStatusRoutes } from './providerStatus.js';
+import { StakeWatcher } from './StakeWatcher.js';
 
 export type Economy = {
   readonly chain: ChainSettings;
@@ -94,7 +96,9 @@ export async function startEconomy({ config, log }: { config: EdgeConfig; log: L
     chain.network === 'anvil' && config.economy.faucet
       ? createChainClients({ ...chain, account: anvilAccount(DEV_ACCOUNT.faucet) }).walletClient
       : undefined;
+  let attachedHub: SignalingHub | undefined;
   const routes = [
+    providerStatusRoutes({ ledger, chain, publicClient, hub: () => attachedHub }),
     economyRoutes({
       ledger,
       chain,
@@ -106,6 +110,7 @@ export async function startEconomy({ config, log }: { config: EdgeConfig; log: L
   ];
   let meter: Meter | undefined;
   let settler: SettlementWorker | undefined;
+  let stakes: StakeWatcher | undefined;
   return {
     chain,
     ledger,
@@ -113,6 +118,10 @@ export async function startEconomy({ config, log }: { config: EdgeConfig; log: L
     routes,
     checkerDomain: { chainId: chain.chainId, verifyingContract: chain.stakingAddress },
     async attach(hub, metrics) {
+      attachedHub = hub;
+      // Signaling ranks hosts by their provider's stake: keep it in step with the StakingRegistry.
+      stakes = new StakeWatcher({ hub, ledger, publicClient, stakingAddress: chain.stakingAddress, log });
+      stakes.start();
       meter = new Meter({
         hub,
         ledger,
@@ -126,6 +135,17 @@ export async function startEconomy({ config, log }: { config: EdgeConfig; log: L
           },
         }),
         meterAddress: meterAccount.address,
+        escrow: {
+          balanceWei: async (payer) => {
+            const [balanceWei] = await publicClient.readContract({
+              address: chain.escrowAddress,
+              abi: sessionEscrowAbi,
+              functionName: 'accounts',
+              args: [payer],
+            });
+            return balanceWei;
+          },
+        },
         settings: { tickSec: config.economy.tickSec, fpsFloor: config.economy.fpsFloor, reportFreshMs: 12_000 },
         log,
         metrics,
@@ -144,6 +164,7 @@ export async function startEconomy({ config, log }: { config: EdgeConfig; log: L
       await settler.start();
     },
     async close() {
+      await stakes?.close();
       await meter?.close();
       await settler?.close();
       await ledger.close();

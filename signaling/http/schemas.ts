@@ -45,6 +45,8 @@ export const PublicHost = Type.Object({
   priceWeiPerSec: WeiString,
   qualityScore: Type.Number(),
   providerAddress: Type.String(),
+  /** The provider's stake in the StakingRegistry, as signaling last read it (0 until read or when none). */
+  stakeWei: WeiString,
 });
 
 export const HostListBody = Type.Object({ hosts: Type.Array(PublicHost) });

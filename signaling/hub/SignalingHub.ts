@@ -34,7 +34,7 @@ import {
 import type { SignalingSettings } from '../SignalingSettings.js';
 import { GameQueue } from './GameQueue.js';
 import { firstFreeSlot, type HostRecord, HostRegistry } from './HostRegistry.js';
-import type { PaymentGate } from './PaymentGate.js';
+import type { PaymentGate, Sponsorship } from './PaymentGate.js';
 import { type CandidateScore, rankCandidates } from './scoreCandidates.js';
 
 /** What a transport gives the hub for each connection. */
@@ -45,7 +45,16 @@ export type PeerHandle = {
 };
 
 /** Who the transport says the connection is, from the upgrade: a player with a verified token, or a node. */
-export type PeerIdentity = { kind: 'player'; playerId: string } | { kind: 'node' };
+export type PeerIdentity =
+  | {
+      kind: 'player';
+      playerId: string;
+      /** The page's `Origin` on the WebSocket upgrade (set by the browser, not by page scripts). */
+      origin?: string | undefined;
+      /** The page came from signaling itself (the `/embed/:game` iframe, our play page). */
+      sameOrigin?: boolean;
+    }
+  | { kind: 'node' };
 
 type PeerState = {
   handle: PeerHandle;
@@ -72,7 +81,11 @@ export type SessionRecord = {
   createdAtMs: number;
   queuedAtMs: number | undefined;
   leasedAtMs: number | undefined;
+  /** A studio play token's session: the studio pays, on terms it signed before the lease. */
+  sponsorship?: Sponsorship;
   streamingAtMs: number | undefined;
+  /** The player's Play → first frame was observed (once per session, whatever its reports repeat). */
+  setupObserved: boolean;
   endedAtMs: number | undefined;
   endReason: EndReasonName | undefined;
   endMessage: string | undefined;
@@ -122,6 +135,8 @@ type SignalingHubEvents = {
   sessionPaid: (session: SessionRecord) => void;
   report: (report: DeliveryReport) => void;
   verdict: (verdict: RoundVerdict) => void;
+  /** A host registered (or re-registered after a reconnect) with a proven provider wallet. */
+  hostRegistered: (host: HostRecord) => void;
 };
 
 const ENDED_SESSION_RETENTION_MS = 10 * 60_000;
@@ -160,6 +175,7 @@ export class SignalingHub {
     sessionPaid: new Set(),
     report: new Set(),
     verdict: new Set(),
+    hostRegistered: new Set(),
   };
   readonly #payments: PaymentGate | undefined;
   readonly checkers: CheckerDesk;
@@ -179,10 +195,7 @@ export class SignalingHub {
       isConnected: (peerId) => this.#peers.has(peerId),
       log,
       metrics,
-      onVerdict: (verdict) => {
-        this.#metrics.metric.containerQualityScore.set({ stat: 'last' }, verdict.qualityScore);
-        this.#emit('verdict', verdict);
-      },
+      onVerdict: (verdict) => this.#emit('verdict', verdict),
     });
     this.#heartbeatMonitor = setInterval(() => this.#checkHeartbeats(), settings.heartbeatIntervalMs);
     this.#heartbeatMonitor.unref();
@@ -349,6 +362,10 @@ export class SignalingHub {
         return;
       case 'player-report': {
         const session = this.#playerSession(peer, message.sessionId);
+        if (message.firstFrameMs !== undefined && !session.setupObserved) {
+          session.setupObserved = true;
+          this.#metrics.metric.sessionSetupSeconds.observe(message.firstFrameMs / 1000);
+        }
         this.#emit('report', {
           sessionId: session.id,
           source: 'player',
@@ -484,6 +501,7 @@ export class SignalingHub {
       );
       peer.handle.send({ type: 'registered', hostId: host.hostId });
       this.checkers.hostRegistered(host.hostId);
+      this.#emit('hostRegistered', host);
       this.#serveQueue();
     } catch (error) {
       peer.hostId = undefined;
@@ -538,7 +556,7 @@ export class SignalingHub {
     this.#setState(session, 'streaming');
     if (first) {
       this.#metrics.metric.sessionsStarted.inc();
-      this.#metrics.metric.sessionSetupSeconds.observe((session.streamingAtMs - session.createdAtMs) / 1000);
+      this.#metrics.metric.sessionConnectSeconds.observe((session.streamingAtMs - session.createdAtMs) / 1000);
     }
     this.#emit('sessionStreaming', session);
   }
@@ -553,8 +571,12 @@ export class SignalingHub {
 
   // ---- players -----------------------------------------------------------------------------------------
 
-  #onPlay(peer: PeerState, message: PeerMessageOf<'play'>): void {
+  #onPlay(peer: PeerState, message: PeerMessageOf<'play'>, sponsorship?: Sponsorship): void {
     const playerId = this.#playerId(peer);
+    if (message.playToken !== undefined && !message.resumeSessionId && !sponsorship) {
+      this.#admitPlayToken(peer, message);
+      return;
+    }
     const activeId = this.#activeSessionByPlayer.get(playerId);
     const active = activeId ? this.#sessions.get(activeId) : undefined;
     if (message.resumeSessionId) {
@@ -585,7 +607,7 @@ export class SignalingHub {
       throw new AthError({ code: 'ATH_ERR_UNKNOWN_GAME', shortMessage: `no render host serves \`${message.game}\`` });
     }
     const session: SessionRecord = {
-      id: `0x${randomBytes(32).toString('hex')}`,
+      id: sponsorship?.sessionId ?? `0x${randomBytes(32).toString('hex')}`,
       playerId,
       playerPeerId: peer.handle.id,
       game: message.game,
@@ -599,6 +621,7 @@ export class SignalingHub {
       queuedAtMs: undefined,
       leasedAtMs: undefined,
       streamingAtMs: undefined,
+      setupObserved: false,
       endedAtMs: undefined,
       endReason: undefined,
       endMessage: undefined,
@@ -609,6 +632,7 @@ export class SignalingHub {
       authTimer: undefined,
       timer: undefined,
     };
+    if (sponsorship) session.sponsorship = sponsorship;
     this.#sessions.set(session.id, session);
     this.#activeSessionByPlayer.set(playerId, session.id);
     if (this.#settings.probe.samples === 0) {
@@ -635,6 +659,66 @@ export class SignalingHub {
     });
     // Results that never come (a closed tab, a stuck browser) must not hold the player forever.
     this.#setTimer(session, this.#settings.probe.timeoutMs * 2 + 1_000, () => this.#leaseOrQueue(session));
+  }
+
+  /**
+   * Play with a studio play token: the economy checks the token (expiry, game, page origin, cap, the studio's
+   * escrow) and names the session id and the provider/price the studio signed for; then Play goes on as usual,
+   * matched only to that provider's hosts at that price.
+   */
+  #admitPlayToken(peer: PeerState, message: PeerMessageOf<'play'>): void {
+    const gate = this.#payments;
+    const playToken = message.playToken;
+    if (!gate?.admitPlayToken || playToken === undefined) {
+      throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'this network does not bill: no play tokens' });
+    }
+    const identity = peer.identity;
+    gate
+      .admitPlayToken({
+        playToken,
+        game: message.game,
+        pageOrigin: identity.kind === 'player' ? identity.origin : undefined,
+        sameOrigin: identity.kind === 'player' && identity.sameOrigin === true,
+      })
+      .then((sponsorship) => {
+        if (!this.#peers.has(peer.handle.id)) return;
+        const existing = this.#sessions.get(sponsorship.sessionId);
+        if (existing && existing.state !== 'ended') {
+          throw new AthError({ code: 'ATH_ERR_ALREADY_PLAYING', shortMessage: 'this play token is already in use' });
+        }
+        this.#onPlay(peer, message, sponsorship);
+      })
+      .catch((error: unknown) => this.#replyError(peer, error, message));
+  }
+
+  /** A sponsored session was leased: the studio's stored authorization is checked and recorded for billing. */
+  #authorizeSponsored(session: SessionRecord, host: HostRecord): void {
+    const gate = this.#payments;
+    const sponsorship = session.sponsorship;
+    if (!gate?.authorizeSponsored || !sponsorship) return;
+    gate
+      .authorizeSponsored(session, host, sponsorship)
+      .then(({ payerAddress }) => {
+        if (session.state === 'ended') return;
+        session.payerAddress = payerAddress;
+        if (session.authTimer) clearTimeout(session.authTimer);
+        session.authTimer = undefined;
+        this.#sendToPlayer(session, { type: 'payment-accepted', sessionId: session.id, payerAddress });
+        this.#emit('sessionPaid', session);
+      })
+      .catch((error: unknown) => {
+        const code = isAthError(error) && isWireErrorCode(error.code) ? error.code : 'ATH_ERR_INTERNAL';
+        const text = isAthError(error) ? error.message : 'The studio’s authorization was refused.';
+        this.#log.warn({ sessionId: session.id, code }, 'sponsored authorization refused');
+        this.#sendToPlayer(session, {
+          type: 'error',
+          code,
+          message: text.slice(0, 1024),
+          ref: 'play',
+          sessionId: session.id,
+        });
+        this.#endSession(session, 'insufficient-funds', text.slice(0, 500));
+      });
   }
 
   #onProbeResults(peer: PeerState, message: PeerMessageOf<'probe-results'>): void {
@@ -693,6 +777,9 @@ export class SignalingHub {
         !host.drained &&
         host.peerId !== undefined &&
         (maxPrice === undefined || host.priceWeiPerSec <= maxPrice) &&
+        (session.sponsorship === undefined ||
+          (host.providerAddress.toLowerCase() === session.sponsorship.providerAddress.toLowerCase() &&
+            host.priceWeiPerSec === session.sponsorship.priceWeiPerSec)) &&
         !excluded.has(host.hostId),
       rttMsByHost,
       weights: this.#settings.scoring,
@@ -782,6 +869,7 @@ export class SignalingHub {
         this.#payments.authTimeoutMs,
       );
       session.authTimer.unref();
+      if (session.sponsorship) this.#authorizeSponsored(session, host);
     }
     this.#sendToPeer(host.peerId, {
       type: 'start-session',
@@ -828,7 +916,10 @@ export class SignalingHub {
   #sendAssigned(session: SessionRecord, resumed: boolean): void {
     if (session.hostId === undefined || session.slot === undefined) return;
     const host = this.hosts.get(session.hostId);
-    const payment = this.#payments && host && !session.payerAddress ? this.#payments.terms(session, host) : undefined;
+    const payment =
+      this.#payments && host && !session.payerAddress && !session.sponsorship
+        ? this.#payments.terms(session, host)
+        : undefined;
     this.#sendToPlayer(session, {
       type: 'session',
       sessionId: session.id,
@@ -907,6 +998,15 @@ export class SignalingHub {
     }
     this.#log.info({ sessionId: session.id, reason, hostId: session.hostId }, 'session ended');
     this.#metrics.metric.sessionsEnded.inc({ reason });
+    if (session.sponsorship && session.payerAddress && reason === 'insufficient-funds') {
+      // A paid studio session only runs out when the token's cap (the studio's maxAmount) is spent.
+      this.#sendToPlayer(session, {
+        type: 'error',
+        code: 'ATH_ERR_CAP_EXHAUSTED',
+        message: 'The play token’s spending cap is used up; the studio must mint a new token.',
+        sessionId: session.id,
+      });
+    }
     this.#sendToPlayer(session, {
       type: 'session-ended',
       sessionId: session.id,
@@ -1071,10 +1171,23 @@ export class SignalingHub {
   #updateHostGauges(): void {
     const hostCounts = { up: 0, down: 0, draining: 0 };
     const slotCounts = { free: 0, leased: 0, busy: 0 };
+    const quality = { min: Number.POSITIVE_INFINITY, sum: 0, max: Number.NEGATIVE_INFINITY, n: 0 };
     for (const host of this.hosts.all()) {
       hostCounts[host.state] += 1;
       if (host.state === 'down') continue;
       for (const slot of host.slots) slotCounts[slot.state] += 1;
+      quality.min = Math.min(quality.min, host.qualityScore);
+      quality.max = Math.max(quality.max, host.qualityScore);
+      quality.sum += host.qualityScore;
+      quality.n += 1;
+    }
+    // min / mean / max over live containers: one series each, however many containers there are.
+    const score = this.#metrics.metric.containerQualityScore;
+    if (quality.n === 0) score.reset();
+    else {
+      score.set({ stat: 'min' }, quality.min);
+      score.set({ stat: 'mean' }, quality.sum / quality.n);
+      score.set({ stat: 'max' }, quality.max);
     }
     for (const [state, n] of Object.entries(hostCounts)) this.#metrics.metric.hostsRegistered.set({ state }, n);
     for (const [state, n] of Object.entries(slotCounts)) this.#metrics.metric.slotsTotal.set({ state }, n);

@@ -67,6 +67,7 @@ export const playerRoutes: FastifyPluginAsyncTypebox<PlayerRoutesOptions> = asyn
         priceWeiPerSec: weiToString(host.priceWeiPerSec),
         qualityScore: host.qualityScore,
         providerAddress: host.providerAddress,
+        stakeWei: weiToString(host.stakeWei),
       })),
     }),
   );

@@ -1,0 +1,198 @@
+/**
+ * `GET /api/providers/:address`: what a provider has running and what it is worth — its hosts with their
+ * slots, live sessions and quality score (signaling's registry), its earnings (ledger + escrow), its stake
+ * (StakingRegistry, read fresh) and its slashes (the ledger's outbox of decided slashes). The CLI's
+ * `ath-edge provider status` and the provider dashboard page both read it; both validate it with this schema.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+import type { FastifyInstance } from 'fastify';
+import type { Address, Chain, PublicClient, Transport } from 'viem';
+import type { HostRecord, SignalingHub } from '../../signaling/index.js';
+import { Address as AddressSchema, WeiString, weiToString } from '../../signaling/protocol/index.js';
+import { type ChainSettings, readOperatorStake, sessionEscrowAbi } from '../chain/index.js';
+import { type Ledger, listSlashes, providerEarnings } from '../ledger/index.js';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const ProviderHostView = Type.Object({
+  hostId: Type.String(),
+  state: Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('draining')]),
+  gpu: Type.String(),
+  country: Type.String(),
+  games: Type.Array(Type.String()),
+  slots: Type.Integer({ minimum: 0 }),
+  freeSlots: Type.Integer({ minimum: 0 }),
+  /** Slots leased or streaming right now. */
+  sessionsLive: Type.Integer({ minimum: 0 }),
+  qualityScore: Type.Number(),
+  failedVerdictsInARow: Type.Integer({ minimum: 0 }),
+  priceWeiPerSec: WeiString,
+  /** The stake signaling ranks this host by (its provider's, as last read from the chain). */
+  stakeWei: WeiString,
+  metricsUrl: Type.String(),
+  probeUrl: Type.String(),
+  lastHeartbeatAgoMs: Type.Integer({ minimum: 0 }),
+});
+
+export const ProviderStatusBody = Type.Object({
+  address: AddressSchema,
+  hosts: Type.Array(ProviderHostView),
+  slots: Type.Object({ total: Type.Integer(), free: Type.Integer(), busy: Type.Integer() }),
+  sessions: Type.Object({
+    live: Type.Integer({ minimum: 0 }),
+    /** Paid sessions the ledger knows for this provider. */
+    total: Type.Integer({ minimum: 0 }),
+    recent: Type.Array(
+      Type.Object({
+        sessionId: Type.String(),
+        game: Type.String(),
+        state: Type.String(),
+        cumulativeWei: WeiString,
+        earnedWei: WeiString,
+        createdAt: Type.String(),
+      }),
+    ),
+  }),
+  /** Mean of its up hosts' quality scores (0..1); null without hosts. */
+  qualityScore: Nullable(Type.Number()),
+  earnings: Type.Object({
+    grossChargedWei: WeiString,
+    grossSettledWei: WeiString,
+    earnedWei: WeiString,
+    withdrawableWei: WeiString,
+  }),
+  stake: Type.Object({
+    stakeWei: WeiString,
+    tier: Nullable(Type.String()),
+    minStakeWei: WeiString,
+    rewardsWei: WeiString,
+    lastChangeAtSec: Type.Integer({ minimum: 0 }),
+    unbonding: Nullable(Type.Object({ amountWei: WeiString, unlockAtSec: Type.Integer({ minimum: 0 }) })),
+  }),
+  slashes: Type.Object({
+    count: Type.Integer({ minimum: 0 }),
+    slashedWei: WeiString,
+    list: Type.Array(
+      Type.Object({
+        amountWei: WeiString,
+        reason: Type.String(),
+        container: Nullable(Type.String()),
+        state: Type.String(),
+        txHash: Nullable(Type.String()),
+        createdAt: Type.String(),
+      }),
+    ),
+  }),
+});
+
+export type ProviderStatus = Static<typeof ProviderStatusBody>;
+
+export type ProviderStatusRoutesParameters = {
+  ledger: Ledger;
+  chain: ChainSettings;
+  publicClient: PublicClient<Transport, Chain>;
+  /** The hub, once the economy is attached to it (the route answers without hosts before). */
+  hub: () => SignalingHub | undefined;
+};
+
+function hostView(host: HostRecord, nowMs: number): Static<typeof ProviderHostView> {
+  return {
+    hostId: host.hostId,
+    state: host.drained && host.state === 'up' ? 'draining' : host.state,
+    gpu: host.gpu,
+    country: host.region.country,
+    games: [...host.games.keys()],
+    slots: host.slots.length,
+    freeSlots: host.freeSlots,
+    sessionsLive: host.slots.filter((slot) => slot.state !== 'free').length,
+    qualityScore: host.qualityScore,
+    failedVerdictsInARow: host.failedVerdictsInARow,
+    priceWeiPerSec: weiToString(host.priceWeiPerSec),
+    stakeWei: weiToString(host.stakeWei),
+    metricsUrl: host.endpoints.metricsUrl,
+    probeUrl: host.endpoints.probeUrl,
+    lastHeartbeatAgoMs: Math.max(0, Math.round(nowMs - host.lastHeartbeatMs)),
+  };
+}
+
+export function providerStatusRoutes({ ledger, chain, publicClient, hub }: ProviderStatusRoutesParameters) {
+  return async (app: FastifyInstance): Promise<void> => {
+    app.get(
+      '/api/providers/:address',
+      {
+        schema: {
+          summary: 'A provider’s hosts (slots, live sessions, quality), earnings, stake and slashes',
+          params: Type.Object({ address: AddressSchema }),
+          response: { 200: ProviderStatusBody },
+        },
+      },
+      async (request): Promise<ProviderStatus> => {
+        const address = (request.params as { address: Address }).address;
+        const [earned, withdrawableWei, stake, slashes] = await Promise.all([
+          providerEarnings(ledger, { providerAddress: address, limit: 10 }),
+          publicClient.readContract({
+            address: chain.escrowAddress,
+            abi: sessionEscrowAbi,
+            functionName: 'earnings',
+            args: [address],
+          }),
+          readOperatorStake({ publicClient, stakingAddress: chain.stakingAddress, operator: address }),
+          listSlashes(ledger, { operatorAddress: address, limit: 100 }),
+        ]);
+        const nowMs = Date.now();
+        const hosts = [...(hub()?.hosts.all() ?? [])]
+          .filter((host) => host.providerAddress.toLowerCase() === address.toLowerCase())
+          .map((host) => hostView(host, nowMs));
+        const up = hosts.filter((host) => host.state !== 'down');
+        const total = up.reduce((sum, host) => sum + host.slots, 0);
+        const free = up.reduce((sum, host) => sum + host.freeSlots, 0);
+        return {
+          address,
+          hosts,
+          slots: { total, free, busy: total - free },
+          sessions: {
+            live: hosts.reduce((sum, host) => sum + host.sessionsLive, 0),
+            total: earned.sessionCount,
+            recent: earned.sessions.map((session) => ({
+              sessionId: session.sessionId,
+              game: session.game,
+              state: session.state,
+              cumulativeWei: weiToString(session.cumulativeWei),
+              earnedWei: weiToString(session.earnedWei),
+              createdAt: session.createdAt.toISOString(),
+            })),
+          },
+          qualityScore: up.length ? up.reduce((sum, host) => sum + host.qualityScore, 0) / up.length : null,
+          earnings: {
+            grossChargedWei: weiToString(earned.grossChargedWei),
+            grossSettledWei: weiToString(earned.grossSettledWei),
+            earnedWei: weiToString(earned.earnedWei),
+            withdrawableWei: weiToString(withdrawableWei),
+          },
+          stake: {
+            stakeWei: weiToString(stake.stakeWei),
+            tier: stake.tier ?? (stake.stakeWei > 0n ? stake.tierId : null),
+            minStakeWei: weiToString(stake.minStakeWei),
+            rewardsWei: weiToString(stake.rewardsWei),
+            lastChangeAtSec: Number(stake.lastChangeAtSec),
+            unbonding: stake.unbonding
+              ? { amountWei: weiToString(stake.unbonding.amountWei), unlockAtSec: Number(stake.unbonding.unlockAtSec) }
+              : null,
+          },
+          slashes: {
+            count: slashes.length,
+            slashedWei: weiToString(earned.slashedWei),
+            list: slashes.map((slash) => ({
+              amountWei: weiToString(slash.amountWei),
+              reason: slash.reason,
+              container: slash.container,
+              state: slash.state,
+              txHash: slash.txHash,
+              createdAt: slash.createdAt.toISOString(),
+            })),
+          },
+        };
+      },
+    );
+  };
+}
