@@ -3,9 +3,16 @@
  * (`_seconds`, `_bytes`, `_bits_per_second`), `_total` on counters. Labels are bounded enumerations —
  * never a session, player, host or key id (those would grow the series count without bound).
  *
- * ATH amounts: Prometheus samples are float64, which holds integers exactly only up to 2^53 — about 0.009
- * ATH in wei. So money series are in whole ATH (wei / 10^18, as a float) and named `_ath`: exact to ~15
- * significant digits, which is what a dashboard needs. The ledger, never a metric, is the record of truth.
+ * ATH amounts (wei → float64 sample): a Prometheus sample is an IEEE-754 double, which holds integers exactly
+ * only up to 2^53 ≈ 9.007e15 — in wei that is about 0.009 ATH, so a wei count would start losing units after
+ * a few cents' worth of play. Money series are therefore in whole ATH (`weiToAthSample`: the integer part
+ * and the 18-digit fraction converted separately, then added) and say so in their name (`_ath_total`). A
+ * double has 53 bits of mantissa ≈ 15.9 significant decimal digits, so a sample is exact to ~1e-15 relative:
+ * 1,000,000 ATH is off by at most ~1e-10 ATH, and a counter summing many increments drifts by at most one
+ * rounding per increment — invisible on a dashboard, never to be used for accounting. The ledger (bigint wei,
+ * numeric(78,0)) is the record of truth; a metric is a picture of it.
+ *
+ * Who updates what is listed in metrics/README.md; roles.ts says which role exposes which entry.
  */
 
 const LATENCY_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28];
@@ -48,7 +55,14 @@ export const METRIC_CATALOGUE = {
   sessionSetupSeconds: {
     type: 'histogram',
     name: 'ath_edge_session_setup_seconds',
-    help: 'From Play to the first frame shown in the browser',
+    help: 'From Play to the first frame shown in the browser, as the player measured it (first report)',
+    labelNames: [],
+    buckets: SETUP_BUCKETS_SECONDS,
+  },
+  sessionConnectSeconds: {
+    type: 'histogram',
+    name: 'ath_edge_session_connect_seconds',
+    help: "From Play reaching signaling to the render host's WebRTC connection with the player",
     labelNames: [],
     buckets: SETUP_BUCKETS_SECONDS,
   },
@@ -139,7 +153,7 @@ export const METRIC_CATALOGUE = {
   streamPacketLoss: {
     type: 'gauge',
     name: 'ath_edge_stream_packet_loss_ratio',
-    help: 'Packet loss reported by receivers (RTCP), worst live stream',
+    help: 'Fraction of packets lost (transport-wide-cc feedback, smoothed), worst live stream on this host',
     labelNames: [],
   },
   streamPli: {
@@ -164,7 +178,7 @@ export const METRIC_CATALOGUE = {
   checkerReports: {
     type: 'counter',
     name: 'ath_edge_checker_reports_total',
-    help: 'Checker reports, by verdict (ok, fail, rejected)',
+    help: 'Checker reports, by verdict (ok, fail; rejected = refused by signaling)',
     labelNames: ['verdict'],
   },
   checkerProbeSeconds: {
@@ -177,7 +191,7 @@ export const METRIC_CATALOGUE = {
   containerQualityScore: {
     type: 'gauge',
     name: 'ath_edge_container_quality_score',
-    help: 'Quality score of containers (0..1), by tier; per-container values are in the API',
+    help: 'Quality score of live containers (0..1): min, mean and max; per-container values are in the API',
     labelNames: ['stat'],
   },
   // ---- economy ----

@@ -6,6 +6,7 @@ export const SIGNALING_METRICS = [
   'sessionsStarted',
   'sessionsEnded',
   'sessionSetupSeconds',
+  'sessionConnectSeconds',
   'matchPickSeconds',
   'playerRttSeconds',
   'queueLength',

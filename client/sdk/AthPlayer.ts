@@ -111,6 +111,8 @@ type LiveSession = {
   resumed: boolean;
   /** When Play was pressed (or the resume began), for first-frame time. */
   startedAtMs: number;
+  /** Play → first frame went (or is queued) to signaling: once per session, never for a resume. */
+  setupReported?: boolean;
 };
 
 function defaultLocalStorage(): StorageLike | undefined {
@@ -161,6 +163,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   #lastRaw: RawStats | undefined;
   #lastSample: StatsSample | undefined;
   #samplesSinceReport = 0;
+  /** Play → first frame (ms), waiting for the next `player-report`. */
+  #pendingFirstFrameMs: number | undefined;
   #seq = 0;
   #codec: CodecName | undefined;
   #autoplayMuted = false;
@@ -354,7 +358,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
    */
   connect(): Promise<void> {
     if (this.#closed || this.#signaling?.open) return Promise.resolve();
-    void this.wallet();
+    // With a studio play token the studio pays: no player wallet is prepared.
+    if (!this.settings.token) void this.wallet();
     this.#connecting ??= this.#connectLoop(false).finally(() => {
       this.#connecting = undefined;
     });
@@ -543,7 +548,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   }
 
   async #token(): Promise<{ token: string; fromStorage: boolean }> {
-    if (this.settings.token) return { token: this.settings.token, fromStorage: false };
+    // A studio play token (settings.token) travels with Play; the socket itself uses an anonymous player token.
     const stored = this.#store.player(Date.now());
     if (stored) return { token: stored.token, fromStorage: true };
     const fresh = await createPlayerSession(this.#fetch, this.settings.server);
@@ -587,6 +592,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       game: intent.game,
       codecs: intent.codecs,
       ...(intent.resumeSessionId ? { resumeSessionId: intent.resumeSessionId } : {}),
+      ...(this.settings.token ? { playToken: this.settings.token } : {}),
     });
   }
 
@@ -823,6 +829,12 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     if (!session || this.#connection !== connection || this.#playingOn === connection) return;
     this.#playingOn = connection;
     this.#setState('playing');
+    if (!session.resumed && !session.setupReported) {
+      // Play → first frame goes to signaling with the next sample (≤ 1 s), not after a whole report period.
+      session.setupReported = true;
+      this.#pendingFirstFrameMs = Math.round(performance.now() - session.startedAtMs);
+      this.#samplesSinceReport = REPORT_EVERY_SAMPLES - 1;
+    }
     this.#attachInput(session);
     this.emit(
       new PlayerPlayingEvent({
@@ -904,7 +916,14 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     this.emit(new PlayerStatsEvent(sample));
     if (this.#state === 'playing' && ++this.#samplesSinceReport >= REPORT_EVERY_SAMPLES) {
       this.#samplesSinceReport = 0;
-      this.#signaling?.send({ type: 'player-report', sessionId: session.id, ...playerReportFields(sample) });
+      const firstFrameMs = this.#pendingFirstFrameMs;
+      this.#pendingFirstFrameMs = undefined;
+      this.#signaling?.send({
+        type: 'player-report',
+        sessionId: session.id,
+        ...playerReportFields(sample),
+        ...(firstFrameMs === undefined ? {} : { firstFrameMs: Math.min(firstFrameMs, 600_000) }),
+      });
       this.#rememberSession();
     }
   }
@@ -944,6 +963,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   #dropSession(): void {
     this.#teardownMedia();
     this.#session = undefined;
+    this.#pendingFirstFrameMs = undefined;
   }
 
   #teardownMedia(): void {

@@ -30,6 +30,7 @@ import {
   type FeeSplit,
   type Ledger,
   listSettlements,
+  listSlashes,
   markBatchConfirmed,
   markBatchFailed,
   markBatchSent,
@@ -66,6 +67,8 @@ export class SettlementWorker {
   #running: Promise<unknown> = Promise.resolve();
   #unwatch: (() => void) | undefined;
   #closed = false;
+  /** Σ confirmed slashes (wei) at the last look; undefined until the first (which sets the baseline). */
+  #slashedSeenWei: bigint | undefined;
 
   constructor(params: SettlementWorkerParameters) {
     this.#p = params;
@@ -75,6 +78,7 @@ export class SettlementWorker {
   /** Reconciles what a previous run left in flight, then settles every `intervalMs`. */
   async start(): Promise<void> {
     await this.reconcile();
+    await this.#updateGauge();
     this.#timer = setInterval(() => void this.runSoon(), this.#p.intervalMs);
     this.#timer.unref();
     this.#unwatch = this.#p.publicClient.watchContractEvent({
@@ -255,6 +259,22 @@ export class SettlementWorker {
     const counts: Record<string, number> = { pending: 0, sending: 0, sent: 0, confirmed: 0, failed: 0, superseded: 0 };
     for (const row of rows) counts[row.state] = (counts[row.state] ?? 0) + 1;
     for (const [state, n] of Object.entries(counts)) metrics.metric.settlements.set({ state }, n);
+    await this.#countSlashes(metrics);
+  }
+
+  /**
+   * Slashes are confirmed by whichever process sends them (the ledger's `markSlashConfirmed`); the ledger's
+   * confirmed total is the truth, so the counter follows its growth. The first look only sets the baseline:
+   * like `athSettled`, the counter covers what happened while this process ran (Prometheus handles resets).
+   */
+  async #countSlashes(metrics: Metrics<SignalingMetricKey>): Promise<void> {
+    const confirmed = await listSlashes(this.#p.ledger, { state: 'confirmed', limit: 100_000 }).catch(() => undefined);
+    if (!confirmed) return;
+    const totalWei = confirmed.reduce((sum, slash) => sum + (slash.slashedWei ?? slash.amountWei), 0n);
+    if (this.#slashedSeenWei !== undefined && totalWei > this.#slashedSeenWei) {
+      metrics.metric.athSlashed.inc(weiToAthSample(totalWei - this.#slashedSeenWei));
+    }
+    this.#slashedSeenWei = totalWei;
   }
 }
 

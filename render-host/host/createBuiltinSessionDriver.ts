@@ -32,12 +32,15 @@ export function createBuiltinSessionDriver({
   const updateGauges = () => {
     let fps = 0;
     let bitrate = 0;
+    let worstLoss = 0;
     for (const stats of live.values()) {
       fps += stats.fps;
       bitrate += stats.bitrateBps;
+      worstLoss = Math.max(worstLoss, stats.lossFraction ?? 0);
     }
     metrics.metric.streamFramesPerSecond.set(live.size ? fps / live.size : 0);
     metrics.metric.streamBitrate.set(bitrate);
+    metrics.metric.streamPacketLoss.set(worstLoss);
   };
 
   return async ({ sessionId, game, codecs, events }) => {
@@ -67,10 +70,10 @@ export function createBuiltinSessionDriver({
       metrics.metric.streamFramesDropped.inc(delta(stats.framesDropped, previous?.framesDropped));
       metrics.metric.streamPli.inc(delta(stats.pliCount, previous?.pliCount));
       metrics.metric.streamNack.inc(delta(stats.nackCount, previous?.nackCount));
-      if (stats.framesSent > (previous?.framesSent ?? 0)) {
-        const encoderLabel = stats.codec === 'VP8' ? 'vp8' : stats.encoder.includes('nvenc') ? 'nvenc' : 'x264';
-        metrics.metric.encoderFrameSeconds.observe({ encoder: encoderLabel }, stats.encodeMsP50 / 1000);
-      }
+      // One observation per encoded frame (the worker sends each frame's time with its stats).
+      const encoderLabel = stats.codec === 'VP8' ? 'vp8' : stats.encoder.includes('nvenc') ? 'nvenc' : 'x264';
+      for (const ms of stats.windowEncodeMs)
+        metrics.metric.encoderFrameSeconds.observe({ encoder: encoderLabel }, ms / 1000);
       previous = stats;
       live.set(sessionId, stats);
       updateGauges();

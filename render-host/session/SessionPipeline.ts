@@ -56,6 +56,8 @@ export type SessionPipelineParameters = {
 const VIDEO_CLOCK_RATE = 90_000;
 const SAMPLES_PER_CHUNK = OPUS_FRAME_SAMPLES;
 const ENCODE_SAMPLES_KEPT = 240;
+/** Encode times sent with one stats message (one per frame: the host's encoder histogram wants each). */
+const WINDOW_ENCODE_SAMPLES_MAX = 1024;
 
 /** A tick's frame, before it is rendered. */
 type VideoSlot = { leg: Leg; tickIndex: number; frameNumber: number; dueMs: number };
@@ -119,6 +121,8 @@ export class SessionPipeline {
   #windowVideoBytes = 0;
   #windowAudioBytes = 0;
   #encodeMs: number[] = [];
+  /** Encode time of every frame since the last stats message, for the host's per-frame histogram. */
+  #windowEncodeMs: number[] = [];
   /** A tick's frame (rendered) waiting, briefly, for the encoder to finish the previous one. */
   #deferred: { slot: VideoSlot; frame: SourceVideoFrame } | undefined;
   /** How late after its tick a frame may still be rendered and sent: a third of a frame period. */
@@ -400,6 +404,7 @@ export class SessionPipeline {
         if (encoded.keyframe) this.#keyframesSent += 1;
         this.#encodeMs.push(encoded.encodeMs);
         if (this.#encodeMs.length > ENCODE_SAMPLES_KEPT) this.#encodeMs.shift();
+        if (this.#windowEncodeMs.length < WINDOW_ENCODE_SAMPLES_MAX) this.#windowEncodeMs.push(encoded.encodeMs);
         this.#log.trace(
           { frame: frameNumber, bytes: encoded.data.length, packets, encodeMs: encoded.encodeMs },
           'frame sent',
@@ -473,8 +478,12 @@ export class SessionPipeline {
       targetBitrateBps: this.#bitrate.targetBps,
       ...(estimate !== undefined ? { estimateBitrateBps: Math.round(estimate) } : {}),
       ...(this.#bitrate.lastReport
-        ? { queueDelayMs: Math.round(this.#bitrate.lastReport.queueDelayMs * 10) / 10 }
+        ? {
+            queueDelayMs: Math.round(this.#bitrate.lastReport.queueDelayMs * 10) / 10,
+            lossFraction: Math.round(this.#bitrate.lastReport.lossFraction * 10_000) / 10_000,
+          }
         : {}),
+      windowEncodeMs: this.#windowEncodeMs.map((ms) => Math.round(ms * 100) / 100),
       encodeMsP50: Math.round(percentile(sorted, 0.5) * 100) / 100,
       encodeMsP95: Math.round(percentile(sorted, 0.95) * 100) / 100,
       encoder: this.#encoder?.name ?? 'none',
@@ -495,6 +504,7 @@ export class SessionPipeline {
     this.#windowFrames = 0;
     this.#windowVideoBytes = 0;
     this.#windowAudioBytes = 0;
+    this.#windowEncodeMs = [];
     this.#p.events.stats(stats);
   }
 

@@ -110,6 +110,10 @@ export const StreamStatsSchema = Type.Object(
     estimateBitrateBps: Type.Optional(Type.Integer({ minimum: 0 })),
     /** One-way delay above its recent minimum, from the same feedback. */
     queueDelayMs: Type.Optional(Type.Number({ minimum: 0 })),
+    /** Smoothed fraction of packets reported lost, from the same feedback. */
+    lossFraction: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    /** Encode time (ms) of each frame sent since the previous stats (capped), for per-frame histograms. */
+    windowEncodeMs: Type.Array(Type.Number({ minimum: 0 }), { maxItems: 1024 }),
     encodeMsP50: Type.Number({ minimum: 0 }),
     encodeMsP95: Type.Number({ minimum: 0 }),
     encoder: Type.String(),

@@ -180,6 +180,11 @@ export const PlayerReport = message('player-report', {
   rttMicros: Type.Integer({ minimum: 0, maximum: 60_000_000 }),
   framesDecoded: Type.Integer({ minimum: 0 }),
   packetsLost: Type.Integer({ minimum: 0 }),
+  /**
+   * Play → first frame shown, as the browser measured it; sent once, in the first report of a new session
+   * (not a resume). Signaling observes it in `ath_edge_session_setup_seconds`.
+   */
+  firstFrameMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
 });
 
 // ---- signaling → player --------------------------------------------------------------------------------
