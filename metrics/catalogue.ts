@@ -20,6 +20,7 @@ const SETUP_BUCKETS_SECONDS = [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 8, 13, 20]
 const PICK_BUCKETS_SECONDS = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01];
 const ENCODE_BUCKETS_SECONDS = [0.001, 0.002, 0.004, 0.006, 0.008, 0.012, 0.016, 0.025, 0.04, 0.08];
 const WAIT_BUCKETS_SECONDS = [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600];
+const FPS_BUCKETS = [1, 5, 10, 15, 20, 30, 45, 55, 60, 90, 120];
 
 type CounterDef = { type: 'counter'; name: string; help: string; labelNames: readonly string[] };
 type GaugeDef = { type: 'gauge'; name: string; help: string; labelNames: readonly string[] };
@@ -187,6 +188,13 @@ export const METRIC_CATALOGUE = {
     help: 'RTT measured by checker probes',
     labelNames: [],
     buckets: LATENCY_BUCKETS_SECONDS,
+  },
+  checkerProbeFps: {
+    type: 'histogram',
+    name: 'ath_edge_checker_probe_fps',
+    help: 'Complete frames per second checker probes measured',
+    labelNames: [],
+    buckets: FPS_BUCKETS,
   },
   containerQualityScore: {
     type: 'gauge',

@@ -35,7 +35,11 @@ export const RENDER_HOST_METRICS = [
   'hostSlots',
 ] as const satisfies readonly MetricKey[];
 
-export const CHECKER_METRICS = ['checkerReports', 'checkerProbeSeconds'] as const satisfies readonly MetricKey[];
+export const CHECKER_METRICS = [
+  'checkerReports',
+  'checkerProbeSeconds',
+  'checkerProbeFps',
+] as const satisfies readonly MetricKey[];
 
 export type SignalingMetricKey = (typeof SIGNALING_METRICS)[number];
 export type RenderHostMetricKey = (typeof RENDER_HOST_METRICS)[number];

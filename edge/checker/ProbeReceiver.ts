@@ -1,0 +1,236 @@
+/**
+ * The checker's end of a probe: a receive-only werift peer that answers the container's offer exactly as a
+ * player would (H.264 video, data channel `input`), then measures on real RTP — complete frames per second
+ * over a window, loss from sequence numbers, RFC 3550 jitter — and RTT as the median of data-channel pings
+ * (the host echoes each ping; signaling/protocol/probePing.ts). It never decodes: counting
+ * complete frames needs only RTP headers, so one checker can watch several probes on a small machine.
+ */
+import {
+  type RTCDataChannel,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  RTCRtpHeaderExtensionParameters,
+  type RTCRtpTransceiver,
+  useNACK,
+  usePLI,
+  useSdesMid,
+} from 'werift';
+import {
+  AthError,
+  decodeProbePong,
+  encodeProbePing,
+  type IceCandidateInit,
+  PROBE_PING_CHANNEL,
+} from '../../signaling/protocol/index.js';
+import { CheckerErrorCode } from './errors.js';
+import type { ProbeMeasurement } from './judgeProbe.js';
+import { median, RtpProbeStats } from './RtpProbeStats.js';
+
+const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
+const H264_FMTP = 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
+
+export type ProbeWindowOptions = {
+  /** After the first video packet, before the window opens (the encoder's first frames, ICE settling). */
+  warmupMs: number;
+  /** The frame-rate window. */
+  windowMs: number;
+  /** Pings sent during the window (≥ 10); RTT is their median. */
+  pings: number;
+  /** Give up on connecting (no video packet) after this. */
+  connectTimeoutMs: number;
+  pingTimeoutMs: number;
+};
+
+export const DEFAULT_PROBE_WINDOW: ProbeWindowOptions = {
+  warmupMs: 500,
+  windowMs: 3_000,
+  pings: 12,
+  connectTimeoutMs: 10_000,
+  pingTimeoutMs: 2_000,
+};
+
+export class ProbeReceiver {
+  readonly stats = new RtpProbeStats();
+  readonly #pc: RTCPeerConnection;
+  readonly #watched = new Set<RTCRtpTransceiver>();
+  readonly #pings = new Map<number, (rttMs: number) => void>();
+  #channel: RTCDataChannel | undefined;
+  #nextPingId = 1;
+  #closed = false;
+
+  private constructor() {
+    this.#pc = new RTCPeerConnection({
+      // werift's default ICE server is a public STUN host: a checker on loopback or a LAN needs none.
+      iceServers: [],
+      iceUseIpv6: false,
+      codecs: {
+        video: [
+          new RTCRtpCodecParameters({
+            mimeType: 'video/H264',
+            clockRate: 90_000,
+            rtcpFeedback: [useNACK(), usePLI()],
+            parameters: H264_FMTP,
+          }),
+        ],
+        audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2 })],
+      },
+      headerExtensions: {
+        video: [
+          new RTCRtpHeaderExtensionParameters({ id: 1, uri: useSdesMid().uri }),
+          new RTCRtpHeaderExtensionParameters({ id: 4, uri: PLAYOUT_DELAY_URI }),
+        ],
+        audio: [new RTCRtpHeaderExtensionParameters({ id: 1, uri: useSdesMid().uri })],
+      },
+    });
+    this.#pc.onTransceiverAdded.subscribe((transceiver) => this.#watch(transceiver));
+    this.#pc.onDataChannel.subscribe((channel) => {
+      if (channel.label !== PROBE_PING_CHANNEL) return;
+      this.#channel = channel;
+      channel.onMessage.subscribe((data) => this.#onChannelMessage(data));
+    });
+  }
+
+  /** Answers the container's offer; send `answerSdp` back through signaling. */
+  static async answer(offerSdp: string): Promise<{ receiver: ProbeReceiver; answerSdp: string }> {
+    const receiver = new ProbeReceiver();
+    const pc = receiver.#pc;
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+      for (const transceiver of pc.getTransceivers()) receiver.#watch(transceiver);
+      await pc.setLocalDescription(await pc.createAnswer());
+    } catch (cause) {
+      await receiver.close();
+      throw new AthError({ code: CheckerErrorCode.probe, shortMessage: 'could not answer the probe offer', cause });
+    }
+    const answerSdp = pc.localDescription?.sdp;
+    if (!answerSdp) throw new AthError({ code: CheckerErrorCode.probe, shortMessage: 'no answer SDP' });
+    return { receiver, answerSdp };
+  }
+
+  async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
+    if (candidate === null || this.#closed) return;
+    await this.#pc.addIceCandidate({
+      candidate: candidate.candidate,
+      ...(candidate.sdpMid != null ? { sdpMid: candidate.sdpMid } : {}),
+      ...(candidate.sdpMLineIndex != null ? { sdpMLineIndex: candidate.sdpMLineIndex } : {}),
+    });
+  }
+
+  get connectionState(): string {
+    return this.#pc.connectionState;
+  }
+
+  /**
+   * Waits for video, lets it settle, then measures one window: frames over the window and pings spread
+   * across it. Never throws for a bad container — a dead one measures as not live.
+   */
+  async measure(options: ProbeWindowOptions = DEFAULT_PROBE_WINDOW): Promise<ProbeMeasurement> {
+    const firstPacket = await this.#until(() => this.stats.snapshot().packetsReceived > 0, options.connectTimeoutMs);
+    if (!firstPacket) return this.#result(false, [], 0);
+    await sleep(options.warmupMs);
+    const channelOpen = await this.#until(() => this.#channel?.readyState === 'open', options.connectTimeoutMs);
+    const openedAt = performance.now();
+    this.stats.openWindow(openedAt);
+    const rtts: number[] = [];
+    let sent = 0;
+    if (channelOpen) {
+      const spacingMs = options.windowMs / options.pings;
+      const pending: Promise<void>[] = [];
+      for (let i = 0; i < options.pings && !this.#closed; i++) {
+        sent += 1;
+        pending.push(
+          this.ping(options.pingTimeoutMs).then(
+            (rtt) => void (Number.isFinite(rtt) && rtts.push(rtt)),
+            () => undefined,
+          ),
+        );
+        await sleep(spacingMs);
+      }
+      await Promise.all(pending);
+    }
+    // The window spans exactly windowMs of frames even if the last pongs were slow.
+    const remaining = options.windowMs - (performance.now() - openedAt);
+    if (remaining > 0) await sleep(remaining);
+    this.stats.closeWindow(Math.min(performance.now(), openedAt + Math.max(options.windowMs, 1)));
+    const snapshot = this.stats.snapshot();
+    const recentVideo =
+      snapshot.lastPacketAtMs !== undefined && performance.now() - snapshot.lastPacketAtMs < options.windowMs / 2;
+    return this.#result(recentVideo && rtts.length > 0 && snapshot.windowFps > 0, rtts, sent);
+  }
+
+  #result(live: boolean, rtts: number[], pingsSent: number): ProbeMeasurement {
+    const s = this.stats.snapshot();
+    return {
+      live,
+      rttMs: rtts.length > 0 ? median(rtts) : Number.NaN,
+      pingsSent,
+      pongsReceived: rtts.length,
+      fps: s.windowFps,
+      lossPpm: s.lossPpm,
+      jitterMs: s.jitterMs,
+      framesComplete: s.framesComplete,
+      framesBroken: s.framesBroken,
+      packetsReceived: s.packetsReceived,
+    };
+  }
+
+  /** One ping's round trip on the ping channel, ms (rejects after `timeoutMs`). */
+  ping(timeoutMs: number): Promise<number> {
+    const channel = this.#channel;
+    if (channel?.readyState !== 'open') {
+      return Promise.reject(new AthError({ code: CheckerErrorCode.probe, shortMessage: 'ping channel not open' }));
+    }
+    const id = this.#nextPingId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pings.delete(id);
+        reject(new AthError({ code: CheckerErrorCode.probe, shortMessage: 'no pong' }));
+      }, timeoutMs);
+      this.#pings.set(id, (rttMs) => {
+        clearTimeout(timer);
+        resolve(rttMs);
+      });
+      const bytes = encodeProbePing(id, performance.now());
+      channel.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const resolve of this.#pings.values()) resolve(Number.NaN);
+    this.#pings.clear();
+    await this.#pc.close().catch(() => undefined);
+  }
+
+  #watch(transceiver: RTCRtpTransceiver): void {
+    if (this.#watched.has(transceiver)) return;
+    this.#watched.add(transceiver);
+    transceiver.onTrack.subscribe((track) => {
+      if (track.kind !== 'video') return;
+      track.onReceiveRtp.subscribe((packet) => this.stats.add(packet.header, performance.now()));
+    });
+  }
+
+  #onChannelMessage(data: string | Buffer): void {
+    // Anything but a pong (text, a malformed or foreign message) is not for the checker.
+    const pong = typeof data === 'string' ? undefined : decodeProbePong(data);
+    if (!pong) return;
+    const resolve = this.#pings.get(pong.id);
+    this.#pings.delete(pong.id);
+    resolve?.(performance.now() - pong.sentAtMs);
+  }
+
+  async #until(predicate: () => boolean, timeoutMs: number): Promise<boolean> {
+    const started = performance.now();
+    while (!predicate()) {
+      if (this.#closed || performance.now() - started > timeoutMs) return false;
+      await sleep(20);
+    }
+    return true;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
