@@ -28,6 +28,7 @@ import { FramePacer, type FrameTick } from './FramePacer.js';
 import { installSenderReportClock } from './installSenderReportClock.js';
 import type { MediaSource, SourceVideoFrame } from './MediaSource.js';
 import { type InputChannelName, type PeerClosedReason, SessionPeer } from './SessionPeer.js';
+import { NO_TEST_HOOKS, type TestHooks } from './TestHooks.js';
 import { openVideoEncoder, type VideoEncoder } from './VideoEncoder.js';
 import type { IceOptions } from './webrtcConfig.js';
 import type { EncoderSettings, StreamStats } from './workerMessages.js';
@@ -49,6 +50,8 @@ export type SessionPipelineParameters = {
   statsIntervalMs: number;
   connectTimeoutMs: number;
   reconnectGraceMs: number;
+  /** Degrade the stream on purpose (tests only, see TestHooks.ts). */
+  testHooks?: TestHooks;
   events: PipelineEvents;
   log: Logger;
 };
@@ -127,6 +130,9 @@ export class SessionPipeline {
   #deferred: { slot: VideoSlot; frame: SourceVideoFrame } | undefined;
   /** How late after its tick a frame may still be rendered and sent: a third of a frame period. */
   readonly #lateSlackMs: number;
+  #testHooks: TestHooks;
+  /** Under an fps cap: the cap period (of this leg) whose frame was last let through. */
+  #lastCappedPeriod = -1;
 
   constructor(params: SessionPipelineParameters) {
     this.#p = params;
@@ -144,6 +150,12 @@ export class SessionPipeline {
     });
     this.#statsTimer = setInterval(() => this.#emitStats(), params.statsIntervalMs);
     this.#lateSlackMs = 1000 / params.source.fps / 3;
+    this.#testHooks = { ...(params.testHooks ?? NO_TEST_HOOKS) };
+  }
+
+  /** Tests only: cap the frame rate and/or delay data-channel replies from now on (see TestHooks.ts). */
+  setTestHooks(hooks: TestHooks): void {
+    this.#testHooks = { ...hooks };
   }
 
   /** Starts a leg: a new peer and its offer. A running leg is closed first (the player came back). */
@@ -223,8 +235,13 @@ export class SessionPipeline {
       return;
     }
     if (message instanceof PingInput) {
-      // Answered at once, before anything else: the player measures RTT on this path.
-      if (channel) this.#leg?.peer.reply(channel, new PongInput(message.id, message.sentAtMs).serialize());
+      // Answered at once, before anything else: the player (or a checker) measures RTT on this path.
+      const peer = this.#leg?.peer;
+      if (!channel || !peer) return;
+      const pong = new PongInput(message.id, message.sentAtMs).serialize();
+      const delayMs = this.#testHooks.dataChannelDelayMs;
+      if (delayMs > 0) setTimeout(() => peer.reply(channel, pong), delayMs).unref();
+      else peer.reply(channel, pong);
       return;
     }
     if (message instanceof PongInput) return;
@@ -271,6 +288,7 @@ export class SessionPipeline {
     this.#connectTimer = undefined;
     this.#keyframePending = true;
     this.#streamingSinceMs ??= performance.now();
+    this.#lastCappedPeriod = -1;
     const pacer = new FramePacer({ fps: this.#source.fps, onTick: (tick) => this.#onTick(leg, tick) });
     leg.pacer = pacer;
     if (this.#audioEncoder) {
@@ -331,7 +349,21 @@ export class SessionPipeline {
     this.#frameNumber += tick.missed + 1;
     this.#framesDropped += tick.missed;
     if (tick.missed > 0) this.#log.trace({ missed: tick.missed, lateMs: tick.lateMs }, 'ticks missed');
+    if (this.#cappedOut(tick)) {
+      this.#framesDropped += 1;
+      return;
+    }
     this.#produceVideo(leg, tick);
+  }
+
+  /** Under the `fpsCap` test hook, whether this tick's frame is left out (one frame per cap period). */
+  #cappedOut(tick: FrameTick): boolean {
+    const cap = this.#testHooks.fpsCap;
+    if (cap === undefined || cap >= this.#source.fps) return false;
+    const period = Math.floor((tick.index * cap) / this.#source.fps);
+    if (period === this.#lastCappedPeriod) return true;
+    this.#lastCappedPeriod = period;
+    return false;
   }
 
   #produceVideo(leg: Leg, tick: FrameTick): void {

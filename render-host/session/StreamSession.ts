@@ -7,11 +7,19 @@
 import { randomInt } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { type Logger, pino } from 'pino';
-import { AthError, type CodecName, type EndReasonName, type IceCandidateInit } from '../../signaling/protocol/index.js';
+import {
+  AthError,
+  type CodecName,
+  type EndReasonName,
+  type IceCandidateInit,
+  isAthError,
+} from '../../signaling/protocol/index.js';
+import type { CaptureSourceSpec } from '../apps/CaptureSourceSpec.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { BUILTIN_GAMES, type GameSnapshot } from '../games/index.js';
 import type { SessionWorkerPool } from './SessionWorkerPool.js';
 import { spawnSessionWorker } from './spawnSessionWorker.js';
+import type { TestHooks } from './TestHooks.js';
 import { TypedEmitter } from './TypedEmitter.js';
 import type { IceOptions } from './webrtcConfig.js';
 import {
@@ -25,8 +33,15 @@ import {
 
 export type StreamSessionParameters = {
   sessionId: string;
-  /** A built-in game id (`neon-drift`). */
+  /** A built-in game id (`neon-drift`), or the id of the external game `capture` streams. */
   game: string;
+  /**
+   * Stream this running external game (render-host/apps) instead of a built-in one. `start` then resolves
+   * only once the game shows its first frame worth streaming, so the player's first frame is the game's.
+   */
+  capture?: CaptureSourceSpec;
+  /** Aborts a start that is still waiting (an external game that crashed while getting ready). */
+  signal?: AbortSignal;
   /** Video codecs the player decodes, most preferred first. */
   codecs: CodecName[];
   encoder: EncoderSettings;
@@ -45,6 +60,8 @@ export type StreamSessionParameters = {
   reconnectGraceMs?: number;
   /** Take an already booted worker from here (saves ≈1 s of module loading); spawn one otherwise. */
   pool?: SessionWorkerPool;
+  /** Degrade the stream on purpose from the start (tests only, see TestHooks.ts). */
+  testHooks?: TestHooks;
   log?: Logger;
 };
 
@@ -65,6 +82,8 @@ export type StreamSessionEvents = {
 };
 
 const READY_TIMEOUT_MS = 20_000;
+/** An external game's start waits for its readiness check, plus this for the worker and the capture. */
+const CAPTURE_READY_EXTRA_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 3_000;
 const MAX_INPUT_BYTES = 64;
 const PINO_LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
@@ -114,7 +133,7 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
       mod: 'render-host/session',
       sessionId: params.sessionId,
     });
-    if (!BUILTIN_GAMES.some((game) => game.id === params.game)) {
+    if (!params.capture && !BUILTIN_GAMES.some((game) => game.id === params.game)) {
       throw new AthError({
         code: RenderHostErrorCode.unknownGame,
         shortMessage: 'no such built-in game',
@@ -137,20 +156,39 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
       avSync: params.avSync ?? true,
       ice: { ...params.ice },
       ...(params.resumeState ? { resumeState: params.resumeState } : {}),
+      ...(params.capture ? { capture: params.capture } : {}),
       logLevel: log.level,
       statsIntervalMs: params.statsIntervalMs ?? 1000,
       connectTimeoutMs: params.connectTimeoutMs ?? 30_000,
       reconnectGraceMs: params.reconnectGraceMs ?? 2_000,
+      ...(params.testHooks ? { testHooks: { ...params.testHooks } } : {}),
     };
     const worker = params.pool?.take() ?? spawnSessionWorker(`session ${params.sessionId.slice(0, 10)}`);
     const session = new StreamSession(params.sessionId, worker, log);
     session.#post({ type: 'init', init });
+    const readiness = params.capture?.readiness;
+    const readyTimeoutMs = readiness
+      ? (readiness.kind === 'delay' ? readiness.delayMs : readiness.timeoutMs) + CAPTURE_READY_EXTRA_MS
+      : READY_TIMEOUT_MS;
+    const onAbort = () => {
+      const reason: unknown = params.signal?.reason;
+      session.#ready?.reject(
+        isAthError(reason)
+          ? reason
+          : new AthError({ code: RenderHostErrorCode.sessionWorker, shortMessage: 'session start aborted' }),
+      );
+    };
     try {
-      await session.#waitReady();
+      params.signal?.throwIfAborted();
+      const ready = session.#waitReady(readyTimeoutMs);
+      params.signal?.addEventListener('abort', onAbort, { once: true });
+      await ready;
     } catch (error) {
+      params.signal?.removeEventListener('abort', onAbort);
       await session.close('error');
       throw error;
     }
+    params.signal?.removeEventListener('abort', onAbort);
     const codecs = [...params.codecs];
     // After the caller's continuation has run (listeners attached), ask for the first offer.
     setImmediate(() => {
@@ -185,6 +223,12 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
       return;
     }
     this.#post({ type: 'input', bytes: new Uint8Array(bytes) });
+  }
+
+  /** Tests only: degrade the running stream (fps cap, delayed data-channel replies); see TestHooks.ts. */
+  setTestHooks(hooks: TestHooks): void {
+    if (this.#closed || this.#closing) return;
+    this.#post({ type: 'test-hooks', hooks: { ...hooks } });
   }
 
   /** A new WebRTC transport (new offer event) for a player who came back; the game keeps running. */
@@ -226,14 +270,14 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
 
   // ---- worker plumbing -------------------------------------------------------------------------------------
 
-  #waitReady(): Promise<void> {
+  #waitReady(timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () =>
           reject(
             new AthError({ code: RenderHostErrorCode.sessionWorker, shortMessage: 'session worker did not start' }),
           ),
-        READY_TIMEOUT_MS,
+        timeoutMs,
       );
       this.#ready = {
         resolve: () => {
@@ -277,6 +321,9 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
     switch (event.type) {
       case 'ready':
         this.#ready?.resolve();
+        return;
+      case 'start-failed':
+        this.#ready?.reject(new AthError({ code: event.code as `ATH_ERR_${string}`, shortMessage: event.message }));
         return;
       case 'reply': {
         const pending = this.#pending.get(event.id);

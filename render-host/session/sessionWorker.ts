@@ -7,8 +7,10 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { type Logger, pino } from 'pino';
+import { parseCaptureSourceSpec } from '../apps/CaptureSourceSpec.js';
 import { createGameRuntime } from '../games/index.js';
 import { GameMediaSource } from './GameMediaSource.js';
+import type { MediaSource } from './MediaSource.js';
 import { SessionPipeline } from './SessionPipeline.js';
 import { parseWorkerCommand, type SessionWorkerInit, type WorkerCommand, type WorkerEvent } from './workerMessages.js';
 
@@ -21,15 +23,33 @@ function post(event: WorkerEvent): void {
 
 type Session = { pipeline: SessionPipeline; log: Logger };
 
-function startSession(init: SessionWorkerInit): Session {
-  const log = pino(
+function createLog(init: SessionWorkerInit): Logger {
+  return pino(
     { level: init.logLevel, base: undefined, timestamp: false },
     { write: (line: string) => post({ type: 'log', line: line.length > 65536 ? line.slice(0, 65536) : line }) },
   );
+}
+
+/**
+ * The session's media source: a built-in game, or an external game's display (render-host/apps), opened
+ * here in the worker so that capture runs beside the encoder, off the host's main thread. The external
+ * source resolves only once the game shows its first frame worth streaming (`signal` aborts the wait).
+ */
+async function openSource(init: SessionWorkerInit, log: Logger, signal: AbortSignal): Promise<MediaSource> {
+  if (init.capture) {
+    // Loaded on demand: hosts that serve only built-in games never load the capture code.
+    const { X11MediaSource } = await import('../apps/X11MediaSource.js');
+    return X11MediaSource.open({ spec: parseCaptureSourceSpec(init.capture), log, signal });
+  }
   const game = createGameRuntime({ game: init.game, seed: init.seed });
   if (init.resumeState) game.restore(init.resumeState);
+  return new GameMediaSource(game);
+}
+
+async function startSession(init: SessionWorkerInit, log: Logger, signal: AbortSignal): Promise<Session> {
+  const source = await openSource(init, log, signal);
   const pipeline = new SessionPipeline({
-    source: new GameMediaSource(game),
+    source,
     encoder: init.encoder,
     audioBitrateBps: init.audioBitrateBps,
     avSync: init.avSync,
@@ -37,6 +57,7 @@ function startSession(init: SessionWorkerInit): Session {
     statsIntervalMs: init.statsIntervalMs,
     connectTimeoutMs: init.connectTimeoutMs,
     reconnectGraceMs: init.reconnectGraceMs,
+    ...(init.testHooks ? { testHooks: init.testHooks } : {}),
     log,
     events: {
       offer: (sdp) => post({ type: 'offer', sdp }),
@@ -84,6 +105,10 @@ async function run({ pipeline, log }: Session, command: WorkerCommand): Promise<
     case 'snapshot':
       post({ type: 'reply', id: command.id, ok: true, snapshot: pipeline.snapshot() ?? null });
       return;
+    case 'test-hooks':
+      log.warn({ hooks: command.hooks }, 'test hooks set: this session is degraded on purpose');
+      pipeline.setTestHooks(command.hooks);
+      return;
     case 'close':
       log.debug({ reason: command.reason }, 'closing');
       await pipeline.close();
@@ -92,7 +117,28 @@ async function run({ pipeline, log }: Session, command: WorkerCommand): Promise<
   }
 }
 
+/** Set by `init`: the session once it started, or undefined when it could not start. */
+let starting: Promise<Session | undefined> | undefined;
 let session: Session | undefined;
+let startAbort: AbortController | undefined;
+
+function begin(init: SessionWorkerInit): Promise<Session | undefined> {
+  const log = createLog(init);
+  startAbort = new AbortController();
+  return startSession(init, log, startAbort.signal).then(
+    (started) => {
+      session = started;
+      post({ type: 'ready' });
+      return started;
+    },
+    (error: unknown) => {
+      const failure = SessionPipeline.toReplyError(error);
+      log.warn({ err: failure }, 'session could not start');
+      post({ type: 'start-failed', code: failure.code, message: failure.message.slice(0, 2048) });
+      return undefined;
+    },
+  );
+}
 
 port.on('message', (data: unknown) => {
   let command: WorkerCommand;
@@ -104,18 +150,28 @@ port.on('message', (data: unknown) => {
     session.log.error({ err: error }, 'invalid command from the main thread');
     return;
   }
-  if (!session) {
+  if (!starting) {
     if (command.type !== 'init') throw new Error(`${command.type} before init`);
-    session = startSession(command.init);
-    post({ type: 'ready' });
+    starting = begin(command.init);
     return;
   }
-  const current = session;
-  run(current, command).catch((error: unknown) => {
-    const failure = SessionPipeline.toReplyError(error);
-    current.log.debug({ err: failure, command: command.type }, 'command failed');
-    if ('id' in command) {
-      post({ type: 'reply', id: command.id, ok: false, code: failure.code, message: failure.message.slice(0, 2048) });
+  // A close while an external game is still getting ready stops the wait (its source closes what it opened).
+  if (command.type === 'close' && !session) startAbort?.abort();
+  // Commands run in arrival order once the start settled (at once after it, as before).
+  void starting.then((current) => {
+    if (!current) {
+      if ('id' in command) {
+        if (command.type === 'close') post({ type: 'reply', id: command.id, ok: true });
+        else post({ type: 'reply', id: command.id, ok: false, code: 'ATH_ERR_SESSION_CLOSED', message: 'not started' });
+      }
+      return;
     }
+    run(current, command).catch((error: unknown) => {
+      const failure = SessionPipeline.toReplyError(error);
+      current.log.debug({ err: failure, command: command.type }, 'command failed');
+      if ('id' in command) {
+        post({ type: 'reply', id: command.id, ok: false, code: failure.code, message: failure.message.slice(0, 2048) });
+      }
+    });
   });
 });

@@ -7,7 +7,9 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { AthError, Codec, EndReason } from '../../signaling/protocol/index.js';
+import { CaptureSourceSpecSchema } from '../apps/CaptureSourceSpec.js';
 import { RenderHostErrorCode } from '../errors.js';
+import { TestHooksSchema } from './TestHooks.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -56,10 +58,16 @@ export const SessionWorkerInitSchema = Type.Object(
     avSync: Type.Boolean(),
     ice: IceOptionsSchema,
     resumeState: Type.Optional(GameSnapshotSchema),
+    /**
+     * Stream an external game's display instead of running a built-in game (render-host/apps): the worker
+     * opens the capture and waits for the game's first frame worth showing before it reports `ready`.
+     */
+    capture: Type.Optional(CaptureSourceSpecSchema),
     logLevel: Type.String({ maxLength: 16 }),
     statsIntervalMs: Type.Integer({ minimum: 100 }),
     connectTimeoutMs: Type.Integer({ minimum: 1000 }),
     reconnectGraceMs: Type.Integer({ minimum: 0 }),
+    testHooks: Type.Optional(TestHooksSchema),
   },
   strict,
 );
@@ -89,6 +97,8 @@ export const WorkerCommandSchema = Type.Union([
   Type.Object({ type: Type.Literal('input'), bytes: Type.Uint8Array({ maxByteLength: 256 }) }, strict),
   Type.Object({ type: Type.Literal('snapshot'), id: RequestId }, strict),
   Type.Object({ type: Type.Literal('close'), id: RequestId, reason: EndReason }, strict),
+  /** Degrade this session on purpose (tests only, see TestHooks.ts); fire and forget. */
+  Type.Object({ type: Type.Literal('test-hooks'), hooks: TestHooksSchema }, strict),
 ]);
 export type WorkerCommand = Static<typeof WorkerCommandSchema>;
 
@@ -138,6 +148,15 @@ export type StreamStats = Static<typeof StreamStatsSchema>;
 export const WorkerEventSchema = Type.Union([
   /** Game, audio encoder and sockets are set up; the worker takes commands. */
   Type.Object({ type: Type.Literal('ready') }, strict),
+  /** The session could not start (an external game's capture failed, or it never showed a frame). */
+  Type.Object(
+    {
+      type: Type.Literal('start-failed'),
+      code: Type.String({ pattern: '^ATH_ERR_' }),
+      message: Type.String({ maxLength: 2048 }),
+    },
+    strict,
+  ),
   Type.Object(
     {
       type: Type.Literal('reply'),

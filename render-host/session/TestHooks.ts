@@ -1,0 +1,48 @@
+/**
+ * Test hooks that make a real render host worse on purpose. They exist so tests (and a running test stack)
+ * can prove that checkers catch a degraded container — a host capped to 10 fps, or one whose data channel
+ * answers 200 ms late — with the real media path, not a scripted fake. Nothing in production turns them on:
+ * they come from `renderHost.testHooks` in the config or from `POST /test-hooks`, which the host serves only
+ * when the config enables it.
+ *
+ * - `fpsCap`: send at most this many video frames per second (the game keeps its own clock; frames above the
+ *   cap are not sent and count as dropped). Applies to player sessions and probe streams alike.
+ * - `dataChannelDelayMs`: hold every data-channel reply (pong) this long before sending it.
+ */
+import { type Static, Type } from '@sinclair/typebox';
+
+export const TestHooksSchema = Type.Object(
+  {
+    fpsCap: Type.Optional(Type.Integer({ minimum: 1, maximum: 240 })),
+    dataChannelDelayMs: Type.Integer({ minimum: 0, maximum: 10_000 }),
+  },
+  { additionalProperties: false },
+);
+export type TestHooks = Static<typeof TestHooksSchema>;
+
+export const NO_TEST_HOOKS: TestHooks = Object.freeze({ dataChannelDelayMs: 0 });
+
+/** The host's current hooks, and who to tell when they change (live sessions and probe streams). */
+export class TestHookSwitch {
+  #current: TestHooks;
+  readonly #listeners = new Set<(hooks: TestHooks) => void>();
+
+  constructor(initial: TestHooks = NO_TEST_HOOKS) {
+    this.#current = { ...initial };
+  }
+
+  get current(): TestHooks {
+    return { ...this.#current };
+  }
+
+  set(hooks: TestHooks): void {
+    this.#current = { ...hooks };
+    for (const listener of this.#listeners) listener(this.current);
+  }
+
+  /** Calls `listener` on every change; returns the unsubscribe function. */
+  onChange(listener: (hooks: TestHooks) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * What crosses between the main thread and the probe worker (probeWorker.ts): one worker serves every probe
+ * stream of the host, so each command and event names its probe session. Validated on both sides like the
+ * session worker's messages (workerMessages.ts), whose pieces it reuses.
+ */
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { AthError, Codec, EndReason } from '../../signaling/protocol/index.js';
+import { RenderHostErrorCode } from '../errors.js';
+import { TestHooksSchema } from './TestHooks.js';
+import { EncoderSettingsSchema, StreamStatsSchema } from './workerMessages.js';
+
+const strict = { additionalProperties: false } as const;
+const RequestId = Type.Integer({ minimum: 1 });
+const ProbeId = Type.String({ minLength: 1, maxLength: 128 });
+
+const IceCandidateSchema = Type.Object(
+  {
+    candidate: Type.String({ maxLength: 1024 }),
+    sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
+    sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 255 }), Type.Null()])),
+    usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
+  },
+  strict,
+);
+
+export const ProbeWorkerInitSchema = Type.Object(
+  {
+    width: Type.Integer({ minimum: 16, maximum: 1920 }),
+    height: Type.Integer({ minimum: 16, maximum: 1080 }),
+    fps: Type.Integer({ minimum: 1, maximum: 240 }),
+    encoder: EncoderSettingsSchema,
+    ice: Type.Object(
+      {
+        portRange: Type.Optional(Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ maximum: 65535 })])),
+        additionalHostAddresses: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 })),
+        useIpv6: Type.Optional(Type.Boolean()),
+      },
+      strict,
+    ),
+    statsIntervalMs: Type.Integer({ minimum: 100 }),
+    connectTimeoutMs: Type.Integer({ minimum: 1000 }),
+    testHooks: TestHooksSchema,
+    logLevel: Type.String({ maxLength: 16 }),
+  },
+  strict,
+);
+export type ProbeWorkerInit = Static<typeof ProbeWorkerInitSchema>;
+
+export const ProbeCommandSchema = Type.Union([
+  Type.Object({ type: Type.Literal('init'), init: ProbeWorkerInitSchema }, strict),
+  /** A new probe stream: its pipeline and its offer. */
+  Type.Object(
+    {
+      type: Type.Literal('start'),
+      id: RequestId,
+      probeId: ProbeId,
+      codecs: Type.Array(Codec, { minItems: 1, maxItems: 2 }),
+    },
+    strict,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('answer'),
+      id: RequestId,
+      probeId: ProbeId,
+      sdp: Type.String({ minLength: 1, maxLength: 65536 }),
+    },
+    strict,
+  ),
+  Type.Object(
+    {
+      type: Type.Literal('ice'),
+      id: RequestId,
+      probeId: ProbeId,
+      candidate: Type.Union([IceCandidateSchema, Type.Null()]),
+    },
+    strict,
+  ),
+  Type.Object({ type: Type.Literal('stop'), id: RequestId, probeId: ProbeId }, strict),
+  Type.Object({ type: Type.Literal('test-hooks'), hooks: TestHooksSchema }, strict),
+]);
+export type ProbeCommand = Static<typeof ProbeCommandSchema>;
+
+export const ProbeEventSchema = Type.Union([
+  Type.Object({ type: Type.Literal('ready') }, strict),
+  Type.Object({ type: Type.Literal('reply'), id: RequestId, ok: Type.Literal(true) }, strict),
+  Type.Object(
+    {
+      type: Type.Literal('reply'),
+      id: RequestId,
+      ok: Type.Literal(false),
+      code: Type.String({ pattern: '^ATH_ERR_' }),
+      message: Type.String({ maxLength: 2048 }),
+    },
+    strict,
+  ),
+  Type.Object(
+    { type: Type.Literal('offer'), probeId: ProbeId, sdp: Type.String({ minLength: 1, maxLength: 65536 }) },
+    strict,
+  ),
+  Type.Object(
+    { type: Type.Literal('ice'), probeId: ProbeId, candidate: Type.Union([IceCandidateSchema, Type.Null()]) },
+    strict,
+  ),
+  Type.Object({ type: Type.Literal('connected'), probeId: ProbeId }, strict),
+  Type.Object({ type: Type.Literal('stats'), probeId: ProbeId, stats: StreamStatsSchema }, strict),
+  Type.Object(
+    { type: Type.Literal('ended'), probeId: ProbeId, reason: EndReason, message: Type.String({ maxLength: 512 }) },
+    strict,
+  ),
+  Type.Object({ type: Type.Literal('log'), line: Type.String({ maxLength: 65536 }) }, strict),
+]);
+export type ProbeEvent = Static<typeof ProbeEventSchema>;
+
+function parse<S extends TSchema>(schema: S, what: string, data: unknown): Static<S> {
+  if (Value.Check(schema, data)) return data;
+  const first = Value.Errors(schema, data).First();
+  throw new AthError({
+    code: RenderHostErrorCode.workerMessage,
+    shortMessage: `invalid ${what}`,
+    details: first ? `${first.path || '/'}: ${first.message}` : undefined,
+  });
+}
+
+export function parseProbeCommand(data: unknown): ProbeCommand {
+  return parse(ProbeCommandSchema, 'probe worker command', data);
+}
+
+export function parseProbeEvent(data: unknown): ProbeEvent {
+  return parse(ProbeEventSchema, 'probe worker event', data);
+}
