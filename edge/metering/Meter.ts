@@ -1,18 +1,29 @@
 /**
  * The meter: every few seconds per paid, live session, the seconds of *verified* delivery × the host's price
  * become the session's cumulative charge, recorded in the ledger as a tick, signed as a cumulative `Usage`
- * voucher, and queued for settlement (the outbox). A second counts as delivered when both the render host
- * and the player reported the stream alive at no less than the fps floor recently, and the container's
- * latest checker verdict is not a failure. Undelivered seconds are not billed. When the next tick would pass
- * the session's authorization, what is left is billed and the session ends with a clear message.
+ * voucher, and queued for settlement (the outbox).
+ *
+ * Delivery is integrated over time, not sampled at the tick: a moment counts as delivered while the render
+ * host's and the player's latest reports both say at least the fps floor and are no older than
+ * `reportFreshMs`, and the container's latest checker verdict is not a failure. Every report and verdict
+ * closes the stretch before it under the old state, so a host that goes quiet, a stream under the floor or a
+ * failed verdict stops the billing from that moment (a quiet host at most `reportFreshMs` later), and a good
+ * report after a gap restarts it from that report — never backwards over the gap. Time before the first
+ * reports of both sides is not billed.
+ *
+ * Limits: before each tick the meter knows what the session may still cost — the authorization's remaining cap
+ * and, when an escrow reader is given, the payer's escrow balance on chain minus everything charged and not
+ * yet settled. A tick is billed up to that; when the next full tick would not fit, the session ends with a
+ * message saying which limit was reached.
  */
 import type { Logger } from 'pino';
 import type { Address, Hex } from 'viem';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
 import { weiToAthSample } from '../../metrics/index.js';
-import type { DeliveryReport, SessionRecord, SignalingHub } from '../../signaling/index.js';
+import type { DeliveryReport, RoundVerdict, SessionRecord, SignalingHub } from '../../signaling/index.js';
 import { isAthError, weiToString } from '../../signaling/protocol/index.js';
 import {
+  accountSummary,
   endSession,
   enqueueSettlement,
   getSession,
@@ -32,8 +43,19 @@ export type MeterSettings = {
 
 export const DEFAULT_METER_SETTINGS: MeterSettings = { tickSec: 5, fpsFloor: 20, reportFreshMs: 12_000 };
 
+/** The payer's escrow balance on chain (SessionEscrow `accounts(payer).balance`). */
+export type EscrowReader = { balanceWei(payer: Address): Promise<bigint> };
+
+export const METER_END_MESSAGES = {
+  authorization: 'Your spending authorization for this session is used up.',
+  escrow: 'Your ATH escrow is used up: deposit more to keep playing.',
+  playToken: 'The spending cap for this session is used up.',
+} as const;
+
 export type MeterParameters = {
   hub: SignalingHub;
+  /** Checks the payer's escrow before each tick; without it only the authorization caps a session. */
+  escrow?: EscrowReader;
   ledger: Ledger;
   signer: VoucherSigner;
   meterAddress: Address;
@@ -47,11 +69,15 @@ type Live = {
   sessionId: Hex;
   hostId: string;
   lastTickAtMs: number;
-  /** Milliseconds carried to the next tick (ticks bill whole seconds). */
-  carryMs: number;
+  /** Delivered milliseconds not billed yet (ticks bill whole seconds; the rest carries over). */
+  deliveredMs: number;
+  /** Delivery is integrated up to here. */
+  cursorMs: number;
   tickIndex: number;
-  host: { fpsMilli: number; atMs: number } | undefined;
-  player: { fpsMilli: number; atMs: number } | undefined;
+  /** When each side last reported at or above the floor; undefined after a report under it, or none yet. */
+  hostGoodAtMs: number | undefined;
+  playerGoodAtMs: number | undefined;
+  verdictFailed: boolean;
   ticking: Promise<void>;
   ending: boolean;
 };
@@ -63,6 +89,7 @@ export class Meter {
   readonly #unsubscribe: Array<() => void> = [];
   readonly #timer: NodeJS.Timeout;
   readonly #now: () => number;
+  readonly #stopping = new Set<Promise<void>>();
   #closed = false;
 
   constructor(params: MeterParameters) {
@@ -72,6 +99,7 @@ export class Meter {
     this.#unsubscribe.push(
       params.hub.on('sessionPaid', (session) => this.#start(session)),
       params.hub.on('report', (report) => this.#onReport(report)),
+      params.hub.on('verdict', (verdict) => this.#onVerdict(verdict)),
       params.hub.on('sessionEnded', (session) => void this.#stop(session)),
     );
     this.#timer = setInterval(() => this.#tickDue(), 1000);
@@ -82,24 +110,44 @@ export class Meter {
     return this.#live.size;
   }
 
+  /** Runs the ticks that are due now, and waits for every tick and session close in flight. */
+  async tickNow(): Promise<void> {
+    this.#tickDue();
+    await this.idle();
+  }
+
+  /** Resolves when no tick and no session close is in flight. */
+  async idle(): Promise<void> {
+    const inFlight = () => [...[...this.#live.values()].map((live) => live.ticking), ...this.#stopping];
+    for (;;) {
+      const pending = inFlight();
+      await Promise.all(pending);
+      const after = inFlight();
+      if (after.length === pending.length && after.every((promise, i) => promise === pending[i])) return;
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
-    await Promise.all([...this.#live.values()].map((live) => live.ticking));
+    await this.idle();
   }
 
   #start(session: SessionRecord): void {
     if (!session.hostId || this.#live.has(session.id)) return;
+    const now = this.#now();
     this.#live.set(session.id, {
       sessionId: session.id as Hex,
       hostId: session.hostId,
-      lastTickAtMs: this.#now(),
-      carryMs: 0,
+      lastTickAtMs: now,
+      deliveredMs: 0,
+      cursorMs: now,
       tickIndex: 0,
-      host: undefined,
-      player: undefined,
+      hostGoodAtMs: undefined,
+      playerGoodAtMs: undefined,
+      verdictFailed: this.#p.hub.checkers.latestVerdict(session.hostId)?.verdict === 'fail',
       ticking: Promise.resolve(),
       ending: false,
     });
@@ -107,8 +155,34 @@ export class Meter {
 
   #onReport(report: DeliveryReport): void {
     const live = this.#live.get(report.sessionId);
-    if (!live) return;
-    live[report.source] = { fpsMilli: report.fpsMilli, atMs: report.atMs };
+    if (!live || live.ending) return;
+    // Freshness is judged on the meter's own clock, from when the report arrived.
+    const now = this.#now();
+    this.#integrate(live, now);
+    const good = report.fpsMilli >= this.#p.settings.fpsFloor * 1000 ? now : undefined;
+    if (report.source === 'host') live.hostGoodAtMs = good;
+    else live.playerGoodAtMs = good;
+  }
+
+  #onVerdict(verdict: RoundVerdict): void {
+    const now = this.#now();
+    for (const live of this.#live.values()) {
+      if (live.hostId !== verdict.hostId || live.ending) continue;
+      this.#integrate(live, now);
+      live.verdictFailed = verdict.verdict === 'fail';
+    }
+  }
+
+  /** Adds the delivered part of [cursor, now] under the state as it was, and moves the cursor to now. */
+  #integrate(live: Live, now: number): void {
+    if (now <= live.cursorMs) return;
+    const { hostGoodAtMs, playerGoodAtMs } = live;
+    if (!live.verdictFailed && hostGoodAtMs !== undefined && playerGoodAtMs !== undefined) {
+      const fresh = this.#p.settings.reportFreshMs;
+      const end = Math.min(now, hostGoodAtMs + fresh, playerGoodAtMs + fresh);
+      if (end > live.cursorMs) live.deliveredMs += end - live.cursorMs;
+    }
+    live.cursorMs = now;
   }
 
   #tickDue(): void {
@@ -118,45 +192,61 @@ export class Meter {
     }
   }
 
+  /**
+   * Closes the interval up to `now` at once (so the 1 s timer never enqueues the same interval twice while a
+   * slow tick is still writing) and queues its whole delivered seconds for the ledger.
+   */
   #enqueueTick(live: Live, now: number): Promise<void> {
+    this.#integrate(live, now);
+    live.lastTickAtMs = now;
+    const deliveredSec = Math.floor(live.deliveredMs / 1000);
+    live.deliveredMs -= deliveredSec * 1000;
     // Ticks of one session run one after another (ledger ticks are ordered).
     live.ticking = live.ticking
-      .then(() => this.#tick(live, now))
+      .then(() => this.#tick(live, deliveredSec))
       .catch((error: unknown) => {
         this.#log.error({ err: error, sessionId: live.sessionId }, 'metering tick failed');
       });
     return live.ticking;
   }
 
-  /** Whether the interval that ends now counts as delivered. */
-  #delivered(live: Live, now: number): boolean {
-    const { fpsFloor, reportFreshMs } = this.#p.settings;
-    const fresh = (r: Live['host']) =>
-      r !== undefined && now - r.atMs <= reportFreshMs && r.fpsMilli >= fpsFloor * 1000;
-    const verdict = this.#p.hub.checkers.latestVerdict(live.hostId);
-    return fresh(live.host) && fresh(live.player) && verdict?.verdict !== 'fail';
+  /** What the payer's escrow can still pay: its balance on chain minus everything charged and not settled. */
+  async #escrowRoomWei(payer: Address): Promise<bigint | undefined> {
+    const escrow = this.#p.escrow;
+    if (!escrow) return undefined;
+    try {
+      const [balanceWei, summary] = await Promise.all([
+        escrow.balanceWei(payer),
+        accountSummary(this.#p.ledger, payer),
+      ]);
+      return balanceWei - (summary?.unsettledWei ?? 0n);
+    } catch (error) {
+      // An unreadable chain is not the player's fault: bill against the authorization alone this time.
+      this.#log.warn({ err: error, payer }, 'could not read the escrow balance');
+      return undefined;
+    }
   }
 
-  async #tick(live: Live, now: number): Promise<void> {
-    const elapsedMs = now - live.lastTickAtMs + live.carryMs;
-    const seconds = Math.floor(elapsedMs / 1000);
-    live.carryMs = elapsedMs - seconds * 1000;
-    live.lastTickAtMs = now;
-    let deliveredSec = this.#delivered(live, now) ? seconds : 0;
+  async #tick(live: Live, delivered: number): Promise<void> {
+    let deliveredSec = delivered;
     const { ledger } = this.#p;
     const before = await getSession(ledger, live.sessionId);
     if (!before) return;
+    const price = before.priceWeiPerSec;
+    const authRoom = before.authMaxWei - before.cumulativeWei;
+    const escrowRoom = await this.#escrowRoomWei(before.payerAddress);
+    const room = escrowRoom !== undefined && escrowRoom < authRoom ? escrowRoom : authRoom;
+    const limit: keyof typeof METER_END_MESSAGES = room === authRoom ? 'authorization' : 'escrow';
     let capped = false;
-    const room = before.authMaxWei - before.cumulativeWei;
-    if (BigInt(deliveredSec) * before.priceWeiPerSec > room) {
-      deliveredSec = Number(room / before.priceWeiPerSec);
+    if (BigInt(deliveredSec) * price > room) {
+      deliveredSec = room > 0n ? Number(room / price) : 0;
       capped = true;
     }
     try {
       await recordUsageTick(ledger, { sessionId: live.sessionId, tickIndex: live.tickIndex, deliveredSec });
     } catch (error) {
       if (isAthError(error) && ['ATH_ERR_LEDGER_OVER_CAP', 'ATH_ERR_LEDGER_CAP_EXHAUSTED'].includes(error.code)) {
-        this.#p.hub.endSession(live.sessionId, 'insufficient-funds', 'The spending cap for this session is used up.');
+        this.#p.hub.endSession(live.sessionId, 'insufficient-funds', METER_END_MESSAGES.playToken);
         return;
       }
       throw error;
@@ -164,6 +254,7 @@ export class Meter {
     live.tickIndex += 1;
     const session = await getSession(ledger, live.sessionId);
     if (!session) return;
+    const chargedWei = BigInt(deliveredSec) * price;
     if (deliveredSec > 0) {
       const usage = {
         sessionId: live.sessionId,
@@ -172,7 +263,7 @@ export class Meter {
       };
       await recordVoucher(ledger, { usage, meterAddress: this.#p.meterAddress, signature: this.#p.signer.sign(usage) });
       await enqueueSettlement(ledger, { sessionId: live.sessionId });
-      this.#p.metrics.metric.athCharged.inc(weiToAthSample(BigInt(deliveredSec) * session.priceWeiPerSec));
+      this.#p.metrics.metric.athCharged.inc(weiToAthSample(chargedWei));
     }
     this.#p.hub.notifyPlayer(live.sessionId, {
       type: 'charge',
@@ -181,8 +272,13 @@ export class Meter {
       deliveredSec: session.deliveredSec,
       maxAmountWei: weiToString(session.authMaxWei),
     });
-    if (capped || session.authMaxWei - session.cumulativeWei < session.priceWeiPerSec) {
-      this.#p.hub.endSession(live.sessionId, 'insufficient-funds', 'Your authorization for this session is used up.');
+    if (live.ending) return;
+    // End before the next tick would not fit: no second is delivered that cannot be paid.
+    const nextTickWei = price * BigInt(this.#p.settings.tickSec);
+    const roomAfter = room - chargedWei;
+    if (capped || roomAfter < nextTickWei) {
+      this.#log.info({ sessionId: live.sessionId, limit, roomWei: String(roomAfter) }, 'session limit reached');
+      this.#p.hub.endSession(live.sessionId, 'insufficient-funds', METER_END_MESSAGES[limit]);
     }
   }
 
@@ -191,6 +287,13 @@ export class Meter {
     const live = this.#live.get(session.id);
     if (!live || live.ending) return;
     live.ending = true;
+    const stopping = this.#close(live, session);
+    this.#stopping.add(stopping);
+    await stopping;
+    this.#stopping.delete(stopping);
+  }
+
+  async #close(live: Live, session: SessionRecord): Promise<void> {
     await this.#enqueueTick(live, this.#now());
     this.#live.delete(session.id);
     try {

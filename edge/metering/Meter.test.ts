@@ -1,0 +1,440 @@
+/**
+ * The meter on real parts: a real signaling hub (scripted host and player over WebSocket), the real payment
+ * desk checking a real SessionAuth against the escrow on anvil, an in-memory PGlite ledger, real checkers'
+ * verdicts. Only the meter's clock is the test's, so seconds are exact and no test waits for them.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { type Account, type Hex, recoverTypedDataAddress } from 'viem';
+import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
+import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
+import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
+import {
+  type ServerMessageOf,
+  sessionAuthTypes,
+  sessionEscrowDomain,
+  usageTypes,
+  weiToString,
+} from '../../signaling/protocol/index.js';
+import { connectTestHost, connectTestPlayer } from '../../signaling/testing/startTestSignaling.js';
+import { connectTestChecker, signTestReport } from '../../signaling/testing/TestChecker.js';
+import type { TestPeer } from '../../signaling/testing/TestPeer.js';
+import { athTokenAbi, sessionEscrowAbi } from '../chain/index.js';
+import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
+import { PaymentDesk } from '../economy/PaymentDesk.js';
+import {
+  getSession,
+  type Ledger,
+  latestVoucher,
+  listSettlements,
+  listUsageTicks,
+  openLedger,
+} from '../ledger/index.js';
+import { METER_END_MESSAGES, Meter } from './Meter.js';
+import { createVoucherSigner } from './signVoucher.js';
+
+const PRICE = 10n ** 15n;
+const TICK_MS = 5_000;
+const FRESH_MS = 6_000;
+const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+
+let chain: TestChain;
+let ledger: Ledger;
+let server: SignalingServer;
+let meter: Meter;
+const secret = randomBytes(32);
+const peers: TestPeer[] = [];
+/** The meter's clock. */
+let clock = 1_700_000_000_000;
+
+before(async () => {
+  chain = await startTestChain({ withdrawDelaySec: 0n });
+  ledger = await openLedger({});
+  const domain = sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress });
+  const payments = new PaymentDesk({
+    settings: {
+      chainId: chain.anvil.chainId,
+      escrowAddress: chain.escrowAddress,
+      maxSessionSeconds: 3600,
+      authExpirySec: 4 * 3600,
+      authTimeoutMs: 60_000,
+    },
+    ledger,
+    publicClient: chain.publicClient,
+    log,
+  });
+  const metrics = createMetrics({ keys: SIGNALING_METRICS });
+  server = await startSignaling({
+    settings: {
+      ...DEFAULT_SIGNALING_SETTINGS,
+      tokenSecret: secret,
+      // Scripted hosts send no heartbeats; the meter's tests decide when a host is quiet.
+      heartbeatIntervalMs: 600_000,
+      checks: { ...DEFAULT_CHECK_SETTINGS, checkersPerContainer: 1, intervalMs: 300, deadlineMs: 60_000 },
+    },
+    log,
+    metrics,
+    payments,
+  });
+  meter = new Meter({
+    hub: server.hub,
+    ledger,
+    signer: createVoucherSigner({ privateKey: meterKey(), domain }),
+    meterAddress: chain.meter.address,
+    escrow: {
+      balanceWei: async (payer) =>
+        (
+          await chain.publicClient.readContract({
+            address: chain.escrowAddress,
+            abi: sessionEscrowAbi,
+            functionName: 'accounts',
+            args: [payer],
+          })
+        )[0],
+    },
+    settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: FRESH_MS },
+    log,
+    metrics,
+    now: () => clock,
+  });
+});
+
+after(async () => {
+  await meter?.close();
+  for (const peer of peers) peer.terminate();
+  await server?.close();
+  await ledger?.close();
+  await chain?.close();
+});
+
+function meterKey(): Hex {
+  return `0x${Buffer.from(chain.meter.getHdKey().privateKey ?? new Uint8Array()).toString('hex')}`;
+}
+
+type Paid = {
+  sessionId: Hex;
+  payer: Account;
+  host: TestPeer;
+  player: TestPeer;
+  hostId: string;
+  /** Sends a report from one side and waits until the hub (and so the meter) has it. */
+  report(source: 'host' | 'player', fps: number): Promise<void>;
+  /** Both sides at 60 fps. */
+  bothAlive(): Promise<void>;
+  /** Moves the meter's clock and runs what is due. */
+  advance(ms: number): Promise<void>;
+  ticks(): Promise<number[]>;
+};
+
+/** A leased, streaming session whose player authorized `maxSeconds` of play from an escrow of `depositWei`. */
+async function paidSession({
+  maxSeconds = 3600n,
+  depositWei = PRICE * 3600n,
+}: {
+  maxSeconds?: bigint;
+  depositWei?: bigint;
+} = {}): Promise<Paid> {
+  const payer = await chain.newFundedAccount(depositWei);
+  const wallet = chain.walletFor(payer);
+  for (const hash of [
+    await wallet.writeContract({
+      address: chain.tokenAddress,
+      abi: athTokenAbi,
+      functionName: 'approve',
+      args: [chain.escrowAddress, depositWei],
+    }),
+    await wallet.writeContract({
+      address: chain.escrowAddress,
+      abi: sessionEscrowAbi,
+      functionName: 'deposit',
+      args: [depositWei],
+    }),
+  ]) {
+    await chain.publicClient.waitForTransactionReceipt({ hash });
+  }
+  const hostId = `meter-${randomBytes(3).toString('hex')}`;
+  const gameId = `game-${hostId}`;
+  const host = await connectTestHost(server, {
+    hostId,
+    slots: 1,
+    priceWeiPerSec: weiToString(PRICE),
+    games: [
+      {
+        id: gameId,
+        title: 'Meter test',
+        description: 'test game',
+        width: 1280,
+        height: 720,
+        fps: 60,
+        inputMode: 'absolute',
+        audio: false,
+      },
+    ],
+  });
+  const player = await connectTestPlayer(server, secret);
+  peers.push(host, player);
+  player.send({ type: 'play', game: gameId, codecs: ['H264'] });
+  const start = await host.next('start-session');
+  const assigned = await player.next('session');
+  const terms = assigned.payment;
+  assert.ok(terms, 'a billed session names its payment terms');
+  const auth = {
+    sessionId: start.sessionId as Hex,
+    player: payer.address,
+    provider: terms.providerAddress as Hex,
+    maxAmount: PRICE * maxSeconds,
+    pricePerSecond: BigInt(terms.pricePerSecondWei),
+    expiry: BigInt(terms.expirySec),
+  };
+  const signature = await wallet.signTypedData({
+    domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
+    types: sessionAuthTypes,
+    primaryType: 'SessionAuth',
+    message: auth,
+  });
+  player.send({
+    type: 'session-auth',
+    sessionId: auth.sessionId,
+    auth: {
+      sessionId: auth.sessionId,
+      player: auth.player,
+      provider: auth.provider,
+      maxAmount: weiToString(auth.maxAmount),
+      pricePerSecond: weiToString(auth.pricePerSecond),
+      expiry: String(auth.expiry),
+    },
+    signature,
+  });
+  await player.next('payment-accepted');
+  host.send({ type: 'session-started', sessionId: auth.sessionId });
+  await waitFor(() => server.hub.getSession(auth.sessionId)?.state === 'streaming');
+
+  const report = async (source: 'host' | 'player', fps: number) => {
+    const arrived = new Promise<void>((resolve) => {
+      const off = server.hub.on('report', (r) => {
+        if (r.sessionId !== auth.sessionId || r.source !== source) return;
+        off();
+        resolve();
+      });
+    });
+    if (source === 'host') {
+      host.send({
+        type: 'host-report',
+        sessionId: auth.sessionId,
+        fpsMilli: fps * 1000,
+        framesSent: 1,
+        bitrateBps: 1,
+        inputIdleMs: 0,
+      });
+    } else {
+      player.send({
+        type: 'player-report',
+        sessionId: auth.sessionId,
+        fpsMilli: fps * 1000,
+        rttMicros: 5_000,
+        framesDecoded: 1,
+        packetsLost: 0,
+      });
+    }
+    await arrived;
+  };
+  return {
+    sessionId: auth.sessionId,
+    payer,
+    host,
+    player,
+    hostId,
+    report,
+    bothAlive: async () => {
+      await report('host', 60);
+      await report('player', 60);
+    },
+    advance: async (ms) => {
+      clock += ms;
+      await meter.tickNow();
+    },
+    ticks: async () => (await listUsageTicks(ledger, { sessionId: auth.sessionId })).map((t) => t.deliveredSec),
+  };
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Ends a session the way a player does, and waits until the meter has closed it in the ledger. */
+async function quit(s: Paid): Promise<ServerMessageOf<'session-ended'>> {
+  s.player.send({ type: 'quit', sessionId: s.sessionId });
+  const ended = await s.player.next('session-ended');
+  await meter.idle();
+  return ended;
+}
+
+describe('Meter', () => {
+  test('every tick turns verified delivered seconds × the price into a cumulative voucher the meter signed', async () => {
+    const s = await paidSession();
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    assert.deepEqual(await s.ticks(), [5, 5]);
+    const session = await getSession(ledger, s.sessionId);
+    assert.equal(session?.deliveredSec, 10);
+    assert.equal(session?.cumulativeWei, 10n * PRICE);
+
+    const voucher = await latestVoucher(ledger, s.sessionId);
+    assert.ok(voucher);
+    assert.equal(voucher.cumulativeWei, 10n * PRICE);
+    assert.equal(voucher.deliveredSec, 10);
+    const signer = await recoverTypedDataAddress({
+      domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
+      types: usageTypes,
+      primaryType: 'Usage',
+      message: { sessionId: s.sessionId, cumulativeAmount: voucher.cumulativeWei, deliveredSeconds: 10n },
+      signature: voucher.signature,
+    });
+    assert.equal(signer, chain.meter.address);
+    // Queued for settlement: the outbox holds the highest voucher.
+    const queued = await listSettlements(ledger, { sessionId: s.sessionId });
+    assert.ok(queued.some((row) => row.state === 'pending' && row.cumulativeWei === 10n * PRICE));
+    // The player's ticker saw both charges.
+    assert.equal((await s.player.next('charge')).cumulativeWei, weiToString(5n * PRICE));
+    assert.equal((await s.player.next('charge')).cumulativeWei, weiToString(10n * PRICE));
+
+    // Quitting mid-interval bills the whole seconds delivered since the last tick.
+    await s.bothAlive();
+    clock += 2_400;
+    await quit(s);
+    assert.deepEqual(await s.ticks(), [5, 5, 2]);
+    const ended = await getSession(ledger, s.sessionId);
+    assert.equal(ended?.state, 'ended');
+    assert.equal(ended?.cumulativeWei, 12n * PRICE);
+  });
+
+  test('no bill before both sides report, while the host is quiet, or under the fps floor', async () => {
+    const s = await paidSession();
+    // Only the host has reported: nothing is verified yet.
+    await s.report('host', 60);
+    await s.advance(TICK_MS);
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    // The host goes quiet; the player keeps reporting. Its last report vouches for FRESH_MS (6 s) only.
+    await s.report('player', 60);
+    await s.advance(TICK_MS);
+    await s.report('player', 60);
+    await s.advance(TICK_MS);
+    // The host is back: billing restarts from its report, not back over the gap.
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    // The host renders under the floor (10 fps < 20) from 2 s into the tick.
+    await s.bothAlive();
+    clock += 2_000;
+    await s.report('host', 10);
+    await s.advance(TICK_MS - 2_000);
+    // The player's stream stalls (0 fps) although the host is fine.
+    await s.report('host', 60);
+    await s.report('player', 0);
+    await s.advance(TICK_MS);
+    assert.deepEqual(await s.ticks(), [0, 5, 1, 0, 5, 2, 0]);
+    const session = await getSession(ledger, s.sessionId);
+    assert.equal(session?.cumulativeWei, 13n * PRICE);
+    assert.equal((await latestVoucher(ledger, s.sessionId))?.cumulativeWei, 13n * PRICE);
+    await quit(s);
+  });
+
+  test('a failed checker verdict stops the billing until a verdict passes again', async () => {
+    const s = await paidSession();
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+
+    const checker = await connectTestChecker(server);
+    peers.push(checker.peer);
+    const answer = async (ok: boolean) => {
+      for (;;) {
+        const assignment = await checker.peer.next('check-assignment', 10_000);
+        if (assignment.container !== s.hostId) continue;
+        const verdict = new Promise<string>((resolve) => {
+          const off = server.hub.on('verdict', (v) => {
+            if (v.hostId !== s.hostId) return;
+            off();
+            resolve(v.verdict);
+          });
+        });
+        checker.peer.send({
+          type: 'check-report',
+          ...(await signTestReport({ account: checker.account, assignment, ok })),
+        });
+        return verdict;
+      }
+    };
+    assert.equal(await answer(false), 'fail');
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    assert.equal(await answer(true), 'ok');
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    checker.peer.terminate();
+    assert.deepEqual(await s.ticks(), [5, 0, 0, 5]);
+    assert.equal((await getSession(ledger, s.sessionId))?.cumulativeWei, 10n * PRICE);
+    await quit(s);
+  });
+
+  test('when the next tick would pass the authorization, the session ends with a clear message', async () => {
+    // 62 s authorized: 12 full ticks fit (60 s), a 13th would not.
+    const s = await paidSession({ maxSeconds: 62n });
+    for (let i = 0; i < 12; i += 1) {
+      await s.bothAlive();
+      await s.advance(TICK_MS);
+    }
+    const ended = await s.player.next('session-ended');
+    assert.equal(ended.reason, 'insufficient-funds');
+    assert.equal(ended.message, METER_END_MESSAGES.authorization);
+    await meter.idle();
+    const session = await getSession(ledger, s.sessionId);
+    assert.equal(session?.state, 'ended');
+    assert.equal(session?.cumulativeWei, 60n * PRICE);
+    assert.ok((session?.cumulativeWei ?? 0n) <= (session?.authMaxWei ?? 0n));
+  });
+
+  test('when the escrow runs short (a withdrawal mid-session), the last tick is capped and the session ends', async () => {
+    const s = await paidSession({ maxSeconds: 100n, depositWei: 100n * PRICE });
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    // 10 s charged, not settled yet (no settler here); the player withdraws 87 s worth: 3 s remain payable.
+    const wallet = chain.walletFor(s.payer);
+    for (const functionName of ['requestWithdraw', 'withdraw'] as const) {
+      const hash = await wallet.writeContract({
+        address: chain.escrowAddress,
+        abi: sessionEscrowAbi,
+        functionName,
+        ...(functionName === 'requestWithdraw' ? { args: [87n * PRICE] } : {}),
+      } as Parameters<typeof wallet.writeContract>[0]);
+      assert.equal((await chain.publicClient.waitForTransactionReceipt({ hash })).status, 'success');
+    }
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    const ended = await s.player.next('session-ended');
+    assert.equal(ended.reason, 'insufficient-funds');
+    assert.equal(ended.message, METER_END_MESSAGES.escrow);
+    await meter.idle();
+    assert.deepEqual(await s.ticks(), [5, 5, 3, 0]);
+    const session = await getSession(ledger, s.sessionId);
+    assert.equal(session?.cumulativeWei, 13n * PRICE);
+    const [balance] = await chain.publicClient.readContract({
+      address: chain.escrowAddress,
+      abi: sessionEscrowAbi,
+      functionName: 'accounts',
+      args: [s.payer.address],
+    });
+    assert.equal(balance, 13n * PRICE, 'every charged wei is still in the escrow');
+  });
+});
