@@ -8,6 +8,7 @@ import type { EdgeConfig } from './config/EdgeConfig.js';
 import { loadEdgeConfig } from './config/loadEdgeConfig.js';
 import { createLogger } from './logging/createLogger.js';
 import type { RoleHandle } from './roles/RoleHandle.js';
+import { runChecker } from './roles/runChecker.js';
 import { runRenderHost } from './roles/runRenderHost.js';
 import { runSignaling } from './roles/runSignaling.js';
 import type { RoleProcessMessage } from './stack/RoleProcess.js';
@@ -19,6 +20,7 @@ Commands:
   all            run the whole network on this machine: signaling, render host(s), and print where to play
   signaling      run the indexer (signaling WebSocket + HTTP API)
   render-host    run a render host and join a signaling server (--signaling http://host:port)
+  checker        run a checker node (own wallet) that probes and reports on containers (--signaling URL)
   help           this text
 
 Flags (any command):
@@ -41,6 +43,7 @@ type RoleRunner = (params: {
 const ROLES: Record<string, RoleRunner> = {
   signaling: runSignaling,
   'render-host': runRenderHost,
+  checker: runChecker,
 };
 
 /** Removes a CLI-only flag (not part of EdgeConfig) from argv and returns its value. */

@@ -9,6 +9,7 @@ export function e2eConfig(dataDir: string): EdgeConfig {
     signaling: { ...DEFAULT_EDGE_CONFIG.signaling, httpPort: 0, wsPort: 0, heartbeatIntervalMs: 1000 },
     renderHost: { ...DEFAULT_EDGE_CONFIG.renderHost, heartbeatIntervalMs: 1000 },
     economy: { ...DEFAULT_EDGE_CONFIG.economy, settleIntervalMs: 2_000 },
-    stack: { renderHosts: 1 },
+    // No checkers: their probes would load the shared box under the scenarios (edge/checker tests run their own).
+    stack: { renderHosts: 1, checkers: 0 },
   };
 }

@@ -96,9 +96,28 @@ export const EdgeConfigSchema = obj({
     /** A Postgres server; the embedded PGlite (in dataDir) when absent. Env: DATABASE_URL. */
     databaseUrl: Type.Optional(Type.String()),
   }),
+  checker: obj({
+    /** Names this checker's key file (`keys/<name>.key`) and its log lines; the stack runs checker-1, -2, … */
+    name: Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+    /** Checker wallet key; read from (or created in) `keyFile`, default dataDir/keys/<name>.key, when absent. */
+    key: Type.Optional(HexKey),
+    keyFile: Type.Optional(Type.String({ minLength: 1 })),
+    /** Port of the checker's /metrics and /healthz (0 = any free port). */
+    metricsPort: Port,
+    /** A container passes at ≥ this share of its advertised frame rate. */
+    minFpsRatio: Type.Number({ minimum: 0, maximum: 1 }),
+    /** A container passes at a median data-channel RTT ≤ this. */
+    maxRttMs: Type.Integer({ minimum: 1, maximum: 10_000 }),
+    maxLossPpm: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+    /** Frame-rate window of one probe (pings, ≥ 10, are spread over it). */
+    windowMs: Type.Integer({ minimum: 500, maximum: 20_000 }),
+    pings: Type.Integer({ minimum: 10, maximum: 100 }),
+  }),
   /** Roles `ath-edge all` runs on this machine. */
   stack: obj({
     renderHosts: Type.Integer({ minimum: 0, maximum: 16 }),
+    /** Checker nodes (2N+1 = 3 make a majority per container). */
+    checkers: Type.Integer({ minimum: 0, maximum: 16 }),
   }),
 });
 
@@ -143,5 +162,14 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     faucet: true,
   },
   ledger: {},
-  stack: { renderHosts: 1 },
+  checker: {
+    name: 'checker',
+    metricsPort: 0,
+    minFpsRatio: 0.7,
+    maxRttMs: 150,
+    maxLossPpm: 50_000,
+    windowMs: 3_000,
+    pings: 12,
+  },
+  stack: { renderHosts: 1, checkers: 3 },
 };

@@ -35,11 +35,14 @@ export async function runStackCommand(args: string[]): Promise<void> {
   console.log(`\nReady in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
   console.log(`  Metrics:   ${signaling.metricsUrl}`);
   for (const host of stack.renderHosts) console.log(`             ${host.info.metricsUrl}  (${host.info.hostId})`);
+  for (const checker of stack.checkers) {
+    console.log(`             ${checker.info.metricsUrl}  (${checker.info.name} ${checker.info.checkerAddress})`);
+  }
   const logs = relative(process.cwd(), stack.logDir);
   console.log(`  Logs:      ${logs && !logs.startsWith('..') && !isAbsolute(logs) ? logs : stack.logDir}/`);
   console.log(`\nPlay at ${signaling.httpUrl}\n`);
   console.log('Press Ctrl-C to stop.');
-  for (const role of [stack.signaling, ...stack.renderHosts]) {
+  for (const role of [stack.signaling, ...stack.renderHosts, ...stack.checkers]) {
     void role.exited.then((code) => {
       if (!stopping) {
         console.error(`ath-edge: ${role.role} exited unexpectedly (code ${code}); see ${stack?.logDir}`);

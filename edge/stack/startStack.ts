@@ -14,6 +14,7 @@ import {
   startAnvil,
 } from '../chain/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
+import type { CheckerInfo } from '../roles/runChecker.js';
 import type { RenderHostInfo } from '../roles/runRenderHost.js';
 import type { SignalingInfo } from '../roles/runSignaling.js';
 import { RoleProcess } from './RoleProcess.js';
@@ -32,6 +33,8 @@ export type Stack = {
   readonly logDir: string;
   readonly signaling: RoleProcess<SignalingInfo>;
   readonly renderHosts: RoleProcess<RenderHostInfo>[];
+  /** Checker nodes (stack.checkers), each with its own wallet: they probe every container each round. */
+  readonly checkers: RoleProcess<CheckerInfo>[];
   /** Starts one more render host joined to this stack's signaling (tests add hosts with other settings). */
   addRenderHost(name: string, settings?: Record<string, unknown>): Promise<RoleProcess<RenderHostInfo>>;
   close(): Promise<void>;
@@ -106,7 +109,18 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
       );
     const renderHosts: RoleProcess<RenderHostInfo>[] = [];
     for (let i = 1; i <= config.stack.renderHosts; i++) renderHosts.push(await addRenderHost(`host-${i}`));
-    return { config: resolved, logDir, signaling, renderHosts, addRenderHost, close };
+    // Checkers start together: each is light (no decoding) and only waits for signaling's assignments.
+    const checkers = await Promise.all(
+      Array.from({ length: config.stack.checkers }, (_, i) =>
+        spawnRole<CheckerInfo>(`checker-${i + 1}`, 'checker', [
+          '--signaling',
+          signaling.info.httpUrl,
+          '--set',
+          `checker.name=checker-${i + 1}`,
+        ]),
+      ),
+    );
+    return { config: resolved, logDir, signaling, renderHosts, checkers, addRenderHost, close };
   } catch (error) {
     await close();
     throw error;
