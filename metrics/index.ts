@@ -7,6 +7,16 @@ export {
   weiToAthSample,
 } from './createMetrics.js';
 export {
+  METRICS_PARSE_ERROR,
+  type MetricFamily,
+  type MetricType,
+  type PrometheusExposition,
+  parsePrometheusText,
+  type Sample,
+  sampleValue,
+  seriesKey,
+} from './parsePrometheusText.js';
+export {
   CHECKER_METRICS,
   type CheckerMetricKey,
   RENDER_HOST_METRICS,

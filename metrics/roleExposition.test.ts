@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  CHECKER_METRICS,
+  createMetrics,
+  METRIC_CATALOGUE,
+  type MetricKey,
+  RENDER_HOST_METRICS,
+  SIGNALING_METRICS,
+  weiToAthSample,
+} from './index.js';
+import { parsePrometheusText, sampleValue } from './parsePrometheusText.js';
+
+const ROLES = { signaling: SIGNALING_METRICS, 'render-host': RENDER_HOST_METRICS, checker: CHECKER_METRICS } as const;
+
+/** Label names that would carry an unbounded id: refused by the catalogue's own rule. */
+const UNBOUNDED_LABEL = /id$|session|player|address|key|wallet|host$|container$/i;
+
+/** Gives every metric of a role one observation with a plausible label value, as the running code would. */
+function exercise(keys: readonly MetricKey[]) {
+  const metrics = createMetrics({ keys });
+  for (const key of keys) {
+    const def = METRIC_CATALOGUE[key];
+    const labels = Object.fromEntries(def.labelNames.map((name) => [name, `v-${name}`]));
+    const metric = metrics.metric[key] as unknown as {
+      inc?: (labels: Record<string, string>, value: number) => void;
+      set?: (labels: Record<string, string>, value: number) => void;
+      observe?: (labels: Record<string, string>, value: number) => void;
+    };
+    if (def.type === 'counter') metric.inc?.(labels, 2);
+    else if (def.type === 'gauge') metric.set?.(labels, 0.5);
+    else {
+      metric.observe?.(labels, 0.003);
+      metric.observe?.(labels, 1e9);
+    }
+  }
+  return metrics;
+}
+
+describe('metrics catalogue and role expositions', () => {
+  test('every catalogue entry follows the naming rules and is exposed by some role', () => {
+    const exposed = new Set<string>(Object.values(ROLES).flat());
+    for (const [key, def] of Object.entries(METRIC_CATALOGUE)) {
+      assert.ok(exposed.has(key), `${key} is in no role's list`);
+      assert.match(def.name, /^ath_edge_[a-z0-9_]+$/, key);
+      if (def.type === 'counter') assert.match(def.name, /_total$/, `${def.name}: counters end in _total`);
+      else assert.doesNotMatch(def.name, /_total$/, `${def.name}: only counters end in _total`);
+      assert.doesNotMatch(def.name, /_(ms|milliseconds|wei|kb|mb)(_|$)/, `${def.name}: base units only`);
+      for (const label of def.labelNames) {
+        assert.doesNotMatch(label, UNBOUNDED_LABEL, `${def.name}{${label}} looks unbounded`);
+        assert.notEqual(label, 'le');
+        assert.notEqual(label, 'quantile');
+      }
+      assert.ok(def.help.length > 10, `${def.name} has a help text`);
+    }
+  });
+
+  for (const [role, keys] of Object.entries(ROLES)) {
+    test(`${role}: the exposition parses strictly, every catalogue metric with its type and help`, async () => {
+      const { registry } = exercise(keys);
+      const parsed = parsePrometheusText(await registry.metrics());
+      for (const key of keys) {
+        const def = METRIC_CATALOGUE[key];
+        const family = parsed.byName.get(def.name);
+        assert.ok(family, `${def.name} is exposed`);
+        assert.equal(family.type, def.type, def.name);
+        assert.equal(family.help, def.help, def.name);
+        assert.ok(family.samples.length > 0, `${def.name} has samples`);
+        if (def.type === 'histogram') assert.equal(sampleValue(parsed, `${def.name}_count`), 2, def.name);
+      }
+      // Node's default metrics under the same prefix, in the same registry.
+      assert.ok(parsed.byName.get('ath_edge_process_cpu_seconds_total'));
+      assert.ok(parsed.byName.get('ath_edge_nodejs_eventloop_lag_seconds'));
+      // Only catalogue metrics and the default ones: nothing else slips in under another name.
+      const catalogueNames = new Set<string>(keys.map((key) => METRIC_CATALOGUE[key].name));
+      for (const family of parsed.families) {
+        assert.ok(
+          catalogueNames.has(family.name) || /^ath_edge_(process|nodejs)_/.test(family.name),
+          `${family.name} is not in the catalogue`,
+        );
+      }
+    });
+  }
+
+  test('label values with quotes, backslashes and line feeds survive the round trip', async () => {
+    const { registry, metric } = createMetrics({ keys: ['sessionsEnded'], defaultMetrics: false });
+    metric.sessionsEnded.inc({ reason: 'a "quoted"\\ odd\nreason' });
+    const parsed = parsePrometheusText(await registry.metrics());
+    assert.equal(sampleValue(parsed, 'ath_edge_sessions_ended_total', { reason: 'a "quoted"\\ odd\nreason' }), 1);
+  });
+
+  test('wei map onto a float64 sample in whole ATH', () => {
+    const ATH = 10n ** 18n;
+    assert.equal(weiToAthSample(0n), 0);
+    assert.equal(weiToAthSample(ATH), 1);
+    assert.equal(weiToAthSample(1n), 1e-18);
+    assert.equal(weiToAthSample(ATH / 2n), 0.5);
+    // Beyond 2^53 wei a plain Number(wei) / 1e18 loses units; whole and fraction apart keep ~15 digits.
+    assert.equal(weiToAthSample(123_456_789n * ATH + 5n * 10n ** 17n), 123_456_789.5);
+    assert.equal(weiToAthSample(10n ** 9n * ATH), 1e9);
+    const sample = weiToAthSample(1_234_567_890_123_456_789n);
+    assert.ok(Math.abs(sample - 1.2345678901234567) < 1e-15, String(sample));
+  });
+});
