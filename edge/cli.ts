@@ -7,6 +7,7 @@ import { isAthError } from '../signaling/protocol/index.js';
 import type { EdgeConfig } from './config/EdgeConfig.js';
 import { loadEdgeConfig } from './config/loadEdgeConfig.js';
 import { createLogger } from './logging/createLogger.js';
+import { runProviderCommand } from './provider/runProviderCommand.js';
 import type { RoleHandle } from './roles/RoleHandle.js';
 import { runChecker } from './roles/runChecker.js';
 import { runRenderHost } from './roles/runRenderHost.js';
@@ -20,6 +21,8 @@ Commands:
   all            run the whole network on this machine: signaling, render host(s), and print where to play
   signaling      run the indexer (signaling WebSocket + HTTP API)
   render-host    run a render host and join a signaling server (--signaling http://host:port)
+  provider join  become a paid provider: key, stake for the GPU tier, a render host serving (--signaling URL)
+  provider status  slots, sessions, quality score, earnings, stake and slashes (\`provider help\` for flags)
   checker        run a checker node (own wallet) that probes and reports on containers (--signaling URL)
   help           this text
 
@@ -102,6 +105,10 @@ async function main(argv: string[]): Promise<void> {
   const [command = 'help', ...args] = argv;
   if (command === 'help' || command === '--help' || command === '-h') {
     console.log(USAGE);
+    return;
+  }
+  if (command === 'provider') {
+    await runProviderCommand(args);
     return;
   }
   if (command === 'all') {

@@ -1,0 +1,5 @@
+/** Error codes of `ath-edge provider` (joining the network as a provider). */
+export const ProviderErrorCode = {
+  /** The stake could not be put up: wrong tier, too little ATH, a reverted transaction. */
+  stake: 'ATH_ERR_PROVIDER_STAKE',
+} as const;
