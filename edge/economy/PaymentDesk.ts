@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Address, Chain, Hex, PublicClient, Transport } from 'viem';
-import type { HostRecord, PaymentGate, SessionRecord } from '../../signaling/index.js';
+import type { HostRecord, PaymentGate, PlayTokenRequest, SessionRecord, Sponsorship } from '../../signaling/index.js';
 import {
   AthError,
   type PaymentTermsRecord,
@@ -18,7 +18,17 @@ import {
   weiToString,
 } from '../../signaling/protocol/index.js';
 import { sessionEscrowAbi } from '../chain/index.js';
-import { accountSummary, createSession, ensureAccount, type Ledger } from '../ledger/index.js';
+import {
+  accountSummary,
+  createSession,
+  ensureAccount,
+  findPlayToken,
+  getPlayToken,
+  getSession,
+  getStudio,
+  type Ledger,
+  type PlayToken,
+} from '../ledger/index.js';
 import { SignatureVerifier, typedDigests } from '../metering/index.js';
 
 export type PaymentDeskSettings = {
@@ -123,6 +133,114 @@ export class PaymentDesk implements PaymentGate {
     return { payerAddress: auth.player.toLowerCase() as `0x${string}` };
   }
 
+  // ---- studio play tokens (issue 8) ----------------------------------------------------------------------
+  //
+  // How a studio's authorization stays verifiable on chain: SessionEscrow pays `auth.provider` and checks the
+  // payer's signature over the whole SessionAuth (sessionId, provider, price included), ECDSA or ERC-1271. So a
+  // studio cannot sign a blank cheque for "any provider". Instead its backend asks `POST /api/play-tokens/terms`
+  // for a fresh session id and a provider/price serving the game, signs that SessionAuth with the studio wallet
+  // (maxAmount = the token's cap), and sends it with `POST /api/play-tokens`. The token is bound to that one
+  // session; at Play the hub matches it only to that provider's hosts at that price, and the meter and settler
+  // use the studio's signature exactly as they use a player's. Smart-wallet studios work through ERC-1271.
+
+  /** The studio's signature over a SessionAuth, the way the escrow will check it. */
+  async sessionAuthSigned(auth: SessionAuth, signature: Hex): Promise<boolean> {
+    return this.#signatureValid(auth, signature);
+  }
+
+  async admitPlayToken({ playToken, game, pageOrigin, sameOrigin }: PlayTokenRequest): Promise<Sponsorship> {
+    const token = await findPlayToken(this.#p.ledger, playToken);
+    if (!token?.sessionId || !token.providerAddress || token.priceWeiPerSec === null) {
+      throw new AthError({ code: 'ATH_ERR_UNAUTHORIZED', shortMessage: 'unknown play token' });
+    }
+    if (token.expired) {
+      throw new AthError({
+        code: 'ATH_ERR_TOKEN_EXPIRED',
+        shortMessage: `this play token expired at ${token.expiresAt.toISOString()}; the studio must mint a new one`,
+      });
+    }
+    if (token.game !== game) {
+      throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: `this play token is for \`${token.game}\`` });
+    }
+    if (!sameOrigin && pageOrigin !== token.origin) {
+      throw new AthError({
+        code: 'ATH_ERR_ORIGIN_NOT_ALLOWED',
+        shortMessage: `this play token may only be used on ${token.origin}, not on ${pageOrigin ?? 'a page without an Origin'}`,
+      });
+    }
+    if (token.capWei - token.spentWei < token.priceWeiPerSec) {
+      throw new AthError({
+        code: 'ATH_ERR_CAP_EXHAUSTED',
+        shortMessage: 'this play token’s spending cap is used up; the studio must mint a new one',
+      });
+    }
+    const played = await getSession(this.#p.ledger, token.sessionId);
+    if (played?.state === 'ended') {
+      throw new AthError({
+        code: 'ATH_ERR_TOKEN_EXPIRED',
+        shortMessage: 'this play token’s session is over; the studio must mint a new one',
+      });
+    }
+    const studio = await getStudio(this.#p.ledger, token.studioId);
+    if (!studio || studio.revokedAt !== null) {
+      throw new AthError({ code: 'ATH_ERR_UNAUTHORIZED', shortMessage: 'the studio of this play token is revoked' });
+    }
+    if (!played) await this.#assertFunds(this.#studioAuth(token, studio.ownerAddress), 'the studio');
+    return {
+      sessionId: token.sessionId,
+      providerAddress: token.providerAddress,
+      priceWeiPerSec: token.priceWeiPerSec,
+      playTokenId: token.playTokenId,
+    };
+  }
+
+  async authorizeSponsored(
+    session: SessionRecord,
+    host: HostRecord,
+    sponsorship: Sponsorship,
+  ): Promise<{ payerAddress: `0x${string}` }> {
+    const token = await getPlayToken(this.#p.ledger, sponsorship.playTokenId);
+    const studio = token ? await getStudio(this.#p.ledger, token.studioId) : undefined;
+    if (!token?.authSignature || !studio || token.sessionId !== session.id.toLowerCase()) {
+      throw new AthError({ code: 'ATH_ERR_UNAUTHORIZED', shortMessage: 'the play token has no authorization' });
+    }
+    const auth = this.#studioAuth(token, studio.ownerAddress);
+    if (auth.provider !== host.providerAddress.toLowerCase() || auth.pricePerSecond !== host.priceWeiPerSec) {
+      throw new AthError({
+        code: 'ATH_ERR_NOT_ALLOWED',
+        shortMessage: 'the host is not the one the studio signed for',
+      });
+    }
+    await this.#p.ledger.transaction(async (tx) => {
+      await ensureAccount(tx, { address: auth.provider, roles: ['provider'] });
+      await createSession(tx, {
+        auth,
+        authSignature: token.authSignature as Hex,
+        hostId: host.hostId,
+        game: session.game,
+        studioId: token.studioId,
+        playTokenId: token.playTokenId,
+        state: 'streaming',
+      });
+    });
+    this.#log.info(
+      { sessionId: session.id, studioId: token.studioId, playTokenId: token.playTokenId, capWei: String(token.capWei) },
+      'studio session authorized',
+    );
+    return { payerAddress: studio.ownerAddress };
+  }
+
+  #studioAuth(token: PlayToken, studioAddress: Address): SessionAuth {
+    return {
+      sessionId: token.sessionId as Hex,
+      player: studioAddress,
+      provider: token.providerAddress as Address,
+      maxAmount: token.capWei,
+      pricePerSecond: token.priceWeiPerSec ?? 0n,
+      expiry: token.authExpirySec ?? 0n,
+    };
+  }
+
   /** Plain keys are checked in-process (recovered once); smart wallets (code at the address) by ERC-1271. */
   async #signatureValid(auth: SessionAuth, signature: Hex): Promise<boolean> {
     if (this.#verifier.verifyStrict(auth.player, this.#digests.sessionAuth(auth), signature)) return true;
@@ -141,7 +259,7 @@ export class PaymentDesk implements PaymentGate {
   }
 
   /** Free escrow on chain, minus what the payer's other open authorizations may still claim. */
-  async #assertFunds(auth: SessionAuth): Promise<void> {
+  async #assertFunds(auth: SessionAuth, payer = 'you'): Promise<void> {
     let freeWei: bigint;
     try {
       freeWei = await this.#p.publicClient.readContract({
@@ -162,7 +280,7 @@ export class PaymentDesk implements PaymentGate {
     if (freeWei - pendingWei < auth.maxAmount) {
       throw new AthError({
         code: 'ATH_ERR_INSUFFICIENT_FUNDS',
-        shortMessage: 'not enough ATH in escrow for this session',
+        shortMessage: `${payer === 'you' ? 'not' : `${payer} has not`} enough ATH in escrow for this session`,
         details: `free ${freeWei - pendingWei} wei, the session may cost up to ${auth.maxAmount} wei`,
       });
     }

@@ -10,3 +10,4 @@ export {
 } from './providerStatus.js';
 export { StakeWatcher } from './StakeWatcher.js';
 export { chainSettingsOf, type Economy, startEconomy } from './startEconomy.js';
+export { STUDIO_SIGNATURE_WINDOW_SEC, studioRegistrationMessage, studioRoutes } from './studioRoutes.js';

@@ -21,6 +21,7 @@ import { economyRoutes } from './economyRoutes.js';
 import { PaymentDesk } from './PaymentDesk.js';
 import { providerStatusRoutes } from './providerStatus.js';
 import { StakeWatcher } from './StakeWatcher.js';
+import { studioRoutes } from './studioRoutes.js';
 
 export type Economy = {
   readonly chain: ChainSettings;
@@ -54,7 +55,16 @@ export function chainSettingsOf(config: EdgeConfig): ChainSettings {
   };
 }
 
-export async function startEconomy({ config, log }: { config: EdgeConfig; log: Logger }): Promise<Economy> {
+export async function startEconomy({
+  config,
+  log,
+  clientDir,
+}: {
+  config: EdgeConfig;
+  log: Logger;
+  /** The built client, for the studios' `/embed/:game` page. */
+  clientDir?: string | undefined;
+}): Promise<Economy> {
   const chain = chainSettingsOf(config);
   const meterAccount =
     config.chain.meterKey !== undefined
@@ -110,6 +120,17 @@ export async function startEconomy({ config, log }: { config: EdgeConfig; log: L
   ];
   let meter: Meter | undefined;
   let settler: SettlementWorker | undefined;
+  routes.push(
+    studioRoutes({
+      ledger,
+      payments,
+      chainId: chain.chainId,
+      escrowAddress: chain.escrowAddress,
+      publicClient,
+      hosts: () => attachedHub?.hosts,
+      clientDir,
+    }),
+  );
   let stakes: StakeWatcher | undefined;
   return {
     chain,

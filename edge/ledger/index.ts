@@ -95,6 +95,7 @@ export {
   createStudio,
   findPlayToken,
   findStudioByApiKey,
+  getPlayToken,
   getStudio,
   type MintPlayTokenParameters,
   type MintPlayTokenReturnType,
@@ -103,6 +104,7 @@ export {
   type RotateStudioApiKeyParameters,
   rotateStudioApiKey,
   type Studio,
+  sessionIdTaken,
 } from './studios.js';
 export {
   type AccountSummary,

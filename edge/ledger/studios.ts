@@ -3,8 +3,26 @@ import { type StaticDecode, Type } from '@sinclair/typebox';
 import { ensureAccountRoles } from './accounts.js';
 import type { Queryable } from './db/Db.js';
 import { ledgerError } from './errors.js';
-import { AddressColumn, decodeOne, decodeOptional, Nullable, Row, WeiColumn } from './rows.js';
-import { assertCount, assertText, assertWei, normalizeAddress } from './values.js';
+import {
+  AddressColumn,
+  Bytes32Column,
+  decodeOne,
+  decodeOptional,
+  HexColumn,
+  Nullable,
+  Row,
+  Uint64Column,
+  WeiColumn,
+} from './rows.js';
+import {
+  assertCount,
+  assertText,
+  assertUint64,
+  assertWei,
+  normalizeAddress,
+  normalizeBytes32,
+  normalizeSignature,
+} from './values.js';
 
 const StudioRow = Row({
   studioId: Type.String(),
@@ -30,12 +48,20 @@ const PlayTokenRow = Row({
   /** expiresAt ≤ the database's now() when read. */
   expired: Type.Boolean(),
   createdAt: Type.Date(),
+  /** The studio's signed SessionAuth for the token's one session (null for tokens minted without one). */
+  sessionId: Nullable(Bytes32Column),
+  providerAddress: Nullable(AddressColumn),
+  priceWeiPerSec: Nullable(WeiColumn),
+  authExpirySec: Nullable(Uint64Column),
+  authSignature: Nullable(HexColumn),
 });
 /** A short-lived play token: bound to a game and an origin, spending at most `capWei` of the studio's escrow. */
 export type PlayToken = StaticDecode<typeof PlayTokenRow>;
 
 const PLAY_TOKEN_COLUMNS = `id as "playTokenId", studio_id as "studioId", game, origin, cap_wei::text as "capWei",
-  spent_wei::text as "spentWei", expires_at as "expiresAt", expires_at <= now() as expired, created_at as "createdAt"`;
+  spent_wei::text as "spentWei", expires_at as "expiresAt", expires_at <= now() as expired, created_at as "createdAt",
+  session_id as "sessionId", provider_address as "providerAddress", price_wei_per_sec::text as "priceWeiPerSec",
+  auth_expiry_sec::text as "authExpirySec", auth_signature as "authSignature"`;
 
 const API_KEY_PREFIX = 'ath_sk_';
 const PLAY_TOKEN_PREFIX = 'ath_pt_';
@@ -108,6 +134,17 @@ export type MintPlayTokenParameters = {
   capWei: bigint;
   /** Lifetime; at most a day. */
   ttlSec: number;
+  /**
+   * The studio's SessionAuth for the token's session (its maxAmount is `capWei`, its player the studio's
+   * wallet): checked by the caller (edge/economy), stored here so the settler can redeem with it.
+   */
+  sessionAuth?: {
+    sessionId: string;
+    providerAddress: string;
+    priceWeiPerSec: bigint;
+    expirySec: bigint;
+    signature: string;
+  };
 };
 
 export type MintPlayTokenReturnType = {
@@ -123,14 +160,25 @@ export async function mintPlayToken(
   const origin = assertText(parameters.origin, 'origin', 512);
   const capWei = assertWei(parameters.capWei, 'capWei');
   const ttlSec = assertCount(parameters.ttlSec, 'ttlSec', 86_400);
+  const auth = parameters.sessionAuth;
+  const authValues = auth
+    ? [
+        normalizeBytes32(auth.sessionId, 'sessionId'),
+        normalizeAddress(auth.providerAddress, 'providerAddress'),
+        assertWei(auth.priceWeiPerSec, 'priceWeiPerSec'),
+        assertUint64(auth.expirySec, 'expirySec'),
+        normalizeSignature(auth.signature, 'signature'),
+      ]
+    : [null, null, null, null, null];
   const token = newSecret(PLAY_TOKEN_PREFIX);
   const playTokenId = `pt-${randomBytes(8).toString('hex')}`;
   const { rows } = await db.query(
-    `insert into play_tokens (id, token_hash, studio_id, game, origin, cap_wei, expires_at)
-     select $1, $2, st.id, $4, $5, $6, now() + make_interval(secs => $7)
+    `insert into play_tokens (id, token_hash, studio_id, game, origin, cap_wei, expires_at,
+       session_id, provider_address, price_wei_per_sec, auth_expiry_sec, auth_signature)
+     select $1, $2, st.id, $4, $5, $6, now() + make_interval(secs => $7), $8, $9, $10, $11, $12
        from studios st where st.id = $3 and st.revoked_at is null
      returning ${PLAY_TOKEN_COLUMNS}`,
-    [playTokenId, hashSecret(token), parameters.studioId, game, origin, capWei, ttlSec],
+    [playTokenId, hashSecret(token), parameters.studioId, game, origin, capWei, ttlSec, ...authValues],
   );
   const playToken = decodeOptional(PlayTokenRow, rows);
   if (playToken === undefined) {
@@ -147,4 +195,20 @@ export async function findPlayToken(db: Queryable, token: string): Promise<PlayT
     hashSecret(token),
   ]);
   return decodeOptional(PlayTokenRow, rows);
+}
+
+/** A play token by its id (the hub knows the id, never the bearer token, after admission). */
+export async function getPlayToken(db: Queryable, playTokenId: string): Promise<PlayToken | undefined> {
+  const { rows } = await db.query(`select ${PLAY_TOKEN_COLUMNS} from play_tokens where id = $1`, [playTokenId]);
+  return decodeOptional(PlayTokenRow, rows);
+}
+
+/** Whether a session id is already taken (by a session or by another token): a studio must sign a fresh one. */
+export async function sessionIdTaken(db: Queryable, sessionId: string): Promise<boolean> {
+  const id = normalizeBytes32(sessionId, 'sessionId');
+  const { rows } = await db.query(
+    `select 1 from sessions where id = $1 union all select 1 from play_tokens where session_id = $1 limit 1`,
+    [id],
+  );
+  return rows.length > 0;
 }

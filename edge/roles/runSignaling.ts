@@ -27,7 +27,7 @@ export async function runSignaling({
     clientDir,
   };
   // Billing: the ledger, payments, metering and settlement live in this process (see edge/economy).
-  const economy = config.chain.network === 'none' ? undefined : await startEconomy({ config, log });
+  const economy = config.chain.network === 'none' ? undefined : await startEconomy({ config, log, clientDir });
   if (economy) settings.checks = { ...settings.checks, domain: economy.checkerDomain };
   const start = (httpPort: number) =>
     startSignaling({

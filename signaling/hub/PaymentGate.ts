@@ -7,6 +7,27 @@ import type { SessionRecord } from './SignalingHub.js';
  * a player is asked to authorize for a leased session, and the check of that authorization. Without a gate
  * the network does not bill and sessions need no authorization.
  */
+/**
+ * A studio play token's session (issue 8), fixed before the lease: the studio signed a SessionAuth for this
+ * session id, this provider and this price when it minted the token, so only that provider's hosts at that
+ * price can serve it, and no player signature is asked for.
+ */
+export type Sponsorship = {
+  sessionId: `0x${string}`;
+  providerAddress: `0x${string}`;
+  priceWeiPerSec: bigint;
+  playTokenId: string;
+};
+
+export type PlayTokenRequest = {
+  playToken: string;
+  game: string;
+  /** The page's Origin header on the WebSocket upgrade; undefined when the browser sent none. */
+  pageOrigin: string | undefined;
+  /** The page is signaling's own (the iframe embed, which is only framed by the token's origin). */
+  sameOrigin: boolean;
+};
+
 export type PaymentGate = {
   /** How long after the lease the authorization may take before the session ends unpaid. */
   readonly authTimeoutMs: number;
@@ -19,5 +40,16 @@ export type PaymentGate = {
     session: SessionRecord,
     host: HostRecord,
     message: PeerMessageOf<'session-auth'>,
+  ): Promise<{ payerAddress: `0x${string}` }>;
+  /**
+   * Checks a play token before Play (expiry, game, origin, cap, the studio's escrow). Throws AthError with a
+   * wire code: ATH_ERR_UNAUTHORIZED, ATH_ERR_TOKEN_EXPIRED, ATH_ERR_ORIGIN_NOT_ALLOWED, ATH_ERR_CAP_EXHAUSTED…
+   */
+  admitPlayToken?(request: PlayTokenRequest): Promise<Sponsorship>;
+  /** Records a leased sponsored session for billing with the studio's stored authorization. */
+  authorizeSponsored?(
+    session: SessionRecord,
+    host: HostRecord,
+    sponsorship: Sponsorship,
   ): Promise<{ payerAddress: `0x${string}` }>;
 };

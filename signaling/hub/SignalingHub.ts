@@ -686,6 +686,12 @@ export class SignalingHub {
         if (existing && existing.state !== 'ended') {
           throw new AthError({ code: 'ATH_ERR_ALREADY_PLAYING', shortMessage: 'this play token is already in use' });
         }
+        if (existing?.payerAddress) {
+          throw new AthError({
+            code: 'ATH_ERR_TOKEN_EXPIRED',
+            shortMessage: 'this play token’s session is over; the studio must mint a new one',
+          });
+        }
         this.#onPlay(peer, message, sponsorship);
       })
       .catch((error: unknown) => this.#replyError(peer, error, message));

@@ -130,6 +130,8 @@ export const Play = message('play', {
   resumeSessionId: Type.Optional(SessionId),
   /** Wait in line when every slot is taken (default); `false` answers `ATH_ERR_NO_FREE_SLOT` at once. */
   queue: Type.Optional(Type.Boolean()),
+  /** A studio play token (`POST /api/play-tokens`): the studio pays; bound to a game, an origin and a cap. */
+  playToken: Type.Optional(Type.String({ pattern: '^ath_pt_[A-Za-z0-9_-]{43}$' })),
 });
 
 export const Answer = message('answer', { sessionId: SessionId, sdp: Sdp });

@@ -41,9 +41,16 @@ export class TestPeer {
   }
 
   /** Opens a connection; `token` makes it a player connection (`/ws/player`). */
-  static open(url: string, { token, protocols }: { token?: string; protocols?: string[] } = {}): Promise<TestPeer> {
+  static open(
+    url: string,
+    {
+      token,
+      protocols,
+      origin,
+    }: { token?: string; protocols?: string[] /** The page's Origin header. */; origin?: string } = {},
+  ): Promise<TestPeer> {
     const list = protocols ?? [WS_SUBPROTOCOL, ...(token ? [`token.${token}`] : [])];
-    const socket = new WebSocket(url, list);
+    const socket = new WebSocket(url, list, origin ? { origin } : {});
     return new Promise((resolve, reject) => {
       socket.once('open', () => resolve(new TestPeer(socket)));
       socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));

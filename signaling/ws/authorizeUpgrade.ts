@@ -9,7 +9,12 @@ const TOKEN_PREFIX = 'token.';
  * `ath-edge.v1` must be offered; a player connection must also carry a valid `token.<token>`.
  * Throws AthError (`ATH_ERR_BAD_MESSAGE`, `ATH_ERR_UNAUTHORIZED`, `ATH_ERR_TOKEN_EXPIRED`).
  */
-export function authorizeUpgrade(kind: PeerIdentity['kind'], protocolHeader: string, secret: Uint8Array): PeerIdentity {
+export function authorizeUpgrade(
+  kind: PeerIdentity['kind'],
+  protocolHeader: string,
+  secret: Uint8Array,
+  page?: { origin: string | undefined; host: string | undefined },
+): PeerIdentity {
   const protocols = protocolHeader.split(',').map((p) => p.trim());
   if (!protocols.includes(WS_SUBPROTOCOL)) {
     throw new AthError({ code: 'ATH_ERR_BAD_MESSAGE', shortMessage: `subprotocol ${WS_SUBPROTOCOL} required` });
@@ -17,5 +22,14 @@ export function authorizeUpgrade(kind: PeerIdentity['kind'], protocolHeader: str
   if (kind === 'node') return { kind: 'node' };
   const token = protocols.find((p) => p.startsWith(TOKEN_PREFIX))?.slice(TOKEN_PREFIX.length);
   if (!token) throw new AthError({ code: 'ATH_ERR_UNAUTHORIZED', shortMessage: 'player token required' });
-  return { kind: 'player', playerId: verifyPlayerToken(secret, token).playerId };
+  const { playerId } = verifyPlayerToken(secret, token);
+  // The Origin header is the browser's word on which page opened the socket (play tokens are bound to one).
+  const origin = page?.origin && page.origin !== 'null' ? page.origin : undefined;
+  let sameOrigin = false;
+  try {
+    sameOrigin = origin !== undefined && page?.host !== undefined && new URL(origin).host === page.host;
+  } catch {
+    sameOrigin = false;
+  }
+  return { kind: 'player', playerId, origin, sameOrigin };
 }

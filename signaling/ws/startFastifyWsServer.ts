@@ -45,6 +45,7 @@ export async function startFastifyWsServer({
               kind,
               String(request.headers['sec-websocket-protocol'] ?? ''),
               tokenSecret,
+              { origin: request.headers.origin, host: request.headers.host },
             );
           } catch (error) {
             const code = isAthError(error) ? error.code : 'ATH_ERR_UNAUTHORIZED';

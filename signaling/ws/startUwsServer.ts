@@ -64,9 +64,10 @@ export function startUwsServer({
       const protocolHeader = req.getHeader('sec-websocket-protocol');
       const key = req.getHeader('sec-websocket-key');
       const extensions = req.getHeader('sec-websocket-extensions');
+      const page = { origin: req.getHeader('origin') || undefined, host: req.getHeader('host') || undefined };
       let identity: PeerIdentity;
       try {
-        identity = authorizeUpgrade(kind, protocolHeader, tokenSecret);
+        identity = authorizeUpgrade(kind, protocolHeader, tokenSecret, page);
       } catch (error) {
         const code = isAthError(error) ? error.code : 'ATH_ERR_UNAUTHORIZED';
         wsLog.info({ code, kind }, 'upgrade refused');
