@@ -14,8 +14,15 @@ export type {
 export { type RenderHostHandle, type StartRenderHostParameters, startRenderHost } from './host/startRenderHost.js';
 export {
   type EncoderSettings,
+  PROBE_ENCODER_SETTINGS,
+  type ProbeService,
+  ProbeStreams,
+  type ProbeStreamsParameters,
   SessionWorkerPool,
   StreamReceiver,
   StreamSession,
   type StreamStats,
+  TestHookSwitch,
+  type TestHooks,
+  TestHooksSchema,
 } from './session/index.js';

@@ -5,7 +5,13 @@
  */
 import type { Logger } from 'pino';
 import type { Metrics, RenderHostMetricKey } from '../../metrics/index.js';
-import { type EncoderSettings, type SessionWorkerPool, StreamSession, type StreamStats } from '../session/index.js';
+import {
+  type EncoderSettings,
+  type SessionWorkerPool,
+  StreamSession,
+  type StreamStats,
+  type TestHookSwitch,
+} from '../session/index.js';
 import type { SessionDriverFactory } from './SessionDriver.js';
 
 /** How often a live session tells signaling what it delivered. */
@@ -19,6 +25,8 @@ export type CreateBuiltinSessionDriverParameters = {
   reconnectGraceMs?: number;
   /** Booted workers waiting for sessions: a pooled start offers in ≈0.1 s instead of ≈1 s. */
   pool?: SessionWorkerPool;
+  /** Tests only: degrade every session on purpose, live ones included (see render-host/session/TestHooks.ts). */
+  testHooks?: TestHookSwitch;
 };
 
 export function createBuiltinSessionDriver({
@@ -27,6 +35,7 @@ export function createBuiltinSessionDriver({
   log,
   reconnectGraceMs = 35_000,
   pool,
+  testHooks,
 }: CreateBuiltinSessionDriverParameters): SessionDriverFactory {
   const live = new Map<string, StreamStats>();
   const updateGauges = () => {
@@ -52,13 +61,16 @@ export function createBuiltinSessionDriver({
       reconnectGraceMs,
       log,
       ...(pool ? { pool } : {}),
+      ...(testHooks ? { testHooks: testHooks.current } : {}),
     });
     let previous: StreamStats | undefined;
     let lastReportMs = Date.now();
     session.on('offer', (sdp) => events.offer(sdp));
     session.on('ice', (candidate) => events.ice(candidate));
     session.on('connected', () => events.connected());
+    const offTestHooks = testHooks?.onChange((hooks) => session.setTestHooks(hooks));
     session.on('ended', (reason, message) => {
+      offTestHooks?.();
       live.delete(sessionId);
       updateGauges();
       events.ended(reason, message);
@@ -111,6 +123,7 @@ export function createBuiltinSessionDriver({
         };
       },
       close: async (reason) => {
+        offTestHooks?.();
         live.delete(sessionId);
         updateGauges();
         await session.close(reason);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { LocalAccount } from 'viem';
 import { createMetrics, type Metrics, RENDER_HOST_METRICS, type RenderHostMetricKey } from '../../metrics/index.js';
 import type { GameInfoRecord, RegionInfo } from '../../signaling/protocol/index.js';
+import { type ProbeService, TestHookSwitch, type TestHooks } from '../session/index.js';
 import { RenderHost } from './RenderHost.js';
 import type { SessionDriverFactory } from './SessionDriver.js';
 import { startProbeServer } from './startProbeServer.js';
@@ -21,6 +22,16 @@ export type StartRenderHostParameters = {
   sessions: SessionDriverFactory;
   heartbeatIntervalMs: number;
   probeDelayMs?: number;
+  /** Serves checkers' probe streams (render-host/session ProbeStreams); without it probes are refused. */
+  probes?: ProbeService;
+  probeMaxDurationMs?: number;
+  /**
+   * Tests only: hooks that degrade this host (fps cap, delayed data-channel replies). Pass the same switch
+   * to the session driver and the probe service so live streams follow it.
+   */
+  testHooks?: TestHookSwitch;
+  /** Serve `POST /test-hooks` so a running stack's host can be degraded at test time. Default false. */
+  testHooksEndpoint?: boolean;
   log: Logger;
   metrics?: Metrics<RenderHostMetricKey>;
 };
@@ -33,6 +44,9 @@ export type RenderHostHandle = {
   readonly metrics: Metrics<RenderHostMetricKey>;
   /** Test hook: change the delay added to probe echoes. */
   setProbeDelayMs(ms: number): void;
+  /** Test hooks: degrade this host's streams (see render-host/session/TestHooks.ts). */
+  setTestHooks(hooks: TestHooks): void;
+  readonly testHooks: TestHooks;
   close(): Promise<void>;
 };
 
@@ -41,6 +55,7 @@ export async function startRenderHost(params: StartRenderHostParameters): Promis
   const metrics = params.metrics ?? createMetrics({ keys: RENDER_HOST_METRICS });
   let probeDelayMs = params.probeDelayMs ?? 0;
   let host: RenderHost | undefined;
+  const testHooks = params.testHooks ?? new TestHookSwitch();
   const probe = await startProbeServer({
     bindHost: params.bindHost,
     port: params.probePort,
@@ -49,6 +64,8 @@ export async function startRenderHost(params: StartRenderHostParameters): Promis
     probeDelayMs: () => probeDelayMs,
     health: () => ({ registered: host?.registered ?? false, slots: params.slots, busySlots: host?.busySlots ?? 0 }),
     sessions: () => host?.slotsView() ?? [],
+    probes: () => host?.probesView() ?? [],
+    ...(params.testHooksEndpoint ? { testHooks: { get: () => testHooks.current, set: (h) => testHooks.set(h) } } : {}),
   });
   host = new RenderHost({
     hostId: params.hostId,
@@ -63,6 +80,8 @@ export async function startRenderHost(params: StartRenderHostParameters): Promis
     endpoints: { probeUrl: probe.probeUrl, metricsUrl: `${probe.url}/metrics` },
     heartbeatIntervalMs: params.heartbeatIntervalMs,
     sessions: params.sessions,
+    ...(params.probes ? { probes: params.probes } : {}),
+    ...(params.probeMaxDurationMs ? { probeMaxDurationMs: params.probeMaxDurationMs } : {}),
     metrics,
     log: params.log,
   });
@@ -83,6 +102,10 @@ export async function startRenderHost(params: StartRenderHostParameters): Promis
     metrics,
     setProbeDelayMs: (ms) => {
       probeDelayMs = ms;
+    },
+    setTestHooks: (hooks) => testHooks.set(hooks),
+    get testHooks() {
+      return testHooks.current;
     },
     close: () => {
       closing ??= (async () => {

@@ -1,0 +1,196 @@
+/**
+ * `npm run bench:checker` — what checking costs:
+ *   reportsVerifiedPerSec  signed CheckReports verified per second on one core, the way signaling's
+ *                          CheckerDesk verifies them (viem recoverTypedDataAddress over the AthChecker domain)
+ *   probeCpuPct            extra CPU of a render host process (all threads) while it serves one probe stream,
+ *                          over the same host idle, % of one core
+ *   liveFpsImpactPct       change of a live player's received frame rate (a werift receiver counting complete
+ *                          frames) when three checkers probe its host at once, in % (negative = slower)
+ * Real parts throughout: in-process signaling with short check rounds, an `ath-edge render-host` process,
+ * real checker nodes. The last line printed is one JSON object.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { recoverTypedDataAddress } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { StreamReceiver } from '../../render-host/index.js';
+import { machineInfo, round } from '../../signaling/bench/machine.js';
+import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
+import { checkerDomain, checkReportTypes } from '../../signaling/protocol/index.js';
+import { connectTestPlayer, startTestSignaling } from '../../signaling/testing/startTestSignaling.js';
+import type { RenderHostInfo } from '../roles/runRenderHost.js';
+import { RoleProcess } from '../stack/RoleProcess.js';
+import { signCheckReport } from './signCheckReport.js';
+import { type CheckerHandle, startChecker } from './startChecker.js';
+
+const progress = (line: string) => process.stderr.write(`bench:checker ${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU of `pid` over `ms`, % of one core. */
+async function cpuPct(pid: number, ms: number): Promise<number> {
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await sleep(ms);
+  return (100 * (cpuSeconds(pid) - cpu0)) / ((performance.now() - t0) / 1000);
+}
+
+// ---- 1. verifying reports (one core, in-process) ---------------------------------------------------------
+const domain = { chainId: 31337, verifyingContract: '0x5FbDB2315678afecb367f032d93F642f64180aa3' as const };
+const accounts = Array.from({ length: 8 }, () => privateKeyToAccount(generatePrivateKey()));
+const N = 400;
+progress(`signing ${N} CheckReports from ${accounts.length} checkers`);
+const signed = await Promise.all(
+  Array.from({ length: N }, (_, i) => {
+    const account = accounts[i % accounts.length] ?? accounts[0];
+    if (!account) throw new Error('account');
+    return signCheckReport(account, domain, {
+      container: `host-${i % 50}`,
+      checker: account.address,
+      round: BigInt(1 + Math.floor(i / 50)),
+      rttMicros: 3_000 + i,
+      fpsMilli: 59_000 + i,
+      lossPpm: i % 7,
+      ok: i % 5 !== 0,
+      timestamp: BigInt(Math.floor(Date.now() / 1000)),
+    });
+  }),
+);
+progress('verifying them as CheckerDesk does');
+const verifyStarted = performance.now();
+for (const { report, signature } of signed) {
+  const signer = await recoverTypedDataAddress({
+    domain: checkerDomain(domain),
+    types: checkReportTypes,
+    primaryType: 'CheckReport',
+    message: {
+      container: report.container,
+      checker: report.checker as `0x${string}`,
+      round: BigInt(report.round),
+      rttMicros: report.rttMicros,
+      fpsMilli: report.fpsMilli,
+      lossPpm: report.lossPpm,
+      ok: report.ok,
+      timestamp: BigInt(report.timestamp),
+    },
+    signature: signature as `0x${string}`,
+  });
+  if (signer.toLowerCase() !== report.checker.toLowerCase()) throw new Error('a report did not verify');
+}
+const reportsVerifiedPerSec = N / ((performance.now() - verifyStarted) / 1000);
+
+// ---- 2 and 3. a real host, a probe, a live player --------------------------------------------------------
+const dataDir = mkdtempSync(join(tmpdir(), 'ath-bench-checker-'));
+const secret = randomBytes(32);
+const server = await startTestSignaling({
+  tokenSecret: secret,
+  probe: { samples: 0, timeoutMs: 1_000, maxCandidates: 8, maxPlausibleRttMs: 250 },
+  checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 300, deadlineMs: 60_000 },
+});
+const checkers: CheckerHandle[] = [];
+let host: RoleProcess<RenderHostInfo> | undefined;
+let player: StreamReceiver | undefined;
+/** Checkers whose one probe lasts the whole measurement (a long frame window). */
+const startCheckers = async (count: number) => {
+  for (let i = 0; i < count; i++) {
+    checkers.push(
+      await startChecker({
+        account: privateKeyToAccount(generatePrivateKey()),
+        signalingUrl: server.httpUrl,
+        bindHost: '127.0.0.1',
+        metricsPort: 0,
+        window: { warmupMs: 500, windowMs: 14_000, pings: 20, connectTimeoutMs: 15_000, pingTimeoutMs: 3_000 },
+        log,
+      }),
+    );
+  }
+};
+const stopCheckers = async () => {
+  for (const checker of checkers.splice(0)) await checker.close();
+};
+
+try {
+  progress('starting a render host');
+  host = await RoleProcess.spawn<RenderHostInfo>({
+    role: 'render-host',
+    args: [
+      '--signaling',
+      server.httpUrl,
+      '--host-id',
+      'bench-host',
+      '--data-dir',
+      dataDir,
+      '--log-file',
+      join(dataDir, 'host.log'),
+      '--set',
+      'renderHost.slots=1',
+    ],
+    outputFile: join(dataDir, 'host.out'),
+  });
+  const pid = host.pid;
+  if (!pid) throw new Error('no render host pid');
+  await sleep(3_000);
+  progress('host idle: 6 s');
+  const idleCpu = await cpuPct(pid, 6_000);
+  progress('one checker probing: 6 s (after 4 s to start the probe worker and connect)');
+  await startCheckers(1);
+  await sleep(4_000);
+  const probeCpu = await cpuPct(pid, 6_000);
+  await stopCheckers();
+  await sleep(2_000);
+
+  progress('a live player');
+  const peer = await connectTestPlayer(server, secret);
+  peer.send({ type: 'play', game: 'neon-drift', codecs: ['H264'], queue: false });
+  const session = await peer.next('session', 20_000);
+  const offer = await peer.next('offer', 20_000);
+  const connected = await StreamReceiver.connect({ offerSdp: offer.sdp, codecs: ['H264'] });
+  player = connected.receiver;
+  peer.send({ type: 'answer', sessionId: session.sessionId, sdp: connected.answerSdp });
+  const live = player;
+  await live.waitFor('the first frames', () => live.video.framesComplete > 30, 30_000);
+  const playerFps = async (ms: number) => {
+    const f0 = live.video.framesComplete;
+    const t0 = performance.now();
+    await sleep(ms);
+    return (live.video.framesComplete - f0) / ((performance.now() - t0) / 1000);
+  };
+  await sleep(2_000);
+  progress('player alone: 6 s');
+  const fpsAlone = await playerFps(6_000);
+  progress('player while three checkers probe its host: 6 s (after 4 s)');
+  await startCheckers(3);
+  await sleep(4_000);
+  const fpsProbed = await playerFps(6_000);
+  await stopCheckers();
+  peer.send({ type: 'quit', sessionId: session.sessionId });
+  peer.terminate();
+
+  console.log(
+    JSON.stringify({
+      bench: 'checker',
+      reportsVerifiedPerSec: round(reportsVerifiedPerSec, 0),
+      probeCpuPct: round(probeCpu - idleCpu, 1),
+      liveFpsImpactPct: round((100 * (fpsProbed - fpsAlone)) / fpsAlone, 1),
+      hostIdleCpuPct: round(idleCpu, 1),
+      hostCpuWithProbePct: round(probeCpu, 1),
+      liveFpsAlone: round(fpsAlone, 1),
+      liveFpsWithThreeProbes: round(fpsProbed, 1),
+      machine: machineInfo(),
+    }),
+  );
+} finally {
+  await stopCheckers();
+  await player?.close();
+  await host?.stop();
+  await server.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
