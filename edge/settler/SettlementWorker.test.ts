@@ -15,8 +15,8 @@ import { type Ledger, listSettlements, openLedger } from '../ledger/index.js';
 import type { VoucherSigner } from '../metering/index.js';
 import {
   anvilRpc,
+  assertSettledExactly,
   depositedPayer,
-  type MoneyView,
   meterSigner,
   meterTick,
   moneyView,
@@ -76,24 +76,6 @@ async function chargedSessions(ledger: Ledger, sessions: number): Promise<Book> 
     sessionIds.push(sessionId);
   }
   return { sessionIds, providers, payers, systemBefore };
-}
-
-/** Everything settled, once: chain and ledger agree for every session, recipient and payer. */
-function assertSettledExactly(view: MoneyView): void {
-  assert.ok(view.journalBalanced, 'Σ debits = Σ credits in the journal');
-  for (const s of view.sessions) {
-    assert.ok(s.chargedWei > 0n);
-    assert.equal(s.claimedWei, s.chargedWei, `session ${s.sessionId}: the chain claimed every charge, once`);
-    assert.equal(s.settledWei, s.chargedWei, `session ${s.sessionId}: the ledger settled every charge, once`);
-  }
-  for (const c of view.credits) assert.equal(c.chainWei, c.ledgerWei, `${c.who}: chain and ledger credits`);
-  for (const p of view.payers) {
-    assert.equal(p.chainSpentWei, p.ledgerSettledWei, `${p.who}: escrow spent = ledger settled`);
-    assert.equal(p.ledgerSettledWei, p.ledgerChargedWei, `${p.who}: nothing left unsettled`);
-  }
-  const credited = view.credits.reduce((sum, c) => sum + c.chainWei, 0n);
-  const spent = view.payers.reduce((sum, p) => sum + p.chainSpentWei, 0n);
-  assert.equal(credited, spent, 'providers + checker pool + treasury = what the payers paid');
 }
 
 class Crash extends Error {}

@@ -3,6 +3,7 @@
  * escrow and signed real SessionAuths, the meter's real voucher signer, and the sums that must agree — what
  * the chain paid and what the ledger journaled, to the wei.
  */
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import type { Account, Address, Hex } from 'viem';
@@ -221,4 +222,21 @@ export async function moneyView(
     }),
   );
   return { sessions, credits, payers: payerViews, journalBalanced: (await journalBalance(ledger)).balanced };
+}
+
+/** Everything settled, once: chain and ledger agree for every session, recipient and payer. */
+export function assertSettledExactly(view: MoneyView): void {
+  assert.ok(view.journalBalanced, 'Σ debits = Σ credits in the journal');
+  for (const s of view.sessions) {
+    assert.equal(s.claimedWei, s.chargedWei, `session ${s.sessionId}: the chain claimed every charge, once`);
+    assert.equal(s.settledWei, s.chargedWei, `session ${s.sessionId}: the ledger settled every charge, once`);
+  }
+  for (const c of view.credits) assert.equal(c.chainWei, c.ledgerWei, `${c.who}: chain and ledger credits`);
+  for (const p of view.payers) {
+    assert.equal(p.chainSpentWei, p.ledgerSettledWei, `${p.who}: escrow spent = ledger settled`);
+    assert.equal(p.ledgerSettledWei, p.ledgerChargedWei, `${p.who}: nothing left unsettled`);
+  }
+  const credited = view.credits.reduce((sum, c) => sum + c.chainWei, 0n);
+  const spent = view.payers.reduce((sum, p) => sum + p.chainSpentWei, 0n);
+  assert.equal(credited, spent, 'providers + checker pool + treasury = what the payers paid');
 }
