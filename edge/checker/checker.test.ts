@@ -1,22 +1,26 @@
 /**
- * Checkers against real render hosts: in-process signaling with short rounds, render hosts as `ath-edge
- * render-host` processes (one healthy, one capped to 10 fps by its test hook, one whose data channel answers
- * 200 ms late), and three real checker nodes — one of them lying. Every probe is a real werift session with
+ * Checkers against real render hosts: in-process signaling with short rounds, three real render hosts (one
+ * healthy, one capped to 10 fps by its test hook, one whose data channel answers 200 ms late; each serves
+ * probes from its own probe worker), and three real checker nodes — one of them lying. Every probe is a real werift session with
  * real RTP; the majority decides and the degraded hosts are drained.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { createMetrics, RENDER_HOST_METRICS } from '../../metrics/index.js';
+import {
+  BUILTIN_GAMES,
+  createBuiltinSessionDriver,
+  ProbeStreams,
+  type RenderHostHandle,
+  startRenderHost,
+  TestHookSwitch,
+} from '../../render-host/index.js';
 import type { RoundVerdict } from '../../signaling/checkers/CheckerDesk.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
 import type { SignalingServer } from '../../signaling/index.js';
 import { startTestSignaling } from '../../signaling/testing/startTestSignaling.js';
-import type { RenderHostInfo } from '../roles/runRenderHost.js';
-import { RoleProcess } from '../stack/RoleProcess.js';
 import type { SentCheckReport } from './CheckerNode.js';
 import { type CheckerHandle, startChecker } from './startChecker.js';
 
@@ -27,9 +31,8 @@ const HOSTS = {
   far: { dataChannelDelayMs: 200 },
 } as const;
 
-let dataDir: string;
 let server: SignalingServer;
-const hosts: RoleProcess<RenderHostInfo>[] = [];
+const hosts: Array<{ handle: RenderHostHandle; probes: ProbeStreams }> = [];
 const checkers: CheckerHandle[] = [];
 const verdicts: RoundVerdict[] = [];
 const reports: SentCheckReport[] = [];
@@ -47,7 +50,6 @@ async function waitFor<T>(what: string, find: () => T | undefined, timeoutMs: nu
 
 describe('checker nodes on real render hosts', { timeout: 180_000 }, () => {
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'ath-checker-'));
     server = await startTestSignaling({
       checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 1_500, deadlineMs: 30_000 },
     });
@@ -69,36 +71,47 @@ describe('checker nodes on real render hosts', { timeout: 180_000 }, () => {
       checkers.push(checker);
     }
     liar = checkers[2]?.address.toLowerCase() as `0x${string}`;
-    for (const [name, hooks] of Object.entries(HOSTS)) {
-      hosts.push(
-        await RoleProcess.spawn<RenderHostInfo>({
-          role: 'render-host',
-          args: [
-            '--signaling',
-            server.httpUrl,
-            '--host-id',
-            name,
-            '--data-dir',
-            dataDir,
-            '--log-file',
-            join(dataDir, `${name}.log`),
-            '--set',
-            'renderHost.slots=1',
-            '--set',
-            `renderHost.testHooks=${JSON.stringify({ adminEndpoint: false, ...hooks })}`,
-          ],
-          outputFile: join(dataDir, `${name}.out`),
+    const games = BUILTIN_GAMES.slice(0, 1);
+    for (const [hostId, hooks] of Object.entries(HOSTS)) {
+      const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
+      const testHooks = new TestHookSwitch(hooks);
+      const hostLog = log.child({ hostId });
+      const probes = new ProbeStreams({ fps: Math.max(...games.map((g) => g.fps)), testHooks, log: hostLog });
+      const handle = await startRenderHost({
+        hostId,
+        signalingNodeUrl: server.wsNodeUrl,
+        provider: privateKeyToAccount(generatePrivateKey()),
+        bindHost: '127.0.0.1',
+        probePort: 0,
+        region: { country: 'DE', lat: 50.1, lon: 8.7 },
+        gpu: 'none',
+        encoder: 'x264',
+        slots: 1,
+        priceWeiPerSec: 1n,
+        games,
+        sessions: createBuiltinSessionDriver({
+          encoder: { prefer: 'x264', minBitrateBps: 500_000, startBitrateBps: 2_000_000, maxBitrateBps: 4_000_000 },
+          metrics,
+          log: hostLog,
+          testHooks,
         }),
-      );
+        heartbeatIntervalMs: 1_000,
+        probes,
+        testHooks,
+        metrics,
+        log: hostLog,
+      });
+      hosts.push({ handle, probes });
     }
   });
 
   after(async () => {
     for (const checker of checkers) await checker.close();
-    await Promise.all(hosts.map((host) => host.stop()));
+    for (const { handle, probes } of hosts) {
+      await handle.close();
+      await probes.close();
+    }
     await server?.close();
-    if (process.env.KEEP_CHECKER_LOGS) process.stderr.write(`checker test logs in ${dataDir}\n`);
-    else rmSync(dataDir, { recursive: true, force: true });
   });
 
   test('a healthy container passes the majority verdict; the lying checker is the minority', async () => {
