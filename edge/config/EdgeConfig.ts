@@ -61,6 +61,16 @@ export const EdgeConfigSchema = obj({
     heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
     /** Test hook: added to every probe echo, to make this host look farther away. */
     probeDelayMs: Type.Integer({ minimum: 0, maximum: 10_000 }),
+    /**
+     * Test hooks that degrade this host on purpose (fps cap, delayed data-channel replies), so tests can prove
+     * checkers catch a bad container (render-host/session/TestHooks.ts). `adminEndpoint` serves
+     * `POST /test-hooks` on the host's probe/metrics server to switch them while the stack runs.
+     */
+    testHooks: obj({
+      adminEndpoint: Type.Boolean(),
+      fpsCap: Type.Optional(Type.Integer({ minimum: 1, maximum: 240 })),
+      dataChannelDelayMs: Type.Integer({ minimum: 0, maximum: 10_000 }),
+    }),
   }),
   chain: obj({
     /** `none`: no billing. `anvil`: the embedded chain (started and deployed by `ath-edge all`). */
@@ -149,6 +159,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     encoder: { prefer: 'auto', minBitrateBps: 500_000, startBitrateBps: 4_000_000, maxBitrateBps: 8_000_000 },
     heartbeatIntervalMs: 2000,
     probeDelayMs: 0,
+    testHooks: { adminEndpoint: false, dataChannelDelayMs: 0 },
   },
   chain: { network: 'anvil', anvilPort: 0 },
   economy: {

@@ -6,8 +6,10 @@ import { createMetrics, RENDER_HOST_METRICS } from '../../metrics/index.js';
 import {
   BUILTIN_GAMES,
   createBuiltinSessionDriver,
+  ProbeStreams,
   SessionWorkerPool,
   startRenderHost,
+  TestHookSwitch,
 } from '../../render-host/index.js';
 import { AthError, weiFromString } from '../../signaling/protocol/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
@@ -49,6 +51,11 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
   // One booted worker per slot: the ≈1 s of module loading happens before Play, not after.
   const pool = new SessionWorkerPool({ size: settings.slots, log });
+  // Tests only: hooks that degrade this host on purpose (render-host/session/TestHooks.ts).
+  const { adminEndpoint, ...initialHooks } = settings.testHooks;
+  const testHooks = new TestHookSwitch(initialHooks);
+  // Checkers' probe streams: one worker for all of them, apart from the players' session workers.
+  const probes = new ProbeStreams({ fps: Math.max(1, ...games.map((game) => game.fps)), testHooks, log });
   const handle = await startRenderHost({
     metrics,
     hostId,
@@ -62,9 +69,12 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     slots: settings.slots,
     priceWeiPerSec: weiFromString(settings.priceWeiPerSec),
     games,
-    sessions: createBuiltinSessionDriver({ encoder: settings.encoder, metrics, log, pool }),
+    sessions: createBuiltinSessionDriver({ encoder: settings.encoder, metrics, log, pool, testHooks }),
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     probeDelayMs: settings.probeDelayMs,
+    probes,
+    testHooks,
+    testHooksEndpoint: adminEndpoint,
     log,
   });
   return {
@@ -78,7 +88,7 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     },
     close: async () => {
       await handle.close();
-      await pool.close();
+      await Promise.all([pool.close(), probes.close()]);
     },
   };
 }
