@@ -1,4 +1,12 @@
 // The render container: slots, one worker per session (game → encoder → WebRTC), probe and metrics endpoint.
+export {
+  type AppManifest,
+  appGameInfo,
+  PROVIDER_BASE_PACKAGES,
+  type SetupProviderHostParameters,
+  selectServedApps,
+  setupProviderHost,
+} from './apps/index.js';
 export { BUILTIN_GAMES } from './games/index.js';
 export {
   type CreateBuiltinSessionDriverParameters,

@@ -52,6 +52,13 @@ export const EdgeConfigSchema = obj({
     providerKey: Type.Optional(HexKey),
     /** Game ids to serve (default: every game in the catalogue this machine can run). */
     games: Type.Optional(Type.Array(Type.String())),
+    /**
+     * External games (render-host/apps: real Linux games under Xvfb) on top of the built-in ones: a list of
+     * catalogue ids, or `auto` for every one this machine can run. Absent: built-in games only (the light default).
+     */
+    apps: Type.Optional(Type.Union([Type.Literal('auto'), Type.Array(Type.String({ minLength: 1 }))])),
+    /** A directory of the provider's own game manifests (one JSON file per game; see README "Adding a game"). */
+    appsDir: Type.Optional(Type.String({ minLength: 1 })),
     encoder: obj({
       prefer: Type.Union([Type.Literal('auto'), Type.Literal('nvenc'), Type.Literal('x264')]),
       minBitrateBps: Type.Integer({ minimum: 100_000 }),

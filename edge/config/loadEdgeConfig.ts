@@ -56,6 +56,10 @@ function coerce(path: string[], raw: string): Json {
     TypeGuard.IsString(schema) ||
     (TypeGuard.IsUnion(schema) && schema.anyOf.every((s) => TypeGuard.IsLiteralString(s)));
   if (isString) return raw;
+  // A union of a word and something else (`renderHost.apps`: `auto` or a list): the word as it is.
+  if (TypeGuard.IsUnion(schema) && schema.anyOf.some((s) => TypeGuard.IsLiteralString(s) && s.const === raw)) {
+    return raw;
+  }
   try {
     return JSON.parse(raw) as Json;
   } catch {

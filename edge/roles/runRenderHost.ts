@@ -4,10 +4,12 @@ import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { createMetrics, RENDER_HOST_METRICS } from '../../metrics/index.js';
 import {
+  appGameInfo,
   BUILTIN_GAMES,
   createBuiltinSessionDriver,
   ProbeStreams,
   SessionWorkerPool,
+  selectServedApps,
   startRenderHost,
   TestHookSwitch,
 } from '../../render-host/index.js';
@@ -47,7 +49,10 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   const keyFile = join(config.dataDir, 'keys', settings.hostId ? `provider-${settings.hostId}.key` : 'provider.key');
   const provider = privateKeyToAccount((settings.providerKey as Hex | undefined) ?? loadOrCreateKey(keyFile));
   const hostId = settings.hostId ?? `host-${provider.address.slice(2, 10).toLowerCase()}`;
-  const games = settings.games ? BUILTIN_GAMES.filter((game) => settings.games?.includes(game.id)) : BUILTIN_GAMES;
+  // External games only when asked for (renderHost.apps): checking and serving them is not free.
+  const apps = settings.apps ? await selectServedApps({ apps: settings.apps, directory: settings.appsDir, log }) : [];
+  const catalogue = [...BUILTIN_GAMES, ...apps.map(appGameInfo)];
+  const games = settings.games ? catalogue.filter((game) => settings.games?.includes(game.id)) : catalogue;
   const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
   // One booted worker per slot: the ≈1 s of module loading happens before Play, not after.
   const pool = new SessionWorkerPool({ size: settings.slots, log });
@@ -69,7 +74,14 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     slots: settings.slots,
     priceWeiPerSec: weiFromString(settings.priceWeiPerSec),
     games,
-    sessions: createBuiltinSessionDriver({ encoder: settings.encoder, metrics, log, pool, testHooks }),
+    sessions: createBuiltinSessionDriver({
+      encoder: settings.encoder,
+      metrics,
+      log,
+      pool,
+      testHooks,
+      ...(apps.length > 0 ? { apps: { catalogue: apps } } : {}),
+    }),
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     probeDelayMs: settings.probeDelayMs,
     probes,

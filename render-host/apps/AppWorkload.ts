@@ -308,7 +308,7 @@ export class AppWorkload extends TypedEmitter<AppWorkloadEvents> {
     await Promise.all([this.#audio?.close(), this.#display?.close()]);
     await rm(this.sessionDir, { recursive: true, force: true });
     unregisterLiveSession(this.sessionDir);
-    this.#watchdog.disarm();
+    await this.#watchdog.disarm();
     this.removeAllListeners();
     this.#log.debug('workload closed');
   }

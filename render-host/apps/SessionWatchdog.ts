@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Writable } from 'node:stream';
 
 // $1 = session directory, $2 = grace in tenths of a second. Lines on stdin: `group <pgid>` or `disarm`.
+// /bin/sh is dash on Debian: its `kill` takes no `--` ("Illegal number"), so a group is plain `-PGID`.
 const SCRIPT = `
 trap '' INT HUP
 groups=''
@@ -17,18 +18,20 @@ while read -r verb arg; do
     disarm) exit 0 ;;
   esac
 done
-for g in $groups; do kill -TERM -- "-$g" 2>/dev/null; done
+for g in $groups; do kill -TERM "-$g" 2>/dev/null; done
 i=0
 while [ "$i" -lt "$2" ]; do
   alive=''
-  for g in $groups; do kill -0 -- "-$g" 2>/dev/null && alive=1; done
+  for g in $groups; do kill -0 "-$g" 2>/dev/null && alive=1; done
   [ -z "$alive" ] && break
   sleep 0.1
   i=$((i + 1))
 done
-for g in $groups; do kill -KILL -- "-$g" 2>/dev/null; done
+for g in $groups; do kill -KILL "-$g" 2>/dev/null; done
 rm -rf -- "$1"
 `;
+
+const DISARM_WAIT_MS = 1_000;
 
 export type StartSessionWatchdogParameters = {
   sessionDir: string;
@@ -39,7 +42,7 @@ export type StartSessionWatchdogParameters = {
 export class SessionWatchdog {
   readonly #child: ChildProcess;
   readonly #stdin: Writable;
-  #disarmed = false;
+  #disarming: Promise<void> | undefined;
 
   private constructor(child: ChildProcess, stdin: Writable) {
     this.#child = child;
@@ -69,13 +72,26 @@ export class SessionWatchdog {
 
   /** Adds a process group to kill if the host dies. */
   watchGroup(pgid: number): void {
-    if (!this.#disarmed) this.#stdin.write(`group ${pgid}\n`);
+    if (!this.#disarming) this.#stdin.write(`group ${pgid}\n`);
   }
 
-  /** The session was cleaned up in order: the watchdog exits without touching anything. Idempotent. */
-  disarm(): void {
-    if (this.#disarmed) return;
-    this.#disarmed = true;
-    this.#stdin.end('disarm\n');
+  /**
+   * The session was cleaned up in order: the watchdog exits without touching anything. Resolves once it has
+   * exited (≤ 1 s), so that nothing carrying the session's marker outlives the close. Idempotent.
+   */
+  disarm(): Promise<void> {
+    this.#disarming ??= new Promise<void>((resolve) => {
+      if (this.#child.exitCode !== null || this.#child.signalCode !== null) {
+        resolve();
+        return;
+      }
+      const timer = setTimeout(resolve, DISARM_WAIT_MS);
+      this.#child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.#stdin.end('disarm\n');
+    });
+    return this.#disarming;
   }
 }

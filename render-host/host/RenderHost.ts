@@ -19,6 +19,7 @@ import {
   type EndReasonName,
   type GameInfoRecord,
   hostRegistrationMessage,
+  isAthError,
   type PeerMessage,
   PROBE_MAX_DURATION_MS,
   PROTOCOL_VERSION,
@@ -448,11 +449,13 @@ export class RenderHost {
       slot.driver = driver;
     } catch (error) {
       this.#log.error({ err: error, sessionId }, 'session failed to start');
+      // The code tells the player (and support) which part failed: a game that crashed, never drew, …
+      const code = isAthError(error) ? error.code : undefined;
       this.#send({
         type: 'host-session-ended',
         sessionId,
-        reason: 'error',
-        message: 'The render host could not start the game.',
+        reason: code === 'ATH_ERR_GAME_CRASHED' ? 'game-crashed' : 'error',
+        message: `The render host could not start the game${code ? ` (${code})` : ''}.`,
       });
       this.#freeSlot(slot, sessionId);
     }

@@ -2,9 +2,15 @@
  * Runs a session of a built-in game (render-host/games) through the media pipeline (render-host/session):
  * adapts a `StreamSession` to the host's `SessionDriver`, feeds this host's metrics from its stats, and turns
  * its stats into the delivery reports signaling meters and checks.
+ *
+ * With `apps`, sessions of those external games (render-host/apps) run the same way, their workload around
+ * them: display, audio server, home and the game's process group start at the lease (see startAppStream), the
+ * worker streams the captured display through the same encoders and peer, and the workload ends with the
+ * session — or ends it, with `game-crashed`, when the game dies.
  */
 import type { Logger } from 'pino';
 import type { Metrics, RenderHostMetricKey } from '../../metrics/index.js';
+import type { AppManifest, DisplayRange } from '../apps/index.js';
 import {
   type EncoderSettings,
   type SessionWorkerPool,
@@ -13,6 +19,7 @@ import {
   type TestHookSwitch,
 } from '../session/index.js';
 import type { SessionDriverFactory } from './SessionDriver.js';
+import { startAppStream } from './startAppStream.js';
 
 /** How often a live session tells signaling what it delivered. */
 export const HOST_REPORT_INTERVAL_MS = 5_000;
@@ -27,6 +34,8 @@ export type CreateBuiltinSessionDriverParameters = {
   pool?: SessionWorkerPool;
   /** Tests only: degrade every session on purpose, live ones included (see render-host/session/TestHooks.ts). */
   testHooks?: TestHookSwitch;
+  /** External games this host serves (their ids are in the host's game list), and where their sessions live. */
+  apps?: { catalogue: readonly AppManifest[]; workRoot?: string; displayRange?: DisplayRange };
 };
 
 export function createBuiltinSessionDriver({
@@ -36,6 +45,7 @@ export function createBuiltinSessionDriver({
   reconnectGraceMs = 35_000,
   pool,
   testHooks,
+  apps,
 }: CreateBuiltinSessionDriverParameters): SessionDriverFactory {
   const live = new Map<string, StreamStats>();
   const updateGauges = () => {
@@ -53,7 +63,7 @@ export function createBuiltinSessionDriver({
   };
 
   return async ({ sessionId, game, codecs, events }) => {
-    const session = await StreamSession.start({
+    const streamParams = {
       sessionId,
       game: game.id,
       codecs,
@@ -62,7 +72,24 @@ export function createBuiltinSessionDriver({
       log,
       ...(pool ? { pool } : {}),
       ...(testHooks ? { testHooks: testHooks.current } : {}),
-    });
+    };
+    const manifest = apps?.catalogue.find((candidate) => candidate.id === game.id);
+    const app = manifest
+      ? await startAppStream({
+          manifest,
+          sessionId,
+          log,
+          ...(apps?.workRoot ? { workRoot: apps.workRoot } : {}),
+          ...(apps?.displayRange ? { displayRange: apps.displayRange } : {}),
+          startStream: (capture, signal) => StreamSession.start({ ...streamParams, capture, signal }),
+          onCrash: (message) => {
+            live.delete(sessionId);
+            updateGauges();
+            events.ended('game-crashed', message);
+          },
+        })
+      : undefined;
+    const session = app?.session ?? (await StreamSession.start(streamParams));
     let previous: StreamStats | undefined;
     let lastReportMs = Date.now();
     session.on('offer', (sdp) => events.offer(sdp));
@@ -73,7 +100,9 @@ export function createBuiltinSessionDriver({
       offTestHooks?.();
       live.delete(sessionId);
       updateGauges();
-      events.ended(reason, message);
+      // The stream ended on its own (player gone, connect timeout): the game goes with it, before the slot frees.
+      if (app) void app.close(reason).then(() => events.ended(reason, message));
+      else events.ended(reason, message);
     });
     session.on('stats', (stats) => {
       const codec = stats.codec === 'none' ? 'none' : stats.codec;
@@ -126,7 +155,8 @@ export function createBuiltinSessionDriver({
         offTestHooks?.();
         live.delete(sessionId);
         updateGauges();
-        await session.close(reason);
+        if (app) await app.close(reason);
+        else await session.close(reason);
       },
     };
   };
