@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { recoverTypedDataAddress } from 'viem';
@@ -184,6 +184,8 @@ try {
       hostCpuWithProbePct: round(probeCpu, 1),
       liveFpsAlone: round(fpsAlone, 1),
       liveFpsWithThreeProbes: round(fpsProbed, 1),
+      // A shared box: how busy it was says how far to trust the CPU and fps figures.
+      loadAverage1m: round(loadavg()[0] ?? 0, 2),
       machine: machineInfo(),
     }),
   );
