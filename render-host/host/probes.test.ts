@@ -156,3 +156,68 @@ describe('render host: checkers’ probe streams', () => {
     assert.equal(handle.host.busySlots, 0);
   });
 });
+
+describe('render host: a probe nobody stops', () => {
+  test('ends by itself after probeMaxDurationMs, and a host without a probe service ignores start-probe', async () => {
+    const signaling = await startTestSignaling({ checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000 } });
+    const checker = await connectTestChecker(signaling);
+    const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
+    // Nothing else ends this probe in time: no connect timeout before 60 s, signaling's deadline is 25 s.
+    const probes = new ProbeStreams({ fps: 30, connectTimeoutMs: 60_000, log });
+    const games = BUILTIN_GAMES.slice(0, 1);
+    const common = {
+      signalingNodeUrl: signaling.wsNodeUrl,
+      bindHost: '127.0.0.1',
+      probePort: 0,
+      region: { country: 'DE', lat: 50.1, lon: 8.7 },
+      gpu: 'none',
+      encoder: 'x264',
+      slots: 1,
+      priceWeiPerSec: 1n,
+      games,
+      sessions: createBuiltinSessionDriver({ encoder, metrics, log }),
+      heartbeatIntervalMs: 500,
+      metrics,
+      log,
+    } as const;
+    const handles: RenderHostHandle[] = [];
+    try {
+      handles.push(
+        await startRenderHost({
+          ...common,
+          hostId: 'unstopped-host',
+          provider: privateKeyToAccount(generatePrivateKey()),
+          probes,
+          probeMaxDurationMs: 4_000,
+        }),
+      );
+      const offer = await checker.peer.next('offer', 20_000);
+      // The checker never answers nor says probe-done: only the host's own bound ends the probe.
+      const deadline = Date.now() + 15_000;
+      while ((handles[0]?.host.activeProbes ?? 0) > 0 || probes.active > 0) {
+        assert.ok(Date.now() < deadline, `probe ${offer.sessionId} still open`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      // A host without a probe service: the assignment comes, no offer does, and nothing breaks.
+      const before = checker.peer.received.filter((m) => m.type === 'offer').length;
+      handles.push(
+        await startRenderHost({
+          ...common,
+          hostId: 'probeless-host',
+          provider: privateKeyToAccount(generatePrivateKey()),
+        }),
+      );
+      const assignment = await checker.peer.next('check-assignment', 15_000);
+      assert.ok(['unstopped-host', 'probeless-host'].includes(assignment.container));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      assert.equal(checker.peer.received.filter((m) => m.type === 'offer').length, before);
+      assert.equal(handles[1]?.host.activeProbes, 0);
+      assert.equal(handles[1]?.host.busySlots, 0);
+    } finally {
+      for (const handle of handles) await handle.close();
+      await probes.close();
+      checker.peer.terminate();
+      await signaling.close();
+    }
+  });
+});
