@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { isAthError } from '../signaling/protocol/index.js';
+import { runDeployCommand } from './chain/runDeployCommand.js';
 import type { EdgeConfig } from './config/EdgeConfig.js';
 import { loadEdgeConfig } from './config/loadEdgeConfig.js';
 import { createLogger } from './logging/createLogger.js';
@@ -24,6 +25,8 @@ Commands:
   provider join  become a paid provider: key, stake for the GPU tier, a render host serving (--signaling URL)
   provider status  slots, sessions, quality score, earnings, stake and slashes (\`provider help\` for flags)
   checker        run a checker node (own wallet) that probes and reports on containers (--signaling URL)
+  deploy         deploy the escrow and staking contracts (--network arbitrum-sepolia|arbitrum-one|anvil
+                 --rpc URL --key FILE [--token ADDRESS]) and print them as config (\`deploy --help\`)
   help           this text
 
 Flags (any command):
@@ -113,6 +116,10 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'all') {
     await runStackCommand(args);
+    return;
+  }
+  if (command === 'deploy') {
+    await runDeployCommand(args);
     return;
   }
   const runner = ROLES[command];

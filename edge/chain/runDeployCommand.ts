@@ -1,0 +1,204 @@
+/**
+ * `ath-edge deploy --network arbitrum-sepolia|arbitrum-one|anvil --rpc URL --key FILE [--token ADDRESS]`:
+ * deploys SessionEscrow and StakingRegistry (and the stand-in AthToken on a local chain only — on Arbitrum the
+ * real ATH is used) and prints the result as configuration: `ATH_EDGE_CHAIN__…` env lines, then the same as one
+ * JSON line (`{"chain":{…}}`, usable in a --config file). Only configuration differs between the networks.
+ *
+ * The deployer key comes from a file, never from the command line (shell history, process list). Roles default
+ * to the deployer's address; a production deployment names its own with --meter, --treasury, --checker-pool.
+ */
+import { readFileSync } from 'node:fs';
+import { type Address, createPublicClient, getAddress, type Hex, http, isAddress } from 'viem';
+import { privateKeyToAccount } from 'viem/accounts';
+import { AthError } from '../../signaling/protocol/index.js';
+import { ARBITRUM_ONE_ATH_ADDRESS, createChainClients, type NetworkName } from './chainClients.js';
+import { deployContracts } from './deployContracts.js';
+import { ChainErrorCode } from './errors.js';
+
+export const DEPLOY_USAGE = `ath-edge deploy --network arbitrum-sepolia|arbitrum-one|anvil --rpc URL --key FILE [flags]
+
+  --network NAME        where to deploy (anvil = a local chain: the test ATH token is deployed too)
+  --rpc URL             the chain's JSON-RPC endpoint
+  --key FILE            a file holding the deployer's private key (0x… hex); it pays the gas and is the admin
+  --token ADDRESS       the ATH token (default on arbitrum-one: ${ARBITRUM_ONE_ATH_ADDRESS}; required on
+                        arbitrum-sepolia; on anvil a test token is deployed unless given)
+  --meter ADDRESS       the meter (signs vouchers, sends settlements); default: the deployer
+  --treasury ADDRESS    protocol fee recipient; default: the deployer
+  --checker-pool ADDRESS  checkers' share of the fee; default: the deployer
+  --withdraw-delay-sec N  escrow withdrawal delay (default 3600)`;
+
+export type DeployOptions = {
+  network: NetworkName;
+  rpcUrl: string;
+  keyFile: string;
+  tokenAddress?: Address;
+  meter?: Address;
+  treasury?: Address;
+  checkerPool?: Address;
+  withdrawDelaySec?: bigint;
+};
+
+const NETWORKS: readonly NetworkName[] = ['anvil', 'arbitrum-sepolia', 'arbitrum-one'];
+
+function usageError(shortMessage: string): AthError {
+  return new AthError({ code: ChainErrorCode.config, shortMessage, details: DEPLOY_USAGE });
+}
+
+/** Parses the command's flags (`--flag value` or `--flag=value`). */
+export function parseDeployArgs(args: readonly string[]): DeployOptions {
+  const values = new Map<string, string>();
+  for (let i = 0; i < args.length; i += 1) {
+    const arg = args[i] ?? '';
+    if (!arg.startsWith('--')) throw usageError(`unexpected argument \`${arg}\``);
+    const eq = arg.indexOf('=');
+    if (eq > 0) values.set(arg.slice(2, eq), arg.slice(eq + 1));
+    else {
+      const value = args[i + 1];
+      if (value === undefined || value.startsWith('--')) throw usageError(`${arg} needs a value`);
+      values.set(arg.slice(2), value);
+      i += 1;
+    }
+  }
+  const known = ['network', 'rpc', 'key', 'token', 'meter', 'treasury', 'checker-pool', 'withdraw-delay-sec'];
+  for (const name of values.keys()) if (!known.includes(name)) throw usageError(`unknown flag --${name}`);
+  const network = values.get('network');
+  if (!network || !NETWORKS.includes(network as NetworkName)) {
+    throw usageError(`--network must be one of ${NETWORKS.join(', ')}`);
+  }
+  const rpcUrl = values.get('rpc');
+  if (!rpcUrl || !/^https?:\/\//.test(rpcUrl)) throw usageError('--rpc must be an http(s) URL');
+  const keyFile = values.get('key');
+  if (!keyFile) throw usageError('--key FILE is required');
+  const address = (flag: string): Address | undefined => {
+    const value = values.get(flag);
+    if (value === undefined) return undefined;
+    if (!isAddress(value, { strict: false })) throw usageError(`--${flag} is not an address`);
+    return value as Address;
+  };
+  const delay = values.get('withdraw-delay-sec');
+  if (delay !== undefined && !/^[0-9]{1,10}$/.test(delay)) throw usageError('--withdraw-delay-sec is not seconds');
+  const options: DeployOptions = { network: network as NetworkName, rpcUrl, keyFile };
+  const tokenAddress =
+    address('token') ?? (network === 'arbitrum-one' ? (ARBITRUM_ONE_ATH_ADDRESS as Address) : undefined);
+  if (network === 'arbitrum-sepolia' && !tokenAddress) {
+    throw usageError('arbitrum-sepolia has no ATH of ours: pass the token to use with --token');
+  }
+  if (tokenAddress) options.tokenAddress = tokenAddress;
+  for (const [flag, key] of [
+    ['meter', 'meter'],
+    ['treasury', 'treasury'],
+    ['checker-pool', 'checkerPool'],
+  ] as const) {
+    const value = address(flag);
+    if (value) options[key] = value;
+  }
+  if (delay !== undefined) options.withdrawDelaySec = BigInt(delay);
+  return options;
+}
+
+function readKey(file: string): Hex {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (cause) {
+    throw new AthError({ code: ChainErrorCode.config, shortMessage: `cannot read the key file ${file}`, cause });
+  }
+  const hex = text.startsWith('0x') ? text : `0x${text}`;
+  if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) {
+    throw new AthError({
+      code: ChainErrorCode.config,
+      shortMessage: `${file} does not hold a 32-byte hex private key`,
+    });
+  }
+  return hex as Hex;
+}
+
+export type DeployCommandResult = {
+  network: NetworkName;
+  rpcUrl: string;
+  chainId: number;
+  tokenAddress: Address;
+  escrowAddress: Address;
+  stakingAddress: Address;
+  deployBlock: bigint;
+  deployer: Address;
+  meter: Address;
+};
+
+export async function deployWithOptions(options: DeployOptions): Promise<DeployCommandResult> {
+  const account = privateKeyToAccount(readKey(options.keyFile));
+  // The chain id comes from the node: on Arbitrum it must match the named network (checked below).
+  const chainId = await createPublicClient({ transport: http(options.rpcUrl, { retryCount: 1 }) })
+    .getChainId()
+    .catch((cause: unknown) => {
+      throw new AthError({ code: ChainErrorCode.config, shortMessage: `no chain answers at ${options.rpcUrl}`, cause });
+    });
+  const { publicClient, walletClient } = createChainClients({
+    network: options.network,
+    chainId,
+    rpcUrl: options.rpcUrl,
+    account,
+  });
+  if (!walletClient) throw new AthError({ code: ChainErrorCode.config, shortMessage: 'no deployer wallet' });
+  if (options.tokenAddress) {
+    const code = await publicClient.getCode({ address: options.tokenAddress });
+    if (!code || code === '0x') {
+      throw new AthError({
+        code: ChainErrorCode.config,
+        shortMessage: `no contract at the token address ${options.tokenAddress} on chain ${chainId}`,
+      });
+    }
+  }
+  const meter = options.meter ?? account.address;
+  const deployed = await deployContracts({
+    publicClient,
+    walletClient,
+    ...(options.tokenAddress ? { tokenAddress: options.tokenAddress } : {}),
+    admin: account.address,
+    meter,
+    treasury: options.treasury ?? account.address,
+    checkerPool: options.checkerPool ?? account.address,
+    slasher: meter,
+    ...(options.withdrawDelaySec === undefined ? {} : { withdrawDelaySec: options.withdrawDelaySec }),
+  });
+  return {
+    network: options.network,
+    rpcUrl: options.rpcUrl,
+    chainId,
+    ...deployed,
+    deployer: account.address,
+    meter,
+  };
+}
+
+/** The deployment as configuration: env lines, then one JSON line with the same settings. */
+export function formatDeployment(result: DeployCommandResult): string {
+  const chain = {
+    network: result.network,
+    rpcUrl: result.rpcUrl,
+    chainId: result.chainId,
+    tokenAddress: getAddress(result.tokenAddress),
+    escrowAddress: getAddress(result.escrowAddress),
+    stakingAddress: getAddress(result.stakingAddress),
+  };
+  return [
+    `# ath-edge deploy: ${result.network} (chain ${result.chainId}), block ${result.deployBlock}, deployer ${result.deployer}`,
+    `# the meter is ${result.meter}: set ATH_EDGE_CHAIN__METER_KEY to its key (not printed)`,
+    `ATH_EDGE_CHAIN__NETWORK=${chain.network}`,
+    `ATH_EDGE_CHAIN__RPC_URL=${chain.rpcUrl}`,
+    `ATH_EDGE_CHAIN__CHAIN_ID=${chain.chainId}`,
+    `ATH_EDGE_CHAIN__TOKEN_ADDRESS=${chain.tokenAddress}`,
+    `ATH_EDGE_CHAIN__ESCROW_ADDRESS=${chain.escrowAddress}`,
+    `ATH_EDGE_CHAIN__STAKING_ADDRESS=${chain.stakingAddress}`,
+    JSON.stringify({ chain }),
+  ].join('\n');
+}
+
+export async function runDeployCommand(args: readonly string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(DEPLOY_USAGE);
+    return;
+  }
+  const result = await deployWithOptions(parseDeployArgs(args));
+  console.log(formatDeployment(result));
+}
