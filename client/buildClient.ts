@@ -22,6 +22,12 @@ type PageEntry = { html: string; script: string; outHtml: string; outScript: str
 
 const PAGES: readonly PageEntry[] = [
   { html: 'pages/play/index.html', script: 'pages/play/play.ts', outHtml: 'index.html', outScript: 'assets/play' },
+  {
+    html: 'pages/providers/index.html',
+    script: 'pages/providers/providers.ts',
+    outHtml: 'providers/index.html',
+    outScript: 'assets/providers',
+  },
 ];
 
 const ELEMENT_ENTRY = { in: join(CLIENT_DIR, 'elements/ath-play.ts'), out: 'sdk/ath-play' };
