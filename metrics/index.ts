@@ -16,6 +16,7 @@ export {
   sampleValue,
   seriesKey,
 } from './parsePrometheusText.js';
+export { type FileSdGroup, type MetricsRole, prometheusFileSdTargets } from './prometheusTargets.js';
 export {
   CHECKER_METRICS,
   type CheckerMetricKey,
