@@ -18,12 +18,11 @@ after(async () => {
 });
 
 describe('buildClient', () => {
-  test('writes the page, its script and the studio script, in under 2 s', async () => {
+  test('writes the page, its script and the studio script', async () => {
     for (const file of ['index.html', 'assets/play.js', 'sdk/ath-play.js']) {
       assert.ok(result.files.includes(file), file);
       assert.ok((await stat(join(outDir, file))).size > 0, file);
     }
-    assert.ok(result.durationMs < 2_000, `${result.durationMs} ms`);
     const html = await readFile(join(outDir, 'index.html'), 'utf8');
     assert.match(html, /<ath-play\b/);
     assert.match(html, /src="\/assets\/play\.js"/);
