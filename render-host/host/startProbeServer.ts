@@ -37,7 +37,7 @@ export type StartProbeServerParameters = {
   /** Open probe streams (checkers'), listed apart from the slots on `GET /sessions`. */
   probes?: () => unknown;
   /** Serve `/test-hooks` (only when the config enables it: the hooks degrade this host on purpose). */
-  testHooks?: { get(): TestHooks; set(hooks: TestHooks): void };
+  testHooks?: { get(): TestHooks; set(hooks: TestHooks): Promise<void> };
 };
 
 export type ProbeServer = {
@@ -86,7 +86,8 @@ export async function startProbeServer(params: StartProbeServerParameters): Prom
         ...(fpsCap === undefined ? {} : { fpsCap }),
       };
       params.log.warn({ hooks: next }, 'test hooks switched: this host is degraded on purpose');
-      hooks.set(next);
+      // Answered once every live stream applied them: the caller may measure right after.
+      await hooks.set(next);
       return next;
     });
   }

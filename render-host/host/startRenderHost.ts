@@ -45,7 +45,7 @@ export type RenderHostHandle = {
   /** Test hook: change the delay added to probe echoes. */
   setProbeDelayMs(ms: number): void;
   /** Test hooks: degrade this host's streams (see render-host/session/TestHooks.ts). */
-  setTestHooks(hooks: TestHooks): void;
+  setTestHooks(hooks: TestHooks): Promise<void>;
   readonly testHooks: TestHooks;
   close(): Promise<void>;
 };

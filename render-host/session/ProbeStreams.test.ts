@@ -80,8 +80,8 @@ describe('ProbeStreams', () => {
       const baselineStep = medianRtpStep(p.rtpTimestamps.splice(0));
       const baselineRtt = await p.receiver.ping();
 
-      hooks.set({ fpsCap: 10, dataChannelDelayMs: 200 });
-      // Frames already on their way may still arrive at the old rate: start counting after the first ping.
+      await hooks.set({ fpsCap: 10, dataChannelDelayMs: 200 });
+      // Frames already on their way may still arrive at the old rate: start counting after the pings.
       const delayedRtts: number[] = [];
       for (let i = 0; i < 3; i++) delayedRtts.push(await p.receiver.ping());
       p.rtpTimestamps.splice(0);
@@ -93,14 +93,14 @@ describe('ProbeStreams', () => {
       assert.ok(cappedStep >= 9000, `capped to 10 fps: median RTP step ${cappedStep} ≥ 9000 (90 kHz / 10)`);
       for (const rtt of delayedRtts) assert.ok(rtt >= 150, `ping RTT ${rtt} ms with +200 ms (baseline ${baselineRtt})`);
 
-      hooks.set({ dataChannelDelayMs: 0 });
+      await hooks.set({ dataChannelDelayMs: 0 });
       const frames = p.receiver.video.framesComplete;
       await p.receiver.waitFor(
         'frames after the hooks are cleared',
         () => p.receiver.video.framesComplete > frames + 5,
       );
     } finally {
-      hooks.set({ dataChannelDelayMs: 0 });
+      await hooks.set({ dataChannelDelayMs: 0 });
       await p.stream.close();
       await p.receiver.close();
     }

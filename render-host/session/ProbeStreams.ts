@@ -115,8 +115,10 @@ export class ProbeStreams implements ProbeService {
     };
     this.#log = (params.log ?? pino({ level: 'silent' })).child({ mod: 'render-host/probes' });
     this.#testHooks = params.testHooks;
-    this.#unsubscribeHooks = params.testHooks?.onChange((hooks) => {
-      if (this.#running?.alive) this.#post(this.#running, { type: 'test-hooks', hooks });
+    this.#unsubscribeHooks = params.testHooks?.onChange(async (hooks) => {
+      // A worker that starts later gets them in its init.
+      if (this.#running?.alive)
+        await this.#request(this.#running, { type: 'test-hooks', hooks }).catch(() => undefined);
     });
   }
 

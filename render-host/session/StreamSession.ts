@@ -226,9 +226,10 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
   }
 
   /** Tests only: degrade the running stream (fps cap, delayed data-channel replies); see TestHooks.ts. */
-  setTestHooks(hooks: TestHooks): void {
+  async setTestHooks(hooks: TestHooks): Promise<void> {
     if (this.#closed || this.#closing) return;
-    this.#post({ type: 'test-hooks', hooks: { ...hooks } });
+    // Resolves once the worker applied them: a test may then measure at once. Never rejects.
+    await this.#request({ type: 'test-hooks', hooks: { ...hooks } }).catch(() => undefined);
   }
 
   /** A new WebRTC transport (new offer event) for a player who came back; the game keeps running. */

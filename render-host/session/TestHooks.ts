@@ -25,7 +25,7 @@ export const NO_TEST_HOOKS: TestHooks = Object.freeze({ dataChannelDelayMs: 0 })
 /** The host's current hooks, and who to tell when they change (live sessions and probe streams). */
 export class TestHookSwitch {
   #current: TestHooks;
-  readonly #listeners = new Set<(hooks: TestHooks) => void>();
+  readonly #listeners = new Set<(hooks: TestHooks) => void | Promise<void>>();
 
   constructor(initial: TestHooks = NO_TEST_HOOKS) {
     this.#current = { ...initial };
@@ -35,13 +35,14 @@ export class TestHookSwitch {
     return { ...this.#current };
   }
 
-  set(hooks: TestHooks): void {
+  /** Switches the hooks; resolves once every live stream has applied them (so a test can measure at once). */
+  async set(hooks: TestHooks): Promise<void> {
     this.#current = { ...hooks };
-    for (const listener of this.#listeners) listener(this.current);
+    await Promise.allSettled([...this.#listeners].map(async (listener) => listener(this.current)));
   }
 
-  /** Calls `listener` on every change; returns the unsubscribe function. */
-  onChange(listener: (hooks: TestHooks) => void): () => void {
+  /** Calls `listener` on every change (`set` waits for what it returns); returns the unsubscribe function. */
+  onChange(listener: (hooks: TestHooks) => void | Promise<void>): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }

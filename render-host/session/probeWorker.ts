@@ -114,6 +114,7 @@ async function run(worker: Worker, command: ProbeCommand): Promise<void> {
       worker.hooks = { ...command.hooks };
       worker.log.warn({ hooks: command.hooks }, 'test hooks set: probe streams are degraded on purpose');
       for (const pipeline of worker.probes.values()) pipeline.setTestHooks(command.hooks);
+      post({ type: 'reply', id: command.id, ok: true });
       return;
   }
 }

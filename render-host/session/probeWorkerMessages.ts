@@ -78,7 +78,7 @@ export const ProbeCommandSchema = Type.Union([
     strict,
   ),
   Type.Object({ type: Type.Literal('stop'), id: RequestId, probeId: ProbeId }, strict),
-  Type.Object({ type: Type.Literal('test-hooks'), hooks: TestHooksSchema }, strict),
+  Type.Object({ type: Type.Literal('test-hooks'), id: RequestId, hooks: TestHooksSchema }, strict),
 ]);
 export type ProbeCommand = Static<typeof ProbeCommandSchema>;
 

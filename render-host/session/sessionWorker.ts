@@ -108,6 +108,7 @@ async function run({ pipeline, log }: Session, command: WorkerCommand): Promise<
     case 'test-hooks':
       log.warn({ hooks: command.hooks }, 'test hooks set: this session is degraded on purpose');
       pipeline.setTestHooks(command.hooks);
+      post({ type: 'reply', id: command.id, ok: true });
       return;
     case 'close':
       log.debug({ reason: command.reason }, 'closing');

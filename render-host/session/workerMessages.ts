@@ -98,7 +98,7 @@ export const WorkerCommandSchema = Type.Union([
   Type.Object({ type: Type.Literal('snapshot'), id: RequestId }, strict),
   Type.Object({ type: Type.Literal('close'), id: RequestId, reason: EndReason }, strict),
   /** Degrade this session on purpose (tests only, see TestHooks.ts); fire and forget. */
-  Type.Object({ type: Type.Literal('test-hooks'), hooks: TestHooksSchema }, strict),
+  Type.Object({ type: Type.Literal('test-hooks'), id: RequestId, hooks: TestHooksSchema }, strict),
 ]);
 export type WorkerCommand = Static<typeof WorkerCommandSchema>;
 
