@@ -109,17 +109,18 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
       );
     const renderHosts: RoleProcess<RenderHostInfo>[] = [];
     for (let i = 1; i <= config.stack.renderHosts; i++) renderHosts.push(await addRenderHost(`host-${i}`));
-    // Checkers start together: each is light (no decoding) and only waits for signaling's assignments.
-    const checkers = await Promise.all(
-      Array.from({ length: config.stack.checkers }, (_, i) =>
-        spawnRole<CheckerInfo>(`checker-${i + 1}`, 'checker', [
+    // Each checker has its own wallet (keys/checker-N.key) and only waits for signaling's assignments.
+    const checkers: RoleProcess<CheckerInfo>[] = [];
+    for (let i = 1; i <= config.stack.checkers; i++) {
+      checkers.push(
+        await spawnRole<CheckerInfo>(`checker-${i}`, 'checker', [
           '--signaling',
           signaling.info.httpUrl,
           '--set',
-          `checker.name=checker-${i + 1}`,
+          `checker.name=checker-${i}`,
         ]),
-      ),
-    );
+      );
+    }
     return { config: resolved, logDir, signaling, renderHosts, checkers, addRenderHost, close };
   } catch (error) {
     await close();
