@@ -1,5 +1,7 @@
-import { isAbsolute, relative } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import { buildClient } from '../../client/index.js';
+import { prometheusFileSdTargets } from '../../metrics/index.js';
 import { loadEdgeConfig } from '../config/loadEdgeConfig.js';
 import { type Stack, startStack } from './startStack.js';
 
@@ -38,6 +40,15 @@ export async function runStackCommand(args: string[]): Promise<void> {
   for (const checker of stack.checkers) {
     console.log(`             ${checker.info.metricsUrl}  (${checker.info.name} ${checker.info.checkerAddress})`);
   }
+  // The roles listen on free ports: Prometheus finds them through this file (metrics/prometheus.yml).
+  const targetsFile = join(stack.config.dataDir, 'run', 'prometheus-targets.json');
+  const endpoints = [
+    { role: 'signaling' as const, metricsUrl: signaling.metricsUrl },
+    ...stack.renderHosts.map((host) => ({ role: 'render-host' as const, metricsUrl: host.info.metricsUrl })),
+    ...stack.checkers.map((checker) => ({ role: 'checker' as const, metricsUrl: checker.info.metricsUrl })),
+  ];
+  writeFileSync(targetsFile, `${JSON.stringify(prometheusFileSdTargets(endpoints), null, 2)}\n`);
+  console.log(`             Prometheus targets: ${targetsFile}`);
   const logs = relative(process.cwd(), stack.logDir);
   console.log(`  Logs:      ${logs && !logs.startsWith('..') && !isAbsolute(logs) ? logs : stack.logDir}/`);
   console.log(`\nPlay at ${signaling.httpUrl}\n`);
