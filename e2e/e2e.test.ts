@@ -8,6 +8,7 @@ import { closeSharedStack } from './support/sharedStack.js';
 import './scenarios/streaming.js';
 import './scenarios/indexer.js';
 import './scenarios/economy.js';
+import './scenarios/apps.js';
 import './scenarios/metrics.js';
 
 after(async () => {

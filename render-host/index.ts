@@ -2,6 +2,10 @@
 export {
   type AppManifest,
   appGameInfo,
+  findSessionProcesses,
+  horizontalShift,
+  loadAppCatalogue,
+  meanAbsDifference,
   PROVIDER_BASE_PACKAGES,
   type SetupProviderHostParameters,
   selectServedApps,

@@ -7,7 +7,8 @@ export function e2eConfig(dataDir: string): EdgeConfig {
     logLevel: 'info',
     dataDir,
     signaling: { ...DEFAULT_EDGE_CONFIG.signaling, httpPort: 0, wsPort: 0, heartbeatIntervalMs: 1000 },
-    renderHost: { ...DEFAULT_EDGE_CONFIG.renderHost, heartbeatIntervalMs: 1000 },
+    // SuperTux (a real game under Xvfb) beside the built-in games: e2e/scenarios/apps.ts plays it.
+    renderHost: { ...DEFAULT_EDGE_CONFIG.renderHost, heartbeatIntervalMs: 1000, apps: ['supertux'] },
     economy: { ...DEFAULT_EDGE_CONFIG.economy, settleIntervalMs: 2_000 },
     // No checkers: their probes would load the shared box under the scenarios (edge/checker tests run their own).
     stack: { renderHosts: 1, checkers: 0 },

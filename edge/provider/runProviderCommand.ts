@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Address, isAddress } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
+import { loadAppCatalogue, setupProviderHost } from '../../render-host/index.js';
 import { AthError } from '../../signaling/protocol/index.js';
 import { loadEdgeConfig } from '../config/loadEdgeConfig.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
@@ -14,11 +15,14 @@ import { formatAth, formatProviderStatus } from './formatProviderStatus.js';
 import { defaultProviderKeyFile, joinProvider } from './joinProvider.js';
 import { fetchProviderStatus } from './signalingApi.js';
 
-export const PROVIDER_USAGE = `ath-edge provider <join|status> [flags]
+export const PROVIDER_USAGE = `ath-edge provider <join|status|setup> [flags]
 
   join     create or load the provider key, stake the minimum for this machine's GPU tier, start a render
            host registered with signaling under the provider's address, and serve until Ctrl-C
   status   slots, sessions, quality score, earnings, stake and slashes of the provider
+  setup    install (apt-get, through sudo) what external games need: Xvfb, xdotool, PulseAudio and the
+           games of the catalogue (built-in manifests + renderHost.appsDir); then serve them with
+           --set renderHost.apps=auto (or a list of ids)
 
 Flags:
   --signaling URL   the signaling server (default http://127.0.0.1:8080, what \`ath-edge all\` runs)
@@ -27,6 +31,9 @@ Flags:
   --json            status: print the JSON of GET /api/providers/:address
   --address 0x…     status: of this provider instead of the key's
   --rpc-url URL     the chain's RPC when signaling does not serve the embedded chain
+  --games a,b       setup: only these games (default: every catalogue game that needs no GPU)
+  --gpu-games       setup: the GPU games too (SuperTuxKart, OpenArena)
+  --dry-run         setup: print the commands instead of running them
   and every ath-edge flag (--slots, --price, --set renderHost.region=…, --data-dir, --log-file, …)`;
 
 const DEFAULT_SIGNALING_URL = 'http://127.0.0.1:8080';
@@ -69,6 +76,9 @@ export async function runProviderCommand(argv: string[]): Promise<void> {
   if (addressFlag !== undefined && !isAddress(addressFlag)) {
     throw new AthError({ code: 'ATH_ERR_USAGE', shortMessage: '--address takes a 0x… wallet address' });
   }
+  const gamesFlag = takeFlag(args, '--games');
+  const gpuGames = takeFlag(args, '--gpu-games', { boolean: true }) === 'true';
+  const dryRun = takeFlag(args, '--dry-run', { boolean: true }) === 'true';
   const logFlag = takeFlag(args, '--log-file');
   const config = loadEdgeConfig({ flags: args, env: process.env });
   // The console is for people: the structured log goes to a file unless asked otherwise.
@@ -80,6 +90,17 @@ export async function runProviderCommand(argv: string[]): Promise<void> {
     const address = addressFlag ?? providerAddressOf(keyFile);
     const status = await fetchProviderStatus(signalingUrl, address);
     console.log(json ? JSON.stringify(status, null, 2) : formatProviderStatus(status));
+    return;
+  }
+  if (sub === 'setup') {
+    const catalogue = await loadAppCatalogue({ directory: config.renderHost.appsDir });
+    await setupProviderHost({
+      catalogue,
+      ...(gamesFlag ? { games: gamesFlag.split(',').filter(Boolean) } : {}),
+      includeGpuGames: gpuGames,
+      dryRun,
+      print: (line) => console.log(line),
+    });
     return;
   }
   if (sub !== 'join') {
