@@ -206,10 +206,12 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
     if (this.#closed) return;
     try {
-      if (candidate === null) {
-        await this.#pc.addIceCandidate(null);
-        return;
-      }
+      // The browser's end-of-candidates is not passed on: werift ends its checks at once when it arrives
+      // before any pair exists — e.g. while it still resolves the browser's mDNS (.local) candidate, or
+      // before the browser's first check has taught it a peer-reflexive one — and declares ICE failed
+      // ~100 ms after the offer. Without it werift keeps checking until a pair succeeds; a session that
+      // never connects is ended by the setup timeout instead.
+      if (candidate === null) return;
       await this.#pc.addIceCandidate({
         candidate: candidate.candidate,
         ...(candidate.sdpMid != null ? { sdpMid: candidate.sdpMid } : {}),
