@@ -7,6 +7,7 @@ export {
   loadAppCatalogue,
   meanAbsDifference,
   PROVIDER_BASE_PACKAGES,
+  ScreenCapture,
   type SetupProviderHostParameters,
   selectServedApps,
   setupProviderHost,

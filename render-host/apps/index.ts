@@ -45,6 +45,7 @@ export {
   SESSION_MARKER_ENV,
   type SessionProcess,
 } from './reapStaleAppSessions.js';
+export { type OpenScreenCaptureParameters, ScreenCapture, type ScreenCaptureStats } from './ScreenCapture.js';
 export { type SelectServedAppsParameters, selectServedApps } from './selectServedApps.js';
 export {
   PROVIDER_BASE_PACKAGES,
