@@ -63,12 +63,16 @@ type Probe = {
   /** ICE that came before the offer was answered. */
   pendingIce: ServerMessageOf<'ice'>['candidate'][];
   offerTimer: NodeJS.Timeout | undefined;
+  /** When signaling closes the round (performance.now() clock). */
+  deadlineAtMs: number;
   done: boolean;
 };
 
 const RECONNECT_MIN_MS = 250;
 const RECONNECT_MAX_MS = 5_000;
 const UNMEASURED_RTT_MICROS = 0xffffffff;
+/** Kept free before the round's deadline for signing and sending the report. */
+const OFFER_MARGIN_MS = 3_000;
 
 export class CheckerNode {
   readonly #p: CheckerNodeParameters;
@@ -251,11 +255,19 @@ export class CheckerNode {
   #onAssignment(assignment: ServerMessageOf<'check-assignment'>): void {
     this.counts.assignments += 1;
     const window = this.#p.window ?? DEFAULT_PROBE_WINDOW;
-    const probe: Probe = { assignment, receiver: undefined, pendingIce: [], offerTimer: undefined, done: false };
+    const probe: Probe = {
+      assignment,
+      receiver: undefined,
+      pendingIce: [],
+      offerTimer: undefined,
+      deadlineAtMs: performance.now() + assignment.deadlineMs,
+      done: false,
+    };
     this.#probes.set(assignment.probeSessionId, probe);
     this.#log.debug({ container: assignment.container, round: assignment.round }, 'assigned');
-    // A container that never offers its probe is not live: report that well before the deadline.
-    const offerWaitMs = Math.min(window.connectTimeoutMs, Math.max(1_000, assignment.deadlineMs / 3));
+    // A container that never offers its probe is not live: report that before the deadline, leaving time to
+    // measure a late offer. A host's first probe may boot its probe worker (≈1 s, far more on a busy box).
+    const offerWaitMs = Math.max(1_000, assignment.deadlineMs - measureTimeMs(window));
     probe.offerTimer = setTimeout(() => void this.#finishProbe(probe, undefined), offerWaitMs);
     probe.offerTimer.unref();
   }
@@ -281,7 +293,13 @@ export class CheckerNode {
     for (const candidate of probe.pendingIce.splice(0)) {
       await probe.receiver.addIceCandidate(candidate).catch(() => undefined);
     }
-    const measurement = await probe.receiver.measure(this.#p.window ?? DEFAULT_PROBE_WINDOW);
+    // A late offer gets only the time left before the deadline to connect: a report after it is refused.
+    const window = this.#p.window ?? DEFAULT_PROBE_WINDOW;
+    const left = probe.deadlineAtMs - performance.now() - measureTimeMs(window);
+    const measurement = await probe.receiver.measure({
+      ...window,
+      connectTimeoutMs: Math.max(1_000, Math.min(window.connectTimeoutMs, left)),
+    });
     await this.#finishProbe(probe, measurement);
   }
 
@@ -339,6 +357,11 @@ export class CheckerNode {
     clearTimeout(probe.offerTimer);
     await probe.receiver?.close();
   }
+}
+
+/** What a probe needs after it connected, plus the margin for signing and sending the report. */
+function measureTimeMs(window: ProbeWindowOptions): number {
+  return window.warmupMs + window.windowMs + window.pingTimeoutMs + OFFER_MARGIN_MS;
 }
 
 function notLive(): ProbeMeasurement {
