@@ -28,6 +28,13 @@ const PAGES: readonly PageEntry[] = [
     outHtml: 'providers/index.html',
     outScript: 'assets/providers',
   },
+  // The studios' iframe: a template signaling fills in at GET /embed/:game (allowed origin).
+  { html: 'pages/embed/index.html', script: 'pages/embed/embed.ts', outHtml: 'embed.html', outScript: 'assets/embed' },
+];
+
+/** Pages without a script of their own (docs). */
+const STATIC_PAGES: ReadonlyArray<{ html: string; outHtml: string }> = [
+  { html: 'pages/docs/embed.html', outHtml: 'docs/embed.html' },
 ];
 
 const ELEMENT_ENTRY = { in: join(CLIENT_DIR, 'elements/ath-play.ts'), out: 'sdk/ath-play' };
@@ -89,7 +96,7 @@ export async function buildClient({
         entryPoints: [ELEMENT_ENTRY],
         outdir: outDir,
       }),
-      ...PAGES.map(async (page) => {
+      ...[...PAGES, ...STATIC_PAGES].map(async (page) => {
         const target = join(outDir, page.outHtml);
         await mkdir(dirname(target), { recursive: true });
         await copyFile(join(CLIENT_DIR, page.html), target);
@@ -101,7 +108,7 @@ export async function buildClient({
     return {
       outDir,
       files: [
-        ...PAGES.map((page) => page.outHtml),
+        ...[...PAGES, ...STATIC_PAGES].map((page) => page.outHtml),
         ...outputs.map((file) => relative(outDir, resolve(REPO_DIR, file))),
       ],
       durationMs: performance.now() - startedMs,

@@ -9,6 +9,7 @@ import './scenarios/streaming.js';
 import './scenarios/indexer.js';
 import './scenarios/economy.js';
 import './scenarios/apps.js';
+import './scenarios/studios.js';
 import './scenarios/metrics.js';
 
 after(async () => {

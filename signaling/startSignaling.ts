@@ -71,6 +71,7 @@ export async function startSignaling({
   const address = http.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
   const httpUrl = settings.publicHttpUrl ?? `http://${settings.bindHost}:${httpPort}`;
+  hub.servesPagesAt(httpUrl, httpPort);
   let closing: Promise<void> | undefined;
   return {
     httpUrl,

@@ -53,6 +53,8 @@ export type PeerIdentity =
       origin?: string | undefined;
       /** The page came from signaling itself (the `/embed/:game` iframe, our play page). */
       sameOrigin?: boolean;
+      /** The `Host` of the WebSocket upgrade (the WebSocket server may listen on another port than HTTP). */
+      wsHost?: string;
     }
   | { kind: 'node' };
 
@@ -178,6 +180,8 @@ export class SignalingHub {
     hostRegistered: new Set(),
   };
   readonly #payments: PaymentGate | undefined;
+  /** Where signaling's own HTTP pages are served (the iframe embed): their origin is signaling's own. */
+  readonly #ownPages: { origins: Set<string>; port: string | undefined } = { origins: new Set(), port: undefined };
   readonly checkers: CheckerDesk;
   readonly #heartbeatMonitor: NodeJS.Timeout;
   #closed = false;
@@ -199,6 +203,29 @@ export class SignalingHub {
     });
     this.#heartbeatMonitor = setInterval(() => this.#checkHeartbeats(), settings.heartbeatIntervalMs);
     this.#heartbeatMonitor.unref();
+  }
+
+  /** Signaling's HTTP server is up (startSignaling): pages it serves count as signaling's own origin. */
+  servesPagesAt(httpUrl: string, port: number): void {
+    this.#ownPages.origins.add(new URL(httpUrl).origin);
+    this.#ownPages.port = String(port);
+  }
+
+  /**
+   * Whether a player's page is one signaling served: the same origin as the WebSocket, the public HTTP origin,
+   * or the HTTP port on the host name the browser used for the WebSocket.
+   */
+  #fromOwnPage(identity: PeerIdentity): boolean {
+    if (identity.kind !== 'player' || !identity.origin) return false;
+    if (identity.sameOrigin) return true;
+    try {
+      const page = new URL(identity.origin);
+      if (this.#ownPages.origins.has(page.origin)) return true;
+      const wsHostname = identity.wsHost ? new URL(`http://${identity.wsHost}`).hostname : undefined;
+      return page.hostname === wsHostname && page.port === this.#ownPages.port;
+    } catch {
+      return false;
+    }
   }
 
   on<K extends keyof SignalingHubEvents>(event: K, listener: SignalingHubEvents[K]): () => void {
@@ -678,7 +705,7 @@ export class SignalingHub {
         playToken,
         game: message.game,
         pageOrigin: identity.kind === 'player' ? identity.origin : undefined,
-        sameOrigin: identity.kind === 'player' && identity.sameOrigin === true,
+        sameOrigin: this.#fromOwnPage(identity),
       })
       .then((sponsorship) => {
         if (!this.#peers.has(peer.handle.id)) return;
@@ -1005,11 +1032,15 @@ export class SignalingHub {
     this.#log.info({ sessionId: session.id, reason, hostId: session.hostId }, 'session ended');
     this.#metrics.metric.sessionsEnded.inc({ reason });
     if (session.sponsorship && session.payerAddress && reason === 'insufficient-funds') {
-      // A paid studio session only runs out when the token's cap (the studio's maxAmount) is spent.
+      // A paid studio session runs out when the token's cap (the studio's maxAmount) is spent, or — the meter's
+      // end message names it — when the studio's escrow is: the studio's page gets a typed error either way.
+      const escrowEmpty = /escrow/i.test(session.endMessage);
       this.#sendToPlayer(session, {
         type: 'error',
-        code: 'ATH_ERR_CAP_EXHAUSTED',
-        message: 'The play token’s spending cap is used up; the studio must mint a new token.',
+        code: escrowEmpty ? 'ATH_ERR_INSUFFICIENT_FUNDS' : 'ATH_ERR_CAP_EXHAUSTED',
+        message: escrowEmpty
+          ? 'The studio’s ATH escrow is used up.'
+          : 'The play token’s spending cap is used up; the studio must mint a new token.',
         sessionId: session.id,
       });
     }

@@ -31,5 +31,5 @@ export function authorizeUpgrade(
   } catch {
     sameOrigin = false;
   }
-  return { kind: 'player', playerId, origin, sameOrigin };
+  return { kind: 'player', playerId, origin, sameOrigin, ...(page?.host ? { wsHost: page.host } : {}) };
 }
