@@ -10,7 +10,15 @@ import { before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright';
 import type { Stack } from '../../edge/index.js';
 import { findSessionProcesses, horizontalShift, meanAbsDifference, ScreenCapture } from '../../render-host/index.js';
-import { closePlayer, E2E_TIMEOUT_MS, nextStats, pressPlay, sessionId, waitPlaying } from '../support/playerPage.js';
+import {
+  closePlayer,
+  E2E_TIMEOUT_MS,
+  nextStats,
+  pressPlay,
+  sessionId,
+  waitPlaying,
+  waitStatus,
+} from '../support/playerPage.js';
 import { sharedBrowser } from '../support/sharedBrowser.js';
 import { sharedStack } from '../support/sharedStack.js';
 
@@ -346,5 +354,32 @@ describe('real games: SuperTux on the render host', () => {
         20_000,
       );
     }
+  });
+  test('a game that crashes ends its session with a clear message, and leaves nothing behind', {
+    timeout: 90_000,
+  }, async (t) => {
+    const games = ((await (await fetch(`${baseUrl}/api/games`)).json()) as { games: { id: string }[] }).games;
+    if (!games.some((game) => game.id === GAME)) {
+      t.skip('SuperTux not served');
+      return;
+    }
+    const page = await openGame(browser, baseUrl);
+    let id = '';
+    try {
+      await pressPlay(page);
+      await waitPlaying(page);
+      id = (await sessionId(page)) ?? '';
+      const game = (await sessionProcesses(id)).find((p) => p.kind === 'game');
+      assert.ok(game, 'the game runs');
+      process.kill(game.pid, 'SIGKILL');
+      await waitStatus(page, /SuperTux was killed by SIGKILL\. \(ATH_ERR_GAME_CRASHED\)/);
+    } finally {
+      await closePlayer(page);
+    }
+    await waitUntil(
+      'the crashed session’s processes are gone',
+      async () => (await sessionProcesses(id)).length === 0,
+      15_000,
+    );
   });
 });
