@@ -5,6 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import type { Account, Hex } from 'viem';
@@ -33,6 +36,10 @@ let studioWallet: Account & { privateKey: Hex };
 let apiKey: string;
 const peers: TestPeer[] = [];
 
+/** A stand-in for the built client: only the embed template matters here. */
+const clientDir = mkdtempSync(join(tmpdir(), 'ath-studio-client-'));
+writeFileSync(join(clientDir, 'embed.html'), '<meta name="ath-allowed-origin" content="%ATH_ALLOWED_ORIGIN%">');
+
 before(async () => {
   chain = await startTestChain({ withdrawDelaySec: 0n });
   ledger = await openLedger({});
@@ -60,6 +67,7 @@ before(async () => {
         escrowAddress: chain.escrowAddress,
         publicClient: chain.publicClient,
         hosts: () => server?.hub.hosts,
+        clientDir,
       }),
     ],
   });
@@ -223,6 +231,17 @@ describe('studios', () => {
     assert.equal(stored?.origin, STUDIO_ORIGIN);
     assert.equal(stored?.capWei, PRICE * 600n);
     assert.equal(stored?.sessionId, minted.json['sessionId']);
+  });
+
+  test('GET /embed/:game may be framed by the token’s origin only, and names it as the events’ target', async () => {
+    const { token } = (await mint()).json;
+    const framed = await fetch(`${server.httpUrl}/embed/${GAME}?token=${String(token)}`);
+    assert.equal(framed.status, 200);
+    assert.equal(framed.headers.get('content-security-policy'), `frame-ancestors ${STUDIO_ORIGIN}`);
+    assert.match(await framed.text(), new RegExp(`content="${STUDIO_ORIGIN}"`));
+    const unknown = await fetch(`${server.httpUrl}/embed/${GAME}?token=ath_pt_${'C'.repeat(43)}`);
+    assert.equal(unknown.headers.get('content-security-policy'), "frame-ancestors 'none'");
+    assert.match(await unknown.text(), /content=""/);
   });
 
   test('a token from another origin, an expired token and a spent cap are refused at Play with typed errors', async () => {
