@@ -158,6 +158,10 @@ export class X11MediaSource implements MediaSource {
     this.#injector.apply(message);
   }
 
+  releaseInput(): void {
+    this.#injector.releaseAll();
+  }
+
   tick(): void {
     // The game runs on its own clock.
   }

@@ -10,9 +10,9 @@ export type SourceVideoFrame = { pixels: Uint8Array; layout: PixelLayout; width:
  * everything the session does with them (pacing, tagging, encoding, WebRTC).
  *
  * - A built-in game (`GameMediaSource`): `tick()` steps the simulation, `captureVideo()` renders it.
- * - An external game (issue 6, not built here): a display captured by node-av (x11grab) and a PulseAudio
- *   monitor; `tick()` does nothing (the game runs on its own clock), `captureVideo()` hands over the newest
- *   captured frame (BGRA), `readAudio()` drains captured PCM, `applyInput()` writes xdotool commands.
+ * - An external game (`render-host/apps/X11MediaSource`): a display captured by node-av (x11grab) and a
+ *   PulseAudio monitor; `tick()` does nothing (the game runs on its own clock), `captureVideo()` grabs the
+ *   display now (BGRA), `readAudio()` drains captured PCM, `applyInput()` writes xdotool commands.
  *
  * All calls come from the session worker's thread, at most one at a time.
  */
@@ -25,6 +25,11 @@ export interface MediaSource {
   readonly lastInputSeq: number;
   /** Player input, already decoded and validated; pings never reach here (the session answers them). */
   applyInput(message: GameInputMessage): void;
+  /**
+   * The player's connection went away: let go of whatever they held (an external game would otherwise keep
+   * running right with a key nobody releases). Built-in games reset their input on their own.
+   */
+  releaseInput?(): void;
   /** One tick of the session clock (1/fps s). Called for every tick, including those whose frame is dropped. */
   tick(): void;
   captureVideo(): SourceVideoFrame;

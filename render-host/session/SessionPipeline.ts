@@ -329,6 +329,7 @@ export class SessionPipeline {
     leg.streaming = false;
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     this.#connectTimer = undefined;
+    this.#source.releaseInput?.();
     await leg.peer.close();
   }
 
