@@ -50,3 +50,14 @@ test('bad settings are typed errors naming the setting', () => {
     );
   }
 });
+
+test('renderHost.apps takes the word `auto` or a JSON list from flags and env; anything else is refused', () => {
+  assert.equal(loadEdgeConfig({ flags: ['--set', 'renderHost.apps=auto'] }).renderHost.apps, 'auto');
+  assert.deepEqual(loadEdgeConfig({ flags: ['--set', 'renderHost.apps=["supertux"]'] }).renderHost.apps, ['supertux']);
+  assert.deepEqual(
+    loadEdgeConfig({ env: { ATH_EDGE_RENDER_HOST__APPS: '["supertux","openarena"]' } }).renderHost.apps,
+    ['supertux', 'openarena'],
+  );
+  assert.equal(loadEdgeConfig().renderHost.apps, undefined, 'off by default: built-in games only');
+  assert.throws(() => loadEdgeConfig({ flags: ['--set', 'renderHost.apps=sometimes'] }), { code: 'ATH_ERR_CONFIG' });
+});
