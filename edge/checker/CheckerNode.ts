@@ -146,6 +146,8 @@ export class CheckerNode {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#reconnectTimer);
+    // The hosts stop streaming to a checker that leaves (signaling relays `probe-done` as `stop-probe`).
+    for (const id of this.#probes.keys()) this.#send({ type: 'probe-done', sessionId: id });
     await Promise.all([...this.#probes.keys()].map((id) => this.#dropProbe(id)));
     this.#socket?.close(1000, 'checker shutting down');
   }
