@@ -39,6 +39,8 @@ export const EdgeConfigSchema = obj({
     reconnectWindowMs: Type.Integer({ minimum: 0 }),
     reloadGraceMs: Type.Integer({ minimum: 0 }),
     afkTimeoutMs: Type.Integer({ minimum: 1000 }),
+    /** Between two checker rounds of a container (2N+1 checkers each); a minute by default. */
+    checkIntervalMs: Type.Integer({ minimum: 1000 }),
   }),
   renderHost: obj({
     /** Stable id of this host; derived from the provider address when absent. */
@@ -157,6 +159,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     reconnectWindowMs: 30_000,
     reloadGraceMs: 3_000,
     afkTimeoutMs: 120_000,
+    checkIntervalMs: 60_000,
   },
   renderHost: {
     slots: 2,

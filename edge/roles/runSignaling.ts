@@ -28,6 +28,7 @@ export async function runSignaling({
   };
   // Billing: the ledger, payments, metering and settlement live in this process (see edge/economy).
   const economy = config.chain.network === 'none' ? undefined : await startEconomy({ config, log, clientDir });
+  settings.checks = { ...settings.checks, intervalMs: config.signaling.checkIntervalMs };
   if (economy) settings.checks = { ...settings.checks, domain: economy.checkerDomain };
   const start = (httpPort: number) =>
     startSignaling({
