@@ -242,12 +242,17 @@ describe('studios', () => {
   });
 
   test('a token whose cap is spent ends the session with ATH_ERR_CAP_EXHAUSTED', async () => {
-    const hosts = (await (await fetch(`${signaling()}/api/hosts`)).json()) as {
-      hosts: Array<{ priceWeiPerSec: string; games: Array<{ id: string }> | string[] }>;
+    const { hosts } = (await (await fetch(`${signaling()}/api/hosts`)).json()) as {
+      hosts: Array<{ priceWeiPerSec: string; state: string; games: string[] }>;
     };
-    const price = hosts.hosts.map((h) => BigInt(h.priceWeiPerSec)).reduce((a, b) => (a < b ? a : b));
-    // Two seconds of play at the cheapest host's price: the meter's first tick exhausts it.
-    const { token } = await mint({ capWei: price * 2n });
+    // The terms name the cheapest up host serving the game.
+    let price: bigint | undefined;
+    for (const host of hosts.filter((h) => h.state === 'up' && h.games.includes(GAME)))
+      if (price === undefined || BigInt(host.priceWeiPerSec) < price) price = BigInt(host.priceWeiPerSec);
+    assert.ok(price !== undefined, 'a render host is up');
+    // Seven seconds at the cheapest host's price: one 5 s metering tick fits, the next would not.
+    const capWei = price * 7n;
+    const { token, sessionId } = await mint({ capWei });
     const page = await openStudioPage('/', token);
     try {
       await pressPlay(page);
@@ -257,5 +262,28 @@ describe('studios', () => {
     } finally {
       await page.context().close();
     }
+    // The studio paid: the chain redeemed the studio wallet's own SessionAuth, up to the cap and no further.
+    type Charges = {
+      chargedWei: string;
+      settledWei: string;
+      session: { payerAddress: string; studioId: string | null; state: string };
+      settlements: Array<{ state: string; txHash: string | null }>;
+    };
+    let charges: Charges | undefined;
+    const deadline = Date.now() + 45_000;
+    for (;;) {
+      const response = await fetch(`${signaling()}/api/sessions/${sessionId}/charges`);
+      charges = response.ok ? ((await response.json()) as Charges) : undefined;
+      const confirmed = charges?.settlements.some((s) => s.state === 'confirmed');
+      if (charges?.session.state === 'ended' && confirmed && charges.settledWei === charges.chargedWei) break;
+      if (Date.now() > deadline)
+        assert.fail(
+          `not settled in time: ${JSON.stringify({ ...charges, session: charges?.session.state }).slice(0, 900)}`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+    assert.equal(charges.session.payerAddress, studio.address.toLowerCase());
+    assert.ok(charges.session.studioId);
+    assert.ok(BigInt(charges.chargedWei) > 0n && BigInt(charges.chargedWei) <= capWei, charges.chargedWei);
   });
 });
