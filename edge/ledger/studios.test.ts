@@ -6,9 +6,11 @@ import {
   createStudio,
   findPlayToken,
   findStudioByApiKey,
+  getPlayToken,
   getStudio,
   mintPlayToken,
   rotateStudioApiKey,
+  sessionIdTaken,
 } from './studios.js';
 import { describeLedger } from './testing/describeLedger.js';
 import { randomAddress } from './testing/fixtures.js';
@@ -76,6 +78,50 @@ describeLedger('studios and play tokens', (ctx) => {
     await assert.rejects(
       mintPlayToken(ctx.ledger, { studioId: studio.studioId, game: 'Bad Game', origin: 'o', capWei: 1n, ttlSec: 1 }),
       (e) => isAthError(e, 'ATH_ERR_LEDGER_BAD_INPUT'),
+    );
+  });
+
+  test('a token can carry the studio’s SessionAuth; its session id is then taken', async () => {
+    const { studio } = await createStudio(ctx.ledger, { ownerAddress: randomAddress(), name: 'Signed' });
+    const sessionId = `0x${'ab'.repeat(32)}`;
+    assert.equal(await sessionIdTaken(ctx.ledger, sessionId), false);
+    const provider = randomAddress();
+    const { playToken } = await mintPlayToken(ctx.ledger, {
+      studioId: studio.studioId,
+      game: 'supertux',
+      origin: 'https://studio.example',
+      capWei: 10n ** 18n,
+      ttlSec: 60,
+      sessionAuth: {
+        sessionId: sessionId.toUpperCase().replace('0X', '0x'),
+        providerAddress: provider,
+        priceWeiPerSec: 10n ** 15n,
+        expirySec: 2_000_000_000n,
+        signature: `0x${'11'.repeat(65)}`,
+      },
+    });
+    assert.equal(playToken.sessionId, sessionId);
+    assert.equal(playToken.providerAddress, provider.toLowerCase());
+    assert.equal(playToken.priceWeiPerSec, 10n ** 15n);
+    assert.equal(playToken.authExpirySec, 2_000_000_000n);
+    assert.deepEqual(await getPlayToken(ctx.ledger, playToken.playTokenId), playToken);
+    assert.equal(await sessionIdTaken(ctx.ledger, sessionId), true);
+    // One session per token: the same session id cannot be bound twice.
+    await assert.rejects(
+      mintPlayToken(ctx.ledger, {
+        studioId: studio.studioId,
+        game: 'supertux',
+        origin: 'https://studio.example',
+        capWei: 1n,
+        ttlSec: 60,
+        sessionAuth: {
+          sessionId,
+          providerAddress: provider,
+          priceWeiPerSec: 1n,
+          expirySec: 2_000_000_000n,
+          signature: `0x${'11'.repeat(65)}`,
+        },
+      }),
     );
   });
 });
