@@ -159,7 +159,6 @@ export class CheckerNode {
     const socket = new WebSocket(this.#p.signalingNodeUrl, [WS_SUBPROTOCOL]);
     this.#socket = socket;
     socket.on('open', () => {
-      this.#reconnectDelayMs = RECONNECT_MIN_MS;
       this.#send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'checker', agent: 'ath-edge checker' });
     });
     socket.on('message', (data, isBinary) => {
@@ -206,6 +205,8 @@ export class CheckerNode {
         });
         return;
       case 'checker-registered':
+        // Backoff resets on registration, not on connecting: a refused registration keeps backing off.
+        this.#reconnectDelayMs = RECONNECT_MIN_MS;
         this.#registered = true;
         this.#log.info('registered with signaling');
         this.#emit('registered', this.address);
@@ -240,6 +241,10 @@ export class CheckerNode {
         this.#firstFailure = undefined;
         this.#closed = true;
         this.#socket?.close(1000, 'registration refused');
+      } else {
+        // After a reconnect signaling may still hold the old connection ("already connected"): retry with
+        // backoff on a fresh connection (and nonce) until it has let the old one go.
+        this.#socket?.close(4000, 'registration refused');
       }
       return;
     }
