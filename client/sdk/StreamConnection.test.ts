@@ -54,6 +54,10 @@ after(async () => {
 class ScriptedStream {
   readonly pc = new WeriftPeerConnection({
     iceServers: [],
+    // Like the render host's SessionPeer: with werift's default (max-compat) an offerer gathers one ICE
+    // transport per m-line, and a BUNDLE answer orphans all but one without closing them — their UDP
+    // sockets outlive pc.close() and keep this process alive.
+    bundlePolicy: 'max-bundle',
     codecs: { video: [useH264(), useVP8()], audio: [useOPUS()] },
   });
   readonly input: WeriftDataChannel;
@@ -61,6 +65,7 @@ class ScriptedStream {
   readonly received: InputMessage[] = [];
   answerSdp = '';
   #waiters: Array<() => void> = [];
+  #closed = false;
 
   constructor(
     readonly host: TestPeer,
@@ -103,10 +108,11 @@ class ScriptedStream {
     void this.#relayIce();
   }
 
+  /** Until close: a `next` begun after the host's socket is gone would hold its 60 s timer (and the process). */
   async #relayIce(): Promise<void> {
-    for (;;) {
+    while (!this.#closed) {
       const ice = await this.host.next('ice', 60_000).catch(() => undefined);
-      if (!ice) return;
+      if (!ice || this.#closed) return;
       if (ice.candidate) await this.pc.addIceCandidate(ice.candidate).catch(() => undefined);
     }
   }
@@ -125,6 +131,7 @@ class ScriptedStream {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     await this.pc.close();
   }
 }

@@ -27,6 +27,7 @@ import {
   audioHeaderExtensions,
   basePeerConfig,
   type IceOptions,
+  OFFERER_BUNDLE_POLICY,
   PLAYOUT_DELAY_URI,
   PLAYOUT_DELAY_ZERO,
   videoHeaderExtensions,
@@ -113,7 +114,11 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     this.#log = params.log;
     this.#disconnectGraceMs = params.disconnectGraceMs ?? DEFAULT_DISCONNECT_GRACE_MS;
     this.#silenceTimeoutMs = params.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
-    this.#pc = new RTCPeerConnection(basePeerConfig(params.codecs, params.ice));
+    this.#pc = new RTCPeerConnection({
+      ...basePeerConfig(params.codecs, params.ice),
+      // Not werift's max-compat: it would leave two ICE transports' sockets open after close (see webrtcConfig.ts).
+      bundlePolicy: OFFERER_BUNDLE_POLICY,
+    });
     const streams = params.avSync ? { streams: [new MediaStream()] } : {};
     this.#video = this.#pc.addTransceiver('video', { direction: 'sendonly', ...streams });
     this.#audio = this.#pc.addTransceiver('audio', { direction: 'sendonly', ...streams });

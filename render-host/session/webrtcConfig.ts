@@ -70,6 +70,16 @@ export type IceOptions = {
   useIpv6?: boolean;
 };
 
+/**
+ * The offerer's bundle policy (SessionPeer). Under werift's default, max-compat, an offerer gathers a separate
+ * ICE transport (its own UDP sockets) for every m-line, and when the answer BUNDLEs them (every browser's
+ * does) werift moves the m-lines onto one transport without stopping the others: RTCPeerConnection.close()
+ * then stops only the transport still in use, and the rest keep their sockets open for the life of the
+ * process (werift 0.25.2). max-bundle gathers one transport for all m-lines from the start; the offer is the
+ * same BUNDLE offer with the same candidates in every m-line.
+ */
+export const OFFERER_BUNDLE_POLICY = 'max-bundle' as const satisfies PeerConfig['bundlePolicy'];
+
 /** The peer config both ends start from. `iceServers: []` — werift's default is a public STUN server. */
 export function basePeerConfig(
   codecs: readonly CodecName[],
