@@ -70,7 +70,7 @@ export class PaymentDesk implements PaymentGate {
     this.#now = params.now ?? Date.now;
   }
 
-  terms(session: SessionRecord, host: HostRecord): PaymentTermsRecord {
+  terms(_session: SessionRecord, host: HostRecord): PaymentTermsRecord {
     const { settings } = this.#p;
     return {
       chainId: settings.chainId,

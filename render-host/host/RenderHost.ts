@@ -396,7 +396,7 @@ export class RenderHost {
       return;
     }
     const slot = this.#slots[message.slot];
-    if (!slot || slot.state !== 'free') {
+    if (slot?.state !== 'free') {
       this.#log.warn({ sessionId: message.sessionId, slot: message.slot }, 'start-session for a slot that is not free');
       this.#send({
         type: 'host-session-ended',

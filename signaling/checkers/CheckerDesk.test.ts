@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, test } from 'node:test';
 import type { ServerMessageOf } from '../protocol/index.js';
-import type { SignalingServer } from '../startSignaling.js';
 import { connectTestHost, startTestSignaling } from '../testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../testing/TestChecker.js';
 import type { TestPeer } from '../testing/TestPeer.js';

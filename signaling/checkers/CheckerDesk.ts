@@ -182,7 +182,7 @@ export class CheckerDesk {
   #startRound(hostId: string): void {
     this.#schedule.delete(hostId);
     const host = this.#p.hosts.get(hostId);
-    if (!host || host.state !== 'up' || !host.peerId) return;
+    if (host?.state !== 'up' || !host.peerId) return;
     if (this.#rounds.has(hostId)) return;
     const available = [...this.#checkers.values()].filter((c) => this.#p.isConnected(c.peerId));
     if (available.length === 0) {

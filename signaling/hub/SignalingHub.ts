@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { verifyMessage } from 'viem';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
-import { CheckerDesk, type CheckSettings, type RoundVerdict } from '../checkers/CheckerDesk.js';
+import { CheckerDesk, type RoundVerdict } from '../checkers/CheckerDesk.js';
 import {
   AthError,
   type CodecName,

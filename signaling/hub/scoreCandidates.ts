@@ -119,8 +119,8 @@ export function rankCandidates({
     const measured = hasRtt ? rttMsByHost.get(host.hostId) : undefined;
     const rttTerm =
       measured === undefined ? unknownRttTerm : Math.min(measured, weights.rttCeilingMs) / weights.rttCeilingMs;
-    const load = host.load < 0 ? 0 : host.load > 1 ? 1 : host.load;
-    const quality = host.qualityScore < 0 ? 0 : host.qualityScore > 1 ? 1 : host.qualityScore;
+    const load = host.load < 0 ? 0 : Math.min(host.load, 1);
+    const quality = host.qualityScore < 0 ? 0 : Math.min(host.qualityScore, 1);
     const score =
       weights.rtt * rttTerm +
       weights.load * load +
