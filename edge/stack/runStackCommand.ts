@@ -7,7 +7,10 @@ import { type Stack, startStack } from './startStack.js';
 
 /** `ath-edge all`: start everything, say where to play and where the logs are, stop cleanly on Ctrl-C. */
 export async function runStackCommand(args: string[]): Promise<void> {
-  const config = loadEdgeConfig({ flags: args, env: process.env });
+  const loaded = loadEdgeConfig({ flags: args, env: process.env });
+  // `npm start` is the demo of the whole product: its render host also offers every real game this machine
+  // can run (SuperTux when Debian's package is installed). Set renderHost.apps to override.
+  const config = { ...loaded, renderHost: { ...loaded.renderHost, apps: loaded.renderHost.apps ?? 'auto' } };
   const started = Date.now();
   console.log('ath-edge: starting the network on this machine');
   process.stdout.write('  ▸ client bundle … ');
