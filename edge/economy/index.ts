@@ -2,12 +2,7 @@
 
 export { economyRoutes } from './economyRoutes.js';
 export { PaymentDesk, type PaymentDeskSettings } from './PaymentDesk.js';
-export {
-  ProviderHostView,
-  type ProviderStatus,
-  ProviderStatusBody,
-  providerStatusRoutes,
-} from './providerStatus.js';
+export { providerStatusRoutes } from './providerStatus.js';
 export { StakeWatcher } from './StakeWatcher.js';
 export { chainSettingsOf, type Economy, startEconomy } from './startEconomy.js';
 export { STUDIO_SIGNATURE_WINDOW_SEC, studioRegistrationMessage, studioRoutes } from './studioRoutes.js';

@@ -2,90 +2,22 @@
  * `GET /api/providers/:address`: what a provider has running and what it is worth — its hosts with their
  * slots, live sessions and quality score (signaling's registry), its earnings (ledger + escrow), its stake
  * (StakingRegistry, read fresh) and its slashes (the ledger's outbox of decided slashes). The CLI's
- * `ath-edge provider status` and the provider dashboard page both read it; both validate it with this schema.
+ * `ath-edge provider status` and the provider dashboard page both read it and validate it with the same schema,
+ * signaling/protocol/providerStatus.ts.
  */
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Address, Chain, PublicClient, Transport } from 'viem';
 import type { HostRecord, SignalingHub } from '../../signaling/index.js';
-import { Address as AddressSchema, WeiString, weiToString } from '../../signaling/protocol/index.js';
+import {
+  Address as AddressSchema,
+  type ProviderHostView,
+  type ProviderStatus,
+  ProviderStatusBody,
+  weiToString,
+} from '../../signaling/protocol/index.js';
 import { type ChainSettings, readOperatorStake, sessionEscrowAbi } from '../chain/index.js';
 import { type Ledger, listSlashes, providerEarnings } from '../ledger/index.js';
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
-
-export const ProviderHostView = Type.Object({
-  hostId: Type.String(),
-  state: Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('draining')]),
-  gpu: Type.String(),
-  country: Type.String(),
-  games: Type.Array(Type.String()),
-  slots: Type.Integer({ minimum: 0 }),
-  freeSlots: Type.Integer({ minimum: 0 }),
-  /** Slots leased or streaming right now. */
-  sessionsLive: Type.Integer({ minimum: 0 }),
-  qualityScore: Type.Number(),
-  failedVerdictsInARow: Type.Integer({ minimum: 0 }),
-  priceWeiPerSec: WeiString,
-  /** The stake signaling ranks this host by (its provider's, as last read from the chain). */
-  stakeWei: WeiString,
-  metricsUrl: Type.String(),
-  probeUrl: Type.String(),
-  lastHeartbeatAgoMs: Type.Integer({ minimum: 0 }),
-});
-
-export const ProviderStatusBody = Type.Object({
-  address: AddressSchema,
-  hosts: Type.Array(ProviderHostView),
-  slots: Type.Object({ total: Type.Integer(), free: Type.Integer(), busy: Type.Integer() }),
-  sessions: Type.Object({
-    live: Type.Integer({ minimum: 0 }),
-    /** Paid sessions the ledger knows for this provider. */
-    total: Type.Integer({ minimum: 0 }),
-    recent: Type.Array(
-      Type.Object({
-        sessionId: Type.String(),
-        game: Type.String(),
-        state: Type.String(),
-        cumulativeWei: WeiString,
-        earnedWei: WeiString,
-        createdAt: Type.String(),
-      }),
-    ),
-  }),
-  /** Mean of its up hosts' quality scores (0..1); null without hosts. */
-  qualityScore: Nullable(Type.Number()),
-  earnings: Type.Object({
-    grossChargedWei: WeiString,
-    grossSettledWei: WeiString,
-    earnedWei: WeiString,
-    withdrawableWei: WeiString,
-  }),
-  stake: Type.Object({
-    stakeWei: WeiString,
-    tier: Nullable(Type.String()),
-    minStakeWei: WeiString,
-    rewardsWei: WeiString,
-    lastChangeAtSec: Type.Integer({ minimum: 0 }),
-    unbonding: Nullable(Type.Object({ amountWei: WeiString, unlockAtSec: Type.Integer({ minimum: 0 }) })),
-  }),
-  slashes: Type.Object({
-    count: Type.Integer({ minimum: 0 }),
-    slashedWei: WeiString,
-    list: Type.Array(
-      Type.Object({
-        amountWei: WeiString,
-        reason: Type.String(),
-        container: Nullable(Type.String()),
-        state: Type.String(),
-        txHash: Nullable(Type.String()),
-        createdAt: Type.String(),
-      }),
-    ),
-  }),
-});
-
-export type ProviderStatus = Static<typeof ProviderStatusBody>;
 
 export type ProviderStatusRoutesParameters = {
   ledger: Ledger;

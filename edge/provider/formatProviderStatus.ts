@@ -1,6 +1,6 @@
 /** `ath-edge provider status` for people: the provider's hosts, sessions, quality, money and stake. */
 import { formatUnits } from 'viem';
-import type { ProviderStatus } from '../economy/index.js';
+import type { ProviderStatus } from '../../signaling/protocol/index.js';
 
 /** Wei as ATH with thousands separators, up to 6 decimals (exact enough to read, not to settle). */
 export function formatAth(wei: string | bigint): string {

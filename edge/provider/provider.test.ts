@@ -18,6 +18,7 @@ import type { Address, Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import WebSocket from 'ws';
 import { StreamReceiver } from '../../render-host/index.js';
+import type { ProviderStatus } from '../../signaling/protocol/index.js';
 import {
   type PeerMessage,
   PROTOCOL_VERSION,
@@ -29,7 +30,6 @@ import {
 } from '../../signaling/protocol/index.js';
 import { athTokenAbi, createChainClients, DEFAULT_MIN_STAKES_WEI, sessionEscrowAbi } from '../chain/index.js';
 import { DEFAULT_EDGE_CONFIG, type EdgeConfig } from '../config/EdgeConfig.js';
-import type { ProviderStatus } from '../economy/index.js';
 import type { RoleHandle } from '../roles/RoleHandle.js';
 import { type Stack, startStack } from '../stack/startStack.js';
 import { ensureProviderStake } from './ensureProviderStake.js';

@@ -5,8 +5,13 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Address } from 'viem';
-import { Address as AddressSchema, AthError, weiToString } from '../../signaling/protocol/index.js';
-import { type ProviderStatus, ProviderStatusBody } from '../economy/index.js';
+import {
+  Address as AddressSchema,
+  AthError,
+  type ProviderStatus,
+  ProviderStatusBody,
+  weiToString,
+} from '../../signaling/protocol/index.js';
 
 const HexAddress = Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' });
 

@@ -81,6 +81,7 @@ export {
   PROBE_VIDEO_WIDTH,
   type ProbePing,
 } from './probePing.js';
+export { ProviderHostView, type ProviderStatus, ProviderStatusBody } from './providerStatus.js';
 export {
   CHECKER_DOMAIN_NAME,
   type CheckReport,
