@@ -18,6 +18,7 @@ import {
 } from '../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { type ProbeCommand, type ProbeEvent, type ProbeWorkerInit, parseProbeEvent } from './probeWorkerMessages.js';
+import { relogWorkerLine } from './relogWorkerLine.js';
 import { spawnSessionWorker } from './spawnSessionWorker.js';
 import { NO_TEST_HOOKS, type TestHookSwitch } from './TestHooks.js';
 import type { IceOptions } from './webrtcConfig.js';
@@ -76,14 +77,6 @@ export type ProbeStreamsParameters = {
 
 const READY_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 3_000;
-const PINO_LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
-  10: 'trace',
-  20: 'debug',
-  30: 'info',
-  40: 'warn',
-  50: 'error',
-  60: 'fatal',
-};
 
 type Pending = { resolve: () => void; reject: (error: AthError) => void };
 type Live = { events: ProbeStreamEvents; lastStats: StreamStats | undefined; closed: boolean };
@@ -289,7 +282,7 @@ export class ProbeStreams implements ProbeService {
 
   #onEvent(event: Exclude<ProbeEvent, { type: 'ready' }>): void {
     if (event.type === 'log') {
-      this.#relog(event.line);
+      relogWorkerLine(this.#log, event.line, 'probe worker');
       return;
     }
     if (event.type === 'reply') {
@@ -363,18 +356,5 @@ export class ProbeStreams implements ProbeService {
     } catch (error) {
       this.#log.error({ err: error }, 'probe event listener failed');
     }
-  }
-
-  #relog(line: string): void {
-    let record: Record<string, unknown>;
-    try {
-      record = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      this.#log.warn({ line }, 'unparsable log line from the probe worker');
-      return;
-    }
-    const { level, msg, ...fields } = record;
-    const method = PINO_LEVELS[typeof level === 'number' ? level : 30] ?? 'info';
-    this.#log[method](fields, typeof msg === 'string' ? msg : '');
   }
 }

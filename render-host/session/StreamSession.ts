@@ -17,6 +17,7 @@ import {
 import type { CaptureSourceSpec } from '../apps/CaptureSourceSpec.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { BUILTIN_GAMES, type GameSnapshot } from '../games/index.js';
+import { relogWorkerLine } from './relogWorkerLine.js';
 import type { SessionWorkerPool } from './SessionWorkerPool.js';
 import { spawnSessionWorker } from './spawnSessionWorker.js';
 import type { TestHooks } from './TestHooks.js';
@@ -86,14 +87,6 @@ const READY_TIMEOUT_MS = 20_000;
 const CAPTURE_READY_EXTRA_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 3_000;
 const MAX_INPUT_BYTES = 64;
-const PINO_LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = {
-  10: 'trace',
-  20: 'debug',
-  30: 'info',
-  40: 'warn',
-  50: 'error',
-  60: 'fatal',
-};
 
 type Pending = {
   resolve: (event: WorkerEvent & { type: 'reply'; ok: true }) => void;
@@ -353,22 +346,9 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
         this.#end(event.reason, event.message);
         return;
       case 'log':
-        this.#relog(event.line);
+        relogWorkerLine(this.#log, event.line, 'session worker');
         return;
     }
-  }
-
-  #relog(line: string): void {
-    let record: Record<string, unknown>;
-    try {
-      record = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      this.#log.warn({ line }, 'unparsable log line from the session worker');
-      return;
-    }
-    const { level, msg, ...fields } = record;
-    const method = PINO_LEVELS[typeof level === 'number' ? level : 30] ?? 'info';
-    this.#log[method](fields, typeof msg === 'string' ? msg : '');
   }
 
   #onWorkerGone(kind: 'error' | 'exit', detail: unknown): void {

@@ -3,12 +3,10 @@
  * stream of the host, so each command and event names its probe session. Validated on both sides like the
  * session worker's messages (workerMessages.ts), whose pieces it reuses.
  */
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
-import { AthError, Codec, EndReason } from '../../signaling/protocol/index.js';
-import { RenderHostErrorCode } from '../errors.js';
+import { type Static, Type } from '@sinclair/typebox';
+import { Codec, EndReason } from '../../signaling/protocol/index.js';
 import { TestHooksSchema } from './TestHooks.js';
-import { EncoderSettingsSchema, StreamStatsSchema } from './workerMessages.js';
+import { EncoderSettingsSchema, parseThreadMessage, StreamStatsSchema } from './workerMessages.js';
 
 const strict = { additionalProperties: false } as const;
 const RequestId = Type.Integer({ minimum: 1 });
@@ -113,20 +111,10 @@ export const ProbeEventSchema = Type.Union([
 ]);
 export type ProbeEvent = Static<typeof ProbeEventSchema>;
 
-function parse<S extends TSchema>(schema: S, what: string, data: unknown): Static<S> {
-  if (Value.Check(schema, data)) return data;
-  const first = Value.Errors(schema, data).First();
-  throw new AthError({
-    code: RenderHostErrorCode.workerMessage,
-    shortMessage: `invalid ${what}`,
-    details: first ? `${first.path || '/'}: ${first.message}` : undefined,
-  });
-}
-
 export function parseProbeCommand(data: unknown): ProbeCommand {
-  return parse(ProbeCommandSchema, 'probe worker command', data);
+  return parseThreadMessage(ProbeCommandSchema, 'probe worker command', data);
 }
 
 export function parseProbeEvent(data: unknown): ProbeEvent {
-  return parse(ProbeEventSchema, 'probe worker event', data);
+  return parseThreadMessage(ProbeEventSchema, 'probe worker event', data);
 }

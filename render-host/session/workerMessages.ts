@@ -186,7 +186,8 @@ export const WorkerEventSchema = Type.Union([
 ]);
 export type WorkerEvent = Static<typeof WorkerEventSchema>;
 
-function parse<S extends TSchema>(schema: S, what: string, data: unknown): Static<S> {
+/** Checks a message crossing the worker boundary against its schema (session and probe workers alike). */
+export function parseThreadMessage<S extends TSchema>(schema: S, what: string, data: unknown): Static<S> {
   if (Value.Check(schema, data)) return data;
   const first = Value.Errors(schema, data).First();
   throw new AthError({
@@ -197,9 +198,9 @@ function parse<S extends TSchema>(schema: S, what: string, data: unknown): Stati
 }
 
 export function parseWorkerCommand(data: unknown): WorkerCommand {
-  return parse(WorkerCommandSchema, 'worker command', data);
+  return parseThreadMessage(WorkerCommandSchema, 'worker command', data);
 }
 
 export function parseWorkerEvent(data: unknown): WorkerEvent {
-  return parse(WorkerEventSchema, 'worker event', data);
+  return parseThreadMessage(WorkerEventSchema, 'worker event', data);
 }
