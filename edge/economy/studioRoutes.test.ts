@@ -17,7 +17,6 @@ import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from
 import { PROTOCOL_VERSION, sessionAuthTypes, weiToString } from '../../signaling/protocol/index.js';
 import { connectTestHost } from '../../signaling/testing/startTestSignaling.js';
 import { TestPeer } from '../../signaling/testing/TestPeer.js';
-import { athTokenAbi, sessionEscrowAbi } from '../chain/index.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { findPlayToken, findStudioByApiKey, getSession, type Ledger, openLedger } from '../ledger/index.js';
 import { PaymentDesk } from './PaymentDesk.js';
@@ -91,25 +90,7 @@ before(async () => {
     }),
   );
   // The studio's wallet, with 100 ATH of escrow.
-  studioWallet = await chain.newFundedAccount(100n * 10n ** 18n);
-  const wallet = chain.walletFor(studioWallet);
-  const amount = 100n * 10n ** 18n;
-  for (const hash of [
-    await wallet.writeContract({
-      address: chain.tokenAddress,
-      abi: athTokenAbi,
-      functionName: 'approve',
-      args: [chain.escrowAddress, amount],
-    }),
-    await wallet.writeContract({
-      address: chain.escrowAddress,
-      abi: sessionEscrowAbi,
-      functionName: 'deposit',
-      args: [amount],
-    }),
-  ]) {
-    await chain.publicClient.waitForTransactionReceipt({ hash });
-  }
+  studioWallet = await chain.newDepositedAccount(100n * 10n ** 18n);
 });
 
 after(async () => {

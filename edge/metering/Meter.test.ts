@@ -21,7 +21,7 @@ import {
 import { connectTestHost, connectTestPlayer } from '../../signaling/testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport } from '../../signaling/testing/TestChecker.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
-import { athTokenAbi, sessionEscrowAbi } from '../chain/index.js';
+import { sessionEscrowAbi } from '../chain/index.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { PaymentDesk } from '../economy/PaymentDesk.js';
 import {
@@ -136,24 +136,7 @@ async function paidSession({
   maxSeconds?: bigint;
   depositWei?: bigint;
 } = {}): Promise<Paid> {
-  const payer = await chain.newFundedAccount(depositWei);
-  const wallet = chain.walletFor(payer);
-  for (const hash of [
-    await wallet.writeContract({
-      address: chain.tokenAddress,
-      abi: athTokenAbi,
-      functionName: 'approve',
-      args: [chain.escrowAddress, depositWei],
-    }),
-    await wallet.writeContract({
-      address: chain.escrowAddress,
-      abi: sessionEscrowAbi,
-      functionName: 'deposit',
-      args: [depositWei],
-    }),
-  ]) {
-    await chain.publicClient.waitForTransactionReceipt({ hash });
-  }
+  const payer = await chain.newDepositedAccount(depositWei);
   const hostId = `meter-${randomBytes(3).toString('hex')}`;
   const gameId = `game-${hostId}`;
   const host = await connectTestHost(server, {
@@ -188,7 +171,7 @@ async function paidSession({
     pricePerSecond: BigInt(terms.pricePerSecondWei),
     expiry: BigInt(terms.expirySec),
   };
-  const signature = await wallet.signTypedData({
+  const signature = await chain.walletFor(payer).signTypedData({
     domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
     types: sessionAuthTypes,
     primaryType: 'SessionAuth',

@@ -4,7 +4,7 @@
  */
 import type { Account, Address, Chain, HDAccount, Hex, PublicClient, Transport, WalletClient } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { athTokenAbi } from '../abis.js';
+import { athTokenAbi, sessionEscrowAbi } from '../abis.js';
 import { createChainClients } from '../chainClients.js';
 import { type DeployedContracts, deployContracts } from '../deployContracts.js';
 import { anvilAccount, DEV_ACCOUNT } from '../devAccounts.js';
@@ -21,6 +21,8 @@ export type TestChain = DeployedContracts & {
   checkerPool: Account;
   /** A fresh account with ETH for gas and `athWei` ATH. */
   newFundedAccount(athWei?: bigint): Promise<Account & { privateKey: Hex }>;
+  /** A fresh funded account that approved and deposited `depositWei` ATH into the escrow: a payer. */
+  newDepositedAccount(depositWei: bigint): Promise<Account & { privateKey: Hex }>;
   /** Moves the chain's clock forward (next block). */
   increaseTime(seconds: number): Promise<void>;
   setNextTimestamp(unixSec: bigint): Promise<void>;
@@ -74,6 +76,14 @@ export async function startTestChain(
     ];
     for (const hash of hashes) await publicClient.waitForTransactionReceipt({ hash });
   };
+  const newFundedAccount = async (athWei = 10_000n * 10n ** 18n) => {
+    const privateKey = generatePrivateKey();
+    const account = Object.assign(privateKeyToAccount(privateKey), { privateKey });
+    const done = funding.then(() => fund(account.address, athWei));
+    funding = done.catch(() => undefined);
+    await done;
+    return account;
+  };
   return {
     ...deployed,
     anvil,
@@ -83,12 +93,24 @@ export async function startTestChain(
     meter,
     treasury,
     checkerPool,
-    async newFundedAccount(athWei = 10_000n * 10n ** 18n) {
-      const privateKey = generatePrivateKey();
-      const account = Object.assign(privateKeyToAccount(privateKey), { privateKey });
-      const done = funding.then(() => fund(account.address, athWei));
-      funding = done.catch(() => undefined);
-      await done;
+    newFundedAccount,
+    async newDepositedAccount(depositWei) {
+      const account = await newFundedAccount(depositWei);
+      const wallet = walletFor(account);
+      const approve = await wallet.writeContract({
+        address: deployed.tokenAddress,
+        abi: athTokenAbi,
+        functionName: 'approve',
+        args: [deployed.escrowAddress, depositWei],
+      });
+      await publicClient.waitForTransactionReceipt({ hash: approve });
+      const deposit = await wallet.writeContract({
+        address: deployed.escrowAddress,
+        abi: sessionEscrowAbi,
+        functionName: 'deposit',
+        args: [depositWei],
+      });
+      await publicClient.waitForTransactionReceipt({ hash: deposit });
       return account;
     },
     async increaseTime(seconds) {

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import type { Account, Address, Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { sessionAuthTypes, sessionEscrowDomain } from '../../../signaling/protocol/index.js';
-import { athTokenAbi, sessionEscrowAbi } from '../../chain/index.js';
+import { sessionEscrowAbi } from '../../chain/index.js';
 import type { TestChain } from '../../chain/testing/startTestChain.js';
 import {
   createSession,
@@ -29,23 +29,7 @@ export type Payer = Account & { privateKey: Hex; depositWei: bigint };
 
 /** A fresh wallet with `depositWei` ATH deposited into the escrow. */
 export async function depositedPayer(chain: TestChain, depositWei: bigint): Promise<Payer> {
-  const account = await chain.newFundedAccount(depositWei);
-  const wallet = chain.walletFor(account);
-  const approve = await wallet.writeContract({
-    address: chain.tokenAddress,
-    abi: athTokenAbi,
-    functionName: 'approve',
-    args: [chain.escrowAddress, depositWei],
-  });
-  await chain.publicClient.waitForTransactionReceipt({ hash: approve });
-  const deposit = await wallet.writeContract({
-    address: chain.escrowAddress,
-    abi: sessionEscrowAbi,
-    functionName: 'deposit',
-    args: [depositWei],
-  });
-  await chain.publicClient.waitForTransactionReceipt({ hash: deposit });
-  return Object.assign(account, { depositWei });
+  return Object.assign(await chain.newDepositedAccount(depositWei), { depositWei });
 }
 
 export function randomProvider(): Address {
