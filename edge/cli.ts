@@ -2,6 +2,8 @@
  * `ath-edge` — the node you run. One command per role; `all` runs the whole network on this machine.
  * Console output is for people (what runs, where to look); the roles' structured logs go to pino.
  */
+// First: sets the native allocators' options, which they read once, when they load.
+import '../render-host/nativeAllocatorDefaults.js';
 import type { Logger } from 'pino';
 import { isAthError } from '../signaling/protocol/index.js';
 import { runDeployCommand } from './chain/runDeployCommand.js';
