@@ -1,4 +1,25 @@
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
+
+/**
+ * The old generation a worker's heap starts with before V8 schedules its first full GC (V8's default for a
+ * heap this small is a few MB above its live size). A session worker's heap is small (≈25 MB) but it drives
+ * hundreds of MB a second of short-lived native memory (each frame's 3.6 MB pixels, encoder packets) that
+ * V8 counts against the same limit, so with the default it ran a full mark-compact every 100–200 ms — a
+ * third of a core with its helper threads — and dropped frames; from this size up, the young generation
+ * collects that garbage and full GCs become rare (`npm run bench:stream`: 150–300 → about 5 a run, 64 MB
+ * still gave 73). Old garbage may now wait longer for its GC; the host's RSS while streaming did not change
+ * (≈650 MB either way).
+ */
+const WORKER_INITIAL_OLD_SPACE_MB = 128;
+let workerHeapConfigured = false;
+
+/** V8 reads the flag when an isolate is created: set once, before the first worker starts. */
+function configureWorkerHeaps(): void {
+  if (workerHeapConfigured) return;
+  workerHeapConfigured = true;
+  setFlagsFromString(`--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`);
+}
 
 /**
  * Starts a session worker thread (it loads its modules, then waits for `init`), or with `probeWorker` the
@@ -13,6 +34,7 @@ export function spawnSessionWorker(
   name = 'session',
   entryModule: 'sessionWorker' | 'probeWorker' = 'sessionWorker',
 ): Worker {
+  configureWorkerHeaps();
   const ownUrl = import.meta.url;
   if (ownUrl.endsWith('.ts')) {
     const entry = new URL(`./${entryModule}.ts`, ownUrl).href;
