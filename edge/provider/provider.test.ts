@@ -3,7 +3,8 @@
  * deployed contracts, no render host; the provider joins in-process (key → faucet → approve + stake →
  * render host) → the host appears in /api/hosts under the provider's address with its stake, a player
  * (werift receiver, its own funded wallet, a signed SessionAuth) gets a real paid stream from it, and
- * `ath-edge provider status` (the CLI, as a child process) reports the slot, the session and the stake.
+ * `ath-edge provider status` (the CLI, as a child process) reports the slot, the session and the stake,
+ * and so does the dashboard page (`/providers/?address=…`) in Chromium, refreshing as the session ends.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -14,9 +15,12 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
+import type { Browser, Page } from 'playwright';
 import type { Address, Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import WebSocket from 'ws';
+import { buildClient } from '../../client/index.js';
+import { launchChromium } from '../../e2e/support/launchChromium.js';
 import { StreamReceiver } from '../../render-host/index.js';
 import type { ProviderStatus } from '../../signaling/protocol/index.js';
 import {
@@ -50,12 +54,21 @@ async function until<T>(what: string, read: () => Promise<T | undefined>, timeou
   }
 }
 
+async function waitForText(page: Page, id: string, expected: string, timeoutMs = 20_000): Promise<void> {
+  await page.waitForFunction(
+    ([elementId, text]) => document.getElementById(elementId ?? '')?.textContent === text,
+    [id, expected],
+    { timeout: timeoutMs },
+  );
+}
+
 describe('provider join against the embedded chain', { timeout: 360_000 }, () => {
   let dataDir: string;
   let stack: Stack;
   let config: EdgeConfig;
   let provider: RoleHandle<ProviderInfo> | undefined;
   let signalingUrl: string;
+  let browser: Browser | undefined;
   const api = async <T>(path: string, init?: RequestInit): Promise<T> => {
     const response = await fetch(`${signalingUrl}${path}`, init);
     assert.ok(response.ok, `${path}: ${response.status} ${await response.clone().text()}`);
@@ -75,13 +88,15 @@ describe('provider join against the embedded chain', { timeout: 360_000 }, () =>
       // Signaling and the chain only: the render host is the provider's.
       stack: { ...DEFAULT_EDGE_CONFIG.stack, renderHosts: 0 },
     };
-    stack = await startStack({ config, clientDir: undefined });
+    const { outDir } = await buildClient({});
+    stack = await startStack({ config, clientDir: outDir });
     signalingUrl = stack.signaling.info.httpUrl;
     process.stderr.write(`provider test: stack up in ${Date.now() - startedMs} ms\n`);
   });
 
   after(async () => {
     const startedMs = Date.now();
+    await browser?.close();
     await provider?.close();
     process.stderr.write(`provider test: provider closed in ${Date.now() - startedMs} ms\n`);
     await stack?.close();
@@ -332,11 +347,35 @@ describe('provider join against the embedded chain', { timeout: 360_000 }, () =>
       assert.match(text, new RegExp(`${info.host.hostId} +up`));
       assert.match(text, /Slashes: +0/);
 
+      // The dashboard page shows the same, from the same API.
+      browser = await launchChromium();
+      const page = await browser.newPage();
+      await page.goto(`${signalingUrl}/providers/?address=${info.providerAddress}`);
+      await page.locator('#provider').waitFor({ state: 'visible', timeout: 20_000 });
+      // biome-ignore lint/performance/useDomNodeTextContent: the rendered text (table cells apart) is what a provider reads
+      const shown = (id: string) => page.locator(`#${id}`).innerText();
+      assert.equal(await shown('stake'), '2,000 ATH');
+      assert.match(await shown('stake-detail'), /tier software, minimum 2,000 ATH/);
+      assert.equal(await shown('slots'), '1 / 1');
+      assert.equal(await shown('sessions'), '1');
+      assert.equal(await shown('slashes'), '0');
+      assert.match(await shown('hosts'), new RegExp(`${info.host.hostId}\\s+up`));
+      assert.match(await shown('recent'), new RegExp(game));
+
       send({ type: 'quit', sessionId });
       await until('the slot free again', async () => {
         const status = await fetchProviderStatus(signalingUrl, info.providerAddress);
         return status.slots.free === 1 && status.sessions.live === 0 ? status : undefined;
       });
+      // The page refreshes on its own (every 5 s).
+      await waitForText(page, 'slots', '0 / 1');
+      assert.equal(await shown('sessions'), '0');
+
+      // A malformed address is refused in the page, before any request.
+      await page.locator('#address').fill('0x1234');
+      await page.locator('#address-form button').click();
+      assert.match(await shown('status-message'), /0x followed by 40 hex digits/);
+      assert.equal(await page.locator('#status-message').getAttribute('data-kind'), 'error');
     } finally {
       await receiver?.close();
       socket.close(1000);
