@@ -11,17 +11,14 @@
  */
 import type { Logger } from 'pino';
 import type { LocalAccount } from 'viem';
-import WebSocket from 'ws';
 import type { CheckerMetricKey, Metrics } from '../../metrics/index.js';
+import { NodeSignalingLink } from '../../signaling/link/NodeSignalingLink.js';
 import {
   type CheckReport,
   checkerRegistrationMessage,
   type PeerMessage,
-  PROTOCOL_VERSION,
-  parseServerMessage,
   type ServerMessage,
   type ServerMessageOf,
-  WS_SUBPROTOCOL,
 } from '../../signaling/protocol/index.js';
 import { DEFAULT_PROBE_THRESHOLDS, judgeProbe, type ProbeMeasurement, type ProbeThresholds } from './judgeProbe.js';
 import { DEFAULT_PROBE_WINDOW, ProbeReceiver, type ProbeWindowOptions } from './ProbeReceiver.js';
@@ -68,8 +65,6 @@ type Probe = {
   done: boolean;
 };
 
-const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 5_000;
 const UNMEASURED_RTT_MICROS = 0xffffffff;
 /** Kept free before the round's deadline for signing and sending the report. */
 const OFFER_MARGIN_MS = 3_000;
@@ -85,10 +80,8 @@ export class CheckerNode {
     accepted: new Set(),
     refused: new Set(),
   };
-  #socket: WebSocket | undefined;
+  readonly #link: NodeSignalingLink;
   #registered = false;
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  #reconnectDelayMs = RECONNECT_MIN_MS;
   #closed = false;
   #firstFailure: ((error: Error) => void) | undefined;
   /** Counts since start, for /healthz. */
@@ -97,6 +90,13 @@ export class CheckerNode {
   constructor(params: CheckerNodeParameters) {
     this.#p = params;
     this.#log = params.log.child({ mod: 'edge/checker', checker: params.account.address });
+    this.#link = new NodeSignalingLink({
+      url: params.signalingNodeUrl,
+      hello: { role: 'checker', agent: 'ath-edge checker' },
+      log: this.#log,
+      onMessage: (message) => this.#onMessage(message),
+      onDisconnected: () => this.#onDisconnected(),
+    });
   }
 
   get address(): `0x${string}` {
@@ -138,59 +138,31 @@ export class CheckerNode {
         off();
         reject(error);
       };
-      this.#connect();
+      this.#link.connect();
     });
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#reconnectTimer);
     // The hosts stop streaming to a checker that leaves (signaling relays `probe-done` as `stop-probe`).
     for (const id of this.#probes.keys()) this.#send({ type: 'probe-done', sessionId: id });
     await Promise.all([...this.#probes.keys()].map((id) => this.#dropProbe(id)));
-    this.#socket?.close(1000, 'checker shutting down');
+    this.#registered = false;
+    this.#link.close(1000, 'checker shutting down');
   }
 
   // ---- signaling connection ----------------------------------------------------------------------------
 
-  #connect(): void {
-    if (this.#closed) return;
-    const socket = new WebSocket(this.#p.signalingNodeUrl, [WS_SUBPROTOCOL]);
-    this.#socket = socket;
-    socket.on('open', () => {
-      this.#send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'checker', agent: 'ath-edge checker' });
-    });
-    socket.on('message', (data, isBinary) => {
-      let message: ServerMessage;
-      try {
-        message = parseServerMessage(isBinary ? new Uint8Array(data as Buffer) : data.toString());
-      } catch (error) {
-        this.#log.warn({ err: error }, 'invalid frame from signaling ignored');
-        return;
-      }
-      this.#onMessage(message).catch((error: unknown) =>
-        this.#log.error({ err: error, type: message.type }, 'handler failed'),
-      );
-    });
-    socket.on('error', (error) => this.#log.warn({ err: error }, 'signaling connection error'));
-    socket.on('close', (code) => this.#onClose(socket, code));
-  }
-
-  #onClose(socket: WebSocket, code: number): void {
-    if (socket !== this.#socket) return;
+  #onDisconnected(): void {
     this.#registered = false;
     // Probes belong to this connection: signaling relays their SDP to it only, and reassigns them.
     for (const id of [...this.#probes.keys()]) void this.#dropProbe(id);
-    if (this.#closed) return;
-    this.#log.warn({ code }, 'signaling connection lost; reconnecting');
     this.#emit('disconnected');
-    this.#reconnectTimer = setTimeout(() => this.#connect(), this.#reconnectDelayMs);
-    this.#reconnectDelayMs = Math.min(RECONNECT_MAX_MS, this.#reconnectDelayMs * 2);
   }
 
   #send(message: PeerMessage): void {
-    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
+    this.#link.send(message);
   }
 
   async #onMessage(message: ServerMessage): Promise<void> {
@@ -205,8 +177,7 @@ export class CheckerNode {
         });
         return;
       case 'checker-registered':
-        // Backoff resets on registration, not on connecting: a refused registration keeps backing off.
-        this.#reconnectDelayMs = RECONNECT_MIN_MS;
+        this.#link.accepted();
         this.#registered = true;
         this.#log.info('registered with signaling');
         this.#emit('registered', this.address);
@@ -240,11 +211,11 @@ export class CheckerNode {
         this.#firstFailure(error);
         this.#firstFailure = undefined;
         this.#closed = true;
-        this.#socket?.close(1000, 'registration refused');
+        this.#link.close(1000, 'registration refused');
       } else {
         // After a reconnect signaling may still hold the old connection ("already connected"): retry with
         // backoff on a fresh connection (and nonce) until it has let the old one go.
-        this.#socket?.close(4000, 'registration refused');
+        this.#link.drop(4000, 'registration refused');
       }
       return;
     }

@@ -13,8 +13,8 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import type { LocalAccount } from 'viem';
-import WebSocket from 'ws';
 import type { Metrics, RenderHostMetricKey } from '../../metrics/index.js';
+import { NodeSignalingLink } from '../../signaling/link/NodeSignalingLink.js';
 import {
   type EndReasonName,
   type GameInfoRecord,
@@ -22,13 +22,10 @@ import {
   isAthError,
   type PeerMessage,
   PROBE_MAX_DURATION_MS,
-  PROTOCOL_VERSION,
-  parseServerMessage,
   type RegionInfo,
   type ServerMessage,
   type ServerMessageOf,
   type SlotStateName,
-  WS_SUBPROTOCOL,
   weiToString,
 } from '../../signaling/protocol/index.js';
 import type { ProbeService, ProbeStream } from '../session/index.js';
@@ -69,19 +66,14 @@ type Slot = { index: number; state: SlotStateName; sessionId: string | undefined
 
 type RenderHostEvents = { registered: []; disconnected: [] };
 
-const RECONNECT_MIN_MS = 250;
-const RECONNECT_MAX_MS = 5_000;
-
 export class RenderHost {
   readonly #params: RenderHostParameters;
   readonly #log: Logger;
   readonly #slots: Slot[];
   readonly #probes = new Map<string, Probe>();
-  #socket: WebSocket | undefined;
+  readonly #link: NodeSignalingLink;
   #registered = false;
   #heartbeat: NodeJS.Timeout | undefined;
-  #reconnectTimer: NodeJS.Timeout | undefined;
-  #reconnectDelayMs = RECONNECT_MIN_MS;
   #closed = false;
   /** Rejects `start()` when the very first registration is refused (bad key, duplicate host id). */
   #firstFailure: ((error: Error) => void) | undefined;
@@ -93,6 +85,13 @@ export class RenderHost {
   constructor(params: RenderHostParameters) {
     this.#params = params;
     this.#log = params.log.child({ mod: 'render-host/host', hostId: params.hostId });
+    this.#link = new NodeSignalingLink({
+      url: params.signalingNodeUrl,
+      hello: { role: 'host', agent: 'ath-edge render-host' },
+      log: this.#log,
+      onMessage: (message) => this.#onMessage(message),
+      onDisconnected: (code) => this.#onDisconnected(code),
+    });
     this.#slots = Array.from({ length: params.slots }, (_, index) => ({
       index,
       state: 'free',
@@ -155,66 +154,39 @@ export class RenderHost {
         offRegistered();
         reject(error);
       };
-      this.#connect();
+      this.#link.connect();
     });
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#registered = false;
     clearInterval(this.#heartbeat);
-    clearTimeout(this.#reconnectTimer);
     await Promise.all([
       ...this.#slots.map((slot) => this.#stopSlot(slot, 'host-stopped')),
       ...[...this.#probes.keys()].map((sessionId) => this.#stopProbe(sessionId, 'host stopping')),
     ]);
-    this.#socket?.close(1000, 'host shutting down');
+    this.#link.close(1000, 'host shutting down');
   }
 
   // ---- signaling connection ----------------------------------------------------------------------------
 
-  #connect(): void {
-    if (this.#closed) return;
-    const socket = new WebSocket(this.#params.signalingNodeUrl, [WS_SUBPROTOCOL]);
-    this.#socket = socket;
-    socket.on('open', () => {
-      this.#reconnectDelayMs = RECONNECT_MIN_MS;
-      this.#send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'host', agent: 'ath-edge render-host' });
-    });
-    socket.on('message', (data, isBinary) => {
-      let message: ServerMessage;
-      try {
-        message = parseServerMessage(isBinary ? new Uint8Array(data as Buffer) : data.toString());
-      } catch (error) {
-        this.#log.warn({ err: error }, 'invalid frame from signaling ignored');
-        return;
-      }
-      this.#onMessage(message).catch((error: unknown) =>
-        this.#log.error({ err: error, type: message.type }, 'handler failed'),
-      );
-    });
-    socket.on('error', (error) => this.#log.warn({ err: error }, 'signaling connection error'));
-    socket.on('close', (code) => this.#onClose(code));
-  }
-
-  #onClose(code: number): void {
+  #onDisconnected(code: number): void {
     const wasRegistered = this.#registered;
     this.#registered = false;
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
-    if (this.#closed) return;
-    this.#log.warn({ code, wasRegistered }, 'signaling connection lost; reconnecting');
+    this.#log.warn({ code, wasRegistered }, 'signaling lost: ending this host’s sessions and probes');
     // Signaling treats a lost host as lost: it has ended these sessions and told the players.
     for (const slot of this.#slots) void this.#stopSlot(slot, 'host-lost');
     // Signaling forgets the probes too: their checkers cannot reach this host through it any more.
     for (const sessionId of [...this.#probes.keys()]) void this.#stopProbe(sessionId, 'signaling lost');
     for (const listener of this.#listeners.disconnected) listener();
-    this.#reconnectTimer = setTimeout(() => this.#connect(), this.#reconnectDelayMs);
-    this.#reconnectDelayMs = Math.min(RECONNECT_MAX_MS, this.#reconnectDelayMs * 2);
   }
 
   #send(message: PeerMessage): void {
-    if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
+    this.#link.send(message);
   }
 
   async #onMessage(message: ServerMessage): Promise<void> {
@@ -285,6 +257,7 @@ export class RenderHost {
 
   #onRegistered(): void {
     this.#registered = true;
+    this.#link.accepted();
     this.#firstFailure = undefined;
     this.#log.info({ slots: this.#slots.length, games: this.#params.games.map((g) => g.id) }, 'registered');
     clearInterval(this.#heartbeat);
