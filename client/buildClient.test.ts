@@ -28,6 +28,18 @@ describe('buildClient', () => {
     assert.match(html, /src="\/assets\/play\.js"/);
   });
 
+  test('the play and provider pages link the shared stylesheet, which is written', async () => {
+    assert.ok(result.files.includes('assets/site.css'));
+    assert.match(await readFile(join(outDir, 'assets/site.css'), 'utf8'), /--accent:/);
+    for (const page of ['index.html', 'providers/index.html']) {
+      assert.match(
+        await readFile(join(outDir, page), 'utf8'),
+        /<link rel="stylesheet" href="\/assets\/site\.css" \/>/,
+        page,
+      );
+    }
+  });
+
   test('the bundles pull in no Node built-ins', async () => {
     const nodeModules = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
     for (const [bundle, inputs] of Object.entries(result.inputs)) {

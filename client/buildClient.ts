@@ -37,6 +37,11 @@ const STATIC_PAGES: ReadonlyArray<{ html: string; outHtml: string }> = [
   { html: 'pages/docs/embed.html', outHtml: 'docs/embed.html' },
 ];
 
+/** Files copied as they are. */
+const STATIC_FILES: ReadonlyArray<{ html: string; outHtml: string }> = [
+  { html: 'pages/site.css', outHtml: 'assets/site.css' },
+];
+
 const ELEMENT_ENTRY = { in: join(CLIENT_DIR, 'elements/ath-play.ts'), out: 'sdk/ath-play' };
 
 export type BuildClientParameters = { outDir?: string; minify?: boolean };
@@ -96,7 +101,7 @@ export async function buildClient({
         entryPoints: [ELEMENT_ENTRY],
         outdir: outDir,
       }),
-      ...[...PAGES, ...STATIC_PAGES].map(async (page) => {
+      ...[...PAGES, ...STATIC_PAGES, ...STATIC_FILES].map(async (page) => {
         const target = join(outDir, page.outHtml);
         await mkdir(dirname(target), { recursive: true });
         await copyFile(join(CLIENT_DIR, page.html), target);
@@ -108,7 +113,7 @@ export async function buildClient({
     return {
       outDir,
       files: [
-        ...[...PAGES, ...STATIC_PAGES].map((page) => page.outHtml),
+        ...[...PAGES, ...STATIC_PAGES, ...STATIC_FILES].map((page) => page.outHtml),
         ...outputs.map((file) => relative(outDir, resolve(REPO_DIR, file))),
       ],
       durationMs: performance.now() - startedMs,
