@@ -7,11 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { type Account, type Hex, hexToBytes } from 'viem';
 import { machineInfo, round } from '../../signaling/bench/machine.js';
+import { SignatureVerifier, signDigest, typedDigests } from '../../signaling/crypto/fastTypedData.js';
 import { type SessionAuth, sessionEscrowDomain, type Usage } from '../../signaling/protocol/index.js';
 import { athTokenAbi, sessionEscrowAbi } from '../chain/abis.js';
 import { packRedemptions, type Redemption, toRedemption } from '../chain/redemption.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
-import { SignatureVerifier, signDigest, typedDigests } from './fastTypedData.js';
 import { createVoucherSigner } from './signVoucher.js';
 
 const ATH = 10n ** 18n;

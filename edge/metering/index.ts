@@ -1,6 +1,13 @@
 // Metering: the meter's voucher signing and the fast EIP-712 verification of our structs.
+
+export {
+  type Eip712Domain,
+  SignatureVerifier,
+  signDigest,
+  type TypedDigests,
+  typedDigests,
+} from '../../signaling/crypto/fastTypedData.js';
 export { MeteringErrorCode } from './errors.js';
-export { type Eip712Domain, SignatureVerifier, signDigest, type TypedDigests, typedDigests } from './fastTypedData.js';
 export {
   DEFAULT_METER_SETTINGS,
   type EscrowReader,

@@ -1,7 +1,7 @@
 import type { Hex } from 'viem';
 import { hexToBytes } from 'viem';
+import { type Eip712Domain, signDigest, typedDigests } from '../../signaling/crypto/fastTypedData.js';
 import type { Usage } from '../../signaling/protocol/index.js';
-import { type Eip712Domain, signDigest, typedDigests } from './fastTypedData.js';
 
 export type VoucherSigner = { sign(usage: Usage): Hex };
 

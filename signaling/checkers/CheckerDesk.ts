@@ -11,17 +11,11 @@
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
-import { recoverTypedDataAddress, verifyMessage } from 'viem';
+import { type Address, type Hex, verifyMessage } from 'viem';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
 import type { HostRecord, HostRegistry } from '../hub/HostRegistry.js';
-import {
-  AthError,
-  checkerDomain,
-  checkerRegistrationMessage,
-  checkReportTypes,
-  type PeerMessageOf,
-  type ServerMessage,
-} from '../protocol/index.js';
+import { AthError, checkerRegistrationMessage, type PeerMessageOf, type ServerMessage } from '../protocol/index.js';
+import { CheckReportVerifier } from './CheckReportVerifier.js';
 
 export type CheckSettings = {
   /** Between two rounds of a container. */
@@ -104,6 +98,9 @@ export class CheckerDesk {
   /** Latest verdict per container, for delivery verification. */
   readonly #latest = new Map<string, RoundVerdict>();
   #closed = false;
+
+  /** For the configured domain; made again if the settings' domain changes (a chain deployed after start). */
+  #verifier: { key: string; verifier: CheckReportVerifier } | undefined;
 
   constructor(params: CheckerDeskParameters) {
     this.#p = params;
@@ -295,6 +292,13 @@ export class CheckerDesk {
 
   // ---- reports -----------------------------------------------------------------------------------------
 
+  #reportVerifier(): CheckReportVerifier {
+    const { domain } = this.#p.settings;
+    const key = `${domain.chainId}:${domain.verifyingContract.toLowerCase()}`;
+    if (this.#verifier?.key !== key) this.#verifier = { key, verifier: new CheckReportVerifier(domain) };
+    return this.#verifier.verifier;
+  }
+
   async report(peerId: string, message: PeerMessageOf<'check-report'>): Promise<{ round: string; container: string }> {
     const checker = this.#checkers.get(peerId);
     if (!checker) throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'register as a checker first' });
@@ -321,32 +325,12 @@ export class CheckerDesk {
         shortMessage: 'report timestamp is off by more than the allowed skew',
       });
     }
-    const signer = await recoverTypedDataAddress({
-      domain: checkerDomain(this.#p.settings.domain),
-      types: checkReportTypes,
-      primaryType: 'CheckReport',
-      message: {
-        container: report.container,
-        checker: report.checker as `0x${string}`,
-        round: BigInt(report.round),
-        rttMicros: report.rttMicros,
-        fpsMilli: report.fpsMilli,
-        lossPpm: report.lossPpm,
-        ok: report.ok,
-        timestamp: BigInt(report.timestamp),
-      },
-      signature: message.signature as `0x${string}`,
-    }).catch(() => undefined);
-    if (signer?.toLowerCase() !== checker.address) {
+    if (!this.#reportVerifier().verify(checker.address as Address, report, message.signature as Hex)) {
       this.#p.metrics.metric.checkerReports.inc({ verdict: 'rejected' });
       throw new AthError({
         code: 'ATH_ERR_BAD_SIGNATURE',
         shortMessage: 'report signature does not match the checker',
       });
-    }
-    // Re-check after the await: the round may have closed meanwhile.
-    if (this.#rounds.get(report.container) !== round || round.reports.has(checker.address)) {
-      throw new AthError({ code: 'ATH_ERR_REPLAY', shortMessage: 'this round was already reported or closed' });
     }
     round.reports.set(checker.address, { report, signature: message.signature as `0x${string}` });
     this.#p.metrics.metric.checkerReports.inc({ verdict: report.ok ? 'ok' : 'fail' });

@@ -16,7 +16,7 @@ import {
   sessionAuthTypes,
   type Usage,
   usageTypes,
-} from '../../signaling/protocol/index.js';
+} from '../protocol/index.js';
 import { domainSeparator, structHasher, typedDataDigest } from './typedDataHasher.js';
 
 export type Eip712Domain = { name: string; version: string; chainId: number; verifyingContract: Address };
