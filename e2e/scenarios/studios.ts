@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright';
 import type { Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { athTokenAbi, createChainClients, sessionEscrowAbi } from '../../edge/chain/index.js';
+import { createChainClients, depositToEscrow } from '../../edge/chain/index.js';
 import { studioRegistrationMessage } from '../../edge/economy/index.js';
 import type { Stack } from '../../edge/index.js';
 import { sessionAuthTypes } from '../../signaling/protocol/index.js';
@@ -146,23 +146,13 @@ describe('studios', () => {
       account: studio,
     });
     if (!walletClient) throw new Error('no wallet client');
-    const amount = 100n * 10n ** 18n;
-    for (const hash of [
-      await walletClient.writeContract({
-        address: chainInfo.tokenAddress,
-        abi: athTokenAbi,
-        functionName: 'approve',
-        args: [chainInfo.escrowAddress, amount],
-      }),
-      await walletClient.writeContract({
-        address: chainInfo.escrowAddress,
-        abi: sessionEscrowAbi,
-        functionName: 'deposit',
-        args: [amount],
-      }),
-    ]) {
-      await publicClient.waitForTransactionReceipt({ hash });
-    }
+    await depositToEscrow({
+      publicClient,
+      walletClient,
+      tokenAddress: chainInfo.tokenAddress,
+      escrowAddress: chainInfo.escrowAddress,
+      amountWei: 100n * 10n ** 18n,
+    });
     const issuedAtSec = Math.floor(Date.now() / 1000);
     const registered = await post('/api/studios', {
       address: studio.address,

@@ -21,6 +21,7 @@ export {
   deployContracts,
   tierId,
 } from './deployContracts.js';
+export { type DepositToEscrowParameters, depositToEscrow } from './depositToEscrow.js';
 export { ANVIL_MNEMONIC, anvilAccount, DEV_ACCOUNT } from './devAccounts.js';
 export { ChainErrorCode } from './errors.js';
 export { type OperatorStake, readOperatorStake, tierName } from './readOperatorStake.js';

@@ -9,7 +9,7 @@ import { type Account, type Hex, hexToBytes } from 'viem';
 import { machineInfo, round } from '../../signaling/bench/machine.js';
 import { SignatureVerifier, signDigest, typedDigests } from '../../signaling/crypto/fastTypedData.js';
 import { type SessionAuth, sessionEscrowDomain, type Usage } from '../../signaling/protocol/index.js';
-import { athTokenAbi, sessionEscrowAbi } from '../chain/abis.js';
+import { sessionEscrowAbi } from '../chain/abis.js';
 import { packRedemptions, type Redemption, toRedemption } from '../chain/redemption.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { createVoucherSigner } from './signVoucher.js';
@@ -56,22 +56,7 @@ const escrowDigests = typedDigests(escrowDomain);
 async function fundedPlayers(count: number): Promise<Array<Account & { privateKey: Hex }>> {
   const players = [];
   for (let i = 0; i < count; i++) {
-    const player = await chain.newFundedAccount(20n * ATH);
-    const wallet = chain.walletFor(player);
-    const approve = await wallet.writeContract({
-      address: chain.tokenAddress,
-      abi: athTokenAbi,
-      functionName: 'approve',
-      args: [chain.escrowAddress, 20n * ATH],
-    });
-    await chain.publicClient.waitForTransactionReceipt({ hash: approve });
-    const deposit = await wallet.writeContract({
-      address: chain.escrowAddress,
-      abi: sessionEscrowAbi,
-      functionName: 'deposit',
-      args: [20n * ATH],
-    });
-    await chain.publicClient.waitForTransactionReceipt({ hash: deposit });
+    const player = await chain.newDepositedAccount(20n * ATH);
     players.push(player);
   }
   return players;

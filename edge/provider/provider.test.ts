@@ -32,7 +32,7 @@ import {
   sessionEscrowDomain,
   WS_SUBPROTOCOL,
 } from '../../signaling/protocol/index.js';
-import { athTokenAbi, createChainClients, DEFAULT_MIN_STAKES_WEI, sessionEscrowAbi } from '../chain/index.js';
+import { createChainClients, DEFAULT_MIN_STAKES_WEI, depositToEscrow } from '../chain/index.js';
 import { DEFAULT_EDGE_CONFIG, type EdgeConfig } from '../config/EdgeConfig.js';
 import type { RoleHandle } from '../roles/RoleHandle.js';
 import { type Stack, startStack } from '../stack/startStack.js';
@@ -170,22 +170,12 @@ describe('provider join against the embedded chain', { timeout: 360_000 }, () =>
       account: player,
     });
     assert.ok(walletClient);
-    const depositWei = 10n * 10n ** 18n;
-    await publicClient.waitForTransactionReceipt({
-      hash: await walletClient.writeContract({
-        address: chain.tokenAddress as Address,
-        abi: athTokenAbi,
-        functionName: 'approve',
-        args: [chain.escrowAddress as Address, depositWei],
-      }),
-    });
-    await publicClient.waitForTransactionReceipt({
-      hash: await walletClient.writeContract({
-        address: chain.escrowAddress as Address,
-        abi: sessionEscrowAbi,
-        functionName: 'deposit',
-        args: [depositWei],
-      }),
+    await depositToEscrow({
+      publicClient,
+      walletClient,
+      tokenAddress: chain.tokenAddress as Address,
+      escrowAddress: chain.escrowAddress as Address,
+      amountWei: 10n * 10n ** 18n,
     });
 
     const { token } = await api<{ token: string }>('/api/session', { method: 'POST' });

@@ -4,9 +4,10 @@
  */
 import type { Account, Address, Chain, HDAccount, Hex, PublicClient, Transport, WalletClient } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { athTokenAbi, sessionEscrowAbi } from '../abis.js';
+import { athTokenAbi } from '../abis.js';
 import { createChainClients } from '../chainClients.js';
 import { type DeployedContracts, deployContracts } from '../deployContracts.js';
+import { depositToEscrow } from '../depositToEscrow.js';
 import { anvilAccount, DEV_ACCOUNT } from '../devAccounts.js';
 import { type Anvil, startAnvil } from '../startAnvil.js';
 
@@ -96,21 +97,13 @@ export async function startTestChain(
     newFundedAccount,
     async newDepositedAccount(depositWei) {
       const account = await newFundedAccount(depositWei);
-      const wallet = walletFor(account);
-      const approve = await wallet.writeContract({
-        address: deployed.tokenAddress,
-        abi: athTokenAbi,
-        functionName: 'approve',
-        args: [deployed.escrowAddress, depositWei],
+      await depositToEscrow({
+        publicClient,
+        walletClient: walletFor(account),
+        tokenAddress: deployed.tokenAddress,
+        escrowAddress: deployed.escrowAddress,
+        amountWei: depositWei,
       });
-      await publicClient.waitForTransactionReceipt({ hash: approve });
-      const deposit = await wallet.writeContract({
-        address: deployed.escrowAddress,
-        abi: sessionEscrowAbi,
-        functionName: 'deposit',
-        args: [depositWei],
-      });
-      await publicClient.waitForTransactionReceipt({ hash: deposit });
       return account;
     },
     async increaseTime(seconds) {
