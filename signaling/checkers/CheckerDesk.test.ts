@@ -148,4 +148,35 @@ describe('checkers', () => {
     assert.equal(verdict.verdict, 'ok');
     assert.equal(verdict.majority.length, 3);
   });
+
+  test('a round that started with one checker takes checkers who register later, up to three', async () => {
+    const { server, team, host, verdicts } = await world(1, 'early-host');
+    const early = team[0];
+    if (!early) throw new Error('team');
+    const first = await early.peer.next('check-assignment');
+    await host.next('start-probe');
+    const late = await Promise.all([connectTestChecker(server), connectTestChecker(server)]);
+    cleanups.push(() => {
+      for (const checker of late) checker.peer.terminate();
+    });
+    const lateAssignments = await Promise.all(late.map((c) => c.peer.next('check-assignment')));
+    for (const assignment of lateAssignments) {
+      assert.equal(assignment.container, 'early-host');
+      assert.equal(assignment.round, first.round, 'the same round, topped up');
+    }
+    await Promise.all([host.next('start-probe'), host.next('start-probe')]);
+    // A fourth checker finds the round full.
+    const fourth = await connectTestChecker(server);
+    cleanups.push(() => fourth.peer.terminate());
+    await assert.rejects(fourth.peer.next('check-assignment', 500));
+    await report(early, first, true);
+    for (const [i, checker] of late.entries()) {
+      const assignment = lateAssignments[i];
+      if (assignment) await report(checker, assignment, i === 0);
+    }
+    const verdict = await waitFor(() => verdicts[0]);
+    assert.equal(verdict.verdict, 'ok');
+    assert.equal(verdict.majority.length, 2);
+    assert.equal(verdict.minority.length, 1, 'three votes, not one');
+  });
 });

@@ -145,11 +145,27 @@ export class CheckerDesk {
         throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'this checker is already connected' });
       }
     }
-    this.#checkers.set(peerId, { peerId, address });
+    const checker: CheckerPeer = { peerId, address };
+    this.#checkers.set(peerId, checker);
     this.#log.info({ checker: address }, 'checker registered');
     // Containers that could not be checked for want of checkers get a round now.
     for (const host of this.#p.hosts.all()) if (!this.#rounds.has(host.hostId)) this.#scheduleRound(host.hostId, 0);
+    this.#topUpRounds(checker);
     return address;
+  }
+
+  /**
+   * Rounds that started short of checkers (one or two were connected, as right after start-up) take a
+   * newcomer, so that they still end with 2N+1 votes rather than one checker's word.
+   */
+  #topUpRounds(checker: CheckerPeer): void {
+    for (const round of this.#rounds.values()) {
+      if (round.assigned.size >= this.#p.settings.checkersPerContainer || round.assigned.has(checker.address)) continue;
+      const host = this.#p.hosts.get(round.hostId);
+      if (host?.state !== 'up' || !host.peerId) continue;
+      this.#assign(host, round, checker);
+      this.#log.info({ hostId: round.hostId, round: String(round.round), checker: checker.address }, 'round topped up');
+    }
   }
 
   checkerLeft(peerId: string): void {
