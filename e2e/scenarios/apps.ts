@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { before, describe, test } from 'node:test';
+import { before, describe, type TestContext, test } from 'node:test';
 import type { Browser, Page } from 'playwright';
 import type { Stack } from '../../edge/index.js';
 import { findSessionProcesses, horizontalShift, meanAbsDifference, ScreenCapture } from '../../render-host/index.js';
@@ -206,6 +206,19 @@ async function waitUntil(what: string, predicate: () => Promise<boolean>, timeou
   }
 }
 
+/** Whether the stack serves SuperTux; skips the test when it does not (not installed on this machine). */
+async function superTuxServed(baseUrl: string, t: TestContext): Promise<boolean> {
+  const { games } = (await (await fetch(`${baseUrl}/api/games`)).json()) as { games: { id: string }[] };
+  if (games.some((game) => game.id === GAME)) return true;
+  t.skip('SuperTux not served');
+  return false;
+}
+
+/** Waits until no process of the session (Xvfb, PulseAudio, the game) is left. */
+function waitSessionGone(sessionId: string, what: string, timeoutMs: number): Promise<void> {
+  return waitUntil(what, async () => (await sessionProcesses(sessionId)).length === 0, timeoutMs);
+}
+
 /** Quits like a player (the Quit button) when the session still runs, and closes the tab. */
 async function quit(page: Page): Promise<void> {
   const button = page.locator('ath-play button.quit');
@@ -246,11 +259,7 @@ describe('real games: SuperTux on the render host', () => {
   test('plays SuperTux: 1280×720 at ≥ 20 fps, Right scrolls the level, its sound reaches the Opus track, quitting leaves no process', {
     timeout: 120_000,
   }, async (t) => {
-    const games = ((await (await fetch(`${baseUrl}/api/games`)).json()) as { games: { id: string }[] }).games;
-    if (!games.some((game) => game.id === GAME)) {
-      t.skip('SuperTux not served');
-      return;
-    }
+    if (!(await superTuxServed(baseUrl, t))) return;
     const page = await openGame(browser, baseUrl);
     let id: string | undefined;
     try {
@@ -293,24 +302,13 @@ describe('real games: SuperTux on the render host', () => {
     } finally {
       await quit(page);
     }
-    const sid = id;
-    if (sid) {
-      await waitUntil(
-        'the session’s processes are gone',
-        async () => (await sessionProcesses(sid)).length === 0,
-        15_000,
-      );
-    }
+    if (id) await waitSessionGone(id, 'the session’s processes are gone', 15_000);
   });
 
   test('two SuperTux sessions at once: own displays and homes, and one player’s input does not move the other', {
     timeout: 150_000,
   }, async (t) => {
-    const games = ((await (await fetch(`${baseUrl}/api/games`)).json()) as { games: { id: string }[] }).games;
-    if (!games.some((game) => game.id === GAME)) {
-      t.skip('SuperTux not served');
-      return;
-    }
+    if (!(await superTuxServed(baseUrl, t))) return;
     const pages: Page[] = [];
     const ids: string[] = [];
     try {
@@ -349,21 +347,13 @@ describe('real games: SuperTux on the render host', () => {
       for (const page of pages) await quit(page);
     }
     for (const id of ids) {
-      await waitUntil(
-        'both sessions’ processes are gone',
-        async () => (await sessionProcesses(id)).length === 0,
-        20_000,
-      );
+      await waitSessionGone(id, 'both sessions’ processes are gone', 20_000);
     }
   });
   test('a game that crashes ends its session with a clear message, and leaves nothing behind', {
     timeout: 90_000,
   }, async (t) => {
-    const games = ((await (await fetch(`${baseUrl}/api/games`)).json()) as { games: { id: string }[] }).games;
-    if (!games.some((game) => game.id === GAME)) {
-      t.skip('SuperTux not served');
-      return;
-    }
+    if (!(await superTuxServed(baseUrl, t))) return;
     const page = await openGame(browser, baseUrl);
     let id = '';
     try {
@@ -377,10 +367,6 @@ describe('real games: SuperTux on the render host', () => {
     } finally {
       await closePlayer(page);
     }
-    await waitUntil(
-      'the crashed session’s processes are gone',
-      async () => (await sessionProcesses(id)).length === 0,
-      15_000,
-    );
+    await waitSessionGone(id, 'the crashed session’s processes are gone', 15_000);
   });
 });
