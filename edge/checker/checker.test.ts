@@ -8,15 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { createMetrics, RENDER_HOST_METRICS } from '../../metrics/index.js';
-import {
-  BUILTIN_GAMES,
-  createBuiltinSessionDriver,
-  ProbeStreams,
-  type RenderHostHandle,
-  startRenderHost,
-  TestHookSwitch,
-} from '../../render-host/index.js';
+import { startTestRenderHost } from '../../render-host/host/testing/startTestRenderHost.js';
+import { BUILTIN_GAMES, ProbeStreams, type RenderHostHandle, TestHookSwitch } from '../../render-host/index.js';
 import type { RoundVerdict } from '../../signaling/checkers/CheckerDesk.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
 import type { SignalingServer } from '../../signaling/index.js';
@@ -73,32 +66,15 @@ describe('checker nodes on real render hosts', { timeout: 180_000 }, () => {
     liar = checkers[2]?.address.toLowerCase() as `0x${string}`;
     const games = BUILTIN_GAMES.slice(0, 1);
     for (const [hostId, hooks] of Object.entries(HOSTS)) {
-      const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
       const testHooks = new TestHookSwitch(hooks);
       const hostLog = log.child({ hostId });
       const probes = new ProbeStreams({ fps: Math.max(...games.map((g) => g.fps)), testHooks, log: hostLog });
-      const handle = await startRenderHost({
+      const handle = await startTestRenderHost({
         hostId,
         signalingNodeUrl: server.wsNodeUrl,
-        provider: privateKeyToAccount(generatePrivateKey()),
-        bindHost: '127.0.0.1',
-        probePort: 0,
-        region: { country: 'DE', lat: 50.1, lon: 8.7 },
-        gpu: 'none',
-        encoder: 'x264',
-        slots: 1,
-        priceWeiPerSec: 1n,
         games,
-        sessions: createBuiltinSessionDriver({
-          encoder: { prefer: 'x264', minBitrateBps: 500_000, startBitrateBps: 2_000_000, maxBitrateBps: 4_000_000 },
-          metrics,
-          log: hostLog,
-          testHooks,
-        }),
-        heartbeatIntervalMs: 1_000,
         probes,
         testHooks,
-        metrics,
         log: hostLog,
       });
       hosts.push({ handle, probes });

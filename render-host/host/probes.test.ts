@@ -9,8 +9,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-import { createMetrics, RENDER_HOST_METRICS } from '../../metrics/index.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
 import type { ServerMessageOf } from '../../signaling/protocol/index.js';
 import type { SignalingServer } from '../../signaling/startSignaling.js';
@@ -19,16 +17,10 @@ import { connectTestChecker, type TestChecker } from '../../signaling/testing/Te
 import { BUILTIN_GAMES } from '../games/index.js';
 import { ProbeStreams, StreamReceiver, TestHookSwitch } from '../session/index.js';
 import { medianRtpStep } from '../session/testing/probeMeasures.js';
-import { createBuiltinSessionDriver } from './createBuiltinSessionDriver.js';
-import { type RenderHostHandle, startRenderHost } from './startRenderHost.js';
+import type { RenderHostHandle } from './startRenderHost.js';
+import { startTestRenderHost } from './testing/startTestRenderHost.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-const encoder = {
-  prefer: 'x264',
-  minBitrateBps: 500_000,
-  startBitrateBps: 2_000_000,
-  maxBitrateBps: 4_000_000,
-} as const;
 
 type SessionsView = { slots: Array<{ state: string }>; probes: Array<{ sessionId: string; connected: boolean }> };
 
@@ -44,28 +36,17 @@ describe('render host: checkers’ probe streams', () => {
   before(async () => {
     signaling = await startTestSignaling({ checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000 } });
     checker = await connectTestChecker(signaling);
-    const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
     const testHooks = new TestHookSwitch();
     const games = BUILTIN_GAMES.slice(0, 1);
     probes = new ProbeStreams({ fps: Math.max(...games.map((g) => g.fps)), testHooks, log });
-    handle = await startRenderHost({
+    handle = await startTestRenderHost({
       hostId: 'probed-host',
       signalingNodeUrl: signaling.wsNodeUrl,
-      provider: privateKeyToAccount(generatePrivateKey()),
-      bindHost: '127.0.0.1',
-      probePort: 0,
-      region: { country: 'DE', lat: 50.1, lon: 8.7 },
-      gpu: 'none',
-      encoder: 'x264',
-      slots: 1,
-      priceWeiPerSec: 1n,
       games,
-      sessions: createBuiltinSessionDriver({ encoder, metrics, log, testHooks }),
       heartbeatIntervalMs: 500,
       probes,
       testHooks,
       testHooksEndpoint: true,
-      metrics,
       log,
     });
   });
@@ -161,32 +142,15 @@ describe('render host: a probe nobody stops', () => {
   test('ends by itself after probeMaxDurationMs, and a host without a probe service ignores start-probe', async () => {
     const signaling = await startTestSignaling({ checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000 } });
     const checker = await connectTestChecker(signaling);
-    const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
     // Nothing else ends this probe in time: no connect timeout before 60 s, signaling's deadline is 25 s.
     const probes = new ProbeStreams({ fps: 30, connectTimeoutMs: 60_000, log });
-    const games = BUILTIN_GAMES.slice(0, 1);
-    const common = {
-      signalingNodeUrl: signaling.wsNodeUrl,
-      bindHost: '127.0.0.1',
-      probePort: 0,
-      region: { country: 'DE', lat: 50.1, lon: 8.7 },
-      gpu: 'none',
-      encoder: 'x264',
-      slots: 1,
-      priceWeiPerSec: 1n,
-      games,
-      sessions: createBuiltinSessionDriver({ encoder, metrics, log }),
-      heartbeatIntervalMs: 500,
-      metrics,
-      log,
-    } as const;
+    const common = { signalingNodeUrl: signaling.wsNodeUrl, heartbeatIntervalMs: 500, log } as const;
     const handles: RenderHostHandle[] = [];
     try {
       handles.push(
-        await startRenderHost({
+        await startTestRenderHost({
           ...common,
           hostId: 'unstopped-host',
-          provider: privateKeyToAccount(generatePrivateKey()),
           probes,
           probeMaxDurationMs: 4_000,
         }),
@@ -200,13 +164,7 @@ describe('render host: a probe nobody stops', () => {
       }
       // A host without a probe service: the assignment comes, no offer does, and nothing breaks.
       const before = checker.peer.received.filter((m) => m.type === 'offer').length;
-      handles.push(
-        await startRenderHost({
-          ...common,
-          hostId: 'probeless-host',
-          provider: privateKeyToAccount(generatePrivateKey()),
-        }),
-      );
+      handles.push(await startTestRenderHost({ ...common, hostId: 'probeless-host' }));
       const assignment = await checker.peer.next('check-assignment', 15_000);
       assert.ok(['unstopped-host', 'probeless-host'].includes(assignment.container));
       await new Promise((resolve) => setTimeout(resolve, 1_000));
