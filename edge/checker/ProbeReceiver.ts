@@ -17,17 +17,18 @@ import {
 } from 'werift';
 import {
   AthError,
+  candidateInit,
   decodeProbePong,
+  EXTENSION_IDS,
   encodeProbePing,
+  H264_FMTP,
   type IceCandidateInit,
+  PLAYOUT_DELAY_URI,
   PROBE_PING_CHANNEL,
 } from '../../signaling/protocol/index.js';
 import { CheckerErrorCode } from './errors.js';
 import type { ProbeMeasurement } from './judgeProbe.js';
 import { median, RtpProbeStats } from './RtpProbeStats.js';
-
-const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
-const H264_FMTP = 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
 
 export type ProbeWindowOptions = {
   /** After the first video packet, before the window opens (the encoder's first frames, ICE settling). */
@@ -76,10 +77,10 @@ export class ProbeReceiver {
       },
       headerExtensions: {
         video: [
-          new RTCRtpHeaderExtensionParameters({ id: 1, uri: useSdesMid().uri }),
-          new RTCRtpHeaderExtensionParameters({ id: 4, uri: PLAYOUT_DELAY_URI }),
+          new RTCRtpHeaderExtensionParameters({ id: EXTENSION_IDS.mid, uri: useSdesMid().uri }),
+          new RTCRtpHeaderExtensionParameters({ id: EXTENSION_IDS.playoutDelay, uri: PLAYOUT_DELAY_URI }),
         ],
-        audio: [new RTCRtpHeaderExtensionParameters({ id: 1, uri: useSdesMid().uri })],
+        audio: [new RTCRtpHeaderExtensionParameters({ id: EXTENSION_IDS.mid, uri: useSdesMid().uri })],
       },
     });
     this.#pc.onTransceiverAdded.subscribe((transceiver) => this.#watch(transceiver));
@@ -109,11 +110,7 @@ export class ProbeReceiver {
 
   async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
     if (candidate === null || this.#closed) return;
-    await this.#pc.addIceCandidate({
-      candidate: candidate.candidate,
-      ...(candidate.sdpMid != null ? { sdpMid: candidate.sdpMid } : {}),
-      ...(candidate.sdpMLineIndex != null ? { sdpMLineIndex: candidate.sdpMLineIndex } : {}),
-    });
+    await this.#pc.addIceCandidate(candidateInit(candidate));
   }
 
   get connectionState(): string {

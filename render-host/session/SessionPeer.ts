@@ -19,7 +19,13 @@ import {
   TransportWideCC,
   Vp8Packetizer,
 } from 'werift';
-import { AthError, type CodecName, type IceCandidateInit } from '../../signaling/protocol/index.js';
+import {
+  AthError,
+  type CodecName,
+  candidateInit,
+  type IceCandidateInit,
+  PLAYOUT_DELAY_URI,
+} from '../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { DeliveryMonitor, type DeliveryReport } from './DeliveryMonitor.js';
 import { TypedEmitter } from './TypedEmitter.js';
@@ -28,7 +34,6 @@ import {
   basePeerConfig,
   type IceOptions,
   OFFERER_BUNDLE_POLICY,
-  PLAYOUT_DELAY_URI,
   PLAYOUT_DELAY_ZERO,
   videoHeaderExtensions,
 } from './webrtcConfig.js';
@@ -122,7 +127,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     const streams = params.avSync ? { streams: [new MediaStream()] } : {};
     this.#video = this.#pc.addTransceiver('video', { direction: 'sendonly', ...streams });
     this.#audio = this.#pc.addTransceiver('audio', { direction: 'sendonly', ...streams });
-    // Fixed extension ids, the same in both m-lines (see webrtcConfig.ts); createOffer keeps non-empty lists.
+    // Fixed extension ids, the same in both m-lines (see signaling/protocol/mediaWire.ts); createOffer keeps non-empty lists.
     this.#video.headerExtensions = videoHeaderExtensions();
     this.#audio.headerExtensions = audioHeaderExtensions();
     this.#channels = {
@@ -217,12 +222,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
       // ~100 ms after the offer. Without it werift keeps checking until a pair succeeds; a session that
       // never connects is ended by the setup timeout instead.
       if (candidate === null) return;
-      await this.#pc.addIceCandidate({
-        candidate: candidate.candidate,
-        ...(candidate.sdpMid != null ? { sdpMid: candidate.sdpMid } : {}),
-        ...(candidate.sdpMLineIndex != null ? { sdpMLineIndex: candidate.sdpMLineIndex } : {}),
-        ...(candidate.usernameFragment != null ? { usernameFragment: candidate.usernameFragment } : {}),
-      });
+      await this.#pc.addIceCandidate(candidateInit(candidate));
     } catch (error) {
       throw new AthError({
         code: RenderHostErrorCode.negotiation,

@@ -12,25 +12,12 @@ import {
   useTransportWideCC,
   useTWCC,
 } from 'werift';
-import type { CodecName } from '../../signaling/protocol/index.js';
+import { type CodecName, EXTENSION_IDS, H264_FMTP, PLAYOUT_DELAY_URI } from '../../signaling/protocol/index.js';
 
-/**
- * Chromium honours min=max=0 from this extension with its low-latency renderer: frames skip the jitter
- * buffer's smoothing delay (measured here: tens of ms → ≈1.5 ms).
- */
-export const PLAYOUT_DELAY_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/playout-delay';
 /** min = 0, max = 0 (12 bits each, 10 ms units). */
 export const PLAYOUT_DELAY_ZERO = Buffer.from([0, 0, 0]);
 
-export const H264_FMTP = 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f';
 export const OPUS_FMTP = 'minptime=10;useinbandfec=1;stereo=1;sprop-stereo=1';
-
-/**
- * Extension ids are fixed here, the same id for the same URI in both m-lines: werift would otherwise number
- * audio and video extensions in one sequence (mid = 1 in audio, 3 in video), and a BUNDLE transport whose
- * m-lines disagree on an id is fragile in Chromium.
- */
-export const EXTENSION_IDS = { mid: 1, transportWideCc: 3, playoutDelay: 4 } as const;
 
 export function videoHeaderExtensions(): RTCRtpHeaderExtensionParameters[] {
   return [

@@ -24,6 +24,7 @@ export {
   WheelInput,
 } from './input/inputMessages.js';
 export { KEY_TABLE, keyCodeFromId, keyIdFromCode, x11KeysymFromId } from './input/keyCodes.js';
+export { candidateInit, EXTENSION_IDS, H264_FMTP, PLAYOUT_DELAY_URI } from './mediaWire.js';
 export {
   Address,
   CheckReportFields,

@@ -28,7 +28,9 @@ import {
 import {
   AthError,
   type CodecName,
+  candidateInit,
   decodeInput,
+  EXTENSION_IDS,
   FRAME_TAG_HEIGHT_PX,
   type FrameTag,
   type IceCandidateInit,
@@ -38,7 +40,7 @@ import {
 } from '../../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../../errors.js';
 import { TypedEmitter } from '../TypedEmitter.js';
-import { basePeerConfig, EXTENSION_IDS, type IceOptions } from '../webrtcConfig.js';
+import { basePeerConfig, type IceOptions } from '../webrtcConfig.js';
 
 export type ReceivedVideoFrame = {
   rtpTimestamp: number;
@@ -225,11 +227,7 @@ export class StreamReceiver extends TypedEmitter<StreamReceiverEvents> {
 
   async addIceCandidate(candidate: IceCandidateInit | null): Promise<void> {
     if (candidate === null) return;
-    await this.#pc.addIceCandidate({
-      candidate: candidate.candidate,
-      ...(candidate.sdpMid != null ? { sdpMid: candidate.sdpMid } : {}),
-      ...(candidate.sdpMLineIndex != null ? { sdpMLineIndex: candidate.sdpMLineIndex } : {}),
-    });
+    await this.#pc.addIceCandidate(candidateInit(candidate));
   }
 
   get connectionState(): string {
