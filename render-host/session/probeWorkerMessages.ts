@@ -4,23 +4,13 @@
  * session worker's messages (workerMessages.ts), whose pieces it reuses.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { Codec, EndReason } from '../../signaling/protocol/index.js';
+import { Codec, EndReason, IceCandidate } from '../../signaling/protocol/index.js';
 import { TestHooksSchema } from './TestHooks.js';
-import { EncoderSettingsSchema, parseThreadMessage, StreamStatsSchema } from './workerMessages.js';
+import { EncoderSettingsSchema, IceOptionsSchema, parseThreadMessage, StreamStatsSchema } from './workerMessages.js';
 
 const strict = { additionalProperties: false } as const;
 const RequestId = Type.Integer({ minimum: 1 });
 const ProbeId = Type.String({ minLength: 1, maxLength: 128 });
-
-const IceCandidateSchema = Type.Object(
-  {
-    candidate: Type.String({ maxLength: 1024 }),
-    sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
-    sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 255 }), Type.Null()])),
-    usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
-  },
-  strict,
-);
 
 export const ProbeWorkerInitSchema = Type.Object(
   {
@@ -28,14 +18,7 @@ export const ProbeWorkerInitSchema = Type.Object(
     height: Type.Integer({ minimum: 16, maximum: 1080 }),
     fps: Type.Integer({ minimum: 1, maximum: 240 }),
     encoder: EncoderSettingsSchema,
-    ice: Type.Object(
-      {
-        portRange: Type.Optional(Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ maximum: 65535 })])),
-        additionalHostAddresses: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 })),
-        useIpv6: Type.Optional(Type.Boolean()),
-      },
-      strict,
-    ),
+    ice: IceOptionsSchema,
     statsIntervalMs: Type.Integer({ minimum: 100 }),
     connectTimeoutMs: Type.Integer({ minimum: 1000 }),
     testHooks: TestHooksSchema,
@@ -71,7 +54,7 @@ export const ProbeCommandSchema = Type.Union([
       type: Type.Literal('ice'),
       id: RequestId,
       probeId: ProbeId,
-      candidate: Type.Union([IceCandidateSchema, Type.Null()]),
+      candidate: Type.Union([IceCandidate, Type.Null()]),
     },
     strict,
   ),
@@ -98,7 +81,7 @@ export const ProbeEventSchema = Type.Union([
     strict,
   ),
   Type.Object(
-    { type: Type.Literal('ice'), probeId: ProbeId, candidate: Type.Union([IceCandidateSchema, Type.Null()]) },
+    { type: Type.Literal('ice'), probeId: ProbeId, candidate: Type.Union([IceCandidate, Type.Null()]) },
     strict,
   ),
   Type.Object({ type: Type.Literal('connected'), probeId: ProbeId }, strict),

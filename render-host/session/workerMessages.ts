@@ -6,7 +6,7 @@
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { AthError, Codec, EndReason } from '../../signaling/protocol/index.js';
+import { AthError, Codec, EndReason, IceCandidate } from '../../signaling/protocol/index.js';
 import { CaptureSourceSpecSchema } from '../apps/CaptureSourceSpec.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { TestHooksSchema } from './TestHooks.js';
@@ -24,22 +24,12 @@ export const EncoderSettingsSchema = Type.Object(
 );
 export type EncoderSettings = Static<typeof EncoderSettingsSchema>;
 
-const IceCandidateSchema = Type.Object(
-  {
-    candidate: Type.String({ maxLength: 1024 }),
-    sdpMid: Type.Optional(Type.Union([Type.String({ maxLength: 64 }), Type.Null()])),
-    sdpMLineIndex: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 255 }), Type.Null()])),
-    usernameFragment: Type.Optional(Type.Union([Type.String({ maxLength: 256 }), Type.Null()])),
-  },
-  strict,
-);
-
 const GameSnapshotSchema = Type.Object(
   { game: Type.String({ maxLength: 64 }), version: Type.Integer(), state: Type.Unknown() },
   strict,
 );
 
-const IceOptionsSchema = Type.Object(
+export const IceOptionsSchema = Type.Object(
   {
     portRange: Type.Optional(Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ maximum: 65535 })])),
     additionalHostAddresses: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 })),
@@ -89,10 +79,7 @@ export const WorkerCommandSchema = Type.Union([
     { type: Type.Literal('answer'), id: RequestId, sdp: Type.String({ minLength: 1, maxLength: 65536 }) },
     strict,
   ),
-  Type.Object(
-    { type: Type.Literal('ice'), id: RequestId, candidate: Type.Union([IceCandidateSchema, Type.Null()]) },
-    strict,
-  ),
+  Type.Object({ type: Type.Literal('ice'), id: RequestId, candidate: Type.Union([IceCandidate, Type.Null()]) }, strict),
   /** Input relayed through signaling (before the data channel opens); fire and forget. */
   Type.Object({ type: Type.Literal('input'), bytes: Type.Uint8Array({ maxByteLength: 256 }) }, strict),
   Type.Object({ type: Type.Literal('snapshot'), id: RequestId }, strict),
@@ -177,7 +164,7 @@ export const WorkerEventSchema = Type.Union([
     strict,
   ),
   Type.Object({ type: Type.Literal('offer'), sdp: Type.String({ minLength: 1, maxLength: 65536 }) }, strict),
-  Type.Object({ type: Type.Literal('ice'), candidate: Type.Union([IceCandidateSchema, Type.Null()]) }, strict),
+  Type.Object({ type: Type.Literal('ice'), candidate: Type.Union([IceCandidate, Type.Null()]) }, strict),
   Type.Object({ type: Type.Literal('connected') }, strict),
   Type.Object({ type: Type.Literal('stats'), stats: StreamStatsSchema }, strict),
   Type.Object({ type: Type.Literal('ended'), reason: EndReason, message: Type.String({ maxLength: 512 }) }, strict),

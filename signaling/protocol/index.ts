@@ -38,6 +38,7 @@ export {
   type GameInfoRecord,
   HostId,
   hostRegistrationMessage,
+  IceCandidate,
   type IceCandidateInit,
   MAX_MESSAGE_BYTES,
   MESSAGES_BY_ROLE,
