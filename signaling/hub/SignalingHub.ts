@@ -724,6 +724,16 @@ export class SignalingHub {
       .catch((error: unknown) => this.#replyError(peer, error, message));
   }
 
+  /** The payer's authorization (a player's signature, or a studio's) holds: the session is paid from now on. */
+  #paymentAccepted(session: SessionRecord, payerAddress: `0x${string}`): void {
+    if (session.state === 'ended') return;
+    session.payerAddress = payerAddress;
+    if (session.authTimer) clearTimeout(session.authTimer);
+    session.authTimer = undefined;
+    this.#sendToPlayer(session, { type: 'payment-accepted', sessionId: session.id, payerAddress });
+    this.#emit('sessionPaid', session);
+  }
+
   /** A sponsored session was leased: the studio's stored authorization is checked and recorded for billing. */
   #authorizeSponsored(session: SessionRecord, host: HostRecord): void {
     const gate = this.#payments;
@@ -731,14 +741,7 @@ export class SignalingHub {
     if (!gate?.authorizeSponsored || !sponsorship) return;
     gate
       .authorizeSponsored(session, host, sponsorship)
-      .then(({ payerAddress }) => {
-        if (session.state === 'ended') return;
-        session.payerAddress = payerAddress;
-        if (session.authTimer) clearTimeout(session.authTimer);
-        session.authTimer = undefined;
-        this.#sendToPlayer(session, { type: 'payment-accepted', sessionId: session.id, payerAddress });
-        this.#emit('sessionPaid', session);
-      })
+      .then(({ payerAddress }) => this.#paymentAccepted(session, payerAddress))
       .catch((error: unknown) => {
         const code = isAthError(error) && isWireErrorCode(error.code) ? error.code : 'ATH_ERR_INTERNAL';
         const text = isAthError(error) ? error.message : 'The studio’s authorization was refused.';
@@ -978,14 +981,7 @@ export class SignalingHub {
     }
     gate
       .authorize(session, host, message)
-      .then(({ payerAddress }) => {
-        if (session.state === 'ended') return;
-        session.payerAddress = payerAddress;
-        if (session.authTimer) clearTimeout(session.authTimer);
-        session.authTimer = undefined;
-        this.#sendToPlayer(session, { type: 'payment-accepted', sessionId: session.id, payerAddress });
-        this.#emit('sessionPaid', session);
-      })
+      .then(({ payerAddress }) => this.#paymentAccepted(session, payerAddress))
       .catch((error: unknown) => {
         this.#replyError(peer, error, message);
         if (session.state !== 'ended' && !session.payerAddress) {
