@@ -15,6 +15,7 @@ import type { RoleHandle } from './roles/RoleHandle.js';
 import { runChecker } from './roles/runChecker.js';
 import { runRenderHost } from './roles/runRenderHost.js';
 import { runSignaling } from './roles/runSignaling.js';
+import { stopOnSignals } from './roles/stopOnSignals.js';
 import type { RoleProcessMessage } from './stack/RoleProcess.js';
 import { runStackCommand } from './stack/runStackCommand.js';
 
@@ -83,22 +84,7 @@ async function runRole(role: string, runner: RoleRunner, args: string[]): Promis
   if (process.send) process.send({ type: 'ready', info: handle.info } satisfies RoleProcessMessage);
   else console.log(`${role} ready: ${JSON.stringify(handle.info)}`);
 
-  let stopping = false;
-  const stop = async (why: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ why }, `${role} shutting down`);
-    const force = setTimeout(() => process.exit(1), 6_000);
-    force.unref();
-    try {
-      await handle.close();
-    } finally {
-      log.flush?.();
-      process.exit(0);
-    }
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  const stop = stopOnSignals({ handle, log, what: role });
   process.on('message', (message: { type?: string }) => {
     if (message?.type === 'shutdown') void stop('asked by parent');
   });

@@ -11,6 +11,7 @@ import { AthError } from '../../signaling/protocol/index.js';
 import { loadEdgeConfig } from '../config/loadEdgeConfig.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import { createLogger } from '../logging/createLogger.js';
+import { stopOnSignals } from '../roles/stopOnSignals.js';
 import { formatAth, formatProviderStatus } from './formatProviderStatus.js';
 import { defaultProviderKeyFile, joinProvider } from './joinProvider.js';
 import { fetchProviderStatus } from './signalingApi.js';
@@ -147,20 +148,5 @@ export async function runProviderCommand(argv: string[]): Promise<void> {
   console.log(`  Log:       ${logFile}`);
   console.log('\nServing. Press Ctrl-C to stop.');
 
-  let stopping = false;
-  const stop = async (why: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ why }, 'provider shutting down');
-    const force = setTimeout(() => process.exit(1), 6_000);
-    force.unref();
-    try {
-      await handle.close();
-    } finally {
-      log.flush?.();
-      process.exit(0);
-    }
-  };
-  process.on('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGTERM', () => void stop('SIGTERM'));
+  stopOnSignals({ handle, log, what: 'provider' });
 }
