@@ -8,24 +8,14 @@ import type { Address } from 'viem';
 import {
   Address as AddressSchema,
   AthError,
+  type ChainInfo,
+  ChainInfoBody,
   type ProviderStatus,
   ProviderStatusBody,
   weiToString,
 } from '../../signaling/protocol/index.js';
 
-const HexAddress = Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' });
-
-/** `GET /api/chain`: absent when the signaling server does not bill (chain.network = none). */
-export const ChainInfoBody = Type.Object({
-  network: Type.Union([Type.Literal('anvil'), Type.Literal('arbitrum-sepolia'), Type.Literal('arbitrum-one')]),
-  chainId: Type.Integer({ minimum: 1 }),
-  rpcUrl: Type.Optional(Type.String()),
-  tokenAddress: HexAddress,
-  escrowAddress: HexAddress,
-  stakingAddress: HexAddress,
-  faucet: Type.Boolean(),
-});
-export type ChainInfo = Static<typeof ChainInfoBody>;
+export type { ChainInfo } from '../../signaling/protocol/index.js';
 
 const FaucetBody = Type.Object({ address: AddressSchema, athWei: Type.String(), ethWei: Type.String() });
 

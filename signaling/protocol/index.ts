@@ -1,5 +1,6 @@
 // The wire protocol of ath-edge: every role imports its formats from here and nowhere else.
 export { AthError, type AthErrorCode, type AthErrorParameters, isAthError, toAthError } from './AthError.js';
+export { type ChainInfo, ChainInfoBody } from './chainInfo.js';
 export {
   drawFrameTag,
   FRAME_TAG_HEIGHT_PX,

@@ -1,20 +1,11 @@
 /** The economy's HTTP API as the browser uses it (every body checked against a schema before use). */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { Address, AthError, WeiString } from '../../../signaling/protocol/index.js';
+import { Address, AthError, type ChainInfo, ChainInfoBody, WeiString } from '../../../signaling/protocol/index.js';
 import { ClientErrorCode } from '../../errors.js';
 import type { FetchLike } from '../httpApi.js';
 
-export const ChainInfoBody = Type.Object({
-  network: Type.String(),
-  chainId: Type.Integer({ minimum: 1 }),
-  rpcUrl: Type.Optional(Type.String()),
-  tokenAddress: Address,
-  escrowAddress: Address,
-  stakingAddress: Address,
-  faucet: Type.Boolean(),
-});
-export type ChainInfo = Static<typeof ChainInfoBody>;
+export type { ChainInfo } from '../../../signaling/protocol/index.js';
 
 export const AccountBody = Type.Object({
   address: Address,
