@@ -3,18 +3,11 @@
  * wallet), ATH in the wallet and in escrow, a deposit button, the live charge of the running session, and
  * after a session its receipt — what was charged and the transaction hashes that settled it on chain.
  */
-import { formatUnits } from 'viem';
 import type { AthPlayElement } from '../../elements/index.js';
 import { fetchAccount, fetchCharges } from '../../sdk/index.js';
+import { formatAth, byId as pageById } from '../pageDom.js';
 
-const ATH = (wei: string | bigint) =>
-  `${Number(formatUnits(BigInt(wei), 18)).toLocaleString(undefined, { maximumFractionDigits: 6 })} ATH`;
-
-function byId<T extends HTMLElement>(id: string, type: { new (): T }): T {
-  const found = document.getElementById(id);
-  if (!(found instanceof type)) throw new Error(`wallet panel: missing #${id}`);
-  return found;
-}
+const byId = <T extends HTMLElement>(id: string, type: { new (): T }): T => pageById(id, type, 'wallet panel');
 
 export function mountWalletPanel(element: AthPlayElement): void {
   const panel = byId('wallet', HTMLElement);
@@ -31,8 +24,8 @@ export function mountWalletPanel(element: AthPlayElement): void {
     if (!walletAddress) return;
     try {
       const account = await fetchAccount((i, init) => fetch(i, init), location.origin, walletAddress);
-      token.textContent = ATH(account.tokenWei);
-      escrow.textContent = `${ATH(account.escrow.freeWei)} / ${ATH(account.escrow.reservedWei)}`;
+      token.textContent = formatAth(account.tokenWei);
+      escrow.textContent = `${formatAth(account.escrow.freeWei)} / ${formatAth(account.escrow.reservedWei)}`;
     } catch {
       // The panel shows the last known figures; the next refresh tries again.
     }
@@ -46,7 +39,7 @@ export function mountWalletPanel(element: AthPlayElement): void {
     void refresh();
   });
   element.on('charge', (event) => {
-    charge.textContent = `${ATH(event.data.cumulativeWei)} for ${event.data.deliveredSec} s (cap ${ATH(event.data.maxAmountWei)})`;
+    charge.textContent = `${formatAth(event.data.cumulativeWei)} for ${event.data.deliveredSec} s (cap ${formatAth(event.data.maxAmountWei)})`;
     void refresh();
   });
   element.on('ended', (event) => void showReceipt(event.data.sessionId));
@@ -77,7 +70,7 @@ export function mountWalletPanel(element: AthPlayElement): void {
         ];
         if (charges.settledWei === charges.chargedWei) {
           receipt.replaceChildren(
-            `Receipt: ${ATH(charges.chargedWei)} for ${charges.deliveredSec} s of play. Settled in `,
+            `Receipt: ${formatAth(charges.chargedWei)} for ${charges.deliveredSec} s of play. Settled in `,
             ...hashes.flatMap((hash, i) => {
               const code = document.createElement('code');
               code.textContent = hash;

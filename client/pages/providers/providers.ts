@@ -3,19 +3,13 @@
  * address — its hosts with slots and live sessions, quality score, earnings, stake and slashes — refreshed
  * every few seconds while the page is open.
  */
-import { formatUnits } from 'viem';
+
+import { formatAth, byId as pageById } from '../pageDom.js';
 import { type ProviderStatusView, providerStatusCheck } from './providerStatusBody.js';
 
 const REFRESH_MS = 5_000;
 
-const ATH = (wei: string | bigint) =>
-  `${Number(formatUnits(BigInt(wei), 18)).toLocaleString(undefined, { maximumFractionDigits: 6 })} ATH`;
-
-function byId<T extends HTMLElement>(id: string, type: { new (): T }): T {
-  const found = document.getElementById(id);
-  if (!(found instanceof type)) throw new Error(`provider dashboard: missing #${id}`);
-  return found;
-}
+const byId = <T extends HTMLElement>(id: string, type: { new (): T }): T => pageById(id, type, 'provider dashboard');
 
 /** A table row of text cells (textContent only: nothing from the API is parsed as HTML). */
 function row(cells: string[]): HTMLTableRowElement {
@@ -44,11 +38,11 @@ function render(status: ProviderStatusView): void {
     byId(id, HTMLElement).textContent = text;
   };
   const { stake } = status;
-  set('stake', stake.tier ? ATH(stake.stakeWei) : 'not staked');
+  set('stake', stake.tier ? formatAth(stake.stakeWei) : 'not staked');
   set(
     'stake-detail',
     stake.tier
-      ? `tier ${stake.tier}, minimum ${ATH(stake.minStakeWei)}${stake.unbonding ? `; unbonding ${ATH(stake.unbonding.amountWei)}` : ''}`
+      ? `tier ${stake.tier}, minimum ${formatAth(stake.minStakeWei)}${stake.unbonding ? `; unbonding ${formatAth(stake.unbonding.amountWei)}` : ''}`
       : 'run `ath-edge provider join`',
   );
   set('slots', `${status.slots.busy} / ${status.slots.total}`);
@@ -56,13 +50,13 @@ function render(status: ProviderStatusView): void {
   set('sessions', String(status.sessions.live));
   set('sessions-detail', `live · ${status.sessions.total} paid so far`);
   set('quality', status.qualityScore === null ? '—' : status.qualityScore.toFixed(2));
-  set('earned', ATH(status.earnings.earnedWei));
+  set('earned', formatAth(status.earnings.earnedWei));
   set(
     'earned-detail',
-    `${ATH(status.earnings.withdrawableWei)} withdrawable · ${ATH(status.earnings.grossChargedWei)} charged`,
+    `${formatAth(status.earnings.withdrawableWei)} withdrawable · ${formatAth(status.earnings.grossChargedWei)} charged`,
   );
   set('slashes', String(status.slashes.count));
-  set('slashes-detail', status.slashes.count ? `${ATH(status.slashes.slashedWei)} taken` : 'none');
+  set('slashes-detail', status.slashes.count ? `${formatAth(status.slashes.slashedWei)} taken` : 'none');
 
   const hosts = byId('hosts', HTMLTableSectionElement);
   hosts.replaceChildren(
@@ -74,7 +68,7 @@ function render(status: ProviderStatusView): void {
             `${host.country} · ${host.gpu}`,
             `${host.slots - host.freeSlots} / ${host.slots}`,
             host.qualityScore.toFixed(2),
-            ATH(host.stakeWei),
+            formatAth(host.stakeWei),
             host.games.join(', '),
           ]),
         )
@@ -87,15 +81,15 @@ function render(status: ProviderStatusView): void {
         new Date(session.createdAt).toLocaleString(),
         session.game,
         session.state,
-        ATH(session.cumulativeWei),
-        ATH(session.earnedWei),
+        formatAth(session.cumulativeWei),
+        formatAth(session.earnedWei),
       ]),
     ),
   );
   const slashes = byId('slash-list', HTMLTableSectionElement);
   slashes.replaceChildren(
     ...status.slashes.list.map((slash) =>
-      row([new Date(slash.createdAt).toLocaleString(), ATH(slash.amountWei), slash.state, slash.reason]),
+      row([new Date(slash.createdAt).toLocaleString(), formatAth(slash.amountWei), slash.state, slash.reason]),
     ),
   );
 }
