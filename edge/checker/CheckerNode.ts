@@ -83,7 +83,6 @@ export class CheckerNode {
   readonly #link: NodeSignalingLink;
   #registered = false;
   #closed = false;
-  #firstFailure: ((error: Error) => void) | undefined;
   /** Counts since start, for /healthz. */
   readonly counts = { assignments: 0, reportsSent: 0, reportsAccepted: 0, reportsRefused: 0 };
 
@@ -128,18 +127,7 @@ export class CheckerNode {
 
   /** Connects and resolves once registered (rejects if the first registration is refused). */
   start(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const off = this.on('registered', () => {
-        off();
-        this.#firstFailure = undefined;
-        resolve();
-      });
-      this.#firstFailure = (error) => {
-        off();
-        reject(error);
-      };
-      this.#link.connect();
-    });
+    return this.#link.start();
   }
 
   async close(): Promise<void> {
@@ -207,9 +195,7 @@ export class CheckerNode {
     if (!this.#registered && message.ref === 'register-checker') {
       const error = new Error(`registration refused: ${message.code} ${message.message}`);
       this.#log.error({ code: message.code }, 'registration refused');
-      if (this.#firstFailure) {
-        this.#firstFailure(error);
-        this.#firstFailure = undefined;
+      if (this.#link.refusedAtStart(error)) {
         this.#closed = true;
         this.#link.close(1000, 'registration refused');
       } else {

@@ -76,7 +76,6 @@ export class RenderHost {
   #heartbeat: NodeJS.Timeout | undefined;
   #closed = false;
   /** Rejects `start()` when the very first registration is refused (bad key, duplicate host id). */
-  #firstFailure: ((error: Error) => void) | undefined;
   readonly #listeners: { [K in keyof RenderHostEvents]: Set<(...args: RenderHostEvents[K]) => void> } = {
     registered: new Set(),
     disconnected: new Set(),
@@ -145,17 +144,7 @@ export class RenderHost {
 
   /** Connects and resolves once registered (rejects if the first registration is refused). */
   start(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const offRegistered = this.on('registered', () => {
-        offRegistered();
-        resolve();
-      });
-      this.#firstFailure = (error) => {
-        offRegistered();
-        reject(error);
-      };
-      this.#link.connect();
-    });
+    return this.#link.start();
   }
 
   async close(): Promise<void> {
@@ -229,8 +218,7 @@ export class RenderHost {
       case 'error':
         this.#log.warn({ code: message.code, ref: message.ref, msg: message.message }, 'signaling refused a message');
         if (!this.#registered && message.ref === 'register') {
-          this.#firstFailure?.(new Error(`registration refused: ${message.code} ${message.message}`));
-          this.#firstFailure = undefined;
+          this.#link.refusedAtStart(new Error(`registration refused: ${message.code} ${message.message}`));
         }
         return;
       default:
@@ -258,7 +246,6 @@ export class RenderHost {
   #onRegistered(): void {
     this.#registered = true;
     this.#link.accepted();
-    this.#firstFailure = undefined;
     this.#log.info({ slots: this.#slots.length, games: this.#params.games.map((g) => g.id) }, 'registered');
     clearInterval(this.#heartbeat);
     this.#sendHeartbeat();

@@ -158,4 +158,32 @@ describe('NodeSignalingLink', { timeout: 60_000 }, () => {
       link.close(1000, 'test done');
     }
   });
+
+  test('start() resolves on the first acceptance, or rejects on a refusal before it', async () => {
+    const make = () =>
+      new NodeSignalingLink({
+        url: server.url,
+        hello: { role: 'host' },
+        log,
+        onMessage: () => undefined,
+        onDisconnected: () => undefined,
+      });
+    const accepted = make();
+    const refused = make();
+    try {
+      const started = accepted.start();
+      await waitFor('open', () => accepted.open);
+      accepted.accepted();
+      await started;
+      assert.equal(accepted.refusedAtStart(new Error('late')), false, 'a refusal after acceptance is the owner’s');
+
+      const failing = refused.start();
+      await waitFor('open', () => refused.open);
+      assert.equal(refused.refusedAtStart(new Error('registration refused: test')), true);
+      await assert.rejects(failing, /registration refused: test/);
+    } finally {
+      accepted.close(1000, 'test done');
+      refused.close(1000, 'test done');
+    }
+  });
 });

@@ -39,6 +39,8 @@ export class NodeSignalingLink {
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnectDelayMs = RECONNECT_MIN_MS;
   #closed = false;
+  /** Settles `start()`: the first acceptance, or a refusal before it. */
+  #firstAnswer: { resolve: () => void; reject: (error: Error) => void } | undefined;
 
   constructor(params: NodeSignalingLinkParameters) {
     this.#p = params;
@@ -51,6 +53,14 @@ export class NodeSignalingLink {
   /** The delay before the next reconnect (tests and logs). */
   get reconnectDelayMs(): number {
     return this.#reconnectDelayMs;
+  }
+
+  /** Connects; resolves once the owner reports `accepted()`, rejects if it reports `refusedAtStart()` first. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#firstAnswer = { resolve, reject };
+      this.connect();
+    });
   }
 
   connect(): void {
@@ -80,9 +90,23 @@ export class NodeSignalingLink {
     if (this.#socket?.readyState === WebSocket.OPEN) this.#socket.send(JSON.stringify(message));
   }
 
-  /** Signaling accepted this node: the next reconnect starts from the shortest delay again. */
+  /** Signaling accepted this node: `start()` resolves, and the next reconnect starts from the shortest delay. */
   accepted(): void {
     this.#reconnectDelayMs = RECONNECT_MIN_MS;
+    this.#firstAnswer?.resolve();
+    this.#firstAnswer = undefined;
+  }
+
+  /**
+   * Signaling refused this node. Before its first acceptance that fails `start()` with `error` and returns
+   * true; later (a reconnect refused) it returns false and the owner decides.
+   */
+  refusedAtStart(error: Error): boolean {
+    const first = this.#firstAnswer;
+    if (!first) return false;
+    this.#firstAnswer = undefined;
+    first.reject(error);
+    return true;
   }
 
   /** Ends this connection; the usual reconnect (with backoff) follows. */
