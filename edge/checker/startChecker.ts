@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { LocalAccount } from 'viem';
 import { CHECKER_METRICS, type CheckerMetricKey, createMetrics, type Metrics } from '../../metrics/index.js';
 import { AthError } from '../../signaling/protocol/index.js';
+import { EdgeErrorCode } from '../errors.js';
 import { CheckerNode } from './CheckerNode.js';
 import { CheckerErrorCode } from './errors.js';
 import type { ProbeThresholds } from './judgeProbe.js';
@@ -44,7 +45,11 @@ type SignalingConfig = { wsNodeUrl: string; checkerDomain: CheckerDomain };
 /** What a checker needs from signaling before it connects. */
 export async function readSignalingConfig(httpUrl: string): Promise<SignalingConfig> {
   const response = await fetch(new URL('/api/config', httpUrl)).catch((cause: unknown) => {
-    throw new AthError({ code: 'ATH_ERR_CONFIG', shortMessage: `signaling unreachable at ${httpUrl}`, cause });
+    throw new AthError({
+      code: EdgeErrorCode.signalingUnreachable,
+      shortMessage: `signaling unreachable at ${httpUrl}`,
+      cause,
+    });
   });
   const body = (await response.json().catch(() => ({}))) as {
     wsNodeUrl?: unknown;

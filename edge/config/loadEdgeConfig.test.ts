@@ -5,7 +5,10 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { isAthError } from '../../signaling/protocol/index.js';
 import { DEFAULT_EDGE_CONFIG } from './EdgeConfig.js';
-import { loadEdgeConfig } from './loadEdgeConfig.js';
+import { type ConfigSetting, loadEdgeConfig } from './loadEdgeConfig.js';
+
+/** One command-line setting, as the CLI hands it over (edge/cli/configFlags.ts; parsing is tested there). */
+const set = (path: string, value: string): ConfigSetting => ({ path, value, source: '--set' });
 
 test('defaults load and are frozen', () => {
   const config = loadEdgeConfig();
@@ -13,12 +16,13 @@ test('defaults load and are frozen', () => {
   assert.ok(Object.isFrozen(config.renderHost.encoder));
 });
 
-test('file ← env ← flags, later layers win, strings coerced by the schema', () => {
+test('file ← env ← command line, later layers win, strings coerced by the schema', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ath-config-'));
   const file = join(dir, 'edge.json');
   writeFileSync(file, JSON.stringify({ renderHost: { slots: 4, priceWeiPerSec: '5' }, signaling: { httpPort: 9000 } }));
   const config = loadEdgeConfig({
-    flags: ['--config', file, '--slots', '6', '--set', 'renderHost.region={"country":"JP","lat":35.7,"lon":139.7}'],
+    configFile: file,
+    settings: [set('renderHost.slots', '6'), set('renderHost.region', '{"country":"JP","lat":35.7,"lon":139.7}')],
     env: {
       ATH_EDGE_SIGNALING__HTTP_PORT: '9100',
       ATH_EDGE_RENDER_HOST__PRICE_WEI_PER_SEC: '77',
@@ -35,12 +39,12 @@ test('file ← env ← flags, later layers win, strings coerced by the schema', 
 
 test('bad settings are typed errors naming the setting', () => {
   const bad: Array<Parameters<typeof loadEdgeConfig>[0]> = [
-    { flags: ['--slots', '0'] },
-    { flags: ['--set', 'renderHost.nope=1'] },
-    { flags: ['--bogus'] },
-    { flags: ['--price', '-5'] },
+    { settings: [set('renderHost.slots', '0')] },
+    { settings: [set('renderHost.nope', '1')] },
+    { settings: [set('bogus', 'x')] },
+    { settings: [set('renderHost.priceWeiPerSec', '-5')] },
     { env: { ATH_EDGE_SIGNALING__HTTP_PORT: 'eighty' } },
-    { flags: ['--set', 'renderHost.priceWeiPerSec=1.5e18'] },
+    { settings: [set('renderHost.priceWeiPerSec', '1.5e18')] },
   ];
   for (const parameters of bad) {
     assert.throws(
@@ -52,12 +56,14 @@ test('bad settings are typed errors naming the setting', () => {
 });
 
 test('renderHost.apps takes the word `auto` or a JSON list from flags and env; anything else is refused', () => {
-  assert.equal(loadEdgeConfig({ flags: ['--set', 'renderHost.apps=auto'] }).renderHost.apps, 'auto');
-  assert.deepEqual(loadEdgeConfig({ flags: ['--set', 'renderHost.apps=["supertux"]'] }).renderHost.apps, ['supertux']);
+  assert.equal(loadEdgeConfig({ settings: [set('renderHost.apps', 'auto')] }).renderHost.apps, 'auto');
+  assert.deepEqual(loadEdgeConfig({ settings: [set('renderHost.apps', '["supertux"]')] }).renderHost.apps, [
+    'supertux',
+  ]);
   assert.deepEqual(
     loadEdgeConfig({ env: { ATH_EDGE_RENDER_HOST__APPS: '["supertux","openarena"]' } }).renderHost.apps,
     ['supertux', 'openarena'],
   );
   assert.equal(loadEdgeConfig().renderHost.apps, undefined, 'off by default: built-in games only');
-  assert.throws(() => loadEdgeConfig({ flags: ['--set', 'renderHost.apps=sometimes'] }), { code: 'ATH_ERR_CONFIG' });
+  assert.throws(() => loadEdgeConfig({ settings: [set('renderHost.apps', 'sometimes')] }), { code: 'ATH_ERR_CONFIG' });
 });

@@ -4,23 +4,22 @@ import { Value } from '@sinclair/typebox/value';
 import { AthError } from '../../signaling/protocol/index.js';
 import { DEFAULT_EDGE_CONFIG, type EdgeConfig, EdgeConfigSchema } from './EdgeConfig.js';
 
-export type LoadEdgeConfigParameters = {
-  /** Flags after the command: `--config FILE`, `--set a.b=v`, and the shorthands below. */
-  flags?: readonly string[];
-  env?: Readonly<Record<string, string | undefined>>;
+/** One setting from the command line: `--set renderHost.slots=4`, or a shorthand flag (`edge/cli/configFlags.ts`). */
+export type ConfigSetting = {
+  /** Dotted EdgeConfig path: `renderHost.slots`. */
+  path: string;
+  /** As typed; the setting's schema converts it (a number, JSON, a word). */
+  value: string;
+  /** The flag it came from, for error messages. */
+  source: string;
 };
 
-const SHORTHAND_FLAGS: Record<string, string> = {
-  '--port': 'signaling.httpPort',
-  '--slots': 'renderHost.slots',
-  '--log-level': 'logLevel',
-  '--data-dir': 'dataDir',
-  '--signaling': 'signaling.url',
-  '--host-id': 'renderHost.hostId',
-  '--price': 'renderHost.priceWeiPerSec',
-  '--render-hosts': 'stack.renderHosts',
-  '--network': 'chain.network',
-  '--rpc-url': 'chain.rpcUrl',
+export type LoadEdgeConfigParameters = {
+  /** A JSON config file (`--config FILE`); ATH_EDGE_CONFIG in `env` when absent. */
+  configFile?: string;
+  /** Settings from the command line, in order: a later one wins. */
+  settings?: readonly ConfigSetting[];
+  env?: Readonly<Record<string, string | undefined>>;
 };
 
 /** Env vars: `ATH_EDGE_SIGNALING__HTTP_PORT=9000` sets signaling.httpPort; plus the conventional ones below. */
@@ -104,9 +103,13 @@ function deepFreeze<T>(value: T): T {
 }
 
 /** Parses the node's configuration; throws `ATH_ERR_CONFIG` saying which setting is wrong and why. */
-export function loadEdgeConfig({ flags = [], env = {} }: LoadEdgeConfigParameters = {}): EdgeConfig {
+export function loadEdgeConfig({
+  configFile: fileFlag,
+  settings = [],
+  env = {},
+}: LoadEdgeConfigParameters = {}): EdgeConfig {
   const layers: JsonObject[] = [];
-  const configFile = flagValue(flags, '--config') ?? env.ATH_EDGE_CONFIG;
+  const configFile = fileFlag ?? env.ATH_EDGE_CONFIG;
   if (configFile) {
     let parsed: unknown;
     try {
@@ -134,27 +137,10 @@ export function loadEdgeConfig({ flags = [], env = {} }: LoadEdgeConfigParameter
   layers.push(fromEnv);
 
   const fromFlags: JsonObject = {};
-  for (let i = 0; i < flags.length; i++) {
-    const flag = flags[i] ?? '';
-    const [name, inline] =
-      flag.includes('=') && flag.startsWith('--')
-        ? [flag.slice(0, flag.indexOf('=')), flag.slice(flag.indexOf('=') + 1)]
-        : [flag, undefined];
-    const value = () => inline ?? flags[++i] ?? '';
-    if (name === '--config') {
-      value();
-    } else if (name === '--set') {
-      const assignment = value();
-      const eq = assignment.indexOf('=');
-      if (eq <= 0) throw configError('`--set` takes path=value', assignment);
-      const path = assignment.slice(0, eq).split('.');
-      setPath(fromFlags, path, coerce(path, assignment.slice(eq + 1)));
-    } else if (SHORTHAND_FLAGS[name]) {
-      const path = SHORTHAND_FLAGS[name].split('.');
-      setPath(fromFlags, path, coerce(path, value()));
-    } else {
-      throw configError(`unknown flag ${name}`, `known: --config, --set, ${Object.keys(SHORTHAND_FLAGS).join(', ')}`);
-    }
+  for (const { path, value, source } of settings) {
+    const keys = path.split('.');
+    if (!schemaAt(keys)) throw configError(`unknown setting \`${path}\``, `from ${source}`);
+    setPath(fromFlags, keys, coerce(keys, value));
   }
   layers.push(fromFlags);
 
@@ -164,13 +150,4 @@ export function loadEdgeConfig({ flags = [], env = {} }: LoadEdgeConfigParameter
     throw configError('invalid configuration', first ? `${first.path || '/'}: ${first.message}` : undefined);
   }
   return deepFreeze(merged as EdgeConfig);
-}
-
-function flagValue(flags: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < flags.length; i++) {
-    const flag = flags[i] ?? '';
-    if (flag === name) return flags[i + 1];
-    if (flag.startsWith(`${name}=`)) return flag.slice(name.length + 1);
-  }
-  return undefined;
 }

@@ -10,10 +10,12 @@ import {
   AthError,
   type ChainInfo,
   ChainInfoBody,
+  isAthError,
   type ProviderStatus,
   ProviderStatusBody,
   weiToString,
 } from '../../signaling/protocol/index.js';
+import { EdgeErrorCode } from '../errors.js';
 
 export type { ChainInfo } from '../../signaling/protocol/index.js';
 
@@ -27,20 +29,24 @@ async function call<T extends TSchema>(
 ): Promise<Static<T>> {
   const url = new URL(path, signalingUrl);
   const response = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) }).catch((cause: unknown) => {
-    throw new AthError({ code: 'ATH_ERR_CONFIG', shortMessage: `signaling unreachable at ${signalingUrl}`, cause });
+    throw new AthError({
+      code: EdgeErrorCode.signalingUnreachable,
+      shortMessage: `signaling unreachable at ${signalingUrl}`,
+      cause,
+    });
   });
   const body: unknown = await response.json().catch(() => undefined);
   if (!response.ok) {
     const message = (body as { message?: unknown } | undefined)?.message;
     throw new AthError({
-      code: 'ATH_ERR_CONFIG',
+      code: EdgeErrorCode.signalingAnswer,
       shortMessage: `${init?.method ?? 'GET'} ${url.pathname}: ${response.status}${typeof message === 'string' ? ` ${message}` : ''}`,
     });
   }
   if (!Value.Check(schema, body)) {
     const first = Value.Errors(schema, body).First();
     throw new AthError({
-      code: 'ATH_ERR_CONFIG',
+      code: EdgeErrorCode.signalingAnswer,
       shortMessage: `${url.pathname}: unexpected answer from ${signalingUrl}`,
       details: first ? `${first.path || '/'}: ${first.message}` : undefined,
     });
@@ -52,6 +58,7 @@ export async function fetchChainInfo(signalingUrl: string): Promise<ChainInfo> {
   try {
     return await call(signalingUrl, '/api/chain', ChainInfoBody);
   } catch (error) {
+    if (isAthError(error, EdgeErrorCode.signalingUnreachable)) throw error;
     throw new AthError({
       code: 'ATH_ERR_CONFIG',
       shortMessage: `${signalingUrl} has no chain: a provider needs a signaling server that bills (chain.network ≠ none)`,

@@ -15,6 +15,7 @@ import {
 } from '../../render-host/index.js';
 import { AthError, weiFromString } from '../../signaling/protocol/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
+import { EdgeErrorCode } from '../errors.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { RoleHandle } from './RoleHandle.js';
 
@@ -32,11 +33,18 @@ export type RunRenderHostParameters = { config: EdgeConfig; log: Logger };
 /** Reads the signaling server's WebSocket address from its HTTP API, so a host needs only one URL. */
 async function signalingNodeUrl(httpUrl: string): Promise<string> {
   const response = await fetch(new URL('/api/config', httpUrl)).catch((cause: unknown) => {
-    throw new AthError({ code: 'ATH_ERR_CONFIG', shortMessage: `signaling unreachable at ${httpUrl}`, cause });
+    throw new AthError({
+      code: EdgeErrorCode.signalingUnreachable,
+      shortMessage: `signaling unreachable at ${httpUrl}`,
+      cause,
+    });
   });
-  const body = (await response.json()) as { wsNodeUrl?: unknown };
+  const body = (await response.json().catch(() => ({}))) as { wsNodeUrl?: unknown };
   if (!response.ok || typeof body.wsNodeUrl !== 'string') {
-    throw new AthError({ code: 'ATH_ERR_CONFIG', shortMessage: `${httpUrl} is not an ath-edge signaling server` });
+    throw new AthError({
+      code: EdgeErrorCode.signalingAnswer,
+      shortMessage: `${httpUrl} is not an ath-edge signaling server`,
+    });
   }
   return body.wsNodeUrl;
 }

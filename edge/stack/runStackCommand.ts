@@ -2,12 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { buildClient } from '../../client/index.js';
 import { prometheusFileSdTargets } from '../../metrics/index.js';
-import { loadEdgeConfig } from '../config/loadEdgeConfig.js';
+import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { type Stack, startStack } from './startStack.js';
 
 /** `ath-edge all`: start everything, say where to play and where the logs are, stop cleanly on Ctrl-C. */
-export async function runStackCommand(args: string[]): Promise<void> {
-  const loaded = loadEdgeConfig({ flags: args, env: process.env });
+export async function runStackCommand({ config: loaded }: { config: EdgeConfig }): Promise<void> {
   // `npm start` is the demo of the whole product: its render host also offers every real game this machine
   // can run (SuperTux when Debian's package is installed). Set renderHost.apps to override.
   const config = { ...loaded, renderHost: { ...loaded.renderHost, apps: loaded.renderHost.apps ?? 'auto' } };

@@ -11,21 +11,11 @@ import { readFileSync } from 'node:fs';
 import { type Address, createPublicClient, getAddress, type Hex, http, isAddress } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { AthError } from '../../signaling/protocol/index.js';
+import { defineCommand, type FlagTable, type FlagValues } from '../cli/defineCommand.js';
+import { EdgeErrorCode } from '../errors.js';
 import { ARBITRUM_ONE_ATH_ADDRESS, createChainClients, type NetworkName } from './chainClients.js';
 import { deployContracts } from './deployContracts.js';
 import { ChainErrorCode } from './errors.js';
-
-export const DEPLOY_USAGE = `ath-edge deploy --network arbitrum-sepolia|arbitrum-one|anvil --rpc URL --key FILE [flags]
-
-  --network NAME        where to deploy (anvil = a local chain: the test ATH token is deployed too)
-  --rpc URL             the chain's JSON-RPC endpoint
-  --key FILE            a file holding the deployer's private key (0x… hex); it pays the gas and is the admin
-  --token ADDRESS       the ATH token (default on arbitrum-one: ${ARBITRUM_ONE_ATH_ADDRESS}; required on
-                        arbitrum-sepolia; on anvil a test token is deployed unless given)
-  --meter ADDRESS       the meter (signs vouchers, sends settlements); default: the deployer
-  --treasury ADDRESS    protocol fee recipient; default: the deployer
-  --checker-pool ADDRESS  checkers' share of the fee; default: the deployer
-  --withdraw-delay-sec N  escrow withdrawal delay (default 3600)`;
 
 export type DeployOptions = {
   network: NetworkName;
@@ -41,41 +31,46 @@ export type DeployOptions = {
 const NETWORKS: readonly NetworkName[] = ['anvil', 'arbitrum-sepolia', 'arbitrum-one'];
 
 function usageError(shortMessage: string): AthError {
-  return new AthError({ code: ChainErrorCode.config, shortMessage, details: DEPLOY_USAGE });
+  return new AthError({ code: EdgeErrorCode.usage, shortMessage, details: 'see `ath-edge deploy --help`' });
 }
 
-/** Parses the command's flags (`--flag value` or `--flag=value`). */
-export function parseDeployArgs(args: readonly string[]): DeployOptions {
-  const values = new Map<string, string>();
-  for (let i = 0; i < args.length; i += 1) {
-    const arg = args[i] ?? '';
-    if (!arg.startsWith('--')) throw usageError(`unexpected argument \`${arg}\``);
-    const eq = arg.indexOf('=');
-    if (eq > 0) values.set(arg.slice(2, eq), arg.slice(eq + 1));
-    else {
-      const value = args[i + 1];
-      if (value === undefined || value.startsWith('--')) throw usageError(`${arg} needs a value`);
-      values.set(arg.slice(2), value);
-      i += 1;
-    }
-  }
-  const known = ['network', 'rpc', 'key', 'token', 'meter', 'treasury', 'checker-pool', 'withdraw-delay-sec'];
-  for (const name of values.keys()) if (!known.includes(name)) throw usageError(`unknown flag --${name}`);
-  const network = values.get('network');
+/** `ath-edge deploy`'s flags (validated by `deployOptionsFrom`). */
+export const DEPLOY_FLAGS = {
+  network: {
+    type: 'string',
+    value: 'NAME',
+    help: 'arbitrum-sepolia | arbitrum-one | anvil (a local chain + test ATH)',
+  },
+  rpc: { type: 'string', value: 'URL', help: "the chain's JSON-RPC endpoint" },
+  key: { type: 'string', value: 'FILE', help: "a file holding the deployer's private key (pays gas, is admin)" },
+  token: {
+    type: 'string',
+    value: 'ADDRESS',
+    help: `the ATH token (arbitrum-one: ${ARBITRUM_ONE_ATH_ADDRESS}; required on arbitrum-sepolia)`,
+  },
+  meter: { type: 'string', value: 'ADDRESS', help: 'signs vouchers, sends settlements (default: the deployer)' },
+  treasury: { type: 'string', value: 'ADDRESS', help: 'protocol fee recipient (default: the deployer)' },
+  'checker-pool': { type: 'string', value: 'ADDRESS', help: "checkers' share of the fee (default: the deployer)" },
+  'withdraw-delay-sec': { type: 'string', value: 'N', help: 'escrow withdrawal delay (default 3600)' },
+} as const satisfies FlagTable;
+
+/** Checks the flags' values: the network, the RPC URL, the key file, addresses and the delay. */
+export function deployOptionsFrom(values: FlagValues<typeof DEPLOY_FLAGS>): DeployOptions {
+  const network = values.network;
   if (!network || !NETWORKS.includes(network as NetworkName)) {
     throw usageError(`--network must be one of ${NETWORKS.join(', ')}`);
   }
-  const rpcUrl = values.get('rpc');
+  const rpcUrl = values.rpc;
   if (!rpcUrl || !/^https?:\/\//.test(rpcUrl)) throw usageError('--rpc must be an http(s) URL');
-  const keyFile = values.get('key');
+  const keyFile = values.key;
   if (!keyFile) throw usageError('--key FILE is required');
-  const address = (flag: string): Address | undefined => {
-    const value = values.get(flag);
+  const address = (flag: 'token' | 'meter' | 'treasury' | 'checker-pool'): Address | undefined => {
+    const value = values[flag];
     if (value === undefined) return undefined;
     if (!isAddress(value, { strict: false })) throw usageError(`--${flag} is not an address`);
     return value as Address;
   };
-  const delay = values.get('withdraw-delay-sec');
+  const delay = values['withdraw-delay-sec'];
   if (delay !== undefined && !/^[0-9]{1,10}$/.test(delay)) throw usageError('--withdraw-delay-sec is not seconds');
   const options: DeployOptions = { network: network as NetworkName, rpcUrl, keyFile };
   const tokenAddress =
@@ -194,11 +189,16 @@ export function formatDeployment(result: DeployCommandResult): string {
   ].join('\n');
 }
 
-export async function runDeployCommand(args: readonly string[]): Promise<void> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(DEPLOY_USAGE);
-    return;
-  }
-  const result = await deployWithOptions(parseDeployArgs(args));
-  console.log(formatDeployment(result));
-}
+export const DEPLOY_COMMAND = defineCommand({
+  path: ['deploy'],
+  summary: 'deploy the escrow and staking contracts and print them as configuration',
+  description: `Deploys SessionEscrow and StakingRegistry (and a test ATH token on anvil) with the key in --key FILE
+and prints the result as ATH_EDGE_CHAIN__… env lines, then as one JSON line for a --config file:
+  ath-edge deploy --network arbitrum-sepolia|arbitrum-one|anvil --rpc URL --key FILE [--token ADDRESS]`,
+  flags: DEPLOY_FLAGS,
+  config: false,
+  run: async ({ flags, print }) => {
+    const result = await deployWithOptions(deployOptionsFrom(flags));
+    print(formatDeployment(result));
+  },
+});

@@ -117,7 +117,7 @@ describe('ath-edge deploy', () => {
     assert.equal(noKey.code, 1);
     assert.match(noKey.stderr, /cannot read the key file/);
     const sepolia = await cli(['deploy', '--network', 'arbitrum-sepolia', '--rpc', anvil.rpcUrl, '--key', keyFile]);
-    assert.equal(sepolia.code, 1);
+    assert.equal(sepolia.code, 2, 'a usage error: the command line lacks --token');
     assert.match(sepolia.stderr, /--token/);
   });
 });

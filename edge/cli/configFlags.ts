@@ -1,0 +1,75 @@
+/**
+ * The configuration flags every node command takes. Each shorthand names one EdgeConfig setting; the
+ * setting's schema converts and checks the value (`loadEdgeConfig`). Adding one is one line here (and the
+ * setting in `edge/config/EdgeConfig.ts` if it is new).
+ */
+import { AthError } from '../../signaling/protocol/index.js';
+import type { ConfigSetting } from '../config/loadEdgeConfig.js';
+import { EdgeErrorCode } from '../errors.js';
+import type { FlagSpec, FlagTable } from './defineCommand.js';
+
+export type ConfigFlagSpec = FlagSpec & { type: 'string' /** The EdgeConfig path it sets. */; setting: string };
+
+export const CONFIG_FLAGS = {
+  port: { type: 'string', setting: 'signaling.httpPort', value: 'N', help: 'signaling HTTP port (default 8080)' },
+  slots: { type: 'string', setting: 'renderHost.slots', value: 'N', help: 'render host slots (default 2)' },
+  signaling: { type: 'string', setting: 'signaling.url', value: 'URL', help: 'the signaling server to join' },
+  'host-id': { type: 'string', setting: 'renderHost.hostId', value: 'ID', help: "this render host's id" },
+  price: { type: 'string', setting: 'renderHost.priceWeiPerSec', value: 'WEI', help: 'price, ATH wei per second' },
+  'render-hosts': { type: 'string', setting: 'stack.renderHosts', value: 'N', help: 'render hosts `all` runs' },
+  network: {
+    type: 'string',
+    setting: 'chain.network',
+    value: 'NAME',
+    help: 'none | anvil | arbitrum-sepolia | arbitrum-one',
+  },
+  'rpc-url': { type: 'string', setting: 'chain.rpcUrl', value: 'URL', help: "the chain's JSON-RPC endpoint" },
+  'log-level': {
+    type: 'string',
+    setting: 'logLevel',
+    value: 'LEVEL',
+    help: 'fatal|error|warn|info|debug|trace|silent',
+  },
+  'data-dir': {
+    type: 'string',
+    setting: 'dataDir',
+    value: 'DIR',
+    help: 'keys, logs, embedded ledger (default .ath-edge)',
+  },
+} as const satisfies Record<string, ConfigFlagSpec>;
+
+/** `--config` and `--set`, the two configuration flags that are not shorthands for one setting. */
+export const CONFIG_FILE_FLAGS = {
+  config: { type: 'string', value: 'FILE', help: 'a JSON config file (env ATH_EDGE_CONFIG)' },
+  set: { type: 'string', value: 'PATH=VALUE', multiple: true, help: 'any setting, e.g. --set renderHost.slots=4' },
+} as const satisfies FlagTable;
+
+const SHORTHANDS: Readonly<Record<string, ConfigFlagSpec>> = CONFIG_FLAGS;
+
+/** One option token of `parseArgs({ tokens: true })`. */
+export type OptionToken = { kind: 'option'; name: string; rawName: string; value: string | undefined };
+
+/**
+ * The configuration flags' settings in command-line order (a later one wins), ready for `loadEdgeConfig`.
+ * A malformed `--set` is a usage error (ATH_ERR_USAGE).
+ */
+export function configSettingsFrom(tokens: readonly OptionToken[]): ConfigSetting[] {
+  const settings: ConfigSetting[] = [];
+  for (const token of tokens) {
+    if (token.value === undefined) continue;
+    if (token.name === 'set') {
+      const eq = token.value.indexOf('=');
+      if (eq <= 0) {
+        throw new AthError({
+          code: EdgeErrorCode.usage,
+          shortMessage: `--set takes PATH=VALUE, got \`${token.value}\``,
+        });
+      }
+      settings.push({ path: token.value.slice(0, eq), value: token.value.slice(eq + 1), source: '--set' });
+      continue;
+    }
+    const shorthand = SHORTHANDS[token.name];
+    if (shorthand) settings.push({ path: shorthand.setting, value: token.value, source: token.rawName });
+  }
+  return settings;
+}
