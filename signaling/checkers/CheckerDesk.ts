@@ -13,8 +13,8 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Address, type Hex, verifyMessage } from 'viem';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
-import type { HostRecord, HostRegistry } from '../hub/HostRegistry.js';
 import { AthError, checkerRegistrationMessage, type PeerMessageOf, type ServerMessage } from '../protocol/index.js';
+import type { HostRecord, HostRegistry } from '../store/HostRegistry.js';
 import { CheckReportVerifier } from './CheckReportVerifier.js';
 
 export type CheckSettings = {

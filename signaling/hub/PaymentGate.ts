@@ -1,23 +1,7 @@
 import type { PaymentTermsRecord, PeerMessageOf } from '../protocol/index.js';
-import type { HostRecord } from './HostRegistry.js';
-import type { SessionRecord } from './SignalingHub.js';
-
-/**
- * What signaling needs from the economy (implemented in edge/, which signaling must not import): the terms
- * a player is asked to authorize for a leased session, and the check of that authorization. Without a gate
- * the network does not bill and sessions need no authorization.
- */
-/**
- * A studio play token's session (issue 8), fixed before the lease: the studio signed a SessionAuth for this
- * session id, this provider and this price when it minted the token, so only that provider's hosts at that
- * price can serve it, and no player signature is asked for.
- */
-export type Sponsorship = {
-  sessionId: `0x${string}`;
-  providerAddress: `0x${string}`;
-  priceWeiPerSec: bigint;
-  playTokenId: string;
-};
+import type { HostRecord } from '../store/HostRegistry.js';
+import type { SessionRecord } from './SessionRecord.js';
+import type { Sponsorship } from './Sponsorship.js';
 
 export type PlayTokenRequest = {
   playToken: string;
@@ -28,6 +12,11 @@ export type PlayTokenRequest = {
   sameOrigin: boolean;
 };
 
+/**
+ * What signaling needs from the economy (implemented in edge/, which signaling must not import): the terms
+ * a player is asked to authorize for a leased session, and the check of that authorization. Without a gate
+ * the network does not bill and sessions need no authorization.
+ */
 export type PaymentGate = {
   /** How long after the lease the authorization may take before the session ends unpaid. */
   readonly authTimeoutMs: number;

@@ -8,7 +8,7 @@
  * container's quality score from checkers (0.1; 0.5 = neutral until checkers report) and stake (0.05,
  * relative to the largest stake among candidates).
  */
-import type { HostRecord } from './HostRegistry.js';
+import type { HostRecord } from '../store/HostRegistry.js';
 
 export type ScoringWeights = {
   rtt: number;

@@ -1,5 +1,5 @@
 import { verifyPlayerToken } from '../auth/playerTokens.js';
-import type { PeerIdentity } from '../hub/SignalingHub.js';
+import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import { AthError, WS_SUBPROTOCOL } from '../protocol/index.js';
 
 const TOKEN_PREFIX = 'token.';

@@ -5,7 +5,7 @@
  */
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import type { PeerIdentity } from '../hub/SignalingHub.js';
+import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import { isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
 import { newPeerId, type StartUwsServerParameters, type UwsServer } from './startUwsServer.js';

@@ -9,7 +9,8 @@
 import uWS from 'uWebSockets.js';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { PeerIdentity, SignalingHub } from '../hub/SignalingHub.js';
+import type { PeerIdentity } from '../hub/PeerDirectory.js';
+import type { SignalingHub } from '../hub/SignalingHub.js';
 import { AthError, isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
 

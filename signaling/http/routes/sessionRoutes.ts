@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { verifyPlayerToken } from '../../auth/playerTokens.js';
-import type { SessionRecord, SignalingHub } from '../../hub/SignalingHub.js';
+import type { SessionRecord } from '../../hub/SessionRecord.js';
+import type { SignalingHub } from '../../hub/SignalingHub.js';
 import { AthError, Codec, GameId, SessionId, WeiString, weiToString } from '../../protocol/index.js';
 import { ErrorBody, SessionView } from '../schemas.js';
 

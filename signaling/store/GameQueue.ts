@@ -1,11 +1,12 @@
-/** Players waiting for a slot, first come first served, one line per game. */
-export class GameQueue {
+import type { QueueStore } from './SignalingStore.js';
+
+/** Players waiting for a slot, first come first served, one line per game (in memory). */
+export class GameQueue implements QueueStore {
   readonly #lines = new Map<string, string[]>();
+  readonly #members = new Set<string>();
 
   get length(): number {
-    let total = 0;
-    for (const line of this.#lines.values()) total += line.length;
-    return total;
+    return this.#members.size;
   }
 
   enqueue(game: string, sessionId: string): number {
@@ -14,20 +15,25 @@ export class GameQueue {
       line = [];
       this.#lines.set(game, line);
     }
-    if (!line.includes(sessionId)) line.push(sessionId);
+    if (!this.#members.has(sessionId)) {
+      line.push(sessionId);
+      this.#members.add(sessionId);
+      return line.length;
+    }
     return line.indexOf(sessionId) + 1;
   }
 
   remove(game: string, sessionId: string): boolean {
     const line = this.#lines.get(game);
-    const index = line?.indexOf(sessionId) ?? -1;
-    if (!line || index < 0) return false;
+    if (!line || !this.#members.has(sessionId)) return false;
+    const index = line.indexOf(sessionId);
+    if (index < 0) return false;
     line.splice(index, 1);
+    this.#members.delete(sessionId);
     if (line.length === 0) this.#lines.delete(game);
     return true;
   }
 
-  /** The waiting sessions of a game, head first. */
   waiting(game: string): readonly string[] {
     return this.#lines.get(game) ?? [];
   }

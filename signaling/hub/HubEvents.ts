@@ -1,0 +1,54 @@
+import type { Logger } from 'pino';
+import type { RoundVerdict } from '../checkers/CheckerDesk.js';
+import type { HostRecord } from '../store/HostRegistry.js';
+import type { SessionRecord } from './SessionRecord.js';
+
+/** What a host or a player said a live session delivered (every few seconds). */
+export type DeliveryReport = {
+  sessionId: string;
+  source: 'host' | 'player';
+  fpsMilli: number;
+  atMs: number;
+};
+
+export type SignalingHubEvents = {
+  sessionEnded: (session: SessionRecord) => void;
+  sessionStreaming: (session: SessionRecord) => void;
+  sessionPaid: (session: SessionRecord) => void;
+  report: (report: DeliveryReport) => void;
+  verdict: (verdict: RoundVerdict) => void;
+  /** A host registered (or re-registered after a reconnect) with a proven provider wallet. */
+  hostRegistered: (host: HostRecord) => void;
+};
+
+/** The hub's typed events (the economy listens): a throwing listener is logged and does not stop the others. */
+export class HubEvents {
+  readonly #log: Logger;
+  readonly #listeners: { [K in keyof SignalingHubEvents]: Set<SignalingHubEvents[K]> } = {
+    sessionEnded: new Set(),
+    sessionStreaming: new Set(),
+    sessionPaid: new Set(),
+    report: new Set(),
+    verdict: new Set(),
+    hostRegistered: new Set(),
+  };
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  on<K extends keyof SignalingHubEvents>(event: K, listener: SignalingHubEvents[K]): () => void {
+    this.#listeners[event].add(listener);
+    return () => this.#listeners[event].delete(listener);
+  }
+
+  emit<K extends keyof SignalingHubEvents>(event: K, payload: Parameters<SignalingHubEvents[K]>[0]): void {
+    for (const listener of this.#listeners[event] as Set<(payload: Parameters<SignalingHubEvents[K]>[0]) => void>) {
+      try {
+        listener(payload);
+      } catch (error) {
+        this.#log.error({ err: error, event }, 'hub listener threw');
+      }
+    }
+  }
+}

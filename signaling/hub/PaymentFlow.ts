@@ -1,0 +1,130 @@
+/**
+ * The payment flow of a session, between the hub and the economy's `PaymentGate`: the terms a player is asked
+ * to sign when a slot is leased, the deadline for that signature, the check of the signed SessionAuth, and a
+ * studio's play token (checked before Play; its stored authorization checked at the lease). Without a gate
+ * the network does not bill and all of this is skipped.
+ */
+import {
+  AthError,
+  isAthError,
+  isWireErrorCode,
+  type PaymentTermsRecord,
+  type PeerMessageOf,
+} from '../protocol/index.js';
+import type { HostRecord } from '../store/HostRegistry.js';
+import type { HubContext, PaymentPort } from './HubContext.js';
+import type { PeerState } from './PeerDirectory.js';
+import type { SessionRecord } from './SessionRecord.js';
+
+export class PaymentFlow implements PaymentPort {
+  readonly #ctx: HubContext;
+
+  constructor(ctx: HubContext) {
+    this.#ctx = ctx;
+  }
+
+  termsFor(session: SessionRecord, host: HostRecord): PaymentTermsRecord | undefined {
+    const gate = this.#ctx.payments;
+    return gate && !session.payerAddress && !session.sponsorship ? gate.terms(session, host) : undefined;
+  }
+
+  leased(session: SessionRecord, host: HostRecord): void {
+    const gate = this.#ctx.payments;
+    if (!gate) return;
+    // The stream starts at once (first frame matters); the authorization must follow within the timeout.
+    this.#ctx.timers.set(session.id, 'auth', gate.authTimeoutMs, () =>
+      this.#ctx.sessions.end(session, 'insufficient-funds', 'No payment authorization arrived for this session.'),
+    );
+    if (session.sponsorship) this.#authorizeSponsored(session, host);
+  }
+
+  onSessionAuth(peer: PeerState, message: PeerMessageOf<'session-auth'>): void {
+    const session = this.#ctx.sessions.playerSession(peer, message.sessionId);
+    const gate = this.#ctx.payments;
+    const host = session.hostId ? this.#ctx.store.hosts.get(session.hostId) : undefined;
+    if (!gate || !host) {
+      throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'this session needs no payment authorization' });
+    }
+    if (session.payerAddress) {
+      throw new AthError({ code: 'ATH_ERR_REPLAY', shortMessage: 'this session is already authorized' });
+    }
+    gate
+      .authorize(session, host, message)
+      .then(({ payerAddress }) => this.#paymentAccepted(session, payerAddress))
+      .catch((error: unknown) => {
+        this.#ctx.peers.replyError(peer, error, message);
+        if (session.state !== 'ended' && !session.payerAddress) {
+          const text = isAthError(error) ? error.message : 'The payment authorization was refused.';
+          this.#ctx.sessions.end(session, 'insufficient-funds', text.slice(0, 500));
+        }
+      });
+  }
+
+  /**
+   * Play with a studio play token: the economy checks the token (expiry, game, page origin, cap, the studio's
+   * escrow) and names the session id and the provider/price the studio signed for; then Play goes on as usual,
+   * matched only to that provider's hosts at that price.
+   */
+  admitPlayToken(peer: PeerState, message: PeerMessageOf<'play'>): void {
+    const gate = this.#ctx.payments;
+    const playToken = message.playToken;
+    if (!gate?.admitPlayToken || playToken === undefined) {
+      throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'this network does not bill: no play tokens' });
+    }
+    const identity = peer.identity;
+    gate
+      .admitPlayToken({
+        playToken,
+        game: message.game,
+        pageOrigin: identity.kind === 'player' ? identity.origin : undefined,
+        sameOrigin: this.#ctx.peers.fromOwnPage(identity),
+      })
+      .then((sponsorship) => {
+        if (!this.#ctx.peers.has(peer.handle.id)) return;
+        const existing = this.#ctx.store.sessions.get(sponsorship.sessionId);
+        if (existing && existing.state !== 'ended') {
+          throw new AthError({ code: 'ATH_ERR_ALREADY_PLAYING', shortMessage: 'this play token is already in use' });
+        }
+        if (existing?.payerAddress) {
+          throw new AthError({
+            code: 'ATH_ERR_TOKEN_EXPIRED',
+            shortMessage: 'this play token’s session is over; the studio must mint a new one',
+          });
+        }
+        this.#ctx.matchmaking.play(peer, message, sponsorship);
+      })
+      .catch((error: unknown) => this.#ctx.peers.replyError(peer, error, message));
+  }
+
+  /** The payer's authorization (a player's signature, or a studio's) holds: the session is paid from now on. */
+  #paymentAccepted(session: SessionRecord, payerAddress: `0x${string}`): void {
+    if (session.state === 'ended') return;
+    session.payerAddress = payerAddress;
+    this.#ctx.timers.clear(session.id, 'auth');
+    this.#ctx.peers.sendToPlayer(session, { type: 'payment-accepted', sessionId: session.id, payerAddress });
+    this.#ctx.events.emit('sessionPaid', session);
+  }
+
+  /** A sponsored session was leased: the studio's stored authorization is checked and recorded for billing. */
+  #authorizeSponsored(session: SessionRecord, host: HostRecord): void {
+    const gate = this.#ctx.payments;
+    const sponsorship = session.sponsorship;
+    if (!gate?.authorizeSponsored || !sponsorship) return;
+    gate
+      .authorizeSponsored(session, host, sponsorship)
+      .then(({ payerAddress }) => this.#paymentAccepted(session, payerAddress))
+      .catch((error: unknown) => {
+        const code = isAthError(error) && isWireErrorCode(error.code) ? error.code : 'ATH_ERR_INTERNAL';
+        const text = isAthError(error) ? error.message : 'The studio’s authorization was refused.';
+        this.#ctx.log.warn({ sessionId: session.id, code }, 'sponsored authorization refused');
+        this.#ctx.peers.sendToPlayer(session, {
+          type: 'error',
+          code,
+          message: text.slice(0, 1024),
+          ref: 'play',
+          sessionId: session.id,
+        });
+        this.#ctx.sessions.end(session, 'insufficient-funds', text.slice(0, 500));
+      });
+  }
+}

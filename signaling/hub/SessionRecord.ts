@@ -1,0 +1,46 @@
+import type { CodecName, EndReasonName, SessionStateName } from '../protocol/index.js';
+import type { Sponsorship } from './Sponsorship.js';
+import type { CandidateScore } from './scoreCandidates.js';
+
+/**
+ * One session as the store keeps it: plain data only (no sockets, no timers — those are per instance, see
+ * `SessionTimers`), so a shared store can hold it.
+ */
+export type SessionRecord = {
+  id: string;
+  playerId: string;
+  playerPeerId: string | undefined;
+  game: string;
+  codecs: CodecName[];
+  maxPriceWeiPerSec: bigint | undefined;
+  state: SessionStateName;
+  hostId: string | undefined;
+  slot: number | undefined;
+  priceWeiPerSec: bigint;
+  createdAtMs: number;
+  queuedAtMs: number | undefined;
+  leasedAtMs: number | undefined;
+  /** A studio play token's session: the studio pays, on terms it signed before the lease. */
+  sponsorship?: Sponsorship;
+  streamingAtMs: number | undefined;
+  /** The player's Play → first frame was observed (once per session, whatever its reports repeat). */
+  setupObserved: boolean;
+  endedAtMs: number | undefined;
+  endReason: EndReasonName | undefined;
+  endMessage: string | undefined;
+  /** `play` said to wait in line when every slot is taken (else: no-free-slot error). */
+  queueIfBusy: boolean;
+  /** Hosts the player was asked to measure (probe-request); results for others are ignored. */
+  probeHostIds: string[];
+  /** Why this host: every candidate with its score terms, kept for `GET /api/sessions/:id`. */
+  decision: MatchDecision | undefined;
+  /** Who pays, once the SessionAuth was accepted (undefined: not yet, or the network does not bill). */
+  payerAddress: `0x${string}` | undefined;
+};
+
+export type MatchDecision = {
+  candidates: CandidateScore[];
+  chosenHostId: string;
+  decidedAtMs: number;
+  pickMicros: number;
+};

@@ -1,0 +1,69 @@
+import type { SessionRecord } from '../hub/SessionRecord.js';
+import { GameQueue } from './GameQueue.js';
+import { HostRegistry } from './HostRegistry.js';
+import type { Measurement, MeasurementStore, SessionStore, SignalingStore } from './SignalingStore.js';
+
+const MAX_MEASUREMENTS_PER_PLAYER = 64;
+
+class MemorySessionStore implements SessionStore {
+  readonly #sessions = new Map<string, SessionRecord>();
+  readonly #activeByPlayer = new Map<string, string>();
+
+  get(sessionId: string): SessionRecord | undefined {
+    return this.#sessions.get(sessionId);
+  }
+
+  put(session: SessionRecord): void {
+    this.#sessions.set(session.id, session);
+  }
+
+  delete(sessionId: string): void {
+    this.#sessions.delete(sessionId);
+  }
+
+  all(): IterableIterator<SessionRecord> {
+    return this.#sessions.values();
+  }
+
+  activeOf(playerId: string): string | undefined {
+    return this.#activeByPlayer.get(playerId);
+  }
+
+  setActive(playerId: string, sessionId: string): void {
+    this.#activeByPlayer.set(playerId, sessionId);
+  }
+
+  clearActive(playerId: string, sessionId: string): void {
+    if (this.#activeByPlayer.get(playerId) === sessionId) this.#activeByPlayer.delete(playerId);
+  }
+}
+
+class MemoryMeasurementStore implements MeasurementStore {
+  readonly #byPlayer = new Map<string, Map<string, Measurement>>();
+
+  remember(playerId: string, hostId: string, measurement: Measurement): void {
+    let byHost = this.#byPlayer.get(playerId);
+    if (!byHost) {
+      byHost = new Map();
+      this.#byPlayer.set(playerId, byHost);
+    }
+    byHost.delete(hostId);
+    byHost.set(hostId, measurement);
+    // Maps iterate in insertion order: the first key is the stalest measurement.
+    if (byHost.size > MAX_MEASUREMENTS_PER_PLAYER) byHost.delete(byHost.keys().next().value as string);
+  }
+
+  of(playerId: string): Iterable<[string, Measurement]> {
+    return this.#byPlayer.get(playerId) ?? [];
+  }
+}
+
+/** The embedded store: every piece of state in this process's memory (the default, one signaling server). */
+export class MemorySignalingStore implements SignalingStore {
+  readonly hosts = new HostRegistry();
+  readonly sessions: SessionStore = new MemorySessionStore();
+  readonly queue = new GameQueue();
+  readonly measurements: MeasurementStore = new MemoryMeasurementStore();
+
+  close(): void {}
+}
