@@ -10,7 +10,7 @@
  *   codec        auto | h264 | vp8 (vp8: prefer VP8)
  *   stats        show the stats overlay
  *   server       signaling base URL (default: where this script came from)
- *   diagnostics  off: no frame-tag reading, no window.__athPlayer
+ *   diagnostics  off: no window.__athPlayer
  * Events (bubbling, composed; `event.data` — also `event.detail`): ready, queued, playing, stats, ended, error.
  */
 import {

@@ -12,6 +12,7 @@
 import {
   type AthErrorCode,
   type CodecName,
+  FrameMarkInput,
   isAthError,
   PongInput,
   PROTOCOL_VERSION,
@@ -23,8 +24,9 @@ import { ClientErrorCode } from '../errors.js';
 import { type CodecPreference, decodableCodecs, insistedCodec, orderCodecs } from './codecs.js';
 import { installDiagnostics } from './diagnostics.js';
 import { END_REASON_MESSAGES, errorMessageFor } from './errorMessages.js';
-import { FrameTagWatcher, type PresentedFrameTag } from './frameTag/FrameTagWatcher.js';
-import { InputToPhotonMeter, type InputToPhotonSample } from './frameTag/InputToPhotonMeter.js';
+import { FrameMarkMatcher, type PresentedFrameMark } from './frameMarks/FrameMarkMatcher.js';
+import { InputToPhotonMeter, type InputToPhotonSample } from './frameMarks/InputToPhotonMeter.js';
+import { type PresentedFrame, PresentedFrameWatcher } from './frameMarks/PresentedFrameWatcher.js';
 import {
   createPlayerSession,
   type FetchLike,
@@ -41,7 +43,7 @@ import {
   PlayerChargeEvent,
   PlayerEndedEvent,
   PlayerErrorEvent,
-  PlayerFrameTagEvent,
+  PlayerFrameMarkEvent,
   PlayerPaidEvent,
   PlayerPlayingEvent,
   PlayerQueuedEvent,
@@ -73,7 +75,7 @@ export const RECONNECT_WINDOW_MS = 30_000;
 const STATS_INTERVAL_MS = 1_000;
 /** `player-report` every this many stats samples (5 s). */
 const REPORT_EVERY_SAMPLES = 5;
-const KEEP_FRAME_TAGS = 120;
+const KEEP_FRAME_MARKS = 120;
 
 export type AthPlayerParameters = {
   video: HTMLVideoElement;
@@ -147,7 +149,11 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   readonly #createSocket: WebSocketFactory | undefined;
   readonly #pinger = new RttPinger();
   readonly #meter = new InputToPhotonMeter();
-  readonly #frameTags: PresentedFrameTag[] = [];
+  readonly #marks = new FrameMarkMatcher();
+  readonly #presentedMarks: PresentedFrameMark[] = [];
+  #lastPresented: PresentedFrame | undefined;
+  #firstPresented: PresentedFrame | undefined;
+  #framesPresented = 0;
   readonly #games = new Map<string, GameListingRecord>();
   readonly #unsubscribes: Array<() => void> = [];
   #state: PlayerStateName = 'idle';
@@ -158,7 +164,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   #session: LiveSession | undefined;
   #connection: StreamConnection | undefined;
   #input: InputCapture | undefined;
-  #watcher: FrameTagWatcher | undefined;
+  #watcher: PresentedFrameWatcher | undefined;
   #statsTimer: ReturnType<typeof setInterval> | undefined;
   #lastRaw: RawStats | undefined;
   #lastSample: StatsSample | undefined;
@@ -243,14 +249,29 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     return this.#video.muted;
   }
 
-  /** Diagnostics: the frame tag of the latest presented frame. */
-  get lastFrameTag(): PresentedFrameTag | undefined {
-    return this.#frameTags.at(-1);
+  /** The newest host frame mark matched with its presented frame (input seq, host frame number, RTP ts). */
+  get lastFrameMark(): PresentedFrameMark | undefined {
+    return this.#presentedMarks.at(-1);
   }
 
-  /** Diagnostics: the tags of the latest presented frames, oldest first. */
-  get frameTags(): readonly PresentedFrameTag[] {
-    return this.#frameTags;
+  /** The latest matched frame marks, oldest first. */
+  get frameMarks(): readonly PresentedFrameMark[] {
+    return this.#presentedMarks;
+  }
+
+  /** The newest presented video frame (RTP timestamp, presentation time) of this connection. */
+  get lastPresentedFrame(): PresentedFrame | undefined {
+    return this.#lastPresented;
+  }
+
+  /** The first presented frame of this connection (Play → first frame). */
+  get firstPresentedFrame(): PresentedFrame | undefined {
+    return this.#firstPresented;
+  }
+
+  /** Frames presented on this connection. */
+  get framesPresented(): number {
+    return this.#framesPresented;
   }
 
   /** Diagnostics: input→photon samples (input sent → first frame reflecting it presented). */
@@ -438,8 +459,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   }
 
   /**
-   * Diagnostics: resolves with the input→photon sample of input `seq` once a frame reflecting it is
-   * presented (frame tags), or undefined after `timeoutMs`.
+   * Resolves with the input→photon sample of input `seq` once a frame reflecting it is presented (the host's
+   * frame mark matched by RTP timestamp), or undefined after `timeoutMs`.
    */
   waitForInputReflected(seq: number, timeoutMs = 5_000): Promise<InputToPhotonSample | undefined> {
     const found = () => this.#meter.samples.find((s) => s.seq >= seq);
@@ -450,7 +471,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
         unsubscribe();
         resolve(undefined);
       }, timeoutMs);
-      const unsubscribe = this.on('frametag', () => {
+      const unsubscribe = this.on('framemark', () => {
         const sample = found();
         if (!sample) return;
         clearTimeout(timer);
@@ -734,6 +755,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       sendIce: (candidate) => this.#signaling?.send({ type: 'ice', sessionId: session.id, candidate }),
       onInput: (input) => {
         if (input instanceof PongInput) this.#pinger.pong(input, performance.now());
+        else if (input instanceof FrameMarkInput && this.#connection === connection) this.#onFrameMark(input);
       },
       onBadInput: (error) => this.#report(error.code, { details: error.message }),
       onConnectionState: (state) => this.#onConnectionState(connection, state),
@@ -744,6 +766,10 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       },
     });
     this.#connection = connection;
+    this.#marks.reset();
+    this.#lastPresented = undefined;
+    this.#firstPresented = undefined;
+    this.#framesPresented = 0;
     this.#pinger.reset();
     this.#lastRaw = undefined;
     try {
@@ -756,11 +782,9 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     if (this.#connection !== connection) return;
     this.#video.srcObject = connection.stream;
     void this.#startVideo();
-    this.#watcher = new FrameTagWatcher({
+    this.#watcher = new PresentedFrameWatcher({
       video: this.#video,
-      readTags: this.settings.diagnostics,
-      onFrame: () => this.#onFirstFrame(connection),
-      onTag: (tag) => this.#onFrameTag(tag),
+      onFrame: (frame) => this.#onPresentedFrame(connection, frame),
     });
     this.#statsTimer ??= setInterval(() => void this.#sampleStats(), STATS_INTERVAL_MS);
   }
@@ -870,11 +894,26 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     if (sent) this.#meter.noteSent(input.seq, performance.now());
   }
 
-  #onFrameTag(tag: PresentedFrameTag): void {
-    this.#frameTags.push(tag);
-    if (this.#frameTags.length > KEEP_FRAME_TAGS) this.#frameTags.shift();
-    this.#meter.notePresented(tag.inputSeq, tag.presentedAtMs);
-    this.emit(new PlayerFrameTagEvent(tag));
+  #onPresentedFrame(connection: StreamConnection, frame: PresentedFrame): void {
+    if (this.#connection !== connection) return;
+    this.#framesPresented += 1;
+    this.#firstPresented ??= frame;
+    this.#lastPresented = frame;
+    this.#onFirstFrame(connection);
+    if (frame.rtpTimestamp === undefined) return;
+    for (const mark of this.#marks.onPresented(frame.rtpTimestamp, frame.presentedAtMs)) this.#onMarkPresented(mark);
+  }
+
+  #onFrameMark(input: FrameMarkInput): void {
+    const mark = this.#marks.onMark({ inputSeq: input.seq, rtpTimestamp: input.rtpTimestamp, frame: input.frame });
+    if (mark) this.#onMarkPresented(mark);
+  }
+
+  #onMarkPresented(mark: PresentedFrameMark): void {
+    this.#presentedMarks.push(mark);
+    if (this.#presentedMarks.length > KEEP_FRAME_MARKS) this.#presentedMarks.shift();
+    this.#meter.notePresented(mark.inputSeq, mark.presentedAtMs);
+    this.emit(new PlayerFrameMarkEvent(mark));
   }
 
   #onConnectionState(connection: StreamConnection, state: RTCPeerConnectionState): void {

@@ -20,7 +20,7 @@ export type PlaySettings = {
   readonly muted: boolean;
   /** Show the stats overlay. */
   readonly stats: boolean;
-  /** Read frame tags from the video and expose `window.__athPlayer` (tests, benchmarks). */
+  /** Expose `window.__athPlayer` (tests, benchmarks). Input→photon is measured in every session regardless. */
   readonly diagnostics: boolean;
 };
 

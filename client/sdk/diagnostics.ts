@@ -4,15 +4,19 @@
  *
  *   state, sessionId, game, codec   where the player is
  *   stats                           the latest StatsSample (once a second while streaming)
- *   lastFrameTag, frameTags         { frame, inputSeq, presentedAtMs } of the latest presented frames
+ *   lastFrameMark, frameMarks       { inputSeq, frame, rtpTimestamp, presentedAtMs }: host frame marks matched
+ *                                   with the presented frame they name (at least one a second, one per input)
+ *   firstPresentedFrame, lastPresentedFrame, framesPresented
+ *                                   { rtpTimestamp, presentedAtMs, receivedAtMs } of this connection's frames
  *   inputToPhoton                   { seq, sentAtMs, presentedAtMs, latencyMs } per input reflected on screen
  *   inputSeq                        the seq of the last input sent
- *   events                          the last 200 events other than stats/frametag: { type, atMs, data }
+ *   events                          the last 200 events other than stats/framemark: { type, atMs, data }
  *   player                          the AthPlayer itself (waitForInputReflected, quit, …)
  */
 import type { CodecName } from '../../signaling/protocol/index.js';
-import type { PresentedFrameTag } from './frameTag/FrameTagWatcher.js';
-import type { InputToPhotonSample } from './frameTag/InputToPhotonMeter.js';
+import type { PresentedFrameMark } from './frameMarks/FrameMarkMatcher.js';
+import type { InputToPhotonSample } from './frameMarks/InputToPhotonMeter.js';
+import type { PresentedFrame } from './frameMarks/PresentedFrameWatcher.js';
 import type { AthPlayerEventMap, AthPlayerEventType, PlayerStateName, TypedEventTarget } from './playerEvents.js';
 import type { StatsSample } from './stats/statsMath.js';
 
@@ -25,8 +29,11 @@ export type DiagnosablePlayer = TypedEventTarget<AthPlayerEventMap> & {
   readonly game: string | undefined;
   readonly codec: CodecName | undefined;
   readonly stats: StatsSample | undefined;
-  readonly lastFrameTag: PresentedFrameTag | undefined;
-  readonly frameTags: readonly PresentedFrameTag[];
+  readonly lastFrameMark: PresentedFrameMark | undefined;
+  readonly frameMarks: readonly PresentedFrameMark[];
+  readonly firstPresentedFrame: PresentedFrame | undefined;
+  readonly lastPresentedFrame: PresentedFrame | undefined;
+  readonly framesPresented: number;
   readonly inputToPhoton: readonly InputToPhotonSample[];
   readonly inputSeq: number;
 };
@@ -37,8 +44,11 @@ export type AthPlayerDiagnostics = {
   readonly game: string | undefined;
   readonly codec: CodecName | undefined;
   readonly stats: StatsSample | undefined;
-  readonly lastFrameTag: PresentedFrameTag | undefined;
-  readonly frameTags: readonly PresentedFrameTag[];
+  readonly lastFrameMark: PresentedFrameMark | undefined;
+  readonly frameMarks: readonly PresentedFrameMark[];
+  readonly firstPresentedFrame: PresentedFrame | undefined;
+  readonly lastPresentedFrame: PresentedFrame | undefined;
+  readonly framesPresented: number;
   readonly inputToPhoton: readonly InputToPhotonSample[];
   readonly inputSeq: number;
   readonly events: readonly DiagnosticEvent[];
@@ -89,11 +99,20 @@ export function installDiagnostics(player: DiagnosablePlayer): () => void {
     get stats() {
       return player.stats;
     },
-    get lastFrameTag() {
-      return player.lastFrameTag;
+    get lastFrameMark() {
+      return player.lastFrameMark;
     },
-    get frameTags() {
-      return [...player.frameTags];
+    get frameMarks() {
+      return [...player.frameMarks];
+    },
+    get firstPresentedFrame() {
+      return player.firstPresentedFrame;
+    },
+    get lastPresentedFrame() {
+      return player.lastPresentedFrame;
+    },
+    get framesPresented() {
+      return player.framesPresented;
     },
     get inputToPhoton() {
       return [...player.inputToPhoton];

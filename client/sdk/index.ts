@@ -3,8 +3,9 @@ export { AthPlayer, type AthPlayerParameters, type PlayParameters, RECONNECT_WIN
 export { type CodecPreference, decodableCodecs, orderCodecs } from './codecs.js';
 export type { AthPlayerDiagnostics, DiagnosticEvent } from './diagnostics.js';
 export { END_REASON_MESSAGES, errorMessageFor, queuedMessage } from './errorMessages.js';
-export type { PresentedFrameTag } from './frameTag/FrameTagWatcher.js';
-export type { InputToPhotonSample } from './frameTag/InputToPhotonMeter.js';
+export type { PresentedFrameMark } from './frameMarks/FrameMarkMatcher.js';
+export type { InputToPhotonSample } from './frameMarks/InputToPhotonMeter.js';
+export type { PresentedFrame } from './frameMarks/PresentedFrameWatcher.js';
 export { type FetchLike, fetchGames, type GameListingRecord } from './httpApi.js';
 export {
   DEFAULT_PLAY_SETTINGS,
@@ -22,10 +23,10 @@ export {
   ELEMENT_EVENT_TYPES,
   type EndedData,
   type ErrorData,
-  type FrameTagData,
+  type FrameMarkData,
   PlayerEndedEvent,
   PlayerErrorEvent,
-  PlayerFrameTagEvent,
+  PlayerFrameMarkEvent,
   PlayerPlayingEvent,
   PlayerQueuedEvent,
   PlayerReadyEvent,

@@ -54,7 +54,8 @@ export type WalletData = { address: string; kind: 'burner' | 'injected'; freeEsc
 export type PaidData = { sessionId: string; payerAddress: string };
 /** The running charge of the session (wei as decimal strings), every metering tick. */
 export type ChargeData = { sessionId: string; cumulativeWei: string; deliveredSec: number; maxAmountWei: string };
-export type FrameTagData = { frame: number; inputSeq: number; presentedAtMs: number };
+/** A host frame mark matched with its presented frame: input `inputSeq` first shown at `presentedAtMs`. */
+export type FrameMarkData = { inputSeq: number; frame: number; rtpTimestamp: number; presentedAtMs: number };
 
 abstract class AthPlayerEvent<T extends string, D> extends Event {
   declare readonly type: T;
@@ -115,10 +116,10 @@ export class PlayerStateEvent extends AthPlayerEvent<'statechange', StateData> {
     super('statechange', data, init);
   }
 }
-/** Diagnostics: a frame tag was read from a presented video frame. */
-export class PlayerFrameTagEvent extends AthPlayerEvent<'frametag', FrameTagData> {
-  constructor(data: FrameTagData, init?: EventInit) {
-    super('frametag', data, init);
+/** A host frame mark was matched with the presented frame it names (input→photon, frame counter). */
+export class PlayerFrameMarkEvent extends AthPlayerEvent<'framemark', FrameMarkData> {
+  constructor(data: FrameMarkData, init?: EventInit) {
+    super('framemark', data, init);
   }
 }
 
@@ -149,7 +150,7 @@ export type AthPlayerEventMap = {
   ended: PlayerEndedEvent;
   error: PlayerErrorEvent;
   statechange: PlayerStateEvent;
-  frametag: PlayerFrameTagEvent;
+  framemark: PlayerFrameMarkEvent;
   wallet: PlayerWalletEvent;
   paid: PlayerPaidEvent;
   charge: PlayerChargeEvent;
@@ -190,8 +191,8 @@ export function cloneAthPlayerEvent(event: AthPlayerEventUnion, init: EventInit)
       return new PlayerErrorEvent(event.data, init);
     case 'statechange':
       return new PlayerStateEvent(event.data, init);
-    case 'frametag':
-      return new PlayerFrameTagEvent(event.data, init);
+    case 'framemark':
+      return new PlayerFrameMarkEvent(event.data, init);
     case 'wallet':
       return new PlayerWalletEvent(event.data, init);
     case 'paid':

@@ -3,7 +3,7 @@
  *   firstFrameMsP50      Play click → first decoded frame presented (median of 3 fresh sessions)
  *   decodedFps           frames decoded per second over the run
  *   framesDroppedPct     frames the host's pacer dropped plus frames the browser dropped, over frames produced
- *   inputToPhotonMs*     key sent → first presented frame whose tag says the game applied it
+ *   inputToPhotonMs*     key sent → presented frame the host's frame mark names as the first with that key
  *   serverCpuPctPerStream  the render host process (all threads) while streaming, % of one core
  *   encodeMs*            the host's encoder, per frame
  * Flags: --seconds N (30), --codec h264|vp8. The last line printed is one JSON object.
@@ -66,11 +66,11 @@ try {
       (window as unknown as { __playClickedAt: number }).__playClickedAt = performance.now();
     });
     await pressPlay(page);
-    await page.waitForFunction(() => window.__athPlayer?.lastFrameTag !== undefined, null, { timeout: 30_000 });
+    await page.waitForFunction(() => window.__athPlayer?.firstPresentedFrame !== undefined, null, { timeout: 30_000 });
     firstFrames.push(
       await page.evaluate(
         () =>
-          (window.__athPlayer?.frameTags[0]?.presentedAtMs ?? Number.NaN) -
+          (window.__athPlayer?.firstPresentedFrame?.presentedAtMs ?? Number.NaN) -
           (window as unknown as { __playClickedAt: number }).__playClickedAt,
       ),
     );

@@ -66,15 +66,17 @@ describe('indexer', () => {
       await waitPlaying(page);
       const id = await sessionId(page);
       const hostBefore = (await api<SessionView>(`/api/sessions/${id}`)).hostId;
-      await page.waitForFunction(() => (window.__athPlayer?.lastFrameTag?.frame ?? 0) > 120, null, { timeout: 15_000 });
-      const frameBefore = await page.evaluate(() => window.__athPlayer?.lastFrameTag?.frame ?? 0);
+      await page.waitForFunction(() => (window.__athPlayer?.lastFrameMark?.frame ?? 0) > 120, null, {
+        timeout: 15_000,
+      });
+      const frameBefore = await page.evaluate(() => window.__athPlayer?.lastFrameMark?.frame ?? 0);
       await page.reload();
       await waitPlaying(page);
       assert.equal(await sessionId(page), id, 'same session');
       assert.equal((await api<SessionView>(`/api/sessions/${id}`)).hostId, hostBefore, 'same host');
       // The game kept running on the host: its frame counter went on, it did not restart from 0.
-      await page.waitForFunction(() => window.__athPlayer?.lastFrameTag !== undefined, null, { timeout: 15_000 });
-      const frameAfter = await page.evaluate(() => window.__athPlayer?.lastFrameTag?.frame ?? 0);
+      await page.waitForFunction(() => window.__athPlayer?.lastFrameMark !== undefined, null, { timeout: 15_000 });
+      const frameAfter = await page.evaluate(() => window.__athPlayer?.lastFrameMark?.frame ?? 0);
       assert.ok(frameAfter > frameBefore, `frame ${frameBefore} → ${frameAfter}`);
     } finally {
       await closePlayer(page);

@@ -85,15 +85,56 @@ describe('streaming slice', () => {
       await page.keyboard.down('ArrowLeft');
       await page.waitForTimeout(900);
       await page.keyboard.up('ArrowLeft');
-      // The frame tag proves the host applied that very input before rendering what we see …
+      // The host's frame mark, matched with a presented frame by RTP timestamp, proves the host applied that
+      // very input before rendering what we see …
       await page.waitForFunction(
-        () => (window.__athPlayer?.lastFrameTag?.inputSeq ?? 0) >= (window.__athPlayer?.inputSeq ?? 1),
+        () => (window.__athPlayer?.lastFrameMark?.inputSeq ?? 0) >= (window.__athPlayer?.inputSeq ?? 1),
         null,
         { timeout: 10_000 },
       );
       // … and the picture shows it: the ship moved left.
       const after = await visibleShip(page);
       assert.ok(after.x < before.x - 40, `ship x ${before.x.toFixed(0)} → ${after.x.toFixed(0)}`);
+      // Measured, not drawn: input→photon samples exist and reach the stats overlay.
+      const samples = await page.evaluate(() => window.__athPlayer?.inputToPhoton.map((s) => s.latencyMs) ?? []);
+      assert.ok(samples.length >= 1, 'input→photon samples');
+      assert.ok(
+        samples.every((ms) => ms > 0 && ms < 5_000),
+        `samples ${samples.join(', ')}`,
+      );
+      await page.waitForFunction(() => window.__athPlayer?.stats?.inputToPhotonMs !== undefined, null, {
+        timeout: 5_000,
+      });
+    } finally {
+      await closePlayer(page);
+    }
+  });
+
+  test('nothing is drawn over the game: the top-left corner carries no frame tag', async () => {
+    const page = await openPlayer({ browser, baseUrl, game: 'neon-drift' });
+    try {
+      await pressPlay(page);
+      await waitPlaying(page);
+      await page.waitForTimeout(500);
+      // The old tag was 480×24 px of black and white 12 px blocks, about half of them white: count the
+      // near-white pixels of that strip (the game's own HUD text there is thin).
+      const whiteFraction = await page.evaluate(() => {
+        const video = document.querySelector('ath-play')?.shadowRoot?.querySelector('video');
+        if (!video) throw new Error('no video element');
+        const canvas = document.createElement('canvas');
+        canvas.width = 480;
+        canvas.height = 24;
+        const ctx = canvas.getContext('2d', { willReadFrequently: true });
+        if (!ctx) throw new Error('no 2d context');
+        ctx.drawImage(video, 0, 0, 480, 24, 0, 0, 480, 24);
+        const { data } = ctx.getImageData(0, 0, 480, 24);
+        let white = 0;
+        for (let o = 0; o < data.length; o += 4) {
+          if ((data[o] ?? 0) > 200 && (data[o + 1] ?? 0) > 200 && (data[o + 2] ?? 0) > 200) white++;
+        }
+        return white / (480 * 24);
+      });
+      assert.ok(whiteFraction < 0.2, `${(whiteFraction * 100).toFixed(1)} % of the corner is white`);
     } finally {
       await closePlayer(page);
     }

@@ -167,8 +167,7 @@ export class X11MediaSource implements MediaSource {
   }
 
   /**
-   * What the display shows now (BGRA), in one of four rotating buffers: the pipeline draws the frame tag into
-   * it and the encoder reads it asynchronously while the next frames are grabbed. A failed grab repeats the
+   * What the display shows now (BGRA), in one of four rotating buffers: the encoder reads it asynchronously while the next frames are grabbed. A failed grab repeats the
    * last good picture (the workload reports a dead display or game on its own).
    */
   captureVideo(): SourceVideoFrame {

@@ -89,7 +89,7 @@ export class XdotoolInjector {
     return new XdotoolInjector(child, params);
   }
 
-  /** Seq of the last input written to xdotool (0 before any): what the frame tag reports. */
+  /** Seq of the last input written to xdotool (0 before any): what the frame marks report. */
   get lastInputSeq(): number {
     return this.#lastInputSeq;
   }

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:apps`: plays each runnable catalogue game (SuperTux here; the 3D games only where the host
- * can run them) the way a session does — grab at each 60 Hz tick, frame tag, libx264 with the session's
+ * can run them) the way a session does — grab at each 60 Hz tick, libx264 with the session's
  * recipe (ultrafast/zerolatency, baseline; a frame waits ≤ ⅓ period for a busy encoder, then is dropped) — with Right held
  * after the first second so the level scrolls. Prints progress, then as its LAST line one JSON object:
  *
@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { drawFrameTag, KeyInput, keyIdFromCode } from '../../signaling/protocol/index.js';
+import { KeyInput, keyIdFromCode } from '../../signaling/protocol/index.js';
 import { openVideoEncoder } from '../session/VideoEncoder.js';
 import { AppSession } from './AppSession.js';
 import { checkAppAvailability } from './checkAppAvailability.js';
@@ -119,10 +119,6 @@ async function benchGame(id: string, seconds: number): Promise<GameResult> {
       const print = fingerprint(frame.pixels);
       if (print !== previous) distinct += 1;
       previous = print;
-      drawFrameTag(
-        { data: frame.pixels, width: frame.width, height: frame.height },
-        { frame: tick, inputSeq: session.source.lastInputSeq },
-      );
       if (encoder.busy) {
         // As the session does: a frame waits at most a third of a period for the encoder, then is dropped.
         await Promise.race([inFlight, sleep(periodMs / 3)]);

@@ -32,7 +32,7 @@ export interface GameRuntime {
   applyInput(message: GameInputMessage): void;
   /** Advances the simulation by exactly one fixed step (1/fps s). */
   step(): void;
-  /** Draws the current state; the top-left 480×24 px is left for the frame tag. */
+  /** Draws the current state (the whole frame is the game's: nothing is drawn over it). */
   render(ctx: SKRSContext2D): void;
   /**
    * Fills `out` (interleaved stereo s16 at 48 kHz) with the next chunk of sound; `startSample` counts samples on

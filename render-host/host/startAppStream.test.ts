@@ -96,11 +96,11 @@ describe('startAppStream: external games through the session worker', { skip }, 
       await r.waitFor('decoded frames', () => r.video.framesDecoded >= 30, 20_000);
       assert.equal(r.lastDecoded?.width, 1280);
       assert.equal(r.lastDecoded?.height, 720);
-      // Input over the data channel: the frame tag shows the pipeline injected it before a grab.
+      // Input over the data channel: a frame mark shows the pipeline injected it before a grab.
       await r.channelOpen();
       const right = keyIdFromCode('ArrowRight') ?? 0;
       r.send(new KeyInput(1, right, true).serialize());
-      await r.waitFor('a frame after the key', () => (r.lastDecoded?.tag?.inputSeq ?? 0) >= 1, 10_000);
+      await r.waitFor('a frame after the key', () => (r.lastMark?.inputSeq ?? 0) >= 1, 10_000);
       r.send(new KeyInput(2, right, false).serialize());
       await r.waitFor('Opus from the game', () => r.audio.packets >= 50 && r.audio.peakLevel > 0, 15_000);
       assert.deepEqual(crashes, []);

@@ -1,13 +1,13 @@
 import type { GameInputMessage, GameSnapshot } from '../games/index.js';
 import type { PixelLayout } from './VideoEncoder.js';
 
-/** One picture to encode. The session draws the frame tag into `pixels` before encoding, so they must be
- * writable and stay the source's until its next `captureVideo()`. */
+/** One picture to encode. The encoder reads `pixels` as they are (nothing is drawn over them); they stay the
+ * source's until its next `captureVideo()`. */
 export type SourceVideoFrame = { pixels: Uint8Array; layout: PixelLayout; width: number; height: number };
 
 /**
  * What a session streams from: the seam between "where pictures, sound and input handling come from" and
- * everything the session does with them (pacing, tagging, encoding, WebRTC).
+ * everything the session does with them (pacing, encoding, frame marks, WebRTC).
  *
  * - A built-in game (`GameMediaSource`): `tick()` steps the simulation, `captureVideo()` renders it.
  * - An external game (`render-host/apps/X11MediaSource`): a display captured by node-av (x11grab) and a

@@ -277,7 +277,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     sender.sendRtp(packet).catch((error: unknown) => this.#log.debug({ err: error }, 'RTP send failed'));
   }
 
-  /** Replies on the channel a message came from (pong). */
+  /** Sends on a data channel: a pong on the channel its ping came from, frame marks on `input`. */
   reply(channel: InputChannelName, bytes: Uint8Array): void {
     const dc = this.#channels[channel];
     if (dc.readyState !== 'open') return;

@@ -13,8 +13,8 @@ import {
   AthError,
   type CodecName,
   decodeInput,
-  drawFrameTag,
   type EndReasonName,
+  FrameMarkInput,
   type IceCandidateInit,
   isAthError,
   PingInput,
@@ -62,8 +62,10 @@ const ENCODE_SAMPLES_KEPT = 240;
 /** Encode times sent with one stats message (one per frame: the host's encoder histogram wants each). */
 const WINDOW_ENCODE_SAMPLES_MAX = 1024;
 
-/** A tick's frame, before it is rendered. */
-type VideoSlot = { leg: Leg; tickIndex: number; frameNumber: number; dueMs: number };
+/** A tick's frame, before it is rendered. `inputSeq`: the last input the source had applied at capture. */
+type VideoSlot = { leg: Leg; tickIndex: number; frameNumber: number; dueMs: number; inputSeq: number };
+/** A frame mark goes out at least this often (frames), input or not: the player's frame counter stays fresh. */
+const FRAME_MARK_EVERY_FRAMES = 60;
 
 type Leg = {
   peer: SessionPeer;
@@ -79,6 +81,10 @@ type Leg = {
   audioPacer: FramePacer | undefined;
   streaming: boolean;
   firstFrameSent: boolean;
+  /** The input seq of the last frame mark sent on this leg (undefined: none yet). */
+  markedInputSeq: number | undefined;
+  /** Frames sent since the last mark. */
+  framesSinceMark: number;
 };
 
 function random32(): number {
@@ -179,6 +185,8 @@ export class SessionPipeline {
       audioPacer: undefined,
       streaming: false,
       firstFrameSent: false,
+      markedInputSeq: undefined,
+      framesSinceMark: 0,
     };
     this.#leg = leg;
     this.#wirePeer(leg);
@@ -244,7 +252,8 @@ export class SessionPipeline {
       else peer.reply(channel, pong);
       return;
     }
-    if (message instanceof PongInput) return;
+    // Pongs answer nothing here; frame marks go the other way (host → player) and mean nothing coming in.
+    if (message instanceof PongInput || message instanceof FrameMarkInput) return;
     this.#inputMessages += 1;
     this.#lastInputAtMs = performance.now();
     this.#applyInput(message);
@@ -375,9 +384,15 @@ export class SessionPipeline {
       this.#drop(this.#frameNumber, 'no encoder');
       return;
     }
-    const slot: VideoSlot = { leg, tickIndex: tick.index, frameNumber: this.#frameNumber, dueMs: tick.dueMs };
     // The picture is taken at its tick, whatever the encoder is doing: rendering overlaps the previous encode.
-    const frame = this.#capture(slot);
+    const frame = this.#source.captureVideo();
+    const slot: VideoSlot = {
+      leg,
+      tickIndex: tick.index,
+      frameNumber: this.#frameNumber,
+      dueMs: tick.dueMs,
+      inputSeq: this.#source.lastInputSeq,
+    };
     if (encoder.busy) {
       // Not queued: this frame waits for the encoder at most a third of a period; if the encoder is not
       // free by then (or the next tick comes first), it is dropped.
@@ -385,15 +400,6 @@ export class SessionPipeline {
       return;
     }
     this.#encode(encoder, slot, frame);
-  }
-
-  #capture(slot: VideoSlot): SourceVideoFrame {
-    const frame = this.#source.captureVideo();
-    drawFrameTag(
-      { data: frame.pixels, width: frame.width, height: frame.height },
-      { frame: slot.frameNumber, inputSeq: this.#source.lastInputSeq },
-    );
-    return frame;
   }
 
   #drop(frameNumber: number, why: string): void {
@@ -415,7 +421,7 @@ export class SessionPipeline {
     this.#encode(encoder, slot, frame);
   }
 
-  #encode(encoder: VideoEncoder, { leg, tickIndex, frameNumber }: VideoSlot, frame: SourceVideoFrame): void {
+  #encode(encoder: VideoEncoder, { leg, tickIndex, frameNumber, inputSeq }: VideoSlot, frame: SourceVideoFrame): void {
     const keyframe = this.#keyframePending;
     this.#keyframePending = false;
     const rtpTimestamp = (leg.videoRtpBase + Math.round((tickIndex * VIDEO_CLOCK_RATE) / this.#source.fps)) >>> 0;
@@ -431,6 +437,7 @@ export class SessionPipeline {
         if (!encoded || leg !== this.#leg || this.#closed) return;
         const packets = leg.peer.sendVideo(encoded.data, rtpTimestamp);
         if (packets === 0) return;
+        this.#markFrame(leg, { inputSeq, rtpTimestamp, frameNumber });
         this.#framesSent += 1;
         this.#windowFrames += 1;
         this.#windowVideoBytes += encoded.data.length;
@@ -455,6 +462,22 @@ export class SessionPipeline {
         this.#end('error', 'The video encoder failed.');
       })
       .finally(() => this.#onEncoderFree());
+  }
+
+  /**
+   * Tells the player, on the `input` channel right behind the frame's packets, which input first took effect in
+   * the frame with this RTP timestamp (see FrameMarkInput): the first frame of a leg, every frame whose input
+   * seq moved, and one frame a second regardless. Nothing is drawn into the picture.
+   */
+  #markFrame(
+    leg: Leg,
+    { inputSeq, rtpTimestamp, frameNumber }: Pick<VideoSlot, 'inputSeq' | 'frameNumber'> & { rtpTimestamp: number },
+  ): void {
+    leg.framesSinceMark += 1;
+    if (leg.markedInputSeq === inputSeq && leg.framesSinceMark < FRAME_MARK_EVERY_FRAMES) return;
+    leg.markedInputSeq = inputSeq;
+    leg.framesSinceMark = 0;
+    leg.peer.reply('input', new FrameMarkInput(inputSeq, rtpTimestamp, frameNumber).serialize());
   }
 
   /** One 20 ms chunk per audio tick (more after missed ticks: audio is never dropped). */

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { type CodecName, KeyInput, keyIdFromCode } from '../../signaling/protocol/index.js';
 import { SessionWorkerPool, StreamSession, type StreamSessionParameters, type StreamStats } from './index.js';
-import { StreamReceiver } from './testing/receiveStream.js';
+import { rtpAtOrAfter, StreamReceiver } from './testing/receiveStream.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const encoder = {
@@ -121,14 +121,20 @@ describe('StreamSession: H.264 to a werift receiver', () => {
     await receiver.waitFor('a keyframe after PLI', () => receiver.video.keyframes > before);
   });
 
-  test('input over the data channel reaches the game: the frame tag reports its seq', async () => {
+  test('input over the data channel reaches the game: a frame mark names the RTP frame it first shows in', async () => {
     const { receiver } = c;
-    await receiver.waitFor('a tagged frame', () => receiver.lastDecoded?.tag != null);
-    const firstFrame = receiver.lastDecoded?.tag?.frame ?? 0;
+    await receiver.waitFor('a frame mark', () => receiver.lastMark !== undefined);
+    const first = receiver.lastMark;
     receiver.send(new KeyInput(41, keyIdFromCode('ArrowRight') ?? 0, true).serialize());
     receiver.send(new KeyInput(42, keyIdFromCode('ArrowRight') ?? 0, false).serialize());
-    await receiver.waitFor('inputSeq 42 in the tag', () => receiver.lastDecoded?.tag?.inputSeq === 42);
-    assert.ok((receiver.lastDecoded?.tag?.frame ?? 0) > firstFrame, 'frame numbers advance');
+    await receiver.waitFor('a mark for input 42', () => receiver.lastMark?.inputSeq === 42);
+    const mark = receiver.lastMark;
+    assert.ok(mark && first);
+    assert.ok(mark.frame > first.frame, 'frame numbers advance');
+    assert.ok(rtpAtOrAfter(mark.rtpTimestamp, first.rtpTimestamp) && mark.rtpTimestamp !== first.rtpTimestamp);
+    // The marked RTP timestamp is one the video carries: its frame arrives.
+    await receiver.waitFor('the marked frame', () => receiver.receivedFrameAtOrAfter(mark.rtpTimestamp));
+    assert.equal(receiver.unexpectedMessages, 0);
   });
 
   test('malformed input is counted and ignored; the stream goes on', async () => {
@@ -204,16 +210,16 @@ describe('StreamSession: VP8, reconnects and endings', () => {
   test('restartTransport: a new offer, a new peer, the same game going on', async () => {
     const c = await connect({ decodeVideo: true, reconnectGraceMs: 10_000 });
     open.push(c);
-    await c.receiver.waitFor('a tagged frame', () => c.receiver.lastDecoded?.tag != null);
-    const frameBefore = c.receiver.lastDecoded?.tag?.frame ?? 0;
+    await c.receiver.waitFor('a frame mark', () => c.receiver.lastMark !== undefined);
+    const frameBefore = c.receiver.lastMark?.frame ?? 0;
     await c.receiver.close();
     const offer = new Promise<string>((resolve) => c.session.once('offer', resolve));
     await c.session.restartTransport(['H264']);
     const { receiver, answerSdp } = await StreamReceiver.connect({ offerSdp: await offer, decodeVideo: true });
     c.receiver = receiver;
     await c.session.acceptAnswer(answerSdp);
-    await receiver.waitFor('frames on the new transport', () => receiver.lastDecoded?.tag != null);
-    assert.ok((receiver.lastDecoded?.tag?.frame ?? 0) > frameBefore, 'frame numbers continue: same session');
+    await receiver.waitFor('frames on the new transport', () => receiver.lastMark !== undefined);
+    assert.ok((receiver.lastMark?.frame ?? 0) > frameBefore, 'frame numbers continue: same session');
     assert.ok(receiver.video.keyframes >= 1, 'the new peer starts on a keyframe');
     assert.deepEqual(c.ended, []);
   });

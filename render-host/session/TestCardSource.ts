@@ -8,8 +8,7 @@ const BACKGROUND_RGBA = 0xff403020; // little-endian ABGR: a dark blue-grey
 const BAR_RGBA = 0xff30c0f0; // an amber bar
 
 /**
- * What a checker's probe stream shows: a small test card (a bar sweeping across a flat background; the
- * session stamps the frame tag on top) drawn straight into RGBA memory, no Skia, no game, no audio. It moves
+ * What a checker's probe stream shows: a small test card (a bar sweeping across a flat background) drawn straight into RGBA memory, no Skia, no game, no audio. It moves
  * every frame so the encoder sends real P-frames, at a fraction of a game session's cost. Input is ignored.
  */
 export class TestCardSource implements MediaSource {

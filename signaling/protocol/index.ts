@@ -2,16 +2,8 @@
 export { AthError, type AthErrorCode, type AthErrorParameters, isAthError, toAthError } from './AthError.js';
 export { type ChainInfo, ChainInfoBody } from './chainInfo.js';
 export {
-  drawFrameTag,
-  FRAME_TAG_HEIGHT_PX,
-  FRAME_TAG_WIDTH_PX,
-  type FrameTag,
-  frameTagBits,
-  type RgbaImage,
-  readFrameTag,
-} from './frameTag.js';
-export {
   decodeInput,
+  FrameMarkInput,
   GamepadInput,
   InputKind,
   type InputKindValue,

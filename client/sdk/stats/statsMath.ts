@@ -53,7 +53,7 @@ export type StatsSample = {
   audioPacketsReceived: number;
   /** Estimated (see `estimateGlassToGlassMs`). */
   glassToGlassMs: number | undefined;
-  /** Measured from frame tags (input sent → first frame reflecting it shown), median of recent samples. */
+  /** Measured from the host's frame marks (input sent → first frame reflecting it shown), median of recent samples. */
   inputToPhotonMs: number | undefined;
 };
 
@@ -149,7 +149,7 @@ export type GlassToGlassParameters = {
  *   + 1 frame        on average half a frame waiting on the host for the next tick (capture/encode) and half
  *                    a frame waiting for the display's next refresh after decoding.
  * It leaves out the host's render + encode time (≈6 ms at 720p x264) and the display's own lag: it is a
- * lower bound. The frame tags measure the real input→photon time (`inputToPhotonMs`).
+ * lower bound. The host's frame marks, matched with presented frames by RTP timestamp, measure the real input→photon time (`inputToPhotonMs`).
  */
 export function estimateGlassToGlassMs({
   rttMs,

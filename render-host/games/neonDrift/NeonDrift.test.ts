@@ -131,7 +131,7 @@ describe('Neon Drift', () => {
     assert.throws(() => createGameRuntime({ game: 'pong', seed: 1 }), { code: 'ATH_ERR_UNKNOWN_GAME' });
   });
 
-  test('renders motion at 1280×720 and keeps the frame-tag corner free of HUD', () => {
+  test('renders motion at 1280×720, the HUD from the left edge (no corner kept for a frame tag)', () => {
     const game = new NeonDrift({ seed: 5 });
     const canvas = createCanvas(1280, 720);
     const ctx = canvas.getContext('2d');
@@ -144,15 +144,17 @@ describe('Neon Drift', () => {
     }
     assert.equal(frames[0]?.length, 1280 * 720 * 4);
     assert.ok(!frames[0]?.equals(frames[1] ?? Buffer.alloc(0)), 'consecutive frames differ');
-    // The tag (480×24) plus a margin must be plain background: the session draws the tag there.
+    // The HUD title starts near the left edge: the whole frame is the game's.
     const data = frames[2] ?? assert.fail();
     const bg = [data[0], data[1], data[2]];
-    for (let y = 0; y < 32; y++) {
-      for (let x = 0; x < 500; x++) {
+    let drawn = 0;
+    for (let y = 0; y < 24; y++) {
+      for (let x = 0; x < 480; x++) {
         const o = (y * 1280 + x) * 4;
-        assert.deepEqual([data[o], data[o + 1], data[o + 2]], bg, `pixel ${x},${y} is not background`);
+        if (data[o] !== bg[0] || data[o + 1] !== bg[1] || data[o + 2] !== bg[2]) drawn++;
       }
     }
+    assert.ok(drawn > 100, `${drawn} HUD pixels in the top-left 480×24`);
   });
 
   test('renders sound: music from the start, an effect on a collect', () => {

@@ -9,8 +9,8 @@ import {
   SHIP_RADIUS,
 } from './neonDriftState.js';
 
-/** The HUD strip starts right of the frame tag (480×24 px top-left) with a margin for the codec's ringing. */
-const HUD_LEFT = 520;
+/** The HUD strip along the top, above the arena. */
+const HUD_LEFT = 24;
 const STAR_COUNT = 90;
 
 // Star field: fixed pseudo-random layout (render-only, so Math.sin and friends are fine here).

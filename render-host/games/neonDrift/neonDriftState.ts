@@ -17,7 +17,7 @@ import type { GameInputMessage } from '../GameRuntime.js';
 
 export const NEON_DRIFT_WIDTH = 1280;
 export const NEON_DRIFT_HEIGHT = 720;
-/** The arena starts below the strip that holds the frame tag (top-left 480×24) and the HUD. */
+/** The arena starts below the HUD strip. */
 export const ARENA = { minX: 14, minY: 58, maxX: 1266, maxY: 706 } as const;
 
 export const SHIP_RADIUS = 16;

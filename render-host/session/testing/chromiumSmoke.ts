@@ -60,29 +60,17 @@ async function run(wanted) {
   };
   video.requestVideoFrameCallback(onFrame);
 }
-// The frame tag (signaling/protocol/frameTag.ts), read back in the page: 2 rows × 40 blocks of 12 px,
-// marker 10110010, u32 frame, u32 input seq (big-endian), CRC-8 (poly 0x07).
-function readTag(rgba) {
-  const bits = [];
-  for (let i = 0; i < 80; i++) {
-    const x = Math.floor(((i % 40) + 0.5) * 12), y = Math.floor((Math.floor(i / 40) + 0.5) * 12);
-    const o = (y * 1280 + x) * 4;
-    bits.push((rgba[o] + rgba[o + 1] + rgba[o + 2]) / 3 >= 128 ? 1 : 0);
-  }
-  if ([1, 0, 1, 1, 0, 0, 1, 0].some((b, i) => bits[i] !== b)) return null;
-  const bytes = [];
-  for (let b = 0; b < 9; b++) { let v = 0; for (let k = 0; k < 8; k++) v = (v << 1) | bits[8 + b * 8 + k]; bytes.push(v); }
-  let crc = 0;
-  for (const byte of bytes.slice(0, 8)) { crc ^= byte; for (let k = 0; k < 8; k++) crc = crc & 0x80 ? ((crc << 1) ^ 0x07) & 0xff : (crc << 1) & 0xff; }
-  if (crc !== bytes[8]) return null;
-  const u32 = (o) => ((bytes[o] << 24) | (bytes[o + 1] << 16) | (bytes[o + 2] << 8) | bytes[o + 3]) >>> 0;
-  return { frame: u32(0), inputSeq: u32(4) };
-}
-// Input → photon: a key edge on the input channel, then the first displayed frame whose tag reflects it.
+// Input → photon: a key edge on the input channel; the host's frame mark (kind 18: u32 input seq, u32 RTP
+// timestamp, u32 frame; little-endian) names the first RTP frame with it; the first presented frame at or after
+// that RTP timestamp (requestVideoFrameCallback metadata) ends the sample.
 async function inputToPhoton(count) {
   const video = document.getElementById('v');
-  const canvas = new OffscreenCanvas(1280, 24);
-  const g = canvas.getContext('2d', { willReadFrequently: true });
+  const marks = new Map();
+  window.channels.input.binaryType = 'arraybuffer';
+  window.channels.input.addEventListener('message', (e) => {
+    const v = new DataView(e.data);
+    if (v.byteLength === 13 && v.getUint8(0) === 18) marks.set(v.getUint32(1, true), v.getUint32(5, true));
+  });
   const out = [];
   for (let i = 0; i < count; i++) {
     const seq = 100000 + i;
@@ -91,11 +79,13 @@ async function inputToPhoton(count) {
     view.setUint8(0, 1); view.setUint32(1, seq, true); view.setUint16(5, 53, true); view.setUint8(7, i % 2 === 0 ? 1 : 0);
     const sentAt = performance.now();
     window.channels.input.send(bytes);
+    const shown = [];
     await new Promise((resolve) => {
       const check = (now, meta) => {
-        g.drawImage(video, 0, 0, 1280, 24, 0, 0, 1280, 24);
-        const tag = readTag(g.getImageData(0, 0, 1280, 24).data);
-        if (tag && tag.inputSeq >= seq) { out.push(meta.expectedDisplayTime - sentAt); resolve(); }
+        shown.push([meta.rtpTimestamp, meta.expectedDisplayTime]);
+        const rtp = marks.get(seq);
+        const hit = rtp === undefined ? undefined : shown.find(([t]) => ((t - rtp) | 0) >= 0);
+        if (hit) { out.push(hit[1] - sentAt); resolve(); }
         else if (performance.now() - sentAt > 2000) resolve();
         else video.requestVideoFrameCallback(check);
       };

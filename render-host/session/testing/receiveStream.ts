@@ -1,12 +1,11 @@
 /**
  * A receive-only WebRTC peer in Node (werift) for a render host's stream: it answers the host's offer,
  * counts complete video frames (marker bit, no sequence gap), tells keyframes, optionally decodes video
- * (node-av) to read each frame's tag, decodes Opus to measure that sound arrives, requests keyframes (PLI),
+ * (node-av), keeps the host's frame marks (which input first took effect in which RTP frame), decodes Opus to measure that sound arrives, requests keyframes (PLI),
  * sends input and measures RTT over the `input` data channel. Tests use it; so will the checker nodes,
  * which probe render hosts exactly like a player would.
  */
 import {
-  AV_PIX_FMT_YUV420P,
   AVERROR_EAGAIN,
   Codec,
   CodecContext,
@@ -31,12 +30,10 @@ import {
   candidateInit,
   decodeInput,
   EXTENSION_IDS,
-  FRAME_TAG_HEIGHT_PX,
-  type FrameTag,
+  FrameMarkInput,
   type IceCandidateInit,
   PingInput,
   PongInput,
-  readFrameTag,
 } from '../../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../../errors.js';
 import { TypedEmitter } from '../TypedEmitter.js';
@@ -53,11 +50,20 @@ export type ReceivedVideoFrame = {
   playoutDelayZero: boolean;
 };
 
-export type DecodedVideoFrame = { width: number; height: number; tag: FrameTag | null; receivedAtMs: number };
+export type DecodedVideoFrame = { width: number; height: number; rtpTimestamp: number; receivedAtMs: number };
+
+/** A frame mark from the host (FrameMarkInput) and when it arrived. */
+export type ReceivedFrameMark = { inputSeq: number; rtpTimestamp: number; frame: number; receivedAtMs: number };
+
+/** RTP timestamp order (mod 2^32): a at or after b. */
+export function rtpAtOrAfter(a: number, b: number): boolean {
+  return ((a - b) | 0) >= 0;
+}
 
 export type StreamReceiverEvents = {
   frame: [frame: ReceivedVideoFrame];
   decoded: [frame: DecodedVideoFrame];
+  mark: [mark: ReceivedFrameMark];
   audio: [packet: RtpPacket];
 };
 
@@ -66,7 +72,7 @@ export type ConnectStreamReceiverParameters = {
   offerSdp: string;
   /** Video codecs this receiver accepts, most preferred first (the answer keeps that order). */
   codecs?: CodecName[];
-  /** Decode every video frame with node-av and read its frame tag (costs a few ms of CPU per frame). */
+  /** Decode every video frame with node-av (costs a few ms of CPU per frame). */
   decodeVideo?: boolean;
   /** Decode Opus to measure the sound level (cheap). */
   decodeAudio?: boolean;
@@ -150,28 +156,6 @@ class Decoder {
   }
 }
 
-/** Reads the frame tag from the luma plane's top rows (the tag is black/white: luma is all it needs). */
-function tagFromFrame(frame: Frame): FrameTag | null {
-  if (frame.format !== AV_PIX_FMT_YUV420P) return null;
-  const luma = frame.data?.[0];
-  const stride = frame.linesize[0] ?? 0;
-  if (!luma) return null;
-  const width = frame.width;
-  const rows = Math.min(frame.height, Math.ceil((FRAME_TAG_HEIGHT_PX * width) / 1280) + 2);
-  const rgba = new Uint8Array(width * rows * 4);
-  for (let y = 0; y < rows; y++) {
-    for (let x = 0; x < width; x++) {
-      const v = luma[y * stride + x] ?? 0;
-      const o = (y * width + x) * 4;
-      rgba[o] = v;
-      rgba[o + 1] = v;
-      rgba[o + 2] = v;
-      rgba[o + 3] = 255;
-    }
-  }
-  return readFrameTag({ data: rgba, width, height: rows });
-}
-
 export class StreamReceiver extends TypedEmitter<StreamReceiverEvents> {
   readonly #pc: RTCPeerConnection;
   readonly #params: ConnectStreamReceiverParameters;
@@ -197,7 +181,9 @@ export class StreamReceiver extends TypedEmitter<StreamReceiverEvents> {
   readonly #pings = new Map<number, (rttMs: number) => void>();
   #nextPingId = 1;
   #closed = false;
-  /** Input messages the host sent back that were not pongs (should stay 0). */
+  #lastMark: ReceivedFrameMark | undefined;
+  #lastCompleteRtp: number | undefined;
+  /** Input messages the host sent back that were neither pongs nor frame marks (should stay 0). */
   unexpectedMessages = 0;
 
   private constructor(params: ConnectStreamReceiverParameters) {
@@ -232,6 +218,16 @@ export class StreamReceiver extends TypedEmitter<StreamReceiverEvents> {
 
   get connectionState(): string {
     return this.#pc.connectionState;
+  }
+
+  /** The host's newest frame mark (every leg's first frame, every frame where input moved, one a second). */
+  get lastMark(): ReceivedFrameMark | undefined {
+    return this.#lastMark;
+  }
+
+  /** Whether a complete frame at or after this RTP timestamp has arrived (the marked frame, or a later one). */
+  receivedFrameAtOrAfter(rtpTimestamp: number): boolean {
+    return this.#lastCompleteRtp !== undefined && rtpAtOrAfter(this.#lastCompleteRtp, rtpTimestamp);
   }
 
   /** The newest decoded frame (with `decodeVideo`). */
@@ -322,6 +318,7 @@ export class StreamReceiver extends TypedEmitter<StreamReceiverEvents> {
       ),
     };
     this.video.framesComplete += 1;
+    this.#lastCompleteRtp = frame.rtpTimestamp;
     if (keyframe) this.video.keyframes += 1;
     this.safeEmit('frame', frame);
     this.#videoDecoder?.decode(
@@ -331,7 +328,7 @@ export class StreamReceiver extends TypedEmitter<StreamReceiverEvents> {
         this.#lastDecoded = {
           width: decoded.width,
           height: decoded.height,
-          tag: tagFromFrame(decoded),
+          rtpTimestamp: frame.rtpTimestamp,
           receivedAtMs: frame.receivedAtMs,
         };
         this.safeEmit('decoded', this.#lastDecoded);
@@ -375,6 +372,12 @@ export class StreamReceiver extends TypedEmitter<StreamReceiverEvents> {
         const resolve = this.#pings.get(message.id);
         this.#pings.delete(message.id);
         resolve?.(performance.now() - message.sentAtMs);
+        return;
+      }
+      if (message instanceof FrameMarkInput) {
+        const { seq: inputSeq, rtpTimestamp, frame } = message;
+        this.#lastMark = { inputSeq, rtpTimestamp, frame, receivedAtMs: performance.now() };
+        this.safeEmit('mark', this.#lastMark);
         return;
       }
     } catch {

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { isAthError } from '../AthError.js';
 import {
   decodeInput,
+  FrameMarkInput,
   GamepadInput,
   KeyInput,
   PingInput,
@@ -31,6 +32,11 @@ const golden: Array<[string, { serialize(): Uint8Array }, string]> = [
   ],
   ['ping', new PingInput(9, 1.5), '1009000000' + '000000000000f83f'],
   ['pong', new PongInput(9, 1.5), '1109000000' + '000000000000f83f'],
+  [
+    'frame mark: input 7 first in the frame with RTP ts 0xdeadbeef, frame 300',
+    new FrameMarkInput(7, 0xdeadbeef, 300),
+    '1207000000' + 'efbeadde' + '2c010000',
+  ],
 ];
 
 for (const [name, message, bytes] of golden) {

@@ -20,6 +20,7 @@ export const InputKind = {
   Gamepad: 6,
   Ping: 16,
   Pong: 17,
+  FrameMark: 18,
 } as const;
 
 export type InputKindValue = (typeof InputKind)[keyof typeof InputKind];
@@ -225,6 +226,35 @@ export class PongInput {
   }
 }
 
+/**
+ * Host → player, on the `input` channel: the frame with RTP timestamp `rtpTimestamp` is the first one in which
+ * input `seq` (and every input before it) took effect. The player matches it with the presented frame whose
+ * `requestVideoFrameCallback` metadata carries that RTP timestamp (or the first later one, if that frame was
+ * never shown): input sent → that frame presented is one input→photon sample, with nothing drawn into the
+ * picture. Sent for the first frame of each leg (so the player learns the mapping) and for every frame in which
+ * a new input took effect. payload: u32 RTP timestamp, u32 frame number (counts ticks across legs; a gap is a
+ * frame the host dropped).
+ */
+export class FrameMarkInput {
+  static readonly kind = InputKind.FrameMark;
+  static readonly size = HEADER_BYTES + 8;
+  constructor(
+    readonly seq: number,
+    readonly rtpTimestamp: number,
+    readonly frame: number,
+  ) {}
+  serialize(): Uint8Array {
+    const { bytes, view } = header(FrameMarkInput.kind, this.seq, 8);
+    view.setUint32(5, this.rtpTimestamp >>> 0, true);
+    view.setUint32(9, this.frame >>> 0, true);
+    return bytes;
+  }
+  static deserialize(bytes: Uint8Array): FrameMarkInput {
+    const view = reader(bytes, FrameMarkInput.kind, FrameMarkInput.size);
+    return new FrameMarkInput(view.getUint32(1, true), view.getUint32(5, true), view.getUint32(9, true));
+  }
+}
+
 export type InputMessage =
   | KeyInput
   | PointerMoveInput
@@ -233,7 +263,8 @@ export type InputMessage =
   | WheelInput
   | GamepadInput
   | PingInput
-  | PongInput;
+  | PongInput
+  | FrameMarkInput;
 
 const decoders: Record<number, (bytes: Uint8Array) => InputMessage> = {
   [InputKind.Key]: KeyInput.deserialize,
@@ -244,6 +275,7 @@ const decoders: Record<number, (bytes: Uint8Array) => InputMessage> = {
   [InputKind.Gamepad]: GamepadInput.deserialize,
   [InputKind.Ping]: PingInput.deserialize,
   [InputKind.Pong]: PongInput.deserialize,
+  [InputKind.FrameMark]: FrameMarkInput.deserialize,
 };
 
 /** Decodes one data-channel message; throws AthError `ATH_ERR_BAD_INPUT` for anything malformed. */
