@@ -6,6 +6,7 @@
  */
 import {
   AthError,
+  answerWithOfferedH264Level,
   type CodecName,
   decodeInput,
   type IceCandidateInit,
@@ -77,7 +78,8 @@ export class StreamConnection {
       this.#remoteDescriptionSet = true;
       this.#applyCodecPreference();
       const answer = await this.pc.createAnswer();
-      await this.pc.setLocalDescription(answer);
+      // The answer states the H.264 level the host offered (what it encodes): see answerWithOfferedH264Level.
+      await this.pc.setLocalDescription({ type: 'answer', sdp: answerWithOfferedH264Level(answer.sdp ?? '', sdp) });
       const local = this.pc.localDescription?.sdp ?? answer.sdp;
       if (this.#closed) return;
       if (!local) throw new Error('no local description');

@@ -31,7 +31,12 @@ function candidatesPerSection(sdp: string): string[] {
 
 test('closing a connected peer closes every UDP socket its ICE gathered', async () => {
   const baseline = openUdpSockets();
-  const peer = await SessionPeer.create({ codecs: ['H264', 'VP8'], avSync: true, log: pino({ level: 'silent' }) });
+  const peer = await SessionPeer.create({
+    codecs: ['H264', 'VP8'],
+    format: { width: 1280, height: 720, fps: 60 },
+    avSync: true,
+    log: pino({ level: 'silent' }),
+  });
   let receiver: StreamReceiver | undefined;
   try {
     const offer = peer.takeOffer();

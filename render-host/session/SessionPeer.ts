@@ -25,6 +25,7 @@ import {
   candidateInit,
   type IceCandidateInit,
   PLAYOUT_DELAY_URI,
+  type VideoFormat,
 } from '../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { DeliveryMonitor, type DeliveryReport } from './DeliveryMonitor.js';
@@ -57,6 +58,8 @@ export type SessionPeerEvents = {
 export type CreateSessionPeerParameters = {
   /** Video codecs the player decodes, most preferred first: the offer lists them in that order. */
   codecs: readonly CodecName[];
+  /** What the pipeline encodes: the offer's H.264 profile-level-id states its level. */
+  format: VideoFormat;
   ice?: IceOptions;
   /**
    * Put video and audio in one MediaStream (`a=msid`) so the browser lip-syncs them. Sync may make the browser
@@ -120,7 +123,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     this.#disconnectGraceMs = params.disconnectGraceMs ?? DEFAULT_DISCONNECT_GRACE_MS;
     this.#silenceTimeoutMs = params.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
     this.#pc = new RTCPeerConnection({
-      ...basePeerConfig(params.codecs, params.ice),
+      ...basePeerConfig(params.codecs, params.ice, params.format),
       // Not werift's max-compat: it would leave two ICE transports' sockets open after close (see webrtcConfig.ts).
       bundlePolicy: OFFERER_BUNDLE_POLICY,
     });

@@ -170,7 +170,14 @@ export class SessionPipeline {
     await this.#endLeg();
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
-    const peer = await SessionPeer.create({ codecs, ice: this.#p.ice, avSync: this.#p.avSync, log: this.#log });
+    const { width, height, fps } = this.#source;
+    const peer = await SessionPeer.create({
+      codecs,
+      format: { width, height, fps },
+      ice: this.#p.ice,
+      avSync: this.#p.avSync,
+      log: this.#log,
+    });
     if (this.#closed) {
       await peer.close();
       return;

@@ -74,7 +74,8 @@ describe('StreamSession: H.264 to a werift receiver', () => {
       assert.equal(new Set(msids.map((l) => l.split(' ')[0])).size, 1, 'in the same MediaStream');
       const video = offer.slice(offer.indexOf('m=video'), offer.indexOf('m=audio'));
       assert.ok(video.indexOf('VP8/90000') < video.indexOf('H264/90000'), 'preferred codec first');
-      assert.match(video, /packetization-mode=1;profile-level-id=42e01f/);
+      // 1280×720 at 60 fps: level 3.2, in the offer and in the encoder's SPS.
+      assert.match(video, /packetization-mode=1;profile-level-id=42e020/);
       assert.match(video, /a=extmap:4 http:\/\/www\.webrtc\.org\/experiments\/rtp-hdrext\/playout-delay/);
       assert.match(video, /transport-wide-cc/);
       assert.match(video, /a=rtcp-fb:\d+ nack pli/);

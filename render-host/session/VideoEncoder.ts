@@ -28,7 +28,7 @@ import {
   SoftwareScaleContext,
   SWS_POINT,
 } from 'node-av';
-import { AthError, type CodecName } from '../../signaling/protocol/index.js';
+import { AthError, type CodecName, h264Level } from '../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../errors.js';
 
 export type EncoderPreference = 'auto' | 'nvenc' | 'x264';
@@ -123,6 +123,9 @@ function openContext(name: VideoEncoderName, params: OpenVideoEncoderParameters)
     // core for the slices. libvpx's threads likewise helped alone but hurt on a busy machine. NVENC: auto.
     ctx.threadCount = name === 'h264_nvenc' ? 0 : 1;
     configureRate(ctx, name, params.bitrateBps);
+    // The level the offer's profile-level-id states (mediaWire.ts): 3.1 for 720p30, 3.2 for 720p60, 4.2 for
+    // 1080p60 and 720p120. The SPS says the same, so what is negotiated is what is encoded.
+    const level = h264Level(params).name;
     switch (name) {
       case 'h264_nvenc':
         setOptions(ctx, name, {
@@ -133,15 +136,16 @@ function openContext(name: VideoEncoderName, params: OpenVideoEncoderParameters)
           'forced-idr': '1',
           rc: 'cbr',
           profile: 'baseline',
+          level,
         });
         break;
       case 'libx264':
         setOptions(ctx, name, {
           preset: 'ultrafast',
           tune: 'zerolatency',
-          // Constrained baseline, level 3.1: what `profile-level-id=42e01f` in the SDP promises Chromium.
+          // Constrained baseline at the format's level: what `profile-level-id=42e0xx` in the offer states.
           profile: 'baseline',
-          level: '3.1',
+          level,
           'forced-idr': '1',
           'x264-params': 'scenecut=0:repeat-headers=1',
         });

@@ -12,7 +12,14 @@ import {
   useTransportWideCC,
   useTWCC,
 } from 'werift';
-import { type CodecName, EXTENSION_IDS, H264_FMTP, PLAYOUT_DELAY_URI } from '../../signaling/protocol/index.js';
+import {
+  type CodecName,
+  EXTENSION_IDS,
+  H264_RECEIVER_FMTP,
+  h264Fmtp,
+  PLAYOUT_DELAY_URI,
+  type VideoFormat,
+} from '../../signaling/protocol/index.js';
 
 /** min = 0, max = 0 (12 bits each, 10 ms units). */
 export const PLAYOUT_DELAY_ZERO = Buffer.from([0, 0, 0]);
@@ -32,16 +39,21 @@ export function audioHeaderExtensions(): RTCRtpHeaderExtensionParameters[] {
   return [new RTCRtpHeaderExtensionParameters({ id: EXTENSION_IDS.mid, uri: useSdesMid().uri })];
 }
 
-function videoCodec(name: CodecName): RTCRtpCodecParameters {
+function videoCodec(name: CodecName, format: VideoFormat | undefined): RTCRtpCodecParameters {
   const rtcpFeedback = [useNACK(), usePLI(), useTWCC()];
+  // The sender states the level of what it encodes; a receiver states none and so takes any level.
+  const parameters = format ? h264Fmtp(format) : H264_RECEIVER_FMTP;
   return name === 'H264'
-    ? new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90_000, rtcpFeedback, parameters: H264_FMTP })
+    ? new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90_000, rtcpFeedback, parameters })
     : new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, rtcpFeedback });
 }
 
-/** Video codecs in the player's order of preference: the first is the one the answer normally keeps. */
-export function videoCodecs(order: readonly CodecName[]): RTCRtpCodecParameters[] {
-  return order.map(videoCodec);
+/**
+ * Video codecs in the player's order of preference: the first is the one the answer normally keeps. `format`:
+ * what the sender encodes (its H.264 level); a receive-only peer leaves it out.
+ */
+export function videoCodecs(order: readonly CodecName[], format?: VideoFormat): RTCRtpCodecParameters[] {
+  return order.map((name) => videoCodec(name, format));
 }
 
 export function opusCodec(): RTCRtpCodecParameters {
@@ -71,10 +83,11 @@ export const OFFERER_BUNDLE_POLICY = 'max-bundle' as const satisfies PeerConfig[
 export function basePeerConfig(
   codecs: readonly CodecName[],
   ice: IceOptions = {},
+  format?: VideoFormat,
 ): Partial<PeerConfig> & Pick<PeerConfig, 'codecs' | 'headerExtensions'> {
   return {
     iceServers: [],
-    codecs: { video: videoCodecs(codecs), audio: [opusCodec()] },
+    codecs: { video: videoCodecs(codecs, format), audio: [opusCodec()] },
     headerExtensions: { video: videoHeaderExtensions(), audio: audioHeaderExtensions() },
     ...(ice.portRange ? { icePortRange: ice.portRange } : {}),
     ...(ice.additionalHostAddresses ? { iceAdditionalHostAddresses: ice.additionalHostAddresses } : {}),

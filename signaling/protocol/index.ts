@@ -17,7 +17,18 @@ export {
   WheelInput,
 } from './input/inputMessages.js';
 export { KEY_TABLE, keyCodeFromId, keyIdFromCode, x11KeysymFromId } from './input/keyCodes.js';
-export { candidateInit, EXTENSION_IDS, H264_FMTP, PLAYOUT_DELAY_URI } from './mediaWire.js';
+export {
+  answerWithOfferedH264Level,
+  candidateInit,
+  EXTENSION_IDS,
+  H264_RECEIVER_FMTP,
+  type H264Level,
+  h264Fmtp,
+  h264Level,
+  h264ProfileLevelId,
+  PLAYOUT_DELAY_URI,
+  type VideoFormat,
+} from './mediaWire.js';
 export {
   Address,
   CheckReportFields,
