@@ -1631,6 +1631,27 @@ export const stakingRegistryAbi = [
     "inputs": [
       {
         "internalType": "uint256",
+        "name": "index",
+        "type": "uint256"
+      },
+      {
+        "internalType": "string",
+        "name": "why",
+        "type": "string"
+      }
+    ],
+    "name": "BadEvidence",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "BadKind",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
         "name": "stake",
         "type": "uint256"
       },
@@ -1641,6 +1662,33 @@ export const stakingRegistryAbi = [
       }
     ],
     "name": "BelowMinimum",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "ECDSAInvalidSignature",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint256",
+        "name": "length",
+        "type": "uint256"
+      }
+    ],
+    "name": "ECDSAInvalidSignatureLength",
+    "type": "error"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "s",
+        "type": "bytes32"
+      }
+    ],
+    "name": "ECDSAInvalidSignatureS",
     "type": "error"
   },
   {
@@ -1670,24 +1718,19 @@ export const stakingRegistryAbi = [
     "type": "error"
   },
   {
-    "inputs": [
-      {
-        "internalType": "address",
-        "name": "operator",
-        "type": "address"
-      },
-      {
-        "internalType": "uint256",
-        "name": "epoch",
-        "type": "uint256"
-      }
-    ],
-    "name": "NotEligible",
+    "inputs": [],
+    "name": "NotUnlocked",
     "type": "error"
   },
   {
-    "inputs": [],
-    "name": "NotUnlocked",
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "periodEnd",
+        "type": "uint64"
+      }
+    ],
+    "name": "PeriodNotOver",
     "type": "error"
   },
   {
@@ -1719,6 +1762,56 @@ export const stakingRegistryAbi = [
   },
   {
     "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "until",
+        "type": "uint64"
+      }
+    ],
+    "name": "CheckerBarred",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint64",
+        "name": "periodStart",
+        "type": "uint64"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "periodEnd",
+        "type": "uint64"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
+    ],
+    "name": "CheckerPaid",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
     "inputs": [],
     "name": "EIP712DomainChanged",
     "type": "event"
@@ -1740,6 +1833,37 @@ export const stakingRegistryAbi = [
       }
     ],
     "name": "MinStakeSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "key",
+        "type": "uint256"
+      },
+      {
+        "indexed": true,
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint8",
+        "name": "reason",
+        "type": "uint8"
+      }
+    ],
+    "name": "RewardSkipped",
     "type": "event"
   },
   {
@@ -1865,6 +1989,49 @@ export const stakingRegistryAbi = [
     "anonymous": false,
     "inputs": [
       {
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "downtimeBps",
+        "type": "uint16"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "fraudBps",
+        "type": "uint16"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "lieBps",
+        "type": "uint16"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint8",
+        "name": "quorum",
+        "type": "uint8"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint8",
+        "name": "lieThreshold",
+        "type": "uint8"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "barPeriod",
+        "type": "uint64"
+      }
+    ],
+    "name": "SlashParametersSet",
+    "type": "event"
+  },
+  {
+    "anonymous": false,
+    "inputs": [
+      {
         "indexed": true,
         "internalType": "address",
         "name": "operator",
@@ -1875,6 +2042,12 @@ export const stakingRegistryAbi = [
         "internalType": "bytes32",
         "name": "evidenceHash",
         "type": "bytes32"
+      },
+      {
+        "indexed": false,
+        "internalType": "uint8",
+        "name": "kind",
+        "type": "uint8"
       },
       {
         "indexed": false,
@@ -1975,6 +2148,19 @@ export const stakingRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "CHECKER_TIER",
+    "outputs": [
+      {
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "CHECK_REPORT_TYPEHASH",
     "outputs": [
       {
@@ -2014,6 +2200,45 @@ export const stakingRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "KIND_CHECKER_LIE",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "KIND_DOWNTIME",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "KIND_FRAUD",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "REWARDS_ROLE",
     "outputs": [
       {
@@ -2027,12 +2252,96 @@ export const stakingRegistryAbi = [
   },
   {
     "inputs": [],
+    "name": "SKIP_ALREADY_PAID",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "SKIP_BARRED",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "SKIP_NOT_ELIGIBLE",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "SKIP_ZERO",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "SLASHER_ROLE",
     "outputs": [
       {
         "internalType": "bytes32",
         "name": "",
         "type": "bytes32"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "checkerBarPeriod",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "name": "checkerPaidUntil",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
       }
     ],
     "stateMutability": "view",
@@ -2341,6 +2650,19 @@ export const stakingRegistryAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "lieThreshold",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes32",
@@ -2391,6 +2713,63 @@ export const stakingRegistryAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "name": "pastHolding",
+    "outputs": [
+      {
+        "internalType": "uint128",
+        "name": "amount",
+        "type": "uint128"
+      },
+      {
+        "internalType": "uint64",
+        "name": "since",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "until",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint64",
+        "name": "periodStart",
+        "type": "uint64"
+      },
+      {
+        "internalType": "uint64",
+        "name": "periodEnd",
+        "type": "uint64"
+      },
+      {
+        "internalType": "address[]",
+        "name": "checkers",
+        "type": "address[]"
+      },
+      {
+        "internalType": "uint256[]",
+        "name": "amounts",
+        "type": "uint256[]"
+      }
+    ],
+    "name": "payCheckers",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   },
   {
@@ -2469,6 +2848,25 @@ export const stakingRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
+    ],
+    "name": "rewardsBarredUntil",
+    "outputs": [
+      {
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "bytes32",
         "name": "tier",
         "type": "bytes32"
@@ -2480,6 +2878,44 @@ export const stakingRegistryAbi = [
       }
     ],
     "name": "setMinStake",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "uint16",
+        "name": "downtimeBps",
+        "type": "uint16"
+      },
+      {
+        "internalType": "uint16",
+        "name": "fraudBps",
+        "type": "uint16"
+      },
+      {
+        "internalType": "uint16",
+        "name": "lieBps",
+        "type": "uint16"
+      },
+      {
+        "internalType": "uint8",
+        "name": "quorum",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint8",
+        "name": "lieThreshold_",
+        "type": "uint8"
+      },
+      {
+        "internalType": "uint64",
+        "name": "barPeriod",
+        "type": "uint64"
+      }
+    ],
+    "name": "setSlashParameters",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"
@@ -2500,24 +2936,265 @@ export const stakingRegistryAbi = [
   {
     "inputs": [
       {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "name": "slashBps",
+    "outputs": [
+      {
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "checker",
+        "type": "address"
+      },
+      {
+        "components": [
+          {
+            "components": [
+              {
+                "components": [
+                  {
+                    "internalType": "string",
+                    "name": "container",
+                    "type": "string"
+                  },
+                  {
+                    "internalType": "address",
+                    "name": "checker",
+                    "type": "address"
+                  },
+                  {
+                    "internalType": "uint64",
+                    "name": "round",
+                    "type": "uint64"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "rttMicros",
+                    "type": "uint32"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "fpsMilli",
+                    "type": "uint32"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "lossPpm",
+                    "type": "uint32"
+                  },
+                  {
+                    "internalType": "bool",
+                    "name": "ok",
+                    "type": "bool"
+                  },
+                  {
+                    "internalType": "uint64",
+                    "name": "timestamp",
+                    "type": "uint64"
+                  }
+                ],
+                "internalType": "struct StakingRegistry.CheckReport",
+                "name": "report",
+                "type": "tuple"
+              },
+              {
+                "internalType": "bytes",
+                "name": "signature",
+                "type": "bytes"
+              }
+            ],
+            "internalType": "struct StakingRegistry.SignedReport",
+            "name": "told",
+            "type": "tuple"
+          },
+          {
+            "components": [
+              {
+                "components": [
+                  {
+                    "internalType": "string",
+                    "name": "container",
+                    "type": "string"
+                  },
+                  {
+                    "internalType": "address",
+                    "name": "checker",
+                    "type": "address"
+                  },
+                  {
+                    "internalType": "uint64",
+                    "name": "round",
+                    "type": "uint64"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "rttMicros",
+                    "type": "uint32"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "fpsMilli",
+                    "type": "uint32"
+                  },
+                  {
+                    "internalType": "uint32",
+                    "name": "lossPpm",
+                    "type": "uint32"
+                  },
+                  {
+                    "internalType": "bool",
+                    "name": "ok",
+                    "type": "bool"
+                  },
+                  {
+                    "internalType": "uint64",
+                    "name": "timestamp",
+                    "type": "uint64"
+                  }
+                ],
+                "internalType": "struct StakingRegistry.CheckReport",
+                "name": "report",
+                "type": "tuple"
+              },
+              {
+                "internalType": "bytes",
+                "name": "signature",
+                "type": "bytes"
+              }
+            ],
+            "internalType": "struct StakingRegistry.SignedReport[]",
+            "name": "majority",
+            "type": "tuple[]"
+          }
+        ],
+        "internalType": "struct StakingRegistry.Contradiction[]",
+        "name": "lies",
+        "type": "tuple[]"
+      }
+    ],
+    "name": "slashChecker",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
         "internalType": "address",
         "name": "operator",
         "type": "address"
       },
       {
-        "internalType": "uint256",
-        "name": "amount",
-        "type": "uint256"
+        "internalType": "uint8",
+        "name": "kind",
+        "type": "uint8"
       },
       {
-        "internalType": "bytes32",
-        "name": "evidenceHash",
-        "type": "bytes32"
+        "components": [
+          {
+            "internalType": "string",
+            "name": "nonce",
+            "type": "string"
+          },
+          {
+            "internalType": "bytes",
+            "name": "signature",
+            "type": "bytes"
+          }
+        ],
+        "internalType": "struct StakingRegistry.HostBinding",
+        "name": "binding",
+        "type": "tuple"
+      },
+      {
+        "components": [
+          {
+            "components": [
+              {
+                "internalType": "string",
+                "name": "container",
+                "type": "string"
+              },
+              {
+                "internalType": "address",
+                "name": "checker",
+                "type": "address"
+              },
+              {
+                "internalType": "uint64",
+                "name": "round",
+                "type": "uint64"
+              },
+              {
+                "internalType": "uint32",
+                "name": "rttMicros",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "fpsMilli",
+                "type": "uint32"
+              },
+              {
+                "internalType": "uint32",
+                "name": "lossPpm",
+                "type": "uint32"
+              },
+              {
+                "internalType": "bool",
+                "name": "ok",
+                "type": "bool"
+              },
+              {
+                "internalType": "uint64",
+                "name": "timestamp",
+                "type": "uint64"
+              }
+            ],
+            "internalType": "struct StakingRegistry.CheckReport",
+            "name": "report",
+            "type": "tuple"
+          },
+          {
+            "internalType": "bytes",
+            "name": "signature",
+            "type": "bytes"
+          }
+        ],
+        "internalType": "struct StakingRegistry.SignedReport[]",
+        "name": "reports",
+        "type": "tuple[]"
       }
     ],
-    "name": "slash",
+    "name": "slashContainer",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [],
+    "name": "slashQuorum",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -2536,6 +3213,49 @@ export const stakingRegistryAbi = [
     "name": "stake",
     "outputs": [],
     "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      },
+      {
+        "internalType": "uint256",
+        "name": "epoch",
+        "type": "uint256"
+      }
+    ],
+    "name": "stakeHeldThrough",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      }
+    ],
+    "name": "stakeUnit",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
     "type": "function"
   },
   {

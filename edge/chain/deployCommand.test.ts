@@ -61,7 +61,18 @@ function parse(stdout: string): Printed {
 
 describe('ath-edge deploy', () => {
   test('--network anvil deploys the token, escrow and staking registry and prints them as config', async () => {
-    const run = await cli(['deploy', '--network', 'anvil', '--rpc', anvil.rpcUrl, '--key', keyFile]);
+    const slasher = anvilAccount(7).address;
+    const run = await cli([
+      'deploy',
+      '--network',
+      'anvil',
+      '--rpc',
+      anvil.rpcUrl,
+      '--key',
+      keyFile,
+      '--slasher',
+      slasher,
+    ]);
     assert.equal(run.code, 0, run.stderr);
     const { env, json } = parse(run.stdout);
     assert.equal(env.get('ATH_EDGE_CHAIN__NETWORK'), 'anvil');
@@ -88,6 +99,18 @@ describe('ath-edge deploy', () => {
     assert.equal(getAddress(await read<Address>(escrow, sessionEscrowAbi, 'meter')), deployer.address);
     assert.equal(getAddress(await read<Address>(escrow, sessionEscrowAbi, 'treasury')), deployer.address);
     assert.equal(await read<number>(escrow, sessionEscrowAbi, 'feeBps'), 2000);
+    // The slasher is its own key; the rewards pool (the escrow's checker share) holds the rewards role.
+    const hasRole = async (role: 'SLASHER_ROLE' | 'REWARDS_ROLE', who: Address) =>
+      publicClient.readContract({
+        address: staking,
+        abi: stakingRegistryAbi,
+        functionName: 'hasRole',
+        args: [await read<`0x${string}`>(staking, stakingRegistryAbi, role), who],
+      });
+    assert.equal(await hasRole('SLASHER_ROLE', slasher), true);
+    assert.equal(await hasRole('SLASHER_ROLE', deployer.address), false, 'the meter (the deployer here) cannot slash');
+    assert.equal(await hasRole('REWARDS_ROLE', deployer.address), true, 'the checker pool (the deployer) pays rewards');
+    assert.match(run.stdout, new RegExp(`the slasher is ${slasher}`));
 
     // --token: an existing ATH is used, no new token deployed (as on Arbitrum).
     const meter = anvilAccount(6).address;
@@ -119,5 +142,9 @@ describe('ath-edge deploy', () => {
     const sepolia = await cli(['deploy', '--network', 'arbitrum-sepolia', '--rpc', anvil.rpcUrl, '--key', keyFile]);
     assert.equal(sepolia.code, 2, 'a usage error: the command line lacks --token');
     assert.match(sepolia.stderr, /--token/);
+    // The meter and the slasher default to the deployer: one key must not do both.
+    const oneKey = await cli(['deploy', '--network', 'anvil', '--rpc', anvil.rpcUrl, '--key', keyFile]);
+    assert.notEqual(oneKey.code, 0);
+    assert.match(oneKey.stderr, /slasher must be another key than the meter/);
   });
 });

@@ -5,7 +5,8 @@
  * JSON line (`{"chain":{…}}`, usable in a --config file). Only configuration differs between the networks.
  *
  * The deployer key comes from a file, never from the command line (shell history, process list). Roles default
- * to the deployer's address; a production deployment names its own with --meter, --treasury, --checker-pool.
+ * to the deployer's address; a production deployment names its own with --meter, --treasury, --checker-pool and
+ * --slasher. The slasher is never the meter (a leaked meter key must not be able to slash anyone).
  */
 import { readFileSync } from 'node:fs';
 import { type Address, createPublicClient, getAddress, type Hex, http, isAddress } from 'viem';
@@ -25,6 +26,7 @@ export type DeployOptions = {
   meter?: Address;
   treasury?: Address;
   checkerPool?: Address;
+  slasher?: Address;
   withdrawDelaySec?: bigint;
 };
 
@@ -50,7 +52,16 @@ export const DEPLOY_FLAGS = {
   },
   meter: { type: 'string', value: 'ADDRESS', help: 'signs vouchers, sends settlements (default: the deployer)' },
   treasury: { type: 'string', value: 'ADDRESS', help: 'protocol fee recipient (default: the deployer)' },
-  'checker-pool': { type: 'string', value: 'ADDRESS', help: "checkers' share of the fee (default: the deployer)" },
+  'checker-pool': {
+    type: 'string',
+    value: 'ADDRESS',
+    help: "the rewards pool: the checkers' share of the fee; its key pays stakers and checkers (default: the deployer)",
+  },
+  slasher: {
+    type: 'string',
+    value: 'ADDRESS',
+    help: 'sends slashes with their evidence; never the meter (default: the deployer if --meter is another)',
+  },
   'withdraw-delay-sec': { type: 'string', value: 'N', help: 'escrow withdrawal delay (default 3600)' },
 } as const satisfies FlagTable;
 
@@ -64,7 +75,7 @@ export function deployOptionsFrom(values: FlagValues<typeof DEPLOY_FLAGS>): Depl
   if (!rpcUrl || !/^https?:\/\//.test(rpcUrl)) throw usageError('--rpc must be an http(s) URL');
   const keyFile = values.key;
   if (!keyFile) throw usageError('--key FILE is required');
-  const address = (flag: 'token' | 'meter' | 'treasury' | 'checker-pool'): Address | undefined => {
+  const address = (flag: 'token' | 'meter' | 'treasury' | 'checker-pool' | 'slasher'): Address | undefined => {
     const value = values[flag];
     if (value === undefined) return undefined;
     if (!isAddress(value, { strict: false })) throw usageError(`--${flag} is not an address`);
@@ -83,6 +94,7 @@ export function deployOptionsFrom(values: FlagValues<typeof DEPLOY_FLAGS>): Depl
     ['meter', 'meter'],
     ['treasury', 'treasury'],
     ['checker-pool', 'checkerPool'],
+    ['slasher', 'slasher'],
   ] as const) {
     const value = address(flag);
     if (value) options[key] = value;
@@ -118,6 +130,8 @@ export type DeployCommandResult = {
   deployBlock: bigint;
   deployer: Address;
   meter: Address;
+  slasher: Address;
+  checkerPool: Address;
 };
 
 export async function deployWithOptions(options: DeployOptions): Promise<DeployCommandResult> {
@@ -145,6 +159,10 @@ export async function deployWithOptions(options: DeployOptions): Promise<DeployC
     }
   }
   const meter = options.meter ?? account.address;
+  const slasher = options.slasher ?? account.address;
+  if (slasher.toLowerCase() === meter.toLowerCase()) {
+    throw usageError('the slasher must be another key than the meter: name one with --slasher (or --meter)');
+  }
   const deployed = await deployContracts({
     publicClient,
     walletClient,
@@ -153,7 +171,7 @@ export async function deployWithOptions(options: DeployOptions): Promise<DeployC
     meter,
     treasury: options.treasury ?? account.address,
     checkerPool: options.checkerPool ?? account.address,
-    slasher: meter,
+    slasher,
     ...(options.withdrawDelaySec === undefined ? {} : { withdrawDelaySec: options.withdrawDelaySec }),
   });
   return {
@@ -163,6 +181,8 @@ export async function deployWithOptions(options: DeployOptions): Promise<DeployC
     ...deployed,
     deployer: account.address,
     meter,
+    slasher,
+    checkerPool: options.checkerPool ?? account.address,
   };
 }
 
@@ -179,6 +199,8 @@ export function formatDeployment(result: DeployCommandResult): string {
   return [
     `# ath-edge deploy: ${result.network} (chain ${result.chainId}), block ${result.deployBlock}, deployer ${result.deployer}`,
     `# the meter is ${result.meter}: set ATH_EDGE_CHAIN__METER_KEY to its key (not printed)`,
+    `# the slasher is ${result.slasher}: set ATH_EDGE_CHAIN__SLASHER_KEY to its key (not printed)`,
+    `# the rewards pool is ${result.checkerPool}: set ATH_EDGE_CHAIN__REWARDS_KEY to its key (not printed)`,
     `ATH_EDGE_CHAIN__NETWORK=${chain.network}`,
     `ATH_EDGE_CHAIN__RPC_URL=${chain.rpcUrl}`,
     `ATH_EDGE_CHAIN__CHAIN_ID=${chain.chainId}`,

@@ -28,15 +28,32 @@ export type DeployContractsParameters = {
   admin: Address;
   meter: Address;
   treasury: Address;
+  /** The rewards pool: the escrow pays the checkers' share of the fee to it, and its key (granted the rewards
+   * role) pays stakers' weekly rewards and checkers' pay into the staking registry. */
   checkerPool: Address;
-  /** Also granted the slasher role (signaling flags, the settler slashes). */
+  /** Granted the slasher role: sends slashes with their evidence. Must not be the meter (another key, another
+   * blast radius: a leaked meter key cannot slash anyone). */
   slasher: Address;
+  /** Slash rates and evidence rules (the contract's defaults are Aethir's: ⅓ unit downtime, 1 unit fraud). */
+  slashParameters?: SlashParameters;
   feeBps?: number;
   checkerShareBps?: number;
   withdrawDelaySec?: bigint;
   unbondingDelaySec?: bigint;
   /** Minimum stake per tier name (hashed with keccak256 on chain). */
   minStakeWei?: Record<string, bigint>;
+};
+
+export type SlashParameters = {
+  /** Of the stake unit (the tier minimum), basis points. */
+  downtimeBps: number;
+  fraudBps: number;
+  checkerLieBps: number;
+  /** Distinct staked checkers a slash's evidence needs. */
+  quorum: number;
+  /** Contradicted reports in one epoch that bar and slash a checker. */
+  lieThreshold: number;
+  barPeriodSec: bigint;
 };
 
 export type DeployedContracts = {
@@ -59,6 +76,13 @@ export const DEFAULT_MIN_STAKES_WEI: Record<string, bigint> = {
 };
 
 export async function deployContracts(p: DeployContractsParameters): Promise<DeployedContracts> {
+  if (p.slasher.toLowerCase() === p.meter.toLowerCase()) {
+    throw new AthError({
+      code: ChainErrorCode.config,
+      shortMessage: 'the slasher must be another key than the meter',
+      details: p.slasher,
+    });
+  }
   const artifacts = compileContracts();
   const wait = async (hash: Hex, what: string) => {
     const receipt = await p.publicClient.waitForTransactionReceipt({ hash });
@@ -113,9 +137,26 @@ export async function deployContracts(p: DeployContractsParameters): Promise<Dep
     'granting the slasher role',
   );
   await write(
-    { address: staking.address, abi: stakingRegistryAbi, functionName: 'grantRole', args: [rewardsRole, p.admin] },
-    'granting the rewards role',
+    {
+      address: staking.address,
+      abi: stakingRegistryAbi,
+      functionName: 'grantRole',
+      args: [rewardsRole, p.checkerPool],
+    },
+    'granting the rewards role to the rewards pool',
   );
+  if (p.slashParameters) {
+    const s = p.slashParameters;
+    await write(
+      {
+        address: staking.address,
+        abi: stakingRegistryAbi,
+        functionName: 'setSlashParameters',
+        args: [s.downtimeBps, s.fraudBps, s.checkerLieBps, s.quorum, s.lieThreshold, s.barPeriodSec],
+      },
+      'setting the slash parameters',
+    );
+  }
   for (const [tier, wei] of Object.entries(p.minStakeWei ?? DEFAULT_MIN_STAKES_WEI)) {
     await write(
       { address: staking.address, abi: stakingRegistryAbi, functionName: 'setMinStake', args: [tierId(tier), wei] },

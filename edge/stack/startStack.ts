@@ -154,7 +154,7 @@ async function deployEmbedded(anvil: Anvil) {
     meter,
     treasury: anvilAccount(DEV_ACCOUNT.treasury).address,
     checkerPool: anvilAccount(DEV_ACCOUNT.checkerPool).address,
-    slasher: meter,
+    slasher: anvilAccount(DEV_ACCOUNT.slasher).address,
     // Short delays on the dev chain, so the wallet page can show a whole withdrawal.
     withdrawDelaySec: 120n,
     unbondingDelaySec: 600n,

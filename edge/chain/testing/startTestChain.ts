@@ -1,12 +1,12 @@
 /**
  * A real chain for tests: anvil on loopback with the contracts deployed and the dev roles wired
- * (admin, meter, treasury, checker pool = anvil dev accounts 0..3). Close it in `after`.
+ * (admin, meter, treasury, checker pool = anvil dev accounts 0..3, slasher 5). Close it in `after`.
  */
 import type { Account, Address, Chain, HDAccount, Hex, PublicClient, Transport, WalletClient } from 'viem';
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { athTokenAbi } from '../abis.js';
 import { createChainClients } from '../chainClients.js';
-import { type DeployedContracts, deployContracts } from '../deployContracts.js';
+import { type DeployedContracts, deployContracts, type SlashParameters } from '../deployContracts.js';
 import { depositToEscrow } from '../depositToEscrow.js';
 import { anvilAccount, DEV_ACCOUNT } from '../devAccounts.js';
 import { type Anvil, startAnvil } from '../startAnvil.js';
@@ -19,11 +19,14 @@ export type TestChain = DeployedContracts & {
   admin: Account;
   meter: HDAccount;
   treasury: Account;
-  checkerPool: Account;
+  /** The rewards pool (the escrow's checker share; holds the rewards role). */
+  checkerPool: HDAccount;
+  /** Holds the slasher role (not the meter). */
+  slasher: HDAccount;
   /** A fresh account with ETH for gas and `athWei` ATH. */
-  newFundedAccount(athWei?: bigint): Promise<Account & { privateKey: Hex }>;
+  newFundedAccount(athWei?: bigint): Promise<PrivateKeyAccount & { privateKey: Hex }>;
   /** A fresh funded account that approved and deposited `depositWei` ATH into the escrow: a payer. */
-  newDepositedAccount(depositWei: bigint): Promise<Account & { privateKey: Hex }>;
+  newDepositedAccount(depositWei: bigint): Promise<PrivateKeyAccount & { privateKey: Hex }>;
   /** Moves the chain's clock forward (next block). */
   increaseTime(seconds: number): Promise<void>;
   setNextTimestamp(unixSec: bigint): Promise<void>;
@@ -31,13 +34,14 @@ export type TestChain = DeployedContracts & {
 };
 
 export async function startTestChain(
-  options: { withdrawDelaySec?: bigint; unbondingDelaySec?: bigint } = {},
+  options: { withdrawDelaySec?: bigint; unbondingDelaySec?: bigint; slashParameters?: SlashParameters } = {},
 ): Promise<TestChain> {
   const anvil = await startAnvil();
   const admin = anvilAccount(DEV_ACCOUNT.admin);
   const meter = anvilAccount(DEV_ACCOUNT.meter);
   const treasury = anvilAccount(DEV_ACCOUNT.treasury);
   const checkerPool = anvilAccount(DEV_ACCOUNT.checkerPool);
+  const slasher = anvilAccount(DEV_ACCOUNT.slasher);
   const base = { network: 'anvil' as const, chainId: anvil.chainId, rpcUrl: anvil.rpcUrl };
   const { publicClient, walletClient } = createChainClients({ ...base, account: admin });
   if (!walletClient) throw new Error('no wallet');
@@ -48,7 +52,8 @@ export async function startTestChain(
     meter: meter.address,
     treasury: treasury.address,
     checkerPool: checkerPool.address,
-    slasher: meter.address,
+    slasher: slasher.address,
+    ...(options.slashParameters ? { slashParameters: options.slashParameters } : {}),
     ...(options.withdrawDelaySec === undefined ? {} : { withdrawDelaySec: options.withdrawDelaySec }),
     ...(options.unbondingDelaySec === undefined ? {} : { unbondingDelaySec: options.unbondingDelaySec }),
   });
@@ -94,6 +99,7 @@ export async function startTestChain(
     meter,
     treasury,
     checkerPool,
+    slasher,
     newFundedAccount,
     async newDepositedAccount(depositWei) {
       const account = await newFundedAccount(depositWei);
