@@ -22,4 +22,10 @@ export const ClientErrorCode = {
   build: 'ATH_ERR_CLIENT_BUILD',
 } as const;
 
-export type ClientErrorCodeValue = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+export type ClientErrorCode = (typeof ClientErrorCode)[keyof typeof ClientErrorCode];
+
+declare module '../signaling/protocol/AthError.js' {
+  interface AthErrorCodes {
+    client: ClientErrorCode;
+  }
+}

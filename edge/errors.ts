@@ -11,3 +11,11 @@ export const EdgeErrorCode = {
   /** A signaling server answered with an error or with something that is not ath-edge's API. */
   signalingAnswer: 'ATH_ERR_SIGNALING_ANSWER',
 } as const;
+
+export type EdgeErrorCode = (typeof EdgeErrorCode)[keyof typeof EdgeErrorCode];
+
+declare module '../signaling/protocol/AthError.js' {
+  interface AthErrorCodes {
+    edge: EdgeErrorCode;
+  }
+}

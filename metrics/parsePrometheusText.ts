@@ -18,8 +18,10 @@
  * (ATH_ERR_METRICS_PARSE) naming the line.
  */
 import { AthError } from '../signaling/protocol/index.js';
+import { MetricsErrorCode } from './errors.js';
 
-export const METRICS_PARSE_ERROR = 'ATH_ERR_METRICS_PARSE';
+/** The code of every parse error (declared in `metrics/errors.ts`). */
+export const METRICS_PARSE_ERROR = MetricsErrorCode.parse;
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary' | 'untyped';
 

@@ -22,4 +22,10 @@ export const RenderHostErrorCode = {
   badParameters: 'ATH_ERR_SESSION_PARAMETERS',
 } as const;
 
-export type RenderHostErrorCodeName = (typeof RenderHostErrorCode)[keyof typeof RenderHostErrorCode];
+export type RenderHostErrorCode = (typeof RenderHostErrorCode)[keyof typeof RenderHostErrorCode];
+
+declare module '../signaling/protocol/AthError.js' {
+  interface AthErrorCodes {
+    renderHost: RenderHostErrorCode;
+  }
+}

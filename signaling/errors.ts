@@ -4,4 +4,16 @@ export const SignalingErrorCode = {
   listen: 'ATH_ERR_SIGNALING_LISTEN',
   badToken: 'ATH_ERR_UNAUTHORIZED',
   tokenExpired: 'ATH_ERR_TOKEN_EXPIRED',
+  /** An HTTP request whose body, query or parameters fail the route's schema (400). */
+  badRequest: 'ATH_ERR_BAD_REQUEST',
+  /** No such route or resource (404). */
+  notFound: 'ATH_ERR_NOT_FOUND',
 } as const;
+
+export type SignalingErrorCode = (typeof SignalingErrorCode)[keyof typeof SignalingErrorCode];
+
+declare module './protocol/AthError.js' {
+  interface AthErrorCodes {
+    signaling: SignalingErrorCode;
+  }
+}

@@ -29,8 +29,9 @@ const MESSAGES: Partial<Record<AthErrorCode, string>> = {
   ATH_ERR_INTERNAL: 'Something went wrong on the server. Try again in a moment.',
 };
 
-export function errorMessageFor(code: AthErrorCode): string {
-  return MESSAGES[code] ?? 'Something went wrong. Try again in a moment.';
+/** `code` may be one this page does not know (a newer server's): it gets the general message. */
+export function errorMessageFor(code: string): string {
+  return MESSAGES[code as AthErrorCode] ?? 'Something went wrong. Try again in a moment.';
 }
 
 /** Shown while waiting in line. */

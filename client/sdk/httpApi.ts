@@ -6,7 +6,7 @@
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { type TypeCheck, TypeCompiler } from '@sinclair/typebox/compiler';
-import { AthError, GameInfo } from '../../signaling/protocol/index.js';
+import { AthError, GameInfo, isWireErrorCode } from '../../signaling/protocol/index.js';
 import { ClientErrorCode } from '../errors.js';
 
 export const ClientConfigBody = Type.Object({
@@ -64,11 +64,12 @@ async function requestJson<S extends TSchema>(
   }
   if (!response.ok) {
     const code = (body as { code?: unknown } | null)?.code;
+    // A wire code is one the page can act on; any other server code stays in the details.
+    const known = typeof code === 'string' && isWireErrorCode(code);
     throw new AthError({
-      code:
-        typeof code === 'string' && code.startsWith('ATH_ERR_') ? (code as `ATH_ERR_${string}`) : ClientErrorCode.http,
+      code: known ? code : ClientErrorCode.http,
       shortMessage: `HTTP ${response.status}`,
-      details: url,
+      details: !known && typeof code === 'string' ? `${url} (${code.slice(0, 80)})` : url,
     });
   }
   if (!check.Check(body)) {

@@ -6,3 +6,11 @@ export const ChainErrorCode = {
   config: 'ATH_ERR_CHAIN_CONFIG',
   transaction: 'ATH_ERR_CHAIN_TX',
 } as const;
+
+export type ChainErrorCode = (typeof ChainErrorCode)[keyof typeof ChainErrorCode];
+
+declare module '../../signaling/protocol/AthError.js' {
+  interface AthErrorCodes {
+    chain: ChainErrorCode;
+  }
+}

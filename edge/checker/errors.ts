@@ -6,4 +6,10 @@ export const CheckerErrorCode = {
   registration: 'ATH_ERR_CHECKER_REGISTRATION',
 } as const;
 
-export type CheckerErrorCodeName = (typeof CheckerErrorCode)[keyof typeof CheckerErrorCode];
+export type CheckerErrorCode = (typeof CheckerErrorCode)[keyof typeof CheckerErrorCode];
+
+declare module '../../signaling/protocol/AthError.js' {
+  interface AthErrorCodes {
+    checker: CheckerErrorCode;
+  }
+}

@@ -2,3 +2,11 @@
 export const EconomyErrorCode = {
   chainRead: 'ATH_ERR_CHAIN_READ',
 } as const;
+
+export type EconomyErrorCode = (typeof EconomyErrorCode)[keyof typeof EconomyErrorCode];
+
+declare module '../../signaling/protocol/AthError.js' {
+  interface AthErrorCodes {
+    economy: EconomyErrorCode;
+  }
+}

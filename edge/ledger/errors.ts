@@ -43,6 +43,12 @@ export const LEDGER_ERROR_CODES = [
 
 export type LedgerErrorCode = (typeof LEDGER_ERROR_CODES)[number];
 
+declare module '../../signaling/protocol/AthError.js' {
+  interface AthErrorCodes {
+    ledger: LedgerErrorCode;
+  }
+}
+
 export type LedgerErrorParameters = { details?: string; cause?: unknown };
 
 export function ledgerError(

@@ -4,3 +4,11 @@ export const MeteringErrorCode = {
   staleVoucher: 'ATH_ERR_VOUCHER_STALE',
   overCap: 'ATH_ERR_OVER_CAP',
 } as const;
+
+export type MeteringErrorCode = (typeof MeteringErrorCode)[keyof typeof MeteringErrorCode];
+
+declare module '../../signaling/protocol/AthError.js' {
+  interface AthErrorCodes {
+    metering: MeteringErrorCode;
+  }
+}

@@ -28,4 +28,10 @@ export const AppsErrorCode = {
   setup: 'ATH_ERR_PROVIDER_SETUP',
 } as const;
 
-export type AppsErrorCodeName = (typeof AppsErrorCode)[keyof typeof AppsErrorCode];
+export type AppsErrorCode = (typeof AppsErrorCode)[keyof typeof AppsErrorCode];
+
+declare module '../../signaling/protocol/AthError.js' {
+  interface AthErrorCodes {
+    renderHostApps: AppsErrorCode;
+  }
+}

@@ -25,7 +25,7 @@ export {
   checkAppAvailability,
   resolveExecutable,
 } from './checkAppAvailability.js';
-export { AppsErrorCode, type AppsErrorCodeName } from './errors.js';
+export { AppsErrorCode } from './errors.js';
 export {
   type FrameView,
   type HorizontalShiftParameters,

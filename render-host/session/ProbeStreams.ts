@@ -290,7 +290,7 @@ export class ProbeStreams implements ProbeService {
       this.#pending.delete(event.id);
       if (!pending) return;
       if (event.ok) pending.resolve();
-      else pending.reject(new AthError({ code: event.code as `ATH_ERR_${string}`, shortMessage: event.message }));
+      else pending.reject(new AthError({ code: event.code, shortMessage: event.message }));
       return;
     }
     const live = this.#live.get(event.probeId);

@@ -317,7 +317,7 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
         this.#ready?.resolve();
         return;
       case 'start-failed':
-        this.#ready?.reject(new AthError({ code: event.code as `ATH_ERR_${string}`, shortMessage: event.message }));
+        this.#ready?.reject(new AthError({ code: event.code, shortMessage: event.message }));
         return;
       case 'reply': {
         const pending = this.#pending.get(event.id);
@@ -325,7 +325,7 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
         if (!pending) return;
         if (event.ok) pending.resolve(event);
         else {
-          pending.reject(new AthError({ code: event.code as `ATH_ERR_${string}`, shortMessage: event.message }));
+          pending.reject(new AthError({ code: event.code, shortMessage: event.message }));
         }
         return;
       }

@@ -6,7 +6,13 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Codec, EndReason, IceCandidate } from '../../signaling/protocol/index.js';
 import { TestHooksSchema } from './TestHooks.js';
-import { EncoderSettingsSchema, IceOptionsSchema, parseThreadMessage, StreamStatsSchema } from './workerMessages.js';
+import {
+  EncoderSettingsSchema,
+  IceOptionsSchema,
+  parseThreadMessage,
+  StreamStatsSchema,
+  WorkerErrorCode,
+} from './workerMessages.js';
 
 const strict = { additionalProperties: false } as const;
 const RequestId = Type.Integer({ minimum: 1 });
@@ -71,7 +77,7 @@ export const ProbeEventSchema = Type.Union([
       type: Type.Literal('reply'),
       id: RequestId,
       ok: Type.Literal(false),
-      code: Type.String({ pattern: '^ATH_ERR_' }),
+      code: WorkerErrorCode,
       message: Type.String({ maxLength: 2048 }),
     },
     strict,

@@ -6,7 +6,7 @@
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { AthError, Codec, EndReason, IceCandidate } from '../../signaling/protocol/index.js';
+import { AthError, type AthErrorCode, Codec, EndReason, IceCandidate } from '../../signaling/protocol/index.js';
 import { CaptureSourceSpecSchema } from '../apps/CaptureSourceSpec.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { TestHooksSchema } from './TestHooks.js';
@@ -132,6 +132,12 @@ export const StreamStatsSchema = Type.Object(
 );
 export type StreamStats = Static<typeof StreamStatsSchema>;
 
+/**
+ * An error code from a worker thread of this same build: typed as the closed AthErrorCode union (the worker
+ * only sends `AthError.code`s), checked for the shape here.
+ */
+export const WorkerErrorCode = Type.Unsafe<AthErrorCode>(Type.String({ pattern: '^ATH_ERR_[A-Z0-9_]+$' }));
+
 export const WorkerEventSchema = Type.Union([
   /** Game, audio encoder and sockets are set up; the worker takes commands. */
   Type.Object({ type: Type.Literal('ready') }, strict),
@@ -139,7 +145,7 @@ export const WorkerEventSchema = Type.Union([
   Type.Object(
     {
       type: Type.Literal('start-failed'),
-      code: Type.String({ pattern: '^ATH_ERR_' }),
+      code: WorkerErrorCode,
       message: Type.String({ maxLength: 2048 }),
     },
     strict,
@@ -158,7 +164,7 @@ export const WorkerEventSchema = Type.Union([
       type: Type.Literal('reply'),
       id: RequestId,
       ok: Type.Literal(false),
-      code: Type.String({ pattern: '^ATH_ERR_' }),
+      code: WorkerErrorCode,
       message: Type.String({ maxLength: 2048 }),
     },
     strict,

@@ -1,8 +1,8 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { isAthError, type WireErrorCode } from '../protocol/index.js';
+import { type AthErrorCode, isAthError } from '../protocol/index.js';
 
 /** One table from error code to HTTP status; anything not listed is a 500. */
-const STATUS_BY_CODE: Partial<Record<WireErrorCode | 'ATH_ERR_BAD_REQUEST' | 'ATH_ERR_NOT_FOUND', number>> = {
+const STATUS_BY_CODE: Partial<Record<AthErrorCode, number>> = {
   ATH_ERR_BAD_REQUEST: 400,
   ATH_ERR_BAD_MESSAGE: 400,
   ATH_ERR_UNAUTHORIZED: 401,
@@ -27,7 +27,7 @@ const STATUS_BY_CODE: Partial<Record<WireErrorCode | 'ATH_ERR_BAD_REQUEST' | 'AT
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError | Error, request, reply) => {
     if (isAthError(error)) {
-      const status = STATUS_BY_CODE[error.code as keyof typeof STATUS_BY_CODE] ?? 500;
+      const status = STATUS_BY_CODE[error.code] ?? 500;
       if (status >= 500) request.log.error({ err: error }, 'request failed');
       return reply.status(status).send({ code: error.code, message: error.message });
     }

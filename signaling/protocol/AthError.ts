@@ -3,7 +3,25 @@
  * stable `code` (grep the code to find its throw). Codes are declared in each folder's `errors.ts`;
  * the ones that travel on the wire are listed in `wireErrorCodes.ts`.
  */
-export type AthErrorCode = `ATH_ERR_${string}`;
+import type { ProtocolErrorCode } from './errors.js';
+import type { WireErrorCode } from './wireErrorCodes.js';
+
+/**
+ * The registry of error-code lists: one entry per folder, added by that folder's `errors.ts` with
+ *
+ *     declare module '<relative path>/signaling/protocol/AthError.js' {
+ *       interface AthErrorCodes { ledger: LedgerErrorCode }
+ *     }
+ *
+ * so that the lists stay with their folders and nothing here changes when a folder adds a code.
+ */
+export interface AthErrorCodes {
+  wire: WireErrorCode;
+  protocol: ProtocolErrorCode;
+}
+
+/** Every error code of ath-edge: the union of the folders' lists. A code no list declares does not compile. */
+export type AthErrorCode = AthErrorCodes[keyof AthErrorCodes];
 
 export type AthErrorParameters = {
   code: AthErrorCode;
