@@ -26,6 +26,7 @@ export type {
 } from './host/SessionDriver.js';
 export { type RenderHostHandle, type StartRenderHostParameters, startRenderHost } from './host/startRenderHost.js';
 export {
+  detectH264Encoder,
   type EncoderSettings,
   PROBE_ENCODER_SETTINGS,
   type ProbeService,

@@ -21,6 +21,7 @@ const SAMPLE: StatsSample = {
   audioPacketsReceived: 50,
   glassToGlassMs: 21.4,
   inputToPhotonMs: undefined,
+  hostEncoder: 'libx264',
 };
 
 describe('formatStats', () => {
@@ -30,7 +31,7 @@ describe('formatStats', () => {
       '2.5 ms',
       'ICE 1.0 ms',
       '59.9',
-      '1280×720  H264',
+      '1280×720  H264 (libx264)',
       '4.20 Mbit/s',
       '3 (0.1 %)',
       '1.5 ms',
@@ -39,6 +40,11 @@ describe('formatStats', () => {
       assert.ok(text.includes(part), part);
     }
     assert.ok(!text.includes('input→photon'));
+    assert.ok(
+      formatStats({ ...SAMPLE, hostEncoder: 'h264_nvenc' })
+        .join('\n')
+        .includes('H264 (h264_nvenc)'),
+    );
     assert.ok(
       formatStats({ ...SAMPLE, inputToPhotonMs: 30 })
         .join('\n')

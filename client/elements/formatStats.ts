@@ -17,7 +17,7 @@ export function formatStats(sample: StatsSample | undefined): string[] {
   return [
     `RTT           ${ms(sample.rttMs)}${sample.iceRttMs === undefined ? '' : `  (ICE ${ms(sample.iceRttMs)})`}`,
     `decoded fps   ${sample.fps === undefined ? '–' : sample.fps.toFixed(1)}`,
-    `resolution    ${resolution}  ${sample.codec ?? ''}`.trimEnd(),
+    `resolution    ${resolution}  ${sample.codec ?? ''}${sample.hostEncoder ? ` (${sample.hostEncoder})` : ''}`.trimEnd(),
     `bitrate       ${bitrate(sample.bitrateBps)}`,
     `packet loss   ${sample.packetsLost}${loss}`,
     `jitter buffer ${ms(sample.jitterBufferMs)}   decode ${ms(sample.decodeMs)}`,

@@ -18,6 +18,8 @@ import {
   PROTOCOL_VERSION,
   type ServerMessage,
   type ServerMessageOf,
+  type StreamEncoderName,
+  StreamInfoInput,
   toAthError,
 } from '../../signaling/protocol/index.js';
 import { ClientErrorCode } from '../errors.js';
@@ -154,6 +156,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   #lastPresented: PresentedFrame | undefined;
   #firstPresented: PresentedFrame | undefined;
   #framesPresented = 0;
+  /** The encoder the host says it encodes this stream with (StreamInfoInput). */
+  #hostEncoder: StreamEncoderName | undefined;
   readonly #games = new Map<string, GameListingRecord>();
   readonly #unsubscribes: Array<() => void> = [];
   #state: PlayerStateName = 'idle';
@@ -756,6 +760,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       onInput: (input) => {
         if (input instanceof PongInput) this.#pinger.pong(input, performance.now());
         else if (input instanceof FrameMarkInput && this.#connection === connection) this.#onFrameMark(input);
+        else if (input instanceof StreamInfoInput && this.#connection === connection) this.#hostEncoder = input.encoder;
       },
       onBadInput: (error) => this.#report(error.code, { details: error.message }),
       onConnectionState: (state) => this.#onConnectionState(connection, state),
@@ -948,6 +953,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       current: raw,
       pingRttMs: this.#pinger.rttMs,
       inputToPhotonMs: this.#meter.recentMedianMs(),
+      hostEncoder: this.#hostEncoder,
     });
     this.#lastRaw = raw;
     this.#lastSample = sample;

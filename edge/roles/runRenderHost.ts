@@ -7,6 +7,7 @@ import {
   appGameInfo,
   BUILTIN_GAMES,
   createBuiltinSessionDriver,
+  detectH264Encoder,
   ProbeStreams,
   SessionWorkerPool,
   selectServedApps,
@@ -62,6 +63,11 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   const catalogue = [...BUILTIN_GAMES, ...apps.map(appGameInfo)];
   const games = settings.games ? catalogue.filter((game) => settings.games?.includes(game.id)) : catalogue;
   const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
+  const h264 = await detectH264Encoder(settings.encoder.prefer);
+  if (h264.failures.length > 0) {
+    const level = settings.encoder.prefer === 'nvenc' ? 'warn' : 'info';
+    log[level]({ encoder: h264.name, failures: h264.failures.map((f) => f.error.message) }, 'H.264 encoder fallback');
+  }
   // One booted worker per slot: the ≈1 s of module loading happens before Play, not after.
   const pool = new SessionWorkerPool({ size: settings.slots, log });
   // Tests only: hooks that degrade this host on purpose (render-host/session/TestHooks.ts).
@@ -77,8 +83,9 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     bindHost: config.bindHost,
     probePort: settings.probePort,
     region: settings.region,
-    gpu: settings.gpu ?? 'software (no GPU)',
-    encoder: 'x264',
+    gpu: settings.gpu ?? (h264.name === 'h264_nvenc' ? 'NVIDIA (NVENC)' : 'software (no GPU)'),
+    // What sessions here will actually encode with: NVENC only where it opened (else its libx264 fallback).
+    encoder: h264.name === 'h264_nvenc' ? 'nvenc' : 'x264',
     slots: settings.slots,
     priceWeiPerSec: weiFromString(settings.priceWeiPerSec),
     games,

@@ -1,8 +1,16 @@
 import type { SKRSContext2D } from '@napi-rs/canvas';
-import type { GameInfoRecord, InputMessage, PingInput, PongInput } from '../../signaling/protocol/index.js';
+import type {
+  FrameMarkInput,
+  GameInfoRecord,
+  InputMessage,
+  PingInput,
+  PongInput,
+  StreamInfoInput,
+} from '../../signaling/protocol/index.js';
 
 /** Input a game sees: everything on the data channels except the RTT probes, which the session answers. */
-export type GameInputMessage = Exclude<InputMessage, PingInput | PongInput>;
+/** What a game takes: player input, not the RTT probe nor the host → player messages (frame marks, stream info). */
+export type GameInputMessage = Exclude<InputMessage, PingInput | PongInput | FrameMarkInput | StreamInfoInput>;
 
 /** Audio a game renders: 48 kHz, stereo, interleaved signed 16-bit (what the Opus encoder takes). */
 export const GAME_AUDIO_SAMPLE_RATE = 48_000;

@@ -19,6 +19,7 @@ import {
   isAthError,
   PingInput,
   PongInput,
+  StreamInfoInput,
 } from '../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../errors.js';
 import type { GameInputMessage, GameSnapshot } from '../games/index.js';
@@ -260,7 +261,7 @@ export class SessionPipeline {
       return;
     }
     // Pongs answer nothing here; frame marks go the other way (host → player) and mean nothing coming in.
-    if (message instanceof PongInput || message instanceof FrameMarkInput) return;
+    if (message instanceof PongInput || message instanceof FrameMarkInput || message instanceof StreamInfoInput) return;
     this.#inputMessages += 1;
     this.#lastInputAtMs = performance.now();
     this.#applyInput(message);
@@ -474,17 +475,26 @@ export class SessionPipeline {
   /**
    * Tells the player, on the `input` channel right behind the frame's packets, which input first took effect in
    * the frame with this RTP timestamp (see FrameMarkInput): the first frame of a leg, every frame whose input
-   * seq moved, and one frame a second regardless. Nothing is drawn into the picture.
+   * seq moved, and one frame a second regardless (with a StreamInfoInput: the encoder in use). Nothing is drawn
+   * into the picture.
    */
   #markFrame(
     leg: Leg,
     { inputSeq, rtpTimestamp, frameNumber }: Pick<VideoSlot, 'inputSeq' | 'frameNumber'> & { rtpTimestamp: number },
   ): void {
     leg.framesSinceMark += 1;
-    if (leg.markedInputSeq === inputSeq && leg.framesSinceMark < FRAME_MARK_EVERY_FRAMES) return;
+    const first = leg.markedInputSeq === undefined;
+    const periodic = leg.framesSinceMark >= FRAME_MARK_EVERY_FRAMES;
+    if (!first && !periodic && leg.markedInputSeq === inputSeq) return;
     leg.markedInputSeq = inputSeq;
     leg.framesSinceMark = 0;
     leg.peer.reply('input', new FrameMarkInput(inputSeq, rtpTimestamp, frameNumber).serialize());
+    const encoder = this.#encoder;
+    if ((first || periodic) && encoder) {
+      // What actually encodes this stream (NVENC, or the fallback it fell back to), for the stats overlay.
+      const { width, height, fps } = this.#source;
+      leg.peer.reply('input', new StreamInfoInput(encoder.name, width, height, fps).serialize());
+    }
   }
 
   /** One 20 ms chunk per audio tick (more after missed ticks: audio is never dropped). */

@@ -136,6 +136,11 @@ describe('StreamSession: H.264 to a werift receiver', () => {
     // The marked RTP timestamp is one the video carries: its frame arrives.
     await receiver.waitFor('the marked frame', () => receiver.receivedFrameAtOrAfter(mark.rtpTimestamp));
     assert.equal(receiver.unexpectedMessages, 0);
+    // The host names the encoder it really uses, the one its stats (and metrics) report.
+    await receiver.waitFor('stream info', () => receiver.streamInfo !== undefined);
+    await receiver.waitFor('stats', () => c.stats.length > 0);
+    assert.equal(receiver.streamInfo?.encoder, c.stats.at(-1)?.encoder);
+    assert.deepEqual([receiver.streamInfo?.width, receiver.streamInfo?.height], [1280, 720]);
   });
 
   test('malformed input is counted and ignored; the stream goes on', async () => {

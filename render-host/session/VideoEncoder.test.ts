@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { AudioEncoder, OPUS_FRAME_SAMPLES } from './AudioEncoder.js';
-import { openVideoEncoder, type VideoEncoder } from './VideoEncoder.js';
+import { detectH264Encoder, openVideoEncoder, type VideoEncoder } from './VideoEncoder.js';
+
+/**
+ * An NVIDIA GPU with its driver loaded: the device nodes the driver creates. Where one exists NVENC must be the
+ * encoder used; the libx264 fallback is asserted only where none does.
+ */
+const NVIDIA_GPU = existsSync('/dev/nvidiactl') && existsSync('/dev/nvidia0');
 
 const WIDTH = 320;
 const HEIGHT = 180;
@@ -45,7 +52,7 @@ async function encodeSeries(encoder: VideoEncoder, count: number, keyAt: Set<num
 }
 
 describe('VideoEncoder', () => {
-  test('H.264: falls back from NVENC to libx264 here, one packet per frame, IDR with SPS/PPS on request', async () => {
+  test('H.264 (auto): NVENC where a GPU is, else libx264; one packet per frame, IDR with SPS/PPS on request', async () => {
     const { encoder, failures } = openVideoEncoder({
       codec: 'H264',
       width: WIDTH,
@@ -55,12 +62,17 @@ describe('VideoEncoder', () => {
       prefer: 'auto',
     });
     try {
-      // No GPU on this machine: NVENC must fail to open and say so, libx264 must take over.
-      assert.equal(encoder.name, 'libx264');
-      assert.deepEqual(
-        failures.map((f) => [f.name, f.error.code]),
-        [['h264_nvenc', 'ATH_ERR_ENCODER_OPEN']],
-      );
+      if (NVIDIA_GPU) {
+        assert.equal(encoder.name, 'h264_nvenc', `NVENC did not open: ${failures.map((f) => f.error.message)}`);
+        assert.deepEqual(failures, []);
+      } else {
+        // No GPU: NVENC must fail to open and say so, libx264 must take over.
+        assert.equal(encoder.name, 'libx264');
+        assert.deepEqual(
+          failures.map((f) => [f.name, f.error.code]),
+          [['h264_nvenc', 'ATH_ERR_ENCODER_OPEN']],
+        );
+      }
       const frames = await encodeSeries(encoder, 30, new Set([20]));
       assert.ok(
         frames.every((f) => f !== null),
@@ -73,6 +85,7 @@ describe('VideoEncoder', () => {
       const sps = idr.subarray(idr.indexOf(Buffer.from([0, 0, 1, 0x67])) + 4);
       assert.equal(sps[0], 66, 'baseline profile_idc');
       assert.ok(((sps[1] ?? 0) & 0x40) !== 0, 'constraint_set1: constrained baseline');
+      assert.equal(sps[2], 31, 'level_idc 3.1 for 320×180@60, as the offer states');
       assert.ok(!nalTypes(frames[10]?.data ?? Buffer.alloc(0)).includes(5), 'P frames carry no IDR');
     } finally {
       await encoder.close();
@@ -149,6 +162,42 @@ describe('VideoEncoder', () => {
       });
     } finally {
       await encoder.close();
+    }
+  });
+});
+
+describe('the H.264 encoder a host registers', () => {
+  test('is the one that opens: NVENC where a GPU is, libx264 elsewhere; x264 when asked for', async () => {
+    const auto = await detectH264Encoder('auto');
+    assert.equal(auto.name, NVIDIA_GPU ? 'h264_nvenc' : 'libx264');
+    const x264 = await detectH264Encoder('x264');
+    assert.equal(x264.name, 'libx264');
+    assert.deepEqual(x264.failures, []);
+  });
+
+  test('the SPS level follows width × height × fps (1080p60 → 4.2, 720p120 → 4.2, 720p60 → 3.2)', async () => {
+    for (const [width, height, fps, levelIdc] of [
+      [1920, 1080, 60, 42],
+      [1280, 720, 120, 42],
+      [1280, 720, 60, 32],
+    ] as const) {
+      const { encoder } = openVideoEncoder({
+        codec: 'H264',
+        width,
+        height,
+        fps,
+        bitrateBps: 4_000_000,
+        prefer: 'x264',
+      });
+      try {
+        const pixels = new Uint8Array(width * height * 4).fill(90);
+        const out = await encoder.encode({ pixels, layout: 'rgba', pts90k: 0, keyframe: true });
+        const data = out?.data ?? assert.fail('no packet');
+        const sps = data.subarray(data.indexOf(Buffer.from([0, 0, 1, 0x67])) + 4);
+        assert.equal(sps[2], levelIdc, `${width}×${height}@${fps}`);
+      } finally {
+        await encoder.close();
+      }
     }
   });
 });

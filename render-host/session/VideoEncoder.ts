@@ -219,6 +219,29 @@ export function openVideoEncoder(params: OpenVideoEncoderParameters): OpenVideoE
   });
 }
 
+export type DetectH264EncoderReturnType = {
+  name: 'h264_nvenc' | 'libx264';
+  failures: OpenVideoEncoderReturnType['failures'];
+};
+
+/**
+ * Which H.264 encoder this machine's sessions will actually get under `prefer`: opens one at a small size,
+ * encodes nothing, closes it. The render host registers what this says (NVENC only where it opened), not a
+ * constant.
+ */
+export async function detectH264Encoder(prefer: EncoderPreference): Promise<DetectH264EncoderReturnType> {
+  const { encoder, failures } = openVideoEncoder({
+    codec: 'H264',
+    width: 320,
+    height: 180,
+    fps: 30,
+    bitrateBps: 500_000,
+    prefer,
+  });
+  await encoder.close();
+  return { name: encoder.name === 'h264_nvenc' ? 'h264_nvenc' : 'libx264', failures };
+}
+
 export class VideoEncoder {
   #ctx: CodecContext;
   readonly name: VideoEncoderName;

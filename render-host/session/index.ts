@@ -21,6 +21,11 @@ export {
   type StreamReceiverEvents,
   type VideoCounters,
 } from './testing/receiveStream.js';
-export type { EncoderPreference, VideoEncoderName } from './VideoEncoder.js';
+export {
+  type DetectH264EncoderReturnType,
+  detectH264Encoder,
+  type EncoderPreference,
+  type VideoEncoderName,
+} from './VideoEncoder.js';
 export type { IceOptions } from './webrtcConfig.js';
 export { type EncoderSettings, EncoderSettingsSchema, type StreamStats, StreamStatsSchema } from './workerMessages.js';

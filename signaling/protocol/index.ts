@@ -14,6 +14,9 @@ export {
   PointerDeltaInput,
   PointerMoveInput,
   PongInput,
+  STREAM_ENCODERS,
+  type StreamEncoderName,
+  StreamInfoInput,
   WheelInput,
 } from './input/inputMessages.js';
 export { KEY_TABLE, keyCodeFromId, keyIdFromCode, x11KeysymFromId } from './input/keyCodes.js';

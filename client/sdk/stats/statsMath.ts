@@ -55,6 +55,8 @@ export type StatsSample = {
   glassToGlassMs: number | undefined;
   /** Measured from the host's frame marks (input sent → first frame reflecting it shown), median of recent samples. */
   inputToPhotonMs: number | undefined;
+  /** The host's encoder for this stream, as the host states it (`StreamInfoInput`): NVENC or its fallback. */
+  hostEncoder: string | undefined;
 };
 
 function num(record: Record<string, unknown>, key: string): number | undefined {
@@ -166,6 +168,7 @@ export type ComputeStatsSampleParameters = {
   current: RawStats;
   pingRttMs: number | undefined;
   inputToPhotonMs: number | undefined;
+  hostEncoder?: string | undefined;
 };
 
 function perFrameMs(deltaSec: number, deltaCount: number): number | undefined {
@@ -177,6 +180,7 @@ export function computeStatsSample({
   current,
   pingRttMs,
   inputToPhotonMs,
+  hostEncoder,
 }: ComputeStatsSampleParameters): StatsSample {
   const v = current.video;
   const p = previous?.video;
@@ -222,6 +226,7 @@ export function computeStatsSample({
     audioPacketsReceived: current.audio?.packetsReceived ?? 0,
     glassToGlassMs: estimateGlassToGlassMs({ rttMs, jitterBufferMs, decodeMs, fps }),
     inputToPhotonMs,
+    hostEncoder,
   };
 }
 

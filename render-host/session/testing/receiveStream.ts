@@ -34,6 +34,7 @@ import {
   type IceCandidateInit,
   PingInput,
   PongInput,
+  StreamInfoInput,
 } from '../../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../../errors.js';
 import { TypedEmitter } from '../TypedEmitter.js';
@@ -182,6 +183,7 @@ export class StreamReceiver extends TypedEmitter<StreamReceiverEvents> {
   #nextPingId = 1;
   #closed = false;
   #lastMark: ReceivedFrameMark | undefined;
+  #streamInfo: StreamInfoInput | undefined;
   #lastCompleteRtp: number | undefined;
   /** Input messages the host sent back that were neither pongs nor frame marks (should stay 0). */
   unexpectedMessages = 0;
@@ -223,6 +225,11 @@ export class StreamReceiver extends TypedEmitter<StreamReceiverEvents> {
   /** The host's newest frame mark (every leg's first frame, every frame where input moved, one a second). */
   get lastMark(): ReceivedFrameMark | undefined {
     return this.#lastMark;
+  }
+
+  /** What the host says encodes the stream (StreamInfoInput), once it has said so. */
+  get streamInfo(): StreamInfoInput | undefined {
+    return this.#streamInfo;
   }
 
   /** Whether a complete frame at or after this RTP timestamp has arrived (the marked frame, or a later one). */
@@ -378,6 +385,10 @@ export class StreamReceiver extends TypedEmitter<StreamReceiverEvents> {
         const { seq: inputSeq, rtpTimestamp, frame } = message;
         this.#lastMark = { inputSeq, rtpTimestamp, frame, receivedAtMs: performance.now() };
         this.safeEmit('mark', this.#lastMark);
+        return;
+      }
+      if (message instanceof StreamInfoInput) {
+        this.#streamInfo = message;
         return;
       }
     } catch {

@@ -11,6 +11,7 @@ import {
   PointerDeltaInput,
   PointerMoveInput,
   PongInput,
+  StreamInfoInput,
   WheelInput,
 } from './inputMessages.js';
 import { keyCodeFromId, keyIdFromCode, x11KeysymFromId } from './keyCodes.js';
@@ -37,6 +38,16 @@ const golden: Array<[string, { serialize(): Uint8Array }, string]> = [
     new FrameMarkInput(7, 0xdeadbeef, 300),
     '1207000000' + 'efbeadde' + '2c010000',
   ],
+  [
+    'stream info: NVENC 1920×1080 at 60 fps',
+    new StreamInfoInput('h264_nvenc', 1920, 1080, 60),
+    '1300000000' + '02' + '8007' + '3804' + '3c00',
+  ],
+  [
+    'stream info: libx264 1280×720 at 120 fps',
+    new StreamInfoInput('libx264', 1280, 720, 120),
+    '1300000000010005d0027800',
+  ],
 ];
 
 for (const [name, message, bytes] of golden) {
@@ -60,6 +71,8 @@ test('malformed input is a typed error', () => {
     new Uint8Array([1, 0, 0]),
     new Uint8Array([99, 0, 0, 0, 0, 0]),
     new Uint8Array(9).fill(1),
+    // stream info naming an encoder that does not exist
+    new Uint8Array([19, 0, 0, 0, 0, 9, 0, 5, 0, 5, 60, 0]),
   ];
   for (const bytes of cases) {
     assert.throws(

@@ -21,6 +21,7 @@ export const InputKind = {
   Ping: 16,
   Pong: 17,
   FrameMark: 18,
+  StreamInfo: 19,
 } as const;
 
 export type InputKindValue = (typeof InputKind)[keyof typeof InputKind];
@@ -255,6 +256,47 @@ export class FrameMarkInput {
   }
 }
 
+/** The host's video encoders, as `StreamInfoInput` names them on the wire. */
+export const STREAM_ENCODERS = ['libx264', 'h264_nvenc', 'libvpx'] as const;
+export type StreamEncoderName = (typeof STREAM_ENCODERS)[number];
+
+/**
+ * Host → player, on the `input` channel, with the first frame mark of a leg and then once a second: the encoder
+ * actually encoding this stream (NVENC or its software fallback), the encoded size and frame rate. The stats
+ * overlay shows it. seq: 0. payload: u8 encoder (1 libx264, 2 h264_nvenc, 3 libvpx), u16 width, u16 height,
+ * u16 fps.
+ */
+export class StreamInfoInput {
+  static readonly kind = InputKind.StreamInfo;
+  static readonly size = HEADER_BYTES + 7;
+  constructor(
+    readonly encoder: StreamEncoderName,
+    readonly width: number,
+    readonly height: number,
+    readonly fps: number,
+  ) {}
+  serialize(): Uint8Array {
+    const { bytes, view } = header(StreamInfoInput.kind, 0, 7);
+    view.setUint8(5, STREAM_ENCODERS.indexOf(this.encoder) + 1);
+    view.setUint16(6, clampInt(this.width, 0, 65535), true);
+    view.setUint16(8, clampInt(this.height, 0, 65535), true);
+    view.setUint16(10, clampInt(this.fps, 0, 65535), true);
+    return bytes;
+  }
+  static deserialize(bytes: Uint8Array): StreamInfoInput {
+    const view = reader(bytes, StreamInfoInput.kind, StreamInfoInput.size);
+    const encoder = STREAM_ENCODERS[view.getUint8(5) - 1];
+    if (!encoder) {
+      throw new AthError({
+        code: 'ATH_ERR_BAD_INPUT',
+        shortMessage: 'unknown encoder',
+        details: String(view.getUint8(5)),
+      });
+    }
+    return new StreamInfoInput(encoder, view.getUint16(6, true), view.getUint16(8, true), view.getUint16(10, true));
+  }
+}
+
 export type InputMessage =
   | KeyInput
   | PointerMoveInput
@@ -264,7 +306,8 @@ export type InputMessage =
   | GamepadInput
   | PingInput
   | PongInput
-  | FrameMarkInput;
+  | FrameMarkInput
+  | StreamInfoInput;
 
 const decoders: Record<number, (bytes: Uint8Array) => InputMessage> = {
   [InputKind.Key]: KeyInput.deserialize,
@@ -276,6 +319,7 @@ const decoders: Record<number, (bytes: Uint8Array) => InputMessage> = {
   [InputKind.Ping]: PingInput.deserialize,
   [InputKind.Pong]: PongInput.deserialize,
   [InputKind.FrameMark]: FrameMarkInput.deserialize,
+  [InputKind.StreamInfo]: StreamInfoInput.deserialize,
 };
 
 /** Decodes one data-channel message; throws AthError `ATH_ERR_BAD_INPUT` for anything malformed. */
