@@ -14,7 +14,8 @@ import type { Logger } from 'pino';
 import { type Address, type Hex, verifyMessage } from 'viem';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
 import { AthError, checkerRegistrationMessage, type PeerMessageOf, type ServerMessage } from '../protocol/index.js';
-import type { HostRecord, HostRegistry } from '../store/HostRegistry.js';
+import type { HostRecord } from '../store/HostRegistry.js';
+import type { HostStore } from '../store/SignalingStore.js';
 import { CheckReportVerifier } from './CheckReportVerifier.js';
 
 export type CheckSettings = {
@@ -79,7 +80,7 @@ type Round = {
 
 export type CheckerDeskParameters = {
   settings: CheckSettings;
-  hosts: HostRegistry;
+  hosts: HostStore;
   send: (peerId: string, message: ServerMessage) => void;
   isConnected: (peerId: string) => boolean;
   log: Logger;
@@ -373,10 +374,13 @@ export class CheckerDesk {
     if (host && verdict !== 'inconclusive') {
       const quality = verdict === 'ok' ? this.#roundQuality(host, winners) : 0;
       const alpha = this.#p.settings.qualityAlpha;
-      host.qualityScore = alpha * quality + (1 - alpha) * host.qualityScore;
-      host.failedVerdictsInARow = verdict === 'fail' ? host.failedVerdictsInARow + 1 : 0;
-      if (host.failedVerdictsInARow >= this.#p.settings.failedVerdictsToDrain && !host.drained) {
-        host.drained = true;
+      const failedVerdictsInARow = verdict === 'fail' ? host.failedVerdictsInARow + 1 : 0;
+      this.#p.hosts.update(host.hostId, {
+        qualityScore: alpha * quality + (1 - alpha) * host.qualityScore,
+        failedVerdictsInARow,
+      });
+      if (failedVerdictsInARow >= this.#p.settings.failedVerdictsToDrain && !host.drained) {
+        this.#p.hosts.update(host.hostId, { drained: true });
         drained = true;
         this.#log.warn({ hostId: host.hostId, round: String(round.round) }, 'container drained after failed verdicts');
       }

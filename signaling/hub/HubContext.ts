@@ -40,7 +40,10 @@ export type MatchmakingPort = {
   play(peer: PeerState, message: PeerMessageOf<'play'>, sponsorship?: Sponsorship): void;
   /** Leases freed slots to the heads of the lines. */
   serveQueue(): void;
-  sendQueuePositions(game: string): void;
+  /** Tells a waiting player its place in line (nothing if it does not wait). */
+  sendQueuePosition(session: SessionRecord): void;
+  /** A waiting session left the game's line (ended): the players behind it move up. */
+  leftQueue(game: string): void;
 };
 
 /** The payment flow (`PaymentFlow`): terms, authorizations, play tokens. */

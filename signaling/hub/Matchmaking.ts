@@ -5,18 +5,27 @@
  */
 import { randomBytes } from 'node:crypto';
 import { AthError, type PeerMessageOf, weiFromString } from '../protocol/index.js';
-import { firstFreeSlot } from '../store/HostRegistry.js';
+import { firstFreeSlot, type HostRecord } from '../store/HostRegistry.js';
 import type { HubContext, MatchmakingPort } from './HubContext.js';
 import { type PeerState, playerIdOf } from './PeerDirectory.js';
-import type { SessionRecord } from './SessionRecord.js';
+import type { MatchDecision, SessionRecord } from './SessionRecord.js';
 import type { Sponsorship } from './Sponsorship.js';
 import { type CandidateScore, rankCandidates } from './scoreCandidates.js';
 
 /** A player's RTT to a host is trusted for this long, then measured again. */
 const MEASUREMENT_TTL_MS = 10 * 60_000;
+/** Players behind someone who left the line hear their new place within this time. */
+const QUEUE_POSITIONS_INTERVAL_MS = 500;
 
 export class Matchmaking implements MatchmakingPort {
   readonly #ctx: HubContext;
+  /** Sessions whose lease the (shared) store is deciding: not picked again meanwhile. */
+  readonly #leasing = new Set<string>();
+  /** Games whose line changed since positions were last sent, and what each player was last told. */
+  readonly #dirtyLines = new Set<string>();
+  readonly #sentPositions = new Map<string, Map<string, number>>();
+  #positionsTimer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(ctx: HubContext) {
     this.#ctx = ctx;
@@ -99,6 +108,7 @@ export class Matchmaking implements MatchmakingPort {
     }
     // Measure on the player's own path before leasing: the browser probes each candidate's endpoint.
     session.probeHostIds = candidates.map((candidate) => candidate.hostId);
+    store.sessions.put(session);
     peers.sendToPlayer(session, {
       type: 'probe-request',
       sessionId: session.id,
@@ -174,10 +184,21 @@ export class Matchmaking implements MatchmakingPort {
 
   /** Leases the best slot now, or puts the player in line (or refuses, if they asked not to wait). */
   #leaseOrQueue(session: SessionRecord): void {
-    if (session.state !== 'requested') return;
-    const { store, timers } = this.#ctx;
-    timers.clear(session.id, 'lease');
-    if (this.#tryLease(session)) return;
+    if (session.state !== 'requested' || this.#leasing.has(session.id)) return;
+    this.#ctx.timers.clear(session.id, 'lease');
+    const attempt = this.#tryLease(session);
+    if (attempt === true) return;
+    if (attempt === false) {
+      this.#queueOrRefuse(session);
+      return;
+    }
+    void attempt.then((leased) => {
+      if (!leased && session.state === 'requested') this.#queueOrRefuse(session);
+    });
+  }
+
+  #queueOrRefuse(session: SessionRecord): void {
+    const { store } = this.#ctx;
     if (!session.queueIfBusy) {
       this.#ctx.peers.sendToPlayer(session, {
         type: 'error',
@@ -192,11 +213,15 @@ export class Matchmaking implements MatchmakingPort {
     }
     session.queuedAtMs = this.#ctx.now();
     this.#ctx.sessions.setState(session, 'queued');
-    this.sendQueuePositions(session.game);
+    this.sendQueuePosition(session);
   }
 
-  /** Ranks and leases synchronously (no await between check and lease: no double booking). */
-  #tryLease(session: SessionRecord): boolean {
+  /**
+   * Ranks and leases the best candidate's free slot. The embedded store decides at once (no await between
+   * check and lease); a shared store decides in the store (atomically across instances), and a slot another
+   * instance took meanwhile sends the pick to the next candidate.
+   */
+  #tryLease(session: SessionRecord, attemptsLeft = 3): boolean | Promise<boolean> {
     const { store, metrics, settings } = this.#ctx;
     const startedNs = process.hrtime.bigint();
     const candidates = this.#rank(session, settings.probe.maxCandidates);
@@ -206,11 +231,43 @@ export class Matchmaking implements MatchmakingPort {
     const pickMicros = Number(process.hrtime.bigint() - startedNs) / 1000;
     metrics.metric.matchPickSeconds.observe(pickMicros / 1e6);
     if (!host?.peerId || slot === undefined) return false;
-    store.hosts.lease(host, slot, session.id);
-    session.decision = { candidates, chosenHostId: host.hostId, decidedAtMs: this.#ctx.now(), pickMicros };
+    const decision: MatchDecision = { candidates, chosenHostId: host.hostId, decidedAtMs: this.#ctx.now(), pickMicros };
+    const leased = store.hosts.tryLease(host.hostId, slot, session.id);
+    if (typeof leased === 'boolean') {
+      if (leased) this.#leased(session, host, slot, decision);
+      return leased;
+    }
+    this.#leasing.add(session.id);
+    return leased.then(
+      (won) => {
+        this.#leasing.delete(session.id);
+        const waiting = session.state === 'requested' || session.state === 'queued';
+        if (won && !waiting) {
+          // Ended (or served) while the store decided: give the slot back.
+          store.hosts.release(host.hostId, slot, session.id);
+          return false;
+        }
+        if (won) {
+          this.#leased(session, host, slot, decision);
+          return true;
+        }
+        return waiting && attemptsLeft > 1 ? this.#tryLease(session, attemptsLeft - 1) : false;
+      },
+      (error: unknown) => {
+        this.#leasing.delete(session.id);
+        this.#ctx.log.error({ err: error, sessionId: session.id }, 'lease failed in the store');
+        return false;
+      },
+    );
+  }
+
+  #leased(session: SessionRecord, host: HostRecord, slot: number, decision: MatchDecision): void {
+    const { store, metrics, settings } = this.#ctx;
+    session.decision = decision;
     if (session.queuedAtMs !== undefined) {
       store.queue.remove(session.game, session.id);
       metrics.metric.queueWaitSeconds.observe((this.#ctx.now() - session.queuedAtMs) / 1000);
+      this.#positionsChanged(session.game);
     }
     session.hostId = host.hostId;
     session.slot = slot;
@@ -222,41 +279,101 @@ export class Matchmaking implements MatchmakingPort {
     );
     this.#ctx.sessions.sendAssigned(session, false);
     this.#ctx.payment.leased(session, host);
-    this.#ctx.peers.send(host.peerId, {
-      type: 'start-session',
-      sessionId: session.id,
-      slot,
-      game: session.game,
-      codecs: session.codecs,
-      resume: false,
-    });
-    return true;
+    if (host.peerId) {
+      this.#ctx.peers.send(host.peerId, {
+        type: 'start-session',
+        sessionId: session.id,
+        slot,
+        game: session.game,
+        codecs: session.codecs,
+        resume: false,
+      });
+    }
   }
 
   serveQueue(): void {
     const { store } = this.#ctx;
-    for (const game of [...store.queue.games()]) {
-      for (const sessionId of [...store.queue.waiting(game)]) {
-        const session = store.sessions.get(sessionId);
-        if (session?.state !== 'queued') {
-          store.queue.remove(game, sessionId);
-          continue;
-        }
-        if (!this.#tryLease(session)) break;
-      }
-      this.sendQueuePositions(game);
-    }
+    for (const game of [...store.queue.games()]) this.#serveLine(game);
     this.#ctx.metrics.metric.queueLength.set(store.queue.length);
   }
 
-  sendQueuePositions(game: string): void {
-    const { store, peers } = this.#ctx;
-    let position = 0;
-    for (const sessionId of store.queue.waiting(game)) {
-      position += 1;
+  /** Leases free slots to the head of a game's line until one cannot be served (first come, first served). */
+  #serveLine(game: string): void {
+    const { store } = this.#ctx;
+    for (;;) {
+      const sessionId = store.queue.first(game);
+      if (sessionId === undefined || this.#leasing.has(sessionId)) return;
       const session = store.sessions.get(sessionId);
-      if (session) peers.sendToPlayer(session, { type: 'queued', sessionId, game, position });
+      if (session?.state !== 'queued') {
+        store.queue.remove(game, sessionId);
+        this.#positionsChanged(game);
+        continue;
+      }
+      const attempt = this.#tryLease(session);
+      if (attempt === false) return;
+      if (attempt !== true) {
+        void attempt.then((leased) => {
+          if (leased) this.#serveLine(game);
+        });
+        return;
+      }
     }
+  }
+
+  /** Tells one waiting player its place in line. */
+  sendQueuePosition(session: SessionRecord): void {
+    const position = this.#ctx.store.queue.position(session.game, session.id);
+    if (position === undefined) return;
+    let sent = this.#sentPositions.get(session.game);
+    if (!sent) {
+      sent = new Map();
+      this.#sentPositions.set(session.game, sent);
+    }
+    sent.set(session.id, position);
+    this.#ctx.peers.sendToPlayer(session, { type: 'queued', sessionId: session.id, game: session.game, position });
+    this.#ctx.metrics.metric.queueLength.set(this.#ctx.store.queue.length);
+  }
+
+  /**
+   * Someone left a game's line: the players behind moved up. They hear their new place within
+   * QUEUE_POSITIONS_INTERVAL_MS, in one pass over the line, so that a change costs O(log n) and not a message
+   * to every waiting player.
+   */
+  #positionsChanged(game: string): void {
+    this.#dirtyLines.add(game);
+    if (this.#positionsTimer || this.#closed) return;
+    this.#positionsTimer = setTimeout(() => this.#flushPositions(), QUEUE_POSITIONS_INTERVAL_MS);
+    this.#positionsTimer.unref();
+  }
+
+  #flushPositions(): void {
+    this.#positionsTimer = undefined;
+    const { store, peers } = this.#ctx;
+    for (const game of this.#dirtyLines) {
+      const before = this.#sentPositions.get(game);
+      const sent = new Map<string, number>();
+      let position = 0;
+      for (const sessionId of store.queue.waiting(game)) {
+        position += 1;
+        sent.set(sessionId, position);
+        if (before?.get(sessionId) === position) continue;
+        const session = store.sessions.get(sessionId);
+        if (session) peers.sendToPlayer(session, { type: 'queued', sessionId, game, position });
+      }
+      if (sent.size > 0) this.#sentPositions.set(game, sent);
+      else this.#sentPositions.delete(game);
+    }
+    this.#dirtyLines.clear();
     this.#ctx.metrics.metric.queueLength.set(store.queue.length);
+  }
+
+  /** A queued session ended: the players behind it move up. */
+  leftQueue(game: string): void {
+    this.#positionsChanged(game);
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#positionsTimer);
   }
 }

@@ -100,6 +100,7 @@ export class PaymentFlow implements PaymentPort {
   #paymentAccepted(session: SessionRecord, payerAddress: `0x${string}`): void {
     if (session.state === 'ended') return;
     session.payerAddress = payerAddress;
+    this.#ctx.store.sessions.put(session);
     this.#ctx.timers.clear(session.id, 'auth');
     this.#ctx.peers.sendToPlayer(session, { type: 'payment-accepted', sessionId: session.id, payerAddress });
     this.#ctx.events.emit('sessionPaid', session);

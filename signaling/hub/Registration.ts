@@ -75,7 +75,7 @@ export class Registration implements RegistrationPort {
   onHeartbeat(peer: PeerState, message: PeerMessageOf<'heartbeat'>): void {
     const host = this.peerHost(peer);
     this.#ctx.store.hosts.heartbeat(host.hostId, message.load, this.#ctx.now());
-    if (host.state === 'down') host.state = 'up';
+    if (host.state === 'down') this.#ctx.store.hosts.update(host.hostId, { state: 'up' });
   }
 
   /** Marks down the hosts whose heartbeats stopped (run every heartbeat interval). */
@@ -98,8 +98,7 @@ export class Registration implements RegistrationPort {
     if (host.state === 'down') return;
     const { store } = this.#ctx;
     this.#ctx.log.warn({ hostId: host.hostId, why }, 'host down');
-    host.state = 'down';
-    host.peerId = undefined;
+    store.hosts.update(host.hostId, { state: 'down', peerId: undefined });
     this.#ctx.checkers.hostGone(host.hostId);
     for (const slot of host.slots) {
       const session = slot.sessionId ? store.sessions.get(slot.sessionId) : undefined;

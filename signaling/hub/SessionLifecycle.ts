@@ -70,6 +70,7 @@ export class SessionLifecycle implements SessionsPort {
   setState(session: SessionRecord, state: SessionStateName): void {
     if (session.state === state) return;
     session.state = state;
+    this.#ctx.store.sessions.put(session);
     if (state === 'queued') this.#ctx.store.queue.enqueue(session.game, session.id);
   }
 
@@ -83,6 +84,7 @@ export class SessionLifecycle implements SessionsPort {
     session.endReason = reason;
     session.endMessage = message ?? END_MESSAGES[reason];
     session.endedAtMs = this.#ctx.now();
+    store.sessions.put(session);
     if (wasQueued) store.queue.remove(session.game, session.id);
     store.sessions.clearActive(session.playerId, session.id);
     this.#ctx.log.info({ sessionId: session.id, reason, hostId: session.hostId }, 'session ended');
@@ -114,7 +116,7 @@ export class SessionLifecycle implements SessionsPort {
       store.hosts.release(session.hostId, session.slot, session.id);
     }
     this.#ctx.events.emit('sessionEnded', session);
-    if (wasQueued) this.#ctx.matchmaking.sendQueuePositions(session.game);
+    if (wasQueued) this.#ctx.matchmaking.leftQueue(session.game);
     else this.#ctx.matchmaking.serveQueue();
   }
 
@@ -150,10 +152,11 @@ export class SessionLifecycle implements SessionsPort {
     const { timers, store, settings } = this.#ctx;
     timers.clear(session.id, 'lease');
     session.playerPeerId = peer.handle.id;
+    store.sessions.put(session);
     store.sessions.setActive(session.playerId, session.id);
     this.#ctx.log.info({ sessionId: session.id, state: session.state }, 'player resumed session');
     if (session.state === 'queued' || session.state === 'requested') {
-      this.#ctx.matchmaking.sendQueuePositions(session.game);
+      this.#ctx.matchmaking.sendQueuePosition(session);
       return;
     }
     const host = session.hostId ? store.hosts.get(session.hostId) : undefined;
@@ -186,6 +189,7 @@ export class SessionLifecycle implements SessionsPort {
     const session = sessionId ? store.sessions.get(sessionId) : undefined;
     if (!session || session.playerPeerId !== peer.handle.id) return;
     session.playerPeerId = undefined;
+    store.sessions.put(session);
     if (session.state === 'queued' || session.state === 'requested') {
       this.end(session, 'player-left');
       return;
@@ -199,6 +203,7 @@ export class SessionLifecycle implements SessionsPort {
     const session = this.playerSession(peer, message.sessionId);
     if (message.firstFrameMs !== undefined && !session.setupObserved) {
       session.setupObserved = true;
+      this.#ctx.store.sessions.put(session);
       this.#ctx.metrics.metric.sessionSetupSeconds.observe(message.firstFrameMs / 1000);
     }
     this.#ctx.events.emit('report', {

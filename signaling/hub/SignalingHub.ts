@@ -18,9 +18,8 @@ import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
 import { CheckerDesk } from '../checkers/CheckerDesk.js';
 import { AthError, type EndReasonName, type PeerMessageOf, type ServerMessage } from '../protocol/index.js';
 import type { SignalingSettings } from '../SignalingSettings.js';
-import type { HostRegistry } from '../store/HostRegistry.js';
 import { MemorySignalingStore } from '../store/MemorySignalingStore.js';
-import type { SignalingStore } from '../store/SignalingStore.js';
+import type { HostStore, SignalingStore } from '../store/SignalingStore.js';
 import { CheckerRounds } from './CheckerRounds.js';
 import type { HubContext, HubPorts, HubServices } from './HubContext.js';
 import { HubEvents, type SignalingHubEvents } from './HubEvents.js';
@@ -113,7 +112,7 @@ export class SignalingHub {
   }
 
   /** Every render host signaling knows, with its slots. */
-  get hosts(): HostRegistry {
+  get hosts(): HostStore {
     return this.#ctx.store.hosts;
   }
 
@@ -158,6 +157,7 @@ export class SignalingHub {
     this.#closed = true;
     clearInterval(this.#heartbeatMonitor);
     this.checkers.close();
+    this.#matchmaking.close();
     this.#ctx.timers.close();
     this.#ctx.store.close();
   }

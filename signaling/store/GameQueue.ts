@@ -1,40 +1,48 @@
+import { OrderedLine } from './OrderedLine.js';
 import type { QueueStore } from './SignalingStore.js';
 
-/** Players waiting for a slot, first come first served, one line per game (in memory). */
+/** Players waiting for a slot, first come first served, one line per game (in memory, O(log n) per change). */
 export class GameQueue implements QueueStore {
-  readonly #lines = new Map<string, string[]>();
-  readonly #members = new Set<string>();
+  readonly #lines = new Map<string, OrderedLine>();
+  #length = 0;
 
   get length(): number {
-    return this.#members.size;
+    return this.#length;
   }
 
   enqueue(game: string, sessionId: string): number {
     let line = this.#lines.get(game);
     if (!line) {
-      line = [];
+      line = new OrderedLine();
       this.#lines.set(game, line);
     }
-    if (!this.#members.has(sessionId)) {
-      line.push(sessionId);
-      this.#members.add(sessionId);
-      return line.length;
-    }
-    return line.indexOf(sessionId) + 1;
+    const before = line.size;
+    const position = line.enqueue(sessionId);
+    this.#length += line.size - before;
+    return position;
   }
 
   remove(game: string, sessionId: string): boolean {
     const line = this.#lines.get(game);
-    if (!line || !this.#members.has(sessionId)) return false;
-    const index = line.indexOf(sessionId);
-    if (index < 0) return false;
-    line.splice(index, 1);
-    this.#members.delete(sessionId);
-    if (line.length === 0) this.#lines.delete(game);
+    if (!line?.remove(sessionId)) return false;
+    this.#length -= 1;
+    if (line.size === 0) this.#lines.delete(game);
     return true;
   }
 
-  waiting(game: string): readonly string[] {
+  position(game: string, sessionId: string): number | undefined {
+    return this.#lines.get(game)?.position(sessionId);
+  }
+
+  first(game: string): string | undefined {
+    return this.#lines.get(game)?.first();
+  }
+
+  size(game: string): number {
+    return this.#lines.get(game)?.size ?? 0;
+  }
+
+  waiting(game: string): Iterable<string> {
     return this.#lines.get(game) ?? [];
   }
 

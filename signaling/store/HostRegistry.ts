@@ -1,5 +1,6 @@
 import type { GameInfoRecord, PeerMessageOf, RegionInfo, SlotStateName } from '../protocol/index.js';
 import { weiFromString } from '../protocol/index.js';
+import type { HostPatch, HostStore } from './SignalingStore.js';
 
 export type SlotRecord = { slot: number; state: SlotStateName; sessionId: string | undefined };
 
@@ -46,10 +47,11 @@ export type RegisterHostParameters = {
 };
 
 /**
- * Every render host signaling knows, with its slots. Signaling is the authority on slot leases: a slot is
- * leased here, synchronously, before the host hears of the session — so two players can never get one slot.
+ * Every render host signaling knows, with its slots, in this process's memory (the embedded store, and the
+ * local copy a shared store keeps). A slot is leased here, synchronously, before the host hears of the
+ * session — so two players can never get one slot.
  */
-export class HostRegistry {
+export class HostRegistry implements HostStore {
   readonly #hosts = new Map<string, HostRecord>();
   /** game id → hosts serving it, so a pick looks only at relevant hosts. */
   readonly #byGame = new Map<string, Set<HostRecord>>();
@@ -167,6 +169,11 @@ export class HostRegistry {
     this.#hosts.delete(hostId);
   }
 
+  update(hostId: string, patch: HostPatch): void {
+    const host = this.#hosts.get(hostId);
+    if (host) Object.assign(host, patch);
+  }
+
   heartbeat(hostId: string, load: number, nowMs: number): void {
     const host = this.#hosts.get(hostId);
     if (!host) return;
@@ -183,12 +190,14 @@ export class HostRegistry {
     return late;
   }
 
-  lease(host: HostRecord, slot: number, sessionId: string): void {
-    const record = host.slots[slot];
-    if (record?.state !== 'free') throw new Error(`slot ${host.hostId}/${slot} is not free`);
+  tryLease(hostId: string, slot: number, sessionId: string): boolean {
+    const host = this.#hosts.get(hostId);
+    const record = host?.slots[slot];
+    if (!host || record?.state !== 'free') return false;
     record.state = 'leased';
     record.sessionId = sessionId;
     host.freeSlots -= 1;
+    return true;
   }
 
   confirm(hostId: string, slot: number, sessionId: string): void {

@@ -6,7 +6,47 @@
  * What is not here is per instance by nature: open sockets (`PeerDirectory`) and timers (`SessionTimers`).
  */
 import type { SessionRecord } from '../hub/SessionRecord.js';
-import type { HostRegistry } from './HostRegistry.js';
+import type { GameInfoRecord } from '../protocol/index.js';
+import type { HostRecord, RegisterHostParameters } from './HostRegistry.js';
+
+/** The fields of a host record that change after registration (besides slots, load and stake). */
+export type HostPatch = Partial<
+  Pick<HostRecord, 'state' | 'peerId' | 'qualityScore' | 'failedVerdictsInARow' | 'drained'>
+>;
+
+/**
+ * Hosts and their slots. Reads are synchronous (a pick ranks thousands of hosts); a change goes through a
+ * method, never by assigning a record's field, so that a shared store can pass it on.
+ */
+export type HostStore = {
+  readonly size: number;
+  get(hostId: string): HostRecord | undefined;
+  all(): IterableIterator<HostRecord>;
+  hostsServing(game: string): ReadonlySet<HostRecord>;
+  /** The price and stake scale of a game's hosts. */
+  maxima(game: string): { maxPriceWei: bigint; maxStakeWei: bigint };
+  /** Every game some up host serves, with the host's description of it. */
+  games(): Map<string, { info: GameInfoRecord; hostsUp: number; freeSlots: number }>;
+  /** Adds a host or re-attaches a known one (same id, after a reconnect): its leases stay. */
+  register(params: RegisterHostParameters): HostRecord;
+  remove(hostId: string): void;
+  update(hostId: string, patch: HostPatch): void;
+  setStake(hostId: string, stakeWei: bigint): void;
+  heartbeat(hostId: string, load: number, nowMs: number): void;
+  /** Hosts whose last heartbeat is older than `deadlineMs` (not yet down). */
+  overdue(nowMs: number, deadlineMs: number): HostRecord[];
+  /**
+   * Leases a free slot to a session, atomically: false when it is not free (any more). The embedded store
+   * answers at once; a shared one answers after the store decided (never two sessions on one slot).
+   */
+  tryLease(hostId: string, slot: number, sessionId: string): boolean | Promise<boolean>;
+  /** The session on a leased slot started streaming: the slot is busy. */
+  confirm(hostId: string, slot: number, sessionId: string): void;
+  /** Frees the slot if (and only if) it is still held by this session. */
+  release(hostId: string, slot: number, sessionId: string): boolean;
+  /** Frees every slot of a host (it went down); returns the sessions that held them. */
+  releaseAll(hostId: string): string[];
+};
 
 export type SessionStore = {
   get(sessionId: string): SessionRecord | undefined;
@@ -20,14 +60,19 @@ export type SessionStore = {
   clearActive(playerId: string, sessionId: string): void;
 };
 
-/** Players waiting for a slot, first come first served, one line per game. */
+/** Players waiting for a slot, first come first served, one line per game; O(log n) per change. */
 export type QueueStore = {
+  /** Waiting sessions over all games. */
   readonly length: number;
   /** Adds the session at the tail (no-op if it waits already); returns its 1-based position. */
   enqueue(game: string, sessionId: string): number;
   remove(game: string, sessionId: string): boolean;
-  /** The waiting sessions of a game, head first. */
-  waiting(game: string): readonly string[];
+  /** 1-based position in the game's line, or undefined when not waiting. */
+  position(game: string, sessionId: string): number | undefined;
+  first(game: string): string | undefined;
+  size(game: string): number;
+  /** The waiting sessions of a game, head first (lazy: stop early to pay only for what is read). */
+  waiting(game: string): Iterable<string>;
   games(): IterableIterator<string>;
 };
 
@@ -41,7 +86,7 @@ export type MeasurementStore = {
 };
 
 export type SignalingStore = {
-  readonly hosts: HostRegistry;
+  readonly hosts: HostStore;
   readonly sessions: SessionStore;
   readonly queue: QueueStore;
   readonly measurements: MeasurementStore;
