@@ -227,6 +227,30 @@ export const METRIC_CATALOGUE = {
     help: 'Settlement outbox rows, by state',
     labelNames: ['state'],
   },
+  settlementRetries: {
+    type: 'counter',
+    name: 'ath_edge_settlement_retries_total',
+    help: 'Settlement items put back to retry with backoff, by cause (rpc, revert, escrow, lease)',
+    labelNames: ['reason'],
+  },
+  settlementFailures: {
+    type: 'counter',
+    name: 'ath_edge_settlement_failures_total',
+    help: 'Settlement items the escrow refused for good (bad signature, expired, terms): alert on any',
+    labelNames: [],
+  },
+  settlementOldestUnsettledSeconds: {
+    type: 'gauge',
+    name: 'ath_edge_settlement_oldest_unsettled_seconds',
+    help: 'Age of the oldest charge not yet settled on chain (0 when none): alert when it keeps growing',
+    labelNames: [],
+  },
+  settlementLeader: {
+    type: 'gauge',
+    name: 'ath_edge_settlement_leader',
+    help: '1 when this process holds the settlement lease of its meter key (exactly one process should)',
+    labelNames: [],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 export type MetricKey = keyof typeof METRIC_CATALOGUE;

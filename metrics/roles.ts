@@ -21,6 +21,10 @@ export const SIGNALING_METRICS = [
   'athSettled',
   'athSlashed',
   'settlements',
+  'settlementRetries',
+  'settlementFailures',
+  'settlementOldestUnsettledSeconds',
+  'settlementLeader',
 ] as const satisfies readonly MetricKey[];
 
 export const RENDER_HOST_METRICS = [

@@ -32,6 +32,11 @@ export type StartAnvilParameters = {
   blockTimeSec?: number;
   /** Deterministic dev accounts funded with ETH (anvil's well-known mnemonic). */
   accounts?: number;
+  /**
+   * A state file: loaded at start when it exists, written when anvil exits (`--state`). With the same `port`
+   * it lets a test stop the chain (an RPC outage) and bring the same chain back.
+   */
+  statePath?: string;
 };
 
 export type Anvil = {
@@ -50,6 +55,7 @@ export function startAnvil({
   chainId = 31337,
   blockTimeSec,
   accounts = 10,
+  statePath,
 }: StartAnvilParameters = {}): Promise<Anvil> {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
@@ -68,6 +74,7 @@ export function startAnvil({
     String(accounts),
   ];
   if (blockTimeSec !== undefined) args.push('--block-time', String(blockTimeSec));
+  if (statePath !== undefined) args.push('--state', statePath);
   const child = spawn(anvilBinaryPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   let output = '';

@@ -4,6 +4,8 @@
  * embedded PGlite ledger everything that touches it must live in this one process; with a Postgres server
  * (`DATABASE_URL`) the settler may also run on its own (`ath-edge settler`).
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -176,7 +178,8 @@ export async function startEconomy({
         publicClient,
         walletClient,
         escrowAddress: chain.escrowAddress,
-        workerId: `signaling-${process.pid}`,
+        // Unique per process: it names this process as the holder of the settlement lease.
+        workerId: `signaling-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`.slice(0, 128),
         intervalMs: config.economy.settleIntervalMs,
         batchSize: config.economy.settleBatchSize,
         log,

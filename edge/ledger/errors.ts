@@ -37,6 +37,8 @@ export const LEDGER_ERROR_CODES = [
   'ATH_ERR_LEDGER_VOUCHER_AHEAD',
   /** A state change the state machine does not allow (e.g. an ended session back to streaming). */
   'ATH_ERR_LEDGER_BAD_TRANSITION',
+  /** The caller no longer holds the named lease (another process leads now): it must not act as the leader. */
+  'ATH_ERR_LEDGER_LEASE_LOST',
   /** The test helper could not start a PostgreSQL server. */
   'ATH_ERR_LEDGER_TEST_POSTGRES',
 ] as const;

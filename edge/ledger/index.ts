@@ -29,6 +29,17 @@ export {
   type SystemAccount,
   splitFee,
 } from './journal.js';
+export {
+  type AcquireLeaseParameters,
+  type AcquireLeaseReturnType,
+  type AssertLeaseHeldParameters,
+  acquireLease,
+  assertLeaseHeld,
+  getLease,
+  type Lease,
+  type ReleaseLeaseParameters,
+  releaseLease,
+} from './leases.js';
 export { type MigrateReturnType, migrate } from './migrate.js';
 export { type Ledger, type OpenLedgerParameters, openLedger } from './openLedger.js';
 export {

@@ -51,6 +51,7 @@ import type { SessionAuth, Usage } from '../../signaling/protocol/index.js';
 import type { Queryable } from './db/Db.js';
 import { ledgerError } from './errors.js';
 import { assertFeeSplit, type FeeSplit, type JournalEntry, postJournalEntries, settlementPostings } from './journal.js';
+import { type AssertLeaseHeldParameters, assertLeaseHeld } from './leases.js';
 import {
   AddressColumn,
   Bytes32Column,
@@ -95,6 +96,8 @@ const SettlementRow = Row({
   blockNumber: Nullable(Uint64Column),
   confirmedAt: Nullable(Type.Date()),
   lastError: Nullable(Type.String()),
+  /** Not claimed before this (a retry's backoff); null: at once. */
+  notBefore: Nullable(Type.Date()),
   createdAt: Type.Date(),
   updatedAt: Type.Date(),
 });
@@ -106,7 +109,7 @@ const SETTLEMENT_COLUMNS = `st.id as "settlementId", st.session_id as "sessionId
   st.state, st.batch_id as "batchId", st.attempts, st.claimed_by as "claimedBy", st.claimed_at as "claimedAt",
   st.tx_hash as "txHash", st.tx_nonce as "txNonce", st.tx_from as "txFrom", st.sent_at as "sentAt",
   st.block_number::text as "blockNumber", st.confirmed_at as "confirmedAt", st.last_error as "lastError",
-  st.created_at as "createdAt", st.updated_at as "updatedAt"`;
+  st.not_before as "notBefore", st.created_at as "createdAt", st.updated_at as "updatedAt"`;
 
 const MAX_ERROR_LENGTH = 2048;
 const clip = (text: string): string => text.slice(0, MAX_ERROR_LENGTH);
@@ -168,6 +171,8 @@ export type ClaimSettlementBatchParameters = {
   workerId: string;
   /** Sessions per batch (one voucher each); default 50. */
   limit?: number;
+  /** The claimer's clock: sessions whose pending row waits for a retry (`not_before` later) are skipped. */
+  now?: Date;
 };
 
 const ClaimedItemRow = Row({
@@ -191,9 +196,10 @@ const ClaimedItemRow = Row({
  */
 export async function claimSettlementBatch(
   db: Queryable,
-  { workerId, limit = 50 }: ClaimSettlementBatchParameters,
+  { workerId, limit = 50, now }: ClaimSettlementBatchParameters,
 ): Promise<SettlementBatch | undefined> {
   assertText(workerId, 'workerId', 128);
+  const at = now ?? null;
   assertCount(limit, 'limit', 1000);
   if (limit === 0) return undefined;
   const batchId = randomUUID();
@@ -204,10 +210,12 @@ export async function claimSettlementBatch(
       `select s.id from sessions s
         where s.id in (select p.session_id from settlements p where p.state = 'pending')
           and not exists (select 1 from settlements f where f.session_id = s.id and f.state in ('sending', 'sent'))
+          and not exists (select 1 from settlements b where b.session_id = s.id and b.state = 'pending'
+                            and b.not_before > coalesce($2::timestamptz, now()))
         order by s.created_at, s.id
         limit $1
         for no key update of s skip locked`,
-      [limit],
+      [limit, at],
     );
     const sessionIds = locked.rows.map((row) => (row as { id: string }).id);
     if (sessionIds.length === 0) return undefined;
@@ -223,7 +231,7 @@ export async function claimSettlementBatch(
            from chosen c where x.session_id = c.session_id and x.state = 'pending' and x.cumulative_wei < c.cumulative_wei
        )
        update settlements t set state = 'sending', batch_id = $2, attempts = t.attempts + 1, claimed_by = $3,
-              claimed_at = now(), updated_at = now()
+              claimed_at = now(), updated_at = now(), not_before = null
          from chosen c
         where t.id = c.id and t.state = 'pending'
           and not exists (select 1 from settlements f where f.session_id = t.session_id and f.state in ('sending', 'sent'))`,
@@ -269,6 +277,11 @@ export type MarkBatchSentParameters = {
   /** The sender's nonce the transaction uses. */
   nonce?: number;
   from?: string;
+  /**
+   * The settlement lease the sender must still hold (checked in the same transaction): a leader that lost it
+   * gets ATH_ERR_LEDGER_LEASE_LOST and must not broadcast.
+   */
+  lease?: AssertLeaseHeldParameters;
 };
 
 export type MarkBatchSentReturnType = { settlementIds: bigint[] };
@@ -280,13 +293,14 @@ export type MarkBatchSentReturnType = { settlementIds: bigint[] };
  */
 export async function markBatchSent(
   db: Queryable,
-  { batchId, txHash, nonce, from }: MarkBatchSentParameters,
+  { batchId, txHash, nonce, from, lease }: MarkBatchSentParameters,
 ): Promise<MarkBatchSentReturnType> {
   const batch = assertBatchId(batchId);
   const hash = normalizeBytes32(txHash, 'txHash');
   if (nonce !== undefined) assertCount(nonce, 'nonce');
   const sender = from === undefined ? null : normalizeAddress(from, 'from');
   return db.transaction(async (tx) => {
+    if (lease !== undefined) await assertLeaseHeld(tx, lease);
     const { rows } = await tx.query(
       `update settlements set state = 'sent', tx_hash = $2, tx_nonce = $3, tx_from = $4,
               sent_at = coalesce(sent_at, now()), updated_at = now()
@@ -310,6 +324,8 @@ export type RejectedSettlement = {
   error: string;
   /** true: back to pending to be sent again; false: failed for good. */
   retry: boolean;
+  /** With `retry`: not claimed again before this. */
+  notBefore?: Date;
 };
 
 export type MarkBatchConfirmedParameters = {
@@ -354,8 +370,10 @@ export async function markBatchConfirmed(
     const toRetry = rows.filter((row) => rejectedById.get(row.settlementId)?.retry === true);
     const toFail = rows.filter((row) => rejectedById.get(row.settlementId)?.retry === false);
     const settledWei = await confirmRows(tx, toConfirm, { feeSplit, txHash: hash, blockNumber: block });
-    for (const row of toRetry)
-      await requeueRows(tx, [row.settlementId], rejectedById.get(row.settlementId)?.error ?? '');
+    for (const row of toRetry) {
+      const rejection = rejectedById.get(row.settlementId);
+      await requeueRows(tx, [row.settlementId], rejection?.error ?? '', rejection?.notBefore);
+    }
     for (const row of toFail) await failRows(tx, [row.settlementId], rejectedById.get(row.settlementId)?.error ?? '');
     return { confirmed: toConfirm.length, requeued: toRetry.length, failed: toFail.length, settledWei };
   });
@@ -368,8 +386,12 @@ export type MarkBatchFailedParameters = {
   error: string;
   /** true: back to pending (sent again later); false: failed for good. */
   retry: boolean;
-  /** With `retry`, rows that have been claimed this many times fail for good instead. */
+  /** With `retry`, rows that have been claimed this many times fail for good instead (default: never). */
   maxAttempts?: number;
+  /** With `retry`: not claimed again before this (backoff). */
+  notBefore?: Date;
+  /** Only these rows of the batch (e.g. the items a dry run showed reverting); default: the whole batch. */
+  settlementIds?: readonly bigint[];
 };
 
 export type MarkBatchFailedReturnType = { requeued: number; failed: number };
@@ -380,12 +402,15 @@ export type MarkBatchFailedReturnType = { requeued: number; failed: number };
  */
 export async function markBatchFailed(
   db: Queryable,
-  { batchId, error, retry, maxAttempts }: MarkBatchFailedParameters,
+  { batchId, error, retry, maxAttempts, notBefore, settlementIds }: MarkBatchFailedParameters,
 ): Promise<MarkBatchFailedReturnType> {
   const batch = assertBatchId(batchId);
   if (maxAttempts !== undefined) assertCount(maxAttempts, 'maxAttempts');
+  const only = settlementIds === undefined ? undefined : new Set(settlementIds);
   return db.transaction(async (tx) => {
-    const rows = await lockInFlightRows(tx, { batchId: batch });
+    const rows = (await lockInFlightRows(tx, { batchId: batch })).filter(
+      (row) => only === undefined || only.has(row.settlementId),
+    );
     if (rows.length === 0) {
       await assertBatchExists(tx, batch);
       return { requeued: 0, failed: 0 };
@@ -395,7 +420,7 @@ export async function markBatchFailed(
     const fail = rows.filter(exhausted).map((row) => row.settlementId);
     const requeue = rows.filter((row) => !exhausted(row)).map((row) => row.settlementId);
     await failRows(tx, fail, error);
-    await requeueRows(tx, requeue, error);
+    await requeueRows(tx, requeue, error, notBefore);
     return { requeued: requeue.length, failed: fail.length };
   });
 }
@@ -409,7 +434,7 @@ export async function retryFailedSettlement(
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `update settlements set state = 'pending', claimed_by = null, claimed_at = null, tx_hash = null,
-            tx_nonce = null, tx_from = null, sent_at = null, updated_at = now()
+            tx_nonce = null, tx_from = null, sent_at = null, updated_at = now(), not_before = null
       where id = $1 and state = 'failed'`,
     [settlementId],
   );
@@ -645,13 +670,13 @@ async function confirmRows(tx: Queryable, rows: readonly InFlightRow[], meta: Co
   return total;
 }
 
-async function requeueRows(tx: Queryable, ids: readonly bigint[], error: string): Promise<void> {
+async function requeueRows(tx: Queryable, ids: readonly bigint[], error: string, notBefore?: Date): Promise<void> {
   if (ids.length === 0) return;
   await tx.query(
     `update settlements set state = 'pending', claimed_by = null, claimed_at = null, tx_hash = null,
-            tx_nonce = null, tx_from = null, sent_at = null, last_error = $2, updated_at = now()
+            tx_nonce = null, tx_from = null, sent_at = null, last_error = $2, updated_at = now(), not_before = $3
       where id = any($1::bigint[]) and state in ('sending', 'sent')`,
-    [ids.map(String), clip(error)],
+    [ids.map(String), clip(error), notBefore ?? null],
   );
 }
 

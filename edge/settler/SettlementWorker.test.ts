@@ -109,7 +109,7 @@ describe('SettlementWorker crash safety', () => {
     ledger = await disk.open();
     const fresh = settlementWorker(chain, ledger, { batchSize: 2 });
     try {
-      await fresh.start(); // reconciles first
+      await fresh.start(); // reconciles first, then settles
       assert.equal((await listSettlements(ledger, { state: 'sent' })).length, 0);
       await fresh.runSoon();
       assertSettledExactly(await moneyView(chain, ledger, book));
@@ -149,7 +149,7 @@ describe('SettlementWorker crash safety', () => {
     ledger = await disk.open();
     const fresh = settlementWorker(chain, ledger);
     try {
-      await fresh.start();
+      await fresh.reconcile();
       assert.equal((await listSettlements(ledger, { state: 'pending' })).length, 3, 'requeued, not lost');
       const results = await fresh.runSoon();
       assert.equal(results.length, 1);

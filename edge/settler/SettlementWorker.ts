@@ -1,10 +1,25 @@
 /**
  * The settlement worker: takes the ledger's outbox of cumulative vouchers to the chain in batches, following
- * the outbox protocol (edge/ledger/outbox.ts) so a crash at any point neither loses nor doubles a charge:
- * reconcile on start; claim a batch; sign the transaction locally and record its hash *before* broadcasting;
- * broadcast; on the receipt confirm the batch (items the contract skipped as invalid are rejected; stale
- * ones were already paid and count as covered). The meter's key sends: the escrow then skips re-checking the
- * meter's own voucher signatures, and batches of plain-key payers go as compact `redeemPacked` calldata.
+ * the outbox protocol (edge/ledger/outbox.ts) so a crash at any point neither loses nor doubles a charge. The
+ * meter's key sends: the escrow then skips re-checking the meter's own voucher signatures, and batches of
+ * plain-key payers go as compact `redeemPacked` calldata.
+ *
+ * Faults it survives (issue 12):
+ * - **One nonce owner.** Every process sharing a ledger may run a worker for the same meter key; only the
+ *   holder of the ledger lease `settler:<meter address>` sends (edge/ledger/leases.ts). The lease is renewed
+ *   every third of its time; a dead leader's lease runs out and the next worker takes over. The write-ahead
+ *   record of a transaction hash checks the lease in the same database transaction, so a leader that was
+ *   paused past its lease never broadcasts.
+ * - **The RPC down, a broadcast error, a receipt that does not come.** Nothing is given up: a batch that could
+ *   not be prepared goes back to the outbox with a backoff (`retry.baseMs` doubling up to `retry.maxMs`); one
+ *   broadcast but not confirmed stays `sent` and every pass begins by reconciling what is in flight against
+ *   the chain (mempool, then `claimed`), not only at start-up. No transient error ever marks a row `failed`.
+ * - **An item that reverts.** Each batch is dry-run first (`eth_call` from the meter); when it reverts, halving
+ *   finds the reverting items, which go back with a backoff while the rest is sent. Items the escrow skips for
+ *   good (bad signature, expired, terms) are `failed`; a payer's escrow short of the charge is retried.
+ * Each retry counts in `ath_edge_settlement_retries_total{reason}`, each refusal in
+ * `ath_edge_settlement_failures_total`, with a log line at warn (transient) or error (needs an operator);
+ * `ath_edge_settlement_oldest_unsettled_seconds` is the gauge to alert on.
  *
  * A `WithdrawRequested` event on the escrow triggers an immediate run, so every open session of that payer
  * is redeemed (and its reserve registered) well within the withdrawal delay.
@@ -13,6 +28,7 @@ import type { Logger } from 'pino';
 import {
   type Account,
   type Address,
+  BaseError,
   type Chain,
   encodeFunctionData,
   type Hex,
@@ -24,8 +40,10 @@ import {
 } from 'viem';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
 import { weiToAthSample } from '../../metrics/index.js';
+import { isAthError } from '../../signaling/protocol/index.js';
 import { packable, packRedemptions, sessionEscrowAbi, toRedemption } from '../chain/index.js';
 import {
+  acquireLease,
   claimSettlementBatch,
   type FeeSplit,
   type Ledger,
@@ -35,52 +53,96 @@ import {
   markBatchFailed,
   markBatchSent,
   reconcileSettlements,
+  releaseLease,
   type SettlementItem,
 } from '../ledger/index.js';
 
-/** VoucherSkipped code for a voucher at or below what the session already claimed (see SessionEscrow). */
+/** VoucherSkipped codes (see SessionEscrow): stale = already paid; insufficient escrow = may pay later. */
 const SKIP_STALE = 1;
+const SKIP_INSUFFICIENT_ESCROW = 6;
+
+export type SettlementRetrySettings = {
+  /** First backoff after a failure. */
+  baseMs: number;
+  /** Backoff never grows beyond this (how long after an outage ends the last item is tried again). */
+  maxMs: number;
+};
+
+export const DEFAULT_SETTLEMENT_RETRY: SettlementRetrySettings = { baseMs: 5_000, maxMs: 120_000 };
 
 export type SettlementWorkerParameters = {
   ledger: Ledger;
   publicClient: PublicClient<Transport, Chain>;
   walletClient: WalletClient<Transport, Chain, Account>;
   escrowAddress: Address;
+  /** Unique per process: the lease holder's name. */
   workerId: string;
   intervalMs: number;
   batchSize: number;
   log: Logger;
   metrics?: Metrics<SignalingMetricKey>;
+  /** The worker's clock (ms): backoff is measured on it, so tests can make an hour pass at once. */
+  now?: () => number;
+  /** How long to wait for a receipt before leaving the batch to reconciliation; default 60 s. */
+  receiptTimeoutMs?: number;
+  retry?: SettlementRetrySettings;
+  /** The settlement lease's time; renewed every third of it. Default 30 s. */
+  leaseTtlMs?: number;
+  /** A row claimed this many times raises an error-level log line each further attempt. Default 5. */
+  alertAfterAttempts?: number;
   /** Fault injection for the crash test: called after the hash is recorded and the tx broadcast. */
   afterBroadcast?: (txHash: Hex) => Promise<void> | void;
 };
 
 export type RunOnceReturnType =
-  | { batchId: string; items: number; txHash: Hex; confirmed: number; rejected: number }
+  | { batchId: string; items: number; txHash: Hex | undefined; confirmed: number; rejected: number }
   | undefined;
+
+type Rejection = { settlementId: bigint; error: string; retry: boolean; notBefore?: Date };
 
 export class SettlementWorker {
   readonly #p: SettlementWorkerParameters;
   readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #retry: SettlementRetrySettings;
+  readonly #leaseTtlMs: number;
+  readonly #leaseName: string;
   #feeSplit: FeeSplit | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #leaseTimer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> = Promise.resolve();
   #unwatch: (() => void) | undefined;
   #closed = false;
+  /** The lease epoch this worker holds; undefined while another process leads. */
+  #epoch: bigint | undefined;
+  #lastWatchWarnMs = 0;
   /** Σ confirmed slashes (wei) at the last look; undefined until the first (which sets the baseline). */
   #slashedSeenWei: bigint | undefined;
 
   constructor(params: SettlementWorkerParameters) {
     this.#p = params;
     this.#log = params.log.child({ mod: 'edge/settler', workerId: params.workerId });
+    this.#now = params.now ?? Date.now;
+    this.#retry = params.retry ?? DEFAULT_SETTLEMENT_RETRY;
+    this.#leaseTtlMs = params.leaseTtlMs ?? 30_000;
+    this.#leaseName = `settler:${params.walletClient.account.address.toLowerCase()}`;
   }
 
-  /** Reconciles what a previous run left in flight, then settles every `intervalMs`. */
+  /** Whether this worker held the settlement lease at its last look. */
+  get isLeader(): boolean {
+    return this.#epoch !== undefined;
+  }
+
+  /**
+   * Runs a first pass (lease, reconcile what a previous run left in flight, settle), then one every
+   * `intervalMs`. A chain that cannot be reached is not an error here: the passes keep trying.
+   */
   async start(): Promise<void> {
-    await this.reconcile();
-    await this.#updateGauge();
+    await this.runSoon().catch((error: unknown) => this.#log.warn({ err: error }, 'first settlement pass failed'));
     this.#timer = setInterval(() => void this.runSoon(), this.#p.intervalMs);
     this.#timer.unref();
+    this.#leaseTimer = setInterval(() => void this.#holdLease().catch(() => undefined), this.#leaseTtlMs / 3);
+    this.#leaseTimer.unref();
     this.#unwatch = this.#p.publicClient.watchContractEvent({
       address: this.#p.escrowAddress,
       abi: sessionEscrowAbi,
@@ -92,7 +154,12 @@ export class SettlementWorker {
           void this.runSoon();
         }
       },
-      onError: (error) => this.#log.warn({ err: error }, 'escrow event watch failed'),
+      onError: (error) => {
+        // During an outage the watch fails at every poll: say so once a minute, not four times a second.
+        if (Date.now() - this.#lastWatchWarnMs < 60_000) return;
+        this.#lastWatchWarnMs = Date.now();
+        this.#log.warn({ err: error }, 'escrow event watch failed');
+      },
     });
   }
 
@@ -100,8 +167,16 @@ export class SettlementWorker {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    clearInterval(this.#leaseTimer);
     this.#unwatch?.();
     await this.#running.catch(() => undefined);
+    if (this.#epoch !== undefined && !this.#p.ledger.closed) {
+      await releaseLease(this.#p.ledger, { name: this.#leaseName, holder: this.#p.workerId }).catch((error: unknown) =>
+        this.#log.warn({ err: error }, 'could not release the settlement lease'),
+      );
+    }
+    this.#epoch = undefined;
+    this.#p.metrics?.metric.settlementLeader.set(0);
   }
 
   /** The contract's fee settings, read once: the ledger journals each confirmed delta with them. */
@@ -115,6 +190,7 @@ export class SettlementWorker {
     return this.#feeSplit;
   }
 
+  /** Settles the fate of every in-flight row against the chain (see the outbox protocol). */
   async reconcile(): Promise<void> {
     const result = await reconcileSettlements(this.#p.ledger, {
       feeSplit: await this.feeSplit(),
@@ -134,74 +210,227 @@ export class SettlementWorker {
       },
     });
     if (result.confirmed || result.requeued) this.#log.info(result, 'reconciled in-flight settlements');
+    if (result.settledWei > 0n) this.#p.metrics?.metric.athSettled.inc(weiToAthSample(result.settledWei));
+    for (const mismatch of result.mismatches) {
+      this.#log.error(
+        {
+          sessionId: mismatch.sessionId,
+          claimedWei: String(mismatch.claimedWei),
+          settledWei: String(mismatch.settledWei),
+        },
+        'the chain has claimed less than the ledger settled: needs an operator',
+      );
+    }
   }
 
   /** Runs one settlement pass after any pass already running; resolves with its outcome. */
   runSoon(): Promise<RunOnceReturnType[]> {
-    const run = this.#running.then(() => this.#drain());
+    const run = this.#running.then(() => this.#pass());
     this.#running = run.catch((error: unknown) => this.#log.error({ err: error }, 'settlement pass failed'));
     return run;
   }
 
-  /** Settles batches until the outbox is empty (or the worker closes). */
-  async #drain(): Promise<RunOnceReturnType[]> {
+  /** Takes or renews the lease; true while this worker leads. */
+  async #holdLease(): Promise<boolean> {
+    if (this.#closed) return false;
+    const lease = await acquireLease(this.#p.ledger, {
+      name: this.#leaseName,
+      holder: this.#p.workerId,
+      ttlMs: this.#leaseTtlMs,
+    });
+    const was = this.#epoch;
+    this.#epoch = lease.held ? lease.epoch : undefined;
+    if (this.#epoch !== was) {
+      if (this.#epoch !== undefined) this.#log.info({ epoch: String(lease.epoch) }, 'settlement leader now');
+      else this.#log.info({ leader: lease.holder }, 'another process leads settlement');
+    }
+    this.#p.metrics?.metric.settlementLeader.set(this.#epoch === undefined ? 0 : 1);
+    return this.#epoch !== undefined;
+  }
+
+  /** Lease; then what is in flight; then batches until the outbox is empty or the chain stops answering. */
+  async #pass(): Promise<RunOnceReturnType[]> {
+    if (this.#closed || !(await this.#holdLease())) return [];
     const results: RunOnceReturnType[] = [];
+    try {
+      await this.reconcile();
+    } catch (error) {
+      this.#transient('reconcile', error, 'cannot reconcile in-flight settlements (chain unreachable?)');
+      await this.#updateGauges();
+      return results;
+    }
     while (!this.#closed) {
       const result = await this.#runOnce();
       if (!result) break;
       results.push(result);
     }
-    await this.#updateGauge();
+    await this.#updateGauges();
     return results;
+  }
+
+  #backoff(attempts: number): Date {
+    const exponent = Math.min(Math.max(attempts - 1, 0), 30);
+    const delay = Math.min(this.#retry.maxMs, this.#retry.baseMs * 2 ** exponent);
+    return new Date(this.#now() + delay);
+  }
+
+  #transient(stage: string, error: unknown, message: string): void {
+    this.#p.metrics?.metric.settlementRetries.inc({ reason: 'rpc' });
+    this.#log.warn({ err: error, stage }, message);
   }
 
   async #runOnce(): Promise<RunOnceReturnType> {
     const { ledger, publicClient, walletClient, escrowAddress } = this.#p;
-    const batch = await claimSettlementBatch(ledger, { workerId: this.#p.workerId, limit: this.#p.batchSize });
+    const batch = await claimSettlementBatch(ledger, {
+      workerId: this.#p.workerId,
+      limit: this.#p.batchSize,
+      now: new Date(this.#now()),
+    });
     if (!batch) return undefined;
+    const maxAttempts = Math.max(...batch.items.map((item) => item.attempts));
+    const alert = this.#p.alertAfterAttempts ?? 5;
+    if (maxAttempts >= alert) {
+      this.#log.error(
+        {
+          batchId: batch.batchId,
+          sessions: batch.items.filter((item) => item.attempts >= alert).map((item) => item.auth.sessionId),
+          attempts: maxAttempts,
+        },
+        'settlement items keep failing: check the chain RPC and the escrow',
+      );
+    }
     // Sorted by provider so the escrow credits each provider once per run of equal providers.
-    const items = [...batch.items].sort((a, b) => a.auth.provider.localeCompare(b.auth.provider));
+    let items = [...batch.items].sort((a, b) => a.auth.provider.localeCompare(b.auth.provider));
+    const backToOutbox = (error: unknown, stage: string, only?: SettlementItem[]) => {
+      this.#transient(stage, error, `settlement batch not sent (${stage}): retrying with backoff`);
+      return markBatchFailed(ledger, {
+        batchId: batch.batchId,
+        error: `${stage}: ${errorText(error)}`,
+        retry: true,
+        notBefore: this.#backoff(Math.max(...(only ?? items).map((item) => item.attempts))),
+        ...(only ? { settlementIds: only.map((item) => item.settlementId) } : {}),
+      });
+    };
+
+    // Dry run: items that would revert are set aside (with a backoff), the others go.
+    try {
+      const { sendable, reverting } = await this.#isolateReverts(items);
+      for (const { item, reason } of reverting) {
+        this.#p.metrics?.metric.settlementRetries.inc({ reason: 'revert' });
+        this.#log.error(
+          { sessionId: item.auth.sessionId, settlementId: String(item.settlementId), attempts: item.attempts, reason },
+          'settlement item reverts on chain: set aside, retrying with backoff; the rest of its batch goes on',
+        );
+        await markBatchFailed(ledger, {
+          batchId: batch.batchId,
+          error: `reverts: ${reason}`,
+          retry: true,
+          notBefore: this.#backoff(item.attempts),
+          settlementIds: [item.settlementId],
+        });
+      }
+      if (sendable.length === 0) {
+        return { batchId: batch.batchId, items: 0, txHash: undefined, confirmed: 0, rejected: reverting.length };
+      }
+      items = sendable;
+    } catch (error) {
+      await backToOutbox(error, 'dry run');
+      return undefined;
+    }
+
     let serialized: Hex;
     let nonce: number;
     try {
-      const data = this.#calldata(items);
       const request = await walletClient.prepareTransactionRequest({
         to: escrowAddress,
-        data,
+        data: this.#calldata(items),
         chain: walletClient.chain,
       });
       nonce = request.nonce;
       serialized = await walletClient.signTransaction(request);
     } catch (error) {
       // Nothing was sent: the batch goes back to the outbox as it was.
-      await markBatchFailed(ledger, { batchId: batch.batchId, error: errorText(error), retry: true, maxAttempts: 20 });
-      this.#log.warn({ err: error, batchId: batch.batchId }, 'could not prepare the settlement transaction');
+      await backToOutbox(error, 'prepare');
       return undefined;
     }
     const txHash = keccak256(serialized);
-    // Write-ahead: the hash is durable before the transaction exists anywhere else.
-    await markBatchSent(ledger, { batchId: batch.batchId, txHash, nonce, from: walletClient.account.address });
-    await publicClient.sendRawTransaction({ serializedTransaction: serialized });
+    // Write-ahead: the hash is durable before the transaction exists anywhere else — and only while this
+    // worker still holds the lease.
+    try {
+      await markBatchSent(ledger, {
+        batchId: batch.batchId,
+        txHash,
+        nonce,
+        from: walletClient.account.address,
+        ...(this.#epoch === undefined
+          ? {}
+          : {
+              lease: {
+                name: this.#leaseName,
+                holder: this.#p.workerId,
+                epoch: this.#epoch,
+                marginMs: Math.floor(this.#leaseTtlMs / 3),
+              },
+            }),
+      });
+    } catch (error) {
+      if (!isAthError(error) || error.code !== 'ATH_ERR_LEDGER_LEASE_LOST') throw error;
+      this.#epoch = undefined;
+      this.#p.metrics?.metric.settlementRetries.inc({ reason: 'lease' });
+      this.#log.warn({ batchId: batch.batchId }, 'lost the settlement lease before sending: the batch goes back');
+      await markBatchFailed(ledger, { batchId: batch.batchId, error: 'lease lost before sending', retry: true });
+      return undefined;
+    }
+    try {
+      await publicClient.sendRawTransaction({ serializedTransaction: serialized });
+    } catch (error) {
+      // Maybe sent, maybe not: the next pass asks the chain (reconcile) before anything is sent again.
+      this.#transient('broadcast', error, 'settlement broadcast failed: left to reconciliation');
+      return undefined;
+    }
     await this.#p.afterBroadcast?.(txHash);
-    const receipt = await publicClient.waitForTransactionReceipt({ hash: txHash, timeout: 60_000 });
+    let receipt: Awaited<ReturnType<typeof publicClient.waitForTransactionReceipt>>;
+    try {
+      receipt = await publicClient.waitForTransactionReceipt({
+        hash: txHash,
+        timeout: this.#p.receiptTimeoutMs ?? 60_000,
+      });
+    } catch (error) {
+      this.#transient('receipt', error, 'no settlement receipt in time: left to reconciliation');
+      return undefined;
+    }
     if (receipt.status !== 'success') {
+      this.#p.metrics?.metric.settlementRetries.inc({ reason: 'revert' });
+      this.#log.error({ batchId: batch.batchId, txHash }, 'settlement transaction reverted: retrying with backoff');
       await markBatchFailed(ledger, {
         batchId: batch.batchId,
         error: `transaction ${txHash} reverted`,
         retry: true,
-        maxAttempts: 20,
+        notBefore: this.#backoff(maxAttempts),
       });
       return { batchId: batch.batchId, items: items.length, txHash, confirmed: 0, rejected: items.length };
     }
     const skipped = parseEventLogs({ abi: sessionEscrowAbi, eventName: 'VoucherSkipped', logs: receipt.logs });
     const bySession = new Map(items.map((item) => [item.auth.sessionId.toLowerCase(), item]));
-    const rejected = skipped.flatMap((log) => {
+    const rejected = skipped.flatMap((log): Rejection[] => {
       const item = bySession.get(log.args.sessionId.toLowerCase());
       // A stale voucher was already paid (by an earlier transaction): covered, not rejected.
       if (!item || log.args.reason === SKIP_STALE) return [];
-      return [
-        { settlementId: item.settlementId, error: `skipped by the escrow (code ${log.args.reason})`, retry: false },
-      ];
+      const error = `skipped by the escrow (code ${log.args.reason})`;
+      if (log.args.reason === SKIP_INSUFFICIENT_ESCROW) {
+        this.#p.metrics?.metric.settlementRetries.inc({ reason: 'escrow' });
+        this.#log.error(
+          { sessionId: item.auth.sessionId, payer: item.auth.player, attempts: item.attempts },
+          'the payer’s escrow cannot cover a charge: retrying with backoff',
+        );
+        return [{ settlementId: item.settlementId, error, retry: true, notBefore: this.#backoff(item.attempts) }];
+      }
+      this.#p.metrics?.metric.settlementFailures.inc();
+      this.#log.error(
+        { sessionId: item.auth.sessionId, payer: item.auth.player, reason: log.args.reason },
+        'the escrow refused a charge for good: needs an operator',
+      );
+      return [{ settlementId: item.settlementId, error, retry: false }];
     });
     const confirmed = await markBatchConfirmed(ledger, {
       batchId: batch.batchId,
@@ -230,6 +459,52 @@ export class SettlementWorker {
     };
   }
 
+  /**
+   * Dry-runs the batch from the meter's address; when it reverts, halves it until each reverting item stands
+   * alone. RPC errors (not reverts) are thrown: the whole batch waits.
+   */
+  async #isolateReverts(
+    items: SettlementItem[],
+  ): Promise<{ sendable: SettlementItem[]; reverting: Array<{ item: SettlementItem; reason: string }> }> {
+    const reverting: Array<{ item: SettlementItem; reason: string }> = [];
+    const sendable: SettlementItem[] = [];
+    const split = async (subset: SettlementItem[], reason: string): Promise<void> => {
+      if (subset.length === 1) {
+        reverting.push({ item: subset[0] as SettlementItem, reason });
+        return;
+      }
+      const half = Math.ceil(subset.length / 2);
+      for (const part of [subset.slice(0, half), subset.slice(half)]) {
+        const why = await this.#revertReason(part);
+        if (why === undefined) sendable.push(...part);
+        else await split(part, why);
+      }
+    };
+    const why = await this.#revertReason(items);
+    if (why === undefined) return { sendable: items, reverting };
+    await split(items, why);
+    // Items that pass in parts may still revert together (one payer's escrow): send the first part only.
+    if (sendable.length > 1 && (await this.#revertReason(sendable)) !== undefined) {
+      return { sendable: sendable.slice(0, 1), reverting };
+    }
+    return { sendable, reverting };
+  }
+
+  /** Undefined when the calldata for these items would succeed; the revert's message when it would not. */
+  async #revertReason(items: SettlementItem[]): Promise<string | undefined> {
+    try {
+      await this.#p.publicClient.call({
+        account: this.#p.walletClient.account.address,
+        to: this.#p.escrowAddress,
+        data: this.#calldata(items),
+      });
+      return undefined;
+    } catch (error) {
+      if (isRevert(error)) return errorText(error).split('\n')[0] ?? 'reverted';
+      throw error;
+    }
+  }
+
   /** Compact calldata when every payer signed with a plain key; ABI structs otherwise (smart wallets). */
   #calldata(items: SettlementItem[]): Hex {
     const entries = items.map((item) => ({
@@ -252,13 +527,22 @@ export class SettlementWorker {
     });
   }
 
-  async #updateGauge(): Promise<void> {
+  async #updateGauges(): Promise<void> {
     const metrics = this.#p.metrics;
     if (!metrics) return;
     const rows = await listSettlements(this.#p.ledger, { limit: 10_000 }).catch(() => []);
     const counts: Record<string, number> = { pending: 0, sending: 0, sent: 0, confirmed: 0, failed: 0, superseded: 0 };
-    for (const row of rows) counts[row.state] = (counts[row.state] ?? 0) + 1;
+    let oldestMs: number | undefined;
+    for (const row of rows) {
+      counts[row.state] = (counts[row.state] ?? 0) + 1;
+      if (['pending', 'sending', 'sent', 'failed'].includes(row.state)) {
+        oldestMs = Math.min(oldestMs ?? Number.POSITIVE_INFINITY, row.createdAt.getTime());
+      }
+    }
     for (const [state, n] of Object.entries(counts)) metrics.metric.settlements.set({ state }, n);
+    metrics.metric.settlementOldestUnsettledSeconds.set(
+      oldestMs === undefined ? 0 : Math.max(0, (this.#now() - oldestMs) / 1000),
+    );
     await this.#countSlashes(metrics);
   }
 
@@ -278,6 +562,21 @@ export class SettlementWorker {
   }
 }
 
+/** A call that reached the EVM and reverted (as opposed to an RPC that did not answer). */
+function isRevert(error: unknown): boolean {
+  if (!(error instanceof BaseError)) return false;
+  const found = error.walk(
+    (e) =>
+      e instanceof BaseError &&
+      (e.name === 'ExecutionRevertedError' ||
+        e.name === 'RawContractError' ||
+        e.name === 'ContractFunctionRevertedError' ||
+        /revert/i.test(e.shortMessage)),
+  );
+  return found !== null && found !== undefined;
+}
+
 function errorText(error: unknown): string {
+  if (error instanceof BaseError) return error.shortMessage;
   return error instanceof Error ? error.message : String(error);
 }

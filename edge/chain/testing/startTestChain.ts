@@ -2,6 +2,9 @@
  * A real chain for tests: anvil on loopback with the contracts deployed and the dev roles wired
  * (admin, meter, treasury, checker pool = anvil dev accounts 0..3, slasher 5). Close it in `after`.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Account, Address, Chain, HDAccount, Hex, PublicClient, Transport, WalletClient } from 'viem';
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import { athTokenAbi } from '../abis.js';
@@ -12,7 +15,8 @@ import { anvilAccount, DEV_ACCOUNT } from '../devAccounts.js';
 import { type Anvil, startAnvil } from '../startAnvil.js';
 
 export type TestChain = DeployedContracts & {
-  anvil: Anvil;
+  /** The running anvil (another object after `restart()`, same URL). */
+  readonly anvil: Anvil;
   publicClient: PublicClient<Transport, Chain>;
   /** A wallet client per account, created on demand. */
   walletFor(account: Account): WalletClient<Transport, Chain, Account>;
@@ -30,13 +34,29 @@ export type TestChain = DeployedContracts & {
   /** Moves the chain's clock forward (next block). */
   increaseTime(seconds: number): Promise<void>;
   setNextTimestamp(unixSec: bigint): Promise<void>;
+  /**
+   * An RPC outage: stops anvil, keeping its state on disk (`restartable` chains only). Calls to the RPC fail
+   * with a refused connection until `restart()`.
+   */
+  stop(): Promise<void>;
+  /** Brings the stopped chain back on the same port with the state it had (blocks, receipts, balances). */
+  restart(): Promise<void>;
   close(): Promise<void>;
 };
 
-export async function startTestChain(
-  options: { withdrawDelaySec?: bigint; unbondingDelaySec?: bigint; slashParameters?: SlashParameters } = {},
-): Promise<TestChain> {
-  const anvil = await startAnvil();
+export type StartTestChainParameters = {
+  withdrawDelaySec?: bigint;
+  unbondingDelaySec?: bigint;
+  slashParameters?: SlashParameters;
+  /** Keep the chain's state in a file so `stop()` / `restart()` work. */
+  restartable?: boolean;
+};
+
+export async function startTestChain(options: StartTestChainParameters = {}): Promise<TestChain> {
+  const stateDir = options.restartable ? mkdtempSync(join(tmpdir(), 'ath-anvil-')) : undefined;
+  const statePath = stateDir === undefined ? undefined : join(stateDir, 'state.json');
+  let anvil: Anvil = await startAnvil(statePath === undefined ? {} : { statePath });
+  let stopped = false;
   const admin = anvilAccount(DEV_ACCOUNT.admin);
   const meter = anvilAccount(DEV_ACCOUNT.meter);
   const treasury = anvilAccount(DEV_ACCOUNT.treasury);
@@ -92,7 +112,9 @@ export async function startTestChain(
   };
   return {
     ...deployed,
-    anvil,
+    get anvil() {
+      return anvil;
+    },
     publicClient,
     walletFor,
     admin,
@@ -120,6 +142,21 @@ export async function startTestChain(
       await rpc('evm_setNextBlockTimestamp', [Number(unixSec)]);
       await rpc('evm_mine', []);
     },
-    close: () => anvil.close(),
+    async stop() {
+      if (statePath === undefined) throw new Error('startTestChain({ restartable: true }) to stop and restart');
+      stopped = true;
+      await anvil.close();
+    },
+    async restart() {
+      if (statePath === undefined) throw new Error('startTestChain({ restartable: true }) to stop and restart');
+      if (!stopped) return;
+      const port = Number(new URL(anvil.rpcUrl).port);
+      anvil = await startAnvil({ port, chainId: anvil.chainId, statePath });
+      stopped = false;
+    },
+    async close() {
+      await anvil.close();
+      if (stateDir !== undefined) rmSync(stateDir, { recursive: true, force: true });
+    },
   };
 }

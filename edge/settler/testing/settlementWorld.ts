@@ -224,3 +224,26 @@ export function assertSettledExactly(view: MoneyView): void {
   const spent = view.payers.reduce((sum, p) => sum + p.chainSpentWei, 0n);
   assert.equal(credited, spent, 'providers + checker pool + treasury = what the payers paid');
 }
+
+/**
+ * Σ settled in the ledger = Σ claimed on chain, over every session the ledger holds, and session by session
+ * (call it when nothing is in flight). Returns the total.
+ */
+export async function assertLedgerMatchesChain(chain: TestChain, ledger: Ledger): Promise<bigint> {
+  const { rows } = await ledger.query('select id, settled_wei::text as settled from sessions order by id');
+  let settledWei = 0n;
+  let claimedWei = 0n;
+  for (const row of rows as Array<{ id: Hex; settled: string }>) {
+    const claimed = await chain.publicClient.readContract({
+      address: chain.escrowAddress,
+      abi: sessionEscrowAbi,
+      functionName: 'claimed',
+      args: [row.id],
+    });
+    assert.equal(claimed, BigInt(row.settled), `session ${row.id}: claimed on chain = settled in the ledger`);
+    settledWei += BigInt(row.settled);
+    claimedWei += claimed;
+  }
+  assert.equal(settledWei, claimedWei, 'Σ settled in the ledger = Σ claimed on chain');
+  return settledWei;
+}
