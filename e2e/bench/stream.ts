@@ -6,7 +6,9 @@
  *   inputToPhotonMs*     key sent → presented frame the host's frame mark names as the first with that key
  *   serverCpuPctPerStream  the render host process (all threads) while streaming, % of one core
  *   encodeMs*            the host's encoder, per frame
- * Flags: --seconds N (30), --codec h264|vp8. The last line printed is one JSON object.
+ * Flags: --seconds N (30), --codec h264|vp8; --startup runs the start-up bench instead (startupBench.ts: the
+ * whole `npm start` stack, Play at once, fps in each of the first 5 seconds, CPU by process). The last line
+ * printed is one JSON object.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,12 @@ import { closePlayer, openPlayer, pressPlay, waitPlaying } from '../support/play
 function flag(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
   return index >= 0 ? (process.argv[index + 1] ?? fallback) : fallback;
+}
+
+if (process.argv.includes('--startup')) {
+  const { runStartupBench } = await import('./startupBench.js');
+  await runStartupBench();
+  process.exit(0);
 }
 
 const SECONDS = Number(flag('seconds', '30'));

@@ -1,0 +1,196 @@
+/**
+ * `npm run bench:stream -- --startup`: what a newcomer sees in the first seconds of `npm start` — the whole
+ * stack as `npm start` runs it (signaling with the economy, one render host with 2 slots, three checkers, the
+ * embedded chain) plus Chromium, all on this machine. As soon as the stack is up, Play is pressed; then twice
+ * more on fresh pages (each after the previous session ended and its slot came free). For each Play:
+ *   firstFrameMs         click → first presented frame (requestVideoFrameCallback)
+ *   fpsBySecond          presented frames in each of the first 5 seconds after the first frame
+ * and, over the first Play's click → 5 s after its first frame, the CPU each process used (% of one core):
+ * where start-up CPU goes. The last line printed is one JSON object.
+ */
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright';
+import { buildClient } from '../../client/index.js';
+import { DEFAULT_EDGE_CONFIG, type EdgeConfig, startStack } from '../../edge/index.js';
+import { machineInfo, percentile, round } from '../../signaling/bench/machine.js';
+import { launchChromium } from '../support/launchChromium.js';
+import { closePlayer, openPlayer, pressPlay } from '../support/playerPage.js';
+
+const progress = (line: string) => process.stderr.write(`bench:stream --startup ${line}\n`);
+const SECONDS_WATCHED = 5;
+const PLAYS = 3;
+const CLOCK_TICKS = 100;
+
+/** utime + stime of one process, seconds (0 once it is gone). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+type ProcessInfo = { pid: number; ppid: number; cmd: string };
+
+function processes(): ProcessInfo[] {
+  const out: ProcessInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const ppid = Number(stat.split(') ')[1]?.split(' ')[1]);
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      out.push({ pid: Number(name), ppid, cmd });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Every process below `root` (this bench), labelled by role: the stack's roles, Chromium, anvil. */
+function labelledDescendants(roles: Map<number, string>): Map<number, string> {
+  const all = processes();
+  const children = new Map<number, ProcessInfo[]>();
+  for (const p of all) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+  const labels = new Map<number, string>();
+  const walk = (pid: number, label: string | undefined) => {
+    for (const child of children.get(pid) ?? []) {
+      const own =
+        roles.get(child.pid) ??
+        label ??
+        (child.cmd.includes('chromium') ? 'chromium' : child.cmd.includes('anvil') ? 'anvil' : 'other');
+      labels.set(child.pid, own);
+      walk(child.pid, roles.get(child.pid) ?? (own === 'chromium' || own === 'anvil' ? own : label));
+    }
+  };
+  walk(process.pid, undefined);
+  return labels;
+}
+
+function cpuByLabel(labels: Map<number, string>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of labels.keys()) out.set(pid, cpuSeconds(pid));
+  out.set(process.pid, cpuSeconds(process.pid));
+  return out;
+}
+
+/** In the page: presentation times of the ath-play video's frames, from its own requestVideoFrameCallback. */
+async function watchFrames(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { __frames: number[]; __clickedAt: number };
+    w.__frames = [];
+    const attach = () => {
+      const video = document.querySelector('ath-play')?.shadowRoot?.querySelector('video');
+      if (!video) {
+        setTimeout(attach, 20);
+        return;
+      }
+      const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
+        w.__frames.push(meta.presentationTime);
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
+    };
+    attach();
+  });
+}
+
+type PlayResult = { firstFrameMs: number; fpsBySecond: number[] };
+
+async function play(page: Page, seconds: number): Promise<PlayResult> {
+  await watchFrames(page);
+  await page.evaluate(() => {
+    (window as unknown as { __clickedAt: number }).__clickedAt = performance.now();
+  });
+  await pressPlay(page);
+  await page.waitForFunction(() => (window as unknown as { __frames: number[] }).__frames.length > 0, null, {
+    timeout: 60_000,
+  });
+  await page.waitForTimeout(seconds * 1000 + 300);
+  const { frames, clickedAt } = await page.evaluate(() => ({
+    frames: (window as unknown as { __frames: number[] }).__frames,
+    clickedAt: (window as unknown as { __clickedAt: number }).__clickedAt,
+  }));
+  const first = frames[0] ?? Number.NaN;
+  const fpsBySecond = Array.from(
+    { length: seconds },
+    (_, s) => frames.filter((t) => t >= first + s * 1000 && t < first + (s + 1) * 1000).length,
+  );
+  return { firstFrameMs: first - clickedAt, fpsBySecond };
+}
+
+export async function runStartupBench(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ath-bench-startup-'));
+  // `npm start`'s configuration, on free ports and a fresh data directory.
+  const config: EdgeConfig = {
+    ...DEFAULT_EDGE_CONFIG,
+    dataDir,
+    signaling: { ...DEFAULT_EDGE_CONFIG.signaling, httpPort: 0, wsPort: 0 },
+  };
+  const { outDir } = await buildClient({});
+  progress('starting the stack (signaling, render host, 3 checkers, anvil)');
+  const stackStartedAt = performance.now();
+  const stack = await startStack({ config, clientDir: outDir });
+  const stackUpMs = performance.now() - stackStartedAt;
+  const roles = new Map<number, string>();
+  if (stack.signaling.pid) roles.set(stack.signaling.pid, 'signaling');
+  for (const host of stack.renderHosts) if (host.pid) roles.set(host.pid, 'renderHost');
+  for (const checker of stack.checkers) if (checker.pid) roles.set(checker.pid, 'checkers');
+  const browser = await launchChromium({ args: ['--autoplay-policy=no-user-gesture-required'] });
+  const baseUrl = stack.signaling.info.httpUrl;
+  const results: PlayResult[] = [];
+  let cpuPctByRole: Record<string, number> = {};
+  let firstWindowSec = 0;
+  try {
+    for (let i = 0; i < PLAYS; i++) {
+      const page = await openPlayer({ browser, baseUrl, game: 'neon-drift' });
+      const labels = labelledDescendants(roles);
+      const before = cpuByLabel(labels);
+      const startedAt = performance.now();
+      const result = await play(page, SECONDS_WATCHED);
+      results.push(result);
+      progress(`play ${i + 1}: first frame ${result.firstFrameMs.toFixed(0)} ms, fps ${result.fpsBySecond.join(' ')}`);
+      if (i === 0) {
+        // Children spawned meanwhile (session workers are threads; Chromium's renderers are processes).
+        const labelsAfter = labelledDescendants(roles);
+        const after = cpuByLabel(labelsAfter);
+        firstWindowSec = (performance.now() - startedAt) / 1000;
+        const byRole: Record<string, number> = {};
+        for (const [pid, label] of [...labelsAfter, [process.pid, 'bench'] as const]) {
+          const used = (after.get(pid) ?? 0) - (before.get(pid) ?? 0);
+          byRole[label] = (byRole[label] ?? 0) + used;
+        }
+        cpuPctByRole = Object.fromEntries(
+          Object.entries(byRole).map(([label, sec]) => [label, round((100 * sec) / firstWindowSec, 1)]),
+        );
+      }
+      await closePlayer(page);
+      // The slot comes free when the host notices the player left.
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+    }
+  } finally {
+    await browser.close();
+    await stack.close();
+  }
+  const firstFrames = results.map((r) => r.firstFrameMs).sort((a, b) => a - b);
+  const firstPlay = results[0];
+  console.log(
+    JSON.stringify({
+      bench: 'stream-startup',
+      stackUpMs: round(stackUpMs, 0),
+      firstFrameMs: results.map((r) => round(r.firstFrameMs, 0)),
+      firstFrameMsP50: round(percentile(firstFrames, 50), 0),
+      fpsBySecond: results.map((r) => r.fpsBySecond),
+      firstPlayMinFps: firstPlay ? Math.min(...firstPlay.fpsBySecond) : null,
+      minFpsFirst5s: Math.min(...results.flatMap((r) => r.fpsBySecond)),
+      firstPlayCpuWindowSec: round(firstWindowSec, 1),
+      firstPlayCpuPctByRole: cpuPctByRole,
+      checkers: config.stack.checkers,
+      machine: machineInfo(),
+    }),
+  );
+}
