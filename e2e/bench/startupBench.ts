@@ -80,23 +80,20 @@ function cpuByLabel(labels: Map<number, string>): Map<number, number> {
 
 /** In the page: presentation times of the ath-play video's frames, from its own requestVideoFrameCallback. */
 async function watchFrames(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    const w = window as unknown as { __frames: number[]; __clickedAt: number };
-    w.__frames = [];
+  // A string, not a function: tsx would wrap named inner functions in a helper the page does not have.
+  await page.evaluate(`(() => {
+    window.__frames = [];
     const attach = () => {
       const video = document.querySelector('ath-play')?.shadowRoot?.querySelector('video');
-      if (!video) {
-        setTimeout(attach, 20);
-        return;
-      }
-      const onFrame = (_now: number, meta: VideoFrameCallbackMetadata) => {
-        w.__frames.push(meta.presentationTime);
+      if (!video) return setTimeout(attach, 20);
+      const onFrame = (_now, meta) => {
+        window.__frames.push(meta.presentationTime);
         video.requestVideoFrameCallback(onFrame);
       };
       video.requestVideoFrameCallback(onFrame);
     };
     attach();
-  });
+  })()`);
 }
 
 type PlayResult = { firstFrameMs: number; fpsBySecond: number[] };

@@ -2,7 +2,7 @@
  * The render host's end of one WebRTC connection (werift): it makes the offer — a sendonly video track, a
  * sendonly audio track, the `input` (reliable, ordered) and `input-state` (unreliable, unordered) data
  * channels — takes the answer, and sends what the pipeline encodes, RTP-packetized by werift's packetizers
- * with the playout-delay extension on every video packet. Nothing media-specific happens here beyond that.
+ * with the playout-delay extension on every video packet, each frame's packets paced (PacketPacer.ts). Nothing media-specific happens here beyond that.
  */
 import type { Logger } from 'pino';
 import {
@@ -29,6 +29,7 @@ import {
 } from '../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { DeliveryMonitor, type DeliveryReport } from './DeliveryMonitor.js';
+import { PacketPacer } from './PacketPacer.js';
 import { TypedEmitter } from './TypedEmitter.js';
 import {
   audioHeaderExtensions,
@@ -58,8 +59,10 @@ export type SessionPeerEvents = {
 export type CreateSessionPeerParameters = {
   /** Video codecs the player decodes, most preferred first: the offer lists them in that order. */
   codecs: readonly CodecName[];
-  /** What the pipeline encodes: the offer's H.264 profile-level-id states its level. */
+  /** What the pipeline encodes: the offer's H.264 profile-level-id states its level; the pacer its interval. */
   format: VideoFormat;
+  /** The encoder's starting target bitrate (the pacer's rate follows the target: `setTargetBitrate`). */
+  startBitrateBps?: number;
   ice?: IceOptions;
   /**
    * Put video and audio in one MediaStream (`a=msid`) so the browser lip-syncs them. Sync may make the browser
@@ -83,6 +86,9 @@ export type SessionPeerStats = {
 };
 
 const DEFAULT_DISCONNECT_GRACE_MS = 3000;
+/** A frame's packets leave within this part of the frame interval (4.2 ms at 60 fps). */
+const PACING_SPREAD_OF_FRAME = 0.25;
+const DEFAULT_PACING_START_BPS = 4_000_000;
 /**
  * A browser whose tab closes says nothing werift notices: no DTLS alert or SCTP abort gets through, and
  * werift's ICE consent expires only after 30 s. But a receiver sends RTCP all the time (Chromium: TWCC feedback
@@ -116,12 +122,18 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   #audioPacketsSent = 0;
   #videoBytesSent = 0;
   readonly #delivery = new DeliveryMonitor();
+  readonly #pacer: PacketPacer<RtpPacket>;
 
   private constructor(params: CreateSessionPeerParameters) {
     super(params.log);
     this.#log = params.log;
     this.#disconnectGraceMs = params.disconnectGraceMs ?? DEFAULT_DISCONNECT_GRACE_MS;
     this.#silenceTimeoutMs = params.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
+    this.#pacer = new PacketPacer<RtpPacket>({
+      send: (packet) => this.#sendVideoPacket(packet),
+      spreadMs: (1000 / params.format.fps) * PACING_SPREAD_OF_FRAME,
+      targetBitrateBps: params.startBitrateBps ?? DEFAULT_PACING_START_BPS,
+    });
     this.#pc = new RTCPeerConnection({
       ...basePeerConfig(params.codecs, params.ice, params.format),
       // Not werift's max-compat: it would leave two ICE transports' sockets open after close (see webrtcConfig.ts).
@@ -243,27 +255,47 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     return this.#audio.sender;
   }
 
-  /** Packetizes one encoded frame and sends it; returns the number of RTP packets (0 when not connected). */
+  /**
+   * Packetizes one encoded frame and hands its packets to the pacer, which sends them over the next quarter of
+   * a frame interval; returns the number of RTP packets (0 when not connected).
+   */
   sendVideo(frame: Buffer, rtpTimestamp: number): number {
     const packetizer = this.#videoPacketizer;
     if (!this.#connected || this.#closed || !packetizer) return 0;
     const packets = packetizer.packetize(frame, rtpTimestamp >>> 0);
+    const queued: Array<{ item: RtpPacket; bytes: number }> = [];
     for (const packet of packets) {
       if (this.#playoutDelayId !== undefined) {
         packet.header.extensions.push({ id: this.#playoutDelayId, payload: PLAYOUT_DELAY_ZERO });
       }
-      this.#videoBytesSent += packet.payload.length;
-      const size = packet.header.serializeSize + packet.payload.length;
-      const transport = this.#video.sender.dtlsTransport;
-      const wideSeqBefore = transport.transportSequenceNumber;
-      this.#send(this.#video.sender, packet);
-      // werift assigns the transport-wide seq synchronously inside sendRtp: read it back to match feedback.
-      if (transport.transportSequenceNumber !== wideSeqBefore) {
-        this.#delivery.recordSent(transport.transportSequenceNumber, size, performance.now());
-      }
+      queued.push({ item: packet, bytes: packet.header.serializeSize + packet.payload.length });
     }
+    this.#pacer.enqueue(queued);
     this.#videoPacketsSent += packets.length;
     return packets.length;
+  }
+
+  /** The encoder's target bitrate: the pacer's rate follows it. */
+  setTargetBitrate(bitrateBps: number): void {
+    this.#pacer.setTargetBitrate(bitrateBps);
+  }
+
+  /** The longest a video packet waited in the pacer since the last call, ms. */
+  takePacerMaxQueueMs(): number {
+    return this.#pacer.takeMaxQueueMs();
+  }
+
+  #sendVideoPacket(packet: RtpPacket): void {
+    if (!this.#connected || this.#closed) return;
+    this.#videoBytesSent += packet.payload.length;
+    const size = packet.header.serializeSize + packet.payload.length;
+    const transport = this.#video.sender.dtlsTransport;
+    const wideSeqBefore = transport.transportSequenceNumber;
+    this.#send(this.#video.sender, packet);
+    // werift assigns the transport-wide seq synchronously inside sendRtp: read it back to match feedback.
+    if (transport.transportSequenceNumber !== wideSeqBefore) {
+      this.#delivery.recordSent(transport.transportSequenceNumber, size, performance.now());
+    }
   }
 
   sendAudio(opusPacket: Buffer, rtpTimestamp: number): void {
@@ -393,6 +425,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     this.#connected = false;
     if (this.#disconnectTimer) clearTimeout(this.#disconnectTimer);
     if (this.#silenceTimer) clearInterval(this.#silenceTimer);
+    this.#pacer.close();
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     try {
       await this.#pc.close();

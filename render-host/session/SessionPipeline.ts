@@ -153,6 +153,7 @@ export class SessionPipeline {
       onTarget: (bitrateBps) => {
         this.#log.debug({ bitrateBps, delivery: this.#bitrate.lastReport }, 'encoder bitrate');
         this.#encoder?.setBitrate(bitrateBps);
+        this.#leg?.peer.setTargetBitrate(bitrateBps);
       },
     });
     this.#statsTimer = setInterval(() => this.#emitStats(), params.statsIntervalMs);
@@ -175,6 +176,7 @@ export class SessionPipeline {
     const peer = await SessionPeer.create({
       codecs,
       format: { width, height, fps },
+      startBitrateBps: this.#bitrate.targetBps,
       ice: this.#p.ice,
       avSync: this.#p.avSync,
       log: this.#log,
