@@ -7,7 +7,8 @@
  *   serverCpuPctPerStream  the render host process (all threads) while streaming, % of one core
  *   encodeMs*            the host's encoder, per frame
  * Flags: --seconds N (30), --codec h264|vp8; --startup runs the start-up bench instead (startupBench.ts: the
- * whole `npm start` stack, Play at once, fps in each of the first 5 seconds, CPU by process). The last line
+ * whole `npm start` stack, Play at once, fps in each of the first 5 seconds, CPU by process); --shape 3mbit runs
+ * the congestion bench (shapedBench.ts: a link shaped to that rate with 1 % loss, then lifted). The last line
  * printed is one JSON object.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -25,6 +26,11 @@ function flag(name: string, fallback: string): string {
   return index >= 0 ? (process.argv[index + 1] ?? fallback) : fallback;
 }
 
+if (process.argv.includes('--shape')) {
+  const { runShapedBench } = await import('./shapedBench.js');
+  await runShapedBench(process.argv[process.argv.indexOf('--shape') + 1] ?? '3mbit');
+  process.exit(0);
+}
 if (process.argv.includes('--startup')) {
   const { runStartupBench } = await import('./startupBench.js');
   await runStartupBench();

@@ -1,7 +1,9 @@
 /**
  * A shaped network link on this machine, for congestion tests: two network namespaces (`i17s…` sender side,
- * `i17r…` receiver side) joined by a veth pair, with tc netem on the sender's end (rate, loss, queue limit)
- * — only these two namespaces see the link; nothing leaves the machine. Needs root (tests run as root here).
+ * `i17r…` receiver side) joined by a veth pair, shaped on the sender's end — only these two namespaces see the
+ * link; nothing leaves the machine. Shaping uses tc netem (rate, loss, queue limit) where the kernel has it;
+ * this machine's kernel has no netem (nor modules to load), so there a tbf qdisc limits the rate (its queue
+ * sized like netem's limit) and an iptables `statistic` rule drops the lost fraction at random. Needs root (tests run as root here).
  * Names carry a random suffix; `close()` removes both namespaces (and with them the veth pair and its qdisc),
  * and an exit hook does the same if the process dies before `close()`.
  */
@@ -68,6 +70,22 @@ export function createShapedLink(): ShapedLink {
     }
   };
   process.on('exit', close);
+  let dropping = false;
+  /** The sender's outgoing packets on the veth lose `lossPct` % at random (iptables in its namespace). */
+  const dropRandomly = (lossPct: number) => {
+    const rule = ['OUTPUT', '-o', senderIf, '-m', 'statistic', '--mode', 'random'];
+    if (dropping) {
+      execFileSync('ip', ['netns', 'exec', senderNs, 'iptables', '-F', 'OUTPUT'], { stdio: 'ignore' });
+      dropping = false;
+    }
+    if (lossPct <= 0) return;
+    execFileSync(
+      'ip',
+      ['netns', 'exec', senderNs, 'iptables', '-A', ...rule, '--probability', String(lossPct / 100), '-j', 'DROP'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    dropping = true;
+  };
   try {
     ip(['netns', 'add', senderNs]);
     ip(['netns', 'add', receiverNs]);
@@ -93,20 +111,20 @@ export function createShapedLink(): ShapedLink {
     receiverAddress,
     exec: (ns) => ['ip', 'netns', 'exec', ns],
     shape({ rateKbit, lossPct, limitPackets }) {
+      const netem = ['netem', 'rate', `${rateKbit}kbit`, 'loss', `${lossPct}%`, 'limit', String(limitPackets)];
+      try {
+        tc(senderNs, ['qdisc', 'replace', 'dev', senderIf, 'root', ...netem]);
+        return;
+      } catch {
+        // no netem in this kernel: tbf + iptables below
+      }
+      // tbf: the bucket holds ~10 ms at the rate (at least two packets); the queue holds limitPackets MTUs.
+      const burstBytes = Math.max(3000, Math.round((rateKbit * 1000) / 8 / 100));
       tc(senderNs, [
-        'qdisc',
-        'replace',
-        'dev',
-        senderIf,
-        'root',
-        'netem',
-        'rate',
-        `${rateKbit}kbit`,
-        'loss',
-        `${lossPct}%`,
-        'limit',
-        String(limitPackets),
+        ...['qdisc', 'replace', 'dev', senderIf, 'root', 'tbf', 'rate', `${rateKbit}kbit`],
+        ...['burst', String(burstBytes), 'limit', String(limitPackets * 1500)],
       ]);
+      dropRandomly(lossPct);
     },
     lift() {
       try {
@@ -114,6 +132,7 @@ export function createShapedLink(): ShapedLink {
       } catch {
         // no qdisc: nothing to lift
       }
+      dropRandomly(0);
     },
     close,
   };
