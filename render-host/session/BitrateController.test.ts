@@ -40,6 +40,27 @@ describe('BitrateController', () => {
     assert.ok(c.targetBps > 1_700_000);
   });
 
+  test('a limit that went away: back from a cut to the start rate within 5 s of the last cut plus a few', () => {
+    const c = new BitrateController(bounds);
+    // 3 Mbit/s link: a queue builds, the target is cut.
+    c.onDelivery({ queueDelayMs: 120, lossFraction: 0.01, deliveredBps: 2_900_000, packets: 30 }, 0);
+    assert.equal(c.targetBps, 2_470_000);
+    // The limit lifts at once: nothing pushes back any more.
+    let backAtMs: number | undefined;
+    for (let ms = 100; ms < 10_000; ms += 100) {
+      c.onDelivery(clear(c.targetBps * 0.9), ms);
+      if (backAtMs === undefined && c.targetBps >= bounds.startBitrateBps) backAtMs = ms;
+    }
+    assert.ok(backAtMs !== undefined && backAtMs <= 6_000, `back at ${backAtMs} ms`);
+  });
+
+  test('a limit that stays is approached gently after a cut (8 % a second), not overrun', () => {
+    const c = new BitrateController(bounds);
+    c.onDelivery({ queueDelayMs: 120, lossFraction: 0, deliveredBps: 2_900_000, packets: 30 }, 0);
+    for (let ms = 100; ms <= 3_900; ms += 100) c.onDelivery(clear(c.targetBps * 0.9), ms);
+    assert.ok(c.targetBps <= 2_470_000 * 1.08 ** 2 + 10_000, `${c.targetBps}`);
+  });
+
   test('loss cuts, bounded below by the minimum', () => {
     const c = new BitrateController(bounds);
     for (let ms = 0; ms < 20_000; ms += 500) {

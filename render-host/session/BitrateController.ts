@@ -2,8 +2,10 @@
  * The encoder's target bitrate, from transport-wide-cc feedback (DeliveryMonitor), within configured bounds:
  * - a queue building up on the path (one-way delay > 50 ms above its recent minimum) or loss ≥ 10 % → cut to
  *   85 % of what got through (multiplicative decrease, at most every half second);
- * - no queue (< 15 ms) and loss < 2 % → probe up 8 % per second towards the maximum (the encoder only spends
- *   what the picture needs, so a quiet scene does not drag the target down);
+ * - no queue (< 15 ms) and loss < 2 % → probe up towards the maximum (the encoder only spends what the picture
+ *   needs, so a quiet scene does not drag the target down): 8 % per second within 4 s of the last cut (near the
+ *   rate the path just refused), then 15 % every half second — so a limit that went away is noticed and the
+ *   target is back at full rate within a few seconds, while a limit that stays is approached gently;
  * - after a cut, hold for 2 s before probing again; in between, keep.
  */
 import { AthError } from '../../signaling/protocol/index.js';
@@ -19,6 +21,10 @@ export type BitrateControllerParameters = BitrateBounds & {
 
 const INCREASE_FACTOR = 1.08;
 const INCREASE_INTERVAL_MS = 1000;
+/** Long after the last cut: nothing has pushed back for a while, climb fast. */
+const FAST_AFTER_DECREASE_MS = 4000;
+const FAST_INCREASE_FACTOR = 1.15;
+const FAST_INCREASE_INTERVAL_MS = 500;
 const HOLD_AFTER_DECREASE_MS = 2000;
 const DECREASE_INTERVAL_MS = 500;
 const DECREASE_FACTOR = 0.85;
@@ -66,10 +72,12 @@ export class BitrateController {
       return;
     }
     if (report.queueDelayMs >= QUEUE_CLEAR_MS || report.lossFraction >= LOSS_CLEAR) return;
-    if (nowMs - this.#lastDecreaseMs < HOLD_AFTER_DECREASE_MS) return;
-    if (nowMs - this.#lastIncreaseMs < INCREASE_INTERVAL_MS) return;
+    const sinceDecreaseMs = nowMs - this.#lastDecreaseMs;
+    if (sinceDecreaseMs < HOLD_AFTER_DECREASE_MS) return;
+    const fast = sinceDecreaseMs >= FAST_AFTER_DECREASE_MS;
+    if (nowMs - this.#lastIncreaseMs < (fast ? FAST_INCREASE_INTERVAL_MS : INCREASE_INTERVAL_MS)) return;
     this.#lastIncreaseMs = nowMs;
-    this.#set(this.#targetBps * INCREASE_FACTOR);
+    this.#set(this.#targetBps * (fast ? FAST_INCREASE_FACTOR : INCREASE_FACTOR));
   }
 
   #set(bitrateBps: number): void {
