@@ -1,3 +1,4 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createMetrics, type Metrics, SIGNALING_METRICS, type SignalingMetricKey } from '../metrics/index.js';
@@ -17,7 +18,7 @@ export type StartSignalingParameters = {
   /** The economy's gate (edge/economy); without it sessions are not billed. */
   payments?: PaymentGate;
   /** More HTTP routes on the same server (the economy's API), registered before it listens. */
-  routes?: ReadonlyArray<(app: FastifyInstance) => Promise<void>>;
+  routes?: ReadonlyArray<FastifyPluginAsyncTypebox>;
 };
 
 export type SignalingServer = {

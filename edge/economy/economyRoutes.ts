@@ -4,19 +4,26 @@
  * the chain's addresses for wallets, and on the embedded chain a faucet for test ATH.
  */
 
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
 import {
+  AccountBody,
   Address as AddressSchema,
   AthError,
+  ChainInfoBody,
+  FaucetBody,
+  FaucetRequestBody,
+  HttpErrorBody,
+  ProviderEarningsBody,
+  SessionChargesBody,
   SessionId,
-  WeiString,
   weiFromString,
   weiToString,
 } from '../../signaling/protocol/index.js';
 import { athTokenAbi, type ChainSettings, sessionEscrowAbi } from '../chain/index.js';
 import { accountSummary, type Ledger, providerEarnings, sessionCharges } from '../ledger/index.js';
+import { toJson } from './toJson.js';
 
 export type EconomyRoutesParameters = {
   ledger: Ledger;
@@ -26,23 +33,17 @@ export type EconomyRoutesParameters = {
   faucet?: { walletClient: WalletClient<Transport, Chain, Account>; athWei: bigint; ethWei: bigint };
 };
 
-/** JSON has no bigint: money leaves as decimal strings. */
-function jsonSafe(value: unknown): unknown {
-  if (typeof value === 'bigint') return weiToString(value);
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(jsonSafe);
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, jsonSafe(v)]));
-  }
-  return value;
-}
-
 const AddressParams = Type.Object({ address: AddressSchema });
 const FAUCET_INTERVAL_MS = 60_000;
 /** A provider joining the embedded chain asks for its tier's minimum stake at once (test ATH, capped). */
 const FAUCET_MAX_ATH_WEI = 100_000n * 10n ** 18n;
 
-export function economyRoutes({ ledger, chain, publicClient, faucet }: EconomyRoutesParameters) {
+export function economyRoutes({
+  ledger,
+  chain,
+  publicClient,
+  faucet,
+}: EconomyRoutesParameters): FastifyPluginAsyncTypebox {
   const escrowRead = <T>(functionName: string, args: readonly unknown[]) =>
     publicClient.readContract({
       address: chain.escrowAddress,
@@ -51,22 +52,32 @@ export function economyRoutes({ ledger, chain, publicClient, faucet }: EconomyRo
       args: args as [Address],
     }) as Promise<T>;
 
-  return async (app: FastifyInstance): Promise<void> => {
-    app.get('/api/chain', { schema: { summary: 'The chain and contract addresses wallets need' } }, async () => ({
-      network: chain.network,
-      chainId: chain.chainId,
-      rpcUrl: chain.network === 'anvil' ? chain.rpcUrl : undefined,
-      tokenAddress: chain.tokenAddress,
-      escrowAddress: chain.escrowAddress,
-      stakingAddress: chain.stakingAddress,
-      faucet: faucet !== undefined,
-    }));
+  return async (app) => {
+    app.get(
+      '/api/chain',
+      { schema: { summary: 'The chain and contract addresses wallets need', response: { 200: ChainInfoBody } } },
+      async () => ({
+        network: chain.network,
+        chainId: chain.chainId,
+        rpcUrl: chain.network === 'anvil' ? chain.rpcUrl : undefined,
+        tokenAddress: chain.tokenAddress,
+        escrowAddress: chain.escrowAddress,
+        stakingAddress: chain.stakingAddress,
+        faucet: faucet !== undefined,
+      }),
+    );
 
     app.get(
       '/api/accounts/:address',
-      { schema: { summary: 'Balances, escrow and open authorizations of a wallet', params: AddressParams } },
+      {
+        schema: {
+          summary: 'Balances, escrow and open authorizations of a wallet',
+          params: AddressParams,
+          response: { 200: AccountBody, '4xx': HttpErrorBody },
+        },
+      },
       async (request) => {
-        const address = (request.params as { address: Address }).address;
+        const address = request.params.address as Address;
         const [tokenWei, account, withdrawal, earningsWei, summary] = await Promise.all([
           publicClient.readContract({
             address: chain.tokenAddress,
@@ -79,7 +90,7 @@ export function economyRoutes({ ledger, chain, publicClient, faucet }: EconomyRo
           escrowRead<bigint>('earnings', [address]),
           accountSummary(ledger, address),
         ]);
-        return jsonSafe({
+        return toJson({
           address,
           tokenWei,
           escrow: {
@@ -100,26 +111,33 @@ export function economyRoutes({ ledger, chain, publicClient, faucet }: EconomyRo
         schema: {
           summary: 'A session’s metering ticks, voucher and settlements',
           params: Type.Object({ id: SessionId }),
+          response: { 200: SessionChargesBody, '4xx': HttpErrorBody },
         },
       },
       async (request) => {
-        const charges = await sessionCharges(ledger, (request.params as { id: Hex }).id);
+        const charges = await sessionCharges(ledger, request.params.id as `0x${string}`);
         if (!charges)
           throw new AthError({ code: 'ATH_ERR_SESSION_NOT_FOUND', shortMessage: 'no charges for that session' });
-        return jsonSafe(charges);
+        return toJson(charges);
       },
     );
 
     app.get(
       '/api/providers/:address/earnings',
-      { schema: { summary: 'What a provider earned (ledger) and can withdraw (chain)', params: AddressParams } },
+      {
+        schema: {
+          summary: 'What a provider earned (ledger) and can withdraw (chain)',
+          params: AddressParams,
+          response: { 200: ProviderEarningsBody, '4xx': HttpErrorBody },
+        },
+      },
       async (request) => {
-        const address = (request.params as { address: Address }).address;
+        const address = request.params.address as Address;
         const [earned, withdrawableWei] = await Promise.all([
           providerEarnings(ledger, { providerAddress: address }),
           escrowRead<bigint>('earnings', [address]),
         ]);
-        return jsonSafe({ ...earned, withdrawableWei });
+        return toJson({ ...earned, withdrawableWei });
       },
     );
 
@@ -131,18 +149,13 @@ export function economyRoutes({ ledger, chain, publicClient, faucet }: EconomyRo
         {
           schema: {
             summary: 'Test ATH and gas for a wallet (embedded chain only)',
-            body: Type.Object(
-              {
-                address: AddressSchema,
-                /** More than the default gift, up to 100,000 test ATH (a provider's minimum stake). */
-                athWei: Type.Optional(WeiString),
-              },
-              { additionalProperties: false },
-            ),
+            body: FaucetRequestBody,
+            response: { 200: FaucetBody, '4xx': HttpErrorBody },
           },
         },
         async (request) => {
-          const { address, athWei: askedWei } = request.body as { address: Address; athWei?: string };
+          const { athWei: askedWei } = request.body;
+          const address = request.body.address as Address;
           const athWei = askedWei === undefined ? faucet.athWei : weiFromString(askedWei);
           if (athWei > FAUCET_MAX_ATH_WEI) {
             throw new AthError({ code: 'ATH_ERR_BAD_MESSAGE', shortMessage: 'the faucet gives at most 100,000 ATH' });
@@ -155,7 +168,7 @@ export function economyRoutes({ ledger, chain, publicClient, faucet }: EconomyRo
           // One gift at a time: the faucet's nonce is shared.
           const gift = queue.then(async () => {
             const { walletClient } = faucet;
-            const hashes = [
+            const hashes: [Hex, Hex] = [
               await walletClient.sendTransaction({ to: address, value: faucet.ethWei }),
               await walletClient.writeContract({
                 address: chain.tokenAddress,

@@ -5,12 +5,13 @@
  * `ath-edge provider status` and the provider dashboard page both read it and validate it with the same schema,
  * signaling/protocol/providerStatus.ts.
  */
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
-import type { FastifyInstance } from 'fastify';
 import type { Address, Chain, PublicClient, Transport } from 'viem';
 import type { HostRecord, SignalingHub } from '../../signaling/index.js';
 import {
   Address as AddressSchema,
+  HttpErrorBody,
   type ProviderHostView,
   type ProviderStatus,
   ProviderStatusBody,
@@ -47,19 +48,24 @@ function hostView(host: HostRecord, nowMs: number): Static<typeof ProviderHostVi
   };
 }
 
-export function providerStatusRoutes({ ledger, chain, publicClient, hub }: ProviderStatusRoutesParameters) {
-  return async (app: FastifyInstance): Promise<void> => {
+export function providerStatusRoutes({
+  ledger,
+  chain,
+  publicClient,
+  hub,
+}: ProviderStatusRoutesParameters): FastifyPluginAsyncTypebox {
+  return async (app) => {
     app.get(
       '/api/providers/:address',
       {
         schema: {
           summary: 'A provider’s hosts (slots, live sessions, quality), earnings, stake and slashes',
           params: Type.Object({ address: AddressSchema }),
-          response: { 200: ProviderStatusBody },
+          response: { 200: ProviderStatusBody, '4xx': HttpErrorBody },
         },
       },
       async (request): Promise<ProviderStatus> => {
-        const address = (request.params as { address: Address }).address;
+        const address = request.params.address as Address;
         const [earned, withdrawableWei, stake, slashes] = await Promise.all([
           providerEarnings(ledger, { providerAddress: address, limit: 10 }),
           publicClient.readContract({

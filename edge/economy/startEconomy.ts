@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Address, Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
@@ -29,7 +29,7 @@ export type Economy = {
   readonly chain: ChainSettings;
   readonly ledger: Ledger;
   readonly payments: PaymentDesk;
-  readonly routes: ReadonlyArray<(app: FastifyInstance) => Promise<void>>;
+  readonly routes: ReadonlyArray<FastifyPluginAsyncTypebox>;
   /** The checkers' EIP-712 domain (the staking registry). */
   readonly checkerDomain: { chainId: number; verifyingContract: Address };
   /** Starts metering and settlement on a running hub. */

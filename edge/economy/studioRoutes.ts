@@ -10,8 +10,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import type { Address, Chain, Hex, PublicClient, Transport } from 'viem';
 import { verifyMessage } from 'viem';
 import type { HostRecord } from '../../signaling/index.js';
@@ -19,7 +20,11 @@ import {
   Address as AddressSchema,
   AthError,
   GameId,
+  HttpErrorBody,
+  PlayTokenBody,
+  PlayTokenTermsBody,
   SessionId,
+  StudioCreatedBody,
   sessionAuthTypes,
   sessionEscrowDomain,
   WeiString,
@@ -122,7 +127,7 @@ const BearerHeaders = Type.Object({ authorization: Type.String({ maxLength: 200 
 /** Player endpoints `<ath-play>` calls from a studio's page: anonymous, no cookies, so any origin may. */
 const CORS_PATHS: ReadonlySet<string> = new Set(['/api/config', '/api/session', '/api/games']);
 
-export function studioRoutes(params: StudioRoutesParameters) {
+export function studioRoutes(params: StudioRoutesParameters): FastifyPluginAsyncTypebox {
   const now = params.now ?? Date.now;
   const domain = sessionEscrowDomain({ chainId: params.chainId, verifyingContract: params.escrowAddress });
   /** Registration signatures seen within the window: a replay inside it is refused, outside it is stale. */
@@ -137,8 +142,8 @@ export function studioRoutes(params: StudioRoutesParameters) {
     return studio;
   };
 
-  const plugin = async (app: FastifyInstance): Promise<void> => {
-    app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+  const plugin: FastifyPluginAsyncTypebox = async (app) => {
+    app.addHook('onRequest', async (request, reply) => {
       const path = request.url.split('?')[0] ?? '';
       if (!request.headers.origin || !CORS_PATHS.has(path)) return;
       reply.header('access-control-allow-origin', '*');
@@ -156,10 +161,15 @@ export function studioRoutes(params: StudioRoutesParameters) {
         schema: {
           summary: 'Register a studio with a wallet signature; returns its API key once',
           body: CreateStudioBody,
+          response: { 201: StudioCreatedBody, '4xx': HttpErrorBody },
         },
       },
       async (request, reply) => {
-        const body = request.body as { address: Address; name: string; issuedAtSec: number; signature: Hex };
+        const body = {
+          ...request.body,
+          address: request.body.address as Address,
+          signature: request.body.signature as Hex,
+        };
         const nowSec = Math.floor(now() / 1000);
         if (Math.abs(nowSec - body.issuedAtSec) > STUDIO_SIGNATURE_WINDOW_SEC) {
           throw new AthError({
@@ -197,11 +207,12 @@ export function studioRoutes(params: StudioRoutesParameters) {
           summary: 'A fresh session id and the EIP-712 SessionAuth the studio wallet signs for a play token',
           headers: BearerHeaders,
           body: TermsBody,
+          response: { 200: PlayTokenTermsBody, '4xx': HttpErrorBody },
         },
       },
       async (request) => {
         const studio = await studioOf(request);
-        const body = request.body as { game: string; capWei: string; ttlSec: number };
+        const { body } = request;
         const capWei = weiFromString(body.capWei);
         const host = cheapestHost(params.hosts(), body.game);
         if (!host) {
@@ -222,7 +233,12 @@ export function studioRoutes(params: StudioRoutesParameters) {
           expiry: String(Math.floor(now() / 1000) + body.ttlSec + AUTH_SLACK_SEC),
         };
         return {
-          typedData: { domain, types: sessionAuthTypes, primaryType: 'SessionAuth', message },
+          typedData: {
+            domain,
+            types: { SessionAuth: [...sessionAuthTypes.SessionAuth] },
+            primaryType: 'SessionAuth' as const,
+            message,
+          },
         };
       },
     );
@@ -234,30 +250,18 @@ export function studioRoutes(params: StudioRoutesParameters) {
           summary: 'Mint a short-lived play token bound to a game, a page origin and a spending cap',
           headers: BearerHeaders,
           body: MintBody,
+          response: { 201: PlayTokenBody, '4xx': HttpErrorBody },
         },
       },
       async (request, reply) => {
         const studio = await studioOf(request);
-        const body = request.body as {
-          game: string;
-          origin: string;
-          capWei: string;
-          ttlSec: number;
-          auth: {
-            sessionId: Hex;
-            player: Address;
-            provider: Address;
-            maxAmount: string;
-            pricePerSecond: string;
-            expiry: string;
-          };
-          signature: Hex;
-        };
+        const { body } = request;
+        const signature = body.signature as Hex;
         const capWei = weiFromString(body.capWei);
         const auth = {
           sessionId: body.auth.sessionId.toLowerCase() as Hex,
-          player: body.auth.player,
-          provider: body.auth.provider,
+          player: body.auth.player as Address,
+          provider: body.auth.provider as Address,
           maxAmount: weiFromString(body.auth.maxAmount),
           pricePerSecond: weiFromString(body.auth.pricePerSecond),
           expiry: BigInt(body.auth.expiry),
@@ -275,7 +279,7 @@ export function studioRoutes(params: StudioRoutesParameters) {
         if (await sessionIdTaken(params.ledger, auth.sessionId)) {
           throw new AthError({ code: 'ATH_ERR_REPLAY', shortMessage: 'this session id was already used' });
         }
-        if (!(await params.payments.sessionAuthSigned(auth, body.signature))) {
+        if (!(await params.payments.sessionAuthSigned(auth, signature))) {
           throw new AthError({
             code: 'ATH_ERR_BAD_SIGNATURE',
             shortMessage: 'the SessionAuth signature is not the studio wallet’s',
@@ -292,7 +296,7 @@ export function studioRoutes(params: StudioRoutesParameters) {
             providerAddress: auth.provider,
             priceWeiPerSec: auth.pricePerSecond,
             expirySec: auth.expiry,
-            signature: body.signature,
+            signature,
           },
         });
         request.log.info({ studioId: studio.studioId, playTokenId: playToken.playTokenId }, 'play token minted');
@@ -318,8 +322,8 @@ export function studioRoutes(params: StudioRoutesParameters) {
         },
       },
       async (request, reply) => {
-        if (!params.clientDir) return reply.status(404).send({ code: 'ATH_ERR_NOT_FOUND', message: 'no client build' });
-        const { token } = request.query as { token?: string };
+        if (!params.clientDir) throw new AthError({ code: 'ATH_ERR_NOT_FOUND', shortMessage: 'no client build' });
+        const { token } = request.query;
         const playToken = token ? await findPlayToken(params.ledger, token) : undefined;
         // Only the token's origin may frame this page and receive its events; unknown tokens: nobody.
         const origin = playToken?.origin;

@@ -2,14 +2,14 @@
  * What a provider's node asks signaling over HTTP — the chain it settles on, test ATH on the embedded chain,
  * and its own status — with every answer checked against a schema before it is trusted.
  */
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Address } from 'viem';
 import {
-  Address as AddressSchema,
   AthError,
   type ChainInfo,
   ChainInfoBody,
+  FaucetBody,
   isAthError,
   type ProviderStatus,
   ProviderStatusBody,
@@ -18,8 +18,6 @@ import {
 import { EdgeErrorCode } from '../errors.js';
 
 export type { ChainInfo } from '../../signaling/protocol/index.js';
-
-const FaucetBody = Type.Object({ address: AddressSchema, athWei: Type.String(), ethWei: Type.String() });
 
 async function call<T extends TSchema>(
   signalingUrl: string,

@@ -1,6 +1,6 @@
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -21,7 +21,7 @@ export type BuildHttpAppParameters = {
   clientDir: string | undefined;
   wsUrls: () => { player: string; node: string };
   checkerDomain: { chainId: number; verifyingContract: string };
-  routes?: ReadonlyArray<(app: FastifyInstance) => Promise<void>>;
+  routes?: ReadonlyArray<FastifyPluginAsyncTypebox>;
 };
 
 /** The signaling HTTP app, built apart from `listen` so tests can `inject()` into it. */

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
-import { EndReason, GameInfo, Region, SessionState, WeiString } from '../protocol/index.js';
+import { EndReason, GameInfo, HttpErrorBody, Region, SessionState, WeiString } from '../protocol/index.js';
 
-export const ErrorBody = Type.Object({ code: Type.String(), message: Type.String() });
+export const ErrorBody = HttpErrorBody;
 
 export const HealthBody = Type.Object({
   ok: Type.Boolean(),

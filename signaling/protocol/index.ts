@@ -2,6 +2,25 @@
 export { AthError, type AthErrorCode, type AthErrorParameters, isAthError, toAthError } from './AthError.js';
 export { type ChainInfo, ChainInfoBody } from './chainInfo.js';
 export {
+  AccountBody,
+  AccountLedgerView,
+  AccountRoleName,
+  FaucetBody,
+  FaucetRequestBody,
+  LedgerSessionView,
+  PlayTokenBody,
+  PlayTokenTermsBody,
+  ProviderEarningsBody,
+  SessionChargesBody,
+  SettlementStateName,
+  SettlementView,
+  StudioCreatedBody,
+  Uint64String,
+  UsageTickView,
+  VoucherView,
+} from './economyBodies.js';
+export { HttpErrorBody } from './httpErrorBody.js';
+export {
   decodeInput,
   FrameMarkInput,
   GamepadInput,

@@ -1,37 +1,23 @@
 /** The economy's HTTP API as the browser uses it (every body checked against a schema before use). */
-import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { Address, AthError, type ChainInfo, ChainInfoBody, WeiString } from '../../../signaling/protocol/index.js';
+import {
+  AccountBody,
+  AthError,
+  type ChainInfo,
+  ChainInfoBody,
+  FaucetBody,
+  SessionChargesBody,
+} from '../../../signaling/protocol/index.js';
 import { ClientErrorCode } from '../../errors.js';
 import type { FetchLike } from '../httpApi.js';
 
 export type { ChainInfo } from '../../../signaling/protocol/index.js';
 
-export const AccountBody = Type.Object({
-  address: Address,
-  tokenWei: WeiString,
-  escrow: Type.Object({
-    balanceWei: WeiString,
-    reservedWei: WeiString,
-    freeWei: WeiString,
-    withdrawRequest: Type.Union([Type.Null(), Type.Object({ amountWei: WeiString, unlockAtSec: Type.String() })]),
-  }),
-  earningsWei: WeiString,
-});
+/** `GET /api/accounts/:address` (the body's schema is the server's response schema). */
 export type AccountView = Static<typeof AccountBody>;
-
-const SettlementView = Type.Object({
-  state: Type.String(),
-  txHash: Type.Union([Type.String(), Type.Null()]),
-  cumulativeWei: WeiString,
-});
-export const ChargesBody = Type.Object({
-  chargedWei: WeiString,
-  settledWei: WeiString,
-  deliveredSec: Type.Integer(),
-  settlements: Type.Array(SettlementView),
-});
-export type ChargesView = Static<typeof ChargesBody>;
+/** `GET /api/sessions/:id/charges`. */
+export type ChargesView = Static<typeof SessionChargesBody>;
 
 async function getJson<S extends TSchema>(
   fetcher: FetchLike,
@@ -64,11 +50,11 @@ export function fetchAccount(fetcher: FetchLike, server: string, address: string
 }
 
 export function fetchCharges(fetcher: FetchLike, server: string, sessionId: string): Promise<ChargesView> {
-  return getJson(fetcher, `${server}/api/sessions/${sessionId}/charges`, ChargesBody);
+  return getJson(fetcher, `${server}/api/sessions/${sessionId}/charges`, SessionChargesBody);
 }
 
-export function requestFaucet(fetcher: FetchLike, server: string, address: string): Promise<unknown> {
-  return getJson(fetcher, `${server}/api/faucet`, Type.Unknown(), {
+export function requestFaucet(fetcher: FetchLike, server: string, address: string): Promise<FaucetBody> {
+  return getJson(fetcher, `${server}/api/faucet`, FaucetBody, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ address }),
