@@ -106,6 +106,8 @@ export const SettlementView = obj({
   blockNumber: Nullable(Uint64String),
   confirmedAt: Nullable(Time),
   lastError: Nullable(Type.String()),
+  /** Not claimed before this (a retry's backoff); null: at once. */
+  notBefore: Nullable(Time),
   createdAt: Time,
   updatedAt: Time,
 });
