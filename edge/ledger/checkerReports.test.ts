@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type CheckReport, isAthError } from '../../signaling/protocol/index.js';
 import { getAccount } from './accounts.js';
-import { listCheckReports, recordCheckReport, recordRoundVerdict } from './checkerReports.js';
+import {
+  getCheckRound,
+  listCheckReports,
+  listCheckRounds,
+  listContradictions,
+  recordCheckReport,
+  recordRoundVerdict,
+} from './checkerReports.js';
 import { describeLedger } from './testing/describeLedger.js';
 import { fakeSignature, randomAddress } from './testing/fixtures.js';
 
@@ -80,5 +87,64 @@ describeLedger('checker reports', (ctx) => {
     assert.equal(liarReports[0]?.inMajority, false);
     assert.equal((await listCheckReports(ctx.ledger, { container, round: 42n })).length, 3);
     assert.equal((await listCheckReports(ctx.ledger, { container, round: 43n })).length, 0);
+  });
+
+  test('a decided round keeps what it found, whose container it was and when; contradictions come with their majority', async () => {
+    const provider = randomAddress();
+    const honest = [randomAddress(), randomAddress()].sort();
+    const liar = randomAddress();
+    const rounds: Array<{ container: string; round: bigint; atSec: bigint }> = [
+      { container: report().container, round: 5n, atSec: 1_000n },
+      { container: report().container, round: 6n, atSec: 2_000n },
+      { container: report().container, round: 7n, atSec: 9_000n },
+    ];
+    for (const r of rounds) {
+      for (const checker of honest) {
+        await recordCheckReport(ctx.ledger, {
+          report: report({ container: r.container, round: r.round, checker, ok: false, fpsMilli: 0 }),
+          signature: fakeSignature(),
+        });
+      }
+      await recordCheckReport(ctx.ledger, {
+        report: report({ container: r.container, round: r.round, checker: liar, ok: true }),
+        signature: fakeSignature(),
+      });
+      await recordRoundVerdict(ctx.ledger, {
+        container: r.container,
+        round: r.round,
+        ok: false,
+        providerAddress: provider,
+        finding: 'down',
+        decidedChainSec: r.atSec,
+        expected: { width: 1280, height: 720, fps: 60 },
+      });
+    }
+    const stored = await listCheckRounds(ctx.ledger, { providerAddress: provider });
+    assert.equal(stored.length, 3);
+    assert.deepEqual(stored[0]?.expected, { width: 1280, height: 720, fps: 60 });
+    assert.equal(
+      stored.every((r) => r.finding === 'down' && r.providerAddress === provider && !r.ok),
+      true,
+    );
+    const first = rounds[0];
+    assert.ok(first);
+    assert.equal((await getCheckRound(ctx.ledger, first.container, first.round))?.decidedChainSec, 1_000n);
+    await assert.rejects(recordRoundVerdict(ctx.ledger, { container: 'x', round: 1n, ok: false, finding: 'ok' }), (e) =>
+      isAthError(e, 'ATH_ERR_LEDGER_BAD_INPUT'),
+    );
+    const lies = await listContradictions(ctx.ledger, { checker: liar, fromChainSec: 0n, toChainSec: 5_000n });
+    assert.equal(lies.length, 2, 'the third round is outside the window');
+    for (const lie of lies) {
+      assert.equal(lie.told.checker, liar);
+      assert.equal(lie.told.ok, true);
+      assert.deepEqual(
+        lie.majority.map((r) => r.checker),
+        honest,
+      );
+    }
+    assert.deepEqual(
+      await listContradictions(ctx.ledger, { checker: honest[0] ?? '', fromChainSec: 0n, toChainSec: 10_000n }),
+      [],
+    );
   });
 });

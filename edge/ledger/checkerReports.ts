@@ -18,6 +18,8 @@ import {
 } from './rows.js';
 import { assertCount, assertText, assertUint64, normalizeAddress, normalizeSignature } from './values.js';
 
+export type { CheckReport };
+
 const StoredCheckReportRow = Row({
   reportId: IdColumn,
   container: Type.String(),
@@ -35,9 +37,11 @@ const StoredCheckReportRow = Row({
 /** A checker's signed report as stored: the EIP-712 fields, its signature, and whether it sided with the majority. */
 export type StoredCheckReport = StaticDecode<typeof StoredCheckReportRow>;
 
-const REPORT_COLUMNS = `id as "reportId", container, round::text as round, checker_address as checker,
-  rtt_micros as "rttMicros", fps_milli as "fpsMilli", loss_ppm as "lossPpm", ok, reported_at_sec::text as timestamp,
-  signature, in_majority as "inMajority", received_at as "receivedAt"`;
+const reportColumns = (t = '') => `${t}id as "reportId", ${t}container, ${t}round::text as round,
+  ${t}checker_address as checker, ${t}rtt_micros as "rttMicros", ${t}fps_milli as "fpsMilli", ${t}loss_ppm as "lossPpm",
+  ${t}ok, ${t}reported_at_sec::text as timestamp, ${t}signature, ${t}in_majority as "inMajority",
+  ${t}received_at as "receivedAt"`;
+const REPORT_COLUMNS = reportColumns();
 
 const UINT32_MAX = 2 ** 32 - 1;
 
@@ -104,7 +108,28 @@ export async function recordCheckReport(
   });
 }
 
-export type RecordRoundVerdictParameters = { container: string; round: bigint; ok: boolean };
+/** What a decided round found: ok, or how it failed (a container down, or below / far below its game's spec). */
+export const RoundFinding = Type.Union([
+  Type.Literal('ok'),
+  Type.Literal('down'),
+  Type.Literal('below-spec'),
+  Type.Literal('far-below-spec'),
+  Type.Literal('fraud'),
+]);
+export type RoundFinding = StaticDecode<typeof RoundFinding>;
+
+export type RecordRoundVerdictParameters = {
+  container: string;
+  round: bigint;
+  ok: boolean;
+  /** The container's provider when the round was decided. */
+  providerAddress?: string;
+  finding?: RoundFinding;
+  /** When it was decided, on the chain's clock (epochs and pay periods are chain time). */
+  decidedChainSec?: bigint;
+  /** What the container was held to (the game's manifest), as JSON. */
+  expected?: Record<string, unknown>;
+};
 
 export type RecordRoundVerdictReturnType = {
   ok: boolean;
@@ -120,14 +145,30 @@ export type RecordRoundVerdictReturnType = {
  */
 export async function recordRoundVerdict(
   db: Queryable,
-  { container, round, ok }: RecordRoundVerdictParameters,
+  { container, round, ok, providerAddress, finding, decidedChainSec, expected }: RecordRoundVerdictParameters,
 ): Promise<RecordRoundVerdictReturnType> {
   assertText(container, 'container', 128);
   assertUint64(round, 'round');
+  const provider = providerAddress === undefined ? null : normalizeAddress(providerAddress, 'providerAddress');
+  if (decidedChainSec !== undefined) assertUint64(decidedChainSec, 'decidedChainSec');
+  if (finding !== undefined && (finding === 'ok') !== ok) {
+    throw ledgerError('ATH_ERR_LEDGER_BAD_INPUT', 'the finding contradicts the verdict', { details: finding });
+  }
   return db.transaction(async (tx) => {
+    if (provider !== null)
+      await tx.query('insert into accounts (address) values ($1) on conflict do nothing', [provider]);
     await tx.query(
-      `insert into check_rounds (container, round, ok) values ($1, $2, $3) on conflict (container, round) do nothing`,
-      [container, round, ok],
+      `insert into check_rounds (container, round, ok, provider_address, finding, decided_chain_sec, expected)
+       values ($1, $2, $3, $4, $5, $6, $7::jsonb) on conflict (container, round) do nothing`,
+      [
+        container,
+        round,
+        ok,
+        provider,
+        finding ?? (ok ? 'ok' : null),
+        decidedChainSec ?? null,
+        expected === undefined ? null : JSON.stringify(expected),
+      ],
     );
     const decided = decodeOne(
       Row({ ok: Type.Boolean() }),
@@ -154,6 +195,107 @@ export async function recordRoundVerdict(
 }
 
 export type ListCheckReportsParameters = { container?: string; round?: bigint; checker?: string; limit?: number };
+
+const CheckRoundRow = Row({
+  container: Type.String(),
+  round: Uint64Column,
+  ok: Type.Boolean(),
+  providerAddress: Nullable(AddressColumn),
+  finding: Nullable(RoundFinding),
+  decidedChainSec: Nullable(Uint64Column),
+  expected: Type.Unknown(),
+  decidedAt: Type.Date(),
+});
+/** A decided round: its verdict, what it found and whose container it was. */
+export type CheckRound = StaticDecode<typeof CheckRoundRow>;
+
+const ROUND_COLUMNS = `container, round::text as round, ok, provider_address as "providerAddress", finding,
+  decided_chain_sec::text as "decidedChainSec", expected, decided_at as "decidedAt"`;
+
+export type ListCheckRoundsParameters = {
+  container?: string;
+  providerAddress?: string;
+  /** Only failing (false) or passing (true) rounds. */
+  ok?: boolean;
+  limit?: number;
+};
+
+/** Decided rounds, newest first. */
+export async function listCheckRounds(
+  db: Queryable,
+  { container, providerAddress, ok, limit = 1000 }: ListCheckRoundsParameters = {},
+): Promise<CheckRound[]> {
+  assertCount(limit, 'limit', 100_000);
+  const { rows } = await db.query(
+    `select ${ROUND_COLUMNS} from check_rounds
+      where ($1::text is null or container = $1) and ($2::text is null or provider_address = $2)
+        and ($3::boolean is null or ok = $3)
+      order by decided_at desc, round desc limit $4`,
+    [
+      container ?? null,
+      providerAddress === undefined ? null : normalizeAddress(providerAddress, 'providerAddress'),
+      ok ?? null,
+      limit,
+    ],
+  );
+  return decodeRows(CheckRoundRow, rows);
+}
+
+export async function getCheckRound(db: Queryable, container: string, round: bigint): Promise<CheckRound | undefined> {
+  const { rows } = await db.query(`select ${ROUND_COLUMNS} from check_rounds where container = $1 and round = $2`, [
+    assertText(container, 'container', 128),
+    assertUint64(round, 'round'),
+  ]);
+  return decodeOptional(CheckRoundRow, rows);
+}
+
+/** A checker's report that contradicted its round's confirmed majority, with the majority's reports. */
+export type Contradiction = { told: StoredCheckReport; majority: StoredCheckReport[] };
+
+export type ListContradictionsParameters = {
+  checker: string;
+  /** Rounds decided in [fromChainSec, toChainSec) (chain seconds). */
+  fromChainSec: bigint;
+  toChainSec: bigint;
+};
+
+/** The checker's reports out of the majority in rounds decided in a window, oldest first, each with the majority. */
+export async function listContradictions(
+  db: Queryable,
+  { checker, fromChainSec, toChainSec }: ListContradictionsParameters,
+): Promise<Contradiction[]> {
+  const address = normalizeAddress(checker, 'checker');
+  assertUint64(fromChainSec, 'fromChainSec');
+  assertUint64(toChainSec, 'toChainSec');
+  const told = decodeRows(
+    StoredCheckReportRow,
+    (
+      await db.query(
+        `select ${reportColumns('r.')} from check_reports r
+           join check_rounds k on k.container = r.container and k.round = r.round
+          where r.checker_address = $1 and r.in_majority = false
+            and k.decided_chain_sec >= $2 and k.decided_chain_sec < $3
+          order by k.decided_chain_sec, r.id`,
+        [address, fromChainSec, toChainSec],
+      )
+    ).rows,
+  );
+  const out: Contradiction[] = [];
+  for (const report of told) {
+    const majority = decodeRows(
+      StoredCheckReportRow,
+      (
+        await db.query(
+          `select ${REPORT_COLUMNS} from check_reports where container = $1 and round = $2 and in_majority = true
+            order by checker_address`,
+          [report.container, report.round],
+        )
+      ).rows,
+    );
+    out.push({ told: report, majority });
+  }
+  return out;
+}
 
 /** Reports, newest round first, filtered by container, round and/or checker. */
 export async function listCheckReports(

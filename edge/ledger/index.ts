@@ -2,12 +2,20 @@
 // Repositories take the ledger — or a transaction from `ledger.transaction(tx => …)` — as their first argument.
 export { type Account, AccountRole, type EnsureAccountParameters, ensureAccount, getAccount } from './accounts.js';
 export {
+  type CheckRound,
+  type Contradiction,
+  getCheckRound,
   type ListCheckReportsParameters,
+  type ListCheckRoundsParameters,
+  type ListContradictionsParameters,
   listCheckReports,
+  listCheckRounds,
+  listContradictions,
   type RecordCheckReportParameters,
   type RecordCheckReportReturnType,
   type RecordRoundVerdictParameters,
   type RecordRoundVerdictReturnType,
+  RoundFinding,
   recordCheckReport,
   recordRoundVerdict,
   type StoredCheckReport,
@@ -41,6 +49,7 @@ export {
   releaseLease,
 } from './leases.js';
 export { type MigrateReturnType, migrate } from './migrate.js';
+export { listOfflineProviders, type RecordOperatorOfflineParameters, recordOperatorOffline } from './offline.js';
 export { type Ledger, type OpenLedgerParameters, openLedger } from './openLedger.js';
 export {
   type ClaimSettlementBatchParameters,
@@ -71,6 +80,38 @@ export {
   SettlementState,
 } from './outbox.js';
 export {
+  type Allocation,
+  allocateProRata,
+  type CloseCheckerPeriodParameters,
+  type ClosePeriodReturnType,
+  type CloseStakerEpochParameters,
+  closeCheckerPeriod,
+  closeStakerEpoch,
+  getRewardPayout,
+  getRewardPeriod,
+  type ListRewardAllocationsParameters,
+  type ListRewardPayoutsParameters,
+  type ListRewardPeriodsParameters,
+  listRewardAllocations,
+  listRewardPayouts,
+  listRewardPeriods,
+  type MarkRewardPayoutConfirmedParameters,
+  type MarkRewardPayoutConfirmedReturnType,
+  type MarkRewardPayoutFailedParameters,
+  type MarkRewardPayoutSentParameters,
+  markRewardPayoutConfirmed,
+  markRewardPayoutFailed,
+  markRewardPayoutSent,
+  nextRewardPayout,
+  type RewardAllocation,
+  RewardKind,
+  type RewardPayout,
+  type RewardPayoutRecord,
+  RewardPayoutState,
+  type RewardPeriod,
+  type Weighted,
+} from './rewards.js';
+export {
   type CreateSessionParameters,
   type CreateSessionReturnType,
   createSession,
@@ -93,10 +134,12 @@ export {
   markSlashConfirmed,
   markSlashFailed,
   markSlashSent,
+  nextPendingSlash,
   type RecordSlashParameters,
   type RecordSlashReturnType,
   recordSlash,
   type Slash,
+  SlashKind,
   SlashState,
 } from './slashes.js';
 export { getStake, type RecordStakeParameters, recordStake, type Stake, StakeRole } from './stakes.js';

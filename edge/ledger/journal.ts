@@ -17,6 +17,8 @@ import { decodeOne, decodeRows, Row, WeiColumn } from './rows.js';
  *                             credit system:treasury       treasury          fee − checker pool
  *   slash of S wei            debit  operator              slash             S
  *   (confirmed on chain)      credit system:treasury       slash             S
+ *   reward of R wei           debit  system:checker-pool   reward            R
+ *   (credited on chain)       credit operator              reward            R
  *
  * with fee = floor(D · feeBps / 10000): `applyBps`, the contract's arithmetic, on the delta the contract redeemed.
  * The balance of system:unsettled is what has been charged but not yet settled on chain. Zero postings are skipped.
@@ -29,7 +31,14 @@ export const SYSTEM_ACCOUNTS = {
 
 export type SystemAccount = (typeof SYSTEM_ACCOUNTS)[keyof typeof SYSTEM_ACCOUNTS];
 export type JournalAccount = Address | SystemAccount;
-export type JournalKind = 'charge' | 'settlement' | 'provider_earning' | 'checker_pool' | 'treasury' | 'slash';
+export type JournalKind =
+  | 'charge'
+  | 'settlement'
+  | 'provider_earning'
+  | 'checker_pool'
+  | 'treasury'
+  | 'slash'
+  | 'reward';
 export type JournalSide = 'debit' | 'credit';
 
 export type JournalPosting = { account: JournalAccount; kind: JournalKind; side: JournalSide; amountWei: bigint };

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isAthError } from '../../signaling/protocol/index.js';
 import { journalBalance, journalTotals, SYSTEM_ACCOUNTS } from './journal.js';
-import { getSlash, listSlashes, markSlashConfirmed, markSlashFailed, markSlashSent, recordSlash } from './slashes.js';
+import {
+  getSlash,
+  listSlashes,
+  markSlashConfirmed,
+  markSlashFailed,
+  markSlashSent,
+  nextPendingSlash,
+  recordSlash,
+} from './slashes.js';
 import { describeLedger } from './testing/describeLedger.js';
 import { randomAddress, randomBytes32 } from './testing/fixtures.js';
 
@@ -106,5 +114,66 @@ describeLedger('slashes', (ctx) => {
       ['confirmed', 'failed'],
     );
     assert.equal((await listSlashes(ctx.ledger, { operatorAddress: operator, state: 'failed' })).length, 1);
+  });
+
+  test('a checker-lie slash may take nothing (it still bars); the chain’s breakdown and bar are kept; pending ones come in order', async () => {
+    const checker = randomAddress();
+    const evidenceHash = randomBytes32();
+    const { slash } = await recordSlash(ctx.ledger, {
+      operatorAddress: checker,
+      amountWei: 0n,
+      evidenceHash,
+      evidence: { lies: [] },
+      reason: 'two reports against confirmed majorities',
+      kind: 'checker-lie',
+    });
+    assert.equal(slash.kind, 'checker-lie');
+    const provider = randomAddress();
+    const downtime = randomBytes32();
+    await recordSlash(ctx.ledger, {
+      operatorAddress: provider,
+      amountWei: 666n,
+      evidenceHash: downtime,
+      evidence: {},
+      reason: 'down while rendering',
+      container: 'host-9',
+      round: 12n,
+    });
+    const next = await nextPendingSlash(ctx.ledger);
+    assert.ok(next && next.slashId <= slash.slashId, 'oldest first');
+    const txHash = randomBytes32();
+    const sent = await markSlashSent(ctx.ledger, { evidenceHash: downtime, txHash, nonce: 3 });
+    assert.equal(sent.txNonce, 3);
+    assert.equal(sent.attempts, 1);
+    await assert.rejects(
+      markSlashConfirmed(ctx.ledger, {
+        evidenceHash: downtime,
+        txHash,
+        slashedWei: 600n,
+        breakdown: { fromRewardsWei: 100n, fromStakeWei: 400n, fromUnbondingWei: 0n },
+      }),
+      (e) => isAthError(e, 'ATH_ERR_LEDGER_BAD_INPUT'),
+    );
+    const { slash: done } = await markSlashConfirmed(ctx.ledger, {
+      evidenceHash: downtime,
+      txHash,
+      breakdown: { fromRewardsWei: 100n, fromStakeWei: 500n, fromUnbondingWei: 0n },
+    });
+    assert.equal(done.slashedWei, 600n);
+    assert.equal(done.fromRewardsWei, 100n);
+    assert.equal(done.round, 12n);
+    assert.deepEqual(await journalTotals(ctx.ledger, provider), { 'slash:debit': 600n });
+    await markSlashSent(ctx.ledger, { evidenceHash, txHash: randomBytes32() });
+    const barred = await markSlashConfirmed(ctx.ledger, {
+      evidenceHash,
+      txHash: randomBytes32(),
+      breakdown: { fromRewardsWei: 0n, fromStakeWei: 0n, fromUnbondingWei: 0n },
+      barredUntilSec: 1_900_000_000n,
+    });
+    assert.equal(barred.slash.barredUntilSec, 1_900_000_000n);
+    assert.equal(barred.slash.slashedWei, 0n);
+    assert.deepEqual(await journalTotals(ctx.ledger, checker), {}, 'nothing taken, nothing journaled');
+    assert.equal((await listSlashes(ctx.ledger, { kind: 'checker-lie', operatorAddress: checker })).length, 1);
+    assert.equal((await listSlashes(ctx.ledger, { container: 'host-9' })).length, 1);
   });
 });

@@ -2,6 +2,7 @@ import type { Migration } from './Migration.js';
 import { m0001Initial } from './m0001Initial.js';
 import { m0002PlayTokenAuth } from './m0002PlayTokenAuth.js';
 import { m0003SettlementLeader } from './m0003SettlementLeader.js';
+import { m0004Trust } from './m0004Trust.js';
 
 /** Every migration, in version order. Append new ones; never edit or reorder applied ones. */
-export const MIGRATIONS: readonly Migration[] = [m0001Initial, m0002PlayTokenAuth, m0003SettlementLeader];
+export const MIGRATIONS: readonly Migration[] = [m0001Initial, m0002PlayTokenAuth, m0003SettlementLeader, m0004Trust];
