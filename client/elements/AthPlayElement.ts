@@ -57,7 +57,30 @@ const TEMPLATE = `
     <button class="quit" type="button" title="End the session" hidden>Quit</button>
   </div>
   <pre class="stats" part="stats" hidden></pre>
+  <div class="touchpad" part="touchpad" hidden aria-label="On-screen gamepad">
+    <div class="dpad">
+      <button type="button" data-key="ArrowUp" class="up" aria-label="Up">▲</button>
+      <button type="button" data-key="ArrowLeft" class="left" aria-label="Left">◀</button>
+      <button type="button" data-key="ArrowRight" class="right" aria-label="Right">▶</button>
+      <button type="button" data-key="ArrowDown" class="down" aria-label="Down">▼</button>
+    </div>
+    <div class="actions">
+      <button type="button" data-key="Enter" class="b" aria-label="B (Enter)">B</button>
+      <button type="button" data-key="Space" class="a" aria-label="A (Space)">A</button>
+    </div>
+  </div>
 </div>`;
+
+/**
+ * Whether this device is driven by touch (a phone or tablet): the on-screen gamepad then shows while playing.
+ * A coarse primary pointer, or touch points with no fine pointer at all.
+ */
+function touchDevice(): boolean {
+  if (typeof matchMedia !== 'function') return false;
+  return (
+    matchMedia('(pointer: coarse)').matches || (navigator.maxTouchPoints > 0 && !matchMedia('(pointer: fine)').matches)
+  );
+}
 
 function query<T extends Element>(root: ParentNode, selector: string, type: { new (): T }): T {
   const element = root.querySelector(selector);
@@ -81,6 +104,7 @@ export class AthPlayElement extends HTMLElement {
   readonly #fullscreenButton: HTMLButtonElement;
   readonly #quitButton: HTMLButtonElement;
   readonly #statsPanel: HTMLPreElement;
+  readonly #touchpad: HTMLDivElement;
   #player: AthPlayer | undefined;
   #playerUnsubscribes: Array<() => void> = [];
   #settings: PlaySettings | undefined;
@@ -105,6 +129,8 @@ export class AthPlayElement extends HTMLElement {
     this.#fullscreenButton = query(this.#root, '.fullscreen', HTMLButtonElement);
     this.#quitButton = query(this.#root, '.quit', HTMLButtonElement);
     this.#statsPanel = query(this.#root, '.stats', HTMLPreElement);
+    this.#touchpad = query(this.#root, '.touchpad', HTMLDivElement);
+    this.#wireTouchpad();
 
     this.#playButton.addEventListener('click', () => this.play());
     this.#unmuteButton.addEventListener('click', () => {
@@ -119,6 +145,35 @@ export class AthPlayElement extends HTMLElement {
     });
     this.#fullscreenButton.addEventListener('click', () => this.toggleFullscreen());
     this.#quitButton.addEventListener('click', () => this.quit());
+  }
+
+  /**
+   * The on-screen gamepad: each button holds its key (`data-key`, a KeyboardEvent.code) down while a finger is on
+   * it — pointer capture keeps the release even when the finger slides off — so it drives the game exactly as the
+   * keyboard does. Several buttons can be held at once (one pointer each).
+   */
+  #wireTouchpad(): void {
+    for (const button of this.#touchpad.querySelectorAll<HTMLButtonElement>('button[data-key]')) {
+      const code = button.dataset['key'] ?? '';
+      const pointers = new Set<number>();
+      const release = (event: PointerEvent) => {
+        if (!pointers.delete(event.pointerId) || pointers.size > 0) return;
+        button.classList.remove('pressed');
+        this.#player?.pressKey(code, false);
+      };
+      button.addEventListener('pointerdown', (event) => {
+        event.preventDefault();
+        button.setPointerCapture(event.pointerId);
+        pointers.add(event.pointerId);
+        if (pointers.size > 1) return;
+        button.classList.add('pressed');
+        this.#player?.pressKey(code, true);
+      });
+      button.addEventListener('pointerup', release);
+      button.addEventListener('pointercancel', release);
+      button.addEventListener('lostpointercapture', release);
+      button.addEventListener('contextmenu', (event) => event.preventDefault());
+    }
   }
 
   // ---- public surface ----------------------------------------------------------------------------------
@@ -297,6 +352,7 @@ export class AthPlayElement extends HTMLElement {
     this.#quitButton.hidden = !inSession;
     this.#unmuteButton.hidden = !(state === 'playing' && player?.autoplayMuted);
     this.#statsToggle.setAttribute('aria-pressed', String(this.#showStats));
+    this.#touchpad.hidden = !(state === 'playing' && touchDevice());
 
     const status = this.#statusFor(state, game);
     this.#status.textContent = status.text;

@@ -71,4 +71,22 @@ video { width: 100%; height: 100%; object-fit: contain; display: block; backgrou
   background: rgb(40 12 24 / 85%); color: #ffd0d8; font-size: 13px; pointer-events: none;
 }
 .notice[hidden] { display: none; }
+.touchpad {
+  position: absolute; inset: auto 0 0 0; display: flex; justify-content: space-between; align-items: flex-end;
+  padding: 8px 12px; pointer-events: none; touch-action: none; user-select: none; -webkit-user-select: none;
+}
+.touchpad[hidden] { display: none; }
+.touchpad button {
+  pointer-events: auto; touch-action: none; appearance: none; border: 1px solid rgb(255 255 255 / 35%);
+  background: rgb(20 18 48 / 45%); color: rgb(255 255 255 / 85%); font: 600 16px/1 inherit;
+  width: 48px; height: 48px; border-radius: 50%; -webkit-tap-highlight-color: transparent;
+}
+.touchpad button.pressed { background: rgb(124 92 255 / 70%); border-color: #fff; }
+.touchpad .dpad { display: grid; grid-template-columns: repeat(3, 48px); grid-template-rows: repeat(3, 48px); gap: 2px; }
+.touchpad .dpad .up { grid-area: 1 / 2; }
+.touchpad .dpad .left { grid-area: 2 / 1; }
+.touchpad .dpad .right { grid-area: 2 / 3; }
+.touchpad .dpad .down { grid-area: 3 / 2; }
+.touchpad .actions { display: flex; gap: 12px; align-items: flex-end; }
+.touchpad .actions .a { width: 60px; height: 60px; }
 `;

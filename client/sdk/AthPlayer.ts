@@ -283,6 +283,14 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     return this.#meter.samples;
   }
 
+  /**
+   * Presses (`down`) or releases a key by its `KeyboardEvent.code` as if typed — what the on-screen touch
+   * gamepad sends. Ignored until the stream's input is attached.
+   */
+  pressKey(code: string, down: boolean): void {
+    this.#input?.virtualKey(code, down);
+  }
+
   /** The seq of the last input sent in this session. */
   get inputSeq(): number {
     return this.#seq;

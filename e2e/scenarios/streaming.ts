@@ -80,6 +80,7 @@ describe('streaming slice', () => {
       await pressPlay(page);
       await waitPlaying(page);
       await page.waitForTimeout(500);
+      assert.ok(await page.locator('ath-play .touchpad').isHidden(), 'no on-screen gamepad on a desktop window');
       const before = await visibleShip(page);
       await page.locator('ath-play').focus();
       await page.keyboard.down('ArrowLeft');
@@ -105,6 +106,43 @@ describe('streaming slice', () => {
       await page.waitForFunction(() => window.__athPlayer?.stats?.inputToPhotonMs !== undefined, null, {
         timeout: 5_000,
       });
+    } finally {
+      await closePlayer(page);
+    }
+  });
+
+  test('on a phone with touch, the on-screen gamepad drives the game like the keyboard', async () => {
+    const page = await openPlayer({
+      browser,
+      baseUrl,
+      game: 'neon-drift',
+      context: { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, deviceScaleFactor: 2 },
+    });
+    try {
+      const touchpad = page.locator('ath-play .touchpad');
+      assert.ok(await touchpad.isHidden(), 'no gamepad before the stream');
+      await pressPlay(page);
+      await waitPlaying(page);
+      await touchpad.waitFor({ state: 'visible', timeout: 5_000 });
+      await page.waitForTimeout(500);
+      const before = await visibleShip(page);
+      // Hold ◀ with a finger for 0.9 s (a real touch sequence through the DevTools protocol).
+      const box = await page.locator('ath-play .touchpad .left').boundingBox();
+      assert.ok(box, 'the ◀ button has a box');
+      const point = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+      const cdp = await page.context().newCDPSession(page);
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [point] });
+      await page.waitForTimeout(900);
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+      // Down and up went out as key inputs, and the host applied them …
+      await page.waitForFunction(
+        () => (window.__athPlayer?.inputSeq ?? 0) >= 2 && (window.__athPlayer?.lastFrameMark?.inputSeq ?? 0) >= 2,
+        null,
+        { timeout: 10_000 },
+      );
+      // … as the keyboard's ArrowLeft: the ship moved left.
+      const after = await visibleShip(page);
+      assert.ok(after.x < before.x - 40, `ship x ${before.x.toFixed(0)} → ${after.x.toFixed(0)}`);
     } finally {
       await closePlayer(page);
     }

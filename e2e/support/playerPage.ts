@@ -2,15 +2,28 @@
  * Driving the real play page in Chromium: open it for a game, press Play, wait for the stream, and read
  * what the browser decoded (through the SDK's diagnostics, `window.__athPlayer`).
  */
-import type { Browser, Page } from 'playwright';
+import type { Browser, BrowserContextOptions, Page } from 'playwright';
 import type { StatsSample } from '../../client/index.js';
 
 export const E2E_TIMEOUT_MS = 30_000;
 
-export type OpenPlayerParameters = { browser: Browser; baseUrl: string; game: string; query?: string };
+export type OpenPlayerParameters = {
+  browser: Browser;
+  baseUrl: string;
+  game: string;
+  query?: string;
+  /** Another device than the default desktop window (e.g. a phone with touch). */
+  context?: BrowserContextOptions;
+};
 
-export async function openPlayer({ browser, baseUrl, game, query = '' }: OpenPlayerParameters): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1366, height: 860 } });
+export async function openPlayer({
+  browser,
+  baseUrl,
+  game,
+  query = '',
+  context: device,
+}: OpenPlayerParameters): Promise<Page> {
+  const context = await browser.newContext(device ?? { viewport: { width: 1366, height: 860 } });
   const page = await context.newPage();
   await page.goto(`${baseUrl}/?game=${game}${query ? `&${query}` : ''}`);
   await page.locator('ath-play button.play').waitFor({ timeout: E2E_TIMEOUT_MS });

@@ -3,6 +3,8 @@
  * events into binary input messages (`inputMapping.ts`) with a per-session increasing seq, and hands them to
  * `send`. Releases everything held when the page loses focus, so no key stays stuck on the host.
  */
+
+import { keyIdFromCode } from '../../../signaling/protocol/index.js';
 import {
   contentBox,
   decideKey,
@@ -124,6 +126,24 @@ export class InputCapture {
       if (!this.#heldKeys.delete(event.code)) return;
     }
     this.#send(inputMessages.key(this.#nextSeq(), decision.keyId, down));
+  }
+
+  /**
+   * A key pressed or released by something other than the keyboard (the on-screen touch gamepad): sent exactly
+   * as the keyboard's would be, held keys tracked the same way, so `releaseAll` lets go of them too.
+   */
+  virtualKey(code: string, down: boolean): void {
+    if (this.#closed) return;
+    const keyId = keyIdFromCode(code);
+    if (keyId === undefined) return;
+    const name = `virtual:${code}`;
+    if (down) {
+      if (this.#heldKeys.has(name)) return;
+      this.#heldKeys.set(name, keyId);
+    } else if (!this.#heldKeys.delete(name)) {
+      return;
+    }
+    this.#send(inputMessages.key(this.#nextSeq(), keyId, down));
   }
 
   #onPointerMove(event: PointerEvent): void {
