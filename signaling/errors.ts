@@ -8,6 +8,8 @@ export const SignalingErrorCode = {
   badRequest: 'ATH_ERR_BAD_REQUEST',
   /** No such route or resource (404). */
   notFound: 'ATH_ERR_NOT_FOUND',
+  /** The shared store (Redis) cannot be reached or started. */
+  redis: 'ATH_ERR_REDIS',
 } as const;
 
 export type SignalingErrorCode = (typeof SignalingErrorCode)[keyof typeof SignalingErrorCode];

@@ -6,6 +6,7 @@ import { buildHttpApp } from './http/buildHttpApp.js';
 import type { PaymentGate } from './hub/PaymentGate.js';
 import { SignalingHub } from './hub/SignalingHub.js';
 import type { SignalingSettings } from './SignalingSettings.js';
+import type { SignalingStore } from './store/SignalingStore.js';
 import { startFastifyWsServer } from './ws/startFastifyWsServer.js';
 import { startUwsServer } from './ws/startUwsServer.js';
 
@@ -19,6 +20,8 @@ export type StartSignalingParameters = {
   payments?: PaymentGate;
   /** More HTTP routes on the same server (the economy's API), registered before it listens. */
   routes?: ReadonlyArray<FastifyPluginAsyncTypebox>;
+  /** Where the state lives (a shared Redis store for several instances); this process's memory by default. */
+  store?: SignalingStore;
 };
 
 export type SignalingServer = {
@@ -39,9 +42,16 @@ export async function startSignaling({
   transport = 'uws',
   payments,
   routes = [],
+  store,
 }: StartSignalingParameters): Promise<SignalingServer> {
   const processMetrics = metrics ?? createMetrics({ keys: SIGNALING_METRICS });
-  const hub = new SignalingHub({ settings, log, metrics: processMetrics, ...(payments ? { payments } : {}) });
+  const hub = new SignalingHub({
+    settings,
+    log,
+    metrics: processMetrics,
+    ...(payments ? { payments } : {}),
+    ...(store ? { store } : {}),
+  });
   const ws = await (transport === 'uws' ? startUwsServer : startFastifyWsServer)({
     hub,
     bindHost: settings.bindHost,

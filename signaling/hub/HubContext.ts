@@ -31,8 +31,12 @@ export type SessionsPort = {
   end(session: SessionRecord, reason: EndReasonName, message?: string): void;
   /** Tells the player its slot (`session`), with the payment terms when the network bills. */
   sendAssigned(session: SessionRecord, resumed: boolean): void;
-  /** A player came back to its session (reload, network blip). */
-  resume(peer: PeerState, session: SessionRecord): void;
+  /** A player came back to its session (reload, network blip; `keepStream`: its media never stopped). */
+  resume(peer: PeerState, session: SessionRecord, keepStream?: boolean): void;
+  /** This instance took over a session whose instance went down. */
+  adopt(session: SessionRecord): void;
+  /** A host came back (re-registered, possibly on another instance): sessions waiting for it go on. */
+  hostBack(hostId: string): void;
 };
 
 /** Matchmaking (`Matchmaking`): Play, probes, ranking, leases and the queue. */
@@ -54,6 +58,8 @@ export type PaymentPort = {
   leased(session: SessionRecord, host: HostRecord): void;
   /** `play` with a play token: checked by the economy before Play goes on. */
   admitPlayToken(peer: PeerState, message: PeerMessageOf<'play'>): void;
+  /** This instance took over a leased session: an authorization still owed gets its deadline here. */
+  adopted(session: SessionRecord): void;
 };
 
 /** Host registration and liveness (`Registration`). */

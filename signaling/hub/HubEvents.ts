@@ -15,6 +15,11 @@ export type SignalingHubEvents = {
   sessionEnded: (session: SessionRecord) => void;
   sessionStreaming: (session: SessionRecord) => void;
   sessionPaid: (session: SessionRecord) => void;
+  /**
+   * This instance took over a live session from an instance that went down (several signaling servers on
+   * one Redis): a paid one is metered here from now on, from the state the meter left in the store.
+   */
+  sessionAdopted: (session: SessionRecord) => void;
   report: (report: DeliveryReport) => void;
   verdict: (verdict: RoundVerdict) => void;
   /** A host registered (or re-registered after a reconnect) with a proven provider wallet. */
@@ -28,6 +33,7 @@ export class HubEvents {
     sessionEnded: new Set(),
     sessionStreaming: new Set(),
     sessionPaid: new Set(),
+    sessionAdopted: new Set(),
     report: new Set(),
     verdict: new Set(),
     hostRegistered: new Set(),

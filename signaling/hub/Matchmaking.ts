@@ -56,7 +56,20 @@ export class Matchmaking implements MatchmakingPort {
           shortMessage: 'that session belongs to another player',
         });
       }
-      this.#ctx.sessions.resume(peer, session);
+      const keepStream = message.keepStream === true;
+      const cluster = store.cluster;
+      if (cluster && session.owner !== store.instanceId) {
+        // The player is here now (its signaling server went down, or a balancer sent it here): so is its session.
+        cluster
+          .claimSession(session.id)
+          .then((claimed) => {
+            if (!claimed) throw new AthError({ code: 'ATH_ERR_INTERNAL', shortMessage: 'session could not move here' });
+            if (session.state !== 'ended') this.#ctx.sessions.resume(peer, session, keepStream);
+          })
+          .catch((error: unknown) => peers.replyError(peer, error, message));
+        return;
+      }
+      this.#ctx.sessions.resume(peer, session, keepStream);
       return;
     }
     if (active && active.state !== 'ended') {
@@ -71,6 +84,7 @@ export class Matchmaking implements MatchmakingPort {
     }
     const session: SessionRecord = {
       id: sponsorship?.sessionId ?? `0x${randomBytes(32).toString('hex')}`,
+      owner: store.instanceId,
       playerId,
       playerPeerId: peer.handle.id,
       game: message.game,
@@ -309,6 +323,8 @@ export class Matchmaking implements MatchmakingPort {
         this.#positionsChanged(game);
         continue;
       }
+      // The head of the line belongs to another live instance: that one serves it (it hears of the capacity).
+      if (session.owner !== store.instanceId && store.cluster?.isAlive(session.owner)) return;
       const attempt = this.#tryLease(session);
       if (attempt === false) return;
       if (attempt !== true) {

@@ -38,6 +38,14 @@ export class PaymentFlow implements PaymentPort {
     if (session.sponsorship) this.#authorizeSponsored(session, host);
   }
 
+  adopted(session: SessionRecord): void {
+    const gate = this.#ctx.payments;
+    if (!gate || session.payerAddress || session.hostId === undefined) return;
+    this.#ctx.timers.set(session.id, 'auth', gate.authTimeoutMs, () =>
+      this.#ctx.sessions.end(session, 'insufficient-funds', 'No payment authorization arrived for this session.'),
+    );
+  }
+
   onSessionAuth(peer: PeerState, message: PeerMessageOf<'session-auth'>): void {
     const session = this.#ctx.sessions.playerSession(peer, message.sessionId);
     const gate = this.#ctx.payments;

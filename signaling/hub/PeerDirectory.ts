@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
+import type { RemotePeerWire } from '../protocol/cluster.js';
 import {
   AthError,
   isAthError,
@@ -14,6 +15,8 @@ import {
   type ServerMessage,
   type WireErrorCode,
 } from '../protocol/index.js';
+import { instanceOfPeer } from '../store/peerIds.js';
+import type { ClusterLink } from '../store/SignalingStore.js';
 
 /** What a transport gives the hub for each connection. */
 export type PeerHandle = {
@@ -51,6 +54,10 @@ export type PeerDirectoryParameters = {
   log: Logger;
   metrics: Metrics<SignalingMetricKey>;
   now: () => number;
+  /** This instance: its peer ids are `peer-<instanceId>-<random>`. */
+  instanceId: string;
+  /** Other instances (a shared store): peers connected there are reached through it. */
+  cluster: ClusterLink | undefined;
 };
 
 export class PeerDirectory {
@@ -58,13 +65,29 @@ export class PeerDirectory {
   readonly #log: Logger;
   readonly #metrics: Metrics<SignalingMetricKey>;
   readonly #now: () => number;
+  readonly #instanceId: string;
+  readonly #cluster: ClusterLink | undefined;
   /** Where signaling's own HTTP pages are served (the iframe embed): their origin is signaling's own. */
   readonly #ownPages: { origins: Set<string>; port: string | undefined } = { origins: new Set(), port: undefined };
 
-  constructor({ log, metrics, now }: PeerDirectoryParameters) {
+  constructor({ log, metrics, now, instanceId, cluster }: PeerDirectoryParameters) {
     this.#log = log;
     this.#metrics = metrics;
     this.#now = now;
+    this.#instanceId = instanceId;
+    this.#cluster = cluster;
+  }
+
+  /** A fresh id for a connection to this instance; other instances route to it by its prefix. */
+  newPeerId(): string {
+    return `peer-${this.#instanceId}-${randomBytes(8).toString('hex')}`;
+  }
+
+  /** The instance a peer is connected to, when another instance (undefined: here, or unknown). */
+  remoteInstanceOf(peerId: string): string | undefined {
+    if (this.#peers.has(peerId)) return undefined;
+    const instance = instanceOfPeer(peerId);
+    return instance !== undefined && instance !== this.#instanceId ? instance : undefined;
   }
 
   attach(handle: PeerHandle, identity: PeerIdentity): PeerState {
@@ -85,7 +108,15 @@ export class PeerDirectory {
     return this.#peers.get(peerId);
   }
 
+  /** Whether the peer is connected: here, or to another instance that is up. */
   has(peerId: string): boolean {
+    if (this.#peers.has(peerId)) return true;
+    const instance = this.remoteInstanceOf(peerId);
+    return instance !== undefined && this.#cluster?.isAlive(instance) === true;
+  }
+
+  /** Connected to this instance. */
+  isLocal(peerId: string): boolean {
     return this.#peers.has(peerId);
   }
 
@@ -105,8 +136,55 @@ export class PeerDirectory {
     return undefined;
   }
 
+  /** To a peer here, or through the instance it is connected to; dropped when neither can be reached. */
   send(peerId: string, message: ServerMessage): void {
-    this.#peers.get(peerId)?.handle.send(message);
+    const local = this.#peers.get(peerId);
+    if (local) {
+      local.handle.send(message);
+      return;
+    }
+    const instance = this.remoteInstanceOf(peerId);
+    if (instance !== undefined) {
+      this.#cluster?.send(instance, { k: 'deliver', peerId, message: JSON.stringify(message) });
+    }
+  }
+
+  /**
+   * A peer of another instance, as that instance described it when handing this one its frame: replies go
+   * back through that instance.
+   */
+  remote(wire: RemotePeerWire): PeerState {
+    const identity: PeerIdentity =
+      wire.identity.kind === 'player'
+        ? {
+            kind: 'player',
+            playerId: wire.identity.playerId,
+            ...(wire.identity.origin !== undefined ? { origin: wire.identity.origin } : {}),
+            ...(wire.identity.sameOrigin !== undefined ? { sameOrigin: wire.identity.sameOrigin } : {}),
+            ...(wire.identity.wsHost !== undefined ? { wsHost: wire.identity.wsHost } : {}),
+          }
+        : { kind: 'node' };
+    return {
+      handle: { id: wire.peerId, send: (message) => this.send(wire.peerId, message), close: () => undefined },
+      identity,
+      role: wire.role,
+      nonce: '',
+      hostId: wire.hostId,
+      checkerAddress: wire.checkerAddress as `0x${string}` | undefined,
+      attachedAtMs: this.#now(),
+    };
+  }
+
+  /** How a peer of this instance is described to another one (see `remote`). */
+  static describe(peer: PeerState): RemotePeerWire | undefined {
+    if (!peer.role) return undefined;
+    return {
+      peerId: peer.handle.id,
+      role: peer.role,
+      identity: peer.identity.kind === 'player' ? { ...peer.identity } : { kind: 'node' },
+      ...(peer.hostId ? { hostId: peer.hostId } : {}),
+      ...(peer.checkerAddress ? { checkerAddress: peer.checkerAddress } : {}),
+    };
   }
 
   /** To the player of a session, if connected. */

@@ -4,7 +4,11 @@
  * anything else), and routed to the module that owns it. A refused frame gets a typed `error` reply and never
  * affects another peer. A new peer message: add it in `signaling/protocol/`, then one `case` below that calls
  * the owning module.
+ *
+ * With several signaling instances (a shared store), a frame about a session another live instance runs is
+ * handed to that instance, which dispatches it here as if its peer were connected to it (`receiveForwarded`).
  */
+import type { RemotePeerWire } from '../protocol/cluster.js';
 import {
   AthError,
   MESSAGES_BY_ROLE,
@@ -17,7 +21,7 @@ import type { CheckerRounds } from './CheckerRounds.js';
 import type { HubContext } from './HubContext.js';
 import type { Matchmaking } from './Matchmaking.js';
 import type { PaymentFlow } from './PaymentFlow.js';
-import type { PeerState } from './PeerDirectory.js';
+import { PeerDirectory, type PeerState } from './PeerDirectory.js';
 import type { Registration } from './Registration.js';
 import type { SessionLifecycle } from './SessionLifecycle.js';
 
@@ -50,7 +54,31 @@ export class PeerDispatcher {
     }
   }
 
-  #dispatch(peer: PeerState, message: PeerMessage): void {
+  /** A frame another instance received for a session this one runs. */
+  receiveForwarded(from: RemotePeerWire, raw: string): void {
+    const peer = this.#p.ctx.peers.remote(from);
+    let message: PeerMessage | undefined;
+    try {
+      message = parsePeerMessage(raw);
+      if (message.type === 'hello') throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'not here' });
+      this.#dispatch(peer, message, true);
+    } catch (error) {
+      this.#p.ctx.peers.replyError(peer, error, message);
+    }
+  }
+
+  /** Hands the frame to the instance running its session, when that is another live one. */
+  #forwarded(peer: PeerState, message: PeerMessage): boolean {
+    const { store } = this.#p.ctx;
+    const cluster = store.cluster;
+    if (!cluster || !('sessionId' in message) || this.#p.checkerRounds.isProbe(message.sessionId)) return false;
+    const owner = store.sessions.get(message.sessionId)?.owner;
+    if (owner === undefined || owner === store.instanceId || !cluster.isAlive(owner)) return false;
+    const from = PeerDirectory.describe(peer);
+    return from !== undefined && cluster.send(owner, { k: 'frame', peer: from, raw: JSON.stringify(message) });
+  }
+
+  #dispatch(peer: PeerState, message: PeerMessage, forwarded = false): void {
     const { sessions, matchmaking, payment, registration, checkerRounds } = this.#p;
     if (message.type === 'hello') {
       this.#onHello(peer, message);
@@ -73,6 +101,7 @@ export class PeerDispatcher {
       checkerRounds.dispatch(peer, message);
       return;
     }
+    if (!forwarded && this.#forwarded(peer, message)) return;
     switch (message.type) {
       // ---- from players
       case 'play':

@@ -47,12 +47,13 @@ export class Registration implements RegistrationPort {
       }
       if (!peers.has(peer.handle.id)) return;
       const existing = store.hosts.get(message.hostId);
-      if (existing?.peerId && existing.peerId !== peer.handle.id && peers.has(existing.peerId)) {
+      if (existing?.peerId && existing.peerId !== peer.handle.id && (await this.#stillConnected(existing.peerId))) {
         throw new AthError({
           code: 'ATH_ERR_NOT_ALLOWED',
           shortMessage: `host ${message.hostId} is already connected`,
         });
       }
+      if (!peers.has(peer.handle.id)) return;
       if (existing && existing.providerAddress.toLowerCase() !== message.providerAddress.toLowerCase()) {
         throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'host id belongs to another provider' });
       }
@@ -65,6 +66,7 @@ export class Registration implements RegistrationPort {
       peer.handle.send({ type: 'registered', hostId: host.hostId });
       this.#ctx.checkers.hostRegistered(host.hostId);
       this.#ctx.events.emit('hostRegistered', host);
+      this.#hostBack(host);
       this.#ctx.matchmaking.serveQueue();
     } catch (error) {
       peer.hostId = undefined;
@@ -72,10 +74,44 @@ export class Registration implements RegistrationPort {
     }
   }
 
+  /**
+   * Whether a host's previous connection is still open: here, or on another instance that is up (asked of
+   * the store at once: the host of a signaling server that just crashed comes back before a poll notices).
+   */
+  async #stillConnected(peerId: string): Promise<boolean> {
+    const { peers, store } = this.#ctx;
+    if (peers.isLocal(peerId)) return true;
+    const instance = peers.remoteInstanceOf(peerId);
+    if (instance === undefined || !store.cluster) return false;
+    return store.cluster.checkAlive(instance);
+  }
+
+  /** Sessions on a host that came back go on: their instances hear of it (resumes sent meanwhile are redone). */
+  #hostBack(host: HostRecord): void {
+    const { store, sessions } = this.#ctx;
+    const owners = new Set<string>();
+    for (const slot of host.slots) {
+      const owner = slot.sessionId ? store.sessions.get(slot.sessionId)?.owner : undefined;
+      if (owner !== undefined) owners.add(owner);
+    }
+    for (const owner of owners) {
+      if (owner === store.instanceId || !store.cluster) sessions.hostBack(host.hostId);
+      else store.cluster.send(owner, { k: 'hostBack', hostId: host.hostId });
+    }
+  }
+
   onHeartbeat(peer: PeerState, message: PeerMessageOf<'heartbeat'>): void {
     const host = this.peerHost(peer);
-    this.#ctx.store.hosts.heartbeat(host.hostId, message.load, this.#ctx.now());
-    if (host.state === 'down') this.#ctx.store.hosts.update(host.hostId, { state: 'up' });
+    const { store } = this.#ctx;
+    store.hosts.heartbeat(host.hostId, message.load, this.#ctx.now());
+    if (host.state === 'down') store.hosts.update(host.hostId, { state: 'up' });
+    // A host that kept its sessions through a lost signaling connection: stop those that ended meanwhile.
+    for (const slot of message.slots) {
+      const session = slot.sessionId ? store.sessions.get(slot.sessionId) : undefined;
+      if (session?.state === 'ended' && slot.state !== 'free') {
+        peer.handle.send({ type: 'stop-session', sessionId: session.id, reason: session.endReason ?? 'error' });
+      }
+    }
   }
 
   /** Marks down the hosts whose heartbeats stopped (run every heartbeat interval). */

@@ -77,6 +77,16 @@ export class SessionLifecycle implements SessionsPort {
   end(session: SessionRecord, reason: EndReasonName, message?: string): void {
     if (session.state === 'ended') return;
     const { store, timers, peers } = this.#ctx;
+    // Another live instance runs this session: it ends it (once, with its timers and its meter).
+    if (session.owner !== store.instanceId && store.cluster?.isAlive(session.owner)) {
+      store.cluster.send(session.owner, {
+        k: 'end',
+        sessionId: session.id,
+        reason,
+        ...(message !== undefined ? { message: message.slice(0, 1024) } : {}),
+      });
+      return;
+    }
     timers.clear(session.id, 'lease');
     timers.clear(session.id, 'auth');
     const wasQueued = session.state === 'queued';
@@ -148,13 +158,13 @@ export class SessionLifecycle implements SessionsPort {
 
   // ---- players -----------------------------------------------------------------------------------------
 
-  resume(peer: PeerState, session: SessionRecord): void {
+  resume(peer: PeerState, session: SessionRecord, keepStream = false): void {
     const { timers, store, settings } = this.#ctx;
     timers.clear(session.id, 'lease');
     session.playerPeerId = peer.handle.id;
     store.sessions.put(session);
     store.sessions.setActive(session.playerId, session.id);
-    this.#ctx.log.info({ sessionId: session.id, state: session.state }, 'player resumed session');
+    this.#ctx.log.info({ sessionId: session.id, state: session.state, keepStream }, 'player resumed session');
     if (session.state === 'queued' || session.state === 'requested') {
       this.#ctx.matchmaking.sendQueuePosition(session);
       return;
@@ -162,6 +172,11 @@ export class SessionLifecycle implements SessionsPort {
     const host = session.hostId ? store.hosts.get(session.hostId) : undefined;
     if (!host?.peerId || session.slot === undefined) {
       this.end(session, 'host-lost');
+      return;
+    }
+    if (keepStream && session.state === 'streaming') {
+      // Only signaling was lost (another signaling server took over): the peer-to-peer stream goes on.
+      this.sendAssigned(session, true);
       return;
     }
     // Renegotiate on the same host and slot: the game keeps its state; only the transport is new.
@@ -176,6 +191,42 @@ export class SessionLifecycle implements SessionsPort {
       codecs: session.codecs,
       resume: true,
     });
+  }
+
+  adopt(session: SessionRecord): void {
+    const { peers, settings, timers } = this.#ctx;
+    this.#ctx.log.warn({ sessionId: session.id, state: session.state }, 'took over a session from a lost instance');
+    if (session.playerPeerId && !peers.isLocal(session.playerPeerId)) {
+      session.playerPeerId = undefined;
+      this.#ctx.store.sessions.put(session);
+    }
+    if (!session.playerPeerId) {
+      // Its player was connected there: it has the reconnect window to come back here (or to any instance).
+      timers.set(session.id, 'lease', settings.reconnectWindowMs, () => this.end(session, 'player-left'));
+    } else if (session.state === 'leased' || session.state === 'connecting') {
+      timers.set(session.id, 'lease', settings.leaseTtlMs, () => this.end(session, 'connect-timeout'));
+    }
+    if (session.state !== 'requested' && session.state !== 'queued') this.#ctx.payment.adopted(session);
+    this.#ctx.events.emit('sessionAdopted', session);
+  }
+
+  hostBack(hostId: string): void {
+    const { store, peers } = this.#ctx;
+    const host = store.hosts.get(hostId);
+    if (!host?.peerId) return;
+    for (const slot of host.slots) {
+      const session = slot.sessionId ? store.sessions.get(slot.sessionId) : undefined;
+      if (session?.owner !== store.instanceId || session.state !== 'connecting' || !session.playerPeerId) continue;
+      // A resume sent while the host was away (its signaling instance had gone down): send it again.
+      peers.send(host.peerId, {
+        type: 'start-session',
+        sessionId: session.id,
+        slot: slot.slot,
+        game: session.game,
+        codecs: session.codecs,
+        resume: true,
+      });
+    }
   }
 
   /**

@@ -8,6 +8,11 @@ import type { CandidateScore } from './scoreCandidates.js';
  */
 export type SessionRecord = {
   id: string;
+  /**
+   * The signaling instance that runs this session (its timers, its meter, its state changes): the one its
+   * player connected to. Other instances hand the session's messages to it.
+   */
+  owner: string;
   playerId: string;
   playerPeerId: string | undefined;
   game: string;

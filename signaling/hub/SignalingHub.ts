@@ -21,6 +21,7 @@ import type { SignalingSettings } from '../SignalingSettings.js';
 import { MemorySignalingStore } from '../store/MemorySignalingStore.js';
 import type { HostStore, SignalingStore } from '../store/SignalingStore.js';
 import { CheckerRounds } from './CheckerRounds.js';
+import { ClusterBridge } from './ClusterBridge.js';
 import type { HubContext, HubPorts, HubServices } from './HubContext.js';
 import { HubEvents, type SignalingHubEvents } from './HubEvents.js';
 import { Matchmaking } from './Matchmaking.js';
@@ -53,12 +54,19 @@ export class SignalingHub {
   readonly #registration: Registration;
   readonly #checkerRounds: CheckerRounds;
   readonly #heartbeatMonitor: NodeJS.Timeout;
+  readonly #bridge: ClusterBridge | undefined;
   #closed = false;
 
   constructor({ settings, log, metrics, payments, store, now = Date.now }: SignalingHubParameters) {
     const hubLog = log.child({ mod: 'signaling/hub' });
     const state = store ?? new MemorySignalingStore();
-    const peers = new PeerDirectory({ log: hubLog, metrics, now });
+    const peers = new PeerDirectory({
+      log: hubLog,
+      metrics,
+      now,
+      instanceId: state.instanceId,
+      cluster: state.cluster,
+    });
     const events = new HubEvents(hubLog);
     this.checkers = new CheckerDesk({
       settings: settings.checks,
@@ -104,11 +112,29 @@ export class SignalingHub {
       registration: this.#registration,
       checkerRounds: this.#checkerRounds,
     });
+    if (state.cluster) {
+      this.#bridge = new ClusterBridge({
+        ctx,
+        cluster: state.cluster,
+        dispatcher: this.#dispatcher,
+        sessions: this.#sessions,
+      });
+    }
     this.#heartbeatMonitor = setInterval(() => {
       this.#registration.checkHeartbeats();
       this.#sessions.expireEnded();
     }, settings.heartbeatIntervalMs);
     this.#heartbeatMonitor.unref();
+  }
+
+  /** This signaling instance (several may share one store). */
+  get instanceId(): string {
+    return this.#ctx.store.instanceId;
+  }
+
+  /** A fresh id for a new connection (the transports ask for one per socket). */
+  newPeerId(): string {
+    return this.#ctx.peers.newPeerId();
   }
 
   /** Every render host signaling knows, with its slots. */
@@ -156,6 +182,7 @@ export class SignalingHub {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeatMonitor);
+    this.#bridge?.close();
     this.checkers.close();
     this.#matchmaking.close();
     this.#ctx.timers.close();

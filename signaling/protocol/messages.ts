@@ -128,6 +128,11 @@ export const Play = message('play', {
   maxPriceWeiPerSec: Type.Optional(WeiString),
   /** Resume a session after a reload or network blip (within the reconnect window). */
   resumeSessionId: Type.Optional(SessionId),
+  /**
+   * With `resumeSessionId`: the player's stream is still playing (only signaling was lost — a signaling
+   * server went down and this is another one): resume without renegotiating the media.
+   */
+  keepStream: Type.Optional(Type.Boolean()),
   /** Wait in line when every slot is taken (default); `false` answers `ATH_ERR_NO_FREE_SLOT` at once. */
   queue: Type.Optional(Type.Boolean()),
   /** A studio play token (`POST /api/play-tokens`): the studio pays; bound to a game, an origin and a cap. */

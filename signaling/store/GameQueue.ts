@@ -10,14 +10,14 @@ export class GameQueue implements QueueStore {
     return this.#length;
   }
 
-  enqueue(game: string, sessionId: string): number {
+  enqueue(game: string, sessionId: string, score?: number): number {
     let line = this.#lines.get(game);
     if (!line) {
       line = new OrderedLine();
       this.#lines.set(game, line);
     }
     const before = line.size;
-    const position = line.enqueue(sessionId);
+    const position = line.enqueue(sessionId, score);
     this.#length += line.size - before;
     return position;
   }

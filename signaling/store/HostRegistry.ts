@@ -148,6 +148,24 @@ export class HostRegistry implements HostStore {
     };
     host.priceF = Number(host.priceWeiPerSec);
     host.stakeF = Number(host.stakeWei);
+    this.#put(host);
+    return host;
+  }
+
+  /** Puts a whole record as a shared store holds it (another instance registered or changed the host). */
+  restore(record: HostRecord): HostRecord {
+    const host: HostRecord = {
+      ...record,
+      freeSlots: record.slots.filter((slot) => slot.state === 'free').length,
+      priceF: Number(record.priceWeiPerSec),
+      stakeF: Number(record.stakeWei),
+    };
+    this.#put(host);
+    return host;
+  }
+
+  #put(host: HostRecord): void {
+    const existing = this.#hosts.get(host.hostId);
     if (existing) this.#unindex(existing);
     this.#hosts.set(host.hostId, host);
     for (const game of host.games.keys()) {
@@ -159,7 +177,6 @@ export class HostRegistry implements HostStore {
       }
       set.add(host);
     }
-    return host;
   }
 
   remove(hostId: string): void {
@@ -198,6 +215,17 @@ export class HostRegistry implements HostStore {
     record.sessionId = sessionId;
     host.freeSlots -= 1;
     return true;
+  }
+
+  /** Sets a slot as the shared store says it is (another instance leased, confirmed or freed it). */
+  setSlot(hostId: string, slot: number, state: SlotStateName, sessionId: string | undefined): void {
+    const host = this.#hosts.get(hostId);
+    const record = host?.slots[slot];
+    if (!host || !record) return;
+    if (record.state === 'free' && state !== 'free') host.freeSlots -= 1;
+    if (record.state !== 'free' && state === 'free') host.freeSlots += 1;
+    record.state = state;
+    record.sessionId = state === 'free' ? undefined : sessionId;
   }
 
   confirm(hostId: string, slot: number, sessionId: string): void {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { SessionRecord } from '../hub/SessionRecord.js';
 import { GameQueue } from './GameQueue.js';
 import { HostRegistry } from './HostRegistry.js';
@@ -60,6 +61,8 @@ class MemoryMeasurementStore implements MeasurementStore {
 
 /** The embedded store: every piece of state in this process's memory (the default, one signaling server). */
 export class MemorySignalingStore implements SignalingStore {
+  readonly instanceId = randomBytes(4).toString('hex');
+  readonly cluster = undefined;
   readonly hosts = new HostRegistry();
   readonly sessions: SessionStore = new MemorySessionStore();
   readonly queue = new GameQueue();

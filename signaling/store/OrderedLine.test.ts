@@ -48,4 +48,16 @@ describe('OrderedLine', () => {
     assert.equal(line.position('s9998'), 7_499);
     assert.equal(line.position('s0'), undefined);
   });
+
+  test('an entry with an earlier order key takes its place by key (another instance enqueued it first)', () => {
+    const line = new OrderedLine();
+    line.enqueue('a', 10);
+    line.enqueue('b', 20);
+    line.enqueue('c', 30);
+    assert.equal(line.enqueue('x', 15), 2);
+    assert.deepEqual([...line], ['a', 'x', 'b', 'c']);
+    line.remove('a');
+    assert.equal(line.position('c'), 3);
+    assert.equal(line.enqueue('d', 40), 4);
+  });
 });

@@ -9,6 +9,8 @@ export class OrderedLine {
   readonly #indexOf = new Map<string, number>();
   /** arrival index → id, or undefined once it left. */
   #ids: Array<string | undefined> = [];
+  /** arrival index → the order key it was enqueued with (non-decreasing along `#ids`). */
+  #scores: number[] = [];
   /** Fenwick tree over `#ids` (1-based): 1 per waiting entry. */
   #tree: Int32Array = new Int32Array(1025);
   #head = 0;
@@ -21,13 +23,27 @@ export class OrderedLine {
     return this.#indexOf.has(id);
   }
 
-  /** Adds at the tail (no-op if waiting already); returns the 1-based position. */
-  enqueue(id: string): number {
+  /**
+   * Adds at the tail, or — with an order key lower than the tail's (an entry another instance made a moment
+   * earlier) — at its place by key; no-op if waiting already. Returns the 1-based position.
+   */
+  enqueue(id: string, score?: number): number {
     const known = this.position(id);
     if (known !== undefined) return known;
+    const tailScore = this.#scores[this.#scores.length - 1] ?? Number.NEGATIVE_INFINITY;
+    const key = score ?? Math.max(tailScore, 0);
+    if (key < tailScore) {
+      const waiting = [...this.#entries()];
+      let at = waiting.length;
+      while (at > 0 && (waiting[at - 1]?.[1] ?? 0) > key) at--;
+      waiting.splice(at, 0, [id, key]);
+      this.#rebuild(Math.max(1024, waiting.length * 2 + 2), waiting);
+      return at + 1;
+    }
     if (this.#ids.length + 1 >= this.#tree.length) this.#rebuild(Math.max(1024, this.#indexOf.size * 2 + 2));
     const index = this.#ids.length;
     this.#ids.push(id);
+    this.#scores.push(key);
     this.#indexOf.set(id, index);
     this.#add(index, 1);
     return this.#indexOf.size;
@@ -73,15 +89,22 @@ export class OrderedLine {
     return sum;
   }
 
-  #rebuild(capacity: number): void {
-    const waiting = [...this];
-    this.#ids = waiting;
+  *#entries(): IterableIterator<[string, number]> {
+    for (let i = this.#head; i < this.#ids.length; i++) {
+      const id = this.#ids[i];
+      if (id !== undefined) yield [id, this.#scores[i] ?? 0];
+    }
+  }
+
+  #rebuild(capacity: number, waiting: Array<[string, number]> = [...this.#entries()]): void {
+    this.#ids = waiting.map(([id]) => id);
+    this.#scores = waiting.map(([, score]) => score);
     this.#head = 0;
     this.#indexOf.clear();
     this.#tree = new Int32Array(Math.max(capacity, waiting.length * 2 + 2) + 1);
-    waiting.forEach((id, index) => {
-      this.#indexOf.set(id, index);
+    for (const [index, id] of this.#ids.entries()) {
+      this.#indexOf.set(id as string, index);
       this.#add(index, 1);
-    });
+    }
   }
 }

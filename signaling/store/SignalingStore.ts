@@ -6,6 +6,7 @@
  * What is not here is per instance by nature: open sockets (`PeerDirectory`) and timers (`SessionTimers`).
  */
 import type { SessionRecord } from '../hub/SessionRecord.js';
+import type { ClusterDirectMessage } from '../protocol/cluster.js';
 import type { GameInfoRecord } from '../protocol/index.js';
 import type { HostRecord, RegisterHostParameters } from './HostRegistry.js';
 
@@ -85,7 +86,39 @@ export type MeasurementStore = {
   of(playerId: string): Iterable<[hostId: string, measurement: Measurement]>;
 };
 
+/** What a shared store tells the hub about changes other instances made (and about instances). */
+export type ClusterEvent =
+  /** A slot elsewhere was freed, or a line's head changed: a waiting player of this instance may be next. */
+  | { kind: 'capacity' }
+  /** Another instance took over a session this instance ran (its player moved there). */
+  | { kind: 'sessionMoved'; sessionId: string }
+  /** An instance stopped answering (crashed, or cut off from Redis). */
+  | { kind: 'instanceDown'; instanceId: string }
+  /** Redis came back (possibly empty): this instance wrote back what it owns and reloaded the rest. */
+  | { kind: 'resynced' };
+
+/** The link between signaling instances that share a store (absent for the embedded, single-instance store). */
+export type ClusterLink = {
+  /** Whether that instance is up (its direct channel had a subscriber at the last poll). */
+  isAlive(instanceId: string): boolean;
+  /** Asks Redis now (a process killed a moment ago has already lost its subscription there). */
+  checkAlive(instanceId: string): Promise<boolean>;
+  /** A direct message (JSON, validated by the receiver) to one instance; false when it is known to be down. */
+  send(instanceId: string, message: ClusterDirectMessage): boolean;
+  onMessage(handler: (message: ClusterDirectMessage) => void): () => void;
+  onEvent(handler: (event: ClusterEvent) => void): () => void;
+  /**
+   * Makes this instance the owner of a session, atomically: only while its owner is still `expected`
+   * (undefined: whoever owns it). The session record is updated and shared on success.
+   */
+  claimSession(sessionId: string, expected?: string): Promise<boolean>;
+};
+
 export type SignalingStore = {
+  /** This signaling instance (lowercase letters and digits; the prefix of its peer ids). */
+  readonly instanceId: string;
+  /** Set when several instances share this store. */
+  readonly cluster: ClusterLink | undefined;
   readonly hosts: HostStore;
   readonly sessions: SessionStore;
   readonly queue: QueueStore;

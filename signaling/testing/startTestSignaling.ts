@@ -5,13 +5,30 @@ import { issuePlayerToken } from '../auth/playerTokens.js';
 import { hostRegistrationMessage, type PeerMessageOf, PROTOCOL_VERSION } from '../protocol/index.js';
 import { DEFAULT_SIGNALING_SETTINGS, type SignalingSettings } from '../SignalingSettings.js';
 import { type SignalingServer, startSignaling } from '../startSignaling.js';
+import { RedisSignalingStore } from '../store/redis/RedisSignalingStore.js';
 import { TestPeer } from './TestPeer.js';
 
-/** Signaling on loopback with free ports, a fresh secret and a quiet logger (LOG_LEVEL to see it). */
-export async function startTestSignaling(overrides: Partial<SignalingSettings> = {}): Promise<SignalingServer> {
+/**
+ * Signaling on loopback with free ports, a fresh secret and a quiet logger (LOG_LEVEL to see it); with
+ * `redisUrl`, one instance of a network sharing that Redis (instances of one test share `prefix`).
+ */
+export async function startTestSignaling(
+  overrides: Partial<SignalingSettings> = {},
+  { redisUrl, prefix, instanceId }: { redisUrl?: string; prefix?: string; instanceId?: string } = {},
+): Promise<SignalingServer> {
+  const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+  const store = redisUrl
+    ? await RedisSignalingStore.open({
+        url: redisUrl,
+        log,
+        ...(prefix ? { prefix } : {}),
+        ...(instanceId ? { instanceId } : {}),
+      })
+    : undefined;
   return startSignaling({
     settings: { ...DEFAULT_SIGNALING_SETTINGS, tokenSecret: randomBytes(32), ...overrides },
-    log: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+    log,
+    ...(store ? { store } : {}),
   });
 }
 

@@ -8,7 +8,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import { isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
-import { newPeerId, type StartUwsServerParameters, type UwsServer } from './startUwsServer.js';
+import type { StartUwsServerParameters, UwsServer } from './startUwsServer.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,7 +55,7 @@ export async function startFastifyWsServer({
       (socket, request) => {
         const identity = request.peerIdentity;
         if (!identity) return;
-        const id = newPeerId();
+        const id = hub.newPeerId();
         let closed = false;
         hub.attach(
           {

@@ -7,7 +7,6 @@
  */
 
 import uWS from 'uWebSockets.js';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import type { SignalingHub } from '../hub/SignalingHub.js';
@@ -35,10 +34,6 @@ export function assertNativeUws(): void {
       details: 'check the Node.js version against node_modules/uWebSockets.js/binaries',
     });
   }
-}
-
-export function newPeerId(): string {
-  return `peer-${randomBytes(8).toString('hex')}`;
 }
 
 export function startUwsServer({
@@ -77,7 +72,7 @@ export function startUwsServer({
         res.end(JSON.stringify({ code, message: isAthError(error) ? error.shortMessage : 'unauthorized' }));
         return;
       }
-      const data: SocketData = { id: newPeerId(), identity, closed: false };
+      const data: SocketData = { id: hub.newPeerId(), identity, closed: false };
       res.upgrade(data, key, WS_SUBPROTOCOL, extensions, context);
     },
     open: (ws) => {

@@ -1,0 +1,106 @@
+/**
+ * The hub's side of several signaling instances on one store: what other instances send this one (a server
+ * message for a peer connected here, a peer's frame for a session run here, a session to end, a host that
+ * came back) and what the store reports (capacity freed elsewhere, a session that moved away, an instance
+ * that went down — whose sessions this instance tries to take over).
+ */
+import { parseServerMessage } from '../protocol/index.js';
+import type { ClusterLink } from '../store/SignalingStore.js';
+import type { HubContext } from './HubContext.js';
+import type { PeerDispatcher } from './PeerDispatcher.js';
+import type { SessionLifecycle } from './SessionLifecycle.js';
+
+export type ClusterBridgeParameters = {
+  ctx: HubContext;
+  cluster: ClusterLink;
+  dispatcher: PeerDispatcher;
+  sessions: SessionLifecycle;
+};
+
+export class ClusterBridge {
+  readonly #p: ClusterBridgeParameters;
+  readonly #unsubscribe: Array<() => void> = [];
+  #serveScheduled = false;
+  #closed = false;
+
+  constructor(params: ClusterBridgeParameters) {
+    this.#p = params;
+    const { cluster } = params;
+    this.#unsubscribe.push(
+      cluster.onMessage((message) => {
+        try {
+          this.#onMessage(message);
+        } catch (error) {
+          params.ctx.log.warn({ err: error, kind: message.k }, 'cluster message failed');
+        }
+      }),
+      cluster.onEvent((event) => {
+        switch (event.kind) {
+          case 'capacity':
+          case 'resynced':
+            this.#serveQueueSoon();
+            return;
+          case 'sessionMoved':
+            params.ctx.timers.clear(event.sessionId, 'lease');
+            params.ctx.timers.clear(event.sessionId, 'auth');
+            return;
+          case 'instanceDown':
+            this.#adoptSessionsOf(event.instanceId);
+            return;
+        }
+      }),
+    );
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+  }
+
+  #onMessage(message: Parameters<Parameters<ClusterLink['onMessage']>[0]>[0]): void {
+    const { ctx, dispatcher, sessions } = this.#p;
+    switch (message.k) {
+      case 'deliver': {
+        const peer = ctx.peers.get(message.peerId);
+        if (peer) peer.handle.send(parseServerMessage(message.message));
+        return;
+      }
+      case 'frame':
+        dispatcher.receiveForwarded(message.peer, message.raw);
+        return;
+      case 'end': {
+        const session = ctx.store.sessions.get(message.sessionId);
+        if (session) sessions.end(session, message.reason, message.message);
+        return;
+      }
+      case 'hostBack':
+        sessions.hostBack(message.hostId);
+        return;
+    }
+  }
+
+  /** Slots freed or a line moved on another instance: a player waiting here may be next. */
+  #serveQueueSoon(): void {
+    if (this.#serveScheduled || this.#closed) return;
+    this.#serveScheduled = true;
+    setImmediate(() => {
+      this.#serveScheduled = false;
+      if (!this.#closed) this.#p.ctx.matchmaking.serveQueue();
+    });
+  }
+
+  /** Every live session of a lost instance is claimed by one survivor (the store decides who). */
+  #adoptSessionsOf(instanceId: string): void {
+    const { ctx, cluster, sessions } = this.#p;
+    for (const session of [...ctx.store.sessions.all()]) {
+      if (session.owner !== instanceId || session.state === 'ended') continue;
+      cluster
+        .claimSession(session.id, instanceId)
+        .then((claimed) => {
+          if (claimed && session.state !== 'ended') sessions.adopt(session);
+        })
+        .catch((error: unknown) => ctx.log.warn({ err: error, sessionId: session.id }, 'takeover failed'));
+    }
+    this.#serveQueueSoon();
+  }
+}

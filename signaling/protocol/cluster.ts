@@ -1,0 +1,236 @@
+/**
+ * The wire format between signaling instances sharing one Redis (issue 16): records as Redis holds them
+ * (hosts, sessions), the change feed every instance applies to its copy, and the direct messages one instance
+ * sends another (a server message for a peer connected there, a peer's frame for the session's owner, a
+ * session to end). Validated on every receive like the WebSocket messages: an instance trusts Redis no more
+ * than a peer.
+ */
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { AthError } from './AthError.js';
+import {
+  Address,
+  Codec,
+  EndReason,
+  GameId,
+  GameInfo,
+  HostEndpoints,
+  HostId,
+  Region,
+  Role,
+  SessionState,
+} from './messages.js';
+import { WeiString } from './money.js';
+
+export const InstanceId = Type.String({ pattern: '^[a-z0-9]{1,32}$' });
+const PeerIdWire = Type.String({ pattern: '^[a-z0-9-]{1,80}$' });
+const PlayerIdWire = Type.String({ minLength: 1, maxLength: 128 });
+const Ms = Type.Integer({ minimum: 0 });
+const AnySessionId = Type.String({ pattern: '^0x[0-9a-f]{64}$' });
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const HostWire = Type.Object(
+  {
+    hostId: HostId,
+    peerId: Nullable(PeerIdWire),
+    providerAddress: Address,
+    region: Region,
+    gpu: Type.String({ maxLength: 128 }),
+    encoder: Type.Union([Type.Literal('nvenc'), Type.Literal('x264')]),
+    games: Type.Array(GameInfo, { maxItems: 256 }),
+    priceWeiPerSec: WeiString,
+    endpoints: HostEndpoints,
+    state: Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('draining')]),
+    load: Type.Number({ minimum: 0, maximum: 1 }),
+    lastHeartbeatMs: Ms,
+    registeredAtMs: Ms,
+    slotCount: Type.Integer({ minimum: 1, maximum: 256 }),
+    qualityScore: Type.Number({ minimum: 0, maximum: 1 }),
+    failedVerdictsInARow: Type.Integer({ minimum: 0 }),
+    drained: Type.Boolean(),
+    stakeWei: WeiString,
+  },
+  { additionalProperties: false },
+);
+
+const ScoreTermsWire = Type.Object(
+  { rtt: Type.Number(), load: Type.Number(), price: Type.Number(), quality: Type.Number(), stake: Type.Number() },
+  { additionalProperties: false },
+);
+
+const CandidateWire = Type.Object(
+  {
+    hostId: HostId,
+    region: Type.String({ maxLength: 8 }),
+    rttMs: Nullable(Type.Number()),
+    load: Type.Number(),
+    priceWeiPerSec: WeiString,
+    qualityScore: Type.Number(),
+    stakeWei: WeiString,
+    terms: ScoreTermsWire,
+    score: Type.Number(),
+  },
+  { additionalProperties: false },
+);
+
+export const SessionWire = Type.Object(
+  {
+    id: AnySessionId,
+    owner: InstanceId,
+    playerId: PlayerIdWire,
+    playerPeerId: Nullable(PeerIdWire),
+    game: GameId,
+    codecs: Type.Array(Codec, { maxItems: 4 }),
+    maxPriceWeiPerSec: Nullable(WeiString),
+    state: SessionState,
+    hostId: Nullable(HostId),
+    slot: Nullable(Type.Integer({ minimum: 0 })),
+    priceWeiPerSec: WeiString,
+    createdAtMs: Ms,
+    queuedAtMs: Nullable(Ms),
+    leasedAtMs: Nullable(Ms),
+    sponsorship: Nullable(
+      Type.Object(
+        {
+          sessionId: AnySessionId,
+          providerAddress: Address,
+          priceWeiPerSec: WeiString,
+          playTokenId: Type.String({ maxLength: 128 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    streamingAtMs: Nullable(Ms),
+    setupObserved: Type.Boolean(),
+    endedAtMs: Nullable(Ms),
+    endReason: Nullable(EndReason),
+    endMessage: Nullable(Type.String({ maxLength: 1024 })),
+    queueIfBusy: Type.Boolean(),
+    probeHostIds: Type.Array(HostId, { maxItems: 64 }),
+    decision: Nullable(
+      Type.Object(
+        {
+          candidates: Type.Array(CandidateWire, { maxItems: 64 }),
+          chosenHostId: HostId,
+          decidedAtMs: Ms,
+          pickMicros: Type.Number({ minimum: 0 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    payerAddress: Nullable(Address),
+  },
+  { additionalProperties: false },
+);
+
+const HostPatchWire = Type.Object(
+  {
+    state: Type.Optional(Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('draining')])),
+    peerId: Type.Optional(Nullable(PeerIdWire)),
+    qualityScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    failedVerdictsInARow: Type.Optional(Type.Integer({ minimum: 0 })),
+    drained: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
+/** A slot as Redis holds it: `free`, `leased|<sessionId>` or `busy|<sessionId>`. */
+export const SlotValue = Type.String({ pattern: '^(free|(leased|busy)\\|0x[0-9a-f]{64})$' });
+
+const feed = <K extends string, P extends Record<string, TSchema>>(kind: K, properties: P) =>
+  Type.Object({ k: Type.Literal(kind), o: InstanceId, ...properties }, { additionalProperties: false });
+
+export const ClusterFeedMessage = Type.Union([
+  feed('host', { host: HostWire }),
+  feed('hostPatch', { hostId: HostId, patch: HostPatchWire }),
+  feed('hostRemoved', { hostId: HostId }),
+  feed('stake', { hostId: HostId, stakeWei: WeiString }),
+  feed('slot', { hostId: HostId, slot: Type.Integer({ minimum: 0, maximum: 255 }), v: SlotValue }),
+  feed('slotsFree', { hostId: HostId }),
+  feed('loads', { loads: Type.Record(HostId, Type.Number({ minimum: 0, maximum: 1 })) }),
+  feed('session', { session: SessionWire }),
+  feed('sessionDeleted', { sessionId: AnySessionId }),
+  feed('active', { playerId: PlayerIdWire, sessionId: Nullable(AnySessionId) }),
+  feed('queued', { game: GameId, sessionId: AnySessionId, score: Type.Number() }),
+  feed('unqueued', { game: GameId, sessionId: AnySessionId }),
+]);
+export type ClusterFeedMessage = Static<typeof ClusterFeedMessage>;
+
+/** Who sent a frame that another instance handles: enough to check roles and ownership there. */
+export const RemotePeerWire = Type.Object(
+  {
+    peerId: PeerIdWire,
+    role: Role,
+    identity: Type.Union([
+      Type.Object(
+        {
+          kind: Type.Literal('player'),
+          playerId: PlayerIdWire,
+          origin: Type.Optional(Type.String({ maxLength: 512 })),
+          sameOrigin: Type.Optional(Type.Boolean()),
+          wsHost: Type.Optional(Type.String({ maxLength: 512 })),
+        },
+        { additionalProperties: false },
+      ),
+      Type.Object({ kind: Type.Literal('node') }, { additionalProperties: false }),
+    ]),
+    hostId: Type.Optional(HostId),
+    checkerAddress: Type.Optional(Address),
+  },
+  { additionalProperties: false },
+);
+export type RemotePeerWire = Static<typeof RemotePeerWire>;
+
+const direct = <K extends string, P extends Record<string, TSchema>>(kind: K, properties: P) =>
+  Type.Object({ k: Type.Literal(kind), ...properties }, { additionalProperties: false });
+
+export const ClusterDirectMessage = Type.Union([
+  /** A server message for a peer connected to the receiving instance (validated again as a ServerMessage). */
+  direct('deliver', { peerId: PeerIdWire, message: Type.String({ maxLength: 256 * 1024 }) }),
+  /** A peer's frame for a session the receiving instance owns. */
+  direct('frame', { peer: RemotePeerWire, raw: Type.String({ maxLength: 256 * 1024 }) }),
+  /** End a session the receiving instance owns. */
+  direct('end', {
+    sessionId: AnySessionId,
+    reason: EndReason,
+    message: Type.Optional(Type.String({ maxLength: 1024 })),
+  }),
+  /** A host this instance's sessions run on came back (re-registered elsewhere). */
+  direct('hostBack', { hostId: HostId }),
+]);
+export type ClusterDirectMessage = Static<typeof ClusterDirectMessage>;
+
+const feedCheck = TypeCompiler.Compile(ClusterFeedMessage);
+const directCheck = TypeCompiler.Compile(ClusterDirectMessage);
+const hostCheck = TypeCompiler.Compile(HostWire);
+const sessionCheck = TypeCompiler.Compile(SessionWire);
+
+function parseWith<T>(check: { Check(value: unknown): boolean }, raw: string, what: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    throw new AthError({ code: 'ATH_ERR_BAD_MESSAGE', shortMessage: `${what} is not JSON`, cause: error });
+  }
+  if (!check.Check(value)) throw new AthError({ code: 'ATH_ERR_BAD_MESSAGE', shortMessage: `invalid ${what}` });
+  return value as T;
+}
+
+export function parseClusterFeed(raw: string): ClusterFeedMessage {
+  return parseWith(feedCheck, raw, 'cluster feed message');
+}
+
+export function parseClusterDirect(raw: string): ClusterDirectMessage {
+  return parseWith(directCheck, raw, 'cluster message');
+}
+
+export function parseHostWire(raw: string): Static<typeof HostWire> {
+  return parseWith(hostCheck, raw, 'host record');
+}
+
+export function parseSessionWire(raw: string): Static<typeof SessionWire> {
+  return parseWith(sessionCheck, raw, 'session record');
+}
+
+export type HostWire = Static<typeof HostWire>;
+export type SessionWire = Static<typeof SessionWire>;

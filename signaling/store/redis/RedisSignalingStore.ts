@@ -1,0 +1,874 @@
+/**
+ * The shared store: several signaling instances on one Redis form one network (issue 16).
+ *
+ * Every instance keeps a full copy of the state in memory (the embedded store's classes), so that reads stay
+ * synchronous and a pick over 100,000 hosts never waits on the network. Each change an instance makes is
+ * applied to its copy, written to Redis and published on the feed channel; the others apply it to theirs.
+ * What must be decided once for the whole network is decided inside Redis by Lua (`luaScripts.ts`): a slot
+ * lease (never two sessions on one slot), a slot's release, a session's owner.
+ *
+ * Besides the feed, each instance subscribes to its own direct channel (`to:<instanceId>`): server messages
+ * for peers connected to it, peers' frames for sessions it owns. An instance is alive while that channel
+ * has a subscriber — Redis drops a killed process's subscription at once, so a crash is seen within a poll
+ * (500 ms), not after a key's TTL.
+ *
+ * Redis itself may restart (empty: tests run it with `--save ''`): on reconnecting, an instance that finds
+ * the generation key gone writes back what it owns (its hosts and their slots, its sessions, their queue
+ * places), then reloads everything else from Redis. No operator action.
+ *
+ * Keys (prefix `ath:` by default): `gen`, `hosts` (set), `h:<hostId>` (HostWire JSON), `slots:<hostId>`
+ * (hash), `hb` (zset hostId → last heartbeat ms), `sessions` (set), `s:<sessionId>` (SessionWire JSON),
+ * `own` (hash sessionId → instance), `active` (hash playerId → sessionId), `queues` (set), `q:<game>` (zset
+ * sessionId → queuedAtMs). Channels: `feed`, `to:<instanceId>`.
+ */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { SessionRecord } from '../../hub/SessionRecord.js';
+import {
+  type ClusterDirectMessage,
+  type ClusterFeedMessage,
+  parseClusterDirect,
+  parseClusterFeed,
+  parseHostWire,
+  parseSessionWire,
+} from '../../protocol/cluster.js';
+import { AthError, type GameInfoRecord, weiToString } from '../../protocol/index.js';
+import type { HostRecord, RegisterHostParameters, SlotRecord } from '../HostRegistry.js';
+import { MemorySignalingStore } from '../MemorySignalingStore.js';
+import { instanceOfPeer } from '../peerIds.js';
+import type {
+  ClusterEvent,
+  ClusterLink,
+  HostPatch,
+  HostStore,
+  MeasurementStore,
+  QueueStore,
+  SessionStore,
+  SignalingStore,
+} from '../SignalingStore.js';
+import { CLAIM_SESSION, CONFIRM_SLOT, LEASE_SLOT, RELEASE_ALL_SLOTS, RELEASE_SLOT } from './luaScripts.js';
+import { hostFromWire, hostToWire, sessionFromWire, sessionToWire, slotFromValue, slotValue } from './recordCodec.js';
+
+export type OpenRedisSignalingStoreParameters = {
+  /** `redis://host:port[/db]`. */
+  url: string;
+  log: Logger;
+  /** Keys and channels start with it: instances with the same prefix form one network. Default `ath:`. */
+  prefix?: string;
+  /** Default: 8 random hex digits. Lowercase letters and digits only (it prefixes peer ids). */
+  instanceId?: string;
+  now?: () => number;
+  /** How often liveness is polled and heartbeats/loads are flushed. Default 500 ms. */
+  pollIntervalMs?: number;
+};
+
+/** A host's load is shared when it moved this much since it was last shared. */
+const LOAD_SHARE_STEP = 0.02;
+/** An instance is declared down after this many polls without a subscriber on its channel. */
+const DOWN_AFTER_POLLS = 2;
+const LOAD_BATCH = 500;
+
+type Pending = { kind: 'feed'; message: ClusterFeedMessage };
+
+export class RedisSignalingStore implements SignalingStore {
+  readonly instanceId: string;
+  readonly cluster: ClusterLink;
+  readonly hosts: HostStore;
+  readonly sessions: SessionStore;
+  readonly queue: QueueStore;
+  readonly measurements: MeasurementStore;
+
+  readonly #local = new MemorySignalingStore();
+  readonly #cmd: Redis;
+  readonly #sub: Redis;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  readonly #prefix: string;
+  readonly #feedChannel: string;
+  readonly #myChannel: string;
+  readonly #messageHandlers = new Set<(message: ClusterDirectMessage) => void>();
+  readonly #eventHandlers = new Set<(event: ClusterEvent) => void>();
+  /**
+   * Every instance this one heard of (live ones, owners of sessions, holders of hosts), those declared down,
+   * and how many polls each has been missing for. An instance is alive unless declared down: one that just
+   * started may not have been polled yet.
+   */
+  readonly #known = new Set<string>();
+  readonly #down = new Set<string>();
+  readonly #missing = new Map<string, number>();
+  readonly #pendingHeartbeats = new Map<string, number>();
+  readonly #pendingLoads = new Map<string, number>();
+  readonly #sharedLoads = new Map<string, number>();
+  #buffer: Pending[] | undefined = [];
+  #generation = '';
+  #readySinceMs = 0;
+  #poller: NodeJS.Timeout | undefined;
+  #polling = false;
+  #resyncing: Promise<void> | undefined;
+  #closed = false;
+
+  private constructor(params: OpenRedisSignalingStoreParameters, cmd: Redis, sub: Redis) {
+    this.instanceId = params.instanceId ?? randomBytes(4).toString('hex');
+    if (!/^[a-z0-9]{1,32}$/.test(this.instanceId)) {
+      throw new AthError({ code: 'ATH_ERR_REDIS', shortMessage: 'instance ids are 1–32 lowercase letters or digits' });
+    }
+    this.#log = params.log.child({ mod: 'signaling/store/redis', instance: this.instanceId });
+    this.#now = params.now ?? Date.now;
+    this.#prefix = params.prefix ?? 'ath:';
+    this.#feedChannel = `${this.#prefix}feed`;
+    this.#myChannel = `${this.#prefix}to:${this.instanceId}`;
+    this.#cmd = cmd;
+    this.#sub = sub;
+    this.hosts = new SharedHosts(this);
+    this.sessions = new SharedSessions(this);
+    this.queue = new SharedQueue(this);
+    this.measurements = this.#local.measurements;
+    this.cluster = {
+      isAlive: (instanceId) => this.isAlive(instanceId),
+      checkAlive: async (instanceId) => {
+        if (instanceId === this.instanceId) return true;
+        const counts = (await this.#cmd.pubsub('NUMSUB', `${this.#prefix}to:${instanceId}`)) as Array<string | number>;
+        return Number(counts[1] ?? 0) > 0;
+      },
+      send: (instanceId, message) => this.#send(instanceId, message),
+      onMessage: (handler) => {
+        this.#messageHandlers.add(handler);
+        return () => this.#messageHandlers.delete(handler);
+      },
+      onEvent: (handler) => {
+        this.#eventHandlers.add(handler);
+        return () => this.#eventHandlers.delete(handler);
+      },
+      claimSession: (sessionId, expected) => this.#claimSession(sessionId, expected),
+    };
+  }
+
+  /** Connects, loads the network's state and starts following its changes. */
+  static async open(params: OpenRedisSignalingStoreParameters): Promise<RedisSignalingStore> {
+    const options = {
+      lazyConnect: true,
+      maxRetriesPerRequest: 2,
+      commandTimeout: 3_000,
+      retryStrategy: (attempt: number) => Math.min(100 * attempt, 1_000),
+    };
+    const cmd = new Redis(params.url, { ...options, connectionName: 'ath-signaling' });
+    const sub = new Redis(params.url, { ...options, connectionName: 'ath-signaling-sub' });
+    for (const client of [cmd, sub]) client.on('error', () => undefined);
+    const store = new RedisSignalingStore(params, cmd, sub);
+    try {
+      await Promise.all([cmd.connect(), sub.connect()]);
+      await store.#start(params.pollIntervalMs ?? 500);
+    } catch (error) {
+      cmd.disconnect();
+      sub.disconnect();
+      throw new AthError({
+        code: 'ATH_ERR_REDIS',
+        shortMessage: `cannot use Redis at ${redactUrl(params.url)}`,
+        cause: error,
+        details: error instanceof Error ? error.message : String(error),
+      });
+    }
+    return store;
+  }
+
+  // ---- internals shared with the facades below -----------------------------------------------------------
+
+  get local(): MemorySignalingStore {
+    return this.#local;
+  }
+
+  key(name: string): string {
+    return `${this.#prefix}${name}`;
+  }
+
+  get redis(): Redis {
+    return this.#cmd;
+  }
+
+  get feedChannel(): string {
+    return this.#feedChannel;
+  }
+
+  now(): number {
+    return this.#now();
+  }
+
+  /** Runs writes in one pipeline, in order; a failure is logged (Redis down: the resync repairs it). */
+  write(build: (pipeline: ReturnType<Redis['multi']>) => void): void {
+    if (this.#closed) return;
+    const pipeline = this.#cmd.multi();
+    build(pipeline);
+    pipeline.exec().catch((error: unknown) => this.#log.warn({ err: error }, 'write to Redis failed'));
+  }
+
+  publish(pipeline: ReturnType<Redis['multi']>, message: ClusterFeedMessage): void {
+    pipeline.publish(this.#feedChannel, JSON.stringify(message));
+  }
+
+  eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
+    return this.#cmd.eval(script, keys.length, ...keys, ...args);
+  }
+
+  isAlive(instanceId: string): boolean {
+    return instanceId === this.instanceId || !this.#down.has(instanceId);
+  }
+
+  /** Notes an instance named by a record (a session's owner, a host's connection). */
+  know(instanceId: string | undefined): void {
+    if (instanceId !== undefined) this.#known.add(instanceId);
+  }
+
+  /** The instance a peer id belongs to (`peer-<instanceId>-…`), if it names one. */
+  instanceOfPeer(peerId: string | undefined): string | undefined {
+    return instanceOfPeer(peerId);
+  }
+
+  emit(event: ClusterEvent): void {
+    for (const handler of this.#eventHandlers) {
+      try {
+        handler(event);
+      } catch (error) {
+        this.#log.error({ err: error, event: event.kind }, 'cluster event handler threw');
+      }
+    }
+  }
+
+  queueHeartbeat(hostId: string, load: number, nowMs: number): void {
+    this.#pendingHeartbeats.set(hostId, nowMs);
+    const shared = this.#sharedLoads.get(hostId);
+    if (shared === undefined || Math.abs(shared - load) >= LOAD_SHARE_STEP) this.#pendingLoads.set(hostId, load);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#poller);
+    this.#flushHeartbeats();
+    // Let the last writes leave before the connections close.
+    void this.#cmd.quit().catch(() => this.#cmd.disconnect());
+    this.#sub.disconnect();
+  }
+
+  // ---- start, load, follow ----------------------------------------------------------------------------------
+
+  async #start(pollIntervalMs: number): Promise<void> {
+    this.#sub.on('message', (channel: string, raw: string) => this.#onChannelMessage(channel, raw));
+    await this.#sub.subscribe(this.#feedChannel, this.#myChannel);
+    this.#generation = (await this.#cmd.get(this.key('gen'))) ?? '';
+    if (!this.#generation) {
+      const fresh = randomBytes(8).toString('hex');
+      await this.#cmd.set(this.key('gen'), fresh, 'NX');
+      this.#generation = (await this.#cmd.get(this.key('gen'))) ?? fresh;
+    }
+    await this.#loadAll();
+    this.#drainBuffer();
+    this.#readySinceMs = this.#now();
+    await this.#poll();
+    this.#cmd.on('ready', () => void this.#onReconnected());
+    this.#poller = setInterval(() => void this.#poll(), pollIntervalMs);
+    this.#poller.unref();
+    this.#log.info({ hosts: this.#local.hosts.size, generation: this.#generation }, 'joined the shared store');
+  }
+
+  #onChannelMessage(channel: string, raw: string): void {
+    try {
+      if (channel === this.#feedChannel) {
+        const message = parseClusterFeed(raw);
+        if (message.o === this.instanceId) return;
+        if (this.#buffer) this.#buffer.push({ kind: 'feed', message });
+        else this.#applyFeed(message);
+        return;
+      }
+      if (channel === this.#myChannel) {
+        const message = parseClusterDirect(raw);
+        for (const handler of this.#messageHandlers) handler(message);
+      }
+    } catch (error) {
+      this.#log.warn({ err: error, channel }, 'cluster message refused');
+    }
+  }
+
+  #drainBuffer(): void {
+    const buffered = this.#buffer ?? [];
+    this.#buffer = undefined;
+    for (const pending of buffered) this.#applyFeed(pending.message);
+  }
+
+  async #loadAll(): Promise<void> {
+    const redis = this.#cmd;
+    const hostIds = await redis.smembers(this.key('hosts'));
+    for (let start = 0; start < hostIds.length; start += 1000) {
+      const batch = hostIds.slice(start, start + 1000);
+      const pipeline = redis.pipeline();
+      for (const hostId of batch) {
+        pipeline.get(this.key(`h:${hostId}`));
+        pipeline.hgetall(this.key(`slots:${hostId}`));
+      }
+      const results = (await pipeline.exec()) ?? [];
+      batch.forEach((hostId, i) => {
+        const raw = results[i * 2]?.[1];
+        const slotValues = (results[i * 2 + 1]?.[1] ?? {}) as Record<string, string>;
+        if (typeof raw !== 'string') return;
+        try {
+          const wire = parseHostWire(raw);
+          const slots = Array.from({ length: wire.slotCount }, (_, slot) => slotFromValue(slot, slotValues[slot]));
+          this.#local.hosts.restore(hostFromWire(wire, slots));
+          this.know(instanceOfPeer(wire.peerId ?? undefined));
+        } catch (error) {
+          this.#log.warn({ err: error, hostId }, 'host record in Redis refused');
+        }
+      });
+    }
+    const sessionIds = await redis.smembers(this.key('sessions'));
+    for (let start = 0; start < sessionIds.length; start += 1000) {
+      const batch = sessionIds.slice(start, start + 1000);
+      const raws = batch.length > 0 ? await redis.mget(batch.map((id) => this.key(`s:${id}`))) : [];
+      for (const raw of raws) {
+        if (!raw) continue;
+        try {
+          this.#putLocalSession(sessionFromWire(parseSessionWire(raw)));
+        } catch (error) {
+          this.#log.warn({ err: error }, 'session record in Redis refused');
+        }
+      }
+    }
+    const active = await redis.hgetall(this.key('active'));
+    for (const [playerId, sessionId] of Object.entries(active)) this.#local.sessions.setActive(playerId, sessionId);
+    for (const game of await redis.smembers(this.key('queues'))) {
+      const entries = await redis.zrange(this.key(`q:${game}`), 0, -1, 'WITHSCORES');
+      for (let i = 0; i + 1 < entries.length; i += 2) {
+        this.#local.queue.enqueue(game, entries[i] as string, Number(entries[i + 1]));
+      }
+    }
+  }
+
+  #putLocalSession(incoming: SessionRecord): void {
+    this.#known.add(incoming.owner);
+    const existing = this.#local.sessions.get(incoming.id);
+    if (!existing) {
+      this.#local.sessions.put(incoming);
+      return;
+    }
+    // In place: the hub's closures (timers, pending promises) hold the object.
+    const movedAway = existing.owner === this.instanceId && incoming.owner !== this.instanceId;
+    for (const key of Object.keys(existing) as Array<keyof SessionRecord>) {
+      if (!(key in incoming)) delete existing[key];
+    }
+    Object.assign(existing, incoming);
+    if (movedAway) this.emit({ kind: 'sessionMoved', sessionId: incoming.id });
+  }
+
+  #applyFeed(message: ClusterFeedMessage): void {
+    const local = this.#local;
+    switch (message.k) {
+      case 'host': {
+        const existing = local.hosts.get(message.host.hostId);
+        const slots = Array.from(
+          { length: message.host.slotCount },
+          (_, slot): SlotRecord => existing?.slots[slot] ?? { slot, state: 'free', sessionId: undefined },
+        );
+        local.hosts.restore(hostFromWire(message.host, slots));
+        this.know(instanceOfPeer(message.host.peerId ?? undefined));
+        this.emit({ kind: 'capacity' });
+        return;
+      }
+      case 'hostPatch': {
+        const { peerId, ...rest } = message.patch;
+        local.hosts.update(message.hostId, {
+          ...rest,
+          ...('peerId' in message.patch ? { peerId: peerId ?? undefined } : {}),
+        });
+        return;
+      }
+      case 'hostRemoved':
+        local.hosts.remove(message.hostId);
+        return;
+      case 'stake':
+        local.hosts.setStake(message.hostId, BigInt(message.stakeWei));
+        return;
+      case 'slot': {
+        const slot = slotFromValue(message.slot, message.v);
+        local.hosts.setSlot(message.hostId, message.slot, slot.state, slot.sessionId);
+        if (slot.state === 'free') this.emit({ kind: 'capacity' });
+        return;
+      }
+      case 'slotsFree':
+        local.hosts.releaseAll(message.hostId);
+        this.emit({ kind: 'capacity' });
+        return;
+      case 'loads':
+        for (const [hostId, load] of Object.entries(message.loads)) {
+          const host = local.hosts.get(hostId);
+          if (host) host.load = load;
+        }
+        return;
+      case 'session':
+        this.#putLocalSession(sessionFromWire(message.session));
+        return;
+      case 'sessionDeleted':
+        local.sessions.delete(message.sessionId);
+        return;
+      case 'active': {
+        if (message.sessionId) local.sessions.setActive(message.playerId, message.sessionId);
+        else {
+          const current = local.sessions.activeOf(message.playerId);
+          if (current) local.sessions.clearActive(message.playerId, current);
+        }
+        return;
+      }
+      case 'queued':
+        local.queue.enqueue(message.game, message.sessionId, message.score);
+        return;
+      case 'unqueued':
+        if (local.queue.remove(message.game, message.sessionId)) this.emit({ kind: 'capacity' });
+        return;
+    }
+  }
+
+  // ---- liveness, heartbeats -----------------------------------------------------------------------------------
+
+  async #poll(): Promise<void> {
+    if (this.#polling || this.#closed) return;
+    this.#polling = true;
+    try {
+      this.#flushHeartbeats();
+      const channels = (await this.#cmd.pubsub('CHANNELS', `${this.#prefix}to:*`)) as string[];
+      const seen = new Set(channels.map((channel) => channel.slice(`${this.#prefix}to:`.length)));
+      for (const instanceId of seen) {
+        this.#known.add(instanceId);
+        this.#missing.delete(instanceId);
+        if (this.#down.delete(instanceId)) this.#log.info({ up: instanceId }, 'signaling instance back');
+      }
+      // Our own subscription missing means our connection to Redis is not back yet: judge nobody.
+      if (!seen.has(this.instanceId) || this.#now() - this.#readySinceMs < 2_000) return;
+      for (const instanceId of this.#known) {
+        if (seen.has(instanceId) || this.#down.has(instanceId)) continue;
+        const polls = (this.#missing.get(instanceId) ?? 0) + 1;
+        this.#missing.set(instanceId, polls);
+        if (polls < DOWN_AFTER_POLLS) continue;
+        this.#down.add(instanceId);
+        this.#missing.delete(instanceId);
+        this.#log.warn({ down: instanceId }, 'signaling instance down');
+        this.#orphanHostsOf(instanceId);
+        this.emit({ kind: 'instanceDown', instanceId });
+      }
+    } catch (error) {
+      this.#log.debug({ err: error }, 'liveness poll failed');
+    } finally {
+      this.#polling = false;
+    }
+  }
+
+  /** The hosts a dead instance held get a full heartbeat deadline, from now, to come back elsewhere. */
+  #orphanHostsOf(instanceId: string): void {
+    const nowMs = this.#now();
+    for (const host of this.#local.hosts.all()) {
+      if (this.instanceOfPeer(host.peerId) === instanceId) host.lastHeartbeatMs = nowMs;
+    }
+  }
+
+  #flushHeartbeats(): void {
+    if (this.#pendingHeartbeats.size === 0 && this.#pendingLoads.size === 0) return;
+    const heartbeats = [...this.#pendingHeartbeats];
+    const loads = [...this.#pendingLoads];
+    this.#pendingHeartbeats.clear();
+    this.#pendingLoads.clear();
+    this.write((pipeline) => {
+      for (let start = 0; start < heartbeats.length; start += LOAD_BATCH) {
+        const members = heartbeats.slice(start, start + LOAD_BATCH).flatMap(([hostId, atMs]) => [atMs, hostId]);
+        pipeline.zadd(this.key('hb'), ...members);
+      }
+      for (let start = 0; start < loads.length; start += LOAD_BATCH) {
+        const batch = Object.fromEntries(loads.slice(start, start + LOAD_BATCH));
+        this.publish(pipeline, { k: 'loads', o: this.instanceId, loads: batch });
+      }
+    });
+    for (const [hostId, load] of loads) this.#sharedLoads.set(hostId, load);
+  }
+
+  // ---- Redis restarts --------------------------------------------------------------------------------------
+
+  async #onReconnected(): Promise<void> {
+    if (this.#closed || this.#readySinceMs === 0) return;
+    this.#readySinceMs = this.#now();
+    this.#resyncing ??= this.#resync().finally(() => {
+      this.#resyncing = undefined;
+    });
+  }
+
+  /**
+   * After a lost connection: if Redis lost its data (the generation key is gone), write back what this
+   * instance owns; then, once the others had time to do the same, reload the rest.
+   */
+  async #resync(): Promise<void> {
+    try {
+      const generation = await this.#cmd.get(this.key('gen'));
+      if (generation !== this.#generation) {
+        this.#log.warn({ before: this.#generation, now: generation }, 'Redis lost its state: writing back ours');
+        if (!generation) await this.#cmd.set(this.key('gen'), randomBytes(8).toString('hex'), 'NX');
+        this.#generation = (await this.#cmd.get(this.key('gen'))) ?? '';
+        await this.#writeBackOwned();
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+      }
+      this.#buffer = [];
+      this.#resetLocalForReload();
+      await this.#loadAll();
+      this.#drainBuffer();
+      this.#log.info({ hosts: this.#local.hosts.size }, 'resynced with Redis');
+      this.emit({ kind: 'resynced' });
+    } catch (error) {
+      this.#buffer = undefined;
+      this.#log.warn({ err: error }, 'resync with Redis failed; retrying on the next reconnect');
+    }
+  }
+
+  async #writeBackOwned(): Promise<void> {
+    const pipeline = this.#cmd.multi();
+    for (const host of this.#local.hosts.all()) {
+      if (this.instanceOfPeer(host.peerId) !== this.instanceId) continue;
+      pipeline.set(this.key(`h:${host.hostId}`), JSON.stringify(hostToWire(host)));
+      pipeline.sadd(this.key('hosts'), host.hostId);
+      pipeline.hset(
+        this.key(`slots:${host.hostId}`),
+        Object.fromEntries(host.slots.map((slot) => [String(slot.slot), slotValue(slot)])),
+      );
+    }
+    for (const session of this.#local.sessions.all()) {
+      if (session.owner !== this.instanceId) continue;
+      pipeline.set(this.key(`s:${session.id}`), JSON.stringify(sessionToWire(session)));
+      pipeline.sadd(this.key('sessions'), session.id);
+      pipeline.hset(this.key('own'), session.id, session.owner);
+      if (session.state === 'ended') continue;
+      if (this.#local.sessions.activeOf(session.playerId) === session.id) {
+        pipeline.hset(this.key('active'), session.playerId, session.id);
+      }
+      if (session.state === 'queued') {
+        pipeline.zadd(this.key(`q:${session.game}`), session.queuedAtMs ?? 0, session.id);
+        pipeline.sadd(this.key('queues'), session.game);
+      }
+    }
+    await pipeline.exec();
+  }
+
+  /** Drops what other instances own from the copy before reloading it; what this one owns stays. */
+  #resetLocalForReload(): void {
+    const local = this.#local;
+    for (const session of [...local.sessions.all()]) {
+      if (session.owner !== this.instanceId) local.sessions.delete(session.id);
+    }
+    for (const game of [...local.queue.games()]) {
+      for (const sessionId of [...local.queue.waiting(game)]) {
+        if (local.sessions.get(sessionId)?.owner !== this.instanceId) local.queue.remove(game, sessionId);
+      }
+    }
+  }
+
+  // ---- direct messages, ownership ----------------------------------------------------------------------------
+
+  #send(instanceId: string, message: ClusterDirectMessage): boolean {
+    if (this.#closed || !this.isAlive(instanceId)) return false;
+    this.#cmd
+      .publish(`${this.#prefix}to:${instanceId}`, JSON.stringify(message))
+      .catch((error: unknown) => this.#log.debug({ err: error, to: instanceId }, 'cluster message not sent'));
+    return true;
+  }
+
+  async #claimSession(sessionId: string, expected: string | undefined): Promise<boolean> {
+    const won = await this.eval(CLAIM_SESSION, [this.key('own')], [sessionId, this.instanceId, expected ?? '']);
+    if (Number(won) !== 1) return false;
+    const session = this.#local.sessions.get(sessionId);
+    if (session) {
+      session.owner = this.instanceId;
+      this.sessions.put(session);
+    }
+    return true;
+  }
+}
+
+// ---- the facades the hub sees --------------------------------------------------------------------------------
+
+class SharedHosts implements HostStore {
+  readonly #s: RedisSignalingStore;
+
+  constructor(store: RedisSignalingStore) {
+    this.#s = store;
+  }
+
+  get #local() {
+    return this.#s.local.hosts;
+  }
+
+  get size(): number {
+    return this.#local.size;
+  }
+
+  get(hostId: string): HostRecord | undefined {
+    return this.#local.get(hostId);
+  }
+
+  all(): IterableIterator<HostRecord> {
+    return this.#local.all();
+  }
+
+  hostsServing(game: string): ReadonlySet<HostRecord> {
+    return this.#local.hostsServing(game);
+  }
+
+  maxima(game: string): { maxPriceWei: bigint; maxStakeWei: bigint } {
+    return this.#local.maxima(game);
+  }
+
+  games(): Map<string, { info: GameInfoRecord; hostsUp: number; freeSlots: number }> {
+    return this.#local.games();
+  }
+
+  register(params: RegisterHostParameters): HostRecord {
+    const host = this.#local.register(params);
+    this.#share(host, true);
+    return host;
+  }
+
+  remove(hostId: string): void {
+    this.#local.remove(hostId);
+    this.#s.write((pipeline) => {
+      pipeline.del(this.#s.key(`h:${hostId}`), this.#s.key(`slots:${hostId}`));
+      pipeline.srem(this.#s.key('hosts'), hostId);
+      pipeline.zrem(this.#s.key('hb'), hostId);
+      this.#s.publish(pipeline, { k: 'hostRemoved', o: this.#s.instanceId, hostId });
+    });
+  }
+
+  update(hostId: string, patch: HostPatch): void {
+    this.#local.update(hostId, patch);
+    const host = this.#local.get(hostId);
+    if (!host) return;
+    const { peerId, ...rest } = patch;
+    this.#s.write((pipeline) => {
+      pipeline.set(this.#s.key(`h:${hostId}`), JSON.stringify(hostToWire(host)));
+      this.#s.publish(pipeline, {
+        k: 'hostPatch',
+        o: this.#s.instanceId,
+        hostId,
+        patch: { ...rest, ...('peerId' in patch ? { peerId: peerId ?? null } : {}) },
+      });
+    });
+  }
+
+  setStake(hostId: string, stakeWei: bigint): void {
+    const host = this.#local.get(hostId);
+    if (!host || host.stakeWei === stakeWei) return;
+    this.#local.setStake(hostId, stakeWei);
+    this.#s.write((pipeline) => {
+      pipeline.set(this.#s.key(`h:${hostId}`), JSON.stringify(hostToWire(host)));
+      this.#s.publish(pipeline, { k: 'stake', o: this.#s.instanceId, hostId, stakeWei: weiToString(stakeWei) });
+    });
+  }
+
+  heartbeat(hostId: string, load: number, nowMs: number): void {
+    this.#local.heartbeat(hostId, load, nowMs);
+    this.#s.queueHeartbeat(hostId, load, nowMs);
+  }
+
+  /**
+   * Overdue hosts this instance answers for: those connected to it, and those of an instance that went down
+   * (their deadline started when it did). Hosts on other live instances are theirs to judge.
+   */
+  overdue(nowMs: number, deadlineMs: number): HostRecord[] {
+    return this.#local.overdue(nowMs, deadlineMs).filter((host) => {
+      const instance = this.#s.instanceOfPeer(host.peerId);
+      return instance === undefined || instance === this.#s.instanceId || !this.#s.isAlive(instance);
+    });
+  }
+
+  async tryLease(hostId: string, slot: number, sessionId: string): Promise<boolean> {
+    const record = this.#local.get(hostId)?.slots[slot];
+    if (record?.state !== 'free') return false;
+    // Taken here at once, so that this instance's next pick does not choose it while Redis decides.
+    this.#local.setSlot(hostId, slot, 'leased', sessionId);
+    try {
+      const result = String(
+        await this.#s.eval(
+          LEASE_SLOT,
+          [this.#s.key(`slots:${hostId}`)],
+          [slot, sessionId, this.#s.feedChannel, this.#s.instanceId, hostId],
+        ),
+      );
+      if (result === 'ok') return true;
+      const holder = result === 'missing' ? undefined : slotFromValue(slot, result);
+      this.#revert(hostId, slot, sessionId, holder);
+      return false;
+    } catch (error) {
+      this.#revert(hostId, slot, sessionId, undefined);
+      throw error;
+    }
+  }
+
+  #revert(hostId: string, slot: number, sessionId: string, holder: SlotRecord | undefined): void {
+    const current = this.#local.get(hostId)?.slots[slot];
+    if (current?.sessionId !== sessionId) return;
+    this.#local.setSlot(hostId, slot, holder?.state ?? 'free', holder?.sessionId);
+  }
+
+  confirm(hostId: string, slot: number, sessionId: string): void {
+    this.#local.confirm(hostId, slot, sessionId);
+    this.#slotScript(CONFIRM_SLOT, hostId, slot, sessionId);
+  }
+
+  release(hostId: string, slot: number, sessionId: string): boolean {
+    const released = this.#local.release(hostId, slot, sessionId);
+    this.#slotScript(RELEASE_SLOT, hostId, slot, sessionId);
+    return released;
+  }
+
+  releaseAll(hostId: string): string[] {
+    const sessions = this.#local.releaseAll(hostId);
+    this.#s
+      .eval(RELEASE_ALL_SLOTS, [this.#s.key(`slots:${hostId}`)], [this.#s.feedChannel, this.#s.instanceId, hostId])
+      .catch(() => undefined);
+    return sessions;
+  }
+
+  #slotScript(script: string, hostId: string, slot: number, sessionId: string): void {
+    this.#s
+      .eval(
+        script,
+        [this.#s.key(`slots:${hostId}`)],
+        [slot, sessionId, this.#s.feedChannel, this.#s.instanceId, hostId],
+      )
+      .catch(() => undefined);
+  }
+
+  #share(host: HostRecord, withSlots: boolean): void {
+    this.#s.write((pipeline) => {
+      pipeline.set(this.#s.key(`h:${host.hostId}`), JSON.stringify(hostToWire(host)));
+      pipeline.sadd(this.#s.key('hosts'), host.hostId);
+      if (withSlots) {
+        for (const slot of host.slots) pipeline.hsetnx(this.#s.key(`slots:${host.hostId}`), String(slot.slot), 'free');
+      }
+      pipeline.zadd(this.#s.key('hb'), host.lastHeartbeatMs, host.hostId);
+      this.#s.publish(pipeline, { k: 'host', o: this.#s.instanceId, host: hostToWire(host) });
+    });
+  }
+}
+
+class SharedSessions implements SessionStore {
+  readonly #s: RedisSignalingStore;
+
+  constructor(store: RedisSignalingStore) {
+    this.#s = store;
+  }
+
+  get(sessionId: string): SessionRecord | undefined {
+    return this.#s.local.sessions.get(sessionId);
+  }
+
+  all(): IterableIterator<SessionRecord> {
+    return this.#s.local.sessions.all();
+  }
+
+  activeOf(playerId: string): string | undefined {
+    return this.#s.local.sessions.activeOf(playerId);
+  }
+
+  put(session: SessionRecord): void {
+    this.#s.local.sessions.put(session);
+    const wire = sessionToWire(session);
+    this.#s.write((pipeline) => {
+      pipeline.set(this.#s.key(`s:${session.id}`), JSON.stringify(wire));
+      pipeline.sadd(this.#s.key('sessions'), session.id);
+      pipeline.hsetnx(this.#s.key('own'), session.id, session.owner);
+      this.#s.publish(pipeline, { k: 'session', o: this.#s.instanceId, session: wire });
+    });
+  }
+
+  delete(sessionId: string): void {
+    if (!this.#s.local.sessions.get(sessionId)) return;
+    this.#s.local.sessions.delete(sessionId);
+    this.#s.write((pipeline) => {
+      pipeline.del(this.#s.key(`s:${sessionId}`));
+      pipeline.srem(this.#s.key('sessions'), sessionId);
+      pipeline.hdel(this.#s.key('own'), sessionId);
+      this.#s.publish(pipeline, { k: 'sessionDeleted', o: this.#s.instanceId, sessionId });
+    });
+  }
+
+  setActive(playerId: string, sessionId: string): void {
+    this.#s.local.sessions.setActive(playerId, sessionId);
+    this.#s.write((pipeline) => {
+      pipeline.hset(this.#s.key('active'), playerId, sessionId);
+      this.#s.publish(pipeline, { k: 'active', o: this.#s.instanceId, playerId, sessionId });
+    });
+  }
+
+  clearActive(playerId: string, sessionId: string): void {
+    if (this.#s.local.sessions.activeOf(playerId) !== sessionId) return;
+    this.#s.local.sessions.clearActive(playerId, sessionId);
+    this.#s.write((pipeline) => {
+      pipeline.hdel(this.#s.key('active'), playerId);
+      this.#s.publish(pipeline, { k: 'active', o: this.#s.instanceId, playerId, sessionId: null });
+    });
+  }
+}
+
+class SharedQueue implements QueueStore {
+  readonly #s: RedisSignalingStore;
+
+  constructor(store: RedisSignalingStore) {
+    this.#s = store;
+  }
+
+  get length(): number {
+    return this.#s.local.queue.length;
+  }
+
+  enqueue(game: string, sessionId: string): number {
+    // Ordered by when the player was queued, so that every instance's copy has the same order.
+    const score = this.#s.local.sessions.get(sessionId)?.queuedAtMs ?? this.#s.now();
+    const known = this.#s.local.queue.position(game, sessionId);
+    const position = this.#s.local.queue.enqueue(game, sessionId, score);
+    if (known === undefined) {
+      this.#s.write((pipeline) => {
+        pipeline.zadd(this.#s.key(`q:${game}`), score, sessionId);
+        pipeline.sadd(this.#s.key('queues'), game);
+        this.#s.publish(pipeline, { k: 'queued', o: this.#s.instanceId, game, sessionId, score });
+      });
+    }
+    return position;
+  }
+
+  remove(game: string, sessionId: string): boolean {
+    const removed = this.#s.local.queue.remove(game, sessionId);
+    if (removed) {
+      this.#s.write((pipeline) => {
+        pipeline.zrem(this.#s.key(`q:${game}`), sessionId);
+        this.#s.publish(pipeline, { k: 'unqueued', o: this.#s.instanceId, game, sessionId });
+      });
+    }
+    return removed;
+  }
+
+  position(game: string, sessionId: string): number | undefined {
+    return this.#s.local.queue.position(game, sessionId);
+  }
+
+  first(game: string): string | undefined {
+    return this.#s.local.queue.first(game);
+  }
+
+  size(game: string): number {
+    return this.#s.local.queue.size(game);
+  }
+
+  waiting(game: string): Iterable<string> {
+    return this.#s.local.queue.waiting(game);
+  }
+
+  games(): IterableIterator<string> {
+    return this.#s.local.queue.games();
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

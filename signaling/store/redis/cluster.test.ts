@@ -1,0 +1,223 @@
+/**
+ * Two signaling instances on one real redis-server (started here on a free port): a slot is never leased
+ * twice across instances, a player on one instance plays on a host connected to the other, the queue spans
+ * both, and a Redis restart (empty) is recovered from without help.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import type { SignalingServer } from '../../startSignaling.js';
+import { connectTestHost, connectTestPlayer, startTestSignaling } from '../../testing/startTestSignaling.js';
+import type { TestPeer } from '../../testing/TestPeer.js';
+import { RedisSignalingStore } from './RedisSignalingStore.js';
+import { type RedisServer, startRedisServer } from './startRedisServer.js';
+
+const secret = randomBytes(32);
+let redis: RedisServer;
+const closers: Array<() => Promise<void> | void> = [];
+
+before(async () => {
+  redis = await startRedisServer();
+});
+after(async () => {
+  for (const close of closers.reverse()) await close();
+  await redis.close();
+});
+
+async function pair(prefix: string): Promise<[SignalingServer, SignalingServer]> {
+  const settings = { tokenSecret: secret, reloadGraceMs: 200, leaseTtlMs: 10_000 };
+  const a = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'ia' });
+  const b = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'ib' });
+  closers.push(
+    () => a.close(),
+    () => b.close(),
+  );
+  return [a, b];
+}
+
+const peers: TestPeer[] = [];
+closers.push(() => {
+  for (const peer of peers) peer.terminate();
+});
+const track = <T extends TestPeer>(peer: T): T => {
+  peers.push(peer);
+  return peer;
+};
+
+const game = (id: string) => ({
+  id,
+  title: id,
+  description: 'test game',
+  width: 1280,
+  height: 720,
+  fps: 60,
+  inputMode: 'absolute' as const,
+  audio: false,
+});
+
+async function waitFor(what: string, predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('slots across instances', () => {
+  test('two stores racing for the same slots: each slot goes to exactly one session', async () => {
+    const log = pino({ level: 'silent' });
+    const prefix = `race${randomBytes(3).toString('hex')}:`;
+    const [one, two] = await Promise.all([
+      RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId: 'r1' }),
+      RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId: 'r2' }),
+    ]);
+    closers.push(
+      () => one.close(),
+      () => two.close(),
+    );
+    const slots = 40;
+    one.hosts.register({
+      peerId: 'peer-r1-00',
+      nowMs: Date.now(),
+      message: {
+        type: 'register',
+        hostId: 'race-host',
+        providerAddress: `0x${'22'.repeat(20)}`,
+        signature: `0x${'00'.repeat(65)}`,
+        region: { country: 'DE', lat: 50, lon: 8 },
+        gpu: 'test',
+        encoder: 'x264',
+        games: [game('race-game')],
+        slots,
+        priceWeiPerSec: '1000',
+        endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
+      },
+    });
+    await waitFor('the host on the second instance', () => two.hosts.get('race-host')?.slots.length === slots);
+    const session = (n: number) => `0x${n.toString(16).padStart(64, '0')}`;
+    const results = await Promise.all(
+      Array.from({ length: slots }, (_, slot) => [
+        one.hosts.tryLease('race-host', slot, session(slot * 2)),
+        two.hosts.tryLease('race-host', slot, session(slot * 2 + 1)),
+      ]).flat(),
+    );
+    for (let slot = 0; slot < slots; slot++) {
+      const won = [results[slot * 2], results[slot * 2 + 1]].filter(Boolean).length;
+      assert.equal(won, 1, `slot ${slot}: ${won} winners`);
+    }
+    // Both copies converge on who holds each slot.
+    await waitFor('both copies to agree', () =>
+      (one.hosts.get('race-host')?.slots ?? []).every(
+        (s, i) => s.sessionId !== undefined && s.sessionId === two.hosts.get('race-host')?.slots[i]?.sessionId,
+      ),
+    );
+    assert.equal(one.hosts.get('race-host')?.freeSlots, 0);
+    assert.equal(two.hosts.get('race-host')?.freeSlots, 0);
+  });
+
+  test('players on two instances press Play at once for one slot: one plays, the other waits, then plays', async () => {
+    const [a, b] = await pair(`lease${randomBytes(3).toString('hex')}:`);
+    const host = track(await connectTestHost(a, { slots: 1, games: [game('one-slot')] }));
+    await waitFor('the host on b', () => b.hub.hosts.get(hostIdOf(a)) !== undefined);
+    const p1 = track(await connectTestPlayer(a, secret));
+    const p2 = track(await connectTestPlayer(b, secret));
+    p1.send({ type: 'play', game: 'one-slot', codecs: ['H264'] });
+    p2.send({ type: 'play', game: 'one-slot', codecs: ['H264'] });
+    // The `session` wait stays pending for the player who was queued: it is how that player is served later.
+    const outcome = (p: TestPeer) => {
+      const served = p.next('session', 20_000);
+      return Promise.race([
+        served.then((m) => ({ p, served, kind: 'session' as const, sessionId: m.sessionId })),
+        p.next('queued').then((m) => ({ p, served, kind: 'queued' as const, sessionId: m.sessionId })),
+      ]);
+    };
+    const results = await Promise.all([outcome(p1), outcome(p2)]);
+    assert.deepEqual(results.map((r) => r.kind).sort(), ['queued', 'session']);
+    const winner = results.find((r) => r.kind === 'session');
+    const waiter = results.find((r) => r.kind === 'queued');
+    assert.ok(winner && waiter);
+    const start = await host.next('start-session');
+    assert.equal(start.sessionId, winner.sessionId);
+    winner.p.send({ type: 'quit', sessionId: winner.sessionId });
+    assert.equal((await host.next('stop-session')).sessionId, winner.sessionId);
+    const served = await waiter.served;
+    assert.equal(served.sessionId, waiter.sessionId);
+    assert.equal((await host.next('start-session')).sessionId, waiter.sessionId);
+  });
+});
+
+describe('relaying across instances', () => {
+  test('a player on one instance and its host on the other exchange SDP, ICE, input and session events', async () => {
+    const [a, b] = await pair(`relay${randomBytes(3).toString('hex')}:`);
+    const host = track(await connectTestHost(b, { slots: 1, games: [game('far-game')] }));
+    await waitFor('the host on a', () => [...a.hub.hosts.all()].length === 1);
+    const player = track(await connectTestPlayer(a, secret));
+    player.send({ type: 'play', game: 'far-game', codecs: ['H264'] });
+    const assigned = await player.next('session');
+    const start = await host.next('start-session');
+    assert.equal(start.sessionId, assigned.sessionId);
+    assert.equal(a.hub.getSession(assigned.sessionId)?.owner, 'ia');
+
+    host.send({ type: 'offer', sessionId: start.sessionId, sdp: 'v=0 offer' });
+    assert.equal((await player.next('offer')).sdp, 'v=0 offer');
+    player.send({ type: 'answer', sessionId: start.sessionId, sdp: 'v=0 answer' });
+    assert.equal((await host.next('answer')).sdp, 'v=0 answer');
+    const candidate = { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMid: '0', sdpMLineIndex: 0 };
+    host.send({ type: 'ice', sessionId: start.sessionId, candidate });
+    assert.deepEqual((await player.next('ice')).candidate, candidate);
+    player.send({ type: 'ice', sessionId: start.sessionId, candidate: null });
+    assert.equal((await host.next('ice')).candidate, null);
+    player.send({ type: 'input', sessionId: start.sessionId, data: 'AQID' });
+    assert.equal((await host.next('input')).data, 'AQID');
+
+    host.send({ type: 'session-started', sessionId: start.sessionId });
+    await waitFor('streaming on both', () =>
+      [a, b].every((s) => s.hub.getSession(start.sessionId)?.state === 'streaming'),
+    );
+    assert.equal(b.hub.hosts.get(hostIdOf(b))?.slots[0]?.state, 'busy');
+
+    // A frame refused on the owner comes back to the sender on the other instance as a typed error.
+    host.send({ type: 'offer', sessionId: `0x${'ab'.repeat(32)}`, sdp: 'v=0' });
+    assert.equal((await host.next('error')).code, 'ATH_ERR_SESSION_NOT_FOUND');
+
+    player.send({ type: 'quit', sessionId: start.sessionId });
+    assert.equal((await host.next('stop-session')).reason, 'player-quit');
+    await waitFor('the slot free on both', () =>
+      [a, b].every((s) => [...s.hub.hosts.all()][0]?.slots[0]?.state === 'free'),
+    );
+  });
+});
+
+describe('Redis restarting', () => {
+  test('an empty Redis after a restart gets the instances’ state back, and play goes on', async () => {
+    const [a, b] = await pair(`restart${randomBytes(3).toString('hex')}:`);
+    const host = track(await connectTestHost(a, { slots: 2, games: [game('restart-game')] }));
+    const heartbeats = setInterval(() => host.send({ type: 'heartbeat', load: 0.1, slots: [] }), 200);
+    closers.push(() => clearInterval(heartbeats));
+    await waitFor('the host on b', () => [...b.hub.hosts.all()].length === 1);
+    const p1 = track(await connectTestPlayer(a, secret));
+    p1.send({ type: 'play', game: 'restart-game', codecs: ['H264'] });
+    const first = await p1.next('session');
+    await host.next('start-session');
+
+    await redis.restart();
+    // A player presses Play while Redis is empty: it waits in line until the instances have written back what
+    // they own, then gets the other slot — never the one the first player holds.
+    const p2 = track(await connectTestPlayer(b, secret));
+    p2.send({ type: 'play', game: 'restart-game', codecs: ['H264'] });
+    const second = await p2.next('session', 20_000);
+    await waitFor(
+      'b to see the host and the first session again',
+      () => b.hub.getSession(first.sessionId)?.state === 'leased',
+    );
+    assert.notEqual(second.slot, first.slot);
+    assert.equal((await host.next('start-session')).sessionId, second.sessionId);
+  });
+});
+
+function hostIdOf(server: SignalingServer): string {
+  const host = [...server.hub.hosts.all()][0];
+  if (!host) throw new Error('no host');
+  return host.hostId;
+}
