@@ -26,13 +26,18 @@ export type {
 } from './host/SessionDriver.js';
 export { type RenderHostHandle, type StartRenderHostParameters, startRenderHost } from './host/startRenderHost.js';
 export {
+  CANDIDATE_KINDS,
+  type CandidateKind,
   detectH264Encoder,
   type EncoderSettings,
+  type IceOptions,
+  iceServersForWerift,
   PROBE_ENCODER_SETTINGS,
   type ProbeService,
   ProbeStreams,
   type ProbeStreamsParameters,
   SessionWorkerPool,
+  STUN_GATHER_TIMEOUT_SEC,
   StreamReceiver,
   StreamSession,
   type StreamStats,

@@ -1,5 +1,6 @@
 import { type CheckSettings, DEFAULT_CHECK_SETTINGS } from './checkers/CheckerDesk.js';
 import { DEFAULT_SCORING_WEIGHTS, type ScoringWeights } from './hub/scoreCandidates.js';
+import { DEFAULT_ICE_SETTINGS, type IceSettings } from './ice/issueIceServers.js';
 
 /** How players measure RTT to candidate hosts before a slot is leased. */
 export type ProbeSettings = {
@@ -44,6 +45,8 @@ export type SignalingSettings = {
   probe: ProbeSettings;
   scoring: ScoringWeights;
   checks: CheckSettings;
+  /** STUN/TURN servers handed to each session's peers, TURN with per-session credentials. */
+  ice: IceSettings;
 };
 
 export const DEFAULT_SIGNALING_SETTINGS: Omit<SignalingSettings, 'tokenSecret'> = {
@@ -63,4 +66,5 @@ export const DEFAULT_SIGNALING_SETTINGS: Omit<SignalingSettings, 'tokenSecret'> 
   probe: { samples: 5, timeoutMs: 1_000, maxCandidates: 8, maxPlausibleRttMs: 250 },
   scoring: DEFAULT_SCORING_WEIGHTS,
   checks: DEFAULT_CHECK_SETTINGS,
+  ice: DEFAULT_ICE_SETTINGS,
 };

@@ -10,6 +10,8 @@ export const SignalingErrorCode = {
   notFound: 'ATH_ERR_NOT_FOUND',
   /** The shared store (Redis) cannot be reached or started. */
   redis: 'ATH_ERR_REDIS',
+  /** Tests: the throw-away coturn (signaling/ice/testing) is missing or did not start. */
+  testTurn: 'ATH_ERR_TEST_TURN',
 } as const;
 
 export type SignalingErrorCode = (typeof SignalingErrorCode)[keyof typeof SignalingErrorCode];

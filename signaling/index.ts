@@ -7,6 +7,18 @@ export type { PeerHandle, PeerIdentity } from './hub/PeerDirectory.js';
 export type { SessionRecord } from './hub/SessionRecord.js';
 export type { SignalingHub } from './hub/SignalingHub.js';
 export type { Sponsorship } from './hub/Sponsorship.js';
+export {
+  DEFAULT_ICE_SETTINGS,
+  type IceSettings,
+  type IssueIceServersParameters,
+  issueIceServers,
+} from './ice/issueIceServers.js';
+export {
+  type IssueTurnCredentialsParameters,
+  issueTurnCredentials,
+  type TurnCredentials,
+  turnCredential,
+} from './ice/turnCredentials.js';
 export { DEFAULT_SIGNALING_SETTINGS, type SignalingSettings } from './SignalingSettings.js';
 export { type SignalingServer, type StartSignalingParameters, startSignaling } from './startSignaling.js';
 export type { HostRecord, SlotRecord } from './store/HostRegistry.js';

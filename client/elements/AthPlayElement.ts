@@ -11,6 +11,7 @@
  *   stats        show the stats overlay
  *   server       signaling base URL (default: where this script came from)
  *   diagnostics  off: no window.__athPlayer
+ *   relay        stream through the network's TURN relay only (needs a TURN server in signaling's config)
  * Events (bubbling, composed; `event.data` — also `event.detail`): ready, queued, playing, stats, ended, error.
  */
 import {
@@ -38,7 +39,7 @@ const SCRIPT_ORIGIN: string | undefined = (() => {
 })();
 
 /** Settings that need a new AthPlayer when they change (the others apply to the live one). */
-const PLAYER_SETTINGS: ReadonlySet<string> = new Set(['token', 'server', 'codec', 'diagnostics', 'quality']);
+const PLAYER_SETTINGS: ReadonlySet<string> = new Set(['token', 'server', 'codec', 'diagnostics', 'quality', 'relay']);
 
 const TEMPLATE = `
 <style>${ATH_PLAY_STYLES}</style>

@@ -10,6 +10,12 @@ function bitrate(bps: number | undefined): string {
   return bps >= 1e6 ? `${(bps / 1e6).toFixed(2)} Mbit/s` : `${(bps / 1e3).toFixed(0)} kbit/s`;
 }
 
+function routeText(route: NonNullable<StatsSample['route']>): string {
+  const relayed = route.localCandidateType === 'relay' || route.remoteCandidateType === 'relay';
+  const via = route.localCandidateType === 'relay' ? ` via TURN/${route.relayProtocol ?? '?'}` : '';
+  return `${relayed ? 'relayed' : 'direct'} (${route.localCandidateType ?? '?'} → ${route.remoteCandidateType ?? '?'})${via}`;
+}
+
 export function formatStats(sample: StatsSample | undefined): string[] {
   if (!sample) return ['waiting for stats…'];
   const resolution = sample.width && sample.height ? `${sample.width}×${sample.height}` : '–';
@@ -23,5 +29,6 @@ export function formatStats(sample: StatsSample | undefined): string[] {
     `jitter buffer ${ms(sample.jitterBufferMs)}   decode ${ms(sample.decodeMs)}`,
     `glass→glass   ≈ ${ms(sample.glassToGlassMs, 0)} (estimate)`,
     ...(sample.inputToPhotonMs === undefined ? [] : [`input→photon  ${ms(sample.inputToPhotonMs, 0)} (measured)`]),
+    ...(sample.route ? [`path          ${routeText(sample.route)}`] : []),
   ];
 }

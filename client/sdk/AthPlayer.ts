@@ -117,6 +117,9 @@ type LiveSession = {
   startedAtMs: number;
   /** Play → first frame went (or is queued) to signaling: once per session, never for a resume. */
   setupReported?: boolean;
+  /** STUN/TURN servers and policy from the latest `session` message (TURN credentials for this session). */
+  iceServers?: ServerMessageOf<'session'>['iceServers'];
+  iceTransportPolicy?: ServerMessageOf<'session'>['iceTransportPolicy'];
 };
 
 function defaultLocalStorage(): StorageLike | undefined {
@@ -740,6 +743,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   #onSession(message: ServerMessageOf<'session'>): void {
     const session = this.#adopt(message.sessionId, message.game, message.hostId, message.resumed);
     if (!session) return;
+    session.iceServers = message.iceServers;
+    session.iceTransportPolicy = message.iceTransportPolicy;
     if (message.payment) void this.#authorize(message);
     if (this.#state !== 'playing') this.#setState('starting');
     this.emit(
@@ -763,6 +768,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     const connection = new StreamConnection({
       sessionId: session.id,
       insistedCodec: insistedCodec(this.settings.codec),
+      ...(session.iceServers ? { iceServers: session.iceServers } : {}),
+      iceTransportPolicy: this.settings.relay ? 'relay' : (session.iceTransportPolicy ?? 'all'),
       sendAnswer: (sdp) => this.#signaling?.send({ type: 'answer', sessionId: session.id, sdp }),
       sendIce: (candidate) => this.#signaling?.send({ type: 'ice', sessionId: session.id, candidate }),
       onInput: (input) => {

@@ -22,6 +22,8 @@ export type PlaySettings = {
   readonly stats: boolean;
   /** Expose `window.__athPlayer` (tests, benchmarks). Input→photon is measured in every session regardless. */
   readonly diagnostics: boolean;
+  /** Stream through the network's TURN relay only (hides this player's addresses; proves the relay path). */
+  readonly relay: boolean;
 };
 
 /** The names that are both attributes of `<ath-play>` and (except token/server) URL parameters. */
@@ -34,10 +36,19 @@ export const PLAY_SETTING_NAMES = [
   'stats',
   'diagnostics',
   'server',
+  'relay',
 ] as const;
 export type PlaySettingName = (typeof PLAY_SETTING_NAMES)[number];
 
-const URL_BOUND: ReadonlySet<PlaySettingName> = new Set(['game', 'codec', 'quality', 'muted', 'stats', 'diagnostics']);
+const URL_BOUND: ReadonlySet<PlaySettingName> = new Set([
+  'game',
+  'codec',
+  'quality',
+  'muted',
+  'stats',
+  'diagnostics',
+  'relay',
+]);
 
 export const DEFAULT_PLAY_SETTINGS: Omit<PlaySettings, 'server'> = {
   game: undefined,
@@ -47,6 +58,7 @@ export const DEFAULT_PLAY_SETTINGS: Omit<PlaySettings, 'server'> = {
   muted: false,
   stats: false,
   diagnostics: true,
+  relay: false,
 };
 
 const GAME_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -96,5 +108,6 @@ export function parsePlaySettings({ attribute, urlParams, defaultServer }: Parse
     muted: flag(raw('muted'), DEFAULT_PLAY_SETTINGS.muted),
     stats: flag(raw('stats'), DEFAULT_PLAY_SETTINGS.stats),
     diagnostics: flag(raw('diagnostics'), DEFAULT_PLAY_SETTINGS.diagnostics),
+    relay: flag(raw('relay'), DEFAULT_PLAY_SETTINGS.relay),
   };
 }

@@ -10,6 +10,8 @@ import {
   type CodecName,
   decodeInput,
   type IceCandidateInit,
+  type IceServerRecord,
+  type IceTransportPolicyName,
   type InputMessage,
 } from '../../signaling/protocol/index.js';
 import { ClientErrorCode } from '../errors.js';
@@ -29,11 +31,20 @@ export type StreamConnectionParameters = {
   onConnectionState: (state: RTCPeerConnectionState) => void;
   /** Both data channels exist and `input` is open. */
   onChannelsOpen: () => void;
+  /** The session's STUN/TURN servers from signaling (TURN credentials issued for this session); none on a LAN. */
+  iceServers?: readonly IceServerRecord[];
+  /** `relay`: TURN only (the player's setting, or the network's policy). */
+  iceTransportPolicy?: IceTransportPolicyName;
   createPeerConnection?: (config: RTCConfiguration) => RTCPeerConnection;
 };
 
-/** Loopback and LAN only for now: no public STUN server (werift and Chromium would otherwise ask one). */
-const RTC_CONFIGURATION: RTCConfiguration = { iceServers: [] };
+/** The browser's configuration: only the servers signaling names (none: no public STUN server is asked). */
+export function rtcConfiguration(params: Pick<StreamConnectionParameters, 'iceServers' | 'iceTransportPolicy'>) {
+  return {
+    iceServers: (params.iceServers ?? []).map((server) => ({ ...server, urls: [...server.urls] })),
+    iceTransportPolicy: params.iceTransportPolicy ?? 'all',
+  } satisfies RTCConfiguration;
+}
 
 export class StreamConnection {
   readonly sessionId: string;
@@ -49,7 +60,7 @@ export class StreamConnection {
   constructor(params: StreamConnectionParameters) {
     this.#params = params;
     this.sessionId = params.sessionId;
-    this.pc = (params.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(RTC_CONFIGURATION);
+    this.pc = (params.createPeerConnection ?? ((c) => new RTCPeerConnection(c)))(rtcConfiguration(params));
     this.pc.ontrack = (event) => this.#onTrack(event);
     this.pc.ondatachannel = (event) => this.#onDataChannel(event.channel);
     this.pc.onicecandidate = (event) => {

@@ -21,7 +21,7 @@ import {
   type ServerMessageOf,
 } from '../../signaling/protocol/index.js';
 import { DEFAULT_PROBE_THRESHOLDS, judgeProbe, type ProbeMeasurement, type ProbeThresholds } from './judgeProbe.js';
-import { DEFAULT_PROBE_WINDOW, ProbeReceiver, type ProbeWindowOptions } from './ProbeReceiver.js';
+import { DEFAULT_PROBE_WINDOW, type ProbeIceOptions, ProbeReceiver, type ProbeWindowOptions } from './ProbeReceiver.js';
 import { type CheckerDomain, signCheckReport } from './signCheckReport.js';
 
 export type CheckerNodeParameters = {
@@ -33,6 +33,8 @@ export type CheckerNodeParameters = {
   window?: ProbeWindowOptions;
   /** Test only: report the opposite of what was measured. */
   lie?: boolean;
+  /** This checker's own ICE settings; each probe adds the STUN/TURN servers of its `check-assignment`. */
+  ice?: ProbeIceOptions;
   log: Logger;
   metrics?: Metrics<CheckerMetricKey>;
 };
@@ -242,7 +244,9 @@ export class CheckerNode {
     clearTimeout(probe.offerTimer);
     let answered: { receiver: ProbeReceiver; answerSdp: string };
     try {
-      answered = await ProbeReceiver.answer(message.sdp);
+      const own = this.#p.ice ?? {};
+      const iceServers = [...(probe.assignment.iceServers ?? []), ...(own.iceServers ?? [])];
+      answered = await ProbeReceiver.answer(message.sdp, { ...own, iceServers });
     } catch (error) {
       this.#log.warn({ err: error, container: probe.assignment.container }, 'probe offer could not be answered');
       await this.#finishProbe(probe, undefined);

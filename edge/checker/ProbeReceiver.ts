@@ -15,6 +15,7 @@ import {
   usePLI,
   useSdesMid,
 } from 'werift';
+import { type IceOptions, iceServersForWerift, STUN_GATHER_TIMEOUT_SEC } from '../../render-host/index.js';
 import {
   AthError,
   candidateInit,
@@ -50,6 +51,9 @@ export const DEFAULT_PROBE_WINDOW: ProbeWindowOptions = {
   pingTimeoutMs: 2_000,
 };
 
+/** A checker's ICE settings: its own (port range, STUN) plus the servers of the probe's assignment. */
+export type ProbeIceOptions = Pick<IceOptions, 'iceServers' | 'portRange' | 'transportPolicy' | 'useIpv6'>;
+
 export class ProbeReceiver {
   readonly stats = new RtpProbeStats();
   readonly #pc: RTCPeerConnection;
@@ -59,11 +63,15 @@ export class ProbeReceiver {
   #nextPingId = 1;
   #closed = false;
 
-  private constructor() {
+  private constructor(ice: ProbeIceOptions) {
     this.#pc = new RTCPeerConnection({
-      // werift's default ICE server is a public STUN host: a checker on loopback or a LAN needs none.
-      iceServers: [],
-      iceUseIpv6: false,
+      // werift's default ICE server is a public STUN host: a checker on loopback or a LAN needs none, and
+      // elsewhere gets the network's servers (TURN credentials issued per probe) from its assignment.
+      iceServers: iceServersForWerift(ice.iceServers ?? []),
+      ...(ice.portRange ? { icePortRange: ice.portRange } : {}),
+      ...(ice.transportPolicy === 'relay' ? { iceTransportPolicy: 'relay' as const } : {}),
+      iceStunGatherTimeout: STUN_GATHER_TIMEOUT_SEC,
+      iceUseIpv6: ice.useIpv6 ?? false,
       codecs: {
         video: [
           new RTCRtpCodecParameters({
@@ -92,8 +100,11 @@ export class ProbeReceiver {
   }
 
   /** Answers the container's offer; send `answerSdp` back through signaling. */
-  static async answer(offerSdp: string): Promise<{ receiver: ProbeReceiver; answerSdp: string }> {
-    const receiver = new ProbeReceiver();
+  static async answer(
+    offerSdp: string,
+    ice: ProbeIceOptions = {},
+  ): Promise<{ receiver: ProbeReceiver; answerSdp: string }> {
+    const receiver = new ProbeReceiver(ice);
     const pc = receiver.#pc;
     try {
       await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });

@@ -12,7 +12,7 @@ import { EdgeErrorCode } from '../errors.js';
 import { CheckerNode } from './CheckerNode.js';
 import { CheckerErrorCode } from './errors.js';
 import type { ProbeThresholds } from './judgeProbe.js';
-import type { ProbeWindowOptions } from './ProbeReceiver.js';
+import type { ProbeIceOptions, ProbeWindowOptions } from './ProbeReceiver.js';
 import type { CheckerDomain } from './signCheckReport.js';
 
 export type StartCheckerParameters = {
@@ -26,6 +26,8 @@ export type StartCheckerParameters = {
   window?: ProbeWindowOptions;
   /** Test only: report the opposite of what was measured. */
   lie?: boolean;
+  /** This checker's own ICE settings (port range, STUN); each probe adds the servers signaling issued for it. */
+  ice?: ProbeIceOptions;
   log: Logger;
   metrics?: Metrics<CheckerMetricKey>;
 };
@@ -84,6 +86,7 @@ export async function startChecker(params: StartCheckerParameters): Promise<Chec
     ...(params.thresholds ? { thresholds: params.thresholds } : {}),
     ...(params.window ? { window: params.window } : {}),
     ...(params.lie ? { lie: true } : {}),
+    ...(params.ice ? { ice: params.ice } : {}),
     log: params.log,
     metrics,
   });

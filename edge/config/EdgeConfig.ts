@@ -3,10 +3,16 @@
  * one schema (unknown keys are errors), frozen, and passed down. Nothing else reads `process.env`.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { Region, WeiString } from '../../signaling/protocol/index.js';
+import { IceServerUrl, IceTransportPolicy, Region, WeiString } from '../../signaling/protocol/index.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const HexKey = Type.String({ pattern: '^0x[0-9a-fA-F]{64}$' });
+/** An IPv4 or IPv6 address literal (no host names: a candidate carries an address). */
+const IpAddress = Type.String({
+  pattern: '^([0-9]{1,3}(\\.[0-9]{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)$',
+  maxLength: 64,
+});
+const UdpPort = Type.Integer({ minimum: 1, maximum: 65535 });
 const obj = <T extends Parameters<typeof Type.Object>[0]>(properties: T) =>
   Type.Object(properties, { additionalProperties: false });
 
@@ -132,6 +138,45 @@ export const EdgeConfigSchema = obj({
     windowMs: Type.Integer({ minimum: 500, maximum: 20_000 }),
     pings: Type.Integer({ minimum: 10, maximum: 100 }),
   }),
+  /**
+   * ICE for every role (README "Providers behind NAT", "Players behind firewalls"). Signaling hands the STUN and
+   * TURN servers to each session's player, render host and checker, TURN with credentials issued for that
+   * session; a render host adds its own NAT settings; a checker its port range. The defaults use no server at
+   * all: loopback and a LAN need none, and nothing leaves the machine.
+   */
+  ice: obj({
+    /** `stun:host:port` servers (every role; werift uses the first). */
+    stunUrls: Type.Array(IceServerUrl, { maxItems: 8 }),
+    /**
+     * A TURN server (coturn with `use-auth-secret`) sharing `secret` with signaling. List the URLs players
+     * behind firewalls need: `turn:H:3478?transport=udp`, `turn:H:3478?transport=tcp`, `turns:H:443?transport=tcp`.
+     */
+    turn: Type.Optional(
+      obj({
+        urls: Type.Array(IceServerUrl, { minItems: 1, maxItems: 8 }),
+        /** coturn's `static-auth-secret` (signaling only; or `secretFile`). Never logged. */
+        secret: Type.Optional(Type.String({ minLength: 16, maxLength: 512 })),
+        secretFile: Type.Optional(Type.String({ minLength: 1 })),
+        /** Credentials live `economy.maxSessionSeconds` plus this (coturn checks them on every refresh). */
+        ttlMarginSec: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400 })),
+      }),
+    ),
+    /** Players: `all`, or `relay` to use TURN only (render hosts never learn players' addresses). */
+    playerTransportPolicy: IceTransportPolicy,
+    /** Render host: public addresses of a 1:1 NAT in front of it (port range forwarded to the same ports). */
+    publicAddresses: Type.Array(IpAddress, { maxItems: 4 }),
+    /** Render host and checker: the UDP ports their WebRTC sockets use (what a firewall or port forward opens). */
+    portRange: Type.Optional(Type.Tuple([UdpPort, UdpPort])),
+    /**
+     * Render host: the candidate kinds it announces — `host` (its interface addresses: internal ones behind NAT),
+     * `public` (publicAddresses), `srflx` (from STUN), `relay` (TURN). Withheld kinds never reach players.
+     */
+    announce: Type.Array(
+      Type.Union([Type.Literal('host'), Type.Literal('public'), Type.Literal('srflx'), Type.Literal('relay')]),
+      { minItems: 1, maxItems: 4, uniqueItems: true },
+    ),
+    useIpv6: Type.Boolean(),
+  }),
   /** Roles `ath-edge all` runs on this machine. */
   stack: obj({
     renderHosts: Type.Integer({ minimum: 0, maximum: 16 }),
@@ -192,5 +237,15 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     windowMs: 3_000,
     pings: 12,
   },
+  ice: {
+    stunUrls: [],
+    playerTransportPolicy: 'all',
+    publicAddresses: [],
+    announce: ['host', 'public', 'srflx', 'relay'],
+    useIpv6: false,
+  },
   stack: { renderHosts: 1, checkers: 3 },
 };
+
+/** How long TURN credentials outlive a session's cap by default (coturn refreshes allocations every 10 min). */
+export const DEFAULT_TURN_TTL_MARGIN_SEC = 600;

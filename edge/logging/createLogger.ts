@@ -14,6 +14,15 @@ export const REDACTED_PATHS = [
   '*.privateKey',
   'apiKey',
   '*.apiKey',
+  // TURN: per-session credentials (in session / start-session / check-assignment) and coturn's shared secret.
+  'credential',
+  '*.credential',
+  'iceServers[*].credential',
+  '*.iceServers[*].credential',
+  '*.*.iceServers[*].credential',
+  'secret',
+  '*.secret',
+  '*.*.secret',
 ];
 
 export type CreateLoggerParameters = {

@@ -5,6 +5,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { AthError } from '../../signaling/protocol/index.js';
 import { startChecker } from '../checker/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
+import { checkerIceOptions } from '../config/iceSettings.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { RoleHandle } from './RoleHandle.js';
 
@@ -33,6 +34,7 @@ export async function runChecker({ config, log }: RunCheckerParameters): Promise
       connectTimeoutMs: 10_000,
       pingTimeoutMs: 2_000,
     },
+    ice: checkerIceOptions(config),
     log: log.child({ checkerName: settings.name }),
   });
   return {

@@ -16,6 +16,7 @@ import {
 } from '../../render-host/index.js';
 import { AthError, weiFromString } from '../../signaling/protocol/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
+import { renderHostIceOptions } from '../config/iceSettings.js';
 import { EdgeErrorCode } from '../errors.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { RoleHandle } from './RoleHandle.js';
@@ -68,13 +69,14 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     const level = settings.encoder.prefer === 'nvenc' ? 'warn' : 'info';
     log[level]({ encoder: h264.name, failures: h264.failures.map((f) => f.error.message) }, 'H.264 encoder fallback');
   }
+  const ice = renderHostIceOptions(config);
   // One booted worker per slot: the ≈1 s of module loading happens before Play, not after.
   const pool = new SessionWorkerPool({ size: settings.slots, log });
   // Tests only: hooks that degrade this host on purpose (render-host/session/TestHooks.ts).
   const { adminEndpoint, ...initialHooks } = settings.testHooks;
   const testHooks = new TestHookSwitch(initialHooks);
   // Checkers' probe streams: one worker for all of them, apart from the players' session workers.
-  const probes = new ProbeStreams({ fps: Math.max(1, ...games.map((game) => game.fps)), testHooks, log });
+  const probes = new ProbeStreams({ fps: Math.max(1, ...games.map((game) => game.fps)), ice, testHooks, log });
   const handle = await startRenderHost({
     metrics,
     hostId,
@@ -91,6 +93,7 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     games,
     sessions: createBuiltinSessionDriver({
       encoder: settings.encoder,
+      ice,
       metrics,
       log,
       pool,

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
+import { signalingIceSettings } from '../config/iceSettings.js';
 import { startEconomy } from '../economy/index.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { RoleHandle } from './RoleHandle.js';
@@ -25,6 +26,7 @@ export async function runSignaling({
     publicWsUrl: config.signaling.publicWsUrl,
     tokenSecret: Buffer.from(secretHex, 'hex'),
     clientDir,
+    ice: signalingIceSettings(config),
   };
   // Billing: the ledger, payments, metering and settlement live in this process (see edge/economy).
   const economy = config.chain.network === 'none' ? undefined : await startEconomy({ config, log, clientDir });

@@ -293,6 +293,7 @@ export class RenderHost {
       .open({
         probeId: sessionId,
         codecs: message.codecs,
+        ...(message.iceServers ? { iceServers: message.iceServers } : {}),
         events: {
           offer: (sdp) => this.#send({ type: 'offer', sessionId, sdp }),
           ice: (candidate) => this.#send({ type: 'ice', sessionId, candidate }),
@@ -385,6 +386,7 @@ export class RenderHost {
         sessionId,
         game,
         codecs: message.codecs,
+        ...(message.iceServers ? { iceServers: message.iceServers } : {}),
         events: {
           offer: (sdp) => this.#send({ type: 'offer', sessionId, sdp }),
           ice: (candidate) => this.#send({ type: 'ice', sessionId, candidate }),

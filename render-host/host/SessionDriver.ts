@@ -1,4 +1,10 @@
-import type { CodecName, EndReasonName, GameInfoRecord, IceCandidateInit } from '../../signaling/protocol/index.js';
+import type {
+  CodecName,
+  EndReasonName,
+  GameInfoRecord,
+  IceCandidateInit,
+  IceServerRecord,
+} from '../../signaling/protocol/index.js';
 
 /** What a running session tells the host (and through it, signaling). */
 export type SessionDriverEvents = {
@@ -46,6 +52,8 @@ export type SessionDriverFactoryParameters = {
   sessionId: string;
   game: GameInfoRecord;
   codecs: CodecName[];
+  /** STUN/TURN servers signaling issued for this session (`start-session`); the host adds its NAT settings. */
+  iceServers?: IceServerRecord[];
   events: SessionDriverEvents;
 };
 

@@ -10,9 +10,11 @@
  */
 import type { Logger } from 'pino';
 import type { Metrics, RenderHostMetricKey } from '../../metrics/index.js';
+import type { IceServerRecord } from '../../signaling/protocol/index.js';
 import type { AppManifest, DisplayRange } from '../apps/index.js';
 import {
   type EncoderSettings,
+  type IceOptions,
   type SessionWorkerPool,
   StreamSession,
   type StreamStats,
@@ -26,6 +28,8 @@ export const HOST_REPORT_INTERVAL_MS = 5_000;
 
 export type CreateBuiltinSessionDriverParameters = {
   encoder: EncoderSettings;
+  /** This host's NAT settings (public address, port range, announced kinds) and its own STUN servers. */
+  ice?: IceOptions;
   metrics: Metrics<RenderHostMetricKey>;
   log: Logger;
   /** How long a session's game outlives its player's connection; signaling decides when it really ends. */
@@ -40,6 +44,7 @@ export type CreateBuiltinSessionDriverParameters = {
 
 export function createBuiltinSessionDriver({
   encoder,
+  ice = {},
   metrics,
   log,
   reconnectGraceMs = 35_000,
@@ -62,12 +67,13 @@ export function createBuiltinSessionDriver({
     metrics.metric.streamPacketLoss.set(worstLoss);
   };
 
-  return async ({ sessionId, game, codecs, events }) => {
+  return async ({ sessionId, game, codecs, iceServers = [], events }) => {
     const streamParams = {
       sessionId,
       game: game.id,
       codecs,
       encoder,
+      ice: withSessionIceServers(ice, iceServers),
       reconnectGraceMs,
       log,
       ...(pool ? { pool } : {}),
@@ -160,4 +166,10 @@ export function createBuiltinSessionDriver({
       },
     };
   };
+}
+
+/** The host's ICE settings with the session's servers first (signaling's TURN, with this session's credentials). */
+export function withSessionIceServers(ice: IceOptions, sessionServers: readonly IceServerRecord[]): IceOptions {
+  const iceServers = [...sessionServers, ...(ice.iceServers ?? [])];
+  return { ...ice, ...(iceServers.length > 0 ? { iceServers } : {}) };
 }

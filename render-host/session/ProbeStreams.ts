@@ -13,6 +13,7 @@ import {
   type CodecName,
   type EndReasonName,
   type IceCandidateInit,
+  type IceServerRecord,
   PROBE_VIDEO_HEIGHT,
   PROBE_VIDEO_WIDTH,
 } from '../../signaling/protocol/index.js';
@@ -52,7 +53,13 @@ export type ProbeStream = {
   close(): Promise<void>;
 };
 
-export type OpenProbeParameters = { probeId: string; codecs: CodecName[]; events: ProbeStreamEvents };
+export type OpenProbeParameters = {
+  probeId: string;
+  codecs: CodecName[];
+  /** STUN/TURN servers signaling issued for this probe session (`start-probe`). */
+  iceServers?: IceServerRecord[];
+  events: ProbeStreamEvents;
+};
 
 /** What the render host needs of a probe server (ProbeStreams, or anything else that serves probes). */
 export type ProbeService = { open(params: OpenProbeParameters): Promise<ProbeStream> };
@@ -126,7 +133,7 @@ export class ProbeStreams implements ProbeService {
   }
 
   /** Starts a probe stream; its offer comes through `events.offer` (before this resolves). */
-  async open({ probeId, codecs, events }: OpenProbeParameters): Promise<ProbeStream> {
+  async open({ probeId, codecs, iceServers, events }: OpenProbeParameters): Promise<ProbeStream> {
     if (this.#closed) throw new AthError({ code: RenderHostErrorCode.sessionClosed, shortMessage: 'probes closed' });
     if (this.#live.has(probeId)) {
       throw new AthError({ code: RenderHostErrorCode.badParameters, shortMessage: 'probe already open' });
@@ -145,7 +152,12 @@ export class ProbeStreams implements ProbeService {
     try {
       running = this.#ensureWorker();
       await running.ready;
-      await this.#request(running, { type: 'start', probeId, codecs: [...codecs] });
+      await this.#request(running, {
+        type: 'start',
+        probeId,
+        codecs: [...codecs],
+        ...(iceServers?.length ? { iceServers } : {}),
+      });
     } catch (error) {
       this.#forget(probeId);
       throw error;

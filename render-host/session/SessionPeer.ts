@@ -32,12 +32,14 @@ import { DeliveryMonitor, type DeliveryReport } from './DeliveryMonitor.js';
 import { PacketPacer } from './PacketPacer.js';
 import { TypedEmitter } from './TypedEmitter.js';
 import {
+  announces,
   audioHeaderExtensions,
   basePeerConfig,
   type IceOptions,
   OFFERER_BUNDLE_POLICY,
   PLAYOUT_DELAY_ZERO,
   videoHeaderExtensions,
+  withAnnouncedCandidates,
 } from './webrtcConfig.js';
 
 export type InputChannelName = 'input' | 'input-state';
@@ -102,6 +104,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   readonly #audio: RTCRtpTransceiver;
   readonly #channels: Record<InputChannelName, RTCDataChannel>;
   readonly #log: Logger;
+  readonly #ice: IceOptions;
   readonly #disconnectGraceMs: number;
   readonly #unsubscribe: (() => void)[] = [];
   #offerSdp = '';
@@ -127,6 +130,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   private constructor(params: CreateSessionPeerParameters) {
     super(params.log);
     this.#log = params.log;
+    this.#ice = params.ice ?? {};
     this.#disconnectGraceMs = params.disconnectGraceMs ?? DEFAULT_DISCONNECT_GRACE_MS;
     this.#silenceTimeoutMs = params.silenceTimeoutMs ?? DEFAULT_SILENCE_TIMEOUT_MS;
     this.#pacer = new PacketPacer<RtpPacket>({
@@ -157,7 +161,8 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     const peer = new SessionPeer(params);
     try {
       await peer.#pc.setLocalDescription(await peer.#pc.createOffer());
-      peer.#offerSdp = peer.#pc.localDescription?.sdp ?? '';
+      // Candidates the host's settings withhold (internal addresses behind NAT) never leave it.
+      peer.#offerSdp = withAnnouncedCandidates(peer.#pc.localDescription?.sdp ?? '', peer.#ice);
       if (!peer.#offerSdp) throw new Error('no local description after setLocalDescription');
     } catch (error) {
       await peer.close();
@@ -351,6 +356,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
       // Candidates gathered before the offer went out are already in its SDP.
       if (!this.#offerSent || !candidate) return;
       const init = candidate.toJSON();
+      if (!announces(init.candidate ?? '', this.#ice)) return;
       this.safeEmit('ice', {
         candidate: init.candidate ?? '',
         sdpMid: init.sdpMid ?? null,

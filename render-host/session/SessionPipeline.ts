@@ -201,7 +201,7 @@ export class SessionPipeline {
     this.#leg = leg;
     this.#wirePeer(leg);
     this.#p.events.offer(peer.takeOffer());
-    // Every candidate is in the offer (host candidates only; no STUN): tell the player there are no more.
+    // werift gathers every candidate (host, STUN, TURN) before the offer: tell the player there are no more.
     this.#p.events.ice(null);
     this.#armConnectTimeout();
   }

@@ -27,5 +27,11 @@ export {
   type EncoderPreference,
   type VideoEncoderName,
 } from './VideoEncoder.js';
-export type { IceOptions } from './webrtcConfig.js';
+export {
+  CANDIDATE_KINDS,
+  type CandidateKind,
+  type IceOptions,
+  iceServersForWerift,
+  STUN_GATHER_TIMEOUT_SEC,
+} from './webrtcConfig.js';
 export { type EncoderSettings, EncoderSettingsSchema, type StreamStats, StreamStatsSchema } from './workerMessages.js';

@@ -65,7 +65,7 @@ async function run(worker: Worker, command: ProbeCommand): Promise<void> {
         encoder: init.encoder,
         audioBitrateBps: 16_000,
         avSync: false,
-        ice: init.ice,
+        ice: { ...init.ice, iceServers: [...(command.iceServers ?? []), ...(init.ice.iceServers ?? [])] },
         statsIntervalMs: init.statsIntervalMs,
         connectTimeoutMs: init.connectTimeoutMs,
         // A checker that goes away is done: no grace, the probe ends at once.

@@ -4,7 +4,7 @@
  * session worker's messages (workerMessages.ts), whose pieces it reuses.
  */
 import { type Static, Type } from '@sinclair/typebox';
-import { Codec, EndReason, IceCandidate } from '../../signaling/protocol/index.js';
+import { Codec, EndReason, IceCandidate, IceServers } from '../../signaling/protocol/index.js';
 import { TestHooksSchema } from './TestHooks.js';
 import {
   EncoderSettingsSchema,
@@ -43,6 +43,8 @@ export const ProbeCommandSchema = Type.Union([
       id: RequestId,
       probeId: ProbeId,
       codecs: Type.Array(Codec, { minItems: 1, maxItems: 2 }),
+      /** The probe session's STUN/TURN servers, ahead of the host's own. */
+      iceServers: Type.Optional(IceServers),
     },
     strict,
   ),

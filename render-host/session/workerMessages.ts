@@ -6,7 +6,15 @@
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { AthError, type AthErrorCode, Codec, EndReason, IceCandidate } from '../../signaling/protocol/index.js';
+import {
+  AthError,
+  type AthErrorCode,
+  Codec,
+  EndReason,
+  IceCandidate,
+  IceServers,
+  IceTransportPolicy,
+} from '../../signaling/protocol/index.js';
 import { CaptureSourceSpecSchema } from '../apps/CaptureSourceSpec.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { TestHooksSchema } from './TestHooks.js';
@@ -29,10 +37,21 @@ const GameSnapshotSchema = Type.Object(
   strict,
 );
 
+/** The session's ICE settings (webrtcConfig.ts `IceOptions`): the host's NAT settings plus the session's servers. */
 export const IceOptionsSchema = Type.Object(
   {
+    iceServers: Type.Optional(IceServers),
+    transportPolicy: Type.Optional(IceTransportPolicy),
     portRange: Type.Optional(Type.Tuple([Type.Integer({ minimum: 1 }), Type.Integer({ maximum: 65535 })])),
-    additionalHostAddresses: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 })),
+    publicAddresses: Type.Optional(Type.Array(Type.String({ maxLength: 64 }), { maxItems: 16 })),
+    announce: Type.Optional(
+      Type.Array(
+        Type.Union([Type.Literal('host'), Type.Literal('public'), Type.Literal('srflx'), Type.Literal('relay')]),
+        {
+          maxItems: 4,
+        },
+      ),
+    ),
     useIpv6: Type.Optional(Type.Boolean()),
   },
   strict,

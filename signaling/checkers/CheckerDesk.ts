@@ -13,7 +13,13 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Address, type Hex, verifyMessage } from 'viem';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
-import { AthError, checkerRegistrationMessage, type PeerMessageOf, type ServerMessage } from '../protocol/index.js';
+import {
+  AthError,
+  checkerRegistrationMessage,
+  type IceServerRecord,
+  type PeerMessageOf,
+  type ServerMessage,
+} from '../protocol/index.js';
 import type { HostRecord } from '../store/HostRegistry.js';
 import type { HostStore } from '../store/SignalingStore.js';
 import { CheckReportVerifier } from './CheckReportVerifier.js';
@@ -86,6 +92,8 @@ export type CheckerDeskParameters = {
   log: Logger;
   metrics: Metrics<SignalingMetricKey>;
   onVerdict: (verdict: RoundVerdict) => void;
+  /** STUN/TURN servers for a probe session (TURN credentials issued for it); none when absent. */
+  iceServersFor?: (sessionId: string) => IceServerRecord[];
 };
 
 export class CheckerDesk {
@@ -231,6 +239,8 @@ export class CheckerDesk {
     this.#probes.set(probe.sessionId, probe);
     round.assigned.set(checker.address, probe);
     const advertisedFps = Math.max(...[...host.games.values()].map((g) => g.fps), 1);
+    const iceServers = this.#p.iceServersFor?.(probe.sessionId) ?? [];
+    const ice = iceServers.length > 0 ? { iceServers } : {};
     this.#p.send(checker.peerId, {
       type: 'check-assignment',
       round: String(round.round),
@@ -238,8 +248,11 @@ export class CheckerDesk {
       probeSessionId: probe.sessionId,
       advertisedFps,
       deadlineMs: this.#p.settings.deadlineMs,
+      ...ice,
     });
-    if (host.peerId) this.#p.send(host.peerId, { type: 'start-probe', sessionId: probe.sessionId, codecs: ['H264'] });
+    if (host.peerId) {
+      this.#p.send(host.peerId, { type: 'start-probe', sessionId: probe.sessionId, codecs: ['H264'], ...ice });
+    }
   }
 
   #onDeadline(hostId: string): void {

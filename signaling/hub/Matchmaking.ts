@@ -4,6 +4,7 @@
  * game's line until a slot frees. Ranking itself is `rankCandidates` (scoreCandidates.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { iceServersField } from '../ice/issueIceServers.js';
 import { AthError, type PeerMessageOf, weiFromString } from '../protocol/index.js';
 import { firstFreeSlot, type HostRecord } from '../store/HostRegistry.js';
 import type { HubContext, MatchmakingPort } from './HubContext.js';
@@ -301,6 +302,7 @@ export class Matchmaking implements MatchmakingPort {
         game: session.game,
         codecs: session.codecs,
         resume: false,
+        ...iceServersField(settings.ice, session.id, this.#ctx.now()),
       });
     }
   }

@@ -4,6 +4,8 @@
  * SDP, ICE and input between a player and its host, the delivery reports, and the ownership checks every
  * session message passes (a player acts only on its own session, a host only on sessions on it).
  */
+
+import { iceServersField } from '../ice/issueIceServers.js';
 import {
   AthError,
   type EndReasonName,
@@ -153,6 +155,9 @@ export class SessionLifecycle implements SessionsPort {
       priceWeiPerSec: weiToString(session.priceWeiPerSec),
       resumed,
       ...(payment ? { payment } : {}),
+      // TURN credentials issued for this session (signaling/ice), and the network's policy for players.
+      ...iceServersField(this.#ctx.settings.ice, session.id, this.#ctx.now()),
+      ...(this.#ctx.settings.ice.playerTransportPolicy === 'relay' ? { iceTransportPolicy: 'relay' as const } : {}),
     });
   }
 
@@ -190,6 +195,7 @@ export class SessionLifecycle implements SessionsPort {
       game: session.game,
       codecs: session.codecs,
       resume: true,
+      ...iceServersField(settings.ice, session.id, this.#ctx.now()),
     });
   }
 

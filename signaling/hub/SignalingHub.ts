@@ -16,6 +16,7 @@
 import type { Logger } from 'pino';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
 import { CheckerDesk } from '../checkers/CheckerDesk.js';
+import { issueIceServers } from '../ice/issueIceServers.js';
 import { AthError, type EndReasonName, type PeerMessageOf, type ServerMessage } from '../protocol/index.js';
 import type { SignalingSettings } from '../SignalingSettings.js';
 import { MemorySignalingStore } from '../store/MemorySignalingStore.js';
@@ -76,6 +77,7 @@ export class SignalingHub {
       log,
       metrics,
       onVerdict: (verdict) => events.emit('verdict', verdict),
+      iceServersFor: (sessionId) => issueIceServers({ ice: settings.ice, sessionId, nowSec: Math.floor(now() / 1000) }),
     });
     const services: HubServices = {
       settings,

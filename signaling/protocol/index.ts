@@ -21,6 +21,16 @@ export {
 } from './economyBodies.js';
 export { HttpErrorBody } from './httpErrorBody.js';
 export {
+  IceServer,
+  type IceServerRecord,
+  IceServers,
+  IceServerUrl,
+  type IceServerUrlParts,
+  IceTransportPolicy,
+  type IceTransportPolicyName,
+  parseIceServerUrl,
+} from './iceServers.js';
+export {
   decodeInput,
   FrameMarkInput,
   GamepadInput,

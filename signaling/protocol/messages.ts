@@ -4,6 +4,7 @@
  * unknown fields so a typo or an injected field is an error, not silently ignored.
  */
 import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox';
+import { IceServers, IceTransportPolicy } from './iceServers.js';
 import { WeiString } from './money.js';
 import { WireErrorCodeSchema } from './wireErrorCodes.js';
 
@@ -227,6 +228,10 @@ export const SessionAssigned = message('session', {
   resumed: Type.Boolean(),
   /** Present when the network bills: sign it and send `session-auth` before the stream is paid for. */
   payment: Type.Optional(PaymentTerms),
+  /** STUN/TURN servers for this session's peer connection (TURN with credentials issued for this session). */
+  iceServers: Type.Optional(IceServers),
+  /** The network's policy for players: `relay` = TURN only (the host never learns the player's addresses). */
+  iceTransportPolicy: Type.Optional(IceTransportPolicy),
 });
 
 /** The running charge, every metering tick. */
@@ -352,6 +357,8 @@ export const CheckAssignment = message('check-assignment', {
   /** What the container advertises; a checker judges `ok` against it. */
   advertisedFps: Type.Integer({ minimum: 1, maximum: 240 }),
   deadlineMs: Type.Integer({ minimum: 1000 }),
+  /** STUN/TURN servers for the probe's peer connection (TURN credentials issued for the probe session). */
+  iceServers: Type.Optional(IceServers),
 });
 
 export const ReportAccepted = message('report-accepted', { round: Uint64String, container: HostId });
@@ -367,6 +374,8 @@ export const StartSession = message('start-session', {
   codecs: Type.Array(Codec, { minItems: 1, maxItems: 2, uniqueItems: true }),
   /** True when the player reconnects to a session the host still holds: keep the game state. */
   resume: Type.Boolean(),
+  /** STUN/TURN servers for this session (TURN credentials issued for it); the host adds its own NAT settings. */
+  iceServers: Type.Optional(IceServers),
 });
 
 export const StopSession = message('stop-session', { sessionId: SessionId, reason: EndReason });
@@ -375,6 +384,7 @@ export const StopSession = message('stop-session', { sessionId: SessionId, reaso
 export const StartProbe = message('start-probe', {
   sessionId: SessionId,
   codecs: Type.Array(Codec, { minItems: 1, maxItems: 2 }),
+  iceServers: Type.Optional(IceServers),
 });
 
 export const StopProbe = message('stop-probe', { sessionId: SessionId });

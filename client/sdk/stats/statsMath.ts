@@ -24,12 +24,22 @@ export type RawVideoStats = {
 
 export type RawAudioStats = { packetsReceived: number; packetsLost: number; bytesReceived: number };
 
+/** The path the stream takes: the selected candidate pair's two ends (`relay` = through TURN). */
+export type IceRoute = {
+  localCandidateType: string | undefined;
+  remoteCandidateType: string | undefined;
+  remoteAddress: string | undefined;
+  /** How this browser reaches its TURN server (`udp`, `tcp`, `tls`) when the local end is relayed. */
+  relayProtocol: string | undefined;
+};
+
 export type RawStats = {
   atMs: number;
   video: RawVideoStats | undefined;
   audio: RawAudioStats | undefined;
   /** The selected candidate pair's current RTT (STUN consent checks), in ms. */
   iceRttMs: number | undefined;
+  route?: IceRoute | undefined;
 };
 
 export type StatsSample = {
@@ -57,6 +67,8 @@ export type StatsSample = {
   inputToPhotonMs: number | undefined;
   /** The host's encoder for this stream, as the host states it (`StreamInfoInput`): NVENC or its fallback. */
   hostEncoder: string | undefined;
+  /** Direct or through TURN, and the remote end's address. */
+  route?: IceRoute | undefined;
 };
 
 function num(record: Record<string, unknown>, key: string): number | undefined {
@@ -121,7 +133,20 @@ export function extractRawStats(entries: Iterable<unknown>, atMs: number): RawSt
   }
   const selected = selectedPairId ? byId.get(selectedPairId) : undefined;
   const rttSec = (selected ? num(selected, 'currentRoundTripTime') : undefined) ?? nominatedRttSec;
-  return { atMs, video, audio, iceRttMs: rttSec === undefined ? undefined : rttSec * 1000 };
+  const localId = selected ? str(selected, 'localCandidateId') : undefined;
+  const remoteId = selected ? str(selected, 'remoteCandidateId') : undefined;
+  const local = localId ? byId.get(localId) : undefined;
+  const remote = remoteId ? byId.get(remoteId) : undefined;
+  const route: IceRoute | undefined =
+    local || remote
+      ? {
+          localCandidateType: local ? str(local, 'candidateType') : undefined,
+          remoteCandidateType: remote ? str(remote, 'candidateType') : undefined,
+          remoteAddress: remote ? (str(remote, 'address') ?? str(remote, 'ip')) : undefined,
+          relayProtocol: local ? str(local, 'relayProtocol') : undefined,
+        }
+      : undefined;
+  return { atMs, video, audio, iceRttMs: rttSec === undefined ? undefined : rttSec * 1000, route };
 }
 
 export function median(values: readonly number[]): number | undefined {
@@ -227,6 +252,7 @@ export function computeStatsSample({
     glassToGlassMs: estimateGlassToGlassMs({ rttMs, jitterBufferMs, decodeMs, fps }),
     inputToPhotonMs,
     hostEncoder,
+    route: current.route,
   };
 }
 
