@@ -11,6 +11,7 @@ import './scenarios/economy.js';
 import './scenarios/apps.js';
 import './scenarios/studios.js';
 import './scenarios/metrics.js';
+import './scenarios/relay.js';
 
 after(async () => {
   await closeSharedBrowser();

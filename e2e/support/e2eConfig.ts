@@ -1,7 +1,12 @@
 import { DEFAULT_EDGE_CONFIG, type EdgeConfig } from '../../edge/index.js';
 
+export type E2eConfigOptions = {
+  /** A TURN server (the test's coturn): signaling issues each session credentials for it. */
+  turn?: { urls: string[]; secret: string };
+};
+
 /** The stack the e2e scenarios and benchmarks run: free ports, a temp data dir, fast heartbeats. */
-export function e2eConfig(dataDir: string): EdgeConfig {
+export function e2eConfig(dataDir: string, { turn }: E2eConfigOptions = {}): EdgeConfig {
   return {
     ...DEFAULT_EDGE_CONFIG,
     logLevel: 'info',
@@ -12,5 +17,6 @@ export function e2eConfig(dataDir: string): EdgeConfig {
     economy: { ...DEFAULT_EDGE_CONFIG.economy, settleIntervalMs: 2_000 },
     // No checkers: their probes would load the shared box under the scenarios (edge/checker tests run their own).
     stack: { renderHosts: 1, checkers: 0 },
+    ...(turn ? { ice: { ...DEFAULT_EDGE_CONFIG.ice, turn: { urls: turn.urls, secret: turn.secret } } } : {}),
   };
 }

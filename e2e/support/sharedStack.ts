@@ -8,9 +8,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildClient } from '../../client/index.js';
 import { type Stack, startStack } from '../../edge/index.js';
+import {
+  startTestTurnServer,
+  type TestTurnServer,
+  turnServerMissingReason,
+} from '../../signaling/ice/testing/startTestTurnServer.js';
 import { e2eConfig } from './e2eConfig.js';
 
 let stack: Promise<Stack> | undefined;
+let turn: TestTurnServer | undefined;
+
+/** The shared stack's coturn (its signaling issues credentials for it), when coturn is installed. */
+export function sharedTurn(): TestTurnServer | undefined {
+  return turn;
+}
 
 /** The shared stack, started on first use; the e2e entry file stops it in its root `after`. */
 export function sharedStack(): Promise<Stack> {
@@ -18,7 +29,10 @@ export function sharedStack(): Promise<Stack> {
     stack = (async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'ath-e2e-'));
       const { outDir } = await buildClient({});
-      const started = await startStack({ config: e2eConfig(dataDir), clientDir: outDir });
+      // A real TURN relay beside the stack: every session gets credentials for it (players use it with `relay`).
+      turn = turnServerMissingReason() ? undefined : await startTestTurnServer();
+      const relay = turn ? { turn: { urls: [turn.urls.udp, turn.urls.tcp, turn.urls.tls], secret: turn.secret } } : {};
+      const started = await startStack({ config: e2eConfig(dataDir, relay), clientDir: outDir });
       process.stderr.write(`e2e: stack up at ${started.signaling.info.httpUrl} (logs in ${started.logDir})\n`);
       return started;
     })();
@@ -30,4 +44,6 @@ export async function closeSharedStack(): Promise<void> {
   const running = stack;
   stack = undefined;
   await (await running)?.close();
+  await turn?.close();
+  turn = undefined;
 }

@@ -136,6 +136,8 @@ export async function startTestTurnServer({
       `--db=${join(dir, 'turndb')}`,
       '--log-file=stdout',
       '--simple-log',
+      // Sessions and their usernames in the log: tests check whose credentials allocated a relay.
+      '--verbose',
       ...(allowLoopbackPeers ? ['--allow-loopback-peers'] : []),
     ];
     const child = spawn(TURNSERVER_PATH, args, { stdio: ['ignore', 'pipe', 'pipe'] });
