@@ -22,6 +22,8 @@ export type SpawnRoleParameters = {
   outputFile: string;
   readyTimeoutMs?: number;
   env?: Record<string, string>;
+  /** A command the role runs under, e.g. `['ip', 'netns', 'exec', NAME]` (it must exec Node, keeping the IPC fd). */
+  launcher?: readonly string[];
 };
 
 export class RoleProcess<Info> {
@@ -51,10 +53,12 @@ export class RoleProcess<Info> {
     outputFile,
     readyTimeoutMs = 60_000,
     env = {},
+    launcher = [],
   }: SpawnRoleParameters): Promise<RoleProcess<Info>> {
     mkdirSync(dirname(outputFile), { recursive: true });
     const output = createWriteStream(outputFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_PATH, role, ...args], {
+    const command = [...launcher, process.execPath, '--import', 'tsx', CLI_PATH, role, ...args];
+    const child = spawn(command[0] ?? process.execPath, command.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...env },
     });

@@ -1,0 +1,163 @@
+/**
+ * A provider behind NAT, for real (issue 15): the render host runs in a network namespace behind an iptables
+ * NAT router (e2e/nat/netns.ts); signaling, coturn and the player's Chromium run outside, where the host's
+ * internal address is unreachable. The player plays through what the host's ICE settings offer:
+ *   1. a NAT that forwards nothing: the network's STUN/TURN server (coturn, credentials per session) — todo:
+ *      does not connect yet;
+ *   2. a 1:1 NAT forwarding the host's UDP port range: `ice.publicAddresses` + `ice.portRange`, internal
+ *      addresses withheld (`ice.announce: ["public"]`) — the stream comes straight from the public address.
+ * Skipped, with the reason printed, where network namespaces are not permitted. Everything it made is removed.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright';
+import { buildClient } from '../../client/index.js';
+import { type EdgeConfig, type RenderHostInfo, RoleProcess, type Stack, startStack } from '../../edge/index.js';
+import {
+  startTestTurnServer,
+  type TestTurnServer,
+  turnServerMissingReason,
+} from '../../signaling/ice/testing/startTestTurnServer.js';
+import { e2eConfig } from '../support/e2eConfig.js';
+import { launchChromium } from '../support/launchChromium.js';
+import { closePlayer, nextStats, openPlayer, pressPlay, waitPlaying } from '../support/playerPage.js';
+import { createNatLab, type NatLab, netnsUnavailableReason } from './netns.js';
+
+const skip = (await netnsUnavailableReason()) ?? turnServerMissingReason();
+if (skip) console.log(`# NAT test skipped: ${skip}`);
+
+describe('a render host behind NAT', { skip, timeout: 300_000 }, () => {
+  let lab: NatLab;
+  let turn: TestTurnServer;
+  let stack: Stack;
+  let browser: Browser;
+  let dataDir: string;
+  const hosts: RoleProcess<RenderHostInfo>[] = [];
+
+  before(async () => {
+    lab = await createNatLab();
+    try {
+      turn = await startTestTurnServer({ listenIp: lab.rootIp });
+      dataDir = mkdtempSync(join(tmpdir(), 'ath-nat-'));
+      const base = e2eConfig(dataDir, { turn: { urls: [turn.urls.udp, turn.urls.tcp], secret: turn.secret } });
+      const config: EdgeConfig = {
+        ...base,
+        bindHost: lab.rootIp,
+        // coturn answers STUN too: the host learns its NAT mapping (srflx) from it, as README "Providers behind NAT" says.
+        ice: { ...base.ice, stunUrls: [`stun:${lab.rootIp}:${turn.port}`] },
+        chain: { ...base.chain, network: 'none' },
+        renderHost: { ...base.renderHost, apps: [] },
+        stack: { renderHosts: 0, checkers: 0 },
+      };
+      const { outDir } = await buildClient({});
+      stack = await startStack({ config, clientDir: outDir });
+      browser = await launchChromium({
+        args: [
+          '--autoplay-policy=no-user-gesture-required',
+          // The page comes from the lab's address, not 127.0.0.1: let it be a secure context all the same.
+          `--unsafely-treat-insecure-origin-as-secure=${stack.signaling.info.httpUrl}`,
+        ],
+      });
+    } catch (error) {
+      await lab.close();
+      throw error;
+    }
+  });
+
+  after(async () => {
+    await browser?.close();
+    for (const host of hosts) await host.stop();
+    await stack?.close();
+    await turn?.close();
+    await lab?.close();
+  });
+
+  /** A render host inside the lab's host namespace, with these ICE settings. */
+  async function startHostBehindNat(
+    name: string,
+    ice: Partial<EdgeConfig['ice']>,
+  ): Promise<RoleProcess<RenderHostInfo>> {
+    const config: EdgeConfig = {
+      ...stack.config,
+      bindHost: lab.hostIp,
+      ice: { ...stack.config.ice, ...ice },
+      renderHost: { ...stack.config.renderHost, slots: 1, games: ['neon-drift'] },
+    };
+    const file = join(dataDir, `${name}.json`);
+    writeFileSync(file, JSON.stringify(config));
+    const host = await RoleProcess.spawn<RenderHostInfo>({
+      role: 'render-host',
+      launcher: lab.launcher,
+      args: [
+        '--config',
+        file,
+        '--log-file',
+        join(dataDir, `${name}.log`),
+        '--signaling',
+        stack.signaling.info.httpUrl,
+        '--host-id',
+        name,
+      ],
+      outputFile: join(dataDir, `${name}.out`),
+    });
+    hosts.push(host);
+    return host;
+  }
+
+  async function playAndMeasure(): Promise<{ fps: number; route: Record<string, unknown> | undefined }> {
+    const page = await openPlayer({ browser, baseUrl: stack.signaling.info.httpUrl, game: 'neon-drift' });
+    try {
+      await pressPlay(page);
+      await waitPlaying(page);
+      const first = await nextStats(page, 0);
+      await page.waitForTimeout(4_000);
+      const last = await nextStats(page, first.atMs + 3_500);
+      return {
+        fps: (last.framesDecoded - first.framesDecoded) / ((last.atMs - first.atMs) / 1000),
+        route: last.route as Record<string, unknown> | undefined,
+      };
+    } finally {
+      await closePlayer(page);
+    }
+  }
+
+  // Not yet passing: behind a MASQUERADE-only NAT the host's session starts (encoder open) but ICE never completes
+  // within 30 s; under investigation (which pair werift/coturn refuse). Runs, and is reported as todo.
+  test('a NAT that forwards nothing: the player plays through STUN/TURN, never the internal address', {
+    todo: 'ICE does not complete behind a MASQUERADE-only NAT yet (issue 15, see the i15 report)',
+  }, async () => {
+    const host = await startHostBehindNat('nat-masq', {});
+    try {
+      const { fps, route } = await playAndMeasure();
+      // Plays: at least the network's billing floor (economy.fpsFloor) on this shared box.
+      assert.ok(fps >= 20, `decoded ${fps.toFixed(1)} fps from behind the NAT (${JSON.stringify(route)})`);
+      assert.notEqual(route?.remoteAddress, lab.hostIp, 'the internal address is unreachable from outside');
+      // The host's end is its relayed candidate, its NAT mapping (STUN or learned), or the player's relay.
+      const viaRelay = route?.localCandidateType === 'relay' || route?.remoteCandidateType === 'relay';
+      const viaMapping = route?.remoteAddress === lab.publicIp || route?.remoteCandidateType === 'prflx';
+      assert.ok(viaRelay || viaMapping, JSON.stringify(route));
+    } finally {
+      await host.stop();
+    }
+  });
+
+  test('a 1:1 NAT forwarding the port range: the stream comes straight from ice.publicAddresses', async () => {
+    await lab.forwardUdp(41_000, 41_099);
+    const host = await startHostBehindNat('nat-one-to-one', {
+      publicAddresses: [lab.publicIp],
+      portRange: [41_000, 41_099],
+      announce: ['public'],
+    });
+    try {
+      const { fps, route } = await playAndMeasure();
+      assert.ok(fps >= 20, `decoded ${fps.toFixed(1)} fps through the forwarded ports (${JSON.stringify(route)})`);
+      assert.equal(route?.remoteAddress, lab.publicIp, JSON.stringify(route));
+      assert.notEqual(route?.localCandidateType, 'relay', 'direct, not relayed');
+    } finally {
+      await host.stop();
+    }
+  });
+});
