@@ -48,7 +48,7 @@ export class GameMediaSource implements MediaSource {
   }
 
   captureVideo(): SourceVideoFrame {
-    // Input applied after the last step is not in this picture yet: the tag reports what the state reflects.
+    // Input applied after the last step is not in this picture yet: frame marks report what the state reflects.
     this.#renderedInputSeq = this.#game.lastInputSeq;
     this.#game.render(this.#ctx);
     return { pixels: this.#canvas.data(), layout: 'rgba', width: this.width, height: this.height };

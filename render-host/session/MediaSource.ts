@@ -21,7 +21,7 @@ export interface MediaSource {
   readonly height: number;
   readonly fps: number;
   readonly hasAudio: boolean;
-  /** Seq of the last input the source applied before the most recent `captureVideo()`: stamped into the tag. */
+  /** Seq of the last input the source applied before the most recent `captureVideo()`: what frame marks report. */
   readonly lastInputSeq: number;
   /** Player input, already decoded and validated; pings never reach here (the session answers them). */
   applyInput(message: GameInputMessage): void;

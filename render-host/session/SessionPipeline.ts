@@ -40,6 +40,8 @@ export type PipelineEvents = {
   connected(): void;
   stats(stats: StreamStats): void;
   ended(reason: EndReasonName, message: string): void;
+  /** A video frame was handed to the peer (benchmarks: send → display by RTP timestamp). Unix ms. */
+  frameSent?(rtpTimestamp: number, sentAtUnixMs: number): void;
 };
 
 export type SessionPipelineParameters = {
@@ -448,6 +450,7 @@ export class SessionPipeline {
         const packets = leg.peer.sendVideo(encoded.data, rtpTimestamp);
         if (packets === 0) return;
         this.#markFrame(leg, { inputSeq, rtpTimestamp, frameNumber });
+        this.#p.events.frameSent?.(rtpTimestamp, performance.timeOrigin + performance.now());
         this.#framesSent += 1;
         this.#windowFrames += 1;
         this.#windowVideoBytes += encoded.data.length;

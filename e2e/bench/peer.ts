@@ -1,0 +1,203 @@
+/**
+ * `npm run bench:peer`: ath-edge's sender against GStreamer's, side by side, in one run. The same recorded 720p60
+ * raw clip of Neon Drift (recordClip.ts) is sent
+ *   (a) by ath-edge's encode + werift path (peer/athSender.ts: the render host's SessionPipeline), and
+ *   (b) by GStreamer webrtcbin + x264enc (peer/gstSender.py; Debian's gstreamer1.0-plugins-bad/-ugly, -nice,
+ *       python3-gi, gir1.2-gst-plugins-bad-1.0),
+ * each with the same x264 recipe (ultrafast, zerolatency, constrained baseline, 1 thread, 4 Mbit/s, 100 ms VBV,
+ * keyframe every 30 s), each received in turn by the same Debian Chromium over loopback. For each, over a
+ * measured window after a warm-up:
+ *   senderCpuPct      the sender process (all its threads), % of one core
+ *   sendToDisplayMs*  frame handed to the network (Unix ms, recorded by the sender per RTP timestamp) →
+ *                     frame presented (requestVideoFrameCallback, matched by its rtpTimestamp), p50 / p95
+ *   decodedFps        Chromium's framesDecoded over the window
+ * and the ratios ath-edge / GStreamer (goal: CPU ≤ 0.9, send→display ≤ 0.5). Flags: --seconds N (15).
+ * The last line printed is one JSON object.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright';
+import { machineInfo, percentile, round } from '../../signaling/bench/machine.js';
+import { launchChromium } from '../support/launchChromium.js';
+import { recordClip } from './peer/recordClip.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = join(HERE, '..', '..');
+const secondsIndex = process.argv.indexOf('--seconds');
+const SECONDS = secondsIndex >= 0 ? Number(process.argv[secondsIndex + 1]) : 15;
+const WARMUP_SECONDS = 3;
+const CLIP_FRAMES = 120;
+const BITRATE_BPS = 4_000_000;
+const KEYFRAME_INTERVAL = 60 * 30;
+const progress = (line: string) => process.stderr.write(`bench:peer ${line}\n`);
+
+/** The receiving page: answers the sender's offer, trickles ICE both ways, records presented frames. */
+const PAGE = `<!doctype html><meta charset="utf-8"><title>bench:peer</title><video id="v" muted autoplay playsinline></video>
+<script>
+window.presented = [];
+window.remoteCandidates = [];
+let pc;
+window.addRemoteCandidate = (c) => { if (pc && pc.remoteDescription) pc.addIceCandidate(c).catch(() => {}); else window.remoteCandidates.push(c); };
+window.start = async () => {
+  pc = new RTCPeerConnection();
+  window.pc = pc;
+  const video = document.getElementById('v');
+  pc.ontrack = (e) => { if (e.track.kind === 'video') { video.srcObject = new MediaStream([e.track]); video.play(); } };
+  pc.onicecandidate = (e) => { if (e.candidate) window.hostIce(e.candidate.toJSON()); };
+  await pc.setRemoteDescription({ type: 'offer', sdp: await window.hostOffer() });
+  for (const c of window.remoteCandidates.splice(0)) await pc.addIceCandidate(c).catch(() => {});
+  const answer = await pc.createAnswer();
+  const level = /profile-level-id=(42e0[0-9a-f]{2})/i.exec(pc.remoteDescription.sdp);
+  const sdp = level ? answer.sdp.replace(/profile-level-id=42e0[0-9a-f]{2}/gi, 'profile-level-id=' + level[1]) : answer.sdp;
+  await pc.setLocalDescription({ type: 'answer', sdp });
+  await window.hostAnswer(pc.localDescription.sdp);
+  const onFrame = (now, meta) => {
+    if (meta.rtpTimestamp !== undefined) window.presented.push([meta.rtpTimestamp >>> 0, performance.timeOrigin + meta.presentationTime]);
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+};
+window.framesDecoded = async () => {
+  let n = 0;
+  (await pc.getStats()).forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video') n = s.framesDecoded; });
+  return n;
+};
+</script>`;
+
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+type SenderResult = {
+  senderCpuPct: number;
+  sendToDisplayMsP50: number;
+  sendToDisplayMsP95: number;
+  decodedFps: number;
+  matchedFrames: number;
+};
+
+async function measure(name: string, child: ChildProcessWithoutNullStreams, browser: Browser): Promise<SenderResult> {
+  const page = await browser.newPage();
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let resolveOffer: (sdp: string) => void = () => undefined;
+  const offer = new Promise<string>((resolve, reject) => {
+    resolveOffer = resolve;
+    void exited.then(() => reject(new Error(`${name} sender exited: ${stderr}`)));
+  });
+  let resolveSent: (frames: Array<[number, number]>) => void = () => undefined;
+  const sentFrames = new Promise<Array<[number, number]>>((resolve) => {
+    resolveSent = resolve;
+  });
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    const message = JSON.parse(line) as {
+      type: string;
+      sdp?: string;
+      candidate?: unknown;
+      frames?: [number, number][];
+    };
+    if (message.type === 'offer' && message.sdp) resolveOffer(message.sdp);
+    else if (message.type === 'ice' && message.candidate) {
+      void page.evaluate(`window.addRemoteCandidate(${JSON.stringify(message.candidate)})`).catch(() => undefined);
+    } else if (message.type === 'sent' && message.frames) resolveSent(message.frames);
+  });
+  const write = (message: unknown) => child.stdin.write(`${JSON.stringify(message)}\n`);
+  try {
+    await page.exposeFunction('hostOffer', () => offer);
+    await page.exposeFunction('hostAnswer', (sdp: string) => write({ type: 'answer', sdp }));
+    await page.exposeFunction('hostIce', (candidate: unknown) => write({ type: 'ice', candidate }));
+    await page.route('http://127.0.0.1:9/**', (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
+    await page.goto('http://127.0.0.1:9/');
+    await page.evaluate('window.start()');
+    await page.waitForFunction('window.presented.length > 10', null, { timeout: 60_000 });
+    await page.waitForTimeout(WARMUP_SECONDS * 1000);
+    const pid = child.pid ?? 0;
+    const cpu0 = cpuSeconds(pid);
+    const wall0 = performance.now();
+    const decoded0 = (await page.evaluate('window.framesDecoded()')) as number;
+    const unixFrom = Date.now();
+    progress(`${name}: measuring ${SECONDS} s`);
+    await page.waitForTimeout(SECONDS * 1000);
+    const decoded1 = (await page.evaluate('window.framesDecoded()')) as number;
+    const wallSec = (performance.now() - wall0) / 1000;
+    const cpu = cpuSeconds(pid) - cpu0;
+    const unixTo = Date.now();
+    const presented = (await page.evaluate('window.presented')) as Array<[number, number]>;
+    write({ type: 'close' });
+    const sent = new Map(await sentFrames);
+    const delays = presented
+      .filter(([, at]) => at >= unixFrom && at <= unixTo)
+      .flatMap(([rtp, at]) => {
+        const sentAt = sent.get(rtp);
+        return sentAt === undefined ? [] : [at - sentAt];
+      })
+      .sort((a, b) => a - b);
+    return {
+      senderCpuPct: round((100 * cpu) / wallSec, 1),
+      sendToDisplayMsP50: round(percentile(delays, 50), 1),
+      sendToDisplayMsP95: round(percentile(delays, 95), 1),
+      decodedFps: round((decoded1 - decoded0) / wallSec, 1),
+      matchedFrames: delays.length,
+    };
+  } finally {
+    await page.close();
+    if (child.exitCode === null) {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      child.stdin.end();
+      await exited;
+      clearTimeout(timer);
+    }
+  }
+}
+
+const clipDir = mkdtempSync(join(tmpdir(), 'ath-bench-peer-'));
+let browser: Browser | undefined;
+try {
+  progress(`recording ${CLIP_FRAMES} frames of Neon Drift at 1280×720`);
+  recordClip({ directory: clipDir, frames: CLIP_FRAMES });
+  browser = await launchChromium({
+    args: ['--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
+  });
+  const args = [clipDir, String(CLIP_FRAMES), String(BITRATE_BPS)];
+  progress('ath-edge: SessionPipeline (node-av libx264 + werift)');
+  const ath = await measure(
+    'ath-edge',
+    spawn(process.execPath, ['--import', 'tsx', join(HERE, 'peer', 'athSender.ts'), ...args], { cwd: ROOT }),
+    browser,
+  );
+  progress(`ath-edge: ${JSON.stringify(ath)}`);
+  progress('GStreamer: webrtcbin + x264enc');
+  const gst = await measure(
+    'gstreamer',
+    spawn('/usr/bin/python3', [join(HERE, 'peer', 'gstSender.py'), ...args, String(KEYFRAME_INTERVAL)], {
+      cwd: ROOT,
+    }),
+    browser,
+  );
+  progress(`GStreamer: ${JSON.stringify(gst)}`);
+  console.log(
+    JSON.stringify({
+      bench: 'peer',
+      clip: { width: 1280, height: 720, fps: 60, frames: CLIP_FRAMES, bitrateBps: BITRATE_BPS },
+      seconds: SECONDS,
+      athEdge: ath,
+      gstreamer: gst,
+      cpuRatio: round(ath.senderCpuPct / gst.senderCpuPct, 2),
+      sendToDisplayP50Ratio: round(ath.sendToDisplayMsP50 / gst.sendToDisplayMsP50, 2),
+      goals: { cpuRatio: 0.9, sendToDisplayP50Ratio: 0.5 },
+      machine: machineInfo(),
+    }),
+  );
+} finally {
+  await browser?.close();
+  rmSync(clipDir, { recursive: true, force: true });
+}
+process.exit(0);
