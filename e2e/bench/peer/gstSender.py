@@ -89,8 +89,10 @@ def enable_nack(_element, transceiver):
 
 
 webrtc.connect("on-new-transceiver", enable_nack)
-for existing in webrtc.emit("get-transceivers") or []:
-    enable_nack(webrtc, existing)
+# The video transceiver exists already (parse_launch linked the payloader to webrtcbin).
+video_transceiver = webrtc.emit("get-transceiver", 0)
+if video_transceiver is not None:
+    enable_nack(webrtc, video_transceiver)
 
 
 def handle(line):
