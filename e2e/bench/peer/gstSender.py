@@ -66,7 +66,9 @@ pipeline.get_by_name("pay").get_static_pad("src").add_probe(Gst.PadProbeType.BUF
 
 def on_offer_created(promise, _element, _data):
     promise.wait()
-    offer = promise.get_reply().get_value("offer")
+    # Keep the reply referenced while the offer is used: the offer lives in it (PyGObject frees a temporary).
+    reply = promise.get_reply()
+    offer = reply.get_value("offer")
     webrtc.emit("set-local-description", offer, Gst.Promise.new())
     send({"type": "offer", "sdp": offer.sdp.as_text()})
 
