@@ -5,6 +5,7 @@
  * more on fresh pages (each after the previous session ended and its slot came free). For each Play:
  *   firstFrameMs         click → first presented frame (requestVideoFrameCallback)
  *   fpsBySecond          presented frames in each of the first 5 seconds after the first frame
+ *   timelineMs           when the player reached each state after the click (requesting → starting → playing)
  * and, over the first Play's click → 5 s after its first frame, the CPU each process used (% of one core):
  * where start-up CPU goes. The last line printed is one JSON object.
  */
@@ -96,7 +97,8 @@ async function watchFrames(page: Page): Promise<void> {
   })()`);
 }
 
-type PlayResult = { firstFrameMs: number; fpsBySecond: number[] };
+/** ms after the click at which the player reached each state (session leased, stream starting, playing). */
+type PlayResult = { firstFrameMs: number; fpsBySecond: number[]; timelineMs: Record<string, number> };
 
 async function play(page: Page, seconds: number): Promise<PlayResult> {
   await watchFrames(page);
@@ -108,16 +110,27 @@ async function play(page: Page, seconds: number): Promise<PlayResult> {
     timeout: 60_000,
   });
   await page.waitForTimeout(seconds * 1000 + 300);
-  const { frames, clickedAt } = await page.evaluate(() => ({
+  const { frames, clickedAt, events } = await page.evaluate(() => ({
     frames: (window as unknown as { __frames: number[] }).__frames,
     clickedAt: (window as unknown as { __clickedAt: number }).__clickedAt,
+    events: (window.__athPlayer?.events ?? []).map((e) => ({
+      type: e.type,
+      atMs: e.atMs,
+      state: (e.data as { state?: string } | undefined)?.state,
+    })),
   }));
+  const timelineMs: Record<string, number> = {};
+  for (const event of events) {
+    if (event.atMs < clickedAt) continue;
+    const name = event.type === 'statechange' ? `state:${event.state}` : event.type;
+    timelineMs[name] ??= Math.round(event.atMs - clickedAt);
+  }
   const first = frames[0] ?? Number.NaN;
   const fpsBySecond = Array.from(
     { length: seconds },
     (_, s) => frames.filter((t) => t >= first + s * 1000 && t < first + (s + 1) * 1000).length,
   );
-  return { firstFrameMs: first - clickedAt, fpsBySecond };
+  return { firstFrameMs: first - clickedAt, fpsBySecond, timelineMs };
 }
 
 export async function runStartupBench(): Promise<void> {
@@ -182,6 +195,7 @@ export async function runStartupBench(): Promise<void> {
       firstFrameMs: results.map((r) => round(r.firstFrameMs, 0)),
       firstFrameMsP50: round(percentile(firstFrames, 50), 0),
       fpsBySecond: results.map((r) => r.fpsBySecond),
+      timelineMs: results.map((r) => r.timelineMs),
       firstPlayMinFps: firstPlay ? Math.min(...firstPlay.fpsBySecond) : null,
       minFpsFirst5s: Math.min(...results.flatMap((r) => r.fpsBySecond)),
       firstPlayCpuWindowSec: round(firstWindowSec, 1),
