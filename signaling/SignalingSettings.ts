@@ -42,6 +42,8 @@ export type SignalingSettings = {
   afkTimeoutMs: number;
   /** The built client to serve at `/` (esbuild output), if any. */
   clientDir: string | undefined;
+  /** The WebSocket server: `auto` = uWebSockets.js where a native build loads, else @fastify/websocket. */
+  wsTransport?: 'auto' | 'uws' | 'fastify-ws';
   probe: ProbeSettings;
   scoring: ScoringWeights;
   checks: CheckSettings;

@@ -20,6 +20,12 @@ export {
   turnCredential,
 } from './ice/turnCredentials.js';
 export { DEFAULT_SIGNALING_SETTINGS, type SignalingSettings } from './SignalingSettings.js';
-export { type SignalingServer, type StartSignalingParameters, startSignaling } from './startSignaling.js';
+export {
+  type SignalingServer,
+  type StartSignalingParameters,
+  startSignaling,
+  type WsTransport,
+  type WsTransportSetting,
+} from './startSignaling.js';
 export type { HostRecord, SlotRecord } from './store/HostRegistry.js';
-export { assertNativeUws } from './ws/startUwsServer.js';
+export { loadUws, UWS_BUILDS, type UwsLoad } from './ws/loadUws.js';

@@ -5,8 +5,10 @@ import { createMetrics, type Metrics, SIGNALING_METRICS, type SignalingMetricKey
 import { buildHttpApp } from './http/buildHttpApp.js';
 import type { PaymentGate } from './hub/PaymentGate.js';
 import { SignalingHub } from './hub/SignalingHub.js';
+import { AthError } from './protocol/index.js';
 import type { SignalingSettings } from './SignalingSettings.js';
 import type { SignalingStore } from './store/SignalingStore.js';
+import { loadUws } from './ws/loadUws.js';
 import { startFastifyWsServer } from './ws/startFastifyWsServer.js';
 import { startUwsServer } from './ws/startUwsServer.js';
 
@@ -14,8 +16,14 @@ export type StartSignalingParameters = {
   settings: SignalingSettings;
   log: Logger;
   metrics?: Metrics<SignalingMetricKey>;
-  /** uWebSockets.js in production; fastify + @fastify/websocket only to compare (bench:indexer). */
-  transport?: 'uws' | 'fastify-ws';
+  /**
+   * `auto` (default): uWebSockets.js where a native build loads (signaling/ws/loadUws.ts), else
+   * fastify + @fastify/websocket, with a warning naming why. `uws` refuses to start without a native build
+   * (ATH_ERR_UWS_NOT_NATIVE); `fastify-ws` always uses the fallback (bench:indexer compares the two).
+   */
+  transport?: WsTransportSetting;
+  /** The uWebSockets.js builds to try, in order (default `UWS_BUILDS`; tests name one that does not exist). */
+  uwsBuilds?: readonly string[];
   /** The economy's gate (edge/economy); without it sessions are not billed. */
   payments?: PaymentGate;
   /** More HTTP routes on the same server (the economy's API), registered before it listens. */
@@ -24,8 +32,14 @@ export type StartSignalingParameters = {
   store?: SignalingStore;
 };
 
+export type WsTransportSetting = 'auto' | 'uws' | 'fastify-ws';
+
+/** Which WebSocket server runs: `uws` with the build that loaded, or the `fastify-ws` fallback. */
+export type WsTransport = { kind: 'uws'; build: string } | { kind: 'fastify-ws' };
+
 export type SignalingServer = {
   readonly httpUrl: string;
+  readonly wsTransport: WsTransport;
   readonly wsPlayerUrl: string;
   readonly wsNodeUrl: string;
   readonly hub: SignalingHub;
@@ -39,11 +53,26 @@ export async function startSignaling({
   settings,
   log,
   metrics,
-  transport = 'uws',
+  transport = settings.wsTransport ?? 'auto',
+  uwsBuilds,
   payments,
   routes = [],
   store,
 }: StartSignalingParameters): Promise<SignalingServer> {
+  const loaded = transport === 'fastify-ws' ? undefined : loadUws(uwsBuilds);
+  if (transport === 'uws' && !loaded?.ok) {
+    throw new AthError({
+      code: 'ATH_ERR_UWS_NOT_NATIVE',
+      shortMessage: `no native uWebSockets.js build loads on Node ${process.versions.node} (${process.platform}-${process.arch})`,
+      details: loaded && !loaded.ok ? loaded.reasons.join('; ') : undefined,
+    });
+  }
+  if (loaded && !loaded.ok) {
+    log.warn(
+      { mod: 'signaling/ws', node: process.versions.node, abi: process.versions.modules, reasons: loaded.reasons },
+      'no native uWebSockets.js build loads here: serving the signaling WebSockets on @fastify/websocket instead',
+    );
+  }
   const processMetrics = metrics ?? createMetrics({ keys: SIGNALING_METRICS });
   const hub = new SignalingHub({
     settings,
@@ -52,13 +81,16 @@ export async function startSignaling({
     ...(payments ? { payments } : {}),
     ...(store ? { store } : {}),
   });
-  const ws = await (transport === 'uws' ? startUwsServer : startFastifyWsServer)({
+  const wsParameters = {
     hub,
     bindHost: settings.bindHost,
     port: settings.wsPort,
     tokenSecret: settings.tokenSecret,
     log,
-  });
+  };
+  const wsTransport: WsTransport = loaded?.ok ? { kind: 'uws', build: loaded.build } : { kind: 'fastify-ws' };
+  const ws = loaded?.ok ? await startUwsServer(wsParameters, loaded.uws) : await startFastifyWsServer(wsParameters);
+  log.info({ mod: 'signaling/ws', wsTransport, node: process.versions.node }, 'signaling WebSocket transport');
   const wsBase = settings.publicWsUrl ?? `ws://${settings.bindHost}:${ws.port}`;
   const wsUrls = { player: `${wsBase}/ws/player`, node: `${wsBase}/ws/node` };
   const http = await buildHttpApp({
@@ -71,6 +103,7 @@ export async function startSignaling({
     wsUrls: () => wsUrls,
     checkerDomain: settings.checks.domain,
     routes,
+    wsTransport: wsTransport.kind === 'uws' ? `uws ${wsTransport.build}` : 'fastify-ws',
   });
   try {
     await http.listen({ host: settings.bindHost, port: settings.httpPort });
@@ -86,6 +119,7 @@ export async function startSignaling({
   let closing: Promise<void> | undefined;
   return {
     httpUrl,
+    wsTransport,
     wsPlayerUrl: wsUrls.player,
     wsNodeUrl: wsUrls.node,
     hub,

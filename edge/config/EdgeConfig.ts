@@ -47,6 +47,11 @@ export const EdgeConfigSchema = obj({
     afkTimeoutMs: Type.Integer({ minimum: 1000 }),
     /** Between two checker rounds of a container (2N+1 checkers each); a minute by default. */
     checkIntervalMs: Type.Integer({ minimum: 1000 }),
+    /**
+     * The WebSocket server: `auto` = uWebSockets.js where a native build loads (else @fastify/websocket, with a
+     * warning), `uws` = refuse to start without it, `fastify-ws` = always @fastify/websocket.
+     */
+    wsTransport: Type.Union([Type.Literal('auto'), Type.Literal('uws'), Type.Literal('fastify-ws')]),
   }),
   renderHost: obj({
     /** Stable id of this host; derived from the provider address when absent. */
@@ -205,6 +210,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     reloadGraceMs: 3_000,
     afkTimeoutMs: 120_000,
     checkIntervalMs: 60_000,
+    wsTransport: 'auto',
   },
   renderHost: {
     slots: 2,

@@ -7,7 +7,14 @@ import { startEconomy } from '../economy/index.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { RoleHandle } from './RoleHandle.js';
 
-export type SignalingInfo = { httpUrl: string; wsPlayerUrl: string; wsNodeUrl: string; metricsUrl: string };
+export type SignalingInfo = {
+  httpUrl: string;
+  wsPlayerUrl: string;
+  wsNodeUrl: string;
+  metricsUrl: string;
+  /** `uws <build>` or `fastify-ws` (no native uWebSockets.js build loads on this Node). */
+  wsTransport: string;
+};
 
 export type RunSignalingParameters = { config: EdgeConfig; log: Logger; clientDir: string | undefined };
 
@@ -56,6 +63,7 @@ export async function runSignaling({
       wsPlayerUrl: server.wsPlayerUrl,
       wsNodeUrl: server.wsNodeUrl,
       metricsUrl: `${server.httpUrl}/metrics`,
+      wsTransport: server.wsTransport.kind === 'uws' ? `uws ${server.wsTransport.build}` : 'fastify-ws',
     },
     close: async () => {
       await server.close();

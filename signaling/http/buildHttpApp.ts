@@ -22,6 +22,8 @@ export type BuildHttpAppParameters = {
   wsUrls: () => { player: string; node: string };
   checkerDomain: { chainId: number; verifyingContract: string };
   routes?: ReadonlyArray<FastifyPluginAsyncTypebox>;
+  /** Shown on /healthz: `uws <build>` or `fastify-ws`. */
+  wsTransport?: string;
 };
 
 /** The signaling HTTP app, built apart from `listen` so tests can `inject()` into it. */
@@ -40,7 +42,11 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
     },
   });
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  await app.register(healthRoutes, { hub: params.hub, startedAtMs: Date.now() });
+  await app.register(healthRoutes, {
+    hub: params.hub,
+    startedAtMs: Date.now(),
+    wsTransport: params.wsTransport ?? 'unknown',
+  });
   await app.register(metricsRoute, { registry: params.registry, beforeScrape: () => params.hub.refreshGauges() });
   await app.register(playerRoutes, {
     hub: params.hub,

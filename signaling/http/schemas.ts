@@ -8,6 +8,8 @@ export const HealthBody = Type.Object({
   uptimeSec: Type.Number(),
   hostsUp: Type.Integer(),
   sessionsLive: Type.Integer(),
+  /** The WebSocket server: `uws <build>` or `fastify-ws` (the fallback where no native uWS build loads). */
+  wsTransport: Type.String(),
 });
 
 export const ClientConfigBody = Type.Object({

@@ -6,12 +6,13 @@
  * The token rides in Sec-WebSocket-Protocol rather than the URL so that it stays out of access logs.
  */
 
-import uWS from 'uWebSockets.js';
+import type uWS from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import type { SignalingHub } from '../hub/SignalingHub.js';
 import { AthError, isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
+import type { UwsModule } from './loadUws.js';
 
 type SocketData = { id: string; identity: PeerIdentity; closed: boolean };
 
@@ -25,27 +26,13 @@ export type StartUwsServerParameters = {
 
 export type UwsServer = { readonly port: number; close(): void };
 
-/** uWS's loader silently falls back to a slow pure-JS build when the native one fails to load. */
-export function assertNativeUws(): void {
-  if (!String(uWS.App).includes('[native code]')) {
-    throw new AthError({
-      code: 'ATH_ERR_UWS_NOT_NATIVE',
-      shortMessage: 'uWebSockets.js loaded its JavaScript fallback, not the native build',
-      details: 'check the Node.js version against node_modules/uWebSockets.js/binaries',
-    });
-  }
-}
-
-export function startUwsServer({
-  hub,
-  bindHost,
-  port,
-  tokenSecret,
-  log,
-}: StartUwsServerParameters): Promise<UwsServer> {
-  assertNativeUws();
+/** `uws`: a native build from `loadUws()`. */
+export function startUwsServer(
+  { hub, bindHost, port, tokenSecret, log }: StartUwsServerParameters,
+  uws: UwsModule,
+): Promise<UwsServer> {
   const wsLog = log.child({ mod: 'signaling/ws' });
-  const app = uWS.App();
+  const app = uws.App();
   // This uWS build has no app.close(): keep the open sockets so shutdown can end them.
   const open = new Set<uWS.WebSocket<SocketData>>();
 
@@ -120,7 +107,7 @@ export function startUwsServer({
         );
         return;
       }
-      const boundPort = uWS.us_socket_local_port(listenSocket);
+      const boundPort = uws.us_socket_local_port(listenSocket);
       wsLog.info({ port: boundPort }, 'signaling WebSocket listening');
       let closed = false;
       resolve({
@@ -128,7 +115,7 @@ export function startUwsServer({
         close: () => {
           if (closed) return;
           closed = true;
-          uWS.us_listen_socket_close(listenSocket);
+          uws.us_listen_socket_close(listenSocket);
           for (const ws of [...open]) ws.end(1001, 'signaling shutting down');
         },
       });
