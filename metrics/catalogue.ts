@@ -1,6 +1,7 @@
 /**
  * Every metric ath-edge exposes, declared once. Prometheus naming: `ath_edge_` prefix, base units
- * (`_seconds`, `_bytes`, `_bits_per_second`), `_total` on counters. Labels are bounded enumerations —
+ * (`_seconds`, `_bytes`, `_bytes_per_second`; promtool refuses bits), `_total` on counters. Node's default
+ * process metrics keep their standard names (`process_cpu_seconds_total`, `nodejs_eventloop_lag_seconds`…). Labels are bounded enumerations —
  * never a session, player, host or key id (those would grow the series count without bound).
  *
  * ATH amounts (wei → float64 sample): a Prometheus sample is an IEEE-754 double, which holds integers exactly
@@ -147,8 +148,8 @@ export const METRIC_CATALOGUE = {
   },
   streamBitrate: {
     type: 'gauge',
-    name: 'ath_edge_stream_sent_bits_per_second',
-    help: 'Sent media bitrate, summed over live streams on this host',
+    name: 'ath_edge_stream_sent_bytes_per_second',
+    help: 'Sent media rate in bytes per second (Prometheus base unit; ×8 for bits), summed over live streams on this host',
     labelNames: [],
   },
   streamPacketLoss: {

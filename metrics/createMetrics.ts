@@ -27,7 +27,7 @@ export function createMetrics<K extends MetricKey>({
   defaultMetrics = true,
 }: CreateMetricsParameters<K>): Metrics<K> {
   const registry = new Registry();
-  if (defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'ath_edge_' });
+  if (defaultMetrics) collectDefaultMetrics({ register: registry });
   const metric = {} as Record<MetricKey, Counter<string> | Gauge<string> | Histogram<string>>;
   for (const key of keys) {
     const def = METRIC_CATALOGUE[key];

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import {
   CHECKER_METRICS,
@@ -12,6 +14,27 @@ import {
 import { parsePrometheusText, sampleValue } from './parsePrometheusText.js';
 
 const ROLES = { signaling: SIGNALING_METRICS, 'render-host': RENDER_HOST_METRICS, checker: CHECKER_METRICS } as const;
+
+/** Debian's `prometheus` package installs it; the promtool tests skip where it is absent. */
+const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool';
+/**
+ * prom-client's default gauges that end in `_total` (named so for years; renaming them would break every
+ * dashboard that uses them). promtool flags them; nothing else may be flagged.
+ */
+const PROM_CLIENT_DEFAULT_NAMES =
+  /^nodejs_active_(handles|requests|resources)_total non-counter metrics should not have "_total" suffix$/;
+
+/** `promtool check metrics` on an exposition: the problems it names, one per line (none: clean). */
+function promtoolCheck(exposition: string): string[] {
+  const result = spawnSync(PROMTOOL, ['check', 'metrics'], { input: exposition, encoding: 'utf8', timeout: 30_000 });
+  if (result.error) throw result.error;
+  const lines = `${result.stdout}\n${result.stderr}`
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+  assert.ok(result.status === 0 || lines.length > 0, `promtool exited ${result.status} saying nothing`);
+  return lines;
+}
 
 /** Label names that would carry an unbounded id: refused by the catalogue's own rule. */
 const UNBOUNDED_LABEL = /id$|session|player|address|key|wallet|host$|container$/i;
@@ -68,19 +91,53 @@ describe('metrics catalogue and role expositions', () => {
         assert.ok(family.samples.length > 0, `${def.name} has samples`);
         if (def.type === 'histogram') assert.equal(sampleValue(parsed, `${def.name}_count`), 2, def.name);
       }
-      // Node's default metrics under the same prefix, in the same registry.
-      assert.ok(parsed.byName.get('ath_edge_process_cpu_seconds_total'));
-      assert.ok(parsed.byName.get('ath_edge_nodejs_eventloop_lag_seconds'));
+      // Node's default metrics under their standard names (what the standard Node.js dashboards query).
+      for (const name of [
+        'process_cpu_seconds_total',
+        'process_resident_memory_bytes',
+        'nodejs_eventloop_lag_seconds',
+      ]) {
+        assert.ok(parsed.byName.get(name), `${name} (standard name, no prefix)`);
+      }
       // Only catalogue metrics and the default ones: nothing else slips in under another name.
       const catalogueNames = new Set<string>(keys.map((key) => METRIC_CATALOGUE[key].name));
       for (const family of parsed.families) {
         assert.ok(
-          catalogueNames.has(family.name) || /^ath_edge_(process|nodejs)_/.test(family.name),
+          catalogueNames.has(family.name) || /^(process|nodejs)_/.test(family.name),
           `${family.name} is not in the catalogue`,
         );
+        assert.doesNotMatch(family.name, /^ath_edge_(process|nodejs)_/, 'defaults keep their standard names');
       }
     });
+
+    test(`${role}: promtool check metrics finds nothing but prom-client's own default names`, async (t) => {
+      if (!existsSync(PROMTOOL)) {
+        t.skip(`${PROMTOOL} not installed (Debian: apt-get install prometheus)`);
+        return;
+      }
+      const { registry } = exercise(keys);
+      const problems = promtoolCheck(await registry.metrics());
+      assert.deepEqual(
+        problems.filter((line) => !PROM_CLIENT_DEFAULT_NAMES.test(line)),
+        [],
+        `promtool on ${role}'s /metrics`,
+      );
+    });
   }
+
+  test('promtool really reads the exposition: a bad name is flagged', (t) => {
+    if (!existsSync(PROMTOOL)) {
+      t.skip(`${PROMTOOL} not installed`);
+      return;
+    }
+    const problems = promtoolCheck(
+      '# HELP ath_edge_bad_ms A gauge in ms.\n# TYPE ath_edge_bad_ms gauge\nath_edge_bad_ms 1\n',
+    );
+    assert.ok(
+      problems.some((line) => /ath_edge_bad_ms/.test(line)),
+      problems.join('\n'),
+    );
+  });
 
   test('label values with quotes, backslashes and line feeds survive the round trip', async () => {
     const { registry, metric } = createMetrics({ keys: ['sessionsEnded'], defaultMetrics: false });

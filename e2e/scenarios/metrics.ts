@@ -93,7 +93,7 @@ describe('metrics', () => {
     // What each role declares is there even before any traffic (HELP and TYPE of every catalogue metric).
     for (const target of targets) {
       const exposition = baseline.get(target.name);
-      assert.ok(exposition?.byName.get('ath_edge_process_cpu_seconds_total'), `${target.name}: default metrics`);
+      assert.ok(exposition?.byName.get('process_cpu_seconds_total'), `${target.name}: default metrics`);
     }
 
     const page = await openPlayer({ browser, baseUrl: stack.signaling.info.httpUrl, game: 'neon-drift' });
@@ -106,7 +106,7 @@ describe('metrics', () => {
         (scrape) =>
           moved(scrape, 'signaling', 'ath_edge_session_setup_seconds_count') &&
           moved(scrape, 'render-host', 'ath_edge_encoder_frame_seconds_count') &&
-          at(scrape, 'render-host', 'ath_edge_stream_sent_bits_per_second') > 0,
+          at(scrape, 'render-host', 'ath_edge_stream_sent_bytes_per_second') > 0,
       );
       const delta = (role: Target['role'], name: string) => at(during, role, name) - at(baseline, role, name);
       assert.ok(delta('signaling', 'ath_edge_sessions_started_total') >= 1, 'sessions started');
@@ -125,7 +125,7 @@ describe('metrics', () => {
       assert.ok(delta('render-host', 'ath_edge_stream_frames_sent_total') > 0, 'frames sent');
       assert.ok(delta('render-host', 'ath_edge_encoder_frame_seconds_count') > 0, 'encode times observed');
       assert.ok(at(during, 'render-host', 'ath_edge_stream_frames_per_second') > 0, 'frames per second');
-      assert.ok(at(during, 'render-host', 'ath_edge_stream_sent_bits_per_second') > 0, 'sent bitrate');
+      assert.ok(at(during, 'render-host', 'ath_edge_stream_sent_bytes_per_second') > 0, 'sent bitrate');
       assert.ok(at(during, 'render-host', 'ath_edge_host_slots', { state: 'busy' }) >= 1, 'a busy slot');
       // Encoder label is one of the three the catalogue promises.
       for (const target of targets.filter((t) => t.role === 'render-host')) {
@@ -160,7 +160,7 @@ describe('metrics', () => {
     for (const target of checkerTargets(checkers)) {
       const exposition = await scrapeOne(target);
       assert.equal(exposition.byName.get('ath_edge_checker_reports_total')?.type, 'counter', target.name);
-      assert.ok(exposition.byName.get('ath_edge_process_cpu_seconds_total'), `${target.name}: default metrics`);
+      assert.ok(exposition.byName.get('process_cpu_seconds_total'), `${target.name}: default metrics`);
     }
     await ownChecker?.stop();
     ownChecker = undefined;

@@ -63,7 +63,7 @@ export function createBuiltinSessionDriver({
       worstLoss = Math.max(worstLoss, stats.lossFraction ?? 0);
     }
     metrics.metric.streamFramesPerSecond.set(live.size ? fps / live.size : 0);
-    metrics.metric.streamBitrate.set(bitrate);
+    metrics.metric.streamBitrate.set(bitrate / 8);
     metrics.metric.streamPacketLoss.set(worstLoss);
   };
 
