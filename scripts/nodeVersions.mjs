@@ -93,7 +93,7 @@ for (const version of versions) {
   try {
     const node = nodeBinary(version);
     console.log(`\nnode-versions: Node ${version} (${relative(root, node) || node}), ${files.length} test files`);
-    run(node, ['-e', 'console.log(`node-versions: running ${process.version}, ABI ${process.versions.modules}`)']);
+    run(node, ['-e', 'console.log("node-versions: running " + process.version + ", ABI " + process.versions.modules)']);
     status = run(node, ['--import', 'tsx', '--test', '--test-force-exit', '--test-concurrency=1', ...files], {
       cwd: root,
       env: { ...process.env, ATH_NODE_VERSIONS_RUN: version },
