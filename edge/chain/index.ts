@@ -6,6 +6,7 @@ export {
   type ContractName,
   compileContracts,
 } from './build/compileContracts.js';
+export { ChainClock, type ChainClockParameters, EPOCH_SEC, epochOf, epochStartSec } from './ChainClock.js';
 export {
   ARBITRUM_ONE_ATH_ADDRESS,
   type ChainClients,
@@ -19,6 +20,7 @@ export {
   type DeployContractsParameters,
   type DeployedContracts,
   deployContracts,
+  type SlashParameters,
   tierId,
 } from './deployContracts.js';
 export { type DepositToEscrowParameters, depositToEscrow } from './depositToEscrow.js';

@@ -107,6 +107,12 @@ export const EdgeConfigSchema = obj({
     stakingAddress: Type.Optional(Type.String({ pattern: '^0x[0-9a-fA-F]{40}$' })),
     /** The meter's key: signs Usage vouchers and sends the settlement transactions. */
     meterKey: Type.Optional(HexKey),
+    /** The slasher's key (never the meter's): sends slashes with their evidence. Anvil: dev account 5. */
+    slasherKey: Type.Optional(HexKey),
+    /** The rewards pool's key (the escrow's checker-pool recipient): pays stakers and checkers. Anvil: dev account 3. */
+    rewardsKey: Type.Optional(HexKey),
+    /** The block the contracts were deployed in (where the rewards job starts looking for stakers). */
+    deployBlock: Type.Optional(Type.Integer({ minimum: 0 })),
     anvilPort: Port,
   }),
   economy: obj({
@@ -121,6 +127,23 @@ export const EdgeConfigSchema = obj({
     settleBatchSize: Type.Integer({ minimum: 1, maximum: 200 }),
     /** `POST /api/faucet` gives test ATH and ETH on the embedded chain. */
     faucet: Type.Boolean(),
+    /** Slashing on the checkers' confirmed verdicts (the rates are the StakingRegistry's: see `ath-edge deploy`). */
+    slashing: obj({
+      enabled: Type.Boolean(),
+      /** A failing round whose majority saw less than this share of the game's frame rate is fraud (a full unit). */
+      farBelowSpecRatio: Type.Number({ minimum: 0, maximum: 1 }),
+      /** How often decided slashes are sent. */
+      intervalMs: Type.Integer({ minimum: 200 }),
+    }),
+    /** Stakers' weekly rewards and checkers' pay, from the rewards pool (the escrow's checker share of the fee). */
+    rewards: obj({
+      enabled: Type.Boolean(),
+      /** The stakers' part of the pool, basis points; the rest pays checkers. */
+      stakerShareBps: Type.Integer({ minimum: 0, maximum: 10_000 }),
+      /** Checkers' pay period in seconds (divides a week; Aethir pays checkers daily). */
+      checkerPeriodSec: Type.Integer({ minimum: 60, maximum: 604_800 }),
+      intervalMs: Type.Integer({ minimum: 200 }),
+    }),
   }),
   ledger: obj({
     /** A Postgres server; the embedded PGlite (in dataDir) when absent. Env: DATABASE_URL. */
@@ -232,6 +255,8 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     settleIntervalMs: 10_000,
     settleBatchSize: 50,
     faucet: true,
+    slashing: { enabled: true, farBelowSpecRatio: 0.5, intervalMs: 5_000 },
+    rewards: { enabled: true, stakerShareBps: 4_000, checkerPeriodSec: 86_400, intervalMs: 60_000 },
   },
   ledger: {},
   checker: {

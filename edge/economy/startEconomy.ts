@@ -23,7 +23,9 @@ import { economyRoutes } from './economyRoutes.js';
 import { PaymentDesk } from './PaymentDesk.js';
 import { providerStatusRoutes } from './providerStatus.js';
 import { StakeWatcher } from './StakeWatcher.js';
+import { startTrust, type Trust } from './startTrust.js';
 import { studioRoutes } from './studioRoutes.js';
+import { trustRoutes } from './trustRoutes.js';
 
 export type Economy = {
   readonly chain: ChainSettings;
@@ -34,6 +36,8 @@ export type Economy = {
   readonly checkerDomain: { chainId: number; verifyingContract: Address };
   /** Starts metering and settlement on a running hub. */
   attach(hub: SignalingHub, metrics: Metrics<SignalingMetricKey>): Promise<void>;
+  /** Slashing and rewards, once attached. */
+  readonly trust: Trust | undefined;
   close(): Promise<void>;
 };
 
@@ -134,6 +138,16 @@ export async function startEconomy({
     }),
   );
   let stakes: StakeWatcher | undefined;
+  let trust: Trust | undefined;
+  routes.push(
+    trustRoutes({
+      ledger,
+      publicClient,
+      stakingAddress: chain.stakingAddress,
+      clock: () => trust?.clock,
+      rules: config.economy.rewards,
+    }),
+  );
   return {
     chain,
     ledger,
@@ -186,8 +200,14 @@ export async function startEconomy({
         metrics,
       });
       await settler.start();
+      // Slashing on confirmed verdicts and weekly rewards, each with its own key (edge/economy/startTrust.ts).
+      trust = startTrust({ config, chain, ledger, publicClient, hub, meterAddress: meterAccount.address, log });
+    },
+    get trust() {
+      return trust;
     },
     async close() {
+      await trust?.close();
       await stakes?.close();
       await meter?.close();
       await settler?.close();

@@ -297,6 +297,28 @@ export async function listContradictions(
   return out;
 }
 
+export type ListAgreeingCheckersParameters = { fromChainSec: bigint; toChainSec: bigint };
+
+/** Checkers with at least one report that agreed with a confirmed majority in rounds decided in the window. */
+export async function listAgreeingCheckers(
+  db: Queryable,
+  { fromChainSec, toChainSec }: ListAgreeingCheckersParameters,
+): Promise<Address[]> {
+  const { rows } = await db.query(
+    `select distinct r.checker_address as address
+       from check_reports r join check_rounds k on k.container = r.container and k.round = r.round
+      where r.in_majority = true and k.decided_chain_sec >= $1 and k.decided_chain_sec < $2 order by 1`,
+    [assertUint64(fromChainSec, 'fromChainSec'), assertUint64(toChainSec, 'toChainSec')],
+  );
+  return decodeRows(Row({ address: AddressColumn }), rows).map((row) => row.address);
+}
+
+/** The chain time of the first decided round the ledger knows (undefined: none yet). */
+export async function earliestRoundChainSec(db: Queryable): Promise<bigint | undefined> {
+  const { rows } = await db.query('select min(decided_chain_sec)::text as sec from check_rounds');
+  return decodeOne(Row({ sec: Nullable(Uint64Column) }), rows).sec ?? undefined;
+}
+
 /** Reports, newest round first, filtered by container, round and/or checker. */
 export async function listCheckReports(
   db: Queryable,

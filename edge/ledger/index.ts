@@ -4,10 +4,13 @@ export { type Account, AccountRole, type EnsureAccountParameters, ensureAccount,
 export {
   type CheckRound,
   type Contradiction,
+  earliestRoundChainSec,
   getCheckRound,
+  type ListAgreeingCheckersParameters,
   type ListCheckReportsParameters,
   type ListCheckRoundsParameters,
   type ListContradictionsParameters,
+  listAgreeingCheckers,
   listCheckReports,
   listCheckRounds,
   listContradictions,
@@ -109,6 +112,8 @@ export {
   type RewardPayoutRecord,
   RewardPayoutState,
   type RewardPeriod,
+  type StampRewardInflowsParameters,
+  stampRewardInflows,
   type Weighted,
 } from './rewards.js';
 export {
@@ -142,7 +147,7 @@ export {
   SlashKind,
   SlashState,
 } from './slashes.js';
-export { getStake, type RecordStakeParameters, recordStake, type Stake, StakeRole } from './stakes.js';
+export { getStake, listStakes, type RecordStakeParameters, recordStake, type Stake, StakeRole } from './stakes.js';
 export {
   type CreateStudioParameters,
   type CreateStudioReturnType,

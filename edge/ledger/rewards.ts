@@ -2,7 +2,8 @@
  * Rewards from the checker pool (the escrow's share of the protocol fee, journaled as `checker_pool` credits),
  * computed per period and paid on chain once through an outbox.
  *
- *   checkers period [start, end) (a day by default): fresh = every pool credit not yet attributed to a period;
+ *   checkers period [start, end) (a day by default): fresh = the pool credits that arrived inside it (chain time,
+ *     as `stampRewardInflows` saw them — credits from before the first period go to the first one);
  *     stakerShareBps of it is set aside for the stakers' epoch; the rest, plus what earlier checker periods left
  *     unallocated or forfeited, is split among checkers in proportion to their reports that agreed with a
  *     confirmed majority in rounds decided in [start, end) (chain time) — barred checkers excluded.
@@ -178,6 +179,37 @@ export type RewardPayout = RewardPayoutRecord & {
 
 // ---- computing periods ----------------------------------------------------------------------------------------
 
+export type StampRewardInflowsParameters = {
+  /** The chain time now: every checker-pool credit not yet seen arrived by then. */
+  chainSec: bigint;
+};
+
+/**
+ * Stamps every checker-pool credit of the journal the rewards job has not seen yet with the chain time it sees it
+ * (run every pass, before closing periods): a pay period then takes the credits that arrived inside it. Returns
+ * Σ wei stamped. Idempotent per credit.
+ */
+export async function stampRewardInflows(db: Queryable, { chainSec }: StampRewardInflowsParameters): Promise<bigint> {
+  assertUint64(chainSec, 'chainSec');
+  return decodeOne(
+    Row({ stampedWei: WeiColumn }),
+    (
+      await db.query(
+        `with fresh as (
+           insert into reward_inflows (journal_id, arrived_chain_sec, amount_wei)
+           select j.id, $1, j.amount_wei from journal j
+            where j.kind = 'checker_pool' and j.side = 'credit' and j.account = $2
+              and not exists (select 1 from reward_inflows i where i.journal_id = j.id)
+           on conflict (journal_id) do nothing
+           returning amount_wei
+         )
+         select coalesce(sum(amount_wei), 0)::text as "stampedWei" from fresh`,
+        [chainSec, SYSTEM_ACCOUNTS.checkerPool],
+      )
+    ).rows,
+  ).stampedWei;
+}
+
 const DEFAULT_CHUNK = 100;
 
 export type CloseCheckerPeriodParameters = {
@@ -215,15 +247,13 @@ export async function closeCheckerPeriod(
       Row({ freshWei: WeiColumn }),
       (
         await tx.query(
-          `with fresh as (
-             insert into reward_inflows (journal_id, period_key, amount_wei)
-             select j.id, $1, j.amount_wei from journal j
-              where j.kind = 'checker_pool' and j.side = 'credit' and j.account = $2
-                and not exists (select 1 from reward_inflows i where i.journal_id = j.id)
+          `with taken as (
+             update reward_inflows set period_key = $1
+              where period_key is null and arrived_chain_sec < $2
              returning amount_wei
            )
-           select coalesce(sum(amount_wei), 0)::text as "freshWei" from fresh`,
-          [startSec, SYSTEM_ACCOUNTS.checkerPool],
+           select coalesce(sum(amount_wei), 0)::text as "freshWei" from taken`,
+          [startSec, endSec],
         )
       ).rows,
     ).freshWei;

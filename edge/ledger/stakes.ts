@@ -48,3 +48,9 @@ export async function getStake(db: Queryable, operatorAddress: string): Promise<
   const { rows } = await db.query(`select ${STAKE_COLUMNS} from stakes where operator_address = $1`, [operator]);
   return decodeOptional(StakeRow, rows);
 }
+
+/** Every operator whose stake the ledger mirrors (the rewards job reads each one's holding from the chain). */
+export async function listStakes(db: Queryable, { limit = 100_000 }: { limit?: number } = {}): Promise<Stake[]> {
+  const { rows } = await db.query(`select ${STAKE_COLUMNS} from stakes order by operator_address limit $1`, [limit]);
+  return rows.map((row) => decodeOne(StakeRow, [row]));
+}

@@ -69,6 +69,8 @@ export type RoundVerdict = {
   reports: SignedCheckReport[];
   qualityScore: number;
   drained: boolean;
+  /** What the container was held to in this round: the probed game's manifest (absent: the host's games). */
+  expected?: { game: string; width: number; height: number; fps: number };
 };
 
 type CheckerPeer = { peerId: string; address: `0x${string}` };

@@ -24,6 +24,8 @@ export type SignalingHubEvents = {
   verdict: (verdict: RoundVerdict) => void;
   /** A host registered (or re-registered after a reconnect) with a proven provider wallet. */
   hostRegistered: (host: HostRecord) => void;
+  /** A host went down (connection closed, heartbeats missed); `rendering`: it had sessions (or probes) then. */
+  hostDown: (event: { host: HostRecord; why: string; rendering: boolean }) => void;
 };
 
 /** The hub's typed events (the economy listens): a throwing listener is logged and does not stop the others. */
@@ -37,6 +39,7 @@ export class HubEvents {
     report: new Set(),
     verdict: new Set(),
     hostRegistered: new Set(),
+    hostDown: new Set(),
   };
 
   constructor(log: Logger) {

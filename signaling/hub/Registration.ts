@@ -57,7 +57,12 @@ export class Registration implements RegistrationPort {
       if (existing && existing.providerAddress.toLowerCase() !== message.providerAddress.toLowerCase()) {
         throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'host id belongs to another provider' });
       }
-      const host = store.hosts.register({ message, peerId: peer.handle.id, nowMs: this.#ctx.now() });
+      const host = store.hosts.register({
+        message,
+        peerId: peer.handle.id,
+        nowMs: this.#ctx.now(),
+        nonce: peer.nonce,
+      });
       peer.hostId = host.hostId;
       this.#ctx.log.info(
         { hostId: host.hostId, slots: host.slots.length, games: [...host.games.keys()], region: host.region.country },
@@ -134,8 +139,10 @@ export class Registration implements RegistrationPort {
     if (host.state === 'down') return;
     const { store } = this.#ctx;
     this.#ctx.log.warn({ hostId: host.hostId, why }, 'host down');
+    const rendering = host.slots.some((slot) => slot.state !== 'free');
     store.hosts.update(host.hostId, { state: 'down', peerId: undefined });
     this.#ctx.checkers.hostGone(host.hostId);
+    this.#ctx.events.emit('hostDown', { host, why, rendering });
     for (const slot of host.slots) {
       const session = slot.sessionId ? store.sessions.get(slot.sessionId) : undefined;
       if (session) this.#ctx.sessions.end(session, 'host-lost');

@@ -121,6 +121,23 @@ export {
 } from './probePing.js';
 export { ProviderHostView, type ProviderStatus, ProviderStatusBody } from './providerStatus.js';
 export {
+  CheckReportsBody,
+  CheckReportView,
+  CheckRoundsBody,
+  CheckRoundView,
+  OperatorRewardsBody,
+  RewardKindName,
+  RewardPeriodView,
+  RewardShareView,
+  RewardsBody,
+  RewardsScheduleView,
+  RoundFindingName,
+  SlashesBody,
+  SlashKindName,
+  SlashStateName,
+  SlashView,
+} from './trustBodies.js';
+export {
   CHECKER_DOMAIN_NAME,
   type CheckReport,
   checkerDomain,

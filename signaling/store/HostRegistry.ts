@@ -38,12 +38,19 @@ export type HostRecord = {
    */
   priceF: number;
   stakeF: number;
+  /**
+   * The provider's EIP-191 signature over `hostRegistrationMessage(hostId, nonce)`: its own word that it runs this
+   * container — the host binding a slash's evidence carries to the StakingRegistry.
+   */
+  registration: { nonce: string; signature: `0x${string}` } | undefined;
 };
 
 export type RegisterHostParameters = {
   message: PeerMessageOf<'register'>;
   peerId: string;
   nowMs: number;
+  /** The connection's nonce the registration signature covers. */
+  nonce?: string;
 };
 
 /**
@@ -117,7 +124,7 @@ export class HostRegistry implements HostStore {
    * Adds a host or re-attaches a known one (same id, after a reconnect): its leases stay, the description
    * is refreshed. Slots beyond a shrunk slot count must be free, else the caller ends their sessions.
    */
-  register({ message, peerId, nowMs }: RegisterHostParameters): HostRecord {
+  register({ message, peerId, nowMs, nonce }: RegisterHostParameters): HostRecord {
     const existing = this.#hosts.get(message.hostId);
     const slots: SlotRecord[] = Array.from(
       { length: message.slots },
@@ -145,6 +152,10 @@ export class HostRegistry implements HostStore {
       stakeWei: existing?.stakeWei ?? 0n,
       priceF: 0,
       stakeF: 0,
+      registration:
+        nonce === undefined
+          ? existing?.registration
+          : { nonce, signature: message.signature.toLowerCase() as `0x${string}` },
     };
     host.priceF = Number(host.priceWeiPerSec);
     host.stakeF = Number(host.stakeWei);
