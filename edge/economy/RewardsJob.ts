@@ -346,7 +346,11 @@ export class RewardsJob {
     const data = encodeFunctionData({ abi: stakingRegistryAbi, ...call } as Parameters<typeof encodeFunctionData>[0]);
     const signed = await signTx(walletClient, { to: stakingAddress, data });
     // Renewed just before the write-ahead: a pass may have taken a while since it took the lease.
-    await acquireLease(ledger, { name: this.#leaseName, holder: this.#p.workerId, ttlMs: this.#p.leaseTtlMs ?? 60_000 });
+    await acquireLease(ledger, {
+      name: this.#leaseName,
+      holder: this.#p.workerId,
+      ttlMs: this.#p.leaseTtlMs ?? 60_000,
+    });
     await ledger.transaction(async (tx) => {
       await assertLeaseHeld(tx, {
         name: this.#leaseName,

@@ -158,7 +158,11 @@ export class SlashSender {
       return false;
     }
     // Renewed just before the write-ahead: a pass may have taken a while since it took the lease.
-    await acquireLease(ledger, { name: this.#leaseName, holder: this.#p.workerId, ttlMs: this.#p.leaseTtlMs ?? 30_000 });
+    await acquireLease(ledger, {
+      name: this.#leaseName,
+      holder: this.#p.workerId,
+      ttlMs: this.#p.leaseTtlMs ?? 30_000,
+    });
     await ledger.transaction(async (tx) => {
       await assertLeaseHeld(tx, {
         name: this.#leaseName,

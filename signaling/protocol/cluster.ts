@@ -49,6 +49,16 @@ export const HostWire = Type.Object(
     failedVerdictsInARow: Type.Integer({ minimum: 0 }),
     drained: Type.Boolean(),
     stakeWei: WeiString,
+    /** The provider's signed host binding (slash evidence): the registration's nonce and signature. */
+    registration: Type.Optional(
+      Type.Object(
+        {
+          nonce: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+          signature: Type.String({ pattern: '^0x[0-9a-f]{130,}$', maxLength: 4096 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

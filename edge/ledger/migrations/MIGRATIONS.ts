@@ -6,4 +6,10 @@ import { m0004Trust } from './m0004Trust.js';
 import { m0005RewardInflowTime } from './m0005RewardInflowTime.js';
 
 /** Every migration, in version order. Append new ones; never edit or reorder applied ones. */
-export const MIGRATIONS: readonly Migration[] = [m0001Initial, m0002PlayTokenAuth, m0003SettlementLeader, m0004Trust, m0005RewardInflowTime];
+export const MIGRATIONS: readonly Migration[] = [
+  m0001Initial,
+  m0002PlayTokenAuth,
+  m0003SettlementLeader,
+  m0004Trust,
+  m0005RewardInflowTime,
+];

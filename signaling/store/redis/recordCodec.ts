@@ -24,6 +24,7 @@ export function hostToWire(host: HostRecord): HostWire {
     failedVerdictsInARow: host.failedVerdictsInARow,
     drained: host.drained,
     stakeWei: weiToString(host.stakeWei),
+    ...(host.registration ? { registration: host.registration } : {}),
   };
 }
 
@@ -53,6 +54,9 @@ export function hostFromWire(wire: HostWire, slots: SlotRecord[]): HostRecord {
     stakeWei,
     priceF: Number(priceWeiPerSec),
     stakeF: Number(stakeWei),
+    registration: wire.registration
+      ? { nonce: wire.registration.nonce, signature: wire.registration.signature as `0x${string}` }
+      : undefined,
   };
 }
 
