@@ -4,11 +4,14 @@
  *   root namespace (player, signaling, coturn)  10.N.2.1 ──veth── 10.N.2.2  router namespace  10.N.1.1 ──veth── 10.N.1.2  host namespace
  *                                                       "public side"         MASQUERADE (+ optional 1:1 forward)   "LAN"
  *
- * The root namespace has a blackhole route to the LAN: a player there can reach the host only through the router's
- * public address (a forwarded port) or through a relay — never its internal address, and nothing leaves the
- * machine. Everything is named `i15…` with a random suffix and removed by `close()`, also after a failure.
+ * The root namespace routes the LAN into a sink (a veth pair whose far end nobody answers on: packets to the host's
+ * internal address vanish, as they do on the internet, and nothing leaves the machine). A player there can reach the
+ * host only through the router's public address (a forwarded port) or through a relay — never its internal address.
+ * Not a `blackhole` route: that makes sendto() fail with EINVAL, and coturn closes a whole allocation on one failed
+ * send — the relay a player was using died the moment its TURN client checked the host's internal candidate.
+ * Everything is named `i15…` with a random suffix and removed by `close()`, also after a failure.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import { promisify } from 'node:util';
@@ -24,10 +27,20 @@ export type NatLab = {
   readonly publicIp: string;
   /** The host's internal address (unreachable from the root namespace). */
   readonly hostIp: string;
+  /** The LAN behind the router as `first-last` (coturn's `denied-peer-ip` form). */
+  readonly lanRange: string;
   /** `ip netns exec HOSTNS`: run a command inside the host's namespace. */
   readonly launcher: readonly string[];
-  /** Forwards these UDP ports of the public address to the host, one to one (a 1:1 NAT / port forward). */
-  forwardUdp(low: number, high: number): Promise<void>;
+  /**
+   * Forwards these UDP ports of the public address to the host, one to one (a 1:1 NAT / port forward). Returns the
+   * function that removes the forward.
+   */
+  forwardUdp(low: number, high: number): Promise<() => Promise<void>>;
+  /**
+   * A firewall on the router that lets UDP from the LAN out to this one address and port only (a TURN server): the
+   * host is then reachable through that relay alone. Returns the function that lifts it.
+   */
+  allowUdpOnlyTo(ip: string, port: number): Promise<() => Promise<void>>;
   close(): Promise<void>;
 };
 
@@ -67,18 +80,40 @@ export async function createNatLab(): Promise<NatLab> {
   const n = freeSubnet();
   const hostNs = `i15h${sfx}`;
   const routerNs = `i15r${sfx}`;
-  const [rootEnd, routerPub, routerLan, hostEnd] = ['p', 'q', 'l', 'm'].map((c) => `i15${c}${sfx}`);
+  const [rootEnd, routerPub, routerLan, hostEnd, sinkEnd, sinkFar] = ['p', 'q', 'l', 'm', 's', 't'].map(
+    (c) => `i15${c}${sfx}`,
+  );
   const rootIp = `10.${n}.2.1`;
   const publicIp = `10.${n}.2.2`;
   const lanGw = `10.${n}.1.1`;
   const hostIp = `10.${n}.1.2`;
   const lan = `10.${n}.1.0/24`;
+  const sinkIp = `10.${n}.3.1`;
+  const sinkGw = `10.${n}.3.2`;
   const inRouter = (...args: string[]) => sh(['ip', 'netns', 'exec', routerNs, ...args]);
   const inHost = (...args: string[]) => sh(['ip', 'netns', 'exec', hostNs, ...args]);
+  const teardown: string[][] = [
+    ['ip', 'netns', 'del', hostNs],
+    ['ip', 'netns', 'del', routerNs],
+    ['ip', 'route', 'del', lan],
+    ['ip', 'link', 'del', rootEnd ?? ''],
+    ['ip', 'link', 'del', sinkEnd ?? ''],
+  ];
+  // A test process that dies without running its `after` (killed by a timeout, an uncaught error) still removes the
+  // lab: the same commands, synchronously, at exit.
+  const removeAtExit = () => {
+    for (const [command, ...args] of teardown) {
+      try {
+        execFileSync(command ?? 'true', args, { stdio: 'ignore', timeout: 5_000 });
+      } catch {
+        // Already gone (or never made).
+      }
+    }
+  };
+  process.once('exit', removeAtExit);
   const close = async () => {
-    for (const ns of [hostNs, routerNs]) await sh(['ip', 'netns', 'del', ns]).catch(() => undefined);
-    await sh(['ip', 'link', 'del', rootEnd ?? '']).catch(() => undefined);
-    await sh(['ip', 'route', 'del', 'blackhole', lan]).catch(() => undefined);
+    process.removeListener('exit', removeAtExit);
+    for (const args of teardown) await sh(args).catch(() => undefined);
   };
   try {
     await sh(['ip', 'netns', 'add', hostNs]);
@@ -90,8 +125,25 @@ export async function createNatLab(): Promise<NatLab> {
     await sh(['ip', 'link', 'set', hostEnd ?? '', 'netns', hostNs]);
     await sh(['ip', 'addr', 'add', `${rootIp}/24`, 'dev', rootEnd ?? '']);
     await sh(['ip', 'link', 'set', rootEnd ?? '', 'up']);
-    // The LAN behind the router is unreachable from here (and never routed out of the machine).
-    await sh(['ip', 'route', 'add', 'blackhole', lan]);
+    // The LAN behind the router is unreachable from here, and never routed out of the machine: its packets go to a
+    // gateway that does not exist (a permanent neighbour entry with a made-up MAC on a veth nobody listens behind).
+    await sh(['ip', 'link', 'add', sinkEnd ?? '', 'type', 'veth', 'peer', 'name', sinkFar ?? '']);
+    await sh(['ip', 'addr', 'add', `${sinkIp}/30`, 'dev', sinkEnd ?? '']);
+    await sh(['ip', 'link', 'set', sinkEnd ?? '', 'up']);
+    await sh(['ip', 'link', 'set', sinkFar ?? '', 'up']);
+    await sh([
+      'ip',
+      'neigh',
+      'replace',
+      sinkGw,
+      'lladdr',
+      '02:00:00:00:15:01',
+      'dev',
+      sinkEnd ?? '',
+      'nud',
+      'permanent',
+    ]);
+    await sh(['ip', 'route', 'add', lan, 'via', sinkGw, 'dev', sinkEnd ?? '']);
     await inRouter('ip', 'link', 'set', 'lo', 'up');
     await inRouter('ip', 'addr', 'add', `${publicIp}/24`, 'dev', routerPub ?? '');
     await inRouter('ip', 'addr', 'add', `${lanGw}/24`, 'dev', routerLan ?? '');
@@ -114,25 +166,25 @@ export async function createNatLab(): Promise<NatLab> {
     rootIp,
     publicIp,
     hostIp,
+    lanRange: `10.${n}.1.0-10.${n}.1.255`,
     launcher: ['ip', 'netns', 'exec', hostNs],
     forwardUdp: async (low, high) => {
-      await inRouter(
-        'iptables',
-        '-t',
-        'nat',
-        '-A',
-        'PREROUTING',
-        '-i',
-        routerPub ?? '',
-        '-p',
-        'udp',
-        '--dport',
-        `${low}:${high}`,
-        '-j',
-        'DNAT',
-        '--to-destination',
-        hostIp,
-      );
+      const rule = ['PREROUTING', '-i', routerPub ?? '', '-p', 'udp', '--dport', `${low}:${high}`];
+      const target = ['-j', 'DNAT', '--to-destination', hostIp];
+      await inRouter('iptables', '-t', 'nat', '-A', ...rule, ...target);
+      return async () => {
+        await inRouter('iptables', '-t', 'nat', '-D', ...rule, ...target).catch(() => undefined);
+      };
+    },
+    allowUdpOnlyTo: async (ip, port) => {
+      const rules = [
+        ['-i', routerLan ?? '', '-p', 'udp', '-d', ip, '--dport', String(port), '-j', 'ACCEPT'],
+        ['-i', routerLan ?? '', '-p', 'udp', '-j', 'DROP'],
+      ];
+      for (const rule of rules) await inRouter('iptables', '-A', 'FORWARD', ...rule);
+      return async () => {
+        for (const rule of rules) await inRouter('iptables', '-D', 'FORWARD', ...rule).catch(() => undefined);
+      };
     },
     close,
   };

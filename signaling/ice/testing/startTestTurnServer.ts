@@ -20,9 +20,14 @@ export const TURNSERVER_PATH = '/usr/bin/turnserver';
 export type StartTestTurnServerParameters = {
   /** Where coturn listens and relays from (default 127.0.0.1). */
   listenIp?: string;
-  /** Address put in the relayed candidates, when it differs from `listenIp` (coturn's --external-ip). */
+  /** The realm coturn names in its 401 challenges (default `ath-edge.test`). */
   realm?: string;
   allowLoopbackPeers?: boolean;
+  /**
+   * Peer addresses coturn must never relay to (`--denied-peer-ip`: `10.1.1.0-10.1.1.255` or one address), as a
+   * production coturn denies its operator's private ranges (README "Players behind firewalls").
+   */
+  deniedPeerIps?: readonly string[];
   /** Start-up timeout (default 10 s). */
   timeoutMs?: number;
 };
@@ -98,6 +103,7 @@ export async function startTestTurnServer({
   listenIp = '127.0.0.1',
   realm = 'ath-edge.test',
   allowLoopbackPeers = true,
+  deniedPeerIps = [],
   timeoutMs = 10_000,
 }: StartTestTurnServerParameters = {}): Promise<TestTurnServer> {
   const missing = turnServerMissingReason();
@@ -139,6 +145,7 @@ export async function startTestTurnServer({
       // Sessions and their usernames in the log: tests check whose credentials allocated a relay.
       '--verbose',
       ...(allowLoopbackPeers ? ['--allow-loopback-peers'] : []),
+      ...deniedPeerIps.map((range) => `--denied-peer-ip=${range}`),
     ];
     const child = spawn(TURNSERVER_PATH, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
