@@ -353,7 +353,8 @@ export class RenderHost {
     const existing = this.#slotFor(message.sessionId);
     if (existing?.driver && message.resume) {
       this.#log.info({ sessionId: message.sessionId }, 'player reconnected; renegotiating');
-      await existing.driver.restartTransport(message.codecs);
+      // With the TURN credentials signaling issued for the resume: the first ones may have expired since.
+      await existing.driver.restartTransport(message.codecs, message.iceServers);
       return;
     }
     const slot = this.#slots[message.slot];

@@ -41,8 +41,11 @@ export type SessionDriver = {
   acceptAnswer(sdp: string): Promise<void>;
   addIceCandidate(candidate: IceCandidateInit | null): Promise<void>;
   relayInput(bytes: Uint8Array): void;
-  /** A player came back (reload, network blip): new WebRTC transport, same game state. */
-  restartTransport(codecs: CodecName[]): Promise<void>;
+  /**
+   * A player came back (reload, network blip): new WebRTC transport, same game state. `iceServers`: what signaling
+   * issued with the resume (fresh TURN credentials), used from the new transport on; the previous ones when absent.
+   */
+  restartTransport(codecs: CodecName[], iceServers?: IceServerRecord[]): Promise<void>;
   close(reason: EndReasonName): Promise<void>;
   /** The latest stats of the stream, once it has any. */
   stats(): SessionStatsView | undefined;

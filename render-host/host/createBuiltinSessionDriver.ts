@@ -138,7 +138,8 @@ export function createBuiltinSessionDriver({
       acceptAnswer: (sdp) => session.acceptAnswer(sdp),
       addIceCandidate: (candidate) => session.addIceCandidate(candidate),
       relayInput: (bytes) => session.relayInput(bytes),
-      restartTransport: (nextCodecs) => session.restartTransport(nextCodecs),
+      restartTransport: (nextCodecs, nextServers) =>
+        session.restartTransport(nextCodecs, nextServers ? withSessionIceServers(ice, nextServers) : undefined),
       stats: () => {
         const stats = session.lastStats;
         if (!stats) return undefined;

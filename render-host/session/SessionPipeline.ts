@@ -140,11 +140,14 @@ export class SessionPipeline {
   /** How late after its tick a frame may still be rendered and sent: a third of a frame period. */
   readonly #lateSlackMs: number;
   #testHooks: TestHooks;
+  /** The ICE settings the next leg's peer uses: the session's at first, a resume's fresh TURN credentials later. */
+  #ice: IceOptions;
   /** Under an fps cap: the cap period (of this leg) whose frame was last let through. */
   #lastCappedPeriod = -1;
 
   constructor(params: SessionPipelineParameters) {
     this.#p = params;
+    this.#ice = params.ice;
     this.#source = params.source;
     this.#log = params.log;
     this.#audioEncoder = params.source.hasAudio ? AudioEncoder.open({ bitrateBps: params.audioBitrateBps }) : undefined;
@@ -168,9 +171,13 @@ export class SessionPipeline {
     this.#testHooks = { ...hooks };
   }
 
-  /** Starts a leg: a new peer and its offer. A running leg is closed first (the player came back). */
-  async negotiate(codecs: readonly CodecName[]): Promise<void> {
+  /**
+   * Starts a leg: a new peer and its offer. A running leg is closed first (the player came back). `ice` replaces the
+   * ICE settings from this leg on (a resume carries TURN credentials issued for it; the first ones may have expired).
+   */
+  async negotiate(codecs: readonly CodecName[], ice?: IceOptions): Promise<void> {
     this.#assertOpen();
+    if (ice) this.#ice = ice;
     await this.#endLeg();
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
@@ -179,7 +186,7 @@ export class SessionPipeline {
       codecs,
       format: { width, height, fps },
       startBitrateBps: this.#bitrate.targetBps,
-      ice: this.#p.ice,
+      ice: this.#ice,
       avSync: this.#p.avSync,
       log: this.#log,
     });

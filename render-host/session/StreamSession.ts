@@ -225,9 +225,12 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
     await this.#request({ type: 'test-hooks', hooks: { ...hooks } }).catch(() => undefined);
   }
 
-  /** A new WebRTC transport (new offer event) for a player who came back; the game keeps running. */
-  async restartTransport(codecs: CodecName[]): Promise<void> {
-    await this.#request({ type: 'negotiate', codecs: [...codecs] });
+  /**
+   * A new WebRTC transport (new offer event) for a player who came back; the game keeps running. `ice`: the ICE
+   * settings for the new transport (the resume's fresh TURN credentials); the previous ones when absent.
+   */
+  async restartTransport(codecs: CodecName[], ice?: IceOptions): Promise<void> {
+    await this.#request({ type: 'negotiate', codecs: [...codecs], ...(ice ? { ice: { ...ice } } : {}) });
   }
 
   /** The game's state, to resume it elsewhere. */

@@ -88,7 +88,7 @@ async function run({ pipeline, log }: Session, command: WorkerCommand): Promise<
     case 'init':
       throw new Error('init twice');
     case 'negotiate':
-      await pipeline.negotiate(command.codecs);
+      await pipeline.negotiate(command.codecs, command.ice);
       post({ type: 'reply', id: command.id, ok: true });
       return;
     case 'answer':

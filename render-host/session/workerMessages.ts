@@ -89,9 +89,17 @@ const RequestId = Type.Integer({ minimum: 1 });
 export const WorkerCommandSchema = Type.Union([
   /** The first message: which session this (possibly pre-started) worker runs. */
   Type.Object({ type: Type.Literal('init'), init: SessionWorkerInitSchema }, strict),
-  /** Make a (new) WebRTC offer; a second one replaces the transport and keeps the game. */
+  /**
+   * Make a (new) WebRTC offer; a second one replaces the transport and keeps the game. `ice`: the ICE settings from
+   * this leg on (a resume brings the TURN credentials signaling issued with it); the last ones given otherwise.
+   */
   Type.Object(
-    { type: Type.Literal('negotiate'), id: RequestId, codecs: Type.Array(Codec, { minItems: 1, maxItems: 2 }) },
+    {
+      type: Type.Literal('negotiate'),
+      id: RequestId,
+      codecs: Type.Array(Codec, { minItems: 1, maxItems: 2 }),
+      ice: Type.Optional(IceOptionsSchema),
+    },
     strict,
   ),
   Type.Object(

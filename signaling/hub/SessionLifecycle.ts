@@ -217,7 +217,7 @@ export class SessionLifecycle implements SessionsPort {
   }
 
   hostBack(hostId: string): void {
-    const { store, peers } = this.#ctx;
+    const { store, peers, settings } = this.#ctx;
     const host = store.hosts.get(hostId);
     if (!host?.peerId) return;
     for (const slot of host.slots) {
@@ -231,6 +231,7 @@ export class SessionLifecycle implements SessionsPort {
         game: session.game,
         codecs: session.codecs,
         resume: true,
+        ...iceServersField(settings.ice, session.id, this.#ctx.now()),
       });
     }
   }
