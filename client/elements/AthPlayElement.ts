@@ -5,7 +5,7 @@
  * Attributes (also URL parameters, except token and server — see PlaySettings):
  *   game         the game id to play
  *   token        a studio play token (optional; otherwise an anonymous player token is fetched)
- *   quality      auto | low | medium | high (kept for the hosts; no effect yet)
+ *   quality      auto | low | medium | high | smooth: 540p60, 720p60 (= auto), 1080p60, 720p120 (built-in games)
  *   muted        start without sound
  *   codec        auto | h264 | vp8 (vp8: prefer VP8)
  *   stats        show the stats overlay

@@ -159,8 +159,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   #lastPresented: PresentedFrame | undefined;
   #firstPresented: PresentedFrame | undefined;
   #framesPresented = 0;
-  /** The encoder the host says it encodes this stream with (StreamInfoInput). */
-  #hostEncoder: StreamEncoderName | undefined;
+  /** What the host says it streams (StreamInfoInput): the encoder in use, the encoded size and frame rate. */
+  #streamInfo: StreamInfoInput | undefined;
   readonly #games = new Map<string, GameListingRecord>();
   readonly #unsubscribes: Array<() => void> = [];
   #state: PlayerStateName = 'idle';
@@ -264,6 +264,12 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   /** The latest matched frame marks, oldest first. */
   get frameMarks(): readonly PresentedFrameMark[] {
     return this.#presentedMarks;
+  }
+
+  /** What the host says it streams: the encoder in use (NVENC or libx264), the encoded size and frame rate. */
+  get streamInfo(): { encoder: StreamEncoderName; width: number; height: number; fps: number } | undefined {
+    const info = this.#streamInfo;
+    return info ? { encoder: info.encoder, width: info.width, height: info.height, fps: info.fps } : undefined;
   }
 
   /** The newest presented video frame (RTP timestamp, presentation time) of this connection. */
@@ -627,6 +633,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       type: 'play',
       game: intent.game,
       codecs: intent.codecs,
+      ...(this.settings.quality !== 'auto' ? { quality: this.settings.quality } : {}),
       ...(intent.resumeSessionId ? { resumeSessionId: intent.resumeSessionId } : {}),
       ...(this.settings.token ? { playToken: this.settings.token } : {}),
     });
@@ -775,7 +782,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       onInput: (input) => {
         if (input instanceof PongInput) this.#pinger.pong(input, performance.now());
         else if (input instanceof FrameMarkInput && this.#connection === connection) this.#onFrameMark(input);
-        else if (input instanceof StreamInfoInput && this.#connection === connection) this.#hostEncoder = input.encoder;
+        else if (input instanceof StreamInfoInput && this.#connection === connection) this.#streamInfo = input;
       },
       onBadInput: (error) => this.#report(error.code, { details: error.message }),
       onConnectionState: (state) => this.#onConnectionState(connection, state),
@@ -968,7 +975,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       current: raw,
       pingRttMs: this.#pinger.rttMs,
       inputToPhotonMs: this.#meter.recentMedianMs(),
-      hostEncoder: this.#hostEncoder,
+      hostEncoder: this.#streamInfo?.encoder,
     });
     this.#lastRaw = raw;
     this.#lastSample = sample;

@@ -4,9 +4,12 @@
  * wins; otherwise the URL parameter of the same name; otherwise the default. `token` and `server` are never
  * read from the URL: a link must not be able to swap the credentials or the server.
  */
+import { QUALITY_NAMES, type QualityName } from '../../signaling/protocol/index.js';
 import type { CodecPreference } from './codecs.js';
 
-export type Quality = 'auto' | 'low' | 'medium' | 'high';
+/** The stream's rung (signaling/protocol mediaWire.ts VIDEO_RUNGS): low 540p60, medium (= auto) 720p60,
+ * high 1080p60, smooth 720p120 — for the built-in games; an external game streams its display as it is. */
+export type Quality = QualityName;
 
 export type PlaySettings = {
   /** Base URL of the signaling HTTP API (`/api/config`, `/api/session`, `/api/games`). */
@@ -15,7 +18,7 @@ export type PlaySettings = {
   /** A studio play token to use instead of a fresh anonymous player token. */
   readonly token: string | undefined;
   readonly codec: CodecPreference;
-  /** Parsed and kept for the hosts; the protocol has no quality field yet, so it changes nothing today. */
+  /** Sent with Play: the host streams a built-in game at that rung's size, frame rate and bitrate. */
   readonly quality: Quality;
   readonly muted: boolean;
   /** Show the stats overlay. */
@@ -104,7 +107,7 @@ export function parsePlaySettings({ attribute, urlParams, defaultServer }: Parse
     game: game && GAME_ID.test(game) ? game : DEFAULT_PLAY_SETTINGS.game,
     token: token && TOKEN.test(token) ? token : DEFAULT_PLAY_SETTINGS.token,
     codec: pick(raw('codec'), ['auto', 'h264', 'vp8'], DEFAULT_PLAY_SETTINGS.codec),
-    quality: pick(raw('quality'), ['auto', 'low', 'medium', 'high'], DEFAULT_PLAY_SETTINGS.quality),
+    quality: pick(raw('quality'), QUALITY_NAMES, DEFAULT_PLAY_SETTINGS.quality),
     muted: flag(raw('muted'), DEFAULT_PLAY_SETTINGS.muted),
     stats: flag(raw('stats'), DEFAULT_PLAY_SETTINGS.stats),
     diagnostics: flag(raw('diagnostics'), DEFAULT_PLAY_SETTINGS.diagnostics),

@@ -6,6 +6,7 @@
  *   stats                           the latest StatsSample (once a second while streaming)
  *   lastFrameMark, frameMarks       { inputSeq, frame, rtpTimestamp, presentedAtMs }: host frame marks matched
  *                                   with the presented frame they name (at least one a second, one per input)
+ *   streamInfo                      { encoder, width, height, fps } as the host states it (StreamInfoInput)
  *   firstPresentedFrame, lastPresentedFrame, framesPresented
  *                                   { rtpTimestamp, presentedAtMs, receivedAtMs } of this connection's frames
  *   inputToPhoton                   { seq, sentAtMs, presentedAtMs, latencyMs } per input reflected on screen
@@ -34,6 +35,7 @@ export type DiagnosablePlayer = TypedEventTarget<AthPlayerEventMap> & {
   readonly firstPresentedFrame: PresentedFrame | undefined;
   readonly lastPresentedFrame: PresentedFrame | undefined;
   readonly framesPresented: number;
+  readonly streamInfo: { encoder: string; width: number; height: number; fps: number } | undefined;
   readonly inputToPhoton: readonly InputToPhotonSample[];
   readonly inputSeq: number;
 };
@@ -49,6 +51,7 @@ export type AthPlayerDiagnostics = {
   readonly firstPresentedFrame: PresentedFrame | undefined;
   readonly lastPresentedFrame: PresentedFrame | undefined;
   readonly framesPresented: number;
+  readonly streamInfo: { encoder: string; width: number; height: number; fps: number } | undefined;
   readonly inputToPhoton: readonly InputToPhotonSample[];
   readonly inputSeq: number;
   readonly events: readonly DiagnosticEvent[];
@@ -113,6 +116,9 @@ export function installDiagnostics(player: DiagnosablePlayer): () => void {
     },
     get framesPresented() {
       return player.framesPresented;
+    },
+    get streamInfo() {
+      return player.streamInfo;
     },
     get inputToPhoton() {
       return [...player.inputToPhoton];

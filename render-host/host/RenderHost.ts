@@ -387,6 +387,7 @@ export class RenderHost {
         sessionId,
         game,
         codecs: message.codecs,
+        ...(message.quality ? { quality: message.quality } : {}),
         ...(message.iceServers ? { iceServers: message.iceServers } : {}),
         events: {
           offer: (sdp) => this.#send({ type: 'offer', sessionId, sdp }),

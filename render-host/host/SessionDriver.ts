@@ -4,6 +4,7 @@ import type {
   GameInfoRecord,
   IceCandidateInit,
   IceServerRecord,
+  QualityName,
 } from '../../signaling/protocol/index.js';
 
 /** What a running session tells the host (and through it, signaling). */
@@ -55,6 +56,8 @@ export type SessionDriverFactoryParameters = {
   sessionId: string;
   game: GameInfoRecord;
   codecs: CodecName[];
+  /** The player's quality rung (a built-in game's size, frame rate and bitrate); absent: auto. */
+  quality?: QualityName;
   /** STUN/TURN servers signaling issued for this session (`start-session`); the host adds its NAT settings. */
   iceServers?: IceServerRecord[];
   events: SessionDriverEvents;

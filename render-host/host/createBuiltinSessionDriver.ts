@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { Metrics, RenderHostMetricKey } from '../../metrics/index.js';
-import type { IceServerRecord } from '../../signaling/protocol/index.js';
+import { type IceServerRecord, VIDEO_RUNGS } from '../../signaling/protocol/index.js';
 import type { AppManifest, DisplayRange } from '../apps/index.js';
 import {
   type EncoderSettings,
@@ -67,12 +67,21 @@ export function createBuiltinSessionDriver({
     metrics.metric.streamPacketLoss.set(worstLoss);
   };
 
-  return async ({ sessionId, game, codecs, iceServers = [], events }) => {
+  return async ({ sessionId, game, codecs, quality, iceServers = [], events }) => {
+    // A built-in game at the player's rung; `auto` (and `medium`, the same) keeps the host's own settings.
+    const rung = quality && quality !== 'auto' && quality !== 'medium' ? VIDEO_RUNGS[quality] : undefined;
     const streamParams = {
       sessionId,
       game: game.id,
       codecs,
-      encoder,
+      encoder: rung
+        ? {
+            ...encoder,
+            startBitrateBps: Math.max(encoder.minBitrateBps, rung.startBitrateBps),
+            maxBitrateBps: Math.max(encoder.minBitrateBps, rung.maxBitrateBps),
+          }
+        : encoder,
+      ...(rung ? { video: { width: rung.width, height: rung.height, fps: rung.fps } } : {}),
       ice: withSessionIceServers(ice, iceServers),
       reconnectGraceMs,
       log,

@@ -13,6 +13,7 @@ import {
   type EndReasonName,
   type IceCandidateInit,
   isAthError,
+  type VideoFormat,
 } from '../../signaling/protocol/index.js';
 import type { CaptureSourceSpec } from '../apps/CaptureSourceSpec.js';
 import { RenderHostErrorCode } from '../errors.js';
@@ -41,6 +42,8 @@ export type StreamSessionParameters = {
    * only once the game shows its first frame worth streaming, so the player's first frame is the game's.
    */
   capture?: CaptureSourceSpec;
+  /** A built-in game rendered at another size and frame rate than its own (the player's quality rung). */
+  video?: VideoFormat;
   /** Aborts a start that is still waiting (an external game that crashed while getting ready). */
   signal?: AbortSignal;
   /** Video codecs the player decodes, most preferred first. */
@@ -150,6 +153,7 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
       ice: { ...params.ice },
       ...(params.resumeState ? { resumeState: params.resumeState } : {}),
       ...(params.capture ? { capture: params.capture } : {}),
+      ...(params.video && !params.capture ? { video: { ...params.video } } : {}),
       logLevel: log.level,
       statsIntervalMs: params.statsIntervalMs ?? 1000,
       connectTimeoutMs: params.connectTimeoutMs ?? 30_000,

@@ -43,7 +43,7 @@ async function openSource(init: SessionWorkerInit, log: Logger, signal: AbortSig
   }
   const game = createGameRuntime({ game: init.game, seed: init.seed });
   if (init.resumeState) game.restore(init.resumeState);
-  return new GameMediaSource(game);
+  return new GameMediaSource(game, init.video);
 }
 
 async function startSession(init: SessionWorkerInit, log: Logger, signal: AbortSignal): Promise<Session> {

@@ -72,6 +72,17 @@ export const SessionWorkerInitSchema = Type.Object(
      * opens the capture and waits for the game's first frame worth showing before it reports `ready`.
      */
     capture: Type.Optional(CaptureSourceSpecSchema),
+    /** A built-in game's picture size and frame rate when not its own (the player's quality rung). */
+    video: Type.Optional(
+      Type.Object(
+        {
+          width: Type.Integer({ minimum: 16, maximum: 3840 }),
+          height: Type.Integer({ minimum: 16, maximum: 2160 }),
+          fps: Type.Integer({ minimum: 1, maximum: 240 }),
+        },
+        strict,
+      ),
+    ),
     logLevel: Type.String({ maxLength: 16 }),
     statsIntervalMs: Type.Integer({ minimum: 100 }),
     connectTimeoutMs: Type.Integer({ minimum: 1000 }),

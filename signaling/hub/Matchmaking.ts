@@ -90,6 +90,7 @@ export class Matchmaking implements MatchmakingPort {
       playerPeerId: peer.handle.id,
       game: message.game,
       codecs: [...message.codecs],
+      ...(message.quality ? { quality: message.quality } : {}),
       maxPriceWeiPerSec: message.maxPriceWeiPerSec === undefined ? undefined : weiFromString(message.maxPriceWeiPerSec),
       state: 'requested',
       hostId: undefined,
@@ -301,6 +302,7 @@ export class Matchmaking implements MatchmakingPort {
         slot,
         game: session.game,
         codecs: session.codecs,
+        ...(session.quality ? { quality: session.quality } : {}),
         resume: false,
         ...iceServersField(settings.ice, session.id, this.#ctx.now()),
       });

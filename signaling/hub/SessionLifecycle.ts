@@ -194,6 +194,7 @@ export class SessionLifecycle implements SessionsPort {
       slot: session.slot,
       game: session.game,
       codecs: session.codecs,
+      ...(session.quality ? { quality: session.quality } : {}),
       resume: true,
       ...iceServersField(settings.ice, session.id, this.#ctx.now()),
     });
@@ -230,6 +231,7 @@ export class SessionLifecycle implements SessionsPort {
         slot: slot.slot,
         game: session.game,
         codecs: session.codecs,
+        ...(session.quality ? { quality: session.quality } : {}),
         resume: true,
         ...iceServersField(settings.ice, session.id, this.#ctx.now()),
       });

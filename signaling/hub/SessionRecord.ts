@@ -1,4 +1,4 @@
-import type { CodecName, EndReasonName, SessionStateName } from '../protocol/index.js';
+import type { CodecName, EndReasonName, QualityName, SessionStateName } from '../protocol/index.js';
 import type { Sponsorship } from './Sponsorship.js';
 import type { CandidateScore } from './scoreCandidates.js';
 
@@ -17,6 +17,8 @@ export type SessionRecord = {
   playerPeerId: string | undefined;
   game: string;
   codecs: CodecName[];
+  /** The player's quality rung, passed to the host (absent: auto). */
+  quality?: QualityName;
   maxPriceWeiPerSec: bigint | undefined;
   state: SessionStateName;
   hostId: string | undefined;

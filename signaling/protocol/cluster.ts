@@ -16,6 +16,7 @@ import {
   GameInfo,
   HostEndpoints,
   HostId,
+  Quality,
   Region,
   Role,
   SessionState,
@@ -91,6 +92,8 @@ export const SessionWire = Type.Object(
     playerPeerId: Nullable(PeerIdWire),
     game: GameId,
     codecs: Type.Array(Codec, { maxItems: 4 }),
+    /** The player's quality rung (absent in records written before it existed). */
+    quality: Type.Optional(Quality),
     maxPriceWeiPerSec: Nullable(WeiString),
     state: SessionState,
     hostId: Nullable(HostId),

@@ -59,7 +59,11 @@ export {
   h264Level,
   h264ProfileLevelId,
   PLAYOUT_DELAY_URI,
+  QUALITY_NAMES,
+  type QualityName,
+  VIDEO_RUNGS,
   type VideoFormat,
+  type VideoRung,
 } from './mediaWire.js';
 export {
   Address,
@@ -85,6 +89,7 @@ export {
   type PeerMessageOf,
   type PeerMessageType,
   type PeerRole,
+  Quality,
   Region,
   type RegionInfo,
   SERVER_MESSAGES,

@@ -44,6 +44,23 @@ export function h264ProfileLevelId(format: VideoFormat): string {
   return `42e0${h264Level(format).idc.toString(16).padStart(2, '0')}`;
 }
 
+/** The player's `quality` setting: which rung of picture size × frame rate × bitrate the host streams. */
+export const QUALITY_NAMES = ['auto', 'low', 'medium', 'high', 'smooth'] as const;
+export type QualityName = (typeof QUALITY_NAMES)[number];
+
+export type VideoRung = VideoFormat & { startBitrateBps: number; maxBitrateBps: number };
+
+/**
+ * The rungs a built-in game streams at (an external game streams its display as it is). `auto` is `medium`.
+ * The encoder's bitrate still follows the bandwidth estimate within [the host's minimum, the rung's maximum].
+ */
+export const VIDEO_RUNGS: Readonly<Record<Exclude<QualityName, 'auto'>, VideoRung>> = {
+  low: { width: 960, height: 540, fps: 60, startBitrateBps: 1_500_000, maxBitrateBps: 3_000_000 },
+  medium: { width: 1280, height: 720, fps: 60, startBitrateBps: 4_000_000, maxBitrateBps: 8_000_000 },
+  high: { width: 1920, height: 1080, fps: 60, startBitrateBps: 6_000_000, maxBitrateBps: 12_000_000 },
+  smooth: { width: 1280, height: 720, fps: 120, startBitrateBps: 6_000_000, maxBitrateBps: 12_000_000 },
+};
+
 /** The H.264 fmtp line of the host's offer: constrained baseline at the level of what it encodes. */
 export function h264Fmtp(format: VideoFormat): string {
   return `level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=${h264ProfileLevelId(format)}`;

@@ -5,6 +5,7 @@
  */
 import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox';
 import { IceServers, IceTransportPolicy } from './iceServers.js';
+import { QUALITY_NAMES } from './mediaWire.js';
 import { WeiString } from './money.js';
 import { WireErrorCodeSchema } from './wireErrorCodes.js';
 
@@ -122,10 +123,15 @@ export const ErrorReply = message('error', {
 
 // ---- player → signaling --------------------------------------------------------------------------------
 
+/** The player's quality setting (mediaWire.ts VIDEO_RUNGS): the picture size, frame rate and bitrate rung. */
+export const Quality = Type.Union(QUALITY_NAMES.map((name) => Type.Literal(name)));
+
 export const Play = message('play', {
   game: GameId,
   /** Codecs the browser can decode, most preferred first. */
   codecs: Type.Array(Codec, { minItems: 1, maxItems: 2, uniqueItems: true }),
+  /** The rung a built-in game streams at (absent: auto, the host's default). */
+  quality: Type.Optional(Quality),
   maxPriceWeiPerSec: Type.Optional(WeiString),
   /** Resume a session after a reload or network blip (within the reconnect window). */
   resumeSessionId: Type.Optional(SessionId),
@@ -372,6 +378,8 @@ export const StartSession = message('start-session', {
   slot: Type.Integer({ minimum: 0 }),
   game: GameId,
   codecs: Type.Array(Codec, { minItems: 1, maxItems: 2, uniqueItems: true }),
+  /** The player's quality rung (absent: auto). */
+  quality: Type.Optional(Quality),
   /** True when the player reconnects to a session the host still holds: keep the game state. */
   resume: Type.Boolean(),
   /** STUN/TURN servers for this session (TURN credentials issued for it); the host adds its own NAT settings. */
