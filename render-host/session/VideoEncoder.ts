@@ -121,7 +121,9 @@ function openContext(name: VideoEncoderName, params: OpenVideoEncoderParameters)
     // encode on an idle box (720p: p50 7.7 → 5.8 ms), but more CPU (conversion + encode 5.7 vs 5.2 ms of CPU a
     // frame) and more thread switches, and a streaming 2-core box (browser, game, other sessions) has no idle
     // core for the slices. libvpx's threads likewise helped alone but hurt on a busy machine. NVENC: auto.
-    ctx.threadCount = name === 'h264_nvenc' ? 0 : 1;
+    // Above 720p60 (1080p60, 720p120) one thread cannot keep up (1080p: 45–66 ms a frame here): x264 on auto.
+    const heavy = params.width * params.height * params.fps > 1280 * 720 * 60;
+    ctx.threadCount = name === 'h264_nvenc' || (heavy && name === 'libx264') ? 0 : 1;
     configureRate(ctx, name, params.bitrateBps);
     // The level the offer's profile-level-id states (mediaWire.ts): 3.1 for 720p30, 3.2 for 720p60, 4.2 for
     // 1080p60 and 720p120. The SPS says the same, so what is negotiated is what is encoded.
