@@ -114,6 +114,53 @@ export class AthPlayElement extends HTMLElement {
   #message: { text: string; kind: 'info' | 'error' | 'queued' } | undefined;
   #noticeTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** Typed for the player's events (`playing`, `ended`, … with their `data`), as for any element event. */
+  override addEventListener<K extends AthPlayElementEventType>(
+    type: K,
+    listener: (this: AthPlayElement, event: AthPlayElementEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener<K extends keyof HTMLElementEventMap>(
+    type: K,
+    listener: (this: AthPlayElement, event: HTMLElementEventMap[K]) => unknown,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  override addEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | ((event: Event) => unknown),
+    options?: boolean | AddEventListenerOptions,
+  ): void {
+    super.addEventListener(type, listener as EventListenerOrEventListenerObject, options);
+  }
+
+  override removeEventListener<K extends AthPlayElementEventType>(
+    type: K,
+    listener: (this: AthPlayElement, event: AthPlayElementEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener<K extends keyof HTMLElementEventMap>(
+    type: K,
+    listener: (this: AthPlayElement, event: HTMLElementEventMap[K]) => unknown,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject,
+    options?: boolean | EventListenerOptions,
+  ): void;
+  override removeEventListener(
+    type: string,
+    listener: EventListenerOrEventListenerObject | ((event: Event) => unknown),
+    options?: boolean | EventListenerOptions,
+  ): void {
+    super.removeEventListener(type, listener as EventListenerOrEventListenerObject, options);
+  }
+
   constructor() {
     super();
     this.#root = this.attachShadow({ mode: 'open', delegatesFocus: false });
