@@ -92,6 +92,11 @@ export type AthPlayerParameters = {
   wallet?: PlayerWallet;
   /** Where a burner key is kept (default `localStorage`). */
   walletStorage?: StorageLike;
+  /**
+   * More signaling servers of the same network (HTTP base URLs), tried in turn when `settings.server` cannot
+   * be reached. The network's own list (`/api/config` `servers`) is added at each connect.
+   */
+  servers?: readonly string[];
 };
 
 export type PlayParameters = {
@@ -190,6 +195,9 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   #wallet: Promise<PlayerWallet | undefined> | undefined;
   readonly #walletParam: PlayerWallet | undefined;
   readonly #walletStorage: StorageLike | undefined;
+  /** Signaling servers to try, in turn: the configured one first, then the network's others. */
+  readonly #servers: string[];
+  #serverIndex = 0;
 
   constructor({
     video,
@@ -200,9 +208,11 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     createSocket,
     wallet,
     walletStorage,
+    servers = [],
   }: AthPlayerParameters) {
     super();
     this.settings = settings;
+    this.#servers = [...new Set([settings.server, ...servers])];
     this.#video = video;
     this.#inputTarget = inputTarget ?? video;
     this.#store = new SessionStore(storage ?? defaultStorage(), settings.server);
@@ -319,16 +329,16 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       throw new Error('deposits from the page need the burner wallet of the embedded chain');
     }
     const burner = burnerWallet(this.#walletStorage);
-    const account = await fetchAccount(this.#fetch, this.settings.server, burner.address);
+    const account = await fetchAccount(this.#fetch, this.#server, burner.address);
     if (BigInt(account.tokenWei) < amountWei && chain.faucet)
-      await requestFaucet(this.#fetch, this.settings.server, burner.address);
+      await requestFaucet(this.#fetch, this.#server, burner.address);
     await depositFromBurner({ wallet: burner, chain, amountWei });
   }
 
   async #prepareWallet(): Promise<PlayerWallet | undefined> {
     let chain: ChainInfo;
     try {
-      chain = await fetchChainInfo(this.#fetch, this.settings.server);
+      chain = await fetchChainInfo(this.#fetch, this.#server);
       this.#chain = chain;
     } catch {
       return undefined; // this network does not bill
@@ -349,7 +359,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       const free = await ensureBurnerEscrow({
         wallet: burner,
         chain,
-        server: this.settings.server,
+        server: this.#server,
         fetch: this.#fetch,
         minimumWei: 20n * 10n ** 18n,
         depositWei: 200n * 10n ** 18n,
@@ -474,7 +484,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
 
   /** The games the registered hosts serve (`GET /api/games`). Rejects with an AthError. */
   async listGames(): Promise<GameListingRecord[]> {
-    const games = await fetchGames(this.#fetch, this.settings.server);
+    const games = await fetchGames(this.#fetch, this.#server);
     for (const game of games) this.#games.set(game.id, game);
     return games;
   }
@@ -540,13 +550,26 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
         if (attempt === 0) {
           this.#report(ClientErrorCode.signalingUnreachable, { retrying: true, details: athError.message });
         }
+        // The next attempt goes to the next server of the network (the same one when there is only one).
+        this.#serverIndex = (this.#serverIndex + 1) % this.#servers.length;
         await this.#pause(Math.min(2_000, 250 * 2 ** attempt));
       }
     }
   }
 
+  /** The signaling server in use (HTTP base URL). */
+  get #server(): string {
+    return this.#servers[this.#serverIndex % this.#servers.length] ?? this.settings.server;
+  }
+
+  /** Signaling servers this player may use: the configured ones, and those its network named. */
+  get servers(): readonly string[] {
+    return this.#servers;
+  }
+
   async #openSignaling(reconnected: boolean): Promise<void> {
-    const config = await fetchClientConfig(this.#fetch, this.settings.server);
+    const config = await fetchClientConfig(this.#fetch, this.#server);
+    for (const server of config.servers ?? []) if (!this.#servers.includes(server)) this.#servers.push(server);
     if (config.protocolVersion !== PROTOCOL_VERSION) {
       throw toAthError(
         new Error(`server speaks protocol ${config.protocolVersion}, this page ${PROTOCOL_VERSION}`),
@@ -593,7 +616,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     // A studio play token (settings.token) travels with Play; the socket itself uses an anonymous player token.
     const stored = this.#store.player(Date.now());
     if (stored) return { token: stored.token, fromStorage: true };
-    const fresh = await createPlayerSession(this.#fetch, this.settings.server);
+    const fresh = await createPlayerSession(this.#fetch, this.#server);
     this.#store.savePlayer(fresh);
     return { token: fresh.token, fromStorage: false };
   }
@@ -635,6 +658,10 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       codecs: intent.codecs,
       ...(this.settings.quality !== 'auto' ? { quality: this.settings.quality } : {}),
       ...(intent.resumeSessionId ? { resumeSessionId: intent.resumeSessionId } : {}),
+      // Only signaling was lost: the stream still plays, so the session resumes without renegotiating.
+      ...(intent.resumeSessionId && intent.resumeSessionId === this.#session?.id && this.#state === 'playing'
+        ? { keepStream: true }
+        : {}),
       ...(this.settings.token ? { playToken: this.settings.token } : {}),
     });
   }
@@ -642,6 +669,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   #onSignalingClosed(info: SignalingCloseInfo): void {
     this.#signaling = undefined;
     if (this.#closed || info.code === 4000) return;
+    // Not a clean close (the server went down, or the network): try the next server of the network first.
+    if (info.code !== 1000 && info.code !== 1001) this.#serverIndex = (this.#serverIndex + 1) % this.#servers.length;
     // A live stream keeps playing while signaling is away; the session is resumed on reconnect.
     this.#connecting ??= this.#connectLoop(true).finally(() => {
       this.#connecting = undefined;

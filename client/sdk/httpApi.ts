@@ -13,6 +13,8 @@ export const ClientConfigBody = Type.Object({
   protocolVersion: Type.Integer(),
   wsPlayerUrl: Type.String({ pattern: '^wss?://' }),
   wsNodeUrl: Type.String(),
+  /** The network's signaling servers that are up (HTTP base URLs): where to reconnect if this one goes down. */
+  servers: Type.Optional(Type.Array(Type.String({ pattern: '^https?://', maxLength: 512 }), { maxItems: 64 })),
 });
 
 export const PlayerSessionBody = Type.Object({

@@ -26,7 +26,8 @@ import { type CheckerDomain, signCheckReport } from './signCheckReport.js';
 
 export type CheckerNodeParameters = {
   account: LocalAccount;
-  signalingNodeUrl: string;
+  /** Signaling's `/ws/node`, or that of each server of one network (tried in turn on reconnects). */
+  signalingNodeUrl: string | readonly string[];
   /** EIP-712 domain of CheckReport, as signaling's /api/config names it. */
   domain: CheckerDomain;
   thresholds?: ProbeThresholds;

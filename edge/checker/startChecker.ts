@@ -78,10 +78,25 @@ export async function readSignalingConfig(httpUrl: string): Promise<SignalingCon
 
 export async function startChecker(params: StartCheckerParameters): Promise<CheckerHandle> {
   const metrics = params.metrics ?? createMetrics({ keys: CHECKER_METRICS });
-  const signaling = await readSignalingConfig(params.signalingUrl);
+  // Several servers of one network, comma-separated: the checker moves to the next when one goes down.
+  const answers = await Promise.allSettled(
+    params.signalingUrl
+      .split(',')
+      .map((url) => url.trim())
+      .filter((url) => url.length > 0)
+      .map((url) => readSignalingConfig(url)),
+  );
+  const servers = answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value] : []));
+  const signaling = servers[0];
+  if (!signaling) {
+    const failed = answers.find((answer): answer is PromiseRejectedResult => answer.status === 'rejected');
+    throw (
+      failed?.reason ?? new AthError({ code: EdgeErrorCode.signalingUnreachable, shortMessage: 'no signaling URL' })
+    );
+  }
   const node = new CheckerNode({
     account: params.account,
-    signalingNodeUrl: signaling.wsNodeUrl,
+    signalingNodeUrl: servers.map((server) => server.wsNodeUrl),
     domain: signaling.checkerDomain,
     ...(params.thresholds ? { thresholds: params.thresholds } : {}),
     ...(params.window ? { window: params.window } : {}),

@@ -15,6 +15,12 @@
  * and, when an escrow reader is given, the payer's escrow balance on chain minus everything charged and not
  * yet settled. A tick is billed up to that; when the next full tick would not fit, the session ends with a
  * message saying which limit was reached.
+ *
+ * Several signaling instances (one Redis): each meters the sessions it runs. The running state of each session
+ * is saved in the hub's store at every report and tick; when an instance goes down, the one that takes a
+ * session over (`sessionAdopted`) meters it on from that state and the ledger's last tick — a tick index the
+ * ledger already has is not billed again, and the time since the last saved report is billed if that report
+ * still vouches for it.
  */
 import type { Logger } from 'pino';
 import type { Address, Hex } from 'viem';
@@ -73,7 +79,10 @@ type Live = {
   deliveredMs: number;
   /** Delivery is integrated up to here. */
   cursorMs: number;
+  /** The index the next cut tick gets (ticks are cut at once and recorded in order). */
   tickIndex: number;
+  /** Cut, not yet recorded: what another instance re-runs if this one goes down meanwhile. */
+  pendingTicks: Array<{ tickIndex: number; deliveredSec: number }>;
   /** When each side last reported at or above the floor; undefined after a report under it, or none yet. */
   hostGoodAtMs: number | undefined;
   playerGoodAtMs: number | undefined;
@@ -98,6 +107,7 @@ export class Meter {
     this.#now = params.now ?? Date.now;
     this.#unsubscribe.push(
       params.hub.on('sessionPaid', (session) => this.#start(session)),
+      params.hub.on('sessionAdopted', (session) => void this.#adopt(session)),
       params.hub.on('report', (report) => this.#onReport(report)),
       params.hub.on('verdict', (verdict) => this.#onVerdict(verdict)),
       params.hub.on('sessionEnded', (session) => void this.#stop(session)),
@@ -145,11 +155,63 @@ export class Meter {
       deliveredMs: 0,
       cursorMs: now,
       tickIndex: 0,
+      pendingTicks: [],
       hostGoodAtMs: undefined,
       playerGoodAtMs: undefined,
       verdictFailed: this.#p.hub.checkers.latestVerdict(session.hostId)?.verdict === 'fail',
       ticking: Promise.resolve(),
       ending: false,
+    });
+    this.#save(session.id);
+  }
+
+  /** A paid session this instance took over from one that went down: metered on from where that one left it. */
+  async #adopt(session: SessionRecord): Promise<void> {
+    if (!session.hostId || !session.payerAddress || this.#live.has(session.id) || this.#closed) return;
+    const [saved, ledgerSession] = await Promise.all([
+      this.#p.hub.meterStates.load(session.id).catch(() => undefined),
+      getSession(this.#p.ledger, session.id as Hex),
+    ]);
+    if (!ledgerSession || this.#live.has(session.id) || session.state === 'ended') return;
+    const now = this.#now();
+    const recorded = ledgerSession.lastTickIndex ?? -1;
+    // Ticks the lost instance cut but did not record are recorded here (a tick the ledger has is not re-billed).
+    const unrecorded = (saved?.pendingTicks ?? []).filter((tick) => tick.tickIndex > recorded);
+    const live: Live = {
+      sessionId: session.id as Hex,
+      hostId: session.hostId,
+      lastTickAtMs: saved?.lastTickAtMs ?? now,
+      deliveredMs: saved?.deliveredMs ?? 0,
+      cursorMs: saved?.cursorMs ?? now,
+      tickIndex: Math.max(saved?.tickIndex ?? 0, recorded + 1),
+      pendingTicks: [],
+      hostGoodAtMs: saved?.hostGoodAtMs ?? undefined,
+      playerGoodAtMs: saved?.playerGoodAtMs ?? undefined,
+      verdictFailed: saved?.verdictFailed ?? false,
+      ticking: Promise.resolve(),
+      ending: false,
+    };
+    this.#live.set(session.id, live);
+    for (const tick of unrecorded) this.#queueTick(live, tick);
+    this.#log.info(
+      { sessionId: session.id, nextTick: live.tickIndex, rerun: unrecorded.length, saved: saved !== undefined },
+      'metering taken over',
+    );
+  }
+
+  /** Keeps the session's running state where another instance can continue from it. */
+  #save(sessionId: string): void {
+    const live = this.#live.get(sessionId);
+    if (!live) return;
+    this.#p.hub.meterStates.save(sessionId, {
+      tickIndex: live.tickIndex,
+      pendingTicks: live.pendingTicks.map((tick) => ({ ...tick })),
+      lastTickAtMs: live.lastTickAtMs,
+      cursorMs: live.cursorMs,
+      deliveredMs: live.deliveredMs,
+      hostGoodAtMs: live.hostGoodAtMs ?? null,
+      playerGoodAtMs: live.playerGoodAtMs ?? null,
+      verdictFailed: live.verdictFailed,
     });
   }
 
@@ -162,6 +224,7 @@ export class Meter {
     const good = report.fpsMilli >= this.#p.settings.fpsFloor * 1000 ? now : undefined;
     if (report.source === 'host') live.hostGoodAtMs = good;
     else live.playerGoodAtMs = good;
+    this.#save(live.sessionId);
   }
 
   #onVerdict(verdict: RoundVerdict): void {
@@ -170,6 +233,7 @@ export class Meter {
       if (live.hostId !== verdict.hostId || live.ending) continue;
       this.#integrate(live, now);
       live.verdictFailed = verdict.verdict === 'fail';
+      this.#save(live.sessionId);
     }
   }
 
@@ -201,11 +265,24 @@ export class Meter {
     live.lastTickAtMs = now;
     const deliveredSec = Math.floor(live.deliveredMs / 1000);
     live.deliveredMs -= deliveredSec * 1000;
-    // Ticks of one session run one after another (ledger ticks are ordered).
+    const tick = { tickIndex: live.tickIndex, deliveredSec };
+    live.tickIndex += 1;
+    live.pendingTicks.push(tick);
+    this.#save(live.sessionId);
+    return this.#queueTick(live, tick);
+  }
+
+  /** Ticks of one session run one after another (ledger ticks are ordered). */
+  #queueTick(live: Live, tick: { tickIndex: number; deliveredSec: number }): Promise<void> {
     live.ticking = live.ticking
-      .then(() => this.#tick(live, deliveredSec))
+      .then(() => this.#tick(live, tick.tickIndex, tick.deliveredSec))
       .catch((error: unknown) => {
         this.#log.error({ err: error, sessionId: live.sessionId }, 'metering tick failed');
+      })
+      .finally(() => {
+        const at = live.pendingTicks.indexOf(tick);
+        if (at >= 0) live.pendingTicks.splice(at, 1);
+        if (this.#live.get(live.sessionId) === live) this.#save(live.sessionId);
       });
     return live.ticking;
   }
@@ -227,7 +304,7 @@ export class Meter {
     }
   }
 
-  async #tick(live: Live, delivered: number): Promise<void> {
+  async #tick(live: Live, tickIndex: number, delivered: number): Promise<void> {
     let deliveredSec = delivered;
     const { ledger } = this.#p;
     const before = await getSession(ledger, live.sessionId);
@@ -243,7 +320,7 @@ export class Meter {
       capped = true;
     }
     try {
-      await recordUsageTick(ledger, { sessionId: live.sessionId, tickIndex: live.tickIndex, deliveredSec });
+      await recordUsageTick(ledger, { sessionId: live.sessionId, tickIndex, deliveredSec });
     } catch (error) {
       if (isAthError(error) && ['ATH_ERR_LEDGER_OVER_CAP', 'ATH_ERR_LEDGER_CAP_EXHAUSTED'].includes(error.code)) {
         this.#p.hub.endSession(live.sessionId, 'insufficient-funds', METER_END_MESSAGES.playToken);
@@ -251,7 +328,6 @@ export class Meter {
       }
       throw error;
     }
-    live.tickIndex += 1;
     const session = await getSession(ledger, live.sessionId);
     if (!session) return;
     const chargedWei = BigInt(deliveredSec) * price;
@@ -296,6 +372,7 @@ export class Meter {
   async #close(live: Live, session: SessionRecord): Promise<void> {
     await this.#enqueueTick(live, this.#now());
     this.#live.delete(session.id);
+    this.#p.hub.meterStates.delete(session.id);
     try {
       await endSession(this.#p.ledger, {
         sessionId: live.sessionId,

@@ -51,11 +51,30 @@ async function signalingNodeUrl(httpUrl: string): Promise<string> {
   return body.wsNodeUrl;
 }
 
+/** `signaling.url` may name several servers of one network, comma-separated. */
+export function signalingHttpUrls(value: string): string[] {
+  return value
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url.length > 0);
+}
+
+/** The WebSocket URL of each signaling server that answers now (at least one must). */
+export async function signalingNodeUrls(httpUrls: readonly string[], log: Logger): Promise<string[]> {
+  const answers = await Promise.allSettled(httpUrls.map((url) => signalingNodeUrl(url)));
+  const urls = answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value] : []));
+  const failed = answers.find((answer): answer is PromiseRejectedResult => answer.status === 'rejected');
+  if (urls.length === 0 && failed) throw failed.reason;
+  if (failed) log.warn({ err: failed.reason }, 'a signaling server did not answer; using the others');
+  return urls;
+}
+
 export async function runRenderHost({ config, log }: RunRenderHostParameters): Promise<RoleHandle<RenderHostInfo>> {
   const settings = config.renderHost;
   if (!config.signaling.url) {
     throw new AthError({ code: 'ATH_ERR_CONFIG', shortMessage: 'a render host needs --signaling http://HOST:PORT' });
   }
+  const signalingUrls = signalingHttpUrls(config.signaling.url);
   const keyFile = join(config.dataDir, 'keys', settings.hostId ? `provider-${settings.hostId}.key` : 'provider.key');
   const provider = privateKeyToAccount((settings.providerKey as Hex | undefined) ?? loadOrCreateKey(keyFile));
   const hostId = settings.hostId ?? `host-${provider.address.slice(2, 10).toLowerCase()}`;
@@ -80,7 +99,7 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   const handle = await startRenderHost({
     metrics,
     hostId,
-    signalingNodeUrl: await signalingNodeUrl(config.signaling.url),
+    signalingNodeUrl: await signalingNodeUrls(signalingUrls, log),
     provider,
     bindHost: config.bindHost,
     probePort: settings.probePort,

@@ -33,7 +33,8 @@ import type { SessionDriver, SessionDriverFactory, SessionStatsView } from './Se
 
 export type RenderHostParameters = {
   hostId: string;
-  signalingNodeUrl: string;
+  /** Signaling's `/ws/node`, or that of each server of one network (tried in turn on reconnects). */
+  signalingNodeUrl: string | readonly string[];
   provider: LocalAccount;
   region: RegionInfo;
   gpu: string;
@@ -50,7 +51,15 @@ export type RenderHostParameters = {
   probeMaxDurationMs?: number;
   metrics: Metrics<RenderHostMetricKey>;
   log: Logger;
+  /**
+   * How long sessions keep streaming while signaling is unreachable (peer to peer, the media does not need
+   * it): a signaling server that went down is replaced by another within this time, and the sessions go on.
+   * Default 15 s.
+   */
+  signalingLossGraceMs?: number;
 };
+
+const DEFAULT_SIGNALING_LOSS_GRACE_MS = 15_000;
 
 type Probe = {
   sessionId: string;
@@ -74,6 +83,8 @@ export class RenderHost {
   readonly #link: NodeSignalingLink;
   #registered = false;
   #heartbeat: NodeJS.Timeout | undefined;
+  /** Ends the sessions if signaling stays away longer than the grace. */
+  #lostSignaling: NodeJS.Timeout | undefined;
   #closed = false;
   /** Rejects `start()` when the very first registration is refused (bad key, duplicate host id). */
   readonly #listeners: { [K in keyof RenderHostEvents]: Set<(...args: RenderHostEvents[K]) => void> } = {
@@ -152,6 +163,7 @@ export class RenderHost {
     this.#closed = true;
     this.#registered = false;
     clearInterval(this.#heartbeat);
+    clearTimeout(this.#lostSignaling);
     await Promise.all([
       ...this.#slots.map((slot) => this.#stopSlot(slot, 'host-stopped')),
       ...[...this.#probes.keys()].map((sessionId) => this.#stopProbe(sessionId, 'host stopping')),
@@ -166,10 +178,21 @@ export class RenderHost {
     this.#registered = false;
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
-    this.#log.warn({ code, wasRegistered }, 'signaling lost: ending this host’s sessions and probes');
-    // Signaling treats a lost host as lost: it has ended these sessions and told the players.
-    for (const slot of this.#slots) void this.#stopSlot(slot, 'host-lost');
-    // Signaling forgets the probes too: their checkers cannot reach this host through it any more.
+    const graceMs = this.#params.signalingLossGraceMs ?? DEFAULT_SIGNALING_LOSS_GRACE_MS;
+    this.#log.warn({ code, wasRegistered, graceMs }, 'signaling lost: sessions go on for the grace; probes end');
+    // The streams are peer to peer: they go on while this host reconnects (to the same signaling server or
+    // another of its network). Back in time, signaling tells it which sessions ended meanwhile (`stop-session`
+    // after the first heartbeat); not back in time, they end here.
+    if (!this.#lostSignaling) {
+      this.#lostSignaling = setTimeout(() => {
+        this.#lostSignaling = undefined;
+        if (this.#registered) return;
+        this.#log.warn({ graceMs }, 'signaling still unreachable: ending this host’s sessions');
+        for (const slot of this.#slots) void this.#stopSlot(slot, 'host-lost');
+      }, graceMs);
+      this.#lostSignaling.unref();
+    }
+    // Signaling forgets the probes: their checkers cannot reach this host through it any more.
     for (const sessionId of [...this.#probes.keys()]) void this.#stopProbe(sessionId, 'signaling lost');
     for (const listener of this.#listeners.disconnected) listener();
   }
@@ -245,6 +268,8 @@ export class RenderHost {
 
   #onRegistered(): void {
     this.#registered = true;
+    clearTimeout(this.#lostSignaling);
+    this.#lostSignaling = undefined;
     this.#link.accepted();
     this.#log.info({ slots: this.#slots.length, games: this.#params.games.map((g) => g.id) }, 'registered');
     clearInterval(this.#heartbeat);

@@ -9,7 +9,8 @@ import { startProbeServer } from './startProbeServer.js';
 
 export type StartRenderHostParameters = {
   hostId: string;
-  signalingNodeUrl: string;
+  /** Signaling's `/ws/node`, or that of each server of one network (tried in turn on reconnects). */
+  signalingNodeUrl: string | readonly string[];
   provider: LocalAccount;
   bindHost: string;
   probePort: number;

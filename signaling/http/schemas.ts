@@ -18,6 +18,11 @@ export const ClientConfigBody = Type.Object({
   wsNodeUrl: Type.String(),
   /** The EIP-712 domain checkers sign CheckReports in. */
   checkerDomain: Type.Object({ chainId: Type.Integer(), verifyingContract: Type.String() }),
+  /**
+   * The HTTP base URL of every signaling server of this network that is up (this one first): a player whose
+   * server goes down reconnects to another one.
+   */
+  servers: Type.Array(Type.String({ maxLength: 512 }), { maxItems: 64 }),
 });
 
 export const PlayerSessionBody = Type.Object({

@@ -110,11 +110,13 @@ export class Registration implements RegistrationPort {
     const { store } = this.#ctx;
     store.hosts.heartbeat(host.hostId, message.load, this.#ctx.now());
     if (host.state === 'down') store.hosts.update(host.hostId, { state: 'up' });
-    // A host that kept its sessions through a lost signaling connection: stop those that ended meanwhile.
+    // A host that kept its sessions through a lost signaling connection: stop those that ended meanwhile
+    // (or that this network never knew: a signaling server that restarted without a shared store).
     for (const slot of message.slots) {
-      const session = slot.sessionId ? store.sessions.get(slot.sessionId) : undefined;
-      if (session?.state === 'ended' && slot.state !== 'free') {
-        peer.handle.send({ type: 'stop-session', sessionId: session.id, reason: session.endReason ?? 'error' });
+      if (!slot.sessionId || slot.state === 'free') continue;
+      const session = store.sessions.get(slot.sessionId);
+      if (session?.state === 'ended' || !session) {
+        peer.handle.send({ type: 'stop-session', sessionId: slot.sessionId, reason: session?.endReason ?? 'error' });
       }
     }
   }

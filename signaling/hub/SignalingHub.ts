@@ -20,7 +20,7 @@ import { issueIceServers } from '../ice/issueIceServers.js';
 import { AthError, type EndReasonName, type PeerMessageOf, type ServerMessage } from '../protocol/index.js';
 import type { SignalingSettings } from '../SignalingSettings.js';
 import { MemorySignalingStore } from '../store/MemorySignalingStore.js';
-import type { HostStore, SignalingStore } from '../store/SignalingStore.js';
+import type { HostStore, MeterStateStore, SignalingStore } from '../store/SignalingStore.js';
 import { CheckerRounds } from './CheckerRounds.js';
 import { ClusterBridge } from './ClusterBridge.js';
 import type { HubContext, HubPorts, HubServices } from './HubContext.js';
@@ -56,6 +56,7 @@ export class SignalingHub {
   readonly #checkerRounds: CheckerRounds;
   readonly #heartbeatMonitor: NodeJS.Timeout;
   readonly #bridge: ClusterBridge | undefined;
+  #httpUrl: string | undefined;
   #closed = false;
 
   constructor({ settings, log, metrics, payments, store, now = Date.now }: SignalingHubParameters) {
@@ -139,6 +140,11 @@ export class SignalingHub {
     return this.#ctx.peers.newPeerId();
   }
 
+  /** Where the meter keeps each paid session's running state (shared with the other instances, if any). */
+  get meterStates(): MeterStateStore {
+    return this.#ctx.store.meters;
+  }
+
   /** Every render host signaling knows, with its slots. */
   get hosts(): HostStore {
     return this.#ctx.store.hosts;
@@ -147,6 +153,14 @@ export class SignalingHub {
   /** Signaling's HTTP server is up (startSignaling): pages it serves count as signaling's own origin. */
   servesPagesAt(httpUrl: string, port: number): void {
     this.#ctx.peers.servesPagesAt(httpUrl, port);
+    this.#httpUrl = httpUrl;
+    this.#ctx.store.cluster?.announce(httpUrl);
+  }
+
+  /** This signaling server's public HTTP URL first, then those of the other servers of its network that are up. */
+  signalingServers(): string[] {
+    const others = this.#ctx.store.cluster?.servers() ?? [];
+    return [...(this.#httpUrl ? [this.#httpUrl] : []), ...others.filter((url) => url !== this.#httpUrl)];
   }
 
   on<K extends keyof SignalingHubEvents>(event: K, listener: SignalingHubEvents[K]): () => void {

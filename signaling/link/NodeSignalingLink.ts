@@ -7,6 +7,9 @@
  * the owner and reconnects with exponential backoff, 250 ms doubling to 5 s, until closed. The backoff starts
  * over only when the owner reports that signaling accepted it (`accepted()`, on registration): a connection
  * that opens but is then refused keeps backing off instead of hammering signaling.
+ *
+ * Given several URLs (signaling servers sharing one Redis), each reconnect tries the next one: when the server
+ * it was on goes down, the node is on another within one backoff step (250 ms) and re-registers there.
  */
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
@@ -23,8 +26,8 @@ export const RECONNECT_MIN_MS = 250;
 export const RECONNECT_MAX_MS = 5_000;
 
 export type NodeSignalingLinkParameters = {
-  /** `ws://…/ws/node` of the signaling server. */
-  url: string;
+  /** `ws://…/ws/node` of the signaling server, or of each of several sharing one network (tried in turn). */
+  url: string | readonly string[];
   hello: Pick<PeerMessageOf<'hello'>, 'role' | 'agent'>;
   log: Logger;
   /** Each valid message, in order of arrival; a rejection is logged with the message type. */
@@ -35,6 +38,8 @@ export type NodeSignalingLinkParameters = {
 
 export class NodeSignalingLink {
   readonly #p: NodeSignalingLinkParameters;
+  readonly #urls: readonly string[];
+  #urlIndex = 0;
   #socket: WebSocket | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #reconnectDelayMs = RECONNECT_MIN_MS;
@@ -44,6 +49,13 @@ export class NodeSignalingLink {
 
   constructor(params: NodeSignalingLinkParameters) {
     this.#p = params;
+    this.#urls = typeof params.url === 'string' ? [params.url] : [...params.url];
+    if (this.#urls.length === 0) throw new Error('NodeSignalingLink needs at least one URL');
+  }
+
+  /** The signaling URL the current (or next) connection uses. */
+  get url(): string {
+    return this.#urls[this.#urlIndex % this.#urls.length] as string;
   }
 
   get open(): boolean {
@@ -66,7 +78,7 @@ export class NodeSignalingLink {
   connect(): void {
     if (this.#closed) return;
     const { log } = this.#p;
-    const socket = new WebSocket(this.#p.url, [WS_SUBPROTOCOL]);
+    const socket = new WebSocket(this.url, [WS_SUBPROTOCOL]);
     this.#socket = socket;
     socket.on('open', () => this.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, ...this.#p.hello }));
     socket.on('message', (data, isBinary) => {
@@ -124,7 +136,12 @@ export class NodeSignalingLink {
   #onClose(socket: WebSocket, code: number): void {
     // A connection replaced since (a reconnect raced its close) is not the node's connection any more.
     if (socket !== this.#socket || this.#closed) return;
-    this.#p.log.warn({ code, retryInMs: this.#reconnectDelayMs }, 'signaling connection lost; reconnecting');
+    // Next time, the next server (with one server: the same one).
+    this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
+    this.#p.log.warn(
+      { code, retryInMs: this.#reconnectDelayMs, next: this.url },
+      'signaling connection lost; reconnecting',
+    );
     this.#reconnectTimer = setTimeout(() => this.connect(), this.#reconnectDelayMs);
     this.#reconnectDelayMs = Math.min(RECONNECT_MAX_MS, this.#reconnectDelayMs * 2);
     this.#p.onDisconnected(code);

@@ -150,6 +150,26 @@ const HostPatchWire = Type.Object(
 /** A slot as Redis holds it: `free`, `leased|<sessionId>` or `busy|<sessionId>`. */
 export const SlotValue = Type.String({ pattern: '^(free|(leased|busy)\\|0x[0-9a-f]{64})$' });
 
+export const MeterStateWire = Type.Object(
+  {
+    tickIndex: Type.Integer({ minimum: 0 }),
+    pendingTicks: Type.Array(
+      Type.Object(
+        { tickIndex: Type.Integer({ minimum: 0 }), deliveredSec: Type.Integer({ minimum: 0 }) },
+        { additionalProperties: false },
+      ),
+      { maxItems: 64 },
+    ),
+    lastTickAtMs: Ms,
+    cursorMs: Ms,
+    deliveredMs: Type.Number({ minimum: 0 }),
+    hostGoodAtMs: Nullable(Ms),
+    playerGoodAtMs: Nullable(Ms),
+    verdictFailed: Type.Boolean(),
+  },
+  { additionalProperties: false },
+);
+
 const feed = <K extends string, P extends Record<string, TSchema>>(kind: K, properties: P) =>
   Type.Object({ k: Type.Literal(kind), o: InstanceId, ...properties }, { additionalProperties: false });
 
@@ -217,6 +237,11 @@ const feedCheck = TypeCompiler.Compile(ClusterFeedMessage);
 const directCheck = TypeCompiler.Compile(ClusterDirectMessage);
 const hostCheck = TypeCompiler.Compile(HostWire);
 const sessionCheck = TypeCompiler.Compile(SessionWire);
+const meterCheck = TypeCompiler.Compile(MeterStateWire);
+
+export function parseMeterStateWire(raw: string): Static<typeof MeterStateWire> {
+  return parseWith(meterCheck, raw, 'meter state');
+}
 
 function parseWith<T>(check: { Check(value: unknown): boolean }, raw: string, what: string): T {
   let value: unknown;

@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { SessionRecord } from '../hub/SessionRecord.js';
 import { GameQueue } from './GameQueue.js';
 import { HostRegistry } from './HostRegistry.js';
-import type { Measurement, MeasurementStore, SessionStore, SignalingStore } from './SignalingStore.js';
+import type {
+  Measurement,
+  MeasurementStore,
+  MeterState,
+  MeterStateStore,
+  SessionStore,
+  SignalingStore,
+} from './SignalingStore.js';
 
 const MAX_MEASUREMENTS_PER_PLAYER = 64;
 
@@ -59,6 +66,23 @@ class MemoryMeasurementStore implements MeasurementStore {
   }
 }
 
+class MemoryMeterStateStore implements MeterStateStore {
+  readonly #states = new Map<string, MeterState>();
+
+  save(sessionId: string, state: MeterState): void {
+    this.#states.set(sessionId, { ...state });
+  }
+
+  async load(sessionId: string): Promise<MeterState | undefined> {
+    const state = this.#states.get(sessionId);
+    return state ? { ...state } : undefined;
+  }
+
+  delete(sessionId: string): void {
+    this.#states.delete(sessionId);
+  }
+}
+
 /** The embedded store: every piece of state in this process's memory (the default, one signaling server). */
 export class MemorySignalingStore implements SignalingStore {
   readonly instanceId = randomBytes(4).toString('hex');
@@ -67,6 +91,7 @@ export class MemorySignalingStore implements SignalingStore {
   readonly sessions: SessionStore = new MemorySessionStore();
   readonly queue = new GameQueue();
   readonly measurements: MeasurementStore = new MemoryMeasurementStore();
+  readonly meters: MeterStateStore = new MemoryMeterStateStore();
 
   close(): void {}
 }

@@ -86,6 +86,29 @@ export type MeasurementStore = {
   of(playerId: string): Iterable<[hostId: string, measurement: Measurement]>;
 };
 
+/**
+ * The meter's running state of one paid session (edge/metering), kept where another signaling instance can
+ * pick it up if this one goes down: the next tick continues from it, nothing billed twice or lost.
+ */
+export type MeterState = {
+  /** The index the next tick will get. */
+  tickIndex: number;
+  /** Ticks cut (their interval closed) but not yet recorded in the ledger, oldest first. */
+  pendingTicks: Array<{ tickIndex: number; deliveredSec: number }>;
+  lastTickAtMs: number;
+  cursorMs: number;
+  deliveredMs: number;
+  hostGoodAtMs: number | null;
+  playerGoodAtMs: number | null;
+  verdictFailed: boolean;
+};
+
+export type MeterStateStore = {
+  save(sessionId: string, state: MeterState): void;
+  load(sessionId: string): Promise<MeterState | undefined>;
+  delete(sessionId: string): void;
+};
+
 /** What a shared store tells the hub about changes other instances made (and about instances). */
 export type ClusterEvent =
   /** A slot elsewhere was freed, or a line's head changed: a waiting player of this instance may be next. */
@@ -103,6 +126,10 @@ export type ClusterLink = {
   isAlive(instanceId: string): boolean;
   /** Asks Redis now (a process killed a moment ago has already lost its subscription there). */
   checkAlive(instanceId: string): Promise<boolean>;
+  /** Tells the network where this instance serves players (its public HTTP base URL). */
+  announce(httpUrl: string): void;
+  /** The HTTP base URLs of the instances that are up (as of the last poll). */
+  servers(): string[];
   /** A direct message (JSON, validated by the receiver) to one instance; false when it is known to be down. */
   send(instanceId: string, message: ClusterDirectMessage): boolean;
   onMessage(handler: (message: ClusterDirectMessage) => void): () => void;
@@ -123,5 +150,6 @@ export type SignalingStore = {
   readonly sessions: SessionStore;
   readonly queue: QueueStore;
   readonly measurements: MeasurementStore;
+  readonly meters: MeterStateStore;
   close(): void;
 };

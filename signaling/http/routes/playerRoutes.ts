@@ -23,6 +23,7 @@ export const playerRoutes: FastifyPluginAsyncTypebox<PlayerRoutesOptions> = asyn
       wsPlayerUrl: urls.player,
       wsNodeUrl: urls.node,
       checkerDomain: checkerDomain,
+      servers: hub.signalingServers(),
     };
   });
 

@@ -31,6 +31,7 @@ import {
   parseClusterDirect,
   parseClusterFeed,
   parseHostWire,
+  parseMeterStateWire,
   parseSessionWire,
 } from '../../protocol/cluster.js';
 import { AthError, type GameInfoRecord, weiToString } from '../../protocol/index.js';
@@ -43,6 +44,7 @@ import type {
   HostPatch,
   HostStore,
   MeasurementStore,
+  MeterStateStore,
   QueueStore,
   SessionStore,
   SignalingStore,
@@ -78,6 +80,7 @@ export class RedisSignalingStore implements SignalingStore {
   readonly sessions: SessionStore;
   readonly queue: QueueStore;
   readonly measurements: MeasurementStore;
+  readonly meters: MeterStateStore;
 
   readonly #local = new MemorySignalingStore();
   readonly #cmd: Redis;
@@ -101,6 +104,9 @@ export class RedisSignalingStore implements SignalingStore {
   readonly #pendingLoads = new Map<string, number>();
   readonly #sharedLoads = new Map<string, number>();
   #buffer: Pending[] | undefined = [];
+  /** This instance's public HTTP URL, and every live instance's (refreshed each poll). */
+  #announced: string | undefined;
+  #servers: string[] = [];
   #generation = '';
   #readySinceMs = 0;
   #poller: NodeJS.Timeout | undefined;
@@ -124,6 +130,15 @@ export class RedisSignalingStore implements SignalingStore {
     this.sessions = new SharedSessions(this);
     this.queue = new SharedQueue(this);
     this.measurements = this.#local.measurements;
+    this.meters = {
+      save: (sessionId, state) =>
+        this.write((pipeline) => pipeline.hset(this.key('meter'), sessionId, JSON.stringify(state))),
+      load: async (sessionId) => {
+        const raw = await this.#cmd.hget(this.key('meter'), sessionId);
+        return raw ? parseMeterStateWire(raw) : undefined;
+      },
+      delete: (sessionId) => this.write((pipeline) => pipeline.hdel(this.key('meter'), sessionId)),
+    };
     this.cluster = {
       isAlive: (instanceId) => this.isAlive(instanceId),
       checkAlive: async (instanceId) => {
@@ -141,6 +156,11 @@ export class RedisSignalingStore implements SignalingStore {
         return () => this.#eventHandlers.delete(handler);
       },
       claimSession: (sessionId, expected) => this.#claimSession(sessionId, expected),
+      announce: (httpUrl) => {
+        this.#announced = httpUrl;
+        this.write((pipeline) => pipeline.hset(this.key('instances'), this.instanceId, httpUrl));
+      },
+      servers: () => this.#servers,
     };
   }
 
@@ -242,9 +262,10 @@ export class RedisSignalingStore implements SignalingStore {
 
   close(): void {
     if (this.#closed) return;
-    this.#closed = true;
     clearInterval(this.#poller);
     this.#flushHeartbeats();
+    if (this.#announced) this.write((pipeline) => pipeline.hdel(this.key('instances'), this.instanceId));
+    this.#closed = true;
     // Let the last writes leave before the connections close.
     void this.#cmd.quit().catch(() => this.#cmd.disconnect());
     this.#sub.disconnect();
@@ -440,6 +461,13 @@ export class RedisSignalingStore implements SignalingStore {
         this.#missing.delete(instanceId);
         if (this.#down.delete(instanceId)) this.#log.info({ up: instanceId }, 'signaling instance back');
       }
+      const announced = await this.#cmd.hgetall(this.key('instances'));
+      if (this.#announced && announced[this.instanceId] !== this.#announced) {
+        await this.#cmd.hset(this.key('instances'), this.instanceId, this.#announced);
+      }
+      this.#servers = Object.entries(announced)
+        .filter(([instanceId]) => instanceId !== this.instanceId && seen.has(instanceId))
+        .map(([, url]) => url);
       // Our own subscription missing means our connection to Redis is not back yet: judge nobody.
       if (!seen.has(this.instanceId) || this.#now() - this.#readySinceMs < 2_000) return;
       for (const instanceId of this.#known) {
