@@ -28,4 +28,7 @@ export {
   type WsTransportSetting,
 } from './startSignaling.js';
 export type { HostRecord, SlotRecord } from './store/HostRegistry.js';
+export { RedisSignalingStore } from './store/redis/RedisSignalingStore.js';
+export { type RedisServer, startRedisServer } from './store/redis/startRedisServer.js';
+export type { SignalingStore } from './store/SignalingStore.js';
 export { loadUws, UWS_BUILDS, type UwsLoad } from './ws/loadUws.js';

@@ -16,7 +16,7 @@ export function e2eConfig(dataDir: string, { turn }: E2eConfigOptions = {}): Edg
     renderHost: { ...DEFAULT_EDGE_CONFIG.renderHost, heartbeatIntervalMs: 1000, apps: ['supertux'] },
     economy: { ...DEFAULT_EDGE_CONFIG.economy, settleIntervalMs: 2_000 },
     // No checkers: their probes would load the shared box under the scenarios (edge/checker tests run their own).
-    stack: { renderHosts: 1, checkers: 0 },
+    stack: { signalingInstances: 1, renderHosts: 1, checkers: 0 },
     ...(turn ? { ice: { ...DEFAULT_EDGE_CONFIG.ice, turn: { urls: turn.urls, secret: turn.secret } } } : {}),
   };
 }

@@ -17,6 +17,13 @@ export const CONFIG_FLAGS = {
   'host-id': { type: 'string', setting: 'renderHost.hostId', value: 'ID', help: "this render host's id" },
   price: { type: 'string', setting: 'renderHost.priceWeiPerSec', value: 'WEI', help: 'price, ATH wei per second' },
   'render-hosts': { type: 'string', setting: 'stack.renderHosts', value: 'N', help: 'render hosts `all` runs' },
+  redis: { type: 'string', setting: 'signaling.redisUrl', value: 'URL', help: 'share signaling state through Redis' },
+  'signaling-instances': {
+    type: 'string',
+    setting: 'stack.signalingInstances',
+    value: 'N',
+    help: 'signaling servers `all` runs (>1: behind Redis)',
+  },
   network: {
     type: 'string',
     setting: 'chain.network',

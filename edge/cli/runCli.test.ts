@@ -172,6 +172,8 @@ describe('flags reach the command', () => {
       'host-id': 'host-a',
       price: '123',
       'render-hosts': '2',
+      redis: 'redis://127.0.0.1:6390',
+      'signaling-instances': '2',
       network: 'none',
       'rpc-url': 'http://127.0.0.1:8545',
       'log-level': 'warn',

@@ -32,8 +32,20 @@ export const EdgeConfigSchema = obj({
   signaling: obj({
     httpPort: Port,
     wsPort: Port,
-    /** For roles that join a remote signaling server: its HTTP base URL (they read /api/config). */
+    /**
+     * For roles that join a remote signaling server: its HTTP base URL (they read /api/config); several
+     * servers of one network comma-separated (a node moves to the next when one goes down).
+     */
     url: Type.Optional(Type.String()),
+    /**
+     * Share the network's state with other signaling servers through this Redis (`redis://host:port[/db]`):
+     * hosts, slots, sessions, the queue and the meter's state; messages between them. Absent: in memory.
+     */
+    redisUrl: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+    /** Keys and channels in Redis start with it: servers with the same prefix form one network. */
+    redisPrefix: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9:_-]{1,32}$' })),
+    /** This server's id in the network (lowercase letters and digits); random when absent. */
+    instanceId: Type.Optional(Type.String({ pattern: '^[a-z0-9]{1,32}$' })),
     publicHttpUrl: Type.Optional(Type.String()),
     publicWsUrl: Type.Optional(Type.String()),
     /** HMAC key for player tokens; generated and kept in dataDir when absent. */
@@ -207,6 +219,11 @@ export const EdgeConfigSchema = obj({
   }),
   /** Roles `ath-edge all` runs on this machine. */
   stack: obj({
+    /**
+     * Signaling servers `ath-edge all` runs; more than one share a Redis (signaling.redisUrl, or a
+     * redis-server started here) and a Postgres ledger (ledger.databaseUrl, or a PostgreSQL started here).
+     */
+    signalingInstances: Type.Integer({ minimum: 1, maximum: 8 }),
     renderHosts: Type.Integer({ minimum: 0, maximum: 16 }),
     /** Checker nodes (2N+1 = 3 make a majority per container). */
     checkers: Type.Integer({ minimum: 0, maximum: 16 }),
@@ -275,7 +292,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     announce: ['host', 'public', 'srflx', 'relay'],
     useIpv6: false,
   },
-  stack: { renderHosts: 1, checkers: 3 },
+  stack: { signalingInstances: 1, renderHosts: 1, checkers: 3 },
 };
 
 /** How long TURN credentials outlive a session's cap by default (coturn refreshes allocations every 10 min). */

@@ -108,6 +108,11 @@ export class Meter {
     this.#unsubscribe.push(
       params.hub.on('sessionPaid', (session) => this.#start(session)),
       params.hub.on('sessionAdopted', (session) => void this.#adopt(session)),
+      // Another signaling instance runs it now: it meters it from the state saved here (no ledger close here).
+      params.hub.on('sessionMoved', (session) => {
+        const live = this.#live.get(session.id);
+        if (live && !live.ending) this.#live.delete(session.id);
+      }),
       params.hub.on('report', (report) => this.#onReport(report)),
       params.hub.on('verdict', (verdict) => this.#onVerdict(verdict)),
       params.hub.on('sessionEnded', (session) => void this.#stop(session)),

@@ -11,7 +11,7 @@ import { AthError } from '../../signaling/protocol/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { RoleHandle } from '../roles/RoleHandle.js';
-import { type RenderHostInfo, runRenderHost } from '../roles/runRenderHost.js';
+import { type RenderHostInfo, runRenderHost, signalingHttpUrls } from '../roles/runRenderHost.js';
 import { type EnsureProviderStakeReturnType, ensureProviderStake } from './ensureProviderStake.js';
 import { assertProviderTier, detectGpu } from './gpuTier.js';
 import { type ChainInfo, fetchChainInfo } from './signalingApi.js';
@@ -57,8 +57,11 @@ export async function joinProvider({
   const detected = detectGpu();
   const stakeTier = assertProviderTier(tier ?? detected.tier);
 
+  // Several servers of one network, comma-separated: the first answers the chain questions; the render host
+  // gets them all (it moves to the next when its server goes down).
+  const primaryUrl = signalingHttpUrls(signalingUrl)[0] ?? signalingUrl;
   onStep('chain');
-  const chain = await fetchChainInfo(signalingUrl);
+  const chain = await fetchChainInfo(primaryUrl);
   const rpcUrl = config.chain.rpcUrl ?? chain.rpcUrl;
   if (!rpcUrl) {
     throw new AthError({
@@ -68,7 +71,7 @@ export async function joinProvider({
   }
 
   onStep(`stake (${stakeTier})`);
-  const stake = await ensureProviderStake({ signalingUrl, chain, rpcUrl, account, tier: stakeTier, log });
+  const stake = await ensureProviderStake({ signalingUrl: primaryUrl, chain, rpcUrl, account, tier: stakeTier, log });
 
   onStep('render host');
   const host = await runRenderHost({
@@ -83,7 +86,7 @@ export async function joinProvider({
     },
     log,
   });
-  const base = signalingUrl.replace(/\/+$/, '');
+  const base = primaryUrl.replace(/\/+$/, '');
   return {
     info: {
       providerAddress: account.address,

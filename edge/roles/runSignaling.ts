@@ -1,6 +1,11 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
+import {
+  DEFAULT_SIGNALING_SETTINGS,
+  RedisSignalingStore,
+  type SignalingServer,
+  startSignaling,
+} from '../../signaling/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { signalingIceSettings } from '../config/iceSettings.js';
 import { startEconomy } from '../economy/index.js';
@@ -39,12 +44,33 @@ export async function runSignaling({
   const economy = config.chain.network === 'none' ? undefined : await startEconomy({ config, log, clientDir });
   settings.checks = { ...settings.checks, intervalMs: config.signaling.checkIntervalMs };
   if (economy) settings.checks = { ...settings.checks, domain: economy.checkerDomain };
-  const start = (httpPort: number) =>
-    startSignaling({
-      settings: { ...settings, httpPort },
-      log,
-      ...(economy ? { payments: economy.payments, routes: economy.routes } : {}),
+  // Several signaling servers, one network: the state is shared through Redis.
+  const openStore = () =>
+    config.signaling.redisUrl
+      ? RedisSignalingStore.open({
+          url: config.signaling.redisUrl,
+          log,
+          ...(config.signaling.redisPrefix ? { prefix: config.signaling.redisPrefix } : {}),
+          ...(config.signaling.instanceId ? { instanceId: config.signaling.instanceId } : {}),
+        })
+      : Promise.resolve(undefined);
+  const start = async (httpPort: number) => {
+    const store = await openStore().catch(async (error: unknown) => {
+      await economy?.close();
+      throw error;
     });
+    try {
+      return await startSignaling({
+        settings: { ...settings, httpPort },
+        log,
+        ...(economy ? { payments: economy.payments, routes: economy.routes } : {}),
+        ...(store ? { store } : {}),
+      });
+    } catch (error) {
+      store?.close();
+      throw error;
+    }
+  };
   let server: SignalingServer;
   try {
     server = await start(settings.httpPort);

@@ -38,6 +38,7 @@ export async function runStackCommand({ config: loaded }: { config: EdgeConfig }
   const signaling = stack.signaling.info;
   console.log(`\nReady in ${((Date.now() - started) / 1000).toFixed(1)} s.`);
   console.log(`  Metrics:   ${signaling.metricsUrl}`);
+  for (const other of stack.signalingServers.slice(1)) console.log(`             ${other.info.metricsUrl}`);
   for (const host of stack.renderHosts) console.log(`             ${host.info.metricsUrl}  (${host.info.hostId})`);
   for (const checker of stack.checkers) {
     console.log(`             ${checker.info.metricsUrl}  (${checker.info.name} ${checker.info.checkerAddress})`);
@@ -45,7 +46,7 @@ export async function runStackCommand({ config: loaded }: { config: EdgeConfig }
   // The roles listen on free ports: Prometheus finds them through this file (metrics/prometheus.yml).
   const targetsFile = join(stack.config.dataDir, 'run', 'prometheus-targets.json');
   const endpoints = [
-    { role: 'signaling' as const, metricsUrl: signaling.metricsUrl },
+    ...stack.signalingServers.map((server) => ({ role: 'signaling' as const, metricsUrl: server.info.metricsUrl })),
     ...stack.renderHosts.map((host) => ({ role: 'render-host' as const, metricsUrl: host.info.metricsUrl })),
     ...stack.checkers.map((checker) => ({ role: 'checker' as const, metricsUrl: checker.info.metricsUrl })),
   ];
@@ -54,9 +55,21 @@ export async function runStackCommand({ config: loaded }: { config: EdgeConfig }
   const logs = relative(process.cwd(), stack.logDir);
   console.log(`  Logs:      ${logs && !logs.startsWith('..') && !isAbsolute(logs) ? logs : stack.logDir}/`);
   console.log(`\nPlay at ${signaling.httpUrl}\n`);
+  if (stack.signalingServers.length > 1) {
+    const others = stack.signalingServers.slice(1).map((server) => server.info.httpUrl);
+    console.log(
+      `  (one network with ${others.join(', ')}, sharing ${stack.redis?.url ?? stack.config.signaling.redisUrl})\n`,
+    );
+  }
   console.log('Press Ctrl-C to stop.');
-  for (const role of [stack.signaling, ...stack.renderHosts, ...stack.checkers]) {
+  const redundant = stack.signalingServers.length > 1;
+  for (const role of [...stack.signalingServers, ...stack.renderHosts, ...stack.checkers]) {
     void role.exited.then((code) => {
+      if (!stopping && redundant && stack?.signalingServers.includes(role as (typeof stack.signalingServers)[number])) {
+        // One of several signaling servers: the others carry on (its players and hosts moved to them).
+        console.error(`ath-edge: a signaling server exited (code ${code}); the others carry on`);
+        return;
+      }
       if (!stopping) {
         console.error(`ath-edge: ${role.role} exited unexpectedly (code ${code}); see ${stack?.logDir}`);
         void stop(1);

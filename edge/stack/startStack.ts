@@ -1,9 +1,15 @@
 /**
  * The whole network on one machine, each role in its own process: signaling, then the render hosts
  * (pointed at it). Used by `npm start` (`ath-edge all`) and by the e2e tests, which share one stack.
+ *
+ * With `stack.signalingInstances` > 1, that many signaling servers form one network: they share a Redis
+ * (`signaling.redisUrl`, or Debian's redis-server started here) and, with the economy, a PostgreSQL ledger
+ * (`ledger.databaseUrl`, or a throw-away PostgreSQL started here: PGlite is one process's); the render hosts
+ * and checkers are given every server's URL and move to another when theirs goes down.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { type RedisServer, startRedisServer } from '../../signaling/index.js';
 import {
   type Anvil,
   anvilAccount,
@@ -14,6 +20,7 @@ import {
   startAnvil,
 } from '../chain/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
+import { startTestPostgres } from '../ledger/testing/startTestPostgres.js';
 import type { CheckerInfo } from '../roles/runChecker.js';
 import type { RenderHostInfo } from '../roles/runRenderHost.js';
 import type { SignalingInfo } from '../roles/runSignaling.js';
@@ -31,7 +38,12 @@ export type StartStackParameters = {
 export type Stack = {
   readonly config: EdgeConfig;
   readonly logDir: string;
+  /** The first signaling server (the only one unless stack.signalingInstances > 1). */
   readonly signaling: RoleProcess<SignalingInfo>;
+  /** Every signaling server of the network, the first one first. */
+  readonly signalingServers: RoleProcess<SignalingInfo>[];
+  /** The Redis they share (started here when none was configured), if several. */
+  readonly redis: RedisServer | undefined;
   readonly renderHosts: RoleProcess<RenderHostInfo>[];
   /** Checker nodes (stack.checkers), each with its own wallet: they probe every container each round. */
   readonly checkers: RoleProcess<CheckerInfo>[];
@@ -55,9 +67,32 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
     chain = { ...chain, ...(await deployEmbedded(anvil)), rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
     onProgress('chain (anvil) + contracts', 'done', `${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
   }
+  const instances = config.stack.signalingInstances;
+  let redis: RedisServer | undefined;
+  let postgres: { url: string; close(): Promise<void> } | undefined;
+  let signalingConfig = config.signaling;
+  let ledgerConfig = config.ledger;
+  try {
+    if (instances > 1 && !signalingConfig.redisUrl) {
+      onProgress('redis-server', 'start');
+      redis = await startRedisServer();
+      signalingConfig = { ...signalingConfig, redisUrl: redis.url };
+      onProgress('redis-server', 'done', redis.url);
+    }
+    if (instances > 1 && chain.network !== 'none' && !ledgerConfig.databaseUrl) {
+      onProgress('postgres (shared ledger)', 'start');
+      postgres = await startTestPostgres();
+      ledgerConfig = { ...ledgerConfig, databaseUrl: postgres.url };
+      onProgress('postgres (shared ledger)', 'done', postgres.url);
+    }
+  } catch (error) {
+    await redis?.close();
+    await anvil?.close();
+    throw error;
+  }
   // Children get the parent's resolved config as a file, plus their own overrides as flags.
   const configFile = join(runDir, 'edge.json');
-  const resolved: EdgeConfig = { ...config, dataDir, chain };
+  const resolved: EdgeConfig = { ...config, dataDir, chain, signaling: signalingConfig, ledger: ledgerConfig };
   writeFileSync(configFile, JSON.stringify(resolved, null, 2));
   const roles: RoleProcess<unknown>[] = [];
 
@@ -83,21 +118,32 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
   const close = async () => {
     await Promise.all([...roles].reverse().map((role) => role.stop()));
     await anvil?.close();
+    await redis?.close();
+    await postgres?.close();
   };
 
   try {
-    const signaling = await spawnRole<SignalingInfo>(
-      'signaling',
-      'signaling',
-      clientDir ? ['--client-dir', clientDir] : [],
-    );
+    const signalingServers: RoleProcess<SignalingInfo>[] = [];
+    for (let i = 1; i <= instances; i++) {
+      signalingServers.push(
+        await spawnRole<SignalingInfo>(i === 1 ? 'signaling' : `signaling-${i}`, 'signaling', [
+          ...(clientDir ? ['--client-dir', clientDir] : []),
+          // The first keeps the configured port; the others take free ones.
+          ...(i === 1 ? [] : ['--port', '0']),
+          ...(instances > 1 ? ['--set', `signaling.instanceId=s${i}`] : []),
+        ]),
+      );
+    }
+    const signaling = signalingServers[0] as RoleProcess<SignalingInfo>;
+    // Nodes get every server's URL: they move to the next one if theirs goes down.
+    const signalingUrls = signalingServers.map((server) => server.info.httpUrl).join(',');
     const addRenderHost = (name: string, settings: Record<string, unknown> = {}) =>
       spawnRole<RenderHostInfo>(
         name,
         'render-host',
         [
           '--signaling',
-          signaling.info.httpUrl,
+          signalingUrls,
           '--host-id',
           name,
           ...Object.entries(settings).flatMap(([key, value]) => [
@@ -115,13 +161,23 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
       checkers.push(
         await spawnRole<CheckerInfo>(`checker-${i}`, 'checker', [
           '--signaling',
-          signaling.info.httpUrl,
+          signalingUrls,
           '--set',
           `checker.name=checker-${i}`,
         ]),
       );
     }
-    return { config: resolved, logDir, signaling, renderHosts, checkers, addRenderHost, close };
+    return {
+      config: resolved,
+      logDir,
+      signaling,
+      signalingServers,
+      redis,
+      renderHosts,
+      checkers,
+      addRenderHost,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

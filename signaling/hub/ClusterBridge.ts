@@ -40,10 +40,13 @@ export class ClusterBridge {
           case 'resynced':
             this.#serveQueueSoon();
             return;
-          case 'sessionMoved':
+          case 'sessionMoved': {
             params.ctx.timers.clear(event.sessionId, 'lease');
             params.ctx.timers.clear(event.sessionId, 'auth');
+            const session = params.ctx.store.sessions.get(event.sessionId);
+            if (session) params.ctx.events.emit('sessionMoved', session);
             return;
+          }
           case 'instanceDown':
             this.#adoptSessionsOf(event.instanceId);
             return;

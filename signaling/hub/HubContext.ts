@@ -35,6 +35,8 @@ export type SessionsPort = {
   resume(peer: PeerState, session: SessionRecord, keepStream?: boolean): void;
   /** This instance took over a session whose instance went down. */
   adopt(session: SessionRecord): void;
+  /** The player came back here to a session another instance ran: it is run (and metered) here from now on. */
+  resumeMoved(peer: PeerState, session: SessionRecord, keepStream: boolean): void;
   /** A host came back (re-registered, possibly on another instance): sessions waiting for it go on. */
   hostBack(hostId: string): void;
 };

@@ -20,6 +20,8 @@ export type SignalingHubEvents = {
    * one Redis): a paid one is metered here from now on, from the state the meter left in the store.
    */
   sessionAdopted: (session: SessionRecord) => void;
+  /** Another instance took over a session this one ran (its player reconnected there): stop metering it here. */
+  sessionMoved: (session: SessionRecord) => void;
   report: (report: DeliveryReport) => void;
   verdict: (verdict: RoundVerdict) => void;
   /** A host registered (or re-registered after a reconnect) with a proven provider wallet. */
@@ -36,6 +38,7 @@ export class HubEvents {
     sessionStreaming: new Set(),
     sessionPaid: new Set(),
     sessionAdopted: new Set(),
+    sessionMoved: new Set(),
     report: new Set(),
     verdict: new Set(),
     hostRegistered: new Set(),

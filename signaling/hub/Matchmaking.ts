@@ -65,7 +65,7 @@ export class Matchmaking implements MatchmakingPort {
           .claimSession(session.id)
           .then((claimed) => {
             if (!claimed) throw new AthError({ code: 'ATH_ERR_INTERNAL', shortMessage: 'session could not move here' });
-            if (session.state !== 'ended') this.#ctx.sessions.resume(peer, session, keepStream);
+            if (session.state !== 'ended') this.#ctx.sessions.resumeMoved(peer, session, keepStream);
           })
           .catch((error: unknown) => peers.replyError(peer, error, message));
         return;

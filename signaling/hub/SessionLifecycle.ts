@@ -217,6 +217,14 @@ export class SessionLifecycle implements SessionsPort {
     this.#ctx.events.emit('sessionAdopted', session);
   }
 
+  resumeMoved(peer: PeerState, session: SessionRecord, keepStream: boolean): void {
+    this.#ctx.log.info({ sessionId: session.id }, 'session moved here with its player');
+    this.resume(peer, session, keepStream);
+    if (session.state === 'ended') return;
+    if (session.state !== 'requested' && session.state !== 'queued') this.#ctx.payment.adopted(session);
+    this.#ctx.events.emit('sessionAdopted', session);
+  }
+
   hostBack(hostId: string): void {
     const { store, peers, settings } = this.#ctx;
     const host = store.hosts.get(hostId);
