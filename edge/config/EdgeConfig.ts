@@ -223,7 +223,7 @@ export const EdgeConfigSchema = obj({
      * Signaling servers `ath-edge all` runs; more than one share a Redis (signaling.redisUrl, or a
      * redis-server started here) and a Postgres ledger (ledger.databaseUrl, or a PostgreSQL started here).
      */
-    signalingInstances: Type.Integer({ minimum: 1, maximum: 8 }),
+    signalingInstances: Type.Optional(Type.Integer({ minimum: 1, maximum: 8 })),
     renderHosts: Type.Integer({ minimum: 0, maximum: 16 }),
     /** Checker nodes (2N+1 = 3 make a majority per container). */
     checkers: Type.Integer({ minimum: 0, maximum: 16 }),

@@ -67,7 +67,7 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
     chain = { ...chain, ...(await deployEmbedded(anvil)), rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
     onProgress('chain (anvil) + contracts', 'done', `${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
   }
-  const instances = config.stack.signalingInstances;
+  const instances = config.stack.signalingInstances ?? 1;
   let redis: RedisServer | undefined;
   let postgres: { url: string; close(): Promise<void> } | undefined;
   let signalingConfig = config.signaling;
