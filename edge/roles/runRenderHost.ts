@@ -96,6 +96,9 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   const testHooks = new TestHookSwitch(initialHooks);
   // Checkers' probe streams: one worker for all of them, apart from the players' session workers.
   const probes = new ProbeStreams({ fps: Math.max(1, ...games.map((game) => game.fps)), ice, testHooks, log });
+  // Boot the probe worker before registering: the first checker round then does not load modules on the cores
+  // a newcomer's first stream needs (session workers are pre-booted by the pool for the same reason).
+  await probes.warm().catch((error: unknown) => log.warn({ err: error }, 'probe worker warm-up failed'));
   const handle = await startRenderHost({
     metrics,
     hostId,

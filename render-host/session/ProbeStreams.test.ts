@@ -46,6 +46,19 @@ describe('ProbeStreams', () => {
     await probes.close();
   });
 
+  test('warm() boots the worker before any probe (the host calls it before registering); idle, it stops', async () => {
+    const warmed = new ProbeStreams({ fps: 60, idleTimeoutMs: 300, log });
+    try {
+      assert.equal(warmed.workerRunning, false);
+      await warmed.warm();
+      assert.equal(warmed.workerRunning, true, 'booted with no probe asked for');
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      assert.equal(warmed.workerRunning, false, 'stopped after the idle timeout');
+    } finally {
+      await warmed.close();
+    }
+  });
+
   test('a probe streams the small test card and echoes pings; closing it ends the stream', async () => {
     const p = await openProbe(probes);
     try {

@@ -132,6 +132,25 @@ export class ProbeStreams implements ProbeService {
     return this.#running?.alive ?? false;
   }
 
+  /**
+   * Boots the probe worker now (≈1 s of module loading) rather than at the first probe: a host calls it before
+   * it registers, so the first checker round — which comes seconds after registration, just when `npm start`'s
+   * newcomer presses Play — finds it warm instead of loading modules on the cores the new stream needs. Stops
+   * again after the idle timeout if no probe comes.
+   */
+  async warm(): Promise<void> {
+    if (this.#closed) return;
+    const running = this.#ensureWorker();
+    await running.ready;
+    if (this.#live.size === 0 && !this.#idleTimer && !this.#closed) {
+      this.#idleTimer = setTimeout(() => {
+        this.#idleTimer = undefined;
+        if (this.#live.size === 0 && !this.#closed) void this.#stopWorker();
+      }, this.#p.idleTimeoutMs);
+      this.#idleTimer.unref();
+    }
+  }
+
   /** Starts a probe stream; its offer comes through `events.offer` (before this resolves). */
   async open({ probeId, codecs, iceServers, events }: OpenProbeParameters): Promise<ProbeStream> {
     if (this.#closed) throw new AthError({ code: RenderHostErrorCode.sessionClosed, shortMessage: 'probes closed' });
