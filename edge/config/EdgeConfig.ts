@@ -70,6 +70,11 @@ export const EdgeConfigSchema = obj({
     hostId: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' })),
     slots: Type.Integer({ minimum: 1, maximum: 64 }),
     probePort: Port,
+    /**
+     * The host name or address players and checkers reach this host's probe/metrics server at, when it is
+     * bound to another (`bindHost=0.0.0.0` in a container): the probe URL signaling hands out names it.
+     */
+    publicHost: Type.Optional(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:\\[\\]-]+$' })),
     region: Region,
     gpu: Type.Optional(Type.String()),
     priceWeiPerSec: WeiString,

@@ -105,6 +105,7 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     signalingNodeUrl: await signalingNodeUrls(signalingUrls, log),
     provider,
     bindHost: config.bindHost,
+    publicHost: settings.publicHost,
     probePort: settings.probePort,
     region: settings.region,
     gpu: settings.gpu ?? (h264.name === 'h264_nvenc' ? 'NVIDIA (NVENC)' : 'software (no GPU)'),

@@ -27,6 +27,8 @@ const TestHooksUpdate = Type.Object(
 
 export type StartProbeServerParameters = {
   bindHost: string;
+  /** The host name or address players and checkers reach this server at (the probe URL); default bindHost. */
+  publicHost?: string | undefined;
   port: number;
   log: Logger;
   registry: Registry;
@@ -94,11 +96,12 @@ export async function startProbeServer(params: StartProbeServerParameters): Prom
   await app.listen({ host: params.bindHost, port: params.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : params.port;
-  const url = `http://${params.bindHost}:${port}`;
+  const host = params.publicHost ?? params.bindHost;
+  const url = `http://${host}:${port}`;
   let closing: Promise<void> | undefined;
   return {
     url,
-    probeUrl: `ws://${params.bindHost}:${port}/probe`,
+    probeUrl: `ws://${host}:${port}/probe`,
     app,
     close: () => {
       closing ??= app.close();

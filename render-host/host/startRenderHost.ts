@@ -13,6 +13,8 @@ export type StartRenderHostParameters = {
   signalingNodeUrl: string | readonly string[];
   provider: LocalAccount;
   bindHost: string;
+  /** What players and checkers reach this host at, when it differs from bindHost (e.g. bound to 0.0.0.0). */
+  publicHost?: string | undefined;
   probePort: number;
   region: RegionInfo;
   gpu: string;
@@ -59,6 +61,7 @@ export async function startRenderHost(params: StartRenderHostParameters): Promis
   const testHooks = params.testHooks ?? new TestHookSwitch();
   const probe = await startProbeServer({
     bindHost: params.bindHost,
+    publicHost: params.publicHost,
     port: params.probePort,
     log: params.log,
     registry: metrics.registry,
