@@ -160,7 +160,7 @@ describe('provider image: compose.yaml', () => {
     assert.ok(services.prometheus?.command?.includes('--web.listen-address=127.0.0.1:9090'));
     assert.match(
       prometheusConfig,
-      /job_name: ath-edge-render-host\n\s+static_configs:\n\s+- targets: \['127\.0\.0\.1:9100'\]/,
+      /job_name: ath-edge-render-host\n\s+static_configs:\n\s+- targets: \[["']127\.0\.0\.1:9100["']\]/,
     );
   });
 
