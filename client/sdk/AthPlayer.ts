@@ -663,6 +663,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
         ? { keepStream: true }
         : {}),
       ...(this.settings.token ? { playToken: this.settings.token } : {}),
+      ...browserTimeZone(),
     });
   }
 
@@ -1115,3 +1116,13 @@ const SESSION_GONE: ReadonlySet<AthErrorCode> = new Set([
   'ATH_ERR_NOT_YOUR_SESSION',
   'ATH_ERR_HOST_LOST',
 ]);
+
+/** The browser's IANA time zone, when it names a place (signaling starts looking for hosts near it). */
+function browserTimeZone(): { timeZone?: string } {
+  try {
+    const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    return timeZone && /^[A-Za-z][A-Za-z0-9_+/-]{0,63}$/.test(timeZone) ? { timeZone } : {};
+  } catch {
+    return {};
+  }
+}

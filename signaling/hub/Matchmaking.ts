@@ -4,9 +4,17 @@
  * game's line until a slot frees. Ranking itself is `rankCandidates` (scoreCandidates.ts).
  */
 import { randomBytes } from 'node:crypto';
+import {
+  type GeoPoint,
+  greatCircleKm,
+  locateFromProbes,
+  locatePlayer,
+  mergePrefixLocation,
+  rttEstimateMs,
+} from '../geo/geo.js';
 import { iceServersField } from '../ice/issueIceServers.js';
 import { AthError, type PeerMessageOf, weiFromString } from '../protocol/index.js';
-import { firstFreeSlot, type HostRecord } from '../store/HostRegistry.js';
+import { cellKeyOf, firstFreeSlot, type HostRecord } from '../store/HostRegistry.js';
 import type { HubContext, MatchmakingPort } from './HubContext.js';
 import { type PeerState, playerIdOf } from './PeerDirectory.js';
 import type { MatchDecision, SessionRecord } from './SessionRecord.js';
@@ -15,6 +23,12 @@ import { type CandidateScore, rankCandidates } from './scoreCandidates.js';
 
 /** A player's RTT to a host is trusted for this long, then measured again. */
 const MEASUREMENT_TTL_MS = 10 * 60_000;
+/** Places (1° cells) looked at around a located player: enough to cross a continent. */
+const GEO_MAX_PLACES = 64;
+/** Cells closer than this are one place (one metro area) when choosing whom to probe. */
+const GEO_SAME_PLACE_KM = 150;
+/** A lease looks at this many of the nearest places at a time (each up to a few thousand hosts). */
+const GEO_LEASE_PLACES = 3;
 /** Players behind someone who left the line hear their new place within this time. */
 const QUEUE_POSITIONS_INTERVAL_MS = 500;
 
@@ -110,13 +124,18 @@ export class Matchmaking implements MatchmakingPort {
       payerAddress: undefined,
     };
     if (sponsorship) session.sponsorship = sponsorship;
+    // Where the player probably is: what its network's earlier probes taught, else its browser's time zone.
+    const prefix = peer.identity.kind === 'player' ? peer.identity.networkPrefix : undefined;
+    const location = locatePlayer(prefix ? store.prefixes.get(prefix) : undefined, message.timeZone);
+    if (location) session.location = location;
+    if (prefix) session.networkPrefix = prefix;
     store.sessions.put(session);
     store.sessions.setActive(playerId, session.id);
     if (settings.probe.samples === 0) {
       this.#leaseOrQueue(session);
       return;
     }
-    const candidates = this.#rank(session, settings.probe.maxCandidates);
+    const candidates = this.#rank(session, settings.probe.maxCandidates, 'probe');
     const unmeasured = candidates.filter((candidate) => candidate.rttMs === null);
     if (candidates.length <= 1 || unmeasured.length === 0) {
       this.#leaseOrQueue(session);
@@ -151,6 +170,11 @@ export class Matchmaking implements MatchmakingPort {
         this.#ctx.metrics.metric.playerRttSeconds.observe({ region: host.region.country }, rttMs / 1000);
       }
     }
+    this.#learnPrefix(
+      session,
+      message.results.filter((result) => session.probeHostIds.includes(result.hostId)),
+      nowMs,
+    );
     this.#leaseOrQueue(session);
   }
 
@@ -172,15 +196,20 @@ export class Matchmaking implements MatchmakingPort {
   /**
    * The best hosts for this session, best first: up, serving the game, a free slot, price within the
    * player's maximum, not measured unreachable or implausibly far by this player.
+   *
+   * When the player's approximate location is known (`session.location`), only hosts near it are looked at:
+   * for probing (`purpose: 'probe'`), the best hosts of the nearest places taken in turn (one place's best,
+   * the next place's best, …), so that the few probes tell which place is nearest on the player's own path;
+   * for a lease, the places that look nearest — by what the player measured there, else by distance —
+   * a few at a time until one has a free slot. An unmeasured host's RTT is that of the place it is in.
    */
-  #rank(session: SessionRecord, limit: number): CandidateScore[] {
+  #rank(session: SessionRecord, limit: number, purpose: 'probe' | 'lease' = 'lease'): CandidateScore[] {
     const { rttMsByHost, excluded } = this.#playerView(session.playerId);
     const maxPrice = session.maxPriceWeiPerSec;
     const hosts = this.#ctx.store.hosts;
-    return rankCandidates({
-      hosts: hosts.hostsServing(session.game),
+    const base = {
       ...hosts.maxima(session.game),
-      eligible: (host) =>
+      eligible: (host: HostRecord) =>
         host.freeSlots > 0 &&
         host.state === 'up' &&
         !host.drained &&
@@ -192,8 +221,69 @@ export class Matchmaking implements MatchmakingPort {
         !excluded.has(host.hostId),
       rttMsByHost,
       weights: this.#ctx.settings.scoring,
-      limit,
+    };
+    const location = session.location;
+    if (!location) return rankCandidates({ hosts: hosts.hostsServing(session.game), ...base, limit });
+    // What the player measured to a host stands for the whole place (1° cell) the host is in.
+    const measuredByCell = new Map<number, number>();
+    for (const [hostId, rttMs] of rttMsByHost) {
+      const host = hosts.get(hostId);
+      if (!host) continue;
+      const key = cellKeyOf(host.region);
+      measuredByCell.set(key, Math.min(rttMs, measuredByCell.get(key) ?? Number.POSITIVE_INFINITY));
+    }
+    const places = hosts.nearestCells(session.game, location, GEO_MAX_PLACES).map(({ cell, distanceKm }) => {
+      const rttMs = measuredByCell.get(cellKeyOf(cell)) ?? rttEstimateMs(distanceKm);
+      return { cell, rttMs };
     });
+    const rankPlace = (place: (typeof places)[number], count: number) =>
+      rankCandidates({ hosts: place.cell.hosts, ...base, estimateRttMs: () => place.rttMs, limit: count });
+    if (purpose === 'probe') {
+      // One metro area can straddle several cells: the first round takes one host per distinct place (cells
+      // more than GEO_SAME_PLACE_KM apart), so the probes compare places; later rounds fill up with the rest.
+      const chosen: Array<{ cell: GeoPoint; list: CandidateScore[] }> = [];
+      const spare: Array<{ cell: GeoPoint; list: CandidateScore[] }> = [];
+      for (const place of places) {
+        if (chosen.length >= limit) break;
+        const list = rankPlace(place, limit);
+        if (list.length === 0) continue;
+        const near = chosen.some((other) => greatCircleKm(other.cell, place.cell) < GEO_SAME_PLACE_KM);
+        (near ? spare : chosen).push({ cell: place.cell, list });
+      }
+      const lists = [...chosen, ...spare].map((entry) => entry.list);
+      const picked: CandidateScore[] = [];
+      for (let round = 0; picked.length < limit && lists.some((list) => list.length > round); round++) {
+        for (const list of lists) {
+          const candidate = list[round];
+          if (candidate && picked.length < limit) picked.push(candidate);
+        }
+      }
+      return picked;
+    }
+    places.sort((a, b) => a.rttMs - b.rttMs);
+    for (let start = 0; start < places.length; start += GEO_LEASE_PLACES) {
+      const found = places
+        .slice(start, start + GEO_LEASE_PLACES)
+        .flatMap((place) => rankPlace(place, limit))
+        .sort((a, b) => a.score - b.score)
+        .slice(0, limit);
+      if (found.length > 0) return found;
+    }
+    return [];
+  }
+
+  /** What a probe round says about where its player's network is, kept for the next players there. */
+  #learnPrefix(session: SessionRecord, results: PeerMessageOf<'probe-results'>['results'], nowMs: number): void {
+    const prefix = session.networkPrefix;
+    if (!prefix) return;
+    const probes = results.flatMap(({ hostId, rttMs }) => {
+      const host = rttMs === null ? undefined : this.#ctx.store.hosts.get(hostId);
+      return host && rttMs !== null ? [{ lat: host.region.lat, lon: host.region.lon, rttMs }] : [];
+    });
+    const round = locateFromProbes(probes);
+    if (!round) return;
+    const { prefixes } = this.#ctx.store;
+    prefixes.put(prefix, mergePrefixLocation(prefixes.get(prefix), round, nowMs));
   }
 
   // ---- leases and the queue ----------------------------------------------------------------------------

@@ -36,6 +36,8 @@ export type PeerIdentity =
       sameOrigin?: boolean;
       /** The `Host` of the WebSocket upgrade (the WebSocket server may listen on another port than HTTP). */
       wsHost?: string;
+      /** The network prefix the connection came from (IPv4 /24, IPv6 /48; never the address itself). */
+      networkPrefix?: string;
     }
   | { kind: 'node' };
 
@@ -162,6 +164,7 @@ export class PeerDirectory {
             ...(wire.identity.origin !== undefined ? { origin: wire.identity.origin } : {}),
             ...(wire.identity.sameOrigin !== undefined ? { sameOrigin: wire.identity.sameOrigin } : {}),
             ...(wire.identity.wsHost !== undefined ? { wsHost: wire.identity.wsHost } : {}),
+            ...(wire.identity.networkPrefix !== undefined ? { networkPrefix: wire.identity.networkPrefix } : {}),
           }
         : { kind: 'node' };
     return {

@@ -1,3 +1,4 @@
+import type { PlayerLocation } from '../geo/geo.js';
 import type { CodecName, EndReasonName, QualityName, SessionStateName } from '../protocol/index.js';
 import type { Sponsorship } from './Sponsorship.js';
 import type { CandidateScore } from './scoreCandidates.js';
@@ -43,6 +44,10 @@ export type SessionRecord = {
   decision: MatchDecision | undefined;
   /** Who pays, once the SessionAuth was accepted (undefined: not yet, or the network does not bill). */
   payerAddress: `0x${string}` | undefined;
+  /** Where the player probably is (its network prefix's learnt place, or its time zone's city), if known. */
+  location?: PlayerLocation;
+  /** The player's network prefix: what its probes teach is kept for the next players there. */
+  networkPrefix?: string;
 };
 
 export type MatchDecision = {

@@ -55,6 +55,11 @@ export type RankCandidatesParameters = {
   /** Only hosts passing this are ranked (up, serving the game, free slot, within the player's price). */
   eligible: (host: HostRecord) => boolean;
   rttMsByHost: ReadonlyMap<string, number>;
+  /**
+   * The RTT to assume for a host the player has not measured (from its distance to the player, or what the
+   * player measured to another host in the same place); `unknownRttMs` when absent or undefined.
+   */
+  estimateRttMs?: (host: HostRecord) => number | undefined;
   weights: ScoringWeights;
   /** How many of the best to return. */
   limit: number;
@@ -105,6 +110,7 @@ export function rankCandidates({
   maxStakeWei,
   eligible,
   rttMsByHost,
+  estimateRttMs,
   weights,
   limit,
 }: RankCandidatesParameters): CandidateScore[] {
@@ -117,8 +123,9 @@ export function rankCandidates({
   for (const host of hosts) {
     if (!eligible(host)) continue;
     const measured = hasRtt ? rttMsByHost.get(host.hostId) : undefined;
+    const assumed = measured ?? estimateRttMs?.(host);
     const rttTerm =
-      measured === undefined ? unknownRttTerm : Math.min(measured, weights.rttCeilingMs) / weights.rttCeilingMs;
+      assumed === undefined ? unknownRttTerm : Math.min(assumed, weights.rttCeilingMs) / weights.rttCeilingMs;
     const load = host.load < 0 ? 0 : Math.min(host.load, 1);
     const quality = host.qualityScore < 0 ? 0 : Math.min(host.qualityScore, 1);
     const score =
@@ -139,7 +146,8 @@ export function rankCandidates({
   }
   return topHosts.map((host) => {
     const measured = rttMsByHost.get(host.hostId);
-    const terms = termsOf(host, measured ?? weights.unknownRttMs, maxPriceWei, maxStakeWei, weights);
+    const assumed = measured ?? estimateRttMs?.(host) ?? weights.unknownRttMs;
+    const terms = termsOf(host, assumed, maxPriceWei, maxStakeWei, weights);
     return {
       hostId: host.hostId,
       region: host.region.country,

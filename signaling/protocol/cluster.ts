@@ -132,6 +132,17 @@ export const SessionWire = Type.Object(
       ),
     ),
     payerAddress: Nullable(Address),
+    location: Nullable(
+      Type.Object(
+        {
+          lat: Type.Number({ minimum: -90, maximum: 90 }),
+          lon: Type.Number({ minimum: -180, maximum: 180 }),
+          source: Type.Union([Type.Literal('prefix'), Type.Literal('timeZone')]),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    networkPrefix: Nullable(Type.String({ maxLength: 64 })),
   },
   { additionalProperties: false },
 );
@@ -170,6 +181,30 @@ export const MeterStateWire = Type.Object(
   { additionalProperties: false },
 );
 
+export const PrefixLocationWire = Type.Object(
+  {
+    lat: Type.Number({ minimum: -90, maximum: 90 }),
+    lon: Type.Number({ minimum: -180, maximum: 180 }),
+    samples: Type.Integer({ minimum: 1 }),
+    bestRttMs: Type.Number({ minimum: 0 }),
+    atMs: Ms,
+  },
+  { additionalProperties: false },
+);
+const prefixCheck = TypeCompiler.Compile(PrefixLocationWire);
+
+export function parsePrefixLocationWire(raw: string): Static<typeof PrefixLocationWire> {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    throw new AthError({ code: 'ATH_ERR_BAD_MESSAGE', shortMessage: 'prefix location is not JSON', cause: error });
+  }
+  if (!prefixCheck.Check(value))
+    throw new AthError({ code: 'ATH_ERR_BAD_MESSAGE', shortMessage: 'invalid prefix location' });
+  return value as Static<typeof PrefixLocationWire>;
+}
+
 const feed = <K extends string, P extends Record<string, TSchema>>(kind: K, properties: P) =>
   Type.Object({ k: Type.Literal(kind), o: InstanceId, ...properties }, { additionalProperties: false });
 
@@ -186,6 +221,7 @@ export const ClusterFeedMessage = Type.Union([
   feed('active', { playerId: PlayerIdWire, sessionId: Nullable(AnySessionId) }),
   feed('queued', { game: GameId, sessionId: AnySessionId, score: Type.Number() }),
   feed('unqueued', { game: GameId, sessionId: AnySessionId }),
+  feed('prefix', { prefix: Type.String({ maxLength: 64 }), location: PrefixLocationWire }),
 ]);
 export type ClusterFeedMessage = Static<typeof ClusterFeedMessage>;
 
@@ -202,6 +238,7 @@ export const RemotePeerWire = Type.Object(
           origin: Type.Optional(Type.String({ maxLength: 512 })),
           sameOrigin: Type.Optional(Type.Boolean()),
           wsHost: Type.Optional(Type.String({ maxLength: 512 })),
+          networkPrefix: Type.Optional(Type.String({ maxLength: 64 })),
         },
         { additionalProperties: false },
       ),

@@ -142,6 +142,11 @@ export const Play = message('play', {
   keepStream: Type.Optional(Type.Boolean()),
   /** Wait in line when every slot is taken (default); `false` answers `ATH_ERR_NO_FREE_SLOT` at once. */
   queue: Type.Optional(Type.Boolean()),
+  /**
+   * The browser's IANA time zone (`Intl.DateTimeFormat().resolvedOptions().timeZone`): a first guess of where
+   * the player is, so that the hosts it probes are near it.
+   */
+  timeZone: Type.Optional(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_+/-]{0,63}$' })),
   /** A studio play token (`POST /api/play-tokens`): the studio pays; bound to a game, an origin and a cap. */
   playToken: Type.Optional(Type.String({ pattern: '^ath_pt_[A-Za-z0-9_-]{43}$' })),
 });

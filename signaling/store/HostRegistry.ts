@@ -1,3 +1,4 @@
+import { type GeoPoint, greatCircleKm } from '../geo/geo.js';
 import type { GameInfoRecord, PeerMessageOf, RegionInfo, SlotStateName } from '../protocol/index.js';
 import { weiFromString } from '../protocol/index.js';
 import type { HostPatch, HostStore } from './SignalingStore.js';
@@ -45,6 +46,18 @@ export type HostRecord = {
   registration: { nonce: string; signature: `0x${string}` } | undefined;
 };
 
+/** Hosts of one game in one 1°×1° cell (≈111 km): the unit of preselection by distance. */
+export type GeoCell = { lat: number; lon: number; hosts: Set<HostRecord> };
+
+function cellKey(lat: number, lon: number): number {
+  return (Math.floor(lat) + 90) * 1000 + (Math.floor(lon) + 180);
+}
+
+/** The 1° cell a point is in (hosts and cells of one place share it). */
+export function cellKeyOf(point: GeoPoint): number {
+  return cellKey(point.lat, point.lon);
+}
+
 export type RegisterHostParameters = {
   message: PeerMessageOf<'register'>;
   peerId: string;
@@ -64,6 +77,8 @@ export class HostRegistry implements HostStore {
   readonly #byGame = new Map<string, Set<HostRecord>>();
   /** game id → dearest price and largest stake among its hosts (the scoring's scale); dropped on change. */
   readonly #maxima = new Map<string, { maxPriceWei: bigint; maxStakeWei: bigint }>();
+  /** game id → cell → hosts there. */
+  readonly #cells = new Map<string, Map<number, GeoCell>>();
 
   get size(): number {
     return this.#hosts.size;
@@ -79,6 +94,18 @@ export class HostRegistry implements HostStore {
 
   hostsServing(game: string): ReadonlySet<HostRecord> {
     return this.#byGame.get(game) ?? new Set();
+  }
+
+  /**
+   * A game's cells nearest to a point, nearest first, with their distance (to the cell's first host; hosts
+   * of one cell are within ≈150 km of each other). A few hundred cells even at 100,000 hosts.
+   */
+  nearestCells(game: string, point: GeoPoint, count: number): Array<{ cell: GeoCell; distanceKm: number }> {
+    const cells = this.#cells.get(game);
+    if (!cells) return [];
+    const all = [...cells.values()].map((cell) => ({ cell, distanceKm: greatCircleKm(point, cell) }));
+    all.sort((a, b) => a.distanceKm - b.distanceKm);
+    return all.slice(0, count);
   }
 
   /** The price and stake scale of a game's hosts, cached until a host of it registers, leaves or restakes. */
@@ -187,6 +214,18 @@ export class HostRegistry implements HostStore {
         this.#byGame.set(game, set);
       }
       set.add(host);
+      let cells = this.#cells.get(game);
+      if (!cells) {
+        cells = new Map();
+        this.#cells.set(game, cells);
+      }
+      const key = cellKey(host.region.lat, host.region.lon);
+      let cell = cells.get(key);
+      if (!cell) {
+        cell = { lat: host.region.lat, lon: host.region.lon, hosts: new Set() };
+        cells.set(key, cell);
+      }
+      cell.hosts.add(host);
     }
   }
 
@@ -275,6 +314,12 @@ export class HostRegistry implements HostStore {
       const set = this.#byGame.get(game);
       set?.delete(host);
       if (set?.size === 0) this.#byGame.delete(game);
+      const cells = this.#cells.get(game);
+      const key = cellKey(host.region.lat, host.region.lon);
+      const cell = cells?.get(key);
+      cell?.hosts.delete(host);
+      if (cell?.hosts.size === 0) cells?.delete(key);
+      if (cells?.size === 0) this.#cells.delete(game);
     }
   }
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { PrefixLocation } from '../geo/geo.js';
 import type { SessionRecord } from '../hub/SessionRecord.js';
 import { GameQueue } from './GameQueue.js';
 import { HostRegistry } from './HostRegistry.js';
@@ -7,6 +8,7 @@ import type {
   MeasurementStore,
   MeterState,
   MeterStateStore,
+  PrefixLocationStore,
   SessionStore,
   SignalingStore,
 } from './SignalingStore.js';
@@ -83,6 +85,23 @@ class MemoryMeterStateStore implements MeterStateStore {
   }
 }
 
+/** At most this many prefixes are remembered (the stalest go first). */
+const MAX_PREFIXES = 100_000;
+
+class MemoryPrefixLocationStore implements PrefixLocationStore {
+  readonly #locations = new Map<string, PrefixLocation>();
+
+  get(prefix: string): PrefixLocation | undefined {
+    return this.#locations.get(prefix);
+  }
+
+  put(prefix: string, location: PrefixLocation): void {
+    this.#locations.delete(prefix);
+    this.#locations.set(prefix, location);
+    if (this.#locations.size > MAX_PREFIXES) this.#locations.delete(this.#locations.keys().next().value as string);
+  }
+}
+
 /** The embedded store: every piece of state in this process's memory (the default, one signaling server). */
 export class MemorySignalingStore implements SignalingStore {
   readonly instanceId = randomBytes(4).toString('hex');
@@ -92,6 +111,7 @@ export class MemorySignalingStore implements SignalingStore {
   readonly queue = new GameQueue();
   readonly measurements: MeasurementStore = new MemoryMeasurementStore();
   readonly meters: MeterStateStore = new MemoryMeterStateStore();
+  readonly prefixes: PrefixLocationStore = new MemoryPrefixLocationStore();
 
   close(): void {}
 }

@@ -5,10 +5,12 @@
  *
  * What is not here is per instance by nature: open sockets (`PeerDirectory`) and timers (`SessionTimers`).
  */
+
+import type { GeoPoint, PrefixLocation } from '../geo/geo.js';
 import type { SessionRecord } from '../hub/SessionRecord.js';
 import type { ClusterDirectMessage } from '../protocol/cluster.js';
 import type { GameInfoRecord } from '../protocol/index.js';
-import type { HostRecord, RegisterHostParameters } from './HostRegistry.js';
+import type { GeoCell, HostRecord, RegisterHostParameters } from './HostRegistry.js';
 
 /** The fields of a host record that change after registration (besides slots, load and stake). */
 export type HostPatch = Partial<
@@ -24,6 +26,8 @@ export type HostStore = {
   get(hostId: string): HostRecord | undefined;
   all(): IterableIterator<HostRecord>;
   hostsServing(game: string): ReadonlySet<HostRecord>;
+  /** A game's hosts grouped by 1° cell, the cells nearest a point first (preselection by distance). */
+  nearestCells(game: string, point: GeoPoint, count: number): Array<{ cell: GeoCell; distanceKm: number }>;
   /** The price and stake scale of a game's hosts. */
   maxima(game: string): { maxPriceWei: bigint; maxStakeWei: bigint };
   /** Every game some up host serves, with the host's description of it. */
@@ -141,6 +145,12 @@ export type ClusterLink = {
   claimSession(sessionId: string, expected?: string): Promise<boolean>;
 };
 
+/** Where the players of each network prefix probably are, learnt from their probes (see signaling/geo). */
+export type PrefixLocationStore = {
+  get(prefix: string): PrefixLocation | undefined;
+  put(prefix: string, location: PrefixLocation): void;
+};
+
 export type SignalingStore = {
   /** This signaling instance (lowercase letters and digits; the prefix of its peer ids). */
   readonly instanceId: string;
@@ -151,5 +161,6 @@ export type SignalingStore = {
   readonly queue: QueueStore;
   readonly measurements: MeasurementStore;
   readonly meters: MeterStateStore;
+  readonly prefixes: PrefixLocationStore;
   close(): void;
 };

@@ -1,4 +1,5 @@
 import { verifyPlayerToken } from '../auth/playerTokens.js';
+import { networkPrefixOf } from '../geo/geo.js';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import { AthError, WS_SUBPROTOCOL } from '../protocol/index.js';
 
@@ -13,7 +14,7 @@ export function authorizeUpgrade(
   kind: PeerIdentity['kind'],
   protocolHeader: string,
   secret: Uint8Array,
-  page?: { origin: string | undefined; host: string | undefined },
+  page?: { origin: string | undefined; host: string | undefined; remoteAddress?: string | undefined },
 ): PeerIdentity {
   const protocols = protocolHeader.split(',').map((p) => p.trim());
   if (!protocols.includes(WS_SUBPROTOCOL)) {
@@ -31,5 +32,13 @@ export function authorizeUpgrade(
   } catch {
     sameOrigin = false;
   }
-  return { kind: 'player', playerId, origin, sameOrigin, ...(page?.host ? { wsHost: page.host } : {}) };
+  const networkPrefix = networkPrefixOf(page?.remoteAddress);
+  return {
+    kind: 'player',
+    playerId,
+    origin,
+    sameOrigin,
+    ...(page?.host ? { wsHost: page.host } : {}),
+    ...(networkPrefix ? { networkPrefix } : {}),
+  };
 }

@@ -44,7 +44,11 @@ export async function startFastifyWsServer({
               kind,
               String(request.headers['sec-websocket-protocol'] ?? ''),
               tokenSecret,
-              { origin: request.headers.origin, host: request.headers.host },
+              {
+                origin: request.headers.origin,
+                host: request.headers.host,
+                remoteAddress: request.socket.remoteAddress,
+              },
             );
           } catch (error) {
             const code = isAthError(error) ? error.code : 'ATH_ERR_UNAUTHORIZED';

@@ -47,7 +47,11 @@ export function startUwsServer(
       const protocolHeader = req.getHeader('sec-websocket-protocol');
       const key = req.getHeader('sec-websocket-key');
       const extensions = req.getHeader('sec-websocket-extensions');
-      const page = { origin: req.getHeader('origin') || undefined, host: req.getHeader('host') || undefined };
+      const page = {
+        origin: req.getHeader('origin') || undefined,
+        host: req.getHeader('host') || undefined,
+        remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+      };
       let identity: PeerIdentity;
       try {
         identity = authorizeUpgrade(kind, protocolHeader, tokenSecret, page);

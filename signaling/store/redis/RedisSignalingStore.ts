@@ -24,6 +24,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import type { GeoPoint } from '../../geo/geo.js';
 import type { SessionRecord } from '../../hub/SessionRecord.js';
 import {
   type ClusterDirectMessage,
@@ -32,10 +33,11 @@ import {
   parseClusterFeed,
   parseHostWire,
   parseMeterStateWire,
+  parsePrefixLocationWire,
   parseSessionWire,
 } from '../../protocol/cluster.js';
 import { AthError, type GameInfoRecord, weiToString } from '../../protocol/index.js';
-import type { HostRecord, RegisterHostParameters, SlotRecord } from '../HostRegistry.js';
+import type { GeoCell, HostRecord, RegisterHostParameters, SlotRecord } from '../HostRegistry.js';
 import { MemorySignalingStore } from '../MemorySignalingStore.js';
 import { instanceOfPeer } from '../peerIds.js';
 import type {
@@ -45,6 +47,7 @@ import type {
   HostStore,
   MeasurementStore,
   MeterStateStore,
+  PrefixLocationStore,
   QueueStore,
   SessionStore,
   SignalingStore,
@@ -81,6 +84,7 @@ export class RedisSignalingStore implements SignalingStore {
   readonly queue: QueueStore;
   readonly measurements: MeasurementStore;
   readonly meters: MeterStateStore;
+  readonly prefixes: PrefixLocationStore;
 
   readonly #local = new MemorySignalingStore();
   readonly #cmd: Redis;
@@ -138,6 +142,17 @@ export class RedisSignalingStore implements SignalingStore {
         return raw ? parseMeterStateWire(raw) : undefined;
       },
       delete: (sessionId) => this.write((pipeline) => pipeline.hdel(this.key('meter'), sessionId)),
+    };
+    this.prefixes = {
+      get: (prefix) => this.#local.prefixes.get(prefix),
+      put: (prefix, location) => {
+        this.#local.prefixes.put(prefix, location);
+        const rounded = { ...location, lat: round4(location.lat), lon: round4(location.lon) };
+        this.write((pipeline) => {
+          pipeline.hset(this.key('geo'), prefix, JSON.stringify(rounded));
+          this.publish(pipeline, { k: 'prefix', o: this.instanceId, prefix, location: rounded });
+        });
+      },
     };
     this.cluster = {
       isAlive: (instanceId) => this.isAlive(instanceId),
@@ -354,6 +369,13 @@ export class RedisSignalingStore implements SignalingStore {
         }
       }
     }
+    for (const [prefix, raw] of Object.entries(await redis.hgetall(this.key('geo')))) {
+      try {
+        this.#local.prefixes.put(prefix, parsePrefixLocationWire(raw));
+      } catch (error) {
+        this.#log.warn({ err: error, prefix }, 'prefix location in Redis refused');
+      }
+    }
     const active = await redis.hgetall(this.key('active'));
     for (const [playerId, sessionId] of Object.entries(active)) this.#local.sessions.setActive(playerId, sessionId);
     for (const game of await redis.smembers(this.key('queues'))) {
@@ -443,6 +465,9 @@ export class RedisSignalingStore implements SignalingStore {
         return;
       case 'unqueued':
         if (local.queue.remove(message.game, message.sessionId)) this.emit({ kind: 'capacity' });
+        return;
+      case 'prefix':
+        local.prefixes.put(message.prefix, message.location);
         return;
     }
   }
@@ -645,6 +670,10 @@ class SharedHosts implements HostStore {
 
   maxima(game: string): { maxPriceWei: bigint; maxStakeWei: bigint } {
     return this.#local.maxima(game);
+  }
+
+  nearestCells(game: string, point: GeoPoint, count: number): Array<{ cell: GeoCell; distanceKm: number }> {
+    return this.#local.nearestCells(game, point, count);
   }
 
   games(): Map<string, { info: GameInfoRecord; hostsUp: number; freeSlots: number }> {
@@ -899,4 +928,8 @@ class SharedQueue implements QueueStore {
 
 function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+function round4(value: number): number {
+  return Math.round(value * 10_000) / 10_000;
 }

@@ -108,6 +108,8 @@ export function sessionToWire(session: SessionRecord): SessionWire {
         }
       : null,
     payerAddress: session.payerAddress ?? null,
+    location: session.location ?? null,
+    networkPrefix: session.networkPrefix ?? null,
   };
 }
 
@@ -147,6 +149,8 @@ export function sessionFromWire(wire: SessionWire): SessionRecord {
       : undefined,
     payerAddress: (wire.payerAddress ?? undefined) as `0x${string}` | undefined,
   };
+  if (wire.location) session.location = { ...wire.location };
+  if (wire.networkPrefix) session.networkPrefix = wire.networkPrefix;
   if (wire.sponsorship) {
     session.sponsorship = {
       sessionId: wire.sponsorship.sessionId as `0x${string}`,
