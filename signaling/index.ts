@@ -1,7 +1,7 @@
 // The indexer: signaling (uWebSockets.js), the HTTP API (fastify), host registry, sessions, matchmaking.
 export { issuePlayerToken, type PlayerTokenClaims, verifyPlayerToken } from './auth/playerTokens.js';
 export type { RoundVerdict, SignedCheckReport } from './checkers/CheckerDesk.js';
-export type { DeliveryReport } from './hub/HubEvents.js';
+export type { DeliveryDispute, DeliveryReport } from './hub/HubEvents.js';
 export type { PaymentGate, PlayTokenRequest } from './hub/PaymentGate.js';
 export type { PeerHandle, PeerIdentity } from './hub/PeerDirectory.js';
 export type { SessionRecord } from './hub/SessionRecord.js';

@@ -420,7 +420,17 @@ export const sessionEscrowAbi = [
   },
   {
     "inputs": [],
+    "name": "Closed",
+    "type": "error"
+  },
+  {
+    "inputs": [],
     "name": "Expired",
+    "type": "error"
+  },
+  {
+    "inputs": [],
+    "name": "GasForWallet",
     "type": "error"
   },
   {
@@ -493,7 +503,7 @@ export const sessionEscrowAbi = [
   },
   {
     "inputs": [],
-    "name": "WrongPayer",
+    "name": "WrongTerms",
     "type": "error"
   },
   {
@@ -793,6 +803,19 @@ export const sessionEscrowAbi = [
   },
   {
     "inputs": [],
+    "name": "ERC1271_GAS",
+    "outputs": [
+      {
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "SESSION_AUTH_TYPEHASH",
     "outputs": [
       {
@@ -842,6 +865,62 @@ export const sessionEscrowAbi = [
     "type": "function"
   },
   {
+    "inputs": [
+      {
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "sessionId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "address",
+            "name": "player",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "provider",
+            "type": "address"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxAmount",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "pricePerSecond",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "expiry",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct SessionEscrow.SessionAuth",
+        "name": "a",
+        "type": "tuple"
+      },
+      {
+        "internalType": "bytes",
+        "name": "signature",
+        "type": "bytes"
+      }
+    ],
+    "name": "checkAuthorization",
+    "outputs": [
+      {
+        "internalType": "uint8",
+        "name": "",
+        "type": "uint8"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [],
     "name": "checkerPool",
     "outputs": [
@@ -881,6 +960,25 @@ export const sessionEscrowAbi = [
         "internalType": "uint256",
         "name": "",
         "type": "uint256"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bytes32",
+        "name": "sessionId",
+        "type": "bytes32"
+      }
+    ],
+    "name": "closed",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
       }
     ],
     "stateMutability": "view",
@@ -1146,6 +1244,11 @@ export const sessionEscrowAbi = [
             "type": "bytes32"
           },
           {
+            "internalType": "bytes32",
+            "name": "authHash",
+            "type": "bytes32"
+          },
+          {
             "internalType": "uint256",
             "name": "cumulativeAmount",
             "type": "uint256"
@@ -1245,6 +1348,11 @@ export const sessionEscrowAbi = [
             "internalType": "bytes",
             "name": "usageSignature",
             "type": "bytes"
+          },
+          {
+            "internalType": "bool",
+            "name": "close",
+            "type": "bool"
           }
         ],
         "internalType": "struct SessionEscrow.Redemption",
@@ -1317,6 +1425,11 @@ export const sessionEscrowAbi = [
             "internalType": "bytes",
             "name": "usageSignature",
             "type": "bytes"
+          },
+          {
+            "internalType": "bool",
+            "name": "close",
+            "type": "bool"
           }
         ],
         "internalType": "struct SessionEscrow.Redemption[]",
@@ -1345,14 +1458,41 @@ export const sessionEscrowAbi = [
   {
     "inputs": [
       {
-        "internalType": "bytes32",
-        "name": "sessionId",
-        "type": "bytes32"
-      },
-      {
-        "internalType": "address",
-        "name": "payer",
-        "type": "address"
+        "components": [
+          {
+            "internalType": "bytes32",
+            "name": "sessionId",
+            "type": "bytes32"
+          },
+          {
+            "internalType": "address",
+            "name": "player",
+            "type": "address"
+          },
+          {
+            "internalType": "address",
+            "name": "provider",
+            "type": "address"
+          },
+          {
+            "internalType": "uint256",
+            "name": "maxAmount",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint256",
+            "name": "pricePerSecond",
+            "type": "uint256"
+          },
+          {
+            "internalType": "uint64",
+            "name": "expiry",
+            "type": "uint64"
+          }
+        ],
+        "internalType": "struct SessionEscrow.SessionAuth",
+        "name": "a",
+        "type": "tuple"
       }
     ],
     "name": "releaseExpired",
@@ -1407,40 +1547,6 @@ export const sessionEscrowAbi = [
     "name": "revokeRole",
     "outputs": [],
     "stateMutability": "nonpayable",
-    "type": "function"
-  },
-  {
-    "inputs": [
-      {
-        "internalType": "bytes32",
-        "name": "",
-        "type": "bytes32"
-      }
-    ],
-    "name": "sessions",
-    "outputs": [
-      {
-        "internalType": "uint80",
-        "name": "claimed",
-        "type": "uint80"
-      },
-      {
-        "internalType": "uint80",
-        "name": "maxAmount",
-        "type": "uint80"
-      },
-      {
-        "internalType": "uint32",
-        "name": "expiry",
-        "type": "uint32"
-      },
-      {
-        "internalType": "uint64",
-        "name": "payerTag",
-        "type": "uint64"
-      }
-    ],
-    "stateMutability": "view",
     "type": "function"
   },
   {
@@ -3385,6 +3491,19 @@ export const testSmartWalletAbi = [
     "type": "function"
   },
   {
+    "inputs": [],
+    "name": "greedy",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
     "inputs": [
       {
         "internalType": "bytes32",
@@ -3419,6 +3538,19 @@ export const testSmartWalletAbi = [
       }
     ],
     "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bool",
+        "name": "greedy_",
+        "type": "bool"
+      }
+    ],
+    "name": "setGreedy",
+    "outputs": [],
+    "stateMutability": "nonpayable",
     "type": "function"
   }
 ] as const;

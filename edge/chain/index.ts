@@ -28,11 +28,14 @@ export { ANVIL_MNEMONIC, anvilAccount, DEV_ACCOUNT } from './devAccounts.js';
 export { ChainErrorCode } from './errors.js';
 export { type OperatorStake, readOperatorStake, tierName } from './readOperatorStake.js';
 export {
+  PACKED_HEAD_BYTES,
   PACKED_ITEM_BYTES,
+  type PackableItem,
   packable,
   packRedemptions,
   type Redemption,
   type ToRedemptionParameters,
   toRedemption,
+  type UsageAmounts,
 } from './redemption.js';
 export { type Anvil, anvilBinaryPath, type StartAnvilParameters, startAnvil } from './startAnvil.js';

@@ -135,7 +135,10 @@ export const EdgeConfigSchema = obj({
   economy: obj({
     /** Cap of one session's authorization, in seconds of play at the host's price. */
     maxSessionSeconds: Type.Integer({ minimum: 60 }),
+    /** An authorization's lifetime: at least a whole session plus `expiryMarginSec`. */
     authExpirySec: Type.Integer({ minimum: 600 }),
+    /** Kept for settlement: authorizations must outlive their session by this much; sessions end this early. */
+    expiryMarginSec: Type.Integer({ minimum: 60 }),
     /** After a lease, how long the player has to sign the SessionAuth. */
     authTimeoutMs: Type.Integer({ minimum: 1000 }),
     tickSec: Type.Integer({ minimum: 1, maximum: 60 }),
@@ -271,6 +274,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
   economy: {
     maxSessionSeconds: 3600,
     authExpirySec: 4 * 3600,
+    expiryMarginSec: 900,
     authTimeoutMs: 15_000,
     tickSec: 5,
     fpsFloor: 20,

@@ -35,7 +35,7 @@ import {
   seedSession,
   TEST_FEE_SPLIT,
 } from '../ledger/testing/fixtures.js';
-import { economyRoutes } from './economyRoutes.js';
+import { economyRoutes, publicCharges } from './economyRoutes.js';
 import { toJson } from './toJson.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -104,11 +104,14 @@ function assertMatches(schema: TSchema, body: unknown, what: string): void {
 }
 
 describe('economy routes', () => {
-  test('GET /api/sessions/:id/charges: the schema, and every field the ledger has', async () => {
+  test('GET /api/sessions/:id/charges: the schema, and every amount the ledger has — no signature', async () => {
     const { status, json } = await call('GET', `/api/sessions/${settledId}/charges`);
     assert.equal(status, 200, JSON.stringify(json));
     assertMatches(SessionChargesBody, json, 'charges');
-    assert.deepEqual(json, toJson(await sessionCharges(ledger, settledId)));
+    const charges = await sessionCharges(ledger, settledId);
+    assert.ok(charges);
+    assert.deepEqual(json, toJson(publicCharges(charges)));
+    assert.doesNotMatch(JSON.stringify(json), /signature|0x[0-9a-f]{130}/i, 'no signature leaves');
     assert.equal(json['chargedWei'], '130');
     assert.equal((json['settlements'] as Array<{ state: string }>)[0]?.state, 'confirmed');
   });

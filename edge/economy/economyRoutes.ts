@@ -1,12 +1,26 @@
 /**
  * The economy's HTTP API, served by signaling's fastify: balances and escrow of an account (ledger + chain),
- * a session's charges (ticks, voucher, settlements with their transaction hashes), a provider's earnings,
- * the chain's addresses for wallets, and on the embedded chain a faucet for test ATH.
+ * a session's charges (ticks and settlements with their transaction hashes — amounts only), a provider's
+ * earnings, the chain's addresses for wallets, and on the embedded chain a faucet for test ATH.
+ *
+ * No signature leaves through a public endpoint (issue 12): the meter's voucher and the payer's authorization
+ * are handed only to the session's payer or provider, on a request they sign (`GET /api/sessions/:id/voucher`),
+ * so that either can redeem it on its own.
  */
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { Account, Address, Chain, Hex, PublicClient, Transport, WalletClient } from 'viem';
+import {
+  type Account,
+  type Address,
+  bytesToHex,
+  type Chain,
+  type Hex,
+  type PublicClient,
+  type Transport,
+  verifyMessage,
+  type WalletClient,
+} from 'viem';
 import {
   AccountBody,
   Address as AddressSchema,
@@ -18,11 +32,21 @@ import {
   ProviderEarningsBody,
   SessionChargesBody,
   SessionId,
+  SessionVoucherBody,
+  sessionEscrowDomain,
   weiFromString,
   weiToString,
 } from '../../signaling/protocol/index.js';
 import { athTokenAbi, type ChainSettings, sessionEscrowAbi } from '../chain/index.js';
-import { accountSummary, type Ledger, providerEarnings, sessionCharges } from '../ledger/index.js';
+import {
+  accountSummary,
+  type Ledger,
+  providerEarnings,
+  type SessionCharges,
+  sessionAuthOf,
+  sessionCharges,
+} from '../ledger/index.js';
+import { typedDigests } from '../metering/index.js';
 import { toJson } from './toJson.js';
 
 export type EconomyRoutesParameters = {
@@ -34,6 +58,55 @@ export type EconomyRoutesParameters = {
 };
 
 const AddressParams = Type.Object({ address: AddressSchema });
+
+/** How far a signed voucher request's `issued at` may be from the server's clock. */
+const VOUCHER_REQUEST_WINDOW_SEC = 300;
+
+const VoucherRequestHeaders = Type.Object({
+  'x-ath-address': AddressSchema,
+  'x-ath-issued-at': Type.String({ pattern: '^[1-9][0-9]{0,11}$' }),
+  'x-ath-signature': Type.String({ pattern: '^0x[0-9a-fA-F]{130,4096}$' }),
+});
+
+/** The personal message (EIP-191) a payer or provider signs to read a session's voucher. */
+export function voucherRequestMessage({
+  sessionId,
+  address,
+  issuedAtSec,
+}: {
+  sessionId: Hex;
+  address: Address;
+  issuedAtSec: number;
+}): string {
+  return `ath-edge: read a session voucher\nsession: ${sessionId.toLowerCase()}\nwallet: ${address.toLowerCase()}\nissued at: ${issuedAtSec}`;
+}
+
+/**
+ * A session's charges as anyone may see them: amounts, times and transaction hashes, field by field — the
+ * payer's authorization signature and the meter's voucher signatures stay in the ledger (the response schema
+ * would drop them too; this does not rely on it).
+ */
+export function publicCharges(charges: SessionCharges) {
+  const { authSignature: _auth, signalingInstance: _instance, ...session } = charges.session;
+  return {
+    session,
+    ticks: charges.ticks,
+    voucher: charges.voucher
+      ? {
+          sessionId: charges.voucher.sessionId,
+          cumulativeWei: charges.voucher.cumulativeWei,
+          deliveredSec: charges.voucher.deliveredSec,
+          meterAddress: charges.voucher.meterAddress,
+          updatedAt: charges.voucher.updatedAt,
+        }
+      : undefined,
+    settlements: charges.settlements.map(({ meterSignature: _sig, ...row }) => row),
+    chargedWei: charges.chargedWei,
+    settledWei: charges.settledWei,
+    unsettledWei: charges.unsettledWei,
+    deliveredSec: charges.deliveredSec,
+  };
+}
 const FAUCET_INTERVAL_MS = 60_000;
 /** A provider joining the embedded chain asks for its tier's minimum stake at once (test ATH, capped). */
 const FAUCET_MAX_ATH_WEI = 100_000n * 10n ** 18n;
@@ -44,6 +117,7 @@ export function economyRoutes({
   publicClient,
   faucet,
 }: EconomyRoutesParameters): FastifyPluginAsyncTypebox {
+  const digests = typedDigests(sessionEscrowDomain({ chainId: chain.chainId, verifyingContract: chain.escrowAddress }));
   const escrowRead = <T>(functionName: string, args: readonly unknown[]) =>
     publicClient.readContract({
       address: chain.escrowAddress,
@@ -109,7 +183,7 @@ export function economyRoutes({
       '/api/sessions/:id/charges',
       {
         schema: {
-          summary: 'A session’s metering ticks, voucher and settlements',
+          summary: 'A session’s metering ticks, latest voucher and settlements: amounts and tx hashes, no signatures',
           params: Type.Object({ id: SessionId }),
           response: { 200: SessionChargesBody, '4xx': HttpErrorBody },
         },
@@ -118,7 +192,62 @@ export function economyRoutes({
         const charges = await sessionCharges(ledger, request.params.id as `0x${string}`);
         if (!charges)
           throw new AthError({ code: 'ATH_ERR_SESSION_NOT_FOUND', shortMessage: 'no charges for that session' });
-        return toJson(charges);
+        return toJson(publicCharges(charges));
+      },
+    );
+
+    app.get(
+      '/api/sessions/:id/voucher',
+      {
+        schema: {
+          summary:
+            'The session’s latest meter voucher and the payer’s authorization, for its payer or provider only ' +
+            '(headers: x-ath-address, x-ath-issued-at, x-ath-signature over voucherRequestMessage)',
+          params: Type.Object({ id: SessionId }),
+          headers: VoucherRequestHeaders,
+          response: { 200: SessionVoucherBody, '4xx': HttpErrorBody },
+        },
+      },
+      async (request) => {
+        const sessionId = request.params.id.toLowerCase() as Hex;
+        const address = request.headers['x-ath-address'].toLowerCase() as Address;
+        const issuedAtSec = Number(request.headers['x-ath-issued-at']);
+        if (Math.abs(Date.now() / 1000 - issuedAtSec) > VOUCHER_REQUEST_WINDOW_SEC) {
+          throw new AthError({
+            code: 'ATH_ERR_TOKEN_EXPIRED',
+            shortMessage: 'the signed request is too old or too new',
+          });
+        }
+        const signed = await verifyMessage({
+          address,
+          message: voucherRequestMessage({ sessionId, address, issuedAtSec }),
+          signature: request.headers['x-ath-signature'] as Hex,
+        }).catch(() => false);
+        const charges = signed ? await sessionCharges(ledger, sessionId) : undefined;
+        const session = charges?.session;
+        if (!signed || !session || (session.payerAddress !== address && session.providerAddress !== address)) {
+          // The same answer whether the session exists or not: a stranger learns nothing.
+          throw new AthError({
+            code: 'ATH_ERR_UNAUTHORIZED',
+            shortMessage: 'only the session’s payer or provider, signing the request, may read its voucher',
+          });
+        }
+        const auth = sessionAuthOf(session);
+        const voucher = charges.voucher;
+        return toJson({
+          auth,
+          authSignature: session.authSignature,
+          usage: voucher
+            ? {
+                sessionId,
+                authHash: bytesToHex(digests.sessionAuth(auth)),
+                cumulativeAmount: voucher.cumulativeWei,
+                deliveredSeconds: BigInt(voucher.deliveredSec),
+              }
+            : null,
+          usageSignature: voucher?.signature ?? null,
+          settledWei: session.settledWei,
+        });
       },
     );
 

@@ -72,6 +72,14 @@ export async function startEconomy({
   clientDir?: string | undefined;
 }): Promise<Economy> {
   const chain = chainSettingsOf(config);
+  const { maxSessionSeconds, authExpirySec, expiryMarginSec } = config.economy;
+  if (authExpirySec < maxSessionSeconds + expiryMarginSec) {
+    throw new AthError({
+      code: 'ATH_ERR_CONFIG',
+      shortMessage: 'economy.authExpirySec must cover economy.maxSessionSeconds plus economy.expiryMarginSec',
+      details: `${authExpirySec} < ${maxSessionSeconds} + ${expiryMarginSec}`,
+    });
+  }
   const meterAccount =
     config.chain.meterKey !== undefined
       ? privateKeyToAccount(config.chain.meterKey as Hex)
@@ -96,6 +104,9 @@ export async function startEconomy({
       : { dataDir: join(config.dataDir, 'ledger') }),
     logger: log,
   });
+  // This process, among all sharing the ledger: the settlement lease's holder, and the metering instance that
+  // sessions record (so the sessions of a process that died are found and closed by the next one).
+  const instanceId = `signaling-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`.slice(0, 128);
   const payments = new PaymentDesk({
     settings: {
       chainId: chain.chainId,
@@ -103,10 +114,12 @@ export async function startEconomy({
       maxSessionSeconds: config.economy.maxSessionSeconds,
       authExpirySec: config.economy.authExpirySec,
       authTimeoutMs: config.economy.authTimeoutMs,
+      expiryMarginSec: config.economy.expiryMarginSec,
     },
     ledger,
     publicClient,
     log,
+    instanceId,
   });
   const faucetClient =
     chain.network === 'anvil' && config.economy.faucet
@@ -148,6 +161,7 @@ export async function startEconomy({
       rules: config.economy.rewards,
     }),
   );
+  let orphanSweep: NodeJS.Timeout | undefined;
   return {
     chain,
     ledger,
@@ -173,27 +187,43 @@ export async function startEconomy({
         }),
         meterAddress: meterAccount.address,
         escrow: {
+          // What the escrow can pay: the balance, less a withdrawal the payer has asked for.
           balanceWei: async (payer) => {
-            const [balanceWei] = await publicClient.readContract({
-              address: chain.escrowAddress,
-              abi: sessionEscrowAbi,
-              functionName: 'accounts',
-              args: [payer],
-            });
-            return balanceWei;
+            const read = <T>(functionName: 'accounts' | 'withdrawRequests') =>
+              publicClient.readContract({
+                address: chain.escrowAddress,
+                abi: sessionEscrowAbi,
+                functionName,
+                args: [payer],
+              }) as Promise<T>;
+            const [[balanceWei], [withdrawingWei]] = await Promise.all([
+              read<readonly [bigint, bigint]>('accounts'),
+              read<readonly [bigint, bigint]>('withdrawRequests'),
+            ]);
+            return balanceWei - withdrawingWei;
           },
         },
-        settings: { tickSec: config.economy.tickSec, fpsFloor: config.economy.fpsFloor, reportFreshMs: 12_000 },
+        settings: {
+          tickSec: config.economy.tickSec,
+          fpsFloor: config.economy.fpsFloor,
+          reportFreshMs: 12_000,
+          expiryMarginSec: config.economy.expiryMarginSec,
+        },
         log,
         metrics,
+        instanceId,
       });
+      // Sessions a dead signaling process left streaming: ended now, and again whenever one dies later.
+      await meter.closeOrphans();
+      orphanSweep = setInterval(() => void meter?.closeOrphans(), 60_000);
+      orphanSweep.unref();
       settler = new SettlementWorker({
         ledger,
         publicClient,
         walletClient,
         escrowAddress: chain.escrowAddress,
         // Unique per process: it names this process as the holder of the settlement lease.
-        workerId: `signaling-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`.slice(0, 128),
+        workerId: instanceId,
         intervalMs: config.economy.settleIntervalMs,
         batchSize: config.economy.settleBatchSize,
         log,
@@ -207,6 +237,7 @@ export async function startEconomy({
       return trust;
     },
     async close() {
+      clearInterval(orphanSweep);
       await trust?.close();
       await stakes?.close();
       await meter?.close();

@@ -122,11 +122,27 @@ async function registration(account: Account, name: string, issuedAtSec = Math.f
 }
 
 /** Terms → studio signature → token, as a studio backend does it. */
-async function mint({ capWei = PRICE * 600n, ttlSec = 600, origin = STUDIO_ORIGIN, signer = studioWallet } = {}) {
+async function mint({
+  capWei = PRICE * 600n,
+  ttlSec = 600,
+  origin = STUDIO_ORIGIN,
+  signer = studioWallet,
+  /** Changes the terms before they are signed (a hostile studio backend). */
+  terms: change = (m: Record<string, string>) => m,
+  /** Changes the signature after signing. */
+  signature: tamper = (sig: Hex) => sig,
+}: {
+  capWei?: bigint;
+  ttlSec?: number;
+  origin?: string;
+  signer?: Account;
+  terms?: (m: Record<string, string>) => Record<string, string>;
+  signature?: (sig: Hex) => Hex;
+} = {}) {
   const terms = await api('/api/play-tokens/terms', { game: GAME, capWei: weiToString(capWei), ttlSec }, apiKey);
   assert.equal(terms.status, 200, JSON.stringify(terms.json));
   const typed = terms.json['typedData'] as { domain: never; message: Record<string, string> };
-  const m = typed.message;
+  const m = change(typed.message);
   const signature = await chain.walletFor(signer).signTypedData({
     domain: typed.domain,
     types: sessionAuthTypes,
@@ -142,7 +158,7 @@ async function mint({ capWei = PRICE * 600n, ttlSec = 600, origin = STUDIO_ORIGI
   });
   return api(
     '/api/play-tokens',
-    { game: GAME, origin, capWei: weiToString(capWei), ttlSec, auth: m, signature },
+    { game: GAME, origin, capWei: weiToString(capWei), ttlSec, auth: m, signature: tamper(signature) },
     apiKey,
   );
 }
@@ -212,6 +228,20 @@ describe('studios', () => {
     assert.equal(stored?.origin, STUDIO_ORIGIN);
     assert.equal(stored?.capWei, PRICE * 600n);
     assert.equal(stored?.sessionId, minted.json['sessionId']);
+  });
+
+  test('a studio authorization the escrow would not honour is refused at mint (v 0/1, expiry beyond 2^32 or too soon)', async () => {
+    const lowV = await mint({
+      signature: (sig) =>
+        `${sig.slice(0, -2)}${(Number.parseInt(sig.slice(-2), 16) - 27).toString(16).padStart(2, '0')}` as Hex,
+    });
+    assert.equal(lowV.json['code'], 'ATH_ERR_BAD_SIGNATURE', JSON.stringify(lowV.json));
+    const far = await mint({ terms: (m) => ({ ...m, expiry: String(2n ** 32n + 10n) }) });
+    assert.equal(far.json['code'], 'ATH_ERR_BAD_MESSAGE', JSON.stringify(far.json));
+    // A token usable for 10 minutes whose authorization expires in 5: the chain would refuse its charges.
+    const soon = await mint({ terms: (m) => ({ ...m, expiry: String(Math.floor(Date.now() / 1000) + 301) }) });
+    assert.equal(soon.json['code'], 'ATH_ERR_BAD_MESSAGE', JSON.stringify(soon.json));
+    assert.equal((await mint()).status, 201, 'the terms as given are honoured');
   });
 
   test('GET /embed/:game may be framed by the token’s origin only, and names it as the events’ target', async () => {

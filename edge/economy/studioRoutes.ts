@@ -44,7 +44,7 @@ import type { PaymentDesk } from './PaymentDesk.js';
 
 export type StudioRoutesParameters = {
   ledger: Ledger;
-  payments: Pick<PaymentDesk, 'sessionAuthSigned'>;
+  payments: Pick<PaymentDesk, 'assertHonoured' | 'studioAuthExpirySec'>;
   chainId: number;
   escrowAddress: Address;
   publicClient: PublicClient<Transport, Chain>;
@@ -58,7 +58,6 @@ export type StudioRoutesParameters = {
 /** How far a registration's timestamp may be from the server's clock, and how long a signature is remembered. */
 export const STUDIO_SIGNATURE_WINDOW_SEC = 300;
 /** A token's SessionAuth must outlive the token by this much: its session can still be played and settled. */
-const AUTH_SLACK_SEC = 3_600;
 const MAX_TOKEN_TTL_SEC = 86_400;
 
 /** The text a studio's wallet signs (EIP-191 personal message) to register. */
@@ -230,7 +229,7 @@ export function studioRoutes(params: StudioRoutesParameters): FastifyPluginAsync
           provider: host.providerAddress.toLowerCase(),
           maxAmount: weiToString(capWei),
           pricePerSecond: weiToString(host.priceWeiPerSec),
-          expiry: String(Math.floor(now() / 1000) + body.ttlSec + AUTH_SLACK_SEC),
+          expiry: String(params.payments.studioAuthExpirySec(BigInt(Math.floor(now() / 1000) + body.ttlSec))),
         };
         return {
           typedData: {
@@ -273,18 +272,16 @@ export function studioRoutes(params: StudioRoutesParameters): FastifyPluginAsync
           throw refuse('capWei must cover at least one second at auth.pricePerSecond');
         }
         const nowSec = BigInt(Math.floor(now() / 1000));
-        if (auth.expiry < nowSec + BigInt(body.ttlSec) + 60n) {
-          throw refuse('auth.expiry must be later than the token’s expiry (ask /api/play-tokens/terms)');
-        }
         if (await sessionIdTaken(params.ledger, auth.sessionId)) {
           throw new AthError({ code: 'ATH_ERR_REPLAY', shortMessage: 'this session id was already used' });
         }
-        if (!(await params.payments.sessionAuthSigned(auth, signature))) {
-          throw new AthError({
-            code: 'ATH_ERR_BAD_SIGNATURE',
-            shortMessage: 'the SessionAuth signature is not the studio wallet’s',
-          });
-        }
+        // Exactly what the escrow will honour when the session is settled: the signature rules, the bounds, an
+        // expiry covering the token's last use plus a whole session plus settlement (ask /api/play-tokens/terms),
+        // and the escrow's own dry run. The studio's funds are checked when the token is played.
+        await params.payments.assertHonoured(auth, signature, {
+          notBeforeSec: nowSec + BigInt(body.ttlSec),
+          fundsLater: true,
+        });
         const { playToken, token } = await mintPlayToken(params.ledger, {
           studioId: studio.studioId,
           game: body.game,

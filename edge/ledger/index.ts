@@ -57,8 +57,10 @@ export { type Ledger, type OpenLedgerParameters, openLedger } from './openLedger
 export {
   type ClaimSettlementBatchParameters,
   claimSettlementBatch,
+  type EnqueueFinalSettlementParameters,
   type EnqueueSettlementParameters,
   type EnqueueSettlementReturnType,
+  enqueueFinalSettlement,
   enqueueSettlement,
   type ListSettlementsParameters,
   listSettlements,
@@ -117,14 +119,19 @@ export {
   type Weighted,
 } from './rewards.js';
 export {
+  type ClaimSessionInstanceParameters,
   type CreateSessionParameters,
   type CreateSessionReturnType,
+  claimSessionInstance,
   createSession,
   type EndSessionParameters,
   type EndSessionReturnType,
   endSession,
   getSession,
+  type ListOrphanedSessionsParameters,
+  listOrphanedSessions,
   type Session,
+  sessionAuthOf,
   type UpdateSessionStateParameters,
   updateSessionState,
 } from './sessions.js';
@@ -169,8 +176,10 @@ export {
   type AccountSummary,
   accountSummary,
   type OpenAuthorization,
+  type PayerCommitmentsParameters,
   type ProviderEarnings,
   type ProviderEarningsParameters,
+  payerCommitmentsWei,
   providerEarnings,
   type SessionCharges,
   sessionCharges,
@@ -189,4 +198,5 @@ export {
   type RecordVoucherReturnType,
   recordVoucher,
   type Voucher,
+  type VoucherUsage,
 } from './vouchers.js';

@@ -47,7 +47,7 @@
 import { randomUUID } from 'node:crypto';
 import { type StaticDecode, Type } from '@sinclair/typebox';
 import type { Hex } from 'viem';
-import type { SessionAuth, Usage } from '../../signaling/protocol/index.js';
+import type { SessionAuth } from '../../signaling/protocol/index.js';
 import type { Queryable } from './db/Db.js';
 import { ledgerError } from './errors.js';
 import { assertFeeSplit, type FeeSplit, type JournalEntry, postJournalEntries, settlementPostings } from './journal.js';
@@ -66,6 +66,7 @@ import {
   WeiColumn,
 } from './rows.js';
 import { assertCount, assertText, assertUint64, normalizeAddress, normalizeBytes32 } from './values.js';
+import type { VoucherUsage } from './vouchers.js';
 
 export const SettlementState = Type.Union([
   Type.Literal('pending'),
@@ -98,6 +99,8 @@ const SettlementRow = Row({
   lastError: Nullable(Type.String()),
   /** Not claimed before this (a retry's backoff); null: at once. */
   notBefore: Nullable(Type.Date()),
+  /** The session's final voucher: its redeem also closes the session on chain (releases the reserve). */
+  final: Type.Boolean(),
   createdAt: Type.Date(),
   updatedAt: Type.Date(),
 });
@@ -109,7 +112,7 @@ const SETTLEMENT_COLUMNS = `st.id as "settlementId", st.session_id as "sessionId
   st.state, st.batch_id as "batchId", st.attempts, st.claimed_by as "claimedBy", st.claimed_at as "claimedAt",
   st.tx_hash as "txHash", st.tx_nonce as "txNonce", st.tx_from as "txFrom", st.sent_at as "sentAt",
   st.block_number::text as "blockNumber", st.confirmed_at as "confirmedAt", st.last_error as "lastError",
-  st.not_before as "notBefore", st.created_at as "createdAt", st.updated_at as "updatedAt"`;
+  st.not_before as "notBefore", st.final, st.created_at as "createdAt", st.updated_at as "updatedAt"`;
 
 const MAX_ERROR_LENGTH = 2048;
 const clip = (text: string): string => text.slice(0, MAX_ERROR_LENGTH);
@@ -136,7 +139,7 @@ export async function enqueueSettlement(
         where v.session_id = $1 and v.cumulative_wei > s.settled_wei
           and not exists (select 1 from settlements x where x.session_id = v.session_id
                             and x.cumulative_wei >= v.cumulative_wei and x.state <> 'superseded')
-       on conflict (session_id, cumulative_wei) do nothing
+       on conflict (session_id, cumulative_wei, final) do nothing
        returning id
      )
      select (select count(*) from ins)::int as inserted`,
@@ -145,10 +148,35 @@ export async function enqueueSettlement(
   const inserted = (rows[0] as { inserted?: unknown } | undefined)?.inserted === 1;
   const latest = await db.query(
     `select ${SETTLEMENT_COLUMNS} from settlements st join vouchers v on v.session_id = st.session_id
-      where st.session_id = $1 and st.cumulative_wei = v.cumulative_wei`,
+      where st.session_id = $1 and st.cumulative_wei = v.cumulative_wei and not st.final`,
     [id],
   );
   return { inserted, settlement: decodeOptional(SettlementRow, latest.rows) };
+}
+
+export type EnqueueFinalSettlementParameters = { sessionId: Hex };
+
+/**
+ * Puts an ended session's final voucher in the outbox: its redeem pays what is still unsettled and closes the
+ * session on chain, releasing the rest of its reserve to the payer. Nothing when the session never charged
+ * (nothing is registered on chain) or the row is already there. Call it in the transaction that ends the session.
+ */
+export async function enqueueFinalSettlement(
+  db: Queryable,
+  { sessionId }: EnqueueFinalSettlementParameters,
+): Promise<boolean> {
+  const id = normalizeBytes32(sessionId, 'sessionId');
+  const { rows } = await db.query(
+    `insert into settlements (session_id, cumulative_wei, delivered_sec, meter_address, meter_signature, final)
+     select v.session_id, v.cumulative_wei, v.delivered_sec, v.meter_address, v.signature, true
+       from vouchers v join sessions s on s.id = v.session_id
+      where v.session_id = $1 and s.state = 'ended' and s.chain_closed_at is null
+        and v.cumulative_wei = s.cumulative_wei and s.cumulative_wei > 0
+     on conflict (session_id, cumulative_wei, final) do nothing
+     returning id`,
+    [id],
+  );
+  return rows.length === 1;
 }
 
 // ---- claim --------------------------------------------------------------------------------------------------
@@ -160,8 +188,12 @@ export type SettlementItem = {
   attempts: number;
   auth: SessionAuth;
   authSignature: Hex;
-  usage: Usage;
+  usage: VoucherUsage;
   meterSignature: Hex;
+  /** The session is registered on chain (a redeem was confirmed): its authorization needs no signature again. */
+  registered: boolean;
+  /** The session's last voucher after it ended: the redeem also releases the rest of its reserve. */
+  close: boolean;
 };
 
 export type SettlementBatch = { batchId: string; items: SettlementItem[] };
@@ -188,6 +220,8 @@ const ClaimedItemRow = Row({
   priceWeiPerSec: WeiColumn,
   authExpirySec: Uint64Column,
   authSignature: HexColumn,
+  settledWei: WeiColumn,
+  final: Type.Boolean(),
 });
 
 /**
@@ -223,12 +257,13 @@ export async function claimSettlementBatch(
     // A fresh statement, so a fresh snapshot: anything another claimer committed before we got the locks is seen.
     await tx.query(
       `with chosen as (
-         select distinct on (p.session_id) p.id, p.session_id, p.cumulative_wei
+         select distinct on (p.session_id) p.id, p.session_id, p.cumulative_wei, p.final
            from settlements p where p.session_id = any($1::text[]) and p.state = 'pending'
-          order by p.session_id, p.cumulative_wei desc
+          order by p.session_id, p.cumulative_wei desc, p.final desc
        ), superseded as (
          update settlements x set state = 'superseded', updated_at = now()
-           from chosen c where x.session_id = c.session_id and x.state = 'pending' and x.cumulative_wei < c.cumulative_wei
+           from chosen c where x.session_id = c.session_id and x.state = 'pending' and x.id <> c.id
+            and (x.cumulative_wei < c.cumulative_wei or (x.cumulative_wei = c.cumulative_wei and c.final))
        )
        update settlements t set state = 'sending', batch_id = $2, attempts = t.attempts + 1, claimed_by = $3,
               claimed_at = now(), updated_at = now(), not_before = null
@@ -242,7 +277,8 @@ export async function claimSettlementBatch(
               st.delivered_sec::text as "deliveredSec", st.meter_signature as "meterSignature", s.id as "sessionId",
               s.payer_address as "payerAddress", s.provider_address as "providerAddress",
               s.auth_max_wei::text as "authMaxWei", s.price_wei_per_sec::text as "priceWeiPerSec",
-              s.auth_expiry_sec::text as "authExpirySec", s.auth_signature as "authSignature"
+              s.auth_expiry_sec::text as "authExpirySec", s.auth_signature as "authSignature",
+              s.settled_wei::text as "settledWei", st.final
          from settlements st join sessions s on s.id = st.session_id
         where st.batch_id = $1 and st.state = 'sending' order by st.id`,
       [batchId],
@@ -262,6 +298,8 @@ export async function claimSettlementBatch(
         authSignature: row.authSignature,
         usage: { sessionId: row.sessionId, cumulativeAmount: row.cumulativeWei, deliveredSeconds: row.deliveredSec },
         meterSignature: row.meterSignature,
+        registered: row.settledWei > 0n,
+        close: row.final,
       }),
     );
     return items.length === 0 ? undefined : { batchId, items };
@@ -448,6 +486,11 @@ export type ReconcileSettlementsParameters = {
   readClaimedWei: (sessionId: Hex) => Promise<bigint>;
   /** Asks the chain whether a transaction is still waiting in the mempool (optional). */
   isTxPending?: (txHash: Hex) => Promise<boolean>;
+  /**
+   * Asks the chain whether the session is closed (SessionEscrow `closed`): a final row is done only then.
+   * Without it, final rows are judged by the claimed amount alone.
+   */
+  readClosed?: (sessionId: Hex) => Promise<boolean>;
   feeSplit: FeeSplit;
   /** Only rows claimed at least this long ago (default 0: all — right at start-up, before claiming). */
   olderThanSec?: number;
@@ -474,6 +517,7 @@ const InFlightCandidateRow = Row({
   cumulativeWei: WeiColumn,
   state: Type.Union([Type.Literal('sending'), Type.Literal('sent')]),
   txHash: Nullable(Bytes32Column),
+  final: Type.Boolean(),
 });
 
 /**
@@ -483,14 +527,14 @@ const InFlightCandidateRow = Row({
  */
 export async function reconcileSettlements(
   db: Queryable,
-  { readClaimedWei, isTxPending, feeSplit, olderThanSec = 0, limit = 1000 }: ReconcileSettlementsParameters,
+  { readClaimedWei, isTxPending, readClosed, feeSplit, olderThanSec = 0, limit = 1000 }: ReconcileSettlementsParameters,
 ): Promise<ReconcileSettlementsReturnType> {
   assertFeeSplit(feeSplit);
   assertCount(olderThanSec, 'olderThanSec');
   assertCount(limit, 'limit', 100_000);
   const { rows } = await db.query(
     `select st.id as "settlementId", st.session_id as "sessionId", st.batch_id as "batchId",
-            st.cumulative_wei::text as "cumulativeWei", st.state, st.tx_hash as "txHash"
+            st.cumulative_wei::text as "cumulativeWei", st.state, st.tx_hash as "txHash", st.final
        from settlements st
       where st.state in ('sending', 'sent') and st.claimed_at <= now() - make_interval(secs => $1)
       order by st.claimed_at, st.id limit $2`,
@@ -517,6 +561,8 @@ export async function reconcileSettlements(
         details: String(claimedWei),
       });
     }
+    // A final row is done when the chain closed the session; ordinary rows when the amount is claimed.
+    const closed = readClosed === undefined ? true : await readClosed(candidate.sessionId);
     await db.transaction(async (tx) => {
       const inFlight = await lockInFlightRows(tx, { settlementId: candidate.settlementId, batchId: candidate.batchId });
       if (inFlight.length === 0) return; // finished by its worker meanwhile
@@ -525,11 +571,12 @@ export async function reconcileSettlements(
         result.mismatches.push({ sessionId: candidate.sessionId, claimedWei, settledWei: settledBefore });
       }
       // Pending rows the chain has already claimed (e.g. redeemed by a run whose record was lost) are confirmed too.
-      const pending = await lockPendingRowsUpTo(tx, candidate.sessionId, claimedWei);
-      const confirmable = [...pending, ...inFlight.filter((row) => row.cumulativeWei <= claimedWei)];
+      const pending = await lockPendingRowsUpTo(tx, candidate.sessionId, claimedWei, closed);
+      const done = (row: InFlightRow) => row.cumulativeWei <= claimedWei && (!row.final || closed);
+      const confirmable = [...pending, ...inFlight.filter(done)];
       result.settledWei += await confirmRows(tx, confirmable, { feeSplit, txHash: null, blockNumber: null });
       result.confirmed += confirmable.length;
-      if (claimedWei >= candidate.cumulativeWei) return;
+      if (claimedWei >= candidate.cumulativeWei && (!candidate.final || closed)) return;
       if (txPending) {
         result.stillInFlight += 1;
         return;
@@ -579,6 +626,7 @@ const InFlightRow = Row({
   attempts: Type.Integer({ minimum: 0 }),
   providerAddress: AddressColumn,
   settledWei: WeiColumn,
+  final: Type.Boolean(),
 });
 type InFlightRow = StaticDecode<typeof InFlightRow>;
 
@@ -595,7 +643,7 @@ async function lockInFlightRows(
   );
   const { rows } = await tx.query(
     `select st.id as "settlementId", st.session_id as "sessionId", st.cumulative_wei::text as "cumulativeWei",
-            st.attempts, s.provider_address as "providerAddress", s.settled_wei::text as "settledWei"
+            st.attempts, s.provider_address as "providerAddress", s.settled_wei::text as "settledWei", st.final
        from settlements st join sessions s on s.id = st.session_id
       where ${filter}
       order by st.id for update of st`,
@@ -604,15 +652,20 @@ async function lockInFlightRows(
   return decodeRows(InFlightRow, rows);
 }
 
-/** Pending rows of a (locked) session at or below an amount. */
-async function lockPendingRowsUpTo(tx: Queryable, sessionId: Hex, maxWei: bigint): Promise<InFlightRow[]> {
+/** Pending rows of a (locked) session at or below an amount (final ones only when the chain closed it). */
+async function lockPendingRowsUpTo(
+  tx: Queryable,
+  sessionId: Hex,
+  maxWei: bigint,
+  closed: boolean,
+): Promise<InFlightRow[]> {
   const { rows } = await tx.query(
     `select st.id as "settlementId", st.session_id as "sessionId", st.cumulative_wei::text as "cumulativeWei",
-            st.attempts, s.provider_address as "providerAddress", s.settled_wei::text as "settledWei"
+            st.attempts, s.provider_address as "providerAddress", s.settled_wei::text as "settledWei", st.final
        from settlements st join sessions s on s.id = st.session_id
-      where st.session_id = $1 and st.state = 'pending' and st.cumulative_wei <= $2::numeric
+      where st.session_id = $1 and st.state = 'pending' and st.cumulative_wei <= $2::numeric and (not st.final or $3)
       order by st.id for update of st`,
-    [sessionId, maxWei],
+    [sessionId, maxWei, closed],
   );
   return decodeRows(InFlightRow, rows);
 }
@@ -661,10 +714,18 @@ async function confirmRows(tx: Queryable, rows: readonly InFlightRow[], meta: Co
        from unnest($1::text[], $2::text[]) as v(id, wei) where s.id = v.id`,
     [sessionIds, amounts],
   );
+  const closedIds = [...new Set(rows.filter((row) => row.final).map((row) => row.sessionId))];
+  if (closedIds.length > 0) {
+    await tx.query(
+      'update sessions set chain_closed_at = coalesce(chain_closed_at, now()) where id = any($1::text[])',
+      [closedIds],
+    );
+  }
   await tx.query(
     `update settlements st set state = 'superseded', updated_at = now()
        from sessions s where s.id = st.session_id and st.session_id = any($1::text[])
-        and st.state = 'pending' and st.cumulative_wei <= s.settled_wei`,
+        and st.state = 'pending' and st.cumulative_wei <= s.settled_wei
+        and (not st.final or s.chain_closed_at is not null)`,
     [sessionIds],
   );
   return total;

@@ -10,11 +10,13 @@ import {
 import { ensureAccountRoles } from './accounts.js';
 import type { Queryable } from './db/Db.js';
 import { ledgerError } from './errors.js';
+import { enqueueFinalSettlement } from './outbox.js';
 import {
   AddressColumn,
   Bytes32Column,
   decodeOne,
   decodeOptional,
+  decodeRows,
   HexColumn,
   Nullable,
   Row,
@@ -55,6 +57,10 @@ export const SessionRow = Row({
   createdAt: Type.Date(),
   startedAt: Nullable(Type.Date()),
   endedAt: Nullable(Type.Date()),
+  /** When the chain closed the session (its final voucher or its expiry released the reserve). */
+  chainClosedAt: Nullable(Type.Date()),
+  /** The signaling process that meters it. */
+  signalingInstance: Nullable(Type.String()),
 });
 /** A session as the ledger holds it: the signed SessionAuth and the running totals (cumulative, settled). */
 export type Session = StaticDecode<typeof SessionRow>;
@@ -67,7 +73,7 @@ export const SESSION_COLUMNS = `s.id as "sessionId", s.payer_address as "payerAd
   s.auth_signature as "authSignature", s.state, s.end_reason as "endReason", s.end_message as "endMessage",
   s.last_tick_index as "lastTickIndex", s.delivered_sec as "deliveredSec", s.cumulative_wei::text as "cumulativeWei",
   s.settled_wei::text as "settledWei", s.created_at as "createdAt", s.started_at as "startedAt",
-  s.ended_at as "endedAt"`;
+  s.ended_at as "endedAt", s.chain_closed_at as "chainClosedAt", s.signaling_instance as "signalingInstance"`;
 
 export type CreateSessionParameters = {
   /** The authorization the payer signed; `auth.player` pays (a player, or a studio for play-token sessions). */
@@ -81,6 +87,8 @@ export type CreateSessionParameters = {
   playTokenId?: string;
   /** Default 'requested'. */
   state?: Exclude<SessionStateName, 'ended'>;
+  /** The signaling process that meters it (see `listOrphanedSessions`). */
+  signalingInstance?: string;
 };
 
 export type CreateSessionReturnType = { session: Session; created: boolean };
@@ -109,6 +117,10 @@ export async function createSession(
   }
   const studioId = parameters.studioId ?? null;
   const playTokenId = parameters.playTokenId ?? null;
+  const instance =
+    parameters.signalingInstance === undefined
+      ? null
+      : assertText(parameters.signalingInstance, 'signalingInstance', 128);
   if (playTokenId !== null && studioId === null) {
     throw ledgerError('ATH_ERR_LEDGER_BAD_INPUT', 'a play-token session needs its studio id');
   }
@@ -133,8 +145,8 @@ export async function createSession(
     ]);
     const inserted = await tx.query(
       `insert into sessions as s (id, payer_address, provider_address, host_id, game, studio_id, play_token_id,
-         price_wei_per_sec, auth_max_wei, auth_expiry_sec, auth_signature, state, started_at)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, case when $12 = 'streaming' then now() end)
+         price_wei_per_sec, auth_max_wei, auth_expiry_sec, auth_signature, state, started_at, signaling_instance)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, case when $12 = 'streaming' then now() end, $13)
        on conflict (id) do nothing
        returning ${SESSION_COLUMNS}`,
       [
@@ -150,6 +162,7 @@ export async function createSession(
         expirySec,
         signature,
         state,
+        instance,
       ],
     );
     if (inserted.rows.length === 1) return { session: decodeOne(SessionRow, inserted.rows), created: true };
@@ -172,6 +185,18 @@ export async function createSession(
     }
     return { session: existing, created: false };
   });
+}
+
+/** The SessionAuth the payer signed for a session, as the escrow takes it. */
+export function sessionAuthOf(session: Session): SessionAuth {
+  return {
+    sessionId: session.sessionId,
+    player: session.payerAddress,
+    provider: session.providerAddress,
+    maxAmount: session.authMaxWei,
+    pricePerSecond: session.priceWeiPerSec,
+    expiry: session.authExpirySec,
+  };
 }
 
 export async function getSession(db: Queryable, sessionId: string): Promise<Session | undefined> {
@@ -216,10 +241,55 @@ export async function updateSessionState(
   });
 }
 
+export type ListOrphanedSessionsParameters = {
+  /** The calling process: its own sessions are never orphans. */
+  instance: string;
+  /** Default 1000. */
+  limit?: number;
+};
+
+/**
+ * Live sessions whose signaling process is gone: it no longer holds its lease `signaling:<instance>` (or the
+ * session names none — written by an older ath-edge). The caller ends them (`endSession` queues their final
+ * voucher), so their charges are settled and the rest of their reserve released.
+ */
+export async function listOrphanedSessions(
+  db: Queryable,
+  { instance, limit = 1000 }: ListOrphanedSessionsParameters,
+): Promise<Session[]> {
+  assertText(instance, 'instance', 128);
+  const { rows } = await db.query(
+    `select ${SESSION_COLUMNS} from sessions s
+      where s.state <> 'ended' and s.signaling_instance is distinct from $1
+        and not exists (select 1 from ledger_leases l
+                         where l.name = 'signaling:' || s.signaling_instance and l.expires_at > now())
+      order by s.created_at limit $2`,
+    [instance, limit],
+  );
+  return decodeRows(SessionRow, rows);
+}
+
+export type ClaimSessionInstanceParameters = { sessionId: Hex; signalingInstance: string };
+
+/** Another signaling process took the live session over (failover): it meters it from now on. */
+export async function claimSessionInstance(
+  db: Queryable,
+  { sessionId, signalingInstance }: ClaimSessionInstanceParameters,
+): Promise<void> {
+  await db.query(`update sessions set signaling_instance = $2 where id = $1 and state <> 'ended'`, [
+    normalizeBytes32(sessionId, 'sessionId'),
+    assertText(signalingInstance, 'signalingInstance', 128),
+  ]);
+}
+
 export type EndSessionParameters = { sessionId: Hex; reason: EndReasonName; message?: string };
 export type EndSessionReturnType = { session: Session; ended: boolean };
 
-/** Ends a session. Idempotent: ending an ended session keeps its first reason and returns `ended: false`. */
+/**
+ * Ends a session, and queues its final voucher for settlement in the same transaction (its redeem closes the
+ * session on chain and releases the rest of its reserve). Idempotent: ending an ended session keeps its first
+ * reason and returns `ended: false`.
+ */
 export async function endSession(
   db: Queryable,
   { sessionId, reason, message }: EndSessionParameters,
@@ -236,6 +306,7 @@ export async function endSession(
         where s.id = $1 returning ${SESSION_COLUMNS}`,
       [id, reason, message ?? null],
     );
+    await enqueueFinalSettlement(tx, { sessionId: id });
     return { session: decodeOne(SessionRow, rows), ended: true };
   });
 }

@@ -79,8 +79,12 @@ describeLedger('summaries', (ctx) => {
     );
     assert.equal(charges.voucher?.cumulativeWei, 130n);
     assert.deepEqual(
-      charges.settlements.map((s) => [s.state, s.txHash]),
-      [['confirmed', txHash]],
+      charges.settlements.map((s) => [s.state, s.txHash, s.final]),
+      // Ending the session queued its final voucher: the redeem that releases the rest of its reserve.
+      [
+        ['confirmed', txHash, false],
+        ['pending', null, true],
+      ],
     );
     assert.equal(charges.session.state, 'ended');
     assert.equal(await sessionCharges(ctx.ledger, randomBytes32()), undefined);

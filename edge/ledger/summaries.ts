@@ -88,6 +88,33 @@ export async function accountSummary(db: Queryable, address: string): Promise<Ac
   };
 }
 
+export type PayerCommitmentsParameters = { payerAddress: string; excludeSessionId?: string };
+
+/**
+ * What a payer's sessions may still draw from its escrow: each open session its whole remaining cap (cap −
+ * settled); each ended one its unsettled charges — or, when it is registered on chain and its reserve not yet
+ * released, its remaining cap (the chain still holds it); nothing once the chain closed it. What a new
+ * authorization must leave room for.
+ */
+export async function payerCommitmentsWei(
+  db: Queryable,
+  { payerAddress, excludeSessionId }: PayerCommitmentsParameters,
+): Promise<bigint> {
+  const payer = normalizeAddress(payerAddress, 'payerAddress');
+  const exclude = excludeSessionId === undefined ? null : normalizeBytes32(excludeSessionId, 'excludeSessionId');
+  const { rows } = await db.query(
+    `select coalesce(sum(case
+              when state <> 'ended' then auth_max_wei - settled_wei
+              when chain_closed_at is not null then 0
+              when settled_wei > 0 then auth_max_wei - settled_wei
+              else cumulative_wei - settled_wei
+            end), 0)::text as "committedWei"
+       from sessions where payer_address = $1 and ($2::text is null or id <> $2)`,
+    [payer, exclude],
+  );
+  return decodeOne(Row({ committedWei: WeiColumn }), rows).committedWei;
+}
+
 export type SessionCharges = {
   session: Session;
   ticks: UsageTick[];

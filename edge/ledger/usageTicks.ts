@@ -43,7 +43,8 @@ export type RecordUsageTickReturnType = { tick: UsageTick; inserted: boolean };
  *
  * Errors: ATH_ERR_LEDGER_TICK_OUT_OF_ORDER (an index below the latest that was never recorded),
  * ATH_ERR_LEDGER_CONFLICT (a recorded index with different seconds), ATH_ERR_LEDGER_OVER_CAP (beyond the
- * SessionAuth's maxAmount), ATH_ERR_LEDGER_CAP_EXHAUSTED (beyond the play token's cap). Nothing is recorded
+ * SessionAuth's maxAmount), ATH_ERR_LEDGER_CAP_EXHAUSTED (beyond the play token's cap),
+ * ATH_ERR_LEDGER_BAD_TRANSITION (a new tick of an ended session). Nothing is recorded
  * when one of them is thrown; the meter then ends the session.
  */
 export async function recordUsageTick(
@@ -57,6 +58,10 @@ export async function recordUsageTick(
     const session = await lockSession(tx, id);
     if (session.lastTickIndex !== null && tickIndex <= session.lastTickIndex) {
       return { tick: await retriedTick(tx, session, tickIndex, deliveredSec), inserted: false };
+    }
+    if (session.state === 'ended') {
+      // Its final voucher may already be on its way to the chain, closing the session there.
+      throw ledgerError('ATH_ERR_LEDGER_BAD_TRANSITION', 'the session has ended: no more ticks', { details: id });
     }
     const amountWei = BigInt(deliveredSec) * session.priceWeiPerSec;
     const cumulativeWei = session.cumulativeWei + amountWei;

@@ -21,9 +21,15 @@ export type Voucher = StaticDecode<typeof VoucherRow>;
 const VOUCHER_COLUMNS = `session_id as "sessionId", cumulative_wei::text as "cumulativeWei",
   delivered_sec as "deliveredSec", meter_address as "meterAddress", signature, updated_at as "updatedAt"`;
 
+/** What the ledger keeps of a signed Usage voucher. */
+export type VoucherUsage = Pick<Usage, 'sessionId' | 'cumulativeAmount' | 'deliveredSeconds'>;
+
 export type RecordVoucherParameters = {
-  /** The signed struct: `cumulativeAmount` and `deliveredSeconds` are the session's totals. */
-  usage: Usage;
+  /**
+   * The signed struct (its `authHash`, the SessionAuth's digest, is not stored: it follows from the session's
+   * authorization): `cumulativeAmount` and `deliveredSeconds` are the session's totals.
+   */
+  usage: VoucherUsage;
   meterAddress: string;
   signature: Hex;
 };

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { type Account, type Hex, recoverTypedDataAddress } from 'viem';
+import { type Account, type Hex, hashTypedData, recoverTypedDataAddress } from 'viem';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
 import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
@@ -31,13 +31,19 @@ import {
   listSettlements,
   listUsageTicks,
   openLedger,
+  sessionAuthOf,
 } from '../ledger/index.js';
 import { METER_END_MESSAGES, Meter } from './Meter.js';
 import { createVoucherSigner } from './signVoucher.js';
 
 const PRICE = 10n ** 15n;
+const CHECKER = '0x00000000000000000000000000000000000c4ec4' as const;
 const TICK_MS = 5_000;
 const FRESH_MS = 6_000;
+const EXPIRY_MARGIN_SEC = 900;
+const SILENT_PAUSE_MS = 20_000;
+const SILENT_END_MS = 30_000;
+const DISPUTE_END_MS = 20_000;
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 let chain: TestChain;
@@ -94,7 +100,16 @@ before(async () => {
           })
         )[0],
     },
-    settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: FRESH_MS },
+    settings: {
+      tickSec: TICK_MS / 1000,
+      fpsFloor: 20,
+      reportFreshMs: FRESH_MS,
+      expiryMarginSec: EXPIRY_MARGIN_SEC,
+      silentPauseMs: SILENT_PAUSE_MS,
+      silentEndMs: SILENT_END_MS,
+      disputeEndMs: DISPUTE_END_MS,
+      checkerFreshMs: 30_000,
+    },
     log,
     metrics,
     now: () => clock,
@@ -120,7 +135,7 @@ type Paid = {
   player: TestPeer;
   hostId: string;
   /** Sends a report from one side and waits until the hub (and so the meter) has it. */
-  report(source: 'host' | 'player', fps: number): Promise<void>;
+  report(source: 'host' | 'player', fps: number, options?: { inputIdleMs?: number }): Promise<void>;
   /** Both sides at 60 fps. */
   bothAlive(): Promise<void>;
   /** Moves the meter's clock and runs what is due. */
@@ -194,7 +209,7 @@ async function paidSession({
   host.send({ type: 'session-started', sessionId: auth.sessionId });
   await waitFor(() => server.hub.getSession(auth.sessionId)?.state === 'streaming');
 
-  const report = async (source: 'host' | 'player', fps: number) => {
+  const report = async (source: 'host' | 'player', fps: number, { inputIdleMs = 0 } = {}) => {
     const arrived = new Promise<void>((resolve) => {
       const off = server.hub.on('report', (r) => {
         if (r.sessionId !== auth.sessionId || r.source !== source) return;
@@ -209,7 +224,7 @@ async function paidSession({
         fpsMilli: fps * 1000,
         framesSent: 1,
         bitrateBps: 1,
-        inputIdleMs: 0,
+        inputIdleMs,
       });
     } else {
       player.send({
@@ -278,7 +293,18 @@ describe('Meter', () => {
       domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
       types: usageTypes,
       primaryType: 'Usage',
-      message: { sessionId: s.sessionId, cumulativeAmount: voucher.cumulativeWei, deliveredSeconds: 10n },
+      message: {
+        sessionId: s.sessionId,
+        // The voucher names the authorization it pays.
+        authHash: hashTypedData({
+          domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
+          types: sessionAuthTypes,
+          primaryType: 'SessionAuth',
+          message: sessionAuthOf(session as NonNullable<typeof session>),
+        }),
+        cumulativeAmount: voucher.cumulativeWei,
+        deliveredSeconds: 10n,
+      },
       signature: voucher.signature,
     });
     assert.equal(signer, chain.meter.address);
@@ -299,9 +325,9 @@ describe('Meter', () => {
     assert.equal(ended?.cumulativeWei, 12n * PRICE);
   });
 
-  test('no bill before both sides report, while the host is quiet, or under the fps floor', async () => {
+  test('the host’s word bills; no bill while the host is quiet, under the fps floor, or disputed by the player', async () => {
     const s = await paidSession();
-    // Only the host has reported: nothing is verified yet.
+    // Only the host has reported: its word is the evidence (the player's silence does not stop the billing).
     await s.report('host', 60);
     await s.advance(TICK_MS);
     await s.bothAlive();
@@ -319,14 +345,14 @@ describe('Meter', () => {
     clock += 2_000;
     await s.report('host', 10);
     await s.advance(TICK_MS - 2_000);
-    // The player's stream stalls (0 fps) although the host is fine.
+    // The player's stream stalls (0 fps) although the host is fine: a dispute, held until a checker looks.
     await s.report('host', 60);
     await s.report('player', 0);
     await s.advance(TICK_MS);
-    assert.deepEqual(await s.ticks(), [0, 5, 1, 0, 5, 2, 0]);
+    assert.deepEqual(await s.ticks(), [5, 5, 1, 0, 5, 2, 0]);
     const session = await getSession(ledger, s.sessionId);
-    assert.equal(session?.cumulativeWei, 13n * PRICE);
-    assert.equal((await latestVoucher(ledger, s.sessionId))?.cumulativeWei, 13n * PRICE);
+    assert.equal(session?.cumulativeWei, 18n * PRICE);
+    assert.equal((await latestVoucher(ledger, s.sessionId))?.cumulativeWei, 18n * PRICE);
     await quit(s);
   });
 
@@ -419,5 +445,121 @@ describe('Meter', () => {
       args: [s.payer.address],
     });
     assert.equal(balance, 13n * PRICE, 'every charged wei is still in the escrow');
+  });
+
+  test('a session ends before its authorization expires, with a message that says why', async () => {
+    const s = await paidSession();
+    const session = await getSession(ledger, s.sessionId);
+    assert.ok(session);
+    const saved = clock;
+    try {
+      // The meter's clock reaches the point where one more tick would leave less than the settlement margin.
+      clock = (Number(session.authExpirySec) - EXPIRY_MARGIN_SEC - 3 * (TICK_MS / 1000)) * 1000;
+      await s.bothAlive();
+      await s.advance(TICK_MS);
+      assert.equal(server.hub.getSession(s.sessionId)?.state, 'streaming', 'a tick short of the margin it goes on');
+      await s.bothAlive();
+      await s.advance(TICK_MS);
+      const ended = await s.player.next('session-ended');
+      assert.equal(ended.message, METER_END_MESSAGES.expiry);
+      await meter.idle();
+      const closed = await getSession(ledger, s.sessionId);
+      assert.equal(closed?.state, 'ended');
+      assert.ok(
+        BigInt(Math.floor(clock / 1000)) + BigInt(EXPIRY_MARGIN_SEC) <= (closed?.authExpirySec ?? 0n),
+        'it ended with the whole settlement margin left',
+      );
+      assert.ok((closed?.cumulativeWei ?? 0n) > 0n, 'what was delivered is billed');
+    } finally {
+      clock = saved;
+    }
+  });
+});
+
+describe('Meter: billing rests on evidence the payer cannot withhold (issue 12)', () => {
+  test('a player that sends no reports (but plays) is billed for what the host delivered', async () => {
+    const s = await paidSession();
+    // The hostile client plays (its input reaches the host) and never reports.
+    for (let i = 0; i < 6; i += 1) {
+      await s.report('host', 60, { inputIdleMs: 500 });
+      await s.advance(TICK_MS);
+    }
+    const ticks = await s.ticks();
+    assert.equal(
+      ticks.reduce((sum, t) => sum + t, 0),
+      30,
+      `30 s delivered by the host's word: ${ticks}`,
+    );
+    assert.equal(server.hub.getSession(s.sessionId)?.state, 'streaming');
+    await quit(s);
+  });
+
+  test('a player reporting 0 fps disputes: billing waits for a checker, the session is flagged, and a checker settles it', async () => {
+    const s = await paidSession();
+    const disputes: string[] = [];
+    const off = server.hub.on('deliveryDisputed', (d) => disputes.push(d.sessionId));
+    try {
+      await s.bothAlive();
+      await s.advance(TICK_MS);
+      // The player now claims a black screen while the host streams 60 fps and the input keeps coming.
+      await s.report('host', 60);
+      await s.report('player', 0);
+      await s.advance(TICK_MS);
+      assert.deepEqual(disputes, [s.sessionId], 'flagged for the checkers, once');
+      // A checker observes the session's stream: it is delivered. The held stretch is billed, and billing goes on.
+      server.hub.reportCheckerObservation({ sessionId: s.sessionId, checkerAddress: CHECKER, fpsMilli: 58_000 });
+      await s.report('host', 60);
+      await s.report('player', 0);
+      await s.advance(TICK_MS);
+      assert.deepEqual(await s.ticks(), [5, 0, 10], 'the disputed 5 s were held, then billed on the checker’s word');
+      assert.equal(server.hub.getSession(s.sessionId)?.state, 'streaming');
+    } finally {
+      off();
+    }
+    await quit(s);
+  });
+
+  test('a dispute no checker settles stops the billing and ends the session within a bounded time', async () => {
+    const s = await paidSession();
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    for (let elapsed = 0; elapsed < DISPUTE_END_MS + 2 * TICK_MS; elapsed += TICK_MS) {
+      if (server.hub.getSession(s.sessionId)?.state === 'ended') break;
+      await s.report('host', 60);
+      await s.report('player', 0);
+      await s.advance(TICK_MS);
+    }
+    const ended = await s.player.next('session-ended');
+    assert.equal(ended.message, METER_END_MESSAGES.disputed);
+    await meter.idle();
+    const ticks = await s.ticks();
+    assert.equal(
+      ticks.reduce((sum, t) => sum + t, 0),
+      5,
+      `only the undisputed 5 s are billed: ${ticks}`,
+    );
+  });
+
+  test('a silent player (no reports, no input) is paused, then ended, billed for what was delivered', async () => {
+    const s = await paidSession();
+    await s.bothAlive();
+    await s.advance(TICK_MS);
+    // Silence from now on: no player report, and the host sees no input (its idle time grows).
+    let idleMs = 0;
+    for (let elapsed = 0; elapsed < SILENT_END_MS + 2 * TICK_MS; elapsed += TICK_MS) {
+      if (server.hub.getSession(s.sessionId)?.state === 'ended') break;
+      idleMs += TICK_MS;
+      await s.report('host', 60, { inputIdleMs: idleMs });
+      await s.advance(TICK_MS);
+    }
+    const ended = await s.player.next('session-ended');
+    assert.equal(ended.reason, 'afk');
+    assert.equal(ended.message, METER_END_MESSAGES.silent);
+    await meter.idle();
+    const ticks = await s.ticks();
+    const billed = ticks.reduce((sum, t) => sum + t, 0);
+    // The host's word bills from the player's last sign (its report, then no input) until the pause.
+    assert.equal(billed, SILENT_PAUSE_MS / 1000, `billed until the pause: ${ticks}`);
+    assert.ok(ticks.length <= 1 + SILENT_END_MS / TICK_MS + 1, `ended within the bound: ${ticks}`);
   });
 });

@@ -3,13 +3,22 @@
  * become the session's cumulative charge, recorded in the ledger as a tick, signed as a cumulative `Usage`
  * voucher, and queued for settlement (the outbox).
  *
- * Delivery is integrated over time, not sampled at the tick: a moment counts as delivered while the render
- * host's and the player's latest reports both say at least the fps floor and are no older than
- * `reportFreshMs`, and the container's latest checker verdict is not a failure. Every report and verdict
+ * Billing rests on evidence the payer cannot withhold (issue 12). Delivery is integrated over time, not
+ * sampled at the tick; a moment counts as delivered when
+ * - the render host's latest report says at least the fps floor and is no older than `reportFreshMs`,
+ * - the container's latest checker verdict is not a failure, and no checker observing this very session
+ *   (issue 14: `hub.reportCheckerObservation`) saw it under the floor within `checkerFreshMs`,
+ * - the player does not dispute it — or a checker saw it delivered: a player report under the floor is a
+ *   dispute; the disputed time is *held*, billed if a checker then sees the stream delivered and dropped if
+ *   one sees it fail; the session is flagged to the checkers (`deliveryDisputed`), and a dispute no checker
+ *   settles within `disputeEndMs` ends the session (the player's word can stop billing, never silently),
+ * - the player is not silent: no player report and no input (the host's `inputIdleMs`) for `silentPauseMs`
+ *   pauses the billing, and `silentEndMs` of silence ends the session (reason `afk`).
+ * A player that stops reporting, or reports 0 fps, therefore cannot play for free. Every report and verdict
  * closes the stretch before it under the old state, so a host that goes quiet, a stream under the floor or a
  * failed verdict stops the billing from that moment (a quiet host at most `reportFreshMs` later), and a good
- * report after a gap restarts it from that report — never backwards over the gap. Time before the first
- * reports of both sides is not billed.
+ * report after a gap restarts it from that report — never backwards over the gap. Time before the host's
+ * first report is not billed.
  *
  * Limits: before each tick the meter knows what the session may still cost — the authorization's remaining cap
  * and, when an escrow reader is given, the payer's escrow balance on chain minus everything charged and not
@@ -30,24 +39,52 @@ import type { DeliveryReport, RoundVerdict, SessionRecord, SignalingHub } from '
 import { isAthError, weiToString } from '../../signaling/protocol/index.js';
 import {
   accountSummary,
+  acquireLease,
+  claimSessionInstance,
   endSession,
   enqueueSettlement,
   getSession,
   type Ledger,
+  latestVoucher,
+  listOrphanedSessions,
   recordUsageTick,
   recordVoucher,
+  releaseLease,
+  sessionAuthOf,
 } from '../ledger/index.js';
 import type { VoucherSigner } from './signVoucher.js';
 
 export type MeterSettings = {
   tickSec: number;
-  /** Below this frame rate (either side) a second is not delivered. */
+  /** Below this frame rate (host, or a checker's observation) a second is not delivered; a player under it disputes. */
   fpsFloor: number;
-  /** Reports older than this no longer vouch for delivery. */
+  /** Host and player reports older than this no longer count. */
   reportFreshMs: number;
+  /** A checker's observation of a session counts this long. Default 60 s. */
+  checkerFreshMs?: number;
+  /** No player report and no input for this long pauses the billing. Default 20 s. */
+  silentPauseMs?: number;
+  /** No player report and no input for this long ends the session. Default 30 s. */
+  silentEndMs?: number;
+  /** A player's dispute that no checker settles ends the session after this long. Default 30 s. */
+  disputeEndMs?: number;
+  /**
+   * A session ends this long before its authorization expires, so its last voucher is settled while the
+   * escrow still honours it (the payment desk only accepts expiries that leave this margin). Default 900 s.
+   */
+  expiryMarginSec?: number;
 };
 
-export const DEFAULT_METER_SETTINGS: MeterSettings = { tickSec: 5, fpsFloor: 20, reportFreshMs: 12_000 };
+export const DEFAULT_METER_SETTINGS: Required<MeterSettings> = {
+  tickSec: 5,
+  fpsFloor: 20,
+  reportFreshMs: 12_000,
+  expiryMarginSec: 900,
+  checkerFreshMs: 60_000,
+  silentPauseMs: 20_000,
+  silentEndMs: 30_000,
+  disputeEndMs: 30_000,
+};
 
 /** The payer's escrow balance on chain (SessionEscrow `accounts(payer).balance`). */
 export type EscrowReader = { balanceWei(payer: Address): Promise<bigint> };
@@ -56,6 +93,13 @@ export const METER_END_MESSAGES = {
   authorization: 'Your spending authorization for this session is used up.',
   escrow: 'Your ATH escrow is used up: deposit more to keep playing.',
   playToken: 'The spending cap for this session is used up.',
+  expiry:
+    'Your spending authorization for this session expires soon (what you played must still be settled with it): press Play to go on with a new one.',
+  disputed:
+    'Your player reports no picture while the render host says it is streaming, and no checker has confirmed either: the session ended and the disputed time was not billed.',
+  silent: 'The session ended: nothing was heard from your player (no reports, no input) for too long.',
+  orphaned:
+    'The signaling process that served this session stopped; the session was ended and what was played is settled.',
 } as const;
 
 export type MeterParameters = {
@@ -69,6 +113,14 @@ export type MeterParameters = {
   log: Logger;
   metrics: Metrics<SignalingMetricKey>;
   now?: () => number;
+  /**
+   * This signaling process, unique among those sharing the ledger (the PaymentDesk records it on each session).
+   * The meter holds the ledger lease `signaling:<instanceId>` while it runs; `closeOrphans` ends the live
+   * sessions of processes that no longer hold theirs. Without it there are no orphan sweeps.
+   */
+  instanceId?: string;
+  /** The instance lease's time (renewed every third of it). Default 30 s. */
+  instanceLeaseTtlMs?: number;
 };
 
 type Live = {
@@ -83,9 +135,20 @@ type Live = {
   tickIndex: number;
   /** Cut, not yet recorded: what another instance re-runs if this one goes down meanwhile. */
   pendingTicks: Array<{ tickIndex: number; deliveredSec: number }>;
-  /** When each side last reported at or above the floor; undefined after a report under it, or none yet. */
+  /** When the host last reported at or above the floor; undefined after a report under it, or none yet. */
   hostGoodAtMs: number | undefined;
-  playerGoodAtMs: number | undefined;
+  hostFpsMilli: number | undefined;
+  /** When the player last reported under the floor (a dispute); undefined after a good report. */
+  playerBadAtMs: number | undefined;
+  /** The last sign of the player: a report of its own, or input the host saw (its report's idle time). */
+  lastSignAtMs: number;
+  /** A checker's latest observation of this session: when it saw the stream delivered, or failing. */
+  checkerGoodAtMs: number | undefined;
+  checkerBadAtMs: number | undefined;
+  /** Disputed, not yet billed: billed when a checker sees the stream delivered, dropped when one sees it fail. */
+  heldMs: number;
+  /** The current dispute started (and was flagged) here; undefined when none. */
+  disputeSinceMs: number | undefined;
   verdictFailed: boolean;
   ticking: Promise<void>;
   ending: boolean;
@@ -97,6 +160,7 @@ export class Meter {
   readonly #live = new Map<string, Live>();
   readonly #unsubscribe: Array<() => void> = [];
   readonly #timer: NodeJS.Timeout;
+  #leaseTimer: NodeJS.Timeout | undefined;
   readonly #now: () => number;
   readonly #stopping = new Set<Promise<void>>();
   #closed = false;
@@ -119,6 +183,75 @@ export class Meter {
     );
     this.#timer = setInterval(() => this.#tickDue(), 1000);
     this.#timer.unref();
+    if (params.instanceId !== undefined) {
+      const ttlMs = params.instanceLeaseTtlMs ?? 30_000;
+      void this.#holdInstanceLease();
+      this.#leaseTimer = setInterval(() => void this.#holdInstanceLease(), Math.max(100, Math.floor(ttlMs / 3)));
+      this.#leaseTimer.unref();
+    }
+  }
+
+  async #holdInstanceLease(): Promise<void> {
+    const instanceId = this.#p.instanceId;
+    if (instanceId === undefined || this.#closed) return;
+    await acquireLease(this.#p.ledger, {
+      name: `signaling:${instanceId}`,
+      holder: instanceId,
+      ttlMs: this.#p.instanceLeaseTtlMs ?? 30_000,
+    }).catch((error: unknown) => this.#log.warn({ err: error }, 'could not renew the signaling instance lease'));
+  }
+
+  /**
+   * Ends the live sessions of signaling processes that are gone (see `instanceId`): what they metered is
+   * billed — a last voucher is signed when their metered total has none yet — and each ends with its final
+   * voucher queued, so the settler settles it and releases the rest of its reserve. Call it at start-up (and
+   * from time to time: a process may die while others run). Returns how many were closed.
+   */
+  async closeOrphans(): Promise<number> {
+    const instanceId = this.#p.instanceId;
+    if (instanceId === undefined) return 0;
+    await this.#holdInstanceLease();
+    const { ledger } = this.#p;
+    let closed = 0;
+    for (const session of await listOrphanedSessions(ledger, { instance: instanceId })) {
+      // Metered here, or still known to the signaling cluster (another instance will adopt it): not an orphan.
+      if (this.#live.has(session.sessionId)) continue;
+      const known = this.#p.hub.getSession(session.sessionId);
+      if (known !== undefined && known.state !== 'ended') continue;
+      try {
+        const voucher = await latestVoucher(ledger, session.sessionId);
+        if (session.cumulativeWei > 0n && (voucher?.cumulativeWei ?? 0n) < session.cumulativeWei) {
+          const usage = {
+            sessionId: session.sessionId,
+            authHash: this.#p.signer.authHash(sessionAuthOf(session)),
+            cumulativeAmount: session.cumulativeWei,
+            deliveredSeconds: BigInt(session.deliveredSec),
+          };
+          await recordVoucher(ledger, {
+            usage,
+            meterAddress: this.#p.meterAddress,
+            signature: this.#p.signer.sign(usage),
+          });
+        }
+        await endSession(ledger, {
+          sessionId: session.sessionId,
+          reason: 'error',
+          message: METER_END_MESSAGES.orphaned,
+        });
+        closed += 1;
+        this.#log.warn(
+          {
+            sessionId: session.sessionId,
+            instance: session.signalingInstance,
+            chargedWei: String(session.cumulativeWei),
+          },
+          'orphaned session (its signaling process is gone) ended; its charges go to settlement',
+        );
+      } catch (error) {
+        this.#log.error({ err: error, sessionId: session.sessionId }, 'could not close an orphaned session');
+      }
+    }
+    return closed;
   }
 
   get liveSessions(): number {
@@ -146,8 +279,16 @@ export class Meter {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    clearInterval(this.#leaseTimer);
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     await this.idle();
+    // A clean stop hands this process's live sessions to the next start at once (they are orphans now).
+    const instanceId = this.#p.instanceId;
+    if (instanceId !== undefined && !this.#p.ledger.closed) {
+      await releaseLease(this.#p.ledger, { name: `signaling:${instanceId}`, holder: instanceId }).catch(
+        () => undefined,
+      );
+    }
   }
 
   #start(session: SessionRecord): void {
@@ -162,7 +303,13 @@ export class Meter {
       tickIndex: 0,
       pendingTicks: [],
       hostGoodAtMs: undefined,
-      playerGoodAtMs: undefined,
+      hostFpsMilli: undefined,
+      playerBadAtMs: undefined,
+      lastSignAtMs: now,
+      checkerGoodAtMs: undefined,
+      checkerBadAtMs: undefined,
+      heldMs: 0,
+      disputeSinceMs: undefined,
       verdictFailed: this.#p.hub.checkers.latestVerdict(session.hostId)?.verdict === 'fail',
       ticking: Promise.resolve(),
       ending: false,
@@ -191,12 +338,27 @@ export class Meter {
       tickIndex: Math.max(saved?.tickIndex ?? 0, recorded + 1),
       pendingTicks: [],
       hostGoodAtMs: saved?.hostGoodAtMs ?? undefined,
-      playerGoodAtMs: saved?.playerGoodAtMs ?? undefined,
+      hostFpsMilli: saved?.hostFpsMilli ?? undefined,
+      playerBadAtMs: saved?.playerBadAtMs ?? undefined,
+      lastSignAtMs: saved?.lastSignAtMs ?? now,
+      checkerGoodAtMs: saved?.checkerGoodAtMs ?? undefined,
+      checkerBadAtMs: saved?.checkerBadAtMs ?? undefined,
+      heldMs: saved?.heldMs ?? 0,
+      disputeSinceMs: saved?.disputeSinceMs ?? undefined,
       verdictFailed: saved?.verdictFailed ?? false,
       ticking: Promise.resolve(),
       ending: false,
     };
     this.#live.set(session.id, live);
+    // This process meters it now: it is not an orphan of the one that went down.
+    if (this.#p.instanceId !== undefined) {
+      await claimSessionInstance(this.#p.ledger, {
+        sessionId: live.sessionId,
+        signalingInstance: this.#p.instanceId,
+      }).catch((error: unknown) =>
+        this.#log.warn({ err: error, sessionId: session.id }, 'could not claim the session'),
+      );
+    }
     for (const tick of unrecorded) this.#queueTick(live, tick);
     this.#log.info(
       { sessionId: session.id, nextTick: live.tickIndex, rerun: unrecorded.length, saved: saved !== undefined },
@@ -215,9 +377,19 @@ export class Meter {
       cursorMs: live.cursorMs,
       deliveredMs: live.deliveredMs,
       hostGoodAtMs: live.hostGoodAtMs ?? null,
-      playerGoodAtMs: live.playerGoodAtMs ?? null,
+      hostFpsMilli: live.hostFpsMilli ?? null,
+      playerBadAtMs: live.playerBadAtMs ?? null,
+      lastSignAtMs: live.lastSignAtMs,
+      checkerGoodAtMs: live.checkerGoodAtMs ?? null,
+      checkerBadAtMs: live.checkerBadAtMs ?? null,
+      heldMs: live.heldMs,
+      disputeSinceMs: live.disputeSinceMs ?? null,
       verdictFailed: live.verdictFailed,
     });
+  }
+
+  #setting<K extends keyof MeterSettings>(key: K): Required<MeterSettings>[K] {
+    return (this.#p.settings[key] ?? DEFAULT_METER_SETTINGS[key]) as Required<MeterSettings>[K];
   }
 
   #onReport(report: DeliveryReport): void {
@@ -226,10 +398,53 @@ export class Meter {
     // Freshness is judged on the meter's own clock, from when the report arrived.
     const now = this.#now();
     this.#integrate(live, now);
-    const good = report.fpsMilli >= this.#p.settings.fpsFloor * 1000 ? now : undefined;
-    if (report.source === 'host') live.hostGoodAtMs = good;
-    else live.playerGoodAtMs = good;
+    this.#applyReport(live, report, now);
     this.#save(live.sessionId);
+  }
+
+  #applyReport(live: Live, report: DeliveryReport, now: number): void {
+    const good = report.fpsMilli >= this.#p.settings.fpsFloor * 1000;
+    if (report.source === 'host') {
+      live.hostGoodAtMs = good ? now : undefined;
+      live.hostFpsMilli = report.fpsMilli;
+      if (report.inputIdleMs !== undefined) live.lastSignAtMs = Math.max(live.lastSignAtMs, now - report.inputIdleMs);
+      return;
+    }
+    if (report.source === 'checker') {
+      if (good) {
+        // The stream was seen delivered: what the player disputed is billed after all.
+        live.checkerGoodAtMs = now;
+        live.checkerBadAtMs = undefined;
+        live.deliveredMs += live.heldMs;
+        live.disputeSinceMs = undefined;
+      } else {
+        live.checkerBadAtMs = now;
+        live.checkerGoodAtMs = undefined;
+      }
+      live.heldMs = 0;
+      return;
+    }
+    live.lastSignAtMs = now;
+    if (good) {
+      live.playerBadAtMs = undefined;
+      live.disputeSinceMs = undefined;
+      return;
+    }
+    live.playerBadAtMs = now;
+    if (live.disputeSinceMs === undefined) {
+      live.disputeSinceMs = now;
+      this.#log.warn(
+        { sessionId: live.sessionId, hostId: live.hostId, playerFpsMilli: report.fpsMilli },
+        'the player disputes delivery: billing held until a checker sees the stream',
+      );
+      this.#p.hub.disputeDelivery({
+        sessionId: live.sessionId,
+        hostId: live.hostId,
+        hostFpsMilli: live.hostFpsMilli,
+        playerFpsMilli: report.fpsMilli,
+        atMs: now,
+      });
+    }
   }
 
   #onVerdict(verdict: RoundVerdict): void {
@@ -242,22 +457,79 @@ export class Meter {
     }
   }
 
-  /** Adds the delivered part of [cursor, now] under the state as it was, and moves the cursor to now. */
+  /**
+   * Adds the delivered (and the held) part of [cursor, now] under the state as it was, and moves the cursor to
+   * now. The state's conditions expire with time (freshness, silence), so the stretch is cut where one does.
+   */
   #integrate(live: Live, now: number): void {
     if (now <= live.cursorMs) return;
-    const { hostGoodAtMs, playerGoodAtMs } = live;
-    if (!live.verdictFailed && hostGoodAtMs !== undefined && playerGoodAtMs !== undefined) {
-      const fresh = this.#p.settings.reportFreshMs;
-      const end = Math.min(now, hostGoodAtMs + fresh, playerGoodAtMs + fresh);
-      if (end > live.cursorMs) live.deliveredMs += end - live.cursorMs;
+    const fresh = this.#p.settings.reportFreshMs;
+    const checkerFresh = this.#setting('checkerFreshMs');
+    const pauseAt = live.lastSignAtMs + this.#setting('silentPauseMs');
+    const cuts = [live.cursorMs, now];
+    for (const at of [
+      live.hostGoodAtMs === undefined ? undefined : live.hostGoodAtMs + fresh,
+      live.playerBadAtMs === undefined ? undefined : live.playerBadAtMs + fresh,
+      live.checkerGoodAtMs === undefined ? undefined : live.checkerGoodAtMs + checkerFresh,
+      live.checkerBadAtMs === undefined ? undefined : live.checkerBadAtMs + checkerFresh,
+      pauseAt,
+    ]) {
+      if (at !== undefined && at > live.cursorMs && at < now) cuts.push(at);
+    }
+    cuts.sort((x, y) => x - y);
+    for (let i = 1; i < cuts.length; i += 1) {
+      const from = cuts[i - 1] as number;
+      const to = cuts[i] as number;
+      if (to <= from) continue;
+      const t = from; // conditions hold on [from, to): judge at its start
+      const within = (since: number | undefined, forMs: number) => since !== undefined && t < since + forMs;
+      const billable =
+        within(live.hostGoodAtMs, fresh) &&
+        !live.verdictFailed &&
+        !within(live.checkerBadAtMs, checkerFresh) &&
+        t < pauseAt;
+      if (!billable) continue;
+      if (!within(live.playerBadAtMs, fresh) || within(live.checkerGoodAtMs, checkerFresh))
+        live.deliveredMs += to - from;
+      else live.heldMs += to - from;
     }
     live.cursorMs = now;
   }
 
+  /** Ends sessions whose player went silent, or whose dispute no checker settled in time. */
+  #enforce(live: Live, now: number): boolean {
+    if (now - live.lastSignAtMs >= this.#setting('silentEndMs')) {
+      this.#log.info({ sessionId: live.sessionId, silentMs: now - live.lastSignAtMs }, 'silent player: session ended');
+      this.#p.hub.endSession(live.sessionId, 'afk', METER_END_MESSAGES.silent);
+      return true;
+    }
+    const fresh = this.#p.settings.reportFreshMs;
+    const checkerGoodUntil =
+      live.checkerGoodAtMs === undefined
+        ? Number.NEGATIVE_INFINITY
+        : live.checkerGoodAtMs + this.#setting('checkerFreshMs');
+    const disputing = live.playerBadAtMs !== undefined && now < live.playerBadAtMs + fresh && now >= checkerGoodUntil;
+    if (disputing && live.disputeSinceMs !== undefined) {
+      const since = Math.max(live.disputeSinceMs, checkerGoodUntil);
+      if (now - since >= this.#setting('disputeEndMs')) {
+        this.#log.warn(
+          { sessionId: live.sessionId, hostId: live.hostId, heldMs: live.heldMs },
+          'a dispute no checker settled: session ended, the disputed time not billed',
+        );
+        this.#p.hub.endSession(live.sessionId, 'error', METER_END_MESSAGES.disputed);
+        return true;
+      }
+    }
+    return false;
+  }
+
   #tickDue(): void {
     const now = this.#now();
-    for (const live of this.#live.values()) {
-      if (!live.ending && now - live.lastTickAtMs >= this.#p.settings.tickSec * 1000) this.#enqueueTick(live, now);
+    for (const live of [...this.#live.values()]) {
+      if (live.ending) continue;
+      this.#integrate(live, now);
+      if (this.#enforce(live, now)) continue;
+      if (now - live.lastTickAtMs >= this.#p.settings.tickSec * 1000) this.#enqueueTick(live, now);
     }
   }
 
@@ -339,6 +611,8 @@ export class Meter {
     if (deliveredSec > 0) {
       const usage = {
         sessionId: live.sessionId,
+        // The voucher pays this session's authorization only (the escrow checks the digest it names).
+        authHash: this.#p.signer.authHash(sessionAuthOf(session)),
         cumulativeAmount: session.cumulativeWei,
         deliveredSeconds: BigInt(session.deliveredSec),
       };
@@ -354,6 +628,17 @@ export class Meter {
       maxAmountWei: weiToString(session.authMaxWei),
     });
     if (live.ending) return;
+    // End before the authorization expires: its last voucher must reach the chain while it is honoured.
+    const marginSec = this.#p.settings.expiryMarginSec ?? 900;
+    const nowSec = Math.floor(this.#now() / 1000);
+    if (nowSec + this.#p.settings.tickSec + marginSec >= Number(session.authExpirySec)) {
+      this.#log.info(
+        { sessionId: live.sessionId, expirySec: String(session.authExpirySec) },
+        'session ended before its authorization expires',
+      );
+      this.#p.hub.endSession(live.sessionId, 'insufficient-funds', METER_END_MESSAGES.expiry);
+      return;
+    }
     // End before the next tick would not fit: no second is delivered that cannot be paid.
     const nextTickWei = price * BigInt(this.#p.settings.tickSec);
     const roomAfter = room - chargedWei;

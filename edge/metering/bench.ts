@@ -5,7 +5,7 @@
  * The last line printed is one JSON object.
  */
 import { randomBytes } from 'node:crypto';
-import { type Account, type Hex, hexToBytes } from 'viem';
+import { type Account, bytesToHex, type Hex, hexToBytes } from 'viem';
 import { machineInfo, round } from '../../signaling/bench/machine.js';
 import { SignatureVerifier, signDigest, typedDigests } from '../../signaling/crypto/fastTypedData.js';
 import { type SessionAuth, sessionEscrowDomain, type Usage } from '../../signaling/protocol/index.js';
@@ -30,6 +30,7 @@ const signer = createVoucherSigner({ privateKey: meterKey, domain });
 const N = 5_000;
 const usages: Usage[] = Array.from({ length: N }, (_, i) => ({
   sessionId: `0x${randomBytes(32).toString('hex')}`,
+  authHash: `0x${randomBytes(32).toString('hex')}`,
   cumulativeAmount: BigInt(i + 1) * 277_777_777_777_777n * 5n,
   deliveredSeconds: BigInt((i + 1) * 5),
 }));
@@ -77,7 +78,12 @@ async function redemptions(players: Array<Account & { privateKey: Hex }>, provid
       pricePerSecond: ATH / 1000n,
       expiry,
     };
-    const usage: Usage = { sessionId: auth.sessionId, cumulativeAmount: (ATH / 1000n) * 300n, deliveredSeconds: 300n };
+    const usage: Usage = {
+      sessionId: auth.sessionId,
+      authHash: bytesToHex(escrowDigests.sessionAuth(auth)),
+      cumulativeAmount: (ATH / 1000n) * 300n,
+      deliveredSeconds: 300n,
+    };
     const authSignature = signDigest(hexToBytes(player.privateKey), escrowDigests.sessionAuth(auth));
     const usageSignature = signDigest(meterPrivateKey, escrowDigests.usage(usage));
     return {

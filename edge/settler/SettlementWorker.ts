@@ -512,6 +512,8 @@ export class SettlementWorker {
       authSignature: item.authSignature,
       usage: item.usage,
       usageSignature: item.meterSignature,
+      registered: item.registered,
+      close: item.close,
     }));
     if (entries.every((entry) => packable(entry))) {
       return encodeFunctionData({

@@ -19,6 +19,7 @@ const escrow = sessionEscrowDomain({ chainId: 42161, verifyingContract: '0x11111
 const checker = checkerDomain({ chainId: 42161, verifyingContract: '0x2222222222222222222222222222222222222222' });
 const usage: Usage = {
   sessionId: `0x${'ab'.repeat(32)}`,
+  authHash: `0x${'cd'.repeat(32)}`,
   cumulativeAmount: 123_456_789_000_000_000n,
   deliveredSeconds: 45n,
 };
@@ -89,4 +90,18 @@ test('the fast path accepts what viem signs and refuses wrong signers, tampered 
   // A fresh verifier (no cached key) recovers strictly.
   assert.equal(new SignatureVerifier().verifyStrict(meter.address, digests.usage(usage), signature), true);
   assert.equal(new SignatureVerifier().verifyStrict(other.address, digests.usage(usage), signature), false);
+  // v = 0/1 (the recovery id without the 27), or any other v, the chain's ecrecover refuses: so do we, cached or not.
+  for (const v of [(bytes[64] ?? 27) - 27, 29]) {
+    const odd = new Uint8Array(bytes);
+    odd[64] = v;
+    assert.equal(verifier.verify(meter.address, digests.usage(usage), bytesToHex(odd) as Hex), false, `v=${odd[64]}`);
+    assert.equal(
+      new SignatureVerifier().verifyStrict(meter.address, digests.usage(usage), bytesToHex(odd) as Hex),
+      false,
+      `v=${odd[64]}, strict`,
+    );
+  }
+  // Not 65 bytes (a 64-byte EIP-2098 compact signature, or trailing garbage): refused.
+  assert.equal(verifier.verify(meter.address, digests.usage(usage), bytesToHex(bytes.subarray(0, 64)) as Hex), false);
+  assert.equal(verifier.verify(meter.address, digests.usage(usage), `${signature}00` as Hex), false);
 });

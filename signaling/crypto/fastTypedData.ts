@@ -4,7 +4,8 @@
  * verify against that key with libsecp256k1 compiled to WASM (tiny-secp256k1), over a digest computed with
  * a precomputed domain separator. A signature is checked once: verified digests are remembered.
  *
- * Like the contracts (OpenZeppelin ECDSA), high-s (malleable) signatures are refused.
+ * Exactly the contracts' rules (OpenZeppelin ECDSA): 65 bytes r‖s‖v, v 27 or 28 (never 0/1), s in the lower
+ * half of the curve order (no malleable twin). A signature the chain would not honour is never accepted here.
  */
 import { secp256k1 } from '@noble/curves/secp256k1';
 import * as ecc from 'tiny-secp256k1';
@@ -85,13 +86,15 @@ export class SignatureVerifier {
   }
 
   /**
-   * Verifies against the signer's known public key (WASM, several thousand per second). The recovery byte
-   * is checked on the first signature of a signer only: use it for signers we trust to produce well-formed
-   * signatures (our meter, registered checkers), `verifyStrict` for the rest.
+   * Verifies against the signer's known public key (WASM, several thousand per second). The recovery byte's
+   * value (27/28) is always checked, its match with the key on the first signature of a signer only: use it for
+   * signers we trust to produce well-formed signatures (our meter, registered checkers), `verifyStrict` for the rest.
    */
   verify(expected: Address, digest: Uint8Array, signature: Hex): boolean {
     const sig = hexToBytes(signature);
     if (sig.length !== 65) return false;
+    const v = sig[64] ?? 0;
+    if (v !== 27 && v !== 28) return false;
     const compact = sig.subarray(0, 64);
     const s = BigInt(bytesToHex(sig.subarray(32, 64)));
     if (s === 0n || s > HALF_N) return false;
@@ -100,9 +103,7 @@ export class SignatureVerifier {
     if (this.#verified.has(key)) return true;
     let publicKey = this.#publicKeys.get(address);
     if (!publicKey) {
-      const v = sig[64] ?? 0;
-      const recovery = v >= 27 ? v - 27 : v;
-      if (recovery !== 0 && recovery !== 1) return false;
+      const recovery = v - 27;
       try {
         const recovered = secp256k1.Signature.fromCompact(compact)
           .addRecoveryBit(recovery)

@@ -3,11 +3,31 @@ import type { RoundVerdict } from '../checkers/CheckerDesk.js';
 import type { HostRecord } from '../store/HostRegistry.js';
 import type { SessionRecord } from './SessionRecord.js';
 
-/** What a host or a player said a live session delivered (every few seconds). */
+/**
+ * What a host, a player or a checker said a live session delivered. Hosts and players report every few
+ * seconds; checkers (issue 14: sampling live sessions) report what they observed of this session's stream.
+ * The meter bills on the host's and the checkers' word; the player's can only dispute (see edge/metering).
+ */
 export type DeliveryReport = {
   sessionId: string;
-  source: 'host' | 'player';
+  source: 'host' | 'player' | 'checker';
   fpsMilli: number;
+  atMs: number;
+  /** Host reports: how long since the player's last input reached the host. */
+  inputIdleMs?: number;
+  /** Checker reports: the checker that observed. */
+  checkerAddress?: `0x${string}`;
+};
+
+/**
+ * The player says the stream is not arriving (under the fps floor) while the host says it is sending: billing of
+ * that stretch waits for a checker's word, and the session is flagged for checkers to look at (issue 14).
+ */
+export type DeliveryDispute = {
+  sessionId: string;
+  hostId: string;
+  hostFpsMilli: number | undefined;
+  playerFpsMilli: number;
   atMs: number;
 };
 
@@ -23,6 +43,8 @@ export type SignalingHubEvents = {
   /** Another instance took over a session this one ran (its player reconnected there): stop metering it here. */
   sessionMoved: (session: SessionRecord) => void;
   report: (report: DeliveryReport) => void;
+  /** A session's delivery is disputed by its player: checkers should observe it (see DeliveryDispute). */
+  deliveryDisputed: (dispute: DeliveryDispute) => void;
   verdict: (verdict: RoundVerdict) => void;
   /** A host registered (or re-registered after a reconnect) with a proven provider wallet. */
   hostRegistered: (host: HostRecord) => void;
@@ -40,6 +62,7 @@ export class HubEvents {
     sessionAdopted: new Set(),
     sessionMoved: new Set(),
     report: new Set(),
+    deliveryDisputed: new Set(),
     verdict: new Set(),
     hostRegistered: new Set(),
     hostDown: new Set(),

@@ -337,6 +337,7 @@ export class SessionLifecycle implements SessionsPort {
       source: 'host',
       fpsMilli: message.fpsMilli,
       atMs: this.#ctx.now(),
+      inputIdleMs: message.inputIdleMs,
     });
     if (session.state === 'streaming' && message.inputIdleMs > this.#ctx.settings.afkTimeoutMs) {
       this.end(session, 'afk');

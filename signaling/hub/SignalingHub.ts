@@ -24,7 +24,7 @@ import type { HostStore, MeterStateStore, SignalingStore } from '../store/Signal
 import { CheckerRounds } from './CheckerRounds.js';
 import { ClusterBridge } from './ClusterBridge.js';
 import type { HubContext, HubPorts, HubServices } from './HubContext.js';
-import { HubEvents, type SignalingHubEvents } from './HubEvents.js';
+import { type DeliveryDispute, HubEvents, type SignalingHubEvents } from './HubEvents.js';
 import { Matchmaking } from './Matchmaking.js';
 import { PaymentFlow } from './PaymentFlow.js';
 import type { PaymentGate } from './PaymentGate.js';
@@ -251,6 +251,23 @@ export class SignalingHub {
   endSession(sessionId: string, reason: EndReasonName, message?: string): void {
     const session = this.#ctx.store.sessions.get(sessionId);
     if (session) this.#sessions.end(session, reason, message);
+  }
+
+  /**
+   * The meter flags a session whose player disputes delivery: listeners of `deliveryDisputed` (the checkers'
+   * sampling of live sessions, issue 14) should observe it and report with `reportCheckerObservation`.
+   */
+  disputeDelivery(dispute: DeliveryDispute): void {
+    this.#ctx.log.warn(dispute, 'delivery disputed by the player: flagged for checkers');
+    this.#ctx.events.emit('deliveryDisputed', dispute);
+  }
+
+  /**
+   * A checker's observation of a live session's stream (issue 14): the meter bills a stretch the player
+   * disputes when a checker saw it delivered, and stops billing when a checker saw it fail.
+   */
+  reportCheckerObservation(observation: { sessionId: string; checkerAddress: `0x${string}`; fpsMilli: number }): void {
+    this.#ctx.events.emit('report', { ...observation, source: 'checker', atMs: this.#ctx.now() });
   }
 
   /** Sends a message to the player of a session, if connected (the meter's charge ticker). */

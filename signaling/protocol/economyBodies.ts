@@ -42,7 +42,10 @@ export const SettlementStateName = Type.Union([
   Type.Literal('superseded'),
 ]);
 
-/** A session as the ledger holds it: the signed SessionAuth's terms and the running totals. */
+/**
+ * A session as the ledger holds it: the SessionAuth's terms (never its signature: issue 12) and the running
+ * totals, and when the chain closed it (released the rest of its reserve).
+ */
 export const LedgerSessionView = obj({
   sessionId: SessionId,
   payerAddress: Address,
@@ -54,7 +57,6 @@ export const LedgerSessionView = obj({
   priceWeiPerSec: WeiString,
   authMaxWei: WeiString,
   authExpirySec: Uint64String,
-  authSignature: HexBytes,
   state: SessionState,
   endReason: Nullable(EndReason),
   endMessage: Nullable(Type.String()),
@@ -65,6 +67,7 @@ export const LedgerSessionView = obj({
   createdAt: Time,
   startedAt: Nullable(Time),
   endedAt: Nullable(Time),
+  chainClosedAt: Nullable(Time),
 });
 
 export const UsageTickView = obj({
@@ -77,23 +80,24 @@ export const UsageTickView = obj({
   recordedAt: Time,
 });
 
+/** The session's latest voucher as the public sees it: its amounts, not the meter's signature. */
 export const VoucherView = obj({
   sessionId: SessionId,
   cumulativeWei: WeiString,
   deliveredSec: Type.Integer(),
   meterAddress: Address,
-  signature: HexBytes,
   updatedAt: Time,
 });
 
-/** One row of the settlement outbox: the voucher being redeemed and where its transaction is. */
+/** One row of the settlement outbox: the voucher being redeemed (amounts only) and where its transaction is. */
 export const SettlementView = obj({
   settlementId: Uint64String,
   sessionId: SessionId,
   cumulativeWei: WeiString,
   deliveredSec: Type.Integer(),
   meterAddress: Address,
-  meterSignature: HexBytes,
+  /** The session's final voucher: its redeem closes the session on chain. */
+  final: Type.Boolean(),
   state: SettlementStateName,
   batchId: Nullable(Type.String()),
   attempts: Type.Integer({ minimum: 0 }),
@@ -112,7 +116,30 @@ export const SettlementView = obj({
   updatedAt: Time,
 });
 
-/** `GET /api/sessions/:id/charges`. */
+/**
+ * `GET /api/sessions/:id/voucher` — for the session's payer or provider only, on a signed request: everything
+ * needed to redeem the session's latest voucher without the meter (SessionEscrow.redeem with this auth, its
+ * signature, the usage's amounts and the meter's signature over the Usage struct, authHash included).
+ */
+export const SessionVoucherBody = obj({
+  auth: obj({
+    sessionId: SessionId,
+    player: Address,
+    provider: Address,
+    maxAmount: WeiString,
+    pricePerSecond: WeiString,
+    expiry: Uint64String,
+  }),
+  authSignature: HexBytes,
+  usage: Nullable(
+    obj({ sessionId: SessionId, authHash: Bytes32, cumulativeAmount: WeiString, deliveredSeconds: Uint64String }),
+  ),
+  usageSignature: Nullable(HexBytes),
+  settledWei: WeiString,
+});
+export type SessionVoucherBody = Static<typeof SessionVoucherBody>;
+
+/** `GET /api/sessions/:id/charges` — amounts and public chain facts, never a signature (issue 12). */
 export const SessionChargesBody = obj({
   session: LedgerSessionView,
   ticks: Type.Array(UsageTickView),

@@ -12,6 +12,7 @@ export {
   PlayTokenTermsBody,
   ProviderEarningsBody,
   SessionChargesBody,
+  SessionVoucherBody,
   SettlementStateName,
   SettlementView,
   StudioCreatedBody,

@@ -31,10 +31,15 @@ export const sessionAuthTypes = {
   ],
 } as const;
 
-/** The meter's cumulative statement of what a session has cost so far; each supersedes the last. */
+/**
+ * The meter's cumulative statement of what a session has cost so far; each supersedes the last. `authHash` is
+ * the EIP-712 digest of the SessionAuth it pays: a voucher is good for that one authorization only (a payer who
+ * signs a second SessionAuth for the session, naming another payee, cannot redeem the meter's voucher with it).
+ */
 export const usageTypes = {
   Usage: [
     { name: 'sessionId', type: 'bytes32' },
+    { name: 'authHash', type: 'bytes32' },
     { name: 'cumulativeAmount', type: 'uint256' },
     { name: 'deliveredSeconds', type: 'uint64' },
   ],
@@ -63,7 +68,7 @@ export type SessionAuth = {
   expiry: bigint;
 };
 
-export type Usage = { sessionId: Hex; cumulativeAmount: bigint; deliveredSeconds: bigint };
+export type Usage = { sessionId: Hex; authHash: Hex; cumulativeAmount: bigint; deliveredSeconds: bigint };
 
 export type CheckReport = {
   container: string;

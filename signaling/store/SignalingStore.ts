@@ -103,7 +103,16 @@ export type MeterState = {
   cursorMs: number;
   deliveredMs: number;
   hostGoodAtMs: number | null;
-  playerGoodAtMs: number | null;
+  hostFpsMilli: number | null;
+  /** The player's latest report under the floor (a dispute), the last sign of the player (report or input). */
+  playerBadAtMs: number | null;
+  lastSignAtMs: number;
+  /** A checker's latest observation of the session (good or failing). */
+  checkerGoodAtMs: number | null;
+  checkerBadAtMs: number | null;
+  /** Disputed time held until a checker's word; when the current dispute started. */
+  heldMs: number;
+  disputeSinceMs: number | null;
   verdictFailed: boolean;
 };
 

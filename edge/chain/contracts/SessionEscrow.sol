@@ -6,15 +6,22 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 
 /// @notice Players (and studios) deposit ATH; render-host providers are paid from it for metered sessions.
 ///
 /// A session is paid with two signatures: the payer's `SessionAuth` (caps what the session can ever cost, at
-/// a fixed price per second, until an expiry) and the meter's cumulative `Usage` voucher (what it has cost so
-/// far). Each redeem pays the difference between the voucher and what was already claimed, so vouchers are
-/// idempotent: a stale or replayed one pays nothing. The fee is split per redeemed amount exactly as the
-/// off-chain ledger does: fee = amount·feeBps/10⁴, checker pool = fee·checkerShareBps/10⁴, treasury the rest.
+/// a fixed price per second, until an expiry, to one provider) and the meter's cumulative `Usage` voucher (what
+/// it has cost so far, for that one authorization: the voucher names the authorization's EIP-712 digest). Each
+/// redeem pays the difference between the voucher and what was already claimed, so vouchers are idempotent: a
+/// stale or replayed one pays nothing. The fee is split per redeemed amount exactly as the off-chain ledger
+/// does: fee = amount·feeBps/10⁴, checker pool = fee·checkerShareBps/10⁴, treasury the rest.
+///
+/// A session's terms are fixed by its first redeem: the escrow stores (part of) that authorization's digest
+/// and every later redeem must bring the same authorization — payee, price, cap, expiry and payer cannot be
+/// changed by any later signature, and no redeem pays more than the stored cap or anyone but the stored
+/// provider. The meter's last voucher of an ended session is sent as *final*: it pays and releases what the
+/// session had reserved beyond it.
 ///
 /// Withdrawals wait `withdrawDelay` after a request and never go below what registered sessions may still
 /// claim (`reserved`). A session is registered by its first redeem; the off-chain settler redeems every open
@@ -26,8 +33,11 @@ contract SessionEscrow is EIP712, AccessControl {
         "SessionAuth(bytes32 sessionId,address player,address provider,uint256 maxAmount,uint256 pricePerSecond,uint64 expiry)"
     );
     bytes32 public constant USAGE_TYPEHASH =
-        keccak256("Usage(bytes32 sessionId,uint256 cumulativeAmount,uint64 deliveredSeconds)");
+        keccak256("Usage(bytes32 sessionId,bytes32 authHash,uint256 cumulativeAmount,uint64 deliveredSeconds)");
     uint256 private constant BPS = 10_000;
+    /// Gas a smart wallet (ERC-1271) may use to answer for a signature: a wallet that burns more is refused,
+    /// and can never make a batch run out of gas. The server applies the same cap (it asks `checkAuthorization`).
+    uint256 public constant ERC1271_GAS = 50_000;
 
     struct SessionAuth {
         bytes32 sessionId;
@@ -40,33 +50,36 @@ contract SessionEscrow is EIP712, AccessControl {
 
     struct Usage {
         bytes32 sessionId;
+        bytes32 authHash;
         uint256 cumulativeAmount;
         uint64 deliveredSeconds;
     }
 
-    /// A session's authorization and its latest cumulative voucher (the voucher's session id is the auth's:
-    /// not repeated in calldata). `usageSignature` may be empty when the meter itself submits.
+    /// A session's authorization and its latest cumulative voucher (the voucher's session id and authorization
+    /// digest are the auth's: not repeated in calldata). `usageSignature` may be empty when the meter itself
+    /// submits. `close` (honoured from the meter only) marks the session's last voucher: the unused part of
+    /// its cap is released to the payer.
     struct Redemption {
         SessionAuth auth;
         bytes authSignature;
         uint256 cumulativeAmount;
         uint64 deliveredSeconds;
         bytes usageSignature;
+        bool close;
     }
 
-    /// One storage slot per session — what keeps a first redeem near 20k gas of storage. Claimed and cap in
-    /// 80 bits (up to ≈1.2 million ATH per session), expiry in 32 (seconds, until 2106), and the low 64 bits
-    /// of the payer's address, so a later voucher can only ever draw on the payer who registered the session.
-    struct SessionState {
-        uint80 claimed;
-        uint80 maxAmount;
-        uint32 expiry;
-        uint64 payerTag;
-    }
+    /// One storage word per session — what keeps a first redeem near 20k gas of storage: the claimed amount in
+    /// bits 0–79 (up to ≈1.2 million ATH per session), two flags in bits 80–87, and in bits 88–255 the first
+    /// 21 bytes of the digest of the authorization that registered the session. The cap, expiry, payer and
+    /// provider are not stored: every redeem brings the authorization, and its digest must match.
+    uint256 private constant CLAIMED_MASK = (1 << 80) - 1;
+    uint256 private constant REGISTERED = 1 << 80;
+    uint256 private constant CLOSED = 1 << 81;
+    uint256 private constant TAG_SHIFT = 88;
 
     struct Account {
         uint128 balance;
-        /// What registered, unexpired sessions may still claim.
+        /// What registered, open sessions may still claim.
         uint128 reserved;
     }
 
@@ -83,7 +96,7 @@ contract SessionEscrow is EIP712, AccessControl {
     uint16 public checkerShareBps;
     uint64 public withdrawDelay;
 
-    mapping(bytes32 => SessionState) public sessions;
+    mapping(bytes32 => uint256) private sessions;
     mapping(address => Account) public accounts;
     mapping(address => WithdrawRequest) public withdrawRequests;
     /// Provider, checker-pool and treasury earnings, withdrawn with `withdrawEarnings`.
@@ -97,6 +110,7 @@ contract SessionEscrow is EIP712, AccessControl {
     event Redeemed(bytes32 indexed sessionId, uint256 cumulative);
     event BatchRedeemed(uint256 paidCount, uint256 skippedCount, uint256 paidTotal);
     event VoucherSkipped(bytes32 indexed sessionId, uint8 reason);
+    /// A session was closed (its final voucher, or its expiry): `unclaimed` of its reserve went back to the payer.
     event SessionReleased(bytes32 indexed sessionId, uint256 unclaimed);
     event EarningsWithdrawn(address indexed account, uint256 amount);
     event ParametersChanged(address meter, address treasury, address checkerPool, uint16 feeBps, uint16 checkerShareBps);
@@ -109,9 +123,12 @@ contract SessionEscrow is EIP712, AccessControl {
     error OverCap();
     error OverPrice();
     error Stale();
-    error WrongPayer();
+    error WrongTerms();
+    error Closed();
     error InsufficientEscrow(uint256 free, uint256 needed);
     error NotExpired();
+    /// Not enough gas left to give a smart wallet its `ERC1271_GAS`: the whole transaction needs more gas.
+    error GasForWallet();
 
     constructor(
         IERC20 token_,
@@ -153,19 +170,29 @@ contract SessionEscrow is EIP712, AccessControl {
     }
 
     function hashSessionAuth(SessionAuth calldata a) public view returns (bytes32) {
-        return _hashTypedDataV4(
-            keccak256(
-                abi.encode(SESSION_AUTH_TYPEHASH, a.sessionId, a.player, a.provider, a.maxAmount, a.pricePerSecond, a.expiry)
-            )
-        );
+        return _hashAuth(a.sessionId, a.player, a.provider, a.maxAmount, a.pricePerSecond, a.expiry);
     }
 
     function hashUsage(Usage calldata u) external view returns (bytes32) {
-        return _hashUsage(u.sessionId, u.cumulativeAmount, u.deliveredSeconds);
+        return _hashUsage(u.sessionId, u.authHash, u.cumulativeAmount, u.deliveredSeconds);
     }
 
-    function _hashUsage(bytes32 sessionId, uint256 cumulativeAmount, uint64 deliveredSeconds) private view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(USAGE_TYPEHASH, sessionId, cumulativeAmount, deliveredSeconds)));
+    function _hashUsage(bytes32 sessionId, bytes32 authHash, uint256 cumulativeAmount, uint256 deliveredSeconds)
+        private
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(USAGE_TYPEHASH, sessionId, authHash, cumulativeAmount, deliveredSeconds)));
+    }
+
+    function _hashAuth(bytes32 sessionId, address player, address provider, uint256 maxAmount, uint256 price, uint256 expiry)
+        private
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(SESSION_AUTH_TYPEHASH, sessionId, player, provider, maxAmount, price, expiry))
+        );
     }
 
     // ---- payers ------------------------------------------------------------------------------------------
@@ -200,21 +227,21 @@ contract SessionEscrow is EIP712, AccessControl {
         emit Withdrawn(msg.sender, request.amount);
     }
 
-    /// Frees the reserve of an expired session (anyone may call it; it only ever helps the payer).
-    function releaseExpired(bytes32 sessionId, address payer) external {
-        SessionState memory s = sessions[sessionId];
-        if (s.expiry == 0 || block.timestamp <= s.expiry) revert NotExpired();
-        if (s.payerTag != uint64(uint160(payer))) revert WrongPayer();
-        if (s.maxAmount == s.claimed) return;
-        uint256 unclaimed = s.maxAmount - s.claimed;
-        accounts[payer].reserved -= uint128(unclaimed);
-        sessions[sessionId].maxAmount = s.claimed;
-        emit SessionReleased(sessionId, unclaimed);
+    /// Frees the reserve of an open session whose authorization has expired (anyone may call it; it only ever
+    /// helps the payer). The authorization must be the one that registered the session.
+    function releaseExpired(SessionAuth calldata a) external {
+        uint256 word = sessions[a.sessionId];
+        if (word & REGISTERED == 0 || word & CLOSED != 0 || block.timestamp <= a.expiry) revert NotExpired();
+        if (word >> TAG_SHIFT != uint256(hashSessionAuth(a)) >> TAG_SHIFT) revert WrongTerms();
+        uint256 unclaimed = a.maxAmount - (word & CLAIMED_MASK);
+        accounts[a.player].reserved -= uint128(unclaimed);
+        sessions[a.sessionId] = word | CLOSED;
+        emit SessionReleased(a.sessionId, unclaimed);
     }
 
     // ---- redeeming ---------------------------------------------------------------------------------------
 
-    /// Why a voucher is not paid. `redeem` reverts with the matching error; `redeemBatch` skips the item with
+    /// Why a voucher is not paid. `redeem` reverts with the matching error; the batches skip the item with
     /// `VoucherSkipped(sessionId, code)`, so one bad voucher never loses a whole batch.
     uint8 private constant OK = 0;
     uint8 private constant STALE = 1;
@@ -223,21 +250,30 @@ contract SessionEscrow is EIP712, AccessControl {
     uint8 private constant OVER_CAP = 4;
     uint8 private constant OVER_PRICE = 5;
     uint8 private constant INSUFFICIENT_ESCROW = 6;
-    uint8 private constant WRONG_PAYER = 7;
+    /// The voucher's authorization is not the one that registered the session (another payee, price, cap…).
+    uint8 private constant WRONG_TERMS = 7;
+    /// The session was closed (final voucher or expiry): nothing more can be drawn.
+    uint8 private constant CLOSED_SESSION = 8;
 
     function redeem(Redemption calldata r) external {
-        (uint256 paid, uint8 code) = _redeem(r);
+        SessionAuth calldata a = r.auth;
+        (uint256 paid, uint8 code) = _redeemAbi(r);
         if (code == STALE) revert Stale();
         if (code == BAD_SIGNATURE) revert BadSignature();
         if (code == EXPIRED) revert Expired();
         if (code == OVER_CAP) revert OverCap();
         if (code == OVER_PRICE) revert OverPrice();
-        if (code == INSUFFICIENT_ESCROW) revert InsufficientEscrow(accounts[r.auth.player].balance - accounts[r.auth.player].reserved, r.auth.maxAmount);
-        if (code == WRONG_PAYER) revert WrongPayer();
-        emit Redeemed(r.auth.sessionId, r.cumulativeAmount);
+        if (code == INSUFFICIENT_ESCROW) {
+            Account memory account = accounts[a.player];
+            bool close = r.close && msg.sender == meter;
+            revert InsufficientEscrow(account.balance - account.reserved, close ? r.cumulativeAmount : a.maxAmount);
+        }
+        if (code == WRONG_TERMS) revert WrongTerms();
+        if (code == CLOSED_SESSION) revert Closed();
+        emit Redeemed(a.sessionId, r.cumulativeAmount);
         uint256 fee = (paid * feeBps) / BPS;
         uint256 pool = (fee * checkerShareBps) / BPS;
-        earnings[r.auth.provider] += paid - fee;
+        earnings[a.provider] += paid - fee;
         earnings[checkerPool] += pool;
         earnings[treasury] += fee - pool;
     }
@@ -246,16 +282,18 @@ contract SessionEscrow is EIP712, AccessControl {
     /// (the settler sorts a batch by provider) and once for the pool and the treasury. The fee is split per
     /// item, exactly as the ledger journals each item, so both agree to the wei.
     function redeemBatch(Redemption[] calldata items) external {
+        uint256 fbps = feeBps;
+        uint256 sbps = checkerShareBps;
         address provider;
         uint256 owed;
         uint256 poolTotal;
         uint256 treasuryTotal;
         uint256 paidTotal;
         uint256 skipped;
-        uint16 fbps = feeBps;
-        uint16 sbps = checkerShareBps;
         for (uint256 i = 0; i < items.length; i++) {
-            (uint256 paid, uint8 code) = _redeem(items[i]);
+            uint256 freeMemory = _freeMemory();
+            (uint256 paid, uint8 code) = _redeemAbi(items[i]);
+            _resetMemory(freeMemory);
             if (code != OK) {
                 emit VoucherSkipped(items[i].auth.sessionId, code);
                 skipped++;
@@ -280,91 +318,150 @@ contract SessionEscrow is EIP712, AccessControl {
         emit BatchRedeemed(items.length - skipped, skipped, paidTotal);
     }
 
-    /// Checks a voucher and pays `cumulative − claimed` from the payer; on a session's first redeem the whole
-    /// cap is reserved from the payer's free balance (and drawn down by later redeems). No state changes
-    /// unless the result is OK.
-    function _redeem(Redemption calldata r) private returns (uint256 paid, uint8 code) {
-        SessionAuth calldata a = r.auth;
-        uint256 cumulative = r.cumulativeAmount;
-        SessionState memory s = sessions[a.sessionId];
-        if (s.expiry != 0 && cumulative <= s.claimed) return (0, STALE);
-        code = _checkTerms(a.maxAmount, a.pricePerSecond, a.expiry, cumulative, r.deliveredSeconds);
-        if (code != OK) return (0, code);
-        if (!_validPlayerSignature(a.player, hashSessionAuth(a), r.authSignature)) return (0, BAD_SIGNATURE);
-        // When the meter submits its own vouchers it is the signer: no need to check its signature again.
-        if (msg.sender != meter) {
-            (address signer, ECDSA.RecoverError err,) =
-                ECDSA.tryRecover(_hashUsage(a.sessionId, cumulative, r.deliveredSeconds), r.usageSignature);
-            if (err != ECDSA.RecoverError.NoError || signer != meter) return (0, BAD_SIGNATURE);
+    /// Each item's scratch memory (the encoded struct it hashes) is given back after the item: memory costs
+    /// grow with the square of its size, so a batch of 50 would otherwise pay for all 50 at once.
+    function _freeMemory() private pure returns (uint256 pointer) {
+        assembly ("memory-safe") {
+            pointer := mload(0x40)
         }
-        return _settle(a.sessionId, a.player, a.maxAmount, a.expiry, cumulative, s);
     }
 
-    function _checkTerms(uint256 maxAmount, uint256 pricePerSecond, uint256 expiry, uint256 cumulative, uint256 delivered)
+    function _resetMemory(uint256 pointer) private pure {
+        assembly ("memory-safe") {
+            mstore(0x40, pointer)
+        }
+    }
+
+    /// One ABI item: the stored session's verdict, the payer's signature on a first redeem (ECDSA or ERC-1271),
+    /// the meter's voucher signature unless the meter sends, then the payment.
+    function _redeemAbi(Redemption calldata r) private returns (uint256 paid, uint8 code) {
+        SessionAuth calldata a = r.auth;
+        bytes32 digest = hashSessionAuth(a);
+        bool close = r.close && msg.sender == meter;
+        uint256 word;
+        (code, word) = _check(a.sessionId, a.maxAmount, a.pricePerSecond, a.expiry, digest, r.cumulativeAmount, r.deliveredSeconds, close);
+        if (code != OK) return (0, code);
+        if (word & REGISTERED == 0 && !_validPlayerSignature(a.player, digest, r.authSignature)) return (0, BAD_SIGNATURE);
+        // When the meter submits its own vouchers it is the signer: no need to check its signature again.
+        if (msg.sender != meter) {
+            (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(
+                _hashUsage(a.sessionId, digest, r.cumulativeAmount, r.deliveredSeconds), r.usageSignature
+            );
+            if (err != ECDSA.RecoverError.NoError || signer != meter) return (0, BAD_SIGNATURE);
+        }
+        return _settle(a.sessionId, a.player, a.maxAmount, digest, r.cumulativeAmount, close, word);
+    }
+
+    /// What the stored session says about a voucher: OK to go on (the caller then checks the payer's signature
+    /// if the session is not registered yet; later redeems are bound by the stored tag), or why not.
+    function _check(
+        bytes32 sessionId,
+        uint256 maxAmount,
+        uint256 price,
+        uint256 expiry,
+        bytes32 digest,
+        uint256 cumulative,
+        uint256 delivered,
+        bool close
+    ) private view returns (uint8 code, uint256 word) {
+        word = sessions[sessionId];
+        uint256 claimedNow = word & CLAIMED_MASK;
+        bool registered = word & REGISTERED != 0;
+        if (registered && word >> TAG_SHIFT != uint256(digest) >> TAG_SHIFT) return (WRONG_TERMS, word);
+        // A final voucher at the claimed amount still closes an open session (it releases the reserve).
+        bool releaseOnly = close && registered && word & CLOSED == 0 && cumulative == claimedNow;
+        if (cumulative <= claimedNow && !releaseOnly) return (STALE, word);
+        if (word & CLOSED != 0) return (CLOSED_SESSION, word);
+        return (_checkTerms(maxAmount, price, expiry, cumulative, delivered, !releaseOnly), word);
+    }
+
+    function _checkTerms(uint256 maxAmount, uint256 price, uint256 expiry, uint256 cumulative, uint256 delivered, bool paying)
         private
         view
         returns (uint8)
     {
-        if (block.timestamp > expiry) return EXPIRED;
+        if (paying && block.timestamp > expiry) return EXPIRED;
         if (cumulative > maxAmount || maxAmount > type(uint80).max || expiry > type(uint32).max) return OVER_CAP;
-        if (cumulative > pricePerSecond * delivered) return OVER_PRICE;
+        if (price > type(uint80).max || delivered > type(uint64).max || cumulative > price * delivered) return OVER_PRICE;
         return OK;
     }
 
-    /// Pays `cumulative − claimed` from the payer; on a session's first redeem the whole cap is reserved from
-    /// the payer's free balance (and drawn down by later redeems). No state changes unless the result is OK.
-    function _settle(bytes32 sessionId, address player, uint256 maxAmount, uint256 expiry, uint256 cumulative, SessionState memory s)
+    /// Pays `cumulative − claimed` from the payer. A session's first redeem registers it — stores the
+    /// authorization's tag and reserves its whole cap from the payer's free balance (only the voucher, when it
+    /// is also the last); a final voucher releases what is left of the reserve. No state changes unless OK.
+    function _settle(bytes32 sessionId, address player, uint256 maxAmount, bytes32 digest, uint256 cumulative, bool close, uint256 word)
         private
         returns (uint256 paid, uint8 code)
     {
         Account memory account = accounts[player];
-        uint64 payerTag = uint64(uint160(player));
-        if (s.expiry == 0) {
-            if (account.balance - account.reserved < maxAmount) return (0, INSUFFICIENT_ESCROW);
-            account.reserved += uint128(maxAmount);
-            s = SessionState(0, uint80(maxAmount), uint32(expiry), payerTag);
-        } else if (s.payerTag != payerTag) {
-            return (0, WRONG_PAYER);
+        uint256 reserved = account.reserved;
+        bool registered = word & REGISTERED != 0;
+        if (!registered) {
+            uint256 hold = close ? cumulative : maxAmount;
+            if (account.balance - reserved < hold) return (0, INSUFFICIENT_ESCROW);
+            reserved += hold;
+            word = (uint256(digest) >> TAG_SHIFT) << TAG_SHIFT;
         }
-        paid = cumulative - s.claimed;
-        accounts[player] = Account(account.balance - uint128(paid), account.reserved - uint128(paid));
-        sessions[sessionId] = SessionState(uint80(cumulative), s.maxAmount, s.expiry, payerTag);
+        paid = cumulative - (word & CLAIMED_MASK);
+        reserved -= paid;
+        uint256 flags = REGISTERED;
+        if (close) {
+            flags |= CLOSED;
+            uint256 unclaimed = registered ? maxAmount - cumulative : 0;
+            reserved -= unclaimed;
+            emit SessionReleased(sessionId, unclaimed);
+        }
+        accounts[player] = Account(account.balance - uint128(paid), uint128(reserved));
+        sessions[sessionId] = (word & ~CLAIMED_MASK) | flags | cumulative;
         return (paid, OK);
     }
 
-    /// Size of one item of `redeemPacked`: sessionId 32, player 20, provider 20, maxAmount 10, pricePerSecond
-    /// 10, expiry 4, cumulativeAmount 10, deliveredSeconds 4, then the player's signature r 32, s 32, v 1.
-    uint256 private constant PACKED_ITEM = 175;
+    /// Layout of one item of `redeemPacked`: sessionId 32, player 20, provider 20, maxAmount 10, pricePerSecond
+    /// 10, expiry 4, cumulativeAmount 10, deliveredSeconds 4, flags 1 (bit 0: final voucher; bit 1: the
+    /// payer's signature follows) — 111 bytes — then, when flagged, the payer's signature r 32, s 32, v 1.
+    uint256 private constant PACKED_HEAD = 111;
+    uint256 private constant PACKED_SIGNATURE = 65;
 
     /// The meter's compact batch for payers with plain keys (ECDSA): about a third less calldata than ABI
-    /// structs, which is most of what separates a batch from the 40k-gas-per-session budget. Items whose
+    /// structs, which is most of what separates a batch from the 40k-gas-per-session budget. Sessions already
+    /// registered need no signature (their tag is checked): later vouchers are 111 bytes. Items whose
     /// signature is not the payer's key (smart wallets) are skipped; the settler sends those via `redeemBatch`.
     function redeemPacked(bytes calldata packed) external {
         if (msg.sender != meter) revert BadSignature();
-        if (packed.length % PACKED_ITEM != 0) revert BadAmount();
-        uint256 n = packed.length / PACKED_ITEM;
+        uint256 fbps = feeBps;
+        uint256 sbps = checkerShareBps;
         address provider;
         uint256 owed;
         uint256 poolTotal;
         uint256 treasuryTotal;
         uint256 paidTotal;
         uint256 skipped;
-        for (uint256 i = 0; i < n; i++) {
-            bytes calldata item = packed[i * PACKED_ITEM:(i + 1) * PACKED_ITEM];
-            (uint256 paid, uint8 code, address p) = _redeemPackedItem(item);
+        uint256 n;
+        uint256 at;
+        while (at < packed.length) {
+            uint256 freeMemory = _freeMemory();
+            (uint256 paid, uint8 code, address p, uint256 next) = _redeemPackedItem(packed, at);
+            _resetMemory(freeMemory);
+            n++;
             if (code != OK) {
-                emit VoucherSkipped(bytes32(item[0:32]), code);
+                bytes32 skippedId;
+                assembly ("memory-safe") {
+                    skippedId := calldataload(add(packed.offset, at))
+                }
+                emit VoucherSkipped(skippedId, code);
                 skipped++;
+                at = next;
                 continue;
             }
+            at = next;
             paidTotal += paid;
             if (p != provider) {
                 if (owed != 0) earnings[provider] += owed;
                 provider = p;
                 owed = 0;
             }
-            uint256 fee = (paid * feeBps) / BPS;
-            uint256 pool = (fee * checkerShareBps) / BPS;
+            uint256 fee = (paid * fbps) / BPS;
+            uint256 pool = (fee * sbps) / BPS;
             owed += paid - fee;
             poolTotal += pool;
             treasuryTotal += fee - pool;
@@ -375,34 +472,102 @@ contract SessionEscrow is EIP712, AccessControl {
         emit BatchRedeemed(n - skipped, skipped, paidTotal);
     }
 
-    function _redeemPackedItem(bytes calldata item) private returns (uint256 paid, uint8 code, address provider) {
-        bytes32 sessionId = bytes32(item[0:32]);
-        uint256 cumulative = uint80(bytes10(item[96:106]));
-        SessionState memory s = sessions[sessionId];
-        if (s.expiry != 0 && cumulative <= s.claimed) return (0, STALE, address(0));
-        address player = address(bytes20(item[32:52]));
-        provider = address(bytes20(item[52:72]));
-        uint256 maxAmount = uint80(bytes10(item[72:82]));
-        uint256 price = uint80(bytes10(item[82:92]));
-        uint256 expiry = uint32(bytes4(item[92:96]));
-        code = _checkTerms(maxAmount, price, expiry, cumulative, uint32(bytes4(item[106:110])));
-        if (code != OK) return (0, code, provider);
-        bytes32 digest = _hashTypedDataV4(
-            keccak256(abi.encode(SESSION_AUTH_TYPEHASH, sessionId, player, provider, maxAmount, price, expiry))
-        );
-        (address recovered, ECDSA.RecoverError err,) =
-            ECDSA.tryRecover(digest, uint8(item[174]), bytes32(item[110:142]), bytes32(item[142:174]));
-        if (err != ECDSA.RecoverError.NoError || recovered != player) return (0, BAD_SIGNATURE, provider);
-        (paid, code) = _settle(sessionId, player, maxAmount, expiry, cumulative, s);
+    function _redeemPackedItem(bytes calldata packed, uint256 at)
+        private
+        returns (uint256 paid, uint8 code, address provider, uint256 next)
+    {
+        uint256 length = packed.length;
+        uint256 o;
+        bytes32 sessionId;
+        address player;
+        uint256 maxAmount;
+        uint256 price;
+        uint256 expiry;
+        uint256 cumulative;
+        uint256 delivered;
+        uint256 flags;
+        unchecked {
+            next = at + PACKED_HEAD;
+            if (next > length) revert BadAmount();
+            assembly ("memory-safe") {
+                o := add(packed.offset, at)
+                sessionId := calldataload(o)
+                player := shr(96, calldataload(add(o, 32)))
+                provider := shr(96, calldataload(add(o, 52)))
+                maxAmount := shr(176, calldataload(add(o, 72)))
+                price := shr(176, calldataload(add(o, 82)))
+                expiry := shr(224, calldataload(add(o, 92)))
+                cumulative := shr(176, calldataload(add(o, 96)))
+                delivered := shr(224, calldataload(add(o, 106)))
+                flags := byte(0, calldataload(add(o, 110)))
+            }
+            if (flags & 2 != 0) {
+                next += PACKED_SIGNATURE;
+                if (next > length) revert BadAmount();
+            }
+        }
+        bytes32 digest = _hashAuth(sessionId, player, provider, maxAmount, price, expiry);
+        bool close = flags & 1 != 0;
+        uint256 word;
+        (code, word) = _check(sessionId, maxAmount, price, expiry, digest, cumulative, delivered, close);
+        if (code != OK) return (0, code, provider, next);
+        if (word & REGISTERED == 0) {
+            if (flags & 2 == 0) return (0, BAD_SIGNATURE, provider, next);
+            bytes32 r;
+            bytes32 s;
+            uint8 v;
+            assembly ("memory-safe") {
+                r := calldataload(add(o, 111))
+                s := calldataload(add(o, 143))
+                v := byte(0, calldataload(add(o, 175)))
+            }
+            (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
+            if (err != ECDSA.RecoverError.NoError || recovered != player) return (0, BAD_SIGNATURE, provider, next);
+        }
+        (paid, code) = _settle(sessionId, player, maxAmount, digest, cumulative, close, word);
+    }
+
+    /// Whether a first redeem of this authorization would be honoured now — the same checks as `redeem`'s
+    /// (signature rules, ERC-1271 with its gas cap, expiry and amount bounds, the payer's free balance), for
+    /// the server to ask before it lets a session start. 0 = OK, else the skip code a redeem would give.
+    function checkAuthorization(SessionAuth calldata a, bytes calldata signature) external view returns (uint8) {
+        bytes32 digest = hashSessionAuth(a);
+        uint256 word = sessions[a.sessionId];
+        if (word != 0) return word >> TAG_SHIFT == uint256(digest) >> TAG_SHIFT ? STALE : WRONG_TERMS;
+        uint8 code = _checkTerms(a.maxAmount, a.pricePerSecond, a.expiry, 0, 0, true);
+        if (code != OK) return code;
+        if (!_validPlayerSignature(a.player, digest, signature)) return BAD_SIGNATURE;
+        Account memory account = accounts[a.player];
+        if (account.balance - account.reserved < a.maxAmount) return INSUFFICIENT_ESCROW;
+        return OK;
     }
 
     /// ECDSA first (players' wallets are almost always plain keys): asking `code.length` first, as
     /// SignatureChecker does, costs a cold EXTCODESIZE (2,600 gas) per payer. Smart wallets (ERC-1271) and
-    /// EIP-7702 accounts still work — a signature the key does not explain is put to the wallet contract.
+    /// EIP-7702 accounts still work — a signature the key does not explain is put to the wallet contract, with
+    /// at most `ERC1271_GAS` to answer.
     function _validPlayerSignature(address player, bytes32 hash, bytes calldata signature) private view returns (bool) {
         (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecoverCalldata(hash, signature);
         if (err == ECDSA.RecoverError.NoError && recovered == player) return true;
-        return SignatureChecker.isValidERC1271SignatureNowCalldata(player, hash, signature);
+        if (player.code.length == 0) return false;
+        if (gasleft() < ERC1271_GAS + ERC1271_GAS / 63 + 10_000) revert GasForWallet();
+        bytes4 selector = IERC1271.isValidSignature.selector;
+        uint256 length = signature.length;
+        bool result;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), hash)
+            mstore(add(ptr, 0x24), 0x40)
+            mstore(add(ptr, 0x44), length)
+            calldatacopy(add(ptr, 0x64), signature.offset, length)
+            mstore(add(add(ptr, 0x64), length), 0)
+            let padded := shl(5, shr(5, add(length, 0x1F)))
+            // Only the first 32 bytes of the answer are copied: a wallet cannot make us pay for a huge reply.
+            let success := staticcall(ERC1271_GAS, player, ptr, add(padded, 0x64), 0x00, 0x20)
+            result := and(success, and(gt(returndatasize(), 0x1f), eq(mload(0x00), selector)))
+        }
+        return result;
     }
 
     function withdrawEarnings() external {
@@ -414,7 +579,12 @@ contract SessionEscrow is EIP712, AccessControl {
     }
 
     function claimed(bytes32 sessionId) external view returns (uint256) {
-        return sessions[sessionId].claimed;
+        return sessions[sessionId] & CLAIMED_MASK;
+    }
+
+    /// Whether the session was closed (its final voucher, or its expiry, released its reserve).
+    function closed(bytes32 sessionId) external view returns (bool) {
+        return sessions[sessionId] & CLOSED != 0;
     }
 
     function freeBalance(address payer) external view returns (uint256) {

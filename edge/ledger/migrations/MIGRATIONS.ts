@@ -4,6 +4,7 @@ import { m0002PlayTokenAuth } from './m0002PlayTokenAuth.js';
 import { m0003SettlementLeader } from './m0003SettlementLeader.js';
 import { m0004Trust } from './m0004Trust.js';
 import { m0005RewardInflowTime } from './m0005RewardInflowTime.js';
+import { m0006SessionRelease } from './m0006SessionRelease.js';
 
 /** Every migration, in version order. Append new ones; never edit or reorder applied ones. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -12,4 +13,5 @@ export const MIGRATIONS: readonly Migration[] = [
   m0003SettlementLeader,
   m0004Trust,
   m0005RewardInflowTime,
+  m0006SessionRelease,
 ];

@@ -21,6 +21,7 @@ import {
   recordUsageTick,
   recordVoucher,
   SYSTEM_ACCOUNTS,
+  sessionAuthOf,
 } from '../../ledger/index.js';
 import { createVoucherSigner, type VoucherSigner } from '../../metering/index.js';
 import { SettlementWorker, type SettlementWorkerParameters } from '../SettlementWorker.js';
@@ -84,7 +85,12 @@ export async function meterTick(
   await recordUsageTick(ledger, { sessionId, tickIndex, deliveredSec });
   const session = await getSession(ledger, sessionId);
   if (!session || deliveredSec === 0) return;
-  const usage = { sessionId, cumulativeAmount: session.cumulativeWei, deliveredSeconds: BigInt(session.deliveredSec) };
+  const usage = {
+    sessionId,
+    authHash: signer.authHash(sessionAuthOf(session)),
+    cumulativeAmount: session.cumulativeWei,
+    deliveredSeconds: BigInt(session.deliveredSec),
+  };
   await recordVoucher(ledger, { usage, meterAddress, signature: signer.sign(usage) });
   await enqueueSettlement(ledger, { sessionId });
 }

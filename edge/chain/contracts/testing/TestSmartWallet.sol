@@ -10,15 +10,26 @@ interface IEscrow {
 }
 
 /// @notice Tests only: a minimal smart-contract wallet whose owner's ECDSA signature stands for it (ERC-1271),
-/// like the smart wallets studios and players may pay from.
+/// like the smart wallets studios and players may pay from. Its owner can turn it hostile: `greedy` makes it
+/// burn every unit of gas it is given before answering, as a wallet would to sink a settlement batch.
 contract TestSmartWallet is IERC1271 {
     address public immutable owner;
+    bool public greedy;
 
     constructor(address owner_) {
         owner = owner_;
     }
 
+    function setGreedy(bool greedy_) external {
+        require(msg.sender == owner, "not owner");
+        greedy = greedy_;
+    }
+
     function isValidSignature(bytes32 hash, bytes calldata signature) external view returns (bytes4) {
+        if (greedy) {
+            uint256 spin;
+            while (gasleft() > 0) spin++;
+        }
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(hash, signature);
         return err == ECDSA.RecoverError.NoError && signer == owner ? IERC1271.isValidSignature.selector : bytes4(0);
     }

@@ -1,0 +1,642 @@
+/**
+ * The attacks of issue 12 ("Money that holds under attack"), each performed the way a hostile player would —
+ * devtools and the public API — against real parts: signaling with the real payment desk, meter and settlement
+ * worker, the economy's HTTP API, a PGlite ledger, anvil with the real contracts. After each: the escrow holds
+ * exactly what it owes, and Σ settled in the ledger = Σ claimed on chain.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { type Account, type Address, BaseError, ContractFunctionRevertedError, type Hex } from 'viem';
+import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
+import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
+import {
+  type SessionAuth,
+  sessionAuthTypes,
+  sessionEscrowDomain,
+  weiToString,
+} from '../../signaling/protocol/index.js';
+import { connectTestHost, connectTestPlayer } from '../../signaling/testing/startTestSignaling.js';
+import type { TestPeer } from '../../signaling/testing/TestPeer.js';
+import { sessionEscrowAbi } from '../chain/index.js';
+import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
+import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
+import { journalTotals, type Ledger, latestVoucher, openLedger } from '../ledger/index.js';
+import { createVoucherSigner, Meter } from '../metering/index.js';
+import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
+import { economyRoutes, voucherRequestMessage } from './economyRoutes.js';
+import { PaymentDesk } from './PaymentDesk.js';
+
+const PRICE = 10n ** 15n;
+const TICK_MS = 5_000;
+const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+const secret = randomBytes(32);
+
+let chain: TestChain;
+let ledger: Ledger;
+let server: SignalingServer;
+let meter: Meter;
+let clock = Date.now();
+const peers: TestPeer[] = [];
+const earners: Address[] = [];
+
+before(async () => {
+  chain = await startTestChain({ withdrawDelaySec: 0n });
+  ledger = await openLedger({});
+  const payments = new PaymentDesk({
+    settings: {
+      chainId: chain.anvil.chainId,
+      escrowAddress: chain.escrowAddress,
+      maxSessionSeconds: 3600,
+      authExpirySec: 4 * 3600,
+      authTimeoutMs: 60_000,
+    },
+    ledger,
+    publicClient: chain.publicClient,
+    log,
+  });
+  const metrics = createMetrics({ keys: SIGNALING_METRICS });
+  server = await startSignaling({
+    settings: { ...DEFAULT_SIGNALING_SETTINGS, tokenSecret: secret, heartbeatIntervalMs: 600_000 },
+    log,
+    metrics,
+    payments,
+    routes: [
+      economyRoutes({
+        ledger,
+        chain: {
+          network: 'anvil',
+          rpcUrl: chain.anvil.rpcUrl,
+          chainId: chain.anvil.chainId,
+          tokenAddress: chain.tokenAddress,
+          escrowAddress: chain.escrowAddress,
+          stakingAddress: chain.stakingAddress,
+        },
+        publicClient: chain.publicClient,
+      }),
+    ],
+  });
+  meter = new Meter({
+    hub: server.hub,
+    ledger,
+    signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
+    meterAddress: chain.meter.address,
+    settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
+    log,
+    metrics,
+    now: () => clock,
+  });
+});
+
+after(async () => {
+  await meter?.close();
+  for (const peer of peers) peer.terminate();
+  await server?.close();
+  await ledger?.close();
+  await chain?.close();
+});
+
+// Property 7 after every attack: the escrow holds what it owes; the ledger and the chain agree.
+afterEach(async () => {
+  await meter.idle();
+  await assertEscrowConserved(chain, earners);
+  await assertLedgerMatchesChain(chain, ledger);
+});
+
+function meterKey(): Hex {
+  return `0x${Buffer.from(chain.meter.getHdKey().privateKey ?? new Uint8Array()).toString('hex')}`;
+}
+
+function domain() {
+  return sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress });
+}
+
+async function signAuth(account: Account, auth: SessionAuth): Promise<Hex> {
+  return chain.walletFor(account).signTypedData({
+    domain: domain(),
+    types: sessionAuthTypes,
+    primaryType: 'SessionAuth',
+    message: auth,
+  });
+}
+
+type Leased = { sessionId: Hex; host: TestPeer; player: TestPeer; provider: Address; terms: SessionAuth };
+
+/** A player leased a slot: the session and the terms the indexer asks it to sign. */
+async function leased(): Promise<Leased> {
+  const hostId = `atk-${randomBytes(3).toString('hex')}`;
+  const gameId = `game-${hostId}`;
+  const host = await connectTestHost(server, {
+    hostId,
+    slots: 1,
+    priceWeiPerSec: weiToString(PRICE),
+    games: [
+      {
+        id: gameId,
+        title: 'Attack test',
+        description: 'test game',
+        width: 1280,
+        height: 720,
+        fps: 60,
+        inputMode: 'absolute',
+        audio: false,
+      },
+    ],
+  });
+  const player = await connectTestPlayer(server, secret);
+  peers.push(host, player);
+  player.send({ type: 'play', game: gameId, codecs: ['H264'] });
+  const start = await host.next('start-session');
+  const assigned = await player.next('session');
+  const payment = assigned.payment;
+  assert.ok(payment, 'a billed session names its payment terms');
+  const provider = payment.providerAddress as Address;
+  earners.push(provider);
+  return {
+    sessionId: start.sessionId as Hex,
+    host,
+    player,
+    provider,
+    terms: {
+      sessionId: start.sessionId as Hex,
+      player: '0x0000000000000000000000000000000000000000',
+      provider,
+      maxAmount: BigInt(payment.maxAmountWei),
+      pricePerSecond: BigInt(payment.pricePerSecondWei),
+      expiry: BigInt(payment.expirySec),
+    },
+  };
+}
+
+/** Sends a SessionAuth (signature as given) and returns the indexer's answer: accepted, or the error code. */
+async function sendAuth(s: Leased, auth: SessionAuth, signature: Hex): Promise<'accepted' | string> {
+  s.player.send({
+    type: 'session-auth',
+    sessionId: s.sessionId,
+    auth: {
+      sessionId: auth.sessionId,
+      player: auth.player,
+      provider: auth.provider,
+      maxAmount: weiToString(auth.maxAmount),
+      pricePerSecond: weiToString(auth.pricePerSecond),
+      expiry: String(auth.expiry),
+    },
+    signature,
+  });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const index = s.player.received.findIndex((m) => m.type === 'payment-accepted' || m.type === 'error');
+    if (index >= 0) {
+      const [answer] = s.player.received.splice(index, 1);
+      return answer?.type === 'error' ? answer.code : 'accepted';
+    }
+    if (Date.now() > deadline) throw new Error('no answer to the SessionAuth');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Both sides report 60 fps for `seconds`, in steps of a tick, and the meter bills it. */
+async function play(s: Leased, seconds: number): Promise<void> {
+  for (let t = 0; t < seconds * 1000; t += TICK_MS) {
+    await report(s, 'host');
+    await report(s, 'player');
+    clock += TICK_MS;
+    await meter.tickNow();
+  }
+}
+
+async function report(s: Leased, source: 'host' | 'player'): Promise<void> {
+  const arrived = new Promise<void>((resolve) => {
+    const off = server.hub.on('report', (r) => {
+      if (r.sessionId !== s.sessionId || r.source !== source) return;
+      off();
+      resolve();
+    });
+  });
+  if (source === 'host') {
+    s.host.send({
+      type: 'host-report',
+      sessionId: s.sessionId,
+      fpsMilli: 60_000,
+      framesSent: 1,
+      bitrateBps: 1,
+      inputIdleMs: 0,
+    });
+  } else {
+    s.player.send({
+      type: 'player-report',
+      sessionId: s.sessionId,
+      fpsMilli: 60_000,
+      rttMicros: 5_000,
+      framesDecoded: 1,
+      packetsLost: 0,
+    });
+  }
+  await arrived;
+}
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The name of the custom error a call reverts with, or undefined when it would succeed. */
+async function revertOf(
+  account: Account,
+  functionName: 'redeem',
+  args: readonly unknown[],
+): Promise<string | undefined> {
+  try {
+    await chain.publicClient.simulateContract({
+      account,
+      address: chain.escrowAddress,
+      abi: sessionEscrowAbi,
+      functionName,
+      args: args as never,
+    });
+    return undefined;
+  } catch (error) {
+    if (error instanceof BaseError) {
+      const revert = error.walk((e) => e instanceof ContractFunctionRevertedError);
+      if (revert instanceof ContractFunctionRevertedError) return revert.data?.errorName ?? 'reverted';
+    }
+    throw error;
+  }
+}
+
+const earnings = (address: Address) =>
+  chain.publicClient.readContract({
+    address: chain.escrowAddress,
+    abi: sessionEscrowAbi,
+    functionName: 'earnings',
+    args: [address],
+  });
+
+describe('attacks on the money (issue 12)', () => {
+  test('redirected payment: the payer signs a second SessionAuth naming itself and redeems the meter’s voucher first', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    const s = await leased();
+    const auth = { ...s.terms, player: payer.address };
+    assert.equal(await sendAuth(s, auth, await signAuth(payer, auth)), 'accepted');
+    s.host.send({ type: 'session-started', sessionId: s.sessionId });
+    await waitFor(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
+    await play(s, 60);
+
+    // The attacker reads the session's charges from the public API, without logging in.
+    const response = await server.http.inject({ method: 'GET', url: `/api/sessions/${s.sessionId}/charges` });
+    assert.equal(response.statusCode, 200);
+    const served = response.json() as { voucher?: { signature?: Hex; cumulativeWei: string; deliveredSec: number } };
+    // Should the API not serve the meter's signature, the attack goes on with a leaked one (from the ledger):
+    // the chain must hold on its own.
+    const voucher = served.voucher?.signature ? served.voucher : await latestVoucher(ledger, s.sessionId);
+    assert.ok(voucher?.signature);
+    const cumulative = BigInt(voucher.cumulativeWei);
+    assert.ok(cumulative > 0n);
+
+    // A second authorization for the same session, same terms, naming the payer as the provider.
+    const hijack: SessionAuth = { ...auth, provider: payer.address };
+    const hijackRedemption = {
+      auth: hijack,
+      authSignature: await signAuth(payer, hijack),
+      cumulativeAmount: cumulative,
+      deliveredSeconds: BigInt(voucher.deliveredSec),
+      usageSignature: voucher.signature,
+      close: false,
+    };
+    const refused = await revertOf(payer, 'redeem', [hijackRedemption]);
+    if (refused === undefined) {
+      // The chain took it: send it for real, as the attacker would, before the settler does.
+      const hash = await chain.walletFor(payer).writeContract({
+        address: chain.escrowAddress,
+        abi: sessionEscrowAbi,
+        functionName: 'redeem',
+        args: [hijackRedemption as never],
+      });
+      await chain.publicClient.waitForTransactionReceipt({ hash });
+    }
+    earners.push(payer.address);
+    // The settler now redeems the real voucher.
+    const worker = settlementWorker(chain, ledger);
+    try {
+      await worker.runSoon();
+    } finally {
+      await worker.close();
+    }
+    assert.equal(await earnings(payer.address), 0n, 'the payer earned nothing from its own session');
+    const providerCredit = (await journalTotals(ledger, s.provider.toLowerCase() as Address))[
+      'provider_earning:credit'
+    ];
+    assert.equal(await earnings(s.provider), providerCredit ?? 0n, 'the provider was paid what the ledger says it was');
+    assert.ok((providerCredit ?? 0n) > 0n, 'the provider was paid');
+    assert.notEqual(refused, undefined, 'the hijacking redeem is refused by the escrow');
+    s.player.send({ type: 'quit', sessionId: s.sessionId });
+    await s.player.next('session-ended');
+    await meter.idle();
+  });
+
+  test('a SessionAuth signed with v = 0/1 is refused at authorization (the escrow would skip it)', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    const s = await leased();
+    const auth = { ...s.terms, player: payer.address };
+    const good = await signAuth(payer, auth);
+    const v = Number.parseInt(good.slice(-2), 16);
+    const lowV = `${good.slice(0, -2)}${(v - 27).toString(16).padStart(2, '0')}` as Hex;
+    assert.equal(await sendAuth(s, auth, lowV), 'ATH_ERR_BAD_SIGNATURE');
+  });
+
+  test('an expiry above 2^32 is refused at authorization', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    const s = await leased();
+    const auth = { ...s.terms, player: payer.address, expiry: 2n ** 32n + 3600n };
+    assert.notEqual(await sendAuth(s, auth, await signAuth(payer, auth)), 'accepted');
+  });
+
+  test('an expiry that does not cover the session plus its settlement (301 s ahead) is refused', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    const s = await leased();
+    const auth = { ...s.terms, player: payer.address, expiry: BigInt(Math.floor(Date.now() / 1000) + 301) };
+    assert.notEqual(await sendAuth(s, auth, await signAuth(payer, auth)), 'accepted');
+  });
+
+  test('the public charges endpoint shows amounts, never a signature', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    const s = await leased();
+    const auth = { ...s.terms, player: payer.address };
+    assert.equal(await sendAuth(s, auth, await signAuth(payer, auth)), 'accepted');
+    s.host.send({ type: 'session-started', sessionId: s.sessionId });
+    await waitFor(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
+    await play(s, 10);
+    const worker = settlementWorker(chain, ledger);
+    try {
+      await worker.runSoon();
+    } finally {
+      await worker.close();
+    }
+    const response = await server.http.inject({ method: 'GET', url: `/api/sessions/${s.sessionId}/charges` });
+    assert.equal(response.statusCode, 200);
+    assert.doesNotMatch(response.body, /signature/i, 'no signature of any kind in the public answer');
+    assert.doesNotMatch(response.body, /0x[0-9a-f]{130}/i, 'no 65-byte value either');
+    const body = response.json() as { chargedWei: string };
+    assert.ok(BigInt(body.chargedWei) > 0n, 'the amounts are still there');
+
+    // The voucher goes to the payer (or the provider) on a request it signs; to nobody else.
+    const ask = async (account: Account, issuedAtSec = Math.floor(Date.now() / 1000), as = account.address) =>
+      server.http.inject({
+        method: 'GET',
+        url: `/api/sessions/${s.sessionId}/voucher`,
+        headers: {
+          'x-ath-address': as,
+          'x-ath-issued-at': String(issuedAtSec),
+          'x-ath-signature': await chain.walletFor(account).signMessage({
+            message: voucherRequestMessage({ sessionId: s.sessionId, address: as, issuedAtSec }),
+          }),
+        },
+      });
+    const stranger = await chain.newFundedAccount(0n);
+    assert.equal((await ask(stranger)).statusCode, 401, 'a stranger, signing as itself');
+    assert.equal((await ask(stranger, undefined, payer.address)).statusCode, 401, 'a stranger, claiming the payer');
+    assert.equal((await ask(payer, Math.floor(Date.now() / 1000) - 3600)).statusCode, 401, 'an old request');
+    const own = await ask(payer);
+    assert.equal(own.statusCode, 200, own.body);
+    const voucher = own.json() as { usage: { cumulativeAmount: string; authHash: Hex }; usageSignature: Hex };
+    assert.equal(voucher.usage.cumulativeAmount, body.chargedWei);
+    assert.match(voucher.usageSignature, /^0x[0-9a-f]{130}$/);
+    s.player.send({ type: 'quit', sessionId: s.sessionId });
+    await s.player.next('session-ended');
+  });
+});
+
+/** A player's session through the real desk: authorized (cap `maxWei`), streaming. */
+async function authorized(payer: Account, maxWei?: bigint): Promise<Leased & { auth: SessionAuth }> {
+  const s = await leased();
+  const auth = { ...s.terms, player: payer.address, ...(maxWei === undefined ? {} : { maxAmount: maxWei }) };
+  const answer = await sendAuth(s, auth, await signAuth(payer, auth));
+  if (answer !== 'accepted') return Object.assign(s, { auth, refused: answer });
+  s.host.send({ type: 'session-started', sessionId: s.sessionId });
+  await waitFor(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
+  return Object.assign(s, { auth });
+}
+
+async function quitAndSettle(s: Leased): Promise<void> {
+  s.player.send({ type: 'quit', sessionId: s.sessionId });
+  await s.player.next('session-ended');
+  await meter.idle();
+  const worker = settlementWorker(chain, ledger);
+  try {
+    await worker.runSoon();
+  } finally {
+    await worker.close();
+  }
+}
+
+const escrowRead = <T>(functionName: 'accounts' | 'freeBalance' | 'closed', arg: Hex) =>
+  chain.publicClient.readContract({
+    address: chain.escrowAddress,
+    abi: sessionEscrowAbi,
+    functionName,
+    args: [arg],
+  } as never) as Promise<T>;
+
+describe('reserves are exact (issue 12)', () => {
+  test('an ended, settled session’s unused cap is released on chain at once', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    const s = await authorized(payer);
+    await play(s, 20);
+    await quitAndSettle(s);
+    const charged = (await latestVoucher(ledger, s.sessionId))?.cumulativeWei ?? 0n;
+    assert.ok(charged > 0n);
+    assert.deepEqual(
+      await escrowRead<readonly [bigint, bigint]>('accounts', payer.address),
+      [PRICE * 3600n * 2n - charged, 0n],
+      'balance − charged, nothing reserved any more',
+    );
+    assert.equal(await escrowRead<boolean>('closed', s.sessionId), true, 'closed on chain');
+  });
+
+  test('authorizations of one payer at once cannot take the same escrow twice', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n + PRICE * 100n);
+    const sessions = [await leased(), await leased(), await leased(), await leased()];
+    const auths = sessions.map((s) => ({ ...s.terms, player: payer.address }));
+    // All signed first, then sent back to back: the indexer works on all of them at once.
+    const signatures: Hex[] = [];
+    for (const auth of auths) signatures.push(await signAuth(payer, auth));
+    const answers = await Promise.all(
+      sessions.map((s, i) => sendAuth(s, auths[i] as SessionAuth, signatures[i] as Hex)),
+    );
+    assert.deepEqual(
+      answers.filter((a) => a === 'accepted').length,
+      1,
+      `one hour fits the escrow, two do not: ${answers}`,
+    );
+    for (const s of sessions) s.player.send({ type: 'quit', sessionId: s.sessionId });
+    await meter.idle();
+  });
+
+  test('free escrow subtracts an ended session’s unsettled charges and a pending withdrawal', async () => {
+    const deposit = PRICE * (3600n + 30n);
+    const payer = await chain.newDepositedAccount(deposit);
+    const first = await authorized(payer);
+    await play(first, 60);
+    first.player.send({ type: 'quit', sessionId: first.sessionId });
+    await first.player.next('session-ended');
+    await meter.idle();
+    const unsettled = (await latestVoucher(ledger, first.sessionId))?.cumulativeWei ?? 0n;
+    assert.equal(unsettled, PRICE * 60n, 'charged, not settled yet');
+    // 3,630 s deposited, 60 s owed: an hour's cap (3,600 s) no longer fits.
+    const hour = await authorized(payer, PRICE * 3600n);
+    assert.equal((hour as { refused?: string }).refused, 'ATH_ERR_INSUFFICIENT_FUNDS', 'unsettled charges are owed');
+    // A pending withdrawal is not free either: 3,570 − 1,000 = 2,570 s are.
+    const hash = await chain.walletFor(payer).writeContract({
+      address: chain.escrowAddress,
+      abi: sessionEscrowAbi,
+      functionName: 'requestWithdraw',
+      args: [PRICE * 1000n],
+    });
+    await chain.publicClient.waitForTransactionReceipt({ hash });
+    const over = await authorized(payer, PRICE * 3000n);
+    assert.equal((over as { refused?: string }).refused, 'ATH_ERR_INSUFFICIENT_FUNDS', 'the withdrawal is not free');
+    const fits = await authorized(payer, PRICE * 2570n);
+    assert.equal((fits as { refused?: string }).refused, undefined, 'what is truly free is accepted');
+    await play(fits, 10);
+    await quitAndSettle(fits);
+  });
+
+  test('sessions left streaming by a signaling crash are ended and settled when signaling starts again', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    // A second signaling process on the same ledger: its own hub, desk and meter.
+    const other = await startSignaling({
+      settings: { ...DEFAULT_SIGNALING_SETTINGS, tokenSecret: secret, heartbeatIntervalMs: 600_000 },
+      log,
+      metrics: createMetrics({ keys: SIGNALING_METRICS }),
+      payments: new PaymentDesk({
+        settings: {
+          chainId: chain.anvil.chainId,
+          escrowAddress: chain.escrowAddress,
+          maxSessionSeconds: 3600,
+          authExpirySec: 4 * 3600,
+          authTimeoutMs: 60_000,
+        },
+        ledger,
+        publicClient: chain.publicClient,
+        log,
+        instanceId: 'crashing-signaling',
+      }),
+    });
+    let otherClock = clock;
+    const otherMeter = new Meter({
+      hub: other.hub,
+      ledger,
+      signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
+      meterAddress: chain.meter.address,
+      settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
+      log,
+      metrics: createMetrics({ keys: SIGNALING_METRICS }),
+      now: () => otherClock,
+      instanceId: 'crashing-signaling',
+      instanceLeaseTtlMs: 1_000,
+    });
+    const hostId = `orphan-${randomBytes(3).toString('hex')}`;
+    const host = await connectTestHost(other, {
+      hostId,
+      slots: 1,
+      priceWeiPerSec: weiToString(PRICE),
+      games: [
+        {
+          id: `g-${hostId}`,
+          title: 'Orphan',
+          description: 'test game',
+          width: 1280,
+          height: 720,
+          fps: 60,
+          inputMode: 'absolute',
+          audio: false,
+        },
+      ],
+    });
+    const player = await connectTestPlayer(other, secret);
+    peers.push(host, player);
+    player.send({ type: 'play', game: `g-${hostId}`, codecs: ['H264'] });
+    const start = await host.next('start-session');
+    const payment = (await player.next('session')).payment;
+    assert.ok(payment);
+    const sessionId = start.sessionId as Hex;
+    earners.push(payment.providerAddress as Address);
+    const auth: SessionAuth = {
+      sessionId,
+      player: payer.address,
+      provider: payment.providerAddress as Address,
+      maxAmount: BigInt(payment.maxAmountWei),
+      pricePerSecond: BigInt(payment.pricePerSecondWei),
+      expiry: BigInt(payment.expirySec),
+    };
+    assert.equal(
+      await sendAuth(
+        { sessionId, host, player, provider: auth.provider, terms: auth },
+        auth,
+        await signAuth(payer, auth),
+      ),
+      'accepted',
+    );
+    host.send({ type: 'session-started', sessionId });
+    await waitFor(() => other.hub.getSession(sessionId)?.state === 'streaming');
+    for (let i = 0; i < 3; i += 1) {
+      host.send({ type: 'host-report', sessionId, fpsMilli: 60_000, framesSent: 1, bitrateBps: 1, inputIdleMs: 0 });
+      player.send({
+        type: 'player-report',
+        sessionId,
+        fpsMilli: 60_000,
+        rttMicros: 1,
+        framesDecoded: 1,
+        packetsLost: 0,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      otherClock += TICK_MS;
+      await otherMeter.tickNow();
+    }
+    const charged = (await latestVoucher(ledger, sessionId))?.cumulativeWei ?? 0n;
+    assert.ok(charged > 0n, 'the crashing process metered it');
+    // The process stops: its sessions are not ended (in the ledger they stay streaming), its connections drop.
+    await otherMeter.close();
+    host.terminate();
+    player.terminate();
+    await other.close();
+    const { rows } = await ledger.query('select state from sessions where id = $1', [sessionId]);
+    assert.equal((rows[0] as { state: string }).state, 'streaming', 'left streaming in the ledger');
+    // Signaling starts again (another process): it sweeps the orphans, then its settler settles them.
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const restarted = new Meter({
+      hub: server.hub,
+      ledger,
+      signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
+      meterAddress: chain.meter.address,
+      settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
+      log,
+      metrics: createMetrics({ keys: SIGNALING_METRICS }),
+      instanceId: 'restarted-signaling',
+    });
+    try {
+      assert.equal(await restarted.closeOrphans(), 1);
+    } finally {
+      await restarted.close();
+    }
+    const after = await ledger.query('select state from sessions where id = $1', [sessionId]);
+    assert.equal((after.rows[0] as { state: string }).state, 'ended', 'the orphan was ended');
+    const worker = settlementWorker(chain, ledger);
+    try {
+      await worker.runSoon();
+    } finally {
+      await worker.close();
+    }
+    assert.equal(await escrowRead<bigint>('claimed' as never, sessionId), charged, 'what it metered is settled');
+    assert.deepEqual(
+      await escrowRead<readonly [bigint, bigint]>('accounts', payer.address),
+      [PRICE * 3600n * 2n - charged, 0n],
+      'its reserve released',
+    );
+    assert.equal(await escrowRead<boolean>('closed', sessionId), true, 'closed on chain');
+  });
+});
