@@ -1,6 +1,7 @@
 import { type CheckSettings, DEFAULT_CHECK_SETTINGS } from './checkers/CheckerDesk.js';
 import { DEFAULT_SCORING_WEIGHTS, type ScoringWeights } from './hub/scoreCandidates.js';
 import { DEFAULT_ICE_SETTINGS, type IceSettings } from './ice/issueIceServers.js';
+import type { TlsFiles } from './tls/tlsServerFactory.js';
 
 /** How players measure RTT to candidate hosts before a slot is leased. */
 export type ProbeSettings = {
@@ -49,6 +50,8 @@ export type SignalingSettings = {
   checks: CheckSettings;
   /** STUN/TURN servers handed to each session's peers, TURN with per-session credentials. */
   ice: IceSettings;
+  /** Serve the HTTP API over https and the WebSockets over wss with this certificate and key; plain when absent. */
+  tls?: TlsFiles | undefined;
 };
 
 export const DEFAULT_SIGNALING_SETTINGS: Omit<SignalingSettings, 'tokenSecret'> = {

@@ -31,4 +31,10 @@ export type { HostRecord, SlotRecord } from './store/HostRegistry.js';
 export { RedisSignalingStore } from './store/redis/RedisSignalingStore.js';
 export { type RedisServer, startRedisServer } from './store/redis/startRedisServer.js';
 export type { SignalingStore } from './store/SignalingStore.js';
+export {
+  type CreateSelfSignedCertificateParameters,
+  createSelfSignedCertificate,
+  type SelfSignedCertificate,
+} from './tls/createSelfSignedCertificate.js';
+export { readTlsFiles, type TlsFiles, tlsServerOptions } from './tls/tlsServerFactory.js';
 export { loadUws, UWS_BUILDS, type UwsLoad } from './ws/loadUws.js';

@@ -87,14 +87,17 @@ export async function startSignaling({
     port: settings.wsPort,
     tokenSecret: settings.tokenSecret,
     log,
+    ...(settings.tls ? { tls: settings.tls } : {}),
   };
   const wsTransport: WsTransport = loaded?.ok ? { kind: 'uws', build: loaded.build } : { kind: 'fastify-ws' };
   const ws = loaded?.ok ? await startUwsServer(wsParameters, loaded.uws) : await startFastifyWsServer(wsParameters);
   log.info({ mod: 'signaling/ws', wsTransport, node: process.versions.node }, 'signaling WebSocket transport');
-  const wsBase = settings.publicWsUrl ?? `ws://${settings.bindHost}:${ws.port}`;
+  const secure = settings.tls !== undefined;
+  const wsBase = settings.publicWsUrl ?? `${secure ? 'wss' : 'ws'}://${settings.bindHost}:${ws.port}`;
   const wsUrls = { player: `${wsBase}/ws/player`, node: `${wsBase}/ws/node` };
   const http = await buildHttpApp({
     hub,
+    ...(settings.tls ? { tls: settings.tls } : {}),
     log,
     registry: processMetrics.registry,
     tokenSecret: settings.tokenSecret,
@@ -114,7 +117,7 @@ export async function startSignaling({
   }
   const address = http.server.address();
   const httpPort = typeof address === 'object' && address ? address.port : settings.httpPort;
-  const httpUrl = settings.publicHttpUrl ?? `http://${settings.bindHost}:${httpPort}`;
+  const httpUrl = settings.publicHttpUrl ?? `${secure ? 'https' : 'http'}://${settings.bindHost}:${httpPort}`;
   hub.servesPagesAt(httpUrl, httpPort);
   let closing: Promise<void> | undefined;
   return {

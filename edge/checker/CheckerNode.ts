@@ -28,6 +28,8 @@ export type CheckerNodeParameters = {
   account: LocalAccount;
   /** Signaling's `/ws/node`, or that of each server of one network (tried in turn on reconnects). */
   signalingNodeUrl: string | readonly string[];
+  /** A PEM certificate to trust for a wss signaling URL beside the system's CAs (`tls.caFile`). */
+  signalingCa?: string;
   /** EIP-712 domain of CheckReport, as signaling's /api/config names it. */
   domain: CheckerDomain;
   thresholds?: ProbeThresholds;
@@ -94,6 +96,7 @@ export class CheckerNode {
     this.#log = params.log.child({ mod: 'edge/checker', checker: params.account.address });
     this.#link = new NodeSignalingLink({
       url: params.signalingNodeUrl,
+      ...(params.signalingCa ? { ca: params.signalingCa } : {}),
       hello: { role: 'checker', agent: 'ath-edge checker' },
       log: this.#log,
       onMessage: (message) => this.#onMessage(message),

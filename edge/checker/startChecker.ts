@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import type { LocalAccount } from 'viem';
 import { CHECKER_METRICS, type CheckerMetricKey, createMetrics, type Metrics } from '../../metrics/index.js';
+import { fetchTrusting } from '../../signaling/link/trustedConnections.js';
 import { AthError } from '../../signaling/protocol/index.js';
 import { EdgeErrorCode } from '../errors.js';
 import { CheckerNode } from './CheckerNode.js';
@@ -19,6 +20,8 @@ export type StartCheckerParameters = {
   account: LocalAccount;
   /** Signaling's HTTP base URL (the checker reads /api/config there). */
   signalingUrl: string;
+  /** A PEM certificate to trust for https/wss to signaling beside the system's CAs (`tls.caFile`). */
+  signalingCa?: string;
   bindHost: string;
   /** Port of /metrics and /healthz (0 = any free port). */
   metricsPort: number;
@@ -45,8 +48,8 @@ export type CheckerHandle = {
 type SignalingConfig = { wsNodeUrl: string; checkerDomain: CheckerDomain };
 
 /** What a checker needs from signaling before it connects. */
-export async function readSignalingConfig(httpUrl: string): Promise<SignalingConfig> {
-  const response = await fetch(new URL('/api/config', httpUrl)).catch((cause: unknown) => {
+export async function readSignalingConfig(httpUrl: string, ca?: string): Promise<SignalingConfig> {
+  const response = await fetchTrusting(new URL('/api/config', httpUrl), {}, ca).catch((cause: unknown) => {
     throw new AthError({
       code: EdgeErrorCode.signalingUnreachable,
       shortMessage: `signaling unreachable at ${httpUrl}`,
@@ -84,7 +87,7 @@ export async function startChecker(params: StartCheckerParameters): Promise<Chec
       .split(',')
       .map((url) => url.trim())
       .filter((url) => url.length > 0)
-      .map((url) => readSignalingConfig(url)),
+      .map((url) => readSignalingConfig(url, params.signalingCa)),
   );
   const servers = answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value] : []));
   const signaling = servers[0];
@@ -97,6 +100,7 @@ export async function startChecker(params: StartCheckerParameters): Promise<Chec
   const node = new CheckerNode({
     account: params.account,
     signalingNodeUrl: servers.map((server) => server.wsNodeUrl),
+    ...(params.signalingCa ? { signalingCa: params.signalingCa } : {}),
     domain: signaling.checkerDomain,
     ...(params.thresholds ? { thresholds: params.thresholds } : {}),
     ...(params.window ? { window: params.window } : {}),

@@ -8,7 +8,8 @@ import type { ConfigSetting } from '../config/loadEdgeConfig.js';
 import { EdgeErrorCode } from '../errors.js';
 import type { FlagSpec, FlagTable } from './defineCommand.js';
 
-export type ConfigFlagSpec = FlagSpec & { type: 'string' /** The EdgeConfig path it sets. */; setting: string };
+/** A string flag passes its value; a switch (`type: 'boolean'`) sets its setting to `true`. */
+export type ConfigFlagSpec = FlagSpec & { /** The EdgeConfig path it sets. */ setting: string };
 
 export const CONFIG_FLAGS = {
   port: { type: 'string', setting: 'signaling.httpPort', value: 'N', help: 'signaling HTTP port (default 8080)' },
@@ -43,6 +44,20 @@ export const CONFIG_FLAGS = {
     value: 'DIR',
     help: 'keys, logs, embedded ledger (default .ath-edge)',
   },
+  tls: { type: 'boolean', setting: 'tls.selfSigned', help: 'https/wss with a self-signed pair made in DATA_DIR/tls' },
+  'tls-cert': {
+    type: 'string',
+    setting: 'tls.certFile',
+    value: 'FILE',
+    help: 'PEM certificate chain: serve https/wss',
+  },
+  'tls-key': { type: 'string', setting: 'tls.keyFile', value: 'FILE', help: 'the PEM private key of --tls-cert' },
+  'tls-ca': {
+    type: 'string',
+    setting: 'tls.caFile',
+    value: 'FILE',
+    help: 'trust this PEM certificate (private CA, self-signed) joining signaling',
+  },
 } as const satisfies Record<string, ConfigFlagSpec>;
 
 /** `--config` and `--set`, the two configuration flags that are not shorthands for one setting. */
@@ -63,6 +78,11 @@ export type OptionToken = { kind: 'option'; name: string; rawName: string; value
 export function configSettingsFrom(tokens: readonly OptionToken[]): ConfigSetting[] {
   const settings: ConfigSetting[] = [];
   for (const token of tokens) {
+    const shorthand = SHORTHANDS[token.name];
+    if (shorthand?.type === 'boolean') {
+      settings.push({ path: shorthand.setting, value: 'true', source: token.rawName });
+      continue;
+    }
     if (token.value === undefined) continue;
     if (token.name === 'set') {
       const eq = token.value.indexOf('=');
@@ -75,7 +95,6 @@ export function configSettingsFrom(tokens: readonly OptionToken[]): ConfigSettin
       settings.push({ path: token.value.slice(0, eq), value: token.value.slice(eq + 1), source: '--set' });
       continue;
     }
-    const shorthand = SHORTHANDS[token.name];
     if (shorthand) settings.push({ path: shorthand.setting, value: token.value, source: token.rawName });
   }
   return settings;

@@ -178,9 +178,22 @@ describe('flags reach the command', () => {
       'rpc-url': 'http://127.0.0.1:8545',
       'log-level': 'warn',
       'data-dir': '/tmp/ath-cli-test',
+      'tls-cert': '/tmp/ath-cli-test/cert.pem',
+      'tls-key': '/tmp/ath-cli-test/key.pem',
+      'tls-ca': '/tmp/ath-cli-test/ca.pem',
+      // A switch: given alone, it sets its setting to true.
+      tls: 'true',
     };
     assert.deepEqual(Object.keys(values).sort(), Object.keys(CONFIG_FLAGS).sort(), 'a value for every shorthand');
-    const argv = ['probe', ...Object.entries(values).flatMap(([name, value]) => [`--${name}`, value])];
+    const switches = new Set(
+      Object.entries(CONFIG_FLAGS)
+        .filter(([, spec]) => spec.type === 'boolean')
+        .map(([name]) => name),
+    );
+    const argv = [
+      'probe',
+      ...Object.entries(values).flatMap(([name, value]) => (switches.has(name) ? [`--${name}`] : [`--${name}`, value])),
+    ];
     const run = await cli(argv, [probe]);
     assert.equal(run.code, EXIT_OK, run.err);
     for (const [name, spec] of Object.entries(CONFIG_FLAGS)) {

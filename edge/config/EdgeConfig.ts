@@ -225,6 +225,19 @@ export const EdgeConfigSchema = obj({
     ),
     useIpv6: Type.Boolean(),
   }),
+  /**
+   * TLS (README "HTTPS and WSS"). With a certificate and key, signaling serves its HTTP API and pages over https and
+   * its WebSockets over wss, and a render host its probe endpoint over wss (an https page may not open ws://).
+   * `selfSigned` makes (once, then reuses) a pair for `bindHost` in `dataDir/tls/`: `npm start -- --tls`.
+   * `caFile`: a PEM certificate a render host, checker or provider command trusts when it joins signaling over
+   * https/wss, beside the system's CAs (a private CA, or signaling's self-signed certificate).
+   */
+  tls: obj({
+    certFile: Type.Optional(Type.String({ minLength: 1 })),
+    keyFile: Type.Optional(Type.String({ minLength: 1 })),
+    selfSigned: Type.Boolean(),
+    caFile: Type.Optional(Type.String({ minLength: 1 })),
+  }),
   /** Roles `ath-edge all` runs on this machine. */
   stack: obj({
     /**
@@ -301,6 +314,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     announce: ['host', 'public', 'srflx', 'relay'],
     useIpv6: false,
   },
+  tls: { selfSigned: false },
   stack: { signalingInstances: 1, renderHosts: 1, checkers: 3 },
 };
 

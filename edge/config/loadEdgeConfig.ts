@@ -26,6 +26,8 @@ export type LoadEdgeConfigParameters = {
 const CONVENTIONAL_ENV: Record<string, string> = {
   ATH_EDGE_LOG_LEVEL: 'logLevel',
   DATABASE_URL: 'ledger.databaseUrl',
+  // `npm start --tls`: npm keeps an unknown flag before `--` for itself and hands it to the script as this.
+  npm_config_tls: 'tls.selfSigned',
 };
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

@@ -13,6 +13,8 @@ import { type ChainInfo, requestFaucet } from './signalingApi.js';
 
 export type EnsureProviderStakeParameters = {
   signalingUrl: string;
+  /** A PEM certificate to trust for https to signaling beside the system's CAs (`tls.caFile`). */
+  signalingCa?: string;
   chain: ChainInfo;
   /** The RPC to send transactions to: the chain info's own (embedded chain) unless configured. */
   rpcUrl: string;
@@ -34,6 +36,7 @@ export type EnsureProviderStakeReturnType = {
 
 export async function ensureProviderStake({
   signalingUrl,
+  signalingCa,
   chain,
   rpcUrl,
   account,
@@ -101,7 +104,7 @@ export async function ensureProviderStake({
     const giftWei = neededWei > balanceWei ? neededWei - balanceWei : 0n;
     log.info({ provider: account.address, athWei: weiToString(giftWei) }, 'asking the faucet for test ATH and gas');
     // The faucet's default gift covers gas when no ATH is missing (only ETH was).
-    await requestFaucet(signalingUrl, account.address, giftWei > 0n ? giftWei : 10n ** 18n);
+    await requestFaucet({ url: signalingUrl, ca: signalingCa }, account.address, giftWei > 0n ? giftWei : 10n ** 18n);
     result.faucetWei = giftWei;
   }
 

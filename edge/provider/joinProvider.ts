@@ -20,6 +20,8 @@ export type JoinProviderParameters = {
   config: EdgeConfig;
   log: Logger;
   signalingUrl: string;
+  /** A PEM certificate to trust for https/wss to signaling beside the system's CAs (`tls.caFile`). */
+  signalingCa?: string;
   /** The provider key file; `<dataDir>/keys/provider.key` when absent. */
   keyFile?: string;
   /** GPU tier to stake in; guessed from `nvidia-smi` when absent. */
@@ -47,6 +49,7 @@ export async function joinProvider({
   config,
   log,
   signalingUrl,
+  signalingCa,
   keyFile = defaultProviderKeyFile(config),
   tier,
   onStep = () => {},
@@ -61,7 +64,7 @@ export async function joinProvider({
   // gets them all (it moves to the next when its server goes down).
   const primaryUrl = signalingHttpUrls(signalingUrl)[0] ?? signalingUrl;
   onStep('chain');
-  const chain = await fetchChainInfo(primaryUrl);
+  const chain = await fetchChainInfo({ url: primaryUrl, ca: signalingCa });
   const rpcUrl = config.chain.rpcUrl ?? chain.rpcUrl;
   if (!rpcUrl) {
     throw new AthError({
@@ -71,7 +74,15 @@ export async function joinProvider({
   }
 
   onStep(`stake (${stakeTier})`);
-  const stake = await ensureProviderStake({ signalingUrl: primaryUrl, chain, rpcUrl, account, tier: stakeTier, log });
+  const stake = await ensureProviderStake({
+    signalingUrl: primaryUrl,
+    ...(signalingCa ? { signalingCa } : {}),
+    chain,
+    rpcUrl,
+    account,
+    tier: stakeTier,
+    log,
+  });
 
   onStep('render host');
   const host = await runRenderHost({

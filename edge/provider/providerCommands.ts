@@ -10,6 +10,7 @@ import { privateKeyToAccount } from 'viem/accounts';
 import { loadAppCatalogue, setupProviderHost } from '../../render-host/index.js';
 import { AthError } from '../../signaling/protocol/index.js';
 import { defineCommand } from '../cli/defineCommand.js';
+import { trustedSignalingCa } from '../config/tlsSettings.js';
 import { EdgeErrorCode } from '../errors.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import { createLogger } from '../logging/createLogger.js';
@@ -59,10 +60,12 @@ serves until Ctrl-C. Signaling defaults to ${DEFAULT_SIGNALING_URL} (what \`ath-
     const log = createLogger({ level: config.logLevel, role: 'provider', file: logFile });
     print(`ath-edge provider: joining ${signalingUrl}`);
     let pending = '';
+    const signalingCa = trustedSignalingCa(config);
     const handle = await joinProvider({
       config,
       log,
       signalingUrl,
+      ...(signalingCa ? { signalingCa } : {}),
       keyFile,
       ...(flags.tier ? { tier: flags.tier } : {}),
       onStep: (step) => {
@@ -114,7 +117,7 @@ tier and slashes, from signaling's GET /api/providers/:address (default ${DEFAUL
     const config = loadConfig();
     const signalingUrl = config.signaling.url ?? DEFAULT_SIGNALING_URL;
     const address = flags.address ?? providerAddressOf(flags.key ?? defaultProviderKeyFile(config));
-    const providerStatus = await fetchProviderStatus(signalingUrl, address);
+    const providerStatus = await fetchProviderStatus({ url: signalingUrl, ca: trustedSignalingCa(config) }, address);
     print(flags.json ? JSON.stringify(providerStatus, null, 2) : formatProviderStatus(providerStatus));
   },
 });

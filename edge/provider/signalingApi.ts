@@ -5,6 +5,7 @@
 import type { Static, TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Address } from 'viem';
+import { fetchTrusting } from '../../signaling/link/trustedConnections.js';
 import {
   AthError,
   type ChainInfo,
@@ -19,20 +20,29 @@ import { EdgeErrorCode } from '../errors.js';
 
 export type { ChainInfo } from '../../signaling/protocol/index.js';
 
+/** Signaling's HTTP base URL, or it with a PEM certificate to trust over https (`tls.caFile`). */
+export type SignalingTarget = string | { url: string; ca?: string | undefined };
+
+type CallInit = { method?: string; headers?: Record<string, string>; body?: string };
+
 async function call<T extends TSchema>(
-  signalingUrl: string,
+  target: SignalingTarget,
   path: string,
   schema: T,
-  init?: RequestInit,
+  init?: CallInit,
 ): Promise<Static<T>> {
+  const signalingUrl = typeof target === 'string' ? target : target.url;
+  const ca = typeof target === 'string' ? undefined : target.ca;
   const url = new URL(path, signalingUrl);
-  const response = await fetch(url, { ...init, signal: AbortSignal.timeout(30_000) }).catch((cause: unknown) => {
-    throw new AthError({
-      code: EdgeErrorCode.signalingUnreachable,
-      shortMessage: `signaling unreachable at ${signalingUrl}`,
-      cause,
-    });
-  });
+  const response = await fetchTrusting(url, { ...init, signal: AbortSignal.timeout(30_000) }, ca).catch(
+    (cause: unknown) => {
+      throw new AthError({
+        code: EdgeErrorCode.signalingUnreachable,
+        shortMessage: `signaling unreachable at ${signalingUrl}`,
+        cause,
+      });
+    },
+  );
   const body: unknown = await response.json().catch(() => undefined);
   if (!response.ok) {
     const message = (body as { message?: unknown } | undefined)?.message;
@@ -52,9 +62,10 @@ async function call<T extends TSchema>(
   return body;
 }
 
-export async function fetchChainInfo(signalingUrl: string): Promise<ChainInfo> {
+export async function fetchChainInfo(signaling: SignalingTarget): Promise<ChainInfo> {
+  const signalingUrl = typeof signaling === 'string' ? signaling : signaling.url;
   try {
-    return await call(signalingUrl, '/api/chain', ChainInfoBody);
+    return await call(signaling, '/api/chain', ChainInfoBody);
   } catch (error) {
     if (isAthError(error, EdgeErrorCode.signalingUnreachable)) throw error;
     throw new AthError({
@@ -66,14 +77,14 @@ export async function fetchChainInfo(signalingUrl: string): Promise<ChainInfo> {
 }
 
 /** Test ATH (and gas) from the embedded chain's faucet. */
-export async function requestFaucet(signalingUrl: string, address: Address, athWei: bigint): Promise<void> {
-  await call(signalingUrl, '/api/faucet', FaucetBody, {
+export async function requestFaucet(signaling: SignalingTarget, address: Address, athWei: bigint): Promise<void> {
+  await call(signaling, '/api/faucet', FaucetBody, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ address, athWei: weiToString(athWei) }),
   });
 }
 
-export function fetchProviderStatus(signalingUrl: string, address: Address): Promise<ProviderStatus> {
-  return call(signalingUrl, `/api/providers/${address}`, ProviderStatusBody);
+export function fetchProviderStatus(signaling: SignalingTarget, address: Address): Promise<ProviderStatus> {
+  return call(signaling, `/api/providers/${address}`, ProviderStatusBody);
 }

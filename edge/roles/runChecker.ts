@@ -6,6 +6,7 @@ import { AthError } from '../../signaling/protocol/index.js';
 import { startChecker } from '../checker/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { checkerIceOptions } from '../config/iceSettings.js';
+import { trustedSignalingCa } from '../config/tlsSettings.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { RoleHandle } from './RoleHandle.js';
 
@@ -21,9 +22,11 @@ export async function runChecker({ config, log }: RunCheckerParameters): Promise
   }
   const keyFile = settings.keyFile ?? join(config.dataDir, 'keys', `${settings.name}.key`);
   const account = privateKeyToAccount((settings.key as Hex | undefined) ?? loadOrCreateKey(keyFile));
+  const signalingCa = trustedSignalingCa(config);
   const handle = await startChecker({
     account,
     signalingUrl: config.signaling.url,
+    ...(signalingCa ? { signalingCa } : {}),
     bindHost: config.bindHost,
     metricsPort: settings.metricsPort,
     thresholds: { minFpsRatio: settings.minFpsRatio, maxRttMs: settings.maxRttMs, maxLossPpm: settings.maxLossPpm },

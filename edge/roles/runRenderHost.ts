@@ -14,9 +14,11 @@ import {
   startRenderHost,
   TestHookSwitch,
 } from '../../render-host/index.js';
+import { fetchTrusting } from '../../signaling/link/trustedConnections.js';
 import { AthError, weiFromString } from '../../signaling/protocol/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { renderHostIceOptions } from '../config/iceSettings.js';
+import { resolveTlsFiles, trustedSignalingCa } from '../config/tlsSettings.js';
 import { EdgeErrorCode } from '../errors.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { RoleHandle } from './RoleHandle.js';
@@ -33,8 +35,8 @@ export type RenderHostInfo = {
 export type RunRenderHostParameters = { config: EdgeConfig; log: Logger };
 
 /** Reads the signaling server's WebSocket address from its HTTP API, so a host needs only one URL. */
-async function signalingNodeUrl(httpUrl: string): Promise<string> {
-  const response = await fetch(new URL('/api/config', httpUrl)).catch((cause: unknown) => {
+async function signalingNodeUrl(httpUrl: string, ca: string | undefined): Promise<string> {
+  const response = await fetchTrusting(new URL('/api/config', httpUrl), {}, ca).catch((cause: unknown) => {
     throw new AthError({
       code: EdgeErrorCode.signalingUnreachable,
       shortMessage: `signaling unreachable at ${httpUrl}`,
@@ -60,8 +62,12 @@ export function signalingHttpUrls(value: string): string[] {
 }
 
 /** The WebSocket URL of each signaling server that answers now (at least one must). */
-export async function signalingNodeUrls(httpUrls: readonly string[], log: Logger): Promise<string[]> {
-  const answers = await Promise.allSettled(httpUrls.map((url) => signalingNodeUrl(url)));
+export async function signalingNodeUrls(
+  httpUrls: readonly string[],
+  log: Logger,
+  ca?: string | undefined,
+): Promise<string[]> {
+  const answers = await Promise.allSettled(httpUrls.map((url) => signalingNodeUrl(url, ca)));
   const urls = answers.flatMap((answer) => (answer.status === 'fulfilled' ? [answer.value] : []));
   const failed = answers.find((answer): answer is PromiseRejectedResult => answer.status === 'rejected');
   if (urls.length === 0 && failed) throw failed.reason;
@@ -89,6 +95,9 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     log[level]({ encoder: h264.name, failures: h264.failures.map((f) => f.error.message) }, 'H.264 encoder fallback');
   }
   const ice = renderHostIceOptions(config);
+  const signalingCa = trustedSignalingCa(config);
+  // With a certificate the probe endpoint is wss: players on an https page may not probe ws://.
+  const tls = await resolveTlsFiles(config);
   // One booted worker per slot: the ≈1 s of module loading happens before Play, not after.
   const pool = new SessionWorkerPool({ size: settings.slots, log });
   // Tests only: hooks that degrade this host on purpose (render-host/session/TestHooks.ts).
@@ -102,7 +111,9 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   const handle = await startRenderHost({
     metrics,
     hostId,
-    signalingNodeUrl: await signalingNodeUrls(signalingUrls, log),
+    signalingNodeUrl: await signalingNodeUrls(signalingUrls, log, signalingCa),
+    ...(signalingCa ? { signalingCa } : {}),
+    ...(tls ? { tls: { certFile: tls.certFile, keyFile: tls.keyFile } } : {}),
     provider,
     bindHost: config.bindHost,
     publicHost: settings.publicHost,

@@ -8,6 +8,7 @@ import {
 } from '../../signaling/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { signalingIceSettings } from '../config/iceSettings.js';
+import { resolveTlsFiles } from '../config/tlsSettings.js';
 import { startEconomy } from '../economy/index.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { RoleHandle } from './RoleHandle.js';
@@ -39,6 +40,7 @@ export async function runSignaling({
     tokenSecret: Buffer.from(secretHex, 'hex'),
     clientDir,
     ice: signalingIceSettings(config),
+    tls: await resolveTlsFiles(config).then((tls) => tls && { certFile: tls.certFile, keyFile: tls.keyFile }),
   };
   // Billing: the ledger, payments, metering and settlement live in this process (see edge/economy).
   const economy = config.chain.network === 'none' ? undefined : await startEconomy({ config, log, clientDir });

@@ -54,6 +54,13 @@ export async function runStackCommand({ config: loaded }: { config: EdgeConfig }
   console.log(`             Prometheus targets: ${targetsFile}`);
   const logs = relative(process.cwd(), stack.logDir);
   console.log(`  Logs:      ${logs && !logs.startsWith('..') && !isAbsolute(logs) ? logs : stack.logDir}/`);
+  const tls = stack.config.tls;
+  if (tls.certFile) {
+    const selfSigned = tls.caFile === tls.certFile;
+    console.log(
+      `  TLS:       ${tls.certFile}${selfSigned ? ' (self-signed: the browser asks once per address; or trust this file)' : ''}`,
+    );
+  }
   console.log(`\nPlay at ${signaling.httpUrl}\n`);
   if (stack.signalingServers.length > 1) {
     const others = stack.signalingServers.slice(1).map((server) => server.info.httpUrl);

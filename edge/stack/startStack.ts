@@ -20,6 +20,7 @@ import {
   startAnvil,
 } from '../chain/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
+import { resolveTlsFiles } from '../config/tlsSettings.js';
 import { startTestPostgres } from '../ledger/testing/startTestPostgres.js';
 import type { CheckerInfo } from '../roles/runChecker.js';
 import type { RenderHostInfo } from '../roles/runRenderHost.js';
@@ -90,9 +91,27 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
     await anvil?.close();
     throw error;
   }
+  // TLS: one pair for the machine (made here once when self-signed), served by signaling (https, wss) and by the
+  // render hosts' probe endpoints (wss); the nodes trust a self-signed certificate when they join signaling.
+  const served = await resolveTlsFiles({ ...config, dataDir });
+  const tls: EdgeConfig['tls'] = served
+    ? {
+        certFile: served.certFile,
+        keyFile: served.keyFile,
+        selfSigned: false,
+        ...(served.selfSigned ? { caFile: served.certFile } : config.tls.caFile ? { caFile: config.tls.caFile } : {}),
+      }
+    : config.tls;
   // Children get the parent's resolved config as a file, plus their own overrides as flags.
   const configFile = join(runDir, 'edge.json');
-  const resolved: EdgeConfig = { ...config, dataDir, chain, signaling: signalingConfig, ledger: ledgerConfig };
+  const resolved: EdgeConfig = {
+    ...config,
+    dataDir,
+    chain,
+    signaling: signalingConfig,
+    ledger: ledgerConfig,
+    tls,
+  };
   writeFileSync(configFile, JSON.stringify(resolved, null, 2));
   const roles: RoleProcess<unknown>[] = [];
 

@@ -35,6 +35,8 @@ export type RenderHostParameters = {
   hostId: string;
   /** Signaling's `/ws/node`, or that of each server of one network (tried in turn on reconnects). */
   signalingNodeUrl: string | readonly string[];
+  /** A PEM certificate to trust for a wss signaling URL beside the system's CAs. */
+  signalingCa?: string;
   provider: LocalAccount;
   region: RegionInfo;
   gpu: string;
@@ -97,6 +99,7 @@ export class RenderHost {
     this.#log = params.log.child({ mod: 'render-host/host', hostId: params.hostId });
     this.#link = new NodeSignalingLink({
       url: params.signalingNodeUrl,
+      ...(params.signalingCa ? { ca: params.signalingCa } : {}),
       hello: { role: 'host', agent: 'ath-edge render-host' },
       log: this.#log,
       onMessage: (message) => this.#onMessage(message),

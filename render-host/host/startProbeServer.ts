@@ -11,6 +11,7 @@ import { Value } from '@sinclair/typebox/value';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { type TlsFiles, tlsServerOptions } from '../../signaling/tls/tlsServerFactory.js';
 import type { TestHooks } from '../session/index.js';
 
 /** Probe frames are tiny (a timestamp); anything larger is closed as abuse. */
@@ -30,6 +31,8 @@ export type StartProbeServerParameters = {
   /** The host name or address players and checkers reach this server at (the probe URL); default bindHost. */
   publicHost?: string | undefined;
   port: number;
+  /** Serve https and wss with this pair: the probe URL is then `wss://` (an https page may not open ws://). */
+  tls?: TlsFiles;
   log: Logger;
   registry: Registry;
   /** Added before each echo: a test hook that makes this host look farther away. */
@@ -50,7 +53,10 @@ export type ProbeServer = {
 };
 
 export async function startProbeServer(params: StartProbeServerParameters): Promise<ProbeServer> {
-  const app = Fastify({ loggerInstance: params.log.child({ mod: 'render-host/probe' }) as FastifyBaseLogger });
+  const app = Fastify({
+    loggerInstance: params.log.child({ mod: 'render-host/probe' }) as FastifyBaseLogger,
+    ...tlsServerOptions(params.tls),
+  });
   await app.register(fastifyWebsocket, { options: { maxPayload: MAX_PROBE_FRAME_BYTES } });
   app.get('/probe', { websocket: true }, (socket) => {
     socket.on('message', (data: Buffer, isBinary: boolean) => {
@@ -97,11 +103,12 @@ export async function startProbeServer(params: StartProbeServerParameters): Prom
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : params.port;
   const host = params.publicHost ?? params.bindHost;
-  const url = `http://${host}:${port}`;
+  const secure = params.tls !== undefined;
+  const url = `${secure ? 'https' : 'http'}://${host}:${port}`;
   let closing: Promise<void> | undefined;
   return {
     url,
-    probeUrl: `ws://${host}:${port}/probe`,
+    probeUrl: `${secure ? 'wss' : 'ws'}://${host}:${port}/probe`,
     app,
     close: () => {
       closing ??= app.close();

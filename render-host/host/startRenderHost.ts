@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { LocalAccount } from 'viem';
 import { createMetrics, type Metrics, RENDER_HOST_METRICS, type RenderHostMetricKey } from '../../metrics/index.js';
 import type { GameInfoRecord, RegionInfo } from '../../signaling/protocol/index.js';
+import type { TlsFiles } from '../../signaling/tls/tlsServerFactory.js';
 import { type ProbeService, TestHookSwitch, type TestHooks } from '../session/index.js';
 import { RenderHost } from './RenderHost.js';
 import type { SessionDriverFactory } from './SessionDriver.js';
@@ -11,6 +12,10 @@ export type StartRenderHostParameters = {
   hostId: string;
   /** Signaling's `/ws/node`, or that of each server of one network (tried in turn on reconnects). */
   signalingNodeUrl: string | readonly string[];
+  /** A PEM certificate to trust joining signaling over wss, beside the system's CAs (`tls.caFile`). */
+  signalingCa?: string;
+  /** Serve the probe endpoint over https/wss with this pair (players on an https page cannot probe ws://). */
+  tls?: TlsFiles;
   provider: LocalAccount;
   bindHost: string;
   /** What players and checkers reach this host at, when it differs from bindHost (e.g. bound to 0.0.0.0). */
@@ -63,6 +68,7 @@ export async function startRenderHost(params: StartRenderHostParameters): Promis
     bindHost: params.bindHost,
     publicHost: params.publicHost,
     port: params.probePort,
+    ...(params.tls ? { tls: params.tls } : {}),
     log: params.log,
     registry: metrics.registry,
     probeDelayMs: () => probeDelayMs,
@@ -74,6 +80,7 @@ export async function startRenderHost(params: StartRenderHostParameters): Promis
   host = new RenderHost({
     hostId: params.hostId,
     signalingNodeUrl: params.signalingNodeUrl,
+    ...(params.signalingCa ? { signalingCa: params.signalingCa } : {}),
     provider: params.provider,
     region: params.region,
     gpu: params.gpu,

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { SignalingHub } from '../hub/SignalingHub.js';
 import { PROTOCOL_VERSION } from '../protocol/index.js';
+import { type TlsFiles, tlsServerOptions } from '../tls/tlsServerFactory.js';
 import { installErrorHandler } from './httpErrors.js';
 import { healthRoutes } from './routes/healthRoutes.js';
 import { metricsRoute } from './routes/metricsRoute.js';
@@ -14,6 +15,8 @@ import { sessionRoutes } from './routes/sessionRoutes.js';
 
 export type BuildHttpAppParameters = {
   hub: SignalingHub;
+  /** Serve https with this certificate and key; plain http when absent. */
+  tls?: TlsFiles;
   log: Logger;
   registry: Registry;
   tokenSecret: Uint8Array;
@@ -33,6 +36,7 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
     loggerInstance: params.log.child({ mod: 'signaling/http' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false } },
+    ...tlsServerOptions(params.tls),
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app);
   await app.register(fastifySwagger, {

@@ -21,13 +21,16 @@ import {
   type ServerMessage,
   WS_SUBPROTOCOL,
 } from '../protocol/index.js';
+import { wsTlsOptions } from './trustedConnections.js';
 
 export const RECONNECT_MIN_MS = 250;
 export const RECONNECT_MAX_MS = 5_000;
 
 export type NodeSignalingLinkParameters = {
-  /** `ws://…/ws/node` of the signaling server, or of each of several sharing one network (tried in turn). */
+  /** `ws://…/ws/node` (or `wss://`) of the signaling server, or of each of several sharing one network (tried in turn). */
   url: string | readonly string[];
+  /** A PEM certificate to trust for a `wss:` URL beside the system's CAs (`tls.caFile`: private CA, self-signed). */
+  ca?: string;
   hello: Pick<PeerMessageOf<'hello'>, 'role' | 'agent'>;
   log: Logger;
   /** Each valid message, in order of arrival; a rejection is logged with the message type. */
@@ -78,7 +81,7 @@ export class NodeSignalingLink {
   connect(): void {
     if (this.#closed) return;
     const { log } = this.#p;
-    const socket = new WebSocket(this.url, [WS_SUBPROTOCOL]);
+    const socket = new WebSocket(this.url, [WS_SUBPROTOCOL], wsTlsOptions(this.#p.ca));
     this.#socket = socket;
     socket.on('open', () => this.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, ...this.#p.hello }));
     socket.on('message', (data, isBinary) => {

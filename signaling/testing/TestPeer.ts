@@ -47,10 +47,18 @@ export class TestPeer {
       token,
       protocols,
       origin,
-    }: { token?: string; protocols?: string[] /** The page's Origin header. */; origin?: string } = {},
+      ca,
+    }: {
+      token?: string;
+      protocols?: string[];
+      /** The page's Origin header. */
+      origin?: string;
+      /** A PEM certificate to trust for a wss: URL (a test's self-signed one). */
+      ca?: string;
+    } = {},
   ): Promise<TestPeer> {
     const list = protocols ?? [WS_SUBPROTOCOL, ...(token ? [`token.${token}`] : [])];
-    const socket = new WebSocket(url, list, origin ? { origin } : {});
+    const socket = new WebSocket(url, list, { ...(origin ? { origin } : {}), ...(ca ? { ca } : {}) });
     return new Promise((resolve, reject) => {
       socket.once('open', () => resolve(new TestPeer(socket)));
       socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));

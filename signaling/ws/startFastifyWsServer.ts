@@ -7,6 +7,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import { isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
+import { tlsServerOptions } from '../tls/tlsServerFactory.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
 import type { StartUwsServerParameters, UwsServer } from './startUwsServer.js';
 
@@ -22,9 +23,11 @@ export async function startFastifyWsServer({
   port,
   tokenSecret,
   log,
+  tls,
 }: StartUwsServerParameters): Promise<UwsServer> {
   const app = Fastify({
     loggerInstance: log.child({ mod: 'signaling/ws-fastify' }, { level: 'warn' }) as FastifyBaseLogger,
+    ...tlsServerOptions(tls),
   });
   app.decorateRequest('peerIdentity', null);
   await app.register(fastifyWebsocket, {

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import type { SignalingHub } from '../hub/SignalingHub.js';
 import { AthError, isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
+import { readTlsFiles, type TlsFiles } from '../tls/tlsServerFactory.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
 import type { UwsModule } from './loadUws.js';
 
@@ -22,17 +23,20 @@ export type StartUwsServerParameters = {
   port: number;
   tokenSecret: Uint8Array;
   log: Logger;
+  /** wss with this certificate and key (uWS `SSLApp`); plain ws when absent. */
+  tls?: TlsFiles;
 };
 
 export type UwsServer = { readonly port: number; close(): void };
 
 /** `uws`: a native build from `loadUws()`. */
 export function startUwsServer(
-  { hub, bindHost, port, tokenSecret, log }: StartUwsServerParameters,
+  { hub, bindHost, port, tokenSecret, log, tls }: StartUwsServerParameters,
   uws: UwsModule,
 ): Promise<UwsServer> {
   const wsLog = log.child({ mod: 'signaling/ws' });
-  const app = uws.App();
+  if (tls) readTlsFiles(tls); // A missing or unreadable file is a clear config error, not a silent uWS failure.
+  const app = tls ? uws.SSLApp({ cert_file_name: tls.certFile, key_file_name: tls.keyFile }) : uws.App();
   // This uWS build has no app.close(): keep the open sockets so shutdown can end them.
   const open = new Set<uWS.WebSocket<SocketData>>();
 
