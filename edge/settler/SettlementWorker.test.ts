@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Address, Hex } from 'viem';
+import { sessionEscrowAbi } from '../chain/index.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
-import { type Ledger, listSettlements, openLedger } from '../ledger/index.js';
+import { endSession, type Ledger, listSettlements, openLedger } from '../ledger/index.js';
 import type { VoucherSigner } from '../metering/index.js';
 import {
   anvilRpc,
@@ -186,6 +187,47 @@ describe('SettlementWorker crash safety', () => {
       assertSettledExactly(await moneyView(chain, ledger, book));
     } finally {
       await anvilRpc(chain, 'evm_setAutomine', [true]);
+      await fresh.close();
+      await ledger.close();
+    }
+  });
+
+  test('killed after broadcasting a session’s last charge, then the session ends: the final voucher still closes it on chain', async () => {
+    const disk = await diskLedger();
+    let ledger = await disk.open();
+    const book = await chargedSessions(ledger, 1);
+    const sessionId = book.sessionIds[0] as Hex;
+    const doomed = settlementWorker(chain, ledger, {
+      afterBroadcast: () => {
+        throw new Crash('killed between broadcast and receipt');
+      },
+    });
+    await assert.rejects(doomed.runSoon(), Crash);
+    await doomed.close();
+    // The player quits meanwhile: the final voucher (same amount) is queued behind the in-flight one.
+    await endSession(ledger, { sessionId, reason: 'player-quit' });
+    await ledger.close();
+    ledger = await disk.open();
+    const fresh = settlementWorker(chain, ledger);
+    try {
+      await fresh.start();
+      await fresh.runSoon();
+      const closed = await chain.publicClient.readContract({
+        address: chain.escrowAddress,
+        abi: sessionEscrowAbi,
+        functionName: 'closed',
+        args: [sessionId],
+      });
+      assert.equal(closed, true, 'the reserve was released on chain, not only marked so in the ledger');
+      assert.deepEqual(
+        (await listSettlements(ledger, { sessionId })).map((row) => [row.final, row.state]),
+        [
+          [false, 'confirmed'],
+          [true, 'confirmed'],
+        ],
+      );
+      assertSettledExactly(await moneyView(chain, ledger, book));
+    } finally {
       await fresh.close();
       await ledger.close();
     }

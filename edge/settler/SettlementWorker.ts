@@ -201,6 +201,15 @@ export class SettlementWorker {
           functionName: 'claimed',
           args: [sessionId],
         }),
+      // A final row is done only once the chain closed the session (its reserve released), not when the amount
+      // is claimed: an ordinary redeem at the same amount may have landed while the final voucher waited.
+      readClosed: (sessionId) =>
+        this.#p.publicClient.readContract({
+          address: this.#p.escrowAddress,
+          abi: sessionEscrowAbi,
+          functionName: 'closed',
+          args: [sessionId],
+        }),
       isTxPending: async (hash) => {
         const [tx, receipt] = await Promise.all([
           this.#p.publicClient.getTransaction({ hash }).catch(() => undefined),
