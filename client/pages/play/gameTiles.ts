@@ -1,5 +1,6 @@
 /** The game tiles of the play page, built with DOM APIs (server text goes in as text, never as HTML). */
 import type { GameListingRecord } from '../../sdk/index.js';
+import { gameArtUrl } from './gameArt.js';
 
 export type Availability = { text: string; kind: 'free' | 'busy' | 'offline' };
 
@@ -24,6 +25,15 @@ export function renderTile(
   tile.className = 'tile';
   tile.dataset['game'] = game.id;
   tile.setAttribute('aria-pressed', String(selected));
+  // The picture first: the library is what the page opens on (the title below says what it is, so alt="").
+  const art = document.createElement('img');
+  art.className = 'tile-art';
+  art.src = gameArtUrl(game);
+  art.alt = '';
+  art.width = 320;
+  art.height = 180;
+  art.decoding = 'async';
+  tile.append(art);
   const part = (className: string, text: string) => {
     const element = document.createElement('span');
     element.className = className;

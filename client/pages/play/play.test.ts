@@ -84,19 +84,63 @@ async function clickPlay(page: Page): Promise<void> {
 }
 
 describe('play page', () => {
-  test('tiles render from /api/games and the first game is chosen', async () => {
+  test('opens on the game library: a picture per game above the fold on a laptop screen, no stage until chosen', async () => {
     const { server } = await stack(2);
-    const page = await openPage(server.httpUrl);
+    const SUPERTUX: GameInfoRecord = { ...NEON_DRIFT, id: 'supertux', title: 'SuperTux', description: 'Jump and run.' };
+    const OTHER: GameInfoRecord = { ...NEON_DRIFT, id: 'puzzle-garden', title: 'Puzzle Garden', description: 'Calm.' };
+    const second = await connectTestHost(server, { slots: 1, games: [SUPERTUX, OTHER] });
+    cleanups.push(() => second.terminate());
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    cleanups.push(() => context.close());
+    const page = await context.newPage();
+    await page.goto(server.httpUrl);
     const tile = page.locator('.tile[data-game="neon-drift"]');
     await tile.waitFor({ timeout: TIMEOUT_MS });
+    await page.locator('.tile').nth(2).waitFor({ timeout: TIMEOUT_MS });
     assert.match(
       (await tile.textContent()) ?? '',
       /Neon Drift[\s\S]*Drift through a neon city[\s\S]*1280×720 · 60 fps[\s\S]*2 free slots/,
     );
+    // Every game's picture is drawn and whole inside a 1366×768 screen, without scrolling.
+    const pictures = await page.locator('.tile img.tile-art').evaluateAll((images) =>
+      images.map((image) => {
+        const img = image as HTMLImageElement;
+        const box = img.getBoundingClientRect();
+        return { complete: img.complete, width: img.naturalWidth, top: box.top, bottom: box.bottom, shown: box.height };
+      }),
+    );
+    assert.equal(pictures.length, 3);
+    for (const picture of pictures) {
+      assert.ok(picture.complete && picture.width > 0, `decoded: ${JSON.stringify(picture)}`);
+      assert.ok(
+        picture.top >= 0 && picture.bottom <= 768 && picture.shown >= 100,
+        `above the fold: ${JSON.stringify(picture)}`,
+      );
+    }
+    assert.equal(await page.evaluate(() => window.scrollY), 0);
+    // No stage before a choice, and nothing chosen for the visitor.
+    assert.equal(await page.locator('#stage').isVisible(), false);
+    assert.equal(await page.locator('ath-play').getAttribute('game'), null);
+    assert.equal(await tile.getAttribute('aria-pressed'), 'false');
+    assert.doesNotMatch(page.url(), /game=/);
+
+    await tile.click();
+    await page.locator('#stage').waitFor({ state: 'visible', timeout: TIMEOUT_MS });
     await page.locator('ath-play[game="neon-drift"]').waitFor({ timeout: TIMEOUT_MS });
     assert.equal(await tile.getAttribute('aria-pressed'), 'true');
+    assert.equal(await page.locator('#stage-title').textContent(), 'Neon Drift');
     await status(page, 'Ready. Press Play.');
     assert.match(page.url(), /[?&]game=neon-drift/);
+  });
+
+  test('the Embed item leads to the embed docs', async () => {
+    const { server } = await stack(1);
+    const page = await openPage(server.httpUrl);
+    const embed = page.locator('nav a', { hasText: 'Embed' });
+    assert.equal(await embed.getAttribute('href'), '/docs/embed.html');
+    await embed.click();
+    await page.waitForURL(/\/docs\/embed\.html$/, { timeout: TIMEOUT_MS });
+    assert.equal(await page.locator('h1').first().textContent(), 'Embed a play button');
   });
 
   test('Play sends `play` with the codecs, the token rides in the subprotocol, a session end shows its message', async () => {

@@ -1,6 +1,7 @@
 /**
- * The play page: game tiles from `/api/games`; choosing one sets `<ath-play game=…>` and the `game` URL
- * parameter (so a reload or a shared link opens the same game).
+ * The play page opens on the game library: tiles with a picture each, from `/api/games`. Choosing one shows
+ * the stage (`<ath-play game=…>`, above the library) and sets the `game` URL parameter, so a reload or a shared
+ * link opens on that game's stage. Nothing is chosen for the visitor: no empty stage before a choice.
  */
 import { defineAthPlay } from '../../elements/index.js';
 import { errorMessageFor, fetchGames, type GameListingRecord } from '../../sdk/index.js';
@@ -17,6 +18,8 @@ function element<T extends Element>(selector: string, type: { new (): T }): T {
 
 defineAthPlay();
 const player = document.querySelector('ath-play');
+const stage = element('#stage', HTMLElement);
+const stageTitle = element('#stage-title', HTMLHeadingElement);
 const tiles = element('#games', HTMLDivElement);
 const status = element('#games-status', HTMLParagraphElement);
 let games: GameListingRecord[] = [];
@@ -24,20 +27,25 @@ let games: GameListingRecord[] = [];
 if (!player) throw new Error('play page: missing <ath-play>');
 mountWalletPanel(player);
 const fromUrl = new URLSearchParams(location.search).get('game');
-if (fromUrl) player.setAttribute('game', fromUrl);
+if (fromUrl) {
+  player.setAttribute('game', fromUrl);
+  stage.hidden = false;
+}
 
 function choose(id: string): void {
   player?.setAttribute('game', id);
   const url = new URL(location.href);
   url.searchParams.set('game', id);
   history.replaceState(null, '', url);
+  stage.hidden = false;
   render();
-  player?.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+  stage.scrollIntoView({ behavior: 'smooth', block: 'start' });
 }
 
 function render(): void {
   const selected = player?.getAttribute('game');
   tiles.replaceChildren(...games.map((game) => renderTile(game, game.id === selected, choose)));
+  if (selected) stageTitle.textContent = games.find((game) => game.id === selected)?.title ?? selected;
 }
 
 async function refresh(): Promise<void> {
@@ -53,9 +61,7 @@ async function refresh(): Promise<void> {
   status.textContent =
     games.length === 0 ? 'No render host is online yet. Games appear here as soon as one registers.' : '';
   status.hidden = games.length > 0;
-  const first = games[0];
-  if (!player?.getAttribute('game') && first) choose(first.id);
-  else render();
+  render();
 }
 
 void refresh();
