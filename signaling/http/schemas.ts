@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { EndReason, GameInfo, HttpErrorBody, Region, SessionState, WeiString } from '../protocol/index.js';
+import { EndReason, GameInfo, HttpErrorBody, SessionState, WeiString } from '../protocol/index.js';
 
 export const ErrorBody = HttpErrorBody;
 
@@ -39,24 +39,7 @@ export const GameListBody = Type.Object({
   ),
 });
 
-export const PublicHost = Type.Object({
-  hostId: Type.String(),
-  state: Type.Union([Type.Literal('up'), Type.Literal('down'), Type.Literal('draining')]),
-  region: Region,
-  gpu: Type.String(),
-  encoder: Type.String(),
-  games: Type.Array(Type.String()),
-  slots: Type.Integer(),
-  freeSlots: Type.Integer(),
-  load: Type.Number(),
-  priceWeiPerSec: WeiString,
-  qualityScore: Type.Number(),
-  providerAddress: Type.String(),
-  /** The provider's stake in the StakingRegistry, as signaling last read it (0 until read or when none). */
-  stakeWei: WeiString,
-});
-
-export const HostListBody = Type.Object({ hosts: Type.Array(PublicHost) });
+export { HostListBody, PublicHost } from '../protocol/index.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 

@@ -20,6 +20,7 @@ export {
   UsageTickView,
   VoucherView,
 } from './economyBodies.js';
+export { HostListBody, PublicHost } from './hostList.js';
 export { HttpErrorBody } from './httpErrorBody.js';
 export {
   IceServer,

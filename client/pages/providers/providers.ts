@@ -1,11 +1,18 @@
 /**
- * The provider dashboard (`/providers/?address=0x…`): what `ath-edge provider status` prints, for one
- * address — its hosts with slots and live sessions, quality score, earnings, stake and slashes — refreshed
+ * The providers page. First the network, before any address is typed: every render host with its region,
+ * slots, quality score, price and stake (`GET /api/hosts`). Then the provider dashboard
+ * (`/providers/?address=0x…`, or a provider chosen in the table): what `ath-edge provider status` prints, for
+ * one address — its hosts with slots and live sessions, quality score, earnings, stake and slashes. Both refresh
  * every few seconds while the page is open.
  */
-
+import type { Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { HostListBody, type PublicHost } from '../../../signaling/protocol/index.js';
 import { formatAth, byId as pageById } from '../pageDom.js';
+import { shortAddress, summarizeNetwork } from './networkSummary.js';
 import { type ProviderStatusView, providerStatusCheck } from './providerStatusBody.js';
+
+const hostListCheck = TypeCompiler.Compile(HostListBody);
 
 const REFRESH_MS = 5_000;
 
@@ -20,6 +27,79 @@ function row(cells: string[]): HTMLTableRowElement {
     tr.append(td);
   }
   return tr;
+}
+
+async function fetchHosts(): Promise<Static<typeof HostListBody>> {
+  const response = await fetch('/api/hosts', { signal: AbortSignal.timeout(8_000) });
+  const body: unknown = await response.json().catch(() => undefined);
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  if (!hostListCheck.Check(body)) throw new Error('unexpected answer from the server');
+  return body;
+}
+
+const countryNames = (() => {
+  try {
+    return new Intl.DisplayNames(undefined, { type: 'region' });
+  } catch {
+    return undefined;
+  }
+})();
+
+function regionText(host: PublicHost): string {
+  const name = countryNames?.of(host.region.country);
+  return name && name !== host.region.country ? `${name} (${host.region.country})` : host.region.country;
+}
+
+/** The network table and the cards above it; a provider's address chooses it for the dashboard below. */
+function renderNetwork(hosts: readonly PublicHost[], choose: (address: string) => void): void {
+  const set = (id: string, text: string) => {
+    byId(id, HTMLElement).textContent = text;
+  };
+  const summary = summarizeNetwork(hosts);
+  set('net-hosts', `${summary.hostsUp}`);
+  set('net-hosts-detail', `${summary.hostsTotal} registered`);
+  set('net-slots', `${summary.slotsFree} / ${summary.slotsTotal}`);
+  set('net-slots-detail', 'free / total, on hosts that are up');
+  set('net-providers', `${summary.providers}`);
+  set('net-providers-detail', `${formatAth(summary.stakeWei)} staked`);
+  const { priceMinWeiPerHour: min, priceMaxWeiPerHour: max } = summary;
+  set(
+    'net-price',
+    min === undefined || max === undefined
+      ? '—'
+      : min === max
+        ? formatAth(min)
+        : `${formatAth(min)} – ${formatAth(max)}`,
+  );
+  const rows = [...hosts]
+    .sort((a, b) => (a.state === b.state ? a.hostId.localeCompare(b.hostId) : a.state === 'up' ? -1 : 1))
+    .map((host) => {
+      const tr = row([
+        host.hostId,
+        regionText(host),
+        host.state,
+        `${host.freeSlots} / ${host.slots}`,
+        host.qualityScore.toFixed(2),
+        formatAth(BigInt(host.priceWeiPerSec) * 3600n),
+        formatAth(host.stakeWei),
+        host.gpu,
+      ]);
+      tr.dataset['host'] = host.hostId;
+      tr.children[2]?.classList.add(`state-${host.state}`);
+      const cell = document.createElement('td');
+      const link = document.createElement('button');
+      link.type = 'button';
+      link.className = 'address-link';
+      link.title = `Show ${host.providerAddress} below`;
+      link.textContent = shortAddress(host.providerAddress);
+      link.addEventListener('click', () => choose(host.providerAddress));
+      cell.append(link);
+      tr.append(cell);
+      return tr;
+    });
+  byId('network-hosts', HTMLTableSectionElement).replaceChildren(
+    ...(rows.length ? rows : [row(['No render host has registered yet.', '', '', '', '', '', '', '', ''])]),
+  );
 }
 
 async function fetchStatus(address: string): Promise<ProviderStatusView> {
@@ -99,7 +179,26 @@ function main(): void {
   const input = byId('address', HTMLInputElement);
   const message = byId('status-message', HTMLElement);
   const panel = byId('provider', HTMLElement);
+  const networkStatus = byId('network-status', HTMLElement);
   let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const choose = (address: string) => {
+    input.value = address;
+    form.requestSubmit();
+    panel.scrollIntoView({ behavior: 'smooth', block: 'start' });
+  };
+  const showNetwork = async () => {
+    try {
+      renderNetwork((await fetchHosts()).hosts, choose);
+      networkStatus.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+      networkStatus.dataset['kind'] = 'ok';
+    } catch (error) {
+      networkStatus.textContent = `Could not load the network: ${error instanceof Error ? error.message : String(error)}`;
+      networkStatus.dataset['kind'] = 'error';
+    }
+    setTimeout(() => void showNetwork(), REFRESH_MS);
+  };
+  void showNetwork();
 
   const show = async (address: string) => {
     clearTimeout(timer);
