@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { type Account, type Hex, hashTypedData, recoverTypedDataAddress } from 'viem';
+import { type Account, type Address, type Hex, hashTypedData, recoverTypedDataAddress } from 'viem';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
 import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
@@ -22,6 +22,7 @@ import { connectTestHost, connectTestPlayer } from '../../signaling/testing/star
 import { connectTestChecker, signTestReport } from '../../signaling/testing/TestChecker.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { sessionEscrowAbi } from '../chain/index.js';
+import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { PaymentDesk } from '../economy/PaymentDesk.js';
 import {
@@ -33,6 +34,7 @@ import {
   openLedger,
   sessionAuthOf,
 } from '../ledger/index.js';
+import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
 import { METER_END_MESSAGES, Meter } from './Meter.js';
 import { createVoucherSigner } from './signVoucher.js';
 
@@ -52,6 +54,8 @@ let server: SignalingServer;
 let meter: Meter;
 const secret = randomBytes(32);
 const peers: TestPeer[] = [];
+/** Every provider paid in this file (payers are found from the escrow's Deposited events). */
+const earners: Address[] = [];
 /** The meter's clock. */
 let clock = 1_700_000_000_000;
 
@@ -116,6 +120,26 @@ before(async () => {
   });
 });
 
+// Property 7 after every billing rule: what the meter billed settles on chain; the escrow holds exactly what it
+// owes, the ledger's settled amounts are the chain's claims, and no charge is refused for good.
+afterEach(async () => {
+  await meter.idle();
+  const worker = settlementWorker(chain, ledger);
+  try {
+    await worker.runSoon();
+  } finally {
+    await worker.close();
+  }
+  await assertEscrowConserved(chain, earners);
+  await assertLedgerMatchesChain(chain, ledger);
+  const stuck = (await listSettlements(ledger)).filter((row) => !['confirmed', 'superseded'].includes(row.state));
+  assert.deepEqual(
+    stuck.map((row) => [row.sessionId, row.state, row.lastError]),
+    [],
+    'every charge billed so far settled on chain',
+  );
+});
+
 after(async () => {
   await meter?.close();
   for (const peer of peers) peer.terminate();
@@ -178,6 +202,7 @@ async function paidSession({
   const assigned = await player.next('session');
   const terms = assigned.payment;
   assert.ok(terms, 'a billed session names its payment terms');
+  earners.push(terms.providerAddress as Address);
   const auth = {
     sessionId: start.sessionId as Hex,
     player: payer.address,
