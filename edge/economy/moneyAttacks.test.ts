@@ -22,7 +22,7 @@ import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { sessionEscrowAbi } from '../chain/index.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
-import { journalTotals, type Ledger, latestVoucher, openLedger } from '../ledger/index.js';
+import { getSession, journalTotals, type Ledger, latestVoucher, openLedger, sessionAuthOf } from '../ledger/index.js';
 import { createVoucherSigner, Meter } from '../metering/index.js';
 import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
 import { economyRoutes, voucherRequestMessage } from './economyRoutes.js';
@@ -346,6 +346,85 @@ describe('attacks on the money (issue 12)', () => {
     const v = Number.parseInt(good.slice(-2), 16);
     const lowV = `${good.slice(0, -2)}${(v - 27).toString(16).padStart(2, '0')}` as Hex;
     assert.equal(await sendAuth(s, auth, lowV), 'ATH_ERR_BAD_SIGNATURE');
+  });
+
+  test('every signature and bound the escrow would refuse is refused at authorization', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const cases: Array<[string, (auth: SessionAuth, good: Hex) => { auth?: Partial<SessionAuth>; signature?: Hex }]> = [
+      [
+        'high s (the malleable twin of a good signature)',
+        (_auth, good) => {
+          const v = Number.parseInt(good.slice(-2), 16);
+          const highS = (n - BigInt(`0x${good.slice(66, 130)}`)).toString(16).padStart(64, '0');
+          return { signature: `${good.slice(0, 66)}${highS}${(v === 27 ? 28 : 27).toString(16)}` as Hex };
+        },
+      ],
+      ['66 bytes (a good signature and one more byte)', (_auth, good) => ({ signature: `${good}00` as Hex })],
+      ['64 bytes', (_auth, good) => ({ signature: good.slice(0, -2) as Hex })],
+      ['another key’s signature', () => ({})],
+      [
+        'an expiry further away than the network allows (4 h + skew)',
+        () => ({ auth: { expiry: BigInt(Math.floor(Date.now() / 1000) + 5 * 3600) } }),
+      ],
+      ['a cap above the terms', (auth) => ({ auth: { maxAmount: auth.maxAmount + 1n } })],
+      ['a price other than the host’s', (auth) => ({ auth: { pricePerSecond: auth.pricePerSecond + 1n } })],
+    ];
+    const stranger = await chain.newFundedAccount(0n);
+    for (const [what, tamper] of cases) {
+      const s = await leased();
+      const base = { ...s.terms, player: payer.address };
+      const change = tamper(base, await signAuth(payer, base));
+      const auth = { ...base, ...change.auth };
+      const signature =
+        change.signature ??
+        (what === 'another key’s signature' ? await signAuth(stranger, auth) : await signAuth(payer, auth));
+      const answer = await sendAuth(s, auth, signature).catch((error: unknown) => `no answer: ${String(error)}`);
+      assert.ok(answer.startsWith('ATH_ERR_'), `${what}: refused with a typed error, got ${answer}`);
+      assert.equal(await getSession(ledger, s.sessionId), undefined, `${what}: nothing recorded in the ledger`);
+    }
+  });
+
+  test('a second SessionAuth for the same session cannot change its terms off chain either (payee, cap, payer)', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    const other = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    const s = await leased();
+    const auth = { ...s.terms, player: payer.address };
+    assert.equal(await sendAuth(s, auth, await signAuth(payer, auth)), 'accepted');
+    const laters: Array<[string, Account, SessionAuth]> = [
+      ['the payer as payee', payer, { ...auth, provider: payer.address }],
+      ['a smaller cap', payer, { ...auth, maxAmount: auth.maxAmount / 2n }],
+      ['another payer', other, { ...auth, player: other.address }],
+      ['the same terms again', payer, auth],
+    ];
+    for (const [what, signer, later] of laters) {
+      assert.notEqual(await sendAuth(s, later, await signAuth(signer, later)), 'accepted', what);
+    }
+    const stored = await getSession(ledger, s.sessionId);
+    assert.ok(stored);
+    assert.deepEqual(sessionAuthOf(stored), {
+      ...auth,
+      player: payer.address.toLowerCase(),
+      provider: auth.provider.toLowerCase(),
+    });
+    assert.equal(server.hub.getSession(s.sessionId)?.payerAddress, payer.address.toLowerCase());
+
+    // Two payers racing for one session: one wins, and signaling and the ledger agree on which.
+    const r = await leased();
+    const [a, b] = [
+      { ...r.terms, player: payer.address },
+      { ...r.terms, player: other.address },
+    ];
+    const [signedA, signedB] = [await signAuth(payer, a), await signAuth(other, b)];
+    const answers = await Promise.all([sendAuth(r, a, signedA), sendAuth(r, b, signedB)]);
+    assert.ok(answers.filter((x) => x === 'accepted').length <= 1, `at most one payer: ${answers}`);
+    const raced = await getSession(ledger, r.sessionId);
+    const hubPayer = server.hub.getSession(r.sessionId)?.payerAddress;
+    if (hubPayer !== undefined)
+      assert.equal(raced?.payerAddress, hubPayer, 'the payer signaling bills is the ledger’s');
+    r.player.send({ type: 'quit', sessionId: r.sessionId });
+    s.player.send({ type: 'quit', sessionId: s.sessionId });
+    await s.player.next('session-ended');
   });
 
   test('an expiry above 2^32 is refused at authorization', async () => {
