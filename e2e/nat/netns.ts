@@ -189,3 +189,79 @@ export async function createNatLab(): Promise<NatLab> {
     close,
   };
 }
+
+/** A player whose network lets no UDP through (a corporate firewall, some hotel and mobile networks). */
+export type UdpBlockedPlayer = {
+  readonly ns: string;
+  /** The root namespace's end of the player's link (bind signaling, render hosts and coturn here). */
+  readonly rootIp: string;
+  readonly playerIp: string;
+  /** `ip netns exec NS`: run a command (Chromium) inside the player's namespace. */
+  readonly launcher: readonly string[];
+  /**
+   * Also drops the player's TCP to this address and port (a firewall that lets only HTTPS-like traffic out, so TURN
+   * is reachable over TLS alone). Returns the function that lifts it.
+   */
+  blockTcpTo(ip: string, port: number): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+};
+
+/**
+ * A network namespace for the player, linked to the root namespace by a veth pair, whose iptables drop every UDP
+ * datagram in and out (loopback aside): only TCP reaches signaling, the page and a TURN server over TCP or TLS.
+ * Named `i15…` with a random suffix; removed by `close()`, and at process exit if `close()` never ran.
+ */
+export async function createUdpBlockedPlayer(): Promise<UdpBlockedPlayer> {
+  const sfx = randomBytes(3).toString('hex');
+  const n = freeSubnet();
+  const ns = `i15u${sfx}`;
+  const rootEnd = `i15v${sfx}`;
+  const playerEnd = `i15w${sfx}`;
+  const rootIp = `10.${n}.4.1`;
+  const playerIp = `10.${n}.4.2`;
+  const inPlayer = (...args: string[]) => sh(['ip', 'netns', 'exec', ns, ...args]);
+  const teardown: string[][] = [
+    ['ip', 'netns', 'del', ns],
+    ['ip', 'link', 'del', rootEnd],
+  ];
+  const removeAtExit = () => {
+    for (const [command, ...args] of teardown) {
+      try {
+        execFileSync(command ?? 'true', args, { stdio: 'ignore', timeout: 5_000 });
+      } catch {
+        // Already gone (or never made).
+      }
+    }
+  };
+  process.once('exit', removeAtExit);
+  const close = async () => {
+    process.removeListener('exit', removeAtExit);
+    for (const args of teardown) await sh(args).catch(() => undefined);
+  };
+  try {
+    await sh(['ip', 'netns', 'add', ns]);
+    await sh(['ip', 'link', 'add', rootEnd, 'type', 'veth', 'peer', 'name', playerEnd]);
+    await sh(['ip', 'link', 'set', playerEnd, 'netns', ns]);
+    await sh(['ip', 'addr', 'add', `${rootIp}/24`, 'dev', rootEnd]);
+    await sh(['ip', 'link', 'set', rootEnd, 'up']);
+    await inPlayer('ip', 'link', 'set', 'lo', 'up');
+    await inPlayer('ip', 'addr', 'add', `${playerIp}/24`, 'dev', playerEnd);
+    await inPlayer('ip', 'link', 'set', playerEnd, 'up');
+    // Only the root namespace's end is reachable (no default route: nothing leaves the machine).
+    for (const chain of ['OUTPUT', 'INPUT']) {
+      await inPlayer('iptables', '-A', chain, chain === 'OUTPUT' ? '-o' : '-i', 'lo', '-j', 'ACCEPT');
+      await inPlayer('iptables', '-A', chain, '-p', 'udp', '-j', 'DROP');
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const blockTcpTo = async (ip: string, port: number) => {
+    const rule = ['OUTPUT', '-p', 'tcp', '-d', ip, '--dport', String(port), '-j', 'DROP'];
+    await inPlayer('iptables', '-I', ...rule);
+    return async () => {
+      await inPlayer('iptables', '-D', ...rule).catch(() => undefined);
+    };
+  };
+  return { ns, rootIp, playerIp, launcher: ['ip', 'netns', 'exec', ns], blockTcpTo, close };
+}
