@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { type Address, encodeAbiParameters, type Hex, keccak256 } from 'viem';
+import { createMetrics, type Metrics, SIGNALING_METRICS, type SignalingMetricKey } from '../../metrics/index.js';
 import { sessionEscrowAbi } from '../chain/index.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
@@ -72,6 +73,18 @@ async function chargedSessions(ledger: Ledger, sessions: number): Promise<Book> 
   return { sessionIds, providers, payers, systemBefore };
 }
 
+/** What an operator's alerts read: settlement retries by reason, and the oldest unsettled charge's age. */
+async function alerts(
+  metrics: Metrics<SignalingMetricKey>,
+): Promise<{ retries: Record<string, number>; oldestSec: number }> {
+  const retries: Record<string, number> = {};
+  for (const v of (await metrics.metric.settlementRetries.get()).values) {
+    retries[String(v.labels['reason'])] = v.value;
+  }
+  const oldest = (await metrics.metric.settlementOldestUnsettledSeconds.get()).values[0]?.value ?? 0;
+  return { retries, oldestSec: oldest };
+}
+
 async function states(ledger: Ledger): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const row of await listSettlements(ledger)) counts[row.state] = (counts[row.state] ?? 0) + 1;
@@ -119,7 +132,8 @@ describe('settlement under faults', () => {
   test('ten minutes without the chain RPC: every charge settles after recovery, once, and none is failed for good', async () => {
     const ledger = await openLedger({});
     let clock = Date.now();
-    const worker = settlementWorker(chain, ledger, { batchSize: 2, now: () => clock });
+    const metrics = createMetrics({ keys: SIGNALING_METRICS });
+    const worker = settlementWorker(chain, ledger, { batchSize: 2, now: () => clock, metrics });
     try {
       const book = await chargedSessions(ledger, 4);
       await chain.stop();
@@ -137,6 +151,9 @@ describe('settlement under faults', () => {
       }
       const during = await states(ledger);
       assert.equal(during.failed ?? 0, 0, `nothing is failed for good during the outage: ${JSON.stringify(during)}`);
+      const alarm = await alerts(metrics);
+      assert.ok((alarm.retries['rpc'] ?? 0) > 0, `each failed pass counts as a retry: ${JSON.stringify(alarm)}`);
+      assert.ok(alarm.oldestSec >= 590, `the oldest-unsettled gauge an operator alerts on: ${alarm.oldestSec} s`);
       await chain.restart();
       clock += 120_000;
       for (let pass = 0; pass < 5; pass += 1) {
@@ -150,6 +167,7 @@ describe('settlement under faults', () => {
         JSON.stringify(afterwards),
       );
       assert.equal(afterwards.failed ?? 0, 0);
+      assert.equal((await alerts(metrics)).oldestSec, 0, 'the gauge falls back once everything settled');
       await assertBooksExact(ledger, book);
     } finally {
       await chain.restart();
@@ -181,12 +199,47 @@ describe('settlement under faults', () => {
     }
   });
 
+  for (const reached of [true, false]) {
+    test(`a broadcast error (the transaction ${reached ? 'reached the node, the answer was lost' : 'never left'}) is reconciled by the next pass, without a restart: settled once`, async () => {
+      const ledger = await openLedger({});
+      let clock = Date.now();
+      let failBroadcasts = 1;
+      let broadcasts = 0;
+      const flaky = {
+        ...chain.publicClient,
+        sendRawTransaction: async (args: Parameters<typeof chain.publicClient.sendRawTransaction>[0]) => {
+          broadcasts += 1;
+          if (failBroadcasts === 0) return chain.publicClient.sendRawTransaction(args);
+          failBroadcasts -= 1;
+          if (reached) await chain.publicClient.sendRawTransaction(args);
+          throw new Error('socket hang up');
+        },
+      } as typeof chain.publicClient;
+      const worker = settlementWorker(chain, ledger, { now: () => clock, publicClient: flaky });
+      try {
+        const book = await chargedSessions(ledger, 3);
+        await worker.runSoon();
+        assert.equal((await states(ledger)).sent, 3, 'left in flight after the error, not failed, not re-sent blindly');
+        clock += 60_000;
+        await worker.runSoon();
+        const afterwards = await states(ledger);
+        assert.deepEqual(afterwards, { confirmed: 3 }, JSON.stringify(afterwards));
+        assert.equal(broadcasts, reached ? 1 : 2, reached ? 'found on chain, not sent again' : 'sent again, once');
+        await assertBooksExact(ledger, book);
+      } finally {
+        await worker.close();
+        await ledger.close();
+      }
+    });
+  }
+
   test('an item whose redeem reverts is isolated: the rest of its batch settles, it retries with backoff and is reported', async () => {
     const ledger = await openLedger({});
     let clock = Date.now();
     const lines: string[] = [];
     const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) });
-    const worker = settlementWorker(chain, ledger, { batchSize: 10, now: () => clock, log });
+    const metrics = createMetrics({ keys: SIGNALING_METRICS });
+    const worker = settlementWorker(chain, ledger, { batchSize: 10, now: () => clock, log, metrics });
     try {
       const book = await chargedSessions(ledger, 4);
       await worker.runSoon();
@@ -213,6 +266,7 @@ describe('settlement under faults', () => {
         lines.some((line) => /"level":(40|50)/.test(line) && /revert/i.test(line)),
         'an operator sees a warning or error naming the revert',
       );
+      assert.ok(((await alerts(metrics)).retries['revert'] ?? 0) >= 2, 'and a retry metric by reason');
       // Backoff: an immediate pass does not try the reverting items again.
       const before = rows.filter((row) => victimSessions.has(row.sessionId)).map((row) => row.attempts);
       await worker.runSoon();
