@@ -170,6 +170,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   readonly #unsubscribes: Array<() => void> = [];
   #state: PlayerStateName = 'idle';
   #signaling: SignalingClient | undefined;
+  /** performance.now() when the latest Play reached each set-up stage (see `setupMarks`). */
+  #setupMarks: Record<string, number> = {};
   #connecting: Promise<void> | undefined;
   #sleep: { timer: ReturnType<typeof setTimeout>; wake: () => void } | undefined;
   #intent: PlayIntent | undefined;
@@ -280,6 +282,23 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   get streamInfo(): { encoder: StreamEncoderName; width: number; height: number; fps: number } | undefined {
     const info = this.#streamInfo;
     return info ? { encoder: info.encoder, width: info.width, height: info.height, fps: info.fps } : undefined;
+  }
+
+  /**
+   * Diagnostics: when the latest Play (or resume) reached each stage, ms after it — `session` (slot leased),
+   * `offer` (the host's offer arrived), `answer` (answer sent), `connected` (ICE + DTLS up), `channels` (input
+   * channel open), `firstFrame` (first frame presented): where the time to the first frame goes.
+   */
+  get setupMarks(): Readonly<Record<string, number>> {
+    const start = this.#setupMarks.play;
+    if (start === undefined) return {};
+    return Object.fromEntries(
+      Object.entries(this.#setupMarks).map(([stage, atMs]) => [stage, Math.round(atMs - start)]),
+    );
+  }
+
+  #mark(stage: string): void {
+    this.#setupMarks[stage] ??= performance.now();
   }
 
   /** The newest presented video frame (RTP timestamp, presentation time) of this connection. */
@@ -448,6 +467,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       userInitiated: true,
       startedAtMs: performance.now(),
     };
+    this.#setupMarks = { play: this.#intent.startedAtMs };
     if (stored?.game === game) this.#seq = Math.max(this.#seq, stored.inputSeq);
     if (!this.#games.has(game)) void this.listGames().catch(() => undefined);
     this.#setState('requesting');
@@ -782,6 +802,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     if (!session) return;
     session.iceServers = message.iceServers;
     session.iceTransportPolicy = message.iceTransportPolicy;
+    this.#mark('session');
     if (message.payment) void this.#authorize(message);
     if (this.#state !== 'playing') this.#setState('starting');
     this.emit(
@@ -800,6 +821,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     const session = this.#session;
     if (!session || message.sessionId !== session.id) return;
     // A new offer (first, or after a resume) replaces the transport; input capture and the session stay.
+    this.#mark('offer');
     this.#connection?.close();
     this.#watcher?.close();
     const connection = new StreamConnection({
@@ -817,6 +839,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       onBadInput: (error) => this.#report(error.code, { details: error.message }),
       onConnectionState: (state) => this.#onConnectionState(connection, state),
       onChannelsOpen: () => {
+        this.#mark('channels');
         // Input flows as soon as it can reach the host (the first frame may still be on its way).
         if (this.#session === session) this.#attachInput(session);
         this.#sendPing();
@@ -837,6 +860,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       return;
     }
     if (this.#connection !== connection) return;
+    this.#mark('answer');
     this.#video.srcObject = connection.stream;
     void this.#startVideo();
     this.#watcher = new PresentedFrameWatcher({
@@ -909,6 +933,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     // Called for every presented frame: only the first frame of a connection starts `playing`.
     if (!session || this.#connection !== connection || this.#playingOn === connection) return;
     this.#playingOn = connection;
+    this.#mark('firstFrame');
     this.#setState('playing');
     if (!session.resumed && !session.setupReported) {
       // Play → first frame goes to signaling with the next sample (≤ 1 s), not after a whole report period.
@@ -975,6 +1000,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
 
   #onConnectionState(connection: StreamConnection, state: RTCPeerConnectionState): void {
     if (this.#connection !== connection) return;
+    if (state === 'connected') this.#mark('connected');
     if (state === 'failed') {
       this.#failSession(ClientErrorCode.webrtc, 'the peer connection failed');
     } else if (state === 'disconnected') {

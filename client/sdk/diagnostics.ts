@@ -11,6 +11,8 @@
  *                                   { rtpTimestamp, presentedAtMs, receivedAtMs } of this connection's frames
  *   inputToPhoton                   { seq, sentAtMs, presentedAtMs, latencyMs } per input reflected on screen
  *   inputSeq                        the seq of the last input sent
+ *   setupMarks                      ms after the latest Play at which it reached each set-up stage (session,
+ *                                   offer, answer, connected, channels, firstFrame)
  *   events                          the last 200 events other than stats/framemark: { type, atMs, data }
  *   player                          the AthPlayer itself (waitForInputReflected, quit, …)
  */
@@ -38,6 +40,7 @@ export type DiagnosablePlayer = TypedEventTarget<AthPlayerEventMap> & {
   readonly streamInfo: { encoder: string; width: number; height: number; fps: number } | undefined;
   readonly inputToPhoton: readonly InputToPhotonSample[];
   readonly inputSeq: number;
+  readonly setupMarks: Readonly<Record<string, number>>;
 };
 
 export type AthPlayerDiagnostics = {
@@ -54,6 +57,7 @@ export type AthPlayerDiagnostics = {
   readonly streamInfo: { encoder: string; width: number; height: number; fps: number } | undefined;
   readonly inputToPhoton: readonly InputToPhotonSample[];
   readonly inputSeq: number;
+  readonly setupMarks: Readonly<Record<string, number>>;
   readonly events: readonly DiagnosticEvent[];
   readonly player: DiagnosablePlayer;
 };
@@ -125,6 +129,9 @@ export function installDiagnostics(player: DiagnosablePlayer): () => void {
     },
     get inputSeq() {
       return player.inputSeq;
+    },
+    get setupMarks() {
+      return player.setupMarks;
     },
     get events() {
       return [...events];

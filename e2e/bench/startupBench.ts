@@ -97,22 +97,67 @@ async function watchFrames(page: Page): Promise<void> {
   })()`);
 }
 
-/** ms after the click at which the player reached each state (session leased, stream starting, playing). */
-type PlayResult = { firstFrameMs: number; fpsBySecond: number[]; timelineMs: Record<string, number> };
+/**
+ * ms after the click at which the player reached each state (session leased, stream starting, playing), the
+ * SDK's set-up stages (`player`: session, offer, answer, connected, channels, firstFrame) and the render host's
+ * (`host`, from its log: start-session in, worker ready, offer out, answer in, encoder open, ICE + DTLS up, first
+ * frame sent).
+ */
+type PlayResult = {
+  firstFrameMs: number;
+  fpsBySecond: number[];
+  timelineMs: Record<string, number>;
+  sessionId: string | undefined;
+  clickedAtUnixMs: number;
+  playerMs: Record<string, number>;
+};
+
+/** The host's set-up stages of one session from its log file, ms after `clickedAtUnixMs`. */
+function hostStages(logFile: string, sessionId: string | undefined, clickedAtUnixMs: number): Record<string, number> {
+  if (!sessionId) return {};
+  const out: Record<string, number> = {};
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.includes(sessionId)) continue;
+    let record: { time?: number; msg?: string; readyMs?: number; setupMs?: Record<string, number | null>; negotiatedAtUnixMs?: number };
+    try {
+      record = JSON.parse(line) as typeof record;
+    } catch {
+      continue;
+    }
+    const at = (record.time ?? 0) - clickedAtUnixMs;
+    if (record.msg === 'session starting') out.startSession ??= at;
+    else if (record.msg === 'session ready') out.workerReady ??= at;
+    else if (record.msg === 'first frame sent' && record.setupMs && record.negotiatedAtUnixMs !== undefined) {
+      const base = record.negotiatedAtUnixMs - clickedAtUnixMs;
+      out.negotiate ??= base;
+      for (const [stage, ms] of Object.entries(record.setupMs)) if (ms !== null) out[stage] ??= base + ms;
+    }
+  }
+  return out;
+}
 
 async function play(page: Page, seconds: number): Promise<PlayResult> {
   await watchFrames(page);
-  await page.evaluate(() => {
+  const clickedAtUnixMs = (await page.evaluate(() => {
     (window as unknown as { __clickedAt: number }).__clickedAt = performance.now();
-  });
+    return performance.timeOrigin + performance.now();
+  })) as number;
   await pressPlay(page);
   await page.waitForFunction(() => (window as unknown as { __frames: number[] }).__frames.length > 0, null, {
     timeout: 60_000,
   });
   await page.waitForTimeout(seconds * 1000 + 300);
-  const { frames, clickedAt, events } = await page.evaluate(() => ({
+  const { frames, clickedAt, events, sessionId, playerMs } = await page.evaluate(() => ({
     frames: (window as unknown as { __frames: number[] }).__frames,
     clickedAt: (window as unknown as { __clickedAt: number }).__clickedAt,
+    sessionId: window.__athPlayer?.sessionId,
+    playerMs: { ...(window.__athPlayer?.setupMarks ?? {}) },
     events: (window.__athPlayer?.events ?? []).map((e) => ({
       type: e.type,
       atMs: e.atMs,
@@ -130,7 +175,7 @@ async function play(page: Page, seconds: number): Promise<PlayResult> {
     { length: seconds },
     (_, s) => frames.filter((t) => t >= first + s * 1000 && t < first + (s + 1) * 1000).length,
   );
-  return { firstFrameMs: first - clickedAt, fpsBySecond, timelineMs };
+  return { firstFrameMs: first - clickedAt, fpsBySecond, timelineMs, sessionId, clickedAtUnixMs, playerMs };
 }
 
 export async function runStartupBench(): Promise<void> {
@@ -153,6 +198,8 @@ export async function runStartupBench(): Promise<void> {
   const browser = await launchChromium({ args: ['--autoplay-policy=no-user-gesture-required'] });
   const baseUrl = stack.signaling.info.httpUrl;
   const results: PlayResult[] = [];
+  const hostMs: Record<string, number>[] = [];
+  const hostLog = join(stack.logDir, 'host-1.log');
   let cpuPctByRole: Record<string, number> = {};
   let firstWindowSec = 0;
   try {
@@ -163,7 +210,9 @@ export async function runStartupBench(): Promise<void> {
       const startedAt = performance.now();
       const result = await play(page, SECONDS_WATCHED);
       results.push(result);
+      hostMs.push(hostStages(hostLog, result.sessionId, result.clickedAtUnixMs));
       progress(`play ${i + 1}: first frame ${result.firstFrameMs.toFixed(0)} ms, fps ${result.fpsBySecond.join(' ')}`);
+      progress(`play ${i + 1}: player ${JSON.stringify(result.playerMs)} host ${JSON.stringify(hostMs.at(-1))}`);
       if (i === 0) {
         // Children spawned meanwhile (session workers are threads; Chromium's renderers are processes).
         const labelsAfter = labelledDescendants(roles);
@@ -196,6 +245,8 @@ export async function runStartupBench(): Promise<void> {
       firstFrameMsP50: round(percentile(firstFrames, 50), 0),
       fpsBySecond: results.map((r) => r.fpsBySecond),
       timelineMs: results.map((r) => r.timelineMs),
+      playerSetupMs: results.map((r) => r.playerMs),
+      hostSetupMs: hostMs,
       firstPlayMinFps: firstPlay ? Math.min(...firstPlay.fpsBySecond) : null,
       minFpsFirst5s: Math.min(...results.flatMap((r) => r.fpsBySecond)),
       firstPlayCpuWindowSec: round(firstWindowSec, 1),

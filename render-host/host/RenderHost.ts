@@ -410,6 +410,8 @@ export class RenderHost {
     slot.sessionId = message.sessionId;
     this.#updateSlotGauge();
     const sessionId = message.sessionId;
+    const startedAtMs = performance.now();
+    this.#log.info({ sessionId, slot: slot.index, game: game.id }, 'session starting');
     try {
       const driver = await this.#params.sessions({
         sessionId,
@@ -425,6 +427,10 @@ export class RenderHost {
             slot.state = 'busy';
             this.#updateSlotGauge();
             this.#send({ type: 'session-started', sessionId });
+            this.#log.info(
+              { sessionId, setupMs: Math.round(performance.now() - startedAtMs) },
+              'session streaming (start-session → first frame sent)',
+            );
           },
           report: (report) => this.#send({ type: 'host-report', sessionId, ...report }),
           ended: (reason, text) => {

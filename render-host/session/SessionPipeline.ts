@@ -88,6 +88,18 @@ type Leg = {
   markedInputSeq: number | undefined;
   /** Frames sent since the last mark. */
   framesSinceMark: number;
+  /** When this leg reached each set-up stage (performance.now() ms), logged with its first frame. */
+  setup: LegSetup;
+};
+
+/** A leg's set-up, stage by stage: where the time between a Play and its first frame goes on the host. */
+type LegSetup = {
+  negotiateMs: number;
+  offerMs?: number;
+  answerMs?: number;
+  encoderOpenMs?: number;
+  connectedMs?: number;
+  firstFrameMs?: number;
 };
 
 function random32(): number {
@@ -181,6 +193,7 @@ export class SessionPipeline {
     await this.#endLeg();
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
     this.#reconnectTimer = undefined;
+    const setup: LegSetup = { negotiateMs: performance.now() };
     const { width, height, fps } = this.#source;
     const peer = await SessionPeer.create({
       codecs,
@@ -206,9 +219,11 @@ export class SessionPipeline {
       firstFrameSent: false,
       markedInputSeq: undefined,
       framesSinceMark: 0,
+      setup,
     };
     this.#leg = leg;
     this.#wirePeer(leg);
+    setup.offerMs = performance.now();
     this.#p.events.offer(peer.takeOffer());
     // werift gathers every candidate (host, STUN, TURN) before the offer: tell the player there are no more.
     this.#p.events.ice(null);
@@ -221,6 +236,7 @@ export class SessionPipeline {
     if (!leg) {
       throw new AthError({ code: RenderHostErrorCode.negotiation, shortMessage: 'an answer arrived before any offer' });
     }
+    leg.setup.answerMs ??= performance.now();
     const codec = await leg.peer.acceptAnswer(sdp);
     if (!this.#encoder || this.#encoder.codec !== codec) {
       const previous = this.#encoder;
@@ -241,6 +257,7 @@ export class SessionPipeline {
       this.#encoder = encoder;
       this.#log.info({ codec, encoder: encoder.name, playoutDelay: leg.peer.playoutDelayNegotiated }, 'encoder open');
     }
+    leg.setup.encoderOpenMs ??= performance.now();
     this.#keyframePending = true;
     this.#maybeStartStreaming(leg);
   }
@@ -296,7 +313,10 @@ export class SessionPipeline {
   #wirePeer(leg: Leg): void {
     const { peer } = leg;
     peer.on('ice', (candidate) => this.#p.events.ice(candidate));
-    peer.on('connected', () => this.#maybeStartStreaming(leg));
+    peer.on('connected', () => {
+      leg.setup.connectedMs ??= performance.now();
+      this.#maybeStartStreaming(leg);
+    });
     peer.on('closed', (reason) => this.#onPeerClosed(leg, reason));
     peer.on('input', (bytes, channel) => this.handleInput(bytes, channel));
     peer.on('keyframeRequest', () => {
@@ -471,6 +491,8 @@ export class SessionPipeline {
         );
         if (!leg.firstFrameSent) {
           leg.firstFrameSent = true;
+          leg.setup.firstFrameMs = performance.now();
+          this.#logSetup(leg.setup, encoded.encodeMs);
           this.#p.events.connected();
         }
       })
@@ -482,6 +504,25 @@ export class SessionPipeline {
         this.#end('error', 'The video encoder failed.');
       })
       .finally(() => this.#onEncoderFree());
+  }
+
+  /** One line per leg: ms from `negotiate` to each stage (offer out, answer in, encoder open, ICE + DTLS up, first frame). */
+  #logSetup(setup: LegSetup, firstEncodeMs: number): void {
+    const since = (ms: number | undefined) => (ms === undefined ? null : Math.round(ms - setup.negotiateMs));
+    this.#log.info(
+      {
+        setupMs: {
+          offer: since(setup.offerMs),
+          answer: since(setup.answerMs),
+          encoderOpen: since(setup.encoderOpenMs),
+          connected: since(setup.connectedMs),
+          firstFrame: since(setup.firstFrameMs),
+        },
+        firstEncodeMs: Math.round(firstEncodeMs * 10) / 10,
+        negotiatedAtUnixMs: Math.round(performance.timeOrigin + setup.negotiateMs),
+      },
+      'first frame sent',
+    );
   }
 
   /**

@@ -126,9 +126,11 @@ let startAbort: AbortController | undefined;
 function begin(init: SessionWorkerInit): Promise<Session | undefined> {
   const log = createLog(init);
   startAbort = new AbortController();
+  const initAtMs = performance.now();
   return startSession(init, log, startAbort.signal).then(
     (started) => {
       session = started;
+      log.info({ readyMs: Math.round(performance.now() - initAtMs) }, 'session ready');
       post({ type: 'ready' });
       return started;
     },
