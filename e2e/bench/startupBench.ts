@@ -124,7 +124,13 @@ function hostStages(logFile: string, sessionId: string | undefined, clickedAtUni
   }
   for (const line of text.split('\n')) {
     if (!line.includes(sessionId)) continue;
-    let record: { time?: number; msg?: string; readyMs?: number; setupMs?: Record<string, number | null>; negotiatedAtUnixMs?: number };
+    let record: {
+      time?: number;
+      msg?: string;
+      readyMs?: number;
+      setupMs?: Record<string, number | null>;
+      negotiatedAtUnixMs?: number;
+    };
     try {
       record = JSON.parse(line) as typeof record;
     } catch {

@@ -102,6 +102,9 @@ type LegSetup = {
   firstFrameMs?: number;
 };
 
+/** How long a close waits for the peer's own close (werift) before it counts the session closed anyway. */
+const PEER_CLOSE_WAIT_MS = 2_000;
+
 function random32(): number {
   return Math.floor(Math.random() * 2 ** 32) >>> 0;
 }
@@ -238,10 +241,13 @@ export class SessionPipeline {
     }
     leg.setup.answerMs ??= performance.now();
     const codec = await leg.peer.acceptAnswer(sdp);
+    // A close that came meanwhile has freed (or is freeing) the encoders: opening one now would outlive it.
+    this.#assertOpen();
     if (!this.#encoder || this.#encoder.codec !== codec) {
       const previous = this.#encoder;
       this.#encoder = undefined;
       await previous?.close();
+      this.#assertOpen();
       const { encoder, failures } = openVideoEncoder({
         codec,
         width: this.#source.width,
@@ -660,11 +666,14 @@ export class SessionPipeline {
     clearInterval(this.#statsTimer);
     if (this.#connectTimer) clearTimeout(this.#connectTimer);
     if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
-    await this.#endLeg();
+    // The clock stops at once; the peer's sockets close meanwhile, but the FFmpeg objects do not wait for them
+    // (the worker may be stopped only once these are freed, see nativeWork.ts).
+    const legEnded = this.#endLeg();
     // The chain handles its own errors (see #produceAudio): this only waits for the last chunk.
     await this.#audioChain;
     await Promise.all([this.#encoder?.close(), this.#audioEncoder?.close()]);
     await this.#source.close();
+    await Promise.race([legEnded, new Promise((resolve) => setTimeout(resolve, PEER_CLOSE_WAIT_MS).unref())]);
   }
 
   /** Wraps anything thrown by a command into the error the main thread gets. */

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import { type Logger, pino } from 'pino';
-import { spawnSessionWorker } from './spawnSessionWorker.js';
+import { spawnSessionWorker, stopSessionWorker } from './spawnSessionWorker.js';
 
 export type SessionWorkerPoolParameters = {
   /** Workers kept booted and idle (one per free slot is plenty). */
@@ -65,6 +65,6 @@ export class SessionWorkerPool {
     this.#closed = true;
     const idle = [...this.#idle];
     this.#idle.clear();
-    await Promise.all(idle.map((worker) => worker.terminate()));
+    await Promise.all(idle.map((worker) => stopSessionWorker(worker, this.#log)));
   }
 }

@@ -20,7 +20,7 @@ import { RenderHostErrorCode } from '../errors.js';
 import { BUILTIN_GAMES, type GameSnapshot } from '../games/index.js';
 import { relogWorkerLine } from './relogWorkerLine.js';
 import type { SessionWorkerPool } from './SessionWorkerPool.js';
-import { spawnSessionWorker } from './spawnSessionWorker.js';
+import { spawnSessionWorker, stopSessionWorker } from './spawnSessionWorker.js';
 import type { TestHooks } from './TestHooks.js';
 import { TypedEmitter } from './TypedEmitter.js';
 import type { IceOptions } from './webrtcConfig.js';
@@ -62,6 +62,11 @@ export type StreamSessionParameters = {
   connectTimeoutMs?: number;
   /** How long a session waits for `restartTransport` after its peer went away. Default 2 s. */
   reconnectGraceMs?: number;
+  /**
+   * How long `close()` lets the worker close its peer and encoders on its own before stopping it from outside
+   * (3 s by default). A worker never stops with native work in flight, whatever this is (see nativeWork.ts).
+   */
+  closeTimeoutMs?: number;
   /** Take an already booted worker from here (saves ≈1 s of module loading); spawn one otherwise. */
   pool?: SessionWorkerPool;
   /** Degrade the stream on purpose from the start (tests only, see TestHooks.ts). */
@@ -100,6 +105,7 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
   readonly sessionId: string;
   readonly #worker: Worker;
   readonly #log: Logger;
+  readonly #closeTimeoutMs: number;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #workerAlive = true;
@@ -110,9 +116,10 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
   #lastStats: StreamStats | undefined;
   #ready: { resolve: () => void; reject: (error: AthError) => void } | undefined;
 
-  private constructor(sessionId: string, worker: Worker, log: Logger) {
+  private constructor(sessionId: string, worker: Worker, log: Logger, closeTimeoutMs: number) {
     super(log);
     this.sessionId = sessionId;
+    this.#closeTimeoutMs = closeTimeoutMs;
     this.#worker = worker;
     this.#log = log;
     worker.on('message', (data: unknown) => this.#onMessage(data));
@@ -161,7 +168,7 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
       ...(params.testHooks ? { testHooks: { ...params.testHooks } } : {}),
     };
     const worker = params.pool?.take() ?? spawnSessionWorker(`session ${params.sessionId.slice(0, 10)}`);
-    const session = new StreamSession(params.sessionId, worker, log);
+    const session = new StreamSession(params.sessionId, worker, log, params.closeTimeoutMs ?? CLOSE_TIMEOUT_MS);
     session.#post({ type: 'init', init });
     const readiness = params.capture?.readiness;
     const readyTimeoutMs = readiness
@@ -257,14 +264,14 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
       try {
         await Promise.race([
           this.#request({ type: 'close', reason }, true),
-          new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref()),
+          new Promise((resolve) => setTimeout(resolve, this.#closeTimeoutMs).unref()),
         ]);
       } catch (error) {
         this.#log.debug({ err: error }, 'worker close command failed; terminating');
       }
     }
     this.#closed = true;
-    await this.#worker.terminate();
+    await stopSessionWorker(this.#worker, this.#log);
     this.#rejectPending(new AthError({ code: RenderHostErrorCode.sessionClosed, shortMessage: 'session closed' }));
     if (!this.#ended) this.removeAllListeners();
   }

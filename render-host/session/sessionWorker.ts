@@ -11,6 +11,7 @@ import { parseCaptureSourceSpec } from '../apps/CaptureSourceSpec.js';
 import { createGameRuntime } from '../games/index.js';
 import { GameMediaSource } from './GameMediaSource.js';
 import type { MediaSource } from './MediaSource.js';
+import { markNativeInUse, markNativeReleased } from './nativeWork.js';
 import { SessionPipeline } from './SessionPipeline.js';
 import { parseWorkerCommand, type SessionWorkerInit, type WorkerCommand, type WorkerEvent } from './workerMessages.js';
 
@@ -46,9 +47,8 @@ async function openSource(init: SessionWorkerInit, log: Logger, signal: AbortSig
   return new GameMediaSource(game, init.video);
 }
 
-async function startSession(init: SessionWorkerInit, log: Logger, signal: AbortSignal): Promise<Session> {
-  const source = await openSource(init, log, signal);
-  const pipeline = new SessionPipeline({
+function newPipeline(init: SessionWorkerInit, source: MediaSource, log: Logger): SessionPipeline {
+  return new SessionPipeline({
     source,
     encoder: init.encoder,
     audioBitrateBps: init.audioBitrateBps,
@@ -67,6 +67,18 @@ async function startSession(init: SessionWorkerInit, log: Logger, signal: AbortS
       ended: (reason, message) => post({ type: 'ended', reason, message }),
     },
   });
+}
+
+async function startSession(init: SessionWorkerInit, log: Logger, signal: AbortSignal): Promise<Session> {
+  const source = await openSource(init, log, signal);
+  let pipeline: SessionPipeline;
+  try {
+    pipeline = newPipeline(init, source, log);
+  } catch (error) {
+    // The source (an external game's capture holds FFmpeg objects) must not outlive a failed start.
+    await source.close().catch((closeError: unknown) => log.error({ err: closeError }, 'source close failed'));
+    throw error;
+  }
   // A failure nobody caught ends this session, not the process: report it, then close in order. Letting the
   // worker die instead would tear it down under FFmpeg work still running on the thread pool, and that
   // aborts the whole process (napi fatal error) — every other session with it.
@@ -113,6 +125,8 @@ async function run({ pipeline, log }: Session, command: WorkerCommand): Promise<
     case 'close':
       log.debug({ reason: command.reason }, 'closing');
       await pipeline.close();
+      // Encoders freed after their in-flight work: the main thread may terminate this worker from now on.
+      markNativeReleased();
       post({ type: 'reply', id: command.id, ok: true });
       return;
   }
@@ -125,6 +139,8 @@ let startAbort: AbortController | undefined;
 
 function begin(init: SessionWorkerInit): Promise<Session | undefined> {
   const log = createLog(init);
+  // From here until the pipeline closed, terminating this worker could abort the process (nativeWork.ts).
+  markNativeInUse();
   startAbort = new AbortController();
   const initAtMs = performance.now();
   return startSession(init, log, startAbort.signal).then(
@@ -137,6 +153,8 @@ function begin(init: SessionWorkerInit): Promise<Session | undefined> {
     (error: unknown) => {
       const failure = SessionPipeline.toReplyError(error);
       log.warn({ err: failure }, 'session could not start');
+      // What the failed start opened, it closed (or it failed before opening anything native).
+      markNativeReleased();
       post({ type: 'start-failed', code: failure.code, message: failure.message.slice(0, 2048) });
       return undefined;
     },

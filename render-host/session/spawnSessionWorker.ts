@@ -1,5 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { createNativeWorkState, stopWorker } from './nativeWork.js';
 
 /**
  * The old generation a worker's heap starts with before V8 schedules its first full GC (V8's default for a
@@ -13,6 +15,8 @@ import { Worker } from 'node:worker_threads';
  */
 const WORKER_INITIAL_OLD_SPACE_MB = 128;
 let workerHeapConfigured = false;
+/** Each worker's node-av state (nativeWork.ts): stop it with `stopSessionWorker`. */
+const states = new WeakMap<Worker, SharedArrayBuffer>();
 
 /** V8 reads the flag when an isolate is created: set once, before the first worker starts. */
 function configureWorkerHeaps(): void {
@@ -35,12 +39,29 @@ export function spawnSessionWorker(
   entryModule: 'sessionWorker' | 'probeWorker' = 'sessionWorker',
 ): Worker {
   configureWorkerHeaps();
+  const nativeWork = createNativeWorkState();
   const ownUrl = import.meta.url;
   if (ownUrl.endsWith('.ts')) {
     const entry = new URL(`./${entryModule}.ts`, ownUrl).href;
     const tsx = import.meta.resolve('tsx/esm/api');
     const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-    return new Worker(bootstrap, { eval: true, name });
+    return withState(new Worker(bootstrap, { eval: true, name, workerData: { nativeWork } }), nativeWork);
   }
-  return new Worker(new URL(`./${entryModule}.js`, ownUrl), { name });
+  return withState(
+    new Worker(new URL(`./${entryModule}.js`, ownUrl), { name, workerData: { nativeWork } }),
+    nativeWork,
+  );
+}
+
+function withState(worker: Worker, nativeWork: SharedArrayBuffer): Worker {
+  states.set(worker, nativeWork);
+  return worker;
+}
+
+/**
+ * Terminates a worker from `spawnSessionWorker` once it holds no FFmpeg objects (see nativeWork.ts):
+ * terminating it while node-av is at work aborts the whole process. Use this, never `worker.terminate()`.
+ */
+export function stopSessionWorker(worker: Worker, log?: Logger): Promise<void> {
+  return stopWorker({ worker, nativeWork: states.get(worker), ...(log ? { log } : {}) });
 }

@@ -113,7 +113,8 @@ try {
       candidates: ices.length,
     };
     if (first) {
-      for (const [stage, ms] of Object.entries(first.setupMs)) row[`host.${stage}`] = since(first.negotiatedAtUnixMs + ms);
+      for (const [stage, ms] of Object.entries(first.setupMs))
+        row[`host.${stage}`] = since(first.negotiatedAtUnixMs + ms);
       row.firstEncodeMs = first.firstEncodeMs;
     }
     results.push(row);
@@ -127,5 +128,7 @@ try {
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? -1;
 const keys = Object.keys(results[0] ?? {});
-console.log(JSON.stringify({ medians: Object.fromEntries(keys.map((k) => [k, median(results.map((r) => r[k] ?? -1))])) }));
+console.log(
+  JSON.stringify({ medians: Object.fromEntries(keys.map((k) => [k, median(results.map((r) => r[k] ?? -1))])) }),
+);
 process.exit(0);
