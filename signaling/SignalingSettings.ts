@@ -1,7 +1,9 @@
+import { type AdmissionSettings, DEFAULT_ADMISSION_SETTINGS } from './admission/AdmissionSettings.js';
 import { type CheckSettings, DEFAULT_CHECK_SETTINGS } from './checkers/CheckerDesk.js';
 import { DEFAULT_SCORING_WEIGHTS, type ScoringWeights } from './hub/scoreCandidates.js';
 import { DEFAULT_ICE_SETTINGS, type IceSettings } from './ice/issueIceServers.js';
 import type { TlsFiles } from './tls/tlsServerFactory.js';
+import { DEFAULT_STAKE_SETTINGS, type StakeSettings } from './trust/stakePolicy.js';
 
 /** How players measure RTT to candidate hosts before a slot is leased. */
 export type ProbeSettings = {
@@ -52,6 +54,15 @@ export type SignalingSettings = {
   ice: IceSettings;
   /** Serve the HTTP API over https and the WebSockets over wss with this certificate and key; plain when absent. */
   tls?: TlsFiles | undefined;
+  /** Who may serve and check: stake tiers and the slots each allows a provider. */
+  stake: StakeSettings;
+  /** Prices a host may ask (wei per second, inclusive): a free or 1-wei host would capture every match. */
+  priceBoundsWeiPerSec: { min: bigint; max: bigint };
+  /** A host's probe URL must point at the address it connects from. */
+  probeUrlMustMatchPeer: boolean;
+  /** A host down (disconnected or silent) this long is forgotten. */
+  hostTtlMs: number;
+  admission: AdmissionSettings;
 };
 
 export const DEFAULT_SIGNALING_SETTINGS: Omit<SignalingSettings, 'tokenSecret'> = {
@@ -72,4 +83,10 @@ export const DEFAULT_SIGNALING_SETTINGS: Omit<SignalingSettings, 'tokenSecret'> 
   scoring: DEFAULT_SCORING_WEIGHTS,
   checks: DEFAULT_CHECK_SETTINGS,
   ice: DEFAULT_ICE_SETTINGS,
+  stake: DEFAULT_STAKE_SETTINGS,
+  // 0.0036 to 360 ATH per hour of play.
+  priceBoundsWeiPerSec: { min: 10n ** 12n, max: 10n ** 17n },
+  probeUrlMustMatchPeer: true,
+  hostTtlMs: 10 * 60_000,
+  admission: DEFAULT_ADMISSION_SETTINGS,
 };

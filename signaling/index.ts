@@ -1,6 +1,12 @@
 // The indexer: signaling (uWebSockets.js), the HTTP API (fastify), host registry, sessions, matchmaking.
+export { type AdmissionSettings, DEFAULT_ADMISSION_SETTINGS } from './admission/AdmissionSettings.js';
 export { issuePlayerToken, type PlayerTokenClaims, verifyPlayerToken } from './auth/playerTokens.js';
-export type { RoundVerdict, SignedCheckReport } from './checkers/CheckerDesk.js';
+export {
+  type CheckSettings,
+  DEFAULT_CHECK_SETTINGS,
+  type RoundVerdict,
+  type SignedCheckReport,
+} from './checkers/CheckerDesk.js';
 export type { DeliveryDispute, DeliveryReport } from './hub/HubEvents.js';
 export type { PaymentGate, PlayTokenRequest } from './hub/PaymentGate.js';
 export type { PeerHandle, PeerIdentity } from './hub/PeerDirectory.js';
@@ -37,4 +43,7 @@ export {
   type SelfSignedCertificate,
 } from './tls/createSelfSignedCertificate.js';
 export { readTlsFiles, type TlsFiles, tlsServerOptions } from './tls/tlsServerFactory.js';
+export { type DrainStore, MemoryDrainStore, type ProviderDrain } from './trust/DrainStore.js';
+export type { StakeGate, StakePosition } from './trust/StakeGate.js';
+export { DEFAULT_STAKE_SETTINGS, type StakeSettings } from './trust/stakePolicy.js';
 export { loadUws, UWS_BUILDS, type UwsLoad } from './ws/loadUws.js';

@@ -2,12 +2,15 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createMetrics, type Metrics, SIGNALING_METRICS, type SignalingMetricKey } from '../metrics/index.js';
+import { AdmissionControl } from './admission/AdmissionControl.js';
 import { buildHttpApp } from './http/buildHttpApp.js';
 import type { PaymentGate } from './hub/PaymentGate.js';
 import { SignalingHub } from './hub/SignalingHub.js';
 import { AthError } from './protocol/index.js';
 import type { SignalingSettings } from './SignalingSettings.js';
 import type { SignalingStore } from './store/SignalingStore.js';
+import type { DrainStore } from './trust/DrainStore.js';
+import type { StakeGate } from './trust/StakeGate.js';
 import { loadUws } from './ws/loadUws.js';
 import { startFastifyWsServer } from './ws/startFastifyWsServer.js';
 import { startUwsServer } from './ws/startUwsServer.js';
@@ -24,6 +27,10 @@ export type StartSignalingParameters = {
   transport?: WsTransportSetting;
   /** The uWebSockets.js builds to try, in order (default `UWS_BUILDS`; tests name one that does not exist). */
   uwsBuilds?: readonly string[];
+  /** Hosts and checkers must be staked: the StakingRegistry's word (edge/economy's ChainStakeGate). */
+  stakes: StakeGate;
+  /** Where drains are kept across restarts (the ledger, edge/economy); in memory when absent. */
+  drains?: DrainStore;
   /** The economy's gate (edge/economy); without it sessions are not billed. */
   payments?: PaymentGate;
   /** More HTTP routes on the same server (the economy's API), registered before it listens. */
@@ -55,6 +62,8 @@ export async function startSignaling({
   metrics,
   transport = settings.wsTransport ?? 'auto',
   uwsBuilds,
+  stakes,
+  drains,
   payments,
   routes = [],
   store,
@@ -78,19 +87,31 @@ export async function startSignaling({
     settings,
     log,
     metrics: processMetrics,
+    stakes,
+    ...(drains ? { drains } : {}),
     ...(payments ? { payments } : {}),
     ...(store ? { store } : {}),
   });
+  const admission = new AdmissionControl(settings.admission);
   const wsParameters = {
     hub,
     bindHost: settings.bindHost,
     port: settings.wsPort,
     tokenSecret: settings.tokenSecret,
+    admission,
     log,
     ...(settings.tls ? { tls: settings.tls } : {}),
   };
   const wsTransport: WsTransport = loaded?.ok ? { kind: 'uws', build: loaded.build } : { kind: 'fastify-ws' };
-  const ws = loaded?.ok ? await startUwsServer(wsParameters, loaded.uws) : await startFastifyWsServer(wsParameters);
+  let ws: Awaited<ReturnType<typeof startFastifyWsServer>>;
+  try {
+    await hub.start();
+    ws = loaded?.ok ? await startUwsServer(wsParameters, loaded.uws) : await startFastifyWsServer(wsParameters);
+  } catch (error) {
+    admission.close();
+    hub.close();
+    throw error;
+  }
   log.info({ mod: 'signaling/ws', wsTransport, node: process.versions.node }, 'signaling WebSocket transport');
   const secure = settings.tls !== undefined;
   const wsBase = settings.publicWsUrl ?? `${secure ? 'wss' : 'ws'}://${settings.bindHost}:${ws.port}`;
@@ -105,6 +126,7 @@ export async function startSignaling({
     clientDir: settings.clientDir,
     wsUrls: () => wsUrls,
     checkerDomain: settings.checks.domain,
+    rateLimits: settings.admission.http,
     routes,
     wsTransport: wsTransport.kind === 'uws' ? `uws ${wsTransport.build}` : 'fastify-ws',
   });
@@ -112,6 +134,7 @@ export async function startSignaling({
     await http.listen({ host: settings.bindHost, port: settings.httpPort });
   } catch (error) {
     ws.close();
+    admission.close();
     hub.close();
     throw error;
   }
@@ -131,7 +154,9 @@ export async function startSignaling({
     close: () => {
       closing ??= (async () => {
         ws.close();
+        admission.close();
         hub.close();
+        await hub.checkers.flush();
         await http.close();
       })();
       return closing;

@@ -49,7 +49,7 @@ describe('economy', () => {
       await pressPlay(page);
       await waitPlaying(page);
       id = await sessionId(page);
-      assert.equal((await api<{ hostId: string }>(`/api/sessions/${id}`)).hostId, 'paid-host');
+      assert.equal((await api<{ hostId: string }>(`/api/sessions/${id}`)).hostId, host.info.hostId);
       await page.waitForTimeout(20_000);
       await page.locator('ath-play button.quit').click();
     } finally {

@@ -34,10 +34,10 @@ describe('indexer', () => {
   });
 
   test('the player lands on the host with the lowest RTT on its own path', async () => {
-    extra.push(
-      await stack.addRenderHost('far-host', { slots: 1, probeDelayMs: 150 }),
-      await stack.addRenderHost('farther-host', { slots: 1, probeDelayMs: 250 }),
-    );
+    const far = await stack.addRenderHost('far-host', { slots: 1, probeDelayMs: 150 });
+    const farther = await stack.addRenderHost('farther-host', { slots: 1, probeDelayMs: 250 });
+    extra.push(far, farther);
+    const [farId, fartherId] = [far.info.hostId, farther.info.hostId];
     const page = await openPlayer({ browser, baseUrl: stack.signaling.info.httpUrl, game: 'neon-drift' });
     try {
       await pressPlay(page);
@@ -47,9 +47,9 @@ describe('indexer', () => {
       const decision = view.decision;
       assert.ok(decision, 'the decision is explained');
       const rtt = new Map(decision.candidates.map((c) => [c.hostId, c.rttMs]));
-      assert.ok(!['far-host', 'farther-host'].includes(view.hostId ?? ''), `landed on ${view.hostId}`);
-      assert.ok((rtt.get('far-host') ?? 0) >= 150, `far-host measured ${rtt.get('far-host')} ms`);
-      assert.ok(!rtt.has('farther-host') || (rtt.get('farther-host') ?? 0) >= 250);
+      assert.ok(![farId, fartherId].includes(view.hostId ?? ''), `landed on ${view.hostId}`);
+      assert.ok((rtt.get(farId) ?? 0) >= 150, `far-host measured ${rtt.get(farId)} ms`);
+      assert.ok(!rtt.has(fartherId) || (rtt.get(fartherId) ?? 0) >= 250);
       const chosen = decision.candidates.find((c) => c.hostId === decision.chosenHostId);
       assert.ok(chosen && chosen.rttMs !== null && chosen.rttMs < 100, `chosen RTT ${chosen?.rttMs}`);
       assert.ok(decision.candidates.every((c) => c.score >= (chosen?.score ?? 0)));
@@ -84,22 +84,23 @@ describe('indexer', () => {
   });
 
   test('a render host killed mid-session: its player is told, the lease freed', async () => {
-    // The cheapest host wins among equals on loopback, so this player lands on the one we kill.
-    const victim = await stack.addRenderHost('victim-host', { slots: 1, priceWeiPerSec: '1' });
+    // The cheapest host (the network's minimum price) wins among equals on loopback, so this player lands on the
+    // one we kill.
+    const victim = await stack.addRenderHost('victim-host', { slots: 1, priceWeiPerSec: '1000000000000' });
     extra.push(victim);
     const page = await openPlayer({ browser, baseUrl: stack.signaling.info.httpUrl, game: 'neon-drift' });
     try {
       await pressPlay(page);
       await waitPlaying(page);
       const id = await sessionId(page);
-      assert.equal((await api<SessionView>(`/api/sessions/${id}`)).hostId, 'victim-host');
+      assert.equal((await api<SessionView>(`/api/sessions/${id}`)).hostId, victim.info.hostId);
       victim.kill();
       await waitStatus(page, 'render host was lost');
       const view = await api<SessionView & { endReason: string }>(`/api/sessions/${id}`);
       assert.equal(view.state, 'ended');
       assert.equal(view.endReason, 'host-lost');
       const hosts = await api<{ hosts: Array<{ hostId: string; state: string; freeSlots: number }> }>('/api/hosts');
-      const dead = hosts.hosts.find((h) => h.hostId === 'victim-host');
+      const dead = hosts.hosts.find((h) => h.hostId === victim.info.hostId);
       assert.equal(dead?.state, 'down');
       assert.equal(dead?.freeSlots, 1, 'the lease is released');
     } finally {

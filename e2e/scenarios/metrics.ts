@@ -7,10 +7,9 @@
  * (after: its probe streams are no part of the session's figures).
  */
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright';
-import { RoleProcess, type Stack } from '../../edge/index.js';
+import type { RoleProcess, Stack } from '../../edge/index.js';
 import { type PrometheusExposition, parsePrometheusText, sampleValue } from '../../metrics/index.js';
 import { closePlayer, E2E_TIMEOUT_MS, openPlayer, pressPlay, waitPlaying } from '../support/playerPage.js';
 import { sharedBrowser } from '../support/sharedBrowser.js';
@@ -141,20 +140,8 @@ describe('metrics', () => {
 
   test('a checker exposes its metrics too (one of our own when the stack runs none)', async () => {
     if (stack.checkers.length === 0) {
-      ownChecker = await RoleProcess.spawn<{ metricsUrl: string }>({
-        role: 'checker',
-        args: [
-          '--config',
-          join(stack.config.dataDir, 'run', 'edge.json'),
-          '--log-file',
-          join(stack.logDir, 'metrics-checker.log'),
-          '--signaling',
-          stack.signaling.info.httpUrl,
-          '--set',
-          'checker.name=metrics-checker',
-        ],
-        outputFile: join(stack.logDir, 'metrics-checker.out'),
-      });
+      // Signaling admits staked checkers only: the stack stakes its wallet first.
+      ownChecker = await stack.addChecker('metrics-checker');
     }
     const checkers = ownChecker ? [ownChecker] : stack.checkers;
     for (const target of checkerTargets(checkers)) {

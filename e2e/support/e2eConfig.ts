@@ -11,7 +11,22 @@ export function e2eConfig(dataDir: string, { turn }: E2eConfigOptions = {}): Edg
     ...DEFAULT_EDGE_CONFIG,
     logLevel: 'info',
     dataDir,
-    signaling: { ...DEFAULT_EDGE_CONFIG.signaling, httpPort: 0, wsPort: 0, heartbeatIntervalMs: 1000 },
+    signaling: {
+      ...DEFAULT_EDGE_CONFIG.signaling,
+      httpPort: 0,
+      wsPort: 0,
+      heartbeatIntervalMs: 1000,
+      // Every page, player and poll of the scenarios comes from 127.0.0.1: the per-address HTTP budget is raised
+      // (WebSocket caps and the per-socket limits stay the product's).
+      admission: {
+        ...DEFAULT_EDGE_CONFIG.signaling.admission,
+        http: {
+          ...DEFAULT_EDGE_CONFIG.signaling.admission.http,
+          requestsPerMinute: 20_000,
+          playerTokensPerMinute: 600,
+        },
+      },
+    },
     // SuperTux (a real game under Xvfb) beside the built-in games: e2e/scenarios/apps.ts plays it.
     renderHost: { ...DEFAULT_EDGE_CONFIG.renderHost, heartbeatIntervalMs: 1000, apps: ['supertux'] },
     economy: { ...DEFAULT_EDGE_CONFIG.economy, settleIntervalMs: 2_000 },

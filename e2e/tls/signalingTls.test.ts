@@ -12,14 +12,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { privateKeyToAccount } from 'viem/accounts';
 import WebSocket from 'ws';
 import { startTestRenderHost } from '../../render-host/host/testing/startTestRenderHost.js';
 import type { RenderHostHandle } from '../../render-host/index.js';
 import { issuePlayerToken } from '../../signaling/auth/playerTokens.js';
 import { fetchTrusting } from '../../signaling/link/trustedConnections.js';
 import { PROTOCOL_VERSION } from '../../signaling/protocol/index.js';
-import type { SignalingServer, WsTransportSetting } from '../../signaling/startSignaling.js';
-import { startTestSignaling } from '../../signaling/testing/startTestSignaling.js';
+import type { WsTransportSetting } from '../../signaling/startSignaling.js';
+import { startTestSignaling, type TestSignaling } from '../../signaling/testing/startTestSignaling.js';
 import { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { createSelfSignedCertificate } from '../../signaling/tls/createSelfSignedCertificate.js';
 
@@ -42,7 +43,7 @@ for (const transport of ['uws', 'fastify-ws'] as const satisfies readonly WsTran
     const dir = mkdtempSync(join(tmpdir(), 'ath-tls-'));
     const secret = randomBytes(32);
     let certPem: string;
-    let signaling: SignalingServer;
+    let signaling: TestSignaling;
     let host: RenderHostHandle | undefined;
 
     before(async () => {
@@ -104,13 +105,15 @@ for (const transport of ['uws', 'fastify-ws'] as const satisfies readonly WsTran
     test('a render host joins over wss trusting the certificate, and serves its probe over wss', async () => {
       host = await startTestRenderHost({
         hostId: `tls-host-${transport}`,
+        // Signaling admits only a staked provider.
+        provider: privateKeyToAccount((await signaling.chain.newStakedAccount('software')).privateKey),
         signalingNodeUrl: signaling.wsNodeUrl,
         signalingCa: certPem,
         tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
         log,
       });
       assert.equal(host.host.registered, true);
-      const registered = signaling.hub.hosts.get(`tls-host-${transport}`);
+      const registered = signaling.hub.hosts.get(host.host.hostId);
       assert.ok(registered, 'signaling knows the host');
       assert.match(registered.endpoints.probeUrl, /^wss:\/\/127\.0\.0\.1:\d+\/probe$/);
       assert.match(registered.endpoints.metricsUrl, /^https:\/\//);

@@ -7,13 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { privateKeyToAccount } from 'viem/accounts';
 import { startTestRenderHost } from '../../render-host/host/testing/startTestRenderHost.js';
 import { BUILTIN_GAMES, ProbeStreams, type RenderHostHandle, TestHookSwitch } from '../../render-host/index.js';
 import type { RoundVerdict } from '../../signaling/checkers/CheckerDesk.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
-import type { SignalingServer } from '../../signaling/index.js';
-import { startTestSignaling } from '../../signaling/testing/startTestSignaling.js';
+import { startTestSignaling, type TestSignaling } from '../../signaling/testing/startTestSignaling.js';
 import type { SentCheckReport } from './CheckerNode.js';
 import { type CheckerHandle, startChecker } from './startChecker.js';
 
@@ -24,8 +23,10 @@ const HOSTS = {
   far: { dataChannelDelayMs: 200 },
 } as const;
 
-let server: SignalingServer;
-const hosts: Array<{ handle: RenderHostHandle; probes: ProbeStreams }> = [];
+let server: TestSignaling;
+const hosts: Array<{ name: string; handle: RenderHostHandle; probes: ProbeStreams }> = [];
+/** The network's id of a test host (its name bound to its provider). */
+const idOf = (name: keyof typeof HOSTS) => hosts.find((h) => h.name === name)?.handle.host.hostId ?? name;
 const checkers: CheckerHandle[] = [];
 const verdicts: RoundVerdict[] = [];
 const reports: SentCheckReport[] = [];
@@ -50,7 +51,7 @@ describe('checker nodes on real render hosts', { timeout: 180_000 }, () => {
     // Checkers first, so every host's first round (1 s after it registers) finds all three.
     for (const [i, lie] of [false, false, true].entries()) {
       const checker = await startChecker({
-        account: privateKeyToAccount(generatePrivateKey()),
+        account: privateKeyToAccount((await server.chain.newStakedAccount('checker')).privateKey),
         signalingUrl: server.httpUrl,
         bindHost: '127.0.0.1',
         metricsPort: 0,
@@ -65,19 +66,20 @@ describe('checker nodes on real render hosts', { timeout: 180_000 }, () => {
     }
     liar = checkers[2]?.address.toLowerCase() as `0x${string}`;
     const games = BUILTIN_GAMES.slice(0, 1);
-    for (const [hostId, hooks] of Object.entries(HOSTS)) {
+    for (const [name, hooks] of Object.entries(HOSTS)) {
       const testHooks = new TestHookSwitch(hooks);
-      const hostLog = log.child({ hostId });
+      const hostLog = log.child({ hostId: name });
       const probes = new ProbeStreams({ fps: Math.max(...games.map((g) => g.fps)), testHooks, log: hostLog });
       const handle = await startTestRenderHost({
-        hostId,
+        hostId: name,
+        provider: privateKeyToAccount((await server.chain.newStakedAccount('software')).privateKey),
         signalingNodeUrl: server.wsNodeUrl,
         games,
         probes,
         testHooks,
         log: hostLog,
       });
-      hosts.push({ handle, probes });
+      hosts.push({ name, handle, probes });
     }
   });
 
@@ -93,18 +95,21 @@ describe('checker nodes on real render hosts', { timeout: 180_000 }, () => {
   test('a healthy container passes the majority verdict; the lying checker is the minority', async () => {
     const verdict = await waitFor(
       'a verdict on the healthy host',
-      () => verdicts.find((v) => v.hostId === 'healthy'),
+      () => verdicts.find((v) => v.hostId === idOf('healthy')),
       90_000,
     );
     assert.equal(verdict.verdict, 'ok', JSON.stringify(verdict.reports.map((r) => r.report)));
     assert.deepEqual(verdict.minority, [liar]);
     assert.equal(verdict.majority.length, 2);
     assert.ok(!verdict.majority.includes(liar));
-    assert.equal(server.hub.hosts.get('healthy')?.drained, false);
-    assert.ok((server.hub.hosts.get('healthy')?.qualityScore ?? 0) > 0.5, 'a passed round raises the neutral score');
+    assert.equal(server.hub.hosts.get(idOf('healthy'))?.drained, false);
+    assert.ok(
+      (server.hub.hosts.get(idOf('healthy'))?.qualityScore ?? 0) > 0.5,
+      'a passed round raises the neutral score',
+    );
     // The honest measurements came from real RTP and real pongs.
     const honest = reports.filter(
-      (r) => r.assignment.container === 'healthy' && r.report.checker.toLowerCase() !== liar,
+      (r) => r.assignment.container === idOf('healthy') && r.report.checker.toLowerCase() !== liar,
     );
     assert.ok(honest.length >= 2);
     for (const sent of honest) {
@@ -115,11 +120,12 @@ describe('checker nodes on real render hosts', { timeout: 180_000 }, () => {
     }
   });
 
-  for (const [hostId, why] of [
+  for (const [name, why] of [
     ['slow', 'capped to 10 fps'],
     ['far', '200 ms late on its data channel'],
   ] as const) {
     test(`a container ${why} is caught by the majority and drained`, async () => {
+      const hostId = idOf(name);
       const drained = await waitFor(
         `${hostId} drained`,
         () => verdicts.find((v) => v.hostId === hostId && v.drained),
@@ -146,7 +152,7 @@ describe('checker nodes on real render hosts', { timeout: 180_000 }, () => {
       const measured = honest.filter((sent) => sent.measurement.live);
       assert.ok(measured.length > 0, 'at least one probe ran');
       for (const sent of measured) {
-        if (hostId === 'slow') assert.ok(sent.measurement.fps < 20, `fps ${sent.measurement.fps}`);
+        if (name === 'slow') assert.ok(sent.measurement.fps < 20, `fps ${sent.measurement.fps}`);
         else assert.ok(sent.measurement.rttMs >= 200, `rtt ${sent.measurement.rttMs}`);
       }
     });

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { privateKeyToAccount } from 'viem/accounts';
-import type { SignalingServer } from '../../signaling/index.js';
-import { startTestSignaling } from '../../signaling/testing/startTestSignaling.js';
+import { startTestSignaling, type TestSignaling } from '../../signaling/testing/startTestSignaling.js';
+import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { CheckerInfo } from '../roles/runChecker.js';
 import { RoleProcess } from '../stack/RoleProcess.js';
 
@@ -38,7 +38,7 @@ function freePort(): Promise<number> {
 describe('ath-edge checker (the role process)', { timeout: 120_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ath-checker-role-'));
   const tokenSecret = randomBytes(32);
-  let server: SignalingServer | undefined;
+  let server: TestSignaling | undefined;
   let checker: RoleProcess<CheckerInfo> | undefined;
   let relay: Server | undefined;
 
@@ -66,6 +66,11 @@ describe('ath-edge checker (the role process)', { timeout: 120_000 }, () => {
     const relayPort = (relay.address() as AddressInfo).port;
     server = await startTestSignaling({ tokenSecret, wsPort, publicWsUrl: `ws://127.0.0.1:${relayPort}` });
     const signaling = server;
+    // Signaling admits staked checkers only: the checker's key (the file the role would create) is staked first.
+    await signaling.chain.stake(
+      privateKeyToAccount(loadOrCreateKey(join(dataDir, 'keys', 'checker-7.key'))),
+      'checker',
+    );
     checker = await RoleProcess.spawn<CheckerInfo>({
       role: 'checker',
       args: [

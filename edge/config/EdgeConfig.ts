@@ -3,6 +3,12 @@
  * one schema (unknown keys are errors), frozen, and passed down. Nothing else reads `process.env`.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import {
+  DEFAULT_ADMISSION_SETTINGS,
+  DEFAULT_CHECK_SETTINGS,
+  DEFAULT_SIGNALING_SETTINGS,
+  DEFAULT_STAKE_SETTINGS,
+} from '../../signaling/index.js';
 import { IceServerUrl, IceTransportPolicy, Region, WeiString } from '../../signaling/protocol/index.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
@@ -15,6 +21,7 @@ const IpAddress = Type.String({
 const UdpPort = Type.Integer({ minimum: 1, maximum: 65535 });
 const obj = <T extends Parameters<typeof Type.Object>[0]>(properties: T) =>
   Type.Object(properties, { additionalProperties: false });
+const Rate = obj({ ratePerSec: Type.Number({ exclusiveMinimum: 0 }), burst: Type.Integer({ minimum: 1 }) });
 
 export const EdgeConfigSchema = obj({
   logLevel: Type.Union([
@@ -64,6 +71,44 @@ export const EdgeConfigSchema = obj({
      * warning), `uws` = refuse to start without it, `fastify-ws` = always @fastify/websocket.
      */
     wsTransport: Type.Union([Type.Literal('auto'), Type.Literal('uws'), Type.Literal('fastify-ws')]),
+    /** Distinct staked checkers a verdict needs (fewer: inconclusive). */
+    checkMinResponders: Type.Integer({ minimum: 1, maximum: 64 }),
+    /** Passing checks in a row that lift a provider's drain. */
+    probationPasses: Type.Integer({ minimum: 1, maximum: 100 }),
+    /** Never let a checker check a container in its own network of these prefix lengths (0: off). */
+    checkerExclusion: obj({
+      ipv4PrefixBits: Type.Integer({ minimum: 0, maximum: 32 }),
+      ipv6PrefixBits: Type.Integer({ minimum: 0, maximum: 128 }),
+    }),
+    /** Provider tiers a render host may be staked in, with the slots each allows a provider in all. */
+    hostTiers: Type.Record(
+      Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' }),
+      obj({ maxSlots: Type.Integer({ minimum: 1, maximum: 100_000 }) }),
+    ),
+    /** Prices a render host may ask, wei per second (inclusive). */
+    priceMinWeiPerSec: WeiString,
+    priceMaxWeiPerSec: WeiString,
+    /** A host's probe URL must name the address it connects from. */
+    probeUrlMustMatchPeer: Type.Boolean(),
+    /** A host down this long is forgotten. */
+    hostTtlMs: Type.Integer({ minimum: 1000 }),
+    /** Admission control (per source address): connection caps, token buckets, deadlines, HTTP limits. */
+    admission: obj({
+      maxConnections: Type.Integer({ minimum: 1 }),
+      maxConnectionsPerIp: Type.Integer({ minimum: 1 }),
+      upgradesPerIp: Rate,
+      messagesPerSocket: Rate,
+      messagesPerIp: Rate,
+      helloTimeoutMs: Type.Integer({ minimum: 100 }),
+      registerTimeoutMs: Type.Integer({ minimum: 100 }),
+      maxSessionsPerIp: Type.Integer({ minimum: 1 }),
+      maxTrackedIps: Type.Integer({ minimum: 1 }),
+      http: obj({
+        requestsPerMinute: Type.Integer({ minimum: 1 }),
+        playerTokensPerMinute: Type.Integer({ minimum: 1 }),
+        maxTrackedIps: Type.Integer({ minimum: 1 }),
+      }),
+    }),
   }),
   renderHost: obj({
     /** Stable id of this host; derived from the provider address when absent. */
@@ -272,6 +317,15 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     afkTimeoutMs: 120_000,
     checkIntervalMs: 60_000,
     wsTransport: 'auto',
+    checkMinResponders: DEFAULT_CHECK_SETTINGS.minResponders,
+    probationPasses: DEFAULT_CHECK_SETTINGS.probationPasses,
+    checkerExclusion: DEFAULT_CHECK_SETTINGS.excludeSameNetwork,
+    hostTiers: DEFAULT_STAKE_SETTINGS.hostTiers,
+    priceMinWeiPerSec: String(DEFAULT_SIGNALING_SETTINGS.priceBoundsWeiPerSec.min),
+    priceMaxWeiPerSec: String(DEFAULT_SIGNALING_SETTINGS.priceBoundsWeiPerSec.max),
+    probeUrlMustMatchPeer: DEFAULT_SIGNALING_SETTINGS.probeUrlMustMatchPeer,
+    hostTtlMs: DEFAULT_SIGNALING_SETTINGS.hostTtlMs,
+    admission: DEFAULT_ADMISSION_SETTINGS,
   },
   renderHost: {
     slots: 2,

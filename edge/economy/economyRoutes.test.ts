@@ -6,13 +6,11 @@
  * OpenAPI document describes the routes with their answers.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import { pino } from 'pino';
-import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
 import { AccountBody, FaucetBody, ProviderEarningsBody, SessionChargesBody } from '../../signaling/protocol/index.js';
+import { startTestSignaling, type TestSignaling } from '../../signaling/testing/startTestSignaling.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import {
   accountSummary,
@@ -38,10 +36,9 @@ import {
 import { economyRoutes, publicCharges } from './economyRoutes.js';
 import { toJson } from './toJson.js';
 
-const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 let chain: TestChain;
 let ledger: Ledger;
-let server: SignalingServer;
+let server: TestSignaling;
 const payer = randomAddress();
 const provider = randomAddress();
 let settledId: `0x${string}`;
@@ -66,9 +63,9 @@ before(async () => {
   await markBatchConfirmed(ledger, { batchId: batch.batchId, feeSplit: TEST_FEE_SPLIT, txHash });
   await recordStake(ledger, { operatorAddress: provider, role: 'provider', amountWei: 10n ** 21n });
 
-  server = await startSignaling({
-    settings: { ...DEFAULT_SIGNALING_SETTINGS, tokenSecret: randomBytes(32), heartbeatIntervalMs: 600_000 },
-    log,
+  server = await startTestSignaling({
+    chain,
+    heartbeatIntervalMs: 600_000,
     routes: [
       economyRoutes({
         ledger,

@@ -10,14 +10,18 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { type Account, type Address, BaseError, ContractFunctionRevertedError, type Hex } from 'viem';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
-import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
 import {
   type SessionAuth,
   sessionAuthTypes,
   sessionEscrowDomain,
   weiToString,
 } from '../../signaling/protocol/index.js';
-import { connectTestHost, connectTestPlayer } from '../../signaling/testing/startTestSignaling.js';
+import {
+  connectTestHost,
+  connectTestPlayer,
+  startTestSignaling,
+  type TestSignaling,
+} from '../../signaling/testing/startTestSignaling.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { sessionEscrowAbi } from '../chain/index.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
@@ -35,7 +39,7 @@ const secret = randomBytes(32);
 
 let chain: TestChain;
 let ledger: Ledger;
-let server: SignalingServer;
+let server: TestSignaling;
 let meter: Meter;
 let clock = Date.now();
 const peers: TestPeer[] = [];
@@ -57,8 +61,10 @@ before(async () => {
     log,
   });
   const metrics = createMetrics({ keys: SIGNALING_METRICS });
-  server = await startSignaling({
-    settings: { ...DEFAULT_SIGNALING_SETTINGS, tokenSecret: secret, heartbeatIntervalMs: 600_000 },
+  server = await startTestSignaling({
+    chain,
+    tokenSecret: secret,
+    heartbeatIntervalMs: 600_000,
     log,
     metrics,
     payments,
@@ -587,8 +593,10 @@ describe('reserves are exact (issue 12)', () => {
   test('sessions left streaming by a signaling crash are ended and settled when signaling starts again', async () => {
     const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
     // A second signaling process on the same ledger: its own hub, desk and meter.
-    const other = await startSignaling({
-      settings: { ...DEFAULT_SIGNALING_SETTINGS, tokenSecret: secret, heartbeatIntervalMs: 600_000 },
+    const other = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      heartbeatIntervalMs: 600_000,
       log,
       metrics: createMetrics({ keys: SIGNALING_METRICS }),
       payments: new PaymentDesk({

@@ -40,6 +40,7 @@ function hostView(host: HostRecord, nowMs: number): Static<typeof ProviderHostVi
     sessionsLive: host.slots.filter((slot) => slot.state !== 'free').length,
     qualityScore: host.qualityScore,
     failedVerdictsInARow: host.failedVerdictsInARow,
+    drainReason: host.drained ? (host.drainReason ?? 'drained') : null,
     priceWeiPerSec: weiToString(host.priceWeiPerSec),
     stakeWei: weiToString(host.stakeWei),
     metricsUrl: host.endpoints.metricsUrl,
@@ -78,9 +79,9 @@ export function providerStatusRoutes({
           listSlashes(ledger, { operatorAddress: address, limit: 100 }),
         ]);
         const nowMs = Date.now();
-        const hosts = [...(hub()?.hosts.all() ?? [])]
-          .filter((host) => host.providerAddress.toLowerCase() === address.toLowerCase())
-          .map((host) => hostView(host, nowMs));
+        const signaling = hub();
+        const hosts = [...(signaling?.hosts.hostsOf(address) ?? [])].map((host) => hostView(host, nowMs));
+        const drain = signaling?.checkers.drainOf(address);
         const up = hosts.filter((host) => host.state !== 'down');
         const total = up.reduce((sum, host) => sum + host.slots, 0);
         const free = up.reduce((sum, host) => sum + host.freeSlots, 0);
@@ -100,6 +101,16 @@ export function providerStatusRoutes({
               createdAt: session.createdAt.toISOString(),
             })),
           },
+          drain: drain
+            ? {
+                reason: drain.reason,
+                hostId: drain.hostId,
+                round: String(drain.round),
+                drainedAt: new Date(drain.drainedAtMs).toISOString(),
+                probationPasses: drain.probationPasses,
+                probationNeeded: signaling?.checkers.probationPasses ?? drain.probationPasses + 1,
+              }
+            : null,
           qualityScore: up.length ? up.reduce((sum, host) => sum + host.qualityScore, 0) / up.length : null,
           earnings: {
             grossChargedWei: weiToString(earned.grossChargedWei),

@@ -12,14 +12,16 @@ import type { Logger } from 'pino';
 import type { Address, Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
-import type { SignalingHub } from '../../signaling/index.js';
+import { DEFAULT_STAKE_SETTINGS, type DrainStore, type SignalingHub } from '../../signaling/index.js';
 import { AthError } from '../../signaling/protocol/index.js';
 import { anvilAccount, type ChainSettings, createChainClients, DEV_ACCOUNT, sessionEscrowAbi } from '../chain/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { type Ledger, openLedger } from '../ledger/index.js';
 import { createVoucherSigner, Meter } from '../metering/index.js';
 import { SettlementWorker } from '../settler/SettlementWorker.js';
+import { ChainStakeGate } from './ChainStakeGate.js';
 import { economyRoutes } from './economyRoutes.js';
+import { ledgerDrainStore } from './ledgerDrainStore.js';
 import { PaymentDesk } from './PaymentDesk.js';
 import { providerStatusRoutes } from './providerStatus.js';
 import { StakeWatcher } from './StakeWatcher.js';
@@ -31,6 +33,10 @@ export type Economy = {
   readonly chain: ChainSettings;
   readonly ledger: Ledger;
   readonly payments: PaymentDesk;
+  /** Signaling's gate on hosts and checkers: the StakingRegistry, read and watched. */
+  readonly stakes: ChainStakeGate;
+  /** Signaling's drains, in the ledger. */
+  readonly drains: DrainStore;
   readonly routes: ReadonlyArray<FastifyPluginAsyncTypebox>;
   /** The checkers' EIP-712 domain (the staking registry). */
   readonly checkerDomain: { chainId: number; verifyingContract: Address };
@@ -150,7 +156,8 @@ export async function startEconomy({
       clientDir,
     }),
   );
-  let stakes: StakeWatcher | undefined;
+  const stakes = new ChainStakeGate({ publicClient, stakingAddress: chain.stakingAddress, log });
+  let stakeWatcher: StakeWatcher | undefined;
   let trust: Trust | undefined;
   routes.push(
     trustRoutes({
@@ -166,13 +173,15 @@ export async function startEconomy({
     chain,
     ledger,
     payments,
+    stakes,
+    drains: ledgerDrainStore(ledger),
     routes,
     checkerDomain: { chainId: chain.chainId, verifyingContract: chain.stakingAddress },
     async attach(hub, metrics) {
       attachedHub = hub;
-      // Signaling ranks hosts by their provider's stake: keep it in step with the StakingRegistry.
-      stakes = new StakeWatcher({ hub, ledger, publicClient, stakingAddress: chain.stakingAddress, log });
-      stakes.start();
+      // The ledger mirrors operators' stakes for the provider status page.
+      stakeWatcher = new StakeWatcher({ hub, ledger, stakes, log, checkerTier: DEFAULT_STAKE_SETTINGS.checkerTier });
+      stakeWatcher.start();
       meter = new Meter({
         hub,
         ledger,
@@ -239,7 +248,8 @@ export async function startEconomy({
     async close() {
       clearInterval(orphanSweep);
       await trust?.close();
-      await stakes?.close();
+      await stakeWatcher?.close();
+      stakes.close();
       await meter?.close();
       await settler?.close();
       await ledger.close();

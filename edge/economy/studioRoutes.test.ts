@@ -13,9 +13,8 @@ import { pino } from 'pino';
 import type { Account, Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { issuePlayerToken } from '../../signaling/auth/playerTokens.js';
-import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
 import { PROTOCOL_VERSION, sessionAuthTypes, weiToString } from '../../signaling/protocol/index.js';
-import { connectTestHost } from '../../signaling/testing/startTestSignaling.js';
+import { connectTestHost, startTestSignaling, type TestSignaling } from '../../signaling/testing/startTestSignaling.js';
 import { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { findPlayToken, findStudioByApiKey, getSession, type Ledger, openLedger } from '../ledger/index.js';
@@ -30,7 +29,7 @@ const secret = randomBytes(32);
 
 let chain: TestChain;
 let ledger: Ledger;
-let server: SignalingServer;
+let server: TestSignaling;
 let studioWallet: Account & { privateKey: Hex };
 let apiKey: string;
 const peers: TestPeer[] = [];
@@ -54,9 +53,10 @@ before(async () => {
     publicClient: chain.publicClient,
     log,
   });
-  server = await startSignaling({
-    settings: { ...DEFAULT_SIGNALING_SETTINGS, tokenSecret: secret, heartbeatIntervalMs: 600_000 },
-    log,
+  server = await startTestSignaling({
+    chain,
+    tokenSecret: secret,
+    heartbeatIntervalMs: 600_000,
     payments,
     routes: [
       studioRoutes({

@@ -58,6 +58,7 @@ let server: SignalingServer;
 let dataDir: string;
 let config: EdgeConfig;
 const checkers: TestChecker[] = [];
+const checkerKeys: Hex[] = [];
 const peers: TestPeer[] = [];
 
 async function until<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -212,14 +213,18 @@ before(async () => {
       checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 200, deadlineMs: 20_000, domain: economy.checkerDomain },
     },
     log,
+    stakes: economy.stakes,
+    drains: economy.drains,
     payments: economy.payments,
     routes: economy.routes,
   });
   await economy.attach(server.hub, server.metrics);
   for (let i = 0; i < 3; i++) {
-    const checker = await connectTestChecker(server);
-    await stake(checker.account, 'checker', CHECKER_MIN);
-    checkers.push(checker);
+    // Signaling admits staked checkers only: stake first, then register.
+    const privateKey = generatePrivateKey();
+    await stake(privateKeyToAccount(privateKey), 'checker', CHECKER_MIN);
+    checkerKeys.push(privateKey);
+    checkers.push(await connectTestChecker({ wsNodeUrl: server.wsNodeUrl, chain }, { privateKey }));
   }
 });
 
@@ -240,11 +245,15 @@ describe('slashing on confirmed verdicts', { timeout: 120_000 }, () => {
     providerKey = generatePrivateKey();
     provider = privateKeyToAccount(providerKey);
     await stake(provider, 'software', SOFTWARE_MIN);
-    const host = await connectTestHost(server, { privateKey: providerKey, hostId: 'failing' });
+    const host = await connectTestHost(
+      { wsNodeUrl: server.wsNodeUrl, chain },
+      { privateKey: providerKey, hostId: 'failing' },
+    );
+    const failing = host.hostId;
     peers.push(host);
     // Two rounds: two staked checkers find it down, the third says it is fine (a lie).
-    await answerRound('failing', (i) => i === 2);
-    await answerRound('failing', (i) => i === 2);
+    await answerRound(failing, (i) => i === 2);
+    await answerRound(failing, (i) => i === 2);
     const slash = await until('the container slash confirmed', async () => {
       const [found] = await listSlashes(economy.ledger, { operatorAddress: provider.address, state: 'confirmed' });
       return found;
@@ -258,8 +267,8 @@ describe('slashing on confirmed verdicts', { timeout: 120_000 }, () => {
     assert.equal(evidence.type, 'container');
     if (evidence.type === 'container') {
       assert.equal(evidence.reports.length, 2);
-      assert.ok(evidence.reports.every((r) => !r.report.ok && r.report.container === 'failing'));
-      assert.equal(evidence.binding.signature, server.hub.hosts.get('failing')?.registration?.signature);
+      assert.ok(evidence.reports.every((r) => !r.report.ok && r.report.container === failing));
+      assert.equal(evidence.binding.signature, server.hub.hosts.get(failing)?.registration?.signature);
     }
     // Sent by the slasher, not the meter.
     assert.ok(slash.txHash);
@@ -270,7 +279,7 @@ describe('slashing on confirmed verdicts', { timeout: 120_000 }, () => {
     const all = await listSlashes(economy.ledger, { operatorAddress: provider.address });
     assert.equal(all.length, 1, 'one slash for one incident');
     // Out of matching until it tops up.
-    assert.equal(server.hub.hosts.get('failing')?.drained, true);
+    assert.equal(server.hub.hosts.get(failing)?.drained, true);
     assert.ok((await operator(provider.address)).stakeWei < SOFTWARE_MIN);
     // The journal has it once.
     assert.deepEqual(await journalTotals(economy.ledger, provider.address.toLowerCase() as Address), {
@@ -308,6 +317,12 @@ describe('slashing on confirmed verdicts', { timeout: 120_000 }, () => {
         ['downtime', provider.address.toLowerCase(), 'confirmed'],
       ].sort(),
     );
+    // Below the checker tier after the slash, signaling dropped it; topped up, it checks again.
+    await liar.peer.closed();
+    await stake(liar.account, 'checker', slash.slashedWei ?? 0n);
+    const key = checkerKeys[2];
+    assert.ok(key);
+    checkers[2] = await connectTestChecker({ wsNodeUrl: server.wsNodeUrl, chain }, { privateKey: key });
   });
 });
 
@@ -324,9 +339,13 @@ describe('weekly rewards and checker pay across two Thursdays', { timeout: 240_0
     // Thursday #0: the first epoch of the test starts.
     epoch = (await chainNow()) / WEEK + 1n;
     await chain.setNextTimestamp(epoch * WEEK + 60n);
-    const host = await connectTestHost(server, { privateKey: healthyKey, hostId: 'healthy' });
+    const host = await connectTestHost(
+      { wsNodeUrl: server.wsNodeUrl, chain },
+      { privateKey: healthyKey, hostId: 'healthy' },
+    );
+    const healthy = host.hostId;
     peers.push(host);
-    for (let i = 0; i < 3; i++) await answerRound('healthy', () => true);
+    for (let i = 0; i < 3; i++) await answerRound(healthy, () => true);
     pooled += await payIntoPool(1_000);
     const job = economy.trust?.rewards;
     assert.ok(job);
@@ -334,7 +353,7 @@ describe('weekly rewards and checker pay across two Thursdays', { timeout: 240_0
     // Mid-week: `late` joins.
     await chain.setNextTimestamp(epoch * WEEK + WEEK / 2n);
     await stake(late, 'software', SOFTWARE_MIN);
-    for (let i = 0; i < 2; i++) await answerRound('healthy', () => true);
+    for (let i = 0; i < 2; i++) await answerRound(healthy, () => true);
     pooled += await payIntoPool(500);
     await job.runSoon();
     // Thursday #1.
@@ -351,7 +370,7 @@ describe('weekly rewards and checker pay across two Thursdays', { timeout: 240_0
     assert.equal((await operator(early.address)).rewardsWei, of(firstShares, early.address)?.amountWei);
 
     // The second week: both held it whole.
-    for (let i = 0; i < 2; i++) await answerRound('healthy', () => true);
+    for (let i = 0; i < 2; i++) await answerRound(healthy, () => true);
     pooled += await payIntoPool(700);
     await job.runSoon();
     await chain.setNextTimestamp((epoch + 2n) * WEEK + 60n);

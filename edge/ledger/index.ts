@@ -25,6 +25,21 @@ export {
 } from './checkerReports.js';
 export type { Db, DbDriver, Queryable, QueryResult, SqlParam } from './db/Db.js';
 export { sqlState, UNIQUE_VIOLATION } from './db/sqlState.js';
+export {
+  type Drain,
+  getDrain,
+  getDrainInForce,
+  type LiftDrainParameters,
+  type ListDrainsParameters,
+  liftDrain,
+  listDrains,
+  listDrainsInForce,
+  type RecordDrainParameters,
+  type RecordDrainReturnType,
+  recordDrain,
+  type SetProbationPassesParameters,
+  setProbationPasses,
+} from './drains.js';
 export { LEDGER_ERROR_CODES, type LedgerErrorCode } from './errors.js';
 export {
   type FeeSplit,

@@ -10,7 +10,6 @@ import { pino } from 'pino';
 import { type Account, type Address, type Hex, hashTypedData, recoverTypedDataAddress } from 'viem';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
-import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
 import {
   type ServerMessageOf,
   sessionAuthTypes,
@@ -18,7 +17,12 @@ import {
   usageTypes,
   weiToString,
 } from '../../signaling/protocol/index.js';
-import { connectTestHost, connectTestPlayer } from '../../signaling/testing/startTestSignaling.js';
+import {
+  connectTestHost,
+  connectTestPlayer,
+  startTestSignaling,
+  type TestSignaling,
+} from '../../signaling/testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport } from '../../signaling/testing/TestChecker.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { sessionEscrowAbi } from '../chain/index.js';
@@ -50,7 +54,7 @@ const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 let chain: TestChain;
 let ledger: Ledger;
-let server: SignalingServer;
+let server: TestSignaling;
 let meter: Meter;
 const secret = randomBytes(32);
 const peers: TestPeer[] = [];
@@ -76,15 +80,19 @@ before(async () => {
     log,
   });
   const metrics = createMetrics({ keys: SIGNALING_METRICS });
-  server = await startSignaling({
-    settings: {
-      ...DEFAULT_SIGNALING_SETTINGS,
-      tokenSecret: secret,
-      // Scripted hosts send no heartbeats; the meter's tests decide when a host is quiet.
-      heartbeatIntervalMs: 600_000,
-      checks: { ...DEFAULT_CHECK_SETTINGS, checkersPerContainer: 1, intervalMs: 300, deadlineMs: 60_000 },
+  server = await startTestSignaling({
+    chain,
+    tokenSecret: secret,
+    // Scripted hosts send no heartbeats; the meter's tests decide when a host is quiet.
+    heartbeatIntervalMs: 600_000,
+    // One checker decides here (the meter's reaction to a verdict is tested, not the quorum).
+    checks: {
+      ...DEFAULT_CHECK_SETTINGS,
+      checkersPerContainer: 1,
+      minResponders: 1,
+      intervalMs: 300,
+      deadlineMs: 60_000,
     },
-    log,
     metrics,
     payments,
   });
@@ -176,10 +184,10 @@ async function paidSession({
   depositWei?: bigint;
 } = {}): Promise<Paid> {
   const payer = await chain.newDepositedAccount(depositWei);
-  const hostId = `meter-${randomBytes(3).toString('hex')}`;
-  const gameId = `game-${hostId}`;
+  const name = `meter-${randomBytes(3).toString('hex')}`;
+  const gameId = `game-${name}`;
   const host = await connectTestHost(server, {
-    hostId,
+    hostId: name,
     slots: 1,
     priceWeiPerSec: weiToString(PRICE),
     games: [
@@ -268,7 +276,7 @@ async function paidSession({
     payer,
     host,
     player,
-    hostId,
+    hostId: host.hostId,
     report,
     bothAlive: async () => {
       await report('host', 60);

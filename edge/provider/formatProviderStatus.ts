@@ -1,14 +1,5 @@
 /** `ath-edge provider status` for people: the provider's hosts, sessions, quality, money and stake. */
-import { formatUnits } from 'viem';
-import type { ProviderStatus } from '../../signaling/protocol/index.js';
-
-/** Wei as ATH with thousands separators, up to 6 decimals (exact enough to read, not to settle). */
-export function formatAth(wei: string | bigint): string {
-  const [whole = '0', fraction = ''] = formatUnits(BigInt(wei), 18).split('.');
-  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-  const decimals = fraction.slice(0, 6).replace(/0+$/, '');
-  return `${grouped}${decimals ? `.${decimals}` : ''} ATH`;
-}
+import { formatAth, type ProviderStatus } from '../../signaling/protocol/index.js';
 
 export function formatProviderStatus(status: ProviderStatus): string {
   const lines = [`Provider ${status.address}`];
@@ -27,6 +18,12 @@ export function formatProviderStatus(status: ProviderStatus): string {
   for (const slash of status.slashes.list.slice(-5)) {
     lines.push(`             ${slash.createdAt} ${formatAth(slash.amountWei)} ${slash.state}: ${slash.reason}`);
   }
+  if (status.drain) {
+    lines.push(
+      `  DRAINED:   no new sessions since ${status.drain.drainedAt}: ${status.drain.reason}`,
+      `             probation: ${status.drain.probationPasses} of ${status.drain.probationNeeded} passing checks`,
+    );
+  }
   lines.push(
     `  Slots:     ${status.slots.busy} busy / ${status.slots.total} (${status.slots.free} free)`,
     `  Sessions:  ${status.sessions.live} live, ${status.sessions.total} paid so far`,
@@ -39,6 +36,7 @@ export function formatProviderStatus(status: ProviderStatus): string {
     lines.push(
       `    ${host.hostId}  ${host.state}  ${host.country}  ${host.gpu}  slots ${host.slots - host.freeSlots}/${host.slots}  quality ${host.qualityScore.toFixed(2)}  stake ${formatAth(host.stakeWei)}`,
       `      games ${host.games.join(', ')}  ·  metrics ${host.metricsUrl}`,
+      ...(host.drainReason ? [`      out of service: ${host.drainReason}`] : []),
     );
   }
   return lines.join('\n');

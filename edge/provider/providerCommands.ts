@@ -8,14 +8,14 @@ import { join } from 'node:path';
 import { type Address, isAddress } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { loadAppCatalogue, setupProviderHost } from '../../render-host/index.js';
-import { AthError } from '../../signaling/protocol/index.js';
+import { AthError, formatAth } from '../../signaling/protocol/index.js';
 import { defineCommand } from '../cli/defineCommand.js';
 import { trustedSignalingCa } from '../config/tlsSettings.js';
 import { EdgeErrorCode } from '../errors.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import { createLogger } from '../logging/createLogger.js';
 import { stopOnSignals } from '../roles/stopOnSignals.js';
-import { formatAth, formatProviderStatus } from './formatProviderStatus.js';
+import { formatProviderStatus } from './formatProviderStatus.js';
 import { defaultProviderKeyFile, joinProvider } from './joinProvider.js';
 import { fetchProviderStatus } from './signalingApi.js';
 

@@ -15,7 +15,7 @@ import {
   TestHookSwitch,
 } from '../../render-host/index.js';
 import { fetchTrusting } from '../../signaling/link/trustedConnections.js';
-import { AthError, weiFromString } from '../../signaling/protocol/index.js';
+import { AthError, boundHostId, weiFromString } from '../../signaling/protocol/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { renderHostIceOptions } from '../config/iceSettings.js';
 import { resolveTlsFiles, trustedSignalingCa } from '../config/tlsSettings.js';
@@ -83,7 +83,8 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   const signalingUrls = signalingHttpUrls(config.signaling.url);
   const keyFile = join(config.dataDir, 'keys', settings.hostId ? `provider-${settings.hostId}.key` : 'provider.key');
   const provider = privateKeyToAccount((settings.providerKey as Hex | undefined) ?? loadOrCreateKey(keyFile));
-  const hostId = settings.hostId ?? `host-${provider.address.slice(2, 10).toLowerCase()}`;
+  // The network binds the name to the provider's address (`boundHostId`): `host-<address digits>` by default.
+  const hostId = settings.hostId ?? 'host';
   // External games only when asked for (renderHost.apps): checking and serving them is not free.
   const apps = settings.apps ? await selectServedApps({ apps: settings.apps, directory: settings.appsDir, log }) : [];
   const catalogue = [...BUILTIN_GAMES, ...apps.map(appGameInfo)];
@@ -143,7 +144,7 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   });
   return {
     info: {
-      hostId,
+      hostId: boundHostId(hostId, provider.address),
       providerAddress: provider.address,
       probeUrl: handle.probeUrl,
       metricsUrl: handle.metricsUrl,

@@ -4,8 +4,10 @@ import {
   DEFAULT_SIGNALING_SETTINGS,
   RedisSignalingStore,
   type SignalingServer,
+  type SignalingSettings,
   startSignaling,
 } from '../../signaling/index.js';
+import { AthError, weiFromString } from '../../signaling/protocol/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { signalingIceSettings } from '../config/iceSettings.js';
 import { resolveTlsFiles } from '../config/tlsSettings.js';
@@ -29,23 +31,51 @@ export async function runSignaling({
   log,
   clientDir,
 }: RunSignalingParameters): Promise<RoleHandle<SignalingInfo>> {
+  if (config.chain.network === 'none') {
+    throw new AthError({
+      code: 'ATH_ERR_CONFIG',
+      shortMessage: 'signaling needs a chain: render hosts and checkers must be staked in its StakingRegistry',
+      details: 'set chain.network (anvil for the embedded chain, or arbitrum-*) and the contract addresses',
+    });
+  }
   const secretHex =
     config.signaling.tokenSecretHex ?? loadOrCreateKey(join(config.dataDir, 'keys', 'token-secret')).slice(2);
-  const settings = {
+  const s = config.signaling;
+  // Billing, stake and drains: the ledger, payments, metering and settlement live in this process (edge/economy).
+  const economy = await startEconomy({ config, log, clientDir });
+  const settings: SignalingSettings = {
     ...DEFAULT_SIGNALING_SETTINGS,
-    ...config.signaling,
+    httpPort: s.httpPort,
+    wsPort: s.wsPort,
+    ...(s.wsTransport ? { wsTransport: s.wsTransport } : {}),
+    tokenTtlSec: s.tokenTtlSec,
+    heartbeatIntervalMs: s.heartbeatIntervalMs,
+    missedHeartbeatsAllowed: s.missedHeartbeatsAllowed,
+    leaseTtlMs: s.leaseTtlMs,
+    reconnectWindowMs: s.reconnectWindowMs,
+    reloadGraceMs: s.reloadGraceMs,
+    afkTimeoutMs: s.afkTimeoutMs,
     bindHost: config.bindHost,
-    publicHttpUrl: config.signaling.publicHttpUrl,
-    publicWsUrl: config.signaling.publicWsUrl,
+    publicHttpUrl: s.publicHttpUrl,
+    publicWsUrl: s.publicWsUrl,
     tokenSecret: Buffer.from(secretHex, 'hex'),
     clientDir,
     ice: signalingIceSettings(config),
     tls: await resolveTlsFiles(config).then((tls) => tls && { certFile: tls.certFile, keyFile: tls.keyFile }),
+    checks: {
+      ...DEFAULT_SIGNALING_SETTINGS.checks,
+      intervalMs: s.checkIntervalMs,
+      minResponders: s.checkMinResponders,
+      probationPasses: s.probationPasses,
+      excludeSameNetwork: s.checkerExclusion,
+      domain: economy.checkerDomain,
+    },
+    stake: { ...DEFAULT_SIGNALING_SETTINGS.stake, hostTiers: s.hostTiers },
+    priceBoundsWeiPerSec: { min: weiFromString(s.priceMinWeiPerSec), max: weiFromString(s.priceMaxWeiPerSec) },
+    probeUrlMustMatchPeer: s.probeUrlMustMatchPeer,
+    hostTtlMs: s.hostTtlMs,
+    admission: s.admission,
   };
-  // Billing: the ledger, payments, metering and settlement live in this process (see edge/economy).
-  const economy = config.chain.network === 'none' ? undefined : await startEconomy({ config, log, clientDir });
-  settings.checks = { ...settings.checks, intervalMs: config.signaling.checkIntervalMs };
-  if (economy) settings.checks = { ...settings.checks, domain: economy.checkerDomain };
   // Several signaling servers, one network: the state is shared through Redis.
   const openStore = () =>
     config.signaling.redisUrl
@@ -58,14 +88,17 @@ export async function runSignaling({
       : Promise.resolve(undefined);
   const start = async (httpPort: number) => {
     const store = await openStore().catch(async (error: unknown) => {
-      await economy?.close();
+      await economy.close();
       throw error;
     });
     try {
       return await startSignaling({
         settings: { ...settings, httpPort },
         log,
-        ...(economy ? { payments: economy.payments, routes: economy.routes } : {}),
+        stakes: economy.stakes,
+        drains: economy.drains,
+        payments: economy.payments,
+        routes: economy.routes,
         ...(store ? { store } : {}),
       });
     } catch (error) {
@@ -78,13 +111,13 @@ export async function runSignaling({
     server = await start(settings.httpPort);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
-      await economy?.close();
+      await economy.close();
       throw error;
     }
     log.warn({ port: settings.httpPort }, 'HTTP port in use; taking a free one');
     server = await start(0);
   }
-  await economy?.attach(server.hub, server.metrics);
+  await economy.attach(server.hub, server.metrics);
   return {
     info: {
       httpUrl: server.httpUrl,
@@ -95,7 +128,7 @@ export async function runSignaling({
     },
     close: async () => {
       await server.close();
-      await economy?.close();
+      await economy.close();
     },
   };
 }

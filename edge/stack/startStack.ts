@@ -1,6 +1,8 @@
 /**
- * The whole network on one machine, each role in its own process: signaling, then the render hosts
- * (pointed at it). Used by `npm start` (`ath-edge all`) and by the e2e tests, which share one stack.
+ * The whole network on one machine, each role in its own process: signaling, then the render hosts and the
+ * checkers (pointed at it). Signaling admits only staked hosts and checkers, so each one's wallet is staked
+ * first, as `ath-edge provider join` does (its tier's minimum; the faucet pays on the embedded chain). Used by
+ * `npm start` (`ath-edge all`) and by the e2e tests, which share one stack.
  *
  * With `stack.signalingInstances` > 1, that many signaling servers form one network: they share a Redis
  * (`signaling.redisUrl`, or Debian's redis-server started here) and, with the economy, a PostgreSQL ledger
@@ -9,6 +11,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { privateKeyToAccount } from 'viem/accounts';
 import { type RedisServer, startRedisServer } from '../../signaling/index.js';
 import {
   type Anvil,
@@ -21,7 +24,11 @@ import {
 } from '../chain/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
 import { resolveTlsFiles } from '../config/tlsSettings.js';
+import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import { startTestPostgres } from '../ledger/testing/startTestPostgres.js';
+import { createLogger } from '../logging/createLogger.js';
+import { ensureProviderStake } from '../provider/ensureProviderStake.js';
+import { fetchChainInfo } from '../provider/signalingApi.js';
 import type { CheckerInfo } from '../roles/runChecker.js';
 import type { RenderHostInfo } from '../roles/runRenderHost.js';
 import type { SignalingInfo } from '../roles/runSignaling.js';
@@ -50,6 +57,8 @@ export type Stack = {
   readonly checkers: RoleProcess<CheckerInfo>[];
   /** Starts one more render host joined to this stack's signaling (tests add hosts with other settings). */
   addRenderHost(name: string, settings?: Record<string, unknown>): Promise<RoleProcess<RenderHostInfo>>;
+  /** Starts one more checker node (its wallet staked first) joined to this stack's signaling. */
+  addChecker(name: string): Promise<RoleProcess<CheckerInfo>>;
   close(): Promise<void>;
 };
 
@@ -156,8 +165,25 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
     const signaling = signalingServers[0] as RoleProcess<SignalingInfo>;
     // Nodes get every server's URL: they move to the next one if theirs goes down.
     const signalingUrls = signalingServers.map((server) => server.info.httpUrl).join(',');
-    const addRenderHost = (name: string, settings: Record<string, unknown> = {}) =>
-      spawnRole<RenderHostInfo>(
+    const stakeLog = createLogger({ level: config.logLevel, role: 'stack', file: join(logDir, 'stake.log') });
+    const chainInfo = await fetchChainInfo(signaling.info.httpUrl);
+    /** Stakes the wallet in `keyFile` (created if new) at `tier`'s minimum, as `provider join` does. */
+    const stake = async (name: string, keyFile: string, tier: string) => {
+      onProgress(`stake ${name} (${tier})`, 'start');
+      const result = await ensureProviderStake({
+        signalingUrl: signaling.info.httpUrl,
+        chain: chainInfo,
+        rpcUrl: chain.rpcUrl ?? chainInfo.rpcUrl ?? '',
+        account: privateKeyToAccount(loadOrCreateKey(keyFile)),
+        tier,
+        log: stakeLog,
+      });
+      onProgress(`stake ${name} (${tier})`, 'done', result.stakedNowWei > 0n ? 'staked' : 'already staked');
+    };
+    const addRenderHost = async (name: string, settings: Record<string, unknown> = {}) => {
+      // runRenderHost keeps a host's provider key in keys/provider-<host id>.key.
+      await stake(name, join(dataDir, 'keys', `provider-${name}.key`), STACK_PROVIDER_TIER);
+      return spawnRole<RenderHostInfo>(
         name,
         'render-host',
         [
@@ -172,20 +198,17 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
         ],
         { UV_THREADPOOL_SIZE: String(renderHostThreadPool(Number(settings['slots'] ?? config.renderHost.slots))) },
       );
+    };
     const renderHosts: RoleProcess<RenderHostInfo>[] = [];
     for (let i = 1; i <= config.stack.renderHosts; i++) renderHosts.push(await addRenderHost(`host-${i}`));
     // Each checker has its own wallet (keys/checker-N.key) and only waits for signaling's assignments.
     const checkers: RoleProcess<CheckerInfo>[] = [];
-    for (let i = 1; i <= config.stack.checkers; i++) {
-      checkers.push(
-        await spawnRole<CheckerInfo>(`checker-${i}`, 'checker', [
-          '--signaling',
-          signalingUrls,
-          '--set',
-          `checker.name=checker-${i}`,
-        ]),
-      );
-    }
+    const addChecker = async (name: string) => {
+      // runChecker keeps a checker's key in keys/<name>.key.
+      await stake(name, join(dataDir, 'keys', `${name}.key`), 'checker');
+      return spawnRole<CheckerInfo>(name, 'checker', ['--signaling', signalingUrls, '--set', `checker.name=${name}`]);
+    };
+    for (let i = 1; i <= config.stack.checkers; i++) checkers.push(await addChecker(`checker-${i}`));
     return {
       config: resolved,
       logDir,
@@ -195,6 +218,7 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
       renderHosts,
       checkers,
       addRenderHost,
+      addChecker,
       close,
     };
   } catch (error) {
@@ -202,6 +226,9 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
     throw error;
   }
 }
+
+/** The dev stack's render hosts stake the smallest provider tier. */
+const STACK_PROVIDER_TIER = 'software';
 
 /**
  * Every session's encoders, colour conversion and Opus share libuv's thread pool (4 threads by default):

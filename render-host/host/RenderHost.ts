@@ -16,6 +16,7 @@ import type { LocalAccount } from 'viem';
 import type { Metrics, RenderHostMetricKey } from '../../metrics/index.js';
 import { NodeSignalingLink } from '../../signaling/link/NodeSignalingLink.js';
 import {
+  boundHostId,
   type EndReasonName,
   type GameInfoRecord,
   hostRegistrationMessage,
@@ -96,7 +97,10 @@ export class RenderHost {
 
   constructor(params: RenderHostParameters) {
     this.#params = params;
-    this.#log = params.log.child({ mod: 'render-host/host', hostId: params.hostId });
+    this.#log = params.log.child({
+      mod: 'render-host/host',
+      hostId: boundHostId(params.hostId, params.provider.address),
+    });
     this.#link = new NodeSignalingLink({
       url: params.signalingNodeUrl,
       ...(params.signalingCa ? { ca: params.signalingCa } : {}),
@@ -116,6 +120,11 @@ export class RenderHost {
 
   get registered(): boolean {
     return this.#registered;
+  }
+
+  /** The id signaling knows this host by (its name bound to the provider's address), once registered. */
+  get hostId(): string {
+    return boundHostId(this.#params.hostId, this.#params.provider.address);
   }
 
   get busySlots(): number {
@@ -256,9 +265,9 @@ export class RenderHost {
     const p = this.#params;
     this.#send({
       type: 'register',
-      hostId: p.hostId,
+      hostId: this.hostId,
       providerAddress: p.provider.address,
-      signature: await p.provider.signMessage({ message: hostRegistrationMessage(p.hostId, nonce) }),
+      signature: await p.provider.signMessage({ message: hostRegistrationMessage(this.hostId, nonce) }),
       region: p.region,
       gpu: p.gpu,
       encoder: p.encoder,

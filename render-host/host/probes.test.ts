@@ -9,10 +9,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { privateKeyToAccount } from 'viem/accounts';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
 import type { ServerMessageOf } from '../../signaling/protocol/index.js';
-import type { SignalingServer } from '../../signaling/startSignaling.js';
-import { startTestSignaling } from '../../signaling/testing/startTestSignaling.js';
+import { startTestSignaling, type TestSignaling } from '../../signaling/testing/startTestSignaling.js';
 import { connectTestChecker, type TestChecker } from '../../signaling/testing/TestChecker.js';
 import { BUILTIN_GAMES } from '../games/index.js';
 import { ProbeStreams, StreamReceiver, TestHookSwitch } from '../session/index.js';
@@ -20,12 +20,15 @@ import { medianRtpStep } from '../session/testing/probeMeasures.js';
 import type { RenderHostHandle } from './startRenderHost.js';
 import { startTestRenderHost } from './testing/startTestRenderHost.js';
 
+const stakedProvider = async (signaling: TestSignaling) =>
+  privateKeyToAccount((await signaling.chain.newStakedAccount('software')).privateKey);
+
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
 type SessionsView = { slots: Array<{ state: string }>; probes: Array<{ sessionId: string; connected: boolean }> };
 
 describe('render host: checkers’ probe streams', () => {
-  let signaling: SignalingServer;
+  let signaling: TestSignaling;
   let checker: TestChecker;
   let handle: RenderHostHandle;
   let probes: ProbeStreams;
@@ -41,6 +44,7 @@ describe('render host: checkers’ probe streams', () => {
     probes = new ProbeStreams({ fps: Math.max(...games.map((g) => g.fps)), testHooks, log });
     handle = await startTestRenderHost({
       hostId: 'probed-host',
+      provider: await stakedProvider(signaling),
       signalingNodeUrl: signaling.wsNodeUrl,
       games,
       heartbeatIntervalMs: 500,
@@ -61,7 +65,7 @@ describe('render host: checkers’ probe streams', () => {
 
   test('start-probe: the host offers a probe stream that delivers frames and echoes pings, in no slot', async () => {
     assignment = await checker.peer.next('check-assignment', 15_000);
-    assert.equal(assignment.container, 'probed-host');
+    assert.equal(assignment.container, handle.host.hostId);
     const offer = await checker.peer.next('offer', 20_000);
     assert.equal(offer.sessionId, assignment.probeSessionId);
     const connected = await StreamReceiver.connect({ offerSdp: offer.sdp, codecs: ['H264'] });
@@ -90,7 +94,7 @@ describe('render host: checkers’ probe streams', () => {
       [[assignment.probeSessionId, true]],
     );
     // Signaling's view of the slot, from the host's heartbeats: still free for players.
-    assert.equal(signaling.hub.hosts.get('probed-host')?.slots[0]?.state, 'free');
+    assert.equal(signaling.hub.hosts.get(handle.host.hostId)?.slots[0]?.state, 'free');
   });
 
   test('test hooks over HTTP: 10 fps cap lowers the received frame rate; +200 ms delays the pongs', async () => {
@@ -151,6 +155,7 @@ describe('render host: a probe nobody stops', () => {
         await startTestRenderHost({
           ...common,
           hostId: 'unstopped-host',
+          provider: await stakedProvider(signaling),
           probes,
           probeMaxDurationMs: 4_000,
         }),
@@ -164,9 +169,11 @@ describe('render host: a probe nobody stops', () => {
       }
       // A host without a probe service: the assignment comes, no offer does, and nothing breaks.
       const before = checker.peer.received.filter((m) => m.type === 'offer').length;
-      handles.push(await startTestRenderHost({ ...common, hostId: 'probeless-host' }));
+      handles.push(
+        await startTestRenderHost({ ...common, hostId: 'probeless-host', provider: await stakedProvider(signaling) }),
+      );
       const assignment = await checker.peer.next('check-assignment', 15_000);
-      assert.ok(['unstopped-host', 'probeless-host'].includes(assignment.container));
+      assert.ok(handles.some((handle) => handle.host.hostId === assignment.container));
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       assert.equal(checker.peer.received.filter((m) => m.type === 'offer').length, before);
       assert.equal(handles[1]?.host.activeProbes, 0);

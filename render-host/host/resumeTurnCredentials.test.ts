@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { privateKeyToAccount } from 'viem/accounts';
 import { issuePlayerToken } from '../../signaling/auth/playerTokens.js';
 import {
   startTestTurnServer,
@@ -17,8 +18,11 @@ import {
   turnServerMissingReason,
 } from '../../signaling/ice/testing/startTestTurnServer.js';
 import { issueTurnCredentials } from '../../signaling/ice/turnCredentials.js';
-import type { SignalingServer } from '../../signaling/startSignaling.js';
-import { connectTestPlayer, startTestSignaling } from '../../signaling/testing/startTestSignaling.js';
+import {
+  connectTestPlayer,
+  startTestSignaling,
+  type TestSignaling,
+} from '../../signaling/testing/startTestSignaling.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import type { RenderHostHandle } from './startRenderHost.js';
 import { startTestRenderHost } from './testing/startTestRenderHost.js';
@@ -45,7 +49,7 @@ async function waitFor<T>(what: string, read: () => T | undefined, timeoutMs: nu
 
 describe('a resumed session uses the TURN credentials of its new start-session', { skip }, () => {
   let turn: TestTurnServer;
-  let signaling: SignalingServer;
+  let signaling: TestSignaling;
   let handle: RenderHostHandle;
   const secret = randomBytes(32);
   const players: TestPeer[] = [];
@@ -61,7 +65,12 @@ describe('a resumed session uses the TURN credentials of its new start-session',
         playerTransportPolicy: 'all',
       },
     });
-    handle = await startTestRenderHost({ hostId: 'resume-host', signalingNodeUrl: signaling.wsNodeUrl, log });
+    handle = await startTestRenderHost({
+      hostId: 'resume-host',
+      provider: privateKeyToAccount((await signaling.chain.newStakedAccount('software')).privateKey),
+      signalingNodeUrl: signaling.wsNodeUrl,
+      log,
+    });
   });
 
   after(async () => {

@@ -8,6 +8,10 @@
  *     leased players send ICE that signaling relays to their hosts; latency is measured send → receive on
  *     the load generator's clock. Then the same on fastify + @fastify/websocket for comparison.
  *
+ * Admission control is on in every run, its caps raised for one address opening 10,000 sockets; uWS also runs
+ * with no limits at all, and the JSON says what the limits cost (`limitsOverheadPct`, on the relay p99).
+ * Hosts register for real: a staked provider on a bench anvil chain.
+ *
  * Flags: --hosts N (10000) --sockets N (10000) --seconds N (10) --rate N (relayed messages per second, 2000).
  * The last line printed is one JSON object.
  */
@@ -16,13 +20,22 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { privateKeyToAccount } from 'viem/accounts';
+import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import WebSocket from 'ws';
+import { startTestChain } from '../../edge/chain/testing/startTestChain.js';
+import { ChainStakeGate } from '../../edge/economy/ChainStakeGate.js';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
 import { issuePlayerToken } from '../auth/playerTokens.js';
 import { SignalingHub } from '../hub/SignalingHub.js';
-import { hostRegistrationMessage, PROTOCOL_VERSION, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
+import {
+  boundHostId,
+  hostRegistrationMessage,
+  PROTOCOL_VERSION,
+  type ServerMessage,
+  WS_SUBPROTOCOL,
+} from '../protocol/index.js';
 import { DEFAULT_SIGNALING_SETTINGS } from '../SignalingSettings.js';
+import type { BenchLimits, BenchServerOptions } from './benchLimits.js';
 import { machineInfo, percentile, round } from './machine.js';
 
 function flag(name: string, fallback: number): number {
@@ -35,6 +48,9 @@ const HOSTS = flag('hosts', 10_000);
 const SOCKETS = flag('sockets', 10_000);
 const SECONDS = flag('seconds', 10);
 const RATE = flag('rate', 2_000);
+const chain = await startTestChain();
+const benchProvider = privateKeyToAccount((await chain.newStakedAccount('nvidia-datacenter')).privateKey);
+const serverChain = { rpcUrl: chain.anvil.rpcUrl, chainId: chain.anvil.chainId, stakingAddress: chain.stakingAddress };
 const COUNTRIES = ['DE', 'FR', 'NL', 'PL', 'US', 'BR', 'JP', 'SG', 'IN', 'ZA'];
 const GAME = {
   id: 'bench-game',
@@ -54,7 +70,13 @@ function progress(line: string): void {
 // ---- 1. pick latency ---------------------------------------------------------------------------------
 
 function pickBench(): { pickUsP50: number; pickUsP99: number; picks: number } {
+  const stakes = new ChainStakeGate({
+    publicClient: chain.publicClient,
+    stakingAddress: chain.stakingAddress,
+    log: pino({ level: 'silent' }),
+  });
   const hub = new SignalingHub({
+    stakes,
     settings: {
       ...DEFAULT_SIGNALING_SETTINGS,
       tokenSecret: randomBytes(32),
@@ -68,7 +90,7 @@ function pickBench(): { pickUsP50: number; pickUsP99: number; picks: number } {
   const provider = `0x${'11'.repeat(20)}`;
   for (let i = 0; i < HOSTS; i++) {
     const peerId = `peer-host-${i}`;
-    hub.attach({ id: peerId, send: () => {}, close: () => {} }, { kind: 'node' });
+    hub.attach({ id: peerId, send: () => {}, close: () => {} }, { kind: 'node', remoteIp: '127.0.0.1' });
     // Registration's signature check is a one-time cost per host and not part of a pick: register directly.
     const host = hub.hosts.register({
       peerId,
@@ -101,7 +123,7 @@ function pickBench(): { pickUsP50: number; pickUsP99: number; picks: number } {
     };
     hub.attach(
       { id: peerId, send, close: () => {} },
-      { kind: 'player', playerId: `p-${j.toString(16).padStart(24, '0')}` },
+      { kind: 'player', playerId: `p-${j.toString(16).padStart(24, '0')}`, remoteIp: '127.0.0.1' },
     );
     hub.receive(peerId, JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' }));
     hub.receive(peerId, JSON.stringify({ type: 'play', game: GAME.id, codecs: ['H264'] }));
@@ -112,6 +134,7 @@ function pickBench(): { pickUsP50: number; pickUsP99: number; picks: number } {
     hub.detach(peerId, { clean: true });
   }
   hub.close();
+  stakes.close();
   picks.sort((a, b) => a - b);
   return {
     pickUsP50: round(percentile(picks, 50), 1),
@@ -124,9 +147,10 @@ function pickBench(): { pickUsP50: number; pickUsP99: number; picks: number } {
 
 type ServerInfo = { wsPlayerUrl: string; wsNodeUrl: string; pid: number };
 
-async function startBenchServer(transport: 'uws' | 'fastify-ws', secretHex: string) {
+async function startBenchServer(transport: 'uws' | 'fastify-ws', secretHex: string, limits: BenchLimits) {
   const script = fileURLToPath(new URL('./benchServer.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', script, transport, secretHex], {
+  const options: BenchServerOptions = { ...serverChain, limits };
+  const child = spawn(process.execPath, ['--import', 'tsx', script, transport, secretHex, JSON.stringify(options)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const info = await new Promise<ServerInfo>((resolve, reject) => {
@@ -169,20 +193,20 @@ async function inBatches<T>(count: number, batch: number, make: (i: number) => P
   return out;
 }
 
-async function socketBench(transport: 'uws' | 'fastify-ws') {
+async function socketBench(transport: 'uws' | 'fastify-ws', limits: BenchLimits) {
   const secret = randomBytes(32);
-  const server = await startBenchServer(transport, secret.toString('hex'));
+  const server = await startBenchServer(transport, secret.toString('hex'), limits);
   const hostCount = Math.max(1, Math.round(SOCKETS / 50));
   const slotsPerHost = 25;
   const playerCount = SOCKETS - hostCount;
-  const account = privateKeyToAccount(`0x${randomBytes(32).toString('hex')}`);
+  const account: PrivateKeyAccount = benchProvider;
   const latenciesMs: number[] = [];
   let measuring = false;
 
-  progress(`${transport}: connecting ${hostCount} hosts`);
+  progress(`${transport} (limits ${limits}): connecting ${hostCount} hosts`);
   const hosts = await inBatches(hostCount, 50, async (i) => {
     const socket = await openSocket(server.info.wsNodeUrl, [WS_SUBPROTOCOL]);
-    const hostId = `bench-${i}`;
+    const hostId = boundHostId(`bench-${i}`, account.address);
     await new Promise<void>((resolve, reject) => {
       socket.on('message', async (raw) => {
         const text = raw.toString();
@@ -208,7 +232,7 @@ async function socketBench(transport: 'uws' | 'fastify-ws') {
               encoder: 'x264',
               games: [GAME],
               slots: slotsPerHost,
-              priceWeiPerSec: '1000',
+              priceWeiPerSec: '1000000000000000',
               endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
             }),
           );
@@ -302,27 +326,38 @@ progress(`pick over ${HOSTS} hosts`);
 const pick = pickBench();
 if (process.argv.includes('--pick-only')) {
   console.log(JSON.stringify({ bench: 'indexer', hosts: HOSTS, ...pick, machine: machineInfo() }));
+  await chain.close();
   process.exit(0);
 }
-const uws = await socketBench('uws');
+const uws = await socketBench('uws', 'on');
 await new Promise((resolve) => setTimeout(resolve, 1000));
-const fastifyWs = await socketBench('fastify-ws');
+const uwsUnlimited = await socketBench('uws', 'off');
+await new Promise((resolve) => setTimeout(resolve, 1000));
+const fastifyWs = await socketBench('fastify-ws', 'on');
+await chain.close();
+const overheadPct = (on: number, off: number) => round(((on - off) / Math.max(off, 1e-9)) * 100, 1);
 console.log(
   JSON.stringify({
     bench: 'indexer',
     hosts: HOSTS,
     pickUsP50: pick.pickUsP50,
     pickUsP99: pick.pickUsP99,
+    limits: 'on',
     sockets: uws.sockets,
     relayMsP50: uws.relayMsP50,
     relayMsP99: uws.relayMsP99,
+    relayMsP50LimitsOff: uwsUnlimited.relayMsP50,
+    relayMsP99LimitsOff: uwsUnlimited.relayMsP99,
+    limitsOverheadPct: overheadPct(uws.relayMsP99, uwsUnlimited.relayMsP99),
+    serverCpuUsPerRelay: uws.serverCpuUsPerMessage,
+    serverCpuUsPerRelayLimitsOff: uwsUnlimited.serverCpuUsPerMessage,
+    limitsCpuOverheadPct: overheadPct(uws.serverCpuUsPerMessage, uwsUnlimited.serverCpuUsPerMessage),
     relayMsP99FastifyWs: fastifyWs.relayMsP99,
     relayMsP50FastifyWs: fastifyWs.relayMsP50,
     socketsFastifyWs: fastifyWs.sockets,
     relayed: uws.relayed,
     serverRssMb: uws.serverRssMb,
     serverRssMbFastifyWs: fastifyWs.serverRssMb,
-    serverCpuUsPerRelay: uws.serverCpuUsPerMessage,
     serverCpuUsPerRelayFastifyWs: fastifyWs.serverCpuUsPerMessage,
     machine: machineInfo(),
   }),

@@ -1,20 +1,29 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { startTestChain, type TestChain } from '../../edge/chain/testing/startTestChain.js';
 import type { ServerMessageOf } from '../protocol/index.js';
 import { connectTestHost, startTestSignaling } from '../testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../testing/TestChecker.js';
 import type { TestPeer } from '../testing/TestPeer.js';
-import { DEFAULT_CHECK_SETTINGS, type RoundVerdict } from './CheckerDesk.js';
+import { DEFAULT_CHECK_SETTINGS, pickByStake, type RoundVerdict } from './CheckerDesk.js';
 
+let chain: TestChain;
 const cleanups: Array<() => Promise<void> | void> = [];
+before(async () => {
+  chain = await startTestChain();
+});
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+after(async () => {
+  await chain.close();
 });
 
 /** A fresh signaling server with short rounds, its checkers and one scripted host. */
 async function world(checkerCount: number, hostId: string) {
   const server = await startTestSignaling({
+    chain,
     tokenSecret: randomBytes(32),
     checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 200, deadlineMs: 3_000 },
   });
@@ -49,7 +58,7 @@ describe('checkers', () => {
     const { team, host, verdicts, server } = await world(3, 'checked-host');
     const assignments = await Promise.all(team.map((c) => c.peer.next('check-assignment')));
     assert.equal(new Set(assignments.map((a) => a.probeSessionId)).size, 3);
-    assert.ok(assignments.every((a) => a.container === 'checked-host' && a.round === '1'));
+    assert.ok(assignments.every((a) => a.container === host.hostId && a.round === '1'));
     const probes = await Promise.all([host.next('start-probe'), host.next('start-probe'), host.next('start-probe')]);
     assert.deepEqual(probes.map((p) => p.sessionId).sort(), assignments.map((a) => a.probeSessionId).sort());
     const first = assignments[0];
@@ -73,7 +82,7 @@ describe('checkers', () => {
     assert.equal(verdict.verdict, 'ok');
     assert.equal(verdict.majority.length, 2);
     assert.deepEqual(verdict.minority, [team[2]?.account.address.toLowerCase()]);
-    assert.ok((server.hub.hosts.get('checked-host')?.qualityScore ?? 0) > 0.5, 'a good round raises the neutral score');
+    assert.ok((server.hub.hosts.get(host.hostId)?.qualityScore ?? 0) > 0.5, 'a good round raises the neutral score');
   });
 
   test('forged, replayed and unassigned reports are refused', async () => {
@@ -109,7 +118,7 @@ describe('checkers', () => {
   });
 
   test('two failed verdicts in a row drain the container; its evidence is the signed reports', async () => {
-    const { team, verdicts, server } = await world(3, 'failing-host');
+    const { team, verdicts, server, host } = await world(3, 'failing-host');
     const answering = team.map(async (checker) => {
       for (let round = 0; round < 2; round++) {
         const assignment = await checker.peer.next('check-assignment');
@@ -121,15 +130,17 @@ describe('checkers', () => {
     assert.equal(drained.verdict, 'fail');
     assert.equal(drained.round, 2n);
     assert.equal(drained.reports.length, 3);
-    assert.ok(drained.reports.every((r) => r.signature.startsWith('0x') && r.report.container === 'failing-host'));
-    const host = server.hub.hosts.get('failing-host');
-    assert.equal(host?.drained, true);
+    assert.ok(drained.reports.every((r) => r.signature.startsWith('0x') && r.report.container === host.hostId));
+    const record = server.hub.hosts.get(host.hostId);
+    assert.equal(record?.drained, true);
+    assert.match(record?.drainReason ?? '', /2 failed checks in a row/);
+    assert.equal(server.hub.checkers.drainOf(host.providerAddress)?.hostId, host.hostId, 'the drain is the provider’s');
     const listed = (await server.http.inject({ method: 'GET', url: '/api/hosts' })).json();
-    assert.equal(listed.hosts.find((h: { hostId: string }) => h.hostId === 'failing-host').state, 'draining');
+    assert.equal(listed.hosts.find((h: { hostId: string }) => h.hostId === host.hostId).state, 'draining');
   });
 
   test('an assignment nobody answers is reassigned to another checker', async () => {
-    const { team, verdicts } = await world(4, 'quiet-host');
+    const { team, verdicts, host } = await world(4, 'quiet-host');
     const got = await Promise.all(
       team.map(async (checker) => ({
         checker,
@@ -142,7 +153,7 @@ describe('checkers', () => {
     // Two answer, one stays silent; after the deadline the outsider gets the silent one's assignment.
     for (const g of assigned.slice(0, 2)) if (g.assignment) await report(g.checker, g.assignment, true);
     const second = await outsider.peer.next('check-assignment', 8_000);
-    assert.equal(second.container, 'quiet-host');
+    assert.equal(second.container, host.hostId);
     await report(outsider, second, true);
     const verdict = await waitFor(() => verdicts[0]);
     assert.equal(verdict.verdict, 'ok');
@@ -161,7 +172,7 @@ describe('checkers', () => {
     });
     const lateAssignments = await Promise.all(late.map((c) => c.peer.next('check-assignment')));
     for (const assignment of lateAssignments) {
-      assert.equal(assignment.container, 'early-host');
+      assert.equal(assignment.container, host.hostId);
       assert.equal(assignment.round, first.round, 'the same round, topped up');
     }
     await Promise.all([host.next('start-probe'), host.next('start-probe')]);
@@ -179,4 +190,58 @@ describe('checkers', () => {
     assert.equal(verdict.majority.length, 2);
     assert.equal(verdict.minority.length, 1, 'three votes, not one');
   });
+  test('one checker alone never decides: its round is inconclusive and changes nothing', async () => {
+    const { team, verdicts, server, host } = await world(1, 'lonely-host');
+    const [only] = team;
+    if (!only) throw new Error('team');
+    for (let round = 0; round < 3; round++) await report(only, await only.peer.next('check-assignment'), false);
+    const decided = await waitFor(() => (verdicts.length >= 3 ? verdicts : undefined));
+    assert.deepEqual(
+      decided.map((v) => [v.verdict, v.confirmed, v.responders]),
+      [
+        ['inconclusive', false, 1],
+        ['inconclusive', false, 1],
+        ['inconclusive', false, 1],
+      ],
+    );
+    assert.equal(server.hub.hosts.get(host.hostId)?.drained, false);
+    assert.equal(server.hub.hosts.get(host.hostId)?.failedVerdictsInARow, 0);
+  });
+
+  test('a drained provider is back after passing probation; a failing check on probation starts it over', async () => {
+    const { team, verdicts, server, host } = await world(3, 'probation-host');
+    const plan = [false, false, true, false, true, true, true];
+    const answering = team.map(async (checker) => {
+      for (const ok of plan) await report(checker, await checker.peer.next('check-assignment'), ok);
+    });
+    await Promise.all(answering);
+    const lifted = await waitFor(() => verdicts.find((v) => v.drainLifted));
+    assert.deepEqual(
+      verdicts.map((v) => [v.verdict, v.drained, v.drainLifted]),
+      [
+        ['fail', false, false],
+        ['fail', true, false],
+        ['ok', false, false],
+        ['fail', false, false],
+        ['ok', false, false],
+        ['ok', false, false],
+        ['ok', false, true],
+      ],
+    );
+    assert.equal(lifted.round, 7n);
+    assert.equal(server.hub.hosts.get(host.hostId)?.drained, false);
+    assert.equal(server.hub.checkers.drainOf(host.providerAddress), undefined);
+  });
+});
+
+test('checkers are drawn in proportion to their stake', () => {
+  const small = { name: 'small', stakeWei: 1_000n * 10n ** 18n };
+  const large = { name: 'large', stakeWei: 9_000n * 10n ** 18n };
+  let largeFirst = 0;
+  for (let i = 0; i < 10_000; i++) if (pickByStake([small, large], 1)[0] === large) largeFirst++;
+  assert.ok(
+    Math.abs(largeFirst / 10_000 - 0.9) < 0.02,
+    `the 9,000 ATH checker was drawn ${largeFirst} times in 10,000`,
+  );
+  assert.deepEqual(new Set(pickByStake([small, large], 5)), new Set([small, large]), 'distinct, at most all');
 });

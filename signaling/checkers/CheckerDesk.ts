@@ -1,10 +1,17 @@
 /**
- * The indexer's side of verification: checkers register with their wallet, each container is assigned to
- * 2N+1 distinct checkers at random (N = 1 by default) at registration and then every interval, each checker
- * measures the container on its own WebRTC probe stream and returns a signed EIP-712 CheckReport, and the
- * majority of a round decides. Verdicts move the container's quality score; two failed verdicts in a row
- * drain it and flag it for slashing with the signed reports as evidence. Checkers who agree with the
- * majority are credited; those in the minority are recorded.
+ * The indexer's side of verification: checkers register with their wallet and must hold the checker tier's
+ * stake; each container is assigned to 2N+1 distinct checkers (N = 1 by default) drawn at random weighted by
+ * stake — never the container's own provider, nor (by config) a checker on the container's own network — at
+ * registration and then every interval. Each checker measures the container on its own WebRTC probe stream and
+ * returns a signed EIP-712 CheckReport.
+ *
+ * A verdict is *confirmed* when at least `minResponders` distinct staked checkers reported and a majority of
+ * the round's target size (⌊(2N+1)/2⌋+1 votes) agree; anything less is `inconclusive` and changes nothing, so
+ * one checker (or a round short of checkers) never decides alone. Confirmed verdicts move the container's
+ * quality score; `failedVerdictsToDrain` failing ones in a row drain its *provider* (every host of that address,
+ * whatever its id) — recorded in the DrainStore (the ledger), so a restart does not lift it — and
+ * `probationPasses` passing ones in a row while drained lift it again. Checkers who agree with the majority
+ * are credited; those in the minority are recorded.
  *
  * Probe streams reuse the session signaling (`offer`/`answer`/`ice` keyed by a probe session id) but never
  * take a slot and are never billed.
@@ -13,6 +20,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Address, type Hex, verifyMessage } from 'viem';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
+import { type NetworkPrefixBits, sameNetwork } from '../admission/ipAddress.js';
 import {
   AthError,
   checkerRegistrationMessage,
@@ -22,6 +30,9 @@ import {
 } from '../protocol/index.js';
 import type { HostRecord } from '../store/HostRegistry.js';
 import type { HostStore } from '../store/SignalingStore.js';
+import type { DrainStore, ProviderDrain } from '../trust/DrainStore.js';
+import type { StakeGate, StakePosition } from '../trust/StakeGate.js';
+import { admitStake, type StakeSettings } from '../trust/stakePolicy.js';
 import { CheckReportVerifier } from './CheckReportVerifier.js';
 
 export type CheckSettings = {
@@ -40,6 +51,12 @@ export type CheckSettings = {
   domain: { chainId: number; verifyingContract: `0x${string}` };
   /** Accepted clock skew of a report's timestamp. */
   maxReportSkewSec: number;
+  /** Distinct staked checkers whose reports a verdict needs; with fewer it is inconclusive. */
+  minResponders: number;
+  /** Confirmed passing verdicts in a row that lift a provider's drain. */
+  probationPasses: number;
+  /** Never assign a container to a checker in its own network of these prefix lengths (0: no such rule). */
+  excludeSameNetwork: NetworkPrefixBits;
 };
 
 export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
@@ -51,6 +68,9 @@ export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
   failedVerdictsToDrain: 2,
   domain: { chainId: 31337, verifyingContract: '0x0000000000000000000000000000000000000000' },
   maxReportSkewSec: 300,
+  minResponders: 2,
+  probationPasses: 3,
+  excludeSameNetwork: { ipv4PrefixBits: 0, ipv6PrefixBits: 0 },
 };
 
 export type SignedCheckReport = {
@@ -58,22 +78,32 @@ export type SignedCheckReport = {
   signature: `0x${string}`;
 };
 
+/**
+ * The outcome of one check round. `verdict` is `ok` or `fail` only when confirmed (see the module comment):
+ * `confirmed` says the same in one field, for consumers that act on verdicts (slashing, rewards).
+ */
 export type RoundVerdict = {
   hostId: string;
   providerAddress: `0x${string}`;
   round: bigint;
   verdict: 'ok' | 'fail' | 'inconclusive';
+  confirmed: boolean;
+  /** Distinct staked checkers that reported. */
+  responders: number;
   majority: `0x${string}`[];
   minority: `0x${string}`[];
   silent: `0x${string}`[];
   reports: SignedCheckReport[];
   qualityScore: number;
+  /** This verdict drained the provider. */
   drained: boolean;
   /** What the container was held to in this round: the probed game's manifest (absent: the host's games). */
   expected?: { game: string; width: number; height: number; fps: number };
+  /** This verdict completed the provider's probation: its drain is lifted. */
+  drainLifted: boolean;
 };
 
-type CheckerPeer = { peerId: string; address: `0x${string}` };
+type CheckerPeer = { peerId: string; address: `0x${string}`; stakeWei: bigint; remoteIp: string };
 
 type Probe = { sessionId: string; hostId: string; checker: CheckerPeer; round: bigint; done: boolean };
 
@@ -88,6 +118,9 @@ type Round = {
 
 export type CheckerDeskParameters = {
   settings: CheckSettings;
+  stakeSettings: StakeSettings;
+  stakes: StakeGate;
+  drains: DrainStore;
   hosts: HostStore;
   send: (peerId: string, message: ServerMessage) => void;
   isConnected: (peerId: string) => boolean;
@@ -108,6 +141,12 @@ export class CheckerDesk {
   readonly #schedule = new Map<string, NodeJS.Timeout>();
   /** Latest verdict per container, for delivery verification. */
   readonly #latest = new Map<string, RoundVerdict>();
+  /** Checker registrations being checked (signature, stake), by peer: one at a time per connection. */
+  readonly #registering = new Set<string>();
+  /** Drains in force, by provider address (lower case); the DrainStore holds them across restarts. */
+  readonly #drains = new Map<string, ProviderDrain>();
+  /** DrainStore writes, in order; `flush()` waits for them. */
+  #writes: Promise<void> = Promise.resolve();
   #closed = false;
 
   /** For the configured domain; made again if the settings' domain changes (a chain deployed after start). */
@@ -136,9 +175,85 @@ export class CheckerDesk {
     for (const round of this.#rounds.values()) clearTimeout(round.timer);
   }
 
+  /** Resolves once every drain written so far is in the DrainStore. */
+  flush(): Promise<void> {
+    return this.#writes;
+  }
+
+  // ---- drains ------------------------------------------------------------------------------------------
+
+  /** Reads the drains in force from the DrainStore (at start, before hosts register). */
+  async loadDrains(): Promise<void> {
+    for (const drain of await this.#p.drains.active()) this.#drains.set(drain.providerAddress.toLowerCase(), drain);
+    if (this.#drains.size > 0) this.#log.info({ providers: [...this.#drains.keys()] }, 'drains in force loaded');
+  }
+
+  /** Passing checks in a row that lift a drain. */
+  get probationPasses(): number {
+    return this.#p.settings.probationPasses;
+  }
+
+  /** The provider's drain in force, if any. */
+  drainOf(providerAddress: string): Readonly<ProviderDrain> | undefined {
+    return this.#drains.get(providerAddress.toLowerCase());
+  }
+
+  /**
+   * Sets a host's `drained` and `drainReason` from its provider's drain and its own stake shortfall (set by the
+   * hub from the StakingRegistry): either keeps it out of matching.
+   */
+  syncDrained(host: HostRecord): void {
+    const drain = this.#drains.get(host.providerAddress.toLowerCase());
+    this.#p.hosts.update(host.hostId, {
+      drained: drain !== undefined || host.stakeShortfall !== undefined,
+      drainReason: drain
+        ? `${drain.reason} — on probation: ${drain.probationPasses} of ${this.#p.settings.probationPasses} passing checks`
+        : host.stakeShortfall,
+    });
+  }
+
+  #syncProvider(providerAddress: string): void {
+    for (const host of this.#p.hosts.hostsOf(providerAddress)) this.syncDrained(host);
+  }
+
+  #write(what: string, write: () => Promise<void>): void {
+    this.#writes = this.#writes.then(write).catch((error: unknown) => {
+      this.#log.error({ err: error, what }, 'writing a drain to the store failed');
+    });
+  }
+
   // ---- checkers ----------------------------------------------------------------------------------------
 
-  async register(peerId: string, nonce: string, message: PeerMessageOf<'register-checker'>): Promise<`0x${string}`> {
+  /**
+   * A checker proves its wallet (a signature over the connection's nonce) and its stake (the checker tier's
+   * minimum in the StakingRegistry). One registration at a time per connection.
+   */
+  async register(
+    peerId: string,
+    nonce: string,
+    message: PeerMessageOf<'register-checker'>,
+    remoteIp = '',
+  ): Promise<`0x${string}`> {
+    if (this.#registering.has(peerId) || this.#checkers.has(peerId)) {
+      throw new AthError({
+        code: 'ATH_ERR_NOT_ALLOWED',
+        shortMessage: this.#registering.has(peerId) ? 'a registration is already in progress' : 'already registered',
+      });
+    }
+    this.#registering.add(peerId);
+    try {
+      return await this.#register(peerId, nonce, message, remoteIp);
+    } finally {
+      this.#registering.delete(peerId);
+    }
+  }
+
+  async #register(
+    peerId: string,
+    nonce: string,
+    message: PeerMessageOf<'register-checker'>,
+    remoteIp: string,
+  ): Promise<`0x${string}`> {
     const address = message.checkerAddress.toLowerCase() as `0x${string}`;
     const valid = await verifyMessage({
       address,
@@ -151,14 +266,27 @@ export class CheckerDesk {
         shortMessage: 'registration signature does not match the checker address',
       });
     }
-    for (const checker of this.#checkers.values()) {
-      if (checker.address === address && this.#p.isConnected(checker.peerId)) {
-        throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'this checker is already connected' });
+    const alreadyConnected = () => {
+      for (const checker of this.#checkers.values()) {
+        if (checker.address === address && this.#p.isConnected(checker.peerId)) {
+          throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'this checker is already connected' });
+        }
       }
+    };
+    alreadyConnected();
+    const { position } = await admitStake({
+      gate: this.#p.stakes,
+      settings: this.#p.stakeSettings,
+      address,
+      role: 'checker',
+    });
+    alreadyConnected();
+    if (!this.#p.isConnected(peerId) || this.#closed) {
+      throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'the connection closed' });
     }
-    const checker: CheckerPeer = { peerId, address };
+    const checker: CheckerPeer = { peerId, address, stakeWei: position.stakeWei, remoteIp };
     this.#checkers.set(peerId, checker);
-    this.#log.info({ checker: address }, 'checker registered');
+    this.#log.info({ checker: address, stakeWei: String(position.stakeWei) }, 'checker registered');
     // Containers that could not be checked for want of checkers get a round now.
     for (const host of this.#p.hosts.all()) if (!this.#rounds.has(host.hostId)) this.#scheduleRound(host.hostId, 0);
     this.#topUpRounds(checker);
@@ -173,7 +301,7 @@ export class CheckerDesk {
     for (const round of this.#rounds.values()) {
       if (round.assigned.size >= this.#p.settings.checkersPerContainer || round.assigned.has(checker.address)) continue;
       const host = this.#p.hosts.get(round.hostId);
-      if (host?.state !== 'up' || !host.peerId) continue;
+      if (host?.state !== 'up' || !host.peerId || !this.#mayCheck(checker, host)) continue;
       this.#assign(host, round, checker);
       this.#log.info({ hostId: round.hostId, round: String(round.round), checker: checker.address }, 'round topped up');
     }
@@ -181,6 +309,41 @@ export class CheckerDesk {
 
   checkerLeft(peerId: string): void {
     this.#checkers.delete(peerId);
+  }
+
+  /**
+   * A checker address's stake changed (the StakingRegistry said so): its draw weight follows; a checker below
+   * the checker tier's minimum is dropped. Returns the connections of dropped checkers (the hub closes them).
+   */
+  checkerStakeChanged(address: string, position: StakePosition, allowed: boolean): string[] {
+    const dropped: string[] = [];
+    for (const checker of this.#checkers.values()) {
+      if (checker.address !== address.toLowerCase()) continue;
+      if (allowed) checker.stakeWei = position.stakeWei;
+      else {
+        this.#checkers.delete(checker.peerId);
+        dropped.push(checker.peerId);
+        this.#log.warn({ checker: checker.address }, 'checker dropped: its stake fell below the checker tier');
+      }
+    }
+    return dropped;
+  }
+
+  /** Whether `checker` may check `host`: not the host's own provider, not on the host's network (by config). */
+  #mayCheck(checker: CheckerPeer, host: HostRecord): boolean {
+    if (checker.address === host.providerAddress.toLowerCase()) return false;
+    return !(
+      host.remoteIp &&
+      checker.remoteIp &&
+      sameNetwork(checker.remoteIp, host.remoteIp, this.#p.settings.excludeSameNetwork)
+    );
+  }
+
+  /** Connected checkers that may check `host`, minus `exclude`. */
+  #eligible(host: HostRecord, exclude: ReadonlySet<string> = new Set()): CheckerPeer[] {
+    return [...this.#checkers.values()].filter(
+      (c) => this.#p.isConnected(c.peerId) && !exclude.has(c.address) && this.#mayCheck(c, host),
+    );
   }
 
   // ---- containers --------------------------------------------------------------------------------------
@@ -193,6 +356,19 @@ export class CheckerDesk {
   hostGone(hostId: string): void {
     clearTimeout(this.#schedule.get(hostId));
     this.#schedule.delete(hostId);
+  }
+
+  /** A host left the registry for good: nothing is kept for it (its provider's drain stays). */
+  hostEvicted(hostId: string): void {
+    this.hostGone(hostId);
+    const round = this.#rounds.get(hostId);
+    if (round) {
+      clearTimeout(round.timer);
+      this.#rounds.delete(hostId);
+      for (const probe of round.assigned.values()) this.#stopProbe(probe);
+    }
+    this.#roundCounter.delete(hostId);
+    this.#latest.delete(hostId);
   }
 
   #scheduleRound(hostId: string, delayMs: number): void {
@@ -208,14 +384,14 @@ export class CheckerDesk {
     const host = this.#p.hosts.get(hostId);
     if (host?.state !== 'up' || !host.peerId) return;
     if (this.#rounds.has(hostId)) return;
-    const available = [...this.#checkers.values()].filter((c) => this.#p.isConnected(c.peerId));
+    const available = this.#eligible(host);
     if (available.length === 0) {
-      this.#log.debug({ hostId }, 'no checker connected; the container waits for one');
+      this.#log.debug({ hostId }, 'no eligible checker connected; the container waits for one');
       return;
     }
     const round = (this.#roundCounter.get(hostId) ?? 0n) + 1n;
     this.#roundCounter.set(hostId, round);
-    const chosen = pickRandom(available, this.#p.settings.checkersPerContainer);
+    const chosen = pickByStake(available, this.#p.settings.checkersPerContainer);
     const state: Round = {
       hostId,
       round,
@@ -265,10 +441,8 @@ export class CheckerDesk {
     if (silent.length > 0 && !round.replaced && host?.peerId) {
       // Unanswered assignments go to checkers not yet in this round, once; then the round closes.
       round.replaced = true;
-      const fresh = [...this.#checkers.values()].filter(
-        (c) => this.#p.isConnected(c.peerId) && !round.assigned.has(c.address),
-      );
-      const replacements = pickRandom(fresh, silent.length);
+      const fresh = this.#eligible(host, new Set(round.assigned.keys()));
+      const replacements = pickByStake(fresh, silent.length);
       for (const address of silent) this.#stopProbe(round.assigned.get(address));
       for (const checker of replacements) this.#assign(host, round, checker);
       if (replacements.length > 0) {
@@ -376,41 +550,51 @@ export class CheckerDesk {
     this.#rounds.delete(round.hostId);
     for (const probe of round.assigned.values()) this.#stopProbe(probe);
     const host = this.#p.hosts.get(round.hostId);
-    const reports = [...round.reports.values()];
+    // Only reports of checkers still registered count (one whose stake fell away mid-round was dropped).
+    const staked = new Set([...this.#checkers.values()].map((c) => c.address));
+    const reports = [...round.reports.values()].filter((r) =>
+      staked.has(r.report.checker.toLowerCase() as `0x${string}`),
+    );
     const okVotes = reports.filter((r) => r.report.ok);
     const failVotes = reports.filter((r) => !r.report.ok);
-    // A majority of the checkers the round ended up with, not just of those who answered.
-    const needed = Math.floor(round.assigned.size / 2) + 1;
-    const verdict: RoundVerdict['verdict'] =
-      okVotes.length >= needed ? 'ok' : failVotes.length >= needed ? 'fail' : 'inconclusive';
+    const { checkersPerContainer, minResponders } = this.#p.settings;
+    // A majority of the round's target size, not of whoever answered: a short round cannot decide.
+    const needed = Math.floor(checkersPerContainer / 2) + 1;
+    const quorate = reports.length >= minResponders;
+    const verdict: RoundVerdict['verdict'] = !quorate
+      ? 'inconclusive'
+      : okVotes.length >= needed
+        ? 'ok'
+        : failVotes.length >= needed
+          ? 'fail'
+          : 'inconclusive';
     const winners = verdict === 'ok' ? okVotes : verdict === 'fail' ? failVotes : [];
     const losers = verdict === 'ok' ? failVotes : verdict === 'fail' ? okVotes : [];
     let drained = false;
+    let drainLifted = false;
     if (host && verdict !== 'inconclusive') {
       const quality = verdict === 'ok' ? this.#roundQuality(host, winners) : 0;
       const alpha = this.#p.settings.qualityAlpha;
-      const failedVerdictsInARow = verdict === 'fail' ? host.failedVerdictsInARow + 1 : 0;
       this.#p.hosts.update(host.hostId, {
         qualityScore: alpha * quality + (1 - alpha) * host.qualityScore,
-        failedVerdictsInARow,
+        failedVerdictsInARow: verdict === 'fail' ? host.failedVerdictsInARow + 1 : 0,
       });
-      if (failedVerdictsInARow >= this.#p.settings.failedVerdictsToDrain && !host.drained) {
-        this.#p.hosts.update(host.hostId, { drained: true });
-        drained = true;
-        this.#log.warn({ hostId: host.hostId, round: String(round.round) }, 'container drained after failed verdicts');
-      }
+      ({ drained, drainLifted } = this.#applyToDrain(host, verdict, round.round));
     }
     const result: RoundVerdict = {
       hostId: round.hostId,
       providerAddress: host?.providerAddress ?? '0x0000000000000000000000000000000000000000',
       round: round.round,
       verdict,
+      confirmed: verdict !== 'inconclusive',
+      responders: reports.length,
       majority: winners.map((r) => r.report.checker.toLowerCase() as `0x${string}`),
       minority: losers.map((r) => r.report.checker.toLowerCase() as `0x${string}`),
       silent: [...round.assigned.keys()].filter((address) => !round.reports.has(address)),
       reports,
       qualityScore: host?.qualityScore ?? 0,
       drained,
+      drainLifted,
     };
     if (verdict !== 'inconclusive') this.#latest.set(round.hostId, result);
     this.#log.info(
@@ -418,6 +602,7 @@ export class CheckerDesk {
         hostId: round.hostId,
         round: String(round.round),
         verdict,
+        responders: reports.length,
         minority: result.minority,
         quality: result.qualityScore,
       },
@@ -425,6 +610,51 @@ export class CheckerDesk {
     );
     this.#p.onVerdict(result);
     if (host) this.#scheduleRound(host.hostId, this.#p.settings.intervalMs);
+  }
+
+  /** A confirmed verdict on one of a provider's hosts: drains the provider, or counts towards lifting its drain. */
+  #applyToDrain(host: HostRecord, verdict: 'ok' | 'fail', round: bigint): { drained: boolean; drainLifted: boolean } {
+    const provider = host.providerAddress.toLowerCase() as `0x${string}`;
+    const drain = this.#drains.get(provider);
+    const { failedVerdictsToDrain, probationPasses } = this.#p.settings;
+    if (drain && verdict === 'fail') {
+      if (drain.probationPasses > 0) {
+        drain.probationPasses = 0;
+        this.#write('probation', () => this.#p.drains.probation(provider, 0));
+        this.#syncProvider(provider);
+      }
+      return { drained: false, drainLifted: false };
+    }
+    if (drain) {
+      drain.probationPasses += 1;
+      if (drain.probationPasses >= probationPasses) {
+        this.#drains.delete(provider);
+        const why = `passed ${drain.probationPasses} checks in a row (last: ${host.hostId} round ${round})`;
+        this.#write('lift', () => this.#p.drains.lift(provider, why));
+        this.#syncProvider(provider);
+        this.#log.warn({ provider, hostId: host.hostId, round: String(round) }, 'drain lifted after probation');
+        return { drained: false, drainLifted: true };
+      }
+      const passes = drain.probationPasses;
+      this.#write('probation', () => this.#p.drains.probation(provider, passes));
+      this.#syncProvider(provider);
+      return { drained: false, drainLifted: false };
+    }
+    if (verdict === 'ok' || host.failedVerdictsInARow < failedVerdictsToDrain)
+      return { drained: false, drainLifted: false };
+    const record: ProviderDrain = {
+      providerAddress: provider,
+      hostId: host.hostId,
+      reason: `${host.failedVerdictsInARow} failed checks in a row of ${host.hostId} (last: round ${round})`,
+      round,
+      drainedAtMs: Date.now(),
+      probationPasses: 0,
+    };
+    this.#drains.set(provider, record);
+    this.#write('drain', () => this.#p.drains.drain(record));
+    this.#syncProvider(provider);
+    this.#log.warn({ provider, hostId: host.hostId, round: String(round) }, 'provider drained after failed verdicts');
+    return { drained: true, drainLifted: false };
   }
 
   /** 0..1 from the majority's median fps against the advertised rate and median RTT against the ceiling. */
@@ -436,11 +666,18 @@ export class CheckerDesk {
   }
 }
 
-function pickRandom<T>(items: readonly T[], count: number): T[] {
-  const pool = [...items];
-  const chosen: T[] = [];
-  while (chosen.length < count && pool.length > 0) chosen.push(...pool.splice(randomInt(pool.length), 1));
-  return chosen;
+/**
+ * `count` distinct checkers drawn at random with probability in proportion to stake (Efraimidis–Spirakis: each
+ * gets the key u^(1/w) for a uniform u, the largest keys win). Stake is weighed in whole ATH, at least 1.
+ */
+export function pickByStake<T extends { stakeWei: bigint }>(items: readonly T[], count: number): T[] {
+  const keyed = items.map((item) => {
+    const weight = Math.max(1, Number(item.stakeWei / 10n ** 18n));
+    const u = randomInt(1, 2 ** 47) / 2 ** 47;
+    return { item, key: Math.log(u) / weight };
+  });
+  keyed.sort((a, b) => b.key - a.key);
+  return keyed.slice(0, count).map((k) => k.item);
 }
 
 function median(values: number[]): number {

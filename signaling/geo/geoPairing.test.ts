@@ -13,6 +13,7 @@ import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
 import { SignalingHub } from '../hub/SignalingHub.js';
 import { PROTOCOL_VERSION, type ServerMessage } from '../protocol/index.js';
 import { DEFAULT_SIGNALING_SETTINGS } from '../SignalingSettings.js';
+import type { StakeGate } from '../trust/StakeGate.js';
 import { type GeoPoint, greatCircleKm } from './geo.js';
 import { TIME_ZONE_LOCATIONS } from './timeZoneLocations.js';
 
@@ -111,6 +112,16 @@ function offset(from: GeoPoint, km: number, bearing: number): GeoPoint {
   return { lat: (lat2 * 180) / Math.PI, lon: (((lon2 * 180) / Math.PI + 540) % 360) - 180 };
 }
 
+/**
+ * The synthetic hosts go straight into the registry (no registration, so no stake check); the hub still needs
+ * the registry's word for the rest, and here every operator holds the software tier's minimum.
+ */
+const SYNTHETIC_STAKES: StakeGate = {
+  read: async () => ({ stakeWei: 10n ** 21n, tier: 'software', minStakeWei: 10n ** 21n }),
+  minStake: async () => 10n ** 21n,
+  onChange: () => () => {},
+};
+
 describe('geo-aware pairing', () => {
   test('100,000 hosts over 50 regions: the probed set holds a host within 10 % of the nearest one’s distance ≥ 95 % of the time', () => {
     const rand = random(16);
@@ -118,6 +129,7 @@ describe('geo-aware pairing', () => {
       settings: { ...DEFAULT_SIGNALING_SETTINGS, tokenSecret: randomBytes(32), heartbeatIntervalMs: 600_000 },
       log: pino({ level: 'silent' }),
       metrics: createMetrics({ keys: SIGNALING_METRICS, defaultMetrics: false }),
+      stakes: SYNTHETIC_STAKES,
     });
     const hostPoints = new Map<string, GeoPoint>();
     const regionHosts: Array<Array<GeoPoint>> = REGIONS.map(() => []);
@@ -128,7 +140,7 @@ describe('geo-aware pairing', () => {
         // A host registers its region's coordinates (city level, as `provider join` does): the hosts of one
         // region sit within HOST_SPREAD_KM of its point.
         const point = offset({ lat, lon }, rand() * HOST_SPREAD_KM, rand() * 2 * Math.PI);
-        hub.attach({ id: peerId, send: () => {}, close: () => {} }, { kind: 'node' });
+        hub.attach({ id: peerId, send: () => {}, close: () => {} }, { kind: 'node', remoteIp: '127.0.0.1' });
         const host = hub.hosts.register({
           peerId,
           nowMs: Date.now(),
@@ -192,7 +204,7 @@ describe('geo-aware pairing', () => {
       const received: ServerMessage[] = [];
       hub.attach(
         { id: peerId, send: (message) => received.push(message), close: () => {} },
-        { kind: 'player', playerId: `geo-${p}`, networkPrefix: prefix },
+        { kind: 'player', playerId: `geo-${p}`, networkPrefix: prefix, remoteIp: `198.18.${p >> 8}.${p & 255}` },
       );
       hub.receive(peerId, JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' }));
       hub.receive(peerId, JSON.stringify({ type: 'play', game: GAME.id, codecs: ['H264'], timeZone }));

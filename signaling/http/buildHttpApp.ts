@@ -1,11 +1,13 @@
+import fastifyRateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import fastifySwagger from '@fastify/swagger';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { AdmissionSettings } from '../admission/AdmissionSettings.js';
 import type { SignalingHub } from '../hub/SignalingHub.js';
-import { PROTOCOL_VERSION } from '../protocol/index.js';
+import { AthError, PROTOCOL_VERSION } from '../protocol/index.js';
 import { type TlsFiles, tlsServerOptions } from '../tls/tlsServerFactory.js';
 import { installErrorHandler } from './httpErrors.js';
 import { healthRoutes } from './routes/healthRoutes.js';
@@ -24,6 +26,8 @@ export type BuildHttpAppParameters = {
   clientDir: string | undefined;
   wsUrls: () => { player: string; node: string };
   checkerDomain: { chainId: number; verifyingContract: string };
+  /** Requests per address and minute (every route; anonymous player tokens apart). */
+  rateLimits: AdmissionSettings['http'];
   routes?: ReadonlyArray<FastifyPluginAsyncTypebox>;
   /** Shown on /healthz: `uws <build>` or `fastify-ws`. */
   wsTransport?: string;
@@ -39,6 +43,18 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
     ...tlsServerOptions(params.tls),
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app);
+  // Every route, the economy's and the static files included, per caller address; 429 + Retry-After.
+  await app.register(fastifyRateLimit, {
+    global: true,
+    max: params.rateLimits.requestsPerMinute,
+    timeWindow: 60_000,
+    cache: params.rateLimits.maxTrackedIps,
+    errorResponseBuilder: (_request, context) =>
+      new AthError({
+        code: 'ATH_ERR_RATE_LIMITED',
+        shortMessage: `more than ${context.max} requests a minute from this address; retry in ${context.after}`,
+      }),
+  });
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
@@ -56,6 +72,7 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
     hub: params.hub,
     tokenSecret: params.tokenSecret,
     tokenTtlSec: params.tokenTtlSec,
+    playerTokensPerMinute: params.rateLimits.playerTokensPerMinute,
     wsUrls: params.wsUrls,
     checkerDomain: params.checkerDomain,
   });

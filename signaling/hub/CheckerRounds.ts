@@ -21,9 +21,10 @@ export class CheckerRounds {
     if (message.type === 'register-checker') {
       if (peer.checkerAddress) throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'already registered' });
       checkers
-        .register(peer.handle.id, peer.nonce, message)
+        .register(peer.handle.id, peer.nonce, message, peer.identity.remoteIp)
         .then((checkerAddress) => {
           peer.checkerAddress = checkerAddress;
+          peers.clearDeadline(peer);
           peer.handle.send({ type: 'checker-registered', checkerAddress });
         })
         .catch((error: unknown) => peers.replyError(peer, error, message));

@@ -12,6 +12,7 @@ import type { EndReasonName, PaymentTermsRecord, PeerMessageOf, SessionStateName
 import type { SignalingSettings } from '../SignalingSettings.js';
 import type { HostRecord } from '../store/HostRegistry.js';
 import type { SignalingStore } from '../store/SignalingStore.js';
+import type { StakeGate } from '../trust/StakeGate.js';
 import type { HubEvents } from './HubEvents.js';
 import type { PaymentGate } from './PaymentGate.js';
 import type { PeerDirectory, PeerState } from './PeerDirectory.js';
@@ -83,6 +84,8 @@ export type HubServices = {
   /** The economy's gate; undefined when the network does not bill. */
   readonly payments: PaymentGate | undefined;
   readonly checkers: CheckerDesk;
+  /** The StakingRegistry's word on hosts' and checkers' stake. */
+  readonly stakes: StakeGate;
 };
 
 export type HubPorts = {

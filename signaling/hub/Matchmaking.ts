@@ -39,11 +39,21 @@ export class Matchmaking implements MatchmakingPort {
   /** Games whose line changed since positions were last sent, and what each player was last told. */
   readonly #dirtyLines = new Set<string>();
   readonly #sentPositions = new Map<string, Map<string, number>>();
+  /** Live sessions this instance started, by the player's address (at most `admission.maxSessionsPerIp` each). */
+  readonly #liveByIp = new Map<string, Set<string>>();
+  readonly #unsubscribe: () => void;
   #positionsTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(ctx: HubContext) {
     this.#ctx = ctx;
+    this.#unsubscribe = ctx.events.on('sessionEnded', (session) => this.#leftIp(session));
+  }
+
+  #leftIp(session: SessionRecord): void {
+    const live = this.#liveByIp.get(session.playerIp);
+    live?.delete(session.id);
+    if (live?.size === 0) this.#liveByIp.delete(session.playerIp);
   }
 
   // ---- Play --------------------------------------------------------------------------------------------
@@ -97,11 +107,21 @@ export class Matchmaking implements MatchmakingPort {
     if (!store.hosts.hostsServing(message.game).size) {
       throw new AthError({ code: 'ATH_ERR_UNKNOWN_GAME', shortMessage: `no render host serves \`${message.game}\`` });
     }
+    // Anonymous player tokens are free: one address holds at most a few live sessions (each may start a game).
+    const playerIp = peer.identity.remoteIp;
+    const liveFromIp = this.#liveByIp.get(playerIp) ?? new Set<string>();
+    if (liveFromIp.size >= settings.admission.maxSessionsPerIp) {
+      throw new AthError({
+        code: 'ATH_ERR_RATE_LIMITED',
+        shortMessage: `${liveFromIp.size} sessions from this address are live already: end one first`,
+      });
+    }
     const session: SessionRecord = {
       id: sponsorship?.sessionId ?? `0x${randomBytes(32).toString('hex')}`,
       owner: store.instanceId,
       playerId,
       playerPeerId: peer.handle.id,
+      playerIp,
       game: message.game,
       codecs: [...message.codecs],
       ...(message.quality ? { quality: message.quality } : {}),
@@ -131,6 +151,8 @@ export class Matchmaking implements MatchmakingPort {
     if (prefix) session.networkPrefix = prefix;
     store.sessions.put(session);
     store.sessions.setActive(playerId, session.id);
+    liveFromIp.add(session.id);
+    this.#liveByIp.set(playerIp, liveFromIp);
     if (settings.probe.samples === 0) {
       this.#leaseOrQueue(session);
       return;
@@ -315,6 +337,7 @@ export class Matchmaking implements MatchmakingPort {
       });
       store.sessions.delete(session.id);
       store.sessions.clearActive(session.playerId, session.id);
+      this.#leftIp(session);
       return;
     }
     session.queuedAtMs = this.#ctx.now();
@@ -484,6 +507,7 @@ export class Matchmaking implements MatchmakingPort {
 
   close(): void {
     this.#closed = true;
+    this.#unsubscribe();
     clearTimeout(this.#positionsTimer);
   }
 }

@@ -18,6 +18,8 @@ import type { SessionRecord } from './SessionRecord.js';
 
 export class PaymentFlow implements PaymentPort {
   readonly #ctx: HubContext;
+  /** Sessions whose SessionAuth is being checked: one check at a time per session (bounded by live sessions). */
+  readonly #authorizing = new Set<string>();
 
   constructor(ctx: HubContext) {
     this.#ctx = ctx;
@@ -56,8 +58,13 @@ export class PaymentFlow implements PaymentPort {
     if (session.payerAddress) {
       throw new AthError({ code: 'ATH_ERR_REPLAY', shortMessage: 'this session is already authorized' });
     }
+    if (this.#authorizing.has(session.id)) {
+      throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'an authorization is already being checked' });
+    }
+    this.#authorizing.add(session.id);
     gate
       .authorize(session, host, message)
+      .finally(() => this.#authorizing.delete(session.id))
       .then(({ payerAddress }) => this.#paymentAccepted(session, payerAddress))
       .catch((error: unknown) => {
         this.#ctx.peers.replyError(peer, error, message);

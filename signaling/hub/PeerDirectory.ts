@@ -17,6 +17,7 @@ import {
 } from '../protocol/index.js';
 import { instanceOfPeer } from '../store/peerIds.js';
 import type { ClusterLink } from '../store/SignalingStore.js';
+import { StakeTooLowError } from '../trust/StakeTooLowError.js';
 
 /** What a transport gives the hub for each connection. */
 export type PeerHandle = {
@@ -38,8 +39,10 @@ export type PeerIdentity =
       wsHost?: string;
       /** The network prefix the connection came from (IPv4 /24, IPv6 /48; never the address itself). */
       networkPrefix?: string;
+      /** Where the connection comes from (admission control counts per address). */
+      remoteIp: string;
     }
-  | { kind: 'node' };
+  | { kind: 'node'; remoteIp: string };
 
 export type PeerState = {
   handle: PeerHandle;
@@ -49,6 +52,10 @@ export type PeerState = {
   hostId: string | undefined;
   /** Set once a checker proved its wallet. */
   checkerAddress: `0x${string}` | undefined;
+  /** A host registration is being checked (signature, stake): one at a time per connection. */
+  registering: boolean;
+  /** Closes the connection unless it says `hello` (then, for nodes, registers) in time. */
+  deadline: NodeJS.Timeout | undefined;
   attachedAtMs: number;
 };
 
@@ -100,10 +107,30 @@ export class PeerDirectory {
       nonce: randomBytes(16).toString('hex'),
       hostId: undefined,
       checkerAddress: undefined,
+      registering: false,
+      deadline: undefined,
       attachedAtMs: this.#now(),
     };
     this.#peers.set(handle.id, peer);
     return peer;
+  }
+
+  /** Closes `peer` (4008) unless it says `hello` (or, for nodes, registers) within `ms`: silent sockets go. */
+  setDeadline(peer: PeerState, ms: number, awaited: 'hello' | 'registration'): void {
+    this.clearDeadline(peer);
+    peer.deadline = setTimeout(() => {
+      peer.deadline = undefined;
+      if (!this.#peers.has(peer.handle.id)) return;
+      this.#log.info({ peerId: peer.handle.id, awaited }, 'connection closed: it did not say what it is in time');
+      peer.handle.send({ type: 'error', code: 'ATH_ERR_HELLO_TIMEOUT', message: `no ${awaited} within ${ms} ms` });
+      peer.handle.close(4008, `${awaited} timeout`);
+    }, ms);
+    peer.deadline.unref();
+  }
+
+  clearDeadline(peer: PeerState): void {
+    if (peer.deadline) clearTimeout(peer.deadline);
+    peer.deadline = undefined;
   }
 
   get(peerId: string): PeerState | undefined {
@@ -123,7 +150,14 @@ export class PeerDirectory {
   }
 
   delete(peerId: string): void {
+    const peer = this.#peers.get(peerId);
+    if (peer) this.clearDeadline(peer);
     this.#peers.delete(peerId);
+  }
+
+  /** Clears every deadline (the hub closes). */
+  close(): void {
+    for (const peer of this.#peers.values()) this.clearDeadline(peer);
   }
 
   all(): IterableIterator<PeerState> {
@@ -165,8 +199,9 @@ export class PeerDirectory {
             ...(wire.identity.sameOrigin !== undefined ? { sameOrigin: wire.identity.sameOrigin } : {}),
             ...(wire.identity.wsHost !== undefined ? { wsHost: wire.identity.wsHost } : {}),
             ...(wire.identity.networkPrefix !== undefined ? { networkPrefix: wire.identity.networkPrefix } : {}),
+            remoteIp: wire.identity.remoteIp,
           }
-        : { kind: 'node' };
+        : { kind: 'node', remoteIp: wire.identity.remoteIp };
     return {
       handle: { id: wire.peerId, send: (message) => this.send(wire.peerId, message), close: () => undefined },
       identity,
@@ -174,6 +209,8 @@ export class PeerDirectory {
       nonce: '',
       hostId: wire.hostId,
       checkerAddress: wire.checkerAddress as `0x${string}` | undefined,
+      registering: false,
+      deadline: undefined,
       attachedAtMs: this.#now(),
     };
   }
@@ -184,7 +221,8 @@ export class PeerDirectory {
     return {
       peerId: peer.handle.id,
       role: peer.role,
-      identity: peer.identity.kind === 'player' ? { ...peer.identity } : { kind: 'node' },
+      identity:
+        peer.identity.kind === 'player' ? { ...peer.identity } : { kind: 'node', remoteIp: peer.identity.remoteIp },
       ...(peer.hostId ? { hostId: peer.hostId } : {}),
       ...(peer.checkerAddress ? { checkerAddress: peer.checkerAddress } : {}),
     };
@@ -214,6 +252,7 @@ export class PeerDirectory {
       message: text,
       ...(cause ? { ref: cause.type } : {}),
       ...(sessionId ? { sessionId } : {}),
+      ...(error instanceof StakeTooLowError ? { stake: error.stake } : {}),
     });
   }
 

@@ -173,6 +173,9 @@ export class PeerDispatcher {
       });
     }
     peer.role = message.role;
+    const { peers, settings } = this.#p.ctx;
+    if (message.role === 'player') peers.clearDeadline(peer);
+    else peers.setDeadline(peer, settings.admission.registerTimeoutMs, 'registration');
     peer.handle.send({
       type: 'welcome',
       protocolVersion: PROTOCOL_VERSION,

@@ -1,11 +1,18 @@
 /**
  * Render hosts joining and staying: `register` (the provider wallet's signature over this connection's nonce,
- * one connection per host id, a host id stays with its provider), heartbeats, and a host going down (missed
- * heartbeats or a closed connection) — its sessions end and its slots are freed.
+ * then the trust rules of `admitHost` — price within bounds, probe URL on the host's own address, the
+ * provider staked in a provider tier, its slots within what the tier allows; the host id bound to the
+ * provider), one registration at a time per connection, one connection per host id; heartbeats (a host whose
+ * heartbeats lapsed comes back on its live connection with its next one); a host going down (missed
+ * heartbeats or a closed connection) — its sessions end and its slots are freed — and, after `hostTtlMs`
+ * down, forgotten; and the provider's stake as the StakingRegistry reports changes to it.
  */
 import { verifyMessage } from 'viem';
 import { AthError, hostRegistrationMessage, type PeerMessageOf } from '../protocol/index.js';
 import type { HostRecord } from '../store/HostRegistry.js';
+import { admitHost } from '../trust/admitHost.js';
+import type { StakePosition } from '../trust/StakeGate.js';
+import { stakeShortfall } from '../trust/stakePolicy.js';
 import type { HubContext, RegistrationPort } from './HubContext.js';
 import type { PeerState } from './PeerDirectory.js';
 
@@ -25,10 +32,15 @@ export class Registration implements RegistrationPort {
   }
 
   onRegister(peer: PeerState, message: PeerMessageOf<'register'>): void {
+    if (peer.registering) {
+      throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'a registration is already in progress' });
+    }
     if (peer.hostId) throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'already registered' });
-    // Checked asynchronously (signature recovery); the peer can send nothing else until it completes.
-    peer.hostId = '';
-    void this.#verifyAndRegister(peer, message);
+    // Checked asynchronously (signature, stake); the peer can send nothing else until it completes.
+    peer.registering = true;
+    void this.#verifyAndRegister(peer, message).finally(() => {
+      peer.registering = false;
+    });
   }
 
   async #verifyAndRegister(peer: PeerState, message: PeerMessageOf<'register'>): Promise<void> {
@@ -45,13 +57,17 @@ export class Registration implements RegistrationPort {
           shortMessage: 'registration signature does not match the provider address',
         });
       }
+      const { hostId, position } = await admitHost({
+        message,
+        remoteIp: peer.identity.remoteIp,
+        settings: this.#ctx.settings,
+        stakes: this.#ctx.stakes,
+        hosts: store.hosts,
+      });
       if (!peers.has(peer.handle.id)) return;
-      const existing = store.hosts.get(message.hostId);
+      const existing = store.hosts.get(hostId);
       if (existing?.peerId && existing.peerId !== peer.handle.id && (await this.#stillConnected(existing.peerId))) {
-        throw new AthError({
-          code: 'ATH_ERR_NOT_ALLOWED',
-          shortMessage: `host ${message.hostId} is already connected`,
-        });
+        throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: `host ${hostId} is already connected` });
       }
       if (!peers.has(peer.handle.id)) return;
       if (existing && existing.providerAddress.toLowerCase() !== message.providerAddress.toLowerCase()) {
@@ -59,11 +75,17 @@ export class Registration implements RegistrationPort {
       }
       const host = store.hosts.register({
         message,
+        hostId,
         peerId: peer.handle.id,
+        remoteIp: peer.identity.remoteIp,
         nowMs: this.#ctx.now(),
         nonce: peer.nonce,
       });
+      store.hosts.setStake(hostId, position.stakeWei);
+      store.hosts.update(hostId, { stakeShortfall: undefined });
+      this.#ctx.checkers.syncDrained(host);
       peer.hostId = host.hostId;
+      peers.clearDeadline(peer);
       this.#ctx.log.info(
         { hostId: host.hostId, slots: host.slots.length, games: [...host.games.keys()], region: host.region.country },
         'host registered',
@@ -74,7 +96,6 @@ export class Registration implements RegistrationPort {
       this.#hostBack(host);
       this.#ctx.matchmaking.serveQueue();
     } catch (error) {
-      peer.hostId = undefined;
       peers.replyError(peer, error, message);
     }
   }
@@ -106,10 +127,16 @@ export class Registration implements RegistrationPort {
   }
 
   onHeartbeat(peer: PeerState, message: PeerMessageOf<'heartbeat'>): void {
-    const host = this.peerHost(peer);
     const { store } = this.#ctx;
+    const lapsed = peer.hostId ? store.hosts.get(peer.hostId) : undefined;
+    if (lapsed && lapsed.peerId === undefined && lapsed.state === 'down') {
+      // Its heartbeats lapsed (a stall) but this connection is still the host's: it comes back on it.
+      this.#reattach(peer, lapsed, message);
+      return;
+    }
+    const host = this.peerHost(peer);
     store.hosts.heartbeat(host.hostId, message.load, this.#ctx.now());
-    if (host.state === 'down') store.hosts.update(host.hostId, { state: 'up' });
+    if (host.state === 'down') store.hosts.update(host.hostId, { state: 'up', downSinceMs: undefined });
     // A host that kept its sessions through a lost signaling connection: stop those that ended meanwhile
     // (or that this network never knew: a signaling server that restarted without a shared store).
     for (const slot of message.slots) {
@@ -121,12 +148,37 @@ export class Registration implements RegistrationPort {
     }
   }
 
-  /** Marks down the hosts whose heartbeats stopped (run every heartbeat interval). */
+  /**
+   * A host marked down for missed heartbeats speaks again on its live connection: it is up again, its
+   * checks resume and the queue is served. Sessions it still runs were ended when it went down: it is told
+   * to stop them.
+   */
+  #reattach(peer: PeerState, host: HostRecord, message: PeerMessageOf<'heartbeat'>): void {
+    const { store } = this.#ctx;
+    store.hosts.update(host.hostId, { state: 'up', peerId: peer.handle.id, downSinceMs: undefined });
+    store.hosts.heartbeat(host.hostId, message.load, this.#ctx.now());
+    this.#ctx.log.info({ hostId: host.hostId }, 'host re-attached after missed heartbeats');
+    for (const slot of message.slots) {
+      if (slot.sessionId && host.slots[slot.slot]?.sessionId !== slot.sessionId) {
+        peer.handle.send({ type: 'stop-session', sessionId: slot.sessionId, reason: 'host-lost' });
+      }
+    }
+    this.#ctx.checkers.hostRegistered(host.hostId);
+    this.#ctx.matchmaking.serveQueue();
+  }
+
+  /** Marks down the hosts whose heartbeats stopped, forgets those down for longer than the TTL (every interval). */
   checkHeartbeats(): void {
-    const { settings } = this.#ctx;
+    const { settings, store } = this.#ctx;
+    const nowMs = this.#ctx.now();
     const deadlineMs = settings.heartbeatIntervalMs * settings.missedHeartbeatsAllowed;
-    for (const host of this.#ctx.store.hosts.overdue(this.#ctx.now(), deadlineMs)) {
+    for (const host of store.hosts.overdue(nowMs, deadlineMs)) {
       this.hostDown(host, `no heartbeat for ${deadlineMs} ms`);
+    }
+    for (const host of store.hosts.expired(nowMs, settings.hostTtlMs)) {
+      this.#ctx.log.info({ hostId: host.hostId }, 'host forgotten: down for longer than its TTL');
+      store.hosts.remove(host.hostId);
+      this.#ctx.checkers.hostEvicted(host.hostId);
     }
   }
 
@@ -142,7 +194,7 @@ export class Registration implements RegistrationPort {
     const { store } = this.#ctx;
     this.#ctx.log.warn({ hostId: host.hostId, why }, 'host down');
     const rendering = host.slots.some((slot) => slot.state !== 'free');
-    store.hosts.update(host.hostId, { state: 'down', peerId: undefined });
+    store.hosts.update(host.hostId, { state: 'down', peerId: undefined, downSinceMs: this.#ctx.now() });
     this.#ctx.checkers.hostGone(host.hostId);
     this.#ctx.events.emit('hostDown', { host, why, rendering });
     for (const slot of host.slots) {
@@ -150,5 +202,32 @@ export class Registration implements RegistrationPort {
       if (session) this.#ctx.sessions.end(session, 'host-lost');
     }
     store.hosts.releaseAll(host.hostId);
+  }
+
+  /**
+   * The StakingRegistry reported a change for a provider: its hosts are ranked by the new stake and drained
+   * while it is below its tier's minimum (a withdrawal, a slash), back when restaked.
+   */
+  async providerStakeChanged(address: `0x${string}`, position: StakePosition): Promise<void> {
+    const { store } = this.#ctx;
+    const hosts = [...store.hosts.hostsOf(address)];
+    if (hosts.length === 0) return;
+    const shortfall = await stakeShortfall({
+      gate: this.#ctx.stakes,
+      settings: this.#ctx.settings.stake,
+      address,
+      role: 'host',
+      position,
+    });
+    const reason = shortfall ? `stake below its tier: ${shortfall.shortMessage}` : undefined;
+    for (const host of hosts) {
+      store.hosts.setStake(host.hostId, position.stakeWei);
+      if (host.stakeShortfall !== reason) {
+        this.#ctx.log.warn({ hostId: host.hostId, shortfall: reason ?? null }, 'host stake changed');
+      }
+      store.hosts.update(host.hostId, { stakeShortfall: reason });
+      this.#ctx.checkers.syncDrained(host);
+    }
+    if (!reason) this.#ctx.matchmaking.serveQueue();
   }
 }

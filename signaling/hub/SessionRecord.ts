@@ -16,6 +16,8 @@ export type SessionRecord = {
   owner: string;
   playerId: string;
   playerPeerId: string | undefined;
+  /** The address the player connected from when it asked to play (live sessions are capped per address). */
+  playerIp: string;
   game: string;
   codecs: CodecName[];
   /** The player's quality rung, passed to the host (absent: auto). */

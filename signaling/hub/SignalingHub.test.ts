@@ -4,12 +4,17 @@ import { after, before, describe, test } from 'node:test';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { issuePlayerToken } from '../auth/playerTokens.js';
 import { hostRegistrationMessage, MAX_MESSAGE_BYTES, PROTOCOL_VERSION } from '../protocol/index.js';
-import type { SignalingServer } from '../startSignaling.js';
-import { connectTestHost, connectTestPlayer, startTestSignaling } from '../testing/startTestSignaling.js';
+
+import {
+  connectTestHost,
+  connectTestPlayer,
+  startTestSignaling,
+  type TestSignaling,
+} from '../testing/startTestSignaling.js';
 import { TestPeer } from '../testing/TestPeer.js';
 
 const secret = randomBytes(32);
-let server: SignalingServer;
+let server: TestSignaling;
 const peers: TestPeer[] = [];
 
 const track = <T extends TestPeer>(peer: T): T => {

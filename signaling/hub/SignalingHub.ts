@@ -21,6 +21,9 @@ import { AthError, type EndReasonName, type PeerMessageOf, type ServerMessage } 
 import type { SignalingSettings } from '../SignalingSettings.js';
 import { MemorySignalingStore } from '../store/MemorySignalingStore.js';
 import type { HostStore, MeterStateStore, SignalingStore } from '../store/SignalingStore.js';
+import { type DrainStore, MemoryDrainStore } from '../trust/DrainStore.js';
+import type { StakeGate } from '../trust/StakeGate.js';
+import { stakeShortfall } from '../trust/stakePolicy.js';
 import { CheckerRounds } from './CheckerRounds.js';
 import { ClusterBridge } from './ClusterBridge.js';
 import type { HubContext, HubPorts, HubServices } from './HubContext.js';
@@ -37,6 +40,10 @@ import { SessionTimers } from './SessionTimers.js';
 
 export type SignalingHubParameters = {
   settings: SignalingSettings;
+  /** The StakingRegistry's word on hosts' and checkers' stake (the economy's `ChainStakeGate`). */
+  stakes: StakeGate;
+  /** Where drains are kept across restarts (the ledger); in memory when absent. */
+  drains?: DrainStore;
   /** The economy's gate; without one, sessions are not billed. */
   payments?: PaymentGate;
   log: Logger;
@@ -57,9 +64,10 @@ export class SignalingHub {
   readonly #heartbeatMonitor: NodeJS.Timeout;
   readonly #bridge: ClusterBridge | undefined;
   #httpUrl: string | undefined;
+  readonly #unsubscribeStakes: () => void;
   #closed = false;
 
-  constructor({ settings, log, metrics, payments, store, now = Date.now }: SignalingHubParameters) {
+  constructor({ settings, log, metrics, payments, stakes, drains, store, now = Date.now }: SignalingHubParameters) {
     const hubLog = log.child({ mod: 'signaling/hub' });
     const state = store ?? new MemorySignalingStore();
     const peers = new PeerDirectory({
@@ -72,6 +80,9 @@ export class SignalingHub {
     const events = new HubEvents(hubLog);
     this.checkers = new CheckerDesk({
       settings: settings.checks,
+      stakeSettings: settings.stake,
+      stakes,
+      drains: drains ?? new MemoryDrainStore(),
       hosts: state.hosts,
       send: (peerId, message) => peers.send(peerId, message),
       isConnected: (peerId) => peers.has(peerId),
@@ -91,6 +102,7 @@ export class SignalingHub {
       timers: new SessionTimers(),
       payments,
       checkers: this.checkers,
+      stakes,
     };
     // The modules reach each other through the context's ports, filled in once all of them exist.
     const ctx = { ...services } as HubContext;
@@ -128,6 +140,40 @@ export class SignalingHub {
       this.#sessions.expireEnded();
     }, settings.heartbeatIntervalMs);
     this.#heartbeatMonitor.unref();
+    this.#unsubscribeStakes = stakes.onChange((address) => void this.#stakeChanged(address));
+  }
+
+  /** Loads what must hold before the first host registers: the drains in force. */
+  async start(): Promise<void> {
+    await this.checkers.loadDrains();
+  }
+
+  /**
+   * The StakingRegistry reported a change for an operator: its hosts follow their provider's stake (drained
+   * below its tier, back when restaked), and a checker below the checker tier is dropped.
+   */
+  async #stakeChanged(address: `0x${string}`): Promise<void> {
+    const { stakes, settings, peers } = this.#ctx;
+    try {
+      const position = await stakes.read(address);
+      if (this.#closed) return;
+      await this.#registration.providerStakeChanged(address, position);
+      const shortfall = await stakeShortfall({
+        gate: stakes,
+        settings: settings.stake,
+        address,
+        role: 'checker',
+        position,
+      });
+      for (const peerId of this.checkers.checkerStakeChanged(address, position, !shortfall)) {
+        const peer = peers.get(peerId);
+        if (!peer) continue;
+        if (shortfall) peers.replyError(peer, shortfall, undefined);
+        peer.handle.close(4003, 'stake below the checker tier');
+      }
+    } catch (error) {
+      this.#ctx.log.warn({ err: error, address }, 'reading a changed stake failed');
+    }
   }
 
   /** This signaling instance (several may share one store). */
@@ -170,7 +216,8 @@ export class SignalingHub {
   // ---- transport side ----------------------------------------------------------------------------------
 
   attach(handle: PeerHandle, identity: PeerIdentity): void {
-    this.#ctx.peers.attach(handle, identity);
+    const peer = this.#ctx.peers.attach(handle, identity);
+    this.#ctx.peers.setDeadline(peer, this.#ctx.settings.admission.helloTimeoutMs, 'hello');
   }
 
   /** One frame from a peer. Never throws: failures become typed `error` replies. */
@@ -199,6 +246,8 @@ export class SignalingHub {
     this.#closed = true;
     clearInterval(this.#heartbeatMonitor);
     this.#bridge?.close();
+    this.#unsubscribeStakes();
+    this.#ctx.peers.close();
     this.checkers.close();
     this.#matchmaking.close();
     this.#ctx.timers.close();

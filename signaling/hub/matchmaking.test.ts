@@ -2,12 +2,17 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { issuePlayerToken } from '../auth/playerTokens.js';
-import type { SignalingServer } from '../startSignaling.js';
-import { connectTestHost, connectTestPlayer, startTestSignaling } from '../testing/startTestSignaling.js';
+
+import {
+  connectTestHost,
+  connectTestPlayer,
+  startTestSignaling,
+  type TestSignaling,
+} from '../testing/startTestSignaling.js';
 import type { TestPeer } from '../testing/TestPeer.js';
 
 const secret = randomBytes(32);
-let server: SignalingServer;
+let server: TestSignaling;
 const peers: TestPeer[] = [];
 const track = <T extends TestPeer>(peer: T): T => {
   peers.push(peer);
@@ -35,18 +40,24 @@ function game(id: string) {
   };
 }
 
+/** Test host names → the network's ids (each name bound to its own provider's address). */
+const ids = new Map<string, string>();
+const id = (name: string): string => ids.get(name) ?? name;
+
 async function hosts(gameId: string, specs: Array<{ id: string; slots?: number; price?: string }>) {
   return Promise.all(
-    specs.map(async (spec) =>
-      track(
+    specs.map(async (spec) => {
+      const host = track(
         await connectTestHost(server, {
           hostId: spec.id,
           slots: spec.slots ?? 1,
           games: [game(gameId)],
           ...(spec.price ? { priceWeiPerSec: spec.price } : {}),
         }),
-      ),
-    ),
+      );
+      ids.set(spec.id, host.hostId);
+      return host;
+    }),
   );
 }
 
@@ -56,45 +67,51 @@ describe('choosing a host', () => {
     const player = track(await connectTestPlayer(server, secret));
     player.send({ type: 'play', game: 'rtt-game', codecs: ['H264'] });
     const probe = await player.next('probe-request');
-    assert.deepEqual(probe.candidates.map((c) => c.hostId).sort(), ['rtt-dead', 'rtt-far', 'rtt-near']);
+    assert.deepEqual(probe.candidates.map((c) => c.hostId).sort(), ['rtt-dead', 'rtt-far', 'rtt-near'].map(id).sort());
     assert.equal(probe.samples, 5);
     player.send({
       type: 'probe-results',
       sessionId: probe.sessionId,
       results: [
-        { hostId: 'rtt-far', rttMs: 80 },
-        { hostId: 'rtt-near', rttMs: 4 },
-        { hostId: 'rtt-dead', rttMs: null },
+        { hostId: id('rtt-far'), rttMs: 80 },
+        { hostId: id('rtt-near'), rttMs: 4 },
+        { hostId: id('rtt-dead'), rttMs: null },
       ],
     });
     const assigned = await player.next('session');
-    assert.equal(assigned.hostId, 'rtt-near');
+    assert.equal(assigned.hostId, id('rtt-near'));
     const view = (await server.http.inject({ method: 'GET', url: `/api/sessions/${assigned.sessionId}` })).json();
-    assert.equal(view.decision.chosenHostId, 'rtt-near');
-    const ids = view.decision.candidates.map((c: { hostId: string }) => c.hostId);
-    assert.deepEqual(ids, ['rtt-near', 'rtt-far'], 'unreachable host is not a candidate');
+    assert.equal(view.decision.chosenHostId, id('rtt-near'));
+    const candidates = view.decision.candidates.map((c: { hostId: string }) => c.hostId);
+    assert.deepEqual(candidates, [id('rtt-near'), id('rtt-far')], 'unreachable host is not a candidate');
     assert.ok(view.decision.candidates[0].score < view.decision.candidates[1].score);
     assert.equal(view.decision.candidates[0].rttMs, 4);
   });
 
   test('hosts above the player’s price are never offered', async () => {
     await hosts('price-game', [
-      { id: 'price-cheap', price: '1000' },
-      { id: 'price-dear', price: '5000' },
+      { id: 'price-cheap', price: '1000000000000000' },
+      { id: 'price-dear', price: '5000000000000000' },
     ]);
     const player = track(await connectTestPlayer(server, secret));
-    player.send({ type: 'play', game: 'price-game', codecs: ['H264'], maxPriceWeiPerSec: '2000' });
+    player.send({ type: 'play', game: 'price-game', codecs: ['H264'], maxPriceWeiPerSec: '2000000000000000' });
     const assigned = await player.next('session');
-    assert.equal(assigned.hostId, 'price-cheap');
-    assert.equal(assigned.priceWeiPerSec, '1000');
+    assert.equal(assigned.hostId, id('price-cheap'));
+    assert.equal(assigned.priceWeiPerSec, '1000000000000000');
     const poor = track(await connectTestPlayer(server, secret));
-    poor.send({ type: 'play', game: 'price-game', codecs: ['H264'], maxPriceWeiPerSec: '999', queue: false });
+    poor.send({
+      type: 'play',
+      game: 'price-game',
+      codecs: ['H264'],
+      maxPriceWeiPerSec: '999000000000000',
+      queue: false,
+    });
     assert.equal((await poor.next('error')).code, 'ATH_ERR_NO_FREE_SLOT');
   });
 
   test('with equal RTT, a low quality score loses', async () => {
     await hosts('quality-game', [{ id: 'quality-bad' }, { id: 'quality-good' }]);
-    const bad = server.hub.hosts.get('quality-bad');
+    const bad = server.hub.hosts.get(id('quality-bad'));
     assert.ok(bad);
     bad.qualityScore = 0.1;
     const player = track(await connectTestPlayer(server, secret));
@@ -105,7 +122,7 @@ describe('choosing a host', () => {
       sessionId: probe.sessionId,
       results: probe.candidates.map((c) => ({ hostId: c.hostId, rttMs: 10 })),
     });
-    assert.equal((await player.next('session')).hostId, 'quality-good');
+    assert.equal((await player.next('session')).hostId, id('quality-good'));
   });
 
   test('50 concurrent Play clicks on 10 slots: each slot exactly one player, the other 40 queued in order', async () => {
@@ -138,7 +155,7 @@ describe('choosing a host', () => {
     const slots = new Set(leased.map((o) => (o.kind === 'session' ? `${o.hostId}/${o.slot}` : '')));
     assert.equal(slots.size, 10, 'no slot leased twice');
     for (let i = 0; i < 5; i++) {
-      const host = server.hub.hosts.get(`rush-${i}`);
+      const host = server.hub.hosts.get(id(`rush-${i}`));
       assert.ok(host?.slots.every((slot) => slot.state === 'leased' && slot.sessionId));
     }
     assert.equal(server.hub.queueLength() >= 40, true);
@@ -157,8 +174,8 @@ describe('failures and reconnects', () => {
     clearInterval(heartbeats);
     const ended = await player.next('session-ended');
     assert.equal(ended.reason, 'host-lost');
-    assert.equal(server.hub.hosts.get('silent-host')?.state, 'down');
-    assert.equal(server.hub.hosts.get('silent-host')?.slots[0]?.state, 'free');
+    assert.equal(server.hub.hosts.get(id('silent-host'))?.state, 'down');
+    assert.equal(server.hub.hosts.get(id('silent-host'))?.slots[0]?.state, 'free');
   });
 
   test('after a network blip the player resumes the same session on the same host', async () => {
@@ -241,7 +258,7 @@ describe('sessions over HTTP', () => {
     assert.equal((await player.next('session')).sessionId, sessionId);
     const view = (await server.http.inject({ method: 'GET', url: `/api/sessions/${sessionId}` })).json();
     assert.equal(view.state, 'leased');
-    assert.equal(view.hostId, 'http-session-host');
+    assert.equal(view.hostId, id('http-session-host'));
     const other = issuePlayerToken({ secret, ttlSec: 600 }).token;
     const foreign = await server.http.inject({
       method: 'DELETE',

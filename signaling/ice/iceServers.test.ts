@@ -6,15 +6,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { SignalingServer } from '../startSignaling.js';
-import { connectTestHost, connectTestPlayer, startTestSignaling } from '../testing/startTestSignaling.js';
+import {
+  connectTestHost,
+  connectTestPlayer,
+  startTestSignaling,
+  type TestSignaling,
+} from '../testing/startTestSignaling.js';
 import type { TestPeer } from '../testing/TestPeer.js';
 import { turnCredential } from './turnCredentials.js';
 
 const secret = randomBytes(32);
 const TURN_SECRET = 'test-turn-secret-0123456789';
 const TURN_URLS = ['turn:198.51.100.7:3478?transport=udp', 'turns:198.51.100.7:443?transport=tcp'];
-let server: SignalingServer;
+let server: TestSignaling;
 const peers: TestPeer[] = [];
 
 before(async () => {

@@ -60,6 +60,11 @@ export const HostWire = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** Where its signaling connection comes from; when it went down; why it is drained (issue 13). */
+    remoteIp: Type.Optional(Type.String({ maxLength: 64 })),
+    downSinceMs: Type.Optional(Nullable(Ms)),
+    drainReason: Type.Optional(Nullable(Type.String({ maxLength: 1024 }))),
+    stakeShortfall: Type.Optional(Nullable(Type.String({ maxLength: 1024 }))),
   },
   { additionalProperties: false },
 );
@@ -90,6 +95,7 @@ export const SessionWire = Type.Object(
     owner: InstanceId,
     playerId: PlayerIdWire,
     playerPeerId: Nullable(PeerIdWire),
+    playerIp: Type.Optional(Type.String({ maxLength: 64 })),
     game: GameId,
     codecs: Type.Array(Codec, { maxItems: 4 }),
     /** The player's quality rung (absent in records written before it existed). */
@@ -154,6 +160,9 @@ const HostPatchWire = Type.Object(
     qualityScore: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     failedVerdictsInARow: Type.Optional(Type.Integer({ minimum: 0 })),
     drained: Type.Optional(Type.Boolean()),
+    downSinceMs: Type.Optional(Nullable(Ms)),
+    drainReason: Type.Optional(Nullable(Type.String({ maxLength: 1024 }))),
+    stakeShortfall: Type.Optional(Nullable(Type.String({ maxLength: 1024 }))),
   },
   { additionalProperties: false },
 );
@@ -245,10 +254,15 @@ export const RemotePeerWire = Type.Object(
           sameOrigin: Type.Optional(Type.Boolean()),
           wsHost: Type.Optional(Type.String({ maxLength: 512 })),
           networkPrefix: Type.Optional(Type.String({ maxLength: 64 })),
+          /** Where the peer connects from (admission control, per-address session caps). */
+          remoteIp: Type.String({ maxLength: 64 }),
         },
         { additionalProperties: false },
       ),
-      Type.Object({ kind: Type.Literal('node') }, { additionalProperties: false }),
+      Type.Object(
+        { kind: Type.Literal('node'), remoteIp: Type.String({ maxLength: 64 }) },
+        { additionalProperties: false },
+      ),
     ]),
     hostId: Type.Optional(HostId),
     checkerAddress: Type.Optional(Address),
@@ -314,4 +328,5 @@ export function parseSessionWire(raw: string): Static<typeof SessionWire> {
 }
 
 export type HostWire = Static<typeof HostWire>;
+export type HostPatchWireRecord = Static<typeof HostPatchWire>;
 export type SessionWire = Static<typeof SessionWire>;

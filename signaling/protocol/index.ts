@@ -69,6 +69,7 @@ export {
 } from './mediaWire.js';
 export {
   Address,
+  boundHostId,
   CheckReportFields,
   Codec,
   type CodecName,
@@ -108,6 +109,7 @@ export {
   applyBps,
   BPS_DENOMINATOR,
   BpsString,
+  formatAth,
   WEI_PER_ATH,
   WeiString,
   weiFromString,

@@ -119,6 +119,21 @@ export const ErrorReply = message('error', {
   /** The `type` of the message that caused it, when known. */
   ref: Type.Optional(Type.String({ maxLength: 64 })),
   sessionId: Type.Optional(SessionId),
+  /** `ATH_ERR_RATE_LIMITED`: when the next message would be taken. */
+  retryAfterMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  /** `ATH_ERR_STAKE_TOO_LOW`: what the StakingRegistry holds for the address and what is missing. */
+  stake: Type.Optional(
+    Type.Object(
+      {
+        /** The tier the address is staked in (none when it never staked), or the one it needs. */
+        tier: Type.Optional(Type.String({ maxLength: 64 })),
+        stakeWei: WeiString,
+        minStakeWei: WeiString,
+        missingWei: WeiString,
+      },
+      { additionalProperties: false },
+    ),
+  ),
 });
 
 // ---- player → signaling --------------------------------------------------------------------------------
@@ -475,6 +490,18 @@ export type PaymentTermsRecord = Static<typeof PaymentTerms>;
 /** The exact text a host's provider wallet signs (EIP-191 personal_sign) to register. */
 export function hostRegistrationMessage(hostId: string, nonce: string): string {
   return `ath-edge host registration\nhost: ${hostId}\nnonce: ${nonce}`;
+}
+
+/**
+ * The id a host registers under: its name bound to its provider's address (the first 16 hex digits, 64 bits),
+ * so another provider can take it neither before nor after. Signaling refuses an id not bound to the key that
+ * signs its registration — the signature then covers the very id checkers report on (slash evidence). A name
+ * that already carries the provider's suffix is kept; a long name is cut to leave room for the suffix.
+ */
+export function boundHostId(name: string, providerAddress: string): string {
+  const suffix = `-${providerAddress.slice(2, 18).toLowerCase()}`;
+  if (name.endsWith(suffix)) return name;
+  return `${name.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
 }
 
 /** The exact text a checker's wallet signs (EIP-191 personal_sign) to register. */

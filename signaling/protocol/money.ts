@@ -41,3 +41,12 @@ export function weiFromString(value: string): bigint {
 export function applyBps(amountWei: bigint, bps: bigint): bigint {
   return (amountWei * bps) / BPS_DENOMINATOR;
 }
+
+/** Wei as ATH with thousands separators and up to 6 decimals, for people (exact enough to read, not to settle). */
+export function formatAth(wei: string | bigint): string {
+  const value = BigInt(wei);
+  const whole = (value / WEI_PER_ATH).toString();
+  const fraction = (value % WEI_PER_ATH).toString().padStart(ATH_DECIMALS, '0').slice(0, 6).replace(/0+$/, '');
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${grouped}${fraction ? `.${fraction}` : ''} ATH`;
+}

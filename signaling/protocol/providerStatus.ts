@@ -21,6 +21,8 @@ export const ProviderHostView = Type.Object({
   sessionsLive: Type.Integer({ minimum: 0 }),
   qualityScore: Type.Number(),
   failedVerdictsInARow: Type.Integer({ minimum: 0 }),
+  /** Why the host takes no new sessions (its provider is drained, or its stake is below its tier); null when up. */
+  drainReason: Nullable(Type.String({ maxLength: 1024 })),
   priceWeiPerSec: WeiString,
   /** The stake signaling ranks this host by (its provider's, as last read from the chain). */
   stakeWei: WeiString,
@@ -49,6 +51,20 @@ export const ProviderStatusBody = Type.Object({
       { maxItems: 100 },
     ),
   }),
+  /**
+   * The provider's drain in force (its checkers' confirmed verdicts failed it; kept in the ledger): why, and how
+   * far its probation has come; null when it is not drained.
+   */
+  drain: Nullable(
+    Type.Object({
+      reason: Type.String({ maxLength: 1024 }),
+      hostId: Type.String(),
+      round: Type.String({ pattern: '^(0|[1-9][0-9]{0,19})$' }),
+      drainedAt: Type.String(),
+      probationPasses: Type.Integer({ minimum: 0 }),
+      probationNeeded: Type.Integer({ minimum: 1 }),
+    }),
+  ),
   /** Mean of its up hosts' quality scores (0..1); null without hosts. */
   qualityScore: Nullable(Type.Number()),
   earnings: Type.Object({

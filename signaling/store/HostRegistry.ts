@@ -8,9 +8,12 @@ export type SlotRecord = { slot: number; state: SlotStateName; sessionId: string
 export type HostState = 'up' | 'down' | 'draining';
 
 export type HostRecord = {
+  /** The network's id: the registered name bound to the provider (`boundHostId`). */
   hostId: string;
   /** The signaling connection the host is on; undefined while disconnected. */
   peerId: string | undefined;
+  /** The address the host's signaling connection comes from (its probe URL must point there). */
+  remoteIp: string;
   providerAddress: `0x${string}`;
   region: RegionInfo;
   gpu: string;
@@ -19,6 +22,8 @@ export type HostRecord = {
   priceWeiPerSec: bigint;
   endpoints: { probeUrl: string; metricsUrl: string };
   state: HostState;
+  /** When it was marked down (undefined while up): a host down longer than the TTL is evicted. */
+  downSinceMs: number | undefined;
   load: number;
   lastHeartbeatMs: number;
   registeredAtMs: number;
@@ -27,10 +32,17 @@ export type HostRecord = {
   freeSlots: number;
   /** 0..1 from checker verdicts; 0.5 (neutral) until checkers report. */
   qualityScore: number;
-  /** Failed checker verdicts in a row; two drain the host. */
+  /** Failed confirmed checker verdicts in a row; `failedVerdictsToDrain` of them drain its provider. */
   failedVerdictsInARow: number;
-  /** Taken out of service by the checkers' verdicts: no new sessions. Sticky across re-registration. */
+  /**
+   * Out of service: no new sessions. Its provider is drained (checkers' verdicts, kept in the ledger) or its
+   * stake is below its tier (`stakeShortfall`). Kept in step by `CheckerDesk.syncDrained`.
+   */
   drained: boolean;
+  /** Why it is drained, for the provider (status API, CLI, dashboard). */
+  drainReason: string | undefined;
+  /** Set while the provider's stake is below its tier's minimum (the StakingRegistry, watched). */
+  stakeShortfall: string | undefined;
   /** Set through `HostRegistry.setStake`, which keeps `stakeF` and the game maxima in step. */
   stakeWei: bigint;
   /**
@@ -60,7 +72,10 @@ export function cellKeyOf(point: GeoPoint): number {
 
 export type RegisterHostParameters = {
   message: PeerMessageOf<'register'>;
+  /** The id to register under (the message's name bound to its provider); the message's own by default. */
+  hostId?: string;
   peerId: string;
+  remoteIp?: string;
   nowMs: number;
   /** The connection's nonce the registration signature covers. */
   nonce?: string;
@@ -75,6 +90,8 @@ export class HostRegistry implements HostStore {
   readonly #hosts = new Map<string, HostRecord>();
   /** game id → hosts serving it, so a pick looks only at relevant hosts. */
   readonly #byGame = new Map<string, Set<HostRecord>>();
+  /** provider address (lower case) → its hosts. */
+  readonly #byProvider = new Map<string, Set<HostRecord>>();
   /** game id → dearest price and largest stake among its hosts (the scoring's scale); dropped on change. */
   readonly #maxima = new Map<string, { maxPriceWei: bigint; maxStakeWei: bigint }>();
   /** game id → cell → hosts there. */
@@ -106,6 +123,11 @@ export class HostRegistry implements HostStore {
     const all = [...cells.values()].map((cell) => ({ cell, distanceKm: greatCircleKm(point, cell) }));
     all.sort((a, b) => a.distanceKm - b.distanceKm);
     return all.slice(0, count);
+  }
+
+  /** A provider's hosts (any state). */
+  hostsOf(providerAddress: string): ReadonlySet<HostRecord> {
+    return this.#byProvider.get(providerAddress.toLowerCase()) ?? new Set();
   }
 
   /** The price and stake scale of a game's hosts, cached until a host of it registers, leaves or restakes. */
@@ -151,15 +173,23 @@ export class HostRegistry implements HostStore {
    * Adds a host or re-attaches a known one (same id, after a reconnect): its leases stay, the description
    * is refreshed. Slots beyond a shrunk slot count must be free, else the caller ends their sessions.
    */
-  register({ message, peerId, nowMs, nonce }: RegisterHostParameters): HostRecord {
-    const existing = this.#hosts.get(message.hostId);
+  register({
+    message,
+    hostId = message.hostId,
+    peerId,
+    remoteIp = '',
+    nowMs,
+    nonce,
+  }: RegisterHostParameters): HostRecord {
+    const existing = this.#hosts.get(hostId);
     const slots: SlotRecord[] = Array.from(
       { length: message.slots },
       (_, slot) => existing?.slots[slot] ?? { slot, state: 'free', sessionId: undefined },
     );
     const host: HostRecord = {
-      hostId: message.hostId,
+      hostId,
       peerId,
+      remoteIp,
       providerAddress: message.providerAddress as `0x${string}`,
       region: message.region,
       gpu: message.gpu,
@@ -168,6 +198,7 @@ export class HostRegistry implements HostStore {
       priceWeiPerSec: weiFromString(message.priceWeiPerSec),
       endpoints: message.endpoints,
       state: 'up',
+      downSinceMs: undefined,
       load: 0,
       lastHeartbeatMs: nowMs,
       registeredAtMs: existing?.registeredAtMs ?? nowMs,
@@ -176,6 +207,8 @@ export class HostRegistry implements HostStore {
       qualityScore: existing?.qualityScore ?? 0.5,
       failedVerdictsInARow: existing?.failedVerdictsInARow ?? 0,
       drained: existing?.drained ?? false,
+      drainReason: existing?.drainReason,
+      stakeShortfall: existing?.stakeShortfall,
       stakeWei: existing?.stakeWei ?? 0n,
       priceF: 0,
       stakeF: 0,
@@ -206,6 +239,13 @@ export class HostRegistry implements HostStore {
     const existing = this.#hosts.get(host.hostId);
     if (existing) this.#unindex(existing);
     this.#hosts.set(host.hostId, host);
+    const provider = host.providerAddress.toLowerCase();
+    let ofProvider = this.#byProvider.get(provider);
+    if (!ofProvider) {
+      ofProvider = new Set();
+      this.#byProvider.set(provider, ofProvider);
+    }
+    ofProvider.add(host);
     for (const game of host.games.keys()) {
       this.#maxima.delete(game);
       let set = this.#byGame.get(game);
@@ -246,6 +286,24 @@ export class HostRegistry implements HostStore {
     if (!host) return;
     host.load = load;
     host.lastHeartbeatMs = nowMs;
+  }
+
+  /** Slots registered by a provider's hosts that are not down (a tier limits them). */
+  providerSlots(providerAddress: string, exceptHostId?: string): number {
+    let slots = 0;
+    for (const host of this.hostsOf(providerAddress)) {
+      if (host.state !== 'down' && host.hostId !== exceptHostId) slots += host.slots.length;
+    }
+    return slots;
+  }
+
+  /** Hosts down for longer than `ttlMs`. */
+  expired(nowMs: number, ttlMs: number): HostRecord[] {
+    const gone: HostRecord[] = [];
+    for (const host of this.#hosts.values()) {
+      if (host.state === 'down' && host.downSinceMs !== undefined && nowMs - host.downSinceMs > ttlMs) gone.push(host);
+    }
+    return gone;
   }
 
   /** Hosts whose last heartbeat is older than `deadlineMs` (still marked up). */
@@ -309,6 +367,10 @@ export class HostRegistry implements HostStore {
   }
 
   #unindex(host: HostRecord): void {
+    const provider = host.providerAddress.toLowerCase();
+    const ofProvider = this.#byProvider.get(provider);
+    ofProvider?.delete(host);
+    if (ofProvider?.size === 0) this.#byProvider.delete(provider);
     for (const game of host.games.keys()) {
       this.#maxima.delete(game);
       const set = this.#byGame.get(game);

@@ -14,7 +14,17 @@ import type { GeoCell, HostRecord, RegisterHostParameters } from './HostRegistry
 
 /** The fields of a host record that change after registration (besides slots, load and stake). */
 export type HostPatch = Partial<
-  Pick<HostRecord, 'state' | 'peerId' | 'qualityScore' | 'failedVerdictsInARow' | 'drained'>
+  Pick<
+    HostRecord,
+    | 'state'
+    | 'downSinceMs'
+    | 'peerId'
+    | 'qualityScore'
+    | 'failedVerdictsInARow'
+    | 'drained'
+    | 'drainReason'
+    | 'stakeShortfall'
+  >
 >;
 
 /**
@@ -28,6 +38,10 @@ export type HostStore = {
   hostsServing(game: string): ReadonlySet<HostRecord>;
   /** A game's hosts grouped by 1° cell, the cells nearest a point first (preselection by distance). */
   nearestCells(game: string, point: GeoPoint, count: number): Array<{ cell: GeoCell; distanceKm: number }>;
+  /** A provider's hosts (any state). */
+  hostsOf(providerAddress: string): ReadonlySet<HostRecord>;
+  /** Slots registered by a provider's hosts that are not down (its stake tier limits them). */
+  providerSlots(providerAddress: string, exceptHostId?: string): number;
   /** The price and stake scale of a game's hosts. */
   maxima(game: string): { maxPriceWei: bigint; maxStakeWei: bigint };
   /** Every game some up host serves, with the host's description of it. */
@@ -40,6 +54,8 @@ export type HostStore = {
   heartbeat(hostId: string, load: number, nowMs: number): void;
   /** Hosts whose last heartbeat is older than `deadlineMs` (not yet down). */
   overdue(nowMs: number, deadlineMs: number): HostRecord[];
+  /** Hosts down for longer than `ttlMs` (to be forgotten). */
+  expired(nowMs: number, ttlMs: number): HostRecord[];
   /**
    * Leases a free slot to a session, atomically: false when it is not free (any more). The embedded store
    * answers at once; a shared one answers after the store decided (never two sessions on one slot).

@@ -6,15 +6,32 @@ import {
   PROTOCOL_VERSION,
   type ServerMessageOf,
 } from '../protocol/index.js';
-import type { SignalingServer } from '../startSignaling.js';
+import { TestRefusal, type TestSignaling } from './startTestSignaling.js';
 import { TestPeer } from './TestPeer.js';
 
 export type TestChecker = { peer: TestPeer; account: PrivateKeyAccount };
 
+export type TestCheckerOptions = {
+  /** The checker key; a fresh one staked in the `checker` tier on the server's chain when absent. */
+  privateKey?: `0x${string}`;
+  /** `false`: a fresh key left unstaked. */
+  stake?: boolean;
+  localAddress?: string;
+};
+
 /** A scripted checker: registers with a real signature over the server's nonce. */
-export async function connectTestChecker(server: SignalingServer): Promise<TestChecker> {
-  const account = privateKeyToAccount(generatePrivateKey());
-  const peer = await TestPeer.open(server.wsNodeUrl);
+export async function connectTestChecker(
+  server: Pick<TestSignaling, 'wsNodeUrl' | 'chain'>,
+  options: TestCheckerOptions = {},
+): Promise<TestChecker> {
+  const privateKey =
+    options.privateKey ??
+    (options.stake !== false ? (await server.chain.newStakedAccount('checker')).privateKey : generatePrivateKey());
+  const account = privateKeyToAccount(privateKey);
+  const peer = await TestPeer.open(
+    server.wsNodeUrl,
+    options.localAddress ? { localAddress: options.localAddress } : {},
+  );
   peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'checker' });
   const { nonce } = await peer.next('welcome');
   peer.send({
@@ -22,7 +39,11 @@ export async function connectTestChecker(server: SignalingServer): Promise<TestC
     checkerAddress: account.address,
     signature: await account.signMessage({ message: checkerRegistrationMessage(account.address, nonce) }),
   });
-  await peer.next('checker-registered');
+  const answer = await peer.nextOf(['checker-registered', 'error']);
+  if (answer.type === 'error') {
+    peer.terminate();
+    throw new TestRefusal(answer.code, answer.message);
+  }
   return { peer, account };
 }
 

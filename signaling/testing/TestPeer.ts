@@ -12,7 +12,7 @@ import {
   WS_SUBPROTOCOL,
 } from '../protocol/index.js';
 
-type Waiter = { type: ServerMessageType; resolve: (m: ServerMessage) => void; reject: (e: Error) => void };
+type Waiter = { types: readonly ServerMessageType[]; resolve: (m: ServerMessage) => void; reject: (e: Error) => void };
 
 export class TestPeer {
   readonly received: ServerMessage[] = [];
@@ -25,7 +25,7 @@ export class TestPeer {
     this.#socket = socket;
     socket.on('message', (data, isBinary) => {
       const message = parseServerMessage(isBinary ? new Uint8Array(data as Buffer) : data.toString());
-      const waiter = this.#waiters.findIndex((w) => w.type === message.type);
+      const waiter = this.#waiters.findIndex((w) => w.types.includes(message.type));
       if (waiter >= 0) {
         const [w] = this.#waiters.splice(waiter, 1);
         w?.resolve(message);
@@ -35,7 +35,9 @@ export class TestPeer {
     });
     socket.on('close', (code, reason) => {
       this.#closed = { code, reason: reason.toString() };
-      for (const w of this.#waiters.splice(0)) w.reject(new Error(`socket closed (${code}) waiting for ${w.type}`));
+      for (const w of this.#waiters.splice(0)) {
+        w.reject(new Error(`socket closed (${code}) waiting for ${w.types.join(' or ')}`));
+      }
       for (const resolve of this.#closedWaiters.splice(0)) resolve(this.#closed);
     });
   }
@@ -48,6 +50,7 @@ export class TestPeer {
       protocols,
       origin,
       ca,
+      localAddress,
     }: {
       token?: string;
       protocols?: string[];
@@ -55,13 +58,26 @@ export class TestPeer {
       origin?: string;
       /** A PEM certificate to trust for a wss: URL (a test's self-signed one). */
       ca?: string;
+      /** Source address of the connection (any 127.x.y.z on loopback: another "machine" for per-IP rules). */
+      localAddress?: string;
     } = {},
   ): Promise<TestPeer> {
     const list = protocols ?? [WS_SUBPROTOCOL, ...(token ? [`token.${token}`] : [])];
-    const socket = new WebSocket(url, list, { ...(origin ? { origin } : {}), ...(ca ? { ca } : {}) });
+    const socket = new WebSocket(url, list, {
+      ...(origin ? { origin } : {}),
+      ...(ca ? { ca } : {}),
+      ...(localAddress ? { localAddress } : {}),
+    });
     return new Promise((resolve, reject) => {
       socket.once('open', () => resolve(new TestPeer(socket)));
-      socket.once('unexpected-response', (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      socket.once('unexpected-response', (_req, res) => {
+        const error = Object.assign(new Error(`upgrade refused: ${res.statusCode}`), {
+          statusCode: res.statusCode,
+          retryAfter: res.headers['retry-after'],
+        });
+        res.resume();
+        reject(error);
+      });
       socket.once('error', reject);
     });
   }
@@ -76,14 +92,19 @@ export class TestPeer {
 
   /** The next message of this type (already received or still to come), within `timeoutMs`. */
   next<K extends ServerMessageType>(type: K, timeoutMs = 10_000): Promise<ServerMessageOf<K>> {
-    const index = this.received.findIndex((m) => m.type === type);
+    return this.nextOf([type], timeoutMs);
+  }
+
+  /** The next message of any of these types (e.g. `registered` or `error`), within `timeoutMs`. */
+  nextOf<K extends ServerMessageType>(types: readonly K[], timeoutMs = 10_000): Promise<ServerMessageOf<K>> {
+    const index = this.received.findIndex((m) => (types as readonly ServerMessageType[]).includes(m.type));
     if (index >= 0) {
       const [message] = this.received.splice(index, 1);
       return Promise.resolve(message as ServerMessageOf<K>);
     }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
-        type,
+        types,
         resolve: (m) => {
           clearTimeout(timer);
           resolve(m as ServerMessageOf<K>);
@@ -95,7 +116,7 @@ export class TestPeer {
       };
       const timer = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(waiter), 1);
-        reject(new Error(`timed out waiting for \`${type}\``));
+        reject(new Error(`timed out waiting for \`${types.join('` or `')}\``));
       }, timeoutMs);
       this.#waiters.push(waiter);
     });

@@ -11,8 +11,8 @@ import { after, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { issuePlayerToken } from '../auth/playerTokens.js';
 import { isAthError, PROTOCOL_VERSION } from '../protocol/index.js';
-import { DEFAULT_SIGNALING_SETTINGS } from '../SignalingSettings.js';
-import { type SignalingServer, startSignaling } from '../startSignaling.js';
+import type { SignalingServer } from '../startSignaling.js';
+import { startTestSignaling } from '../testing/startTestSignaling.js';
 import { TestPeer } from '../testing/TestPeer.js';
 import { loadUws } from './loadUws.js';
 
@@ -68,8 +68,8 @@ describe('signaling without a native uWebSockets.js', () => {
       },
     });
     const secret = randomBytes(32);
-    const server = await startSignaling({
-      settings: { ...DEFAULT_SIGNALING_SETTINGS, tokenSecret: secret },
+    const server = await startTestSignaling({
+      tokenSecret: secret,
       log: pino({ level: 'info' }, sink),
       uwsBuilds: ['no-such-uws-build'],
     });
@@ -91,11 +91,7 @@ describe('signaling without a native uWebSockets.js', () => {
 
   test('uws strictly: refuses to start and names why', async () => {
     await assert.rejects(
-      startSignaling({
-        settings: { ...DEFAULT_SIGNALING_SETTINGS, tokenSecret: randomBytes(32), wsTransport: 'uws' },
-        log: pino({ level: 'silent' }),
-        uwsBuilds: ['no-such-uws-build'],
-      }),
+      startTestSignaling({ tokenSecret: randomBytes(32), wsTransport: 'uws', uwsBuilds: ['no-such-uws-build'] }),
       (error: unknown) => isAthError(error, 'ATH_ERR_UWS_NOT_NATIVE') && /no-such-uws-build/.test(error.message),
     );
   });

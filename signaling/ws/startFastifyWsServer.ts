@@ -1,14 +1,16 @@
 /**
  * The same signaling endpoints on fastify + @fastify/websocket (the `ws` library). Production runs uWS;
  * this transport exists to measure the difference on our own protocol (`npm run bench:indexer`), and
- * drives the very same hub, so the comparison is of transports only.
+ * drives the very same hub — and the same admission control — so the comparison is of transports only.
  */
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { normalizeIp } from '../admission/ipAddress.js';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import { isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
 import { tlsServerOptions } from '../tls/tlsServerFactory.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
+import { MessageThrottle } from './MessageThrottle.js';
 import type { StartUwsServerParameters, UwsServer } from './startUwsServer.js';
 
 declare module 'fastify' {
@@ -22,6 +24,7 @@ export async function startFastifyWsServer({
   bindHost,
   port,
   tokenSecret,
+  admission,
   log,
   tls,
 }: StartUwsServerParameters): Promise<UwsServer> {
@@ -42,20 +45,27 @@ export async function startFastifyWsServer({
       {
         websocket: true,
         preValidation: async (request, reply) => {
+          const remoteIp = normalizeIp(request.socket.remoteAddress ?? '');
           try {
-            request.peerIdentity = authorizeUpgrade(
+            request.peerIdentity = authorizeUpgrade({
               kind,
-              String(request.headers['sec-websocket-protocol'] ?? ''),
-              tokenSecret,
-              {
-                origin: request.headers.origin,
-                host: request.headers.host,
-                remoteAddress: request.socket.remoteAddress,
-              },
-            );
+              protocolHeader: String(request.headers['sec-websocket-protocol'] ?? ''),
+              secret: tokenSecret,
+              page: { origin: request.headers.origin, host: request.headers.host },
+              remoteIp,
+            });
           } catch (error) {
             const code = isAthError(error) ? error.code : 'ATH_ERR_UNAUTHORIZED';
             await reply.status(code === 'ATH_ERR_BAD_MESSAGE' ? 400 : 401).send({ code });
+            return;
+          }
+          const admitted = admission.admitConnection(remoteIp);
+          if (!admitted.admitted) {
+            request.peerIdentity = null;
+            await reply
+              .status(429)
+              .header('retry-after', String(Math.ceil(admitted.retryAfterMs / 1000)))
+              .send({ code: 'ATH_ERR_RATE_LIMITED', message: admitted.why });
           }
         },
       },
@@ -63,6 +73,7 @@ export async function startFastifyWsServer({
         const identity = request.peerIdentity;
         if (!identity) return;
         const id = hub.newPeerId();
+        const throttle = new MessageThrottle(admission.socketBucket());
         let closed = false;
         hub.attach(
           {
@@ -74,9 +85,15 @@ export async function startFastifyWsServer({
           },
           identity,
         );
-        socket.on('message', (data: Buffer) => hub.receive(id, data));
+        socket.on('message', (data: Buffer) => {
+          const verdict = throttle.admit(admission, identity.remoteIp);
+          if (verdict.action === 'take') hub.receive(id, data);
+          else if (verdict.action === 'reply' && !closed) socket.send(JSON.stringify(verdict.reply));
+          else if (verdict.action === 'close') socket.close(4029, 'rate limited');
+        });
         socket.on('close', (code) => {
           closed = true;
+          admission.connectionClosed(identity.remoteIp);
           hub.detach(id, { clean: code === 1000 || code === 1001 });
         });
       },

@@ -4,24 +4,32 @@
  *                `ath-edge.v1`, and is refused (401) before any message when it is missing or invalid;
  *   /ws/node   — render hosts and checkers; they prove their wallet with a signed nonce after `hello`.
  * The token rides in Sec-WebSocket-Protocol rather than the URL so that it stays out of access logs.
+ *
+ * Admission control comes first: an upgrade over the connection caps or too fast for its address is refused
+ * with 429 and Retry-After; a message over its socket's or address's token bucket is dropped and answered
+ * (at most once a second) with `ATH_ERR_RATE_LIMITED` and a retry time; a socket that keeps flooding is closed.
  */
 
 import type uWS from 'uWebSockets.js';
 import type { Logger } from 'pino';
+import type { AdmissionControl } from '../admission/AdmissionControl.js';
+import { normalizeIp } from '../admission/ipAddress.js';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import type { SignalingHub } from '../hub/SignalingHub.js';
 import { AthError, isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
 import { readTlsFiles, type TlsFiles } from '../tls/tlsServerFactory.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
 import type { UwsModule } from './loadUws.js';
+import { MessageThrottle } from './MessageThrottle.js';
 
-type SocketData = { id: string; identity: PeerIdentity; closed: boolean };
+type SocketData = { id: string; identity: PeerIdentity; closed: boolean; ip: string; throttle: MessageThrottle };
 
 export type StartUwsServerParameters = {
   hub: SignalingHub;
   bindHost: string;
   port: number;
   tokenSecret: Uint8Array;
+  admission: AdmissionControl;
   log: Logger;
   /** wss with this certificate and key (uWS `SSLApp`); plain ws when absent. */
   tls?: TlsFiles;
@@ -31,7 +39,7 @@ export type UwsServer = { readonly port: number; close(): void };
 
 /** `uws`: a native build from `loadUws()`. */
 export function startUwsServer(
-  { hub, bindHost, port, tokenSecret, log, tls }: StartUwsServerParameters,
+  { hub, bindHost, port, tokenSecret, admission, log, tls }: StartUwsServerParameters,
   uws: UwsModule,
 ): Promise<UwsServer> {
   const wsLog = log.child({ mod: 'signaling/ws' });
@@ -51,14 +59,11 @@ export function startUwsServer(
       const protocolHeader = req.getHeader('sec-websocket-protocol');
       const key = req.getHeader('sec-websocket-key');
       const extensions = req.getHeader('sec-websocket-extensions');
-      const page = {
-        origin: req.getHeader('origin') || undefined,
-        host: req.getHeader('host') || undefined,
-        remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
-      };
+      const page = { origin: req.getHeader('origin') || undefined, host: req.getHeader('host') || undefined };
+      const ip = normalizeIp(Buffer.from(res.getRemoteAddressAsText()).toString());
       let identity: PeerIdentity;
       try {
-        identity = authorizeUpgrade(kind, protocolHeader, tokenSecret, page);
+        identity = authorizeUpgrade({ kind, protocolHeader, secret: tokenSecret, page, remoteIp: ip });
       } catch (error) {
         const code = isAthError(error) ? error.code : 'ATH_ERR_UNAUTHORIZED';
         wsLog.info({ code, kind }, 'upgrade refused');
@@ -67,7 +72,17 @@ export function startUwsServer(
         res.end(JSON.stringify({ code, message: isAthError(error) ? error.shortMessage : 'unauthorized' }));
         return;
       }
-      const data: SocketData = { id: hub.newPeerId(), identity, closed: false };
+      const admitted = admission.admitConnection(ip);
+      if (!admitted.admitted) {
+        wsLog.debug({ ip, kind, why: admitted.why }, 'upgrade refused: admission control');
+        res.writeStatus('429 Too Many Requests');
+        res.writeHeader('retry-after', String(Math.ceil(admitted.retryAfterMs / 1000)));
+        res.writeHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ code: 'ATH_ERR_RATE_LIMITED', message: admitted.why }));
+        return;
+      }
+      const throttle = new MessageThrottle(admission.socketBucket());
+      const data: SocketData = { id: hub.newPeerId(), identity, closed: false, ip, throttle };
       res.upgrade(data, key, WS_SUBPROTOCOL, extensions, context);
     },
     open: (ws) => {
@@ -87,13 +102,26 @@ export function startUwsServer(
       );
     },
     message: (ws, message) => {
+      const data = ws.getUserData();
+      const verdict = data.throttle.admit(admission, data.ip);
+      if (verdict.action === 'drop') return;
+      if (verdict.action === 'reply') {
+        ws.send(JSON.stringify(verdict.reply), false);
+        return;
+      }
+      if (verdict.action === 'close') {
+        wsLog.info({ ip: data.ip, peerId: data.id }, 'socket closed: it kept flooding past its rate limit');
+        ws.end(4029, 'rate limited');
+        return;
+      }
       // The ArrayBuffer is only valid during this callback; the hub parses it synchronously.
-      hub.receive(ws.getUserData().id, message);
+      hub.receive(data.id, message);
     },
     close: (ws, code) => {
       open.delete(ws);
       const data = ws.getUserData();
       data.closed = true;
+      admission.connectionClosed(data.ip);
       hub.detach(data.id, { clean: code === 1000 || code === 1001 });
     },
   });

@@ -10,9 +10,13 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright';
 import { launchChromium } from '../../../e2e/support/launchChromium.js';
-import type { SignalingServer } from '../../../signaling/index.js';
+import { startTestChain, type TestChain } from '../../../edge/chain/testing/startTestChain.js';
 import type { GameInfoRecord } from '../../../signaling/protocol/index.js';
-import { connectTestHost, startTestSignaling } from '../../../signaling/testing/startTestSignaling.js';
+import {
+  connectTestHost,
+  startTestSignaling,
+  type TestSignaling,
+} from '../../../signaling/testing/startTestSignaling.js';
 import type { TestPeer } from '../../../signaling/testing/TestPeer.js';
 import { buildClient } from '../../index.js';
 
@@ -20,6 +24,8 @@ const TIMEOUT_MS = 15_000;
 
 let browser: Browser;
 let clientDir: string;
+/** One chain for the file: each test's signaling admits hosts staked on it. */
+let chain: TestChain;
 const cleanups: Array<() => Promise<void> | void> = [];
 
 const NEON_DRIFT: GameInfoRecord = {
@@ -37,16 +43,18 @@ before(async () => {
   clientDir = await mkdtemp(join(tmpdir(), 'ath-client-page-'));
   await buildClient({ outDir: clientDir });
   browser = await launchChromium();
+  chain = await startTestChain();
 });
 
 after(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   await browser?.close();
+  await chain?.close();
   await rm(clientDir, { recursive: true, force: true });
 });
 
-async function stack(slots = 1): Promise<{ server: SignalingServer; host: TestPeer }> {
-  const server = await startTestSignaling({ clientDir, leaseTtlMs: 60_000 });
+async function stack(slots = 1): Promise<{ server: TestSignaling; host: TestPeer }> {
+  const server = await startTestSignaling({ chain, clientDir, leaseTtlMs: 60_000 });
   const host = await connectTestHost(server, { slots, games: [NEON_DRIFT] });
   cleanups.push(async () => {
     host.terminate();

@@ -10,9 +10,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright';
 import { launchChromium } from '../../../e2e/support/launchChromium.js';
-import type { SignalingServer } from '../../../signaling/index.js';
-import { connectTestHost, startTestSignaling } from '../../../signaling/testing/startTestSignaling.js';
-import type { TestPeer } from '../../../signaling/testing/TestPeer.js';
+import {
+  connectTestHost,
+  startTestSignaling,
+  type TestHost,
+  type TestSignaling,
+} from '../../../signaling/testing/startTestSignaling.js';
 import { buildClient } from '../../index.js';
 
 const TIMEOUT_MS = 15_000;
@@ -20,8 +23,10 @@ const ATH = 10n ** 18n;
 
 let browser: Browser;
 let clientDir: string;
-let server: SignalingServer;
-const hosts: TestPeer[] = [];
+let server: TestSignaling;
+/** The two hosts; signaling knows each by its name bound to its provider's address. */
+const hosts: TestHost[] = [];
+const idOf = (name: string): string => hosts.find((host) => host.hostId.startsWith(`${name}-`))?.hostId ?? name;
 
 before(async () => {
   clientDir = await mkdtemp(join(tmpdir(), 'ath-providers-page-'));
@@ -57,20 +62,21 @@ describe('providers page', () => {
     const page = await context.newPage();
     try {
       await page.goto(`${server.httpUrl}/providers/`);
-      const row = (hostId: string) => page.locator(`#network-hosts tr[data-host="${hostId}"] td`);
+      const row = (name: string) => page.locator(`#network-hosts tr[data-host="${idOf(name)}"] td`);
       await row('tokyo-1').first().waitFor({ timeout: TIMEOUT_MS });
       await row('frankfurt-1').first().waitFor({ timeout: TIMEOUT_MS });
       const cells = async (hostId: string) => (await row(hostId).allTextContents()).map((text) => text.trim());
       const frankfurt = await cells('frankfurt-1');
       const tokyo = await cells('tokyo-1');
       // Host, region, state, slots free, quality, price per hour, stake, GPU, provider.
-      assert.equal(frankfurt[0], 'frankfurt-1');
+      assert.equal(frankfurt[0], idOf('frankfurt-1'));
       assert.equal(frankfurt[1], 'Germany (DE)');
       assert.equal(frankfurt[2], 'up');
       assert.equal(frankfurt[3], '2 / 2');
       assert.match(frankfurt[4] ?? '', /^[01]\.\d\d$/);
       assert.match(frankfurt[5] ?? '', /^1(\.0+)? ATH$|^0\.99999\d* ATH$/);
-      assert.equal(frankfurt[6], '0 ATH');
+      // Each provider is staked (signaling admits no other): the software tier's minimum on the test chain.
+      assert.equal(frankfurt[6], '2,000 ATH');
       assert.match(frankfurt[8] ?? '', /^0x[0-9a-fA-F]{4}…[0-9a-fA-F]{4}$/);
       assert.equal(tokyo[1], 'Japan (JP)');
       assert.equal(tokyo[3], '4 / 4');

@@ -2,7 +2,8 @@
  * The providers page. First the network, before any address is typed: every render host with its region,
  * slots, quality score, price and stake (`GET /api/hosts`). Then the provider dashboard
  * (`/providers/?address=0x…`, or a provider chosen in the table): what `ath-edge provider status` prints, for
- * one address — its hosts with slots and live sessions, quality score, earnings, stake and slashes. Both refresh
+ * one address — its hosts with slots and live sessions, quality score, earnings, stake, slashes and, when its
+ * checkers drained it, why and how far its probation has come. Both refresh
  * every few seconds while the page is open.
  */
 import type { Static } from '@sinclair/typebox';
@@ -135,6 +136,15 @@ function render(status: ProviderStatusView): void {
     'earned-detail',
     `${formatAth(status.earnings.withdrawableWei)} withdrawable · ${formatAth(status.earnings.grossChargedWei)} charged`,
   );
+  const drain = byId('drain', HTMLElement);
+  drain.hidden = status.drain === null;
+  set('drain-reason', status.drain?.reason ?? '');
+  set(
+    'drain-detail',
+    status.drain
+      ? `since ${new Date(status.drain.drainedAt).toLocaleString()} · probation: ${status.drain.probationPasses} of ${status.drain.probationNeeded} passing checks`
+      : '',
+  );
   set('slashes', String(status.slashes.count));
   set('slashes-detail', status.slashes.count ? `${formatAth(status.slashes.slashedWei)} taken` : 'none');
 
@@ -150,9 +160,10 @@ function render(status: ProviderStatusView): void {
             host.qualityScore.toFixed(2),
             formatAth(host.stakeWei),
             host.games.join(', '),
+            host.drainReason ?? '',
           ]),
         )
-      : [row(['no host registered with this signaling server', '', '', '', '', '', ''])]),
+      : [row(['no host registered with this signaling server', '', '', '', '', '', '', ''])]),
   );
   const sessions = byId('recent', HTMLTableSectionElement);
   sessions.replaceChildren(

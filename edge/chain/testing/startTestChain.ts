@@ -7,9 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Account, Address, Chain, HDAccount, Hex, PublicClient, Transport, WalletClient } from 'viem';
 import { generatePrivateKey, type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
-import { athTokenAbi } from '../abis.js';
+import { athTokenAbi, stakingRegistryAbi } from '../abis.js';
 import { createChainClients } from '../chainClients.js';
-import { type DeployedContracts, deployContracts, type SlashParameters } from '../deployContracts.js';
+import {
+  DEFAULT_MIN_STAKES_WEI,
+  type DeployedContracts,
+  deployContracts,
+  type SlashParameters,
+  tierId,
+} from '../deployContracts.js';
 import { depositToEscrow } from '../depositToEscrow.js';
 import { anvilAccount, DEV_ACCOUNT } from '../devAccounts.js';
 import { type Anvil, startAnvil } from '../startAnvil.js';
@@ -31,6 +37,13 @@ export type TestChain = DeployedContracts & {
   newFundedAccount(athWei?: bigint): Promise<PrivateKeyAccount & { privateKey: Hex }>;
   /** A fresh funded account that approved and deposited `depositWei` ATH into the escrow: a payer. */
   newDepositedAccount(depositWei: bigint): Promise<PrivateKeyAccount & { privateKey: Hex }>;
+  /**
+   * Stakes `amountWei` (default: the tier's minimum) for `account` in `tier` (`checker`, `software`, …),
+   * funding it with ETH and exactly that much ATH first. Returns the account.
+   */
+  stake<A extends Account>(account: A, tier: string, amountWei?: bigint): Promise<A>;
+  /** A fresh account staked at its tier's minimum (or `amountWei`). */
+  newStakedAccount(tier: string, amountWei?: bigint): Promise<PrivateKeyAccount & { privateKey: Hex }>;
   /** Moves the chain's clock forward (next block). */
   increaseTime(seconds: number): Promise<void>;
   setNextTimestamp(unixSec: bigint): Promise<void>;
@@ -110,10 +123,43 @@ export async function startTestChain(options: StartTestChainParameters = {}): Pr
     await done;
     return account;
   };
+  const stake = async <A extends Account>(account: A, tier: string, amountWei?: bigint): Promise<A> => {
+    const wei = amountWei ?? DEFAULT_MIN_STAKES_WEI[tier] ?? 0n;
+    const done = funding.then(() => fund(account.address, wei));
+    funding = done.catch(() => undefined);
+    await done;
+    const wallet = walletFor(account);
+    const confirm = async (hash: Hex) => {
+      const receipt = await publicClient.waitForTransactionReceipt({ hash });
+      if (receipt.status !== 'success') throw new Error(`staking ${tier} for ${account.address} reverted`);
+    };
+    await confirm(
+      await wallet.writeContract({
+        address: deployed.tokenAddress,
+        abi: athTokenAbi,
+        functionName: 'approve',
+        args: [deployed.stakingAddress, wei],
+      }),
+    );
+    await confirm(
+      await wallet.writeContract({
+        address: deployed.stakingAddress,
+        abi: stakingRegistryAbi,
+        functionName: 'stake',
+        args: [wei, tierId(tier)],
+      }),
+    );
+    return account;
+  };
   return {
     ...deployed,
     get anvil() {
       return anvil;
+    },
+    stake,
+    newStakedAccount: async (tier, amountWei) => {
+      const privateKey = generatePrivateKey();
+      return stake(Object.assign(privateKeyToAccount(privateKey), { privateKey }), tier, amountWei);
     },
     publicClient,
     walletFor,

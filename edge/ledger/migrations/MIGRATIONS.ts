@@ -5,6 +5,7 @@ import { m0003SettlementLeader } from './m0003SettlementLeader.js';
 import { m0004Trust } from './m0004Trust.js';
 import { m0005RewardInflowTime } from './m0005RewardInflowTime.js';
 import { m0006SessionRelease } from './m0006SessionRelease.js';
+import { m0007ProviderDrains } from './m0007ProviderDrains.js';
 
 /** Every migration, in version order. Append new ones; never edit or reorder applied ones. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly Migration[] = [
   m0004Trust,
   m0005RewardInflowTime,
   m0006SessionRelease,
+  m0007ProviderDrains,
 ];

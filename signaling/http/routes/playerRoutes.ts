@@ -2,19 +2,21 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { issuePlayerToken } from '../../auth/playerTokens.js';
 import type { SignalingHub } from '../../hub/SignalingHub.js';
 import { PROTOCOL_VERSION, weiToString } from '../../protocol/index.js';
-import { ClientConfigBody, GameListBody, HostListBody, PlayerSessionBody } from '../schemas.js';
+import { ClientConfigBody, ErrorBody, GameListBody, HostListBody, PlayerSessionBody } from '../schemas.js';
 
 export type PlayerRoutesOptions = {
   hub: SignalingHub;
   tokenSecret: Uint8Array;
   tokenTtlSec: number;
+  /** `POST /api/session` per address and minute: every token can ask for a session. */
+  playerTokensPerMinute: number;
   /** Resolved per request so the URL matches how the page reached us. */
   wsUrls: () => { player: string; node: string };
   checkerDomain: { chainId: number; verifyingContract: string };
 };
 
 export const playerRoutes: FastifyPluginAsyncTypebox<PlayerRoutesOptions> = async (app, options) => {
-  const { hub, tokenSecret, tokenTtlSec, wsUrls, checkerDomain } = options;
+  const { hub, tokenSecret, tokenTtlSec, wsUrls, checkerDomain, playerTokensPerMinute } = options;
 
   app.get('/api/config', { schema: { response: { 200: ClientConfigBody } } }, async () => {
     const urls = wsUrls();
@@ -30,9 +32,10 @@ export const playerRoutes: FastifyPluginAsyncTypebox<PlayerRoutesOptions> = asyn
   app.post(
     '/api/session',
     {
+      config: { rateLimit: { max: playerTokensPerMinute, timeWindow: 60_000 } },
       schema: {
         summary: 'Get a player session token for the signaling WebSocket',
-        response: { 200: PlayerSessionBody },
+        response: { 200: PlayerSessionBody, 429: ErrorBody },
       },
     },
     async () => {

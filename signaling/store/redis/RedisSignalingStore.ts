@@ -29,6 +29,7 @@ import type { SessionRecord } from '../../hub/SessionRecord.js';
 import {
   type ClusterDirectMessage,
   type ClusterFeedMessage,
+  type HostPatchWireRecord,
   parseClusterDirect,
   parseClusterFeed,
   parseHostWire,
@@ -417,11 +418,7 @@ export class RedisSignalingStore implements SignalingStore {
         return;
       }
       case 'hostPatch': {
-        const { peerId, ...rest } = message.patch;
-        local.hosts.update(message.hostId, {
-          ...rest,
-          ...('peerId' in message.patch ? { peerId: peerId ?? undefined } : {}),
-        });
+        local.hosts.update(message.hostId, patchFromWire(message.patch));
         return;
       }
       case 'hostRemoved':
@@ -668,6 +665,24 @@ class SharedHosts implements HostStore {
     return this.#local.hostsServing(game);
   }
 
+  hostsOf(providerAddress: string): ReadonlySet<HostRecord> {
+    return this.#local.hostsOf(providerAddress);
+  }
+
+  providerSlots(providerAddress: string, exceptHostId?: string): number {
+    return this.#local.providerSlots(providerAddress, exceptHostId);
+  }
+
+  /** Hosts down past the TTL that this instance answers for (as `overdue`). */
+  expired(nowMs: number, ttlMs: number): HostRecord[] {
+    return this.#local.expired(nowMs, ttlMs).filter((host) => this.#answersFor(host));
+  }
+
+  #answersFor(host: HostRecord): boolean {
+    const instance = this.#s.instanceOfPeer(host.peerId);
+    return instance === undefined || instance === this.#s.instanceId || !this.#s.isAlive(instance);
+  }
+
   maxima(game: string): { maxPriceWei: bigint; maxStakeWei: bigint } {
     return this.#local.maxima(game);
   }
@@ -700,15 +715,9 @@ class SharedHosts implements HostStore {
     this.#local.update(hostId, patch);
     const host = this.#local.get(hostId);
     if (!host) return;
-    const { peerId, ...rest } = patch;
     this.#s.write((pipeline) => {
       pipeline.set(this.#s.key(`h:${hostId}`), JSON.stringify(hostToWire(host)));
-      this.#s.publish(pipeline, {
-        k: 'hostPatch',
-        o: this.#s.instanceId,
-        hostId,
-        patch: { ...rest, ...('peerId' in patch ? { peerId: peerId ?? null } : {}) },
-      });
+      this.#s.publish(pipeline, { k: 'hostPatch', o: this.#s.instanceId, hostId, patch: patchToWire(patch) });
     });
   }
 
@@ -932,4 +941,21 @@ function redactUrl(url: string): string {
 
 function round4(value: number): number {
   return Math.round(value * 10_000) / 10_000;
+}
+
+/** A host patch on the feed: `undefined` travels as `null` (JSON has no undefined). */
+function patchToWire(patch: HostPatch): HostPatchWireRecord {
+  const wire: HostPatchWireRecord = {};
+  for (const [key, value] of Object.entries(patch) as Array<[keyof HostPatch, unknown]>) {
+    (wire as Record<string, unknown>)[key] = value === undefined ? null : value;
+  }
+  return wire;
+}
+
+function patchFromWire(wire: HostPatchWireRecord): HostPatch {
+  const patch: HostPatch = {};
+  for (const [key, value] of Object.entries(wire)) {
+    (patch as Record<string, unknown>)[key] = value === null ? undefined : value;
+  }
+  return patch;
 }

@@ -7,26 +7,35 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
+import { startTestChain, type TestChain } from '../../../edge/chain/testing/startTestChain.js';
 import type { SignalingServer } from '../../startSignaling.js';
-import { connectTestHost, connectTestPlayer, startTestSignaling } from '../../testing/startTestSignaling.js';
+import {
+  connectTestHost,
+  connectTestPlayer,
+  startTestSignaling,
+  type TestSignaling,
+} from '../../testing/startTestSignaling.js';
 import type { TestPeer } from '../../testing/TestPeer.js';
 import { RedisSignalingStore } from './RedisSignalingStore.js';
 import { type RedisServer, startRedisServer } from './startRedisServer.js';
 
 const secret = randomBytes(32);
 let redis: RedisServer;
+/** The instances of a network share one chain (the hosts' stake is read from it). */
+let chain: TestChain;
 const closers: Array<() => Promise<void> | void> = [];
 
 before(async () => {
-  redis = await startRedisServer();
+  [redis, chain] = await Promise.all([startRedisServer(), startTestChain()]);
 });
 after(async () => {
   for (const close of closers.reverse()) await close();
   await redis.close();
+  await chain.close();
 });
 
-async function pair(prefix: string): Promise<[SignalingServer, SignalingServer]> {
-  const settings = { tokenSecret: secret, reloadGraceMs: 200, leaseTtlMs: 10_000 };
+async function pair(prefix: string): Promise<[TestSignaling, TestSignaling]> {
+  const settings = { chain, tokenSecret: secret, reloadGraceMs: 200, leaseTtlMs: 10_000 };
   const a = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'ia' });
   const b = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'ib' });
   closers.push(

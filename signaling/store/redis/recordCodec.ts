@@ -25,6 +25,10 @@ export function hostToWire(host: HostRecord): HostWire {
     drained: host.drained,
     stakeWei: weiToString(host.stakeWei),
     ...(host.registration ? { registration: host.registration } : {}),
+    remoteIp: host.remoteIp,
+    downSinceMs: host.downSinceMs === undefined ? null : Math.max(0, Math.round(host.downSinceMs)),
+    drainReason: host.drainReason?.slice(0, 1024) ?? null,
+    stakeShortfall: host.stakeShortfall?.slice(0, 1024) ?? null,
   };
 }
 
@@ -35,6 +39,7 @@ export function hostFromWire(wire: HostWire, slots: SlotRecord[]): HostRecord {
   return {
     hostId: wire.hostId,
     peerId: wire.peerId ?? undefined,
+    remoteIp: wire.remoteIp ?? '',
     providerAddress: wire.providerAddress as `0x${string}`,
     region: wire.region,
     gpu: wire.gpu,
@@ -43,6 +48,7 @@ export function hostFromWire(wire: HostWire, slots: SlotRecord[]): HostRecord {
     priceWeiPerSec,
     endpoints: wire.endpoints,
     state: wire.state,
+    downSinceMs: wire.downSinceMs ?? undefined,
     load: wire.load,
     lastHeartbeatMs: wire.lastHeartbeatMs,
     registeredAtMs: wire.registeredAtMs,
@@ -51,6 +57,8 @@ export function hostFromWire(wire: HostWire, slots: SlotRecord[]): HostRecord {
     qualityScore: wire.qualityScore,
     failedVerdictsInARow: wire.failedVerdictsInARow,
     drained: wire.drained,
+    drainReason: wire.drainReason ?? undefined,
+    stakeShortfall: wire.stakeShortfall ?? undefined,
     stakeWei,
     priceF: Number(priceWeiPerSec),
     stakeF: Number(stakeWei),
@@ -76,6 +84,7 @@ export function sessionToWire(session: SessionRecord): SessionWire {
     owner: session.owner,
     playerId: session.playerId,
     playerPeerId: session.playerPeerId ?? null,
+    playerIp: session.playerIp,
     game: session.game,
     codecs: session.codecs,
     ...(session.quality ? { quality: session.quality } : {}),
@@ -119,6 +128,7 @@ export function sessionFromWire(wire: SessionWire): SessionRecord {
     owner: wire.owner,
     playerId: wire.playerId,
     playerPeerId: wire.playerPeerId ?? undefined,
+    playerIp: wire.playerIp ?? '',
     game: wire.game,
     codecs: wire.codecs,
     ...(wire.quality ? { quality: wire.quality } : {}),

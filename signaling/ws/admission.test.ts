@@ -1,0 +1,218 @@
+/**
+ * Admission control on the signaling WebSocket, attacked for real over loopback: a register flood from one
+ * address, a message flood on one socket, sockets that never say hello, two registrations in flight at once.
+ * Other addresses are 127.0.0.x sources (Linux routes all of 127/8 to loopback).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { startTestChain, type TestChain } from '../../edge/chain/testing/startTestChain.js';
+import { DEFAULT_ADMISSION_SETTINGS } from '../admission/AdmissionSettings.js';
+import { boundHostId, hostRegistrationMessage, PROTOCOL_VERSION, WS_SUBPROTOCOL } from '../protocol/index.js';
+import {
+  connectTestHost,
+  connectTestPlayer,
+  startTestSignaling,
+  type TestSignaling,
+} from '../testing/startTestSignaling.js';
+import { TestPeer } from '../testing/TestPeer.js';
+
+let chain: TestChain;
+const cleanups: Array<() => Promise<void> | void> = [];
+before(async () => {
+  chain = await startTestChain();
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+after(async () => {
+  await chain.close();
+});
+
+const ADMISSION = {
+  ...DEFAULT_ADMISSION_SETTINGS,
+  maxConnections: 10_000,
+  maxConnectionsPerIp: 16,
+  upgradesPerIp: { ratePerSec: 200, burst: 400 },
+  messagesPerSocket: { ratePerSec: 20, burst: 40 },
+  messagesPerIp: { ratePerSec: 200, burst: 400 },
+  helloTimeoutMs: 1_000,
+  registerTimeoutMs: 5_000,
+};
+
+async function signaling(secret = randomBytes(32)): Promise<TestSignaling> {
+  const server = await startTestSignaling({
+    chain,
+    tokenSecret: secret,
+    hostTtlMs: 1_000,
+    heartbeatIntervalMs: 200,
+    admission: ADMISSION,
+  });
+  cleanups.push(() => server.close());
+  return server;
+}
+
+async function waitFor<T>(find: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = find();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+describe('admission control', () => {
+  test('a register flood from one address is capped and memory stays bounded', async () => {
+    const server = await signaling();
+    // One staked provider (its tier allows 8 slots) and 400 attempts from one address: its key and fresh keys.
+    const provider = privateKeyToAccount((await chain.newStakedAccount('software')).privateKey);
+    const flooder = '127.0.0.5';
+    const open: TestPeer[] = [];
+    const refusedStatus: number[] = [];
+    const retryAfter = new Set<string>();
+    let registered = 0;
+    for (let batch = 0; batch < 20; batch++) {
+      await Promise.all(
+        Array.from({ length: 20 }, async (_, k) => {
+          const i = batch * 20 + k;
+          let peer: TestPeer;
+          try {
+            peer = await TestPeer.open(server.wsNodeUrl, { localAddress: flooder });
+          } catch (error) {
+            const { statusCode, retryAfter: after } = error as { statusCode?: number; retryAfter?: string };
+            refusedStatus.push(statusCode ?? 0);
+            if (after) retryAfter.add(after);
+            return;
+          }
+          open.push(peer);
+          cleanups.push(() => peer.terminate());
+          peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'host' });
+          const welcome = await peer.next('welcome', 5_000).catch(() => undefined);
+          if (!welcome) return;
+          const account = i % 2 ? provider : privateKeyToAccount(generatePrivateKey());
+          const hostId = boundHostId(`flood-${i}`, account.address);
+          peer.send({
+            type: 'register',
+            hostId,
+            providerAddress: account.address,
+            signature: await account.signMessage({ message: hostRegistrationMessage(hostId, welcome.nonce) }),
+            region: { country: 'DE', lat: 50, lon: 8 },
+            gpu: 'flood',
+            encoder: 'x264',
+            games: [
+              {
+                id: 'flood',
+                title: 'F',
+                description: '',
+                width: 640,
+                height: 360,
+                fps: 30,
+                inputMode: 'absolute',
+                audio: false,
+              },
+            ],
+            slots: 1,
+            priceWeiPerSec: '1000000000000000',
+            endpoints: { probeUrl: 'ws://127.0.0.5:1/probe', metricsUrl: 'http://127.0.0.5:1/metrics' },
+          });
+          const answer = await peer.nextOf(['registered', 'error'], 5_000).catch(() => undefined);
+          if (answer?.type === 'registered') registered++;
+        }),
+      );
+    }
+    const hostsAfterFlood = server.hub.hosts.size;
+    // Someone else still gets in while the flooder holds its connections.
+    const other = await connectTestHost(server, { localAddress: '127.0.0.6', hostId: 'bystander' });
+    cleanups.push(() => other.terminate());
+
+    assert.ok(open.length <= ADMISSION.maxConnectionsPerIp, `${open.length} sockets from one address were accepted`);
+    assert.ok(refusedStatus.length >= 400 - ADMISSION.maxConnectionsPerIp);
+    assert.ok(
+      refusedStatus.every((status) => status === 429),
+      'refused with 429',
+    );
+    assert.ok(retryAfter.size > 0, 'with Retry-After');
+    assert.ok(registered <= 8, `${registered} flood hosts registered (the tier allows 8 slots)`);
+    assert.ok(hostsAfterFlood <= 8, `the registry holds ${hostsAfterFlood} hosts after the flood`);
+    // Gone sockets leave nothing behind once down hosts reach their TTL.
+    for (const peer of open) peer.terminate();
+    await waitFor(() => (server.hub.hosts.size === 1 ? true : undefined), 8_000);
+  });
+
+  test('a message flood on one socket meets ATH_ERR_RATE_LIMITED with a retry time; the socket is not served past it', async () => {
+    const secret = randomBytes(32);
+    const server = await signaling(secret);
+    const player = await connectTestPlayer(server, secret);
+    cleanups.push(() => player.terminate());
+    for (let i = 0; i < 500; i++) {
+      player.send({ type: 'quit', sessionId: `0x${i.toString(16).padStart(64, '0')}` });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const errors = player.received.flatMap((m) => (m.type === 'error' ? [m] : []));
+    const processed = errors.filter((m) => m.code === 'ATH_ERR_SESSION_NOT_FOUND').length;
+    const limited = errors.filter((m) => m.code === 'ATH_ERR_RATE_LIMITED');
+    assert.ok(limited.length > 0, `no ATH_ERR_RATE_LIMITED; ${processed} of 500 messages were processed`);
+    assert.ok(limited.length <= 10, `${limited.length} rate-limit replies: the replies themselves must not flood`);
+    assert.ok((limited[0]?.retryAfterMs ?? 0) > 0, 'the reply says when to retry');
+    assert.ok(processed <= ADMISSION.messagesPerSocket.burst + 5, `${processed} of 500 messages were processed`);
+  });
+
+  test('a socket that never says hello is closed at the deadline', async () => {
+    const server = await signaling();
+    const peer = await TestPeer.open(server.wsNodeUrl);
+    cleanups.push(() => peer.terminate());
+    const closed = await Promise.race([
+      peer.closed(),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 4_000)),
+    ]);
+    assert.ok(closed, 'the silent socket is still open after 4 s');
+    assert.equal(closed.code, 4008);
+  });
+
+  test('two registrations in flight on one socket: the second is refused at once', async () => {
+    const server = await signaling();
+    const provider = privateKeyToAccount((await chain.newStakedAccount('software')).privateKey);
+    const peer = await TestPeer.open(server.wsNodeUrl, { protocols: [WS_SUBPROTOCOL] });
+    cleanups.push(() => peer.terminate());
+    peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'host' });
+    const { nonce } = await peer.next('welcome');
+    const register = async (name: string) => ({
+      type: 'register' as const,
+      hostId: boundHostId(name, provider.address),
+      providerAddress: provider.address,
+      signature: await provider.signMessage({
+        message: hostRegistrationMessage(boundHostId(name, provider.address), nonce),
+      }),
+      region: { country: 'DE', lat: 50, lon: 8 },
+      gpu: 'x',
+      encoder: 'x264' as const,
+      games: [
+        {
+          id: 'g',
+          title: 'G',
+          description: '',
+          width: 640,
+          height: 360,
+          fps: 30,
+          inputMode: 'absolute' as const,
+          audio: false,
+        },
+      ],
+      slots: 1,
+      priceWeiPerSec: '1000000000000000',
+      endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
+    });
+    peer.send(await register('twice-a'));
+    peer.send(await register('twice-b'));
+    const first = await peer.nextOf(['registered', 'error']);
+    const second = await peer.nextOf(['registered', 'error']);
+    const outcomes = [first, second].map((m) => (m.type === 'error' ? m.code : m.type)).sort();
+    assert.deepEqual(outcomes, ['ATH_ERR_NOT_ALLOWED', 'registered']);
+    const hosts = [...server.hub.hosts.all()].filter(
+      (h) => h.providerAddress.toLowerCase() === provider.address.toLowerCase(),
+    );
+    assert.equal(hosts.length, 1, 'one socket, one host');
+  });
+});
