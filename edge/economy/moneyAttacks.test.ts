@@ -23,10 +23,19 @@ import {
   type TestSignaling,
 } from '../../signaling/testing/startTestSignaling.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
-import { sessionEscrowAbi } from '../chain/index.js';
+import { athTokenAbi, sessionEscrowAbi, testSmartWalletAbi } from '../chain/abis.js';
+import { compileContracts } from '../chain/build/compileContracts.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
-import { getSession, journalTotals, type Ledger, latestVoucher, openLedger, sessionAuthOf } from '../ledger/index.js';
+import {
+  getSession,
+  journalTotals,
+  type Ledger,
+  latestVoucher,
+  listSettlements,
+  openLedger,
+  sessionAuthOf,
+} from '../ledger/index.js';
 import { createVoucherSigner, Meter } from '../metering/index.js';
 import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
 import { economyRoutes, voucherRequestMessage } from './economyRoutes.js';
@@ -108,6 +117,8 @@ afterEach(async () => {
   await meter.idle();
   await assertEscrowConserved(chain, earners);
   await assertLedgerMatchesChain(chain, ledger);
+  const refused = (await listSettlements(ledger, { state: 'failed' })).map((row) => [row.sessionId, row.lastError]);
+  assert.deepEqual(refused, [], 'no charge the desk accepted is refused by the escrow');
 });
 
 function meterKey(): Hex {
@@ -389,6 +400,48 @@ describe('attacks on the money (issue 12)', () => {
       assert.ok(answer.startsWith('ATH_ERR_'), `${what}: refused with a typed error, got ${answer}`);
       assert.equal(await getSession(ledger, s.sessionId), undefined, `${what}: nothing recorded in the ledger`);
     }
+  });
+
+  test('a smart-wallet payer (ERC-1271): honest, it plays and its charges settle; burning its gas, it is refused at authorization', async () => {
+    const owner = await chain.newFundedAccount(PRICE * 3600n * 3n);
+    const artifact = compileContracts().TestSmartWallet;
+    const deployed = await chain
+      .walletFor(owner)
+      .deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, args: [owner.address] });
+    const wallet = (await chain.publicClient.waitForTransactionReceipt({ hash: deployed })).contractAddress;
+    assert.ok(wallet);
+    const ownerTx = async (request: Parameters<ReturnType<typeof chain.walletFor>['writeContract']>[0]) => {
+      const hash = await chain.walletFor(owner).writeContract(request);
+      await chain.publicClient.waitForTransactionReceipt({ hash });
+    };
+    const deposit = PRICE * 3600n * 2n;
+    await ownerTx({
+      address: chain.tokenAddress,
+      abi: athTokenAbi,
+      functionName: 'transfer',
+      args: [wallet, deposit],
+    } as never);
+    await ownerTx({
+      address: wallet,
+      abi: testSmartWalletAbi,
+      functionName: 'approveAndDeposit',
+      args: [chain.tokenAddress, chain.escrowAddress, deposit],
+    } as never);
+    // The owner's key signs for the wallet; the escrow asks the wallet (isValidSignature) within its gas cap.
+    const honest = await leased();
+    const auth = { ...honest.terms, player: wallet };
+    assert.equal(await sendAuth(honest, auth, await signAuth(owner, auth)), 'accepted');
+    honest.host.send({ type: 'session-started', sessionId: honest.sessionId });
+    await waitFor(() => server.hub.getSession(honest.sessionId)?.state === 'streaming');
+    await play(honest, 10);
+    await quitAndSettle(honest);
+    assert.equal(await escrowRead<bigint>('claimed' as never, honest.sessionId), PRICE * 10n, 'settled (redeemBatch)');
+    assert.equal(await escrowRead<boolean>('closed', honest.sessionId), true);
+    await ownerTx({ address: wallet, abi: testSmartWalletAbi, functionName: 'setGreedy', args: [true] } as never);
+    const greedy = await leased();
+    const greedyAuth = { ...greedy.terms, player: wallet };
+    assert.equal(await sendAuth(greedy, greedyAuth, await signAuth(owner, greedyAuth)), 'ATH_ERR_BAD_SIGNATURE');
+    assert.equal(await getSession(ledger, greedy.sessionId), undefined, 'nothing recorded');
   });
 
   test('a second SessionAuth for the same session cannot change its terms off chain either (payee, cap, payer)', async () => {

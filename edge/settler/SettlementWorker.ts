@@ -40,7 +40,7 @@ import {
 } from 'viem';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
 import { weiToAthSample } from '../../metrics/index.js';
-import { isAthError } from '../../signaling/protocol/index.js';
+import { isAthError, sessionEscrowDomain } from '../../signaling/protocol/index.js';
 import { packable, packRedemptions, sessionEscrowAbi, toRedemption } from '../chain/index.js';
 import {
   acquireLease,
@@ -56,6 +56,7 @@ import {
   releaseLease,
   type SettlementItem,
 } from '../ledger/index.js';
+import { SignatureVerifier, typedDigests } from '../metering/index.js';
 
 /** VoucherSkipped codes (see SessionEscrow): stale = already paid; insufficient escrow = may pay later. */
 const SKIP_STALE = 1;
@@ -118,6 +119,9 @@ export class SettlementWorker {
   #lastWatchWarnMs = 0;
   /** Σ confirmed slashes (wei) at the last look; undefined until the first (which sets the baseline). */
   #slashedSeenWei: bigint | undefined;
+  /** Tells a payer's plain-key signature from a smart wallet's (ERC-1271), which the packed batch cannot carry. */
+  readonly #verifier = new SignatureVerifier();
+  readonly #digests: ReturnType<typeof typedDigests>;
 
   constructor(params: SettlementWorkerParameters) {
     this.#p = params;
@@ -126,6 +130,9 @@ export class SettlementWorker {
     this.#retry = params.retry ?? DEFAULT_SETTLEMENT_RETRY;
     this.#leaseTtlMs = params.leaseTtlMs ?? 30_000;
     this.#leaseName = `settler:${params.walletClient.account.address.toLowerCase()}`;
+    this.#digests = typedDigests(
+      sessionEscrowDomain({ chainId: params.walletClient.chain.id, verifyingContract: params.escrowAddress }),
+    );
   }
 
   /** Whether this worker held the settlement lease at its last look. */
@@ -514,7 +521,12 @@ export class SettlementWorker {
     }
   }
 
-  /** Compact calldata when every payer signed with a plain key; ABI structs otherwise (smart wallets). */
+  /**
+   * Compact calldata when every payer signed with a plain key; ABI structs otherwise (smart wallets). A first
+   * voucher carries the payer's signature, which `redeemPacked` checks by ECDSA recovery only: a smart wallet's
+   * owner signature is 65 bytes too but recovers to the owner, not the wallet, so the escrow would skip it (and
+   * the session would never be paid). Those go as ABI structs, where the escrow asks the wallet (ERC-1271).
+   */
   #calldata(items: SettlementItem[]): Hex {
     const entries = items.map((item) => ({
       auth: item.auth,
@@ -524,7 +536,10 @@ export class SettlementWorker {
       registered: item.registered,
       close: item.close,
     }));
-    if (entries.every((entry) => packable(entry))) {
+    const plainKey = (entry: (typeof entries)[number]) =>
+      entry.registered ||
+      this.#verifier.verifyStrict(entry.auth.player, this.#digests.sessionAuth(entry.auth), entry.authSignature);
+    if (entries.every((entry) => packable(entry) && plainKey(entry))) {
       return encodeFunctionData({
         abi: sessionEscrowAbi,
         functionName: 'redeemPacked',
