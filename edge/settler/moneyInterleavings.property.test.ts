@@ -1,6 +1,7 @@
 /**
  * Property (issue 12, "Conservation, always"): over random interleavings of authorize / tick / end / settle /
- * withdraw / hostile redeem / RPC outage / settler crash — on real parts: anvil with the contracts (stopped and
+ * withdraw / hostile redeem / RPC outage / settler crash — payers with plain keys and a smart wallet (ERC-1271)
+ * — on real parts: anvil with the contracts (stopped and
  * restarted with its state for the outages), a PGlite ledger, the real payment desk (signature rules, dry run,
  * exact reserves), the meter's real voucher signer and the real settlement worker (its clock the test's) —
  *   - at every step the escrow holds exactly what it owes: token balance = Σ payer balances + Σ earnings;
@@ -17,7 +18,8 @@ import { pino } from 'pino';
 import type { Address, Hex } from 'viem';
 import type { HostRecord, SessionRecord } from '../../signaling/index.js';
 import { sessionAuthTypes, sessionEscrowDomain } from '../../signaling/protocol/index.js';
-import { sessionEscrowAbi } from '../chain/index.js';
+import { athTokenAbi, sessionEscrowAbi, testSmartWalletAbi } from '../chain/abis.js';
+import { compileContracts } from '../chain/build/compileContracts.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { PaymentDesk } from '../economy/PaymentDesk.js';
@@ -65,7 +67,8 @@ const Op = fc.oneof(
     weight: 4,
     arbitrary: fc.record({
       op: fc.constant('authorize' as const),
-      payer: fc.nat({ max: 1 }),
+      /** 0 and 1 plain keys; 2 a smart wallet (ERC-1271), its owner's key signing for it. */
+      payer: fc.nat({ max: 2 }),
       capSec: fc.integer({ min: 60, max: 1200 }),
     }),
   },
@@ -135,13 +138,44 @@ after(async () => {
 
 class Crash extends Error {}
 
-type Live = { sessionId: Hex; payer: Payer; provider: Address; tickIndex: number; ended: boolean };
+/** A payer: the address its escrow account is under, and the key that signs for it (itself, or a wallet's owner). */
+type Side = { address: Address; key: Payer };
+type Live = { sessionId: Hex; payer: Side; provider: Address; tickIndex: number; ended: boolean };
+
+/** A TestSmartWallet owned by a fresh key, with `depositWei` in the escrow. */
+async function smartWalletPayer(depositWei: bigint): Promise<Side> {
+  const owner = (await chain.newFundedAccount(depositWei)) as Payer;
+  const send = async (request: Parameters<ReturnType<typeof chain.walletFor>['writeContract']>[0]) => {
+    const hash = await chain.walletFor(owner).writeContract(request);
+    await chain.publicClient.waitForTransactionReceipt({ hash });
+  };
+  const artifact = compileContracts().TestSmartWallet;
+  const deployed = await chain
+    .walletFor(owner)
+    .deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, args: [owner.address] });
+  const address = (await chain.publicClient.waitForTransactionReceipt({ hash: deployed })).contractAddress;
+  if (!address) throw new Error('no wallet address');
+  await send({
+    address: chain.tokenAddress,
+    abi: athTokenAbi,
+    functionName: 'transfer',
+    args: [address, depositWei],
+  } as never);
+  await send({
+    address,
+    abi: testSmartWalletAbi,
+    functionName: 'approveAndDeposit',
+    args: [chain.tokenAddress, chain.escrowAddress, depositWei],
+  } as never);
+  return { address, key: owner };
+}
 
 test('conservation over random interleavings of authorize, tick, end, settle, withdraw, hostile redeem, outage and crash', async (t) => {
   let runs = 0;
   /** What the histories actually exercised (a property that never reaches a hazard proves nothing about it). */
   const seen = {
     authorized: 0,
+    walletSessions: 0,
     refused: 0,
     charged: 0,
     ended: 0,
@@ -170,7 +204,11 @@ test('conservation over random interleavings of authorize, tick, end, settle, wi
           publicClient: chain.publicClient,
           log,
         });
-        const payers = [await depositedPayer(chain, PRICE * 1500n), await depositedPayer(chain, PRICE * 2500n)];
+        const plain = [await depositedPayer(chain, PRICE * 1500n), await depositedPayer(chain, PRICE * 2500n)];
+        const payers: Side[] = [
+          ...plain.map((key) => ({ address: key.address, key })),
+          await smartWalletPayer(PRICE * 2000n),
+        ];
         const providers = [randomProvider(), randomProvider()];
         earners.push(...providers, ...payers.map((p) => p.address));
         const sessions: Live[] = [];
@@ -198,7 +236,7 @@ test('conservation over random interleavings of authorize, tick, end, settle, wi
           for (const step of ops) {
             switch (step.op) {
               case 'authorize': {
-                const payer = payers[step.payer] as Payer;
+                const payer = payers[step.payer] as Side;
                 const provider = providers[sessions.length % 2] as Address;
                 const sessionId = `0x${randomBytes(32).toString('hex')}` as Hex;
                 const auth = {
@@ -209,7 +247,7 @@ test('conservation over random interleavings of authorize, tick, end, settle, wi
                   pricePerSecond: PRICE,
                   expiry: BigInt(Math.floor(Date.now() / 1000) + 4 * 3600),
                 };
-                const signature = await chain.walletFor(payer).signTypedData({
+                const signature = await chain.walletFor(payer.key).signTypedData({
                   domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
                   types: sessionAuthTypes,
                   primaryType: 'SessionAuth',
@@ -237,6 +275,7 @@ test('conservation over random interleavings of authorize, tick, end, settle, wi
                   .catch(() => false);
                 if (accepted) sessions.push({ sessionId, payer, provider, tickIndex: 0, ended: false });
                 seen[accepted ? 'authorized' : 'refused'] += 1;
+                if (accepted && step.payer === 2) seen.walletSessions += 1;
                 break;
               }
               case 'tick': {
@@ -290,7 +329,7 @@ test('conservation over random interleavings of authorize, tick, end, settle, wi
                 await settle();
                 break;
               case 'withdraw': {
-                const payer = payers[step.payer] as Payer;
+                const payer = payers[step.payer] as Side;
                 const free = (await chain.publicClient.readContract({
                   address: chain.escrowAddress,
                   abi: sessionEscrowAbi,
@@ -303,7 +342,7 @@ test('conservation over random interleavings of authorize, tick, end, settle, wi
                 const amount = mayTake <= 0n ? 0n : (mayTake * BigInt(step.permille)) / 1000n;
                 if (amount === 0n) break;
                 seen.withdrawals += 1;
-                const wallet = chain.walletFor(payer);
+                const wallet = chain.walletFor(payer.key);
                 for (const functionName of ['requestWithdraw', 'withdraw'] as const) {
                   const hash = await wallet.writeContract({
                     address: chain.escrowAddress,
@@ -332,7 +371,7 @@ test('conservation over random interleavings of authorize, tick, end, settle, wi
                   pricePerSecond: session.priceWeiPerSec,
                   expiry: session.authExpirySec,
                 };
-                const authSignature = await chain.walletFor(s.payer).signTypedData({
+                const authSignature = await chain.walletFor(s.payer.key).signTypedData({
                   domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
                   types: sessionAuthTypes,
                   primaryType: 'SessionAuth',
@@ -340,7 +379,7 @@ test('conservation over random interleavings of authorize, tick, end, settle, wi
                 });
                 const succeeded = await chain.publicClient
                   .simulateContract({
-                    account: s.payer,
+                    account: s.payer.key,
                     address: chain.escrowAddress,
                     abi: sessionEscrowAbi,
                     functionName: 'redeem',
