@@ -81,10 +81,13 @@ describe('providers page', () => {
       assert.equal(tokyo[1], 'Japan (JP)');
       assert.equal(tokyo[3], '4 / 4');
       assert.match(tokyo[5] ?? '', /^(2|1\.99999\d*) ATH$/);
+      assert.equal(tokyo[6], '2,000 ATH');
       // The totals above the table.
       assert.equal(await page.locator('#net-hosts').textContent(), '2');
       assert.equal(await page.locator('#net-slots').textContent(), '6 / 6');
       assert.equal(await page.locator('#net-providers').textContent(), '2');
+      // Stake is per provider: the two providers' 2,000 ATH each, counted once each.
+      assert.equal(await page.locator('#net-providers-detail').textContent(), '4,000 ATH staked');
       // All of it on the first screen, before the address form.
       const table = await page.locator('#network-hosts').boundingBox();
       const form = await page.locator('#address-form').boundingBox();
