@@ -53,6 +53,8 @@ before(async () => {
   server = await startSignaling({
     settings: { ...DEFAULT_SIGNALING_SETTINGS, tokenSecret: randomBytes(32), heartbeatIntervalMs: 600_000 },
     log,
+    stakes: economy.stakes,
+    drains: economy.drains,
     payments: economy.payments,
     routes: economy.routes,
   });
