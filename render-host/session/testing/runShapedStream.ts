@@ -25,6 +25,8 @@ export type PhaseResult = {
   name: string;
   seconds: number;
   shape: LinkShape | null;
+  /** When the phase began (the link shaped or lifted), Unix ms. */
+  startedAtUnixMs: number;
   /** Frames presented in this phase, per second. */
   fps: number;
   /** Longest time between two presented frames in this phase, ms. */
@@ -173,6 +175,7 @@ export async function runShapedStream(phases: readonly ShapedPhase[]): Promise<S
         name: phase.name,
         seconds: phase.seconds,
         shape: phase.shape,
+        startedAtUnixMs: Math.round(pageToUnixMs + fromMs),
         fps: Math.round((inPhase.length / ((toMs - fromMs) / 1000)) * 10) / 10,
         maxFreezeMs: Math.round(maxFreezeMs),
         receivedBps: first && last ? Math.round(((last.bytes - first.bytes) * 8) / spanSec) : 0,
