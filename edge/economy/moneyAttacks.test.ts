@@ -10,6 +10,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { type Account, type Address, BaseError, ContractFunctionRevertedError, type Hex } from 'viem';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
+import type { HostRecord, SessionRecord } from '../../signaling/index.js';
 import {
   type SessionAuth,
   sessionAuthTypes,
@@ -28,6 +29,7 @@ import { compileContracts } from '../chain/build/compileContracts.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import {
+  endSession,
   getSession,
   journalTotals,
   type Ledger,
@@ -612,6 +614,62 @@ describe('reserves are exact (issue 12)', () => {
     );
     for (const s of sessions) s.player.send({ type: 'quit', sessionId: s.sessionId });
     await meter.idle();
+  });
+
+  test('…nor across signaling processes: payment desks sharing the ledger serialize a payer through it', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n + PRICE * 100n);
+    const desk = () =>
+      new PaymentDesk({
+        settings: {
+          chainId: chain.anvil.chainId,
+          escrowAddress: chain.escrowAddress,
+          maxSessionSeconds: 3600,
+          authExpirySec: 4 * 3600,
+          authTimeoutMs: 60_000,
+        },
+        ledger,
+        publicClient: chain.publicClient,
+        log,
+      });
+    const desks = [desk(), desk(), desk(), desk()];
+    const provider = `0x${randomBytes(20).toString('hex')}` as Address;
+    earners.push(provider);
+    const host = { hostId: 'desk-race', providerAddress: provider, priceWeiPerSec: PRICE } as HostRecord;
+    const attempts = await Promise.all(
+      desks.map(async (d) => {
+        const sessionId = `0x${randomBytes(32).toString('hex')}` as Hex;
+        const auth: SessionAuth = {
+          sessionId,
+          player: payer.address,
+          provider,
+          maxAmount: PRICE * 3600n,
+          pricePerSecond: PRICE,
+          expiry: BigInt(Math.floor(Date.now() / 1000) + 3 * 3600),
+        };
+        const signature = await signAuth(payer, auth);
+        return d
+          .authorize({ id: sessionId, game: 'supertux' } as SessionRecord, host, {
+            type: 'session-auth',
+            sessionId,
+            auth: {
+              sessionId,
+              player: auth.player,
+              provider,
+              maxAmount: weiToString(auth.maxAmount),
+              pricePerSecond: weiToString(PRICE),
+              expiry: String(auth.expiry),
+            },
+            signature,
+          })
+          .then(
+            () => ({ sessionId, answer: 'accepted' }),
+            (error: unknown) => ({ sessionId, answer: (error as { code?: string }).code ?? String(error) }),
+          );
+      }),
+    );
+    const accepted = attempts.filter((a) => a.answer === 'accepted');
+    assert.equal(accepted.length, 1, `one hour fits the escrow, two do not: ${attempts.map((a) => a.answer)}`);
+    for (const a of accepted) await endSession(ledger, { sessionId: a.sessionId, reason: 'player-quit' });
   });
 
   test('free escrow subtracts an ended session’s unsettled charges and a pending withdrawal', async () => {
