@@ -143,10 +143,11 @@ async function signAuth(account: Account, auth: SessionAuth): Promise<Hex> {
 type Leased = { sessionId: Hex; host: TestPeer; player: TestPeer; provider: Address; terms: SessionAuth };
 
 /** A player leased a slot: the session and the terms the indexer asks it to sign. */
-async function leased(): Promise<Leased> {
+async function leased({ providerKey }: { providerKey?: Hex } = {}): Promise<Leased> {
   const hostId = `atk-${randomBytes(3).toString('hex')}`;
   const gameId = `game-${hostId}`;
   const host = await connectTestHost(server, {
+    ...(providerKey === undefined ? {} : { privateKey: providerKey }),
     hostId,
     slots: 1,
     priceWeiPerSec: weiToString(PRICE),
@@ -504,7 +505,8 @@ describe('attacks on the money (issue 12)', () => {
 
   test('the public charges endpoint shows amounts, never a signature', async () => {
     const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
-    const s = await leased();
+    const provider = await chain.newStakedAccount('software');
+    const s = await leased({ providerKey: provider.privateKey });
     const auth = { ...s.terms, player: payer.address };
     assert.equal(await sendAuth(s, auth, await signAuth(payer, auth)), 'accepted');
     s.host.send({ type: 'session-started', sessionId: s.sessionId });
@@ -542,6 +544,9 @@ describe('attacks on the money (issue 12)', () => {
     assert.equal((await ask(payer, Math.floor(Date.now() / 1000) - 3600)).statusCode, 401, 'an old request');
     const own = await ask(payer);
     assert.equal(own.statusCode, 200, own.body);
+    const providers = await ask(provider);
+    assert.equal(providers.statusCode, 200, `the provider too: ${providers.body}`);
+    assert.equal(providers.body, own.body, 'the same voucher');
     const voucher = own.json() as { usage: { cumulativeAmount: string; authHash: Hex }; usageSignature: Hex };
     assert.equal(voucher.usage.cumulativeAmount, body.chargedWei);
     assert.match(voucher.usageSignature, /^0x[0-9a-f]{130}$/);
