@@ -16,9 +16,20 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
 import type { Browser } from 'playwright';
+import { privateKeyToAccount } from 'viem/accounts';
 import { buildClient } from '../../client/index.js';
-import { type EdgeConfig, type RenderHostInfo, RoleProcess, type Stack, startStack } from '../../edge/index.js';
+import {
+  type EdgeConfig,
+  loadOrCreateKey,
+  type RenderHostInfo,
+  RoleProcess,
+  type Stack,
+  startStack,
+} from '../../edge/index.js';
+import { ensureProviderStake } from '../../edge/provider/ensureProviderStake.js';
+import { fetchChainInfo } from '../../edge/provider/signalingApi.js';
 import {
   startTestTurnServer,
   type TestTurnServer,
@@ -51,7 +62,6 @@ describe('a render host behind NAT', { skip, timeout: 300_000 }, () => {
         bindHost: lab.rootIp,
         // coturn answers STUN too: the host learns its NAT mapping (srflx) from it, as README "Providers behind NAT" says.
         ice: { ...base.ice, stunUrls: [`stun:${lab.rootIp}:${turn.port}`] },
-        chain: { ...base.chain, network: 'none' },
         renderHost: { ...base.renderHost, apps: [] },
         stack: { renderHosts: 0, checkers: 0 },
       };
@@ -87,10 +97,22 @@ describe('a render host behind NAT', { skip, timeout: 300_000 }, () => {
       ...stack.config,
       bindHost: lab.hostIp,
       ice: { ...stack.config.ice, ...ice },
-      renderHost: { ...stack.config.renderHost, slots: 1, games: ['neon-drift'] },
+      // Signaling sees the host come from the router's public address: its probe URL must name that address.
+      renderHost: { ...stack.config.renderHost, slots: 1, games: ['neon-drift'], publicHost: lab.publicIp },
     };
     const file = join(dataDir, `${name}.json`);
     writeFileSync(file, JSON.stringify(config));
+    // Signaling admits staked providers only: stake this host's provider key (keys/provider-<host id>.key) as
+    // `provider join` does, from the root namespace where the chain is.
+    const chain = await fetchChainInfo(stack.signaling.info.httpUrl);
+    await ensureProviderStake({
+      signalingUrl: stack.signaling.info.httpUrl,
+      chain,
+      rpcUrl: stack.config.chain.rpcUrl ?? chain.rpcUrl ?? '',
+      account: privateKeyToAccount(loadOrCreateKey(join(stack.config.dataDir, 'keys', `provider-${name}.key`))),
+      tier: 'software',
+      log: pino({ level: 'silent' }),
+    });
     const host = await RoleProcess.spawn<RenderHostInfo>({
       role: 'render-host',
       launcher: lab.launcher,

@@ -29,7 +29,6 @@ describe('npm start --tls: a player over https and wss', { timeout: 240_000 }, (
       config: {
         ...base,
         tls: { ...base.tls, selfSigned: true },
-        chain: { ...base.chain, network: 'none' },
         renderHost: { ...base.renderHost, apps: [] },
         stack: { renderHosts: 1, checkers: 0 },
       },

@@ -23,7 +23,7 @@ import {
   startAnvil,
 } from '../chain/index.js';
 import type { EdgeConfig } from '../config/EdgeConfig.js';
-import { resolveTlsFiles } from '../config/tlsSettings.js';
+import { resolveTlsFiles, trustedSignalingCa } from '../config/tlsSettings.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import { startTestPostgres } from '../ledger/testing/startTestPostgres.js';
 import { createLogger } from '../logging/createLogger.js';
@@ -166,12 +166,15 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
     // Nodes get every server's URL: they move to the next one if theirs goes down.
     const signalingUrls = signalingServers.map((server) => server.info.httpUrl).join(',');
     const stakeLog = createLogger({ level: config.logLevel, role: 'stack', file: join(logDir, 'stake.log') });
-    const chainInfo = await fetchChainInfo(signaling.info.httpUrl);
+    // Over https with the stack's own (self-signed) certificate, staking trusts it like the nodes do.
+    const signalingCa = trustedSignalingCa(resolved);
+    const chainInfo = await fetchChainInfo({ url: signaling.info.httpUrl, ca: signalingCa });
     /** Stakes the wallet in `keyFile` (created if new) at `tier`'s minimum, as `provider join` does. */
     const stake = async (name: string, keyFile: string, tier: string) => {
       onProgress(`stake ${name} (${tier})`, 'start');
       const result = await ensureProviderStake({
         signalingUrl: signaling.info.httpUrl,
+        ...(signalingCa ? { signalingCa } : {}),
         chain: chainInfo,
         rpcUrl: chain.rpcUrl ?? chainInfo.rpcUrl ?? '',
         account: privateKeyToAccount(loadOrCreateKey(keyFile)),
