@@ -139,7 +139,7 @@ export class CheckerNode {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // The hosts stop streaming to a checker that leaves (signaling relays `probe-done` as `stop-probe`).
+    // The hosts stop streaming to a checker that leaves (signaling ends the probe session, as a player's quit).
     for (const id of this.#probes.keys()) this.#send({ type: 'probe-done', sessionId: id });
     await Promise.all([...this.#probes.keys()].map((id) => this.#dropProbe(id)));
     this.#registered = false;
@@ -236,7 +236,7 @@ export class CheckerNode {
     this.#probes.set(assignment.probeSessionId, probe);
     this.#log.debug({ container: assignment.container, round: assignment.round }, 'assigned');
     // A container that never offers its probe is not live: report that before the deadline, leaving time to
-    // measure a late offer. A host's first probe may boot its probe worker (≈1 s, far more on a busy box).
+    // measure a late offer. A probe is a player session: the host may start its game and a worker first (≈1 s, far more on a busy box).
     const offerWaitMs = Math.max(1_000, assignment.deadlineMs - measureTimeMs(window));
     probe.offerTimer = setTimeout(() => void this.#finishProbe(probe, undefined), offerWaitMs);
     probe.offerTimer.unref();
@@ -288,7 +288,7 @@ export class CheckerNode {
     clearTimeout(probe.offerTimer);
     const { assignment } = probe;
     const measurement = measured ?? notLive();
-    const judgement = judgeProbe(measurement, assignment.advertisedFps, this.#p.thresholds ?? DEFAULT_PROBE_THRESHOLDS);
+    const judgement = judgeProbe(measurement, assignment.expected, this.#p.thresholds ?? DEFAULT_PROBE_THRESHOLDS);
     const report = this.#p.lie
       ? forgedReport(this.address, assignment, judgement.ok)
       : honestReport(this.address, assignment, measurement, judgement.ok);
@@ -348,6 +348,8 @@ function notLive(): ProbeMeasurement {
     framesComplete: 0,
     framesBroken: 0,
     packetsReceived: 0,
+    width: 0,
+    height: 0,
   };
 }
 
@@ -386,7 +388,7 @@ function forgedReport(
     checker,
     round: BigInt(assignment.round),
     rttMicros: measuredOk ? 480_000 : 4_000,
-    fpsMilli: measuredOk ? 4_000 : assignment.advertisedFps * 1000,
+    fpsMilli: measuredOk ? 4_000 : assignment.expected.fps * 1000,
     lossPpm: measuredOk ? 200_000 : 0,
     ok: !measuredOk,
     timestamp: nowSec(),

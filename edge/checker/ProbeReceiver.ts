@@ -1,10 +1,14 @@
 /**
- * The checker's end of a probe: a receive-only werift peer that answers the container's offer exactly as a
- * player would (H.264 video, data channel `input`), then measures on real RTP — complete frames per second
- * over a window, loss from sequence numbers, RFC 3550 jitter — and RTT as the median of data-channel pings
- * (the host echoes each ping; signaling/protocol/probePing.ts). It never decodes: counting
- * complete frames needs only RTP headers, so one checker can watch several probes on a small machine.
+ * The checker's end of a probe: a receive-only werift peer that answers the container's offer as a player would
+ * (H.264 or VP8 video, Opus audio, data channel `input`, a few key presses like a player's), then measures on
+ * real RTP — complete frames per second over a window, loss from sequence numbers, RFC 3550 jitter, the picture
+ * size the stream really carries (SPS / VP8 key-frame header, videoSize.ts) — and RTT as the median of
+ * data-channel pings, timed on the checker's own clock: ids are unpredictable and the send time is the
+ * checker's record, never the time the host echoes (a host could forge that to look closer). It never decodes:
+ * counting complete frames needs only RTP headers, so one checker can watch several probes on a small machine.
  */
+
+import { randomBytes } from 'node:crypto';
 import {
   type RTCDataChannel,
   RTCPeerConnection,
@@ -24,12 +28,15 @@ import {
   encodeProbePing,
   H264_RECEIVER_FMTP,
   type IceCandidateInit,
+  KeyInput,
+  keyIdFromCode,
   PLAYOUT_DELAY_URI,
   PROBE_PING_CHANNEL,
 } from '../../signaling/protocol/index.js';
 import { CheckerErrorCode } from './errors.js';
 import type { ProbeMeasurement } from './judgeProbe.js';
 import { median, RtpProbeStats } from './RtpProbeStats.js';
+import { h264RtpSize, type VideoSize, vp8RtpSize } from './videoSize.js';
 
 export type ProbeWindowOptions = {
   /** After the first video packet, before the window opens (the encoder's first frames, ICE settling). */
@@ -44,7 +51,8 @@ export type ProbeWindowOptions = {
 };
 
 export const DEFAULT_PROBE_WINDOW: ProbeWindowOptions = {
-  warmupMs: 500,
+  // A probe is a fresh player session: its first second (worker, encoder, first keyframe) is not its steady state.
+  warmupMs: 1_000,
   windowMs: 3_000,
   pings: 12,
   connectTimeoutMs: 10_000,
@@ -58,9 +66,11 @@ export class ProbeReceiver {
   readonly stats = new RtpProbeStats();
   readonly #pc: RTCPeerConnection;
   readonly #watched = new Set<RTCRtpTransceiver>();
-  readonly #pings = new Map<number, (rttMs: number) => void>();
+  /** Pings in flight: the checker's own send time for each (unpredictable) id. */
+  readonly #pings = new Map<number, { sentAtMs: number; resolve: (rttMs: number) => void }>();
   #channel: RTCDataChannel | undefined;
-  #nextPingId = 1;
+  #size: VideoSize | undefined;
+  #inputSeq = 1;
   #closed = false;
 
   private constructor(ice: ProbeIceOptions) {
@@ -80,6 +90,7 @@ export class ProbeReceiver {
             rtcpFeedback: [useNACK(), usePLI()],
             parameters: H264_RECEIVER_FMTP,
           }),
+          new RTCRtpCodecParameters({ mimeType: 'video/VP8', clockRate: 90_000, rtcpFeedback: [useNACK(), usePLI()] }),
         ],
         audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2 })],
       },
@@ -128,6 +139,11 @@ export class ProbeReceiver {
     return this.#pc.connectionState;
   }
 
+  /** The picture size the stream carries (from its SPS or VP8 key-frame header), once seen. */
+  get videoSize(): VideoSize | undefined {
+    return this.#size;
+  }
+
   /**
    * Waits for video, lets it settle, then measures one window: frames over the window and pings spread
    * across it. Never throws for a bad container — a dead one measures as not live.
@@ -145,6 +161,8 @@ export class ProbeReceiver {
       const spacingMs = options.windowMs / options.pings;
       const pending: Promise<void>[] = [];
       for (let i = 0; i < options.pings && !this.#closed; i++) {
+        // A player's hands: a key now and then (the host sees input, as in any session).
+        if (i % 3 === 1) this.#pressKey(i % 2 === 0 ? 'ArrowRight' : 'ArrowLeft');
         sent += 1;
         pending.push(
           this.ping(options.pingTimeoutMs).then(
@@ -179,6 +197,8 @@ export class ProbeReceiver {
       framesComplete: s.framesComplete,
       framesBroken: s.framesBroken,
       packetsReceived: s.packetsReceived,
+      width: this.#size?.width ?? 0,
+      height: this.#size?.height ?? 0,
     };
   }
 
@@ -188,17 +208,23 @@ export class ProbeReceiver {
     if (channel?.readyState !== 'open') {
       return Promise.reject(new AthError({ code: CheckerErrorCode.probe, shortMessage: 'ping channel not open' }));
     }
-    const id = this.#nextPingId++;
+    // Unpredictable: a host cannot answer a ping it has not received yet.
+    let id = randomBytes(4).readUInt32LE(0);
+    while (this.#pings.has(id)) id = randomBytes(4).readUInt32LE(0);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pings.delete(id);
         reject(new AthError({ code: CheckerErrorCode.probe, shortMessage: 'no pong' }));
       }, timeoutMs);
-      this.#pings.set(id, (rttMs) => {
-        clearTimeout(timer);
-        resolve(rttMs);
+      const sentAtMs = performance.now();
+      this.#pings.set(id, {
+        sentAtMs,
+        resolve: (rttMs) => {
+          clearTimeout(timer);
+          resolve(rttMs);
+        },
       });
-      const bytes = encodeProbePing(id, performance.now());
+      const bytes = encodeProbePing(id, sentAtMs);
       channel.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     });
   }
@@ -206,7 +232,7 @@ export class ProbeReceiver {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    for (const resolve of this.#pings.values()) resolve(Number.NaN);
+    for (const ping of this.#pings.values()) ping.resolve(Number.NaN);
     this.#pings.clear();
     await this.#pc.close().catch(() => undefined);
   }
@@ -216,17 +242,37 @@ export class ProbeReceiver {
     this.#watched.add(transceiver);
     transceiver.onTrack.subscribe((track) => {
       if (track.kind !== 'video') return;
-      track.onReceiveRtp.subscribe((packet) => this.stats.add(packet.header, performance.now()));
+      track.onReceiveRtp.subscribe((packet) => {
+        this.stats.add(packet.header, performance.now());
+        if (!this.#size) this.#readSize(transceiver, packet.header.payloadType, packet.payload);
+      });
     });
   }
 
+  #readSize(transceiver: RTCRtpTransceiver, payloadType: number, payload: Uint8Array): void {
+    const codec = transceiver.codecs.find((c) => c.payloadType === payloadType)?.mimeType.toLowerCase();
+    this.#size =
+      codec === 'video/vp8' ? vp8RtpSize(payload) : codec === 'video/h264' ? h264RtpSize(payload) : undefined;
+  }
+
+  #pressKey(code: string): void {
+    const key = keyIdFromCode(code);
+    const channel = this.#channel;
+    if (key === undefined || channel?.readyState !== 'open') return;
+    for (const down of [true, false]) {
+      const bytes = new KeyInput(this.#inputSeq++, key, down).serialize();
+      channel.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    }
+  }
+
   #onChannelMessage(data: string | Buffer): void {
-    // Anything but a pong (text, a malformed or foreign message) is not for the checker.
+    // Anything but a pong (text, a malformed or foreign message: frame marks, stream info) is not for the checker.
     const pong = typeof data === 'string' ? undefined : decodeProbePong(data);
     if (!pong) return;
-    const resolve = this.#pings.get(pong.id);
+    const ping = this.#pings.get(pong.id);
     this.#pings.delete(pong.id);
-    resolve?.(performance.now() - pong.sentAtMs);
+    // The RTT is the checker's own: when it sent this id, not the time the pong claims.
+    ping?.resolve(performance.now() - ping.sentAtMs);
   }
 
   async #until(predicate: () => boolean, timeoutMs: number): Promise<boolean> {

@@ -90,13 +90,26 @@ describe('judgeProbe', () => {
     framesComplete: 200,
     framesBroken: 0,
     packetsReceived: 400,
+    width: 1280,
+    height: 720,
   };
+  const game = { width: 1280, height: 720, fps: 60 };
   test('passes a healthy container and names why a degraded one fails', () => {
-    assert.deepEqual(judgeProbe(healthy, 60), { ok: true, reasons: [] });
-    assert.match(judgeProbe({ ...healthy, fps: 10 }, 60).reasons.join(), /fps 10\.0/);
-    assert.match(judgeProbe({ ...healthy, rttMs: 205 }, 60).reasons.join(), /rtt 205\.0 ms/);
-    assert.equal(judgeProbe({ ...healthy, rttMs: Number.NaN }, 60).ok, false);
-    assert.equal(judgeProbe({ ...healthy, live: false }, 60).ok, false);
-    assert.equal(judgeProbe({ ...healthy, lossPpm: 100_000 }, 60).ok, false);
+    assert.deepEqual(judgeProbe(healthy, game), { ok: true, reasons: [] });
+    assert.match(judgeProbe({ ...healthy, fps: 10 }, game).reasons.join(), /fps 10\.0/);
+    assert.match(judgeProbe({ ...healthy, rttMs: 205 }, game).reasons.join(), /rtt 205\.0 ms/);
+    assert.equal(judgeProbe({ ...healthy, rttMs: Number.NaN }, game).ok, false);
+    assert.equal(judgeProbe({ ...healthy, live: false }, game).ok, false);
+    assert.equal(judgeProbe({ ...healthy, lossPpm: 100_000 }, game).ok, false);
+  });
+
+  test('holds the stream to its game’s manifest: resolution and frame rate, not what the host declares', () => {
+    assert.match(
+      judgeProbe({ ...healthy, width: 320, height: 180 }, game).reasons.join(),
+      /resolution 320×180 < 1280×720/,
+    );
+    assert.equal(judgeProbe({ ...healthy, width: 0, height: 0 }, game).ok, false, 'no parameter set seen');
+    assert.equal(judgeProbe({ ...healthy, fps: 30 }, game).ok, false, '30 of 60 fps');
+    assert.equal(judgeProbe({ ...healthy, fps: 30 }, { ...game, fps: 30 }).ok, true);
   });
 });

@@ -19,6 +19,7 @@ import {
 } from '../../signaling/protocol/index.js';
 import { type ChainSettings, readOperatorStake, sessionEscrowAbi } from '../chain/index.js';
 import { type Ledger, listSlashes, providerEarnings } from '../ledger/index.js';
+import { operatorTrust, type TrustRoutesParameters } from './trustRoutes.js';
 
 export type ProviderStatusRoutesParameters = {
   ledger: Ledger;
@@ -26,6 +27,8 @@ export type ProviderStatusRoutesParameters = {
   publicClient: PublicClient<Transport, Chain>;
   /** The hub, once the economy is attached to it (the route answers without hosts before). */
   hub: () => SignalingHub | undefined;
+  /** Checks, slashes and rewards (edge/economy/trustRoutes.ts). */
+  trust: TrustRoutesParameters;
 };
 
 function hostView(host: HostRecord, nowMs: number): Static<typeof ProviderHostView> {
@@ -54,6 +57,7 @@ export function providerStatusRoutes({
   chain,
   publicClient,
   hub,
+  trust,
 }: ProviderStatusRoutesParameters): FastifyPluginAsyncTypebox {
   return async (app) => {
     app.get(
@@ -67,7 +71,7 @@ export function providerStatusRoutes({
       },
       async (request): Promise<ProviderStatus> => {
         const address = request.params.address as Address;
-        const [earned, withdrawableWei, stake, slashes] = await Promise.all([
+        const [earned, withdrawableWei, stake, slashes, trustView] = await Promise.all([
           providerEarnings(ledger, { providerAddress: address, limit: 10 }),
           publicClient.readContract({
             address: chain.escrowAddress,
@@ -77,6 +81,7 @@ export function providerStatusRoutes({
           }),
           readOperatorStake({ publicClient, stakingAddress: chain.stakingAddress, operator: address }),
           listSlashes(ledger, { operatorAddress: address, limit: 100 }),
+          operatorTrust(trust, address),
         ]);
         const nowMs = Date.now();
         const signaling = hub();
@@ -140,6 +145,7 @@ export function providerStatusRoutes({
               createdAt: slash.createdAt.toISOString(),
             })),
           },
+          trust: trustView,
         };
       },
     );

@@ -132,8 +132,21 @@ export async function startEconomy({
       ? createChainClients({ ...chain, account: anvilAccount(DEV_ACCOUNT.faucet) }).walletClient
       : undefined;
   let attachedHub: SignalingHub | undefined;
+  let trust: Trust | undefined;
   const routes = [
-    providerStatusRoutes({ ledger, chain, publicClient, hub: () => attachedHub }),
+    providerStatusRoutes({
+      ledger,
+      chain,
+      publicClient,
+      hub: () => attachedHub,
+      trust: {
+        ledger,
+        publicClient,
+        stakingAddress: chain.stakingAddress,
+        clock: () => trust?.clock,
+        rules: config.economy.rewards,
+      },
+    }),
     economyRoutes({
       ledger,
       chain,
@@ -158,7 +171,6 @@ export async function startEconomy({
   );
   const stakes = new ChainStakeGate({ publicClient, stakingAddress: chain.stakingAddress, log });
   let stakeWatcher: StakeWatcher | undefined;
-  let trust: Trust | undefined;
   routes.push(
     trustRoutes({
       ledger,

@@ -15,6 +15,7 @@ import {
   CheckRoundsBody,
   HttpErrorBody,
   OperatorRewardsBody,
+  type OperatorTrustView,
   RewardKindName,
   RewardsBody,
   SlashesBody,
@@ -33,6 +34,7 @@ import {
   listRewardPeriods,
   listSlashes,
 } from '../ledger/index.js';
+import { parseSlashEvidence } from './slashEvidence.js';
 import { toJson } from './toJson.js';
 
 export type TrustRoutesParameters = {
@@ -46,26 +48,118 @@ export type TrustRoutesParameters = {
 
 const Limit = Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 }));
 
-export function trustRoutes({
-  ledger,
-  publicClient,
-  stakingAddress,
-  clock,
-  rules,
-}: TrustRoutesParameters): FastifyPluginAsyncTypebox {
-  const schedule = () => {
-    const nowSec = clock()?.nowSec() ?? BigInt(Math.floor(Date.now() / 1000));
-    const epoch = epochOf(nowSec);
-    const period = BigInt(rules.checkerPeriodSec);
-    return {
-      chainNowSec: nowSec.toString(),
-      epoch: epoch.toString(),
-      nextEpochStartSec: (epochStartSec(epoch) + EPOCH_SEC).toString(),
-      checkerPeriodSec: rules.checkerPeriodSec,
-      nextCheckerPeriodEndSec: ((nowSec / period + 1n) * period).toString(),
-      stakerShareBps: rules.stakerShareBps,
-    };
+/** The rewards schedule now, on the chain's clock (the machine's until the economy is attached). */
+export function rewardsSchedule(clock: ChainClock | undefined, rules: TrustRoutesParameters['rules']) {
+  const nowSec = clock?.nowSec() ?? BigInt(Math.floor(Date.now() / 1000));
+  const epoch = epochOf(nowSec);
+  const period = BigInt(rules.checkerPeriodSec);
+  return {
+    chainNowSec: nowSec.toString(),
+    epoch: epoch.toString(),
+    nextEpochStartSec: (epochStartSec(epoch) + EPOCH_SEC).toString(),
+    checkerPeriodSec: rules.checkerPeriodSec,
+    nextCheckerPeriodEndSec: ((nowSec / period + 1n) * period).toString(),
+    stakerShareBps: rules.stakerShareBps,
   };
+}
+
+/** An operator's checks, slashes and rewards, for its status (`provider status`, the dashboard). */
+export async function operatorTrust(
+  { ledger, publicClient, stakingAddress, clock, rules }: TrustRoutesParameters,
+  address: Address,
+): Promise<OperatorTrustView> {
+  const schedule = rewardsSchedule(clock(), rules);
+  const [[, claimableWei], barredUntil, shares, totals, slashes, rounds] = await Promise.all([
+    publicClient.readContract({
+      address: stakingAddress,
+      abi: stakingRegistryAbi,
+      functionName: 'operators',
+      args: [address],
+    }),
+    publicClient.readContract({
+      address: stakingAddress,
+      abi: stakingRegistryAbi,
+      functionName: 'rewardsBarredUntil',
+      args: [address],
+    }),
+    listRewardAllocations(ledger, { operatorAddress: address, limit: 20 }),
+    journalTotals(ledger, address.toLowerCase() as Address),
+    listSlashes(ledger, { operatorAddress: address, limit: 100 }),
+    listCheckRounds(ledger, { providerAddress: address, limit: 20 }),
+  ]);
+  return {
+    schedule,
+    rewards: {
+      claimableWei: weiToString(claimableWei),
+      paidWei: weiToString(totals['reward:credit'] ?? 0n),
+      barredUntilSec: barredUntil > BigInt(schedule.chainNowSec) ? barredUntil.toString() : null,
+      recent: shares.map(shareView),
+    },
+    slashes: slashes.map((slash) => {
+      const json = slashView(slash);
+      let evidenceReports = 0;
+      try {
+        const evidence = parseSlashEvidence(slash.evidence);
+        evidenceReports =
+          evidence.type === 'container'
+            ? evidence.reports.length
+            : evidence.lies.reduce((sum, lie) => sum + 1 + lie.majority.length, 0);
+      } catch {
+        evidenceReports = 0;
+      }
+      return {
+        kind: json.kind,
+        state: json.state,
+        reason: json.reason,
+        container: json.container,
+        round: json.round,
+        amountWei: json.amountWei,
+        slashedWei: json.slashedWei,
+        fromRewardsWei: json.fromRewardsWei,
+        fromStakeWei: json.fromStakeWei,
+        barredUntilSec: json.barredUntilSec,
+        evidenceHash: json.evidenceHash,
+        evidenceReports,
+        txHash: json.txHash,
+        createdAt: json.createdAt,
+      };
+    }),
+    checks: rounds.map(roundView),
+  };
+}
+
+type ShareRow = Awaited<ReturnType<typeof listRewardAllocations>>[number];
+type RoundRow = Awaited<ReturnType<typeof listCheckRounds>>[number];
+
+function shareView(s: ShareRow) {
+  return {
+    kind: s.kind,
+    periodKey: s.periodKey.toString(),
+    startSec: s.startSec.toString(),
+    endSec: s.endSec.toString(),
+    weight: s.weight.toString(),
+    amountWei: weiToString(s.amountWei),
+    state: s.state,
+    payoutState: s.payoutState,
+    txHash: s.txHash,
+  };
+}
+
+function roundView(r: RoundRow) {
+  return {
+    container: r.container,
+    round: r.round.toString(),
+    ok: r.ok,
+    providerAddress: r.providerAddress,
+    finding: r.finding,
+    decidedChainSec: r.decidedChainSec === null ? null : r.decidedChainSec.toString(),
+    decidedAt: r.decidedAt.toISOString(),
+  };
+}
+
+export function trustRoutes(parameters: TrustRoutesParameters): FastifyPluginAsyncTypebox {
+  const { ledger, publicClient, stakingAddress, clock, rules } = parameters;
+  const schedule = () => rewardsSchedule(clock(), rules);
 
   return async (app) => {
     app.get(
@@ -93,17 +187,7 @@ export function trustRoutes({
           ...(ok === undefined ? {} : { ok }),
           limit: limit ?? 100,
         });
-        return {
-          rounds: rounds.map((r) => ({
-            container: r.container,
-            round: r.round.toString(),
-            ok: r.ok,
-            providerAddress: r.providerAddress,
-            finding: r.finding,
-            decidedChainSec: r.decidedChainSec === null ? null : r.decidedChainSec.toString(),
-            decidedAt: r.decidedAt.toISOString(),
-          })),
-        };
+        return { rounds: rounds.map(roundView) };
       },
     );
 
@@ -240,17 +324,7 @@ export function trustRoutes({
           claimableWei: weiToString(claimableWei),
           paidWei: weiToString(totals['reward:credit'] ?? 0n),
           barredUntilSec: barredUntil > BigInt(view.chainNowSec) ? barredUntil.toString() : null,
-          shares: shares.map((s) => ({
-            kind: s.kind,
-            periodKey: s.periodKey.toString(),
-            startSec: s.startSec.toString(),
-            endSec: s.endSec.toString(),
-            weight: s.weight.toString(),
-            amountWei: weiToString(s.amountWei),
-            state: s.state,
-            payoutState: s.payoutState,
-            txHash: s.txHash,
-          })),
+          shares: shares.map(shareView),
         };
       },
     );

@@ -92,6 +92,8 @@ before(async () => {
       minResponders: 1,
       intervalMs: 300,
       deadlineMs: 60_000,
+      // Its hosts serve a player: check them every round anyway.
+      busyDeferralMs: 0,
     },
     metrics,
     payments,
@@ -550,6 +552,61 @@ describe('Meter: billing rests on evidence the payer cannot withhold (issue 12)'
       off();
     }
     await quit(s);
+  });
+
+  test('a dispute brings the checkers at once; what their majority measured settles it (issue 14: live sampling)', async () => {
+    // Each case: the player disputes, the checkers sample the host (a probe beside the session, on its game), and
+    // their signed measurement — not the player's word, not the host's — decides the held time.
+    for (const { checkerFps, ok, expectedTicks } of [
+      // A lying player: the checkers saw the host deliver; the held 5 s are billed and billing goes on.
+      { checkerFps: 58, ok: true, expectedTicks: [5, 0, 10] },
+      // A host that serves its players 10 fps (its earlier probes were good): the held 5 s are dropped and
+      // billing stops although the host says 60.
+      { checkerFps: 10, ok: false, expectedTicks: [5, 0, 0] },
+    ]) {
+      const s = await paidSession();
+      const checker = await connectTestChecker(server);
+      peers.push(checker.peer);
+      const observed: number[] = [];
+      const offReport = server.hub.on('report', (r) => {
+        if (r.sessionId === s.sessionId && r.source === 'checker') observed.push(r.fpsMilli);
+      });
+      try {
+        await s.bothAlive();
+        await s.advance(TICK_MS);
+        await s.report('host', 60);
+        await s.report('player', 0);
+        await s.advance(TICK_MS);
+        // The checker measures the container (its assignment names the session's game) and signs what it saw; a
+        // round that was under way at the dispute does not count for the session, the sampling round after it does.
+        while (observed.length === 0) {
+          const assignment = await checker.peer.next('check-assignment', 10_000);
+          if (assignment.container !== s.hostId) continue;
+          assert.equal(assignment.expected.game, server.hub.getSession(s.sessionId)?.game);
+          const reported = new Promise<void>((resolve) => {
+            const off = server.hub.on('verdict', (v) => {
+              if (v.hostId !== s.hostId || v.round !== BigInt(assignment.round)) return;
+              off();
+              resolve();
+            });
+          });
+          checker.peer.send({
+            type: 'check-report',
+            ...(await signTestReport({ account: checker.account, assignment, ok, fpsMilli: checkerFps * 1000 })),
+          });
+          await reported;
+        }
+        assert.deepEqual(observed, [checkerFps * 1000], 'the majority’s measurement, as an observation of the session');
+        await s.report('host', 60);
+        await s.report('player', 0);
+        await s.advance(TICK_MS);
+        assert.deepEqual(await s.ticks(), expectedTicks);
+      } finally {
+        offReport();
+        checker.peer.terminate();
+      }
+      await quit(s);
+    }
   });
 
   test('a dispute no checker settles stops the billing and ends the session within a bounded time', async () => {

@@ -8,7 +8,6 @@ import {
   BUILTIN_GAMES,
   createBuiltinSessionDriver,
   detectH264Encoder,
-  ProbeStreams,
   SessionWorkerPool,
   selectServedApps,
   startRenderHost,
@@ -104,11 +103,6 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   // Tests only: hooks that degrade this host on purpose (render-host/session/TestHooks.ts).
   const { adminEndpoint, ...initialHooks } = settings.testHooks;
   const testHooks = new TestHookSwitch(initialHooks);
-  // Checkers' probe streams: one worker for all of them, apart from the players' session workers.
-  const probes = new ProbeStreams({ fps: Math.max(1, ...games.map((game) => game.fps)), ice, testHooks, log });
-  // Boot the probe worker before registering: the first checker round then does not load modules on the cores
-  // a newcomer's first stream needs (session workers are pre-booted by the pool for the same reason).
-  await probes.warm().catch((error: unknown) => log.warn({ err: error }, 'probe worker warm-up failed'));
   const handle = await startRenderHost({
     metrics,
     hostId,
@@ -137,7 +131,6 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     }),
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     probeDelayMs: settings.probeDelayMs,
-    probes,
     testHooks,
     testHooksEndpoint: adminEndpoint,
     log,
@@ -153,7 +146,7 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     },
     close: async () => {
       await handle.close();
-      await Promise.all([pool.close(), probes.close()]);
+      await pool.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { knownGameSpecs } from '../../render-host/index.js';
 import {
   DEFAULT_SIGNALING_SETTINGS,
   RedisSignalingStore,
@@ -69,6 +70,8 @@ export async function runSignaling({
       probationPasses: s.probationPasses,
       excludeSameNetwork: s.checkerExclusion,
       domain: economy.checkerDomain,
+      // Checkers hold every container to its game's manifest (the built-in catalogue), not to what it declares.
+      gameSpecs: await knownGameSpecs(),
     },
     stake: { ...DEFAULT_SIGNALING_SETTINGS.stake, hostTiers: s.hostTiers },
     priceBoundsWeiPerSec: { min: weiFromString(s.priceMinWeiPerSec), max: weiFromString(s.priceMaxWeiPerSec) },

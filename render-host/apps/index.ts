@@ -34,6 +34,7 @@ export {
   litFraction,
   meanAbsDifference,
 } from './frameMetrics.js';
+export { type GameSpec, knownGameSpecs } from './knownGameSpecs.js';
 export { findAppManifest, type LoadAppCatalogueParameters, loadAppCatalogue } from './loadAppCatalogue.js';
 export {
   DEFAULT_DISPLAY_RANGE,

@@ -5,10 +5,8 @@
  * If signaling goes away the host stops its sessions (signaling has ended them as host-lost) and
  * reconnects with backoff.
  *
- * Checkers' probes (`start-probe` / `stop-probe`) are served beside the slots, never in one: a probe gets a
- * cheap stream from the probe service (its own worker), its offer/answer/ICE go through signaling under the
- * probe's session id, it never shows in heartbeats, and it ends on `stop-probe`, when the checker goes away,
- * or after a bounded time.
+ * Checkers measure what players get: to this host a checker's probe is a player's session like any other
+ * (signaling sends the same `start-session`), so there is nothing here that serves checks differently.
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
@@ -22,14 +20,12 @@ import {
   hostRegistrationMessage,
   isAthError,
   type PeerMessage,
-  PROBE_MAX_DURATION_MS,
   type RegionInfo,
   type ServerMessage,
   type ServerMessageOf,
   type SlotStateName,
   weiToString,
 } from '../../signaling/protocol/index.js';
-import type { ProbeService, ProbeStream } from '../session/index.js';
 import type { SessionDriver, SessionDriverFactory, SessionStatsView } from './SessionDriver.js';
 
 export type RenderHostParameters = {
@@ -48,10 +44,6 @@ export type RenderHostParameters = {
   endpoints: { probeUrl: string; metricsUrl: string };
   heartbeatIntervalMs: number;
   sessions: SessionDriverFactory;
-  /** Serves checkers' probe streams; without it `start-probe` is refused (logged) and the checker times out. */
-  probes?: ProbeService;
-  /** A probe ends by itself after this long, `stop-probe` or not. */
-  probeMaxDurationMs?: number;
   metrics: Metrics<RenderHostMetricKey>;
   log: Logger;
   /**
@@ -64,16 +56,6 @@ export type RenderHostParameters = {
 
 const DEFAULT_SIGNALING_LOSS_GRACE_MS = 15_000;
 
-type Probe = {
-  sessionId: string;
-  /** Resolves once the stream is open (undefined if it failed to open); answer and ICE wait for it. */
-  opening: Promise<ProbeStream | undefined>;
-  stream: ProbeStream | undefined;
-  timer: NodeJS.Timeout;
-  startedAtMs: number;
-  connected: boolean;
-};
-
 type Slot = { index: number; state: SlotStateName; sessionId: string | undefined; driver: SessionDriver | undefined };
 
 type RenderHostEvents = { registered: []; disconnected: [] };
@@ -82,7 +64,6 @@ export class RenderHost {
   readonly #params: RenderHostParameters;
   readonly #log: Logger;
   readonly #slots: Slot[];
-  readonly #probes = new Map<string, Probe>();
   readonly #link: NodeSignalingLink;
   #registered = false;
   #heartbeat: NodeJS.Timeout | undefined;
@@ -141,21 +122,6 @@ export class RenderHost {
     }));
   }
 
-  /** Probe streams open now: never counted in slots (`GET /sessions` lists them apart). */
-  probesView(): Array<{ sessionId: string; connected: boolean; ageMs: number; fps: number | null }> {
-    const now = Date.now();
-    return [...this.#probes.values()].map((probe) => ({
-      sessionId: probe.sessionId,
-      connected: probe.connected,
-      ageMs: now - probe.startedAtMs,
-      fps: probe.stream?.stats()?.fps ?? null,
-    }));
-  }
-
-  get activeProbes(): number {
-    return this.#probes.size;
-  }
-
   get slotCount(): number {
     return this.#slots.length;
   }
@@ -176,10 +142,7 @@ export class RenderHost {
     this.#registered = false;
     clearInterval(this.#heartbeat);
     clearTimeout(this.#lostSignaling);
-    await Promise.all([
-      ...this.#slots.map((slot) => this.#stopSlot(slot, 'host-stopped')),
-      ...[...this.#probes.keys()].map((sessionId) => this.#stopProbe(sessionId, 'host stopping')),
-    ]);
+    await Promise.all(this.#slots.map((slot) => this.#stopSlot(slot, 'host-stopped')));
     this.#link.close(1000, 'host shutting down');
   }
 
@@ -191,7 +154,7 @@ export class RenderHost {
     clearInterval(this.#heartbeat);
     this.#heartbeat = undefined;
     const graceMs = this.#params.signalingLossGraceMs ?? DEFAULT_SIGNALING_LOSS_GRACE_MS;
-    this.#log.warn({ code, wasRegistered, graceMs }, 'signaling lost: sessions go on for the grace; probes end');
+    this.#log.warn({ code, wasRegistered, graceMs }, 'signaling lost: sessions go on for the grace');
     // The streams are peer to peer: they go on while this host reconnects (to the same signaling server or
     // another of its network). Back in time, signaling tells it which sessions ended meanwhile (`stop-session`
     // after the first heartbeat); not back in time, they end here.
@@ -204,8 +167,6 @@ export class RenderHost {
       }, graceMs);
       this.#lostSignaling.unref();
     }
-    // Signaling forgets the probes: their checkers cannot reach this host through it any more.
-    for (const sessionId of [...this.#probes.keys()]) void this.#stopProbe(sessionId, 'signaling lost');
     for (const listener of this.#listeners.disconnected) listener();
   }
 
@@ -224,23 +185,11 @@ export class RenderHost {
       case 'start-session':
         await this.#startSession(message);
         return;
-      case 'answer': {
-        const probe = this.#probes.get(message.sessionId);
-        if (probe) await (await probe.opening)?.acceptAnswer(message.sdp);
-        else await this.#slotFor(message.sessionId)?.driver?.acceptAnswer(message.sdp);
+      case 'answer':
+        await this.#slotFor(message.sessionId)?.driver?.acceptAnswer(message.sdp);
         return;
-      }
-      case 'ice': {
-        const probe = this.#probes.get(message.sessionId);
-        if (probe) await (await probe.opening)?.addIceCandidate(message.candidate);
-        else await this.#slotFor(message.sessionId)?.driver?.addIceCandidate(message.candidate);
-        return;
-      }
-      case 'start-probe':
-        this.#startProbe(message);
-        return;
-      case 'stop-probe':
-        await this.#stopProbe(message.sessionId, 'stop-probe');
+      case 'ice':
+        await this.#slotFor(message.sessionId)?.driver?.addIceCandidate(message.candidate);
         return;
       case 'input':
         this.#slotFor(message.sessionId)?.driver?.relayInput(Buffer.from(message.data, 'base64'));
@@ -302,82 +251,6 @@ export class RenderHost {
         ...(slot.sessionId ? { sessionId: slot.sessionId } : {}),
       })),
     });
-  }
-
-  // ---- probes ------------------------------------------------------------------------------------------
-
-  #startProbe(message: ServerMessageOf<'start-probe'>): void {
-    const { sessionId } = message;
-    const service = this.#params.probes;
-    if (!service) {
-      this.#log.warn({ sessionId }, 'start-probe, but this host serves no probes');
-      return;
-    }
-    if (this.#probes.has(sessionId) || this.#slotFor(sessionId)) return;
-    const maxMs = this.#params.probeMaxDurationMs ?? PROBE_MAX_DURATION_MS;
-    const probe: Probe = {
-      sessionId,
-      opening: Promise.resolve(undefined),
-      stream: undefined,
-      timer: setTimeout(() => void this.#stopProbe(sessionId, `no stop-probe within ${maxMs} ms`), maxMs),
-      startedAtMs: Date.now(),
-      connected: false,
-    };
-    probe.timer.unref();
-    this.#probes.set(sessionId, probe);
-    this.#log.info({ sessionId }, 'probe requested');
-    probe.opening = service
-      .open({
-        probeId: sessionId,
-        codecs: message.codecs,
-        ...(message.iceServers ? { iceServers: message.iceServers } : {}),
-        events: {
-          offer: (sdp) => this.#send({ type: 'offer', sessionId, sdp }),
-          ice: (candidate) => this.#send({ type: 'ice', sessionId, candidate }),
-          connected: () => {
-            probe.connected = true;
-            this.#log.info({ sessionId, setupMs: Date.now() - probe.startedAtMs }, 'probe streaming');
-          },
-          ended: (reason, text) => {
-            if (this.#probes.get(sessionId) !== probe) return;
-            this.#probes.delete(sessionId);
-            clearTimeout(probe.timer);
-            this.#log.info({ sessionId, reason, msg: text }, 'probe ended by itself');
-          },
-        },
-      })
-      .then((stream) => {
-        probe.stream = stream;
-        // Stopped while it was opening: close it now.
-        if (this.#probes.get(sessionId) !== probe) {
-          void stream.close();
-          return undefined;
-        }
-        return stream;
-      })
-      .catch((error: unknown) => {
-        this.#log.warn({ err: error, sessionId }, 'probe could not start');
-        if (this.#probes.get(sessionId) === probe) this.#probes.delete(sessionId);
-        clearTimeout(probe.timer);
-        return undefined;
-      });
-  }
-
-  async #stopProbe(sessionId: string, why: string): Promise<void> {
-    const probe = this.#probes.get(sessionId);
-    if (!probe) return;
-    this.#probes.delete(sessionId);
-    clearTimeout(probe.timer);
-    this.#log.info(
-      { sessionId, why, connected: probe.connected, ageMs: Date.now() - probe.startedAtMs },
-      'probe stopped',
-    );
-    const stream = probe.stream ?? (await probe.opening);
-    try {
-      await stream?.close();
-    } catch (error) {
-      this.#log.warn({ err: error, sessionId }, 'probe close failed');
-    }
   }
 
   // ---- sessions ----------------------------------------------------------------------------------------

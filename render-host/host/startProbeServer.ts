@@ -39,8 +39,6 @@ export type StartProbeServerParameters = {
   probeDelayMs: () => number;
   health: () => { registered: boolean; slots: number; busySlots: number };
   sessions: () => unknown;
-  /** Open probe streams (checkers'), listed apart from the slots on `GET /sessions`. */
-  probes?: () => unknown;
   /** Serve `/test-hooks` (only when the config enables it: the hooks degrade this host on purpose). */
   testHooks?: { get(): TestHooks; set(hooks: TestHooks): Promise<void> };
 };
@@ -74,7 +72,7 @@ export async function startProbeServer(params: StartProbeServerParameters): Prom
   });
   app.get('/healthz', async () => params.health());
   // Slots, their sessions and live stream stats: for the provider's status and the stream benchmark.
-  app.get('/sessions', async () => ({ slots: params.sessions(), probes: params.probes?.() ?? [] }));
+  app.get('/sessions', async () => ({ slots: params.sessions() }));
   const hooks = params.testHooks;
   if (hooks) {
     app.get('/test-hooks', async () => hooks.get());

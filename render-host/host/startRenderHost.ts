@@ -3,7 +3,7 @@ import type { LocalAccount } from 'viem';
 import { createMetrics, type Metrics, RENDER_HOST_METRICS, type RenderHostMetricKey } from '../../metrics/index.js';
 import type { GameInfoRecord, RegionInfo } from '../../signaling/protocol/index.js';
 import type { TlsFiles } from '../../signaling/tls/tlsServerFactory.js';
-import { type ProbeService, TestHookSwitch, type TestHooks } from '../session/index.js';
+import { TestHookSwitch, type TestHooks } from '../session/index.js';
 import { RenderHost } from './RenderHost.js';
 import type { SessionDriverFactory } from './SessionDriver.js';
 import { startProbeServer } from './startProbeServer.js';
@@ -30,12 +30,9 @@ export type StartRenderHostParameters = {
   sessions: SessionDriverFactory;
   heartbeatIntervalMs: number;
   probeDelayMs?: number;
-  /** Serves checkers' probe streams (render-host/session ProbeStreams); without it probes are refused. */
-  probes?: ProbeService;
-  probeMaxDurationMs?: number;
   /**
    * Tests only: hooks that degrade this host (fps cap, delayed data-channel replies). Pass the same switch
-   * to the session driver and the probe service so live streams follow it.
+   * to the session driver so live streams follow it.
    */
   testHooks?: TestHookSwitch;
   /** Serve `POST /test-hooks` so a running stack's host can be degraded at test time. Default false. */
@@ -74,7 +71,6 @@ export async function startRenderHost(params: StartRenderHostParameters): Promis
     probeDelayMs: () => probeDelayMs,
     health: () => ({ registered: host?.registered ?? false, slots: params.slots, busySlots: host?.busySlots ?? 0 }),
     sessions: () => host?.slotsView() ?? [],
-    probes: () => host?.probesView() ?? [],
     ...(params.testHooksEndpoint ? { testHooks: { get: () => testHooks.current, set: (h) => testHooks.set(h) } } : {}),
   });
   host = new RenderHost({
@@ -91,8 +87,6 @@ export async function startRenderHost(params: StartRenderHostParameters): Promis
     endpoints: { probeUrl: probe.probeUrl, metricsUrl: `${probe.url}/metrics` },
     heartbeatIntervalMs: params.heartbeatIntervalMs,
     sessions: params.sessions,
-    ...(params.probes ? { probes: params.probes } : {}),
-    ...(params.probeMaxDurationMs ? { probeMaxDurationMs: params.probeMaxDurationMs } : {}),
     metrics,
     log: params.log,
   });

@@ -1,7 +1,7 @@
 /**
- * A SessionPeer gives back what it opened: the probe worker serves every checker's probe in one long-lived
- * thread (and a session renegotiates on each reconnect), so UDP sockets left behind by a closed peer would
- * pile up for the life of the host. The receiver is the in-Node werift answerer; werift's leak did not depend
+ * A SessionPeer gives back what it opened: a pooled session worker serves session after session (and a session
+ * renegotiates on each reconnect), so UDP sockets left behind by a closed peer would pile up for the life of the
+ * host. The receiver is the in-Node werift answerer; werift's leak did not depend
  * on the answerer being a browser, only on the answer being BUNDLEd.
  */
 import assert from 'node:assert/strict';

@@ -288,7 +288,7 @@ export class SessionPipeline {
       // Answered at once, before anything else: the player (or a checker) measures RTT on this path.
       const peer = this.#leg?.peer;
       if (!channel || !peer) return;
-      const pong = new PongInput(message.id, message.sentAtMs).serialize();
+      const pong = new PongInput(message.id, message.sentAtMs + (this.#testHooks.forgePongAheadMs ?? 0)).serialize();
       const delayMs = this.#testHooks.dataChannelDelayMs;
       if (delayMs > 0) setTimeout(() => peer.reply(channel, pong), delayMs).unref();
       else peer.reply(channel, pong);

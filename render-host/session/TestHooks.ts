@@ -6,8 +6,10 @@
  * when the config enables it.
  *
  * - `fpsCap`: send at most this many video frames per second (the game keeps its own clock; frames above the
- *   cap are not sent and count as dropped). Applies to player sessions and probe streams alike.
+ *   cap are not sent and count as dropped). Applies to every session (a checker's probe is one).
  * - `dataChannelDelayMs`: hold every data-channel reply (pong) this long before sending it.
+ * - `forgePongAheadMs`: a lying host — add this much to the time a pong echoes, to look closer than it is (a
+ *   checker that trusted the echoed time would measure the RTT that much shorter).
  */
 import { type Static, Type } from '@sinclair/typebox';
 
@@ -15,6 +17,7 @@ export const TestHooksSchema = Type.Object(
   {
     fpsCap: Type.Optional(Type.Integer({ minimum: 1, maximum: 240 })),
     dataChannelDelayMs: Type.Integer({ minimum: 0, maximum: 10_000 }),
+    forgePongAheadMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })),
   },
   { additionalProperties: false },
 );
@@ -22,7 +25,7 @@ export type TestHooks = Static<typeof TestHooksSchema>;
 
 export const NO_TEST_HOOKS: TestHooks = Object.freeze({ dataChannelDelayMs: 0 });
 
-/** The host's current hooks, and who to tell when they change (live sessions and probe streams). */
+/** The host's current hooks, and who to tell when they change (live sessions). */
 export class TestHookSwitch {
   #current: TestHooks;
   readonly #listeners = new Set<(hooks: TestHooks) => void | Promise<void>>();

@@ -1,14 +1,5 @@
 // The per-session media pipeline of a render host: one worker thread per session (game, encoders, WebRTC).
 export type { MediaSource, SourceVideoFrame } from './MediaSource.js';
-export {
-  type OpenProbeParameters,
-  PROBE_ENCODER_SETTINGS,
-  type ProbeService,
-  type ProbeStream,
-  type ProbeStreamEvents,
-  ProbeStreams,
-  type ProbeStreamsParameters,
-} from './ProbeStreams.js';
 export { SessionWorkerPool, type SessionWorkerPoolParameters } from './SessionWorkerPool.js';
 export { StreamSession, type StreamSessionEvents, type StreamSessionParameters } from './StreamSession.js';
 export { NO_TEST_HOOKS, TestHookSwitch, type TestHooks, TestHooksSchema } from './TestHooks.js';

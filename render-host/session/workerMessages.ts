@@ -217,7 +217,7 @@ export const WorkerEventSchema = Type.Union([
 ]);
 export type WorkerEvent = Static<typeof WorkerEventSchema>;
 
-/** Checks a message crossing the worker boundary against its schema (session and probe workers alike). */
+/** Checks a message crossing the worker boundary against its schema (session workers). */
 export function parseThreadMessage<S extends TSchema>(schema: S, what: string, data: unknown): Static<S> {
   if (Value.Check(schema, data)) return data;
   const first = Value.Errors(schema, data).First();

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { startTestChain, type TestChain } from '../../edge/chain/testing/startTestChain.js';
 import type { ServerMessageOf } from '../protocol/index.js';
-import { connectTestHost, startTestSignaling } from '../testing/startTestSignaling.js';
+import { DEFAULT_SIGNALING_SETTINGS } from '../SignalingSettings.js';
+import { connectTestHost, connectTestPlayer, startTestSignaling } from '../testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../testing/TestChecker.js';
 import type { TestPeer } from '../testing/TestPeer.js';
 import { DEFAULT_CHECK_SETTINGS, pickByStake, type RoundVerdict } from './CheckerDesk.js';
@@ -54,35 +55,223 @@ async function report(checker: TestChecker, assignment: ServerMessageOf<'check-a
 }
 
 describe('checkers', () => {
-  test('a container gets 3 distinct checkers; its probe SDP goes to each; the majority decides; a liar is the minority', async () => {
+  test('a container gets 3 distinct checkers, probed one after the other as player sessions; the majority decides; a liar is the minority', async () => {
     const { team, host, verdicts, server } = await world(3, 'checked-host');
     const assignments = await Promise.all(team.map((c) => c.peer.next('check-assignment')));
     assert.equal(new Set(assignments.map((a) => a.probeSessionId)).size, 3);
     assert.ok(assignments.every((a) => a.container === host.hostId && a.round === '1'));
-    const probes = await Promise.all([host.next('start-probe'), host.next('start-probe'), host.next('start-probe')]);
-    assert.deepEqual(probes.map((p) => p.sessionId).sort(), assignments.map((a) => a.probeSessionId).sort());
-    const first = assignments[0];
-    if (!first) throw new Error('assignment');
-    host.send({ type: 'offer', sessionId: first.probeSessionId, sdp: 'v=0 probe' });
-    assert.equal((await team[0]?.peer.next('offer'))?.sdp, 'v=0 probe');
-    team[0]?.peer.send({ type: 'answer', sessionId: first.probeSessionId, sdp: 'v=0 answer' });
-    assert.equal((await host.next('answer')).sdp, 'v=0 answer');
-    // Another checker cannot answer a probe that is not its own.
-    team[1]?.peer.send({ type: 'answer', sessionId: first.probeSessionId, sdp: 'v=0 x' });
-    assert.equal((await team[1]?.peer.next('error'))?.code, 'ATH_ERR_NOT_YOUR_SESSION');
-
-    for (const [i, ok] of [true, true, false].entries()) {
-      const checker = team[i];
-      const assignment = assignments[i];
-      if (!checker || !assignment) throw new Error('team');
+    // Held to the game's manifest, not to what the host declares.
+    assert.ok(assignments.every((a) => a.expected.game === 'neon-drift' && a.expected.fps === 60));
+    const byChecker = new Map(assignments.map((a, i) => [a.probeSessionId, i]));
+    const started: string[] = [];
+    for (const [n, ok] of [true, true, false].entries()) {
+      // The host is asked for a player's session, one at a time, on its free slot.
+      const start = await host.next('start-session');
+      assert.deepEqual(Object.keys(start).sort(), ['codecs', 'game', 'resume', 'sessionId', 'slot', 'type']);
+      assert.deepEqual(start.codecs, ['H264', 'VP8']);
+      assert.equal(start.resume, false);
+      assert.equal(start.game, 'neon-drift');
+      assert.equal(server.hub.hosts.get(host.hostId)?.slots[start.slot]?.sessionId, start.sessionId);
+      await assert.rejects(host.next('start-session', 300), 'one probe at a time per container');
+      started.push(start.sessionId);
+      const i = byChecker.get(start.sessionId) ?? assert.fail('a probe of an assignment');
+      const checker = team[i] ?? assert.fail('team');
+      const assignment = assignments[i] ?? assert.fail('assignment');
+      if (n === 0) {
+        host.send({ type: 'offer', sessionId: start.sessionId, sdp: 'v=0 probe' });
+        assert.equal((await checker.peer.next('offer')).sdp, 'v=0 probe');
+        checker.peer.send({ type: 'answer', sessionId: start.sessionId, sdp: 'v=0 answer' });
+        assert.equal((await host.next('answer')).sdp, 'v=0 answer');
+        // Another checker cannot answer a probe that is not its own.
+        const other = team[(i + 1) % 3] ?? assert.fail('team');
+        other.peer.send({ type: 'answer', sessionId: start.sessionId, sdp: 'v=0 x' });
+        assert.equal((await other.peer.next('error')).code, 'ATH_ERR_NOT_YOUR_SESSION');
+        // The host reports the probe like any session (its claim is kept beside the checkers').
+        host.send({ type: 'session-started', sessionId: start.sessionId });
+        host.send({
+          type: 'host-report',
+          sessionId: start.sessionId,
+          fpsMilli: 60_000,
+          framesSent: 120,
+          bitrateBps: 1,
+          inputIdleMs: 0,
+        });
+      }
       await report(checker, assignment, ok);
       await checker.peer.next('report-accepted');
+      // The end of a probe is a player's quit.
+      assert.deepEqual(await host.next('stop-session'), {
+        type: 'stop-session',
+        sessionId: start.sessionId,
+        reason: 'player-quit',
+      });
     }
+    assert.deepEqual([...started].sort(), assignments.map((a) => a.probeSessionId).sort());
+    await assert.rejects(host.next('error', 300), 'the host got no error for its probe messages');
     const verdict = await waitFor(() => verdicts[0]);
     assert.equal(verdict.verdict, 'ok');
     assert.equal(verdict.majority.length, 2);
     assert.deepEqual(verdict.minority, [team[2]?.account.address.toLowerCase()]);
+    assert.equal(verdict.expected?.fps, 60);
+    assert.equal(Object.values(verdict.hostClaims ?? {})[0]?.fpsMilli, 60_000);
+    const holder = server.hub.hosts.get(host.hostId)?.slots[0]?.sessionId;
+    assert.ok(holder === undefined || !started.includes(holder), 'a finished probe no longer holds its slot');
     assert.ok((server.hub.hosts.get(host.hostId)?.qualityScore ?? 0) > 0.5, 'a good round raises the neutral score');
+  });
+
+  test('to the host a probe is a player’s session: the same start and the same end', async () => {
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000, deadlineMs: 20_000 },
+    });
+    const host = await connectTestHost(server, { hostId: 'twin-host', slots: 2 });
+    const checker = await connectTestChecker(server);
+    cleanups.push(async () => {
+      host.terminate();
+      checker.peer.terminate();
+      await server.close();
+    });
+    const assignment = await checker.peer.next('check-assignment');
+    const probeStart = await host.next('start-session');
+    assert.equal(probeStart.sessionId, assignment.probeSessionId);
+    const player = await connectTestPlayer(server, secret);
+    cleanups.push(() => player.terminate());
+    player.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    const playerStart = await host.next('start-session');
+    assert.notEqual(playerStart.sessionId, probeStart.sessionId);
+    const shape = (m: Record<string, unknown>) =>
+      Object.fromEntries(Object.entries(m).map(([k, v]) => [k, k === 'sessionId' || k === 'slot' ? typeof v : v]));
+    assert.deepEqual(shape(probeStart), shape(playerStart), 'nothing in the start tells a probe from a player');
+    player.send({ type: 'quit', sessionId: playerStart.sessionId });
+    const playerStop = await host.next('stop-session');
+    checker.peer.send({ type: 'probe-done', sessionId: probeStart.sessionId });
+    const probeStop = await host.next('stop-session');
+    assert.deepEqual({ ...probeStop, sessionId: 'x' }, { ...playerStop, sessionId: 'x' });
+  });
+
+  test('a probe survives the host’s heartbeat: signaling does not stop a session it knows as a probe', async () => {
+    const { team, host } = await world(1, 'beating-host');
+    const checker = team[0] ?? assert.fail('team');
+    const assignment = await checker.peer.next('check-assignment');
+    const start = await host.next('start-session');
+    assert.equal(start.sessionId, assignment.probeSessionId);
+    // The host's heartbeat lists the slot the probe holds, as it lists a player's.
+    host.send({
+      type: 'heartbeat',
+      load: 0.5,
+      slots: [{ slot: start.slot, state: 'leased', sessionId: start.sessionId }],
+    });
+    await assert.rejects(host.next('stop-session', 500), 'the probe is not stopped as an unknown session');
+    await report(checker, assignment, true);
+    assert.equal((await host.next('stop-session')).sessionId, start.sessionId, 'it ends when its checker is done');
+  });
+
+  test('a container serving a player is checked at most every busyDeferralMs (a probe beside a player costs it frames)', async () => {
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 100, deadlineMs: 5_000, busyDeferralMs: 60_000 },
+    });
+    const host = await connectTestHost(server, { hostId: 'busy-host', slots: 2 });
+    const player = await connectTestPlayer(server, secret);
+    player.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    await host.next('start-session');
+    const checker = await connectTestChecker(server);
+    cleanups.push(async () => {
+      for (const peer of [host, player, checker.peer]) peer.terminate();
+      await server.close();
+    });
+    const first = await checker.peer.next('check-assignment');
+    await report(checker, first, true);
+    await checker.peer.next('report-accepted');
+    await assert.rejects(checker.peer.next('check-assignment', 1_500), 'no second round while the player plays');
+  });
+
+  test('a disputed session is sampled at once, busy or not, on its game; the majority’s fps reaches the meter as observations of it', async () => {
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      // One checker decides here (the sampling is tested, not the quorum).
+      checks: {
+        ...DEFAULT_CHECK_SETTINGS,
+        checkersPerContainer: 1,
+        minResponders: 1,
+        intervalMs: 100,
+        deadlineMs: 5_000,
+        busyDeferralMs: 600_000,
+      },
+    });
+    const game = (id: string) => ({
+      id,
+      title: id,
+      description: 'test game',
+      width: 1280,
+      height: 720,
+      fps: 60,
+      inputMode: 'absolute' as const,
+      audio: false,
+    });
+    const host = await connectTestHost(server, {
+      hostId: 'disputed-host',
+      slots: 2,
+      games: ['game-a', 'game-b', 'game-c', 'game-d'].map(game),
+    });
+    const player = await connectTestPlayer(server, secret);
+    const checker = await connectTestChecker(server);
+    const observations: Array<{ sessionId: string; fpsMilli: number; checker: string | undefined }> = [];
+    server.hub.on('report', (r) => {
+      if (r.source === 'checker')
+        observations.push({ sessionId: r.sessionId, fpsMilli: r.fpsMilli, checker: r.checkerAddress });
+    });
+    const verdicts: RoundVerdict[] = [];
+    server.hub.on('verdict', (verdict) => verdicts.push(verdict));
+    cleanups.push(async () => {
+      for (const peer of [host, player, checker.peer]) peer.terminate();
+      await server.close();
+    });
+    // The container's first round, then a player on game-c: no further round while it plays (busyDeferralMs).
+    const first = await checker.peer.next('check-assignment');
+    const firstProbe = await host.next('start-session');
+    await report(checker, first, true);
+    await checker.peer.next('report-accepted');
+    assert.equal((await host.next('stop-session')).sessionId, firstProbe.sessionId);
+    player.send({ type: 'play', game: 'game-c', codecs: ['H264', 'VP8'] });
+    const session = await host.next('start-session');
+    await assert.rejects(checker.peer.next('check-assignment', 1_000), 'a busy container waits for its next round');
+    assert.deepEqual(observations, []);
+
+    // Its player disputes: the checkers come now, on the session's game, beside the session (the other slot).
+    server.hub.disputeDelivery({
+      sessionId: session.sessionId,
+      hostId: host.hostId,
+      hostFpsMilli: 60_000,
+      playerFpsMilli: 0,
+      atMs: Date.now(),
+    });
+    const sample = await checker.peer.next('check-assignment', 2_000);
+    assert.equal(sample.expected.game, 'game-c');
+    const probe = await host.next('start-session');
+    assert.equal(probe.sessionId, sample.probeSessionId);
+    assert.equal(probe.game, 'game-c');
+    assert.notEqual(probe.slot, session.slot);
+    checker.peer.send({
+      type: 'check-report',
+      ...(await signTestReport({ account: checker.account, assignment: sample, ok: false, fpsMilli: 9_000 })),
+    });
+    await waitFor(() => (observations.length > 0 ? true : undefined));
+    assert.deepEqual(observations, [
+      { sessionId: session.sessionId, fpsMilli: 9_000, checker: checker.account.address.toLowerCase() },
+    ]);
+    const verdict = await waitFor(() => verdicts.find((v) => v.round === BigInt(sample.round)));
+    assert.equal(verdict.verdict, 'fail');
+    assert.deepEqual(verdict.sampled, [session.sessionId]);
   });
 
   test('forged, replayed and unassigned reports are refused', async () => {
@@ -165,7 +354,7 @@ describe('checkers', () => {
     const early = team[0];
     if (!early) throw new Error('team');
     const first = await early.peer.next('check-assignment');
-    await host.next('start-probe');
+    await host.next('start-session');
     const late = await Promise.all([connectTestChecker(server), connectTestChecker(server)]);
     cleanups.push(() => {
       for (const checker of late) checker.peer.terminate();
@@ -175,7 +364,6 @@ describe('checkers', () => {
       assert.equal(assignment.container, host.hostId);
       assert.equal(assignment.round, first.round, 'the same round, topped up');
     }
-    await Promise.all([host.next('start-probe'), host.next('start-probe')]);
     // A fourth checker finds the round full.
     const fourth = await connectTestChecker(server);
     cleanups.push(() => fourth.peer.terminate());

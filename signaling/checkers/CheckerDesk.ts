@@ -13,8 +13,10 @@
  * `probationPasses` passing ones in a row while drained lift it again. Checkers who agree with the majority
  * are credited; those in the minority are recorded.
  *
- * Probe streams reuse the session signaling (`offer`/`answer`/`ice` keyed by a probe session id) but never
- * take a slot and are never billed.
+ * A probe is a player's session as far as the host can tell (ProbeLine.ts): a free slot, the same
+ * `start-session`, one of its games at the game's own resolution and frame rate, and the container is held to
+ * that game's manifest (`gameSpecs`), not to what it declares. Probes of one container run one after the other;
+ * they are never billed.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -34,14 +36,24 @@ import type { DrainStore, ProviderDrain } from '../trust/DrainStore.js';
 import type { StakeGate, StakePosition } from '../trust/StakeGate.js';
 import { admitStake, type StakeSettings } from '../trust/stakePolicy.js';
 import { CheckReportVerifier } from './CheckReportVerifier.js';
+import { type ExpectedStream, expectedStream, type GameSpecs, type LineProbe, ProbeLine } from './ProbeLine.js';
 
 export type CheckSettings = {
   /** Between two rounds of a container. */
   intervalMs: number;
   /** 2N+1. */
   checkersPerContainer: number;
-  /** A checker that has not reported by then is replaced (once), then the round closes. */
+  /**
+   * A checker that has not reported by then is replaced (once), then the round closes. Probes of a container run
+   * one after the other, so this covers all of them.
+   */
   deadlineMs: number;
+  /** One probe holds its slot at most this long. */
+  probeTimeoutMs: number;
+  /** A container serving players is probed at most this often (a probe beside a player costs it frames). */
+  busyDeferralMs: number;
+  /** Known games' manifests (width, height, fps): what a container is held to, whatever it declares. */
+  gameSpecs: GameSpecs;
   /** Weight of the newest verdict in the quality score's moving average. */
   qualityAlpha: number;
   /** RTT at which the RTT half of a round's quality reaches 0. */
@@ -62,7 +74,10 @@ export type CheckSettings = {
 export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
   intervalMs: 60_000,
   checkersPerContainer: 3,
-  deadlineMs: 25_000,
+  deadlineMs: 45_000,
+  probeTimeoutMs: 20_000,
+  busyDeferralMs: 600_000,
+  gameSpecs: {},
   qualityAlpha: 0.3,
   rttCeilingMs: 200,
   failedVerdictsToDrain: 2,
@@ -97,23 +112,36 @@ export type RoundVerdict = {
   qualityScore: number;
   /** This verdict drained the provider. */
   drained: boolean;
-  /** What the container was held to in this round: the probed game's manifest (absent: the host's games). */
-  expected?: { game: string; width: number; height: number; fps: number };
+  /** What the container was held to in this round: the probed game's manifest. */
+  expected?: ExpectedStream;
+  /** What the host itself reported delivering (`host-report`) during each checker's probe, by checker. */
+  hostClaims?: Record<string, { fpsMilli: number; framesSent: number }>;
+  /** Live sessions whose delivery this round sampled (their players disputed it): each got the majority's fps. */
+  sampled?: string[];
   /** This verdict completed the provider's probation: its drain is lifted. */
   drainLifted: boolean;
 };
 
+/** A checker's observation of a live session, from a decided round that sampled it (hub `reportCheckerObservation`). */
+export type SessionObservation = { sessionId: string; checkerAddress: `0x${string}`; fpsMilli: number };
+
+/** A live session whose player disputes delivery: the checkers sample its host now (hub `deliveryDisputed`). */
+export type SampleRequest = { sessionId: string; hostId: string; game: string | undefined };
+
 type CheckerPeer = { peerId: string; address: `0x${string}`; stakeWei: bigint; remoteIp: string };
 
-type Probe = { sessionId: string; hostId: string; checker: CheckerPeer; round: bigint; done: boolean };
+type Probe = LineProbe & { checker: CheckerPeer; round: bigint; done: boolean };
 
 type Round = {
   hostId: string;
   round: bigint;
+  expected: ExpectedStream;
   assigned: Map<`0x${string}`, Probe>;
   reports: Map<`0x${string}`, SignedCheckReport>;
   replaced: boolean;
   timer: NodeJS.Timeout;
+  /** Live sessions of this container whose delivery the round samples. */
+  samples: Set<string>;
 };
 
 export type CheckerDeskParameters = {
@@ -129,6 +157,8 @@ export type CheckerDeskParameters = {
   onVerdict: (verdict: RoundVerdict) => void;
   /** STUN/TURN servers for a probe session (TURN credentials issued for it); none when absent. */
   iceServersFor?: (sessionId: string) => IceServerRecord[];
+  /** What a decided round's majority measured, for each live session it sampled. */
+  onObservation?: (observation: SessionObservation) => void;
 };
 
 export class CheckerDesk {
@@ -147,6 +177,11 @@ export class CheckerDesk {
   readonly #drains = new Map<string, ProviderDrain>();
   /** DrainStore writes, in order; `flush()` waits for them. */
   #writes: Promise<void> = Promise.resolve();
+  readonly #line: ProbeLine;
+  /** When each container's last round started (busy containers are checked less often). */
+  readonly #lastRoundAtMs = new Map<string, number>();
+  /** Disputed sessions waiting for the round under way on their container to end. */
+  readonly #pendingSamples = new Map<string, SampleRequest[]>();
   #closed = false;
 
   /** For the configured domain; made again if the settings' domain changes (a chain deployed after start). */
@@ -155,6 +190,13 @@ export class CheckerDesk {
   constructor(params: CheckerDeskParameters) {
     this.#p = params;
     this.#log = params.log.child({ mod: 'signaling/checkers' });
+    this.#line = new ProbeLine({
+      hosts: params.hosts,
+      send: params.send,
+      ...(params.iceServersFor ? { iceServersFor: params.iceServersFor } : {}),
+      probeTimeoutMs: params.settings.probeTimeoutMs,
+      log: this.#log,
+    });
   }
 
   get checkerCount(): number {
@@ -173,6 +215,7 @@ export class CheckerDesk {
     this.#closed = true;
     for (const timer of this.#schedule.values()) clearTimeout(timer);
     for (const round of this.#rounds.values()) clearTimeout(round.timer);
+    this.#line.close();
   }
 
   /** Resolves once every drain written so far is in the DrainStore. */
@@ -356,6 +399,8 @@ export class CheckerDesk {
   hostGone(hostId: string): void {
     clearTimeout(this.#schedule.get(hostId));
     this.#schedule.delete(hostId);
+    this.#line.hostGone(hostId);
+    this.#pendingSamples.delete(hostId);
   }
 
   /** A host left the registry for good: nothing is kept for it (its provider's drain stays). */
@@ -379,58 +424,107 @@ export class CheckerDesk {
     this.#schedule.set(hostId, timer);
   }
 
-  #startRound(hostId: string): void {
+  /**
+   * A live session's player disputes what it gets: its container is checked now, whatever its schedule and
+   * however busy it is (a probe beside the session measures what the host delivers at that moment, and the host
+   * cannot tell it from a player's), on the session's game. The decided round's majority is reported as
+   * observations of the session (`onObservation`). A round already under way may have measured before the
+   * dispute: the sampling round follows it at once. Returns whether the session is being sampled (false: the
+   * host is gone, or no checker is connected).
+   */
+  sampleSession(request: SampleRequest): boolean {
+    if (this.#closed) return false;
+    if (this.#rounds.has(request.hostId)) {
+      const pending = this.#pendingSamples.get(request.hostId) ?? [];
+      if (!pending.some((p) => p.sessionId === request.sessionId)) pending.push(request);
+      this.#pendingSamples.set(request.hostId, pending);
+      return true;
+    }
+    clearTimeout(this.#schedule.get(request.hostId));
+    this.#schedule.delete(request.hostId);
+    const started = this.#startRound(request.hostId, { samples: [request] });
+    if (!started) this.#scheduleRound(request.hostId, this.#p.settings.intervalMs);
+    return started;
+  }
+
+  #startRound(hostId: string, options: { samples?: SampleRequest[] } = {}): boolean {
     this.#schedule.delete(hostId);
     const host = this.#p.hosts.get(hostId);
-    if (host?.state !== 'up' || !host.peerId) return;
-    if (this.#rounds.has(hostId)) return;
+    if (host?.state !== 'up' || !host.peerId) return false;
+    if (this.#rounds.has(hostId)) return false;
     const available = this.#eligible(host);
     if (available.length === 0) {
       this.#log.debug({ hostId }, 'no eligible checker connected; the container waits for one');
-      return;
+      return false;
     }
+    // A probe is a real session: beside a live player it costs that player frames. While players play, the
+    // container is checked at most every `busyDeferralMs` (their own delivery reports cover the time between) —
+    // unless a player disputes its delivery: then it is checked now.
+    const last = this.#lastRoundAtMs.get(hostId);
+    const serving = host.slots.some((slot) => slot.state !== 'free' && !this.#probes.has(slot.sessionId ?? ''));
+    const sample = options.samples?.[0];
+    if (!sample && serving && last !== undefined && Date.now() - last < this.#p.settings.busyDeferralMs) {
+      this.#scheduleRound(hostId, this.#p.settings.intervalMs);
+      return false;
+    }
+    const expected = expectedStream(host, this.#p.settings.gameSpecs, sample?.game);
+    if (!expected) return false;
+    this.#lastRoundAtMs.set(hostId, Date.now());
     const round = (this.#roundCounter.get(hostId) ?? 0n) + 1n;
     this.#roundCounter.set(hostId, round);
     const chosen = pickByStake(available, this.#p.settings.checkersPerContainer);
     const state: Round = {
       hostId,
       round,
+      expected,
       assigned: new Map(),
       reports: new Map(),
       replaced: false,
       timer: setTimeout(() => this.#onDeadline(hostId), this.#p.settings.deadlineMs),
+      samples: new Set((options.samples ?? []).map((request) => request.sessionId)),
     };
     state.timer.unref();
     this.#rounds.set(hostId, state);
     for (const checker of chosen) this.#assign(host, state, checker);
-    this.#log.info({ hostId, round: String(round), checkers: chosen.map((c) => c.address) }, 'check round started');
+    this.#log.info(
+      {
+        hostId,
+        round: String(round),
+        checkers: chosen.map((c) => c.address),
+        ...(sample ? { sampling: [...state.samples] } : {}),
+      },
+      'check round started',
+    );
+    return true;
   }
 
   #assign(host: HostRecord, round: Round, checker: CheckerPeer): void {
     const probe: Probe = {
       sessionId: `0x${randomBytes(32).toString('hex')}`,
       hostId: host.hostId,
+      game: round.expected.game,
+      slot: undefined,
+      state: 'queued',
+      timer: undefined,
+      hostClaim: undefined,
       checker,
       round: round.round,
       done: false,
     };
     this.#probes.set(probe.sessionId, probe);
     round.assigned.set(checker.address, probe);
-    const advertisedFps = Math.max(...[...host.games.values()].map((g) => g.fps), 1);
     const iceServers = this.#p.iceServersFor?.(probe.sessionId) ?? [];
-    const ice = iceServers.length > 0 ? { iceServers } : {};
     this.#p.send(checker.peerId, {
       type: 'check-assignment',
       round: String(round.round),
       container: host.hostId,
       probeSessionId: probe.sessionId,
-      advertisedFps,
+      expected: round.expected,
       deadlineMs: this.#p.settings.deadlineMs,
-      ...ice,
+      ...(iceServers.length > 0 ? { iceServers } : {}),
     });
-    if (host.peerId) {
-      this.#p.send(host.peerId, { type: 'start-probe', sessionId: probe.sessionId, codecs: ['H264'], ...ice });
-    }
+    // The host hears of it as a player's session, when the probes before it are done and a slot is free.
+    this.#line.enqueue(probe);
   }
 
   #onDeadline(hostId: string): void {
@@ -490,10 +584,28 @@ export class CheckerDesk {
   #stopProbe(probe: Probe | undefined): void {
     if (!probe || probe.done) return;
     probe.done = true;
-    const host = this.#p.hosts.get(probe.hostId);
-    if (host?.peerId) this.#p.send(host.peerId, { type: 'stop-probe', sessionId: probe.sessionId });
+    this.#line.stop(probe);
     // Keep the id a little longer so late ICE from either side is recognised, not refused.
     setTimeout(() => this.#probes.delete(probe.sessionId), 10_000).unref();
+  }
+
+  /** A host's `host-report` for a probe session: its claim is kept beside the checker's measurement. */
+  hostReport(hostId: string, message: PeerMessageOf<'host-report'>): boolean {
+    const probe = this.#probes.get(message.sessionId);
+    if (!probe) return false;
+    if (probe.hostId !== hostId) {
+      throw new AthError({ code: 'ATH_ERR_NOT_YOUR_SESSION', shortMessage: 'that session is not on your host' });
+    }
+    probe.hostClaim = { fpsMilli: message.fpsMilli, framesSent: message.framesSent };
+    return true;
+  }
+
+  /** A host ended a probe session itself (its game failed, crashed, …): the slot is free; the checker sees it. */
+  probeEndedByHost(hostId: string, sessionId: string): boolean {
+    const probe = this.#probes.get(sessionId);
+    if (!probe) return false;
+    if (probe.hostId === hostId) this.#line.endedByHost(probe);
+    return true;
   }
 
   // ---- reports -----------------------------------------------------------------------------------------
@@ -573,7 +685,7 @@ export class CheckerDesk {
     let drained = false;
     let drainLifted = false;
     if (host && verdict !== 'inconclusive') {
-      const quality = verdict === 'ok' ? this.#roundQuality(host, winners) : 0;
+      const quality = verdict === 'ok' ? this.#roundQuality(round.expected.fps, winners) : 0;
       const alpha = this.#p.settings.qualityAlpha;
       this.#p.hosts.update(host.hostId, {
         qualityScore: alpha * quality + (1 - alpha) * host.qualityScore,
@@ -595,6 +707,11 @@ export class CheckerDesk {
       qualityScore: host?.qualityScore ?? 0,
       drained,
       drainLifted,
+      expected: round.expected,
+      hostClaims: Object.fromEntries(
+        [...round.assigned].flatMap(([address, probe]) => (probe.hostClaim ? [[address, probe.hostClaim]] : [])),
+      ),
+      ...(round.samples.size > 0 ? { sampled: [...round.samples] } : {}),
     };
     if (verdict !== 'inconclusive') this.#latest.set(round.hostId, result);
     this.#log.info(
@@ -609,6 +726,20 @@ export class CheckerDesk {
       'check round decided',
     );
     this.#p.onVerdict(result);
+    // The sampled sessions get what the majority measured (one checker's word alone never settles a dispute;
+    // an inconclusive round settles nothing, and the meter ends a dispute nobody settles).
+    for (const sessionId of verdict === 'inconclusive' ? [] : round.samples) {
+      for (const signed of winners) {
+        this.#p.onObservation?.({
+          sessionId,
+          checkerAddress: signed.report.checker.toLowerCase() as `0x${string}`,
+          fpsMilli: signed.report.fpsMilli,
+        });
+      }
+    }
+    const pending = this.#pendingSamples.get(round.hostId);
+    this.#pendingSamples.delete(round.hostId);
+    if (pending && this.#startRound(round.hostId, { samples: pending })) return;
     if (host) this.#scheduleRound(host.hostId, this.#p.settings.intervalMs);
   }
 
@@ -657,9 +788,9 @@ export class CheckerDesk {
     return { drained: true, drainLifted: false };
   }
 
-  /** 0..1 from the majority's median fps against the advertised rate and median RTT against the ceiling. */
-  #roundQuality(host: HostRecord, reports: SignedCheckReport[]): number {
-    const advertisedFps = Math.max(...[...host.games.values()].map((g) => g.fps), 1);
+  /** 0..1 from the majority's median fps against the game's rate and median RTT against the ceiling. */
+  #roundQuality(expectedFps: number, reports: SignedCheckReport[]): number {
+    const advertisedFps = Math.max(1, expectedFps);
     const fps = median(reports.map((r) => r.report.fpsMilli / 1000));
     const rttMs = median(reports.map((r) => r.report.rttMicros / 1000));
     return 0.5 * Math.min(1, fps / advertisedFps) + 0.5 * Math.max(0, 1 - rttMs / this.#p.settings.rttCeilingMs);

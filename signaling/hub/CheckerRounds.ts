@@ -1,8 +1,8 @@
 /**
  * The hub's side of checker rounds: a checker's messages (register with its wallet, probe SDP/ICE, probe
  * done, signed reports) go to the `CheckerDesk` (signaling/checkers), which owns the rounds, assignments and
- * verdicts; a host's probe messages (offer, ICE, start/end of a probe session) are recognised here by their
- * probe session id and relayed to the checker instead of a player.
+ * verdicts; a host's messages for a probe session (offer, ICE, start, reports, end — to the host it is a player's
+ * session) are recognised here by the probe's session id and go to the checker and the desk instead of a player.
  */
 import { AthError, type PeerMessage, type PeerMessageOf } from '../protocol/index.js';
 import type { HubContext } from './HubContext.js';
@@ -55,9 +55,19 @@ export class CheckerRounds {
     return this.#ctx.checkers.relayFromHost(this.#ctx.registration.peerHost(peer).hostId, message);
   }
 
-  /** Probe sessions never take a slot: a host's start/end of one is not a player session's. */
+  /** A probe is a session to its host, but not a player's: its start, reports and end go to the CheckerDesk. */
   isProbe(sessionId: string): boolean {
     return this.#ctx.checkers.isProbe(sessionId);
+  }
+
+  /** A host's delivery report for a probe: kept beside the checker's measurement; false: a player's session. */
+  hostReport(peer: PeerState, message: PeerMessageOf<'host-report'>): boolean {
+    return this.#ctx.checkers.hostReport(this.#ctx.registration.peerHost(peer).hostId, message);
+  }
+
+  /** A host ended a probe session itself; false: a player's session. */
+  probeEndedByHost(peer: PeerState, message: PeerMessageOf<'host-session-ended'>): boolean {
+    return this.#ctx.checkers.probeEndedByHost(this.#ctx.registration.peerHost(peer).hostId, message.sessionId);
   }
 
   checkerLeft(peer: PeerState): void {

@@ -144,10 +144,11 @@ export class PeerDispatcher {
         sessions.onSessionStarted(peer, message);
         return;
       case 'host-session-ended':
-        if (checkerRounds.isProbe(message.sessionId)) return;
+        if (checkerRounds.probeEndedByHost(peer, message)) return;
         sessions.onHostSessionEnded(peer, message);
         return;
       case 'host-report':
+        if (checkerRounds.hostReport(peer, message)) return;
         sessions.onHostReport(peer, message);
         return;
     }

@@ -141,6 +141,8 @@ export class Registration implements RegistrationPort {
     // (or that this network never knew: a signaling server that restarted without a shared store).
     for (const slot of message.slots) {
       if (!slot.sessionId || slot.state === 'free') continue;
+      // A checker's probe is a session to the host but not in the session store: the CheckerDesk ends it.
+      if (this.#ctx.checkers.isProbe(slot.sessionId)) continue;
       const session = store.sessions.get(slot.sessionId);
       if (session?.state === 'ended' || !session) {
         peer.handle.send({ type: 'stop-session', sessionId: slot.sessionId, reason: session?.endReason ?? 'error' });

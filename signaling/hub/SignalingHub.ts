@@ -90,6 +90,18 @@ export class SignalingHub {
       metrics,
       onVerdict: (verdict) => events.emit('verdict', verdict),
       iceServersFor: (sessionId) => issueIceServers({ ice: settings.ice, sessionId, nowSec: Math.floor(now() / 1000) }),
+      // What the checkers measured while sampling a disputed session goes to the meter like a report.
+      onObservation: (observation) => this.reportCheckerObservation(observation),
+    });
+    // A player disputes its delivery: the checkers sample its host now, on its game.
+    events.on('deliveryDisputed', (dispute) => {
+      const session = state.sessions.get(dispute.sessionId);
+      const sampling = this.checkers.sampleSession({
+        sessionId: dispute.sessionId,
+        hostId: dispute.hostId,
+        game: session?.game,
+      });
+      hubLog.info({ sessionId: dispute.sessionId, hostId: dispute.hostId, sampling }, 'disputed delivery: sampling');
     });
     const services: HubServices = {
       settings,

@@ -1,6 +1,6 @@
 /**
  * Signaling hands each session's peers its STUN/TURN servers: the player in `session`, the host in
- * `start-session`, a checker in `check-assignment` and its host in `start-probe` — TURN credentials issued
+ * `start-session`, a checker in `check-assignment` and its host in the probe's `start-session` — TURN credentials issued
  * for that session (its id in the username, valid for the configured TTL), a new pair for every session.
  */
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 /**
  * The ICE servers signaling hands the peers of one session: the network's STUN servers, and its TURN server
  * with credentials issued for that session alone (turnCredentials.ts). Players get them in `session`, render
- * hosts in `start-session`, checkers in `check-assignment` (and their host in `start-probe`).
+ * hosts in `start-session`, checkers in `check-assignment` (and their host in the probe's `start-session`).
  */
 import type { IceServerRecord, IceTransportPolicyName } from '../protocol/index.js';
 import { issueTurnCredentials } from './turnCredentials.js';

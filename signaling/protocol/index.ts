@@ -76,6 +76,7 @@ export {
   checkerRegistrationMessage,
   EndReason,
   type EndReasonName,
+  ExpectedStreamFields,
   GameId,
   GameInfo,
   type GameInfoRecord,
@@ -121,11 +122,8 @@ export {
   decodeProbePong,
   encodeProbePing,
   encodeProbePong,
-  PROBE_MAX_DURATION_MS,
   PROBE_PING_BYTES,
   PROBE_PING_CHANNEL,
-  PROBE_VIDEO_HEIGHT,
-  PROBE_VIDEO_WIDTH,
   type ProbePing,
 } from './probePing.js';
 export { ProviderHostView, type ProviderStatus, ProviderStatusBody } from './providerStatus.js';
@@ -135,6 +133,7 @@ export {
   CheckRoundsBody,
   CheckRoundView,
   OperatorRewardsBody,
+  OperatorTrustView,
   RewardKindName,
   RewardPeriodView,
   RewardShareView,
@@ -144,6 +143,7 @@ export {
   SlashesBody,
   SlashKindName,
   SlashStateName,
+  SlashSummaryView,
   SlashView,
 } from './trustBodies.js';
 export {

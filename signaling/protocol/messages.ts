@@ -372,16 +372,28 @@ export const ProbeDone = message('probe-done', { sessionId: SessionId });
 
 export const CheckerRegistered = message('checker-registered', { checkerAddress: Address });
 
+/** What a container owes in a round: one of its games, at that game's manifest size and rate. */
+export const ExpectedStreamFields = Type.Object(
+  {
+    game: GameId,
+    width: Type.Integer({ minimum: 160, maximum: 7680 }),
+    height: Type.Integer({ minimum: 90, maximum: 4320 }),
+    fps: Type.Integer({ minimum: 1, maximum: 240 }),
+  },
+  { additionalProperties: false },
+);
+
 /**
- * Measure this container in this round. An `offer` for `probeSessionId` follows from the container: answer
- * it, measure, send `check-report`, then `probe-done`.
+ * Measure this container in this round. The container streams `expected.game` to `probeSessionId` as it would
+ * to a player (it is told nothing else: to the host it is a player's session); its `offer` follows when the
+ * probes before this one are done: answer it, measure, send `check-report`, then `probe-done`.
  */
 export const CheckAssignment = message('check-assignment', {
   round: Uint64String,
   container: HostId,
   probeSessionId: SessionId,
-  /** What the container advertises; a checker judges `ok` against it. */
-  advertisedFps: Type.Integer({ minimum: 1, maximum: 240 }),
+  /** What the container owes (the game's manifest, not the host's word); a checker judges `ok` against it. */
+  expected: ExpectedStreamFields,
   deadlineMs: Type.Integer({ minimum: 1000 }),
   /** STUN/TURN servers for the probe's peer connection (TURN credentials issued for the probe session). */
   iceServers: Type.Optional(IceServers),
@@ -407,15 +419,6 @@ export const StartSession = message('start-session', {
 });
 
 export const StopSession = message('stop-session', { sessionId: SessionId, reason: EndReason });
-
-/** Serve a checker's probe: a low-cost stream on its own peer connection, outside the slots. */
-export const StartProbe = message('start-probe', {
-  sessionId: SessionId,
-  codecs: Type.Array(Codec, { minItems: 1, maxItems: 2 }),
-  iceServers: Type.Optional(IceServers),
-});
-
-export const StopProbe = message('stop-probe', { sessionId: SessionId });
 
 // ---- unions and registries -----------------------------------------------------------------------------
 
@@ -456,8 +459,6 @@ export const SERVER_MESSAGES = {
   registered: Registered,
   'start-session': StartSession,
   'stop-session': StopSession,
-  'start-probe': StartProbe,
-  'stop-probe': StopProbe,
   'checker-registered': CheckerRegistered,
   'check-assignment': CheckAssignment,
   'report-accepted': ReportAccepted,

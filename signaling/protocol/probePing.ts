@@ -1,11 +1,14 @@
 /**
- * RTT pings on a checker's probe stream. A probe is offered exactly like a player's session, so a checker
- * measures the path players get: it pings on the same `input` data channel with the same 13-byte binary
- * ping the player's page uses (PingInput / PongInput of the input format), and the render host echoes it:
+ * RTT pings on a checker's probe stream. A probe is a player's session to the host, so a checker measures the
+ * path players get: it pings on the same `input` data channel with the same 13-byte binary ping the player's
+ * page uses (PingInput / PongInput of the input format), and the render host echoes it:
  *
  *   byte 0      kind: 16 = ping (checker → host), 17 = pong (host → checker)
  *   bytes 1..4  u32 LE id, chosen by the pinger
- *   bytes 5..12 f64 LE sentAtMs, the pinger's own clock; echoed unchanged, so RTT = now − sentAtMs
+ *   bytes 5..12 f64 LE sentAtMs, the pinger's own clock; echoed
+ *
+ * A checker does not trust the echoed time (a host could forge it to look closer): it picks unpredictable ids
+ * and measures RTT from its own record of when it sent each id.
  *
  * One format, one decoder: these helpers only name the probe's use of it.
  */
@@ -17,13 +20,6 @@ export const PROBE_PING_CHANNEL = 'input';
 
 /** Size of a ping and of a pong, in bytes. */
 export const PROBE_PING_BYTES = PingInput.size;
-
-/** The probe's test card: small and cheap, at the host's advertised frame rate. */
-export const PROBE_VIDEO_WIDTH = 320;
-export const PROBE_VIDEO_HEIGHT = 180;
-
-/** A render host ends a probe stream on its own after this long, whether or not `stop-probe` came. */
-export const PROBE_MAX_DURATION_MS = 60_000;
 
 export type ProbePing = { id: number; sentAtMs: number };
 

@@ -6,6 +6,7 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Address } from './messages.js';
 import { WeiString } from './money.js';
+import { OperatorTrustView } from './trustBodies.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -96,6 +97,8 @@ export const ProviderStatusBody = Type.Object({
       { maxItems: 1000 },
     ),
   }),
+  /** Its checks, slashes (with their evidence's size) and rewards (edge/economy/trustRoutes.ts). */
+  trust: OperatorTrustView,
 });
 
 export type ProviderStatus = Static<typeof ProviderStatusBody>;

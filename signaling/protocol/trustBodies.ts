@@ -149,6 +149,40 @@ export const OperatorRewardsBody = obj({
   shares: Type.Array(RewardShareView, { maxItems: 1000 }),
 });
 
+/** A slash as a provider or checker sees it in its status (the evidence itself: `GET /api/slashes`). */
+export const SlashSummaryView = obj({
+  kind: SlashKindName,
+  state: SlashStateName,
+  reason: Type.String(),
+  container: Nullable(Type.String()),
+  round: Nullable(Uint64String),
+  amountWei: WeiString,
+  slashedWei: Nullable(WeiString),
+  fromRewardsWei: Nullable(WeiString),
+  fromStakeWei: Nullable(WeiString),
+  barredUntilSec: Nullable(Uint64String),
+  evidenceHash: Bytes32,
+  /** Signed reports in the evidence (a container's failing majority, or a checker's contradicted reports). */
+  evidenceReports: Type.Integer({ minimum: 0 }),
+  txHash: Nullable(Bytes32),
+  createdAt: Time,
+});
+
+/** What earned trust says about one operator: its checks, its slashes, its rewards and the schedule. */
+export const OperatorTrustView = obj({
+  schedule: RewardsScheduleView,
+  rewards: obj({
+    claimableWei: WeiString,
+    paidWei: WeiString,
+    barredUntilSec: Nullable(Uint64String),
+    recent: Type.Array(RewardShareView, { maxItems: 20 }),
+  }),
+  slashes: Type.Array(SlashSummaryView, { maxItems: 100 }),
+  /** Its containers' latest decided rounds. */
+  checks: Type.Array(CheckRoundView, { maxItems: 20 }),
+});
+
+export type OperatorTrustView = Static<typeof OperatorTrustView>;
 export type CheckRoundsBody = Static<typeof CheckRoundsBody>;
 export type CheckReportsBody = Static<typeof CheckReportsBody>;
 export type SlashesBody = Static<typeof SlashesBody>;

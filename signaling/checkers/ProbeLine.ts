@@ -1,0 +1,183 @@
+/**
+ * Checkers' probes as the host sees them: player sessions. A probe takes a free slot of the container (leased
+ * like a player's, so matchmaking never double-books it), and the host gets the very `start-session` a player's
+ * lease sends — a random one of its games, the codecs a browser asks for, `resume: false`, the same ICE
+ * servers — then the checker's answer and ICE, and at the end the `stop-session` a player's quit sends. Nothing
+ * tells the host it is being measured, so it cannot serve the check better than it serves players: it streams
+ * the real game at its real resolution and frame rate.
+ *
+ * That costs what a player's stream costs (≈½ core at 720p60 on the machine this was built on), so probes are
+ * short and run one at a time per container, on free slots only: a container with every slot busy is serving
+ * players, and its round waits for a slot until its deadline (then it is inconclusive, which changes nothing).
+ */
+import { randomInt } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { CodecName, IceServerRecord, ServerMessage } from '../protocol/index.js';
+import type { HostRecord } from '../store/HostRegistry.js';
+import type { HostStore } from '../store/SignalingStore.js';
+
+/** What a container is held to in a round: its game's manifest, not what the host says about it. */
+export type ExpectedStream = { game: string; width: number; height: number; fps: number };
+
+/** The size and rate of known games, from their manifests (the edge fills it from the render host catalogue). */
+export type GameSpecs = Readonly<Record<string, { width: number; height: number; fps: number }>>;
+
+/** The codecs a browser that decodes both asks for (the player SDK's default order). */
+export const PROBE_CODECS: CodecName[] = ['H264', 'VP8'];
+
+/**
+ * Picks the round's game — `preferred` when the host serves it (a sampled session's), else one of the host's at
+ * random — and what it owes: the manifest's spec when known.
+ */
+export function expectedStream(host: HostRecord, specs: GameSpecs, preferred?: string): ExpectedStream | undefined {
+  const games = [...host.games.values()];
+  if (games.length === 0) return undefined;
+  const game = (preferred === undefined ? undefined : host.games.get(preferred)) ?? games[randomInt(games.length)];
+  if (!game) return undefined;
+  const spec = specs[game.id];
+  return {
+    game: game.id,
+    width: spec?.width ?? game.width,
+    height: spec?.height ?? game.height,
+    fps: spec?.fps ?? game.fps,
+  };
+}
+
+export type LineProbe = {
+  sessionId: string;
+  hostId: string;
+  game: string;
+  /** Set while it holds a slot. */
+  slot: number | undefined;
+  state: 'queued' | 'running' | 'done';
+  timer: NodeJS.Timeout | undefined;
+  /** The last delivery the host claimed for it (`host-report`): the host's word, kept beside the checker's. */
+  hostClaim: { fpsMilli: number; framesSent: number } | undefined;
+};
+
+export type ProbeLineParameters = {
+  hosts: HostStore;
+  send: (peerId: string, message: ServerMessage) => void;
+  iceServersFor?: (sessionId: string) => IceServerRecord[];
+  /** A probe holds its slot at most this long (then it is stopped as a player's quit would). */
+  probeTimeoutMs: number;
+  /** Between two looks for a free slot when the container has none. */
+  slotRetryMs?: number;
+  log: Logger;
+};
+
+export class ProbeLine {
+  readonly #p: ProbeLineParameters;
+  /** Per container: its probes in order; the first not done runs, the others wait. */
+  readonly #lines = new Map<string, LineProbe[]>();
+  readonly #retry = new Map<string, NodeJS.Timeout>();
+  #closed = false;
+
+  constructor(params: ProbeLineParameters) {
+    this.#p = params;
+  }
+
+  /** Queues a probe of the container; it starts when the ones before it are done and a slot is free. */
+  enqueue(probe: LineProbe): void {
+    const line = this.#lines.get(probe.hostId) ?? [];
+    line.push(probe);
+    this.#lines.set(probe.hostId, line);
+    void this.#pump(probe.hostId);
+  }
+
+  /** Ends a probe (measured, given up, its checker gone): the host gets a player's quit; the next one starts. */
+  stop(probe: LineProbe): void {
+    const wasRunning = probe.state === 'running';
+    this.#finish(probe);
+    const host = this.#p.hosts.get(probe.hostId);
+    if (wasRunning && host?.peerId) {
+      this.#p.send(host.peerId, { type: 'stop-session', sessionId: probe.sessionId, reason: 'player-quit' });
+    }
+    void this.#pump(probe.hostId);
+  }
+
+  /** The host ended a probe session itself (the game failed to start, crashed, …): its slot is free again. */
+  endedByHost(probe: LineProbe): void {
+    this.#finish(probe);
+    void this.#pump(probe.hostId);
+  }
+
+  /** The host went away: its probes are over (their slots went with it). */
+  hostGone(hostId: string): void {
+    for (const probe of this.#lines.get(hostId) ?? []) {
+      probe.slot = undefined;
+      this.#finish(probe);
+    }
+    this.#lines.delete(hostId);
+    clearTimeout(this.#retry.get(hostId));
+    this.#retry.delete(hostId);
+  }
+
+  close(): void {
+    this.#closed = true;
+    for (const timer of this.#retry.values()) clearTimeout(timer);
+    for (const line of this.#lines.values()) for (const probe of line) clearTimeout(probe.timer);
+  }
+
+  #finish(probe: LineProbe): void {
+    if (probe.state === 'done') return;
+    probe.state = 'done';
+    clearTimeout(probe.timer);
+    if (probe.slot !== undefined) {
+      this.#p.hosts.release(probe.hostId, probe.slot, probe.sessionId);
+      probe.slot = undefined;
+    }
+    const line = this.#lines.get(probe.hostId);
+    if (line) {
+      const left = line.filter((p) => p.state !== 'done');
+      if (left.length === 0) this.#lines.delete(probe.hostId);
+      else this.#lines.set(probe.hostId, left);
+    }
+  }
+
+  async #pump(hostId: string): Promise<void> {
+    if (this.#closed) return;
+    const line = this.#lines.get(hostId);
+    if (!line || line.some((p) => p.state === 'running')) return;
+    const next = line.find((p) => p.state === 'queued');
+    if (!next) return;
+    const host = this.#p.hosts.get(hostId);
+    if (host?.state !== 'up' || !host.peerId) return;
+    const slot = host.slots.find((s) => s.state === 'free')?.slot;
+    const leased = slot !== undefined && (await this.#p.hosts.tryLease(hostId, slot, next.sessionId));
+    // The line may have moved while the lease was taken (a shared store answers asynchronously).
+    if (next.state !== 'queued' || this.#closed) {
+      if (leased && slot !== undefined) this.#p.hosts.release(hostId, slot, next.sessionId);
+      return;
+    }
+    if (!leased || slot === undefined) {
+      // Every slot serves a player: wait for one to come free (the round's deadline bounds the wait).
+      clearTimeout(this.#retry.get(hostId));
+      const timer = setTimeout(() => {
+        this.#retry.delete(hostId);
+        void this.#pump(hostId);
+      }, this.#p.slotRetryMs ?? 2_000);
+      timer.unref();
+      this.#retry.set(hostId, timer);
+      return;
+    }
+    next.state = 'running';
+    next.slot = slot;
+    next.timer = setTimeout(() => {
+      this.#p.log.info({ hostId, sessionId: next.sessionId }, 'probe over its time: stopped');
+      this.stop(next);
+    }, this.#p.probeTimeoutMs);
+    next.timer.unref();
+    const iceServers = this.#p.iceServersFor?.(next.sessionId) ?? [];
+    // Exactly what a player's lease sends (Matchmaking): nothing marks it as a check.
+    this.#p.send(host.peerId, {
+      type: 'start-session',
+      sessionId: next.sessionId,
+      slot,
+      game: next.game,
+      codecs: [...PROBE_CODECS],
+      resume: false,
+      ...(iceServers.length > 0 ? { iceServers } : {}),
+    });
+  }
+}
