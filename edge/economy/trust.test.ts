@@ -24,7 +24,7 @@ import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
 import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
 import { sessionAuthTypes, sessionEscrowDomain } from '../../signaling/protocol/index.js';
-import { connectTestHost } from '../../signaling/testing/startTestSignaling.js';
+import { connectTestHost, connectTestPlayer } from '../../signaling/testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../../signaling/testing/TestChecker.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { athTokenAbi, DEFAULT_MIN_STAKES_WEI, stakingRegistryAbi, tierId } from '../chain/index.js';
@@ -60,6 +60,7 @@ let config: EdgeConfig;
 const checkers: TestChecker[] = [];
 const checkerKeys: Hex[] = [];
 const peers: TestPeer[] = [];
+const tokenSecret = randomBytes(32);
 
 async function until<T>(what: string, read: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -208,7 +209,7 @@ before(async () => {
   server = await startSignaling({
     settings: {
       ...DEFAULT_SIGNALING_SETTINGS,
-      tokenSecret: randomBytes(32),
+      tokenSecret,
       heartbeatIntervalMs: 600_000,
       checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 200, deadlineMs: 20_000, domain: economy.checkerDomain },
     },
@@ -285,6 +286,49 @@ describe('slashing on confirmed verdicts', { timeout: 120_000 }, () => {
     assert.deepEqual(await journalTotals(economy.ledger, provider.address.toLowerCase() as Address), {
       'slash:debit': third,
     });
+    // A player of its game waits (it is the only host of the game) ...
+    const player = await connectTestPlayer(server, tokenSecret);
+    peers.push(player);
+    player.send({ type: 'play', game: 'neon-drift', codecs: ['H264'] });
+    await player.next('queued');
+    // ... and passing checks alone do not bring it back: they lift the verdicts' drain (probation), not the
+    // slashed stake's shortfall. (The lying checker may be gone by now, slashed below its tier: the others answer.)
+    for (let pass = 0; server.hub.checkers.drainOf(provider.address) !== undefined; pass++) {
+      assert.ok(pass < 6, 'probation passed within a few rounds');
+      await Promise.all(
+        checkers.map(async (checker) => {
+          for (;;) {
+            const assignment = await checker.peer.next('check-assignment', 25_000).catch(() => undefined);
+            if (!assignment) return;
+            if (assignment.container !== failing) continue;
+            checker.peer.send({
+              type: 'check-report',
+              ...(await signTestReport({
+                account: checker.account,
+                assignment,
+                ok: true,
+                domain: economy.checkerDomain,
+              })),
+            });
+            return;
+          }
+        }),
+      );
+      await until(
+        'the round decided',
+        async () => ((server.hub.checkers.drainOf(provider.address)?.probationPasses ?? 3) > pass ? true : undefined),
+        25_000,
+      ).catch(() => undefined);
+    }
+    assert.equal(server.hub.hosts.get(failing)?.drained, true, 'still out: its stake is short of its tier');
+    // (The host still gets its checks' probes: to it they are sessions like a player's.)
+    await assert.rejects(player.next('session', 1_000), 'the waiting player is not sent to it');
+    // It tops the slashed third up: back in matching, and the waiting player is served by it.
+    await stake(provider, 'software', third);
+    const assigned = await player.next('session', 20_000);
+    assert.equal(assigned.hostId, failing);
+    assert.equal(server.hub.hosts.get(failing)?.drained, false);
+    player.terminate();
     host.terminate();
   });
 
