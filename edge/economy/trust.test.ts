@@ -23,7 +23,7 @@ import { type Address, type Hex, type PrivateKeyAccount, parseEventLogs } from '
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
 import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
-import { sessionAuthTypes, sessionEscrowDomain } from '../../signaling/protocol/index.js';
+import { type ProviderStatus, sessionAuthTypes, sessionEscrowDomain } from '../../signaling/protocol/index.js';
 import { connectTestHost, connectTestPlayer } from '../../signaling/testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../../signaling/testing/TestChecker.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
@@ -40,6 +40,7 @@ import {
   listSlashes,
   SYSTEM_ACCOUNTS,
 } from '../ledger/index.js';
+import { formatProviderStatus } from '../provider/formatProviderStatus.js';
 import { meterSigner, meterTick } from '../settler/testing/settlementWorld.js';
 import { RewardsJob } from './RewardsJob.js';
 import { parseSlashEvidence } from './slashEvidence.js';
@@ -286,6 +287,21 @@ describe('slashing on confirmed verdicts', { timeout: 120_000 }, () => {
     assert.deepEqual(await journalTotals(economy.ledger, provider.address.toLowerCase() as Address), {
       'slash:debit': third,
     });
+    // The provider sees the slash with its evidence: `GET /api/providers/:address` and `ath-edge provider status`.
+    const status = (await (
+      await fetch(`${server.httpUrl}/api/providers/${provider.address}`)
+    ).json()) as ProviderStatus;
+    const shown = status.trust.slashes.find((s) => s.kind === 'downtime');
+    assert.deepEqual(
+      shown && [shown.state, shown.container, shown.slashedWei, shown.evidenceReports, shown.evidenceHash],
+      ['confirmed', failing, String(third), 2, slash.evidenceHash],
+    );
+    assert.ok(status.trust.checks.some((round) => round.container === failing && !round.ok));
+    assert.ok(BigInt(status.trust.schedule.nextEpochStartSec) > BigInt(status.trust.schedule.chainNowSec));
+    const printed = formatProviderStatus(status);
+    assert.match(printed, new RegExp(`downtime ${failing} round \\d+: .* confirmed`));
+    assert.ok(printed.includes(`evidence ${slash.evidenceHash} (2 signed report(s)`), printed);
+    assert.match(printed, /Rewards: +0 ATH claimable/);
     // A player of its game waits (it is the only host of the game) ...
     const player = await connectTestPlayer(server, tokenSecret);
     peers.push(player);
@@ -361,6 +377,15 @@ describe('slashing on confirmed verdicts', { timeout: 120_000 }, () => {
         ['downtime', provider.address.toLowerCase(), 'confirmed'],
       ].sort(),
     );
+    // The checker sees it too, with its evidence (its contradicted reports and the majorities they contradicted).
+    const status = (await (
+      await fetch(`${server.httpUrl}/api/providers/${liar.account.address}`)
+    ).json()) as ProviderStatus;
+    const shown = status.trust.slashes.find((s) => s.kind === 'checker-lie');
+    assert.equal(shown?.barredUntilSec, String(barredUntil));
+    assert.ok((shown?.evidenceReports ?? 0) >= 4, `2 lies and the majorities: ${shown?.evidenceReports}`);
+    assert.equal(status.trust.rewards.barredUntilSec, String(barredUntil));
+    assert.match(formatProviderStatus(status), /barred until \d{4}-/);
     // Below the checker tier after the slash, signaling dropped it; topped up, it checks again.
     await liar.peer.closed();
     await stake(liar.account, 'checker', slash.slashedWei ?? 0n);
