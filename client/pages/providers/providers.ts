@@ -147,6 +147,12 @@ function render(status: ProviderStatusView): void {
   );
   set('slashes', String(status.slashes.count));
   set('slashes-detail', status.slashes.count ? `${formatAth(status.slashes.slashedWei)} taken` : 'none');
+  const { rewards, schedule } = status.trust;
+  set('rewards', formatAth(rewards.claimableWei));
+  set(
+    'rewards-detail',
+    `${formatAth(rewards.paidWei)} paid so far · epoch ${schedule.epoch} ends ${new Date(Number(schedule.nextEpochStartSec) * 1000).toLocaleString()}${rewards.barredUntilSec ? ` · barred until ${new Date(Number(rewards.barredUntilSec) * 1000).toLocaleString()}` : ''}`,
+  );
 
   const hosts = byId('hosts', HTMLTableSectionElement);
   hosts.replaceChildren(
@@ -179,8 +185,16 @@ function render(status: ProviderStatusView): void {
   );
   const slashes = byId('slash-list', HTMLTableSectionElement);
   slashes.replaceChildren(
-    ...status.slashes.list.map((slash) =>
-      row([new Date(slash.createdAt).toLocaleString(), formatAth(slash.amountWei), slash.state, slash.reason]),
+    ...status.trust.slashes.map((slash) =>
+      row([
+        new Date(slash.createdAt).toLocaleString(),
+        slash.kind,
+        slash.container ? `${slash.container}${slash.round ? ` · ${slash.round}` : ''}` : '',
+        formatAth(slash.slashedWei ?? slash.amountWei),
+        slash.state,
+        `${slash.evidenceHash.slice(0, 10)}… · ${slash.evidenceReports} signed reports`,
+        slash.reason,
+      ]),
     ),
   );
 }
