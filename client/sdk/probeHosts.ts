@@ -3,6 +3,8 @@
  * to each host's probe endpoint (an echo), `samples` round trips one after another, the median kept. Any
  * sample that times out makes the host unreachable (null): a host that cannot answer in time is not one
  * to stream from. All candidates are measured at once, so the whole probe takes about one host's time.
+ * Each sample is a fresh random nonce and only its exact echo ends the sample: a host that sends frames before
+ * it is asked (to look 0 ms away and win the match) measures its real round trip all the same.
  */
 import type { ServerMessageOf } from '../../signaling/protocol/index.js';
 
@@ -25,6 +27,12 @@ export type ProbeHostsParameters = {
   createSocket?: (url: string) => SocketLike;
   now?: () => number;
 };
+
+/** 16 random bytes as hex (the browser's and Node's Web Crypto). */
+function randomNonce(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
 
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -49,6 +57,7 @@ function probeOne(
     }
     const rtts: number[] = [];
     let sentAt = 0;
+    let nonce = '';
     let timer: ReturnType<typeof setTimeout> | undefined;
     let settled = false;
     const finish = (value: number | null) => {
@@ -68,13 +77,17 @@ function probeOne(
       timer = setTimeout(() => finish(null), timeoutMs);
     };
     const sendSample = () => {
+      nonce = randomNonce();
       sentAt = now();
-      socket.send(String(rtts.length));
+      socket.send(nonce);
       arm();
     };
     arm(); // the connection itself must come within the timeout too
     socket.onopen = () => sendSample();
-    socket.onmessage = () => {
+    socket.onmessage = (event) => {
+      // Anything but the echo of this sample's nonce (early frames, a replayed one) is not an answer.
+      if (typeof event.data !== 'string' || event.data !== nonce) return;
+      nonce = '';
       rtts.push(now() - sentAt);
       if (rtts.length >= samples) finish(median(rtts));
       else sendSample();
