@@ -18,6 +18,8 @@ export const ClientErrorCode = {
   noGame: 'ATH_ERR_NO_GAME',
   /** The player was closed. */
   closed: 'ATH_ERR_PLAYER_CLOSED',
+  /** Signaling offered a session dearer than the player's price ceiling: the wallet did not sign it. */
+  priceAboveCeiling: 'ATH_ERR_PRICE_ABOVE_CEILING',
   /** The client bundle could not be built (esbuild). */
   build: 'ATH_ERR_CLIENT_BUILD',
 } as const;

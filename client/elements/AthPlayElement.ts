@@ -14,6 +14,8 @@
  *   relay        stream through the network's TURN relay only (needs a TURN server in signaling's config)
  * Events (bubbling, composed; `event.data` — also `event.detail`): ready, queued, playing, stats, ended, error.
  */
+
+import { formatAthPerHour } from '../../signaling/protocol/money.js';
 import {
   AthPlayer,
   type AthPlayerEventMap,
@@ -111,6 +113,8 @@ export class AthPlayElement extends HTMLElement {
   #settings: PlaySettings | undefined;
   #showStats = false;
   #queuePosition = 0;
+  /** The price of the session being started (shown before the wallet signs anything). */
+  #priceWeiPerSec: bigint | undefined;
   #message: { text: string; kind: 'info' | 'error' | 'queued' } | undefined;
   #noticeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -333,6 +337,10 @@ export class AthPlayElement extends HTMLElement {
         this.#queuePosition = event.data.position;
         this.#render();
       }),
+      player.on('session', (event) => {
+        this.#priceWeiPerSec = BigInt(event.data.priceWeiPerSec);
+        this.#render();
+      }),
       player.on('ended', (event) => {
         this.#message = { text: event.data.message, kind: 'info' };
         this.#render();
@@ -421,7 +429,13 @@ export class AthPlayElement extends HTMLElement {
       case 'requesting':
         return { text: 'Finding a render host…', kind: 'info' };
       case 'starting':
-        return { text: 'Starting the stream…', kind: 'info' };
+        return {
+          text:
+            this.#priceWeiPerSec === undefined
+              ? 'Starting the stream…'
+              : `Starting the stream… ${formatAthPerHour(this.#priceWeiPerSec)}`,
+          kind: 'info',
+        };
       case 'closed':
         return { text: '', kind: 'info' };
       default:

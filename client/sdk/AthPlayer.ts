@@ -21,6 +21,7 @@ import {
   type StreamEncoderName,
   StreamInfoInput,
   toAthError,
+  weiToString,
 } from '../../signaling/protocol/index.js';
 import { ClientErrorCode } from '../errors.js';
 import { type CodecPreference, decodableCodecs, insistedCodec, orderCodecs } from './codecs.js';
@@ -402,7 +403,9 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       return;
     }
     try {
-      const { auth, signature } = await wallet.signSessionAuth(message.sessionId as `0x${string}`, terms);
+      const { auth, signature } = await wallet.signSessionAuth(message.sessionId as `0x${string}`, terms, {
+        maxPriceWeiPerSec: this.settings.maxPriceWeiPerSec,
+      });
       this.#signaling?.send({
         type: 'session-auth',
         sessionId: message.sessionId,
@@ -417,6 +420,12 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
         signature,
       });
     } catch (error) {
+      if (isAthError(error) && error.code === ClientErrorCode.priceAboveCeiling) {
+        // Dearer than the player agreed to: nothing signed, and the session is given back at once.
+        if (this.#session?.id === message.sessionId) this.#failSession(error.code, error.shortMessage);
+        else this.#signaling?.send({ type: 'quit', sessionId: message.sessionId });
+        return;
+      }
       this.#report(ClientErrorCode.http, { details: `signing the session authorization failed: ${String(error)}` });
     }
   }
@@ -682,7 +691,10 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       ...(intent.resumeSessionId && intent.resumeSessionId === this.#session?.id && this.#state === 'playing'
         ? { keepStream: true }
         : {}),
-      ...(this.settings.token ? { playToken: this.settings.token } : {}),
+      // The player pays: no host dearer than its ceiling (a studio's play token pays on the studio's terms).
+      ...(this.settings.token
+        ? { playToken: this.settings.token }
+        : { maxPriceWeiPerSec: weiToString(this.settings.maxPriceWeiPerSec) }),
       ...browserTimeZone(),
     });
   }
@@ -803,8 +815,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     session.iceServers = message.iceServers;
     session.iceTransportPolicy = message.iceTransportPolicy;
     this.#mark('session');
-    if (message.payment) void this.#authorize(message);
     if (this.#state !== 'playing') this.#setState('starting');
+    // The price is shown (the `session` event) before the wallet is asked to sign anything.
     this.emit(
       new PlayerSessionEvent({
         sessionId: session.id,
@@ -815,6 +827,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
         priceWeiPerSec: message.priceWeiPerSec,
       }),
     );
+    if (message.payment) void this.#authorize(message);
   }
 
   async #onOffer(message: ServerMessageOf<'offer'>): Promise<void> {

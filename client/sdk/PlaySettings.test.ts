@@ -30,6 +30,13 @@ describe('PlaySettings', () => {
     assert.equal(both.muted, false);
   });
 
+  test('the price ceiling: ATH per hour from the attribute, never from the URL (a link must not raise it)', () => {
+    assert.equal(parse({ 'max-price': '2.5' }).maxPriceWeiPerSec, (25n * 10n ** 17n) / 3600n);
+    assert.equal(parse({}, 'max-price=1000').maxPriceWeiPerSec, DEFAULT_PLAY_SETTINGS.maxPriceWeiPerSec);
+    assert.equal(parse({ 'max-price': '-1' }).maxPriceWeiPerSec, DEFAULT_PLAY_SETTINGS.maxPriceWeiPerSec);
+    assert.equal(parse({ 'max-price': '0' }).maxPriceWeiPerSec, DEFAULT_PLAY_SETTINGS.maxPriceWeiPerSec);
+  });
+
   test('token and server never come from the URL', () => {
     const s = parse({}, 'token=abc.def&server=http://evil.example');
     assert.equal(s.token, undefined);

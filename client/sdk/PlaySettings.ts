@@ -27,6 +27,12 @@ export type PlaySettings = {
   readonly diagnostics: boolean;
   /** Stream through the network's TURN relay only (hides this player's addresses; proves the relay path). */
   readonly relay: boolean;
+  /**
+   * The most this player pays, in wei per second: sent with Play (signaling offers no dearer host) and checked by
+   * the wallet before it signs (a hostile server's terms above it are never signed). Attribute `max-price`, in ATH
+   * per hour; never from the URL (a link must not raise what the player pays).
+   */
+  readonly maxPriceWeiPerSec: bigint;
 };
 
 /** The names that are both attributes of `<ath-play>` and (except token/server) URL parameters. */
@@ -40,6 +46,7 @@ export const PLAY_SETTING_NAMES = [
   'diagnostics',
   'server',
   'relay',
+  'max-price',
 ] as const;
 export type PlaySettingName = (typeof PLAY_SETTING_NAMES)[number];
 
@@ -62,6 +69,8 @@ export const DEFAULT_PLAY_SETTINGS: Omit<PlaySettings, 'server'> = {
   stats: false,
   diagnostics: true,
   relay: false,
+  // 10 ATH per hour (the embedded network's hosts ask 1).
+  maxPriceWeiPerSec: (10n * 10n ** 18n) / 3600n,
 };
 
 const GAME_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -84,6 +93,14 @@ function pick<T extends string>(value: string | undefined, allowed: readonly T[]
 function flag(value: string | undefined, fallback: boolean): boolean {
   if (value === undefined) return fallback;
   return !['false', '0', 'off', 'no'].includes(value.trim().toLowerCase());
+}
+
+/** ATH per hour (a decimal like `2.5`) as wei per second, rounded down; the fallback when it does not parse. */
+function pricePerHour(value: string | undefined, fallback: bigint): bigint {
+  const match = /^(\d{1,9})(?:\.(\d{1,18}))?$/.exec(value?.trim() ?? '');
+  if (!match) return fallback;
+  const wei = BigInt(match[1] ?? '0') * 10n ** 18n + BigInt((match[2] ?? '').padEnd(18, '0'));
+  return wei > 0n ? wei / 3600n : fallback;
 }
 
 function httpBase(value: string | undefined, fallback: string): string {
@@ -112,5 +129,6 @@ export function parsePlaySettings({ attribute, urlParams, defaultServer }: Parse
     stats: flag(raw('stats'), DEFAULT_PLAY_SETTINGS.stats),
     diagnostics: flag(raw('diagnostics'), DEFAULT_PLAY_SETTINGS.diagnostics),
     relay: flag(raw('relay'), DEFAULT_PLAY_SETTINGS.relay),
+    maxPriceWeiPerSec: pricePerHour(raw('max-price'), DEFAULT_PLAY_SETTINGS.maxPriceWeiPerSec),
   };
 }

@@ -26,6 +26,7 @@ const MESSAGES: Partial<Record<AthErrorCode, string>> = {
   ATH_ERR_HTTP: 'The ath-edge server did not answer as expected. Try again in a moment.',
   ATH_ERR_BAD_SERVER_FRAME: 'The server sent something this page does not understand. Reload the page.',
   ATH_ERR_NO_GAME: 'Choose a game first.',
+  ATH_ERR_PRICE_ABOVE_CEILING: 'The only render host offered costs more than your price limit, so nothing was signed.',
   ATH_ERR_INTERNAL: 'Something went wrong on the server. Try again in a moment.',
 };
 

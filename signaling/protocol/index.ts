@@ -111,6 +111,7 @@ export {
   BPS_DENOMINATOR,
   BpsString,
   formatAth,
+  formatAthPerHour,
   WEI_PER_ATH,
   WeiString,
   weiFromString,

@@ -50,3 +50,12 @@ export function formatAth(wei: string | bigint): string {
   const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return `${grouped}${fraction ? `.${fraction}` : ''} ATH`;
 }
+
+/**
+ * A price in wei per second as ATH per hour, rounded to the micro-ATH (a price set per hour and stored per second
+ * loses a few wei: 10 ATH/h is 2,777,777,777,777,777 wei/s, which is 9.99999999999999 ATH/h).
+ */
+export function formatAthPerHour(weiPerSec: string | bigint): string {
+  const micro = 10n ** 12n;
+  return `${formatAth(((BigInt(weiPerSec) * 3600n + micro / 2n) / micro) * micro)} per hour`;
+}

@@ -160,7 +160,8 @@ describe('play page', () => {
     assert.equal(start.game, 'neon-drift');
     assert.deepEqual(start.codecs, ['H264', 'VP8']);
     assert.equal(start.resume, false);
-    await status(page, 'Starting the stream…');
+    // The session's price is on the page before any wallet is asked to sign (the scripted host asks 10^15 wei/s).
+    await status(page, 'Starting the stream… 3.6 ATH per hour');
 
     const opened = await page.evaluate(() => (window as unknown as { __wsOpened: unknown[] }).__wsOpened);
     const token = await page.evaluate(() => {

@@ -16,6 +16,8 @@ import {
 } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import {
+  AthError,
+  formatAthPerHour,
   type PaymentTermsRecord,
   type SessionAuth,
   sessionAuthTypes,
@@ -28,10 +30,14 @@ import { type ChainInfo, fetchAccount, requestFaucet } from './chainApi.js';
 
 export type SignedSessionAuth = { auth: SessionAuth; signature: Hex };
 
+/** What the player agreed to pay at most (PlaySettings.maxPriceWeiPerSec). */
+export type PriceCeiling = { maxPriceWeiPerSec: bigint };
+
 export type PlayerWallet = {
   readonly address: Address;
   readonly kind: 'burner' | 'injected';
-  signSessionAuth(sessionId: Hex, terms: PaymentTermsRecord): Promise<SignedSessionAuth>;
+  /** Signs the session's terms; refuses (ATH_ERR_PRICE_ABOVE_CEILING) a price above the player's ceiling. */
+  signSessionAuth(sessionId: Hex, terms: PaymentTermsRecord, ceiling: PriceCeiling): Promise<SignedSessionAuth>;
 };
 
 const BURNER_KEY = 'ath-edge.burner-key';
@@ -40,7 +46,15 @@ const ESCROW_ABI = parseAbi([
   'function approve(address spender, uint256 amount) returns (bool)',
 ]);
 
-function authFromTerms(sessionId: Hex, player: Address, terms: PaymentTermsRecord): SessionAuth {
+/** The terms as a SessionAuth, or a refusal when the price is above what the player agreed to pay. */
+function authFromTerms(sessionId: Hex, player: Address, terms: PaymentTermsRecord, ceiling: PriceCeiling): SessionAuth {
+  const price = weiFromString(terms.pricePerSecondWei);
+  if (price > ceiling.maxPriceWeiPerSec) {
+    throw new AthError({
+      code: 'ATH_ERR_PRICE_ABOVE_CEILING',
+      shortMessage: `the session asks ${formatAthPerHour(price)}, above this player's limit of ${formatAthPerHour(ceiling.maxPriceWeiPerSec)}: not signed`,
+    });
+  }
   return {
     sessionId,
     player,
@@ -65,8 +79,8 @@ export function burnerWallet(
     address: account.address,
     kind: 'burner',
     account,
-    async signSessionAuth(sessionId, terms) {
-      const auth = authFromTerms(sessionId, account.address, terms);
+    async signSessionAuth(sessionId, terms, ceiling) {
+      const auth = authFromTerms(sessionId, account.address, terms, ceiling);
       const domain = sessionEscrowDomain({ chainId: terms.chainId, verifyingContract: terms.escrowAddress as Address });
       const signature = await account.signTypedData({
         domain,
@@ -87,8 +101,8 @@ export async function injectedWallet(provider: EIP1193Provider): Promise<PlayerW
   return {
     address,
     kind: 'injected',
-    async signSessionAuth(sessionId, terms) {
-      const auth = authFromTerms(sessionId, address, terms);
+    async signSessionAuth(sessionId, terms, ceiling) {
+      const auth = authFromTerms(sessionId, address, terms, ceiling);
       const domain = sessionEscrowDomain({ chainId: terms.chainId, verifyingContract: terms.escrowAddress as Address });
       const signature = await client.signTypedData({
         account: address,
