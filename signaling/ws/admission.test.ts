@@ -1,6 +1,7 @@
 /**
  * Admission control on the signaling WebSocket, attacked for real over loopback: a register flood from one
- * address, a message flood on one socket, sockets that never say hello, two registrations in flight at once.
+ * address, a message flood on one socket, sockets that never say hello, two registrations in flight at once, free
+ * player tokens each trying to hold a lease.
  * Other addresses are 127.0.0.x sources (Linux routes all of 127/8 to loopback).
  */
 import assert from 'node:assert/strict';
@@ -9,7 +10,15 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { startTestChain, type TestChain } from '../../edge/chain/testing/startTestChain.js';
 import { DEFAULT_ADMISSION_SETTINGS } from '../admission/AdmissionSettings.js';
-import { boundHostId, hostRegistrationMessage, PROTOCOL_VERSION, WS_SUBPROTOCOL } from '../protocol/index.js';
+import { issuePlayerToken } from '../auth/playerTokens.js';
+import {
+  boundHostId,
+  checkerRegistrationMessage,
+  hostRegistrationMessage,
+  PROTOCOL_VERSION,
+  WS_SUBPROTOCOL,
+} from '../protocol/index.js';
+import { DEFAULT_SIGNALING_SETTINGS } from '../SignalingSettings.js';
 import {
   connectTestHost,
   connectTestPlayer,
@@ -39,6 +48,17 @@ const ADMISSION = {
   messagesPerIp: { ratePerSec: 200, burst: 400 },
   helloTimeoutMs: 1_000,
   registerTimeoutMs: 5_000,
+};
+
+const GAME = {
+  id: 'admission-game',
+  title: 'Admission',
+  description: '',
+  width: 640,
+  height: 360,
+  fps: 30,
+  inputMode: 'absolute' as const,
+  audio: false,
 };
 
 async function signaling(secret = randomBytes(32)): Promise<TestSignaling> {
@@ -214,5 +234,74 @@ describe('admission control', () => {
       (h) => h.providerAddress.toLowerCase() === provider.address.toLowerCase(),
     );
     assert.equal(hosts.length, 1, 'one socket, one host');
+  });
+
+  test('free player tokens cannot each hold a lease: one address holds at most maxSessionsPerIp live sessions', async () => {
+    // Anonymous player tokens cost nothing; every lease may spawn a game on a host. One address, many tokens.
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      heartbeatIntervalMs: 600_000,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      admission: { ...ADMISSION, maxSessionsPerIp: 2 },
+    });
+    cleanups.push(() => server.close());
+    const host = await connectTestHost(server, { slots: 8, games: [GAME] });
+    cleanups.push(() => host.terminate());
+    const player = async (localAddress: string) => {
+      const peer = await TestPeer.open(server.wsPlayerUrl, {
+        token: issuePlayerToken({ secret, ttlSec: 600 }).token,
+        localAddress,
+      });
+      cleanups.push(() => peer.terminate());
+      peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' });
+      await peer.next('welcome');
+      peer.send({ type: 'play', game: GAME.id, codecs: ['H264'], queue: false });
+      const answer = await peer.nextOf(['session', 'error']);
+      return { peer, answer: answer.type === 'session' ? answer : answer.code };
+    };
+    const results = [];
+    for (let i = 0; i < 6; i += 1) results.push(await player('127.0.0.1'));
+    const leased = results.filter((r) => typeof r.answer !== 'string');
+    assert.equal(leased.length, 2, 'two live sessions from one address');
+    assert.deepEqual(
+      results.filter((r) => typeof r.answer === 'string').map((r) => r.answer),
+      Array(4).fill('ATH_ERR_RATE_LIMITED'),
+    );
+    const busy = server.hub.hosts.get(host.hostId)?.slots.filter((slot) => slot.state !== 'free').length;
+    assert.equal(busy, 2, 'the refused plays took no slot');
+    // Another address is not held back by this one's.
+    assert.notEqual(typeof (await player('127.0.0.2')).answer, 'string');
+    // A session ended frees its place for the address.
+    const first = leased[0]?.answer;
+    assert.ok(first && typeof first !== 'string');
+    leased[0]?.peer.send({ type: 'quit', sessionId: first.sessionId });
+    await waitFor(() => (server.hub.getSession(first.sessionId)?.state === 'ended' ? true : undefined));
+    assert.notEqual(typeof (await player('127.0.0.1')).answer, 'string');
+  });
+
+  test('register-checker is single-flight: of 30 at once on one socket, one is checked and 29 refused at once', async () => {
+    const server = await signaling();
+    const checker = privateKeyToAccount((await chain.newStakedAccount('checker')).privateKey);
+    const peer = await TestPeer.open(server.wsNodeUrl, { protocols: [WS_SUBPROTOCOL] });
+    cleanups.push(() => peer.terminate());
+    peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'checker' });
+    const { nonce } = await peer.next('welcome');
+    const signature = await checker.signMessage({ message: checkerRegistrationMessage(checker.address, nonce) });
+    for (let i = 0; i < 30; i += 1) peer.send({ type: 'register-checker', checkerAddress: checker.address, signature });
+    const outcomes: string[] = [];
+    for (let i = 0; i < 30; i += 1) {
+      const answer = await peer.nextOf(['checker-registered', 'error']);
+      outcomes.push(answer.type === 'error' ? answer.code : answer.type);
+      // Refused at once, while the first one is checked — not each checked (signature, stake read) and then refused.
+      if (answer.type === 'error') assert.match(answer.message, /already in progress/);
+    }
+    assert.equal(outcomes.filter((o) => o === 'checker-registered').length, 1, outcomes.join(' '));
+    assert.deepEqual(
+      outcomes.filter((o) => o !== 'checker-registered'),
+      Array(29).fill('ATH_ERR_NOT_ALLOWED'),
+    );
+    assert.equal(server.hub.checkers.checkerCount, 1);
   });
 });
