@@ -25,6 +25,7 @@ import {
   WeiColumn,
 } from './rows.js';
 import {
+  assertCount,
   assertText,
   assertUint64,
   assertWei,
@@ -309,4 +310,51 @@ export async function endSession(
     await enqueueFinalSettlement(tx, { sessionId: id });
     return { session: decodeOne(SessionRow, rows), ended: true };
   });
+}
+
+// ---- expired sessions -----------------------------------------------------------------------------------------
+
+export type ListExpiredUnclosedSessionsParameters = {
+  /** The chain's time (unix seconds): authorizations that expired before it. */
+  nowSec: bigint;
+  /** Default 100. */
+  limit?: number;
+};
+
+/**
+ * Ended sessions whose authorization has expired while the chain has not closed them, with nothing left in the
+ * outbox (their last charges were refused as expired, or never sent): the chain will take nothing more from
+ * them, and a registered one still holds the rest of its cap in the payer's reserve until `releaseExpired`.
+ */
+export async function listExpiredUnclosedSessions(
+  db: Queryable,
+  { nowSec, limit = 100 }: ListExpiredUnclosedSessionsParameters,
+): Promise<Session[]> {
+  assertCount(limit, 'limit', 10_000);
+  const { rows } = await db.query(
+    `select ${SESSION_COLUMNS} from sessions s
+      where s.state = 'ended' and s.chain_closed_at is null and s.auth_expiry_sec < $1::numeric
+        and not exists (select 1 from settlements st where st.session_id = s.id
+                          and st.state in ('pending', 'sending', 'sent'))
+      order by s.auth_expiry_sec, s.id limit $2`,
+    [assertUint64(nowSec, 'nowSec').toString(), limit],
+  );
+  return decodeRows(SessionRow, rows);
+}
+
+export type MarkSessionChainClosedParameters = { sessionId: Hex };
+
+/**
+ * The chain holds nothing more for this ended session (closed, or expired unregistered): what it may still draw
+ * drops to zero (`payerCommitmentsWei`). Idempotent; false when the session is not ended or already marked.
+ */
+export async function markSessionChainClosed(
+  db: Queryable,
+  { sessionId }: MarkSessionChainClosedParameters,
+): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update sessions set chain_closed_at = now() where id = $1 and state = 'ended' and chain_closed_at is null`,
+    [normalizeBytes32(sessionId, 'sessionId')],
+  );
+  return rowCount === 1;
 }

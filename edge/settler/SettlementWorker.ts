@@ -47,14 +47,17 @@ import {
   claimSettlementBatch,
   type FeeSplit,
   type Ledger,
+  listExpiredUnclosedSessions,
   listSettlements,
   listSlashes,
   markBatchConfirmed,
   markBatchFailed,
   markBatchSent,
+  markSessionChainClosed,
   reconcileSettlements,
   releaseLease,
   type SettlementItem,
+  sessionAuthOf,
 } from '../ledger/index.js';
 import { SignatureVerifier, typedDigests } from '../metering/index.js';
 
@@ -280,8 +283,76 @@ export class SettlementWorker {
       if (!result) break;
       results.push(result);
     }
+    try {
+      await this.#releaseExpired();
+    } catch (error) {
+      this.#transient('release', error, 'cannot release expired sessions’ reserves right now');
+    }
     await this.#updateGauges();
     return results;
+  }
+
+  /**
+   * Ended sessions whose authorization expired before their last charges settled (an outage longer than the
+   * expiry margin): the escrow refuses those charges for good, so without this the rest of the cap would stay in
+   * the payer's reserve — on chain and in the ledger's free-escrow view — for ever. `releaseExpired` (anyone may
+   * call it; it only helps the payer) frees it; then the ledger marks the session closed.
+   */
+  async #releaseExpired(): Promise<void> {
+    const { ledger, publicClient, walletClient, escrowAddress } = this.#p;
+    const nowSec = (await publicClient.getBlock()).timestamp;
+    for (const session of await listExpiredUnclosedSessions(ledger, { nowSec })) {
+      if (this.#closed) return;
+      const read = <T>(functionName: 'claimed' | 'closed') =>
+        publicClient.readContract({
+          address: escrowAddress,
+          abi: sessionEscrowAbi,
+          functionName,
+          args: [session.sessionId],
+        }) as Promise<T>;
+      const [claimedWei, closed] = await Promise.all([read<bigint>('claimed'), read<boolean>('closed')]);
+      const lostWei = session.cumulativeWei - claimedWei;
+      if (claimedWei > 0n && !closed) {
+        const auth = sessionAuthOf(session);
+        if ((await this.#releaseRevertReason(auth)) === undefined) {
+          const hash = await walletClient.writeContract({
+            address: escrowAddress,
+            abi: sessionEscrowAbi,
+            functionName: 'releaseExpired',
+            args: [auth],
+            chain: walletClient.chain,
+          });
+          const receipt = await publicClient.waitForTransactionReceipt({
+            hash,
+            timeout: this.#p.receiptTimeoutMs ?? 60_000,
+          });
+          if (receipt.status !== 'success') throw new Error(`releaseExpired ${hash} reverted`);
+        }
+      }
+      await markSessionChainClosed(ledger, { sessionId: session.sessionId });
+      if (lostWei <= 0n) continue; // never charged (nothing registered): nothing was reserved, nothing is lost
+      this.#p.metrics?.metric.settlementFailures.inc();
+      this.#log.error(
+        { sessionId: session.sessionId, payer: session.payerAddress, lostWei: String(lostWei) },
+        'a session’s authorization expired before its last charges settled: its reserve is released, those charges are lost',
+      );
+    }
+  }
+
+  async #releaseRevertReason(auth: ReturnType<typeof sessionAuthOf>): Promise<string | undefined> {
+    try {
+      await this.#p.publicClient.simulateContract({
+        account: this.#p.walletClient.account,
+        address: this.#p.escrowAddress,
+        abi: sessionEscrowAbi,
+        functionName: 'releaseExpired',
+        args: [auth],
+      });
+      return undefined;
+    } catch (error) {
+      if (isRevert(error)) return errorText(error);
+      throw error;
+    }
   }
 
   #backoff(attempts: number): Date {
