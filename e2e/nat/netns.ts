@@ -13,6 +13,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
+import { connect, createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { promisify } from 'node:util';
 
@@ -203,6 +204,13 @@ export type UdpBlockedPlayer = {
    * is reachable over TLS alone). Returns the function that lifts it.
    */
   blockTcpTo(ip: string, port: number): Promise<() => Promise<void>>;
+  /**
+   * Makes `127.0.0.1:port` inside the player's namespace reach the same port on the root namespace's loopback (a
+   * TCP relay in this process on `rootIp`, DNAT + SNAT in the namespace): for a service that only listens on
+   * 127.0.0.1 and whose URL the page is handed as is — the embedded chain's RPC, which the page's wallet deposits
+   * through. Only that port; UDP stays blocked. Returns the function that removes it.
+   */
+  reachRootLoopback(port: number): Promise<() => Promise<void>>;
   close(): Promise<void>;
 };
 
@@ -263,5 +271,37 @@ export async function createUdpBlockedPlayer(): Promise<UdpBlockedPlayer> {
       await inPlayer('iptables', '-D', ...rule).catch(() => undefined);
     };
   };
-  return { ns, rootIp, playerIp, launcher: ['ip', 'netns', 'exec', ns], blockTcpTo, close };
+  const reachRootLoopback = async (port: number) => {
+    const relay = createServer((inbound) => {
+      const outbound = connect({ host: '127.0.0.1', port });
+      inbound.pipe(outbound).pipe(inbound);
+      inbound.on('error', () => outbound.destroy());
+      outbound.on('error', () => inbound.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      relay.once('error', reject);
+      relay.listen(0, rootIp, () => resolve());
+    });
+    const address = relay.address();
+    const relayPort = typeof address === 'object' && address ? address.port : 0;
+    const dnat = ['OUTPUT', '-p', 'tcp', '-d', '127.0.0.1', '--dport', String(port)];
+    const rules = [
+      [...dnat, '-j', 'DNAT', '--to-destination', `${rootIp}:${relayPort}`],
+      ['POSTROUTING', '-o', playerEnd, '-s', '127.0.0.1', '-j', 'SNAT', '--to-source', playerIp],
+    ];
+    const undo = async () => {
+      for (const rule of rules) await inPlayer('iptables', '-t', 'nat', '-D', ...rule).catch(() => undefined);
+      await new Promise<void>((resolve) => relay.close(() => resolve()));
+    };
+    try {
+      // Loopback addresses may be routed out of the namespace once rewritten (its own sysctl, not the machine's).
+      await inPlayer('sysctl', '-q', '-w', 'net.ipv4.conf.all.route_localnet=1');
+      for (const rule of rules) await inPlayer('iptables', '-t', 'nat', '-A', ...rule);
+    } catch (error) {
+      await undo();
+      throw error;
+    }
+    return undo;
+  };
+  return { ns, rootIp, playerIp, launcher: ['ip', 'netns', 'exec', ns], blockTcpTo, reachRootLoopback, close };
 }

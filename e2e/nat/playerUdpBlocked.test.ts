@@ -73,6 +73,7 @@ describe('a player whose network blocks UDP', { skip, timeout: 300_000 }, () => 
   let turn: TestTurnServer;
   let stack: Stack;
   let browser: Browser;
+  let closeRpcRelay: (() => Promise<void>) | undefined;
 
   before(async () => {
     player = await createUdpBlockedPlayer();
@@ -87,12 +88,14 @@ describe('a player whose network blocks UDP', { skip, timeout: 300_000 }, () => 
         config: {
           ...base,
           bindHost: player.rootIp,
-          chain: { ...base.chain, network: 'none' },
           renderHost: { ...base.renderHost, apps: [] },
           stack: { ...base.stack, renderHosts: 1, checkers: 0 },
         },
         clientDir: outDir,
       });
+      // The page's wallet deposits through the embedded chain's RPC, which listens on 127.0.0.1 only.
+      const rpcPort = Number(new URL(stack.config.chain.rpcUrl ?? 'http://127.0.0.1:0').port);
+      closeRpcRelay = await player.reachRootLoopback(rpcPort);
       // Chromium itself runs in the player's namespace: Playwright starts it through `ip netns exec`.
       const wrapper = join(dataDir, 'chromium-in-netns');
       writeFileSync(wrapper, `#!/bin/sh\nexec ${player.launcher.join(' ')} ${resolveChromiumPath()} "$@"\n`);
@@ -118,6 +121,7 @@ describe('a player whose network blocks UDP', { skip, timeout: 300_000 }, () => 
     await browser?.close();
     await stack?.close();
     await turn?.close();
+    await closeRpcRelay?.();
     await player?.close();
   });
 
