@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { startTestSignaling } from '../signaling/testing/startTestSignaling.js';
 import { type BuildClientReturnType, buildClient } from './index.js';
 
 let outDir: string;
@@ -26,6 +28,23 @@ describe('buildClient', () => {
     const html = await readFile(join(outDir, 'index.html'), 'utf8');
     assert.match(html, /<ath-play\b/);
     assert.match(html, /src="\/assets\/play\.js"/);
+  });
+
+  test("the studio script names its version (the @ath-edge/player package's) on its first line, as served", async () => {
+    const packageJson = join(dirname(fileURLToPath(import.meta.url)), '..', 'package.json');
+    const { version } = JSON.parse(await readFile(packageJson, 'utf8')) as { version: string };
+    const script = await readFile(join(outDir, 'sdk/ath-play.js'), 'utf8');
+    assert.ok(script.startsWith(`/*! @ath-edge/player ${version} `), script.slice(0, 80));
+    // As signaling serves it.
+    const server = await startTestSignaling({ clientDir: outDir });
+    try {
+      const response = await fetch(`${server.httpUrl}/sdk/ath-play.js`);
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /javascript/);
+      assert.equal(await response.text(), script);
+    } finally {
+      await server.close();
+    }
   });
 
   test('the play and provider pages link the shared stylesheet, which is written', async () => {

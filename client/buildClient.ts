@@ -2,10 +2,11 @@
  * Bundles the browser client with esbuild into `client/dist/` (served by signaling at `/`):
  *   index.html            the play page
  *   assets/play.js        its script (ES module: SDK + <ath-play> + page)
- *   sdk/ath-play.js       `<ath-play>` as ONE self-contained classic script for studios to embed
+ *   sdk/ath-play.js       `<ath-play>` as ONE self-contained classic script for studios to embed, its first
+ *                         line naming its version (`@ath-edge/player`'s: package.json's)
  * Pages are a table, so later ones (provider dashboard, wallet, embed docs) are one entry each.
  */
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
@@ -82,6 +83,7 @@ export async function buildClient({
   minify = true,
 }: BuildClientParameters = {}): Promise<BuildClientReturnType> {
   const startedMs = performance.now();
+  const { version } = JSON.parse(await readFile(join(REPO_DIR, 'package.json'), 'utf8')) as { version: string };
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   try {
@@ -100,6 +102,7 @@ export async function buildClient({
         format: 'iife',
         entryPoints: [ELEMENT_ENTRY],
         outdir: outDir,
+        banner: { js: `/*! @ath-edge/player ${version} — <ath-play> for studios' pages */` },
       }),
       ...[...PAGES, ...STATIC_PAGES, ...STATIC_FILES].map(async (page) => {
         const target = join(outDir, page.outHtml);
