@@ -37,7 +37,25 @@ export type StartAnvilParameters = {
    * it lets a test stop the chain (an RPC outage) and bring the same chain back.
    */
   statePath?: string;
+  /**
+   * Ends anvil when this process ends however it ends, SIGKILL included (the `exit` hook below does not run
+   * then): anvil runs under a small shell that stops it when the pipe from this process closes. For
+   * benchmarks, whose kill must not leave a chain behind.
+   */
+  tiedToParent?: boolean;
 };
+
+/**
+ * Runs the binary in the background and sends it SIGTERM when stdin closes (this process ended, or `close()`);
+ * exits with the binary's status when it ends by itself. A background list's stdin is /dev/null in sh, hence
+ * the pipe kept on fd 3 for the watcher.
+ */
+const KEEPER = [
+  'bin="$1"; shift; exec 3<&0',
+  '"$bin" "$@" </dev/null & child=$!',
+  '{ read -r _ <&3 || true; kill -TERM "$child" 2>/dev/null; } & watcher=$!',
+  'wait "$child"; code=$?; kill "$watcher" 2>/dev/null; exit "$code"',
+].join('\n');
 
 export type Anvil = {
   readonly rpcUrl: string;
@@ -56,6 +74,7 @@ export function startAnvil({
   blockTimeSec,
   accounts = 10,
   statePath,
+  tiedToParent = false,
 }: StartAnvilParameters = {}): Promise<Anvil> {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
@@ -75,14 +94,21 @@ export function startAnvil({
   ];
   if (blockTimeSec !== undefined) args.push('--block-time', String(blockTimeSec));
   if (statePath !== undefined) args.push('--state', statePath);
-  const child = spawn(anvilBinaryPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = tiedToParent
+    ? spawn('sh', ['-c', KEEPER, 'anvil-keeper', anvilBinaryPath(), ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(anvilBinaryPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Under the keeper, closing its stdin stops anvil (SIGTERM: anvil writes its state file as it does on SIGTERM).
+  const stop = (signal: NodeJS.Signals) => {
+    if (tiedToParent) child.stdin?.end();
+    if (!tiedToParent || signal === 'SIGKILL') child.kill(signal);
+  };
   live.add(child);
   let output = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => fail('anvil did not start within 20 s'), 20_000);
     const fail = (why: string) => {
       clearTimeout(timer);
-      child.kill('SIGKILL');
+      stop('SIGKILL');
       live.delete(child);
       reject(new AthError({ code: ChainErrorCode.anvil, shortMessage: why, details: output.slice(-2000) }));
     };
@@ -106,7 +132,7 @@ export function startAnvil({
         pid: child.pid,
         close: () => {
           closing ??= (async () => {
-            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            if (child.exitCode === null && child.signalCode === null) stop('SIGTERM');
             await exited;
             live.delete(child);
           })();

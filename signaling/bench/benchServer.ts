@@ -1,47 +1,92 @@
 /**
- * The signaling process under load for `bench:indexer`: one process, the chosen transport, a secret the
- * bench shares so it can mint player tokens, the bench's chain (hosts must be staked) and its admission
- * limits (`on`: the product's limits raised to let one address open the bench's thousands of sockets, so their
- * cost is measured; `off`: no limits at all). Prints one JSON line with its URLs, then serves until stdin closes
- * (the bench ends) or a signal arrives.
+ * A signaling process under load for `bench:indexer`: the chosen transport, a secret the bench shares so it
+ * can mint player tokens, the bench's chain (hosts must be staked), its admission limits (`on`: the product's
+ * limits raised to let one address open the bench's thousands of sockets, so their cost is measured; `off`: no
+ * limits at all), optionally one instance of a network on a Redis. Prints one JSON line with its URLs, then
+ * serves until the bench is gone.
+ *
+ * It never outlives the bench: stdin is a pipe from the bench (it closes when the bench exits, however it
+ * exits, even on SIGKILL), the parent pid is watched as well, and SIGTERM/SIGINT end it. Each of these exits
+ * within a second — a graceful close is tried, but not waited for past that.
+ *
+ *   benchServer.ts --transport uws|fastify-ws --secret HEX --chain JSON --limits on|off
+ *                  [--redis URL --instance ID --prefix P]      (--chain: BenchServerOptions without `limits`)
  */
+import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createChainClients } from '../../edge/chain/index.js';
 import { ChainStakeGate } from '../../edge/economy/ChainStakeGate.js';
 import { DEFAULT_ADMISSION_SETTINGS } from '../admission/AdmissionSettings.js';
 import { DEFAULT_SIGNALING_SETTINGS } from '../SignalingSettings.js';
 import { startSignaling } from '../startSignaling.js';
+import { RedisSignalingStore } from '../store/redis/RedisSignalingStore.js';
 import { type BenchServerOptions, benchAdmission } from './benchLimits.js';
 
-const transport = process.argv[2] === 'fastify-ws' ? 'fastify-ws' : 'uws';
-const secretHex = process.argv[3] ?? '';
-const options = JSON.parse(process.argv[4] ?? '{}') as BenchServerOptions;
-const log = pino({ level: 'silent' });
+const parentPid = process.ppid;
+let exiting = false;
+function exitSoon(code: number, close?: () => Promise<unknown>): void {
+  if (exiting) return;
+  exiting = true;
+  setTimeout(() => process.exit(code), 1_000).unref();
+  void Promise.resolve()
+    .then(() => close?.())
+    .catch(() => undefined)
+    .finally(() => process.exit(code));
+}
+// Watch the parent before anything slow happens (loading, connecting to Redis).
+process.stdin.on('end', () => exitSoon(0, closeServer));
+process.stdin.on('error', () => exitSoon(0, closeServer));
+process.stdin.resume();
+for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => exitSoon(0, closeServer));
+setInterval(() => {
+  if (process.ppid !== parentPid) exitSoon(0, closeServer);
+}, 500).unref();
+
+const { values } = parseArgs({
+  options: {
+    transport: { type: 'string', default: 'uws' },
+    secret: { type: 'string', default: '' },
+    chain: { type: 'string', default: '{}' },
+    limits: { type: 'string', default: 'on' },
+    redis: { type: 'string' },
+    instance: { type: 'string' },
+    prefix: { type: 'string' },
+  },
+});
+const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+const chain = JSON.parse(values.chain ?? '{}') as Omit<BenchServerOptions, 'limits'>;
 const stakes = new ChainStakeGate({
-  publicClient: createChainClients({ network: 'anvil', chainId: options.chainId, rpcUrl: options.rpcUrl }).publicClient,
-  stakingAddress: options.stakingAddress,
+  publicClient: createChainClients({ network: 'anvil', chainId: chain.chainId, rpcUrl: chain.rpcUrl }).publicClient,
+  stakingAddress: chain.stakingAddress,
   log,
 });
+const store = values.redis
+  ? await RedisSignalingStore.open({
+      url: values.redis,
+      log,
+      ...(values.instance ? { instanceId: values.instance } : {}),
+      ...(values.prefix ? { prefix: values.prefix } : {}),
+    })
+  : undefined;
 const server = await startSignaling({
-  transport,
+  transport: values.transport === 'fastify-ws' ? 'fastify-ws' : 'uws',
   settings: {
     ...DEFAULT_SIGNALING_SETTINGS,
-    tokenSecret: Buffer.from(secretHex, 'hex'),
+    tokenSecret: Buffer.from(values.secret ?? '', 'hex'),
     // The bench's scripted hosts do not heartbeat on the product's schedule.
     heartbeatIntervalMs: 600_000,
     // One staked bench provider serves every bench host.
     stake: { ...DEFAULT_SIGNALING_SETTINGS.stake, hostTiers: { 'nvidia-datacenter': { maxSlots: 1_000_000 } } },
-    admission: benchAdmission(options.limits, DEFAULT_ADMISSION_SETTINGS),
+    admission: benchAdmission(values.limits === 'off' ? 'off' : 'on', DEFAULT_ADMISSION_SETTINGS),
   },
   stakes,
   log,
+  ...(store ? { store } : {}),
 });
+
+async function closeServer(): Promise<void> {
+  await server.close();
+  stakes.close();
+}
+
 console.log(JSON.stringify({ wsPlayerUrl: server.wsPlayerUrl, wsNodeUrl: server.wsNodeUrl, pid: process.pid }));
-const stop = () =>
-  void server.close().finally(() => {
-    stakes.close();
-    process.exit(0);
-  });
-process.stdin.on('end', stop);
-process.stdin.resume();
-process.on('SIGTERM', stop);

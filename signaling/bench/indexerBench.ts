@@ -1,31 +1,44 @@
 /**
  * `npm run bench:indexer` — how the indexer holds up at scale, on loopback, bounded, stopping by itself.
+ * Every figure is measured twice where it can differ: with the embedded in-memory store (one signaling
+ * process) and with the shared Redis store (a network of signaling processes), so the price of sharing
+ * shows as a ratio.
  *
- *  1. Pick latency with 10,000 registered hosts: the real hub path (`play` parsed, candidates ranked over
- *     every host serving the game, a slot leased), timed inside the hub, in-process.
- *  2. Concurrent sockets and relay latency: a signaling process (uWebSockets.js) holding 10,000 WebSockets
- *     — scripted hosts and players speaking the real protocol, players answering probe requests — while
- *     leased players send ICE that signaling relays to their hosts; latency is measured send → receive on
- *     the load generator's clock. Then the same on fastify + @fastify/websocket for comparison.
+ *  1. Pick latency at 100,000 hosts over 50 regions: the real hub path (`play` parsed, the player's time
+ *     zone locating it, the nearest places ranked, a slot leased), in-process. `pickUs*` is the ranking the
+ *     hub times (`decision.pickMicros`); `leaseUs*` is `play` → `session` (with Redis: the Lua lease too).
+ *  2. Queue change cost: one slot, 1,000 then 10,000 players waiting; the time one more joining and one
+ *     leaving takes (O(log n): flat across the two sizes).
+ *  3. Sockets and relay: scripted hosts and players speaking the real protocol over real WebSockets, leased
+ *     players sending ICE their hosts receive, latency send → receive on the system's monotonic clock. Hosts
+ *     run in this process, players in load-generator processes (benchPlayers.ts) of 5,000 each. Once with one
+ *     signaling process (in memory), once with two processes on a redis-server where every host is on one and
+ *     every player on the other, so that every relayed message crosses instances through Redis. Hosts register
+ *     for real: a staked provider on a bench anvil chain. Admission control is on, its caps raised for one
+ *     address opening the bench's sockets; the one-instance run is repeated with no limits (`limitsOverheadPct`,
+ *     on the relay p99) and on fastify-ws (`…FastifyWs`) unless --skip-compare.
  *
- * Admission control is on in every run, its caps raised for one address opening 10,000 sockets; uWS also runs
- * with no limits at all, and the JSON says what the limits cost (`limitsOverheadPct`, on the relay p99).
- * Hosts register for real: a staked provider on a bench anvil chain.
+ * Child processes (signaling servers, load generators, redis-server, anvil) end with the bench, however it
+ * ends, SIGKILL included: their stdin is a pipe from it; redis-server and anvil run under a keeper shell.
  *
- * Flags: --hosts N (10000) --sockets N (10000) --seconds N (10) --rate N (relayed messages per second, 2000).
+ * Flags: --hosts N (100000) --sockets N (20000, split over the instances) --single-sockets N (10000)
+ * --seconds N (5) --rate N (relayed messages per second, 2000) --instances 1|2 (2) --pick-only --sockets-only
+ * --skip-compare.
  * The last line printed is one JSON object.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import WebSocket from 'ws';
-import { startTestChain } from '../../edge/chain/testing/startTestChain.js';
+import { startTestChain, type TestChain } from '../../edge/chain/testing/startTestChain.js';
 import { ChainStakeGate } from '../../edge/economy/ChainStakeGate.js';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
-import { issuePlayerToken } from '../auth/playerTokens.js';
+import { DEFAULT_ADMISSION_SETTINGS } from '../admission/AdmissionSettings.js';
 import { SignalingHub } from '../hub/SignalingHub.js';
 import {
   boundHostId,
@@ -35,23 +48,89 @@ import {
   WS_SUBPROTOCOL,
 } from '../protocol/index.js';
 import { DEFAULT_SIGNALING_SETTINGS } from '../SignalingSettings.js';
-import type { BenchLimits, BenchServerOptions } from './benchLimits.js';
+import { RedisSignalingStore } from '../store/redis/RedisSignalingStore.js';
+import { type RedisServer, startRedisServer } from '../store/redis/startRedisServer.js';
+import type { SignalingStore } from '../store/SignalingStore.js';
+import { type BenchLimits, type BenchServerOptions, benchAdmission } from './benchLimits.js';
 import { machineInfo, percentile, round } from './machine.js';
 
-function flag(name: string, fallback: number): number {
-  const index = process.argv.indexOf(`--${name}`);
-  const value = index >= 0 ? Number(process.argv[index + 1]) : Number.NaN;
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
+const { values: flags } = parseArgs({
+  options: {
+    hosts: { type: 'string', default: '100000' },
+    sockets: { type: 'string', default: '20000' },
+    'single-sockets': { type: 'string', default: '10000' },
+    seconds: { type: 'string', default: '5' },
+    rate: { type: 'string', default: '2000' },
+    instances: { type: 'string', default: '2' },
+    'pick-only': { type: 'boolean', default: false },
+    'sockets-only': { type: 'boolean', default: false },
+    'skip-compare': { type: 'boolean', default: false },
+  },
+});
+const positive = (value: string | undefined, fallback: number) => {
+  const n = Number(value);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+};
+const HOSTS = positive(flags.hosts, 100_000);
+const SOCKETS = positive(flags.sockets, 20_000);
+const SINGLE_SOCKETS = positive(flags['single-sockets'], 10_000);
+const SECONDS = positive(flags.seconds, 5);
+const RATE = positive(flags.rate, 2_000);
+const INSTANCES = positive(flags.instances, 2) >= 2 ? 2 : 1;
 
-const HOSTS = flag('hosts', 10_000);
-const SOCKETS = flag('sockets', 10_000);
-const SECONDS = flag('seconds', 10);
-const RATE = flag('rate', 2_000);
-const chain = await startTestChain();
-const benchProvider = privateKeyToAccount((await chain.newStakedAccount('nvidia-datacenter')).privateKey);
-const serverChain = { rpcUrl: chain.anvil.rpcUrl, chainId: chain.anvil.chainId, stakingAddress: chain.stakingAddress };
-const COUNTRIES = ['DE', 'FR', 'NL', 'PL', 'US', 'BR', 'JP', 'SG', 'IN', 'ZA'];
+/** 50 metro regions (approximate coordinates) with a time zone a browser there reports. */
+const REGIONS: Array<[country: string, lat: number, lon: number, timeZone: string]> = [
+  ['DE', 50.11, 8.68, 'Europe/Berlin'],
+  ['GB', 51.51, -0.13, 'Europe/London'],
+  ['FR', 48.86, 2.35, 'Europe/Paris'],
+  ['NL', 52.37, 4.9, 'Europe/Amsterdam'],
+  ['ES', 40.42, -3.7, 'Europe/Madrid'],
+  ['IT', 45.46, 9.19, 'Europe/Rome'],
+  ['PL', 52.23, 21.01, 'Europe/Warsaw'],
+  ['SE', 59.33, 18.07, 'Europe/Stockholm'],
+  ['RU', 55.76, 37.62, 'Europe/Moscow'],
+  ['TR', 41.01, 28.98, 'Europe/Istanbul'],
+  ['AE', 25.2, 55.27, 'Asia/Dubai'],
+  ['IN', 19.08, 72.88, 'Asia/Kolkata'],
+  ['IN', 28.61, 77.21, 'Asia/Kolkata'],
+  ['IN', 12.97, 77.59, 'Asia/Kolkata'],
+  ['SG', 1.35, 103.82, 'Asia/Singapore'],
+  ['ID', -6.21, 106.85, 'Asia/Jakarta'],
+  ['HK', 22.32, 114.17, 'Asia/Hong_Kong'],
+  ['CN', 31.23, 121.47, 'Asia/Shanghai'],
+  ['CN', 39.9, 116.41, 'Asia/Shanghai'],
+  ['KR', 37.57, 126.98, 'Asia/Seoul'],
+  ['JP', 35.68, 139.69, 'Asia/Tokyo'],
+  ['JP', 34.69, 135.5, 'Asia/Tokyo'],
+  ['AU', -33.87, 151.21, 'Australia/Sydney'],
+  ['AU', -37.81, 144.96, 'Australia/Melbourne'],
+  ['NZ', -36.85, 174.76, 'Pacific/Auckland'],
+  ['US', 34.05, -118.24, 'America/Los_Angeles'],
+  ['US', 37.77, -122.42, 'America/Los_Angeles'],
+  ['US', 47.61, -122.33, 'America/Los_Angeles'],
+  ['US', 39.74, -104.99, 'America/Denver'],
+  ['US', 32.78, -96.8, 'America/Chicago'],
+  ['US', 41.88, -87.63, 'America/Chicago'],
+  ['CA', 43.65, -79.38, 'America/Toronto'],
+  ['CA', 45.5, -73.57, 'America/Toronto'],
+  ['US', 40.71, -74.01, 'America/New_York'],
+  ['US', 38.91, -77.04, 'America/New_York'],
+  ['US', 33.75, -84.39, 'America/New_York'],
+  ['US', 25.76, -80.19, 'America/New_York'],
+  ['MX', 19.43, -99.13, 'America/Mexico_City'],
+  ['CO', 4.71, -74.07, 'America/Bogota'],
+  ['PE', -12.05, -77.04, 'America/Lima'],
+  ['BR', -23.55, -46.63, 'America/Sao_Paulo'],
+  ['AR', -34.6, -58.38, 'America/Argentina/Buenos_Aires'],
+  ['CL', -33.45, -70.67, 'America/Santiago'],
+  ['ZA', -26.2, 28.05, 'Africa/Johannesburg'],
+  ['NG', 6.52, 3.38, 'Africa/Lagos'],
+  ['KE', -1.29, 36.82, 'Africa/Nairobi'],
+  ['EG', 30.04, 31.24, 'Africa/Cairo'],
+  ['IL', 32.09, 34.78, 'Asia/Jerusalem'],
+  ['SA', 24.71, 46.68, 'Asia/Riyadh'],
+  ['PH', 14.6, 120.98, 'Asia/Manila'],
+];
 const GAME = {
   id: 'bench-game',
   title: 'Bench',
@@ -62,34 +141,88 @@ const GAME = {
   inputMode: 'absolute' as const,
   audio: false,
 };
+const PROVIDER = `0x${'11'.repeat(20)}` as const;
+const ENDPOINTS = { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' };
 
+const benchStartedMs = Date.now();
 function progress(line: string): void {
-  process.stderr.write(`bench:indexer ${line}\n`);
+  process.stderr.write(`bench:indexer +${Math.round((Date.now() - benchStartedMs) / 1000)}s ${line}\n`);
 }
 
-// ---- 1. pick latency ---------------------------------------------------------------------------------
+const cleanups: Array<() => Promise<void> | void> = [];
+async function cleanup(): Promise<void> {
+  for (const close of cleanups.splice(0).reverse()) await Promise.resolve(close()).catch(() => undefined);
+}
 
-function pickBench(): { pickUsP50: number; pickUsP99: number; picks: number } {
+// ---- in-process hubs ---------------------------------------------------------------------------------------
+
+type Bench = 'memory' | 'redis';
+
+async function openStore(kind: Bench, redis: RedisServer | undefined): Promise<SignalingStore | undefined> {
+  if (kind === 'memory' || !redis) return undefined;
+  return RedisSignalingStore.open({
+    url: redis.url,
+    log: pino({ level: 'silent' }),
+    prefix: `bench${randomBytes(3).toString('hex')}:`,
+    instanceId: 'bench',
+  });
+}
+
+function newHub(store: SignalingStore | undefined, probeSamples = 0): SignalingHub {
   const stakes = new ChainStakeGate({
-    publicClient: chain.publicClient,
-    stakingAddress: chain.stakingAddress,
+    publicClient: run.chain.publicClient,
+    stakingAddress: run.chain.stakingAddress,
     log: pino({ level: 'silent' }),
   });
-  const hub = new SignalingHub({
+  cleanups.push(() => stakes.close());
+  return new SignalingHub({
     stakes,
     settings: {
       ...DEFAULT_SIGNALING_SETTINGS,
       tokenSecret: randomBytes(32),
-      // Leasing straight away: the pick is what is measured, not the browser's probing.
-      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: probeSamples },
       heartbeatIntervalMs: 600_000,
+      // Every bench player comes from one address: the product's limits, raised for that (as the servers').
+      admission: benchAdmission('on', DEFAULT_ADMISSION_SETTINGS),
     },
     log: pino({ level: 'silent' }),
     metrics: createMetrics({ keys: SIGNALING_METRICS, defaultMetrics: false }),
+    ...(store ? { store } : {}),
   });
-  const provider = `0x${'11'.repeat(20)}`;
+}
+
+/** A player attached to an in-process hub: what the hub sends it is kept. */
+function attachPlayer(hub: SignalingHub, n: number, onMessage: (message: ServerMessage) => void): string {
+  const peerId = `peer-player-${n.toString(16)}`;
+  hub.attach(
+    { id: peerId, send: onMessage, close: () => {} },
+    { kind: 'player', playerId: `p-${n.toString(16).padStart(24, '0')}`, remoteIp: '127.0.0.1' },
+  );
+  hub.receive(peerId, JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' }));
+  return peerId;
+}
+
+/** The first message of one of these types (or an error) the player got, waiting for it if need be. */
+function nextMessage(peerId: string, types: ReadonlyArray<ServerMessage['type']>, inbox: ServerMessage[]) {
+  return new Promise<ServerMessage>((resolve, reject) => {
+    const started = Date.now();
+    const look = () => {
+      const found = inbox.find((m) => types.includes(m.type) || m.type === 'error');
+      if (found) resolve(found);
+      else if (Date.now() - started > 10_000) reject(new Error(`${peerId}: no ${types.join('/')}`));
+      else setImmediate(look);
+    };
+    look();
+  });
+}
+
+async function pickBench(kind: Bench, redis: RedisServer | undefined) {
+  const store = await openStore(kind, redis);
+  const hub = newHub(store);
+  const startedMs = Date.now();
   for (let i = 0; i < HOSTS; i++) {
-    const peerId = `peer-host-${i}`;
+    const [country, lat, lon] = REGIONS[i % REGIONS.length] ?? REGIONS[0] ?? ['DE', 0, 0];
+    const peerId = `peer-host-${i.toString(16)}`;
     hub.attach({ id: peerId, send: () => {}, close: () => {} }, { kind: 'node', remoteIp: '127.0.0.1' });
     // Registration's signature check is a one-time cost per host and not part of a pick: register directly.
     const host = hub.hosts.register({
@@ -98,71 +231,147 @@ function pickBench(): { pickUsP50: number; pickUsP99: number; picks: number } {
       message: {
         type: 'register',
         hostId: `bench-host-${i}`,
-        providerAddress: provider,
+        providerAddress: PROVIDER,
         signature: `0x${'00'.repeat(65)}`,
-        region: { country: COUNTRIES[i % COUNTRIES.length] ?? 'DE', lat: 0, lon: 0 },
+        region: { country, lat: lat + ((i * 7) % 11) / 1000, lon: lon + ((i * 13) % 11) / 1000 },
         gpu: 'bench',
         encoder: 'x264',
         games: [GAME],
         slots: 2,
         priceWeiPerSec: String(1_000_000n + BigInt(i % 97) * 1000n),
-        endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
+        endpoints: ENDPOINTS,
       },
     });
-    host.load = (i % 13) / 13;
-    host.qualityScore = 0.3 + (i % 7) / 10;
+    hub.hosts.update(host.hostId, { qualityScore: 0.3 + (i % 7) / 10 });
+    hub.hosts.heartbeat(host.hostId, (i % 13) / 13, Date.now());
     hub.hosts.setStake(host.hostId, BigInt(i % 5) * 10n ** 18n);
+    if (kind === 'redis' && i % 2_000 === 1_999) await new Promise((resolve) => setImmediate(resolve));
   }
+  const registerSec = (Date.now() - startedMs) / 1000;
+  if (store instanceof RedisSignalingStore) await settleRedis(store);
   const picks: number[] = [];
+  const leases: number[] = [];
   const warmup = 200;
-  for (let j = 0; j < 2_000 + warmup; j++) {
-    const peerId = `peer-player-${j}`;
-    let sessionId: string | undefined;
-    const send = (message: ServerMessage) => {
-      if (message.type === 'session') sessionId = message.sessionId;
-    };
-    hub.attach(
-      { id: peerId, send, close: () => {} },
-      { kind: 'player', playerId: `p-${j.toString(16).padStart(24, '0')}`, remoteIp: '127.0.0.1' },
-    );
-    hub.receive(peerId, JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' }));
-    hub.receive(peerId, JSON.stringify({ type: 'play', game: GAME.id, codecs: ['H264'] }));
-    const session = sessionId ? hub.getSession(sessionId) : undefined;
-    if (!session?.decision) throw new Error('bench player was not leased a slot');
-    if (j >= warmup) picks.push(session.decision.pickMicros);
+  const total = 2_000 + warmup;
+  for (let j = 0; j < total; j++) {
+    const inbox: ServerMessage[] = [];
+    const peerId = attachPlayer(hub, j, (message) => inbox.push(message));
+    const region = REGIONS[j % REGIONS.length] ?? REGIONS[0];
+    const sentNs = process.hrtime.bigint();
+    hub.receive(peerId, JSON.stringify({ type: 'play', game: GAME.id, codecs: ['H264'], timeZone: region?.[3] }));
+    const assigned = await nextMessage(peerId, ['session'], inbox);
+    const leaseUs = Number(process.hrtime.bigint() - sentNs) / 1000;
+    if (assigned.type !== 'session') throw new Error(`bench player was not leased a slot: ${JSON.stringify(assigned)}`);
+    const session = hub.getSession(assigned.sessionId);
+    if (!session?.decision) throw new Error('bench player has no decision');
+    if (j >= warmup) {
+      picks.push(session.decision.pickMicros);
+      leases.push(leaseUs);
+    }
     hub.receive(peerId, JSON.stringify({ type: 'quit', sessionId: session.id }));
     hub.detach(peerId, { clean: true });
   }
   hub.close();
-  stakes.close();
   picks.sort((a, b) => a - b);
+  leases.sort((a, b) => a - b);
   return {
+    registerSec: round(registerSec, 1),
     pickUsP50: round(percentile(picks, 50), 1),
     pickUsP99: round(percentile(picks, 99), 1),
+    leaseUsP50: round(percentile(leases, 50), 1),
+    leaseUsP99: round(percentile(leases, 99), 1),
     picks: picks.length,
   };
 }
 
-// ---- 2. sockets and relay ----------------------------------------------------------------------------
+/** Waits until the store's writes so far have reached Redis (a PING behind them on the same connection). */
+async function settleRedis(store: RedisSignalingStore): Promise<void> {
+  await store.redis.ping();
+}
+
+/**
+ * One slot, held; `waiting` players queued behind it; then the time of one more joining (play → queued) and
+ * of one waiting player leaving (quit), each averaged over `samples` changes.
+ */
+async function queueBench(kind: Bench, redis: RedisServer | undefined, waiting: number) {
+  const store = await openStore(kind, redis);
+  const hub = newHub(store);
+  hub.attach({ id: 'peer-qhost-1', send: () => {}, close: () => {} }, { kind: 'node', remoteIp: '127.0.0.1' });
+  hub.hosts.register({
+    peerId: 'peer-qhost-1',
+    nowMs: Date.now(),
+    message: {
+      type: 'register',
+      hostId: 'queue-host',
+      providerAddress: PROVIDER,
+      signature: `0x${'00'.repeat(65)}`,
+      region: { country: 'DE', lat: 50.1, lon: 8.7 },
+      gpu: 'bench',
+      encoder: 'x264',
+      games: [GAME],
+      slots: 1,
+      priceWeiPerSec: '1000',
+      endpoints: ENDPOINTS,
+    },
+  });
+  let n = 0;
+  const join = async (): Promise<{ peerId: string; sessionId: string; micros: number }> => {
+    const inbox: ServerMessage[] = [];
+    const peerId = attachPlayer(hub, n++, (message) => inbox.push(message));
+    const sentNs = process.hrtime.bigint();
+    hub.receive(peerId, JSON.stringify({ type: 'play', game: GAME.id, codecs: ['H264'] }));
+    const answer = await nextMessage(peerId, ['queued', 'session'], inbox);
+    const micros = Number(process.hrtime.bigint() - sentNs) / 1000;
+    if (answer.type !== 'queued' && answer.type !== 'session')
+      throw new Error(`queue bench: ${JSON.stringify(answer)}`);
+    return { peerId, sessionId: answer.sessionId, micros };
+  };
+  await join(); // takes the slot
+  const line: Array<{ peerId: string; sessionId: string }> = [];
+  for (let i = 0; i < waiting; i++) {
+    line.push(await join());
+    if (kind === 'redis' && i % 500 === 499) await new Promise((resolve) => setImmediate(resolve));
+  }
+  const samples = 200;
+  const joins: number[] = [];
+  const leaves: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    joins.push((await join()).micros);
+    // Someone in the middle of the line gives up.
+    const [leaver] = line.splice(Math.floor(line.length / 2), 1);
+    if (!leaver) break;
+    const startedNs = process.hrtime.bigint();
+    hub.receive(leaver.peerId, JSON.stringify({ type: 'quit', sessionId: leaver.sessionId }));
+    leaves.push(Number(process.hrtime.bigint() - startedNs) / 1000);
+  }
+  const queued = hub.queueLength();
+  hub.close();
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+  return { waiting: queued, joinUs: round(mean(joins), 1), leaveUs: round(mean(leaves), 1) };
+}
+
+// ---- processes ---------------------------------------------------------------------------------------------
 
 type ServerInfo = { wsPlayerUrl: string; wsNodeUrl: string; pid: number };
 
-async function startBenchServer(transport: 'uws' | 'fastify-ws', secretHex: string, limits: BenchLimits) {
+async function startBenchServer(args: string[]): Promise<{ info: ServerInfo; child: ChildProcess }> {
   const script = fileURLToPath(new URL('./benchServer.ts', import.meta.url));
-  const options: BenchServerOptions = { ...serverChain, limits };
-  const child = spawn(process.execPath, ['--import', 'tsx', script, transport, secretHex, JSON.stringify(options)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
+  // stdin is a pipe from this process: when it ends (however it ends), the server ends too.
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  cleanups.push(() => {
+    child.stdin?.end();
+    setTimeout(() => child.kill('SIGKILL'), 3_000).unref();
   });
   const info = await new Promise<ServerInfo>((resolve, reject) => {
     let buffer = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
       buffer += chunk.toString();
       const line = buffer.split('\n')[0];
       if (buffer.includes('\n') && line) resolve(JSON.parse(line) as ServerInfo);
     });
     child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
   });
-  return { info, stop: () => child.stdin.end() };
+  return { info, child };
 }
 
 function rssMb(pid: number): number {
@@ -193,27 +402,82 @@ async function inBatches<T>(count: number, batch: number, make: (i: number) => P
   return out;
 }
 
-async function socketBench(transport: 'uws' | 'fastify-ws', limits: BenchLimits) {
-  const secret = randomBytes(32);
-  const server = await startBenchServer(transport, secret.toString('hex'), limits);
-  const hostCount = Math.max(1, Math.round(SOCKETS / 50));
+/** Players per load-generator process (a process's descriptors are limited: `ulimit -n` is 20,000 on some). */
+const PLAYERS_PER_GENERATOR = 5_000;
+
+type Generator = { child: ChildProcess; lines: AsyncIterator<string> };
+
+/** Starts a load generator with `players` players on `url`; resolves once they are connected and asked to play. */
+async function startGenerator(
+  url: string,
+  players: number,
+): Promise<{ generator: Generator; open: number; leased: number }> {
+  const script = fileURLToPath(new URL('./benchPlayers.ts', import.meta.url));
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      script,
+      '--url',
+      url,
+      '--secret',
+      secretOfRun.toString('hex'),
+      '--players',
+      String(players),
+      '--game',
+      GAME.id,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  cleanups.push(() => {
+    child.stdin?.end();
+    setTimeout(() => child.kill('SIGKILL'), 3_000).unref();
+  });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`bench load generator exited (${code})`))),
+  );
+  exited.catch(() => undefined);
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
+  const generator = { child, lines };
+  const ready = JSON.parse(await nextLine(generator, exited)) as { open: number; leased: number };
+  return { generator, ...ready };
+}
+
+async function nextLine(generator: Generator, exited?: Promise<never>): Promise<string> {
+  const next = generator.lines.next().then((r) => {
+    if (r.done) throw new Error('bench load generator ended');
+    return r.value;
+  });
+  return exited ? Promise.race([next, exited]) : next;
+}
+
+/**
+ * Hosts connect to the first server (from this process), players to the last (from load-generator
+ * processes): with two servers on one Redis, every relayed message goes from a player's instance to its
+ * host's through Redis. Latency is measured on the system's monotonic clock, which all processes share.
+ */
+async function socketBench(label: string, servers: ServerInfo[], sockets: number) {
+  const hostServer = servers[0] as ServerInfo;
+  const playerServer = servers[servers.length - 1] as ServerInfo;
+  const hostCount = Math.max(1, Math.round(sockets / 50));
   const slotsPerHost = 25;
-  const playerCount = SOCKETS - hostCount;
-  const account: PrivateKeyAccount = benchProvider;
+  const playerCount = sockets - hostCount;
+  const account = run.provider;
   const latenciesMs: number[] = [];
   let measuring = false;
 
-  progress(`${transport} (limits ${limits}): connecting ${hostCount} hosts`);
+  progress(`${label}: connecting ${hostCount} hosts`);
   const hosts = await inBatches(hostCount, 50, async (i) => {
-    const socket = await openSocket(server.info.wsNodeUrl, [WS_SUBPROTOCOL]);
+    const socket = await openSocket(hostServer.wsNodeUrl, [WS_SUBPROTOCOL]);
     const hostId = boundHostId(`bench-${i}`, account.address);
     await new Promise<void>((resolve, reject) => {
       socket.on('message', async (raw) => {
         const text = raw.toString();
         if (measuring && text.startsWith('{"type":"ice"')) {
           const message = JSON.parse(text) as { candidate: { candidate: string } | null };
-          const sentAt = Number(message.candidate?.candidate.slice('bench '.length));
-          latenciesMs.push(performance.now() - sentAt);
+          const sentNs = BigInt(message.candidate?.candidate.slice('bench '.length) ?? '0');
+          latenciesMs.push(Number(process.hrtime.bigint() - sentNs) / 1e6);
           return;
         }
         const message = JSON.parse(text) as { type: string; nonce?: string; code?: string; sessionId?: string };
@@ -227,13 +491,13 @@ async function socketBench(transport: 'uws' | 'fastify-ws', limits: BenchLimits)
               hostId,
               providerAddress: account.address,
               signature: await account.signMessage({ message: hostRegistrationMessage(hostId, message.nonce) }),
-              region: { country: COUNTRIES[i % COUNTRIES.length], lat: 0, lon: 0 },
+              region: { country: 'DE', lat: 50.1, lon: 8.7 },
               gpu: 'bench',
               encoder: 'x264',
               games: [GAME],
               slots: slotsPerHost,
-              priceWeiPerSec: '1000000000000000',
-              endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
+              priceWeiPerSec: BENCH_PRICE_WEI_PER_SEC,
+              endpoints: ENDPOINTS,
             }),
           );
         } else if (message.type === 'registered') resolve();
@@ -243,123 +507,243 @@ async function socketBench(transport: 'uws' | 'fastify-ws', limits: BenchLimits)
     });
     return socket;
   });
+  // The players' instance learns the hosts through Redis.
+  if (servers.length > 1) await new Promise((resolve) => setTimeout(resolve, 1_500));
 
-  progress(`${transport}: connecting ${playerCount} players`);
-  type Player = { socket: WebSocket; sessionId: string | undefined };
-  const players = await inBatches(playerCount, 250, async () => {
-    const { token } = issuePlayerToken({ secret, ttlSec: 3600 });
-    const socket = await openSocket(server.info.wsPlayerUrl, [WS_SUBPROTOCOL, `token.${token}`]);
-    const player: Player = { socket, sessionId: undefined };
-    await new Promise<void>((resolve) => {
-      socket.on('message', (raw) => {
-        const message = JSON.parse(raw.toString()) as {
-          type: string;
-          sessionId?: string;
-          candidates?: Array<{ hostId: string }>;
-        };
-        if (message.type === 'welcome') socket.send(JSON.stringify({ type: 'play', game: GAME.id, codecs: ['H264'] }));
-        else if (message.type === 'probe-request') {
-          socket.send(
-            JSON.stringify({
-              type: 'probe-results',
-              sessionId: message.sessionId,
-              results: (message.candidates ?? []).map((c) => ({ hostId: c.hostId, rttMs: 5 + Math.random() * 40 })),
-            }),
-          );
-        } else if (message.type === 'session') {
-          player.sessionId = message.sessionId;
-          resolve();
-        } else if (message.type === 'queued' || message.type === 'error') resolve();
-      });
-      socket.send(JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' }));
-    });
-    return player;
-  });
-
-  const open = [...hosts, ...players.map((p) => p.socket)].filter((s) => s.readyState === WebSocket.OPEN).length;
-  const leased = players.filter((p) => p.sessionId);
-  progress(
-    `${transport}: ${open} sockets open, ${leased.length} sessions leased; relaying for ${SECONDS} s at ${RATE}/s`,
+  const generatorCount = Math.max(1, Math.ceil(playerCount / PLAYERS_PER_GENERATOR));
+  progress(`${label}: connecting ${playerCount} players from ${generatorCount} load generators`);
+  const generators = await Promise.all(
+    Array.from({ length: generatorCount }, (_, g) => {
+      const share = Math.floor(playerCount / generatorCount) + (g < playerCount % generatorCount ? 1 : 0);
+      return startGenerator(playerServer.wsPlayerUrl, share);
+    }),
   );
-  const cpuBefore = cpuMicros(server.info.pid);
+  const open = hosts.filter((s) => s.readyState === WebSocket.OPEN).length + generators.reduce((n, g) => n + g.open, 0);
+  const leased = generators.reduce((n, g) => n + g.leased, 0);
+  progress(`${label}: ${open} sockets open, ${leased} sessions leased; relaying for ${SECONDS} s at ${RATE}/s`);
+  const cpuBefore = servers.reduce((sum, server) => sum + cpuMicros(server.pid), 0);
   measuring = true;
-  const perTick = Math.max(1, Math.round(RATE / 100));
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const started = performance.now();
-    const timer = setInterval(() => {
-      for (let k = 0; k < perTick; k++) {
-        const player = leased[(sent + k) % leased.length];
-        player?.socket.send(
-          JSON.stringify({
-            type: 'ice',
-            sessionId: player.sessionId,
-            candidate: { candidate: `bench ${performance.now()}` },
-          }),
-        );
-      }
-      sent += perTick;
-      if (performance.now() - started >= SECONDS * 1000) {
-        clearInterval(timer);
-        setTimeout(resolve, 500);
-      }
-    }, 10);
-  });
+  for (const { generator } of generators) generator.child.stdin?.write(`go ${SECONDS} ${RATE / generatorCount}\n`);
+  const sentBy = await Promise.all(
+    generators.map(async ({ generator }) => (JSON.parse(await nextLine(generator)) as { sent: number }).sent),
+  );
+  const sent = sentBy.reduce((a, b) => a + b, 0);
+  // Wait for the stragglers (up to 3 s) so that slow relays count in the percentiles rather than vanish.
+  const waitUntil = Date.now() + 3_000;
+  while (latenciesMs.length < sent && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 50));
   measuring = false;
-  const serverCpuUsPerMessage = round((cpuMicros(server.info.pid) - cpuBefore) / Math.max(1, sent), 1);
-  const serverRssMb = rssMb(server.info.pid);
-  for (const socket of [...hosts, ...players.map((p) => p.socket)]) socket.terminate();
-  server.stop();
+  const serverCpuUsPerRelay = round(
+    (servers.reduce((sum, server) => sum + cpuMicros(server.pid), 0) - cpuBefore) / Math.max(1, sent),
+    1,
+  );
+  const serverRssMb = round(
+    servers.reduce((sum, server) => sum + rssMb(server.pid), 0),
+    1,
+  );
+  for (const { generator } of generators) generator.child.stdin?.end();
+  for (const socket of hosts) socket.terminate();
   latenciesMs.sort((a, b) => a - b);
   return {
     sockets: open,
+    leased,
     relayed: latenciesMs.length,
     sent,
     relayMsP50: round(percentile(latenciesMs, 50)),
     relayMsP99: round(percentile(latenciesMs, 99)),
     serverRssMb,
-    serverCpuUsPerMessage,
+    serverCpuUsPerRelay,
   };
 }
 
-progress(`pick over ${HOSTS} hosts`);
-const pick = pickBench();
-if (process.argv.includes('--pick-only')) {
-  console.log(JSON.stringify({ bench: 'indexer', hosts: HOSTS, ...pick, machine: machineInfo() }));
-  await chain.close();
-  process.exit(0);
+const secretOfRun = randomBytes(32);
+/** The bench's chain and its one staked provider (hosts must be staked to register). Set at start. */
+const run = {} as { chain: TestChain; provider: PrivateKeyAccount };
+/** Within signaling's price bounds. */
+const BENCH_PRICE_WEI_PER_SEC = '1000000000000000';
+
+function serverArgs(transport: 'uws' | 'fastify-ws', limits: BenchLimits): string[] {
+  const chain: Omit<BenchServerOptions, 'limits'> = {
+    rpcUrl: run.chain.anvil.rpcUrl,
+    chainId: run.chain.anvil.chainId,
+    stakingAddress: run.chain.stakingAddress,
+  };
+  return [
+    '--transport',
+    transport,
+    '--secret',
+    secretOfRun.toString('hex'),
+    '--chain',
+    JSON.stringify(chain),
+    '--limits',
+    limits,
+  ];
 }
-const uws = await socketBench('uws', 'on');
-await new Promise((resolve) => setTimeout(resolve, 1000));
-const uwsUnlimited = await socketBench('uws', 'off');
-await new Promise((resolve) => setTimeout(resolve, 1000));
-const fastifyWs = await socketBench('fastify-ws', 'on');
-await chain.close();
-const overheadPct = (on: number, off: number) => round(((on - off) / Math.max(off, 1e-9)) * 100, 1);
-console.log(
-  JSON.stringify({
-    bench: 'indexer',
-    hosts: HOSTS,
-    pickUsP50: pick.pickUsP50,
-    pickUsP99: pick.pickUsP99,
-    limits: 'on',
-    sockets: uws.sockets,
-    relayMsP50: uws.relayMsP50,
-    relayMsP99: uws.relayMsP99,
-    relayMsP50LimitsOff: uwsUnlimited.relayMsP50,
-    relayMsP99LimitsOff: uwsUnlimited.relayMsP99,
-    limitsOverheadPct: overheadPct(uws.relayMsP99, uwsUnlimited.relayMsP99),
-    serverCpuUsPerRelay: uws.serverCpuUsPerMessage,
-    serverCpuUsPerRelayLimitsOff: uwsUnlimited.serverCpuUsPerMessage,
-    limitsCpuOverheadPct: overheadPct(uws.serverCpuUsPerMessage, uwsUnlimited.serverCpuUsPerMessage),
-    relayMsP99FastifyWs: fastifyWs.relayMsP99,
-    relayMsP50FastifyWs: fastifyWs.relayMsP50,
-    socketsFastifyWs: fastifyWs.sockets,
-    relayed: uws.relayed,
-    serverRssMb: uws.serverRssMb,
-    serverRssMbFastifyWs: fastifyWs.serverRssMb,
-    serverCpuUsPerRelayFastifyWs: fastifyWs.serverCpuUsPerMessage,
-    machine: machineInfo(),
-  }),
-);
-process.exit(0);
+
+/** One signaling process in memory: uWS with admission limits on, off, and fastify-ws (for the comparisons). */
+async function singleInstanceSockets(transport: 'uws' | 'fastify-ws', limits: BenchLimits) {
+  const server = await startBenchServer(serverArgs(transport, limits));
+  const label = `one instance (memory, ${transport}, limits ${limits})`;
+  progress(`${label}: server pid ${server.info.pid}`);
+  const result = await socketBench(label, [server.info], SINGLE_SOCKETS);
+  server.child.stdin?.end();
+  return result;
+}
+
+async function twoInstanceSockets(redis: RedisServer) {
+  const prefix = `net${randomBytes(3).toString('hex')}:`;
+  const servers = [];
+  for (const instance of ['s1', 's2']) {
+    const server = await startBenchServer([
+      ...serverArgs('uws', 'on'),
+      '--redis',
+      redis.url,
+      '--instance',
+      instance,
+      '--prefix',
+      prefix,
+    ]);
+    progress(`server ${instance} pid ${server.info.pid}`);
+    servers.push(server);
+  }
+  const result = await socketBench(
+    'two instances + Redis',
+    servers.map((s) => s.info),
+    SOCKETS,
+  );
+  for (const server of servers) server.child.stdin?.end();
+  return { ...result, redisRssMb: redis.pid ? redisRss(redis.pid) : undefined };
+}
+
+/** redis-server runs under a keeper shell: its RSS is the shell's child's. */
+function redisRss(keeperPid: number): number | undefined {
+  try {
+    const children = readFileSync(`/proc/${keeperPid}/task/${keeperPid}/children`, 'utf8').trim().split(/\s+/);
+    const pid = Number(children[0]);
+    return Number.isFinite(pid) && pid > 0 ? rssMb(pid) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- run -----------------------------------------------------------------------------------------------------
+
+const startedMs = Date.now();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+try {
+  progress('starting redis-server');
+  const redis = await startRedisServer({ dieWithParent: true });
+  cleanups.push(() => redis.close());
+  progress(`redis-server on ${redis.url} (pid ${redis.pid}); starting a chain`);
+  run.chain = await startTestChain({ tiedToParent: true });
+  cleanups.push(() => run.chain.close());
+  run.provider = privateKeyToAccount((await run.chain.newStakedAccount('nvidia-datacenter')).privateKey);
+  const result: Record<string, unknown> = { bench: 'indexer', hosts: HOSTS };
+  if (!flags['sockets-only']) {
+    progress(`pick over ${HOSTS} hosts (memory)`);
+    const pickMemory = await pickBench('memory', undefined);
+    progress(`pick over ${HOSTS} hosts (redis)`);
+    const pickRedis = await pickBench('redis', redis);
+    Object.assign(result, {
+      pickUsP50: pickMemory.pickUsP50,
+      pickUsP99: pickMemory.pickUsP99,
+      pickUsP99Redis: pickRedis.pickUsP99,
+      leaseUsP50: pickMemory.leaseUsP50,
+      leaseUsP99: pickMemory.leaseUsP99,
+      leaseUsP50Redis: pickRedis.leaseUsP50,
+      leaseUsP99Redis: pickRedis.leaseUsP99,
+      leaseP99RedisOverMemory: round(pickRedis.leaseUsP99 / Math.max(1e-9, pickMemory.leaseUsP99), 2),
+      registerSec: pickMemory.registerSec,
+      registerSecRedis: pickRedis.registerSec,
+    });
+    progress('queue change cost (memory, redis; 1,000 and 10,000 waiting)');
+    // Warm-up (JIT, allocator), not reported: the first run would make 1,000 look dearer than 10,000.
+    await queueBench('memory', undefined, 1_000);
+    await queueBench('redis', redis, 1_000);
+    const queues = {
+      memory1k: await queueBench('memory', undefined, 1_000),
+      memory10k: await queueBench('memory', undefined, 10_000),
+      redis1k: await queueBench('redis', redis, 1_000),
+      redis10k: await queueBench('redis', redis, 10_000),
+    };
+    Object.assign(result, {
+      queueJoinUs1k: queues.memory1k.joinUs,
+      queueJoinUs10k: queues.memory10k.joinUs,
+      queueLeaveUs1k: queues.memory1k.leaveUs,
+      queueLeaveUs10k: queues.memory10k.leaveUs,
+      queueJoinUs1kRedis: queues.redis1k.joinUs,
+      queueJoinUs10kRedis: queues.redis10k.joinUs,
+      queueLeaveUs1kRedis: queues.redis1k.leaveUs,
+      queueLeaveUs10kRedis: queues.redis10k.leaveUs,
+      queueChange10kOver1k: round(
+        (queues.memory10k.joinUs + queues.memory10k.leaveUs) /
+          Math.max(1e-9, queues.memory1k.joinUs + queues.memory1k.leaveUs),
+        2,
+      ),
+      queueChange10kOver1kRedis: round(
+        (queues.redis10k.joinUs + queues.redis10k.leaveUs) /
+          Math.max(1e-9, queues.redis1k.joinUs + queues.redis1k.leaveUs),
+        2,
+      ),
+    });
+  }
+  if (!flags['pick-only']) {
+    const single = await singleInstanceSockets('uws', 'on');
+    Object.assign(result, {
+      limits: 'on',
+      sockets: single.sockets,
+      relayMsP50: single.relayMsP50,
+      relayMsP99: single.relayMsP99,
+      relayed: single.relayed,
+      sent: single.sent,
+      serverRssMb: single.serverRssMb,
+      serverCpuUsPerRelay: single.serverCpuUsPerRelay,
+    });
+    if (!flags['skip-compare']) {
+      // What admission control costs (the same run with no limits), and the fastify-ws transport beside uWS.
+      const unlimited = await singleInstanceSockets('uws', 'off');
+      const fastifyWs = await singleInstanceSockets('fastify-ws', 'on');
+      const overheadPct = (on: number, off: number) => round(((on - off) / Math.max(off, 1e-9)) * 100, 1);
+      Object.assign(result, {
+        relayMsP50LimitsOff: unlimited.relayMsP50,
+        relayMsP99LimitsOff: unlimited.relayMsP99,
+        limitsOverheadPct: overheadPct(single.relayMsP99, unlimited.relayMsP99),
+        serverCpuUsPerRelayLimitsOff: unlimited.serverCpuUsPerRelay,
+        limitsCpuOverheadPct: overheadPct(single.serverCpuUsPerRelay, unlimited.serverCpuUsPerRelay),
+        relayMsP50FastifyWs: fastifyWs.relayMsP50,
+        relayMsP99FastifyWs: fastifyWs.relayMsP99,
+        socketsFastifyWs: fastifyWs.sockets,
+        serverRssMbFastifyWs: fastifyWs.serverRssMb,
+        serverCpuUsPerRelayFastifyWs: fastifyWs.serverCpuUsPerRelay,
+      });
+    }
+    if (INSTANCES === 2) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const dual = await twoInstanceSockets(redis);
+      Object.assign(result, {
+        socketsRedis: dual.sockets,
+        leasedRedis: dual.leased,
+        relayMsP50Redis: dual.relayMsP50,
+        relayMsP99Redis: dual.relayMsP99,
+        relayedRedis: dual.relayed,
+        sentRedis: dual.sent,
+        serverRssMbRedis: dual.serverRssMb,
+        redisRssMb: dual.redisRssMb,
+        serverCpuUsPerRelayRedis: dual.serverCpuUsPerRelay,
+        relayP99RedisOverMemory: round(dual.relayMsP99 / Math.max(1e-9, single.relayMsP99), 2),
+      });
+    }
+  }
+  result['durationSec'] = round((Date.now() - startedMs) / 1000, 1);
+  result['machine'] = machineInfo();
+  await cleanup();
+  console.log(JSON.stringify(result));
+  process.exit(0);
+} catch (error) {
+  progress(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  await cleanup();
+  process.exit(1);
+}

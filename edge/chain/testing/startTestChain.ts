@@ -63,12 +63,15 @@ export type StartTestChainParameters = {
   slashParameters?: SlashParameters;
   /** Keep the chain's state in a file so `stop()` / `restart()` work. */
   restartable?: boolean;
+  /** anvil ends with this process even when it is killed (SIGKILL): for benchmarks. */
+  tiedToParent?: boolean;
 };
 
 export async function startTestChain(options: StartTestChainParameters = {}): Promise<TestChain> {
   const stateDir = options.restartable ? mkdtempSync(join(tmpdir(), 'ath-anvil-')) : undefined;
   const statePath = stateDir === undefined ? undefined : join(stateDir, 'state.json');
-  let anvil: Anvil = await startAnvil(statePath === undefined ? {} : { statePath });
+  const tied = options.tiedToParent ? { tiedToParent: true } : {};
+  let anvil: Anvil = await startAnvil(statePath === undefined ? tied : { statePath, ...tied });
   let stopped = false;
   const admin = anvilAccount(DEV_ACCOUNT.admin);
   const meter = anvilAccount(DEV_ACCOUNT.meter);
@@ -197,7 +200,7 @@ export async function startTestChain(options: StartTestChainParameters = {}): Pr
       if (statePath === undefined) throw new Error('startTestChain({ restartable: true }) to stop and restart');
       if (!stopped) return;
       const port = Number(new URL(anvil.rpcUrl).port);
-      anvil = await startAnvil({ port, chainId: anvil.chainId, statePath });
+      anvil = await startAnvil({ port, chainId: anvil.chainId, statePath, ...tied });
       stopped = false;
     },
     async close() {

@@ -14,6 +14,11 @@ export type StartRedisServerParameters = {
   /** 0 or absent: a free port. */
   port?: number;
   timeoutMs?: number;
+  /**
+   * Ends redis-server when this process ends, however it ends (SIGKILL included): it runs under a small shell
+   * that kills it when the pipe from this process closes. For long-lived parents (`npm start`, benchmarks).
+   */
+  dieWithParent?: boolean;
 };
 
 export type RedisServer = {
@@ -32,13 +37,14 @@ export async function startRedisServer({
   binary = 'redis-server',
   port = 0,
   timeoutMs = 10_000,
+  dieWithParent = false,
 }: StartRedisServerParameters = {}): Promise<RedisServer> {
   let child: ChildProcess | undefined;
   let boundPort = port;
   for (let attempt = 0; attempt < 3 && !child; attempt++) {
     boundPort = port || (await freeLoopbackPort());
     try {
-      child = await launch(binary, boundPort, timeoutMs);
+      child = await launch(binary, boundPort, timeoutMs, dieWithParent);
     } catch (error) {
       if (port || attempt === 2) throw error;
     }
@@ -52,7 +58,9 @@ export async function startRedisServer({
     const proc = current;
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill(signal);
+    // Under the keeper shell: closing its stdin makes it kill redis-server (with SIGKILL) and exit.
+    if (dieWithParent) proc.stdin?.end();
+    else proc.kill(signal);
     const timer = setTimeout(() => proc.kill('SIGKILL'), 3_000);
     await exited;
     clearTimeout(timer);
@@ -63,10 +71,10 @@ export async function startRedisServer({
     get pid() {
       return current.pid;
     },
-    kill: () => current.kill('SIGKILL'),
+    kill: () => (dieWithParent ? current.stdin?.end() : current.kill('SIGKILL')),
     restart: async () => {
       await stop('SIGKILL');
-      current = await launch(binary, boundPort, timeoutMs);
+      current = await launch(binary, boundPort, timeoutMs, dieWithParent);
     },
     close: async () => {
       if (closed) return;
@@ -77,10 +85,23 @@ export async function startRedisServer({
   };
 }
 
-async function launch(binary: string, port: number, timeoutMs: number): Promise<ChildProcess> {
-  const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * Runs redis-server in the background and kills it when stdin closes (the parent ended, however it ended); exits
+ * with redis-server's status when redis-server ends by itself (a port taken: the caller retries at once).
+ * A background list's stdin is /dev/null in sh, hence the parent's pipe kept on fd 3 for the watcher.
+ */
+const KEEPER = [
+  'bin="$1"; shift; exec 3<&0',
+  '"$bin" "$@" </dev/null & child=$!',
+  '{ read -r _ <&3 || true; kill -9 "$child" 2>/dev/null; } & watcher=$!',
+  'wait "$child"; code=$?; kill "$watcher" 2>/dev/null; exit "$code"',
+].join('\n');
+
+async function launch(binary: string, port: number, timeoutMs: number, dieWithParent: boolean): Promise<ChildProcess> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  const child = dieWithParent
+    ? spawn('sh', ['-c', KEEPER, 'redis-keeper', binary, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     if (output.length < 4096) output += chunk.toString();
@@ -100,6 +121,7 @@ async function launch(binary: string, port: number, timeoutMs: number): Promise<
     if (await answersPing(port)) return child;
     await Promise.race([failed, new Promise((resolve) => setTimeout(resolve, 50))]);
   }
+  if (dieWithParent) child.stdin?.end();
   child.kill('SIGKILL');
   throw redisError('redis-server did not answer PING in time', output);
 }
