@@ -102,7 +102,8 @@ const firstReports: Promise<void>[] = [];
 const startCheckers = async (count: number, window = PROBE_WINDOW) => {
   for (let i = 0; i < count; i++) {
     const checker = await startChecker({
-      account: privateKeyToAccount(generatePrivateKey()),
+      // Signaling admits staked checkers only.
+      account: privateKeyToAccount((await server.chain.newStakedAccount('checker')).privateKey),
       signalingUrl: server.httpUrl,
       bindHost: '127.0.0.1',
       metricsPort: 0,
@@ -134,6 +135,9 @@ try {
       '--set',
       // One slot for the live player, one free: probes run on free slots only.
       'renderHost.slots=2',
+      // Signaling admits staked providers only.
+      '--set',
+      `renderHost.providerKey=${(await server.chain.newStakedAccount('software')).privateKey}`,
     ],
     outputFile: join(dataDir, 'host.out'),
   });

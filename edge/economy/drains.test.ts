@@ -120,11 +120,12 @@ for (const driver of ['pglite', 'pg'] as const) {
           slots: 1,
         });
         const hostId = host.hostId;
-        const hostState = async () => {
+        const stateOf = async (id: string) => {
           const response = await fetch(`${signaling.info.httpUrl}/api/hosts`);
           const body = (await response.json()) as { hosts: Array<{ hostId: string; state: string }> };
-          return body.hosts.find((h) => h.hostId === hostId)?.state;
+          return body.hosts.find((h) => h.hostId === id)?.state;
         };
+        const hostState = () => stateOf(hostId);
         await waitFor(async () => ((await hostState()) === 'draining' ? true : undefined));
         const status = async () =>
           (await (await fetch(`${signaling.info.httpUrl}/api/providers/${provider.address}`)).json()) as {
@@ -148,6 +149,16 @@ for (const driver of ['pglite', 'pg'] as const) {
         });
         assert.equal(host.hostId, hostId);
         assert.equal(await hostState(), 'draining', 'the drain survived the restart');
+        // Nor does a new host id: the drain is the provider's, whatever its hosts are called.
+        const renamed = await connectTestHost(restarted, {
+          privateKey: provider.privateKey,
+          hostId: 'renamed-host',
+          games: [GAME],
+          slots: 1,
+        });
+        assert.notEqual(renamed.hostId, hostId);
+        assert.equal(await stateOf(renamed.hostId), 'draining', 'a new id does not lift the drain');
+        renamed.terminate();
         const player = await connectTestPlayer(restarted, secret);
         player.send({ type: 'play', game: GAME.id, codecs: ['H264'], queue: false });
         assert.equal((await player.next('error')).code, 'ATH_ERR_NO_FREE_SLOT', 'a drained host is not matched');
