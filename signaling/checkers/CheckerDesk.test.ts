@@ -276,6 +276,60 @@ describe('checkers', () => {
     assert.deepEqual(verdict.sampled, [session.sessionId]);
   });
 
+  test('a dispute during a round under way is sampled by a fresh round right after it: what was measured before the dispute never settles it', async () => {
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      checks: {
+        ...DEFAULT_CHECK_SETTINGS,
+        checkersPerContainer: 1,
+        minResponders: 1,
+        intervalMs: 600_000,
+        deadlineMs: 10_000,
+        busyDeferralMs: 600_000,
+      },
+    });
+    const host = await connectTestHost(server, { hostId: 'mid-round-host', slots: 2 });
+    const player = await connectTestPlayer(server, secret);
+    player.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    const session = await host.next('start-session');
+    const checker = await connectTestChecker(server);
+    const observations: Array<{ sessionId: string; fpsMilli: number }> = [];
+    server.hub.on('report', (r) => {
+      if (r.source === 'checker') observations.push({ sessionId: r.sessionId, fpsMilli: r.fpsMilli });
+    });
+    cleanups.push(async () => {
+      for (const peer of [host, player, checker.peer]) peer.terminate();
+      await server.close();
+    });
+    const first = await checker.peer.next('check-assignment');
+    assert.equal((await host.next('start-session')).sessionId, first.probeSessionId);
+    server.hub.disputeDelivery({
+      sessionId: session.sessionId,
+      hostId: host.hostId,
+      hostFpsMilli: 60_000,
+      playerFpsMilli: 0,
+      atMs: Date.now(),
+    });
+    await assert.rejects(checker.peer.next('check-assignment', 500), 'one round at a time per container');
+    // The round under way measured before the dispute: its report does not settle it.
+    checker.peer.send({
+      type: 'check-report',
+      ...(await signTestReport({ account: checker.account, assignment: first, ok: true, fpsMilli: 60_000 })),
+    });
+    const sample = await checker.peer.next('check-assignment', 2_000);
+    assert.equal(BigInt(sample.round), BigInt(first.round) + 1n, 'the sampling round follows at once');
+    assert.deepEqual(observations, []);
+    checker.peer.send({
+      type: 'check-report',
+      ...(await signTestReport({ account: checker.account, assignment: sample, ok: false, fpsMilli: 9_000 })),
+    });
+    await waitFor(() => (observations.length > 0 ? true : undefined));
+    assert.deepEqual(observations, [{ sessionId: session.sessionId, fpsMilli: 9_000 }]);
+  });
+
   test('forged, replayed and unassigned reports are refused', async () => {
     const { team } = await world(4, 'strict-host');
     // 3 of the 4 are assigned; the fourth is the outsider.
