@@ -81,6 +81,8 @@ try {
       log: captureLog,
     });
     const readyAt = Date.now();
+    // Listen before any await: the first offer follows start() at once.
+    const offered = new Promise<string>((resolve) => session.once('offer', resolve));
     const ices: Array<IceCandidateInit | null> = [];
     await page.exposeFunction('hostIce', (candidate: IceCandidateInit) => {
       ices.push(candidate);
@@ -91,7 +93,7 @@ try {
         void session.acceptAnswer(sdp).then(resolve, resolve);
       });
     });
-    const offer = await new Promise<string>((resolve) => session.once('offer', resolve));
+    const offer = await offered;
     const offerAt = Date.now();
     await page.evaluate(`window.start(${JSON.stringify(offer)})`);
     await answered;
