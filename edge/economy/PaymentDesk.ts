@@ -29,6 +29,7 @@ import { sessionEscrowAbi } from '../chain/index.js';
 import {
   acquireLease,
   createSession,
+  endSession,
   ensureAccount,
   findPlayToken,
   getPlayToken,
@@ -402,6 +403,19 @@ export class PaymentDesk implements PaymentGate {
       'studio session authorized',
     );
     return { payerAddress: studio.ownerAddress };
+  }
+
+  /**
+   * The hub session ended while its authorization was being recorded: no meter runs it, so its ledger session
+   * ends here with nothing charged, and its cap is no longer committed against the payer. Idempotent.
+   */
+  async abandoned(session: SessionRecord): Promise<void> {
+    const { ended } = await endSession(this.#p.ledger, {
+      sessionId: session.id as Hex,
+      reason: session.endReason ?? 'error',
+      ...(session.endMessage === undefined ? {} : { message: session.endMessage.slice(0, 512) }),
+    });
+    if (ended) this.#log.info({ sessionId: session.id }, 'session ended during its authorization: nothing charged');
   }
 
   #studioAuth(token: PlayToken, studioAddress: Address): SessionAuth {

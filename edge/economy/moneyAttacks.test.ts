@@ -29,6 +29,7 @@ import { compileContracts } from '../chain/build/compileContracts.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import {
+  acquireLease,
   endSession,
   getSession,
   journalTotals,
@@ -36,6 +37,8 @@ import {
   latestVoucher,
   listSettlements,
   openLedger,
+  payerCommitmentsWei,
+  releaseLease,
   sessionAuthOf,
 } from '../ledger/index.js';
 import { createVoucherSigner, Meter } from '../metering/index.js';
@@ -675,6 +678,49 @@ describe('reserves are exact (issue 12)', () => {
     const accepted = attempts.filter((a) => a.answer === 'accepted');
     assert.equal(accepted.length, 1, `one hour fits the escrow, two do not: ${attempts.map((a) => a.answer)}`);
     for (const a of accepted) await endSession(ledger, { sessionId: a.sessionId, reason: 'player-quit' });
+  });
+
+  test('a session that ends while its authorization waits (on the payer’s lease) leaves nothing committed', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    const s = await leased();
+    const auth = { ...s.terms, player: payer.address };
+    const signature = await signAuth(payer, auth);
+    // Another process authorizes this payer: the desk waits for the lease while the player quits.
+    const lease = { name: `auth:${payer.address.toLowerCase()}`, holder: 'another-signaling-process' };
+    assert.equal((await acquireLease(ledger, { ...lease, ttlMs: 20_000 })).held, true);
+    try {
+      s.player.send({
+        type: 'session-auth',
+        sessionId: s.sessionId,
+        auth: {
+          sessionId: auth.sessionId,
+          player: auth.player,
+          provider: auth.provider,
+          maxAmount: weiToString(auth.maxAmount),
+          pricePerSecond: weiToString(auth.pricePerSecond),
+          expiry: String(auth.expiry),
+        },
+        signature,
+      });
+      s.player.send({ type: 'quit', sessionId: s.sessionId });
+      await s.player.next('session-ended');
+    } finally {
+      await releaseLease(ledger, lease);
+    }
+    // The authorization completes for a session the hub has ended: its ledger row must not stay streaming.
+    let state: string | undefined;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      state = (await getSession(ledger, s.sessionId))?.state;
+      if (state === 'ended') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.equal(state, 'ended', 'the ledger session is ended (nothing was played)');
+    assert.equal(
+      await payerCommitmentsWei(ledger, { payerAddress: payer.address }),
+      0n,
+      'nothing of the payer’s escrow stays committed',
+    );
+    assert.equal(meter.liveSessions, 0, 'not metered');
   });
 
   test('free escrow subtracts an ended session’s unsettled charges and a pending withdrawal', async () => {

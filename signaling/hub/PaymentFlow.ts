@@ -113,7 +113,16 @@ export class PaymentFlow implements PaymentPort {
 
   /** The payer's authorization (a player's signature, or a studio's) holds: the session is paid from now on. */
   #paymentAccepted(session: SessionRecord, payerAddress: `0x${string}`): void {
-    if (session.state === 'ended') return;
+    if (session.state === 'ended') {
+      // Ended while the authorization was recorded: no meter will ever end it, so the gate does (else its cap
+      // stays committed against the payer's escrow).
+      this.#ctx.payments
+        ?.abandoned?.(session)
+        .catch((error: unknown) =>
+          this.#ctx.log.error({ err: error, sessionId: session.id }, 'could not end an abandoned paid session'),
+        );
+      return;
+    }
     session.payerAddress = payerAddress;
     this.#ctx.store.sessions.put(session);
     this.#ctx.timers.clear(session.id, 'auth');

@@ -35,6 +35,12 @@ export type PaymentGate = {
    * wire code: ATH_ERR_UNAUTHORIZED, ATH_ERR_TOKEN_EXPIRED, ATH_ERR_ORIGIN_NOT_ALLOWED, ATH_ERR_CAP_EXHAUSTED…
    */
   admitPlayToken?(request: PlayTokenRequest): Promise<Sponsorship>;
+  /**
+   * The hub session ended while `authorize`/`authorizeSponsored` was recording it (the player quit, the
+   * authorization timer fired): nothing was metered, so the recorded session ends with nothing charged and
+   * commits nothing of the payer's escrow any more. Idempotent.
+   */
+  abandoned?(session: SessionRecord): Promise<void>;
   /** Records a leased sponsored session for billing with the studio's stored authorization. */
   authorizeSponsored?(
     session: SessionRecord,
