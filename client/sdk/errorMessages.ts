@@ -20,6 +20,8 @@ const MESSAGES: Partial<Record<AthErrorCode, string>> = {
   ATH_ERR_NOT_YOUR_SESSION: 'That session belongs to someone else.',
   ATH_ERR_RATE_LIMITED: 'Too many requests. Wait a moment, then try again.',
   ATH_ERR_INSUFFICIENT_FUNDS: 'The play balance is used up.',
+  ATH_ERR_UNPAID_SESSIONS:
+    'Several sessions from here ended before payment was authorized. Wait a few minutes, then press Play again.',
   ATH_ERR_CAP_EXHAUSTED: 'This game’s play budget on this site is used up.',
   ATH_ERR_ORIGIN_NOT_ALLOWED: 'This site is not allowed to start this game.',
   ATH_ERR_WEBRTC_FAILED: 'The video connection to the render host failed. Press Play to try again.',

@@ -16,10 +16,12 @@ export function e2eConfig(dataDir: string, { turn }: E2eConfigOptions = {}): Edg
       httpPort: 0,
       wsPort: 0,
       heartbeatIntervalMs: 1000,
-      // Every page, player and poll of the scenarios comes from 127.0.0.1: the per-address HTTP budget is raised
-      // (WebSocket caps and the per-socket limits stay the product's).
+      // Every page, player and poll of the scenarios comes from 127.0.0.1: the per-address HTTP budget and the
+      // count of sessions ended before payment (scenarios quit unpaid on purpose) are raised (WebSocket caps and
+      // the per-socket limits stay the product's).
       admission: {
         ...DEFAULT_EDGE_CONFIG.signaling.admission,
+        unpaidEndings: { ...DEFAULT_EDGE_CONFIG.signaling.admission.unpaidEndings, max: 1_000 },
         http: {
           ...DEFAULT_EDGE_CONFIG.signaling.admission.http,
           requestsPerMinute: 20_000,

@@ -103,6 +103,11 @@ export const EdgeConfigSchema = obj({
       registerTimeoutMs: Type.Integer({ minimum: 100 }),
       maxSessionsPerIp: Type.Integer({ minimum: 1 }),
       maxTrackedIps: Type.Integer({ minimum: 1 }),
+      unpaidEndings: obj({
+        max: Type.Integer({ minimum: 1 }),
+        windowMs: Type.Integer({ minimum: 1000 }),
+        maxTracked: Type.Integer({ minimum: 1 }),
+      }),
       http: obj({
         requestsPerMinute: Type.Integer({ minimum: 1 }),
         playerTokensPerMinute: Type.Integer({ minimum: 1 }),

@@ -1,4 +1,5 @@
 import type { RateSettings } from './TokenBucket.js';
+import type { UnpaidEndingsSettings } from './UnpaidEndings.js';
 
 /**
  * Admission control of the signaling server: how many connections, how fast, how long a socket may stay
@@ -24,6 +25,12 @@ export type AdmissionSettings = {
   maxSessionsPerIp: number;
   /** Addresses the per-address table remembers; idle ones are forgotten first. */
   maxTrackedIps: number;
+  /**
+   * Billing networks: sessions that ended before their payment was accepted (each streamed free until the
+   * authorization deadline). After `max` within `windowMs` from one address or one player token, Play is refused
+   * (`ATH_ERR_UNPAID_SESSIONS`, `retryAfterMs`). `maxTracked` addresses and tokens are remembered at most.
+   */
+  unpaidEndings: UnpaidEndingsSettings;
   /** HTTP API (@fastify/rate-limit), per address and minute. */
   http: {
     requestsPerMinute: number;
@@ -44,5 +51,6 @@ export const DEFAULT_ADMISSION_SETTINGS: AdmissionSettings = {
   registerTimeoutMs: 30_000,
   maxSessionsPerIp: 8,
   maxTrackedIps: 100_000,
+  unpaidEndings: { max: 3, windowMs: 10 * 60_000, maxTracked: 100_000 },
   http: { requestsPerMinute: 600, playerTokensPerMinute: 60, maxTrackedIps: 100_000 },
 };

@@ -21,3 +21,25 @@ export function sameNetwork(a: string, b: string, bits: NetworkPrefixBits): bool
   list.addSubnet(x, prefix, family);
   return list.check(y, family);
 }
+
+/**
+ * The key every per-address limit counts under: an IPv4 address as it is, an IPv6 address by its /64 (one
+ * customer's network — a host picks any of its 2^64 addresses freely, so one key per address would mean no limit).
+ */
+export function addressKey(address: string): string {
+  const ip = normalizeIp(address);
+  if (!isIPv6(ip)) return ip;
+  // Expand `::` to the zero groups it stands for (a trailing dotted IPv4 part is two groups).
+  const groupsOf = (part: string): string[] =>
+    part ? part.split(':').flatMap((group) => (group.includes('.') ? ['0', '0'] : [group])) : [];
+  const [head = '', tail] = ip.split('::');
+  const headGroups = groupsOf(head);
+  const tailGroups = tail === undefined ? [] : groupsOf(tail);
+  const zeros =
+    tail === undefined ? [] : Array<string>(Math.max(0, 8 - headGroups.length - tailGroups.length)).fill('0');
+  const groups = [...headGroups, ...zeros, ...tailGroups];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => Number.parseInt(group || '0', 16).toString(16))
+    .join(':')}::/64`;
+}

@@ -26,6 +26,7 @@ export function benchAdmission(limits: BenchLimits, base: AdmissionSettings): Ad
       messagesPerSocket: { ratePerSec: UNLIMITED, burst: UNLIMITED },
       messagesPerIp: { ratePerSec: UNLIMITED, burst: UNLIMITED },
       maxSessionsPerIp: UNLIMITED,
+      unpaidEndings: { ...base.unpaidEndings, max: UNLIMITED },
       helloTimeoutMs: 3_600_000,
       registerTimeoutMs: 3_600_000,
     };
@@ -37,5 +38,6 @@ export function benchAdmission(limits: BenchLimits, base: AdmissionSettings): Ad
     upgradesPerIp: { ratePerSec: 20_000, burst: 20_000 },
     messagesPerIp: { ratePerSec: 100_000, burst: 100_000 },
     maxSessionsPerIp: 50_000,
+    unpaidEndings: { ...base.unpaidEndings, max: 50_000 },
   };
 }

@@ -63,6 +63,11 @@ export type PaymentPort = {
   admitPlayToken(peer: PeerState, message: PeerMessageOf<'play'>): void;
   /** This instance took over a leased session: an authorization still owed gets its deadline here. */
   adopted(session: SessionRecord): void;
+  /**
+   * Before a new session is made for `play`: throws `ATH_ERR_UNPAID_SESSIONS` (a RetryLaterError) when too many
+   * sessions of this player's address or token ended unpaid lately.
+   */
+  admitPlay(peer: PeerState): void;
 };
 
 /** Host registration and liveness (`Registration`). */

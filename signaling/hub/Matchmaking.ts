@@ -116,6 +116,8 @@ export class Matchmaking implements MatchmakingPort {
         shortMessage: `${liveFromIp.size} sessions from this address are live already: end one first`,
       });
     }
+    // Billing networks: a player whose sessions keep ending unpaid (free play until each deadline) waits.
+    this.#ctx.payment.admitPlay(peer);
     const session: SessionRecord = {
       id: sponsorship?.sessionId ?? `0x${randomBytes(32).toString('hex')}`,
       owner: store.instanceId,

@@ -4,8 +4,12 @@
  * studio's play token (checked before Play; its stored authorization checked at the lease). Without a gate
  * the network does not bill and all of this is skipped.
  */
+import { addressKey } from '../admission/ipAddress.js';
+import { RetryLaterError } from '../admission/RetryLaterError.js';
+import { UnpaidEndings } from '../admission/UnpaidEndings.js';
 import {
   AthError,
+  type EndReasonName,
   isAthError,
   isWireErrorCode,
   type PaymentTermsRecord,
@@ -13,16 +17,47 @@ import {
 } from '../protocol/index.js';
 import type { HostRecord } from '../store/HostRegistry.js';
 import type { HubContext, PaymentPort } from './HubContext.js';
-import type { PeerState } from './PeerDirectory.js';
+import { type PeerState, playerIdOf } from './PeerDirectory.js';
 import type { SessionRecord } from './SessionRecord.js';
+
+/** Endings a player cannot cause: they do not count as the player's unpaid endings. */
+const HOST_SIDE_ENDINGS: ReadonlySet<EndReasonName> = new Set(['host-lost', 'host-stopped', 'game-crashed', 'drained']);
 
 export class PaymentFlow implements PaymentPort {
   readonly #ctx: HubContext;
   /** Sessions whose SessionAuth is being checked: one check at a time per session (bounded by live sessions). */
   readonly #authorizing = new Set<string>();
+  /** Sessions that streamed and ended before payment was accepted, by address and by player token (bounded). */
+  readonly #unpaid: UnpaidEndings;
 
   constructor(ctx: HubContext) {
     this.#ctx = ctx;
+    this.#unpaid = new UnpaidEndings(ctx.settings.admission.unpaidEndings);
+    ctx.events.on('sessionEnded', (session) => this.#ended(session));
+  }
+
+  admitPlay(peer: PeerState): void {
+    if (!this.#ctx.payments) return;
+    const waitMs = this.#unpaid.retryAfterMs(
+      { addressKey: addressKey(peer.identity.remoteIp), playerId: playerIdOf(peer) },
+      this.#ctx.now(),
+    );
+    if (waitMs > 0) {
+      const { max, windowMs } = this.#ctx.settings.admission.unpaidEndings;
+      throw new RetryLaterError(
+        'ATH_ERR_UNPAID_SESSIONS',
+        `${max} sessions from this address or player ended before payment was authorized within ${Math.round(windowMs / 60_000)} min: Play again in ${Math.ceil(waitMs / 1000)} s`,
+        waitMs,
+      );
+    }
+  }
+
+  /** A session that got a slot (and so streamed) ended before its payment was accepted: the player's count grows. */
+  #ended(session: SessionRecord): void {
+    // A sponsored session's authorization is the studio's, checked at the lease: not the player's to withhold.
+    if (!this.#ctx.payments || session.payerAddress || session.sponsorship || session.leasedAtMs === undefined) return;
+    if (session.endReason !== undefined && HOST_SIDE_ENDINGS.has(session.endReason)) return;
+    this.#unpaid.record({ addressKey: addressKey(session.playerIp), playerId: session.playerId }, this.#ctx.now());
   }
 
   termsFor(session: SessionRecord, host: HostRecord): PaymentTermsRecord | undefined {

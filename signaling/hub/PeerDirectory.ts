@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
+import { RetryLaterError } from '../admission/RetryLaterError.js';
 import type { RemotePeerWire } from '../protocol/cluster.js';
 import {
   AthError,
@@ -253,6 +254,7 @@ export class PeerDirectory {
       ...(cause ? { ref: cause.type } : {}),
       ...(sessionId ? { sessionId } : {}),
       ...(error instanceof StakeTooLowError ? { stake: error.stake } : {}),
+      ...(error instanceof RetryLaterError ? { retryAfterMs: error.retryAfterMs } : {}),
     });
   }
 

@@ -119,7 +119,7 @@ export const ErrorReply = message('error', {
   /** The `type` of the message that caused it, when known. */
   ref: Type.Optional(Type.String({ maxLength: 64 })),
   sessionId: Type.Optional(SessionId),
-  /** `ATH_ERR_RATE_LIMITED`: when the next message would be taken. */
+  /** `ATH_ERR_RATE_LIMITED`: when the next message would be taken; `ATH_ERR_UNPAID_SESSIONS`: when Play would be. */
   retryAfterMs: Type.Optional(Type.Integer({ minimum: 0 })),
   /** `ATH_ERR_STAKE_TOO_LOW`: what the StakingRegistry holds for the address and what is missing. */
   stake: Type.Optional(

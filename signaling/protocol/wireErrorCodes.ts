@@ -34,6 +34,8 @@ export const WIRE_ERROR_CODES = [
   'ATH_ERR_INSUFFICIENT_FUNDS',
   'ATH_ERR_ORIGIN_NOT_ALLOWED',
   'ATH_ERR_CAP_EXHAUSTED',
+  /** Play refused: several sessions of this address or player token ended before payment was authorized. */
+  'ATH_ERR_UNPAID_SESSIONS',
   'ATH_ERR_INTERNAL',
 ] as const;
 

@@ -78,6 +78,7 @@ export async function startTestSignaling(
           upgradesPerIp: { ratePerSec: 100_000, burst: 100_000 },
           messagesPerIp: { ratePerSec: 1_000_000, burst: 1_000_000 },
           maxSessionsPerIp: 100_000,
+          unpaidEndings: { ...DEFAULT_ADMISSION_SETTINGS.unpaidEndings, max: 100_000 },
           http: { ...DEFAULT_ADMISSION_SETTINGS.http, requestsPerMinute: 100_000, playerTokensPerMinute: 100_000 },
         },
         ...overrides,

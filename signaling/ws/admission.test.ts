@@ -1,14 +1,17 @@
 /**
  * Admission control on the signaling WebSocket, attacked for real over loopback: a register flood from one
  * address, a message flood on one socket, sockets that never say hello, two registrations in flight at once, free
- * player tokens each trying to hold a lease.
+ * player tokens each trying to hold a lease, a player who presses Play again and again and never pays.
  * Other addresses are 127.0.0.x sources (Linux routes all of 127/8 to loopback).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
+import { pino } from 'pino';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { startTestChain, type TestChain } from '../../edge/chain/testing/startTestChain.js';
+import { PaymentDesk } from '../../edge/economy/PaymentDesk.js';
+import { openLedger } from '../../edge/ledger/index.js';
 import { DEFAULT_ADMISSION_SETTINGS } from '../admission/AdmissionSettings.js';
 import { issuePlayerToken } from '../auth/playerTokens.js';
 import {
@@ -303,5 +306,79 @@ describe('admission control', () => {
       Array(29).fill('ATH_ERR_NOT_ALLOWED'),
     );
     assert.equal(server.hub.checkers.checkerCount, 1);
+  });
+
+  test('a player who never authorizes payment cannot chop free play into endless sessions: Play is refused after 3 unpaid endings', async () => {
+    // A billing network streams at once and ends the session when no SessionAuth arrives within authTimeoutMs: each
+    // Play is that much free play (and a host slot held). Real payment desk, PGlite ledger, anvil with the contracts.
+    const secret = randomBytes(32);
+    const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+    const ledger = await openLedger({});
+    cleanups.push(() => ledger.close());
+    const unpaidEndings = { max: 3, windowMs: 600_000, maxTracked: 1_000 };
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      heartbeatIntervalMs: 600_000,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      admission: { ...ADMISSION, unpaidEndings },
+      log,
+      payments: new PaymentDesk({
+        settings: {
+          chainId: chain.anvil.chainId,
+          escrowAddress: chain.escrowAddress,
+          maxSessionSeconds: 3600,
+          authExpirySec: 4 * 3600,
+          authTimeoutMs: 1_000,
+        },
+        ledger,
+        publicClient: chain.publicClient,
+        log,
+      }),
+    });
+    cleanups.push(() => server.close());
+    const host = await connectTestHost(server, { slots: 2, games: [GAME], priceWeiPerSec: '1000000000000000' });
+    cleanups.push(() => host.terminate());
+    const open = async (localAddress: string, token = issuePlayerToken({ secret, ttlSec: 600 }).token) => {
+      const peer = await TestPeer.open(server.wsPlayerUrl, { token, localAddress });
+      cleanups.push(() => peer.terminate());
+      peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' });
+      await peer.next('welcome');
+      return { peer, token };
+    };
+    const play = async (peer: TestPeer) => {
+      peer.send({ type: 'play', game: GAME.id, codecs: ['H264'], queue: false });
+      return peer.nextOf(['session', 'error']);
+    };
+    const attacker = await open('127.0.0.7');
+    // Three free sessions: two run into the authorization deadline, one is quit at once; none is paid.
+    for (let i = 0; i < 3; i += 1) {
+      const session = await play(attacker.peer);
+      assert.equal(session.type, 'session', `Play ${i + 1} is served`);
+      if (session.type !== 'session') return;
+      assert.ok(session.payment, 'a billing network asks for payment');
+      if (i === 2) attacker.peer.send({ type: 'quit', sessionId: session.sessionId });
+      const ended = await attacker.peer.next('session-ended', 5_000);
+      assert.equal(ended.reason, i === 2 ? 'player-quit' : 'insufficient-funds');
+    }
+    // The fourth Play: refused with a typed error and when to come back, and no slot is taken.
+    const fourth = await play(attacker.peer);
+    assert.equal(fourth.type, 'error', 'the fourth unpaid Play is refused');
+    if (fourth.type !== 'error') return;
+    assert.equal(fourth.code, 'ATH_ERR_UNPAID_SESSIONS');
+    assert.ok(
+      (fourth.retryAfterMs ?? 0) > 0 && (fourth.retryAfterMs ?? 0) <= unpaidEndings.windowMs,
+      'with retryAfterMs',
+    );
+    assert.equal(server.hub.hosts.get(host.hostId)?.slots.filter((slot) => slot.state !== 'free').length, 0);
+    // A fresh free token from the same address does not help, nor does the same token from another address.
+    const freshToken = await open('127.0.0.7');
+    assert.equal((await play(freshToken.peer)).type, 'error', 'a new token from the same address is refused');
+    const moved = await open('127.0.0.8', attacker.token);
+    const movedAnswer = await play(moved.peer);
+    assert.equal(movedAnswer.type === 'error' ? movedAnswer.code : movedAnswer.type, 'ATH_ERR_UNPAID_SESSIONS');
+    // Someone else is served as before.
+    const bystander = await open('127.0.0.9');
+    assert.equal((await play(bystander.peer)).type, 'session', 'another address and token play on');
   });
 });
