@@ -3529,6 +3529,19 @@ export const testSmartWalletAbi = [
   },
   {
     "inputs": [],
+    "name": "originBound",
+    "outputs": [
+      {
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
+    ],
+    "stateMutability": "view",
+    "type": "function"
+  },
+  {
+    "inputs": [],
     "name": "owner",
     "outputs": [
       {
@@ -3549,6 +3562,19 @@ export const testSmartWalletAbi = [
       }
     ],
     "name": "setGreedy",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  },
+  {
+    "inputs": [
+      {
+        "internalType": "bool",
+        "name": "originBound_",
+        "type": "bool"
+      }
+    ],
+    "name": "setOriginBound",
     "outputs": [],
     "stateMutability": "nonpayable",
     "type": "function"

@@ -81,6 +81,11 @@ export type PaymentDeskParameters = {
   settings: PaymentDeskSettings;
   ledger: Ledger;
   publicClient: PublicClient<Transport, Chain>;
+  /**
+   * The account the settler sends redeems from (the meter's): `checkAuthorization` is run as that sender, so a
+   * wallet that answers ERC-1271 by `tx.origin` answers here as it will in the real redeem.
+   */
+  redeemerAddress: Address;
   log: Logger;
   now?: () => number;
   /** This signaling process (the Meter's `instanceId`): sessions record who meters them, for orphan sweeps. */
@@ -222,6 +227,8 @@ export class PaymentDesk implements PaymentGate {
         abi: sessionEscrowAbi,
         functionName: 'checkAuthorization',
         args: [auth, signature],
+        // As the settler's redeem will: an eth_call without a sender runs with tx.origin = 0.
+        account: this.#p.redeemerAddress,
       });
     } catch (cause) {
       throw new AthError({

@@ -52,6 +52,7 @@ before(async () => {
       },
       ledger,
       publicClient: chain.publicClient,
+      redeemerAddress: chain.meter.address,
       log,
     }),
   });

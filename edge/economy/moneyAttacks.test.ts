@@ -72,6 +72,7 @@ before(async () => {
     },
     ledger,
     publicClient: chain.publicClient,
+    redeemerAddress: chain.meter.address,
     log,
   });
   const metrics = createMetrics({ keys: SIGNALING_METRICS });
@@ -267,6 +268,34 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
   }
 }
 
+/** A smart-contract wallet (TestSmartWallet, ERC-1271) with `deposit` in escrow, and its owner's key. */
+async function smartWallet(deposit: bigint) {
+  const owner = await chain.newFundedAccount(deposit + PRICE * 3600n);
+  const artifact = compileContracts().TestSmartWallet;
+  const deployed = await chain
+    .walletFor(owner)
+    .deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, args: [owner.address] });
+  const wallet = (await chain.publicClient.waitForTransactionReceipt({ hash: deployed })).contractAddress;
+  assert.ok(wallet);
+  const ownerTx = async (request: Parameters<ReturnType<typeof chain.walletFor>['writeContract']>[0]) => {
+    const hash = await chain.walletFor(owner).writeContract(request);
+    await chain.publicClient.waitForTransactionReceipt({ hash });
+  };
+  await ownerTx({
+    address: chain.tokenAddress,
+    abi: athTokenAbi,
+    functionName: 'transfer',
+    args: [wallet, deposit],
+  } as never);
+  await ownerTx({
+    address: wallet,
+    abi: testSmartWalletAbi,
+    functionName: 'approveAndDeposit',
+    args: [chain.tokenAddress, chain.escrowAddress, deposit],
+  } as never);
+  return { owner, wallet, ownerTx };
+}
+
 /** The name of the custom error a call reverts with, or undefined when it would succeed. */
 async function revertOf(
   account: Account,
@@ -409,30 +438,7 @@ describe('attacks on the money (issue 12)', () => {
   });
 
   test('a smart-wallet payer (ERC-1271): honest, it plays and its charges settle; burning its gas, it is refused at authorization', async () => {
-    const owner = await chain.newFundedAccount(PRICE * 3600n * 3n);
-    const artifact = compileContracts().TestSmartWallet;
-    const deployed = await chain
-      .walletFor(owner)
-      .deployContract({ abi: artifact.abi, bytecode: artifact.bytecode, args: [owner.address] });
-    const wallet = (await chain.publicClient.waitForTransactionReceipt({ hash: deployed })).contractAddress;
-    assert.ok(wallet);
-    const ownerTx = async (request: Parameters<ReturnType<typeof chain.walletFor>['writeContract']>[0]) => {
-      const hash = await chain.walletFor(owner).writeContract(request);
-      await chain.publicClient.waitForTransactionReceipt({ hash });
-    };
-    const deposit = PRICE * 3600n * 2n;
-    await ownerTx({
-      address: chain.tokenAddress,
-      abi: athTokenAbi,
-      functionName: 'transfer',
-      args: [wallet, deposit],
-    } as never);
-    await ownerTx({
-      address: wallet,
-      abi: testSmartWalletAbi,
-      functionName: 'approveAndDeposit',
-      args: [chain.tokenAddress, chain.escrowAddress, deposit],
-    } as never);
+    const { owner, wallet, ownerTx } = await smartWallet(PRICE * 3600n * 2n);
     // The owner's key signs for the wallet; the escrow asks the wallet (isValidSignature) within its gas cap.
     const honest = await leased();
     const auth = { ...honest.terms, player: wallet };
@@ -448,6 +454,16 @@ describe('attacks on the money (issue 12)', () => {
     const greedyAuth = { ...greedy.terms, player: wallet };
     assert.equal(await sendAuth(greedy, greedyAuth, await signAuth(owner, greedyAuth)), 'ATH_ERR_BAD_SIGNATURE');
     assert.equal(await getSession(ledger, greedy.sessionId), undefined, 'nothing recorded');
+  });
+
+  test('a smart-wallet payer valid only when tx.origin is 0 (an eth_call without `from`) is refused at authorization', async () => {
+    const { owner, wallet, ownerTx } = await smartWallet(PRICE * 3600n * 2n);
+    await ownerTx({ address: wallet, abi: testSmartWalletAbi, functionName: 'setOriginBound', args: [true] } as never);
+    // The settler redeems from the meter's key (tx.origin = the meter): the wallet would refuse that redeem.
+    const s = await leased();
+    const auth = { ...s.terms, player: wallet };
+    assert.equal(await sendAuth(s, auth, await signAuth(owner, auth)), 'ATH_ERR_BAD_SIGNATURE');
+    assert.equal(await getSession(ledger, s.sessionId), undefined, 'nothing recorded');
   });
 
   test('a second SessionAuth for the same session cannot change its terms off chain either (payee, cap, payer)', async () => {
@@ -637,6 +653,7 @@ describe('reserves are exact (issue 12)', () => {
         },
         ledger,
         publicClient: chain.publicClient,
+        redeemerAddress: chain.meter.address,
         log,
       });
     const desks = [desk(), desk(), desk(), desk()];
@@ -771,6 +788,7 @@ describe('reserves are exact (issue 12)', () => {
         },
         ledger,
         publicClient: chain.publicClient,
+        redeemerAddress: chain.meter.address,
         log,
         instanceId: 'crashing-signaling',
       }),

@@ -124,6 +124,7 @@ export async function startEconomy({
     },
     ledger,
     publicClient,
+    redeemerAddress: meterAccount.address,
     log,
     instanceId,
   });

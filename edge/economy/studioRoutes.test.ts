@@ -51,6 +51,7 @@ before(async () => {
     },
     ledger,
     publicClient: chain.publicClient,
+    redeemerAddress: chain.meter.address,
     log,
   });
   server = await startTestSignaling({

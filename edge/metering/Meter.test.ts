@@ -77,6 +77,7 @@ before(async () => {
     },
     ledger,
     publicClient: chain.publicClient,
+    redeemerAddress: chain.meter.address,
     log,
   });
   const metrics = createMetrics({ keys: SIGNALING_METRICS });

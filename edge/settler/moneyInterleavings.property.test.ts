@@ -202,6 +202,7 @@ test('conservation over random interleavings of authorize, tick, end, settle, wi
           },
           ledger,
           publicClient: chain.publicClient,
+          redeemerAddress: chain.meter.address,
           log,
         });
         const plain = [await depositedPayer(chain, PRICE * 1500n), await depositedPayer(chain, PRICE * 2500n)];
