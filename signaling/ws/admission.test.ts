@@ -333,6 +333,7 @@ describe('admission control', () => {
         },
         ledger,
         publicClient: chain.publicClient,
+        redeemerAddress: chain.meter.address,
         log,
       }),
     });
