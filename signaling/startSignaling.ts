@@ -127,6 +127,7 @@ export async function startSignaling({
     wsUrls: () => wsUrls,
     checkerDomain: settings.checks.domain,
     rateLimits: settings.admission.http,
+    trustedProxies: settings.admission.trustedProxies,
     routes,
     wsTransport: wsTransport.kind === 'uws' ? `uws ${wsTransport.build}` : 'fastify-ws',
   });

@@ -103,6 +103,8 @@ export const EdgeConfigSchema = obj({
       registerTimeoutMs: Type.Integer({ minimum: 100 }),
       maxSessionsPerIp: Type.Integer({ minimum: 1 }),
       maxTrackedIps: Type.Integer({ minimum: 1 }),
+      /** Reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs). */
+      trustedProxies: Type.Array(Type.String({ minLength: 2, maxLength: 64 }), { maxItems: 256 }),
       unpaidEndings: obj({
         max: Type.Integer({ minimum: 1 }),
         windowMs: Type.Integer({ minimum: 1000 }),

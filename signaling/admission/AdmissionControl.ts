@@ -3,8 +3,10 @@
  * on open connections (all, and per address), token buckets on new connections per address, and on messages
  * per socket and per address. The table of addresses is bounded (`maxTrackedIps`): an address with no open
  * connection and full buckets carries no state and is forgotten by the sweep, or first when the table is full.
+ * Addresses are counted by `addressKey` (IPv6 by /64); behind trusted proxies `clientAddress` names the client.
  */
 import type { AdmissionSettings } from './AdmissionSettings.js';
+import { addressKey, clientAddress, type ProxyMatcher, trustedProxyMatcher } from './ipAddress.js';
 import { TokenBucket } from './TokenBucket.js';
 
 type AddressState = { connections: number; upgrades: TokenBucket; messages: TokenBucket };
@@ -18,11 +20,13 @@ export class AdmissionControl {
   readonly #now: () => number;
   readonly #addresses = new Map<string, AddressState>();
   readonly #sweeper: NodeJS.Timeout;
+  readonly #isTrustedProxy: ProxyMatcher;
   #connections = 0;
 
   constructor(settings: AdmissionSettings, now: () => number = () => performance.now()) {
     this.#settings = settings;
     this.#now = now;
+    this.#isTrustedProxy = trustedProxyMatcher(settings.trustedProxies);
     this.#sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
   }
@@ -36,6 +40,11 @@ export class AdmissionControl {
     return { connections: this.#connections, trackedIps: this.#addresses.size };
   }
 
+  /** The client behind a connection from `peer` with this X-Forwarded-For (believed only from a trusted proxy). */
+  clientAddress(peer: string, forwardedFor: string | readonly string[] | undefined): string {
+    return clientAddress({ peer, forwardedFor, isTrustedProxy: this.#isTrustedProxy });
+  }
+
   /** A WebSocket upgrade from `ip`: admitted (and counted until `connectionClosed`), or refused with a retry time. */
   admitConnection(ip: string): AdmitConnectionReturnType {
     const s = this.#settings;
@@ -46,7 +55,7 @@ export class AdmissionControl {
         why: `the server holds its maximum of ${s.maxConnections} connections`,
       };
     }
-    const state = this.#state(ip);
+    const state = this.#state(addressKey(ip));
     if (!state) return { admitted: false, retryAfterMs: 5_000, why: 'too many addresses connected' };
     if (state.connections >= s.maxConnectionsPerIp) {
       return {
@@ -64,7 +73,7 @@ export class AdmissionControl {
   }
 
   connectionClosed(ip: string): void {
-    const state = this.#addresses.get(ip);
+    const state = this.#addresses.get(addressKey(ip));
     if (!state || state.connections === 0) return;
     state.connections -= 1;
     this.#connections -= 1;
@@ -80,7 +89,7 @@ export class AdmissionControl {
     const nowMs = this.#now();
     const socketWaitMs = socket.take(nowMs);
     if (socketWaitMs > 0) return socketWaitMs;
-    const state = this.#addresses.get(ip);
+    const state = this.#addresses.get(addressKey(ip));
     const addressWaitMs = state ? state.messages.take(nowMs) : 0;
     if (addressWaitMs > 0) socket.giveBack();
     return addressWaitMs;

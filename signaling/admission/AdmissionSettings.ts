@@ -26,6 +26,12 @@ export type AdmissionSettings = {
   /** Addresses the per-address table remembers; idle ones are forgotten first. */
   maxTrackedIps: number;
   /**
+   * Reverse proxies in front of signaling (addresses or CIDRs; none by default). A connection or request from one
+   * of them is counted under the client address its X-Forwarded-For names (the last entry that is not a trusted
+   * proxy); from anyone else the header is ignored. Every per-address limit counts IPv6 clients by their /64.
+   */
+  trustedProxies: string[];
+  /**
    * Billing networks: sessions that ended before their payment was accepted (each streamed free until the
    * authorization deadline). After `max` within `windowMs` from one address or one player token, Play is refused
    * (`ATH_ERR_UNPAID_SESSIONS`, `retryAfterMs`). `maxTracked` addresses and tokens are remembered at most.
@@ -51,6 +57,7 @@ export const DEFAULT_ADMISSION_SETTINGS: AdmissionSettings = {
   registerTimeoutMs: 30_000,
   maxSessionsPerIp: 8,
   maxTrackedIps: 100_000,
+  trustedProxies: [],
   unpaidEndings: { max: 3, windowMs: 10 * 60_000, maxTracked: 100_000 },
   http: { requestsPerMinute: 600, playerTokensPerMinute: 60, maxTrackedIps: 100_000 },
 };

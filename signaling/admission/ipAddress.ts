@@ -43,3 +43,57 @@ export function addressKey(address: string): string {
     .map((group) => Number.parseInt(group || '0', 16).toString(16))
     .join(':')}::/64`;
 }
+
+/** Whether an address is one of the configured proxies (addresses or CIDRs, IPv4 and IPv6). */
+export type ProxyMatcher = (address: string) => boolean;
+
+/** The matcher for `trustedProxies` entries (`10.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`); invalid ones throw. */
+export function trustedProxyMatcher(entries: readonly string[]): ProxyMatcher {
+  if (entries.length === 0) return () => false;
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', bits] = entry.split('/');
+    const ip = normalizeIp(address.trim());
+    const family = isIPv4(ip) ? 'ipv4' : isIPv6(ip) ? 'ipv6' : undefined;
+    if (!family) throw new TypeError(`trustedProxies: \`${entry}\` is not an address or CIDR`);
+    if (bits === undefined) list.addAddress(ip, family);
+    else list.addSubnet(ip, Number(bits), family);
+  }
+  return (address) => {
+    const ip = normalizeIp(address);
+    const family = isIPv4(ip) ? 'ipv4' : isIPv6(ip) ? 'ipv6' : undefined;
+    return family !== undefined && list.check(ip, family);
+  };
+}
+
+export type ClientAddressParameters = {
+  /** The socket's peer address. */
+  peer: string;
+  /** The X-Forwarded-For header(s), when sent. */
+  forwardedFor: string | readonly string[] | undefined;
+  isTrustedProxy: ProxyMatcher;
+};
+
+/**
+ * Where a request really comes from (normalized). A peer that is not a trusted proxy is the client, whatever
+ * X-Forwarded-For says (anyone can send one). Behind trusted proxies, the header is read from its right end — each
+ * proxy appends the address it got the request from — past every trusted hop to the first untrusted address; the
+ * entries left of it are the client's own words and are ignored. A malformed entry stops the walk at the hop
+ * that added it.
+ */
+export function clientAddress({ peer, forwardedFor, isTrustedProxy }: ClientAddressParameters): string {
+  let client = normalizeIp(peer);
+  if (!isTrustedProxy(client) || forwardedFor === undefined) return client;
+  const hops = (typeof forwardedFor === 'string' ? [forwardedFor] : forwardedFor)
+    .join(',')
+    .split(',')
+    .map((hop) => hop.trim())
+    .filter((hop) => hop !== '');
+  for (let i = hops.length - 1; i >= 0; i -= 1) {
+    const hop = normalizeIp(hops[i] ?? '');
+    if (!isIPv4(hop) && !isIPv6(hop)) return client;
+    client = hop;
+    if (!isTrustedProxy(hop)) return client;
+  }
+  return client;
+}

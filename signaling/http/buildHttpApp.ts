@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { AdmissionSettings } from '../admission/AdmissionSettings.js';
+import { addressKey } from '../admission/ipAddress.js';
 import type { SignalingHub } from '../hub/SignalingHub.js';
 import { AthError, PROTOCOL_VERSION } from '../protocol/index.js';
 import { type TlsFiles, tlsServerOptions } from '../tls/tlsServerFactory.js';
@@ -28,6 +29,8 @@ export type BuildHttpAppParameters = {
   checkerDomain: { chainId: number; verifyingContract: string };
   /** Requests per address and minute (every route; anonymous player tokens apart). */
   rateLimits: AdmissionSettings['http'];
+  /** Reverse proxies whose X-Forwarded-For names the client (fastify's `trustProxy`); none when empty. */
+  trustedProxies?: readonly string[];
   routes?: ReadonlyArray<FastifyPluginAsyncTypebox>;
   /** Shown on /healthz: `uws <build>` or `fastify-ws`. */
   wsTransport?: string;
@@ -40,6 +43,8 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
     loggerInstance: params.log.child({ mod: 'signaling/http' }) as FastifyBaseLogger,
     bodyLimit: 64 * 1024,
     ajv: { customOptions: { removeAdditional: false } },
+    // request.ip: the client behind a trusted proxy (the last X-Forwarded-For entry that is not one), else the peer.
+    trustProxy: params.trustedProxies?.length ? [...params.trustedProxies] : false,
     ...tlsServerOptions(params.tls),
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app);
@@ -49,6 +54,8 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
     max: params.rateLimits.requestsPerMinute,
     timeWindow: 60_000,
     cache: params.rateLimits.maxTrackedIps,
+    // Per client address, IPv6 by /64 (one customer's network).
+    keyGenerator: (request) => addressKey(request.ip),
     errorResponseBuilder: (_request, context) =>
       new AthError({
         code: 'ATH_ERR_RATE_LIMITED',

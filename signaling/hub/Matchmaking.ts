@@ -4,6 +4,7 @@
  * game's line until a slot frees. Ranking itself is `rankCandidates` (scoreCandidates.ts).
  */
 import { randomBytes } from 'node:crypto';
+import { addressKey } from '../admission/ipAddress.js';
 import {
   type GeoPoint,
   greatCircleKm,
@@ -39,7 +40,7 @@ export class Matchmaking implements MatchmakingPort {
   /** Games whose line changed since positions were last sent, and what each player was last told. */
   readonly #dirtyLines = new Set<string>();
   readonly #sentPositions = new Map<string, Map<string, number>>();
-  /** Live sessions this instance started, by the player's address (at most `admission.maxSessionsPerIp` each). */
+  /** Live sessions this instance started, by the player's address key (IPv6 /64; at most `admission.maxSessionsPerIp` each). */
   readonly #liveByIp = new Map<string, Set<string>>();
   readonly #unsubscribe: () => void;
   #positionsTimer: NodeJS.Timeout | undefined;
@@ -51,9 +52,10 @@ export class Matchmaking implements MatchmakingPort {
   }
 
   #leftIp(session: SessionRecord): void {
-    const live = this.#liveByIp.get(session.playerIp);
+    const key = addressKey(session.playerIp);
+    const live = this.#liveByIp.get(key);
     live?.delete(session.id);
-    if (live?.size === 0) this.#liveByIp.delete(session.playerIp);
+    if (live?.size === 0) this.#liveByIp.delete(key);
   }
 
   // ---- Play --------------------------------------------------------------------------------------------
@@ -109,7 +111,7 @@ export class Matchmaking implements MatchmakingPort {
     }
     // Anonymous player tokens are free: one address holds at most a few live sessions (each may start a game).
     const playerIp = peer.identity.remoteIp;
-    const liveFromIp = this.#liveByIp.get(playerIp) ?? new Set<string>();
+    const liveFromIp = this.#liveByIp.get(addressKey(playerIp)) ?? new Set<string>();
     if (liveFromIp.size >= settings.admission.maxSessionsPerIp) {
       throw new AthError({
         code: 'ATH_ERR_RATE_LIMITED',
@@ -154,7 +156,7 @@ export class Matchmaking implements MatchmakingPort {
     store.sessions.put(session);
     store.sessions.setActive(playerId, session.id);
     liveFromIp.add(session.id);
-    this.#liveByIp.set(playerIp, liveFromIp);
+    this.#liveByIp.set(addressKey(playerIp), liveFromIp);
     if (settings.probe.samples === 0) {
       this.#leaseOrQueue(session);
       return;

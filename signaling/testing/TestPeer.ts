@@ -51,6 +51,7 @@ export class TestPeer {
       origin,
       ca,
       localAddress,
+      headers,
     }: {
       token?: string;
       protocols?: string[];
@@ -60,6 +61,8 @@ export class TestPeer {
       ca?: string;
       /** Source address of the connection (any 127.x.y.z on loopback: another "machine" for per-IP rules). */
       localAddress?: string;
+      /** Extra upgrade request headers (X-Forwarded-For as a proxy would send it). */
+      headers?: Record<string, string>;
     } = {},
   ): Promise<TestPeer> {
     const list = protocols ?? [WS_SUBPROTOCOL, ...(token ? [`token.${token}`] : [])];
@@ -67,6 +70,7 @@ export class TestPeer {
       ...(origin ? { origin } : {}),
       ...(ca ? { ca } : {}),
       ...(localAddress ? { localAddress } : {}),
+      ...(headers ? { headers } : {}),
     });
     return new Promise((resolve, reject) => {
       socket.once('open', () => resolve(new TestPeer(socket)));

@@ -382,4 +382,42 @@ describe('admission control', () => {
     const bystander = await open('127.0.0.9');
     assert.equal((await play(bystander.peer)).type, 'session', 'another address and token play on');
   });
+
+  for (const wsTransport of ['uws', 'fastify-ws'] as const) {
+    test(`X-Forwarded-For is believed only from a trusted proxy (${wsTransport})`, async () => {
+      // maxConnectionsPerIp 2; 127.0.0.1 is the reverse proxy, 127.0.0.20 a client that connects directly.
+      const server = await startTestSignaling({
+        chain,
+        wsTransport,
+        admission: { ...ADMISSION, maxConnectionsPerIp: 2, trustedProxies: ['127.0.0.1'] },
+      });
+      cleanups.push(() => server.close());
+      const connect = async (localAddress: string, forwardedFor: string) => {
+        try {
+          const peer = await TestPeer.open(server.wsNodeUrl, {
+            localAddress,
+            headers: { 'x-forwarded-for': forwardedFor },
+          });
+          cleanups.push(() => peer.terminate());
+          return 'open';
+        } catch (error) {
+          return `refused ${(error as { statusCode?: number }).statusCode}`;
+        }
+      };
+      // A direct client cannot pose as many by writing a new X-Forwarded-For each time: counted by its socket.
+      const direct = [];
+      for (let i = 1; i <= 3; i += 1) direct.push(await connect('127.0.0.20', `198.51.100.${i}`));
+      assert.deepEqual(direct, ['open', 'open', 'refused 429']);
+      // Through the proxy, each client is counted under its own address (a fake entry left of the proxy's is
+      // ignored), and one client is still held to its cap.
+      const proxied = [];
+      for (let i = 1; i <= 3; i += 1) proxied.push(await connect('127.0.0.1', `10.9.9.${i}, 203.0.113.${i}`));
+      for (let i = 1; i <= 3; i += 1) proxied.push(await connect('127.0.0.1', `10.9.9.${i}, 203.0.113.77`));
+      assert.deepEqual(proxied, ['open', 'open', 'open', 'open', 'open', 'refused 429']);
+      // IPv6 clients are counted by /64: other addresses of one network do not get more.
+      const v6 = [];
+      for (let i = 1; i <= 3; i += 1) v6.push(await connect('127.0.0.1', `2001:db8:5:6::${i}`));
+      assert.deepEqual(v6, ['open', 'open', 'refused 429']);
+    });
+  }
 });

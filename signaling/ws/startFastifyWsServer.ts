@@ -5,7 +5,6 @@
  */
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { normalizeIp } from '../admission/ipAddress.js';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import { isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
 import { tlsServerOptions } from '../tls/tlsServerFactory.js';
@@ -45,7 +44,10 @@ export async function startFastifyWsServer({
       {
         websocket: true,
         preValidation: async (request, reply) => {
-          const remoteIp = normalizeIp(request.socket.remoteAddress ?? '');
+          const remoteIp = admission.clientAddress(
+            request.socket.remoteAddress ?? '',
+            request.headers['x-forwarded-for'],
+          );
           try {
             request.peerIdentity = authorizeUpgrade({
               kind,

@@ -13,7 +13,6 @@
 import type uWS from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import type { AdmissionControl } from '../admission/AdmissionControl.js';
-import { normalizeIp } from '../admission/ipAddress.js';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import type { SignalingHub } from '../hub/SignalingHub.js';
 import { AthError, isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
@@ -60,7 +59,10 @@ export function startUwsServer(
       const key = req.getHeader('sec-websocket-key');
       const extensions = req.getHeader('sec-websocket-extensions');
       const page = { origin: req.getHeader('origin') || undefined, host: req.getHeader('host') || undefined };
-      const ip = normalizeIp(Buffer.from(res.getRemoteAddressAsText()).toString());
+      const ip = admission.clientAddress(
+        Buffer.from(res.getRemoteAddressAsText()).toString(),
+        req.getHeader('x-forwarded-for') || undefined,
+      );
       let identity: PeerIdentity;
       try {
         identity = authorizeUpgrade({ kind, protocolHeader, secret: tokenSecret, page, remoteIp: ip });
