@@ -58,6 +58,8 @@ let meter: Meter;
 let clock = Date.now();
 const peers: TestPeer[] = [];
 const earners: Address[] = [];
+/** Sessions a test makes the escrow refuse for good on purpose. */
+const expectedRefusals = new Set<string>();
 
 before(async () => {
   chain = await startTestChain({ withdrawDelaySec: 0n });
@@ -123,7 +125,9 @@ afterEach(async () => {
   await meter.idle();
   await assertEscrowConserved(chain, earners);
   await assertLedgerMatchesChain(chain, ledger);
-  const refused = (await listSettlements(ledger, { state: 'failed' })).map((row) => [row.sessionId, row.lastError]);
+  const refused = (await listSettlements(ledger, { state: 'failed' }))
+    .filter((row) => !expectedRefusals.has(row.sessionId.toLowerCase()))
+    .map((row) => [row.sessionId, row.lastError]);
   assert.deepEqual(refused, [], 'no charge the desk accepted is refused by the escrow');
 });
 
@@ -464,6 +468,31 @@ describe('attacks on the money (issue 12)', () => {
     const auth = { ...s.terms, player: wallet };
     assert.equal(await sendAuth(s, auth, await signAuth(owner, auth)), 'ATH_ERR_BAD_SIGNATURE');
     assert.equal(await getSession(ledger, s.sessionId), undefined, 'nothing recorded');
+  });
+
+  test('a wallet that turns its signature invalid after authorization: its charge is refused for good and the session ends', async () => {
+    const { owner, wallet, ownerTx } = await smartWallet(PRICE * 3600n * 2n);
+    const s = await leased();
+    const auth = { ...s.terms, player: wallet };
+    assert.equal(await sendAuth(s, auth, await signAuth(owner, auth)), 'accepted');
+    s.host.send({ type: 'session-started', sessionId: s.sessionId });
+    await waitFor(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
+    // Authorized; now the wallet answers "invalid" to the settler's redeem (code 2, bad signature).
+    await ownerTx({ address: wallet, abi: testSmartWalletAbi, functionName: 'setOriginBound', args: [true] } as never);
+    await play(s, 10);
+    expectedRefusals.add(s.sessionId.toLowerCase());
+    const worker = settlementWorker(chain, ledger, {
+      onRefused: ({ sessionId }) =>
+        server.hub.endSession(sessionId, 'insufficient-funds', 'The payer’s authorization was refused on chain.'),
+    });
+    try {
+      await worker.runSoon();
+    } finally {
+      await worker.close();
+    }
+    assert.equal(server.hub.getSession(s.sessionId)?.state, 'ended', 'the unpaid session does not play on');
+    await meter.idle();
+    assert.equal((await getSession(ledger, s.sessionId))?.state, 'ended');
   });
 
   test('a second SessionAuth for the same session cannot change its terms off chain either (payee, cap, payer)', async () => {

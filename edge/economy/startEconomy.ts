@@ -250,6 +250,9 @@ export async function startEconomy({
         batchSize: config.economy.settleBatchSize,
         log,
         metrics,
+        // A session whose authorization the escrow refuses for good plays unpaid: it ends.
+        onRefused: ({ sessionId }) =>
+          hub.endSession(sessionId, 'insufficient-funds', 'The payer’s authorization was refused by the escrow.'),
       });
       await settler.start();
       // Slashing on confirmed verdicts and weekly rewards, each with its own key (edge/economy/startTrust.ts).

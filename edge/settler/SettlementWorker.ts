@@ -64,6 +64,8 @@ import { SignatureVerifier, typedDigests } from '../metering/index.js';
 /** VoucherSkipped codes (see SessionEscrow): stale = already paid; insufficient escrow = may pay later. */
 const SKIP_STALE = 1;
 const SKIP_INSUFFICIENT_ESCROW = 6;
+/** The session's authorization can never register: bad signature, other terms registered, closed. */
+const UNREGISTRABLE = new Set([2, 7, 8]);
 
 export type SettlementRetrySettings = {
   /** First backoff after a failure. */
@@ -94,6 +96,13 @@ export type SettlementWorkerParameters = {
   leaseTtlMs?: number;
   /** A row claimed this many times raises an error-level log line each further attempt. Default 5. */
   alertAfterAttempts?: number;
+  /**
+   * Called when the escrow refused a session's charge for good because its authorization can never register
+   * (bad signature, other terms already registered, session closed: codes 2, 7, 8): the session plays unpaid
+   * from then on, so the caller should end it (startEconomy ends it in the hub when the settler runs in the
+   * signaling process).
+   */
+  onRefused?: (refusal: { sessionId: Hex; reason: number }) => void;
   /** Fault injection for the crash test: called after the hash is recorded and the tx broadcast. */
   afterBroadcast?: (txHash: Hex) => Promise<void> | void;
 };
@@ -499,6 +508,7 @@ export class SettlementWorker {
     }
     const skipped = parseEventLogs({ abi: sessionEscrowAbi, eventName: 'VoucherSkipped', logs: receipt.logs });
     const bySession = new Map(items.map((item) => [item.auth.sessionId.toLowerCase(), item]));
+    const refusedSessions: Array<{ sessionId: Hex; reason: number }> = [];
     const rejected = skipped.flatMap((log): Rejection[] => {
       const item = bySession.get(log.args.sessionId.toLowerCase());
       // A stale voucher was already paid (by an earlier transaction): covered, not rejected.
@@ -513,6 +523,8 @@ export class SettlementWorker {
         return [{ settlementId: item.settlementId, error, retry: true, notBefore: this.#backoff(item.attempts) }];
       }
       this.#p.metrics?.metric.settlementFailures.inc();
+      if (UNREGISTRABLE.has(log.args.reason))
+        refusedSessions.push({ sessionId: item.auth.sessionId, reason: log.args.reason });
       this.#log.error(
         { sessionId: item.auth.sessionId, payer: item.auth.player, reason: log.args.reason },
         'the escrow refused a charge for good: needs an operator',
@@ -527,6 +539,13 @@ export class SettlementWorker {
       rejected,
     });
     this.#p.metrics?.metric.athSettled.inc(weiToAthSample(confirmed.settledWei));
+    for (const refusal of refusedSessions) {
+      try {
+        this.#p.onRefused?.(refusal);
+      } catch (error) {
+        this.#log.error({ err: error, sessionId: refusal.sessionId }, 'could not end a session refused on chain');
+      }
+    }
     this.#log.info(
       {
         batchId: batch.batchId,
