@@ -236,7 +236,8 @@ export class CheckerNode {
     this.#probes.set(assignment.probeSessionId, probe);
     this.#log.debug({ container: assignment.container, round: assignment.round }, 'assigned');
     // A container that never offers its probe is not live: report that before the deadline, leaving time to
-    // measure a late offer. A probe is a player session: the host may start its game and a worker first (≈1 s, far more on a busy box).
+    // measure a late offer. The checker cannot tell "the host ignored the session" from "the probe waited for a
+    // slot all along" (a full container); signaling can, and counts this report only in the first case. A probe is a player session: the host may start its game and a worker first (≈1 s, far more on a busy box).
     const offerWaitMs = Math.max(1_000, assignment.deadlineMs - measureTimeMs(window));
     probe.offerTimer = setTimeout(() => void this.#finishProbe(probe, undefined), offerWaitMs);
     probe.offerTimer.unref();

@@ -167,9 +167,12 @@ export class SlashDesk {
       this.#log.info(log, 'already slashed and not topped up: no second slash for the same incident');
       return;
     }
-    const failing = verdict.reports.filter(
-      (r) => !r.report.ok && verdict.majority.includes(r.report.checker.toLowerCase() as Address),
-    );
+    // Only reports of probes that ran are evidence: a probe that never got a slot (a full container) measured
+    // nothing, and "no offer came" from it is no downtime (CheckerDesk already leaves such reports out).
+    const failing = verdict.reports.filter((r) => {
+      const checker = r.report.checker.toLowerCase() as Address;
+      return !r.report.ok && verdict.majority.includes(checker) && verdict.probed.includes(checker);
+    });
     const reports = await this.#stakedEvidence(
       failing.map((r) => ({ report: toWireReport(toReport(r.report)), signature: r.signature })),
       operator,

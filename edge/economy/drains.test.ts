@@ -49,13 +49,24 @@ async function waitFor<T>(find: () => Promise<T | undefined>, timeoutMs = 30_000
 }
 
 /** Checkers that answer every assignment with `ok` while `verdict.ok` says so, else `fail`. */
-function answering(checkers: TestChecker[], verdict: { ok: boolean }) {
+/**
+ * Checkers that answer every assignment with `verdict.ok`. A failing report is sent once the host was asked for
+ * the probe's session (`host()` got its start-session), as a real checker's would be: CheckerDesk does not count a
+ * failing report of a probe that never got a slot.
+ */
+function answering(checkers: TestChecker[], verdict: { ok: boolean }, host: () => TestHost | undefined) {
   let running = true;
+  const started = (sessionId: string) =>
+    host()?.received.some((m) => m.type === 'start-session' && m.sessionId === sessionId) === true;
   for (const checker of checkers) {
     void (async () => {
       while (running) {
         const assignment = await checker.peer.next('check-assignment', 120_000).catch(() => undefined);
         if (!assignment || !running) return;
+        while (!verdict.ok && running && !started(assignment.probeSessionId)) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        if (!running) return;
         const signed = await signTestReport({
           account: checker.account,
           assignment,
@@ -112,7 +123,7 @@ for (const driver of ['pglite', 'pg'] as const) {
         const checkers = await Promise.all(
           checkerKeys.map((key) => connectTestChecker(server, { privateKey: key.privateKey })),
         );
-        stopCheckers = answering(checkers, verdict);
+        stopCheckers = answering(checkers, verdict, () => host);
         host = await connectTestHost(server, {
           privateKey: provider.privateKey,
           hostId: 'drained-host',
@@ -168,7 +179,7 @@ for (const driver of ['pglite', 'pg'] as const) {
         const again = await Promise.all(
           checkerKeys.map((key) => connectTestChecker(restarted, { privateKey: key.privateKey })),
         );
-        stopCheckers = answering(again, verdict);
+        stopCheckers = answering(again, verdict, () => host);
         await waitFor(async () => ((await hostState()) === 'up' ? true : undefined), 60_000);
         assert.equal((await status()).drain, null, 'the lifted drain is gone from the provider status');
         player.send({ type: 'play', game: GAME.id, codecs: ['H264'], queue: false });

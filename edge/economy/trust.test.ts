@@ -130,6 +130,14 @@ async function answerRound(container: string, ok: (i: number) => boolean): Promi
         const assignment = await checker.peer.next('check-assignment', 20_000);
         if (assignment.container !== container) continue;
         const says = ok(i);
+        // A failing report counts only for a probe that got a slot (CheckerDesk): send it once the probe holds one.
+        if (!says) {
+          await until('the probe holds a slot', async () =>
+            server.hub.hosts.get(container)?.slots.some((slot) => slot.sessionId === assignment.probeSessionId)
+              ? true
+              : undefined,
+          );
+        }
         checker.peer.send({
           type: 'check-report',
           ...(await signTestReport({

@@ -189,9 +189,11 @@ async function paidSession({
   const payer = await chain.newDepositedAccount(depositWei);
   const name = `meter-${randomBytes(3).toString('hex')}`;
   const gameId = `game-${name}`;
+  // Two slots: the player's, and a free one for the checkers' probes (a probe that never gets a slot measures
+  // nothing, and its report does not count).
   const host = await connectTestHost(server, {
     hostId: name,
-    slots: 1,
+    slots: 2,
     priceWeiPerSec: weiToString(PRICE),
     games: [
       {

@@ -4,7 +4,12 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { startTestChain, type TestChain } from '../../edge/chain/testing/startTestChain.js';
 import type { ServerMessageOf } from '../protocol/index.js';
 import { DEFAULT_SIGNALING_SETTINGS } from '../SignalingSettings.js';
-import { connectTestHost, connectTestPlayer, startTestSignaling } from '../testing/startTestSignaling.js';
+import {
+  connectTestHost,
+  connectTestPlayer,
+  startTestSignaling,
+  type TestSignaling,
+} from '../testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../testing/TestChecker.js';
 import type { TestPeer } from '../testing/TestPeer.js';
 import { DEFAULT_CHECK_SETTINGS, pickByStake, type RoundVerdict } from './CheckerDesk.js';
@@ -50,8 +55,27 @@ async function waitFor<T>(find: () => T | undefined, timeoutMs = 10_000): Promis
   }
 }
 
-async function report(checker: TestChecker, assignment: ServerMessageOf<'check-assignment'>, ok: boolean) {
+/**
+ * A failing report is sent once the checker's probe holds a slot of the container (`server` given), as a real
+ * checker's would be: a failing report of a probe that never got a slot does not count.
+ */
+async function report(
+  checker: TestChecker,
+  assignment: ServerMessageOf<'check-assignment'>,
+  ok: boolean,
+  server?: Pick<TestSignaling, 'hub'>,
+) {
+  if (!ok && server) await probeRuns(server, assignment);
   checker.peer.send({ type: 'check-report', ...(await signTestReport({ account: checker.account, assignment, ok })) });
+}
+
+/** Resolves once the assignment's probe holds a slot of its container (the host was sent its start-session). */
+async function probeRuns(server: Pick<TestSignaling, 'hub'>, assignment: ServerMessageOf<'check-assignment'>) {
+  await waitFor(() =>
+    server.hub.hosts.get(assignment.container)?.slots.some((slot) => slot.sessionId === assignment.probeSessionId)
+      ? true
+      : undefined,
+  );
 }
 
 describe('checkers', () => {
@@ -330,6 +354,70 @@ describe('checkers', () => {
     assert.deepEqual(observations, [{ sessionId: session.sessionId, fpsMilli: 9_000 }]);
   });
 
+  test('a full container is not failed: probes that never got a slot measured nothing, so their “no offer” reports do not count', async () => {
+    // The attack: a player (or many) holds every slot of an honest host (unpaid sessions hold their slot until
+    // the auth timeout), so the checkers' probes never get one; an honest checker then reports "no offer came".
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 200, deadlineMs: 3_000, busyDeferralMs: 0 },
+    });
+    const verdicts: RoundVerdict[] = [];
+    server.hub.on('verdict', (verdict) => verdicts.push(verdict));
+    const host = await connectTestHost(server, { hostId: 'full-host', slots: 1 });
+    const player = await connectTestPlayer(server, secret);
+    player.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    const playerStart = await host.next('start-session');
+    const team = await Promise.all([0, 1, 2].map(() => connectTestChecker(server)));
+    cleanups.push(async () => {
+      for (const peer of [host, player, ...team.map((c) => c.peer)]) peer.terminate();
+      await server.close();
+    });
+    // Two rounds (failedVerdictsToDrain) in which every checker, as CheckerNode does, reports what it saw: nothing.
+    for (let round = 1; round <= 2; round++) {
+      await Promise.all(
+        team.map(async (checker) => {
+          const assignment = await checker.peer.next('check-assignment');
+          assert.equal(assignment.round, String(round));
+          checker.peer.send({
+            type: 'check-report',
+            ...(await signTestReport({
+              account: checker.account,
+              assignment,
+              ok: false,
+              fpsMilli: 0,
+              rttMicros: 0xffffffff,
+            })),
+          });
+          await checker.peer.next('report-accepted');
+        }),
+      );
+      await waitFor(() => (verdicts.length >= round ? true : undefined));
+    }
+    // The host was never asked for a probe session: its one slot stayed the player's.
+    assert.equal(server.hub.hosts.get(host.hostId)?.slots[0]?.sessionId, playerStart.sessionId);
+    await assert.rejects(host.next('start-session', 300), 'no probe got a slot');
+    assert.deepEqual(
+      verdicts.map((v) => ({ round: v.round, verdict: v.verdict, drained: v.drained })),
+      [
+        { round: 1n, verdict: 'inconclusive', drained: false },
+        { round: 2n, verdict: 'inconclusive', drained: false },
+      ],
+      'a busy host is not failed',
+    );
+    for (const verdict of verdicts) {
+      assert.equal(verdict.reports.length, 0, 'no report of an unprobed container is evidence');
+      assert.equal(verdict.unprobed.length, 3);
+      assert.deepEqual(verdict.probed, []);
+    }
+    const record = server.hub.hosts.get(host.hostId);
+    assert.equal(record?.drained, false);
+    assert.equal(record?.failedVerdictsInARow, 0);
+    assert.equal(server.hub.checkers.drainOf(host.providerAddress), undefined);
+  });
+
   test('forged, replayed and unassigned reports are refused', async () => {
     const { team } = await world(4, 'strict-host');
     // 3 of the 4 are assigned; the fourth is the outsider.
@@ -367,7 +455,7 @@ describe('checkers', () => {
     const answering = team.map(async (checker) => {
       for (let round = 0; round < 2; round++) {
         const assignment = await checker.peer.next('check-assignment');
-        await report(checker, assignment, false);
+        await report(checker, assignment, false, server);
       }
     });
     await Promise.all(answering);
@@ -456,7 +544,7 @@ describe('checkers', () => {
     const { team, verdicts, server, host } = await world(3, 'probation-host');
     const plan = [false, false, true, false, true, true, true];
     const answering = team.map(async (checker) => {
-      for (const ok of plan) await report(checker, await checker.peer.next('check-assignment'), ok);
+      for (const ok of plan) await report(checker, await checker.peer.next('check-assignment'), ok, server);
     });
     await Promise.all(answering);
     const lifted = await waitFor(() => verdicts.find((v) => v.drainLifted));

@@ -16,7 +16,8 @@
  * A probe is a player's session as far as the host can tell (ProbeLine.ts): a free slot, the same
  * `start-session`, one of its games at the game's own resolution and frame rate, and the container is held to
  * that game's manifest (`gameSpecs`), not to what it declares. Probes of one container run one after the other;
- * they are never billed.
+ * they are never billed. A failing report of a probe that never got a slot (the container was full the whole
+ * time: the checker saw no offer) does not count — a busy container is not a down one (`RoundVerdict.unprobed`).
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -108,6 +109,10 @@ export type RoundVerdict = {
   majority: `0x${string}`[];
   minority: `0x${string}`[];
   silent: `0x${string}`[];
+  /** Checkers whose failing report was not counted: their probe never got a slot (the container was full). */
+  unprobed: `0x${string}`[];
+  /** Checkers whose probe got a slot (the host was sent its `start-session`): only their reports measured it. */
+  probed: `0x${string}`[];
   reports: SignedCheckReport[];
   qualityScore: number;
   /** This verdict drained the provider. */
@@ -138,6 +143,11 @@ type Round = {
   expected: ExpectedStream;
   assigned: Map<`0x${string}`, Probe>;
   reports: Map<`0x${string}`, SignedCheckReport>;
+  /**
+   * Checkers whose failing report came for a probe that never got a slot (every slot was busy): it measured
+   * nothing, so it is no evidence against the host and does not count (not a vote, not the minority).
+   */
+  unprobed: Set<`0x${string}`>;
   replaced: boolean;
   timer: NodeJS.Timeout;
   /** Live sessions of this container whose delivery the round samples. */
@@ -479,6 +489,7 @@ export class CheckerDesk {
       expected,
       assigned: new Map(),
       reports: new Map(),
+      unprobed: new Set(),
       replaced: false,
       timer: setTimeout(() => this.#onDeadline(hostId), this.#p.settings.deadlineMs),
       samples: new Set((options.samples ?? []).map((request) => request.sessionId)),
@@ -505,6 +516,7 @@ export class CheckerDesk {
       game: round.expected.game,
       slot: undefined,
       state: 'queued',
+      startedAtMs: undefined,
       timer: undefined,
       hostClaim: undefined,
       checker,
@@ -651,6 +663,14 @@ export class CheckerDesk {
       });
     }
     round.reports.set(checker.address, { report, signature: message.signature as `0x${string}` });
+    if (!report.ok && probe.startedAtMs === undefined) {
+      // The host was never asked for this probe's session (a full container): "no offer came" is not its fault.
+      round.unprobed.add(checker.address);
+      this.#log.info(
+        { hostId: round.hostId, round: String(round.round), checker: checker.address },
+        'failing report for a probe that never got a slot: not counted',
+      );
+    }
     this.#p.metrics.metric.checkerReports.inc({ verdict: report.ok ? 'ok' : 'fail' });
     this.#stopProbe(probe);
     if ([...round.assigned.keys()].every((address) => round.reports.has(address))) this.#finish(round);
@@ -664,9 +684,11 @@ export class CheckerDesk {
     const host = this.#p.hosts.get(round.hostId);
     // Only reports of checkers still registered count (one whose stake fell away mid-round was dropped).
     const staked = new Set([...this.#checkers.values()].map((c) => c.address));
-    const reports = [...round.reports.values()].filter((r) =>
-      staked.has(r.report.checker.toLowerCase() as `0x${string}`),
-    );
+    // Nor does a failing report of a probe that never got a slot: it measured nothing (see `Round.unprobed`).
+    const reports = [...round.reports.values()].filter((r) => {
+      const address = r.report.checker.toLowerCase() as `0x${string}`;
+      return staked.has(address) && !round.unprobed.has(address);
+    });
     const okVotes = reports.filter((r) => r.report.ok);
     const failVotes = reports.filter((r) => !r.report.ok);
     const { checkersPerContainer, minResponders } = this.#p.settings;
@@ -703,6 +725,8 @@ export class CheckerDesk {
       majority: winners.map((r) => r.report.checker.toLowerCase() as `0x${string}`),
       minority: losers.map((r) => r.report.checker.toLowerCase() as `0x${string}`),
       silent: [...round.assigned.keys()].filter((address) => !round.reports.has(address)),
+      unprobed: [...round.unprobed],
+      probed: [...round.assigned].flatMap(([address, probe]) => (probe.startedAtMs === undefined ? [] : [address])),
       reports,
       qualityScore: host?.qualityScore ?? 0,
       drained,

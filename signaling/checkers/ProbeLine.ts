@@ -8,7 +8,9 @@
  *
  * That costs what a player's stream costs (≈½ core at 720p60 on the machine this was built on), so probes are
  * short and run one at a time per container, on free slots only: a container with every slot busy is serving
- * players, and its round waits for a slot until its deadline (then it is inconclusive, which changes nothing).
+ * players, and its round waits for a slot until its deadline (then it is inconclusive, which changes nothing:
+ * a probe that never got a slot measured nothing, so CheckerDesk does not count a failing report of it —
+ * `startedAtMs` says whether it did).
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -50,6 +52,8 @@ export type LineProbe = {
   /** Set while it holds a slot. */
   slot: number | undefined;
   state: 'queued' | 'running' | 'done';
+  /** When the host was sent its `start-session` (it held a slot from then); undefined while it never got one. */
+  startedAtMs: number | undefined;
   timer: NodeJS.Timeout | undefined;
   /** The last delivery the host claimed for it (`host-report`): the host's word, kept beside the checker's. */
   hostClaim: { fpsMilli: number; framesSent: number } | undefined;
@@ -163,6 +167,7 @@ export class ProbeLine {
     }
     next.state = 'running';
     next.slot = slot;
+    next.startedAtMs = Date.now();
     next.timer = setTimeout(() => {
       this.#p.log.info({ hostId, sessionId: next.sessionId }, 'probe over its time: stopped');
       this.stop(next);
