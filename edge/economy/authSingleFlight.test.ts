@@ -24,7 +24,7 @@ import {
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { type Ledger, openLedger } from '../ledger/index.js';
-import { PaymentDesk } from './PaymentDesk.js';
+import { paymentDeskOnTestChain } from './testing/paymentDeskOnTestChain.js';
 
 const PRICE = 10n ** 15n;
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -42,19 +42,7 @@ before(async () => {
     tokenSecret: secret,
     heartbeatIntervalMs: 600_000,
     log,
-    payments: new PaymentDesk({
-      settings: {
-        chainId: chain.anvil.chainId,
-        escrowAddress: chain.escrowAddress,
-        maxSessionSeconds: 3600,
-        authExpirySec: 4 * 3600,
-        authTimeoutMs: 60_000,
-      },
-      ledger,
-      publicClient: chain.publicClient,
-      redeemerAddress: chain.meter.address,
-      log,
-    }),
+    payments: paymentDeskOnTestChain({ chain, ledger, log }),
   });
 });
 

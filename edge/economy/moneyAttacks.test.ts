@@ -44,7 +44,7 @@ import {
 import { createVoucherSigner, Meter } from '../metering/index.js';
 import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
 import { economyRoutes, voucherRequestMessage } from './economyRoutes.js';
-import { PaymentDesk } from './PaymentDesk.js';
+import { paymentDeskOnTestChain } from './testing/paymentDeskOnTestChain.js';
 
 const PRICE = 10n ** 15n;
 const TICK_MS = 5_000;
@@ -64,19 +64,7 @@ const expectedRefusals = new Set<string>();
 before(async () => {
   chain = await startTestChain({ withdrawDelaySec: 0n });
   ledger = await openLedger({});
-  const payments = new PaymentDesk({
-    settings: {
-      chainId: chain.anvil.chainId,
-      escrowAddress: chain.escrowAddress,
-      maxSessionSeconds: 3600,
-      authExpirySec: 4 * 3600,
-      authTimeoutMs: 60_000,
-    },
-    ledger,
-    publicClient: chain.publicClient,
-    redeemerAddress: chain.meter.address,
-    log,
-  });
+  const payments = paymentDeskOnTestChain({ chain, ledger, log });
   const metrics = createMetrics({ keys: SIGNALING_METRICS });
   server = await startTestSignaling({
     chain,
@@ -671,20 +659,7 @@ describe('reserves are exact (issue 12)', () => {
 
   test('…nor across signaling processes: payment desks sharing the ledger serialize a payer through it', async () => {
     const payer = await chain.newDepositedAccount(PRICE * 3600n + PRICE * 100n);
-    const desk = () =>
-      new PaymentDesk({
-        settings: {
-          chainId: chain.anvil.chainId,
-          escrowAddress: chain.escrowAddress,
-          maxSessionSeconds: 3600,
-          authExpirySec: 4 * 3600,
-          authTimeoutMs: 60_000,
-        },
-        ledger,
-        publicClient: chain.publicClient,
-        redeemerAddress: chain.meter.address,
-        log,
-      });
+    const desk = () => paymentDeskOnTestChain({ chain, ledger, log });
     const desks = [desk(), desk(), desk(), desk()];
     const provider = `0x${randomBytes(20).toString('hex')}` as Address;
     earners.push(provider);
@@ -807,20 +782,7 @@ describe('reserves are exact (issue 12)', () => {
       heartbeatIntervalMs: 600_000,
       log,
       metrics: createMetrics({ keys: SIGNALING_METRICS }),
-      payments: new PaymentDesk({
-        settings: {
-          chainId: chain.anvil.chainId,
-          escrowAddress: chain.escrowAddress,
-          maxSessionSeconds: 3600,
-          authExpirySec: 4 * 3600,
-          authTimeoutMs: 60_000,
-        },
-        ledger,
-        publicClient: chain.publicClient,
-        redeemerAddress: chain.meter.address,
-        log,
-        instanceId: 'crashing-signaling',
-      }),
+      payments: paymentDeskOnTestChain({ chain, ledger, log, instanceId: 'crashing-signaling' }),
     });
     let otherClock = clock;
     const otherMeter = new Meter({

@@ -18,8 +18,8 @@ import { connectTestHost, startTestSignaling, type TestSignaling } from '../../s
 import { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { findPlayToken, findStudioByApiKey, getSession, type Ledger, openLedger } from '../ledger/index.js';
-import { PaymentDesk } from './PaymentDesk.js';
 import { studioRegistrationMessage, studioRoutes } from './studioRoutes.js';
+import { paymentDeskOnTestChain } from './testing/paymentDeskOnTestChain.js';
 
 const PRICE = 10n ** 15n;
 const STUDIO_ORIGIN = 'https://studio.example';
@@ -41,19 +41,7 @@ writeFileSync(join(clientDir, 'embed.html'), '<meta name="ath-allowed-origin" co
 before(async () => {
   chain = await startTestChain({ withdrawDelaySec: 0n });
   ledger = await openLedger({});
-  const payments = new PaymentDesk({
-    settings: {
-      chainId: chain.anvil.chainId,
-      escrowAddress: chain.escrowAddress,
-      maxSessionSeconds: 3600,
-      authExpirySec: 4 * 3600,
-      authTimeoutMs: 60_000,
-    },
-    ledger,
-    publicClient: chain.publicClient,
-    redeemerAddress: chain.meter.address,
-    log,
-  });
+  const payments = paymentDeskOnTestChain({ chain, ledger, log });
   server = await startTestSignaling({
     chain,
     tokenSecret: secret,

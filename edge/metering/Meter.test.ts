@@ -28,7 +28,7 @@ import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { sessionEscrowAbi } from '../chain/index.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
-import { PaymentDesk } from '../economy/PaymentDesk.js';
+import { paymentDeskOnTestChain } from '../economy/testing/paymentDeskOnTestChain.js';
 import {
   getSession,
   type Ledger,
@@ -67,19 +67,7 @@ before(async () => {
   chain = await startTestChain({ withdrawDelaySec: 0n });
   ledger = await openLedger({});
   const domain = sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress });
-  const payments = new PaymentDesk({
-    settings: {
-      chainId: chain.anvil.chainId,
-      escrowAddress: chain.escrowAddress,
-      maxSessionSeconds: 3600,
-      authExpirySec: 4 * 3600,
-      authTimeoutMs: 60_000,
-    },
-    ledger,
-    publicClient: chain.publicClient,
-    redeemerAddress: chain.meter.address,
-    log,
-  });
+  const payments = paymentDeskOnTestChain({ chain, ledger, log });
   const metrics = createMetrics({ keys: SIGNALING_METRICS });
   server = await startTestSignaling({
     chain,

@@ -22,7 +22,7 @@ import { athTokenAbi, sessionEscrowAbi, testSmartWalletAbi } from '../chain/abis
 import { compileContracts } from '../chain/build/compileContracts.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
-import { PaymentDesk } from '../economy/PaymentDesk.js';
+import { paymentDeskOnTestChain } from '../economy/testing/paymentDeskOnTestChain.js';
 import {
   endSession,
   getSession,
@@ -192,19 +192,7 @@ test('conservation over random interleavings of authorize, tick, end, settle, wi
         await resetLedger(ledger);
         const systemBefore = await systemEarnings(chain);
         let clock = Date.now();
-        const desk = new PaymentDesk({
-          settings: {
-            chainId: chain.anvil.chainId,
-            escrowAddress: chain.escrowAddress,
-            maxSessionSeconds: 3600,
-            authExpirySec: 4 * 3600,
-            authTimeoutMs: 60_000,
-          },
-          ledger,
-          publicClient: chain.publicClient,
-          redeemerAddress: chain.meter.address,
-          log,
-        });
+        const desk = paymentDeskOnTestChain({ chain, ledger, log });
         const plain = [await depositedPayer(chain, PRICE * 1500n), await depositedPayer(chain, PRICE * 2500n)];
         const payers: Side[] = [
           ...plain.map((key) => ({ address: key.address, key })),

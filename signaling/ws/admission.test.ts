@@ -10,7 +10,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { startTestChain, type TestChain } from '../../edge/chain/testing/startTestChain.js';
-import { PaymentDesk } from '../../edge/economy/PaymentDesk.js';
+import { paymentDeskOnTestChain } from '../../edge/economy/testing/paymentDeskOnTestChain.js';
 import { openLedger } from '../../edge/ledger/index.js';
 import { DEFAULT_ADMISSION_SETTINGS } from '../admission/AdmissionSettings.js';
 import { issuePlayerToken } from '../auth/playerTokens.js';
@@ -323,19 +323,7 @@ describe('admission control', () => {
       probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
       admission: { ...ADMISSION, unpaidEndings },
       log,
-      payments: new PaymentDesk({
-        settings: {
-          chainId: chain.anvil.chainId,
-          escrowAddress: chain.escrowAddress,
-          maxSessionSeconds: 3600,
-          authExpirySec: 4 * 3600,
-          authTimeoutMs: 1_000,
-        },
-        ledger,
-        publicClient: chain.publicClient,
-        redeemerAddress: chain.meter.address,
-        log,
-      }),
+      payments: paymentDeskOnTestChain({ chain, ledger, log, authTimeoutMs: 1_000 }),
     });
     cleanups.push(() => server.close());
     const host = await connectTestHost(server, { slots: 2, games: [GAME], priceWeiPerSec: '1000000000000000' });
