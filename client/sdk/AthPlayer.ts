@@ -20,6 +20,7 @@ import {
   type ServerMessageOf,
   type StreamEncoderName,
   StreamInfoInput,
+  sessionAuthWire,
   toAthError,
   weiToString,
 } from '../../signaling/protocol/index.js';
@@ -409,14 +410,7 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
       this.#signaling?.send({
         type: 'session-auth',
         sessionId: message.sessionId,
-        auth: {
-          sessionId: auth.sessionId,
-          player: auth.player,
-          provider: auth.provider,
-          maxAmount: auth.maxAmount.toString(),
-          pricePerSecond: auth.pricePerSecond.toString(),
-          expiry: auth.expiry.toString(),
-        },
+        auth: sessionAuthWire(auth),
         signature,
       });
     } catch (error) {

@@ -12,6 +12,7 @@ import type { Address, Hex } from 'viem';
 import {
   type SessionAuth,
   sessionAuthTypes,
+  sessionAuthWire,
   sessionEscrowDomain,
   weiToString,
 } from '../../signaling/protocol/index.js';
@@ -95,14 +96,7 @@ test('20 copies of a SessionAuth at once on one socket: one is checked and accep
   const message = {
     type: 'session-auth' as const,
     sessionId: assigned.sessionId,
-    auth: {
-      sessionId: auth.sessionId,
-      player: auth.player,
-      provider: auth.provider,
-      maxAmount: weiToString(auth.maxAmount),
-      pricePerSecond: weiToString(auth.pricePerSecond),
-      expiry: String(auth.expiry),
-    },
+    auth: sessionAuthWire(auth),
     signature,
   };
   for (let i = 0; i < 20; i += 1) player.send(message);

@@ -14,6 +14,7 @@ import type { HostRecord, SessionRecord } from '../../signaling/index.js';
 import {
   type SessionAuth,
   sessionAuthTypes,
+  sessionAuthWire,
   sessionEscrowDomain,
   weiToString,
 } from '../../signaling/protocol/index.js';
@@ -190,14 +191,7 @@ async function sendAuth(s: Leased, auth: SessionAuth, signature: Hex): Promise<'
   s.player.send({
     type: 'session-auth',
     sessionId: s.sessionId,
-    auth: {
-      sessionId: auth.sessionId,
-      player: auth.player,
-      provider: auth.provider,
-      maxAmount: weiToString(auth.maxAmount),
-      pricePerSecond: weiToString(auth.pricePerSecond),
-      expiry: String(auth.expiry),
-    },
+    auth: sessionAuthWire(auth),
     signature,
   });
   const deadline = Date.now() + 10_000;
@@ -713,14 +707,7 @@ describe('reserves are exact (issue 12)', () => {
       s.player.send({
         type: 'session-auth',
         sessionId: s.sessionId,
-        auth: {
-          sessionId: auth.sessionId,
-          player: auth.player,
-          provider: auth.provider,
-          maxAmount: weiToString(auth.maxAmount),
-          pricePerSecond: weiToString(auth.pricePerSecond),
-          expiry: String(auth.expiry),
-        },
+        auth: sessionAuthWire(auth),
         signature,
       });
       s.player.send({ type: 'quit', sessionId: s.sessionId });

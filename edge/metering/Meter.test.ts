@@ -13,6 +13,7 @@ import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js'
 import {
   type ServerMessageOf,
   sessionAuthTypes,
+  sessionAuthWire,
   sessionEscrowDomain,
   usageTypes,
   weiToString,
@@ -221,14 +222,7 @@ async function paidSession({
   player.send({
     type: 'session-auth',
     sessionId: auth.sessionId,
-    auth: {
-      sessionId: auth.sessionId,
-      player: auth.player,
-      provider: auth.provider,
-      maxAmount: weiToString(auth.maxAmount),
-      pricePerSecond: weiToString(auth.pricePerSecond),
-      expiry: String(auth.expiry),
-    },
+    auth: sessionAuthWire(auth),
     signature,
   });
   await player.next('payment-accepted');

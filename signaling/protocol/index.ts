@@ -104,6 +104,7 @@ export {
   SessionState,
   type SessionStateName,
   type SlotStateName,
+  sessionAuthWire,
 } from './messages.js';
 export {
   ATH_DECIMALS,

@@ -6,7 +6,8 @@
 import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox';
 import { IceServers, IceTransportPolicy } from './iceServers.js';
 import { QUALITY_NAMES } from './mediaWire.js';
-import { WeiString } from './money.js';
+import { WeiString, weiToString } from './money.js';
+import type { SessionAuth } from './typedData.js';
 import { WireErrorCodeSchema } from './wireErrorCodes.js';
 
 function message<T extends string, P extends TProperties>(type: T, properties: P) {
@@ -188,6 +189,18 @@ export const SessionAuthMessage = message('session-auth', {
   ),
   signature: HexSignature,
 });
+
+/** A signed SessionAuth as the `session-auth` message carries it (amounts and expiry as decimal strings). */
+export function sessionAuthWire(auth: SessionAuth): Static<typeof SessionAuthMessage>['auth'] {
+  return {
+    sessionId: auth.sessionId,
+    player: auth.player,
+    provider: auth.provider,
+    maxAmount: weiToString(auth.maxAmount),
+    pricePerSecond: weiToString(auth.pricePerSecond),
+    expiry: String(auth.expiry),
+  };
+}
 
 /** RTT the browser measured to each candidate's probe endpoint; `null` = unreachable or timed out. */
 export const ProbeResults = message('probe-results', {
