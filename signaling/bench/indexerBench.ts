@@ -48,6 +48,7 @@ import {
   WS_SUBPROTOCOL,
 } from '../protocol/index.js';
 import { DEFAULT_SIGNALING_SETTINGS } from '../SignalingSettings.js';
+import { loadUws } from '../ws/loadUws.js';
 import { RedisSignalingStore } from '../store/redis/RedisSignalingStore.js';
 import { type RedisServer, startRedisServer } from '../store/redis/startRedisServer.js';
 import type { SignalingStore } from '../store/SignalingStore.js';
@@ -561,6 +562,13 @@ const run = {} as { chain: TestChain; provider: PrivateKeyAccount };
 /** Within signaling's price bounds. */
 const BENCH_PRICE_WEI_PER_SEC = '1000000000000000';
 
+/**
+ * The transport the figures are for: uWebSockets.js, or the @fastify/websocket fallback where no native uWS build
+ * loads (Node 22/24 on a glibc older than 2.38) — the JSON says which, so a fallback run is never read as uWS.
+ */
+const nativeUws = loadUws();
+const MAIN_TRANSPORT: 'uws' | 'fastify-ws' = nativeUws.ok ? 'uws' : 'fastify-ws';
+
 function serverArgs(transport: 'uws' | 'fastify-ws', limits: BenchLimits): string[] {
   const chain: Omit<BenchServerOptions, 'limits'> = {
     rpcUrl: run.chain.anvil.rpcUrl,
@@ -594,7 +602,7 @@ async function twoInstanceSockets(redis: RedisServer) {
   const servers = [];
   for (const instance of ['s1', 's2']) {
     const server = await startBenchServer([
-      ...serverArgs('uws', 'on'),
+      ...serverArgs(MAIN_TRANSPORT, 'on'),
       '--redis',
       redis.url,
       '--instance',
@@ -641,7 +649,11 @@ try {
   run.chain = await startTestChain({ tiedToParent: true });
   cleanups.push(() => run.chain.close());
   run.provider = privateKeyToAccount((await run.chain.newStakedAccount('nvidia-datacenter')).privateKey);
-  const result: Record<string, unknown> = { bench: 'indexer', hosts: HOSTS };
+  const result: Record<string, unknown> = {
+    bench: 'indexer',
+    hosts: HOSTS,
+    wsTransport: nativeUws.ok ? nativeUws.build : 'fastify-ws (no native uWebSockets.js build loads here)',
+  };
   if (!flags['sockets-only']) {
     progress(`pick over ${HOSTS} hosts (memory)`);
     const pickMemory = await pickBench('memory', undefined);
@@ -691,7 +703,7 @@ try {
     });
   }
   if (!flags['pick-only']) {
-    const single = await singleInstanceSockets('uws', 'on');
+    const single = await singleInstanceSockets(MAIN_TRANSPORT, 'on');
     Object.assign(result, {
       limits: 'on',
       sockets: single.sockets,
@@ -704,7 +716,7 @@ try {
     });
     if (!flags['skip-compare']) {
       // What admission control costs (the same run with no limits), and the fastify-ws transport beside uWS.
-      const unlimited = await singleInstanceSockets('uws', 'off');
+      const unlimited = await singleInstanceSockets(MAIN_TRANSPORT, 'off');
       const fastifyWs = await singleInstanceSockets('fastify-ws', 'on');
       const overheadPct = (on: number, off: number) => round(((on - off) / Math.max(off, 1e-9)) * 100, 1);
       Object.assign(result, {
