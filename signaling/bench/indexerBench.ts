@@ -48,10 +48,10 @@ import {
   WS_SUBPROTOCOL,
 } from '../protocol/index.js';
 import { DEFAULT_SIGNALING_SETTINGS } from '../SignalingSettings.js';
-import { loadUws } from '../ws/loadUws.js';
 import { RedisSignalingStore } from '../store/redis/RedisSignalingStore.js';
 import { type RedisServer, startRedisServer } from '../store/redis/startRedisServer.js';
 import type { SignalingStore } from '../store/SignalingStore.js';
+import { loadUws } from '../ws/loadUws.js';
 import { type BenchLimits, type BenchServerOptions, benchAdmission } from './benchLimits.js';
 import { machineInfo, percentile, round } from './machine.js';
 
