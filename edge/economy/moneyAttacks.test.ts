@@ -314,6 +314,88 @@ const earnings = (address: Address) =>
     args: [address],
   });
 
+/**
+ * A second signaling process on the same ledger — its own hub, payment desk and meter, recorded as `instanceId`
+ * and holding that instance's lease — and a paid session streaming on it, metered for three ticks.
+ */
+async function otherProcess(instanceId: string, payer: Account, instanceLeaseTtlMs: number) {
+  const other = await startTestSignaling({
+    chain,
+    tokenSecret: secret,
+    heartbeatIntervalMs: 600_000,
+    log,
+    metrics: createMetrics({ keys: SIGNALING_METRICS }),
+    payments: paymentDeskOnTestChain({ chain, ledger, log, instanceId }),
+  });
+  let otherClock = clock;
+  const otherMeter = new Meter({
+    hub: other.hub,
+    ledger,
+    signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
+    meterAddress: chain.meter.address,
+    settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
+    log,
+    metrics: createMetrics({ keys: SIGNALING_METRICS }),
+    now: () => otherClock,
+    instanceId,
+    instanceLeaseTtlMs,
+  });
+  const hostId = `other-${randomBytes(3).toString('hex')}`;
+  const host = await connectTestHost(other, {
+    hostId,
+    slots: 1,
+    priceWeiPerSec: weiToString(PRICE),
+    games: [
+      {
+        id: `g-${hostId}`,
+        title: 'Other process',
+        description: 'test game',
+        width: 1280,
+        height: 720,
+        fps: 60,
+        inputMode: 'absolute',
+        audio: false,
+      },
+    ],
+  });
+  const player = await connectTestPlayer(other, secret);
+  peers.push(host, player);
+  player.send({ type: 'play', game: `g-${hostId}`, codecs: ['H264'] });
+  const start = await host.next('start-session');
+  const payment = (await player.next('session')).payment;
+  assert.ok(payment);
+  const sessionId = start.sessionId as Hex;
+  earners.push(payment.providerAddress as Address);
+  const auth: SessionAuth = {
+    sessionId,
+    player: payer.address,
+    provider: payment.providerAddress as Address,
+    maxAmount: BigInt(payment.maxAmountWei),
+    pricePerSecond: BigInt(payment.pricePerSecondWei),
+    expiry: BigInt(payment.expirySec),
+  };
+  assert.equal(
+    await sendAuth(
+      { sessionId, host, player, provider: auth.provider, terms: auth },
+      auth,
+      await signAuth(payer, auth),
+    ),
+    'accepted',
+  );
+  host.send({ type: 'session-started', sessionId });
+  await waitFor(() => other.hub.getSession(sessionId)?.state === 'streaming');
+  /** Both sides report 60 fps, a tick's time passes, and the other process's meter ticks. */
+  const tick = async () => {
+    host.send({ type: 'host-report', sessionId, fpsMilli: 60_000, framesSent: 1, bitrateBps: 1, inputIdleMs: 0 });
+    player.send({ type: 'player-report', sessionId, fpsMilli: 60_000, rttMicros: 1, framesDecoded: 1, packetsLost: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    otherClock += TICK_MS;
+    await otherMeter.tickNow();
+  };
+  for (let i = 0; i < 3; i += 1) await tick();
+  return { other, otherMeter, host, player, sessionId, tick };
+}
+
 describe('attacks on the money (issue 12)', () => {
   test('redirected payment: the payer signs a second SessionAuth naming itself and redeems the meter’s voucher first', async () => {
     const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
@@ -473,6 +555,38 @@ describe('attacks on the money (issue 12)', () => {
       await worker.close();
     }
     assert.equal(server.hub.getSession(s.sessionId)?.state, 'ended', 'the unpaid session does not play on');
+    await meter.idle();
+    assert.equal((await getSession(ledger, s.sessionId))?.state, 'ended');
+  });
+
+  test('…and ends just the same when the settler that met the refusal runs in another process (standalone, or another signaling instance)', async () => {
+    const { owner, wallet, ownerTx } = await smartWallet(PRICE * 3600n * 2n);
+    const s = await leased();
+    const auth = { ...s.terms, player: wallet };
+    assert.equal(await sendAuth(s, auth, await signAuth(owner, auth)), 'accepted');
+    s.host.send({ type: 'session-started', sessionId: s.sessionId });
+    await waitFor(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
+    await ownerTx({ address: wallet, abi: testSmartWalletAbi, functionName: 'setOriginBound', args: [true] } as never);
+    await play(s, 10);
+    expectedRefusals.add(s.sessionId.toLowerCase());
+    // The settler of another process: it shares the ledger, not this hub (no onRefused can reach the session).
+    const worker = settlementWorker(chain, ledger);
+    try {
+      await worker.runSoon();
+    } finally {
+      await worker.close();
+    }
+    const failed = await listSettlements(ledger, { state: 'failed' });
+    assert.ok(
+      failed.some((row) => row.sessionId.toLowerCase() === s.sessionId.toLowerCase()),
+      'the escrow refused the charge for good',
+    );
+    // The next tick of the meter that runs the session reads the refusal in the ledger.
+    await play(s, 5);
+    const ended = server.hub.getSession(s.sessionId);
+    assert.equal(ended?.state, 'ended', 'the unpaid session does not play on');
+    assert.equal(ended?.endReason, 'insufficient-funds');
+    assert.match((await s.player.next('session-ended')).message, /refused/);
     await meter.idle();
     assert.equal((await getSession(ledger, s.sessionId))?.state, 'ended');
   });
@@ -762,86 +876,7 @@ describe('reserves are exact (issue 12)', () => {
 
   test('sessions left streaming by a signaling crash are ended and settled when signaling starts again', async () => {
     const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
-    // A second signaling process on the same ledger: its own hub, desk and meter.
-    const other = await startTestSignaling({
-      chain,
-      tokenSecret: secret,
-      heartbeatIntervalMs: 600_000,
-      log,
-      metrics: createMetrics({ keys: SIGNALING_METRICS }),
-      payments: paymentDeskOnTestChain({ chain, ledger, log, instanceId: 'crashing-signaling' }),
-    });
-    let otherClock = clock;
-    const otherMeter = new Meter({
-      hub: other.hub,
-      ledger,
-      signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
-      meterAddress: chain.meter.address,
-      settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
-      log,
-      metrics: createMetrics({ keys: SIGNALING_METRICS }),
-      now: () => otherClock,
-      instanceId: 'crashing-signaling',
-      instanceLeaseTtlMs: 1_000,
-    });
-    const hostId = `orphan-${randomBytes(3).toString('hex')}`;
-    const host = await connectTestHost(other, {
-      hostId,
-      slots: 1,
-      priceWeiPerSec: weiToString(PRICE),
-      games: [
-        {
-          id: `g-${hostId}`,
-          title: 'Orphan',
-          description: 'test game',
-          width: 1280,
-          height: 720,
-          fps: 60,
-          inputMode: 'absolute',
-          audio: false,
-        },
-      ],
-    });
-    const player = await connectTestPlayer(other, secret);
-    peers.push(host, player);
-    player.send({ type: 'play', game: `g-${hostId}`, codecs: ['H264'] });
-    const start = await host.next('start-session');
-    const payment = (await player.next('session')).payment;
-    assert.ok(payment);
-    const sessionId = start.sessionId as Hex;
-    earners.push(payment.providerAddress as Address);
-    const auth: SessionAuth = {
-      sessionId,
-      player: payer.address,
-      provider: payment.providerAddress as Address,
-      maxAmount: BigInt(payment.maxAmountWei),
-      pricePerSecond: BigInt(payment.pricePerSecondWei),
-      expiry: BigInt(payment.expirySec),
-    };
-    assert.equal(
-      await sendAuth(
-        { sessionId, host, player, provider: auth.provider, terms: auth },
-        auth,
-        await signAuth(payer, auth),
-      ),
-      'accepted',
-    );
-    host.send({ type: 'session-started', sessionId });
-    await waitFor(() => other.hub.getSession(sessionId)?.state === 'streaming');
-    for (let i = 0; i < 3; i += 1) {
-      host.send({ type: 'host-report', sessionId, fpsMilli: 60_000, framesSent: 1, bitrateBps: 1, inputIdleMs: 0 });
-      player.send({
-        type: 'player-report',
-        sessionId,
-        fpsMilli: 60_000,
-        rttMicros: 1,
-        framesDecoded: 1,
-        packetsLost: 0,
-      });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      otherClock += TICK_MS;
-      await otherMeter.tickNow();
-    }
+    const { other, otherMeter, host, player, sessionId } = await otherProcess('crashing-signaling', payer, 1_000);
     const charged = (await latestVoucher(ledger, sessionId))?.cumulativeWei ?? 0n;
     assert.ok(charged > 0n, 'the crashing process metered it');
     // The process stops: its sessions are not ended (in the ledger they stay streaming), its connections drop.
@@ -883,5 +918,59 @@ describe('reserves are exact (issue 12)', () => {
       'its reserve released',
     );
     assert.equal(await escrowRead<boolean>('closed', sessionId), true, 'closed on chain');
+  });
+
+  test('a session another process closed in the ledger (this one stalled past its instance lease) stops playing here', async () => {
+    const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
+    const { other, otherMeter, host, player, sessionId, tick } = await otherProcess(
+      'stalling-signaling',
+      payer,
+      600_000,
+    );
+    try {
+      // The process stalls past its lease (a long pause, the database out of reach): the lease lapses.
+      await ledger.query(
+        `update ledger_leases set expires_at = now() - interval '1 second' where name = 'signaling:stalling-signaling'`,
+      );
+      // Meanwhile another process sweeps the orphans: to it this session is one, so it ends it and bills it.
+      const sweeper = new Meter({
+        hub: server.hub,
+        ledger,
+        signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
+        meterAddress: chain.meter.address,
+        settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
+        log,
+        metrics: createMetrics({ keys: SIGNALING_METRICS }),
+        instanceId: 'sweeping-signaling',
+      });
+      try {
+        assert.equal(await sweeper.closeOrphans(), 1);
+      } finally {
+        await sweeper.close();
+      }
+      assert.equal((await getSession(ledger, sessionId))?.state, 'ended');
+      // The stalled process resumes: its next tick finds the session closed, and the stream stops — no free play.
+      await tick();
+      assert.equal(other.hub.getSession(sessionId)?.state, 'ended', 'the session does not play on unbilled');
+      assert.match((await player.next('session-ended')).message, /another signaling process/);
+      const worker = settlementWorker(chain, ledger);
+      try {
+        await worker.runSoon();
+      } finally {
+        await worker.close();
+      }
+      const { cumulativeWei } = (await getSession(ledger, sessionId)) ?? { cumulativeWei: -1n };
+      assert.equal(
+        await escrowRead<bigint>('claimed' as never, sessionId),
+        cumulativeWei,
+        'what was metered is settled',
+      );
+      assert.equal(await escrowRead<boolean>('closed', sessionId), true, 'closed on chain, its reserve released');
+    } finally {
+      await otherMeter.close();
+      host.terminate();
+      player.terminate();
+      await other.close();
+    }
   });
 });

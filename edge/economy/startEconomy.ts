@@ -250,7 +250,8 @@ export async function startEconomy({
         batchSize: config.economy.settleBatchSize,
         log,
         metrics,
-        // A session whose authorization the escrow refuses for good plays unpaid: it ends.
+        // A session whose authorization the escrow refuses for good plays unpaid: it ends (at once here; the
+        // meter of whichever process runs it also ends it at its next tick, reading the refusal in the ledger).
         onRefused: ({ sessionId }) =>
           hub.endSession(sessionId, 'insufficient-funds', 'The payer’s authorization was refused by the escrow.'),
       });

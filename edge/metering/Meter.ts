@@ -47,9 +47,11 @@ import {
   type Ledger,
   latestVoucher,
   listOrphanedSessions,
+  listSettlements,
   recordUsageTick,
   recordVoucher,
   releaseLease,
+  type Session,
   sessionAuthOf,
 } from '../ledger/index.js';
 import type { VoucherSigner } from './signVoucher.js';
@@ -100,6 +102,10 @@ export const METER_END_MESSAGES = {
   silent: 'The session ended: nothing was heard from your player (no reports, no input) for too long.',
   orphaned:
     'The signaling process that served this session stopped; the session was ended and what was played is settled.',
+  refused:
+    'The escrow refused this session’s charges for good (the payer’s authorization no longer holds): the session ended.',
+  closedElsewhere:
+    'This session was closed by another signaling process (what was played is settled): press Play to start again.',
 } as const;
 
 export type MeterParameters = {
@@ -581,11 +587,37 @@ export class Meter {
     }
   }
 
+  /**
+   * The ledger says this session can no longer be billed — another process closed it (its orphan sweep, when
+   * this one stalled past its instance lease), or the escrow refused one of its charges for good (whichever
+   * process's settler met the refusal) — so it must not play on here unpaid: the hub ends it. Nothing more is
+   * billed for it.
+   */
+  async #unbillable(live: Live, session: Session): Promise<boolean> {
+    if (session.state === 'ended') {
+      if (!live.ending) {
+        this.#log.warn({ sessionId: live.sessionId }, 'the session was closed in the ledger by another process');
+        this.#p.hub.endSession(live.sessionId, 'error', METER_END_MESSAGES.closedElsewhere);
+      }
+      return true;
+    }
+    const [refused] = await listSettlements(this.#p.ledger, { sessionId: live.sessionId, state: 'failed', limit: 1 });
+    if (refused === undefined) return false;
+    if (!live.ending) {
+      this.#log.warn(
+        { sessionId: live.sessionId, error: refused.lastError },
+        'the escrow refused a charge of this session for good: session ended',
+      );
+      this.#p.hub.endSession(live.sessionId, 'insufficient-funds', METER_END_MESSAGES.refused);
+    }
+    return true;
+  }
+
   async #tick(live: Live, tickIndex: number, delivered: number): Promise<void> {
     let deliveredSec = delivered;
     const { ledger } = this.#p;
     const before = await getSession(ledger, live.sessionId);
-    if (!before) return;
+    if (!before || (await this.#unbillable(live, before))) return;
     const price = before.priceWeiPerSec;
     const authRoom = before.authMaxWei - before.cumulativeWei;
     const escrowRoom = await this.#escrowRoomWei(before.payerAddress);

@@ -99,8 +99,9 @@ export type SettlementWorkerParameters = {
   /**
    * Called when the escrow refused a session's charge for good because its authorization can never register
    * (bad signature, other terms already registered, session closed: codes 2, 7, 8): the session plays unpaid
-   * from then on, so the caller should end it (startEconomy ends it in the hub when the settler runs in the
-   * signaling process).
+   * from then on, so the caller should end it (startEconomy ends it in the hub at once). Wherever this worker
+   * runs — standalone, or in another signaling process than the session — the session's meter also ends it
+   * at its next tick: it reads the refusal (a `failed` row) in the ledger.
    */
   onRefused?: (refusal: { sessionId: Hex; reason: number }) => void;
   /** Fault injection for the crash test: called after the hash is recorded and the tx broadcast. */
