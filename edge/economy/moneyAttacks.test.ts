@@ -973,4 +973,57 @@ describe('reserves are exact (issue 12)', () => {
       await other.close();
     }
   });
+
+  test('a session this very process failed to close in the ledger (a write refused at its end) is closed by its own sweep', async () => {
+    const deposit = PRICE * 3600n * 2n;
+    const payer = await chain.newDepositedAccount(deposit);
+    const { other, otherMeter, host, player, sessionId } = await otherProcess('flaky-signaling', payer, 600_000);
+    // The ledger refuses the first write that ends this session (a dropped connection, a failover): once.
+    await ledger.query(`create sequence i12_end_fault_${sessionId.slice(2, 10)}`);
+    await ledger.query(`
+      create function i12_end_fault() returns trigger language plpgsql as $$
+      begin
+        if new.id = '${sessionId.toLowerCase()}' and new.state = 'ended' and old.state <> 'ended'
+           and nextval('i12_end_fault_${sessionId.slice(2, 10)}') = 1 then
+          raise exception 'injected: the ledger is unreachable';
+        end if;
+        return new;
+      end $$`);
+    await ledger.query(
+      'create trigger i12_end_fault before update on sessions for each row execute function i12_end_fault()',
+    );
+    try {
+      player.send({ type: 'quit', sessionId });
+      await player.next('session-ended');
+      await otherMeter.idle();
+      assert.equal((await getSession(ledger, sessionId))?.state, 'streaming', 'left streaming by its own process');
+      assert.ok((await payerCommitmentsWei(ledger, { payerAddress: payer.address })) > 0n, 'its cap stays committed');
+      // The process lives on: its periodic sweep must not skip its own leftovers.
+      assert.equal(await otherMeter.closeOrphans(), 1);
+      assert.equal((await getSession(ledger, sessionId))?.state, 'ended');
+      const worker = settlementWorker(chain, ledger);
+      try {
+        await worker.runSoon();
+      } finally {
+        await worker.close();
+      }
+      const charged = (await getSession(ledger, sessionId))?.cumulativeWei ?? -1n;
+      assert.ok(charged > 0n);
+      assert.equal(await escrowRead<bigint>('claimed' as never, sessionId), charged, 'what was metered is settled');
+      assert.equal(await escrowRead<boolean>('closed', sessionId), true, 'closed on chain');
+      assert.deepEqual(
+        await escrowRead<readonly [bigint, bigint]>('accounts', payer.address),
+        [deposit - charged, 0n],
+        'its reserve released',
+      );
+      assert.equal(await payerCommitmentsWei(ledger, { payerAddress: payer.address }), 0n, 'nothing committed');
+    } finally {
+      await ledger.query('drop trigger if exists i12_end_fault on sessions');
+      await ledger.query('drop function if exists i12_end_fault()');
+      await otherMeter.close();
+      host.terminate();
+      player.terminate();
+      await other.close();
+    }
+  });
 });

@@ -270,6 +270,24 @@ export async function listOrphanedSessions(
   return decodeRows(SessionRow, rows);
 }
 
+export type ListInstanceSessionsParameters = { instance: string; limit?: number };
+
+/**
+ * The live sessions `instance` itself recorded: those it no longer runs (a ledger write refused when one ended)
+ * are its own leftovers, which its caller ends like orphans.
+ */
+export async function listInstanceSessions(
+  db: Queryable,
+  { instance, limit = 1000 }: ListInstanceSessionsParameters,
+): Promise<Session[]> {
+  const { rows } = await db.query(
+    `select ${SESSION_COLUMNS} from sessions s where s.state <> 'ended' and s.signaling_instance = $1
+      order by s.created_at limit $2`,
+    [assertText(instance, 'instance', 128), limit],
+  );
+  return decodeRows(SessionRow, rows);
+}
+
 export type ClaimSessionInstanceParameters = { sessionId: Hex; signalingInstance: string };
 
 /** Another signaling process took the live session over (failover): it meters it from now on. */

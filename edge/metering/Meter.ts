@@ -46,6 +46,7 @@ import {
   getSession,
   type Ledger,
   latestVoucher,
+  listInstanceSessions,
   listOrphanedSessions,
   listSettlements,
   recordUsageTick,
@@ -210,17 +211,24 @@ export class Meter {
   /**
    * Ends the live sessions of signaling processes that are gone (see `instanceId`): what they metered is
    * billed — a last voucher is signed when their metered total has none yet — and each ends with its final
-   * voucher queued, so the settler settles it and releases the rest of its reserve. Call it at start-up (and
-   * from time to time: a process may die while others run). Returns how many were closed.
+   * voucher queued, so the settler settles it and releases the rest of its reserve. This process's own
+   * leftovers too: sessions it recorded but no longer runs (the ledger refused the write that ended one), which
+   * would otherwise hold their cap against the payer for as long as the process lives. Call it at start-up and
+   * from time to time (a process may die while others run). Returns how many were closed.
    */
   async closeOrphans(): Promise<number> {
     const instanceId = this.#p.instanceId;
     if (instanceId === undefined) return 0;
     await this.#holdInstanceLease();
     const { ledger } = this.#p;
+    const candidates = [
+      ...(await listOrphanedSessions(ledger, { instance: instanceId })).map((session) => ({ session, own: false })),
+      ...(await listInstanceSessions(ledger, { instance: instanceId })).map((session) => ({ session, own: true })),
+    ];
     let closed = 0;
-    for (const session of await listOrphanedSessions(ledger, { instance: instanceId })) {
-      // Metered here, or still known to the signaling cluster (another instance will adopt it): not an orphan.
+    for (const { session, own } of candidates) {
+      // Metered here (a closing one stays listed until the ledger has it ended), or still known to the signaling
+      // cluster (being authorized here, or another instance will adopt it): not an orphan.
       if (this.#live.has(session.sessionId)) continue;
       const known = this.#p.hub.getSession(session.sessionId);
       if (known !== undefined && known.state !== 'ended') continue;
@@ -241,8 +249,10 @@ export class Meter {
         }
         await endSession(ledger, {
           sessionId: session.sessionId,
-          reason: 'error',
-          message: METER_END_MESSAGES.orphaned,
+          reason: (own ? known?.endReason : undefined) ?? 'error',
+          message: own
+            ? (known?.endMessage ?? 'Ended here; closed in the ledger by a later sweep.').slice(0, 512)
+            : METER_END_MESSAGES.orphaned,
         });
         closed += 1;
         this.#log.warn(
@@ -251,7 +261,9 @@ export class Meter {
             instance: session.signalingInstance,
             chargedWei: String(session.cumulativeWei),
           },
-          'orphaned session (its signaling process is gone) ended; its charges go to settlement',
+          own
+            ? 'a session this process ended but the ledger had not: closed now; its charges go to settlement'
+            : 'orphaned session (its signaling process is gone) ended; its charges go to settlement',
         );
       } catch (error) {
         this.#log.error({ err: error, sessionId: session.sessionId }, 'could not close an orphaned session');
@@ -693,7 +705,6 @@ export class Meter {
 
   async #close(live: Live, session: SessionRecord): Promise<void> {
     await this.#enqueueTick(live, this.#now());
-    this.#live.delete(session.id);
     this.#p.hub.meterStates.delete(session.id);
     try {
       await endSession(this.#p.ledger, {
@@ -702,7 +713,11 @@ export class Meter {
         message: session.endMessage ?? '',
       });
     } catch (error) {
+      // Left live in the ledger: this process's next orphan sweep closes it (closeOrphans).
       this.#log.error({ err: error, sessionId: live.sessionId }, 'could not close the session in the ledger');
+    } finally {
+      // Only now: until the ledger has it ended, the orphan sweep must see it as metered here.
+      if (this.#live.get(session.id) === live) this.#live.delete(session.id);
     }
   }
 }
