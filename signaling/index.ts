@@ -7,7 +7,7 @@ export {
   type RoundVerdict,
   type SignedCheckReport,
 } from './checkers/CheckerDesk.js';
-export type { DeliveryDispute, DeliveryReport } from './hub/HubEvents.js';
+export type { DeliveryContradiction, DeliveryDispute, DeliveryReport } from './hub/HubEvents.js';
 export type { PaymentGate, PlayTokenRequest } from './hub/PaymentGate.js';
 export type { PeerHandle, PeerIdentity } from './hub/PeerDirectory.js';
 export type { SessionRecord } from './hub/SessionRecord.js';

@@ -75,6 +75,12 @@ export const EdgeConfigSchema = obj({
     checkMinResponders: Type.Integer({ minimum: 1, maximum: 64 }),
     /** Passing checks in a row that lift a provider's drain. */
     probationPasses: Type.Integer({ minimum: 1, maximum: 100 }),
+    /**
+     * Distinct payers whose sessions contradicted a provider's signed delivery receipts while its probes passed
+     * (their decoders counted far less), within `contradictionWindowMs`, that drain it (0: never).
+     */
+    contradictedPlayersToDrain: Type.Integer({ minimum: 0, maximum: 1000 }),
+    contradictionWindowMs: Type.Integer({ minimum: 60_000 }),
     /** Never let a checker check a container in its own network of these prefix lengths (0: off). */
     checkerExclusion: obj({
       ipv4PrefixBits: Type.Integer({ minimum: 0, maximum: 32 }),
@@ -326,6 +332,8 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     wsTransport: 'auto',
     checkMinResponders: DEFAULT_CHECK_SETTINGS.minResponders,
     probationPasses: DEFAULT_CHECK_SETTINGS.probationPasses,
+    contradictedPlayersToDrain: DEFAULT_CHECK_SETTINGS.contradictedPlayersToDrain,
+    contradictionWindowMs: DEFAULT_CHECK_SETTINGS.contradictionWindowMs,
     checkerExclusion: DEFAULT_CHECK_SETTINGS.excludeSameNetwork,
     hostTiers: DEFAULT_STAKE_SETTINGS.hostTiers,
     priceMinWeiPerSec: String(DEFAULT_SIGNALING_SETTINGS.priceBoundsWeiPerSec.min),

@@ -7,14 +7,24 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { type Account, type Address, type Hex, hashTypedData, recoverTypedDataAddress } from 'viem';
+import {
+  type Account,
+  type Address,
+  type Hex,
+  hashTypedData,
+  type PrivateKeyAccount,
+  recoverTypedDataAddress,
+} from 'viem';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
+import type { DeliveryContradiction } from '../../signaling/index.js';
 import {
+  deliveryReceiptSigner,
   type ServerMessageOf,
   sessionAuthTypes,
   sessionAuthWire,
   sessionEscrowDomain,
+  signDeliveryReceipt,
   usageTypes,
   weiToString,
 } from '../../signaling/protocol/index.js';
@@ -158,8 +168,14 @@ type Paid = {
   host: TestPeer;
   player: TestPeer;
   hostId: string;
-  /** Sends a report from one side and waits until the hub (and so the meter) has it. */
-  report(source: 'host' | 'player', fps: number, options?: { inputIdleMs?: number }): Promise<void>;
+  /**
+   * Sends a report from one side and waits until the hub (and so the meter) has it. The host's carries its signed
+   * delivery receipt; each side's cumulative frame count (frames sent, frames decoded) grows by `fps` × the seconds
+   * of the meter's clock since that side's last report, or by `frames` when given.
+   */
+  report(source: 'host' | 'player', fps: number, options?: { inputIdleMs?: number; frames?: number }): Promise<void>;
+  /** The host's provider key (it signs the receipts). */
+  hostAccount: PrivateKeyAccount;
   /** Both sides at 60 fps. */
   bothAlive(): Promise<void>;
   /** Moves the meter's clock and runs what is due. */
@@ -177,11 +193,13 @@ async function paidSession({
 } = {}): Promise<Paid> {
   const payer = await chain.newDepositedAccount(depositWei);
   const name = `meter-${randomBytes(3).toString('hex')}`;
+  const hostAccount = await chain.newStakedAccount('software');
   const gameId = `game-${name}`;
   // Two slots: the player's, and a free one for the checkers' probes (a probe that never gets a slot measures
   // nothing, and its report does not count).
   const host = await connectTestHost(server, {
     hostId: name,
+    privateKey: hostAccount.privateKey,
     slots: 2,
     priceWeiPerSec: weiToString(PRICE),
     games: [
@@ -229,7 +247,16 @@ async function paidSession({
   host.send({ type: 'session-started', sessionId: auth.sessionId });
   await waitFor(() => server.hub.getSession(auth.sessionId)?.state === 'streaming');
 
-  const report = async (source: 'host' | 'player', fps: number, { inputIdleMs = 0 } = {}) => {
+  const counted = { host: { frames: 0, atMs: clock }, player: { frames: 0, atMs: clock } };
+  let seq = 0;
+  const report = async (
+    source: 'host' | 'player',
+    fps: number,
+    { inputIdleMs = 0, frames = undefined as number | undefined } = {},
+  ) => {
+    const count = counted[source];
+    count.frames += frames ?? Math.round((fps * (clock - count.atMs)) / 1000);
+    count.atMs = clock;
     const arrived = new Promise<void>((resolve) => {
       const off = server.hub.on('report', (r) => {
         if (r.sessionId !== auth.sessionId || r.source !== source) return;
@@ -238,13 +265,13 @@ async function paidSession({
       });
     });
     if (source === 'host') {
+      const figures = { sessionId: auth.sessionId, fpsMilli: fps * 1000, framesSent: count.frames, bitrateBps: 1 };
+      seq += 1;
       host.send({
         type: 'host-report',
-        sessionId: auth.sessionId,
-        fpsMilli: fps * 1000,
-        framesSent: 1,
-        bitrateBps: 1,
+        ...figures,
         inputIdleMs,
+        receipt: await signDeliveryReceipt({ account: hostAccount, report: figures, seq, timestampMs: clock }),
       });
     } else {
       player.send({
@@ -252,7 +279,7 @@ async function paidSession({
         sessionId: auth.sessionId,
         fpsMilli: fps * 1000,
         rttMicros: 5_000,
-        framesDecoded: 1,
+        framesDecoded: count.frames,
         packetsLost: 0,
       });
     }
@@ -265,6 +292,7 @@ async function paidSession({
     player,
     hostId: host.hostId,
     report,
+    hostAccount,
     bothAlive: async () => {
       await report('host', 60);
       await report('player', 60);
@@ -282,6 +310,42 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * The checker answers the rounds of the session's host it is assigned (probes beside the session) with signed
+ * reports until one of them reaches the meter as an observation of the session (a round under way at the
+ * dispute does not count for it; the sampling round after it does). Returns what was observed.
+ */
+async function sampleDisputed(
+  s: Paid,
+  checker: Awaited<ReturnType<typeof connectTestChecker>>,
+  { ok, fpsMilli }: { ok: boolean; fpsMilli: number },
+): Promise<number[]> {
+  const observed: number[] = [];
+  const offReport = server.hub.on('report', (r) => {
+    if (r.sessionId === s.sessionId && r.source === 'checker') observed.push(r.fpsMilli);
+  });
+  try {
+    while (observed.length === 0) {
+      const assignment = await checker.peer.next('check-assignment', 10_000);
+      if (assignment.container !== s.hostId) continue;
+      assert.equal(assignment.expected.game, server.hub.getSession(s.sessionId)?.game);
+      const decided = new Promise<void>((resolve) => {
+        const off = server.hub.on('verdict', (v) => {
+          if (v.hostId !== s.hostId || v.round !== BigInt(assignment.round)) return;
+          off();
+          resolve();
+        });
+      });
+      const signed = await signTestReport({ account: checker.account, assignment, ok, fpsMilli });
+      checker.peer.send({ type: 'check-report', ...signed });
+      await decided;
+    }
+    return observed;
+  } finally {
+    offReport();
   }
 }
 
@@ -521,15 +585,19 @@ describe('Meter: billing rests on evidence the payer cannot withhold (issue 12)'
     try {
       await s.bothAlive();
       await s.advance(TICK_MS);
-      // The player now claims a black screen while the host streams 60 fps and the input keeps coming.
+      // The player now claims a black screen while the host streams 60 fps and the input keeps coming — and its
+      // own decoder goes on counting 60 frames a second (its counter-report to the host's receipts).
       await s.report('host', 60);
-      await s.report('player', 0);
+      await s.report('player', 0, { frames: 300 });
       await s.advance(TICK_MS);
       assert.deepEqual(disputes, [s.sessionId], 'flagged for the checkers, once');
-      // A checker observes the session's stream: it is delivered. The held stretch is billed, and billing goes on.
+      await s.report('host', 60);
+      await s.report('player', 0, { frames: 300 });
+      // A checker observes the host's stream: it is delivered, and the player's decoder counted the session's
+      // frames. The held stretch is billed, and billing goes on.
       server.hub.reportCheckerObservation({ sessionId: s.sessionId, checkerAddress: CHECKER, fpsMilli: 58_000 });
       await s.report('host', 60);
-      await s.report('player', 0);
+      await s.report('player', 0, { frames: 0 });
       await s.advance(TICK_MS);
       assert.deepEqual(await s.ticks(), [5, 0, 10], 'the disputed 5 s were held, then billed on the checker’s word');
       assert.equal(server.hub.getSession(s.sessionId)?.state, 'streaming');
@@ -541,56 +609,97 @@ describe('Meter: billing rests on evidence the payer cannot withhold (issue 12)'
 
   test('a dispute brings the checkers at once; what their majority measured settles it (issue 14: live sampling)', async () => {
     // Each case: the player disputes, the checkers sample the host (a probe beside the session, on its game), and
-    // their signed measurement — not the player's word, not the host's — decides the held time.
-    for (const { checkerFps, ok, expectedTicks } of [
-      // A lying player: the checkers saw the host deliver; the held 5 s are billed and billing goes on.
-      { checkerFps: 58, ok: true, expectedTicks: [5, 0, 10] },
+    // their signed measurement — with the session's own evidence — decides the held time.
+    for (const { checkerFps, ok, decodedPer5s, expectedTicks } of [
+      // A lying player (its own decoder counted 60 frames a second): the checkers saw the host deliver; the held
+      // 5 s are billed and billing goes on.
+      { checkerFps: 58, ok: true, decodedPer5s: 300, expectedTicks: [5, 0, 10] },
       // A host that serves its players 10 fps (its earlier probes were good): the held 5 s are dropped and
       // billing stops although the host says 60.
-      { checkerFps: 10, ok: false, expectedTicks: [5, 0, 0] },
+      { checkerFps: 10, ok: false, decodedPer5s: 50, expectedTicks: [5, 0, 0] },
     ]) {
       const s = await paidSession();
       const checker = await connectTestChecker(server);
       peers.push(checker.peer);
-      const observed: number[] = [];
-      const offReport = server.hub.on('report', (r) => {
-        if (r.sessionId === s.sessionId && r.source === 'checker') observed.push(r.fpsMilli);
-      });
       try {
         await s.bothAlive();
         await s.advance(TICK_MS);
         await s.report('host', 60);
-        await s.report('player', 0);
+        await s.report('player', 0, { frames: decodedPer5s });
         await s.advance(TICK_MS);
-        // The checker measures the container (its assignment names the session's game) and signs what it saw; a
-        // round that was under way at the dispute does not count for the session, the sampling round after it does.
-        while (observed.length === 0) {
-          const assignment = await checker.peer.next('check-assignment', 10_000);
-          if (assignment.container !== s.hostId) continue;
-          assert.equal(assignment.expected.game, server.hub.getSession(s.sessionId)?.game);
-          const reported = new Promise<void>((resolve) => {
-            const off = server.hub.on('verdict', (v) => {
-              if (v.hostId !== s.hostId || v.round !== BigInt(assignment.round)) return;
-              off();
-              resolve();
-            });
-          });
-          checker.peer.send({
-            type: 'check-report',
-            ...(await signTestReport({ account: checker.account, assignment, ok, fpsMilli: checkerFps * 1000 })),
-          });
-          await reported;
-        }
+        await s.report('host', 60);
+        await s.report('player', 0, { frames: decodedPer5s });
+        const observed = await sampleDisputed(s, checker, { ok, fpsMilli: checkerFps * 1000 });
         assert.deepEqual(observed, [checkerFps * 1000], 'the majority’s measurement, as an observation of the session');
         await s.report('host', 60);
-        await s.report('player', 0);
+        await s.report('player', 0, { frames: 0 });
         await s.advance(TICK_MS);
         assert.deepEqual(await s.ticks(), expectedTicks);
       } finally {
-        offReport();
         checker.peer.terminate();
       }
       await quit(s);
+    }
+  });
+
+  test('a host that serves good probes and a degraded live session is caught: its signed receipts against the player’s decoder (issue 14)', async () => {
+    // The two-faced host streams its probes perfectly and this session at 8 fps, while its host reports — and the
+    // receipts it signs with its provider key — claim 60. The player disputes; the checkers sample the host and
+    // find it fine. That probe says nothing about this session: the player's decoder counted 8 frames a second
+    // over the disputed stretch, against 60 the host signed for. The held time is not billed, the session is not
+    // billed on the host's word while the dispute stands, and the signed receipts go out as evidence.
+    const s = await paidSession();
+    const checker = await connectTestChecker(server);
+    peers.push(checker.peer);
+    const contradictions: Array<DeliveryContradiction & { payerAddress: string | undefined }> = [];
+    const off = server.hub.on('deliveryContradicted', (c) => contradictions.push(c));
+    try {
+      await s.bothAlive();
+      await s.advance(TICK_MS);
+      await s.report('host', 60);
+      await s.report('player', 8);
+      await s.advance(TICK_MS);
+      await s.report('host', 60);
+      await s.report('player', 8);
+      // The checkers' probe of the host (beside the session, on its game) is good.
+      assert.deepEqual(await sampleDisputed(s, checker, { ok: true, fpsMilli: 59_000 }), [59_000]);
+      await s.report('host', 60);
+      await s.report('player', 8);
+      await s.advance(TICK_MS);
+      assert.deepEqual(await s.ticks(), [5, 0, 0], 'the disputed seconds are not billed on a probe of the host');
+      // The evidence: the host's own signed receipts (its provider key) for 60 fps, against 8 decoded.
+      assert.equal(contradictions.length, 1);
+      const [evidence] = contradictions;
+      assert.ok(evidence);
+      assert.equal(evidence.hostId, s.hostId);
+      assert.equal(evidence.payerAddress?.toLowerCase(), s.payer.address.toLowerCase());
+      assert.equal(evidence.decodedFpsMilli, 8_000);
+      assert.equal(evidence.claimedFpsMilli, 60_000);
+      assert.equal(evidence.droppedMs, TICK_MS);
+      assert.equal(evidence.receipts.length, 2);
+      for (const signed of evidence.receipts) {
+        assert.equal(signed.receipt.sessionId, s.sessionId);
+        assert.equal(await deliveryReceiptSigner(signed), s.hostAccount.address);
+      }
+      // The dispute stands: the host's word bills nothing more, and the session ends within the bound.
+      for (let elapsed = 0; elapsed < DISPUTE_END_MS + 2 * TICK_MS; elapsed += TICK_MS) {
+        if (server.hub.getSession(s.sessionId)?.state === 'ended') break;
+        await s.report('host', 60);
+        await s.report('player', 8);
+        await s.advance(TICK_MS);
+      }
+      const ended = await s.player.next('session-ended');
+      assert.equal(ended.message, METER_END_MESSAGES.contradicted);
+      await meter.idle();
+      const ticks = await s.ticks();
+      assert.equal(
+        ticks.reduce((sum, t) => sum + t, 0),
+        5,
+        `only the undisputed 5 s are billed: ${ticks}`,
+      );
+    } finally {
+      off();
+      checker.peer.terminate();
     }
   });
 

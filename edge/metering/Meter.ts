@@ -55,6 +55,7 @@ import {
   type Session,
   sessionAuthOf,
 } from '../ledger/index.js';
+import { HeldEvidence } from './HeldEvidence.js';
 import type { VoucherSigner } from './signVoucher.js';
 
 export type MeterSettings = {
@@ -100,6 +101,8 @@ export const METER_END_MESSAGES = {
     'Your spending authorization for this session expires soon (what you played must still be settled with it): press Play to go on with a new one.',
   disputed:
     'Your player reports no picture while the render host says it is streaming, and no checker has confirmed either: the session ended and the disputed time was not billed.',
+  contradicted:
+    'Your player counted far fewer frames than the render host says it sent: the session ended and the disputed time was not billed.',
   silent: 'The session ended: nothing was heard from your player (no reports, no input) for too long.',
   orphaned:
     'The signaling process that served this session stopped; the session was ended and what was played is settled.',
@@ -157,6 +160,12 @@ type Live = {
   /** The current dispute started (and was flagged) here; undefined when none. */
   disputeSinceMs: number | undefined;
   verdictFailed: boolean;
+  /** The player's latest fps, as it said it (its word, when its decoder count says too little). */
+  playerFpsMilli: number | undefined;
+  /** The host's signed receipts and the player's decoder count over the disputed stretch (not saved to the store). */
+  evidence: HeldEvidence;
+  /** A checker saw the host fine while this session's own evidence contradicted the host: the dispute stands. */
+  contradicted: boolean;
   ticking: Promise<void>;
   ending: boolean;
 };
@@ -329,6 +338,9 @@ export class Meter {
       heldMs: 0,
       disputeSinceMs: undefined,
       verdictFailed: this.#p.hub.checkers.latestVerdict(session.hostId)?.verdict === 'fail',
+      playerFpsMilli: undefined,
+      evidence: new HeldEvidence(),
+      contradicted: false,
       ticking: Promise.resolve(),
       ending: false,
     });
@@ -364,6 +376,9 @@ export class Meter {
       heldMs: saved?.heldMs ?? 0,
       disputeSinceMs: saved?.disputeSinceMs ?? undefined,
       verdictFailed: saved?.verdictFailed ?? false,
+      playerFpsMilli: undefined,
+      evidence: new HeldEvidence(),
+      contradicted: false,
       ticking: Promise.resolve(),
       ending: false,
     };
@@ -422,30 +437,31 @@ export class Meter {
 
   #applyReport(live: Live, report: DeliveryReport, now: number): void {
     const good = report.fpsMilli >= this.#p.settings.fpsFloor * 1000;
+    const disputing = live.disputeSinceMs !== undefined;
     if (report.source === 'host') {
       live.hostGoodAtMs = good ? now : undefined;
       live.hostFpsMilli = report.fpsMilli;
       if (report.inputIdleMs !== undefined) live.lastSignAtMs = Math.max(live.lastSignAtMs, now - report.inputIdleMs);
+      if (report.receipt) live.evidence.onReceipt(report.receipt, live.sessionId, disputing);
       return;
     }
     if (report.source === 'checker') {
-      if (good) {
-        // The stream was seen delivered: what the player disputed is billed after all.
-        live.checkerGoodAtMs = now;
-        live.checkerBadAtMs = undefined;
-        live.deliveredMs += live.heldMs;
-        live.disputeSinceMs = undefined;
-      } else {
+      if (good) this.#checkerSawHostDeliver(live, report, now);
+      else {
         live.checkerBadAtMs = now;
         live.checkerGoodAtMs = undefined;
+        live.heldMs = 0;
+        live.evidence.reset();
       }
-      live.heldMs = 0;
       return;
     }
     live.lastSignAtMs = now;
+    live.playerFpsMilli = report.fpsMilli;
+    if (report.framesDecoded !== undefined) live.evidence.onDecoded(report.framesDecoded, now, disputing);
     if (good) {
       live.playerBadAtMs = undefined;
       live.disputeSinceMs = undefined;
+      live.contradicted = false;
       return;
     }
     live.playerBadAtMs = now;
@@ -463,6 +479,67 @@ export class Meter {
         atMs: now,
       });
     }
+  }
+
+  /**
+   * A checker saw the session's host deliver (its probe, beside the session). That is evidence about the host, not
+   * about this session (hostile review, finding 3), so a disputed stretch is billed on it only when the session's
+   * own evidence agrees: the player's decoder counted at least the floor over the stretch (its fps report was
+   * wrong, or it lies). When its decoder counted less while the host claimed more — in receipts it signed — the
+   * host served its probes and this session differently, or the player lies about its own counter: the held time
+   * is dropped, the dispute stands (it ends the session after `disputeEndMs`, as one no checker settled), and the
+   * signed receipts go to the hub as evidence against the host (`deliveryContradicted`): providers whose sessions
+   * are contradicted by several players are drained (CheckerDesk `contradictedPlayersToDrain`).
+   */
+  #checkerSawHostDeliver(live: Live, report: DeliveryReport, now: number): void {
+    const floorMilli = this.#p.settings.fpsFloor * 1000;
+    if (live.disputeSinceMs === undefined && live.heldMs === 0) {
+      live.checkerGoodAtMs = now;
+      live.checkerBadAtMs = undefined;
+      return;
+    }
+    const decodedFpsMilli = live.evidence.decodedFpsMilli();
+    const playerFpsMilli = decodedFpsMilli ?? live.playerFpsMilli ?? 0;
+    if (playerFpsMilli >= floorMilli) {
+      // The stream was seen delivered, and the player's own decoder counted it: what it disputed is billed.
+      live.checkerGoodAtMs = now;
+      live.checkerBadAtMs = undefined;
+      live.deliveredMs += live.heldMs;
+      live.disputeSinceMs = undefined;
+      live.heldMs = 0;
+      live.contradicted = false;
+      live.evidence.reset();
+      return;
+    }
+    const claimed = live.evidence.claimed();
+    const heldMs = live.heldMs;
+    live.heldMs = 0;
+    live.evidence.reset();
+    if (live.contradicted) return;
+    live.contradicted = true;
+    this.#log.warn(
+      {
+        sessionId: live.sessionId,
+        hostId: live.hostId,
+        heldMs,
+        claimedFpsMilli: claimed?.fpsMilli,
+        decodedFpsMilli,
+        checkerFpsMilli: report.fpsMilli,
+      },
+      'the host passes its probes but this session’s player counted less than the host claims: held time dropped',
+    );
+    this.#p.hub.contradictDelivery({
+      sessionId: live.sessionId,
+      hostId: live.hostId,
+      receipts: claimed?.receipts ?? [],
+      claimedFpsMilli: claimed?.fpsMilli,
+      decodedFpsMilli,
+      playerFpsMilli,
+      checkerAddress: report.checkerAddress,
+      checkerFpsMilli: report.fpsMilli,
+      droppedMs: heldMs,
+      atMs: now,
+    });
   }
 
   #onVerdict(verdict: RoundVerdict): void {
@@ -534,7 +611,11 @@ export class Meter {
           { sessionId: live.sessionId, hostId: live.hostId, heldMs: live.heldMs },
           'a dispute no checker settled: session ended, the disputed time not billed',
         );
-        this.#p.hub.endSession(live.sessionId, 'error', METER_END_MESSAGES.disputed);
+        this.#p.hub.endSession(
+          live.sessionId,
+          'error',
+          live.contradicted ? METER_END_MESSAGES.contradicted : METER_END_MESSAGES.disputed,
+        );
         return true;
       }
     }

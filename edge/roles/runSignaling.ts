@@ -68,6 +68,8 @@ export async function runSignaling({
       intervalMs: s.checkIntervalMs,
       minResponders: s.checkMinResponders,
       probationPasses: s.probationPasses,
+      contradictedPlayersToDrain: s.contradictedPlayersToDrain,
+      contradictionWindowMs: s.contradictionWindowMs,
       excludeSameNetwork: s.checkerExclusion,
       domain: economy.checkerDomain,
       // Checkers hold every container to its game's manifest (the built-in catalogue), not to what it declares.

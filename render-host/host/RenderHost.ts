@@ -24,9 +24,10 @@ import {
   type ServerMessage,
   type ServerMessageOf,
   type SlotStateName,
+  signDeliveryReceipt,
   weiToString,
 } from '../../signaling/protocol/index.js';
-import type { SessionDriver, SessionDriverFactory, SessionStatsView } from './SessionDriver.js';
+import type { SessionDriver, SessionDriverEvents, SessionDriverFactory, SessionStatsView } from './SessionDriver.js';
 
 export type RenderHostParameters = {
   hostId: string;
@@ -66,6 +67,8 @@ export class RenderHost {
   readonly #slots: Slot[];
   readonly #link: NodeSignalingLink;
   #registered = false;
+  /** Receipts are numbered across sessions: one counter, never reused while this host runs. */
+  #receiptSeq = 0;
   #heartbeat: NodeJS.Timeout | undefined;
   /** Ends the sessions if signaling stays away longer than the grace. */
   #lostSignaling: NodeJS.Timeout | undefined;
@@ -172,6 +175,30 @@ export class RenderHost {
 
   #send(message: PeerMessage): void {
     this.#link.send(message);
+  }
+
+  /**
+   * A session's `host-report` with its delivery receipt: the same figures signed with the provider key (issue 14),
+   * so what this host claims about a session is evidence. Reports of one session leave in order (`seq`).
+   */
+  async #sendReport(
+    slot: Slot,
+    sessionId: string,
+    report: Parameters<SessionDriverEvents['report']>[0],
+  ): Promise<void> {
+    const seq = ++this.#receiptSeq;
+    try {
+      const receipt = await signDeliveryReceipt({
+        account: this.#params.provider,
+        report: { sessionId, ...report },
+        seq,
+        timestampMs: Date.now(),
+      });
+      if (slot.sessionId !== sessionId) return;
+      this.#send({ type: 'host-report', sessionId, ...report, receipt });
+    } catch (error) {
+      this.#log.error({ err: error, sessionId }, 'delivery receipt not signed: report not sent');
+    }
   }
 
   async #onMessage(message: ServerMessage): Promise<void> {
@@ -314,7 +341,7 @@ export class RenderHost {
               'session streaming (start-session → first frame sent)',
             );
           },
-          report: (report) => this.#send({ type: 'host-report', sessionId, ...report }),
+          report: (report) => void this.#sendReport(slot, sessionId, report),
           ended: (reason, text) => {
             if (slot.sessionId !== sessionId) return;
             this.#send({ type: 'host-session-ended', sessionId, reason, message: text });

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
+import type { LocalAccount } from 'viem';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { startTestChain, type TestChain } from '../../edge/chain/testing/startTestChain.js';
-import type { ServerMessageOf } from '../protocol/index.js';
+import { deliveryReceiptOf, type ServerMessageOf, signDeliveryReceipt } from '../protocol/index.js';
 import { DEFAULT_SIGNALING_SETTINGS } from '../SignalingSettings.js';
 import {
   connectTestHost,
@@ -564,6 +566,57 @@ describe('checkers', () => {
     assert.equal(server.hub.hosts.get(host.hostId)?.drained, false);
     assert.equal(server.hub.checkers.drainOf(host.providerAddress), undefined);
   });
+});
+
+test('sessions that contradict a host’s signed delivery receipts drain its provider once enough distinct payers saw it; unsigned or foreign receipts do not count', async () => {
+  const server = await startTestSignaling({
+    chain,
+    tokenSecret: randomBytes(32),
+    checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000, contradictedPlayersToDrain: 2 },
+  });
+  const provider = await chain.newStakedAccount('software');
+  const host = await connectTestHost(server, { hostId: 'two-faced', privateKey: provider.privateKey });
+  cleanups.push(async () => {
+    host.terminate();
+    await server.close();
+  });
+  const sessionId = () => `0x${randomBytes(32).toString('hex')}`;
+  const receipts = async (session: string, account: LocalAccount = provider) =>
+    Promise.all(
+      [0, 1].map(async (i) => {
+        const report = { sessionId: session, framesSent: 300 * i, fpsMilli: 60_000, bitrateBps: 4_000_000 };
+        const wire = await signDeliveryReceipt({
+          account,
+          report,
+          seq: i + 1,
+          timestampMs: 1_700_000_000_000 + i * 5_000,
+        });
+        return deliveryReceiptOf(report, wire);
+      }),
+    );
+  const payer = (n: number) => `0x${String(n).padStart(40, '0')}` as const;
+  const contradicted = async (payerAddress: `0x${string}`, signed?: Awaited<ReturnType<typeof receipts>>) => {
+    const id = sessionId();
+    return server.hub.checkers.contradicted({
+      sessionId: id,
+      hostId: host.hostId,
+      payerAddress,
+      receipts: signed ?? (await receipts(id)),
+    });
+  };
+  assert.equal(await contradicted(payer(1)), 'counted');
+  assert.equal(await contradicted(payer(1)), 'counted', 'the same payer again');
+  assert.equal(server.hub.hosts.get(host.hostId)?.drained, false, 'one payer never fails a host');
+  // Receipts another key signed, or signed for another session, are no evidence against this host.
+  const other = privateKeyToAccount(generatePrivateKey());
+  assert.equal(await contradicted(payer(2), await receipts(sessionId(), other)), 'unsigned');
+  assert.equal(await contradicted(payer(2), await receipts(sessionId())), 'unsigned');
+  assert.equal(await contradicted(payer(2), []), 'unsigned');
+  assert.equal(server.hub.hosts.get(host.hostId)?.drained, false);
+  // A second payer, with the host's own signed receipts: drained.
+  assert.equal(await contradicted(payer(2)), 'drained');
+  assert.equal(server.hub.hosts.get(host.hostId)?.drained, true);
+  assert.match(server.hub.checkers.drainOf(host.providerAddress)?.reason ?? '', /2 players counted far fewer frames/);
 });
 
 test('checkers are drawn in proportion to their stake', () => {

@@ -27,9 +27,11 @@ import { type NetworkPrefixBits, sameNetwork } from '../admission/ipAddress.js';
 import {
   AthError,
   checkerRegistrationMessage,
+  deliveryReceiptSigner,
   type IceServerRecord,
   type PeerMessageOf,
   type ServerMessage,
+  type SignedDeliveryReceipt,
 } from '../protocol/index.js';
 import type { HostRecord } from '../store/HostRegistry.js';
 import type { HostStore } from '../store/SignalingStore.js';
@@ -70,6 +72,12 @@ export type CheckSettings = {
   probationPasses: number;
   /** Never assign a container to a checker in its own network of these prefix lengths (0: no such rule). */
   excludeSameNetwork: NetworkPrefixBits;
+  /**
+   * Distinct payers whose sessions' own evidence contradicted a provider's signed delivery receipts while its
+   * probes passed (`contradicted`), within `contradictionWindowMs`, that drain the provider. 0: never.
+   */
+  contradictedPlayersToDrain: number;
+  contradictionWindowMs: number;
 };
 
 export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
@@ -87,6 +95,8 @@ export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
   minResponders: 2,
   probationPasses: 3,
   excludeSameNetwork: { ipv4PrefixBits: 0, ipv6PrefixBits: 0 },
+  contradictedPlayersToDrain: 3,
+  contradictionWindowMs: 24 * 3_600_000,
 };
 
 export type SignedCheckReport = {
@@ -154,6 +164,17 @@ type Round = {
   samples: Set<string>;
 };
 
+/** A session whose own evidence contradicted its host's signed delivery receipts (hub `deliveryContradicted`). */
+export type ContradictionReport = {
+  sessionId: string;
+  hostId: string;
+  payerAddress: `0x${string}` | undefined;
+  receipts: SignedDeliveryReceipt[];
+};
+
+/** What `contradicted` did: counted it, drained the provider with it, or why it did not count. */
+export type ContradictionOutcome = 'counted' | 'drained' | 'not-counted' | 'unsigned' | 'unknown-host';
+
 export type CheckerDeskParameters = {
   settings: CheckSettings;
   stakeSettings: StakeSettings;
@@ -192,6 +213,8 @@ export class CheckerDesk {
   readonly #lastRoundAtMs = new Map<string, number>();
   /** Disputed sessions waiting for the round under way on their container to end. */
   readonly #pendingSamples = new Map<string, SampleRequest[]>();
+  /** By provider (lower case): payers whose sessions contradicted its signed receipts, and when (see `contradicted`). */
+  readonly #contradictions = new Map<string, Map<string, number>>();
   #closed = false;
 
   /** For the configured domain; made again if the settings' domain changes (a chain deployed after start). */
@@ -765,6 +788,62 @@ export class CheckerDesk {
     this.#pendingSamples.delete(round.hostId);
     if (pending && this.#startRound(round.hostId, { samples: pending })) return;
     if (host) this.#scheduleRound(host.hostId, this.#p.settings.intervalMs);
+  }
+
+  /**
+   * The meter dropped a disputed stretch of a session a good probe could not vouch for: the session's player counted
+   * far less than the host's signed receipts claim (edge/metering). One player's word never fails a host (it may
+   * lie about its own decoder), so this counts only receipts that verify against the host's provider and names no
+   * other session, and only one payer once: `contradictedPlayersToDrain` distinct payers within
+   * `contradictionWindowMs` drain the provider, like failed verdicts (its probes passing lift the drain in
+   * probation, and the next contradicted session drains it again while the count stands). Per instance (memory).
+   */
+  async contradicted(contradiction: ContradictionReport): Promise<ContradictionOutcome> {
+    const host = this.#p.hosts.get(contradiction.hostId);
+    if (!host) return 'unknown-host';
+    const provider = host.providerAddress.toLowerCase();
+    const signers = await Promise.all(contradiction.receipts.map((signed) => deliveryReceiptSigner(signed)));
+    const signed =
+      contradiction.receipts.length > 0 &&
+      contradiction.receipts.every((r) => r.receipt.sessionId === contradiction.sessionId) &&
+      signers.every((signer) => signer?.toLowerCase() === provider);
+    if (!signed) {
+      this.#log.warn(
+        { hostId: host.hostId, sessionId: contradiction.sessionId, receipts: contradiction.receipts.length },
+        'a contradicted session without receipts signed by its provider: not counted',
+      );
+      return 'unsigned';
+    }
+    const { contradictedPlayersToDrain, contradictionWindowMs } = this.#p.settings;
+    const payer = contradiction.payerAddress?.toLowerCase();
+    if (payer === undefined || contradictedPlayersToDrain <= 0) return 'not-counted';
+    const nowMs = Date.now();
+    const payers = this.#contradictions.get(provider) ?? new Map<string, number>();
+    this.#contradictions.set(provider, payers);
+    for (const [address, atMs] of payers) if (atMs <= nowMs - contradictionWindowMs) payers.delete(address);
+    payers.set(payer, nowMs);
+    this.#log.warn(
+      { hostId: host.hostId, sessionId: contradiction.sessionId, payer, players: payers.size },
+      'a session contradicted its host’s signed delivery receipts while its probes passed',
+    );
+    if (payers.size < contradictedPlayersToDrain || this.#drains.has(provider)) return 'counted';
+    const round = this.#latest.get(host.hostId)?.round ?? 0n;
+    const record: ProviderDrain = {
+      providerAddress: provider as `0x${string}`,
+      hostId: host.hostId,
+      reason: `${payers.size} players counted far fewer frames than ${host.hostId} signed for while its probes passed (last: session ${contradiction.sessionId})`,
+      round,
+      drainedAtMs: nowMs,
+      probationPasses: 0,
+    };
+    this.#drains.set(provider, record);
+    this.#write('drain', () => this.#p.drains.drain(record));
+    this.#syncProvider(provider);
+    this.#log.warn(
+      { provider, hostId: host.hostId, players: payers.size },
+      'provider drained: contradicted deliveries',
+    );
+    return 'drained';
   }
 
   /** A confirmed verdict on one of a provider's hosts: drains the provider, or counts towards lifting its drain. */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { RoundVerdict } from '../checkers/CheckerDesk.js';
+import type { SignedDeliveryReceipt } from '../protocol/index.js';
 import type { HostRecord } from '../store/HostRegistry.js';
 import type { SessionRecord } from './SessionRecord.js';
 
@@ -17,6 +18,10 @@ export type DeliveryReport = {
   inputIdleMs?: number;
   /** Checker reports: the checker that observed. */
   checkerAddress?: `0x${string}`;
+  /** Player reports: frames its decoder counted since the stream started (its counter-report to the receipts). */
+  framesDecoded?: number;
+  /** Host reports: the host's signed delivery receipt (not verified yet: whoever uses it as evidence checks it). */
+  receipt?: SignedDeliveryReceipt;
 };
 
 /**
@@ -28,6 +33,29 @@ export type DeliveryDispute = {
   hostId: string;
   hostFpsMilli: number | undefined;
   playerFpsMilli: number;
+  atMs: number;
+};
+
+/**
+ * A disputed stretch of a session the checkers' probe could not settle (issue 14): the host passes its probes,
+ * but the session's player counted far fewer frames than the host's signed receipts claim. The held time was not
+ * billed; the receipts are the host's signed word, kept as evidence (CheckerDesk verifies and tallies them).
+ */
+export type DeliveryContradiction = {
+  sessionId: string;
+  hostId: string;
+  /** The host's signed receipts over the stretch (its first and latest; none when it signed none). */
+  receipts: SignedDeliveryReceipt[];
+  /** What the receipts claim over the stretch (frames per second × 1000, on the host's clock). */
+  claimedFpsMilli: number | undefined;
+  /** What the player's decoder counted over the stretch; undefined when it reported too little. */
+  decodedFpsMilli: number | undefined;
+  /** The player's figure the decision used: its decoder's count, else its fps report. */
+  playerFpsMilli: number;
+  checkerAddress: `0x${string}` | undefined;
+  checkerFpsMilli: number;
+  /** Held (disputed) time that was not billed. */
+  droppedMs: number;
   atMs: number;
 };
 
@@ -45,6 +73,8 @@ export type SignalingHubEvents = {
   report: (report: DeliveryReport) => void;
   /** A session's delivery is disputed by its player: checkers should observe it (see DeliveryDispute). */
   deliveryDisputed: (dispute: DeliveryDispute) => void;
+  /** The meter dropped a disputed stretch that a good probe of the host could not vouch for (see above). */
+  deliveryContradicted: (contradiction: DeliveryContradiction & { payerAddress: `0x${string}` | undefined }) => void;
   verdict: (verdict: RoundVerdict) => void;
   /** A host registered (or re-registered after a reconnect) with a proven provider wallet. */
   hostRegistered: (host: HostRecord) => void;
@@ -63,6 +93,7 @@ export class HubEvents {
     sessionMoved: new Set(),
     report: new Set(),
     deliveryDisputed: new Set(),
+    deliveryContradicted: new Set(),
     verdict: new Set(),
     hostRegistered: new Set(),
     hostDown: new Set(),

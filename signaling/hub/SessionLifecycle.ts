@@ -8,6 +8,7 @@
 import { iceServersField } from '../ice/issueIceServers.js';
 import {
   AthError,
+  deliveryReceiptOf,
   type EndReasonName,
   type PeerMessageOf,
   type ServerMessage,
@@ -279,6 +280,7 @@ export class SessionLifecycle implements SessionsPort {
       source: 'player',
       fpsMilli: message.fpsMilli,
       atMs: this.#ctx.now(),
+      framesDecoded: message.framesDecoded,
     });
   }
 
@@ -338,6 +340,10 @@ export class SessionLifecycle implements SessionsPort {
       fpsMilli: message.fpsMilli,
       atMs: this.#ctx.now(),
       inputIdleMs: message.inputIdleMs,
+      // Kept as the host signed it; checked against its provider when it becomes evidence (Meter, CheckerDesk).
+      ...(message.receipt
+        ? { receipt: deliveryReceiptOf({ ...message, sessionId: session.id }, message.receipt) }
+        : {}),
     });
     if (session.state === 'streaming' && message.inputIdleMs > this.#ctx.settings.afkTimeoutMs) {
       this.end(session, 'afk');

@@ -27,7 +27,7 @@ import { stakeShortfall } from '../trust/stakePolicy.js';
 import { CheckerRounds } from './CheckerRounds.js';
 import { ClusterBridge } from './ClusterBridge.js';
 import type { HubContext, HubPorts, HubServices } from './HubContext.js';
-import { type DeliveryDispute, HubEvents, type SignalingHubEvents } from './HubEvents.js';
+import { type DeliveryContradiction, type DeliveryDispute, HubEvents, type SignalingHubEvents } from './HubEvents.js';
 import { Matchmaking } from './Matchmaking.js';
 import { PaymentFlow } from './PaymentFlow.js';
 import type { PaymentGate } from './PaymentGate.js';
@@ -102,6 +102,13 @@ export class SignalingHub {
         game: session?.game,
       });
       hubLog.info({ sessionId: dispute.sessionId, hostId: dispute.hostId, sampling }, 'disputed delivery: sampling');
+    });
+    // The meter dropped a disputed stretch the host's probes could not vouch for: the desk weighs the evidence.
+    events.on('deliveryContradicted', (contradiction) => {
+      void this.checkers
+        .contradicted(contradiction)
+        .then((outcome) => hubLog.info({ sessionId: contradiction.sessionId, outcome }, 'contradicted delivery'))
+        .catch((error: unknown) => hubLog.error({ err: error }, 'contradicted delivery not weighed'));
     });
     const services: HubServices = {
       settings,
@@ -321,6 +328,16 @@ export class SignalingHub {
   disputeDelivery(dispute: DeliveryDispute): void {
     this.#ctx.log.warn(dispute, 'delivery disputed by the player: flagged for checkers');
     this.#ctx.events.emit('deliveryDisputed', dispute);
+  }
+
+  /**
+   * The meter dropped a disputed stretch a good probe of the host could not vouch for: the session's player
+   * counted far less than the host's signed receipts claim. Emitted as `deliveryContradicted` with the payer; the
+   * checker desk verifies the receipts and drains a provider several players contradict.
+   */
+  contradictDelivery(contradiction: DeliveryContradiction): void {
+    const payerAddress = this.#ctx.store.sessions.get(contradiction.sessionId)?.payerAddress;
+    this.#ctx.events.emit('deliveryContradicted', { ...contradiction, payerAddress });
   }
 
   /**

@@ -2,6 +2,20 @@
 export { AthError, type AthErrorCode, type AthErrorParameters, isAthError, toAthError } from './AthError.js';
 export { type ChainInfo, ChainInfoBody } from './chainInfo.js';
 export {
+  DELIVERY_DOMAIN_NAME,
+  type DeliveryReceipt,
+  DeliveryReceiptWire,
+  type DeliveryReceiptWireRecord,
+  deliveryDomain,
+  deliveryReceiptOf,
+  deliveryReceiptSigner,
+  deliveryReceiptTypes,
+  type ReceiptReportFields,
+  type SignDeliveryReceiptParameters,
+  type SignedDeliveryReceipt,
+  signDeliveryReceipt,
+} from './deliveryReceipt.js';
+export {
   AccountBody,
   AccountLedgerView,
   AccountRoleName,

@@ -4,6 +4,7 @@
  * unknown fields so a typo or an injected field is an error, not silently ignored.
  */
 import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox';
+import { DeliveryReceiptWire } from './deliveryReceipt.js';
 import { IceServers, IceTransportPolicy } from './iceServers.js';
 import { QUALITY_NAMES } from './mediaWire.js';
 import { WeiString, weiToString } from './money.js';
@@ -349,6 +350,11 @@ export const HostReport = message('host-report', {
   bitrateBps: Type.Integer({ minimum: 0 }),
   /** Time since the player's last input reached the game: signaling ends AFK sessions from it. */
   inputIdleMs: Type.Integer({ minimum: 0 }),
+  /**
+   * The host's signed delivery receipt over `sessionId`, `framesSent`, `fpsMilli` and `bitrateBps` (its provider
+   * key, deliveryReceipt.ts): what it claims is evidence when the session's player counts otherwise.
+   */
+  receipt: Type.Optional(DeliveryReceiptWire),
 });
 
 // ---- checker → signaling -------------------------------------------------------------------------------
