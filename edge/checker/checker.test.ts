@@ -25,7 +25,8 @@ import {
 } from '../../render-host/index.js';
 import type { RoundVerdict } from '../../signaling/checkers/CheckerDesk.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
-import type { GameInfoRecord } from '../../signaling/protocol/index.js';
+import type { DeliveryReport } from '../../signaling/index.js';
+import { deliveryReceiptSigner, type GameInfoRecord } from '../../signaling/protocol/index.js';
 import {
   connectTestPlayer,
   startTestSignaling,
@@ -196,14 +197,17 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
     let player: TestPeer | undefined;
     let receiver: ProbeReceiver | undefined;
     const observations: Array<{ sessionId: string; fpsMilli: number; checker: string | undefined }> = [];
+    const hostReports: DeliveryReport[] = [];
     const offReport = server.hub.on('report', (r) => {
       if (r.source === 'checker')
         observations.push({ sessionId: r.sessionId, fpsMilli: r.fpsMilli, checker: r.checkerAddress });
+      if (r.source === 'host') hostReports.push(r);
     });
     try {
+      const provider = privateKeyToAccount((await server.chain.newStakedAccount('software')).privateKey);
       handle = await startTestRenderHost({
         hostId: 'turncoat',
-        provider: privateKeyToAccount((await server.chain.newStakedAccount('software')).privateKey),
+        provider,
         signalingNodeUrl: server.wsNodeUrl,
         games: [GAME],
         slots: 2,
@@ -268,6 +272,20 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
       );
       assert.equal(sampled.verdict, 'fail', JSON.stringify(sampled.reports.map((r) => r.report)));
       assert.ok(sampled.minority.every((address) => address === liar));
+      // Every report of the player's session carried the host's delivery receipt, signed with its provider key:
+      // what it claimed for this session (60 fps while it served 10) is its own signed word.
+      const claims = hostReports.filter((r) => r.sessionId === offer.sessionId);
+      assert.ok(claims.length > 0, 'the host reported the player’s session');
+      for (const claim of claims) {
+        assert.ok(claim.receipt, 'a host report without its receipt');
+        assert.equal(claim.receipt.receipt.sessionId, offer.sessionId);
+        assert.equal(await deliveryReceiptSigner(claim.receipt), provider.address);
+      }
+      const seqs = claims.map((c) => c.receipt?.receipt.seq ?? 0n);
+      assert.ok(
+        seqs.every((seq, i) => i === 0 || seq > (seqs[i - 1] ?? 0n)),
+        'receipts numbered in order',
+      );
       const seen = observations.filter((o) => o.sessionId === offer.sessionId);
       assert.ok(seen.length >= 2, `observations of the session: ${JSON.stringify(seen)}`);
       for (const o of seen) {
