@@ -9,6 +9,7 @@ import type { Browser } from 'playwright';
 import type { StatsSample } from '../../client/index.js';
 import { percentile, round } from '../../signaling/bench/machine.js';
 import { closePlayer, openPlayer, pressPlay, waitPlaying } from '../support/playerPage.js';
+import { type ProcessCpuWindow, startProcessCpuWindow } from './processCpu.js';
 
 export type MeasureStreamParameters = {
   browser: Browser;
@@ -22,6 +23,8 @@ export type MeasureStreamParameters = {
   seconds: number;
   /** Fresh sessions timed to their first frame (median reported). */
   firstFrameSessions?: number;
+  /** Labels for processes of the stack (pid → role), for the CPU by process over the long session. */
+  processLabels?: ReadonlyMap<number, string>;
   progress?: (line: string) => void;
 };
 
@@ -30,10 +33,16 @@ export type StreamMeasurement = {
   firstFramesMs: number[];
   decodedFps: number;
   framesDroppedPct: number;
+  /** Of the host's drops: frames rendered while the encoder was still busy with the previous one. */
+  hostDroppedEncoderBusy: number;
+  /** Of the host's drops: ticks its clock missed (the worker's thread was late). */
+  hostDroppedLateTicks: number;
   inputToPhotonMsP50: number;
   inputToPhotonMsP95: number;
   inputSamples: number;
   serverCpuPctPerStream: number;
+  /** Over the long session: CPU by process (% of one core) and what the rest of the machine used. */
+  cpu: ProcessCpuWindow;
   encodeMsP50: number;
   encodeMsP95: number;
   encoder: string;
@@ -50,6 +59,7 @@ type HostSlots = {
     stats: {
       framesSent: number;
       framesDropped: number;
+      framesDroppedEncoderBusy?: number;
       encodeMsP50: number;
       encodeMsP95: number;
       encoder: string;
@@ -72,6 +82,7 @@ export async function measureStream({
   query,
   seconds: SECONDS,
   firstFrameSessions = 3,
+  processLabels = new Map([[host.pid, 'render-host']]),
   progress = () => {},
 }: MeasureStreamParameters): Promise<StreamMeasurement> {
   // 1. Time to first frame, on fresh sessions (the first one also warms caches: it is measured too).
@@ -110,6 +121,7 @@ export async function measureStream({
     cpu: cpuSeconds(host.pid),
     wallMs: performance.now(),
     inputs: await page.evaluate(() => window.__athPlayer?.inputToPhoton.length ?? 0),
+    processes: startProcessCpuWindow(processLabels),
   };
   progress(`streaming for ${SECONDS} s with a key press every 250 ms`);
   const keys = ['ArrowLeft', 'ArrowUp', 'ArrowRight', 'ArrowDown'];
@@ -127,6 +139,7 @@ export async function measureStream({
     host: await hostStats(),
     cpu: cpuSeconds(host.pid),
     wallMs: performance.now(),
+    processes: before.processes.end(),
     samples: await page.evaluate(() => window.__athPlayer?.inputToPhoton.map((s) => s.latencyMs) ?? []),
   };
   await closePlayer(page);
@@ -136,6 +149,7 @@ export async function measureStream({
   const decoded = after.browser.framesDecoded - before.browser.framesDecoded;
   const hostSent = after.host.framesSent - before.host.framesSent;
   const hostDropped = after.host.framesDropped - before.host.framesDropped;
+  const hostDroppedBusy = (after.host.framesDroppedEncoderBusy ?? 0) - (before.host.framesDroppedEncoderBusy ?? 0);
   const browserDropped = after.browser.framesDropped - before.browser.framesDropped;
   const inputToPhoton = after.samples.slice(before.inputs).sort((a, b) => a - b);
   const sortedFirstFrames = [...firstFrames].sort((a, b) => a - b);
@@ -144,10 +158,13 @@ export async function measureStream({
     firstFramesMs: firstFrames.map((ms) => round(ms, 0)),
     decodedFps: round(decoded / seconds, 1),
     framesDroppedPct: round((100 * (hostDropped + browserDropped)) / Math.max(1, hostSent + hostDropped), 2),
+    hostDroppedEncoderBusy: hostDroppedBusy,
+    hostDroppedLateTicks: hostDropped - hostDroppedBusy,
     inputToPhotonMsP50: round(percentile(inputToPhoton, 50), 1),
     inputToPhotonMsP95: round(percentile(inputToPhoton, 95), 1),
     inputSamples: inputToPhoton.length,
     serverCpuPctPerStream: round((100 * (after.cpu - before.cpu)) / ((after.wallMs - before.wallMs) / 1000), 1),
+    cpu: after.processes,
     encodeMsP50: round(after.host.encodeMsP50, 2),
     encodeMsP95: round(after.host.encodeMsP95, 2),
     encoder: after.host.encoder,

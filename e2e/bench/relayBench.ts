@@ -16,6 +16,7 @@ import { startTestTurnServer } from '../../signaling/ice/testing/startTestTurnSe
 import { e2eConfig } from '../support/e2eConfig.js';
 import { launchChromium } from '../support/launchChromium.js';
 import { measureStream, type StreamMeasurement } from './measureStream.js';
+import { stackProcessLabels } from './processCpu.js';
 
 export type RunRelayBenchParameters = {
   seconds: number;
@@ -53,6 +54,7 @@ export async function runRelayBench({ seconds, codec, progress }: RunRelayBenchP
           query: `codec=${codec}${path === 'relayed' ? '&relay=1' : ''}`,
           seconds,
           progress: (line) => progress(`${path}: ${line}`),
+          processLabels: stackProcessLabels(stack),
         });
         return { ...result, loadAvg: loadNow() };
       };

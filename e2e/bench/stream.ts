@@ -5,6 +5,10 @@
  *   framesDroppedPct     frames the host's pacer dropped plus frames the browser dropped, over frames produced
  *   inputToPhotonMs*     key sent → presented frame the host's frame mark names as the first with that key
  *   serverCpuPctPerStream  the render host process (all threads) while streaming, % of one core
+ *   cpu                  over the same window: CPU by process (% of one core: render host, Chromium by process type,
+ *                        signaling, coturn, anvil…) and otherMachineCpuPct, what every other process on the machine
+ *                        used (a figure taken beside another developer's build is not the stream's)
+ *   hostDropped*         the host's drops by cause: encoder still busy at the next tick, or ticks its clock missed
  *   encodeMs*            the host's encoder, per frame
  * Flags: --seconds N (30), --codec h264|vp8; --startup runs the start-up bench instead (startupBench.ts: the
  * whole `npm start` stack, Play at once, fps in each of the first 5 seconds, CPU by process); --shape 3mbit runs
@@ -21,6 +25,7 @@ import { machineInfo } from '../../signaling/bench/machine.js';
 import { e2eConfig } from '../support/e2eConfig.js';
 import { launchChromium } from '../support/launchChromium.js';
 import { measureStream } from './measureStream.js';
+import { stackProcessLabels } from './processCpu.js';
 
 function flag(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -68,6 +73,7 @@ try {
     query: `codec=${CODEC}`,
     seconds: SECONDS,
     progress,
+    processLabels: stackProcessLabels(stack),
   });
   console.log(JSON.stringify({ bench: 'stream', ...measured, machine: machineInfo() }));
 } finally {

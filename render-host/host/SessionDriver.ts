@@ -23,6 +23,8 @@ export type SessionStatsView = {
   fps: number;
   framesSent: number;
   framesDropped: number;
+  /** Of `framesDropped`: frames rendered while the encoder was still busy (the rest are ticks the clock missed). */
+  framesDroppedEncoderBusy?: number;
   encodeMsP50: number;
   encodeMsP95: number;
   encoder: string;

@@ -156,6 +156,7 @@ export function createBuiltinSessionDriver({
           fps: stats.fps,
           framesSent: stats.framesSent,
           framesDropped: stats.framesDropped,
+          framesDroppedEncoderBusy: stats.framesDroppedEncoderBusy,
           encodeMsP50: stats.encodeMsP50,
           encodeMsP95: stats.encodeMsP95,
           encoder: stats.encoder,
