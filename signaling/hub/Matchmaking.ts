@@ -233,6 +233,11 @@ export class Matchmaking implements MatchmakingPort {
     const { rttMsByHost, excluded } = this.#playerView(session.playerId);
     const maxPrice = session.maxPriceWeiPerSec;
     const hosts = this.#ctx.store.hosts;
+    const weights = this.#ctx.settings.scoring;
+    // The hosts that can take a session, in order of everything but their RTT: a pick reads the best few.
+    const scale = hosts.rankingScale(session.game, weights);
+    let measuredFloorMs = Number.POSITIVE_INFINITY;
+    for (const rttMs of rttMsByHost.values()) if (rttMs < measuredFloorMs) measuredFloorMs = rttMs;
     const base = {
       ...hosts.maxima(session.game),
       eligible: (host: HostRecord) =>
@@ -246,10 +251,21 @@ export class Matchmaking implements MatchmakingPort {
             host.priceWeiPerSec === session.sponsorship.priceWeiPerSec)) &&
         !excluded.has(host.hostId),
       rttMsByHost,
-      weights: this.#ctx.settings.scoring,
+      weights,
     };
     const location = session.location;
-    if (!location) return rankCandidates({ hosts: hosts.hostsServing(session.game), ...base, limit });
+    if (!location) {
+      return rankCandidates({
+        hosts: hosts.hostsServing(session.game),
+        ...base,
+        limit,
+        ranked: {
+          hosts: hosts.rankedHosts(session.game),
+          scale,
+          rttFloorMs: Math.min(weights.unknownRttMs, measuredFloorMs),
+        },
+      });
+    }
     // What the player measured to a host stands for the whole place (1° cell) the host is in.
     const measuredByCell = new Map<number, number>();
     for (const [hostId, rttMs] of rttMsByHost) {
@@ -263,7 +279,13 @@ export class Matchmaking implements MatchmakingPort {
       return { cell, rttMs };
     });
     const rankPlace = (place: (typeof places)[number], count: number) =>
-      rankCandidates({ hosts: place.cell.hosts, ...base, estimateRttMs: () => place.rttMs, limit: count });
+      rankCandidates({
+        hosts: place.cell.hosts,
+        ...base,
+        estimateRttMs: () => place.rttMs,
+        limit: count,
+        ranked: { hosts: place.cell.ranked, scale, rttFloorMs: Math.min(place.rttMs, measuredFloorMs) },
+      });
     if (purpose === 'probe') {
       // One metro area can straddle several cells: the first round takes one host per distinct place (cells
       // more than GEO_SAME_PLACE_KM apart), so the probes compare places; later rounds fill up with the rest.

@@ -9,6 +9,7 @@
  * relative to the largest stake among candidates).
  */
 import type { HostRecord } from '../store/HostRegistry.js';
+import { bucketFloor, type RankedHosts, type RankingScale, staticScore } from '../store/RankedHosts.js';
 
 export type ScoringWeights = {
   rtt: number;
@@ -63,6 +64,12 @@ export type RankCandidatesParameters = {
   weights: ScoringWeights;
   /** How many of the best to return. */
   limit: number;
+  /**
+   * The same hosts in order (those that can take a session, by `staticScore` under `scale`), to read the best
+   * few instead of scoring all of `hosts`: the result is the same. `rttFloorMs` must be at most the RTT the
+   * ranking gives any of them (measured or estimated). Ignored when the scale has a negative weight.
+   */
+  ranked?: { hosts: RankedHosts | undefined; scale: RankingScale; rttFloorMs: number };
 };
 
 /** Ratio of two non-negative bigints as a number in 0..1, without losing precision on wei amounts. */
@@ -98,11 +105,11 @@ function weigh(terms: ScoreTerms, weights: ScoringWeights): number {
 }
 
 /**
- * The `limit` best eligible hosts, best first. A pick looks at every host serving the game, so the loop is
- * one lean pass (10,000 hosts well under a millisecond, no allocation per host): prices and stakes enter a
- * score only as ratios to the game's maxima, where float64's 15 significant digits are plenty, and the top
- * few are kept in a small sorted array. The exact terms of the winners are recomputed with bigint ratios
- * for the explanation.
+ * The `limit` best eligible hosts, best first. Given the hosts in order (`ranked`), it reads buckets of them
+ * best first and stops once nothing further can enter the top (a few dozen hosts looked at, whatever the
+ * place holds); else it is one lean pass over `hosts`. Prices and stakes enter a score only as ratios to the
+ * game's maxima, where float64's 15 significant digits are plenty, and the top few are kept in a small sorted
+ * array. The exact terms of the winners are recomputed with bigint ratios for the explanation.
  */
 export function rankCandidates({
   hosts,
@@ -113,28 +120,30 @@ export function rankCandidates({
   estimateRttMs,
   weights,
   limit,
+  ranked,
 }: RankCandidatesParameters): CandidateScore[] {
-  const maxPriceF = Number(maxPriceWei);
-  const maxStakeF = Number(maxStakeWei);
+  const scale: RankingScale = ranked?.scale ?? {
+    load: weights.load,
+    price: weights.price,
+    quality: weights.quality,
+    stake: weights.stake,
+    maxPriceF: Number(maxPriceWei),
+    maxStakeF: Number(maxStakeWei),
+    bucketWidth: 1,
+    ordered: false,
+  };
   const topHosts: HostRecord[] = [];
   const topScores: number[] = [];
   const hasRtt = rttMsByHost.size > 0;
   const unknownRttTerm = Math.min(weights.unknownRttMs, weights.rttCeilingMs) / weights.rttCeilingMs;
-  for (const host of hosts) {
-    if (!eligible(host)) continue;
+  const consider = (host: HostRecord) => {
+    if (!eligible(host)) return;
     const measured = hasRtt ? rttMsByHost.get(host.hostId) : undefined;
     const assumed = measured ?? estimateRttMs?.(host);
     const rttTerm =
       assumed === undefined ? unknownRttTerm : Math.min(assumed, weights.rttCeilingMs) / weights.rttCeilingMs;
-    const load = host.load < 0 ? 0 : Math.min(host.load, 1);
-    const quality = host.qualityScore < 0 ? 0 : Math.min(host.qualityScore, 1);
-    const score =
-      weights.rtt * rttTerm +
-      weights.load * load +
-      weights.price * (maxPriceF > 0 ? host.priceF / maxPriceF : 0) +
-      weights.quality * (1 - quality) +
-      weights.stake * (maxStakeF > 0 ? 1 - host.stakeF / maxStakeF : 0);
-    if (topScores.length === limit && score >= (topScores[limit - 1] ?? Number.POSITIVE_INFINITY)) continue;
+    const score = weights.rtt * rttTerm + staticScore(host, scale);
+    if (topScores.length === limit && score >= (topScores[limit - 1] ?? Number.POSITIVE_INFINITY)) return;
     let at = topScores.length;
     while (at > 0 && (topScores[at - 1] ?? 0) > score) at--;
     topScores.splice(at, 0, score);
@@ -143,6 +152,24 @@ export function rankCandidates({
       topScores.pop();
       topHosts.pop();
     }
+  };
+  if (ranked?.scale.ordered && ranked.hosts && weights.rtt >= 0) {
+    // Best bucket first; stop once the `limit` best beat anything the next bucket could hold.
+    const rttFloorTerm =
+      weights.rtt * (Math.min(Math.max(0, ranked.rttFloorMs), weights.rttCeilingMs) / weights.rttCeilingMs);
+    const buckets = ranked.hosts.buckets;
+    for (let bucket = 0; bucket < buckets.length; bucket++) {
+      if (
+        topScores.length === limit &&
+        rttFloorTerm + bucketFloor(bucket, ranked.scale) >= (topScores[limit - 1] as number)
+      ) {
+        break;
+      }
+      const set = buckets[bucket];
+      if (set) for (const host of set) consider(host);
+    }
+  } else {
+    for (const host of hosts) consider(host);
   }
   return topHosts.map((host) => {
     const measured = rttMsByHost.get(host.hostId);

@@ -1,6 +1,15 @@
 import { type GeoPoint, greatCircleKm } from '../geo/geo.js';
 import type { GameInfoRecord, PeerMessageOf, RegionInfo, SlotStateName } from '../protocol/index.js';
 import { weiFromString } from '../protocol/index.js';
+import {
+  bucketOf,
+  canTakeSession,
+  RankedHosts,
+  type RankingScale,
+  rankingScaleOf,
+  type StaticWeights,
+  staticScore,
+} from './RankedHosts.js';
 import type { HostPatch, HostStore } from './SignalingStore.js';
 
 export type SlotRecord = { slot: number; state: SlotStateName; sessionId: string | undefined };
@@ -58,8 +67,35 @@ export type HostRecord = {
   registration: { nonce: string; signature: `0x${string}` } | undefined;
 };
 
-/** Hosts of one game in one 1°×1° cell (≈111 km): the unit of preselection by distance. */
-export type GeoCell = { lat: number; lon: number; hosts: Set<HostRecord> };
+/**
+ * Hosts of one game in one 1°×1° cell (≈111 km): the unit of preselection by distance. `ranked` holds those
+ * that can take a session, best first (`RankedHosts`); x, y, z is the cell's point on the unit sphere (the
+ * nearest cells are found by chord length, without trigonometry per cell).
+ */
+export type GeoCell = {
+  lat: number;
+  lon: number;
+  hosts: Set<HostRecord>;
+  ranked: RankedHosts;
+  x: number;
+  y: number;
+  z: number;
+};
+
+const RAD = Math.PI / 180;
+
+/**
+ * The game's price and stake scale, as bigints (the explanation) and as floats (the ranking), with how many
+ * hosts are at each maximum (it is recomputed only when the last of them leaves it).
+ */
+type Maxima = {
+  maxPriceWei: bigint;
+  maxStakeWei: bigint;
+  maxPriceF: number;
+  maxStakeF: number;
+  atMaxPrice: number;
+  atMaxStake: number;
+};
 
 function cellKey(lat: number, lon: number): number {
   return (Math.floor(lat) + 90) * 1000 + (Math.floor(lon) + 180);
@@ -92,10 +128,18 @@ export class HostRegistry implements HostStore {
   readonly #byGame = new Map<string, Set<HostRecord>>();
   /** provider address (lower case) → its hosts. */
   readonly #byProvider = new Map<string, Set<HostRecord>>();
-  /** game id → dearest price and largest stake among its hosts (the scoring's scale); dropped on change. */
-  readonly #maxima = new Map<string, { maxPriceWei: bigint; maxStakeWei: bigint }>();
+  /**
+   * game id → dearest price and largest stake among its hosts (the scoring's scale): raised when a dearer or
+   * more staked host comes, dropped (recomputed when next asked) only when the host holding a maximum leaves
+   * or lowers it.
+   */
+  readonly #maxima = new Map<string, Maxima>();
   /** game id → cell → hosts there. */
   readonly #cells = new Map<string, Map<number, GeoCell>>();
+  /** game id → its hosts that can take a session, best first; kept in step while the game has a scale. */
+  readonly #ranked = new Map<string, RankedHosts>();
+  /** game id → the scale its `RankedHosts` (the game's and its cells') are ordered by; absent: rebuilt when asked. */
+  readonly #scales = new Map<string, RankingScale>();
 
   get size(): number {
     return this.#hosts.size;
@@ -115,14 +159,70 @@ export class HostRegistry implements HostStore {
 
   /**
    * A game's cells nearest to a point, nearest first, with their distance (to the cell's first host; hosts
-   * of one cell are within ≈150 km of each other). A few hundred cells even at 100,000 hosts.
+   * of one cell are within ≈150 km of each other). One pass over the game's cells comparing chord lengths
+   * (no trigonometry per cell), keeping the nearest `count` in order; only those get a great-circle distance.
    */
   nearestCells(game: string, point: GeoPoint, count: number): Array<{ cell: GeoCell; distanceKm: number }> {
     const cells = this.#cells.get(game);
-    if (!cells) return [];
-    const all = [...cells.values()].map((cell) => ({ cell, distanceKm: greatCircleKm(point, cell) }));
-    all.sort((a, b) => a.distanceKm - b.distanceKm);
-    return all.slice(0, count);
+    if (!cells || count <= 0) return [];
+    const cosLat = Math.cos(point.lat * RAD);
+    const px = cosLat * Math.cos(point.lon * RAD);
+    const py = cosLat * Math.sin(point.lon * RAD);
+    const pz = Math.sin(point.lat * RAD);
+    const near: GeoCell[] = [];
+    const chords: number[] = [];
+    for (const cell of cells.values()) {
+      const dx = cell.x - px;
+      const dy = cell.y - py;
+      const dz = cell.z - pz;
+      const chord = dx * dx + dy * dy + dz * dz;
+      if (near.length === count && chord >= (chords[count - 1] as number)) continue;
+      let at = near.length === count ? count - 1 : near.length;
+      while (at > 0 && (chords[at - 1] as number) > chord) {
+        chords[at] = chords[at - 1] as number;
+        near[at] = near[at - 1] as GeoCell;
+        at--;
+      }
+      chords[at] = chord;
+      near[at] = cell;
+    }
+    return near.map((cell) => ({ cell, distanceKm: greatCircleKm(point, cell) }));
+  }
+
+  /**
+   * The scale a game's hosts are ordered by for these weights (`RankedHosts`): the order is rebuilt first if
+   * the weights or the game's price and stake maxima changed since it was built.
+   */
+  rankingScale(game: string, weights: StaticWeights): RankingScale {
+    const maxima = this.#maximaOf(game);
+    const built = this.#scales.get(game);
+    if (
+      built &&
+      built.load === weights.load &&
+      built.price === weights.price &&
+      built.quality === weights.quality &&
+      built.stake === weights.stake &&
+      built.maxPriceF === maxima.maxPriceF &&
+      built.maxStakeF === maxima.maxStakeF
+    ) {
+      return built;
+    }
+    const scale = rankingScaleOf(weights, maxima.maxPriceF, maxima.maxStakeF);
+    let ranked = this.#ranked.get(game);
+    if (!ranked) {
+      ranked = new RankedHosts();
+      this.#ranked.set(game, ranked);
+    }
+    ranked.clear();
+    for (const cell of this.#cells.get(game)?.values() ?? []) cell.ranked.clear();
+    this.#scales.set(game, scale);
+    for (const host of this.hostsServing(game)) this.#rerankIn(host, game, scale);
+    return scale;
+  }
+
+  /** A game's hosts that can take a session, best first, as ordered by the last `rankingScale` asked. */
+  rankedHosts(game: string): RankedHosts | undefined {
+    return this.#scales.has(game) ? this.#ranked.get(game) : undefined;
   }
 
   /** A provider's hosts (any state). */
@@ -130,26 +230,84 @@ export class HostRegistry implements HostStore {
     return this.#byProvider.get(providerAddress.toLowerCase()) ?? new Set();
   }
 
-  /** The price and stake scale of a game's hosts, cached until a host of it registers, leaves or restakes. */
+  /** The price and stake scale of a game's hosts (kept as hosts come, change and go). */
   maxima(game: string): { maxPriceWei: bigint; maxStakeWei: bigint } {
+    return this.#maximaOf(game);
+  }
+
+  #maximaOf(game: string): Maxima {
     let maxima = this.#maxima.get(game);
     if (!maxima) {
-      maxima = { maxPriceWei: 0n, maxStakeWei: 0n };
-      for (const host of this.hostsServing(game)) {
-        if (host.priceWeiPerSec > maxima.maxPriceWei) maxima.maxPriceWei = host.priceWeiPerSec;
-        if (host.stakeWei > maxima.maxStakeWei) maxima.maxStakeWei = host.stakeWei;
-      }
+      maxima = { maxPriceWei: 0n, maxStakeWei: 0n, maxPriceF: 0, maxStakeF: 0, atMaxPrice: 0, atMaxStake: 0 };
       this.#maxima.set(game, maxima);
+      for (const host of this.hostsServing(game)) this.#maximaIn(game, host.priceWeiPerSec, host.stakeWei);
     }
     return maxima;
+  }
+
+  /** A host of this price and stake joined the game (if its maxima are known, they follow). */
+  #maximaIn(game: string, priceWei: bigint, stakeWei: bigint): void {
+    const maxima = this.#maxima.get(game);
+    if (!maxima) return;
+    if (priceWei > maxima.maxPriceWei || maxima.atMaxPrice === 0) {
+      maxima.maxPriceWei = priceWei;
+      maxima.maxPriceF = Number(priceWei);
+      maxima.atMaxPrice = 1;
+    } else if (priceWei === maxima.maxPriceWei) maxima.atMaxPrice += 1;
+    if (stakeWei > maxima.maxStakeWei || maxima.atMaxStake === 0) {
+      maxima.maxStakeWei = stakeWei;
+      maxima.maxStakeF = Number(stakeWei);
+      maxima.atMaxStake = 1;
+    } else if (stakeWei === maxima.maxStakeWei) maxima.atMaxStake += 1;
+  }
+
+  /** A host of this price and stake left the game: when the last host at a maximum leaves, it is recomputed. */
+  #maximaOut(game: string, priceWei: bigint, stakeWei: bigint): void {
+    const maxima = this.#maxima.get(game);
+    if (!maxima) return;
+    if (priceWei === maxima.maxPriceWei) maxima.atMaxPrice -= 1;
+    if (stakeWei === maxima.maxStakeWei) maxima.atMaxStake -= 1;
+    if (maxima.atMaxPrice <= 0 || maxima.atMaxStake <= 0) this.#maxima.delete(game);
   }
 
   setStake(hostId: string, stakeWei: bigint): void {
     const host = this.#hosts.get(hostId);
     if (!host) return;
+    const before = host.stakeWei;
+    if (before === stakeWei) return;
     host.stakeWei = stakeWei;
     host.stakeF = Number(stakeWei);
-    for (const game of host.games.keys()) this.#maxima.delete(game);
+    for (const game of host.games.keys()) {
+      const maxima = this.#maxima.get(game);
+      if (!maxima) continue;
+      // The price stays: count the host out and in again with its new stake, its price unchanged.
+      this.#maximaOut(game, host.priceWeiPerSec, before);
+      this.#maximaIn(game, host.priceWeiPerSec, stakeWei);
+    }
+    this.#rerank(host);
+  }
+
+  /**
+   * Puts the host where it belongs in its games' orders (or out of them: it cannot take a session). A game
+   * whose maxima moved away from its order's scale is dropped and rebuilt at its next pick.
+   */
+  #rerank(host: HostRecord): void {
+    for (const game of host.games.keys()) {
+      const scale = this.#scales.get(game);
+      if (!scale) continue;
+      const maxima = this.#maximaOf(game);
+      if (maxima.maxPriceF !== scale.maxPriceF || maxima.maxStakeF !== scale.maxStakeF) {
+        this.#scales.delete(game);
+        continue;
+      }
+      this.#rerankIn(host, game, scale);
+    }
+  }
+
+  #rerankIn(host: HostRecord, game: string, scale: RankingScale): void {
+    const bucket = canTakeSession(host) ? bucketOf(staticScore(host, scale), scale) : undefined;
+    this.#ranked.get(game)?.set(host, bucket);
+    this.#cells.get(game)?.get(cellKey(host.region.lat, host.region.lon))?.ranked.set(host, bucket);
   }
 
   /** Every game some up host serves, with the host's description of it. */
@@ -247,7 +405,7 @@ export class HostRegistry implements HostStore {
     }
     ofProvider.add(host);
     for (const game of host.games.keys()) {
-      this.#maxima.delete(game);
+      this.#maximaIn(game, host.priceWeiPerSec, host.stakeWei);
       let set = this.#byGame.get(game);
       if (!set) {
         set = new Set();
@@ -262,11 +420,22 @@ export class HostRegistry implements HostStore {
       const key = cellKey(host.region.lat, host.region.lon);
       let cell = cells.get(key);
       if (!cell) {
-        cell = { lat: host.region.lat, lon: host.region.lon, hosts: new Set() };
+        const { lat, lon } = host.region;
+        const cosLat = Math.cos(lat * RAD);
+        cell = {
+          lat,
+          lon,
+          hosts: new Set(),
+          ranked: new RankedHosts(),
+          x: cosLat * Math.cos(lon * RAD),
+          y: cosLat * Math.sin(lon * RAD),
+          z: Math.sin(lat * RAD),
+        };
         cells.set(key, cell);
       }
       cell.hosts.add(host);
     }
+    this.#rerank(host);
   }
 
   remove(hostId: string): void {
@@ -278,14 +447,24 @@ export class HostRegistry implements HostStore {
 
   update(hostId: string, patch: HostPatch): void {
     const host = this.#hosts.get(hostId);
-    if (host) Object.assign(host, patch);
+    if (!host) return;
+    Object.assign(host, patch);
+    this.#rerank(host);
   }
 
   heartbeat(hostId: string, load: number, nowMs: number): void {
     const host = this.#hosts.get(hostId);
     if (!host) return;
-    host.load = load;
     host.lastHeartbeatMs = nowMs;
+    this.setLoad(hostId, load);
+  }
+
+  /** The load a host last reported (its heartbeat, or another instance's word for it). */
+  setLoad(hostId: string, load: number): void {
+    const host = this.#hosts.get(hostId);
+    if (!host || host.load === load) return;
+    host.load = load;
+    this.#rerank(host);
   }
 
   /** Slots registered by a provider's hosts that are not down (a tier limits them). */
@@ -322,6 +501,7 @@ export class HostRegistry implements HostStore {
     record.state = 'leased';
     record.sessionId = sessionId;
     host.freeSlots -= 1;
+    if (host.freeSlots === 0) this.#rerank(host);
     return true;
   }
 
@@ -334,6 +514,7 @@ export class HostRegistry implements HostStore {
     if (record.state !== 'free' && state === 'free') host.freeSlots += 1;
     record.state = state;
     record.sessionId = state === 'free' ? undefined : sessionId;
+    this.#rerank(host);
   }
 
   confirm(hostId: string, slot: number, sessionId: string): void {
@@ -349,6 +530,7 @@ export class HostRegistry implements HostStore {
     record.state = 'free';
     record.sessionId = undefined;
     host.freeSlots += 1;
+    if (host.freeSlots === 1) this.#rerank(host);
     return true;
   }
 
@@ -363,6 +545,7 @@ export class HostRegistry implements HostStore {
       slot.sessionId = undefined;
     }
     host.freeSlots = host.slots.length;
+    this.#rerank(host);
     return sessions;
   }
 
@@ -372,7 +555,8 @@ export class HostRegistry implements HostStore {
     ofProvider?.delete(host);
     if (ofProvider?.size === 0) this.#byProvider.delete(provider);
     for (const game of host.games.keys()) {
-      this.#maxima.delete(game);
+      this.#maximaOut(game, host.priceWeiPerSec, host.stakeWei);
+      this.#ranked.get(game)?.set(host, undefined);
       const set = this.#byGame.get(game);
       set?.delete(host);
       if (set?.size === 0) this.#byGame.delete(game);
@@ -380,6 +564,7 @@ export class HostRegistry implements HostStore {
       const key = cellKey(host.region.lat, host.region.lon);
       const cell = cells?.get(key);
       cell?.hosts.delete(host);
+      cell?.ranked.set(host, undefined);
       if (cell?.hosts.size === 0) cells?.delete(key);
       if (cells?.size === 0) this.#cells.delete(game);
     }

@@ -11,6 +11,7 @@ import type { SessionRecord } from '../hub/SessionRecord.js';
 import type { ClusterDirectMessage } from '../protocol/cluster.js';
 import type { GameInfoRecord } from '../protocol/index.js';
 import type { GeoCell, HostRecord, RegisterHostParameters } from './HostRegistry.js';
+import type { RankedHosts, RankingScale, StaticWeights } from './RankedHosts.js';
 
 /** The fields of a host record that change after registration (besides slots, load and stake). */
 export type HostPatch = Partial<
@@ -44,6 +45,13 @@ export type HostStore = {
   providerSlots(providerAddress: string, exceptHostId?: string): number;
   /** The price and stake scale of a game's hosts. */
   maxima(game: string): { maxPriceWei: bigint; maxStakeWei: bigint };
+  /**
+   * The scale a game's hosts are kept in order by for these weights (`RankedHosts`: the game's, and each
+   * cell's `ranked`), rebuilding the order first if the weights or the game's maxima changed.
+   */
+  rankingScale(game: string, weights: StaticWeights): RankingScale;
+  /** A game's hosts that can take a session, in order (after `rankingScale`). */
+  rankedHosts(game: string): RankedHosts | undefined;
   /** Every game some up host serves, with the host's description of it. */
   games(): Map<string, { info: GameInfoRecord; hostsUp: number; freeSlots: number }>;
   /** Adds a host or re-attaches a known one (same id, after a reconnect): its leases stay. */

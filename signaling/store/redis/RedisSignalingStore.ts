@@ -41,6 +41,7 @@ import { AthError, type GameInfoRecord, weiToString } from '../../protocol/index
 import type { GeoCell, HostRecord, RegisterHostParameters, SlotRecord } from '../HostRegistry.js';
 import { MemorySignalingStore } from '../MemorySignalingStore.js';
 import { instanceOfPeer } from '../peerIds.js';
+import type { RankedHosts, RankingScale, StaticWeights } from '../RankedHosts.js';
 import type {
   ClusterEvent,
   ClusterLink,
@@ -439,8 +440,7 @@ export class RedisSignalingStore implements SignalingStore {
         return;
       case 'loads':
         for (const [hostId, load] of Object.entries(message.loads)) {
-          const host = local.hosts.get(hostId);
-          if (host) host.load = load;
+          local.hosts.setLoad(hostId, load);
         }
         return;
       case 'session':
@@ -689,6 +689,14 @@ class SharedHosts implements HostStore {
 
   nearestCells(game: string, point: GeoPoint, count: number): Array<{ cell: GeoCell; distanceKm: number }> {
     return this.#local.nearestCells(game, point, count);
+  }
+
+  rankingScale(game: string, weights: StaticWeights): RankingScale {
+    return this.#local.rankingScale(game, weights);
+  }
+
+  rankedHosts(game: string): RankedHosts | undefined {
+    return this.#local.rankedHosts(game);
   }
 
   games(): Map<string, { info: GameInfoRecord; hostsUp: number; freeSlots: number }> {
