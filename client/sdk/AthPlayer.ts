@@ -810,6 +810,8 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
     session.iceTransportPolicy = message.iceTransportPolicy;
     this.#mark('session');
     if (this.#state !== 'playing') this.#setState('starting');
+    // Sampling (and reporting) starts with the session, not with the offer: see #reportNoPicture.
+    this.#statsTimer ??= setInterval(() => void this.#sampleStats(), STATS_INTERVAL_MS);
     // The price is shown (the `session` event) before the wallet is asked to sign anything.
     this.emit(
       new PlayerSessionEvent({
@@ -1023,7 +1025,11 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
   async #sampleStats(): Promise<void> {
     const connection = this.#connection;
     const session = this.#session;
-    if (!connection || !session) return;
+    if (!session) return;
+    if (!connection) {
+      this.#reportNoPicture(session, undefined);
+      return;
+    }
     this.#sendPing();
     let report: RTCStatsReport;
     try {
@@ -1055,7 +1061,24 @@ export class AthPlayer extends TypedEventTarget<AthPlayerEventMap> {
         ...(firstFrameMs === undefined ? {} : { firstFrameMs: Math.min(firstFrameMs, 600_000) }),
       });
       this.#rememberSession();
+    } else if (this.#state === 'starting') {
+      this.#reportNoPicture(session, sample);
     }
+  }
+
+  /**
+   * Waiting for the first picture, the player reports what it gets (nothing: 0 fps) every report period. The
+   * meter bills on the host's word; only a player's report under the floor disputes it, so a player that kept
+   * quiet until its first frame could be billed for as long as a host that never streams kept it waiting.
+   */
+  #reportNoPicture(session: LiveSession, sample: StatsSample | undefined): void {
+    if (this.#state !== 'starting' || ++this.#samplesSinceReport < REPORT_EVERY_SAMPLES) return;
+    this.#samplesSinceReport = 0;
+    this.#signaling?.send({
+      type: 'player-report',
+      sessionId: session.id,
+      ...(sample ? playerReportFields(sample) : { fpsMilli: 0, rttMicros: 0, framesDecoded: 0, packetsLost: 0 }),
+    });
   }
 
   // ---- endings -----------------------------------------------------------------------------------------

@@ -258,6 +258,26 @@ describe('play page', () => {
     assert.equal(await page.evaluate(() => window.__athPlayer?.sessionId), start.sessionId);
   });
 
+  test('while no picture arrives the player says so (0 fps reports): a host that never streams cannot bill it on its word', async () => {
+    const { server, host } = await stack();
+    const playerFps: number[] = [];
+    cleanups.push(
+      server.hub.on('report', (report) => {
+        if (report.source === 'player') playerFps.push(report.fpsMilli);
+      }),
+    );
+    const page = await openPage(`${server.httpUrl}/?game=neon-drift`);
+    await clickPlay(page);
+    const start = await host.next('start-session', TIMEOUT_MS);
+    // The hostile host says it streams (its reports would bill the session) and never sends an offer.
+    host.send({ type: 'session-started', sessionId: start.sessionId });
+    const deadline = Date.now() + TIMEOUT_MS;
+    while (playerFps.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    // A player report under the floor is a dispute: the meter holds the billing and calls the checkers.
+    assert.deepEqual(playerFps.slice(0, 1), [0], 'the waiting player disputes delivery');
+    assert.equal(await page.evaluate(() => window.__athPlayer?.state), 'starting');
+  });
+
   test('signaling going away shows "cannot reach the server" and retries', async () => {
     const server = await startTestSignaling({ clientDir });
     const host = await connectTestHost(server, { slots: 1, games: [NEON_DRIFT] });
