@@ -183,6 +183,12 @@ export type CheckerDeskParameters = {
   hosts: HostStore;
   send: (peerId: string, message: ServerMessage) => void;
   isConnected: (peerId: string) => boolean;
+  /**
+   * Connected to this signaling instance (not another one sharing the store). A container's rounds run on the
+   * instance its host is connected to, only: every message of its probes (offer, ICE, reports, end) arrives there,
+   * and two instances never run rounds of one container at once. Default: `isConnected`.
+   */
+  isLocal?: (peerId: string) => boolean;
   log: Logger;
   metrics: Metrics<SignalingMetricKey>;
   onVerdict: (verdict: RoundVerdict) => void;
@@ -485,6 +491,8 @@ export class CheckerDesk {
     const host = this.#p.hosts.get(hostId);
     if (host?.state !== 'up' || !host.peerId) return false;
     if (this.#rounds.has(hostId)) return false;
+    // Another instance holds its host's connection: that one checks it (see `isLocal`).
+    if (!(this.#p.isLocal ?? this.#p.isConnected)(host.peerId)) return false;
     const available = this.#eligible(host);
     if (available.length === 0) {
       this.#log.debug({ hostId }, 'no eligible checker connected; the container waits for one');

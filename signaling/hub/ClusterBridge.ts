@@ -79,6 +79,21 @@ export class ClusterBridge {
       case 'hostBack':
         sessions.hostBack(message.hostId);
         return;
+      case 'sample': {
+        const { sessionId, hostId, game } = message;
+        const sampling = ctx.checkers.sampleSession({ sessionId, hostId, game });
+        ctx.log.info({ sessionId, hostId, sampling }, 'disputed delivery (another instance’s session): sampling');
+        return;
+      }
+      case 'observation':
+        ctx.events.emit('report', {
+          sessionId: message.sessionId,
+          source: 'checker',
+          fpsMilli: message.fpsMilli,
+          checkerAddress: message.checkerAddress as `0x${string}`,
+          atMs: ctx.now(),
+        });
+        return;
     }
   }
 

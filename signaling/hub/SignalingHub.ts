@@ -86,6 +86,7 @@ export class SignalingHub {
       hosts: state.hosts,
       send: (peerId, message) => peers.send(peerId, message),
       isConnected: (peerId) => peers.has(peerId),
+      isLocal: (peerId) => peers.isLocal(peerId),
       log,
       metrics,
       onVerdict: (verdict) => events.emit('verdict', verdict),
@@ -94,14 +95,19 @@ export class SignalingHub {
       onObservation: (observation) => this.reportCheckerObservation(observation),
     });
     // A player disputes its delivery: the checkers sample its host now, on its game.
+    // Its host's rounds run on the instance the host is connected to: a dispute of a session run here on a host
+    // connected elsewhere is sampled there, and the observations come back here (cluster `sample`/`observation`).
     events.on('deliveryDisputed', (dispute) => {
       const session = state.sessions.get(dispute.sessionId);
-      const sampling = this.checkers.sampleSession({
-        sessionId: dispute.sessionId,
-        hostId: dispute.hostId,
-        game: session?.game,
-      });
-      hubLog.info({ sessionId: dispute.sessionId, hostId: dispute.hostId, sampling }, 'disputed delivery: sampling');
+      const request = { sessionId: dispute.sessionId, hostId: dispute.hostId, game: session?.game };
+      const hostPeer = state.hosts.get(dispute.hostId)?.peerId;
+      const elsewhere =
+        hostPeer !== undefined && !peers.isLocal(hostPeer) ? peers.remoteInstanceOf(hostPeer) : undefined;
+      const sampling =
+        elsewhere !== undefined && state.cluster
+          ? state.cluster.send(elsewhere, { k: 'sample', ...request })
+          : this.checkers.sampleSession(request);
+      hubLog.info({ ...request, sampling, instance: elsewhere }, 'disputed delivery: sampling');
     });
     // The meter dropped a disputed stretch the host's probes could not vouch for: the desk weighs the evidence.
     events.on('deliveryContradicted', (contradiction) => {
@@ -345,6 +351,12 @@ export class SignalingHub {
    * disputes when a checker saw it delivered, and stops billing when a checker saw it fail.
    */
   reportCheckerObservation(observation: { sessionId: string; checkerAddress: `0x${string}`; fpsMilli: number }): void {
+    // A session another instance runs (its host's round ran here): its meter is there.
+    const { store } = this.#ctx;
+    const owner = store.sessions.get(observation.sessionId)?.owner;
+    if (store.cluster && owner !== undefined && owner !== store.instanceId) {
+      if (store.cluster.send(owner, { k: 'observation', ...observation })) return;
+    }
     this.#ctx.events.emit('report', { ...observation, source: 'checker', atMs: this.#ctx.now() });
   }
 

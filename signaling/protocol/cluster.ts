@@ -287,6 +287,17 @@ export const ClusterDirectMessage = Type.Union([
   }),
   /** A host this instance's sessions run on came back (re-registered elsewhere). */
   direct('hostBack', { hostId: HostId }),
+  /**
+   * A player of the sender's disputes its delivery; its host is connected to the receiving instance, which runs
+   * that host's check rounds: sample it now (CheckerDesk.sampleSession); observations go back to the session's owner.
+   */
+  direct('sample', { sessionId: AnySessionId, hostId: HostId, game: Type.Optional(GameId) }),
+  /** What a sampling round's majority measured of a session the receiving instance runs (for its meter). */
+  direct('observation', {
+    sessionId: AnySessionId,
+    checkerAddress: Address,
+    fpsMilli: Type.Integer({ minimum: 0, maximum: 0xffffffff }),
+  }),
 ]);
 export type ClusterDirectMessage = Static<typeof ClusterDirectMessage>;
 

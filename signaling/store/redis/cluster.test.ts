@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { startTestChain, type TestChain } from '../../../edge/chain/testing/startTestChain.js';
+import { DEFAULT_CHECK_SETTINGS } from '../../checkers/CheckerDesk.js';
 import type { SignalingServer } from '../../startSignaling.js';
 import {
   connectTestHost,
@@ -15,6 +16,7 @@ import {
   startTestSignaling,
   type TestSignaling,
 } from '../../testing/startTestSignaling.js';
+import { connectTestChecker, signTestReport } from '../../testing/TestChecker.js';
 import type { TestPeer } from '../../testing/TestPeer.js';
 import { RedisSignalingStore } from './RedisSignalingStore.js';
 import { type RedisServer, startRedisServer } from './startRedisServer.js';
@@ -195,6 +197,97 @@ describe('relaying across instances', () => {
     await waitFor('the slot free on both', () =>
       [a, b].every((s) => [...s.hub.hosts.all()][0]?.slots[0]?.state === 'free'),
     );
+  });
+});
+
+describe('checker rounds across instances', () => {
+  test('a host is checked by the instance it is connected to, only: no duplicate rounds, and its probe messages are never refused', async () => {
+    const prefix = `checks${randomBytes(3).toString('hex')}:`;
+    const checks = {
+      ...DEFAULT_CHECK_SETTINGS,
+      intervalMs: 300,
+      deadlineMs: 3_000,
+      checkersPerContainer: 1,
+      minResponders: 1,
+    };
+    const settings = { chain, tokenSecret: secret, checks };
+    const a = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'ca' });
+    const b = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'cb' });
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    const host = track(await connectTestHost(a, { slots: 2, games: [game('checked-game')] }));
+    await waitFor('the host on b', () => b.hub.hosts.get(host.hostId) !== undefined);
+    const checkers = { a: await connectTestChecker(a), b: await connectTestChecker(b) };
+    track(checkers.a.peer);
+    track(checkers.b.peer);
+    // Each checker answers what it is assigned as a checker node would: the host's offer, then a signed report.
+    const seen: Record<'a' | 'b', Array<{ probe: string; offered: boolean }>> = { a: [], b: [] };
+    const answering = (['a', 'b'] as const).map(async (side) => {
+      const checker = checkers[side];
+      for (;;) {
+        const assignment = await checker.peer.next('check-assignment', 6_000).catch(() => undefined);
+        if (!assignment) return;
+        const probe = { probe: assignment.probeSessionId, offered: false };
+        seen[side].push(probe);
+        const offer = await checker.peer.next('offer', 2_000).catch(() => undefined);
+        probe.offered = offer?.sessionId === assignment.probeSessionId;
+        const signed = await signTestReport({ account: checker.account, assignment, ok: true });
+        checker.peer.send({ type: 'check-report', ...signed });
+      }
+    });
+    // The host serves each session (probes are sessions to it) as it would a player's: an offer, then it streams.
+    const hostErrors: string[] = [];
+    const started: string[] = [];
+    const serving = (async () => {
+      for (;;) {
+        const next = await host.nextOf(['start-session', 'error'], 8_000).catch(() => undefined);
+        if (!next) return;
+        if (next.type === 'error') {
+          hostErrors.push(`${next.code}: ${next.message}`);
+          continue;
+        }
+        started.push(next.sessionId);
+        host.send({ type: 'offer', sessionId: next.sessionId, sdp: 'v=0 probe' });
+        host.send({ type: 'session-started', sessionId: next.sessionId });
+      }
+    })();
+    await waitFor('three probes answered on a', () => seen.a.filter((probe) => probe.offered).length >= 3, 15_000);
+    assert.deepEqual(seen.b, [], 'the checker on the other instance is never assigned this host');
+
+    // A player on b plays on the host (connected to a) and disputes its delivery: the sampling round runs on a,
+    // where the host's messages arrive, and what its checkers measured reaches b's meter for the session.
+    const observed: Array<{ sessionId: string; fpsMilli: number }> = [];
+    const offReport = b.hub.on('report', (r) => {
+      if (r.source === 'checker') observed.push({ sessionId: r.sessionId, fpsMilli: r.fpsMilli });
+    });
+    try {
+      const player = track(await connectTestPlayer(b, secret));
+      player.send({ type: 'play', game: 'checked-game', codecs: ['H264'] });
+      const { sessionId } = await player.next('session');
+      await waitFor('the player’s session streaming', () => b.hub.getSession(sessionId)?.state === 'streaming', 15_000);
+      b.hub.disputeDelivery({
+        sessionId,
+        hostId: host.hostId,
+        hostFpsMilli: 60_000,
+        playerFpsMilli: 0,
+        atMs: Date.now(),
+      });
+      await waitFor('the observation on b', () => observed.some((o) => o.sessionId === sessionId), 15_000);
+      assert.deepEqual(
+        observed.filter((o) => o.sessionId === sessionId),
+        [{ sessionId, fpsMilli: 60_000 }],
+      );
+      assert.deepEqual(seen.b, [], 'the sampling round ran on a too');
+    } finally {
+      offReport();
+    }
+    assert.deepEqual(hostErrors, [], 'no message of the host was refused');
+    checkers.a.peer.terminate();
+    checkers.b.peer.terminate();
+    host.terminate();
+    await Promise.allSettled([...answering, serving]);
   });
 });
 
