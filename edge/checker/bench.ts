@@ -3,52 +3,58 @@
  *   reportsVerifiedPerSec  signed CheckReports verified per second on one core, the way signaling's
  *                          CheckerDesk verifies them (CheckReportVerifier: a key recovered per checker, then
  *                          WASM ECDSA verifies; viem's recoverTypedDataAddress did ≈450/s here)
- *   probeCpuPct            extra CPU of a render host process (all threads) while it serves one probe — a real
- *                          player session of the game at 720p60 now, on a free slot — over the same host idle,
+ *   probeCpuPct            extra CPU of the render host process tree while it serves one probe — a real player
+ *                          session of a game at its manifest's size and rate, on a free slot — over the host idle,
  *                          % of one core
  *   liveFpsImpactPct       change of a live player's received frame rate (a werift receiver counting complete
- *                          frames) while its host serves a round of three checkers' probes (one after the
- *                          other, on the host's other slot), in % (negative = slower); 3 alternating cycles of
- *                          5 s alone / 5 s probed, averaged
- *   liveFpsImpactAveragedPct  the same impact spread over the time between two rounds of a container that serves
- *                          players (signaling's busyDeferralMs, 10 min): what a player loses to checks
- * Real parts throughout: in-process signaling with short check rounds, an `ath-edge render-host` process,
- * real checker nodes. The last line printed is one JSON object.
+ *                          frames) in the 5 s from 2 s after a round of three checkers starts (its probes run one
+ *                          after the other on the host's other slot) against 5 s alone just before, in %
+ *                          (negative = slower); 3 cycles, averaged
+ *   liveFpsImpactWholeRoundPct / …NearProbeStartPct / …ProbeSteadyPct  the same over every second of the round,
+ *                          over the seconds within 2 s after a probe's session started (host log), and over the
+ *                          others: where in a probe the live player loses frames
+ *   liveFpsImpactAveragedPct  the impact over the round spread over the time between two rounds of a container
+ *                          that serves players (signaling's busyDeferralMs, 10 min): what a player loses to checks
+ *   cpu.*                  cores used by the render host, by signaling + the chain + the live player's receiver
+ *                          (this process), by the checker processes and by the rest of the machine, idle / one
+ *                          probe / live alone / live with a round (and the busiest threads of each)
+ * Real parts throughout: in-process signaling, an `ath-edge render-host` process with two slots, three
+ * `ath-edge checker` processes (the checker role's own probe window) and a live player. Rounds are started by the
+ * bench (as a dispute of the live session starts one; a scheduled round is the same three probes).
+ *
+ * Placement (`--placement cgroups`, the default as root; `shared` otherwise): on a shared 2-core box the other
+ * users' work takes what a render host needs for its slots, and in a real network the player, the checkers and
+ * signaling are other machines. So the bench runs in its own CPU cgroup weighted far above the box's other
+ * processes, with the render host (the host's machine) and the rest (the network) in two subgroups; the JSON says
+ * which placement ran (`placement`, `placementMeans`) and how many cores the rest of the box still took.
+ * Diagnostics: BENCH_TIMELINE=1 prints the host's log lines of each round's probes; BENCH_HOST_CPU_PROF=<dir>
+ * writes V8 CPU profiles of every host thread. The last line printed is one JSON object.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import type { Address, Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { StreamReceiver } from '../../render-host/index.js';
 import { machineInfo, round } from '../../signaling/bench/machine.js';
-import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
+import { DEFAULT_CHECK_SETTINGS, type RoundVerdict } from '../../signaling/checkers/CheckerDesk.js';
 import { CheckReportVerifier } from '../../signaling/checkers/CheckReportVerifier.js';
 import { connectTestPlayer, startTestSignaling } from '../../signaling/testing/startTestSignaling.js';
+import type { CheckerInfo } from '../roles/runChecker.js';
 import type { RenderHostInfo } from '../roles/runRenderHost.js';
 import { RoleProcess } from '../stack/RoleProcess.js';
+import { type CpuBreakdown, CpuGroups, type CpuWatch, processTree, startCpuWindow } from './cpuAccounting.js';
 import { signCheckReport } from './signCheckReport.js';
-import { type CheckerHandle, startChecker } from './startChecker.js';
 
 const progress = (line: string) => process.stderr.write(`bench:checker ${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const CYCLES = 3;
-
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** CPU of `pid` over `ms`, % of one core. */
-async function cpuPct(pid: number, ms: number): Promise<number> {
-  const cpu0 = cpuSeconds(pid);
-  const t0 = performance.now();
-  await sleep(ms);
-  return (100 * (cpuSeconds(pid) - cpu0)) / ((performance.now() - t0) / 1000);
-}
+/** Seconds of a round this close after a probe's session started count as its start (the live fps dips there). */
+const PROBE_START_MS = 2_000;
 
 // ---- 1. verifying reports (one core, in-process) ---------------------------------------------------------
 const domain = { chainId: 31337, verifyingContract: '0x5FbDB2315678afecb367f032d93F642f64180aa3' as const };
@@ -82,45 +88,94 @@ for (const { report, signature } of signed) {
 }
 const reportsVerifiedPerSec = N / ((performance.now() - verifyStarted) / 1000);
 
-// ---- 2 and 3. a real host, a probe, a live player --------------------------------------------------------
+// ---- 2 and 3. a real host, probes, a live player ---------------------------------------------------------
+const { values: flags } = parseArgs({
+  options: {
+    // Where the parts run: see PLACEMENTS.
+    placement: { type: 'string', default: 'cgroups' },
+  },
+});
+/** Weights (cgroup v1 cpu.shares) of the `cgroups` placement. */
+const SHARES = { bench: 262_144, renderHost: 2_048, network: 1_024 };
+const PLACEMENTS = {
+  shared: "every part competes for the CPU with everything else on the box (other users' work included)",
+  cgroups:
+    `the bench in its own CPU cgroup weighted ${SHARES.bench} cpu.shares against the box's other processes (1024 ` +
+    `each), split into renderHost (${SHARES.renderHost}: the render host process and its games — the host's own ` +
+    `machine) and network (${SHARES.network}: signaling, the chain, the live player's receiver and the checkers' ` +
+    'processes — other machines in a real network); both may use any idle CPU',
+};
+const requested = flags.placement === 'shared' ? 'shared' : 'cgroups';
+const cpuGroups = requested === 'cgroups' ? CpuGroups.open('i13benchchecker', SHARES.bench) : undefined;
+const placement = cpuGroups ? 'cgroups' : 'shared';
+const hostGroup = cpuGroups?.group('renderHost', SHARES.renderHost);
+const networkGroup = cpuGroups?.group('network', SHARES.network);
+const hostLauncher = hostGroup ? CpuGroups.launcher(hostGroup) : [];
+const othersLauncher = networkGroup ? CpuGroups.launcher(networkGroup) : [];
+if (requested !== placement) progress('no writable cgroup v1 cpu controller (root needed): placement shared');
+
 const dataDir = mkdtempSync(join(tmpdir(), 'ath-bench-checker-'));
 const secret = randomBytes(32);
 const server = await startTestSignaling({
   tokenSecret: secret,
   probe: { samples: 0, timeoutMs: 1_000, maxCandidates: 8, maxPlausibleRttMs: 250 },
-  // Probes beside the live player every round (signaling defers them while players play: see the JSON).
-  checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 300, deadlineMs: 60_000, busyDeferralMs: 0 },
+  // No scheduled round while the player plays: the bench starts each round itself (see sampleRound).
+  checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000, deadlineMs: 60_000 },
 });
-const checkers: CheckerHandle[] = [];
+// Signaling, its chain (anvil, a child of this process) and the live player's receiver: the network's side.
+if (networkGroup) for (const pid of processTree(process.pid)) CpuGroups.move(networkGroup, pid);
+const checkers: RoleProcess<CheckerInfo>[] = [];
 let host: RoleProcess<RenderHostInfo> | undefined;
 let player: StreamReceiver | undefined;
-/** A checker's probe window: what a probe costs is a player session for about this long. */
-const PROBE_WINDOW = { warmupMs: 1_000, windowMs: 2_000, pings: 10, connectTimeoutMs: 15_000, pingTimeoutMs: 3_000 };
-/** Checkers (their probes of one host run one after the other). */
-/** Each running checker's first report, to time a round. */
-const firstReports: Promise<void>[] = [];
-const startCheckers = async (count: number, window = PROBE_WINDOW) => {
-  for (let i = 0; i < count; i++) {
-    const checker = await startChecker({
-      // Signaling admits staked checkers only.
-      account: privateKeyToAccount((await server.chain.newStakedAccount('checker')).privateKey),
-      signalingUrl: server.httpUrl,
-      bindHost: '127.0.0.1',
-      metricsPort: 0,
-      window,
-      log,
-    });
-    firstReports.push(new Promise((resolve) => checker.node.on('report', () => resolve())));
-    checkers.push(checker);
-  }
-};
-const stopCheckers = async () => {
-  firstReports.splice(0);
-  for (const checker of checkers.splice(0)) await checker.close();
+const verdicts: RoundVerdict[] = [];
+server.hub.on('verdict', (verdict) => verdicts.push(verdict));
+const nextVerdict = async (after: number, timeoutMs: number): Promise<RoundVerdict | undefined> => {
+  const deadline = performance.now() + timeoutMs;
+  while (verdicts.length <= after && performance.now() < deadline) await sleep(100);
+  return verdicts[after];
 };
 
+/** `ath-edge checker` processes, as a checker runs them, with the checker role's default probe window. */
+const spawnCheckers = async (count: number, set: string[] = []) => {
+  const spawned = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const name = `checker-${checkers.length + i + 1}`;
+      const key = (await server.chain.newStakedAccount('checker')).privateKey;
+      return RoleProcess.spawn<CheckerInfo>({
+        role: 'checker',
+        args: [
+          '--signaling',
+          server.httpUrl,
+          '--data-dir',
+          dataDir,
+          '--log-file',
+          join(dataDir, `${name}.log`),
+          '--set',
+          `checker.name=${name}`,
+          '--set',
+          `checker.key=${key}`,
+          '--set',
+          'checker.metricsPort=0',
+          ...set.flatMap((s) => ['--set', s]),
+        ],
+        outputFile: join(dataDir, `${name}.out`),
+        launcher: othersLauncher,
+      });
+    }),
+  );
+  checkers.push(...spawned);
+};
+const stopCheckers = async () => {
+  await Promise.all(checkers.splice(0).map((c) => c.stop()));
+};
+const watched = (): CpuWatch[] => [
+  ...(host?.pid ? [{ name: 'renderHost', pid: host.pid }] : []),
+  { name: 'signalingAndPlayer', pid: process.pid },
+  ...checkers.flatMap((c) => (c.pid ? [{ name: 'checkers', pid: c.pid }] : [])),
+];
+
 try {
-  progress('starting a render host');
+  progress(`starting a render host (placement ${placement})`);
   host = await RoleProcess.spawn<RenderHostInfo>({
     role: 'render-host',
     args: [
@@ -140,20 +195,35 @@ try {
       `renderHost.providerKey=${(await server.chain.newStakedAccount('software')).privateKey}`,
     ],
     outputFile: join(dataDir, 'host.out'),
+    // BENCH_HOST_CPU_PROF=<dir>: where the host's time goes, thread by thread (V8 CPU profiles, written as each
+    // thread ends; Node refuses --cpu-prof in NODE_OPTIONS, so it goes on the command line).
+    launcher: [
+      ...hostLauncher,
+      ...(process.env.BENCH_HOST_CPU_PROF
+        ? ['sh', '-c', `n=$1; shift; exec "$n" --cpu-prof --cpu-prof-dir=${process.env.BENCH_HOST_CPU_PROF} "$@"`, 'sh']
+        : []),
+    ],
   });
-  const pid = host.pid;
-  if (!pid) throw new Error('no render host pid');
+  const hostId = host.info.hostId;
   await sleep(3_000);
   progress('host idle: 6 s');
-  const idleCpu = await cpuPct(pid, 6_000);
-  progress('one checker probing (a real session): 6 s (after 4 s to start the game and connect)');
-  await startCheckers(1, { ...PROBE_WINDOW, windowMs: 14_000, pings: 20 });
-  await sleep(4_000);
-  const probeCpu = await cpuPct(pid, 6_000);
-  await stopCheckers();
-  await sleep(2_000);
+  let window = startCpuWindow(watched());
+  await sleep(6_000);
+  const idle = window.stop();
 
-  progress('a live player');
+  progress('one checker probing (a real session, 14 s window): 6 s after 4 s to start the game and connect');
+  await spawnCheckers(1, ['checker.windowMs=14000', 'checker.pings=20']);
+  await sleep(4_000);
+  window = startCpuWindow(watched());
+  await sleep(6_000);
+  const oneProbe = window.stop();
+  await nextVerdict(0, 30_000);
+  await stopCheckers();
+
+  progress('three checkers, then a live player');
+  await spawnCheckers(3);
+  // Their registration starts a round on the idle host: let it finish.
+  await nextVerdict(verdicts.length, 60_000);
   const peer = await connectTestPlayer(server, secret);
   peer.send({ type: 'play', game: 'neon-drift', codecs: ['H264'], queue: false });
   const session = await peer.next('session', 20_000);
@@ -163,55 +233,127 @@ try {
   peer.send({ type: 'answer', sessionId: session.sessionId, sdp: connected.answerSdp });
   const live = player;
   await live.waitFor('the first frames', () => live.video.framesComplete > 30, 30_000);
-  const playerFps = async (ms: number) => {
+  // What the host says it sends the live player (its host-reports), beside what the player receives.
+  const hostClaims: { atMs: number; fps: number }[] = [];
+  server.hub.on('report', (report) => {
+    if (report.sessionId === session.sessionId && report.source === 'host') {
+      hostClaims.push({ atMs: performance.now(), fps: report.fpsMilli / 1000 });
+    }
+  });
+  const measure = async (ms: number) => {
     const f0 = live.video.framesComplete;
+    const i0 = live.video.framesIncomplete;
     const t0 = performance.now();
+    const cpu = startCpuWindow(watched());
     await sleep(ms);
-    return (live.video.framesComplete - f0) / ((performance.now() - t0) / 1000);
+    const t1 = performance.now();
+    const claims = hostClaims.filter((c) => c.atMs > t0 && c.atMs <= t1).map((c) => c.fps);
+    return {
+      fps: (live.video.framesComplete - f0) / ((t1 - t0) / 1000),
+      incompleteFps: (live.video.framesIncomplete - i0) / ((t1 - t0) / 1000),
+      hostClaimedFps: claims.length > 0 ? claims.reduce((a, b) => a + b, 0) / claims.length : Number.NaN,
+      cpu: cpu.stop(),
+    };
   };
+  type Measured = Awaited<ReturnType<typeof measure>>;
   // Alternate the two conditions a few times so the shared box's drifting load hits both alike.
-  const alone: number[] = [];
-  const probed: number[] = [];
+  const alone: Measured[] = [];
+  const probed: Measured[] = [];
   const roundSeconds: number[] = [];
+  const roundSecondsNearProbeStart: number[] = [];
+  const roundSecondsSteady: number[] = [];
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
     await sleep(2_000);
-    progress(`cycle ${cycle}/${CYCLES}: player alone 5 s, then with three checkers probing its host 5 s`);
-    alone.push(await playerFps(5_000));
+    progress(`cycle ${cycle}/${CYCLES}: player alone 5 s, then a round of three checkers' probes beside it`);
+    alone.push(await measure(5_000));
+    const before = verdicts.length;
     const roundStarted = performance.now();
-    await startCheckers(3);
+    // A round now, as a dispute of this session brings one (a scheduled round is the same three probes).
+    if (!server.hub.checkers.sampleSession({ sessionId: session.sessionId, hostId, game: 'neon-drift' })) {
+      throw new Error('no round started');
+    }
+    // The live player's frames in each second of the round, and when the host started each probe's session.
+    const perSecond: number[] = [];
+    let framesBefore = live.video.framesComplete;
+    const ticker = setInterval(() => {
+      perSecond.push(live.video.framesComplete - framesBefore);
+      framesBefore = live.video.framesComplete;
+    }, 1000);
+    const roundStartedEpoch = Date.now();
     await sleep(2_000);
-    probed.push(await playerFps(5_000));
-    // How long the round's probes kept the host busy: until the last checker reported.
-    await Promise.race([Promise.all(firstReports), sleep(60_000)]);
+    probed.push(await measure(5_000));
+    const verdict = await nextVerdict(before, 90_000);
+    clearInterval(ticker);
+    const hostLines = readFileSync(join(dataDir, 'host.log'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { time: number; msg: string; sessionId?: string })
+      .filter((entry) => entry.time >= roundStartedEpoch && entry.sessionId !== session.sessionId);
+    const probeStarts = hostLines.filter((e) => e.msg === 'session starting').map((e) => e.time - roundStartedEpoch);
+    perSecond.forEach((frames, i) => {
+      // A second that ends within PROBE_START_MS after a probe's session started, or the rest of the round.
+      const nearStart = probeStarts.some((startMs) => (i + 1) * 1000 > startMs && i * 1000 < startMs + PROBE_START_MS);
+      (nearStart ? roundSecondsNearProbeStart : roundSecondsSteady).push(frames);
+    });
+    progress(
+      `live fps per second from the round's start: ${perSecond.join(' ')}; probes started at ${probeStarts.map((ms) => `+${(ms / 1000).toFixed(1)} s`).join(', ')}`,
+    );
+    if (process.env.BENCH_TIMELINE) {
+      for (const entry of hostLines) {
+        progress(
+          `  +${((entry.time - roundStartedEpoch) / 1000).toFixed(2)} s ${entry.msg} ${entry.sessionId?.slice(0, 10) ?? ''}`,
+        );
+      }
+    }
     roundSeconds.push((performance.now() - roundStarted) / 1000);
-    await stopCheckers();
+    if (verdict) progress(`round: ${verdict.verdict}, ${verdict.responders} responders`);
   }
-  const fpsAlone = alone.reduce((a, b) => a + b, 0) / alone.length;
-  const fpsProbed = probed.reduce((a, b) => a + b, 0) / probed.length;
-  await stopCheckers();
   peer.send({ type: 'quit', sessionId: session.sessionId });
   peer.terminate();
 
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const meanCpu = (windows: CpuBreakdown[]) => {
+    const names = [...new Set(windows.flatMap((w) => Object.keys(w.cores)))];
+    return {
+      machineCores: round(mean(windows.map((w) => w.machineCores)), 2),
+      ...Object.fromEntries(names.map((n) => [`${n}Cores`, round(mean(windows.map((w) => w.cores[n] ?? 0)), 2)])),
+      otherCores: round(mean(windows.map((w) => w.otherCores)), 2),
+      processes: windows.at(-1)?.processes,
+      busiestThreads: windows.at(-1)?.busiestThreads,
+    };
+  };
+  const fpsAlone = mean(alone.map((m) => m.fps));
+  const fpsProbed = mean(probed.map((m) => m.fps));
+  const impact = (100 * (fpsProbed - fpsAlone)) / fpsAlone;
+  const meanRound = mean(roundSeconds);
   console.log(
     JSON.stringify({
       bench: 'checker',
       reportsVerifiedPerSec: round(reportsVerifiedPerSec, 0),
-      probeCpuPct: round(probeCpu - idleCpu, 1),
-      liveFpsImpactPct: round((100 * (fpsProbed - fpsAlone)) / fpsAlone, 1),
-      probeRoundSeconds: round(roundSeconds.reduce((a, b) => a + b, 0) / Math.max(1, roundSeconds.length), 1),
-      // Signaling checks a container that serves players at most every busyDeferralMs (10 min): a player loses
-      // this share of its frames to checks over that time.
-      liveFpsImpactAveragedPct: round(
-        ((100 * (fpsProbed - fpsAlone)) / fpsAlone) *
-          (roundSeconds.reduce((a, b) => a + b, 0) /
-            Math.max(1, roundSeconds.length) /
-            (DEFAULT_CHECK_SETTINGS.busyDeferralMs / 1000)),
-        2,
-      ),
-      hostIdleCpuPct: round(idleCpu, 1),
-      hostCpuWithProbePct: round(probeCpu, 1),
+      placement,
+      placementMeans: PLACEMENTS[placement],
+      probeCpuPct: round(100 * ((oneProbe.cores.renderHost ?? 0) - (idle.cores.renderHost ?? 0)), 1),
+      liveFpsImpactPct: round(impact, 1),
+      probeRoundSeconds: round(meanRound, 1),
+      liveFpsImpactAveragedPct: round(impact * (meanRound / (DEFAULT_CHECK_SETTINGS.busyDeferralMs / 1000)), 2),
       liveFpsAlone: round(fpsAlone, 1),
-      liveFpsWithThreeProbes: round(fpsProbed, 1),
+      liveFpsWithProbes: round(fpsProbed, 1),
+      liveFpsImpactWholeRoundPct: round(
+        (100 * (mean([...roundSecondsNearProbeStart, ...roundSecondsSteady]) - fpsAlone)) / fpsAlone,
+        1,
+      ),
+      liveFpsImpactNearProbeStartPct: round((100 * (mean(roundSecondsNearProbeStart) - fpsAlone)) / fpsAlone, 1),
+      liveFpsImpactProbeSteadyPct: round((100 * (mean(roundSecondsSteady) - fpsAlone)) / fpsAlone, 1),
+      liveIncompleteFramesPerSecAlone: round(mean(alone.map((m) => m.incompleteFps)), 1),
+      liveIncompleteFramesPerSecWithProbes: round(mean(probed.map((m) => m.incompleteFps)), 1),
+      hostClaimedFpsAlone: round(mean(alone.map((m) => m.hostClaimedFps)), 1),
+      hostClaimedFpsWithProbes: round(mean(probed.map((m) => m.hostClaimedFps)), 1),
+      cpu: {
+        hostIdle: meanCpu([idle]),
+        oneProbe: meanCpu([oneProbe]),
+        liveAlone: meanCpu(alone.map((m) => m.cpu)),
+        liveWithProbes: meanCpu(probed.map((m) => m.cpu)),
+      },
       // A shared box: how busy it was says how far to trust the CPU and fps figures.
       loadAverage1m: round(loadavg()[0] ?? 0, 2),
       machine: machineInfo(),
@@ -222,6 +364,7 @@ try {
   await player?.close();
   await host?.stop();
   await server.close();
+  cpuGroups?.close();
   rmSync(dataDir, { recursive: true, force: true });
 }
 // Done, the JSON printed and everything stopped: exit even if a library keeps a handle open (a closed werift peer's
