@@ -115,6 +115,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   #playoutDelayId: number | undefined;
   #connected = false;
   #closed = false;
+  #watchedDtls: RTCRtpSender['dtlsTransport'] | undefined;
   #disconnectTimer: NodeJS.Timeout | undefined;
   readonly #silenceTimeoutMs: number;
   #lastRtcpAtMs = 0;
@@ -154,6 +155,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
       'input-state': this.#pc.createDataChannel('input-state', { ordered: false, maxRetransmits: 0 }),
     };
     this.#wire();
+    this.#watchDtls();
   }
 
   /** Creates the connection and its offer (ICE gathering included: the offer carries the host candidates). */
@@ -224,6 +226,8 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
       });
     }
     this.#videoCodec = name;
+    // BUNDLE may have moved the m-lines onto another transport.
+    this.#watchDtls();
     this.#videoPacketizer = name === 'H264' ? new H264Packetizer({ inputFormat: 'annexb' }) : new Vp8Packetizer();
     this.#playoutDelayId = this.#video.headerExtensions.find((ext) => ext.uri === PLAYOUT_DELAY_URI)?.id;
     this.#log.debug(
@@ -317,14 +321,19 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     sender.sendRtp(packet).catch((error: unknown) => this.#log.debug({ err: error }, 'RTP send failed'));
   }
 
-  /** Sends on a data channel: a pong on the channel its ping came from, frame marks on `input`. */
-  reply(channel: InputChannelName, bytes: Uint8Array): void {
+  /**
+   * Sends on a data channel: a pong on the channel its ping came from, frame marks on `input`. False when the
+   * channel is not open (yet: media may flow before SCTP is up) or the send failed.
+   */
+  reply(channel: InputChannelName, bytes: Uint8Array): boolean {
     const dc = this.#channels[channel];
-    if (dc.readyState !== 'open') return;
+    if (dc.readyState !== 'open') return false;
     try {
       dc.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+      return true;
     } catch (error) {
       this.#log.debug({ err: error, channel }, 'data channel send failed');
+      return false;
     }
   }
 
@@ -368,14 +377,7 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
       if (state === 'connected') {
         if (this.#disconnectTimer) clearTimeout(this.#disconnectTimer);
         this.#disconnectTimer = undefined;
-        if (!this.#connected) {
-          this.#connected = true;
-          this.#lastRtcpAtMs = performance.now();
-          this.#silenceTimer = setInterval(() => {
-            if (performance.now() - this.#lastRtcpAtMs > this.#silenceTimeoutMs) this.#end('silent');
-          }, 500);
-          this.safeEmit('connected');
-        }
+        this.#onMediaUp();
       } else if (state === 'disconnected') {
         this.#disconnectTimer ??= setTimeout(() => this.#end('disconnected'), this.#disconnectGraceMs);
       } else if (state === 'failed' || state === 'closed') {
@@ -416,6 +418,33 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
       const report = this.#delivery.onFeedback(packet.feedback, performance.now());
       if (report) this.safeEmit('delivery', report);
     });
+  }
+
+  /**
+   * werift's connection state says `connected` only once SCTP (the data channels) is up too, one more round
+   * trip of cold code after DTLS (70–230 ms measured at start-up). Media needs DTLS alone: its handshake done
+   * and the player's certificate checked against the fingerprint in the answer, werift sets the transport
+   * `connected` and SRTP is keyed. So the session counts as up from there; input that arrives before the
+   * channels open goes through signaling (`relayInput`).
+   */
+  #watchDtls(): void {
+    const transport = this.#video.sender.dtlsTransport;
+    if (this.#watchedDtls === transport) return;
+    this.#watchedDtls = transport;
+    const { unSubscribe } = transport.onStateChange.subscribe((state) => {
+      if (state === 'connected' && transport === this.#video.sender.dtlsTransport) this.#onMediaUp();
+    });
+    this.#unsubscribe.push(unSubscribe);
+  }
+
+  #onMediaUp(): void {
+    if (this.#connected || this.#closed) return;
+    this.#connected = true;
+    this.#lastRtcpAtMs = performance.now();
+    this.#silenceTimer = setInterval(() => {
+      if (performance.now() - this.#lastRtcpAtMs > this.#silenceTimeoutMs) this.#end('silent');
+    }, 500);
+    this.safeEmit('connected');
   }
 
   #end(reason: PeerClosedReason): void {

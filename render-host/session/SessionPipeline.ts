@@ -231,6 +231,37 @@ export class SessionPipeline {
     // werift gathers every candidate (host, STUN, TURN) before the offer: tell the player there are no more.
     this.#p.events.ice(null);
     this.#armConnectTimeout();
+    // While the player answers (a signaling round trip and the browser's own work), open the encoder for the
+    // codec it prefers — the one its answer normally selects; `acceptAnswer` reopens if it chose another.
+    const preferred = codecs[0];
+    if (!this.#encoder && preferred) setImmediate(() => this.#openEncoderEarly(leg, preferred));
+  }
+
+  #openEncoderEarly(leg: Leg, codec: CodecName): void {
+    if (this.#encoder || this.#closed || leg !== this.#leg || leg.setup.answerMs !== undefined) return;
+    try {
+      this.#encoder = this.#openEncoder(codec);
+    } catch (error) {
+      // acceptAnswer tries again and reports it.
+      this.#log.debug({ err: error, codec }, 'early encoder open failed');
+    }
+  }
+
+  #openEncoder(codec: CodecName): VideoEncoder {
+    const { encoder, failures } = openVideoEncoder({
+      codec,
+      width: this.#source.width,
+      height: this.#source.height,
+      fps: this.#source.fps,
+      bitrateBps: this.#bitrate.targetBps,
+      prefer: this.#p.encoder.prefer,
+    });
+    if (failures.length > 0) {
+      const level = this.#p.encoder.prefer === 'nvenc' ? 'warn' : 'debug';
+      this.#log[level]({ failures: failures.map((f) => `${f.name}: ${f.error.message}`) }, 'encoder fallback');
+    }
+    this.#log.info({ codec, encoder: encoder.name }, 'encoder open');
+    return encoder;
   }
 
   async acceptAnswer(sdp: string): Promise<void> {
@@ -248,20 +279,7 @@ export class SessionPipeline {
       this.#encoder = undefined;
       await previous?.close();
       this.#assertOpen();
-      const { encoder, failures } = openVideoEncoder({
-        codec,
-        width: this.#source.width,
-        height: this.#source.height,
-        fps: this.#source.fps,
-        bitrateBps: this.#bitrate.targetBps,
-        prefer: this.#p.encoder.prefer,
-      });
-      if (failures.length > 0) {
-        const level = this.#p.encoder.prefer === 'nvenc' ? 'warn' : 'debug';
-        this.#log[level]({ failures: failures.map((f) => `${f.name}: ${f.error.message}`) }, 'encoder fallback');
-      }
-      this.#encoder = encoder;
-      this.#log.info({ codec, encoder: encoder.name, playoutDelay: leg.peer.playoutDelayNegotiated }, 'encoder open');
+      this.#encoder = this.#openEncoder(codec);
     }
     leg.setup.encoderOpenMs ??= performance.now();
     this.#keyframePending = true;
@@ -545,9 +563,11 @@ export class SessionPipeline {
     const first = leg.markedInputSeq === undefined;
     const periodic = leg.framesSinceMark >= FRAME_MARK_EVERY_FRAMES;
     if (!first && !periodic && leg.markedInputSeq === inputSeq) return;
+    // Media flows from DTLS on; the channels open a round trip later: until a mark got through, the next
+    // frame tries again (it is still the first).
+    if (!leg.peer.reply('input', new FrameMarkInput(inputSeq, rtpTimestamp, frameNumber).serialize())) return;
     leg.markedInputSeq = inputSeq;
     leg.framesSinceMark = 0;
-    leg.peer.reply('input', new FrameMarkInput(inputSeq, rtpTimestamp, frameNumber).serialize());
     const encoder = this.#encoder;
     if ((first || periodic) && encoder) {
       // What actually encodes this stream (NVENC, or the fallback it fell back to), for the stats overlay.

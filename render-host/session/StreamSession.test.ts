@@ -247,24 +247,27 @@ describe('StreamSession: VP8, reconnects and endings', () => {
     await assert.rejects(c.session.acceptAnswer('v=0'), { code: 'ATH_ERR_SESSION_CLOSED' });
   });
 
-  test('a session can start on a pre-booted worker from a pool, which refills', async () => {
-    const pool = new SessionWorkerPool({ size: 1, log });
+  test('a pooled worker warms up (a whole session to itself), then streams a real one; the pool refills', async () => {
+    const lines: Array<{ msg?: string; completed?: boolean; stepsMs?: Record<string, number> }> = [];
+    const poolLog = pino(
+      { level: 'info' },
+      { write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[0]) },
+    );
+    const pool = new SessionWorkerPool({ size: 1, log: poolLog });
     try {
       assert.equal(pool.idle, 1);
-      const session = await StreamSession.start({
-        sessionId: sessionId(),
-        game: 'neon-drift',
-        codecs: ['H264'],
-        encoder,
-        pool,
-        log,
-      });
+      await pool.warm();
+      const warmed = lines.find((line) => line.msg === 'session worker warmed');
+      assert.equal(warmed?.completed, true, JSON.stringify(lines));
+      assert.deepEqual(Object.keys(warmed?.stepsMs ?? {}), ['render', 'encode', 'connect', 'media']);
+      const c = await connect({ pool, codecs: ['H264'], receiverCodecs: ['H264'] });
       try {
-        assert.equal(pool.idle, 1, 'a replacement is booting');
-        const offer = await new Promise<string>((resolve) => session.once('offer', resolve));
-        assert.match(offer, /m=video/);
+        assert.equal(pool.idle, 1, 'a replacement is booting (none was left idle)');
+        await c.receiver.waitFor('frames', () => c.receiver.video.framesComplete >= 3);
+        assert.equal(c.receiver.video.codec, 'H264');
       } finally {
-        await session.close();
+        await c.receiver.close();
+        await c.session.close();
       }
     } finally {
       await pool.close();

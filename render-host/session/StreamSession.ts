@@ -362,6 +362,10 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
       case 'log':
         relogWorkerLine(this.#log, event.line, 'session worker');
         return;
+      case 'warm':
+        // A pooled worker's warm-up, cut short by this session (the pool heard of finished ones).
+        this.#log.debug({ completed: event.completed, stepsMs: event.stepsMs }, 'worker warm-up ended');
+        return;
     }
   }
 

@@ -5,7 +5,7 @@
  * once. From `init` on it owns the game, both encoders and the WebRTC peer; it talks to the main thread only
  * through validated messages (workerMessages.ts), and logs through it (pino lines posted as `log` events).
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { type Logger, pino } from 'pino';
 import { parseCaptureSourceSpec } from '../apps/CaptureSourceSpec.js';
 import { createGameRuntime } from '../games/index.js';
@@ -13,6 +13,7 @@ import { GameMediaSource } from './GameMediaSource.js';
 import type { MediaSource } from './MediaSource.js';
 import { markNativeInUse, markNativeReleased } from './nativeWork.js';
 import { SessionPipeline } from './SessionPipeline.js';
+import { warmSessionWorker } from './warmSessionWorker.js';
 import { parseWorkerCommand, type SessionWorkerInit, type WorkerCommand, type WorkerEvent } from './workerMessages.js';
 
 const port = parentPort;
@@ -137,12 +138,29 @@ let starting: Promise<Session | undefined> | undefined;
 let session: Session | undefined;
 let startAbort: AbortController | undefined;
 
-function begin(init: SessionWorkerInit): Promise<Session | undefined> {
+/**
+ * The warm-up (warmSessionWorker.ts) starts as soon as the modules are loaded; a session that arrives meanwhile
+ * stops it at its next step and waits for it to close what it opened (a few ms).
+ */
+const warmAbort = new AbortController();
+const warming = (workerData as { warmUp?: boolean } | null)?.warmUp
+  ? warmSessionWorker({
+      signal: warmAbort.signal,
+      log: pino(
+        { level: 'info', base: undefined, timestamp: false },
+        { write: (line: string) => post({ type: 'log', line }) },
+      ),
+    }).then((result) => post({ type: 'warm', completed: result.completed, stepsMs: result.stepsMs }))
+  : Promise.resolve();
+
+async function begin(init: SessionWorkerInit): Promise<Session | undefined> {
   const log = createLog(init);
+  const initAtMs = performance.now();
+  startAbort = new AbortController();
+  warmAbort.abort();
+  await warming;
   // From here until the pipeline closed, terminating this worker could abort the process (nativeWork.ts).
   markNativeInUse();
-  startAbort = new AbortController();
-  const initAtMs = performance.now();
   return startSession(init, log, startAbort.signal).then(
     (started) => {
       session = started;

@@ -15,6 +15,9 @@ import { createNativeWorkState, stopWorker } from './nativeWork.js';
  */
 const WORKER_INITIAL_OLD_SPACE_MB = 128;
 let workerHeapConfigured = false;
+/** What a session worker is started with. */
+export type SessionWorkerData = { nativeWork: SharedArrayBuffer; warmUp: boolean };
+
 /** Each worker's node-av state (nativeWork.ts): stop it with `stopSessionWorker`. */
 const states = new WeakMap<Worker, SharedArrayBuffer>();
 
@@ -33,20 +36,27 @@ function configureWorkerHeaps(): void {
  * ERR_UNKNOWN_FILE_EXTENSION. From TypeScript sources, a two-line eval entry registers tsx's ESM hooks in the
  * worker and then imports the real entry; a compiled build (.js) loads its entry directly.
  */
-export function spawnSessionWorker(name = 'session', entryModule: 'sessionWorker' = 'sessionWorker'): Worker {
+export type SpawnSessionWorkerOptions = {
+  /**
+   * Warm the worker up while it waits for its session (warmSessionWorker.ts): for pooled workers, which wait.
+   * A worker started for a session that is already there goes straight to it.
+   */
+  warmUp?: boolean;
+};
+
+export function spawnSessionWorker(name = 'session', { warmUp = false }: SpawnSessionWorkerOptions = {}): Worker {
+  const entryModule = 'sessionWorker';
   configureWorkerHeaps();
   const nativeWork = createNativeWorkState();
+  const workerData: SessionWorkerData = { nativeWork, warmUp };
   const ownUrl = import.meta.url;
   if (ownUrl.endsWith('.ts')) {
     const entry = new URL(`./${entryModule}.ts`, ownUrl).href;
     const tsx = import.meta.resolve('tsx/esm/api');
     const bootstrap = `import(${JSON.stringify(tsx)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
-    return withState(new Worker(bootstrap, { eval: true, name, workerData: { nativeWork } }), nativeWork);
+    return withState(new Worker(bootstrap, { eval: true, name, workerData }), nativeWork);
   }
-  return withState(
-    new Worker(new URL(`./${entryModule}.js`, ownUrl), { name, workerData: { nativeWork } }),
-    nativeWork,
-  );
+  return withState(new Worker(new URL(`./${entryModule}.js`, ownUrl), { name, workerData }), nativeWork);
 }
 
 function withState(worker: Worker, nativeWork: SharedArrayBuffer): Worker {

@@ -214,6 +214,15 @@ export const WorkerEventSchema = Type.Union([
   Type.Object({ type: Type.Literal('ended'), reason: EndReason, message: Type.String({ maxLength: 512 }) }, strict),
   /** One pino line from the worker, re-logged by the main thread's logger. */
   Type.Object({ type: Type.Literal('log'), line: Type.String({ maxLength: 65536 }) }, strict),
+  /** A pooled worker's warm-up is over (warmSessionWorker.ts): ms per step, and whether it ran to the end. */
+  Type.Object(
+    {
+      type: Type.Literal('warm'),
+      completed: Type.Boolean(),
+      stepsMs: Type.Record(Type.String({ maxLength: 16 }), Type.Integer({ minimum: 0 })),
+    },
+    strict,
+  ),
 ]);
 export type WorkerEvent = Static<typeof WorkerEventSchema>;
 

@@ -3,7 +3,7 @@
  * signaling in between. A pooled StreamSession (Neon Drift, H.264) offers to Debian's Chromium (Playwright),
  * which answers and trickles ICE the way the player SDK does; repeated `--runs` times on fresh sessions.
  *
- *   node --import tsx render-host/session/testing/setupTimeline.ts [--runs 5] [--mdns]
+ *   node --import tsx render-host/session/testing/setupTimeline.ts [--runs 5] [--mdns] [--cold]
  *
  * Per run, ms after `StreamSession.start` was called: the worker ready, the offer in the page, the answer
  * sent, ICE + DTLS up in the page, the host's own stages (its "first frame sent" log line) and the first frame
@@ -18,7 +18,11 @@ import type { IceCandidateInit } from '../../../signaling/protocol/index.js';
 import { SessionWorkerPool, StreamSession } from '../index.js';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, mdns: { type: 'boolean', default: false } },
+  options: {
+    runs: { type: 'string', default: '5' },
+    mdns: { type: 'boolean', default: false },
+    cold: { type: 'boolean', default: false },
+  },
 });
 const runs = Number(values.runs);
 
@@ -53,7 +57,8 @@ const hostLines: Array<Record<string, unknown>> = [];
 const captureLog = pino({ level: 'info' }, { write: (line: string) => hostLines.push(JSON.parse(line)) });
 void log;
 
-const pool = new SessionWorkerPool({ size: 1, log: captureLog });
+// Two slots, as `npm start`'s host: a run takes one worker while the other waits; the taken one is replaced later.
+const pool = new SessionWorkerPool({ size: 2, log: captureLog, warmUp: !values.cold });
 const browser = await chromium.launch({
   executablePath: resolveChromiumPath(),
   args: [
@@ -64,9 +69,11 @@ const browser = await chromium.launch({
 });
 const results: Array<Record<string, number>> = [];
 try {
-  // Let the pool's first worker boot before the first run (npm start's host has had seconds).
-  await new Promise((resolve) => setTimeout(resolve, 3000));
   for (let run = 0; run < runs; run++) {
+    // Each run takes a worker that booted and warmed up (npm start's host has had seconds); with `--cold` the
+    // pool does not warm its workers up (as before warmSessionWorker.ts): the run takes one once it is online.
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    await pool.warm();
     const page = await browser.newPage();
     await page.route('http://127.0.0.1:9/**', (route) => route.fulfill({ contentType: 'text/html', body: PAGE }));
     await page.goto('http://127.0.0.1:9/');

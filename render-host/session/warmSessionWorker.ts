@@ -1,0 +1,133 @@
+/**
+ * A pooled session worker's warm-up, run while it waits for a session: everything a newcomer's first second
+ * runs through, run once here on a throwaway session so that the real one runs it warm.
+ *
+ * A session worker is a fresh V8 isolate: the first time it renders, encodes, gathers ICE, answers checks,
+ * does a DTLS handshake (P-256 / X25519 in JavaScript: the first P-256 key alone took 140 ms here), starts SCTP
+ * and SRTP, all of that code runs cold, and werift builds its DTLS certificate (one per thread, then reused).
+ * `render-host/session/testing/setupTimeline.ts` (Chromium answering, load 10–12 on this 2-core machine), cold
+ * workers against warmed ones, medians of 3 runs: start → offer 470–580 vs 130–250 ms, start → first frame in
+ * the page 1.3–1.5 s vs 0.7–0.8 s.
+ *
+ * So the worker streams two frames of a built-in game to itself — a SessionPeer offering to a receive-only
+ * werift peer over the host's own interface, the real DTLS handshake and SRTP included — and closes it all.
+ * Best effort: a warm-up that fails or takes too long is logged and forgotten; the session then starts cold,
+ * as before. Nothing of it is shared with a session but werift's per-thread certificate, which is what every
+ * session of the thread used anyway.
+ */
+import type { Logger } from 'pino';
+import { RTCPeerConnection } from 'werift';
+import { BUILTIN_GAMES, createGameRuntime } from '../games/index.js';
+import { AudioEncoder, OPUS_CHANNELS, OPUS_FRAME_SAMPLES } from './AudioEncoder.js';
+import { GameMediaSource } from './GameMediaSource.js';
+import { markNativeInUse, markNativeReleased } from './nativeWork.js';
+import { SessionPeer } from './SessionPeer.js';
+import { openVideoEncoder } from './VideoEncoder.js';
+import { basePeerConfig } from './webrtcConfig.js';
+
+export type WarmSessionWorkerParameters = {
+  /** Set once the worker got its session: the warm-up stops at the next step. */
+  signal: AbortSignal;
+  log: Logger;
+  /** Gives up after this long (the session would wait for it). Default 5 s. */
+  timeoutMs?: number;
+};
+
+export type WarmSessionWorkerReturnType = {
+  /** ms per step that ran (`render`, `encode`, `connect`, `media`). */
+  stepsMs: Record<string, number>;
+  completed: boolean;
+};
+
+const DEFAULT_TIMEOUT_MS = 5_000;
+const FRAMES = 2;
+
+/** Runs the warm-up; never rejects. The worker's native state is released again when it resolves. */
+export async function warmSessionWorker({
+  signal,
+  log,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+}: WarmSessionWorkerParameters): Promise<WarmSessionWorkerReturnType> {
+  const stepsMs: Record<string, number> = {};
+  let stepStart = performance.now();
+  const check = () => {
+    if (signal.aborted) throw new Error('the worker got its session');
+  };
+  const step = (name: string) => {
+    const now = performance.now();
+    stepsMs[name] = Math.round(now - stepStart);
+    stepStart = now;
+    check();
+  };
+  const game = BUILTIN_GAMES[0];
+  if (!game) return { stepsMs, completed: false };
+  let peer: SessionPeer | undefined;
+  let receiver: RTCPeerConnection | undefined;
+  const encoders: Array<{ close(): Promise<void> }> = [];
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('warm-up timed out')), timeoutMs);
+  });
+  timedOut.catch(() => undefined);
+  /** Only the waits on the network can hang; everything else runs to its end, so `finally` sees all it opened. */
+  const within = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, timedOut]);
+  // From the first encoder open until they are all closed, this worker holds FFmpeg objects (nativeWork.ts).
+  markNativeInUse();
+  try {
+    const source = new GameMediaSource(createGameRuntime({ game: game.id, seed: 1 }));
+    const frames = Array.from({ length: FRAMES }, () => {
+      source.tick();
+      const { pixels, layout } = source.captureVideo();
+      return { pixels: new Uint8Array(pixels), layout };
+    });
+    step('render');
+    const { width, height, fps } = source;
+    // libx264 whatever the host prefers: NVENC (where there is one) has little code to warm.
+    const { encoder } = openVideoEncoder({ codec: 'H264', width, height, fps, bitrateBps: 4_000_000, prefer: 'x264' });
+    encoders.push(encoder);
+    const encoded: Buffer[] = [];
+    for (const [index, frame] of frames.entries()) {
+      const out = await encoder.encode({ ...frame, pts90k: index * (90_000 / fps), keyframe: index === 0 });
+      if (out) encoded.push(out.data);
+      check();
+    }
+    let opus: Buffer[] = [];
+    if (source.hasAudio) {
+      const audio = AudioEncoder.open({ bitrateBps: 96_000 });
+      encoders.push(audio);
+      const pcm = new Int16Array(OPUS_FRAME_SAMPLES * OPUS_CHANNELS);
+      source.readAudio(pcm, 0);
+      opus = await audio.encode(pcm, 0);
+    }
+    step('encode');
+    const quiet = log.child({ warmUp: true }, { level: 'silent' });
+    peer = await SessionPeer.create({ codecs: ['H264'], format: { width, height, fps }, avSync: true, log: quiet });
+    const sender = peer;
+    const answerer = new RTCPeerConnection(basePeerConfig(['H264']));
+    receiver = answerer;
+    const gotVideo = new Promise<void>((resolve) => {
+      answerer.onTrack.subscribe((track) => {
+        if (track.kind === 'video') track.onReceiveRtp.once(() => resolve());
+      });
+    });
+    const connected = new Promise<void>((resolve) => sender.once('connected', () => resolve()));
+    await answerer.setRemoteDescription({ type: 'offer', sdp: sender.takeOffer() });
+    await answerer.setLocalDescription(await answerer.createAnswer());
+    await sender.acceptAnswer(answerer.localDescription?.sdp ?? '');
+    await within(connected);
+    step('connect');
+    for (const [index, data] of encoded.entries()) sender.sendVideo(data, index * (90_000 / fps));
+    for (const packet of opus) sender.sendAudio(packet, 0);
+    await within(gotVideo);
+    step('media');
+    return { stepsMs, completed: true };
+  } catch (error) {
+    log.debug({ err: error, stepsMs }, 'session worker warm-up stopped');
+    return { stepsMs, completed: false };
+  } finally {
+    clearTimeout(timer);
+    await Promise.allSettled([peer?.close(), receiver?.close()]);
+    await Promise.allSettled(encoders.map((encoder) => encoder.close()));
+    markNativeReleased();
+  }
+}
