@@ -92,8 +92,9 @@ before(async () => {
       minResponders: 1,
       intervalMs: 300,
       deadlineMs: 60_000,
-      // Its hosts serve a player: check them every round anyway.
+      // Its hosts serve a player: check them every round anyway, from the player's first second on.
       busyDeferralMs: 0,
+      startupQuietMs: 0,
     },
     metrics,
     payments,

@@ -220,6 +220,37 @@ describe('checkers', () => {
     await assert.rejects(checker.peer.next('check-assignment', 1_500), 'no second round while the player plays');
   });
 
+  test('a probe does not start beside a player in its first startupQuietMs (a newcomer’s first seconds are its own)', async () => {
+    const secret = randomBytes(32);
+    const quietMs = 2_500;
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 100, deadlineMs: 20_000, startupQuietMs: quietMs },
+    });
+    const host = await connectTestHost(server, { hostId: 'newcomer-host', slots: 2 });
+    const player = await connectTestPlayer(server, secret);
+    cleanups.push(async () => {
+      for (const peer of [host, player]) peer.terminate();
+      await server.close();
+    });
+    player.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    const session = await host.next('start-session');
+    const leasedAt = Date.now();
+    // The first round comes as the checker registers, right after the player got its slot.
+    const checker = await connectTestChecker(server);
+    cleanups.push(() => checker.peer.terminate());
+    const assignment = await checker.peer.next('check-assignment');
+    const probe = await host.next('start-session', 10_000);
+    assert.equal(probe.sessionId, assignment.probeSessionId);
+    assert.notEqual(probe.slot, session.slot);
+    // A lower bound only (a slow machine makes it later, never earlier): without the quiet window the probe
+    // started as soon as the checker registered.
+    const waitedMs = Date.now() - leasedAt;
+    assert.ok(waitedMs >= quietMs - 200, `the probe started ${waitedMs} ms after the player's session`);
+  });
+
   test('a disputed session is sampled at once, busy or not, on its game; the majority’s fps reaches the meter as observations of it', async () => {
     const secret = randomBytes(32);
     const server = await startTestSignaling({
@@ -315,6 +346,8 @@ describe('checkers', () => {
         intervalMs: 600_000,
         deadlineMs: 10_000,
         busyDeferralMs: 600_000,
+        // The round under way starts beside the player's brand-new session here (a quiet start-up is tested above).
+        startupQuietMs: 0,
       },
     });
     const host = await connectTestHost(server, { hostId: 'mid-round-host', slots: 2 });

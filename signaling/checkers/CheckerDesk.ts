@@ -55,6 +55,11 @@ export type CheckSettings = {
   probeTimeoutMs: number;
   /** A container serving players is probed at most this often (a probe beside a player costs it frames). */
   busyDeferralMs: number;
+  /**
+   * A probe does not start while one of the container's players is in the first this-many ms of its session
+   * (ProbeLine: a newcomer's first seconds are not shared with a check); sampling a dispute does not wait.
+   */
+  startupQuietMs: number;
   /** Known games' manifests (width, height, fps): what a container is held to, whatever it declares. */
   gameSpecs: GameSpecs;
   /** Weight of the newest verdict in the quality score's moving average. */
@@ -86,6 +91,7 @@ export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
   deadlineMs: 45_000,
   probeTimeoutMs: 20_000,
   busyDeferralMs: 600_000,
+  startupQuietMs: 8_000,
   gameSpecs: {},
   qualityAlpha: 0.3,
   rttCeilingMs: 200,
@@ -194,6 +200,8 @@ export type CheckerDeskParameters = {
   onVerdict: (verdict: RoundVerdict) => void;
   /** STUN/TURN servers for a probe session (TURN credentials issued for it); none when absent. */
   iceServersFor?: (sessionId: string) => IceServerRecord[];
+  /** How long ago a player's session got its slot (the hub's session record); probes wait out its start-up. */
+  playerSessionAgeMs?: (sessionId: string) => number | undefined;
   /** What a decided round's majority measured, for each live session it sampled. */
   onObservation?: (observation: SessionObservation) => void;
 };
@@ -234,6 +242,8 @@ export class CheckerDesk {
       send: params.send,
       ...(params.iceServersFor ? { iceServersFor: params.iceServersFor } : {}),
       probeTimeoutMs: params.settings.probeTimeoutMs,
+      startupQuietMs: params.settings.startupQuietMs,
+      ...(params.playerSessionAgeMs ? { playerSessionAgeMs: params.playerSessionAgeMs } : {}),
       log: this.#log,
     });
   }
@@ -550,6 +560,7 @@ export class CheckerDesk {
       startedAtMs: undefined,
       timer: undefined,
       hostClaim: undefined,
+      sampling: round.samples.size > 0,
       checker,
       round: round.round,
       done: false,

@@ -57,6 +57,8 @@ export type LineProbe = {
   timer: NodeJS.Timeout | undefined;
   /** The last delivery the host claimed for it (`host-report`): the host's word, kept beside the checker's. */
   hostClaim: { fpsMilli: number; framesSent: number } | undefined;
+  /** It samples a disputed session: it starts at once, even beside a player who just started. */
+  sampling: boolean;
 };
 
 export type ProbeLineParameters = {
@@ -67,6 +69,14 @@ export type ProbeLineParameters = {
   probeTimeoutMs: number;
   /** Between two looks for a free slot when the container has none. */
   slotRetryMs?: number;
+  /**
+   * A probe (not a sampling one) does not start on a container while one of its players' sessions is younger
+   * than this: a probe is a second stream on the host, and a player's first seconds (worker, peer, first keyframe)
+   * are when it costs most. It waits, like a probe waiting for a free slot (its round's deadline bounds it).
+   */
+  startupQuietMs?: number;
+  /** How long ago a player's session got its slot (undefined: not a player's session, or not known here). */
+  playerSessionAgeMs?: (sessionId: string) => number | undefined;
   log: Logger;
 };
 
@@ -139,6 +149,31 @@ export class ProbeLine {
     }
   }
 
+  #retryLater(hostId: string, delayMs: number): void {
+    clearTimeout(this.#retry.get(hostId));
+    const timer = setTimeout(() => {
+      this.#retry.delete(hostId);
+      void this.#pump(hostId);
+    }, delayMs);
+    timer.unref();
+    this.#retry.set(hostId, timer);
+  }
+
+  /** How long until the youngest player session of the container is past its start-up (0: none is starting). */
+  #startupQuietLeftMs(host: HostRecord, line: readonly LineProbe[]): number {
+    const quietMs = this.#p.startupQuietMs ?? 0;
+    const ageOf = this.#p.playerSessionAgeMs;
+    if (quietMs <= 0 || !ageOf) return 0;
+    let left = 0;
+    for (const slot of host.slots) {
+      if (slot.state === 'free' || !slot.sessionId || line.some((probe) => probe.sessionId === slot.sessionId))
+        continue;
+      const ageMs = ageOf(slot.sessionId);
+      if (ageMs !== undefined) left = Math.max(left, quietMs - ageMs);
+    }
+    return left;
+  }
+
   async #pump(hostId: string): Promise<void> {
     if (this.#closed) return;
     const line = this.#lines.get(hostId);
@@ -147,6 +182,11 @@ export class ProbeLine {
     if (!next) return;
     const host = this.#p.hosts.get(hostId);
     if (host?.state !== 'up' || !host.peerId) return;
+    const quietForMs = next.sampling ? 0 : this.#startupQuietLeftMs(host, line);
+    if (quietForMs > 0) {
+      this.#retryLater(hostId, quietForMs);
+      return;
+    }
     const slot = host.slots.find((s) => s.state === 'free')?.slot;
     const leased = slot !== undefined && (await this.#p.hosts.tryLease(hostId, slot, next.sessionId));
     // The line may have moved while the lease was taken (a shared store answers asynchronously).
@@ -156,13 +196,7 @@ export class ProbeLine {
     }
     if (!leased || slot === undefined) {
       // Every slot serves a player: wait for one to come free (the round's deadline bounds the wait).
-      clearTimeout(this.#retry.get(hostId));
-      const timer = setTimeout(() => {
-        this.#retry.delete(hostId);
-        void this.#pump(hostId);
-      }, this.#p.slotRetryMs ?? 2_000);
-      timer.unref();
-      this.#retry.set(hostId, timer);
+      this.#retryLater(hostId, this.#p.slotRetryMs ?? 2_000);
       return;
     }
     next.state = 'running';

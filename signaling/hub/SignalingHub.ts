@@ -91,6 +91,11 @@ export class SignalingHub {
       metrics,
       onVerdict: (verdict) => events.emit('verdict', verdict),
       iceServersFor: (sessionId) => issueIceServers({ ice: settings.ice, sessionId, nowSec: Math.floor(now() / 1000) }),
+      // A newcomer's first seconds are not shared with a probe (this instance's sessions; the others' go unseen).
+      playerSessionAgeMs: (sessionId) => {
+        const leasedAtMs = state.sessions.get(sessionId)?.leasedAtMs;
+        return leasedAtMs === undefined ? undefined : now() - leasedAtMs;
+      },
       // What the checkers measured while sampling a disputed session goes to the meter like a report.
       onObservation: (observation) => this.reportCheckerObservation(observation),
     });
