@@ -41,6 +41,7 @@ export type WarmSessionWorkerReturnType = {
 
 const DEFAULT_TIMEOUT_MS = 5_000;
 const FRAMES = 2;
+const PEER_CLOSE_WAIT_MS = 1_000;
 
 /** Runs the warm-up; never rejects. The worker's native state is released again when it resolves. */
 export async function warmSessionWorker({
@@ -61,7 +62,7 @@ export async function warmSessionWorker({
   };
   const game = BUILTIN_GAMES[0];
   if (!game) return { stepsMs, completed: false };
-  let peer: SessionPeer | undefined;
+  let creating: Promise<SessionPeer> | undefined;
   let receiver: RTCPeerConnection | undefined;
   const encoders: Array<{ close(): Promise<void> }> = [];
   let timer: NodeJS.Timeout | undefined;
@@ -69,7 +70,7 @@ export async function warmSessionWorker({
     timer = setTimeout(() => reject(new Error('warm-up timed out')), timeoutMs);
   });
   timedOut.catch(() => undefined);
-  /** Only the waits on the network can hang; everything else runs to its end, so `finally` sees all it opened. */
+  /** Rendering and encoding run to their end (bounded, native); the waits on werift are raced with the timeout. */
   const within = <T>(promise: Promise<T>): Promise<T> => Promise.race([promise, timedOut]);
   // From the first encoder open until they are all closed, this worker holds FFmpeg objects (nativeWork.ts).
   markNativeInUse();
@@ -101,8 +102,9 @@ export async function warmSessionWorker({
     }
     step('encode');
     const quiet = log.child({ warmUp: true }, { level: 'silent' });
-    peer = await SessionPeer.create({ codecs: ['H264'], format: { width, height, fps }, avSync: true, log: quiet });
-    const sender = peer;
+    // Every wait on werift is bounded; what it opens is closed in `finally`, even when it opened it late.
+    creating = SessionPeer.create({ codecs: ['H264'], format: { width, height, fps }, avSync: true, log: quiet });
+    const sender = await within(creating);
     const answerer = new RTCPeerConnection(basePeerConfig(['H264']));
     receiver = answerer;
     const gotVideo = new Promise<void>((resolve) => {
@@ -111,9 +113,9 @@ export async function warmSessionWorker({
       });
     });
     const connected = new Promise<void>((resolve) => sender.once('connected', () => resolve()));
-    await answerer.setRemoteDescription({ type: 'offer', sdp: sender.takeOffer() });
-    await answerer.setLocalDescription(await answerer.createAnswer());
-    await sender.acceptAnswer(answerer.localDescription?.sdp ?? '');
+    await within(answerer.setRemoteDescription({ type: 'offer', sdp: sender.takeOffer() }));
+    await within(answerer.createAnswer().then((answer) => answerer.setLocalDescription(answer)));
+    await within(sender.acceptAnswer(answerer.localDescription?.sdp ?? ''));
     await within(connected);
     step('connect');
     for (const [index, data] of encoded.entries()) sender.sendVideo(data, index * (90_000 / fps));
@@ -126,7 +128,10 @@ export async function warmSessionWorker({
     return { stepsMs, completed: false };
   } finally {
     clearTimeout(timer);
-    await Promise.allSettled([peer?.close(), receiver?.close()]);
+    // A session waits for this: werift's close gets a bounded wait (its sockets close in the background).
+    const peersClosed = Promise.allSettled([creating?.then((peer) => peer.close()), receiver?.close()]);
+    await Promise.race([peersClosed, new Promise((resolve) => setTimeout(resolve, PEER_CLOSE_WAIT_MS))]);
+    // Encoders close once their in-flight work is done (never abandoned: nativeWork.ts).
     await Promise.allSettled(encoders.map((encoder) => encoder.close()));
     markNativeReleased();
   }
