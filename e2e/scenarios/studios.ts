@@ -216,6 +216,32 @@ describe('studios', () => {
     }
   });
 
+  test('a token opened on signaling’s own embed page outside its studio’s frame does not play (the origin binding holds)', async () => {
+    const { token } = await mint();
+    // Another site sends its visitors to the embed page in a window of their own (CSP forbids it to frame it):
+    // the page's origin is signaling's own, which the origin check of a play token lets through.
+    const context = await browser.newContext({ viewport: { width: 900, height: 600 } });
+    const page = await context.newPage();
+    try {
+      await page.goto(`${signaling()}/embed/${GAME}?token=${encodeURIComponent(token)}`);
+      const outcome = await Promise.race([
+        page
+          .locator('.embed-refused')
+          .waitFor({ timeout: E2E_TIMEOUT_MS })
+          .then(() => 'refused'),
+        (async () => {
+          await page.locator('ath-play button.play').click({ timeout: E2E_TIMEOUT_MS });
+          await page.waitForFunction(() => window.__athPlayer?.state === 'playing', null, { timeout: E2E_TIMEOUT_MS });
+          return 'played on the studio’s money';
+        })(),
+      ]);
+      assert.equal(outcome, 'refused');
+      assert.match((await page.locator('.embed-refused').textContent()) ?? '', new RegExp(studioOrigin));
+    } finally {
+      await context.close();
+    }
+  });
+
   test('an expired token gives ATH_ERR_TOKEN_EXPIRED', async () => {
     const minted = await mint({ ttlSec: 1 });
     const page = await openStudioPage('/', minted.token);

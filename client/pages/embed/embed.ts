@@ -2,6 +2,7 @@
  * The iframe embed (`/embed/:game?token=…`): one `<ath-play>` filling the frame, playing with the studio's play
  * token, and reporting its events to the parent page with `postMessage` — to the token's allowed origin only
  * (signaling writes it into the page and also forbids any other origin to frame it, CSP frame-ancestors).
+ * With a token it plays only when framed (so: by the token's origin); opened on its own it refuses.
  *
  * Messages: `{ source: 'ath-play', type, data }`, type ∈ ready | queued | playing | stats | ended | error.
  * The parent may send `{ source: 'ath-play', command: 'play' | 'quit' }` (from the allowed origin only).
@@ -21,12 +22,24 @@ function main(): void {
   const game = gameFromPath(location.pathname) ?? params.get('game');
   if (game) element.setAttribute('game', game);
   const token = params.get('token');
+  const parentWindow = window.parent !== window ? window.parent : undefined;
+  if (token && !parentWindow) {
+    // A play token is bound to its studio's page: here that means framed by it (CSP frame-ancestors lets only
+    // the token's origin frame this page). Opened in a window of its own — another site sending its visitors
+    // here — the page is signaling's own origin, which the server's origin check lets through: refused here.
+    const refused = document.createElement('p');
+    refused.className = 'embed-refused';
+    refused.textContent = allowedOrigin
+      ? `This game plays only inside ${allowedOrigin}.`
+      : 'This play token is unknown or no longer valid.';
+    document.body.append(refused);
+    return;
+  }
   if (token) element.setAttribute('token', token);
   for (const name of ['quality', 'muted', 'codec', 'stats'] as const) {
     const value = params.get(name);
     if (value !== null) element.setAttribute(name, value);
   }
-  const parentWindow = window.parent !== window ? window.parent : undefined;
   if (parentWindow && allowedOrigin) {
     for (const type of EMBED_EVENT_TYPES) {
       element.addEventListener(type, (event) => {
