@@ -179,6 +179,9 @@ export class CheckerNode {
       case 'check-assignment':
         this.#onAssignment(message);
         return;
+      case 'probe-started':
+        this.#onProbeStarted(message.sessionId);
+        return;
       case 'offer':
         await this.#onOffer(message);
         return;
@@ -235,11 +238,29 @@ export class CheckerNode {
     };
     this.#probes.set(assignment.probeSessionId, probe);
     this.#log.debug({ container: assignment.container, round: assignment.round }, 'assigned');
-    // A container that never offers its probe is not live: report that before the deadline, leaving time to
-    // measure a late offer. The checker cannot tell "the host ignored the session" from "the probe waited for a
-    // slot all along" (a full container); signaling can, and counts this report only in the first case. A probe is a player session: the host may start its game and a worker first (≈1 s, far more on a busy box).
+    // A probe that never gets a slot (other probes, or players, hold them all) measured nothing: report so before
+    // the deadline (signaling does not count it against the host). Once it has its slot (`probe-started`), the
+    // host owes its offer within the connect window (#onProbeStarted).
     const offerWaitMs = Math.max(1_000, assignment.deadlineMs - measureTimeMs(window));
     probe.offerTimer = setTimeout(() => void this.#finishProbe(probe, undefined), offerWaitMs);
+    probe.offerTimer.unref();
+  }
+
+  /**
+   * The probe holds a slot now: its host was sent the session. A host that does not offer it within the connect
+   * window (a probe is a player session: the host may start its game and a worker first, ≈1 s, far more on a
+   * busy box) is not live, and the report says so then — timed from the slot, not from the assignment.
+   */
+  #onProbeStarted(sessionId: string): void {
+    const probe = this.#probes.get(sessionId);
+    if (!probe || probe.receiver || probe.done) return;
+    const window = this.#p.window ?? DEFAULT_PROBE_WINDOW;
+    const left = probe.deadlineAtMs - performance.now() - measureTimeMs(window);
+    clearTimeout(probe.offerTimer);
+    probe.offerTimer = setTimeout(
+      () => void this.#finishProbe(probe, undefined),
+      Math.max(1_000, Math.min(window.connectTimeoutMs, left)),
+    );
     probe.offerTimer.unref();
   }
 

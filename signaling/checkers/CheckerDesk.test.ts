@@ -104,6 +104,8 @@ describe('checkers', () => {
       const i = byChecker.get(start.sessionId) ?? assert.fail('a probe of an assignment');
       const checker = team[i] ?? assert.fail('team');
       const assignment = assignments[i] ?? assert.fail('assignment');
+      // Its checker learns that the probe has its slot now (the host's offer is due from here).
+      assert.equal((await checker.peer.next('probe-started')).sessionId, start.sessionId);
       if (n === 0) {
         host.send({ type: 'offer', sessionId: start.sessionId, sdp: 'v=0 probe' });
         assert.equal((await checker.peer.next('offer')).sdp, 'v=0 probe');

@@ -244,6 +244,12 @@ export class CheckerDesk {
       probeTimeoutMs: params.settings.probeTimeoutMs,
       startupQuietMs: params.settings.startupQuietMs,
       ...(params.playerSessionAgeMs ? { playerSessionAgeMs: params.playerSessionAgeMs } : {}),
+      // The checker learns when its probe got a slot: it waits for the host's offer from then, not from the
+      // assignment (a probe behind others, or behind players, may wait long for one).
+      onStarted: (line) => {
+        const probe = this.#probes.get(line.sessionId);
+        if (probe) params.send(probe.checker.peerId, { type: 'probe-started', sessionId: probe.sessionId });
+      },
       log: this.#log,
     });
   }

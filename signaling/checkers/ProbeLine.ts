@@ -77,6 +77,8 @@ export type ProbeLineParameters = {
   startupQuietMs?: number;
   /** How long ago a player's session got its slot (undefined: not a player's session, or not known here). */
   playerSessionAgeMs?: (sessionId: string) => number | undefined;
+  /** A probe got its slot (its host was sent the `start-session`): its checker is told (`probe-started`). */
+  onStarted?: (probe: LineProbe) => void;
   log: Logger;
 };
 
@@ -218,5 +220,6 @@ export class ProbeLine {
       resume: false,
       ...(iceServers.length > 0 ? { iceServers } : {}),
     });
+    this.#p.onStarted?.(next);
   }
 }

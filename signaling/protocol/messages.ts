@@ -420,6 +420,12 @@ export const CheckAssignment = message('check-assignment', {
 
 export const ReportAccepted = message('report-accepted', { round: Uint64String, container: HostId });
 
+/**
+ * The probe got a slot of its container: its host was just sent the `start-session` (as a player's lease sends it).
+ * The host's `offer` is due from now; before, the probe was waiting behind other probes or for a free slot.
+ */
+export const ProbeStarted = message('probe-started', { sessionId: SessionId });
+
 // ---- signaling → render host ---------------------------------------------------------------------------
 
 export const Registered = message('registered', { hostId: HostId });
@@ -481,6 +487,7 @@ export const SERVER_MESSAGES = {
   'checker-registered': CheckerRegistered,
   'check-assignment': CheckAssignment,
   'report-accepted': ReportAccepted,
+  'probe-started': ProbeStarted,
 } as const satisfies Record<string, TObject>;
 
 export type PeerMessageType = keyof typeof PEER_MESSAGES;
