@@ -95,10 +95,13 @@ try {
       ices.push(candidate);
       void session.addIceCandidate(candidate).catch(() => undefined);
     });
+    let onAnswered: () => void = () => undefined;
     const answered = new Promise<void>((resolve) => {
-      void page.exposeFunction('hostAnswer', (sdp: string) => {
-        void session.acceptAnswer(sdp).then(resolve, resolve);
-      });
+      onAnswered = resolve;
+    });
+    // Exposed before the page starts (it calls hostAnswer as soon as it has answered).
+    await page.exposeFunction('hostAnswer', (sdp: string) => {
+      void session.acceptAnswer(sdp).then(onAnswered, onAnswered);
     });
     const offer = await offered;
     const offerAt = Date.now();
