@@ -58,7 +58,7 @@ const captureLog = pino({ level: 'info' }, { write: (line: string) => hostLines.
 void log;
 
 // Two slots, as `npm start`'s host: a run takes one worker while the other waits; the taken one is replaced later.
-const pool = new SessionWorkerPool({ size: 2, log: captureLog, warmUp: !values.cold });
+const pool = new SessionWorkerPool({ size: 2, refillDelayMs: 3_000, log: captureLog, warmUp: !values.cold });
 const browser = await chromium.launch({
   executablePath: resolveChromiumPath(),
   args: [
