@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
 /** An address as one form: IPv4-mapped IPv6 (`::ffff:1.2.3.4`) becomes IPv4, IPv6 is lower-cased. */
@@ -26,6 +27,18 @@ export function sameNetwork(a: string, b: string, bits: NetworkPrefixBits): bool
  * The key every per-address limit counts under: an IPv4 address as it is, an IPv6 address by its /64 (one
  * customer's network — a host picks any of its 2^64 addresses freely, so one key per address would mean no limit).
  */
+/**
+ * A player's address as the per-address limits that outlive its connection keep it: a keyed hash (the network's
+ * token secret, shared by its instances) of its `addressKey`, 32 hex digits. Session records carry this, never the
+ * address, so a shared store (Redis) holds no player's address.
+ */
+export function addressHash(secret: Uint8Array, address: string): string {
+  return createHmac('sha256', secret)
+    .update(`player-address:${addressKey(address)}`)
+    .digest('hex')
+    .slice(0, 32);
+}
+
 export function addressKey(address: string): string {
   const ip = normalizeIp(address);
   if (!isIPv6(ip)) return ip;

@@ -34,7 +34,7 @@ import {
   type SignedDeliveryReceipt,
 } from '../protocol/index.js';
 import type { HostRecord } from '../store/HostRegistry.js';
-import type { HostStore } from '../store/SignalingStore.js';
+import type { DrainMap, HostStore } from '../store/SignalingStore.js';
 import type { DrainStore, ProviderDrain } from '../trust/DrainStore.js';
 import type { StakeGate, StakePosition } from '../trust/StakeGate.js';
 import { admitStake, type StakeSettings } from '../trust/stakePolicy.js';
@@ -186,6 +186,8 @@ export type CheckerDeskParameters = {
   stakeSettings: StakeSettings;
   stakes: StakeGate;
   drains: DrainStore;
+  /** The drains in force as the instances of a network share them (`SignalingStore.drains`); default: this desk's. */
+  drainMap?: DrainMap;
   hosts: HostStore;
   send: (peerId: string, message: ServerMessage) => void;
   isConnected: (peerId: string) => boolean;
@@ -218,8 +220,12 @@ export class CheckerDesk {
   readonly #latest = new Map<string, RoundVerdict>();
   /** Checker registrations being checked (signature, stake), by peer: one at a time per connection. */
   readonly #registering = new Set<string>();
-  /** Drains in force, by provider address (lower case); the DrainStore holds them across restarts. */
-  readonly #drains = new Map<string, ProviderDrain>();
+  /**
+   * Drains in force, by provider address (lower case): the store's, shared by the instances of a network (a
+   * drained provider's host that connects to another instance stays drained); the DrainStore holds them across
+   * restarts.
+   */
+  readonly #drains: DrainMap;
   /** DrainStore writes, in order; `flush()` waits for them. */
   #writes: Promise<void> = Promise.resolve();
   readonly #line: ProbeLine;
@@ -236,6 +242,7 @@ export class CheckerDesk {
 
   constructor(params: CheckerDeskParameters) {
     this.#p = params;
+    this.#drains = params.drainMap ?? new Map<string, ProviderDrain>();
     this.#log = params.log.child({ mod: 'signaling/checkers' });
     this.#line = new ProbeLine({
       hosts: params.hosts,
@@ -282,7 +289,11 @@ export class CheckerDesk {
 
   /** Reads the drains in force from the DrainStore (at start, before hosts register). */
   async loadDrains(): Promise<void> {
-    for (const drain of await this.#p.drains.active()) this.#drains.set(drain.providerAddress.toLowerCase(), drain);
+    for (const drain of await this.#p.drains.active()) {
+      // Another instance of the network may hold it already, with probation passes since.
+      const provider = drain.providerAddress.toLowerCase();
+      if (!this.#drains.has(provider)) this.#drains.set(provider, drain);
+    }
     if (this.#drains.size > 0) this.#log.info({ providers: [...this.#drains.keys()] }, 'drains in force loaded');
   }
 
@@ -878,23 +889,24 @@ export class CheckerDesk {
     const { failedVerdictsToDrain, probationPasses } = this.#p.settings;
     if (drain && verdict === 'fail') {
       if (drain.probationPasses > 0) {
-        drain.probationPasses = 0;
+        // A new record, not an edit in place: the store shares what is set.
+        this.#drains.set(provider, { ...drain, probationPasses: 0 });
         this.#write('probation', () => this.#p.drains.probation(provider, 0));
         this.#syncProvider(provider);
       }
       return { drained: false, drainLifted: false };
     }
     if (drain) {
-      drain.probationPasses += 1;
-      if (drain.probationPasses >= probationPasses) {
+      const passes = drain.probationPasses + 1;
+      if (passes >= probationPasses) {
         this.#drains.delete(provider);
-        const why = `passed ${drain.probationPasses} checks in a row (last: ${host.hostId} round ${round})`;
+        const why = `passed ${passes} checks in a row (last: ${host.hostId} round ${round})`;
         this.#write('lift', () => this.#p.drains.lift(provider, why));
         this.#syncProvider(provider);
         this.#log.warn({ provider, hostId: host.hostId, round: String(round) }, 'drain lifted after probation');
         return { drained: false, drainLifted: true };
       }
-      const passes = drain.probationPasses;
+      this.#drains.set(provider, { ...drain, probationPasses: passes });
       this.#write('probation', () => this.#p.drains.probation(provider, passes));
       this.#syncProvider(provider);
       return { drained: false, drainLifted: false };

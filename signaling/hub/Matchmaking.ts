@@ -4,7 +4,7 @@
  * game's line until a slot frees. Ranking itself is `rankCandidates` (scoreCandidates.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { addressKey } from '../admission/ipAddress.js';
+import { addressHash } from '../admission/ipAddress.js';
 import {
   type GeoPoint,
   greatCircleKm,
@@ -52,7 +52,7 @@ export class Matchmaking implements MatchmakingPort {
   }
 
   #leftIp(session: SessionRecord): void {
-    const key = addressKey(session.playerIp);
+    const key = session.playerAddressKey;
     const live = this.#liveByIp.get(key);
     live?.delete(session.id);
     if (live?.size === 0) this.#liveByIp.delete(key);
@@ -110,8 +110,8 @@ export class Matchmaking implements MatchmakingPort {
       throw new AthError({ code: 'ATH_ERR_UNKNOWN_GAME', shortMessage: `no render host serves \`${message.game}\`` });
     }
     // Anonymous player tokens are free: one address holds at most a few live sessions (each may start a game).
-    const playerIp = peer.identity.remoteIp;
-    const liveFromIp = this.#liveByIp.get(addressKey(playerIp)) ?? new Set<string>();
+    const playerAddressKey = addressHash(settings.tokenSecret, peer.identity.remoteIp);
+    const liveFromIp = this.#liveByIp.get(playerAddressKey) ?? new Set<string>();
     if (liveFromIp.size >= settings.admission.maxSessionsPerIp) {
       throw new AthError({
         code: 'ATH_ERR_RATE_LIMITED',
@@ -125,7 +125,7 @@ export class Matchmaking implements MatchmakingPort {
       owner: store.instanceId,
       playerId,
       playerPeerId: peer.handle.id,
-      playerIp,
+      playerAddressKey,
       game: message.game,
       codecs: [...message.codecs],
       ...(message.quality ? { quality: message.quality } : {}),
@@ -156,7 +156,7 @@ export class Matchmaking implements MatchmakingPort {
     store.sessions.put(session);
     store.sessions.setActive(playerId, session.id);
     liveFromIp.add(session.id);
-    this.#liveByIp.set(addressKey(playerIp), liveFromIp);
+    this.#liveByIp.set(playerAddressKey, liveFromIp);
     if (settings.probe.samples === 0) {
       this.#leaseOrQueue(session);
       return;

@@ -4,7 +4,7 @@
  * studio's play token (checked before Play; its stored authorization checked at the lease). Without a gate
  * the network does not bill and all of this is skipped.
  */
-import { addressKey } from '../admission/ipAddress.js';
+import { addressHash } from '../admission/ipAddress.js';
 import { RetryLaterError } from '../admission/RetryLaterError.js';
 import { UnpaidEndings } from '../admission/UnpaidEndings.js';
 import {
@@ -34,12 +34,16 @@ export class PaymentFlow implements PaymentPort {
     this.#ctx = ctx;
     this.#unpaid = new UnpaidEndings(ctx.settings.admission.unpaidEndings);
     ctx.events.on('sessionEnded', (session) => this.#ended(session));
+    // Several instances: every instance counts the endings of all (a player does not get `max` per instance).
+    ctx.store.unpaidEndings?.onEnding((ending) =>
+      this.#unpaid.record({ addressKey: ending.addressKey, playerId: ending.playerId }, ending.atMs),
+    );
   }
 
   admitPlay(peer: PeerState): void {
     if (!this.#ctx.payments) return;
     const waitMs = this.#unpaid.retryAfterMs(
-      { addressKey: addressKey(peer.identity.remoteIp), playerId: playerIdOf(peer) },
+      { addressKey: addressHash(this.#ctx.settings.tokenSecret, peer.identity.remoteIp), playerId: playerIdOf(peer) },
       this.#ctx.now(),
     );
     if (waitMs > 0) {
@@ -57,7 +61,14 @@ export class PaymentFlow implements PaymentPort {
     // A sponsored session's authorization is the studio's, checked at the lease: not the player's to withhold.
     if (!this.#ctx.payments || session.payerAddress || session.sponsorship || session.leasedAtMs === undefined) return;
     if (session.endReason !== undefined && HOST_SIDE_ENDINGS.has(session.endReason)) return;
-    this.#unpaid.record({ addressKey: addressKey(session.playerIp), playerId: session.playerId }, this.#ctx.now());
+    const ending = {
+      addressKey: session.playerAddressKey,
+      playerId: session.playerId,
+      atMs: this.#ctx.now(),
+    };
+    this.#unpaid.record(ending, ending.atMs);
+    // (A record from an older instance may lack the key: counted here, not shared.)
+    if (ending.addressKey) this.#ctx.store.unpaidEndings?.share(ending);
   }
 
   termsFor(session: SessionRecord, host: HostRecord): PaymentTermsRecord | undefined {

@@ -16,8 +16,11 @@ export type SessionRecord = {
   owner: string;
   playerId: string;
   playerPeerId: string | undefined;
-  /** The address the player connected from when it asked to play (live sessions are capped per address). */
-  playerIp: string;
+  /**
+   * The address the player connected from when it asked to play, as `addressHash` (a keyed hash of its /64 or
+   * IPv4 address): live sessions and unpaid endings are counted per address; the address itself is not kept.
+   */
+  playerAddressKey: string;
   game: string;
   codecs: CodecName[];
   /** The player's quality rung, passed to the host (absent: auto). */

@@ -83,6 +83,7 @@ export class SignalingHub {
       stakeSettings: settings.stake,
       stakes,
       drains: drains ?? new MemoryDrainStore(),
+      drainMap: state.drains,
       hosts: state.hosts,
       send: (peerId, message) => peers.send(peerId, message),
       isConnected: (peerId) => peers.has(peerId),

@@ -95,7 +95,8 @@ export const SessionWire = Type.Object(
     owner: InstanceId,
     playerId: PlayerIdWire,
     playerPeerId: Nullable(PeerIdWire),
-    playerIp: Type.Optional(Type.String({ maxLength: 64 })),
+    /** A keyed hash of the player's address (signaling/admission `addressHash`): the address never goes to Redis. */
+    playerAddressKey: Type.Optional(Type.String({ pattern: '^[0-9a-f]{32}$' })),
     game: GameId,
     codecs: Type.Array(Codec, { maxItems: 4 }),
     /** The player's quality rung (absent in records written before it existed). */
@@ -223,6 +224,20 @@ export function parsePrefixLocationWire(raw: string): Static<typeof PrefixLocati
 const feed = <K extends string, P extends Record<string, TSchema>>(kind: K, properties: P) =>
   Type.Object({ k: Type.Literal(kind), o: InstanceId, ...properties }, { additionalProperties: false });
 
+/** A provider's drain as Redis holds it (signaling/trust/DrainStore's ProviderDrain; the round as a decimal string). */
+export const DrainWire = Type.Object(
+  {
+    providerAddress: Address,
+    hostId: HostId,
+    reason: Type.String({ maxLength: 2048 }),
+    round: Type.String({ pattern: '^[0-9]{1,30}$' }),
+    drainedAtMs: Ms,
+    probationPasses: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
+  },
+  { additionalProperties: false },
+);
+export type DrainWire = Static<typeof DrainWire>;
+
 export const ClusterFeedMessage = Type.Union([
   feed('host', { host: HostWire }),
   feed('hostPatch', { hostId: HostId, patch: HostPatchWire }),
@@ -237,6 +252,10 @@ export const ClusterFeedMessage = Type.Union([
   feed('queued', { game: GameId, sessionId: AnySessionId, score: Type.Number() }),
   feed('unqueued', { game: GameId, sessionId: AnySessionId }),
   feed('prefix', { prefix: Type.String({ maxLength: 64 }), location: PrefixLocationWire }),
+  /** A provider drained (`drain`) or its drain lifted (null). */
+  feed('drain', { provider: Address, drain: Nullable(DrainWire) }),
+  /** A session ended unpaid: its player's address as a keyed hash (hex), never the address itself. */
+  feed('unpaid', { addressKey: Type.String({ pattern: '^[0-9a-f]{32}$' }), playerId: PlayerIdWire, atMs: Ms }),
 ]);
 export type ClusterFeedMessage = Static<typeof ClusterFeedMessage>;
 
@@ -306,6 +325,11 @@ const directCheck = TypeCompiler.Compile(ClusterDirectMessage);
 const hostCheck = TypeCompiler.Compile(HostWire);
 const sessionCheck = TypeCompiler.Compile(SessionWire);
 const meterCheck = TypeCompiler.Compile(MeterStateWire);
+const drainCheck = TypeCompiler.Compile(DrainWire);
+
+export function parseDrainWire(raw: string): DrainWire {
+  return parseWith(drainCheck, raw, 'drain record');
+}
 
 export function parseMeterStateWire(raw: string): Static<typeof MeterStateWire> {
   return parseWith(meterCheck, raw, 'meter state');

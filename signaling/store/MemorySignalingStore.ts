@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { PrefixLocation } from '../geo/geo.js';
 import type { SessionRecord } from '../hub/SessionRecord.js';
+import type { ProviderDrain } from '../trust/DrainStore.js';
 import { GameQueue } from './GameQueue.js';
 import { HostRegistry } from './HostRegistry.js';
 import type {
+  DrainMap,
   Measurement,
   MeasurementStore,
   MeterState,
@@ -112,6 +114,8 @@ export class MemorySignalingStore implements SignalingStore {
   readonly measurements: MeasurementStore = new MemoryMeasurementStore();
   readonly meters: MeterStateStore = new MemoryMeterStateStore();
   readonly prefixes: PrefixLocationStore = new MemoryPrefixLocationStore();
+  readonly drains = new Map<string, ProviderDrain>() satisfies DrainMap;
+  readonly unpaidEndings = undefined;
 
   close(): void {}
 }

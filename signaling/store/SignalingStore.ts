@@ -10,6 +10,7 @@ import type { GeoPoint, PrefixLocation } from '../geo/geo.js';
 import type { SessionRecord } from '../hub/SessionRecord.js';
 import type { ClusterDirectMessage } from '../protocol/cluster.js';
 import type { GameInfoRecord } from '../protocol/index.js';
+import type { ProviderDrain } from '../trust/DrainStore.js';
 import type { GeoCell, HostRecord, RegisterHostParameters } from './HostRegistry.js';
 import type { RankedHosts, RankingScale, StaticWeights } from './RankedHosts.js';
 
@@ -184,6 +185,36 @@ export type PrefixLocationStore = {
   put(prefix: string, location: PrefixLocation): void;
 };
 
+/**
+ * Drains in force, by provider address (lower case): what every instance of a network must agree on, or a drained
+ * provider's host would come back by connecting to another instance. Map-like and synchronous (matching reads it);
+ * the ledger (`DrainStore`) keeps them across restarts, this shares them between the instances that run.
+ */
+export type DrainMap = {
+  readonly size: number;
+  get(providerAddress: string): ProviderDrain | undefined;
+  has(providerAddress: string): boolean;
+  set(providerAddress: string, drain: ProviderDrain): void;
+  delete(providerAddress: string): boolean;
+  keys(): IterableIterator<string>;
+};
+
+/** A session that ended before its payment was accepted (see signaling/admission/UnpaidEndings). */
+export type UnpaidEnding = {
+  /** The player's address as a keyed hash of its `addressKey` (no address travels between instances). */
+  addressKey: string;
+  playerId: string;
+  atMs: number;
+};
+
+/** Unpaid endings shared between instances: each instance counts every instance's (absent: one instance). */
+export type UnpaidEndingsFeed = {
+  /** Tells the other instances of an ending recorded here. */
+  share(ending: UnpaidEnding): void;
+  /** Endings recorded by other instances. */
+  onEnding(handler: (ending: UnpaidEnding) => void): () => void;
+};
+
 export type SignalingStore = {
   /** This signaling instance (lowercase letters and digits; the prefix of its peer ids). */
   readonly instanceId: string;
@@ -195,5 +226,8 @@ export type SignalingStore = {
   readonly measurements: MeasurementStore;
   readonly meters: MeterStateStore;
   readonly prefixes: PrefixLocationStore;
+  readonly drains: DrainMap;
+  /** Set when several instances share this store. */
+  readonly unpaidEndings: UnpaidEndingsFeed | undefined;
   close(): void;
 };

@@ -19,7 +19,8 @@
  * Keys (prefix `ath:` by default): `gen`, `hosts` (set), `h:<hostId>` (HostWire JSON), `slots:<hostId>`
  * (hash), `hb` (zset hostId → last heartbeat ms), `sessions` (set), `s:<sessionId>` (SessionWire JSON),
  * `own` (hash sessionId → instance), `active` (hash playerId → sessionId), `queues` (set), `q:<game>` (zset
- * sessionId → queuedAtMs). Channels: `feed`, `to:<instanceId>`.
+ * sessionId → queuedAtMs), `drains` (hash provider → DrainWire JSON). Channels: `feed`, `to:<instanceId>`. Unpaid
+ * endings travel on the feed only (a keyed hash of the player's address, its token id, the time): Redis keeps none.
  */
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -29,15 +30,18 @@ import type { SessionRecord } from '../../hub/SessionRecord.js';
 import {
   type ClusterDirectMessage,
   type ClusterFeedMessage,
+  type DrainWire,
   type HostPatchWireRecord,
   parseClusterDirect,
   parseClusterFeed,
+  parseDrainWire,
   parseHostWire,
   parseMeterStateWire,
   parsePrefixLocationWire,
   parseSessionWire,
 } from '../../protocol/cluster.js';
 import { AthError, type GameInfoRecord, weiToString } from '../../protocol/index.js';
+import type { ProviderDrain } from '../../trust/DrainStore.js';
 import type { GeoCell, HostRecord, RegisterHostParameters, SlotRecord } from '../HostRegistry.js';
 import { MemorySignalingStore } from '../MemorySignalingStore.js';
 import { instanceOfPeer } from '../peerIds.js';
@@ -45,6 +49,7 @@ import type { RankedHosts, RankingScale, StaticWeights } from '../RankedHosts.js
 import type {
   ClusterEvent,
   ClusterLink,
+  DrainMap,
   HostPatch,
   HostStore,
   MeasurementStore,
@@ -53,6 +58,8 @@ import type {
   QueueStore,
   SessionStore,
   SignalingStore,
+  UnpaidEnding,
+  UnpaidEndingsFeed,
 } from '../SignalingStore.js';
 import { CLAIM_SESSION, CONFIRM_SLOT, LEASE_SLOT, RELEASE_ALL_SLOTS, RELEASE_SLOT } from './luaScripts.js';
 import { hostFromWire, hostToWire, sessionFromWire, sessionToWire, slotFromValue, slotValue } from './recordCodec.js';
@@ -87,6 +94,8 @@ export class RedisSignalingStore implements SignalingStore {
   readonly measurements: MeasurementStore;
   readonly meters: MeterStateStore;
   readonly prefixes: PrefixLocationStore;
+  readonly drains: DrainMap;
+  readonly unpaidEndings: UnpaidEndingsFeed;
 
   readonly #local = new MemorySignalingStore();
   readonly #cmd: Redis;
@@ -98,6 +107,7 @@ export class RedisSignalingStore implements SignalingStore {
   readonly #myChannel: string;
   readonly #messageHandlers = new Set<(message: ClusterDirectMessage) => void>();
   readonly #eventHandlers = new Set<(event: ClusterEvent) => void>();
+  readonly #unpaidHandlers = new Set<(ending: UnpaidEnding) => void>();
   /**
    * Every instance this one heard of (live ones, owners of sessions, holders of hosts), those declared down,
    * and how many polls each has been missing for. An instance is alive unless declared down: one that just
@@ -110,8 +120,6 @@ export class RedisSignalingStore implements SignalingStore {
   readonly #pendingLoads = new Map<string, number>();
   readonly #sharedLoads = new Map<string, number>();
   #buffer: Pending[] | undefined = [];
-  /** Direct messages of this turn of the event loop, published together (in order) at its end. */
-  #outbox: Array<[channel: string, raw: string]> = [];
   /** This instance's public HTTP URL, and every live instance's (refreshed each poll). */
   #announced: string | undefined;
   #servers: string[] = [];
@@ -156,6 +164,15 @@ export class RedisSignalingStore implements SignalingStore {
           pipeline.hset(this.key('geo'), prefix, JSON.stringify(rounded));
           this.publish(pipeline, { k: 'prefix', o: this.instanceId, prefix, location: rounded });
         });
+      },
+    };
+    this.drains = new SharedDrains(this);
+    this.unpaidEndings = {
+      share: (ending) =>
+        this.write((pipeline) => this.publish(pipeline, { k: 'unpaid', o: this.instanceId, ...ending })),
+      onEnding: (handler) => {
+        this.#unpaidHandlers.add(handler);
+        return () => this.#unpaidHandlers.delete(handler);
       },
     };
     this.cluster = {
@@ -282,7 +299,6 @@ export class RedisSignalingStore implements SignalingStore {
   close(): void {
     if (this.#closed) return;
     clearInterval(this.#poller);
-    this.#flushOutbox();
     this.#flushHeartbeats();
     if (this.#announced) this.write((pipeline) => pipeline.hdel(this.key('instances'), this.instanceId));
     this.#closed = true;
@@ -381,6 +397,13 @@ export class RedisSignalingStore implements SignalingStore {
         this.#log.warn({ err: error, prefix }, 'prefix location in Redis refused');
       }
     }
+    for (const [provider, raw] of Object.entries(await redis.hgetall(this.key('drains')))) {
+      try {
+        this.#local.drains.set(provider, drainFromWire(parseDrainWire(raw)));
+      } catch (error) {
+        this.#log.warn({ err: error, provider }, 'drain record in Redis refused');
+      }
+    }
     const active = await redis.hgetall(this.key('active'));
     for (const [playerId, sessionId] of Object.entries(active)) this.#local.sessions.setActive(playerId, sessionId);
     for (const game of await redis.smembers(this.key('queues'))) {
@@ -468,6 +491,19 @@ export class RedisSignalingStore implements SignalingStore {
         return;
       case 'prefix':
         local.prefixes.put(message.prefix, message.location);
+        return;
+      case 'drain':
+        if (message.drain) local.drains.set(message.provider.toLowerCase(), drainFromWire(message.drain));
+        else local.drains.delete(message.provider.toLowerCase());
+        return;
+      case 'unpaid':
+        for (const handler of this.#unpaidHandlers) {
+          try {
+            handler({ addressKey: message.addressKey, playerId: message.playerId, atMs: message.atMs });
+          } catch (error) {
+            this.#log.error({ err: error }, 'unpaid ending handler threw');
+          }
+        }
         return;
     }
   }
@@ -587,6 +623,12 @@ export class RedisSignalingStore implements SignalingStore {
         Object.fromEntries(host.slots.map((slot) => [String(slot.slot), slotValue(slot)])),
       );
     }
+    // Drains are everyone's: each instance writes back those it knows (the same records; the ledger has them too).
+    for (const [provider, drain] of [...this.#local.drains.keys()].map(
+      (p) => [p, this.#local.drains.get(p)] as const,
+    )) {
+      if (drain) pipeline.hset(this.key('drains'), provider, JSON.stringify(drainToWire(drain)));
+    }
     for (const session of this.#local.sessions.all()) {
       if (session.owner !== this.instanceId) continue;
       pipeline.set(this.key(`s:${session.id}`), JSON.stringify(sessionToWire(session)));
@@ -607,6 +649,8 @@ export class RedisSignalingStore implements SignalingStore {
   /** Drops what other instances own from the copy before reloading it; what this one owns stays. */
   #resetLocalForReload(): void {
     const local = this.#local;
+    // Drains come back from Redis (written back by every instance if Redis lost them); one lifted meanwhile goes.
+    local.drains.clear();
     for (const session of [...local.sessions.all()]) {
       if (session.owner !== this.instanceId) local.sessions.delete(session.id);
     }
@@ -619,34 +663,12 @@ export class RedisSignalingStore implements SignalingStore {
 
   // ---- direct messages, ownership ----------------------------------------------------------------------------
 
-  /**
-   * Queues a direct message; the messages of one turn of the event loop leave in one write (a pipeline of
-   * PUBLISHes, in order) when it ends. Relays come in bursts (every frame a socket poll returned): one write
-   * instead of one per message saves a system call and a wake-up of Redis each, which on a loaded machine is
-   * most of a relay's cost. A message is only ever sent later than other commands issued in the same turn,
-   * never earlier.
-   */
   #send(instanceId: string, message: ClusterDirectMessage): boolean {
     if (this.#closed || !this.isAlive(instanceId)) return false;
-    if (this.#outbox.length === 0) setImmediate(() => this.#flushOutbox());
-    this.#outbox.push([`${this.#prefix}to:${instanceId}`, JSON.stringify(message)]);
+    this.#cmd
+      .publish(`${this.#prefix}to:${instanceId}`, JSON.stringify(message))
+      .catch((error: unknown) => this.#log.debug({ err: error, to: instanceId }, 'cluster message not sent'));
     return true;
-  }
-
-  #flushOutbox(): void {
-    const outbox = this.#outbox;
-    this.#outbox = [];
-    if (outbox.length === 0) return;
-    if (outbox.length === 1) {
-      const [channel, raw] = outbox[0] as [string, string];
-      this.#cmd
-        .publish(channel, raw)
-        .catch((error: unknown) => this.#log.debug({ err: error, channel }, 'cluster message not sent'));
-      return;
-    }
-    const pipeline = this.#cmd.pipeline();
-    for (const [channel, raw] of outbox) pipeline.publish(channel, raw);
-    pipeline.exec().catch((error: unknown) => this.#log.debug({ err: error }, 'cluster messages not sent'));
   }
 
   async #claimSession(sessionId: string, expected: string | undefined): Promise<boolean> {
@@ -662,6 +684,66 @@ export class RedisSignalingStore implements SignalingStore {
 }
 
 // ---- the facades the hub sees --------------------------------------------------------------------------------
+
+/** Drains: read from this instance's copy; a change goes to Redis (hash `drains`) and the feed. */
+class SharedDrains implements DrainMap {
+  readonly #s: RedisSignalingStore;
+
+  constructor(store: RedisSignalingStore) {
+    this.#s = store;
+  }
+
+  get size(): number {
+    return this.#s.local.drains.size;
+  }
+
+  get(providerAddress: string): ProviderDrain | undefined {
+    return this.#s.local.drains.get(providerAddress.toLowerCase());
+  }
+
+  has(providerAddress: string): boolean {
+    return this.#s.local.drains.has(providerAddress.toLowerCase());
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#s.local.drains.keys();
+  }
+
+  set(providerAddress: string, drain: ProviderDrain): void {
+    const provider = providerAddress.toLowerCase() as `0x${string}`;
+    this.#s.local.drains.set(provider, drain);
+    const wire = drainToWire(drain);
+    this.#s.write((pipeline) => {
+      pipeline.hset(this.#s.key('drains'), provider, JSON.stringify(wire));
+      this.#s.publish(pipeline, { k: 'drain', o: this.#s.instanceId, provider, drain: wire });
+    });
+  }
+
+  delete(providerAddress: string): boolean {
+    const provider = providerAddress.toLowerCase() as `0x${string}`;
+    const had = this.#s.local.drains.delete(provider);
+    this.#s.write((pipeline) => {
+      pipeline.hdel(this.#s.key('drains'), provider);
+      this.#s.publish(pipeline, { k: 'drain', o: this.#s.instanceId, provider, drain: null });
+    });
+    return had;
+  }
+}
+
+function drainToWire(drain: ProviderDrain): DrainWire {
+  return {
+    providerAddress: drain.providerAddress,
+    hostId: drain.hostId,
+    reason: drain.reason.slice(0, 2048),
+    round: drain.round.toString(),
+    drainedAtMs: Math.max(0, Math.floor(drain.drainedAtMs)),
+    probationPasses: drain.probationPasses,
+  };
+}
+
+function drainFromWire(wire: DrainWire): ProviderDrain {
+  return { ...wire, providerAddress: wire.providerAddress as `0x${string}`, round: BigInt(wire.round) };
+}
 
 class SharedHosts implements HostStore {
   readonly #s: RedisSignalingStore;

@@ -1,0 +1,241 @@
+/**
+ * What an attacker must not escape by spreading over the signaling instances of one network (two instances on one
+ * real redis-server, started here on a free port, and the real StakingRegistry on anvil): a provider drained on
+ * one instance stays drained when its host connects to another, and is lifted there after probation; sessions
+ * that ended unpaid on one instance count on the other. The player's address never goes to Redis (session records
+ * carry a keyed hash of it).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { startTestChain, type TestChain } from '../../../edge/chain/testing/startTestChain.js';
+import { paymentDeskOnTestChain } from '../../../edge/economy/testing/paymentDeskOnTestChain.js';
+import { openLedger } from '../../../edge/ledger/index.js';
+import { DEFAULT_ADMISSION_SETTINGS } from '../../admission/AdmissionSettings.js';
+import { issuePlayerToken } from '../../auth/playerTokens.js';
+import { DEFAULT_CHECK_SETTINGS } from '../../checkers/CheckerDesk.js';
+import { PROTOCOL_VERSION } from '../../protocol/index.js';
+import { DEFAULT_SIGNALING_SETTINGS } from '../../SignalingSettings.js';
+import { connectTestHost, startTestSignaling, type TestHost } from '../../testing/startTestSignaling.js';
+import { connectTestChecker, signTestReport, type TestChecker } from '../../testing/TestChecker.js';
+import { TestPeer } from '../../testing/TestPeer.js';
+import { type RedisServer, startRedisServer } from './startRedisServer.js';
+
+const secret = randomBytes(32);
+const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+let redis: RedisServer;
+let chain: TestChain;
+const closers: Array<() => Promise<void> | void> = [];
+
+before(async () => {
+  [redis, chain] = await Promise.all([startRedisServer(), startTestChain()]);
+});
+after(async () => {
+  for (const close of closers.reverse()) {
+    try {
+      await close();
+    } catch {
+      // keep closing the rest
+    }
+  }
+  await redis.close();
+  await chain.close();
+});
+
+const GAME = {
+  id: 'shared-game',
+  title: 'Shared',
+  description: 'test game',
+  width: 1280,
+  height: 720,
+  fps: 60,
+  inputMode: 'absolute' as const,
+  audio: false,
+};
+
+async function waitFor(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** The host side of probes: each session it is asked for gets an offer and starts, as a render host's would. */
+function serve(host: TestHost): void {
+  void (async () => {
+    for (;;) {
+      const next = await host.next('start-session', 60_000).catch(() => undefined);
+      if (!next) return;
+      host.send({ type: 'offer', sessionId: next.sessionId, sdp: 'v=0 probe' });
+      host.send({ type: 'session-started', sessionId: next.sessionId });
+    }
+  })();
+}
+
+/** A checker that reports `verdict.ok` for every probe it is assigned, once the host was asked for its session. */
+function answer(checker: TestChecker, verdict: { ok: boolean }): void {
+  void (async () => {
+    for (;;) {
+      const assignment = await checker.peer.next('check-assignment', 60_000).catch(() => undefined);
+      if (!assignment) return;
+      // The host's offer for the probe: the probe held a slot (a failing report of one that did not is not counted).
+      await checker.peer.next('offer', 5_000).catch(() => undefined);
+      const signed = await signTestReport({ account: checker.account, assignment, ok: verdict.ok });
+      checker.peer.send({ type: 'check-report', ...signed });
+    }
+  })();
+}
+
+describe('trust shared by the instances of a network', () => {
+  test('a provider drained on one instance stays drained when its host connects to another, and is lifted there after probation', async () => {
+    const prefix = `drains${randomBytes(3).toString('hex')}:`;
+    const checks = {
+      ...DEFAULT_CHECK_SETTINGS,
+      intervalMs: 200,
+      deadlineMs: 3_000,
+      checkersPerContainer: 1,
+      minResponders: 1,
+      failedVerdictsToDrain: 2,
+      probationPasses: 2,
+    };
+    const settings = { chain, tokenSecret: secret, checks };
+    const a = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'da' });
+    const b = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'db' });
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    const { privateKey } = await chain.newStakedAccount('software');
+    const onA = await connectTestHost(a, { privateKey, hostId: 'spread', slots: 2, games: [GAME] });
+    closers.push(() => onA.terminate());
+    const provider = onA.providerAddress;
+    serve(onA);
+    const checkerA = await connectTestChecker(a);
+    closers.push(() => checkerA.peer.terminate());
+    answer(checkerA, { ok: false });
+    await waitFor('the provider drained on a', () => a.hub.checkers.drainOf(provider) !== undefined, 30_000);
+    checkerA.peer.terminate();
+
+    // The provider's host leaves a and registers on b, as a host would to shake off its drain.
+    onA.terminate();
+    await waitFor('the host down', () => b.hub.hosts.get(onA.hostId)?.state !== 'up');
+    const onB = await connectTestHost(b, { privateKey, hostId: 'spread', slots: 2, games: [GAME] });
+    closers.push(() => onB.terminate());
+    assert.equal(onB.hostId, onA.hostId);
+    await waitFor('the host up on b', () => b.hub.hosts.get(onB.hostId)?.state === 'up');
+    assert.equal(b.hub.hosts.get(onB.hostId)?.drained, true, 'drained on the instance it moved to');
+    assert.equal(a.hub.hosts.get(onB.hostId)?.drained, true, 'and as the other instance sees it');
+    assert.match(b.hub.hosts.get(onB.hostId)?.drainReason ?? '', /failed checks/);
+    // The drain is the network's, not a's: b shows it to the provider too.
+    assert.equal(b.hub.checkers.drainOf(provider)?.hostId, onA.hostId);
+
+    // Probation runs where the host is now: passing checks on b lift the drain for the whole network.
+    serve(onB);
+    const checkerB = await connectTestChecker(b);
+    closers.push(() => checkerB.peer.terminate());
+    answer(checkerB, { ok: true });
+    await waitFor('the drain lifted on b', () => b.hub.checkers.drainOf(provider) === undefined, 30_000);
+    await waitFor('and on a', () => a.hub.checkers.drainOf(provider) === undefined);
+    await waitFor('the host back in service', () => a.hub.hosts.get(onB.hostId)?.drained === false);
+    checkerB.peer.terminate();
+  });
+
+  test('sessions that ended unpaid on one instance count on the other: the player cannot start over there', async () => {
+    const prefix = `unpaid${randomBytes(3).toString('hex')}:`;
+    const unpaidEndings = { max: 2, windowMs: 600_000, maxTracked: 1_000 };
+    const instance = async (instanceId: string) => {
+      const ledger = await openLedger({});
+      closers.push(() => ledger.close());
+      const server = await startTestSignaling(
+        {
+          chain,
+          tokenSecret: secret,
+          heartbeatIntervalMs: 600_000,
+          probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+          admission: {
+            ...DEFAULT_ADMISSION_SETTINGS,
+            maxConnectionsPerIp: 1_000,
+            upgradesPerIp: { ratePerSec: 1_000, burst: 1_000 },
+            unpaidEndings,
+          },
+          log,
+          payments: paymentDeskOnTestChain({ chain, ledger, log, authTimeoutMs: 60_000, instanceId }),
+        },
+        { redisUrl: redis.url, prefix, instanceId },
+      );
+      closers.push(() => server.close());
+      return server;
+    };
+    const a = await instance('ua');
+    const b = await instance('ub');
+    const host = await connectTestHost(a, { slots: 2, games: [GAME], priceWeiPerSec: '1000000000000000' });
+    closers.push(() => host.terminate());
+    await waitFor('the host on b', () => b.hub.hosts.get(host.hostId)?.state === 'up');
+    const token = issuePlayerToken({ secret, ttlSec: 600 }).token;
+    const open = async (server: typeof a, localAddress: string, playerToken = token) => {
+      const peer = await TestPeer.open(server.wsPlayerUrl, { token: playerToken, localAddress });
+      closers.push(() => peer.terminate());
+      peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' });
+      await peer.next('welcome');
+      return peer;
+    };
+    const play = async (peer: TestPeer) => {
+      peer.send({ type: 'play', game: GAME.id, codecs: ['H264'], queue: false });
+      return peer.nextOf(['session', 'error']);
+    };
+    // Two sessions on a, each quit before paying: a's limit for this address and token is reached.
+    const onA = await open(a, '127.0.0.21');
+    for (let i = 0; i < 2; i += 1) {
+      const session = await play(onA);
+      assert.equal(session.type, 'session', `Play ${i + 1} on a is served`);
+      if (session.type !== 'session') return;
+      onA.send({ type: 'quit', sessionId: session.sessionId });
+      await onA.next('session-ended', 5_000);
+    }
+    // A later change a shares (a bystander's session) reaches b after the endings: b has heard of them by then.
+    const bystander = await open(a, '127.0.0.29', issuePlayerToken({ secret, ttlSec: 600 }).token);
+    const seen = await play(bystander);
+    assert.equal(seen.type, 'session');
+    if (seen.type !== 'session') return;
+    await waitFor('the bystander’s session on b', () => b.hub.getSession(seen.sessionId) !== undefined);
+
+    // The same address with a fresh token on b, and the same token from another address on b: both refused.
+    const freshToken = await open(b, '127.0.0.21', issuePlayerToken({ secret, ttlSec: 600 }).token);
+    const fresh = await play(freshToken);
+    assert.equal(fresh.type === 'error' ? fresh.code : fresh.type, 'ATH_ERR_UNPAID_SESSIONS', 'same address on b');
+    const moved = await open(b, '127.0.0.22');
+    const movedAnswer = await play(moved);
+    assert.equal(movedAnswer.type === 'error' ? movedAnswer.code : movedAnswer.type, 'ATH_ERR_UNPAID_SESSIONS');
+    // Someone else plays on b as before.
+    const other = await open(b, '127.0.0.23', issuePlayerToken({ secret, ttlSec: 600 }).token);
+    assert.equal((await play(other)).type, 'session', 'another address and token play on b');
+
+    // What Redis holds: no table of unpaid endings (they travel on the feed), and no session record has an address.
+    const held = await redisContents(prefix);
+    assert.ok(held.size > 0);
+    for (const [key, value] of held) {
+      assert.ok(!key.slice(prefix.length).includes('unpaid'), `no unpaid table in Redis: ${key}`);
+      assert.ok(!/127\.0\.0\.2\d/.test(value), `no player address in ${key}`);
+    }
+  });
+});
+
+/** Every string and hash value under the prefix, by key. */
+async function redisContents(prefix: string): Promise<Map<string, string>> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(redis.url);
+  try {
+    const held = new Map<string, string>();
+    for (const key of await client.keys(`${prefix}*`)) {
+      const type = await client.type(key);
+      if (type === 'string') held.set(key, (await client.get(key)) ?? '');
+      else if (type === 'hash') held.set(key, JSON.stringify(await client.hgetall(key)));
+      else held.set(key, type);
+    }
+    return held;
+  } finally {
+    client.disconnect();
+  }
+}
