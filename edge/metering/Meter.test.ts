@@ -95,6 +95,8 @@ before(async () => {
       // Its hosts serve a player: check them every round anyway, from the player's first second on.
       busyDeferralMs: 0,
       startupQuietMs: 0,
+      // One payer whose session contradicts its host's signed receipts drains the provider here (default 3).
+      contradictedPlayersToDrain: 1,
     },
     metrics,
     payments,
@@ -682,6 +684,13 @@ describe('Meter: billing rests on evidence the payer cannot withhold (issue 12)'
         assert.equal(signed.receipt.sessionId, s.sessionId);
         assert.equal(await deliveryReceiptSigner(signed), s.hostAccount.address);
       }
+      // The checker desk verified them against the host's provider and counted the payer: the provider is drained
+      // (no new players are matched to it), with the reason in its status.
+      await waitFor(() => server.hub.hosts.get(s.hostId)?.drained === true);
+      assert.match(
+        server.hub.checkers.drainOf(s.hostAccount.address)?.reason ?? '',
+        /counted far fewer frames than .* signed for while its probes passed/,
+      );
       // The dispute stands: the host's word bills nothing more, and the session ends within the bound.
       for (let elapsed = 0; elapsed < DISPUTE_END_MS + 2 * TICK_MS; elapsed += TICK_MS) {
         if (server.hub.getSession(s.sessionId)?.state === 'ended') break;
