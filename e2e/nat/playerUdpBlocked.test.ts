@@ -22,6 +22,7 @@ import {
   type TestTurnServer,
   turnServerMissingReason,
 } from '../../signaling/ice/testing/startTestTurnServer.js';
+import { issueTurnCredentials } from '../../signaling/ice/turnCredentials.js';
 import { e2eConfig } from '../support/e2eConfig.js';
 import { CHROMIUM_ARGS, resolveChromiumPath } from '../support/launchChromium.js';
 import { closePlayer, nextStats, openPlayer, pressPlay, sessionId, waitPlaying } from '../support/playerPage.js';
@@ -30,41 +31,62 @@ import { createUdpBlockedPlayer, netnsUnavailableReason, type UdpBlockedPlayer }
 const skip = (await netnsUnavailableReason()) ?? turnServerMissingReason();
 if (skip) console.log(`# UDP-blocked player test skipped: ${skip}`);
 
-/** Candidates a relay-only (or `all`) RTCPeerConnection gathers in the page with these servers, and its errors. */
-function gather(
+type Gathered = { types: string[]; relayProtocols: string[]; errors: Array<{ code: number; url: string }> };
+
+/**
+ * Gathers in the page, at once: `blocked` (servers only UDP reaches, policy `all`) and `control` (a server the
+ * player's network lets through, relay-only). Once the control has its relayed candidate, coturn is known to be up
+ * and answering this player; `graceMs` later (an answer over UDP on this link takes well under a millisecond, and
+ * Chromium sends its first STUN requests as gathering starts) both are read — no waiting for Chromium's STUN
+ * timeouts (≈15 s each) to end the gathering.
+ */
+function gatherBeside(
   page: Page,
-  iceServers: RTCIceServer[],
-  policy: RTCIceTransportPolicy,
-): Promise<{ types: string[]; relayProtocols: string[]; errors: Array<{ code: number; url: string }> }> {
+  { blocked, control, graceMs }: { blocked: RTCIceServer[]; control: RTCIceServer[]; graceMs: number },
+): Promise<{ blocked: Gathered; control: Gathered }> {
   return page.evaluate(
-    async ({ iceServers, policy }) => {
-      const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: policy });
-      const types: string[] = [];
-      const errors: Array<{ code: number; url: string }> = [];
-      pc.onicecandidate = (event) => {
-        if (event.candidate?.type) types.push(event.candidate.type);
-      };
-      pc.onicecandidateerror = (event) => {
-        const e = event as RTCPeerConnectionIceErrorEvent;
-        errors.push({ code: e.errorCode, url: e.url });
-      };
-      pc.createDataChannel('probe');
-      await pc.setLocalDescription(await pc.createOffer());
-      const started = performance.now();
-      while (pc.iceGatheringState !== 'complete' && performance.now() - started < 15_000) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+    async ({ blocked, control, graceMs }) => {
+      // No named inner functions: tsx would wrap them in a helper (__name) the page does not have.
+      const peers = await Promise.all(
+        [
+          { iceServers: blocked, policy: 'all' as RTCIceTransportPolicy },
+          { iceServers: control, policy: 'relay' as RTCIceTransportPolicy },
+        ].map(async ({ iceServers, policy }) => {
+          const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: policy });
+          const gathered = { types: [] as string[], relayProtocols: [] as string[], errors: [] as Gathered['errors'] };
+          pc.onicecandidate = (event) => {
+            if (event.candidate?.type) gathered.types.push(event.candidate.type);
+          };
+          pc.onicecandidateerror = (event) => {
+            const e = event as RTCPeerConnectionIceErrorEvent;
+            gathered.errors.push({ code: e.errorCode, url: e.url });
+          };
+          pc.createDataChannel('probe');
+          await pc.setLocalDescription(await pc.createOffer());
+          return { pc, gathered };
+        }),
+      );
+      const controlTypes = peers[1]?.gathered.types ?? [];
+      const began = performance.now();
+      while (!controlTypes.includes('relay') && performance.now() - began < 15_000) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      const relayProtocols: string[] = [];
-      (await pc.getStats()).forEach((stat) => {
-        const s = stat as { type: string; candidateType?: string; relayProtocol?: string };
-        if (s.type === 'local-candidate' && s.candidateType === 'relay' && s.relayProtocol) {
-          relayProtocols.push(s.relayProtocol);
-        }
-      });
-      pc.close();
-      return { types, relayProtocols, errors };
+      await new Promise((resolve) => setTimeout(resolve, graceMs));
+      const results: Gathered[] = [];
+      for (const { pc, gathered } of peers) {
+        (await pc.getStats()).forEach((stat) => {
+          const s = stat as { type: string; candidateType?: string; relayProtocol?: string };
+          if (s.type === 'local-candidate' && s.candidateType === 'relay' && s.relayProtocol) {
+            gathered.relayProtocols.push(s.relayProtocol);
+          }
+        });
+        pc.close();
+        results.push(gathered);
+      }
+      const [blockedResult, controlResult] = results as [Gathered, Gathered];
+      return { blocked: blockedResult, control: controlResult };
     },
-    { iceServers, policy },
+    { blocked, control, graceMs },
   );
 }
 
@@ -76,6 +98,9 @@ describe('a player whose network blocks UDP', { skip, timeout: 300_000 }, () => 
   let closeRpcRelay: (() => Promise<void>) | undefined;
 
   before(async () => {
+    // The client bundle builds while the namespace and coturn come up.
+    const built = buildClient({});
+    built.catch(() => undefined);
     player = await createUdpBlockedPlayer();
     try {
       turn = await startTestTurnServer({ listenIp: player.rootIp });
@@ -83,7 +108,7 @@ describe('a player whose network blocks UDP', { skip, timeout: 300_000 }, () => 
       const base = e2eConfig(dataDir, {
         turn: { urls: [turn.urls.udp, turn.urls.tcp, turn.urls.tls], secret: turn.secret },
       });
-      const { outDir } = await buildClient({});
+      const { outDir } = await built;
       stack = await startStack({
         config: {
           ...base,
@@ -125,14 +150,27 @@ describe('a player whose network blocks UDP', { skip, timeout: 300_000 }, () => 
     await player?.close();
   });
 
-  test('UDP really is blocked: no STUN answer, no relay over UDP', async () => {
+  test('UDP really is blocked: no STUN answer, no relay over UDP, while TURN over TCP answers', async () => {
     const page = await openPlayer({ browser, baseUrl: stack.signaling.info.httpUrl, game: 'neon-drift' });
     try {
-      const stun = await gather(page, [{ urls: `stun:${turn.listenIp}:${turn.port}` }], 'all');
-      assert.ok(!stun.types.includes('srflx'), `no server-reflexive candidate: ${JSON.stringify(stun)}`);
-      const credentials = { username: 'x', credential: 'y' };
-      const udp = await gather(page, [{ urls: turn.urls.udp, ...credentials }], 'relay');
-      assert.deepEqual(udp.types, [], `no relayed candidate over UDP: ${JSON.stringify(udp)}`);
+      // Credentials coturn accepts (signaling's kind): a relayed candidate over UDP could only be missing because
+      // UDP is blocked, not because they were refused.
+      const { username, credential } = issueTurnCredentials({
+        secret: turn.secret,
+        sessionId: `0x${'c3'.repeat(32)}`,
+        ttlSec: 600,
+      });
+      const { blocked, control } = await gatherBeside(page, {
+        blocked: [{ urls: `stun:${turn.listenIp}:${turn.port}` }, { urls: turn.urls.udp, username, credential }],
+        control: [{ urls: turn.urls.tcp, username, credential }],
+        graceMs: 2_000,
+      });
+      assert.ok(
+        control.types.includes('relay'),
+        `the control (TURN over TCP) got its relay: ${JSON.stringify(control)}`,
+      );
+      assert.ok(!blocked.types.includes('srflx'), `no server-reflexive candidate: ${JSON.stringify(blocked)}`);
+      assert.ok(!blocked.types.includes('relay'), `no relayed candidate over UDP: ${JSON.stringify(blocked)}`);
     } finally {
       await closePlayer(page);
     }

@@ -1,13 +1,16 @@
 /**
  * The credentials signaling issues, against a real coturn (Debian's `turnserver`, started on loopback with a
  * random port and secret): a werift agent with `iceTransportPolicy: 'relay'` gets a relayed candidate over
- * UDP and over TCP with a session's credentials, and none with expired ones, with a credential re-labelled
- * for another session or a later expiry, or with credentials made with another secret.
+ * UDP and over TCP with a session's credentials; coturn answers 401 to an Allocate with expired ones, with a
+ * credential re-labelled for another session or a later expiry, or with credentials made with another secret
+ * (asked directly, turnAllocate.ts: a WebRTC agent retries a refused allocation for ≈6 s before giving up, and
+ * does not say why), and grants the genuine pair on the same server meanwhile.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RTCPeerConnection } from 'werift';
 import { startTestTurnServer, type TestTurnServer, turnServerMissingReason } from './testing/startTestTurnServer.js';
+import { turnAllocate } from './testing/turnAllocate.js';
 import { issueTurnCredentials } from './turnCredentials.js';
 
 const skip = turnServerMissingReason();
@@ -50,6 +53,10 @@ describe('coturn accepts exactly the credentials signaling issued', { skip }, ()
     }
   });
 
+  /** coturn's answer to an Allocate with these credentials over `transport`. */
+  const allocate = (transport: 'udp' | 'tcp', username: string, credential: string) =>
+    turnAllocate({ host: turn.listenIp, port: turn.port, transport, username, credential });
+
   test('expired credentials are refused', async () => {
     const expired = issueTurnCredentials({
       secret: turn.secret,
@@ -57,24 +64,37 @@ describe('coturn accepts exactly the credentials signaling issued', { skip }, ()
       ttlSec: 3_900,
       nowSec: Math.floor(Date.now() / 1000) - 4_000,
     });
-    assert.deepEqual(await relayCandidates(turn.urls.tcp, expired.username, expired.credential), []);
-    assert.match(turn.log(), /401|Unauthorized|check_stun_auth|cannot find credentials/i);
+    for (const transport of ['udp', 'tcp'] as const) {
+      const answer = await allocate(transport, expired.username, expired.credential);
+      assert.deepEqual(answer.granted ? answer : { granted: false, errorCode: answer.errorCode }, {
+        granted: false,
+        errorCode: 401,
+      });
+    }
   });
 
   test('session A’s credential does not work for session B, nor with a later expiry, nor from another secret', async () => {
     const a = issueTurnCredentials({ secret: turn.secret, sessionId: SESSION_A, ttlSec: 3_900 });
     const [expiry] = a.username.split(':');
-    const forgedSession = `${expiry}:${SESSION_B}`;
-    const forgedExpiry = `${Number(expiry) + 86_400}:${SESSION_A}`;
-    assert.deepEqual(await relayCandidates(turn.urls.tcp, forgedSession, a.credential), []);
-    assert.deepEqual(await relayCandidates(turn.urls.tcp, forgedExpiry, a.credential), []);
     const otherSecret = issueTurnCredentials({
       secret: 'not-the-turn-secret-0000',
       sessionId: SESSION_A,
       ttlSec: 3_900,
     });
-    assert.deepEqual(await relayCandidates(turn.urls.udp, otherSecret.username, otherSecret.credential), []);
-    // The genuine pair still works: the refusals were about the credentials, not the server.
-    assert.equal((await relayCandidates(turn.urls.tcp, a.username, a.credential)).length, 1);
+    const attempts = {
+      forgedSession: await allocate('tcp', `${expiry}:${SESSION_B}`, a.credential),
+      forgedExpiry: await allocate('tcp', `${Number(expiry) + 86_400}:${SESSION_A}`, a.credential),
+      otherSecret: await allocate('udp', otherSecret.username, otherSecret.credential),
+    };
+    for (const [name, answer] of Object.entries(attempts)) {
+      assert.equal(answer.granted, false, `${name}: ${JSON.stringify(answer)}`);
+      assert.equal(answer.granted ? 0 : answer.errorCode, 401, `${name}: ${JSON.stringify(answer)}`);
+    }
+    // The genuine pair is granted, over both transports: the refusals were about the credentials, not the server.
+    for (const transport of ['udp', 'tcp'] as const) {
+      const genuine = await allocate(transport, a.username, a.credential);
+      assert.ok(genuine.granted, `${transport}: ${JSON.stringify(genuine)}`);
+      assert.equal(genuine.relayed[0], '127.0.0.1');
+    }
   });
 });
