@@ -7,7 +7,8 @@
  *  1. Pick latency at 100,000 hosts over 50 regions: the real hub path (`play` parsed, the player's time
  *     zone locating it, the nearest places ranked, a slot leased), in-process. `pickUs*` is the ranking the
  *     hub times (`decision.pickMicros`); `leaseUs*` is `play` → `session` (with Redis: the Lua lease too).
- *  2. Queue change cost: one slot, 1,000 then 10,000 players waiting; the time one more joining and one
+ *  2. Queue change cost: one slot, 1,000 / 10,000 / 1,000 / 10,000 players waiting in one line (medians of
+ *     300 changes per size, see queueBench); the time one more joining and one
  *     leaving takes (O(log n): flat across the two sizes).
  *  3. Sockets and relay: scripted hosts and players speaking the real protocol over real WebSockets, leased
  *     players sending ICE their hosts receive, latency send → receive on the system's monotonic clock. Hosts
@@ -291,10 +292,19 @@ async function settleRedis(store: RedisSignalingStore): Promise<void> {
 }
 
 /**
- * One slot, held; `waiting` players queued behind it; then the time of one more joining (play → queued) and
- * of one waiting player leaving (quit), each averaged over `samples` changes.
+ * One slot, held, and a line behind it in one hub (one process state throughout): the line is grown to 1,000
+ * waiting, measured, grown to 10,000, measured, shrunk back to 1,000, measured, grown to 10,000, measured. At
+ * each stop `QUEUE_SAMPLES` changes are timed — one more player joining (play → queued) and one in the middle
+ * of the line leaving (quit), so the line keeps its length — and each size's figure is the median of its
+ * samples from both stops (a GC pause or a busy neighbour moves a mean, hardly a median). The first stop's first
+ * `QUEUE_WARMUP` changes are not kept (JIT, allocator). With Redis, joining includes the lease attempt's round
+ * trip (the slot is held: the Lua lease refuses, then the player is queued); leaving is what the hub does
+ * before its writes leave (they are pipelined).
  */
-async function queueBench(kind: Bench, redis: RedisServer | undefined, waiting: number) {
+const QUEUE_SAMPLES = 150;
+const QUEUE_WARMUP = 50;
+
+async function queueBench(kind: Bench, redis: RedisServer | undefined) {
   const store = await openStore(kind, redis);
   const hub = newHub(store);
   hub.attach({ id: 'peer-qhost-1', send: () => {}, close: () => {} }, { kind: 'node', remoteIp: '127.0.0.1' });
@@ -327,28 +337,58 @@ async function queueBench(kind: Bench, redis: RedisServer | undefined, waiting: 
       throw new Error(`queue bench: ${JSON.stringify(answer)}`);
     return { peerId, sessionId: answer.sessionId, micros };
   };
-  await join(); // takes the slot
-  const line: Array<{ peerId: string; sessionId: string }> = [];
-  for (let i = 0; i < waiting; i++) {
-    line.push(await join());
-    if (kind === 'redis' && i % 500 === 499) await new Promise((resolve) => setImmediate(resolve));
-  }
-  const samples = 200;
-  const joins: number[] = [];
-  const leaves: number[] = [];
-  for (let i = 0; i < samples; i++) {
-    joins.push((await join()).micros);
-    // Someone in the middle of the line gives up.
-    const [leaver] = line.splice(Math.floor(line.length / 2), 1);
-    if (!leaver) break;
+  const leave = (leaver: { peerId: string; sessionId: string }): number => {
     const startedNs = process.hrtime.bigint();
     hub.receive(leaver.peerId, JSON.stringify({ type: 'quit', sessionId: leaver.sessionId }));
-    leaves.push(Number(process.hrtime.bigint() - startedNs) / 1000);
+    const micros = Number(process.hrtime.bigint() - startedNs) / 1000;
+    hub.detach(leaver.peerId, { clean: true });
+    return micros;
+  };
+  await join(); // takes the slot
+  const line: Array<{ peerId: string; sessionId: string }> = [];
+  const resize = async (size: number) => {
+    while (line.length < size) {
+      line.push(await join());
+      if (kind === 'redis' && line.length % 500 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    while (line.length > size) leave(line.splice(Math.floor(Math.random() * line.length), 1)[0] as (typeof line)[0]);
+    if (store instanceof RedisSignalingStore) await settleRedis(store);
+  };
+  const samples = new Map<number, { joins: number[]; leaves: number[] }>([
+    [1_000, { joins: [], leaves: [] }],
+    [10_000, { joins: [], leaves: [] }],
+  ]);
+  let first = true;
+  for (const size of [1_000, 10_000, 1_000, 10_000]) {
+    await resize(size);
+    const into = samples.get(size) as { joins: number[]; leaves: number[] };
+    for (let i = 0; i < QUEUE_SAMPLES + (first ? QUEUE_WARMUP : 0); i++) {
+      const joined = await join();
+      // Someone in the middle of the line gives up: the line keeps its length.
+      const leaver = line.splice(Math.floor(line.length / 2), 1)[0] as (typeof line)[0];
+      line.push(joined);
+      const leftUs = leave(leaver);
+      if (first && i < QUEUE_WARMUP) continue;
+      into.joins.push(joined.micros);
+      into.leaves.push(leftUs);
+    }
+    first = false;
   }
   const queued = hub.queueLength();
   hub.close();
-  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
-  return { waiting: queued, joinUs: round(mean(joins), 1), leaveUs: round(mean(leaves), 1) };
+  const median = (values: number[]) =>
+    round(
+      percentile(
+        [...values].sort((a, b) => a - b),
+        50,
+      ),
+      1,
+    );
+  const of = (size: number) => {
+    const { joins, leaves } = samples.get(size) as { joins: number[]; leaves: number[] };
+    return { joinUs: median(joins), leaveUs: median(leaves), samples: joins.length };
+  };
+  return { waitingAtEnd: queued, at1k: of(1_000), at10k: of(10_000) };
 }
 
 // ---- processes ---------------------------------------------------------------------------------------------
@@ -671,35 +711,25 @@ try {
       registerSec: pickMemory.registerSec,
       registerSecRedis: pickRedis.registerSec,
     });
-    progress('queue change cost (memory, redis; 1,000 and 10,000 waiting)');
-    // Warm-up (JIT, allocator), not reported: the first run would make 1,000 look dearer than 10,000.
-    await queueBench('memory', undefined, 1_000);
-    await queueBench('redis', redis, 1_000);
-    const queues = {
-      memory1k: await queueBench('memory', undefined, 1_000),
-      memory10k: await queueBench('memory', undefined, 10_000),
-      redis1k: await queueBench('redis', redis, 1_000),
-      redis10k: await queueBench('redis', redis, 10_000),
+    progress('queue change cost (memory, redis; 1,000 and 10,000 waiting, twice each, medians)');
+    const queueMemory = await queueBench('memory', undefined);
+    const queueRedis = await queueBench('redis', redis);
+    const change = (q: typeof queueMemory, size: '1k' | '10k') => {
+      const at = size === '1k' ? q.at1k : q.at10k;
+      return at.joinUs + at.leaveUs;
     };
     Object.assign(result, {
-      queueJoinUs1k: queues.memory1k.joinUs,
-      queueJoinUs10k: queues.memory10k.joinUs,
-      queueLeaveUs1k: queues.memory1k.leaveUs,
-      queueLeaveUs10k: queues.memory10k.leaveUs,
-      queueJoinUs1kRedis: queues.redis1k.joinUs,
-      queueJoinUs10kRedis: queues.redis10k.joinUs,
-      queueLeaveUs1kRedis: queues.redis1k.leaveUs,
-      queueLeaveUs10kRedis: queues.redis10k.leaveUs,
-      queueChange10kOver1k: round(
-        (queues.memory10k.joinUs + queues.memory10k.leaveUs) /
-          Math.max(1e-9, queues.memory1k.joinUs + queues.memory1k.leaveUs),
-        2,
-      ),
-      queueChange10kOver1kRedis: round(
-        (queues.redis10k.joinUs + queues.redis10k.leaveUs) /
-          Math.max(1e-9, queues.redis1k.joinUs + queues.redis1k.leaveUs),
-        2,
-      ),
+      queueJoinUs1k: queueMemory.at1k.joinUs,
+      queueJoinUs10k: queueMemory.at10k.joinUs,
+      queueLeaveUs1k: queueMemory.at1k.leaveUs,
+      queueLeaveUs10k: queueMemory.at10k.leaveUs,
+      queueJoinUs1kRedis: queueRedis.at1k.joinUs,
+      queueJoinUs10kRedis: queueRedis.at10k.joinUs,
+      queueLeaveUs1kRedis: queueRedis.at1k.leaveUs,
+      queueLeaveUs10kRedis: queueRedis.at10k.leaveUs,
+      queueSamplesPerSize: queueMemory.at1k.samples,
+      queueChange10kOver1k: round(change(queueMemory, '10k') / Math.max(1e-9, change(queueMemory, '1k')), 2),
+      queueChange10kOver1kRedis: round(change(queueRedis, '10k') / Math.max(1e-9, change(queueRedis, '1k')), 2),
     });
   }
   if (!flags['pick-only']) {
