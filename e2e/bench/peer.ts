@@ -11,7 +11,8 @@
  *   sendToDisplayMs*  frame handed to the network (Unix ms, recorded by the sender per RTP timestamp) →
  *                     frame presented (requestVideoFrameCallback, matched by its rtpTimestamp), p50 / p95
  *   decodedFps        Chromium's framesDecoded over the window
- * and the ratios ath-edge / GStreamer (goal: CPU ≤ 0.9, send→display ≤ 0.5). Flags: --seconds N (15).
+ * and the ratios ath-edge / GStreamer (goal: CPU ≤ 0.9, send→display ≤ 0.5). Flags: --seconds N (15),
+ * --profile DIR (a V8 CPU profile of the ath-edge sender, written into DIR).
  * The last line printed is one JSON object.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
@@ -29,6 +30,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(HERE, '..', '..');
 const secondsIndex = process.argv.indexOf('--seconds');
 const SECONDS = secondsIndex >= 0 ? Number(process.argv[secondsIndex + 1]) : 15;
+/** `--profile DIR`: a V8 CPU profile of the ath-edge sender process into DIR (where its CPU goes). */
+const profileIndex = process.argv.indexOf('--profile');
+const profileArgs = profileIndex >= 0 ? ['--cpu-prof', '--cpu-prof-dir', process.argv[profileIndex + 1] ?? '.'] : [];
 const WARMUP_SECONDS = 3;
 const CLIP_FRAMES = 120;
 const BITRATE_BPS = 4_000_000;
@@ -170,7 +174,9 @@ try {
   progress('ath-edge: SessionPipeline (node-av libx264 + werift)');
   const ath = await measure(
     'ath-edge',
-    spawn(process.execPath, ['--import', 'tsx', join(HERE, 'peer', 'athSender.ts'), ...args], { cwd: ROOT }),
+    spawn(process.execPath, [...profileArgs, '--import', 'tsx', join(HERE, 'peer', 'athSender.ts'), ...args], {
+      cwd: ROOT,
+    }),
     browser,
   );
   progress(`ath-edge: ${JSON.stringify(ath)}`);

@@ -3,10 +3,11 @@
  * them lying), and one real render host at a time — a probe is a real player session now (the real game at its
  * real size and rate, ≈½ core), so the hosts take turns. Each probe is a real werift session with real RTP.
  *
- * The hosts: a healthy one; one that degrades its players' sessions (the attack "good probes, degraded
- * sessions": its probes are such sessions, so they are degraded too); one 200 ms away that forges the time
- * its pongs echo to look near; one that declares 10 fps for a 60 fps game and serves 10 (held to the
- * manifest, not to its word).
+ * The hosts: a healthy one, which then degrades a live player's session (the player's dispute brings the
+ * checkers at once); one that serves its players 10 fps and declares 10 fps for a 60 fps game (the attack "good
+ * probes, degraded sessions": its probes are such sessions, so they are degraded too — and it is held to the
+ * game's manifest, not to its word); one 200 ms away that forges the time its pongs echo to look near.
+ * Measurement windows are short (0.5 s warm-up, 1.5 s window) and each scenario that can share a host does.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -57,40 +58,75 @@ async function waitFor<T>(what: string, find: () => T | undefined, timeoutMs: nu
   }
 }
 
-/** Runs one host until its first decided round (or its drain), then stops it. */
-async function checkHost(
-  hostId: string,
+type RunningHost = {
+  /** The network's id of the host: its name bound to its provider. */
+  hostId: string;
+  provider: ReturnType<typeof privateKeyToAccount>;
+  testHooks: TestHookSwitch;
+  close(): Promise<void>;
+};
+
+/** A real render host on the test's signaling, streaming the real game to every session it is given. */
+async function startHost(
+  name: string,
   hooks: TestHooks,
   games: readonly GameInfoRecord[] = [GAME],
-  until: (v: RoundVerdict) => boolean = (v) => v.verdict !== 'inconclusive',
-): Promise<RoundVerdict> {
+  slots = 1,
+): Promise<RunningHost> {
   const testHooks = new TestHookSwitch(hooks);
-  const hostLog = log.child({ hostId });
+  const hostLog = log.child({ hostId: name });
   // As `ath-edge render-host` runs: a booted session worker waits for the next session (a probe is one).
   const pool = new SessionWorkerPool({ size: 1, log: hostLog });
   const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
-  let handle: RenderHostHandle | undefined;
+  const provider = privateKeyToAccount((await server.chain.newStakedAccount('software')).privateKey);
+  let handle: RenderHostHandle;
   try {
     handle = await startTestRenderHost({
-      hostId,
-      provider: privateKeyToAccount((await server.chain.newStakedAccount('software')).privateKey),
+      hostId: name,
+      provider,
       signalingNodeUrl: server.wsNodeUrl,
       games,
+      slots,
       testHooks,
       metrics,
       sessions: createBuiltinSessionDriver({ encoder: TEST_ENCODER_SETTINGS, metrics, log: hostLog, testHooks, pool }),
       log: hostLog,
     });
-    // The network's id of the host: its name bound to its provider.
-    const boundId = handle.host.hostId;
-    return await waitFor(
-      `a verdict on ${boundId}`,
-      () => verdicts.find((v) => v.hostId === boundId && until(v)),
-      120_000,
-    );
-  } finally {
-    await handle?.close();
+  } catch (error) {
     await pool.close();
+    throw error;
+  }
+  return {
+    hostId: handle.host.hostId,
+    provider,
+    testHooks,
+    close: async () => {
+      await handle.close();
+      await pool.close();
+    },
+  };
+}
+
+/** The first verdict on a host that `until` accepts (by default: its first decided round). */
+function verdictOn(
+  hostId: string,
+  until: (v: RoundVerdict) => boolean = (v) => v.verdict !== 'inconclusive',
+): Promise<RoundVerdict> {
+  return waitFor(`a verdict on ${hostId}`, () => verdicts.find((v) => v.hostId === hostId && until(v)), 120_000);
+}
+
+/** Runs one host until its first decided round (or what `until` waits for), then stops it. */
+async function checkHost(
+  hostId: string,
+  hooks: TestHooks,
+  games: readonly GameInfoRecord[] = [GAME],
+  until?: (v: RoundVerdict) => boolean,
+): Promise<RoundVerdict> {
+  const host = await startHost(hostId, hooks, games);
+  try {
+    return await verdictOn(host.hostId, until);
+  } finally {
+    await host.close();
   }
 }
 
@@ -119,7 +155,7 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
         // 30 % of the game's rate: a shared, loaded test box still passes a healthy host streaming the real game
         // at 720p60 (≈½ core); 10 of 60 fps never does.
         thresholds: { minFpsRatio: 0.3, maxRttMs: 150, maxLossPpm: 50_000 },
-        window: { warmupMs: 1_000, windowMs: 2_000, pings: 10, connectTimeoutMs: 20_000, pingTimeoutMs: 3_000 },
+        window: { warmupMs: 500, windowMs: 1_500, pings: 10, connectTimeoutMs: 20_000, pingTimeoutMs: 3_000 },
         lie,
         log: log.child({ checker: i }),
       });
@@ -134,66 +170,9 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
     await server?.close();
   });
 
-  test('a healthy container passes: its real game at its manifest size and rate; the lying checker is the minority', async () => {
-    // On a loaded shared box an honest probe can fall short now and then (a real 720p60 stream costs ≈½ core);
-    // a healthy host passes, with the liar alone against it, within a few rounds.
-    const verdict = await checkHost(
-      'healthy',
-      { dataChannelDelayMs: 0 },
-      [GAME],
-      (v) => v.verdict === 'ok' && v.minority.includes(liar),
-    );
-    assert.equal(verdict.verdict, 'ok', JSON.stringify(verdict.reports.map((r) => r.report)));
-    assert.deepEqual(verdict.minority, [liar]);
-    assert.equal(verdict.majority.length, 2);
-    assert.deepEqual(verdict.expected, { game: GAME.id, width: GAME.width, height: GAME.height, fps: GAME.fps });
-    assert.equal(server.hub.hosts.get(verdict.hostId)?.drained, false);
-    const honest = honestReports(verdict.hostId).filter((sent) => sent.assignment.round === String(verdict.round));
-    assert.ok(honest.length >= 2);
-    for (const sent of honest) {
-      assert.equal(sent.measurement.live, true);
-      assert.ok(sent.measurement.pongsReceived >= 10, `pongs ${sent.measurement.pongsReceived}`);
-      assert.deepEqual([sent.measurement.width, sent.measurement.height], [GAME.width, GAME.height]);
-      assert.equal(sent.report.ok, true, sent.reasons.join('; '));
-    }
-  });
-
-  test('a host that would serve good probes and degraded sessions is caught: its probes are such sessions', async () => {
-    // Its players get 10 fps. Before probes were sessions, its separate probe stream stayed perfect and the
-    // checkers passed it (see the report); now the host cannot tell a probe from a player.
-    const drained = await checkHost('two-faced', { fpsCap: 10, dataChannelDelayMs: 0 }, [GAME], (v) => v.drained);
-    assert.equal(drained.verdict, 'fail');
-    assert.ok(drained.minority.every((address) => address === liar));
-    assert.equal(server.hub.hosts.get(drained.hostId)?.drained, true);
-    const measured = honestReports(drained.hostId).filter((sent) => sent.measurement.live);
-    assert.ok(measured.length > 0 && measured.every((sent) => sent.measurement.fps < 20 && !sent.report.ok));
-  });
-
-  test('a host that forges the time its pongs echo cannot look closer than it is', async () => {
-    const verdict = await checkHost('forger', { dataChannelDelayMs: 200, forgePongAheadMs: 200 });
-    assert.equal(verdict.verdict, 'fail');
-    const measured = honestReports(verdict.hostId).filter((sent) => sent.measurement.live);
-    assert.ok(measured.length > 0);
-    for (const sent of measured) assert.ok(sent.measurement.rttMs >= 200, `rtt ${sent.measurement.rttMs} ms`);
-  });
-
-  test('a host is held to its game’s manifest, not to what it declares (10 fps declared for a 60 fps game)', async () => {
-    const verdict = await checkHost('low-declared', { fpsCap: 10, dataChannelDelayMs: 0 }, [{ ...GAME, fps: 10 }]);
-    assert.equal(verdict.expected?.fps, GAME.fps);
-    assert.equal(verdict.verdict, 'fail');
-  });
-
-  test('a host that passed its checks and then degrades a live session is caught: the player’s dispute brings the checkers at once', async () => {
-    // Its rounds pass; then, with a real player streaming (an in-Node werift player), it drops to 10 fps. The
-    // meter flags such a session when its player reports under the floor (`deliveryDisputed`, Meter.test.ts);
-    // here the hub is told so directly. The checkers sample the host now — a probe beside the session, on its
-    // game, that the host cannot tell from a player — and what their majority measured reaches the meter as
-    // observations of that session (`report` with source `checker`), under the floor.
-    const testHooks = new TestHookSwitch({ dataChannelDelayMs: 0 });
-    const hostLog = log.child({ hostId: 'turncoat' });
-    const pool = new SessionWorkerPool({ size: 1, log: hostLog });
-    const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
-    let handle: RenderHostHandle | undefined;
+  test('a healthy container passes (its real game at its manifest size and rate; the lying checker is the minority) — and when it then degrades a live session, the player’s dispute brings the checkers at once', async () => {
+    // Two slots: a player's, and one for the checkers' probes beside it.
+    const host = await startHost('healthy', { dataChannelDelayMs: 0 }, [GAME], 2);
     let player: TestPeer | undefined;
     let receiver: ProbeReceiver | undefined;
     const observations: Array<{ sessionId: string; fpsMilli: number; checker: string | undefined }> = [];
@@ -204,32 +183,29 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
       if (r.source === 'host') hostReports.push(r);
     });
     try {
-      const provider = privateKeyToAccount((await server.chain.newStakedAccount('software')).privateKey);
-      handle = await startTestRenderHost({
-        hostId: 'turncoat',
-        provider,
-        signalingNodeUrl: server.wsNodeUrl,
-        games: [GAME],
-        slots: 2,
-        testHooks,
-        metrics,
-        sessions: createBuiltinSessionDriver({
-          encoder: TEST_ENCODER_SETTINGS,
-          metrics,
-          log: hostLog,
-          testHooks,
-          pool,
-        }),
-        log: hostLog,
-      });
-      const turncoatId = handle.host.hostId;
-      const passed = await waitFor(
-        'a passing round of turncoat',
-        () => verdicts.find((v) => v.hostId === turncoatId && v.verdict === 'ok'),
-        180_000,
-      );
-      assert.equal(passed.sampled, undefined);
-      // A player plays on it, as a browser would (offer, answer, the host's ICE).
+      // On a loaded shared box an honest probe can fall short now and then (a real 720p60 stream costs ≈½ core);
+      // a healthy host passes, with the liar alone against it, within a few rounds.
+      const verdict = await verdictOn(host.hostId, (v) => v.verdict === 'ok' && v.minority.includes(liar));
+      assert.equal(verdict.verdict, 'ok', JSON.stringify(verdict.reports.map((r) => r.report)));
+      assert.equal(verdict.sampled, undefined);
+      assert.deepEqual(verdict.minority, [liar]);
+      assert.equal(verdict.majority.length, 2);
+      assert.deepEqual(verdict.expected, { game: GAME.id, width: GAME.width, height: GAME.height, fps: GAME.fps });
+      assert.equal(server.hub.hosts.get(verdict.hostId)?.drained, false);
+      const honest = honestReports(verdict.hostId).filter((sent) => sent.assignment.round === String(verdict.round));
+      assert.ok(honest.length >= 2);
+      for (const sent of honest) {
+        assert.equal(sent.measurement.live, true);
+        assert.ok(sent.measurement.pongsReceived >= 10, `pongs ${sent.measurement.pongsReceived}`);
+        assert.deepEqual([sent.measurement.width, sent.measurement.height], [GAME.width, GAME.height]);
+        assert.equal(sent.report.ok, true, sent.reasons.join('; '));
+      }
+
+      // The turncoat: a player plays on it, as a browser would (offer, answer, the host's ICE); then the host drops
+      // to 10 fps. The meter flags such a session when its player reports under the floor (`deliveryDisputed`,
+      // Meter.test.ts); here the hub is told so directly. The checkers sample the host now — a probe beside the
+      // session, on its game, that the host cannot tell from a player — and what their majority measured reaches
+      // the meter as observations of that session (`report` with source `checker`), under the floor.
       player = await connectTestPlayer(server, tokenSecret);
       player.send({ type: 'play', game: GAME.id, codecs: ['H264'] });
       const offer = await player.next('offer', 60_000);
@@ -245,17 +221,17 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
           await playingReceiver.addIceCandidate(ice.candidate).catch(() => undefined);
         }
       })();
-      const window = { warmupMs: 1_000, windowMs: 2_000, pings: 4, connectTimeoutMs: 30_000, pingTimeoutMs: 3_000 };
+      const window = { warmupMs: 500, windowMs: 1_500, pings: 4, connectTimeoutMs: 30_000, pingTimeoutMs: 3_000 };
       const before = await receiver.measure(window);
       assert.equal(before.live, true, 'the player’s session streams');
       // The turn: from now on the host serves its streams 10 fps (it cannot tell which are checks).
-      await testHooks.set({ fpsCap: 10, dataChannelDelayMs: 0 });
-      const after = await receiver.measure({ ...window, warmupMs: 500 });
+      await host.testHooks.set({ fpsCap: 10, dataChannelDelayMs: 0 });
+      const after = await receiver.measure(window);
       assert.ok(after.fps < 15, `the player now gets ${after.fps.toFixed(1)} fps`);
-      const roundsBefore = verdicts.filter((v) => v.hostId === turncoatId).length;
+      const roundsBefore = verdicts.filter((v) => v.hostId === host.hostId).length;
       server.hub.disputeDelivery({
         sessionId: offer.sessionId,
-        hostId: turncoatId,
+        hostId: host.hostId,
         hostFpsMilli: 60_000,
         playerFpsMilli: Math.round(after.fps * 1000),
         atMs: Date.now(),
@@ -266,7 +242,7 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
           verdicts
             .slice(roundsBefore)
             .find(
-              (v) => v.hostId === turncoatId && v.verdict !== 'inconclusive' && v.sampled?.includes(offer.sessionId),
+              (v) => v.hostId === host.hostId && v.verdict !== 'inconclusive' && v.sampled?.includes(offer.sessionId),
             ),
         180_000,
       );
@@ -279,7 +255,7 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
       for (const claim of claims) {
         assert.ok(claim.receipt, 'a host report without its receipt');
         assert.equal(claim.receipt.receipt.sessionId, offer.sessionId);
-        assert.equal(await deliveryReceiptSigner(claim.receipt), provider.address);
+        assert.equal(await deliveryReceiptSigner(claim.receipt), host.provider.address);
       }
       const seqs = claims.map((c) => c.receipt?.receipt.seq ?? 0n);
       assert.ok(
@@ -296,9 +272,34 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
       offReport();
       await receiver?.close();
       player?.terminate();
-      await handle?.close();
-      await pool.close();
+      await host.close();
     }
+  });
+
+  test('a host that would serve good probes and degraded sessions is caught: its probes are such sessions — held to its game’s manifest, not to what it declares (10 fps declared for a 60 fps game)', async () => {
+    // Its players get 10 fps. Before probes were sessions, its separate probe stream stayed perfect and the
+    // checkers passed it (see the report); now the host cannot tell a probe from a player. It declares 10 fps for
+    // the 60 fps game: the checkers hold it to the manifest.
+    const drained = await checkHost(
+      'two-faced',
+      { fpsCap: 10, dataChannelDelayMs: 0 },
+      [{ ...GAME, fps: 10 }],
+      (v) => v.drained,
+    );
+    assert.equal(drained.expected?.fps, GAME.fps);
+    assert.equal(drained.verdict, 'fail');
+    assert.ok(drained.minority.every((address) => address === liar));
+    assert.equal(server.hub.hosts.get(drained.hostId)?.drained, true);
+    const measured = honestReports(drained.hostId).filter((sent) => sent.measurement.live);
+    assert.ok(measured.length > 0 && measured.every((sent) => sent.measurement.fps < 20 && !sent.report.ok));
+  });
+
+  test('a host that forges the time its pongs echo cannot look closer than it is', async () => {
+    const verdict = await checkHost('forger', { dataChannelDelayMs: 200, forgePongAheadMs: 200 });
+    assert.equal(verdict.verdict, 'fail');
+    const measured = honestReports(verdict.hostId).filter((sent) => sent.measurement.live);
+    assert.ok(measured.length > 0);
+    for (const sent of measured) assert.ok(sent.measurement.rttMs >= 200, `rtt ${sent.measurement.rttMs} ms`);
   });
 
   test('each checker serves /healthz and /metrics with what it sent', async () => {

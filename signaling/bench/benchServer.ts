@@ -12,6 +12,8 @@
  *   benchServer.ts --transport uws|fastify-ws --secret HEX --chain JSON --limits on|off
  *                  [--redis URL --instance ID --prefix P]      (--chain: BenchServerOptions without `limits`)
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { createChainClients } from '../../edge/chain/index.js';
@@ -90,3 +92,20 @@ async function closeServer(): Promise<void> {
 }
 
 console.log(JSON.stringify({ wsPlayerUrl: server.wsPlayerUrl, wsNodeUrl: server.wsNodeUrl, pid: process.pid }));
+
+// How late this process's event loop ran over the bench's measured window (`reset` … `stats` on stdin): what
+// the server itself added to a relay's latency by being busy, apart from the machine's scheduling.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+for await (const line of createInterface({ input: process.stdin })) {
+  const word = line.trim();
+  if (word === 'reset') loopDelay.reset();
+  else if (word === 'stats') {
+    console.log(
+      JSON.stringify({
+        eventLoopDelayMsP99: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+        eventLoopDelayMsMax: Math.round(loopDelay.max / 1e4) / 100,
+      }),
+    );
+  }
+}

@@ -24,15 +24,18 @@
  *
  * Flags: --hosts N (100000) --sockets N (20000, split over the instances) --single-sockets N (10000)
  * --seconds N (5) --rate N (relayed messages per second, 2000) --instances 1|2 (2) --pick-only --sockets-only
- * --skip-compare.
+ * --skip-compare --skip-single (no one-instance socket runs: the two-instance figures alone)
+ * --server-cpu-prof DIR (the signaling processes write CPU profiles there).
  * The last line printed is one JSON object.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { type PrivateKeyAccount, privateKeyToAccount } from 'viem/accounts';
 import WebSocket from 'ws';
@@ -67,6 +70,8 @@ const { values: flags } = parseArgs({
     'pick-only': { type: 'boolean', default: false },
     'sockets-only': { type: 'boolean', default: false },
     'skip-compare': { type: 'boolean', default: false },
+    'skip-single': { type: 'boolean', default: false },
+    'server-cpu-prof': { type: 'string' },
   },
 });
 const positive = (value: string | undefined, fallback: number) => {
@@ -393,26 +398,68 @@ async function queueBench(kind: Bench, redis: RedisServer | undefined) {
 
 // ---- processes ---------------------------------------------------------------------------------------------
 
-type ServerInfo = { wsPlayerUrl: string; wsNodeUrl: string; pid: number };
+type ServerInfo = {
+  wsPlayerUrl: string;
+  wsNodeUrl: string;
+  pid: number;
+  lines: AsyncIterator<string>;
+  child: ChildProcess;
+};
 
 async function startBenchServer(args: string[]): Promise<{ info: ServerInfo; child: ChildProcess }> {
   const script = fileURLToPath(new URL('./benchServer.ts', import.meta.url));
   // stdin is a pipe from this process: when it ends (however it ends), the server ends too.
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const profile = flags['server-cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', flags['server-cpu-prof']] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', script, ...args], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   cleanups.push(() => {
     child.stdin?.end();
     setTimeout(() => child.kill('SIGKILL'), 3_000).unref();
   });
-  const info = await new Promise<ServerInfo>((resolve, reject) => {
-    let buffer = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const line = buffer.split('\n')[0];
-      if (buffer.includes('\n') && line) resolve(JSON.parse(line) as ServerInfo);
-    });
-    child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
-  });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`bench server exited (${code})`))),
+  );
+  exited.catch(() => undefined);
+  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream })[Symbol.asyncIterator]();
+  const first = await Promise.race([lines.next(), exited]);
+  if (first.done) throw new Error('bench server ended');
+  const info = { ...(JSON.parse(first.value) as Omit<ServerInfo, 'lines' | 'child'>), lines, child };
   return { info, child };
+}
+
+/** How late a server's event loop ran since the last `reset` (its own busyness plus the machine's scheduling). */
+async function serverLoopDelay(
+  server: ServerInfo,
+): Promise<{ eventLoopDelayMsP99: number; eventLoopDelayMsMax: number }> {
+  server.child.stdin?.write('stats\n');
+  const line = await server.lines.next();
+  if (line.done) throw new Error('bench server ended');
+  return JSON.parse(line.value) as { eventLoopDelayMsP99: number; eventLoopDelayMsMax: number };
+}
+
+/**
+ * The floor of any cross-instance relay on this machine at this moment: a PUBLISH on one Redis connection to a
+ * SUBSCRIBE on another, 200 a second spread evenly, timed by this process while the relay is measured.
+ */
+async function redisPubSubProbe(redis: RedisServer): Promise<() => Promise<number[]>> {
+  const pub = new Redis(redis.url, { lazyConnect: true });
+  const sub = new Redis(redis.url, { lazyConnect: true });
+  await Promise.all([pub.connect(), sub.connect()]);
+  const channel = `probe${randomBytes(3).toString('hex')}`;
+  const latenciesMs: number[] = [];
+  sub.on('message', (_channel: string, raw: string) => {
+    latenciesMs.push(Number(process.hrtime.bigint() - BigInt(raw)) / 1e6);
+  });
+  await sub.subscribe(channel);
+  const timer = setInterval(() => void pub.publish(channel, String(process.hrtime.bigint())), 5);
+  return async () => {
+    clearInterval(timer);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    pub.disconnect();
+    sub.disconnect();
+    return latenciesMs.sort((a, b) => a - b);
+  };
 }
 
 function rssMb(pid: number): number {
@@ -498,7 +545,7 @@ async function nextLine(generator: Generator, exited?: Promise<never>): Promise<
  * processes): with two servers on one Redis, every relayed message goes from a player's instance to its
  * host's through Redis. Latency is measured on the system's monotonic clock, which all processes share.
  */
-async function socketBench(label: string, servers: ServerInfo[], sockets: number) {
+async function socketBench(label: string, servers: ServerInfo[], sockets: number, redis?: RedisServer) {
   const hostServer = servers[0] as ServerInfo;
   const playerServer = servers[servers.length - 1] as ServerInfo;
   const hostCount = Math.max(1, Math.round(sockets / 50));
@@ -563,6 +610,9 @@ async function socketBench(label: string, servers: ServerInfo[], sockets: number
   const leased = generators.reduce((n, g) => n + g.leased, 0);
   progress(`${label}: ${open} sockets open, ${leased} sessions leased; relaying for ${SECONDS} s at ${RATE}/s`);
   const cpuBefore = servers.reduce((sum, server) => sum + cpuMicros(server.pid), 0);
+  for (const server of servers) server.child.stdin?.write('reset\n');
+  const stopProbe = redis ? await redisPubSubProbe(redis) : undefined;
+  const loadAvg1 = os.loadavg()[0] ?? 0;
   measuring = true;
   for (const { generator } of generators) generator.child.stdin?.write(`go ${SECONDS} ${RATE / generatorCount}\n`);
   const sentBy = await Promise.all(
@@ -573,6 +623,8 @@ async function socketBench(label: string, servers: ServerInfo[], sockets: number
   const waitUntil = Date.now() + 3_000;
   while (latenciesMs.length < sent && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 50));
   measuring = false;
+  const pubSubMs = stopProbe ? await stopProbe() : [];
+  const loopDelays = await Promise.all(servers.map((server) => serverLoopDelay(server)));
   const serverCpuUsPerRelay = round(
     (servers.reduce((sum, server) => sum + cpuMicros(server.pid), 0) - cpuBefore) / Math.max(1, sent),
     1,
@@ -593,6 +645,11 @@ async function socketBench(label: string, servers: ServerInfo[], sockets: number
     relayMsP99: round(percentile(latenciesMs, 99)),
     serverRssMb,
     serverCpuUsPerRelay,
+    serverLoopDelayMsP99: round(Math.max(...loopDelays.map((d) => d.eventLoopDelayMsP99)), 2),
+    ...(stopProbe
+      ? { redisPubSubMsP50: round(percentile(pubSubMs, 50)), redisPubSubMsP99: round(percentile(pubSubMs, 99)) }
+      : {}),
+    loadAvg1: round(loadAvg1, 2),
   };
 }
 
@@ -657,6 +714,7 @@ async function twoInstanceSockets(redis: RedisServer) {
     'two instances + Redis',
     servers.map((s) => s.info),
     SOCKETS,
+    redis,
   );
   for (const server of servers) server.child.stdin?.end();
   return { ...result, redisRssMb: redis.pid ? redisRss(redis.pid) : undefined };
@@ -733,18 +791,22 @@ try {
     });
   }
   if (!flags['pick-only']) {
-    const single = await singleInstanceSockets(MAIN_TRANSPORT, 'on');
-    Object.assign(result, {
-      limits: 'on',
-      sockets: single.sockets,
-      relayMsP50: single.relayMsP50,
-      relayMsP99: single.relayMsP99,
-      relayed: single.relayed,
-      sent: single.sent,
-      serverRssMb: single.serverRssMb,
-      serverCpuUsPerRelay: single.serverCpuUsPerRelay,
-    });
-    if (!flags['skip-compare']) {
+    const single = flags['skip-single'] ? undefined : await singleInstanceSockets(MAIN_TRANSPORT, 'on');
+    if (single) {
+      Object.assign(result, {
+        limits: 'on',
+        sockets: single.sockets,
+        relayMsP50: single.relayMsP50,
+        relayMsP99: single.relayMsP99,
+        relayed: single.relayed,
+        sent: single.sent,
+        serverRssMb: single.serverRssMb,
+        serverCpuUsPerRelay: single.serverCpuUsPerRelay,
+        serverLoopDelayMsP99: single.serverLoopDelayMsP99,
+        loadAvg1: single.loadAvg1,
+      });
+    }
+    if (single && !flags['skip-compare']) {
       // What admission control costs (the same run with no limits), and the fastify-ws transport beside uWS.
       const unlimited = await singleInstanceSockets(MAIN_TRANSPORT, 'off');
       const fastifyWs = await singleInstanceSockets('fastify-ws', 'on');
@@ -775,7 +837,12 @@ try {
         serverRssMbRedis: dual.serverRssMb,
         redisRssMb: dual.redisRssMb,
         serverCpuUsPerRelayRedis: dual.serverCpuUsPerRelay,
-        relayP99RedisOverMemory: round(dual.relayMsP99 / Math.max(1e-9, single.relayMsP99), 2),
+        serverLoopDelayMsP99Redis: dual.serverLoopDelayMsP99,
+        // The machine's floor for a hop through Redis during the same window, and its load then.
+        redisPubSubMsP50: dual.redisPubSubMsP50,
+        redisPubSubMsP99: dual.redisPubSubMsP99,
+        loadAvg1Redis: dual.loadAvg1,
+        ...(single ? { relayP99RedisOverMemory: round(dual.relayMsP99 / Math.max(1e-9, single.relayMsP99), 2) } : {}),
       });
     }
   }

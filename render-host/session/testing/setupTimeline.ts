@@ -58,7 +58,7 @@ const captureLog = pino({ level: 'info' }, { write: (line: string) => hostLines.
 void log;
 
 // Two slots, as `npm start`'s host: a run takes one worker while the other waits; the taken one is replaced later.
-const pool = new SessionWorkerPool({ size: 2, log: captureLog, warmUp: !values.cold });
+const pool = new SessionWorkerPool({ size: 2, refillDelayMs: 3_000, log: captureLog, warmUp: !values.cold });
 const browser = await chromium.launch({
   executablePath: resolveChromiumPath(),
   args: [
@@ -95,10 +95,13 @@ try {
       ices.push(candidate);
       void session.addIceCandidate(candidate).catch(() => undefined);
     });
+    let onAnswered: () => void = () => undefined;
     const answered = new Promise<void>((resolve) => {
-      void page.exposeFunction('hostAnswer', (sdp: string) => {
-        void session.acceptAnswer(sdp).then(resolve, resolve);
-      });
+      onAnswered = resolve;
+    });
+    // Exposed before the page starts (it calls hostAnswer as soon as it has answered).
+    await page.exposeFunction('hostAnswer', (sdp: string) => {
+      void session.acceptAnswer(sdp).then(onAnswered, onAnswered);
     });
     const offer = await offered;
     const offerAt = Date.now();

@@ -120,6 +120,8 @@ export class RedisSignalingStore implements SignalingStore {
   readonly #pendingLoads = new Map<string, number>();
   readonly #sharedLoads = new Map<string, number>();
   #buffer: Pending[] | undefined = [];
+  /** Direct messages of this turn of the event loop, published together (in order) at its end. */
+  #outbox: Array<[channel: string, raw: string]> = [];
   /** This instance's public HTTP URL, and every live instance's (refreshed each poll). */
   #announced: string | undefined;
   #servers: string[] = [];
@@ -299,6 +301,7 @@ export class RedisSignalingStore implements SignalingStore {
   close(): void {
     if (this.#closed) return;
     clearInterval(this.#poller);
+    this.#flushOutbox();
     this.#flushHeartbeats();
     if (this.#announced) this.write((pipeline) => pipeline.hdel(this.key('instances'), this.instanceId));
     this.#closed = true;
@@ -663,12 +666,34 @@ export class RedisSignalingStore implements SignalingStore {
 
   // ---- direct messages, ownership ----------------------------------------------------------------------------
 
+  /**
+   * Queues a direct message; the messages of one turn of the event loop leave in one write (a pipeline of
+   * PUBLISHes, in order) when it ends. Relays come in bursts (every frame a socket poll returned): one write
+   * instead of one per message saves a system call and a wake-up of Redis each, which on a loaded machine is
+   * most of a relay's cost. A message is only ever sent later than other commands issued in the same turn,
+   * never earlier.
+   */
   #send(instanceId: string, message: ClusterDirectMessage): boolean {
     if (this.#closed || !this.isAlive(instanceId)) return false;
-    this.#cmd
-      .publish(`${this.#prefix}to:${instanceId}`, JSON.stringify(message))
-      .catch((error: unknown) => this.#log.debug({ err: error, to: instanceId }, 'cluster message not sent'));
+    if (this.#outbox.length === 0) setImmediate(() => this.#flushOutbox());
+    this.#outbox.push([`${this.#prefix}to:${instanceId}`, JSON.stringify(message)]);
     return true;
+  }
+
+  #flushOutbox(): void {
+    const outbox = this.#outbox;
+    this.#outbox = [];
+    if (outbox.length === 0) return;
+    if (outbox.length === 1) {
+      const [channel, raw] = outbox[0] as [string, string];
+      this.#cmd
+        .publish(channel, raw)
+        .catch((error: unknown) => this.#log.debug({ err: error, channel }, 'cluster message not sent'));
+      return;
+    }
+    const pipeline = this.#cmd.pipeline();
+    for (const [channel, raw] of outbox) pipeline.publish(channel, raw);
+    pipeline.exec().catch((error: unknown) => this.#log.debug({ err: error }, 'cluster messages not sent'));
   }
 
   async #claimSession(sessionId: string, expected: string | undefined): Promise<boolean> {
