@@ -8,10 +8,10 @@ export type SessionWorkerPoolParameters = {
   /** Workers kept booted and idle (one per free slot is plenty). */
   size: number;
   /**
-   * How long after a `take` the replacement worker starts, when another idle one is left (10 s by default).
-   * Booting and warming a worker costs ≈1.5 s of CPU: started at once (or 3 s later, as first tried) it ran beside
-   * the session that just took a worker, through that player's first seconds (and a checker's probe window).
-   * With none left it starts at once.
+   * How long after a `take` the replacement worker starts, when another idle one is left (2 s by default): its
+   * boot + warm-up (≈1.5 s of CPU) then runs after the newcomer's set-up (offer → first frame), not beside it.
+   * Longer is worse: checkers' probes take workers every few seconds, and a 10 s delay left the pool empty, so a
+   * player took a worker still loading its modules (5 s at load 12). With none left it starts at once.
    */
   refillDelayMs?: number;
   /** Warm each worker up while it waits (warmSessionWorker.ts). Default true. */
@@ -19,7 +19,7 @@ export type SessionWorkerPoolParameters = {
   log?: Logger;
 };
 
-const DEFAULT_REFILL_DELAY_MS = 10_000;
+const DEFAULT_REFILL_DELAY_MS = 2_000;
 
 const MAX_FAILED_SPAWNS = 3;
 
