@@ -115,8 +115,9 @@ describe('two signaling servers: one is killed mid-session', () => {
       `failover: player resumed after ${playerReconnectMs} ms, host re-registered after ${hostReconnectMs} ms\n`,
     );
 
-    // Same session, same host and slot, still streaming, run by the survivor now.
-    await page.waitForTimeout(6_000);
+    // Same session, same host and slot, still streaming, run by the survivor now — looked at once the 5 s after
+    // the kill whose frames are checked below have passed.
+    await page.waitForTimeout(Math.max(0, killedAt + 5_200 - Date.now()));
     const afterCrash = await api<SessionView>(`/api/sessions/${id}`);
     assert.equal(afterCrash.state, 'streaming');
     assert.equal(afterCrash.hostId, before.hostId);
@@ -138,7 +139,13 @@ describe('two signaling servers: one is killed mid-session', () => {
     assert.ok(hostReconnectMs < 3_000, `host back after ${hostReconnectMs} ms`);
 
     // Billing went on at the survivor: each tick once, and the seconds billed after the kill match the time.
-    await page.waitForTimeout(8_000);
+    // Quit once the survivor has billed two ticks' worth after the kill (not a fixed wait).
+    const tickSec = stack.config.economy.tickSec;
+    await waitUntil(
+      'two ticks billed after the kill',
+      4 * tickSec * 1000,
+      async () => (await api<Charges>(`/api/sessions/${id}/charges`)).deliveredSec >= billedBeforeKill + 2 * tickSec,
+    );
     const quitAt = Date.now();
     await page.locator('ath-play button.quit').click();
     let charges: Charges | undefined;
