@@ -13,8 +13,12 @@
  *   liveFpsImpactWholeRoundPct / …NearProbeStartPct / …ProbeSteadyPct  the same over every second of the round,
  *                          over the seconds within 2 s after a probe's session started (host log), and over the
  *                          others: where in a probe the live player loses frames
- *   liveFpsImpactAveragedPct  the impact over the round spread over the time between two rounds of a container
- *                          that serves players (signaling's busyDeferralMs, 10 min): what a player loses to checks
+ *   liveFpsImpactAveragedPct  the impact of the 5 s window × the round's length, spread over the time between two
+ *                          rounds of a container that serves players (signaling's busyDeferralMs, 10 min)
+ *   liveFpsImpactAfterRoundPct, liveFramesLostPerRound, liveFpsImpactAveragedInclRefillPct  the 16 s after the
+ *                          round (the host refills its pool of booted session workers then: the probes took some),
+ *                          the live player's frames lost over the round and those 16 s against its rate alone, and
+ *                          that loss spread over busyDeferralMs: what a player loses to checks, all counted
  *   cpu.*                  cores used by the render host, by signaling + the chain + the live player's receiver
  *                          (this process), by the checker processes and by the rest of the machine, idle / one
  *                          probe / live alone / live with a round (and the busiest threads of each)
@@ -55,6 +59,11 @@ const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const CYCLES = 3;
 /** Seconds of a round this close after a probe's session started count as its start (the live fps dips there). */
 const PROBE_START_MS = 2_000;
+/**
+ * How long after a round the live player is still watched: the host's session-worker pool refills 10 s after the
+ * last session start (render-host SessionWorkerPool), and booting + warming a worker takes a few seconds more.
+ */
+const AFTERMATH_MS = 16_000;
 
 // ---- 1. verifying reports (one core, in-process) ---------------------------------------------------------
 const domain = { chainId: 31337, verifyingContract: '0x5FbDB2315678afecb367f032d93F642f64180aa3' as const };
@@ -262,6 +271,9 @@ try {
   const roundSeconds: number[] = [];
   const roundSecondsNearProbeStart: number[] = [];
   const roundSecondsSteady: number[] = [];
+  const aftermathSeconds: number[] = [];
+  const framesLostPerRound: number[] = [];
+  const roundAndAftermathSeconds: number[] = [];
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
     await sleep(2_000);
     progress(`cycle ${cycle}/${CYCLES}: player alone 5 s, then a round of three checkers' probes beside it`);
@@ -283,20 +295,29 @@ try {
     await sleep(2_000);
     probed.push(await measure(5_000));
     const verdict = await nextVerdict(before, 90_000);
+    roundSeconds.push((performance.now() - roundStarted) / 1000);
+    const roundLength = perSecond.length;
+    // The host refills its pool of booted session workers some seconds after the last session start (the round's
+    // probes took workers from it): that boot is part of what the round costs the live player.
+    await sleep(AFTERMATH_MS);
     clearInterval(ticker);
+    const aloneFps = alone.at(-1)?.fps ?? 0;
+    aftermathSeconds.push(...perSecond.slice(roundLength));
+    framesLostPerRound.push(perSecond.reduce((lost, frames) => lost + (aloneFps - frames), 0));
+    roundAndAftermathSeconds.push(perSecond.length);
     const hostLines = readFileSync(join(dataDir, 'host.log'), 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((line) => JSON.parse(line) as { time: number; msg: string; sessionId?: string })
       .filter((entry) => entry.time >= roundStartedEpoch && entry.sessionId !== session.sessionId);
     const probeStarts = hostLines.filter((e) => e.msg === 'session starting').map((e) => e.time - roundStartedEpoch);
-    perSecond.forEach((frames, i) => {
+    perSecond.slice(0, roundLength).forEach((frames, i) => {
       // A second that ends within PROBE_START_MS after a probe's session started, or the rest of the round.
       const nearStart = probeStarts.some((startMs) => (i + 1) * 1000 > startMs && i * 1000 < startMs + PROBE_START_MS);
       (nearStart ? roundSecondsNearProbeStart : roundSecondsSteady).push(frames);
     });
     progress(
-      `live fps per second from the round's start: ${perSecond.join(' ')}; probes started at ${probeStarts.map((ms) => `+${(ms / 1000).toFixed(1)} s`).join(', ')}`,
+      `live fps per second from the round's start: ${perSecond.slice(0, roundLength).join(' ')} | after it: ${perSecond.slice(roundLength).join(' ')}; probes started at ${probeStarts.map((ms) => `+${(ms / 1000).toFixed(1)} s`).join(', ')}`,
     );
     if (process.env.BENCH_TIMELINE) {
       for (const entry of hostLines) {
@@ -305,7 +326,6 @@ try {
         );
       }
     }
-    roundSeconds.push((performance.now() - roundStarted) / 1000);
     if (verdict) progress(`round: ${verdict.verdict}, ${verdict.responders} responders`);
   }
   peer.send({ type: 'quit', sessionId: session.sessionId });
@@ -344,6 +364,13 @@ try {
       ),
       liveFpsImpactNearProbeStartPct: round((100 * (mean(roundSecondsNearProbeStart) - fpsAlone)) / fpsAlone, 1),
       liveFpsImpactProbeSteadyPct: round((100 * (mean(roundSecondsSteady) - fpsAlone)) / fpsAlone, 1),
+      liveFpsImpactAfterRoundPct: round((100 * (mean(aftermathSeconds) - fpsAlone)) / fpsAlone, 1),
+      liveFramesLostPerRound: round(mean(framesLostPerRound), 0),
+      roundAndAftermathSeconds: round(mean(roundAndAftermathSeconds), 0),
+      liveFpsImpactAveragedInclRefillPct: round(
+        (-100 * mean(framesLostPerRound)) / (fpsAlone * (DEFAULT_CHECK_SETTINGS.busyDeferralMs / 1000)),
+        2,
+      ),
       liveIncompleteFramesPerSecAlone: round(mean(alone.map((m) => m.incompleteFps)), 1),
       liveIncompleteFramesPerSecWithProbes: round(mean(probed.map((m) => m.incompleteFps)), 1),
       hostClaimedFpsAlone: round(mean(alone.map((m) => m.hostClaimedFps)), 1),
