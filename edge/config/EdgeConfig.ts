@@ -67,6 +67,11 @@ export const EdgeConfigSchema = obj({
     /** Between two checker rounds of a container (2N+1 checkers each); a minute by default. */
     checkIntervalMs: Type.Integer({ minimum: 1000 }),
     /**
+     * A container's first round comes this long after its host registered (30 s): not during the host's own
+     * start-up, nor — under `npm start` — while the stack's other roles and the first player are starting.
+     */
+    firstCheckDelayMs: Type.Integer({ minimum: 0 }),
+    /**
      * The WebSocket server: `auto` = uWebSockets.js where a native build loads (else @fastify/websocket, with a
      * warning), `uws` = refuse to start without it, `fastify-ws` = always @fastify/websocket.
      */
@@ -329,6 +334,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     reloadGraceMs: 3_000,
     afkTimeoutMs: 120_000,
     checkIntervalMs: 60_000,
+    firstCheckDelayMs: 30_000,
     wsTransport: 'auto',
     checkMinResponders: DEFAULT_CHECK_SETTINGS.minResponders,
     probationPasses: DEFAULT_CHECK_SETTINGS.probationPasses,

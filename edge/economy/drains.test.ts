@@ -98,6 +98,8 @@ for (const driver of ['pglite', 'pg'] as const) {
           ...DEFAULT_EDGE_CONFIG.signaling,
           httpPort: 0,
           checkIntervalMs: 1_000,
+          // Its hosts are checked from their first second (npm start waits 30 s).
+          firstCheckDelayMs: 0,
           tokenSecretHex: secret.toString('hex'),
         },
         chain: {

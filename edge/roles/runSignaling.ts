@@ -66,6 +66,7 @@ export async function runSignaling({
     checks: {
       ...DEFAULT_SIGNALING_SETTINGS.checks,
       intervalMs: s.checkIntervalMs,
+      firstRoundDelayMs: s.firstCheckDelayMs,
       minResponders: s.checkMinResponders,
       probationPasses: s.probationPasses,
       contradictedPlayersToDrain: s.contradictedPlayersToDrain,

@@ -222,6 +222,23 @@ describe('checkers', () => {
     await assert.rejects(checker.peer.next('check-assignment', 1_500), 'no second round while the player plays');
   });
 
+  test('a container’s first round waits firstRoundDelayMs after its host registered (npm start: 30 s)', async () => {
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: randomBytes(32),
+      checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 200, deadlineMs: 5_000, firstRoundDelayMs: 3_000 },
+    });
+    const checker = await connectTestChecker(server);
+    const host = await connectTestHost(server, { hostId: 'fresh-host', slots: 1 });
+    cleanups.push(async () => {
+      for (const peer of [host, checker.peer]) peer.terminate();
+      await server.close();
+    });
+    // Only "not before" is asserted (a slow machine makes it later, never earlier): it came after 1 s before.
+    await assert.rejects(checker.peer.next('check-assignment', 2_000), 'no round in the host’s first seconds');
+    assert.equal((await checker.peer.next('check-assignment', 10_000)).container, host.hostId);
+  });
+
   test('a probe does not start beside a player in its first startupQuietMs (a newcomer’s first seconds are its own)', async () => {
     const secret = randomBytes(32);
     const quietMs = 2_500;

@@ -60,6 +60,12 @@ export type CheckSettings = {
    * (ProbeLine: a newcomer's first seconds are not shared with a check); sampling a dispute does not wait.
    */
   startupQuietMs: number;
+  /**
+   * A container's first round comes this long after its host registered (and not before, when checkers connect
+   * later). 1 s here; `npm start`'s config says 30 s (signaling.firstCheckDelayMs): a round during the host's and
+   * the stack's own start-up measures the machine's start-up, not the host.
+   */
+  firstRoundDelayMs: number;
   /** Known games' manifests (width, height, fps): what a container is held to, whatever it declares. */
   gameSpecs: GameSpecs;
   /** Weight of the newest verdict in the quality score's moving average. */
@@ -92,6 +98,7 @@ export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
   probeTimeoutMs: 20_000,
   busyDeferralMs: 600_000,
   startupQuietMs: 8_000,
+  firstRoundDelayMs: 1_000,
   gameSpecs: {},
   qualityAlpha: 0.3,
   rttCeilingMs: 200,
@@ -233,6 +240,8 @@ export class CheckerDesk {
   readonly #lastRoundAtMs = new Map<string, number>();
   /** Disputed sessions waiting for the round under way on their container to end. */
   readonly #pendingSamples = new Map<string, SampleRequest[]>();
+  /** When each host's first round is due (set at its first registration only: reconnecting does not push it back). */
+  readonly #firstRoundAtMs = new Map<string, number>();
   /** By provider (lower case): payers whose sessions contradicted its signed receipts, and when (see `contradicted`). */
   readonly #contradictions = new Map<string, Map<string, number>>();
   #closed = false;
@@ -397,7 +406,9 @@ export class CheckerDesk {
     this.#checkers.set(peerId, checker);
     this.#log.info({ checker: address, stakeWei: String(position.stakeWei) }, 'checker registered');
     // Containers that could not be checked for want of checkers get a round now.
-    for (const host of this.#p.hosts.all()) if (!this.#rounds.has(host.hostId)) this.#scheduleRound(host.hostId, 0);
+    for (const host of this.#p.hosts.all()) {
+      if (!this.#rounds.has(host.hostId)) this.#scheduleRound(host.hostId, this.#firstRoundWaitMs(host.hostId));
+    }
     this.#topUpRounds(checker);
     return address;
   }
@@ -457,9 +468,18 @@ export class CheckerDesk {
 
   // ---- containers --------------------------------------------------------------------------------------
 
-  /** A host registered: its first round comes soon, then one every interval. */
+  /** A host registered: its first round comes after `firstRoundDelayMs`, then one every interval. */
   hostRegistered(hostId: string): void {
-    this.#scheduleRound(hostId, 1_000);
+    if (!this.#firstRoundAtMs.has(hostId)) {
+      this.#firstRoundAtMs.set(hostId, Date.now() + this.#p.settings.firstRoundDelayMs);
+    }
+    this.#scheduleRound(hostId, Math.max(1_000, this.#firstRoundWaitMs(hostId)));
+  }
+
+  /** 0, or how long until a freshly registered host's first round is due. */
+  #firstRoundWaitMs(hostId: string): number {
+    const at = this.#firstRoundAtMs.get(hostId);
+    return at === undefined ? 0 : Math.max(0, at - Date.now());
   }
 
   hostGone(hostId: string): void {
@@ -472,6 +492,7 @@ export class CheckerDesk {
   /** A host left the registry for good: nothing is kept for it (its provider's drain stays). */
   hostEvicted(hostId: string): void {
     this.hostGone(hostId);
+    this.#firstRoundAtMs.delete(hostId);
     const round = this.#rounds.get(hostId);
     if (round) {
       clearTimeout(round.timer);
