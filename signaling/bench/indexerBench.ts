@@ -32,6 +32,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -260,12 +261,25 @@ async function pickBench(kind: Bench, redis: RedisServer | undefined) {
   const leases: number[] = [];
   const warmup = 200;
   const total = 2_000 + warmup;
+  // What a slow pick was slowed by: a GC pause inside it, or this process not running (the machine's other
+  // processes). GC pauses come from the perf_hooks observer; a pick's CPU time from process.cpuUsage around
+  // `play`, which the in-memory store handles synchronously (the pick is inside it).
+  const gcPauses: Array<[startMs: number, endMs: number]> = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcPauses.push([entry.startTime, entry.startTime + entry.duration]);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const windows: Array<{ pickUs: number; startMs: number; endMs: number; cpuUs: number }> = [];
   for (let j = 0; j < total; j++) {
     const inbox: ServerMessage[] = [];
     const peerId = attachPlayer(hub, j, (message) => inbox.push(message));
     const region = REGIONS[j % REGIONS.length] ?? REGIONS[0];
     const sentNs = process.hrtime.bigint();
+    const startMs = performance.now();
+    const cpuBefore = process.cpuUsage();
     hub.receive(peerId, JSON.stringify({ type: 'play', game: GAME.id, codecs: ['H264'], timeZone: region?.[3] }));
+    const cpu = process.cpuUsage(cpuBefore);
+    const endMs = performance.now();
     const assigned = await nextMessage(peerId, ['session'], inbox);
     const leaseUs = Number(process.hrtime.bigint() - sentNs) / 1000;
     if (assigned.type !== 'session') throw new Error(`bench player was not leased a slot: ${JSON.stringify(assigned)}`);
@@ -274,14 +288,29 @@ async function pickBench(kind: Bench, redis: RedisServer | undefined) {
     if (j >= warmup) {
       picks.push(session.decision.pickMicros);
       leases.push(leaseUs);
+      windows.push({ pickUs: session.decision.pickMicros, startMs, endMs, cpuUs: cpu.user + cpu.system });
     }
     hub.receive(peerId, JSON.stringify({ type: 'quit', sessionId: session.id }));
     hub.detach(peerId, { clean: true });
   }
   hub.close();
+  await new Promise((resolve) => setImmediate(resolve));
+  gcObserver.disconnect();
   picks.sort((a, b) => a - b);
   leases.sort((a, b) => a - b);
+  // The slowest 1 % of picks: how many had a GC pause in their `play`, and how many ran on the CPU for less
+  // than half of their time (descheduled: the box). The CPU figure is only meaningful in memory (synchronous).
+  const p99 = percentile(picks, 99);
+  const slow = windows.filter((w) => w.pickUs >= p99);
+  const withGc = slow.filter((w) => gcPauses.some(([from, to]) => from < w.endMs && to > w.startMs)).length;
+  const offCpu = slow.filter((w) => w.cpuUs < ((w.endMs - w.startMs) * 1000) / 2).length;
+  const cpuUs = windows.map((w) => w.cpuUs).sort((a, b) => a - b);
   return {
+    slowPicks: slow.length,
+    slowPicksWithGc: withGc,
+    slowPicksOffCpu: offCpu,
+    playCpuUsP50: round(percentile(cpuUs, 50), 1),
+    playCpuUsP99: round(percentile(cpuUs, 99), 1),
     registerSec: round(registerSec, 1),
     pickUsP50: round(percentile(picks, 50), 1),
     pickUsP99: round(percentile(picks, 99), 1),
@@ -768,6 +797,12 @@ try {
       leaseP99RedisOverMemory: round(pickRedis.leaseUsP99 / Math.max(1e-9, pickMemory.leaseUsP99), 2),
       registerSec: pickMemory.registerSec,
       registerSecRedis: pickRedis.registerSec,
+      // The picks at or over p99 (in memory): with a GC pause inside, and descheduled for over half their time.
+      slowPicks: pickMemory.slowPicks,
+      slowPicksWithGc: pickMemory.slowPicksWithGc,
+      slowPicksOffCpu: pickMemory.slowPicksOffCpu,
+      playCpuUsP50: pickMemory.playCpuUsP50,
+      playCpuUsP99: pickMemory.playCpuUsP99,
     });
     progress('queue change cost (memory, redis; 1,000 and 10,000 waiting, twice each, medians)');
     const queueMemory = await queueBench('memory', undefined);
