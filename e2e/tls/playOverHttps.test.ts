@@ -24,17 +24,23 @@ describe('npm start --tls: a player over https and wss', { timeout: 240_000 }, (
   before(async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ath-tls-e2e-'));
     const base = e2eConfig(dataDir);
-    const { outDir } = await buildClient({});
-    stack = await startStack({
-      config: {
-        ...base,
-        tls: { ...base.tls, selfSigned: true },
-        renderHost: { ...base.renderHost, apps: [] },
-        stack: { renderHosts: 1, checkers: 0 },
-      },
-      clientDir: outDir,
-    });
-    browser = await launchChromium({ args: ['--autoplay-policy=no-user-gesture-required'] });
+    // Chromium starts while the client builds and the stack comes up (it needs neither).
+    const launched = launchChromium({ args: ['--autoplay-policy=no-user-gesture-required'] });
+    launched.catch(() => undefined);
+    try {
+      const { outDir } = await buildClient({});
+      stack = await startStack({
+        config: {
+          ...base,
+          tls: { ...base.tls, selfSigned: true },
+          renderHost: { ...base.renderHost, apps: [] },
+          stack: { renderHosts: 1, checkers: 0 },
+        },
+        clientDir: outDir,
+      });
+    } finally {
+      browser = await launched;
+    }
   });
 
   after(async () => {

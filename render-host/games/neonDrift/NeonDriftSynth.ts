@@ -18,8 +18,11 @@ const TAU = Math.PI * 2;
 
 type Voice = { kind: NeonDriftEvent['kind']; startSample: number; combo: number; lowpass: number };
 
+/** Every MIDI note's frequency, computed once: the music asks for two of them per sample (48,000 times a second). */
+const MIDI_HZ = Float64Array.from({ length: 128 }, (_, note) => 440 * 2 ** ((note - 69) / 12));
+
 function midiHz(note: number): number {
-  return 440 * 2 ** ((note - 69) / 12);
+  return MIDI_HZ[note] ?? 440 * 2 ** ((note - 69) / 12);
 }
 
 /** Deterministic white noise in [-1, 1) from a sample index (integer hash: no state to carry). */
