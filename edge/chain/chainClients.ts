@@ -24,6 +24,8 @@ export type ChainSettings = {
   tokenAddress: Address;
   escrowAddress: Address;
   stakingAddress: Address;
+  /** What browsers deposit through on the embedded chain when it is not `rpcUrl` (config `chain.publicRpcUrl`). */
+  publicRpcUrl?: string;
 };
 
 /** The real ATH token on Arbitrum One. */

@@ -27,6 +27,11 @@ export function anvilBinaryPath(): string {
 
 export type StartAnvilParameters = {
   port?: number;
+  /**
+   * The address anvil listens on (default 127.0.0.1: only this machine reaches the chain). `0.0.0.0` or a LAN
+   * address lets browsers on other machines deposit on a dev chain (config `chain.anvilHost`, README).
+   */
+  host?: string;
   chainId?: number;
   /** Seconds between blocks; undefined = a block per transaction (automine). */
   blockTimeSec?: number;
@@ -68,8 +73,16 @@ const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
 
 /** Starts anvil and resolves once it listens. `close()` is idempotent; anvil also dies with this process. */
+/** The URL this machine reaches anvil at: a wildcard bind is reached on loopback. */
+function localRpcUrl(host: string, port: string): string {
+  if (host === '0.0.0.0') return `http://127.0.0.1:${port}`;
+  if (host === '::') return `http://[::1]:${port}`;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export function startAnvil({
   port = 0,
+  host = '127.0.0.1',
   chainId = 31337,
   blockTimeSec,
   accounts = 10,
@@ -82,16 +95,7 @@ export function startAnvil({
       for (const child of live) child.kill('SIGKILL');
     });
   }
-  const args = [
-    '--host',
-    '127.0.0.1',
-    '--port',
-    String(port),
-    '--chain-id',
-    String(chainId),
-    '--accounts',
-    String(accounts),
-  ];
+  const args = ['--host', host, '--port', String(port), '--chain-id', String(chainId), '--accounts', String(accounts)];
   if (blockTimeSec !== undefined) args.push('--block-time', String(blockTimeSec));
   if (statePath !== undefined) args.push('--state', statePath);
   const child = tiedToParent
@@ -118,7 +122,7 @@ export function startAnvil({
     });
     child.stdout?.on('data', (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /Listening on 127\.0\.0\.1:(\d+)/.exec(output);
+      const match = /Listening on \S+:(\d+)/.exec(output);
       if (!match) return;
       clearTimeout(timer);
       child.removeAllListeners('exit');
@@ -127,7 +131,7 @@ export function startAnvil({
       const exited = new Promise<void>((done) => child.once('exit', () => done()));
       let closing: Promise<void> | undefined;
       resolve({
-        rpcUrl: `http://127.0.0.1:${match[1]}`,
+        rpcUrl: localRpcUrl(host, match[1] ?? ''),
         chainId,
         pid: child.pid,
         close: () => {

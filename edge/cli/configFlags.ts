@@ -32,6 +32,12 @@ export const CONFIG_FLAGS = {
     help: 'none | anvil | arbitrum-sepolia | arbitrum-one',
   },
   'rpc-url': { type: 'string', setting: 'chain.rpcUrl', value: 'URL', help: "the chain's JSON-RPC endpoint" },
+  'anvil-host': {
+    type: 'string',
+    setting: 'chain.anvilHost',
+    value: 'HOST',
+    help: 'address the embedded anvil listens on (default 127.0.0.1)',
+  },
   'log-level': {
     type: 'string',
     setting: 'logLevel',

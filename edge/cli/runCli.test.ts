@@ -176,6 +176,7 @@ describe('flags reach the command', () => {
       'signaling-instances': '2',
       network: 'none',
       'rpc-url': 'http://127.0.0.1:8545',
+      'anvil-host': '0.0.0.0',
       'log-level': 'warn',
       'data-dir': '/tmp/ath-cli-test',
       'tls-cert': '/tmp/ath-cli-test/cert.pem',

@@ -194,6 +194,16 @@ export const EdgeConfigSchema = obj({
     /** The block the contracts were deployed in (where the rewards job starts looking for stakers). */
     deployBlock: Type.Optional(Type.Integer({ minimum: 0 })),
     anvilPort: Port,
+    /**
+     * Where the embedded anvil listens (`--anvil-host`; default 127.0.0.1, this machine only). Browsers on other
+     * machines deposit through it: bind a LAN address or 0.0.0.0, and name it in `publicRpcUrl` for a wildcard.
+     */
+    anvilHost: Type.Optional(Type.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.:\\[\\]-]+$' })),
+    /**
+     * The JSON-RPC URL `GET /api/chain` hands browsers on the embedded chain, when it is not the one this machine
+     * uses (`chain.rpcUrl`): e.g. `http://192.168.1.20:8545` for a chain bound to 0.0.0.0.
+     */
+    publicRpcUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
   }),
   economy: obj({
     /** Cap of one session's authorization, in seconds of play at the host's price. */

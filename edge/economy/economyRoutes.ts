@@ -133,7 +133,7 @@ export function economyRoutes({
       async () => ({
         network: chain.network,
         chainId: chain.chainId,
-        rpcUrl: chain.network === 'anvil' ? chain.rpcUrl : undefined,
+        rpcUrl: chain.network === 'anvil' ? (chain.publicRpcUrl ?? chain.rpcUrl) : undefined,
         tokenAddress: chain.tokenAddress,
         escrowAddress: chain.escrowAddress,
         stakingAddress: chain.stakingAddress,

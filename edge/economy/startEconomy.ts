@@ -64,6 +64,7 @@ export function chainSettingsOf(config: EdgeConfig): ChainSettings {
     tokenAddress: c.tokenAddress as Address,
     escrowAddress: c.escrowAddress as Address,
     stakingAddress: c.stakingAddress as Address,
+    ...(c.publicRpcUrl ? { publicRpcUrl: c.publicRpcUrl } : {}),
   };
 }
 

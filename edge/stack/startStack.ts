@@ -73,8 +73,14 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
   if (chain.network === 'anvil' && !chain.rpcUrl) {
     onProgress('chain (anvil) + contracts', 'start');
     const startedMs = Date.now();
-    anvil = await startAnvil({ port: chain.anvilPort });
-    chain = { ...chain, ...(await deployEmbedded(anvil)), rpcUrl: anvil.rpcUrl, chainId: anvil.chainId };
+    anvil = await startAnvil({ port: chain.anvilPort, ...(chain.anvilHost ? { host: chain.anvilHost } : {}) });
+    chain = {
+      ...chain,
+      ...(await deployEmbedded(anvil)),
+      rpcUrl: anvil.rpcUrl,
+      chainId: anvil.chainId,
+      ...embeddedPublicRpcUrl(chain, anvil.rpcUrl),
+    };
     onProgress('chain (anvil) + contracts', 'done', `${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
   }
   const instances = config.stack.signalingInstances ?? 1;
@@ -277,4 +283,20 @@ async function deployEmbedded(anvil: Anvil) {
     escrowAddress: deployed.escrowAddress,
     stakingAddress: deployed.stakingAddress,
   };
+}
+
+/**
+ * What browsers are told to deposit through on the embedded chain: `chain.publicRpcUrl` when set, else anvil's
+ * own URL when it is bound to a specific address other machines can reach (a wildcard bind names no such address:
+ * set `publicRpcUrl`). Bound to loopback, nothing changes.
+ */
+export function embeddedPublicRpcUrl(
+  chain: Pick<EdgeConfig['chain'], 'anvilHost' | 'publicRpcUrl'>,
+  rpcUrl: string,
+): { publicRpcUrl?: string } {
+  if (chain.publicRpcUrl) return { publicRpcUrl: chain.publicRpcUrl };
+  const host = chain.anvilHost ?? '127.0.0.1';
+  const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+  const wildcard = host === '0.0.0.0' || host === '::';
+  return loopback || wildcard ? {} : { publicRpcUrl: rpcUrl };
 }
