@@ -16,7 +16,7 @@
  *   liveFpsImpactAveragedPct  the impact of the 5 s window × the round's length, spread over the time between two
  *                          rounds of a container that serves players (signaling's busyDeferralMs, 10 min)
  *   liveFpsImpactAfterRoundPct, liveFramesLostPerRound, liveFpsImpactAveragedInclRefillPct  the 16 s after the
- *                          round (the host refills its pool of booted session workers then: the probes took some),
+ *                          round (the host may refill its pool of booted session workers then: the probes took some),
  *                          the live player's frames lost over the round and those 16 s against its rate alone, and
  *                          that loss spread over busyDeferralMs: what a player loses to checks, all counted
  *   cpu.*                  cores used by the render host, by signaling + the chain + the live player's receiver
@@ -60,8 +60,9 @@ const CYCLES = 3;
 /** Seconds of a round this close after a probe's session started count as its start (the live fps dips there). */
 const PROBE_START_MS = 2_000;
 /**
- * How long after a round the live player is still watched: the host's session-worker pool refills 10 s after the
- * last session start (render-host SessionWorkerPool), and booting + warming a worker takes a few seconds more.
+ * How long after a round the live player is still watched: the host's session-worker pool refills some seconds
+ * after the last session start (render-host SessionWorkerPool's refillDelayMs), and booting + warming a worker
+ * takes a few seconds more. 16 s covers both with the delays tried so far (2–10 s).
  */
 const AFTERMATH_MS = 16_000;
 
