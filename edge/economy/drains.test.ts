@@ -184,6 +184,28 @@ for (const driver of ['pglite', 'pg'] as const) {
         stopCheckers = answering(again, verdict, () => host);
         await waitFor(async () => ((await hostState()) === 'up' ? true : undefined), 60_000);
         assert.equal((await status()).drain, null, 'the lifted drain is gone from the provider status');
+        // Every round is in the ledger, those before the restart and the probation passes after it: the restarted
+        // signaling did not number its rounds from 1 again (the ledger and the StakingRegistry key evidence by
+        // container and round, so a reused number dropped the new verdict and could never be slashed for).
+        const decidedRounds = async () =>
+          (
+            (await (await fetch(`${signaling.info.httpUrl}/api/checks/rounds?container=${hostId}`)).json()) as {
+              rounds: Array<{ round: string; ok: boolean }>;
+            }
+          ).rounds;
+        // The verdict that lifted the drain may still be on its way into the ledger: wait a little for it.
+        const rounds = await waitFor(async () => {
+          const decided = await decidedRounds();
+          return decided.filter((r) => r.ok).length >= 3 ? decided : undefined;
+        }, 10_000).catch(decidedRounds);
+        const failed = rounds.filter((r) => !r.ok).map((r) => BigInt(r.round));
+        const passed = rounds.filter((r) => r.ok).map((r) => BigInt(r.round));
+        assert.ok(failed.length >= 2, `the failing rounds before the restart: ${failed}`);
+        assert.ok(passed.length >= 3, `every probation pass is recorded: ${passed} (failing: ${failed})`);
+        assert.ok(
+          passed.every((round) => failed.every((before) => round > before)),
+          `rounds after the restart come after those before it: ${passed} vs ${failed}`,
+        );
         player.send({ type: 'play', game: GAME.id, codecs: ['H264'], queue: false });
         assert.equal((await player.next('session')).hostId, hostId, 'matched again after probation');
         player.terminate();

@@ -14,7 +14,7 @@ import {
 } from '../testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../testing/TestChecker.js';
 import type { TestPeer } from '../testing/TestPeer.js';
-import { DEFAULT_CHECK_SETTINGS, pickByStake, type RoundVerdict } from './CheckerDesk.js';
+import { DEFAULT_CHECK_SETTINGS, nextRoundNumber, pickByStake, type RoundVerdict } from './CheckerDesk.js';
 
 let chain: TestChain;
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -80,12 +80,22 @@ async function probeRuns(server: Pick<TestSignaling, 'hub'>, assignment: ServerM
   );
 }
 
+describe('round numbers', () => {
+  test('never come back: above the last one, and from the clock after a restart or on another instance', () => {
+    const before = nextRoundNumber(undefined, 1_765_000_000_000);
+    assert.equal(nextRoundNumber(before, 1_765_000_000_000), before + 1n, 'two rounds in one millisecond differ');
+    assert.equal(nextRoundNumber(before + 5n, 1_765_000_000_001), before + 6n, 'never below the last one');
+    // A restarted signaling (or another instance) knows no last round: the clock puts it after every earlier one.
+    assert.ok(nextRoundNumber(undefined, 1_765_000_100_000) > before + 6n);
+  });
+});
+
 describe('checkers', () => {
   test('a container gets 3 distinct checkers, probed one after the other as player sessions; the majority decides; a liar is the minority', async () => {
     const { team, host, verdicts, server } = await world(3, 'checked-host');
     const assignments = await Promise.all(team.map((c) => c.peer.next('check-assignment')));
     assert.equal(new Set(assignments.map((a) => a.probeSessionId)).size, 3);
-    assert.ok(assignments.every((a) => a.container === host.hostId && a.round === '1'));
+    assert.ok(assignments.every((a) => a.container === host.hostId && a.round === assignments[0]?.round));
     // Held to the game's manifest, not to what the host declares.
     assert.ok(assignments.every((a) => a.expected.game === 'neon-drift' && a.expected.fps === 60));
     const byChecker = new Map(assignments.map((a, i) => [a.probeSessionId, i]));
@@ -398,7 +408,7 @@ describe('checkers', () => {
       ...(await signTestReport({ account: checker.account, assignment: first, ok: true, fpsMilli: 60_000 })),
     });
     const sample = await checker.peer.next('check-assignment', 2_000);
-    assert.equal(BigInt(sample.round), BigInt(first.round) + 1n, 'the sampling round follows at once');
+    assert.ok(BigInt(sample.round) > BigInt(first.round), 'the sampling round is a new one, after the first');
     assert.deepEqual(observations, []);
     checker.peer.send({
       type: 'check-report',
@@ -430,11 +440,14 @@ describe('checkers', () => {
       await server.close();
     });
     // Two rounds (failedVerdictsToDrain) in which every checker, as CheckerNode does, reports what it saw: nothing.
+    let lastRound = 0n;
     for (let round = 1; round <= 2; round++) {
+      const rounds = new Set<string>();
       await Promise.all(
         team.map(async (checker) => {
           const assignment = await checker.peer.next('check-assignment');
-          assert.equal(assignment.round, String(round));
+          rounds.add(assignment.round);
+          assert.ok(BigInt(assignment.round) > lastRound, 'a new round');
           checker.peer.send({
             type: 'check-report',
             ...(await signTestReport({
@@ -449,15 +462,17 @@ describe('checkers', () => {
         }),
       );
       await waitFor(() => (verdicts.length >= round ? true : undefined));
+      assert.equal(rounds.size, 1, 'every checker of a round is assigned the same round');
+      lastRound = BigInt([...rounds][0] ?? '0');
     }
     // The host was never asked for a probe session: its one slot stayed the player's.
     assert.equal(server.hub.hosts.get(host.hostId)?.slots[0]?.sessionId, playerStart.sessionId);
     await assert.rejects(host.next('start-session', 300), 'no probe got a slot');
     assert.deepEqual(
-      verdicts.map((v) => ({ round: v.round, verdict: v.verdict, drained: v.drained })),
+      verdicts.map((v) => ({ verdict: v.verdict, drained: v.drained })),
       [
-        { round: 1n, verdict: 'inconclusive', drained: false },
-        { round: 2n, verdict: 'inconclusive', drained: false },
+        { verdict: 'inconclusive', drained: false },
+        { verdict: 'inconclusive', drained: false },
       ],
       'a busy host is not failed',
     );
@@ -515,7 +530,7 @@ describe('checkers', () => {
     await Promise.all(answering);
     const drained = await waitFor(() => verdicts.find((v) => v.drained));
     assert.equal(drained.verdict, 'fail');
-    assert.equal(drained.round, 2n);
+    assert.equal(drained, verdicts[1], 'the second failing round drains');
     assert.equal(drained.reports.length, 3);
     assert.ok(drained.reports.every((r) => r.signature.startsWith('0x') && r.report.container === host.hostId));
     const record = server.hub.hosts.get(host.hostId);
@@ -614,7 +629,7 @@ describe('checkers', () => {
         ['ok', false, true],
       ],
     );
-    assert.equal(lifted.round, 7n);
+    assert.equal(lifted, verdicts[6], 'the third passing round in a row lifts the drain');
     assert.equal(server.hub.hosts.get(host.hostId)?.drained, false);
     assert.equal(server.hub.checkers.drainOf(host.providerAddress), undefined);
   });

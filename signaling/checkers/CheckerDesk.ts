@@ -215,6 +215,18 @@ export type CheckerDeskParameters = {
   onObservation?: (observation: SessionObservation) => void;
 };
 
+/**
+ * A container's next round number: above its last one here, and never below the clock in ms. The ledger and the
+ * StakingRegistry key reports, verdicts and slashes by (container, round), so a number must never come back — and a
+ * counter from 1 would, after a signaling restart or when the container's rounds move to another instance (its
+ * verdicts were dropped as duplicates and a failing round could not be slashed for). The clock makes a number unique
+ * without asking anyone; +1 keeps two rounds in one millisecond apart.
+ */
+export function nextRoundNumber(previous: bigint | undefined, nowMs: number): bigint {
+  const fromClock = BigInt(Math.floor(nowMs));
+  return previous !== undefined && previous >= fromClock ? previous + 1n : fromClock;
+}
+
 export class CheckerDesk {
   readonly #p: CheckerDeskParameters;
   readonly #log: Logger;
@@ -559,7 +571,7 @@ export class CheckerDesk {
     const expected = expectedStream(host, this.#p.settings.gameSpecs, sample?.game);
     if (!expected) return false;
     this.#lastRoundAtMs.set(hostId, Date.now());
-    const round = (this.#roundCounter.get(hostId) ?? 0n) + 1n;
+    const round = nextRoundNumber(this.#roundCounter.get(hostId), Date.now());
     this.#roundCounter.set(hostId, round);
     const chosen = pickByStake(available, this.#p.settings.checkersPerContainer);
     const state: Round = {
