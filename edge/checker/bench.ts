@@ -39,7 +39,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import type { Address, Hex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { StreamReceiver } from '../../render-host/index.js';
@@ -55,7 +54,6 @@ import { signCheckReport } from './signCheckReport.js';
 
 const progress = (line: string) => process.stderr.write(`bench:checker ${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const CYCLES = 3;
 /** Seconds of a round this close after a probe's session started count as its start (the live fps dips there). */
 const PROBE_START_MS = 2_000;
