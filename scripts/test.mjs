@@ -18,19 +18,29 @@ const SKIP = new Set(['node_modules', 'dist', '.cache', '.git']);
 /** Path prefixes of files that run alone, and why. */
 const ALONE = [
   ['e2e/', 'whole stacks, Chromium, network namespaces, fps floors'],
-  ['render-host/', 'encoders and WebRTC streams held to fps floors, game processes'],
-  ['client/pages/', 'Chromium'],
+  ['render-host/session/StreamSession.test.ts', 'WebRTC streams held to fps floors'],
+  ['render-host/session/SessionPeer.test.ts', 'a WebRTC stream'],
+  ['render-host/session/congestion.test.ts', 'a shaped link in a network namespace'],
+  ['render-host/session/workerTeardown.test.ts', 'session workers stopped mid-encode'],
+  ['render-host/session/VideoEncoder.test.ts', 'encoders at full rate'],
+  ['render-host/session/FramePacer.test.ts', 'wall-clock frame ticks'],
+  ['render-host/session/GameMediaSource.test.ts', 'renders and encodes in real time'],
+  ['render-host/host/', 'render hosts streaming real and external games'],
+  ['render-host/apps/AppWorkload.test.ts', 'game processes on their own displays'],
+  ['client/pages/play/play.test.ts', 'Chromium'],
+  ['client/pages/providers/providers.test.ts', 'Chromium'],
   ['client/sdk/StreamConnection.test.ts', 'Chromium receiving a stream'],
   ['client/sdk/frameMarks/PresentedFrameWatcher.test.ts', 'Chromium'],
-  ['edge/checker/', 'checkers probing real render hosts'],
+  ['edge/checker/checker.test.ts', 'checkers probing real render hosts'],
+  ['edge/checker/checkerRole.test.ts', 'the checker role process'],
+  ['edge/checker/probeStarted.test.ts', 'a checker node against a probe deadline'],
   ['edge/provider/provider.test.ts', 'the whole provider stack and Chromium'],
-  ['signaling/ice/coturn.test.ts', 'streams through a TURN relay'],
   ['signaling/bench/', 'loads the box on purpose'],
   ['signaling/hub/heartbeatStall.test.ts', 'stalls on wall-clock heartbeats'],
   ['signaling/hub/matchmaking.test.ts', 'RTT probes against a deadline'],
   ['edge/economy/trust.test.ts', 'checker rounds on wall-clock windows'],
 ];
-const TOGETHER_CONCURRENCY = Number(process.env.ATH_TEST_CONCURRENCY ?? 2);
+const TOGETHER_CONCURRENCY = Number(process.env.ATH_TEST_CONCURRENCY ?? 3);
 
 function findTests(dir, out) {
   for (const name of readdirSync(dir)) {
