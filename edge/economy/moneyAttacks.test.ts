@@ -42,7 +42,7 @@ import {
   releaseLease,
   sessionAuthOf,
 } from '../ledger/index.js';
-import { createVoucherSigner, Meter } from '../metering/index.js';
+import { createVoucherSigner, Meter, type MeterParameters } from '../metering/index.js';
 import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
 import { economyRoutes, voucherRequestMessage } from './economyRoutes.js';
 import { paymentDeskOnTestChain } from './testing/paymentDeskOnTestChain.js';
@@ -89,16 +89,7 @@ before(async () => {
       }),
     ],
   });
-  meter = new Meter({
-    hub: server.hub,
-    ledger,
-    signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
-    meterAddress: chain.meter.address,
-    settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
-    log,
-    metrics,
-    now: () => clock,
-  });
+  meter = testMeter(server.hub, { metrics, now: () => clock });
 });
 
 after(async () => {
@@ -314,6 +305,20 @@ const earnings = (address: Address) =>
     args: [address],
   });
 
+/** A meter of `hub` on this file's ledger, meter key and settings; `own`: its clock, instance and lease. */
+function testMeter(hub: MeterParameters['hub'], own: Partial<MeterParameters> = {}): Meter {
+  return new Meter({
+    hub,
+    ledger,
+    signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
+    meterAddress: chain.meter.address,
+    settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
+    log,
+    metrics: createMetrics({ keys: SIGNALING_METRICS }),
+    ...own,
+  });
+}
+
 /**
  * A second signaling process on the same ledger — its own hub, payment desk and meter, recorded as `instanceId`
  * and holding that instance's lease — and a paid session streaming on it, metered for three ticks.
@@ -328,18 +333,7 @@ async function otherProcess(instanceId: string, payer: Account, instanceLeaseTtl
     payments: paymentDeskOnTestChain({ chain, ledger, log, instanceId }),
   });
   let otherClock = clock;
-  const otherMeter = new Meter({
-    hub: other.hub,
-    ledger,
-    signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
-    meterAddress: chain.meter.address,
-    settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
-    log,
-    metrics: createMetrics({ keys: SIGNALING_METRICS }),
-    now: () => otherClock,
-    instanceId,
-    instanceLeaseTtlMs,
-  });
+  const otherMeter = testMeter(other.hub, { now: () => otherClock, instanceId, instanceLeaseTtlMs });
   const hostId = `other-${randomBytes(3).toString('hex')}`;
   const host = await connectTestHost(other, {
     hostId,
@@ -888,16 +882,7 @@ describe('reserves are exact (issue 12)', () => {
     assert.equal((rows[0] as { state: string }).state, 'streaming', 'left streaming in the ledger');
     // Signaling starts again (another process): it sweeps the orphans, then its settler settles them.
     await new Promise((resolve) => setTimeout(resolve, 1_200));
-    const restarted = new Meter({
-      hub: server.hub,
-      ledger,
-      signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
-      meterAddress: chain.meter.address,
-      settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
-      log,
-      metrics: createMetrics({ keys: SIGNALING_METRICS }),
-      instanceId: 'restarted-signaling',
-    });
+    const restarted = testMeter(server.hub, { instanceId: 'restarted-signaling' });
     try {
       assert.equal(await restarted.closeOrphans(), 1);
     } finally {
@@ -933,16 +918,7 @@ describe('reserves are exact (issue 12)', () => {
         `update ledger_leases set expires_at = now() - interval '1 second' where name = 'signaling:stalling-signaling'`,
       );
       // Meanwhile another process sweeps the orphans: to it this session is one, so it ends it and bills it.
-      const sweeper = new Meter({
-        hub: server.hub,
-        ledger,
-        signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
-        meterAddress: chain.meter.address,
-        settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
-        log,
-        metrics: createMetrics({ keys: SIGNALING_METRICS }),
-        instanceId: 'sweeping-signaling',
-      });
+      const sweeper = testMeter(server.hub, { instanceId: 'sweeping-signaling' });
       try {
         assert.equal(await sweeper.closeOrphans(), 1);
       } finally {
