@@ -42,6 +42,7 @@ import {
   sessionEscrowAbi,
   stakingRegistryAbi,
 } from '../chain/index.js';
+import { PassScheduler } from '../jobs/index.js';
 import {
   acquireLease,
   assertLeaseHeld,
@@ -118,8 +119,7 @@ export class RewardsJob {
   readonly #leaseName: string;
   readonly #pool: Address;
   #stakersScannedTo: bigint | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> = Promise.resolve();
+  readonly #passes: PassScheduler<RewardsPassReturnType>;
   #closed = false;
 
   constructor(params: RewardsJobParameters) {
@@ -134,27 +134,24 @@ export class RewardsJob {
     this.#pool = params.walletClient.account.address;
     this.#log = params.log.child({ mod: 'economy/rewards', pool: this.#pool });
     this.#leaseName = `rewards:${this.#pool.toLowerCase()}`;
+    this.#passes = new PassScheduler({ pass: () => this.#pass(), log: this.#log, failure: 'rewards pass failed' });
   }
 
   start(): void {
     void this.runSoon();
-    this.#timer = setInterval(() => void this.runSoon(), this.#p.rules.intervalMs);
-    this.#timer.unref();
+    this.#passes.every(this.#p.rules.intervalMs);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
-    await this.#running.catch(() => undefined);
+    await this.#passes.stop();
     await releaseLease(this.#p.ledger, { name: this.#leaseName, holder: this.#p.workerId }).catch(() => undefined);
   }
 
   /** One pass after any pass already running; resolves with what it did (rejects if it failed). */
   runSoon(): Promise<RewardsPassReturnType> {
-    const run = this.#running.then(() => this.#pass());
-    this.#running = run.catch((error: unknown) => this.#log.error({ err: error }, 'rewards pass failed'));
-    return run;
+    return this.#passes.runSoon();
   }
 
   async #pass(): Promise<RewardsPassReturnType> {

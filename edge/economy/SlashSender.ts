@@ -23,6 +23,7 @@ import {
   type WalletClient,
 } from 'viem';
 import { stakingRegistryAbi } from '../chain/index.js';
+import { PassScheduler } from '../jobs/index.js';
 import {
   acquireLease,
   assertLeaseHeld,
@@ -60,35 +61,31 @@ export class SlashSender {
   readonly #p: SlashSenderParameters;
   readonly #log: Logger;
   readonly #leaseName: string;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> = Promise.resolve();
+  readonly #passes: PassScheduler<void>;
   #closed = false;
 
   constructor(params: SlashSenderParameters) {
     this.#p = params;
     this.#log = params.log.child({ mod: 'economy/slasher', slasher: params.walletClient.account.address });
     this.#leaseName = `slasher:${params.walletClient.account.address.toLowerCase()}`;
+    this.#passes = new PassScheduler({ pass: () => this.#pass(), log: this.#log, failure: 'slash pass failed' });
   }
 
   start(): void {
     void this.runSoon();
-    this.#timer = setInterval(() => void this.runSoon(), this.#p.intervalMs);
-    this.#timer.unref();
+    this.#passes.every(this.#p.intervalMs);
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
-    await this.#running.catch(() => undefined);
+    await this.#passes.stop();
     await releaseLease(this.#p.ledger, { name: this.#leaseName, holder: this.#p.workerId }).catch(() => undefined);
   }
 
   /** One pass after any pass already running: reconcile what is in flight, then send what is pending. */
   runSoon(): Promise<void> {
-    const run = this.#running.then(() => this.#pass());
-    this.#running = run.catch((error: unknown) => this.#log.error({ err: error }, 'slash pass failed'));
-    return run;
+    return this.#passes.runSoon();
   }
 
   async #pass(): Promise<void> {

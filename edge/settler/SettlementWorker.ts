@@ -42,6 +42,7 @@ import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
 import { weiToAthSample } from '../../metrics/index.js';
 import { isAthError, sessionEscrowDomain } from '../../signaling/protocol/index.js';
 import { packable, packRedemptions, sessionEscrowAbi, toRedemption } from '../chain/index.js';
+import { PassScheduler } from '../jobs/index.js';
 import {
   acquireLease,
   claimSettlementBatch,
@@ -122,9 +123,8 @@ export class SettlementWorker {
   readonly #leaseTtlMs: number;
   readonly #leaseName: string;
   #feeSplit: FeeSplit | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #passes: PassScheduler<RunOnceReturnType[]>;
   #leaseTimer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> = Promise.resolve();
   #unwatch: (() => void) | undefined;
   #closed = false;
   /** The lease epoch this worker holds; undefined while another process leads. */
@@ -143,6 +143,7 @@ export class SettlementWorker {
     this.#retry = params.retry ?? DEFAULT_SETTLEMENT_RETRY;
     this.#leaseTtlMs = params.leaseTtlMs ?? 30_000;
     this.#leaseName = `settler:${params.walletClient.account.address.toLowerCase()}`;
+    this.#passes = new PassScheduler({ pass: () => this.#pass(), log: this.#log, failure: 'settlement pass failed' });
     this.#digests = typedDigests(
       sessionEscrowDomain({ chainId: params.walletClient.chain.id, verifyingContract: params.escrowAddress }),
     );
@@ -159,8 +160,7 @@ export class SettlementWorker {
    */
   async start(): Promise<void> {
     await this.runSoon().catch((error: unknown) => this.#log.warn({ err: error }, 'first settlement pass failed'));
-    this.#timer = setInterval(() => void this.runSoon(), this.#p.intervalMs);
-    this.#timer.unref();
+    this.#passes.every(this.#p.intervalMs);
     this.#leaseTimer = setInterval(() => void this.#holdLease().catch(() => undefined), this.#leaseTtlMs / 3);
     this.#leaseTimer.unref();
     this.#unwatch = this.#p.publicClient.watchContractEvent({
@@ -186,10 +186,9 @@ export class SettlementWorker {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#timer);
     clearInterval(this.#leaseTimer);
     this.#unwatch?.();
-    await this.#running.catch(() => undefined);
+    await this.#passes.stop();
     if (this.#epoch !== undefined && !this.#p.ledger.closed) {
       await releaseLease(this.#p.ledger, { name: this.#leaseName, holder: this.#p.workerId }).catch((error: unknown) =>
         this.#log.warn({ err: error }, 'could not release the settlement lease'),
@@ -254,9 +253,7 @@ export class SettlementWorker {
 
   /** Runs one settlement pass after any pass already running; resolves with its outcome. */
   runSoon(): Promise<RunOnceReturnType[]> {
-    const run = this.#running.then(() => this.#pass());
-    this.#running = run.catch((error: unknown) => this.#log.error({ err: error }, 'settlement pass failed'));
-    return run;
+    return this.#passes.runSoon();
   }
 
   /** Takes or renews the lease; true while this worker leads. */

@@ -1,0 +1,1 @@
+export { PassScheduler, type PassSchedulerParameters } from './PassScheduler.js';
