@@ -29,11 +29,11 @@ after(async () => {
 });
 
 /** A fresh signaling server with short rounds, its checkers and one scripted host. */
-async function world(checkerCount: number, hostId: string) {
+async function world(checkerCount: number, hostId: string, checks: Partial<typeof DEFAULT_CHECK_SETTINGS> = {}) {
   const server = await startTestSignaling({
     chain,
     tokenSecret: randomBytes(32),
-    checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 200, deadlineMs: 3_000 },
+    checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 200, deadlineMs: 3_000, ...checks },
   });
   const verdicts: RoundVerdict[] = [];
   server.hub.on('verdict', (verdict) => verdicts.push(verdict));
@@ -560,6 +560,39 @@ describe('checkers', () => {
     const verdict = await waitFor(() => verdicts[0]);
     assert.equal(verdict.verdict, 'ok');
     assert.equal(verdict.majority.length, 3);
+  });
+
+  test('a checker replaced for silence cannot vote late: a failing host’s two colluders never tie the round to “ok”', async () => {
+    // The host's colluder S stays silent until its replacement (another colluder, by luck of the draw) reports ok,
+    // then reports ok itself: 2 ok against the honest 2 fail would decide "ok" and put the honest checkers in the
+    // minority (their contradicted reports are what a checker slash is built from).
+    const { team, verdicts, server } = await world(4, 'colluding-host', { probeTimeoutMs: 300 });
+    // The first two assigned are honest and report at once (their probes ran); the third is the silent colluder.
+    const assigned: Array<{ checker: TestChecker; assignment: ServerMessageOf<'check-assignment'> }> = [];
+    const honestReports: Promise<void>[] = [];
+    await Promise.all(
+      team.map(async (checker) => {
+        const assignment = await checker.peer.next('check-assignment', 2_000).catch(() => undefined);
+        if (!assignment) return;
+        assigned.push({ checker, assignment });
+        if (assigned.length <= 2) honestReports.push(report(checker, assignment, false, server));
+      }),
+    );
+    await Promise.all(honestReports);
+    const [honestA, honestB, silent] = assigned;
+    const outsider = team.find((c) => !assigned.some((g) => g.checker === c));
+    if (!honestA || !honestB || !silent || !outsider) throw new Error('3 + 1');
+    const replacement = await outsider.peer.next('check-assignment', 8_000);
+    await report(outsider, replacement, true);
+    await report(silent.checker, silent.assignment, true);
+    assert.equal((await silent.checker.peer.nextOf(['report-accepted', 'error'])).type, 'error', 'replaced: no vote');
+    const verdict = await waitFor(() => verdicts[0]);
+    assert.equal(verdict.verdict, 'fail');
+    assert.deepEqual(
+      [...verdict.majority].sort(),
+      [honestA, honestB].map((g) => g.checker.account.address.toLowerCase()).sort(),
+    );
+    assert.equal(verdict.responders, 3, 'never more votes than 2N+1');
   });
 
   test('a round that started with one checker takes checkers who register later, up to three', async () => {

@@ -171,6 +171,11 @@ type Round = {
    * nothing, so it is no evidence against the host and does not count (not a vote, not the minority).
    */
   unprobed: Set<`0x${string}`>;
+  /**
+   * Checkers silent at the deadline, taken out of the round when it was reassigned: they never vote in it (a late
+   * report would add a vote beyond 2N+1 — a colluder and its replacement could tie the round) nor come back into it.
+   */
+  dropped: Set<`0x${string}`>;
   replaced: boolean;
   timer: NodeJS.Timeout;
   /** Live sessions of this container whose delivery the round samples. */
@@ -431,7 +436,12 @@ export class CheckerDesk {
    */
   #topUpRounds(checker: CheckerPeer): void {
     for (const round of this.#rounds.values()) {
-      if (round.assigned.size >= this.#p.settings.checkersPerContainer || round.assigned.has(checker.address)) continue;
+      if (
+        round.assigned.size >= this.#p.settings.checkersPerContainer ||
+        round.assigned.has(checker.address) ||
+        round.dropped.has(checker.address)
+      )
+        continue;
       const host = this.#p.hosts.get(round.hostId);
       if (host?.state !== 'up' || !host.peerId || !this.#mayCheck(checker, host)) continue;
       this.#assign(host, round, checker);
@@ -581,6 +591,7 @@ export class CheckerDesk {
       assigned: new Map(),
       reports: new Map(),
       unprobed: new Set(),
+      dropped: new Set(),
       replaced: false,
       timer: setTimeout(() => this.#onDeadline(hostId), this.#p.settings.deadlineMs),
       samples: new Set((options.samples ?? []).map((request) => request.sessionId)),
@@ -641,7 +652,11 @@ export class CheckerDesk {
       round.replaced = true;
       const fresh = this.#eligible(host, new Set(round.assigned.keys()));
       const replacements = pickByStake(fresh, silent.length);
-      for (const address of silent) this.#stopProbe(round.assigned.get(address));
+      for (const address of silent) {
+        this.#stopProbe(round.assigned.get(address));
+        round.assigned.delete(address);
+        round.dropped.add(address);
+      }
       for (const checker of replacements) this.#assign(host, round, checker);
       if (replacements.length > 0) {
         this.#log.info({ hostId, silent, replacements: replacements.map((c) => c.address) }, 'assignments reassigned');
@@ -731,6 +746,12 @@ export class CheckerDesk {
     }
     const round = this.#rounds.get(report.container);
     const probe = round?.round === BigInt(report.round) ? round.assigned.get(checker.address) : undefined;
+    if (round?.dropped.has(checker.address) && round.round === BigInt(report.round)) {
+      throw new AthError({
+        code: 'ATH_ERR_NOT_ASSIGNED',
+        shortMessage: `your assignment to ${report.container} in round ${report.round} went to another checker after the deadline`,
+      });
+    }
     if (!round || !probe) {
       throw new AthError({
         code: 'ATH_ERR_NOT_ASSIGNED',
@@ -787,13 +808,15 @@ export class CheckerDesk {
     // A majority of the round's target size, not of whoever answered: a short round cannot decide.
     const needed = Math.floor(checkersPerContainer / 2) + 1;
     const quorate = reports.length >= minResponders;
-    const verdict: RoundVerdict['verdict'] = !quorate
-      ? 'inconclusive'
-      : okVotes.length >= needed
-        ? 'ok'
-        : failVotes.length >= needed
-          ? 'fail'
-          : 'inconclusive';
+    // (Both sides at `needed` cannot happen with at most 2N+1 votes; if it ever did, nothing is decided.)
+    const verdict: RoundVerdict['verdict'] =
+      !quorate || (okVotes.length >= needed && failVotes.length >= needed)
+        ? 'inconclusive'
+        : okVotes.length >= needed
+          ? 'ok'
+          : failVotes.length >= needed
+            ? 'fail'
+            : 'inconclusive';
     const winners = verdict === 'ok' ? okVotes : verdict === 'fail' ? failVotes : [];
     const losers = verdict === 'ok' ? failVotes : verdict === 'fail' ? okVotes : [];
     let drained = false;
@@ -816,7 +839,7 @@ export class CheckerDesk {
       responders: reports.length,
       majority: winners.map((r) => r.report.checker.toLowerCase() as `0x${string}`),
       minority: losers.map((r) => r.report.checker.toLowerCase() as `0x${string}`),
-      silent: [...round.assigned.keys()].filter((address) => !round.reports.has(address)),
+      silent: [...round.dropped, ...[...round.assigned.keys()].filter((address) => !round.reports.has(address))],
       unprobed: [...round.unprobed],
       probed: [...round.assigned].flatMap(([address, probe]) => (probe.startedAtMs === undefined ? [] : [address])),
       reports,
