@@ -3,8 +3,9 @@
  * what it found, on the chain's clock) goes into the ledger; a confirmed failing round of a container that was
  * rendering — probes are sessions — is slashed with its evidence: down (nothing delivered) costs ⅓ of the stake
  * unit, far below its game's spec a whole unit (fraud); a merely degraded round moves the quality score only.
- * A checker whose reports went against confirmed majorities `lieThreshold` times in one epoch is barred from
- * rewards for a month and, staked, slashed. A host that goes offline while idle is recorded: no slash, no staking
+ * A checker whose reports passed containers that confirmed majorities failed, `lieThreshold` times in one epoch, is
+ * barred from rewards for a month and, staked, slashed (a failing report outvoted by a passing majority is not
+ * counted: a host can cause one at will by serving one probe badly; it is simply not paid). A host that goes offline while idle is recorded: no slash, no staking
  * rewards that epoch.
  *
  * Slashes are decided here and sent by the SlashSender (the slasher key, through the ledger's outbox). The
@@ -244,7 +245,10 @@ export class SlashDesk {
       toChainSec: nowChainSec + 1n,
     });
     const used = await this.#usedLies(checker);
-    const fresh = contradictions.filter((c) => !used.has(`${c.told.container}#${c.told.round}`));
+    // Only a pass against a failing majority counts as a lie. A failing report outvoted by a passing majority is
+    // what a host makes at no cost by serving that one probe badly (it still passes the round): counting it would
+    // let any host get the honest checkers that probe it barred and slashed. It earns nothing (not in a majority).
+    const fresh = contradictions.filter((c) => c.told.ok && !used.has(`${c.told.container}#${c.told.round}`));
     // The contract counts lies by the epoch of the checker's own report timestamps.
     const byEpoch = new Map<bigint, Contradiction[]>();
     for (const lie of fresh) {

@@ -34,6 +34,7 @@ import {
   createSession,
   getSession,
   journalTotals,
+  listCheckRounds,
   listRewardAllocations,
   listRewardPeriods,
   listSettlements,
@@ -400,6 +401,37 @@ describe('slashing on confirmed verdicts', { timeout: 120_000 }, () => {
     const key = checkerKeys[2];
     assert.ok(key);
     checkers[2] = await connectTestChecker({ wsNodeUrl: server.wsNodeUrl, chain }, { privateKey: key });
+  });
+});
+
+describe('a host cannot frame a checker', { timeout: 120_000 }, () => {
+  test('a host that starves one checker’s probe in two rounds does not get that checker barred or slashed', async () => {
+    // The host passes (two of three probes served well) and serves the third badly: that checker's honest failing
+    // report is outvoted. Costless to the host, so it is no evidence of a lie (a pass against a failing majority
+    // is: the host paid for it with a failed round).
+    const framerKey = generatePrivateKey();
+    await stake(privateKeyToAccount(framerKey), 'software', SOFTWARE_MIN);
+    const host = await connectTestHost(
+      { wsNodeUrl: server.wsNodeUrl, chain },
+      { privateKey: framerKey, hostId: 'framer' },
+    );
+    peers.push(host);
+    const framed = checkers[0];
+    assert.ok(framed);
+    await answerRound(host.hostId, (i) => i !== 0);
+    await answerRound(host.hostId, (i) => i !== 0);
+    await until('both rounds decided', async () =>
+      (await listCheckRounds(economy.ledger, { container: host.hostId })).length >= 2 ? true : undefined,
+    );
+    await economy.trust?.desk.settled();
+    const slashes = await listSlashes(economy.ledger, { operatorAddress: framed.account.address });
+    assert.deepEqual(
+      slashes.map((s) => [s.kind, s.state]),
+      [],
+      'the framed checker is not slashed',
+    );
+    assert.equal(await registry<bigint>('rewardsBarredUntil', [framed.account.address]), 0n, 'nor barred');
+    host.terminate();
   });
 });
 
