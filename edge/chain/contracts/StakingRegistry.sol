@@ -26,8 +26,9 @@ import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/Messa
 ///     its wallet (the EIP-191 registration message it signed for the indexer). The amount is a configured
 ///     share of the operator's stake unit (its tier's minimum stake): Aethir's ⅓ for downtime while rendering,
 ///     all of it for fraud (deceiving the indexer, far below the promised spec). Each round slashes once.
-///   * a checker: at least `lieThreshold` of its reports in one epoch, each contradicted by a quorum of other
-///     staked checkers in the same round. It loses reward eligibility for `checkerBarPeriod` and, with stake,
+///   * a checker: at least `lieThreshold` of its passing reports in one epoch, each contradicted by a quorum of
+///     other staked checkers that failed the same round (an outvoted failing report is no lie: a host can cause
+///     one at will by serving one probe badly). It loses reward eligibility for `checkerBarPeriod` and, with stake,
 ///     is slashed a configured share of its unit. Each report is used once.
 contract StakingRegistry is AccessControl, EIP712 {
     using SafeERC20 for IERC20;
@@ -415,8 +416,11 @@ contract StakingRegistry is AccessControl, EIP712 {
                 revert BadEvidence(i, "not the checker's report");
             }
             if (epochOf(told.timestamp) != epoch) revert BadEvidence(i, "not in one epoch");
+            // A failing report outvoted by a passing majority is no lie: a host makes one at will by serving that
+            // one probe badly while it passes. A pass against a failing majority cost the host its round.
+            if (!told.ok) revert BadEvidence(i, "a failing report is no lie");
             bytes32 containerHash = keccak256(bytes(told.container));
-            _checkQuorum(lies[i].majority, containerHash, told.round, !told.ok, checker);
+            _checkQuorum(lies[i].majority, containerHash, told.round, false, checker);
             bytes32 evidence = keccak256(abi.encode(containerHash, told.round, checker));
             if (evidenceUsed[evidence]) revert EvidenceUsed();
             evidenceUsed[evidence] = true;
