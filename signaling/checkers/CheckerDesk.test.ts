@@ -595,6 +595,25 @@ describe('checkers', () => {
     assert.equal(verdict.responders, 3, 'never more votes than 2N+1');
   });
 
+  test('a reassigned round short of replacements takes no newcomer: its seats are drawn, not taken by whoever connects', async () => {
+    const { server, team } = await world(4, 'short-host', { probeTimeoutMs: 300 });
+    const got = await Promise.all(
+      team.map(async (checker) => ({
+        checker,
+        assignment: await checker.peer.next('check-assignment', 2_000).catch(() => undefined),
+      })),
+    );
+    const [answering] = got.filter((g) => g.assignment);
+    const outsider = got.find((g) => !g.assignment)?.checker;
+    if (!answering?.assignment || !outsider) throw new Error('3 + 1');
+    await report(answering.checker, answering.assignment, true);
+    // Two stay silent; the one outsider replaces one of them; the round is a seat short until it closes.
+    await outsider.peer.next('check-assignment', 8_000);
+    const newcomer = await connectTestChecker(server);
+    cleanups.push(() => newcomer.peer.terminate());
+    await assert.rejects(newcomer.peer.next('check-assignment', 500), 'not topped up into the reassigned round');
+  });
+
   test('a round that started with one checker takes checkers who register later, up to three', async () => {
     const { server, team, host, verdicts } = await world(1, 'early-host');
     const early = team[0];

@@ -436,7 +436,9 @@ export class CheckerDesk {
    */
   #topUpRounds(checker: CheckerPeer): void {
     for (const round of this.#rounds.values()) {
+      // (A reassigned round is not topped up: its seats went to drawn replacements, not to whoever connects next.)
       if (
+        round.replaced ||
         round.assigned.size >= this.#p.settings.checkersPerContainer ||
         round.assigned.has(checker.address) ||
         round.dropped.has(checker.address)
