@@ -11,6 +11,7 @@
  *
  *   benchPlayers.ts --url WS_PLAYER_URL --secret HEX --players N --game ID
  */
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -116,10 +117,31 @@ function relay(seconds: number, rate: number): Promise<number> {
   });
 }
 
+// This process's own event-loop delay and GC pauses while it sends: a late generator delays nothing it stamps
+// (a message is stamped as it is written), but its pauses are the machine's, shared with the servers.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+let gcPauses: number[] = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) gcPauses.push(entry.duration);
+}).observe({ entryTypes: ['gc'] });
 for await (const line of createInterface({ input: process.stdin })) {
   const [word, seconds, rate] = line.trim().split(/\s+/);
   if (word !== 'go') continue;
+  loopDelay.reset();
+  loopDelay.enable();
+  gcPauses = [];
+  const cpuBefore = process.cpuUsage();
   const sent = await relay(Number(seconds), Number(rate));
-  console.log(JSON.stringify({ sent }));
+  loopDelay.disable();
+  const cpu = process.cpuUsage(cpuBefore);
+  console.log(
+    JSON.stringify({
+      sent,
+      eventLoopDelayMsP99: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+      eventLoopDelayMsMax: Math.round(loopDelay.max / 1e4) / 100,
+      gcPauseMsMax: Math.round(Math.max(0, ...gcPauses) * 100) / 100,
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    }),
+  );
 }
 end();

@@ -11,8 +11,12 @@
  *
  *   benchServer.ts --transport uws|fastify-ws --secret HEX --chain JSON --limits on|off
  *                  [--redis URL --instance ID --prefix P]      (--chain: BenchServerOptions without `limits`)
+ *                  [--cpu-prof-dir DIR]  (a CPU profile of the measured window, `reset` … `stats`, written there)
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
@@ -53,6 +57,7 @@ const { values } = parseArgs({
     redis: { type: 'string' },
     instance: { type: 'string' },
     prefix: { type: 'string' },
+    'cpu-prof-dir': { type: 'string' },
   },
 });
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -94,17 +99,51 @@ async function closeServer(): Promise<void> {
 console.log(JSON.stringify({ wsPlayerUrl: server.wsPlayerUrl, wsNodeUrl: server.wsNodeUrl, pid: process.pid }));
 
 // How late this process's event loop ran over the bench's measured window (`reset` … `stats` on stdin): what
-// the server itself added to a relay's latency by being busy, apart from the machine's scheduling.
+// the server itself added to a relay's latency by being busy, apart from the machine's scheduling; and the GC
+// pauses inside the window (count, longest, total).
 const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 loopDelay.enable();
+let gcPauses: number[] = [];
+let gcMajor: number[] = [];
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gcPauses.push(entry.duration);
+    const kind = (entry as unknown as { detail?: { kind?: number } }).detail?.kind;
+    if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gcMajor.push(entry.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
+let cpuAtReset = process.cpuUsage();
+const profiler = values['cpu-prof-dir'] ? new Session() : undefined;
+profiler?.connect();
 for await (const line of createInterface({ input: process.stdin })) {
   const word = line.trim();
-  if (word === 'reset') loopDelay.reset();
-  else if (word === 'stats') {
+  if (word === 'reset') {
+    loopDelay.reset();
+    gcPauses = [];
+    gcMajor = [];
+    cpuAtReset = process.cpuUsage();
+    if (profiler) {
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.start');
+    }
+  } else if (word === 'stats') {
+    const cpu = process.cpuUsage(cpuAtReset);
+    if (profiler && values['cpu-prof-dir']) {
+      const { profile } = await profiler.post('Profiler.stop');
+      const name = `server-${values.instance ?? 'memory'}-${process.pid}.cpuprofile`;
+      await writeFile(join(values['cpu-prof-dir'], name), JSON.stringify(profile));
+    }
     console.log(
       JSON.stringify({
         eventLoopDelayMsP99: Math.round(loopDelay.percentile(99) / 1e4) / 100,
         eventLoopDelayMsMax: Math.round(loopDelay.max / 1e4) / 100,
+        gcPauses: gcPauses.length,
+        gcPauseMsMax: Math.round(Math.max(0, ...gcPauses) * 100) / 100,
+        gcPauseMsTotal: Math.round(gcPauses.reduce((a, b) => a + b, 0) * 100) / 100,
+        gcMajorPauses: gcMajor.length,
+        gcMajorPauseMsMax: Math.round(Math.max(0, ...gcMajor) * 100) / 100,
+        heapUsedMb: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+        cpuMs: Math.round((cpu.user + cpu.system) / 1000),
       }),
     );
   }

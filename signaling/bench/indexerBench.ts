@@ -25,14 +25,16 @@
  * Flags: --hosts N (100000) --sockets N (20000, split over the instances) --single-sockets N (10000)
  * --seconds N (5) --rate N (relayed messages per second, 2000) --instances 1|2 (2) --pick-only --sockets-only
  * --skip-compare --skip-single (no one-instance socket runs: the two-instance figures alone)
- * --server-cpu-prof DIR (the signaling processes write CPU profiles there).
+ * --server-cpu-prof DIR (the signaling processes write CPU profiles of the measured relay window there)
+ * --stages (two instances: a Redis tap on the host instance's channel splits each relay into send → Redis and
+ * Redis → host; `relayStagesRedis`).
  * The last line printed is one JSON object.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -73,6 +75,7 @@ const { values: flags } = parseArgs({
     'skip-compare': { type: 'boolean', default: false },
     'skip-single': { type: 'boolean', default: false },
     'server-cpu-prof': { type: 'string' },
+    stages: { type: 'boolean', default: false },
   },
 });
 const positive = (value: string | undefined, fallback: number) => {
@@ -438,8 +441,8 @@ type ServerInfo = {
 async function startBenchServer(args: string[]): Promise<{ info: ServerInfo; child: ChildProcess }> {
   const script = fileURLToPath(new URL('./benchServer.ts', import.meta.url));
   // stdin is a pipe from this process: when it ends (however it ends), the server ends too.
-  const profile = flags['server-cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', flags['server-cpu-prof']] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', script, ...args], {
+  const profile = flags['server-cpu-prof'] ? ['--cpu-prof-dir', flags['server-cpu-prof']] : [];
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args, ...profile], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   cleanups.push(() => {
@@ -460,11 +463,11 @@ async function startBenchServer(args: string[]): Promise<{ info: ServerInfo; chi
 /** How late a server's event loop ran since the last `reset` (its own busyness plus the machine's scheduling). */
 async function serverLoopDelay(
   server: ServerInfo,
-): Promise<{ eventLoopDelayMsP99: number; eventLoopDelayMsMax: number }> {
+): Promise<{ eventLoopDelayMsP99: number; eventLoopDelayMsMax: number; gcPauseMsMax?: number }> {
   server.child.stdin?.write('stats\n');
   const line = await server.lines.next();
   if (line.done) throw new Error('bench server ended');
-  return JSON.parse(line.value) as { eventLoopDelayMsP99: number; eventLoopDelayMsMax: number };
+  return JSON.parse(line.value) as { eventLoopDelayMsP99: number; eventLoopDelayMsMax: number; gcPauseMsMax?: number };
 }
 
 /**
@@ -574,7 +577,12 @@ async function nextLine(generator: Generator, exited?: Promise<never>): Promise<
  * processes): with two servers on one Redis, every relayed message goes from a player's instance to its
  * host's through Redis. Latency is measured on the system's monotonic clock, which all processes share.
  */
-async function socketBench(label: string, servers: ServerInfo[], sockets: number, redis?: RedisServer) {
+async function socketBench(
+  label: string,
+  servers: ServerInfo[],
+  sockets: number,
+  redis?: { server: RedisServer; hostInstanceChannel: string },
+) {
   const hostServer = servers[0] as ServerInfo;
   const playerServer = servers[servers.length - 1] as ServerInfo;
   const hostCount = Math.max(1, Math.round(sockets / 50));
@@ -582,6 +590,8 @@ async function socketBench(label: string, servers: ServerInfo[], sockets: number
   const playerCount = sockets - hostCount;
   const account = run.provider;
   const latenciesMs: number[] = [];
+  /** Per relayed message (two instances): ms from its send to the Redis tap, and from the tap to its host. */
+  const stages: Array<[toRedisMs: number, fromRedisMs: number]> = [];
   let measuring = false;
 
   progress(`${label}: connecting ${hostCount} hosts`);
@@ -593,8 +603,15 @@ async function socketBench(label: string, servers: ServerInfo[], sockets: number
         const text = raw.toString();
         if (measuring && text.startsWith('{"type":"ice"')) {
           const message = JSON.parse(text) as { candidate: { candidate: string } | null };
-          const sentNs = BigInt(message.candidate?.candidate.slice('bench '.length) ?? '0');
-          latenciesMs.push(Number(process.hrtime.bigint() - sentNs) / 1e6);
+          const stamp = message.candidate?.candidate.slice('bench '.length) ?? '0';
+          const receivedNs = process.hrtime.bigint();
+          const sentNs = BigInt(stamp);
+          latenciesMs.push(Number(receivedNs - sentNs) / 1e6);
+          const tappedNs = tapped?.get(stamp);
+          if (tappedNs !== undefined) {
+            stages.push([Number(tappedNs - sentNs) / 1e6, Number(receivedNs - tappedNs) / 1e6]);
+            tapped?.delete(stamp);
+          }
           return;
         }
         const message = JSON.parse(text) as { type: string; nonce?: string; code?: string; sessionId?: string };
@@ -640,19 +657,25 @@ async function socketBench(label: string, servers: ServerInfo[], sockets: number
   progress(`${label}: ${open} sockets open, ${leased} sessions leased; relaying for ${SECONDS} s at ${RATE}/s`);
   const cpuBefore = servers.reduce((sum, server) => sum + cpuMicros(server.pid), 0);
   for (const server of servers) server.child.stdin?.write('reset\n');
-  const stopProbe = redis ? await redisPubSubProbe(redis) : undefined;
+  const stopProbe = redis ? await redisPubSubProbe(redis.server) : undefined;
+  const tap = redis && flags.stages ? await redisTap(redis.server, redis.hostInstanceChannel) : undefined;
+  const tapped = tap?.arrivals;
+  const benchLoop = monitorEventLoopDelay({ resolution: 1 });
+  benchLoop.enable();
   const loadAvg1 = os.loadavg()[0] ?? 0;
   measuring = true;
   for (const { generator } of generators) generator.child.stdin?.write(`go ${SECONDS} ${RATE / generatorCount}\n`);
-  const sentBy = await Promise.all(
-    generators.map(async ({ generator }) => (JSON.parse(await nextLine(generator)) as { sent: number }).sent),
+  const generatorStats = await Promise.all(
+    generators.map(async ({ generator }) => JSON.parse(await nextLine(generator)) as GeneratorStats),
   );
-  const sent = sentBy.reduce((a, b) => a + b, 0);
+  const sent = generatorStats.reduce((a, g) => a + g.sent, 0);
   // Wait for the stragglers (up to 3 s) so that slow relays count in the percentiles rather than vanish.
   const waitUntil = Date.now() + 3_000;
   while (latenciesMs.length < sent && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 50));
   measuring = false;
+  benchLoop.disable();
   const pubSubMs = stopProbe ? await stopProbe() : [];
+  tap?.stop();
   const loopDelays = await Promise.all(servers.map((server) => serverLoopDelay(server)));
   const serverCpuUsPerRelay = round(
     (servers.reduce((sum, server) => sum + cpuMicros(server.pid), 0) - cpuBefore) / Math.max(1, sent),
@@ -679,7 +702,73 @@ async function socketBench(label: string, servers: ServerInfo[], sockets: number
       ? { redisPubSubMsP50: round(percentile(pubSubMs, 50)), redisPubSubMsP99: round(percentile(pubSubMs, 99)) }
       : {}),
     loadAvg1: round(loadAvg1, 2),
+    // Every process on the relay's path, measured the same way: event-loop delay p99/max and GC over the window.
+    processes: {
+      servers: loopDelays,
+      generators: generatorStats.map(({ sent: _sent, ...rest }) => rest),
+      hostsProcess: {
+        eventLoopDelayMsP99: round(benchLoop.percentile(99) / 1e6, 2),
+        eventLoopDelayMsMax: round(benchLoop.max / 1e6, 2),
+      },
+    },
+    ...(tap ? { stages: stageSummary(stages, latenciesMs) } : {}),
   };
+}
+
+type GeneratorStats = {
+  sent: number;
+  eventLoopDelayMsP99: number;
+  eventLoopDelayMsMax: number;
+  gcPauseMsMax: number;
+  cpuMs: number;
+};
+
+/**
+ * Where a cross-instance relay's time goes (--stages): `toRedis` is send → the message published on the host
+ * instance's channel (load generator, socket, player's instance, Redis), `fromRedis` the rest (host's instance,
+ * socket, this process). Both are read by this process, so its own stalls land in `toRedis`: its event-loop
+ * delay is reported beside them. `slowest1Pct`: the medians of the two stages over the messages at or over p99.
+ */
+function stageSummary(stages: Array<[number, number]>, sortedLatencies: number[]) {
+  const p99 = percentile(sortedLatencies, 99);
+  const toRedis = stages.map((s) => s[0]).sort((a, b) => a - b);
+  const fromRedis = stages.map((s) => s[1]).sort((a, b) => a - b);
+  const slow = stages.filter(([a, b]) => a + b >= p99);
+  const median = (values: number[]) =>
+    round(
+      percentile(
+        [...values].sort((a, b) => a - b),
+        50,
+      ),
+    );
+  return {
+    tapped: stages.length,
+    toRedisMsP50: round(percentile(toRedis, 50)),
+    toRedisMsP99: round(percentile(toRedis, 99)),
+    fromRedisMsP50: round(percentile(fromRedis, 50)),
+    fromRedisMsP99: round(percentile(fromRedis, 99)),
+    slowest1Pct: {
+      count: slow.length,
+      toRedisMsMedian: median(slow.map((s) => s[0])),
+      fromRedisMsMedian: median(slow.map((s) => s[1])),
+    },
+  };
+}
+
+/**
+ * A second subscriber on the host instance's direct channel (--stages): when each relayed message left Redis,
+ * keyed by its send stamp.
+ */
+async function redisTap(redis: RedisServer, channel: string) {
+  const sub = new Redis(redis.url, { lazyConnect: true });
+  await sub.connect();
+  const arrivals = new Map<string, bigint>();
+  sub.on('message', (_channel: string, raw: string) => {
+    const at = process.hrtime.bigint();
+    for (const match of raw.matchAll(/bench (\d+)/g)) arrivals.set(match[1] as string, at);
+  });
+  await sub.subscribe(channel);
+  return { arrivals, stop: () => sub.disconnect() };
 }
 
 const secretOfRun = randomBytes(32);
@@ -743,7 +832,7 @@ async function twoInstanceSockets(redis: RedisServer) {
     'two instances + Redis',
     servers.map((s) => s.info),
     SOCKETS,
-    redis,
+    { server: redis, hostInstanceChannel: `${prefix}to:s1` },
   );
   for (const server of servers) server.child.stdin?.end();
   return { ...result, redisRssMb: redis.pid ? redisRss(redis.pid) : undefined };
@@ -877,6 +966,8 @@ try {
         redisPubSubMsP50: dual.redisPubSubMsP50,
         redisPubSubMsP99: dual.redisPubSubMsP99,
         loadAvg1Redis: dual.loadAvg1,
+        processesRedis: dual.processes,
+        ...(dual.stages ? { relayStagesRedis: dual.stages } : {}),
         ...(single ? { relayP99RedisOverMemory: round(dual.relayMsP99 / Math.max(1e-9, single.relayMsP99), 2) } : {}),
       });
     }
