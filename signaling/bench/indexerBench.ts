@@ -685,6 +685,8 @@ async function socketBench(
     servers.reduce((sum, server) => sum + rssMb(server.pid), 0),
     1,
   );
+  // The servers first: they exit at once, before the players' sockets closing would keep them busy.
+  for (const server of servers) server.child.stdin?.end();
   for (const { generator } of generators) generator.child.stdin?.end();
   for (const socket of hosts) socket.terminate();
   latenciesMs.sort((a, b) => a - b);

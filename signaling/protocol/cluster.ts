@@ -354,6 +354,59 @@ export function parseClusterDirect(raw: string): ClusterDirectMessage {
   return parseWith(directCheck, raw, 'cluster message');
 }
 
+/**
+ * Direct messages travel in batches: all those one instance sends another in one turn of its event loop, in one
+ * Redis PUBLISH. A batch is lines: each message is one line of JSON, except that a `deliver`'s `message` and a
+ * `frame`'s `raw` (JSON texts themselves) leave their envelope and follow it as the next line, as they are —
+ * not escaped into a string inside a string (JSON.stringify never writes a raw line break, so a line is
+ * always a whole text). The receiver puts each body back into its envelope and checks the whole message
+ * against `ClusterDirectMessage`, as before; a batch of one message without a body is the old single format.
+ */
+const BODY_FIELD = { deliver: 'message', frame: 'raw' } as const;
+
+/** One direct message as batch lines (one line, or an envelope line and its body line). */
+export function encodeClusterDirect(message: ClusterDirectMessage): string {
+  if (message.k === 'deliver') {
+    const { message: body, ...envelope } = message;
+    return body.includes('\n') ? JSON.stringify(message) : `${JSON.stringify(envelope)}\n${body}`;
+  }
+  if (message.k === 'frame') {
+    const { raw: body, ...envelope } = message;
+    return body.includes('\n') ? JSON.stringify(message) : `${JSON.stringify(envelope)}\n${body}`;
+  }
+  return JSON.stringify(message);
+}
+
+/**
+ * The messages of one batch, in order, each checked against `ClusterDirectMessage`. A message that fails its
+ * check is reported to `refused` and skipped; a line that is not JSON ends the batch there (what follows cannot
+ * be framed).
+ */
+export function parseClusterDirectBatch(raw: string, refused: (error: AthError) => void): ClusterDirectMessage[] {
+  const lines = raw.split('\n');
+  const messages: ClusterDirectMessage[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let value: unknown;
+    try {
+      value = JSON.parse(lines[i] as string);
+    } catch (error) {
+      refused(new AthError({ code: 'ATH_ERR_BAD_MESSAGE', shortMessage: 'cluster message is not JSON', cause: error }));
+      return messages;
+    }
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const envelope = value as Record<string, unknown>;
+      const bodyField = BODY_FIELD[envelope['k'] as keyof typeof BODY_FIELD];
+      if (bodyField !== undefined && !(bodyField in envelope)) {
+        i += 1;
+        envelope[bodyField] = lines[i];
+      }
+    }
+    if (directCheck.Check(value)) messages.push(value);
+    else refused(new AthError({ code: 'ATH_ERR_BAD_MESSAGE', shortMessage: 'invalid cluster message' }));
+  }
+  return messages;
+}
+
 export function parseHostWire(raw: string): Static<typeof HostWire> {
   return parseWith(hostCheck, raw, 'host record');
 }

@@ -31,8 +31,9 @@ import {
   type ClusterDirectMessage,
   type ClusterFeedMessage,
   type DrainWire,
+  encodeClusterDirect,
   type HostPatchWireRecord,
-  parseClusterDirect,
+  parseClusterDirectBatch,
   parseClusterFeed,
   parseDrainWire,
   parseHostWire,
@@ -120,8 +121,8 @@ export class RedisSignalingStore implements SignalingStore {
   readonly #pendingLoads = new Map<string, number>();
   readonly #sharedLoads = new Map<string, number>();
   #buffer: Pending[] | undefined = [];
-  /** Direct messages of this turn of the event loop, published together (in order) at its end. */
-  #outbox: Array<[channel: string, raw: string]> = [];
+  /** Direct messages of this turn of the event loop, by target channel: one batch each, published at its end. */
+  #outbox = new Map<string, string[]>();
   /** This instance's public HTTP URL, and every live instance's (refreshed each poll). */
   #announced: string | undefined;
   #servers: string[] = [];
@@ -341,8 +342,16 @@ export class RedisSignalingStore implements SignalingStore {
         return;
       }
       if (channel === this.#myChannel) {
-        const message = parseClusterDirect(raw);
-        for (const handler of this.#messageHandlers) handler(message);
+        const refused = (error: AthError) => this.#log.warn({ err: error, channel }, 'cluster message refused');
+        for (const message of parseClusterDirectBatch(raw, refused)) {
+          for (const handler of this.#messageHandlers) {
+            try {
+              handler(message);
+            } catch (error) {
+              this.#log.error({ err: error, kind: message.k }, 'cluster message handler threw');
+            }
+          }
+        }
       }
     } catch (error) {
       this.#log.warn({ err: error, channel }, 'cluster message refused');
@@ -667,32 +676,37 @@ export class RedisSignalingStore implements SignalingStore {
   // ---- direct messages, ownership ----------------------------------------------------------------------------
 
   /**
-   * Queues a direct message; the messages of one turn of the event loop leave in one write (a pipeline of
-   * PUBLISHes, in order) when it ends. Relays come in bursts (every frame a socket poll returned): one write
-   * instead of one per message saves a system call and a wake-up of Redis each, which on a loaded machine is
-   * most of a relay's cost. A message is only ever sent later than other commands issued in the same turn,
-   * never earlier.
+   * Queues a direct message; the messages of one turn of the event loop for one instance leave as one batch
+   * (one PUBLISH: `encodeClusterDirect`) when the turn ends, the batches for several instances in one write.
+   * Relays come in bursts (every frame a socket poll returned): one command per target instead of one per
+   * message saves each its Redis command (a promise and a timeout here, a reply to parse, a channel message
+   * to dispatch on the receiver) and the system calls and wake-ups behind it, which on a busy machine are most
+   * of a relay's cost. A message is only ever sent later than other commands issued in the same turn, never
+   * earlier; one instance's messages to another arrive in the order they were sent.
    */
   #send(instanceId: string, message: ClusterDirectMessage): boolean {
     if (this.#closed || !this.isAlive(instanceId)) return false;
-    if (this.#outbox.length === 0) setImmediate(() => this.#flushOutbox());
-    this.#outbox.push([`${this.#prefix}to:${instanceId}`, JSON.stringify(message)]);
+    if (this.#outbox.size === 0) setImmediate(() => this.#flushOutbox());
+    const channel = `${this.#prefix}to:${instanceId}`;
+    const batch = this.#outbox.get(channel);
+    if (batch) batch.push(encodeClusterDirect(message));
+    else this.#outbox.set(channel, [encodeClusterDirect(message)]);
     return true;
   }
 
   #flushOutbox(): void {
     const outbox = this.#outbox;
-    this.#outbox = [];
-    if (outbox.length === 0) return;
-    if (outbox.length === 1) {
-      const [channel, raw] = outbox[0] as [string, string];
+    if (outbox.size === 0) return;
+    this.#outbox = new Map();
+    if (outbox.size === 1) {
+      const [channel, batch] = outbox.entries().next().value as [string, string[]];
       this.#cmd
-        .publish(channel, raw)
-        .catch((error: unknown) => this.#log.debug({ err: error, channel }, 'cluster message not sent'));
+        .publish(channel, batch.join('\n'))
+        .catch((error: unknown) => this.#log.debug({ err: error, channel }, 'cluster messages not sent'));
       return;
     }
     const pipeline = this.#cmd.pipeline();
-    for (const [channel, raw] of outbox) pipeline.publish(channel, raw);
+    for (const [channel, batch] of outbox) pipeline.publish(channel, batch.join('\n'));
     pipeline.exec().catch((error: unknown) => this.#log.debug({ err: error }, 'cluster messages not sent'));
   }
 

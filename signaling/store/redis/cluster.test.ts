@@ -6,9 +6,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { startTestChain, type TestChain } from '../../../edge/chain/testing/startTestChain.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../checkers/CheckerDesk.js';
+import { type ClusterDirectMessage, encodeClusterDirect, parseClusterDirectBatch } from '../../protocol/cluster.js';
 import type { SignalingServer } from '../../startSignaling.js';
 import {
   connectTestHost,
@@ -197,6 +199,103 @@ describe('relaying across instances', () => {
     await waitFor('the slot free on both', () =>
       [a, b].every((s) => [...s.hub.hosts.all()][0]?.slots[0]?.state === 'free'),
     );
+  });
+});
+
+describe('direct messages between instances', () => {
+  const log = pino({ level: 'silent' });
+  async function stores(prefix: string, ids: string[]): Promise<RedisSignalingStore[]> {
+    const opened = await Promise.all(
+      ids.map((instanceId) => RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId })),
+    );
+    for (const store of opened) closers.push(() => store.close());
+    return opened;
+  }
+  const sessionId = `0x${'cd'.repeat(32)}`;
+  const remotePeer = {
+    peerId: 'peer-d1-7',
+    role: 'player' as const,
+    identity: { kind: 'player' as const, playerId: 'player-1', remoteIp: '127.0.0.1' },
+  };
+
+  test('the messages of one turn reach each instance in one batch, whole and in order, bodies as sent', async () => {
+    const prefix = `direct${randomBytes(3).toString('hex')}:`;
+    const [one, two, three] = await stores(prefix, ['d1', 'd2', 'd3']);
+    assert.ok(one && two && three);
+    const got = { two: [] as ClusterDirectMessage[], three: [] as ClusterDirectMessage[] };
+    two.cluster.onMessage((m) => got.two.push(m));
+    three.cluster.onMessage((m) => got.three.push(m));
+    const batches: string[] = [];
+    const tap = new Redis(redis.url);
+    closers.push(() => void tap.quit());
+    tap.on('message', (_channel: string, raw: string) => batches.push(raw));
+    await tap.subscribe(`${prefix}to:d2`);
+    // Bodies with what JSON must escape (quotes, backslashes, control characters, a line break escaped).
+    const tricky = JSON.stringify({ type: 'offer', sessionId, sdp: 'v=0\r\na="q"\\ \u0001 ☃' });
+    const sent: ClusterDirectMessage[] = [
+      { k: 'deliver', peerId: 'peer-d2-1', message: tricky },
+      { k: 'frame', peer: remotePeer, raw: JSON.stringify({ type: 'ice', sessionId, candidate: null }) },
+      { k: 'end', sessionId, reason: 'player-quit', message: 'line one\nline two' },
+      { k: 'hostBack', hostId: 'host-1' },
+      { k: 'deliver', peerId: 'peer-d2-2', message: '{"type":"queued"}' },
+    ];
+    for (const message of sent) assert.equal(one.cluster.send('d2', message), true);
+    assert.equal(one.cluster.send('d3', { k: 'hostBack', hostId: 'host-3' }), true);
+    await waitFor('every message', () => got.two.length === sent.length && got.three.length === 1);
+    assert.deepEqual(got.two, sent);
+    assert.deepEqual(got.three, [{ k: 'hostBack', hostId: 'host-3' }]);
+    assert.equal(batches.length, 1, 'one PUBLISH for the turn');
+    // A body is not a string inside a string: it follows its envelope as the line it was.
+    assert.ok(batches[0]?.split('\n').includes(tricky));
+  });
+
+  test('a hostile batch on an instance’s channel: each bad message is refused alone, the rest served', async () => {
+    const prefix = `hostile${randomBytes(3).toString('hex')}:`;
+    const [target] = await stores(prefix, ['h1']);
+    assert.ok(target);
+    const got: ClusterDirectMessage[] = [];
+    target.cluster.onMessage((m) => got.push(m));
+    const publisher = new Redis(redis.url);
+    closers.push(() => void publisher.quit());
+    const good = { k: 'hostBack', hostId: 'host-ok' };
+    await publisher.publish(
+      `${prefix}to:h1`,
+      [
+        JSON.stringify(good),
+        '{"k":"deliver","peerId":"NOT A PEER ID"}', // refused (pattern), its body line skipped with it
+        '{"type":"welcome"}',
+        '{"k":"deliver","peerId":"peer-h1-1","extra":true}', // unknown field: refused
+        '{"type":"ice"}',
+        '{"k":"frame","peer":{"peerId":"peer-x-1","role":"admin","identity":{"kind":"node","remoteIp":"1"}}}',
+        '{"type":"ice"}',
+        '{"k":"deliver","peerId":"peer-h1-2","message":"{}"}', // the single-line form is still understood
+        '{"k":"end","sessionId":"0x12","reason":"player-quit"}', // bad session id
+        '{"k":"nope"}',
+        '[1,2]',
+        JSON.stringify(good),
+        'not json: the rest cannot be framed',
+        JSON.stringify(good),
+      ].join('\n'),
+    );
+    // The last body-less deliver: its body line is missing.
+    await publisher.publish(`${prefix}to:h1`, '{"k":"deliver","peerId":"peer-h1-3"}');
+    await publisher.publish(`${prefix}to:h1`, JSON.stringify({ k: 'hostBack', hostId: 'host-after' }));
+    await waitFor('the message after the hostile batches', () =>
+      got.some((m) => m.k === 'hostBack' && m.hostId === 'host-after'),
+    );
+    assert.deepEqual(got, [
+      good,
+      { k: 'deliver', peerId: 'peer-h1-2', message: '{}' },
+      good,
+      { k: 'hostBack', hostId: 'host-after' },
+    ]);
+  });
+
+  test('a body that is not one line (never written by JSON.stringify) travels inside its envelope', () => {
+    const message: ClusterDirectMessage = { k: 'deliver', peerId: 'peer-a-1', message: '{\n"type":"queued"}' };
+    const encoded = encodeClusterDirect(message);
+    assert.equal(encoded.split('\n').length, 1);
+    assert.deepEqual(parseClusterDirectBatch(encoded, assert.fail), [message]);
   });
 });
 
