@@ -16,9 +16,11 @@
  *   liveFpsImpactAveragedPct  the impact of the 5 s window × the round's length, spread over the time between two
  *                          rounds of a container that serves players (signaling's busyDeferralMs, 10 min)
  *   liveFpsImpactAfterRoundPct, liveFramesLostPerRound, liveFpsImpactAveragedInclRefillPct  the 16 s after the
- *                          round (the host may refill its pool of booted session workers then: the probes took some),
- *                          the live player's frames lost over the round and those 16 s against its rate alone, and
+ *                          round (a host that booted session workers for the probes would pay for them then), the
+ *                          live player's frames lost over the round and those 16 s against its rate alone, and
  *                          that loss spread over busyDeferralMs: what a player loses to checks, all counted
+ *   hostWorkerBootsPerRound session workers the host booted over a round and those 16 s (its log): 0 when its pool
+ *                          reuses the workers the probes gave back
  *   cpu.*                  cores used by the render host, by signaling + the chain + the live player's receiver
  *                          (this process), by the checker processes and by the rest of the machine, idle / one
  *                          probe / live alone / live with a round (and the busiest threads of each)
@@ -58,9 +60,9 @@ const CYCLES = 3;
 /** Seconds of a round this close after a probe's session started count as its start (the live fps dips there). */
 const PROBE_START_MS = 2_000;
 /**
- * How long after a round the live player is still watched: the host's session-worker pool refills some seconds
- * after the last session start (render-host SessionWorkerPool's refillDelayMs), and booting + warming a worker
- * takes a few seconds more. 16 s covers both with the delays tried so far (2–10 s).
+ * How long after a round the live player is still watched: a host that boots session workers for probes (before
+ * SessionWorkerPool reused them, it booted a replacement 2 s after each session start) pays for them after the
+ * round too. 16 s covers a boot + warm-up with the refill delays tried (2–10 s); with reuse nothing boots.
  */
 const AFTERMATH_MS = 16_000;
 
@@ -273,6 +275,7 @@ try {
   const aftermathSeconds: number[] = [];
   const framesLostPerRound: number[] = [];
   const roundAndAftermathSeconds: number[] = [];
+  const workerBootsPerRound: number[] = [];
   for (let cycle = 1; cycle <= CYCLES; cycle++) {
     await sleep(2_000);
     progress(`cycle ${cycle}/${CYCLES}: player alone 5 s, then a round of three checkers' probes beside it`);
@@ -296,8 +299,8 @@ try {
     const verdict = await nextVerdict(before, 90_000);
     roundSeconds.push((performance.now() - roundStarted) / 1000);
     const roundLength = perSecond.length;
-    // The host refills its pool of booted session workers some seconds after the last session start (the round's
-    // probes took workers from it): that boot is part of what the round costs the live player.
+    // A host that boots session workers for the round's probes pays for it some seconds later (a refill): that is
+    // part of what the round costs the live player.
     await sleep(AFTERMATH_MS);
     clearInterval(ticker);
     const aloneFps = alone.at(-1)?.fps ?? 0;
@@ -310,6 +313,7 @@ try {
       .map((line) => JSON.parse(line) as { time: number; msg: string; sessionId?: string })
       .filter((entry) => entry.time >= roundStartedEpoch && entry.sessionId !== session.sessionId);
     const probeStarts = hostLines.filter((e) => e.msg === 'session starting').map((e) => e.time - roundStartedEpoch);
+    workerBootsPerRound.push(hostLines.filter((e) => e.msg === 'session worker booting').length);
     perSecond.slice(0, roundLength).forEach((frames, i) => {
       // A second that ends within PROBE_START_MS after a probe's session started, or the rest of the round.
       const nearStart = probeStarts.some((startMs) => (i + 1) * 1000 > startMs && i * 1000 < startMs + PROBE_START_MS);
@@ -370,6 +374,7 @@ try {
         (-100 * mean(framesLostPerRound)) / (fpsAlone * (DEFAULT_CHECK_SETTINGS.busyDeferralMs / 1000)),
         2,
       ),
+      hostWorkerBootsPerRound: round(mean(workerBootsPerRound), 1),
       liveIncompleteFramesPerSecAlone: round(mean(alone.map((m) => m.incompleteFps)), 1),
       liveIncompleteFramesPerSecWithProbes: round(mean(probed.map((m) => m.incompleteFps)), 1),
       hostClaimedFpsAlone: round(mean(alone.map((m) => m.hostClaimedFps)), 1),

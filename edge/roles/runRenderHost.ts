@@ -98,7 +98,8 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   const signalingCa = trustedSignalingCa(config);
   // With a certificate the probe endpoint is wss: players on an https page may not probe ws://.
   const tls = await resolveTlsFiles(config);
-  // One booted worker per slot: the ≈1 s of module loading happens before Play, not after.
+  // One booted worker per slot, reused session after session: the ≈1.5 s of CPU a worker's boot and warm-up cost
+  // happens before Play, not beside a live session (render-host/session/SessionWorkerPool.ts).
   const pool = new SessionWorkerPool({ size: settings.slots, log });
   // Tests only: hooks that degrade this host on purpose (render-host/session/TestHooks.ts).
   const { adminEndpoint, ...initialHooks } = settings.testHooks;

@@ -6,8 +6,21 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
+import {
+  startTestTurnServer,
+  type TestTurnServer,
+  turnServerMissingReason,
+} from '../../signaling/ice/testing/startTestTurnServer.js';
+import { issueTurnCredentials } from '../../signaling/ice/turnCredentials.js';
 import { type CodecName, KeyInput, keyIdFromCode } from '../../signaling/protocol/index.js';
-import { SessionWorkerPool, StreamSession, type StreamSessionParameters, type StreamStats } from './index.js';
+import { createGameRuntime } from '../games/index.js';
+import {
+  NO_TEST_HOOKS,
+  SessionWorkerPool,
+  StreamSession,
+  type StreamSessionParameters,
+  type StreamStats,
+} from './index.js';
 import { rtpAtOrAfter, StreamReceiver } from './testing/receiveStream.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -20,7 +33,13 @@ const encoder = {
 let nextId = 1;
 const sessionId = () => `0x${(nextId++).toString(16).padStart(64, '0')}`;
 
-type Connected = { session: StreamSession; receiver: StreamReceiver; stats: StreamStats[]; ended: [string, string][] };
+type Connected = {
+  session: StreamSession;
+  receiver: StreamReceiver;
+  stats: StreamStats[];
+  ended: [string, string][];
+  offer: string;
+};
 
 async function connect(
   params: Partial<StreamSessionParameters> & { receiverCodecs?: CodecName[]; decodeVideo?: boolean },
@@ -46,7 +65,7 @@ async function connect(
     decodeAudio: true,
   });
   await session.acceptAnswer(answerSdp);
-  return { session, receiver, stats, ended };
+  return { session, receiver, stats, ended, offer };
 }
 
 describe('StreamSession: H.264 to a werift receiver', () => {
@@ -247,7 +266,7 @@ describe('StreamSession: VP8, reconnects and endings', () => {
     await assert.rejects(c.session.acceptAnswer('v=0'), { code: 'ATH_ERR_SESSION_CLOSED' });
   });
 
-  test('a pooled worker warms up (a whole session to itself), then streams a real one; the pool refills', async () => {
+  test('a pooled worker warms up (a whole session to itself), streams a real one, and comes back for the next', async () => {
     const lines: Array<{ msg?: string; completed?: boolean; stepsMs?: Record<string, number> }> = [];
     const poolLog = pino(
       { level: 'info' },
@@ -262,13 +281,14 @@ describe('StreamSession: VP8, reconnects and endings', () => {
       assert.deepEqual(Object.keys(warmed?.stepsMs ?? {}), ['render', 'encode', 'connect', 'media']);
       const c = await connect({ pool, codecs: ['H264'], receiverCodecs: ['H264'] });
       try {
-        assert.equal(pool.idle, 1, 'a replacement is booting (none was left idle)');
+        assert.deepEqual([pool.idle, pool.lent], [0, 1], 'lent, and no replacement booting: it comes back');
         await c.receiver.waitFor('frames', () => c.receiver.video.framesComplete >= 3);
         assert.equal(c.receiver.video.codec, 'H264');
       } finally {
         await c.receiver.close();
         await c.session.close();
       }
+      assert.deepEqual([pool.idle, pool.lent, pool.spawned, pool.reused], [1, 0, 1, 1], 'back, kept, none booted');
     } finally {
       await pool.close();
       await pool.close();
@@ -323,5 +343,102 @@ describe('StreamSession: VP8, reconnects and endings', () => {
       }),
       { code: 'ATH_ERR_SESSION_PARAMETERS' },
     );
+  });
+});
+
+describe('a reused session worker starts its next session clean', { skip: turnServerMissingReason() }, () => {
+  let turn: TestTurnServer;
+  const pool = new SessionWorkerPool({ size: 1, warmUp: false, log });
+  before(async () => {
+    turn = await startTestTurnServer();
+  });
+  after(async () => {
+    await pool.close();
+    await turn?.close();
+  });
+
+  test('game, input, test hooks, TURN credentials, DTLS key, peer and events of the first stay with the first', async () => {
+    // Session A: TURN with its own credentials, input, a degraded stream, a game that ran.
+    const creds = issueTurnCredentials({ secret: turn.secret, sessionId: sessionId(), ttlSec: 600 });
+    const a = await connect({
+      pool,
+      seed: 7,
+      codecs: ['H264'],
+      receiverCodecs: ['H264'],
+      ice: { iceServers: [{ urls: [turn.urls.udp], username: creds.username, credential: creds.credential }] },
+      // A lying host (test hook): its pongs echo a time 10 s ahead, so A's pings measure a negative RTT.
+      testHooks: { ...NO_TEST_HOOKS, forgePongAheadMs: 10_000 },
+    });
+    const offerA = a.offer;
+    let threadA: number;
+    try {
+      assert.match(offerA, / typ relay /, 'session A relays through its TURN server');
+      a.session.relayInput(new KeyInput(1, keyIdFromCode('ArrowRight') ?? 0, true).serialize());
+      await a.receiver.waitFor('frames', () => a.receiver.video.framesComplete >= 3);
+      await a.receiver.waitFor('A counts its input', () => (a.stats.at(-1)?.inputMessages ?? 0) >= 1);
+      const stateA = await a.session.snapshot();
+      assert.ok(((stateA?.state as { tick?: number } | undefined)?.tick ?? 0) > 0, 'A’s game ran');
+      await a.receiver.channelOpen('input');
+      assert.ok((await a.receiver.ping()) < 0, 'A’s pongs are forged');
+      threadA = a.session.workerThreadId;
+    } finally {
+      await a.receiver.close();
+      await a.session.close('player-quit');
+    }
+    const allocationsAfterA = (turn.log().match(/ALLOCATE processed, success/g) ?? []).length;
+    assert.ok(allocationsAfterA >= 1, 'coturn saw A’s allocation');
+    assert.deepEqual([pool.idle, pool.spawned, pool.reused], [1, 1, 1], 'A’s worker is back in the pool');
+
+    // Session B on the same thread: no ICE servers, another seed, no hooks.
+    const b = await StreamSession.start({
+      sessionId: sessionId(),
+      game: 'neon-drift',
+      codecs: ['H264'],
+      encoder,
+      seed: 9,
+      log,
+      pool,
+    });
+    const eventsB: string[] = [];
+    const statsB: StreamStats[] = [];
+    b.on('ended', (reason) => eventsB.push(`ended ${reason}`));
+    b.on('stats', (stats) => statsB.push(stats));
+    try {
+      assert.equal(b.workerThreadId, threadA, 'B runs on A’s worker');
+      const offerB = await new Promise<string>((resolve) => b.once('offer', resolve));
+      b.on('offer', () => eventsB.push('another offer'));
+      assert.doesNotMatch(offerB, / typ relay /, 'A’s TURN server and credentials are not B’s');
+      const field = (sdp: string, name: string) => sdp.match(new RegExp(`a=${name}[: ](\\S+)`))?.[1];
+      for (const name of ['ice-ufrag', 'ice-pwd', 'fingerprint:sha-256']) {
+        assert.ok(field(offerB, name), name);
+        assert.notEqual(field(offerB, name), field(offerA, name), `B has its own ${name}`);
+      }
+      // Not connected yet, so B's game has not ticked: exactly a new game from B's seed.
+      const fresh = createGameRuntime({ game: 'neon-drift', seed: 9 }).snapshot();
+      assert.deepEqual(await b.snapshot(), fresh, 'B’s game is a new one, none of A’s state or input');
+      const first = await new Promise<StreamStats>((resolve) => b.once('stats', resolve));
+      assert.deepEqual([first.inputMessages, first.framesSent, first.badInputMessages], [0, 0, 0], 'B counts from 0');
+      const { receiver, answerSdp } = await StreamReceiver.connect({ offerSdp: offerB, codecs: ['H264'] });
+      try {
+        await b.acceptAnswer(answerSdp);
+        await receiver.waitFor('B’s frames', () => receiver.video.framesComplete >= 3, 30_000);
+        await receiver.channelOpen('input');
+        assert.ok((await receiver.ping()) >= 0, 'A’s forging test hook went with A');
+        assert.ok(
+          statsB.every((stats) => stats.inputMessages === 0),
+          'none of A’s input is counted by B',
+        );
+      } finally {
+        await receiver.close();
+      }
+      assert.deepEqual(eventsB, [], 'nothing of A reached B');
+      assert.equal(
+        (turn.log().match(/ALLOCATE processed, success/g) ?? []).length,
+        allocationsAfterA,
+        'B allocated no relay with A’s credentials',
+      );
+    } finally {
+      await b.close();
+    }
   });
 });

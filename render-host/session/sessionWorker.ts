@@ -4,9 +4,17 @@
  * worker loads them first and only then waits for its `init` message: a pooled worker is ready to stream at
  * once. From `init` on it owns the game, both encoders and the WebRTC peer; it talks to the main thread only
  * through validated messages (workerMessages.ts), and logs through it (pino lines posted as `log` events).
+ *
+ * A worker serves one session at a time, and may serve several in turn (a pool reuses it: booting another costs
+ * the host ≈1.5 s of CPU beside its live sessions). After a clean `close` it forgets the session — nothing of
+ * it posts another message, its error handlers go, the next `init` builds a new game, pipeline and peer — and
+ * it drops werift's per-thread DTLS certificate, so the next session's peer has its own key; its `close` reply
+ * says whether it can be reused (`recycle`). What a session leaves in the worker is its garbage in the heap.
  */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type Logger, pino } from 'pino';
+import { RTCDtlsTransport } from 'werift';
 import { parseCaptureSourceSpec } from '../apps/CaptureSourceSpec.js';
 import { createGameRuntime } from '../games/index.js';
 import { GameMediaSource } from './GameMediaSource.js';
@@ -23,12 +31,34 @@ function post(event: WorkerEvent): void {
   port?.postMessage(event);
 }
 
-type Session = { pipeline: SessionPipeline; log: Logger };
+/**
+ * One session's voice: everything the session posts goes through it, and nothing does once the session is over
+ * (a late werift event, a command still settling, a log line): the worker may be serving another session then.
+ */
+type Voice = { current: boolean };
 
-function createLog(init: SessionWorkerInit): Logger {
+function postFor(voice: Voice, event: WorkerEvent): void {
+  if (voice.current) post(event);
+}
+
+type Session = {
+  pipeline: SessionPipeline;
+  log: Logger;
+  voice: Voice;
+  /** An external game's capture (its modules and devices): the worker is not reused after one. */
+  capture: boolean;
+  /** Something of the session failed uncaught: the worker is not reused. */
+  failed: boolean;
+  /** Removes the session's process-wide error handlers. */
+  unhook: () => void;
+};
+
+function createLog(init: SessionWorkerInit, voice: Voice): Logger {
   return pino(
     { level: init.logLevel, base: undefined, timestamp: false },
-    { write: (line: string) => post({ type: 'log', line: line.length > 65536 ? line.slice(0, 65536) : line }) },
+    {
+      write: (line: string) => postFor(voice, { type: 'log', line: line.length > 65536 ? line.slice(0, 65536) : line }),
+    },
   );
 }
 
@@ -48,7 +78,7 @@ async function openSource(init: SessionWorkerInit, log: Logger, signal: AbortSig
   return new GameMediaSource(game, init.video);
 }
 
-function newPipeline(init: SessionWorkerInit, source: MediaSource, log: Logger): SessionPipeline {
+function newPipeline(init: SessionWorkerInit, source: MediaSource, log: Logger, voice: Voice): SessionPipeline {
   return new SessionPipeline({
     source,
     encoder: init.encoder,
@@ -61,20 +91,20 @@ function newPipeline(init: SessionWorkerInit, source: MediaSource, log: Logger):
     ...(init.testHooks ? { testHooks: init.testHooks } : {}),
     log,
     events: {
-      offer: (sdp) => post({ type: 'offer', sdp }),
-      ice: (candidate) => post({ type: 'ice', candidate }),
-      connected: () => post({ type: 'connected' }),
-      stats: (stats) => post({ type: 'stats', stats }),
-      ended: (reason, message) => post({ type: 'ended', reason, message }),
+      offer: (sdp) => postFor(voice, { type: 'offer', sdp }),
+      ice: (candidate) => postFor(voice, { type: 'ice', candidate }),
+      connected: () => postFor(voice, { type: 'connected' }),
+      stats: (stats) => postFor(voice, { type: 'stats', stats }),
+      ended: (reason, message) => postFor(voice, { type: 'ended', reason, message }),
     },
   });
 }
 
-async function startSession(init: SessionWorkerInit, log: Logger, signal: AbortSignal): Promise<Session> {
+async function startSession(init: SessionWorkerInit, log: Logger, voice: Voice, signal: AbortSignal): Promise<Session> {
   const source = await openSource(init, log, signal);
   let pipeline: SessionPipeline;
   try {
-    pipeline = newPipeline(init, source, log);
+    pipeline = newPipeline(init, source, log, voice);
   } catch (error) {
     // The source (an external game's capture holds FFmpeg objects) must not outlive a failed start.
     await source.close().catch((closeError: unknown) => log.error({ err: closeError }, 'source close failed'));
@@ -83,54 +113,89 @@ async function startSession(init: SessionWorkerInit, log: Logger, signal: AbortS
   // A failure nobody caught ends this session, not the process: report it, then close in order. Letting the
   // worker die instead would tear it down under FFmpeg work still running on the thread pool, and that
   // aborts the whole process (napi fatal error) — every other session with it.
-  let failed = false;
   const fail = (error: unknown) => {
     log.fatal({ err: error }, 'session worker failed');
-    if (failed) return;
-    failed = true;
-    post({ type: 'ended', reason: 'error', message: 'The game session failed.' });
+    if (started.failed) return;
+    started.failed = true;
+    postFor(voice, { type: 'ended', reason: 'error', message: 'The game session failed.' });
     void pipeline.close().catch((closeError: unknown) => log.error({ err: closeError }, 'close after failure failed'));
   };
   process.on('uncaughtException', fail);
   process.on('unhandledRejection', fail);
-  return { pipeline, log };
+  const started: Session = {
+    pipeline,
+    log,
+    voice,
+    capture: init.capture !== undefined,
+    failed: false,
+    unhook: () => {
+      process.off('uncaughtException', fail);
+      process.off('unhandledRejection', fail);
+    },
+  };
+  return started;
 }
 
-async function run({ pipeline, log }: Session, command: WorkerCommand): Promise<void> {
+async function run(current: Session, command: WorkerCommand): Promise<void> {
+  const { pipeline, log, voice } = current;
   switch (command.type) {
     case 'init':
       throw new Error('init twice');
     case 'negotiate':
       await pipeline.negotiate(command.codecs, command.ice);
-      post({ type: 'reply', id: command.id, ok: true });
+      postFor(voice, { type: 'reply', id: command.id, ok: true });
       return;
     case 'answer':
       await pipeline.acceptAnswer(command.sdp);
-      post({ type: 'reply', id: command.id, ok: true });
+      postFor(voice, { type: 'reply', id: command.id, ok: true });
       return;
     case 'ice':
       await pipeline.addIceCandidate(command.candidate);
-      post({ type: 'reply', id: command.id, ok: true });
+      postFor(voice, { type: 'reply', id: command.id, ok: true });
       return;
     case 'input':
       pipeline.handleInput(command.bytes);
       return;
     case 'snapshot':
-      post({ type: 'reply', id: command.id, ok: true, snapshot: pipeline.snapshot() ?? null });
+      postFor(voice, { type: 'reply', id: command.id, ok: true, snapshot: pipeline.snapshot() ?? null });
       return;
     case 'test-hooks':
       log.warn({ hooks: command.hooks }, 'test hooks set: this session is degraded on purpose');
       pipeline.setTestHooks(command.hooks);
-      post({ type: 'reply', id: command.id, ok: true });
+      postFor(voice, { type: 'reply', id: command.id, ok: true });
       return;
-    case 'close':
+    case 'close': {
       log.debug({ reason: command.reason }, 'closing');
       await pipeline.close();
       // Encoders freed after their in-flight work: the main thread may terminate this worker from now on.
       markNativeReleased();
-      post({ type: 'reply', id: command.id, ok: true });
+      const reusable = forget(current);
+      // The session's last word, then silence (postFor drops whatever of it comes later).
+      const heapUsedBytes = getHeapStatistics().used_heap_size;
+      post({ type: 'reply', id: command.id, ok: true, recycle: { reusable, heapUsedBytes } });
+      // The next session's DTLS key, made now while the worker waits rather than in that session's set-up.
+      if (reusable) void RTCDtlsTransport.SetupCertificate().catch(() => undefined);
       return;
+    }
   }
+}
+
+/**
+ * After a clean close: the worker forgets its session, and says whether it may serve another. Its voice goes
+ * quiet, its error handlers go, the next `init` starts from nothing (a new game from its own seed, a new pipeline
+ * and peer with that session's ICE servers and credentials); werift's per-thread DTLS certificate is dropped so
+ * that the next peer gets a new key and fingerprint, as a fresh worker would.
+ */
+function forget(current: Session): boolean {
+  current.voice.current = false;
+  current.unhook();
+  session = undefined;
+  starting = undefined;
+  startAbort = undefined;
+  const dtls = RTCDtlsTransport as unknown as { localCertificate?: unknown; localCertificatePromise?: unknown };
+  dtls.localCertificate = undefined;
+  dtls.localCertificatePromise = undefined;
+  return !current.failed && !current.capture;
 }
 
 /** Set by `init`: the session once it started, or undefined when it could not start. */
@@ -154,18 +219,20 @@ const warming = (workerData as { warmUp?: boolean } | null)?.warmUp
   : Promise.resolve();
 
 async function begin(init: SessionWorkerInit): Promise<Session | undefined> {
-  const log = createLog(init);
+  const voice: Voice = { current: true };
+  const log = createLog(init, voice);
   const initAtMs = performance.now();
-  startAbort = new AbortController();
+  const abort = new AbortController();
+  startAbort = abort;
   warmAbort.abort();
   await warming;
   // From here until the pipeline closed, terminating this worker could abort the process (nativeWork.ts).
   markNativeInUse();
-  return startSession(init, log, startAbort.signal).then(
+  return startSession(init, log, voice, abort.signal).then(
     (started) => {
       session = started;
-      log.info({ readyMs: Math.round(performance.now() - initAtMs) }, 'session ready');
-      post({ type: 'ready' });
+      log.info({ readyMs: Math.round(performance.now() - initAtMs), ...workerUse() }, 'session ready');
+      postFor(voice, { type: 'ready' });
       return started;
     },
     (error: unknown) => {
@@ -173,10 +240,17 @@ async function begin(init: SessionWorkerInit): Promise<Session | undefined> {
       log.warn({ err: failure }, 'session could not start');
       // What the failed start opened, it closed (or it failed before opening anything native).
       markNativeReleased();
-      post({ type: 'start-failed', code: failure.code, message: failure.message.slice(0, 2048) });
+      postFor(voice, { type: 'start-failed', code: failure.code, message: failure.message.slice(0, 2048) });
       return undefined;
     },
   );
+}
+
+let sessionsStarted = 0;
+/** Which of this worker's sessions this is (1 = a fresh worker), for the session's log. */
+function workerUse(): { workerSession: number } {
+  sessionsStarted += 1;
+  return { workerSession: sessionsStarted };
 }
 
 port.on('message', (data: unknown) => {
@@ -209,7 +283,13 @@ port.on('message', (data: unknown) => {
       const failure = SessionPipeline.toReplyError(error);
       current.log.debug({ err: failure, command: command.type }, 'command failed');
       if ('id' in command) {
-        post({ type: 'reply', id: command.id, ok: false, code: failure.code, message: failure.message.slice(0, 2048) });
+        postFor(current.voice, {
+          type: 'reply',
+          id: command.id,
+          ok: false,
+          code: failure.code,
+          message: failure.message.slice(0, 2048),
+        });
       }
     });
   });

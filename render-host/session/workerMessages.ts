@@ -194,6 +194,13 @@ export const WorkerEventSchema = Type.Union([
       id: RequestId,
       ok: Type.Literal(true),
       snapshot: Type.Optional(Type.Union([GameSnapshotSchema, Type.Null()])),
+      /**
+       * The reply to `close`: whether the worker can serve another session (its session started and closed
+       * cleanly, nothing of it is left: sessionWorker.ts), and its heap afterwards (a pool retires big ones).
+       */
+      recycle: Type.Optional(
+        Type.Object({ reusable: Type.Boolean(), heapUsedBytes: Type.Integer({ minimum: 0 }) }, strict),
+      ),
     },
     strict,
   ),

@@ -55,6 +55,8 @@ describe('session workers stopped mid-encode', () => {
       assert.equal(session.closed, true);
       await receiver.close();
     }
+    // Stopped from outside, never closed cleanly: none of them went back to the pool for another session.
+    assert.equal(pool.reused, 0);
   });
 
   test('sessions stopped while their worker starts, and a pool closed while it boots', async () => {

@@ -57,8 +57,8 @@ const hostLines: Array<Record<string, unknown>> = [];
 const captureLog = pino({ level: 'info' }, { write: (line: string) => hostLines.push(JSON.parse(line)) });
 void log;
 
-// Two slots, as `npm start`'s host: a run takes one worker while the other waits; the taken one is replaced later.
-const pool = new SessionWorkerPool({ size: 2, refillDelayMs: 3_000, log: captureLog, warmUp: !values.cold });
+// Two slots, as `npm start`'s host: a run borrows one worker while the other waits; it comes back after the run.
+const pool = new SessionWorkerPool({ size: 2, log: captureLog, warmUp: !values.cold });
 const browser = await chromium.launch({
   executablePath: resolveChromiumPath(),
   args: [
