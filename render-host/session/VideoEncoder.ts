@@ -331,7 +331,13 @@ export class VideoEncoder {
       let isKey = false;
       for (;;) {
         if (this.#closed) return null;
-        const ret = await this.#ctx.receivePacket(this.#packet);
+        // libx264 and libvpx encode inside send_frame (FFmpeg's encode callback runs there): the packet is
+        // already waiting, and fetching it in place spares two thread-pool round trips a frame. NVENC encodes
+        // in receive_packet: that stays on the pool.
+        const ret =
+          this.name === 'h264_nvenc'
+            ? await this.#ctx.receivePacket(this.#packet)
+            : this.#ctx.receivePacketSync(this.#packet);
         if (ret === AVERROR_EAGAIN) break;
         FFmpegError.throwIfError(ret, 'receivePacket');
         const data = this.#packet.data;
