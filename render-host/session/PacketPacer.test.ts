@@ -20,7 +20,25 @@ function clock() {
 const frame = (n: number, first = 0) => Array.from({ length: n }, (_, i) => ({ item: first + i, bytes: 1200 }));
 
 describe('PacketPacer', () => {
-  test("spreads a frame's packets over the spread window, in order, none later than it", () => {
+  test('an ordinary frame (up to ≈1.25× the average size) leaves in one burst; the next one too', () => {
+    using c = clock();
+    const sent: Array<[number, number]> = [];
+    // 4 Mbit/s at 60 fps: 8.3 kB a frame on average, 7 packets of 1200 B.
+    const pacer = new PacketPacer<number>({
+      send: (item) => sent.push([item, c.now()]),
+      spreadMs: 1000 / 60 / 4,
+      targetBitrateBps: 4_000_000,
+      now: c.now,
+    });
+    pacer.enqueue(frame(8));
+    assert.equal(sent.length, 8, 'all at once');
+    c.advance(17);
+    pacer.enqueue(frame(8, 100));
+    assert.equal(sent.length, 16, 'the bucket refilled over the frame interval');
+    assert.equal(pacer.takeMaxQueueMs(), 0);
+  });
+
+  test("spreads a keyframe's packets over the spread window, in order, none later than it", () => {
     using c = clock();
     const sent: Array<[number, number]> = [];
     const pacer = new PacketPacer<number>({
@@ -29,14 +47,15 @@ describe('PacketPacer', () => {
       targetBitrateBps: 4_000_000,
       now: c.now,
     });
-    pacer.enqueue(frame(10));
+    // 48 kB: six times the average frame at 4 Mbit/s and 60 fps.
+    pacer.enqueue(frame(40));
     const atOnce = sent.length;
-    assert.ok(atOnce >= 1 && atOnce < 10, `${atOnce} of 10 packets left at once`);
+    assert.ok(atOnce >= 1 && atOnce < 20, `${atOnce} of 40 packets left at once`);
     c.advance(4);
-    assert.equal(sent.length, 10, 'all sent within the spread window');
+    assert.equal(sent.length, 40, 'all sent within the spread window');
     assert.deepEqual(
       sent.map(([item]) => item),
-      [...Array(10).keys()],
+      [...Array(40).keys()],
       'order kept',
     );
     assert.ok(new Set(sent.map(([, at]) => at)).size >= 3, 'in several bursts');

@@ -265,8 +265,9 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   }
 
   /**
-   * Packetizes one encoded frame and hands its packets to the pacer, which sends them over the next quarter of
-   * a frame interval; returns the number of RTP packets (0 when not connected).
+   * Packetizes one encoded frame and hands its packets to the pacer, which sends an ordinary frame at once and
+   * spreads a large one (keyframe) over the next quarter of a frame interval; returns the number of RTP packets
+   * (0 when not connected).
    */
   sendVideo(frame: Buffer, rtpTimestamp: number): number {
     const packetizer = this.#videoPacketizer;
