@@ -8,6 +8,8 @@
  * keyframe every 30 s), each received in turn by the same Debian Chromium over loopback. For each, over a
  * measured window after a warm-up:
  *   senderCpuPct      the sender process (all its threads), % of one core
+ *   senderCpuMsPerFrame  the same CPU per frame the sender sent in the window (a loaded box drops frames on both
+ *                     sides: this stays comparable when the % does not), with framesSent
  *   sendToDisplayMs*  frame handed to the network (Unix ms, recorded by the sender per RTP timestamp) →
  *                     frame presented (requestVideoFrameCallback, matched by its rtpTimestamp), p50 / p95
  *   decodedFps        Chromium's framesDecoded over the window
@@ -79,6 +81,9 @@ function cpuSeconds(pid: number): number {
 
 type SenderResult = {
   senderCpuPct: number;
+  /** Sender CPU (all threads) per frame it sent in the window, ms: steadier than the % on a loaded box. */
+  senderCpuMsPerFrame: number;
+  framesSent: number;
   sendToDisplayMsP50: number;
   sendToDisplayMsP95: number;
   decodedFps: number;
@@ -136,7 +141,9 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
     const unixTo = Date.now();
     const presented = (await page.evaluate('window.presented')) as Array<[number, number]>;
     write({ type: 'close' });
-    const sent = new Map(await sentFrames);
+    const sentList = await sentFrames;
+    const framesSent = sentList.filter(([, at]) => at >= unixFrom && at <= unixTo).length;
+    const sent = new Map(sentList);
     const delays = presented
       .filter(([, at]) => at >= unixFrom && at <= unixTo)
       .flatMap(([rtp, at]) => {
@@ -146,6 +153,8 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
       .sort((a, b) => a - b);
     return {
       senderCpuPct: round((100 * cpu) / wallSec, 1),
+      senderCpuMsPerFrame: round((1000 * cpu) / Math.max(1, framesSent), 2),
+      framesSent,
       sendToDisplayMsP50: round(percentile(delays, 50), 1),
       sendToDisplayMsP95: round(percentile(delays, 95), 1),
       decodedFps: round((decoded1 - decoded0) / wallSec, 1),
@@ -197,6 +206,7 @@ try {
       athEdge: ath,
       gstreamer: gst,
       cpuRatio: round(ath.senderCpuPct / gst.senderCpuPct, 2),
+      cpuPerFrameRatio: round(ath.senderCpuMsPerFrame / gst.senderCpuMsPerFrame, 2),
       sendToDisplayP50Ratio: round(ath.sendToDisplayMsP50 / gst.sendToDisplayMsP50, 2),
       goals: { cpuRatio: 0.9, sendToDisplayP50Ratio: 0.5 },
       machine: machineInfo(),
