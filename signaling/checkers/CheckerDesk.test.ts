@@ -519,6 +519,25 @@ describe('checkers', () => {
     assert.equal((await a.checker.peer.next('error')).code, 'ATH_ERR_REPLAY');
   });
 
+  test('a report whose recovery byte is flipped is refused, also after the checker’s first report (the chain would not recover its address)', async () => {
+    // A host's colluder in the failing majority could otherwise sign with the other v: signaling took it (the key
+    // was known from its first report), and the StakingRegistry's ECDSA.recover made the slash evidence revert.
+    const { team } = await world(1, 'flip-host');
+    const [checker] = team;
+    if (!checker) throw new Error('team');
+    await report(checker, await checker.peer.next('check-assignment'), true);
+    await checker.peer.next('report-accepted');
+    const signed = await signTestReport({
+      account: checker.account,
+      assignment: await checker.peer.next('check-assignment'),
+      ok: true,
+    });
+    const v = Number.parseInt(signed.signature.slice(-2), 16);
+    const flipped = `${signed.signature.slice(0, -2)}${(v === 27 ? 28 : 27).toString(16)}` as const;
+    checker.peer.send({ type: 'check-report', report: signed.report, signature: flipped });
+    assert.equal((await checker.peer.nextOf(['report-accepted', 'error'])).type, 'error');
+  });
+
   test('two failed verdicts in a row drain the container; its evidence is the signed reports', async () => {
     const { team, verdicts, server, host } = await world(3, 'failing-host');
     const answering = team.map(async (checker) => {

@@ -101,6 +101,10 @@ test('the fast path accepts what viem signs and refuses wrong signers, tampered 
       `v=${odd[64]}, strict`,
     );
   }
+  // The other recovery byte (27 ↔ 28) is valid math for the cached key, but ecrecover would name another address.
+  const flipped = new Uint8Array(bytes);
+  flipped[64] = (bytes[64] ?? 27) === 27 ? 28 : 27;
+  assert.equal(verifier.verify(meter.address, digests.usage(usage), bytesToHex(flipped) as Hex), false, 'flipped v');
   // Not 65 bytes (a 64-byte EIP-2098 compact signature, or trailing garbage): refused.
   assert.equal(verifier.verify(meter.address, digests.usage(usage), bytesToHex(bytes.subarray(0, 64)) as Hex), false);
   assert.equal(verifier.verify(meter.address, digests.usage(usage), `${signature}00` as Hex), false);

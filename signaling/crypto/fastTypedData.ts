@@ -86,9 +86,10 @@ export class SignatureVerifier {
   }
 
   /**
-   * Verifies against the signer's known public key (WASM, several thousand per second). The recovery byte's
-   * value (27/28) is always checked, its match with the key on the first signature of a signer only: use it for
-   * signers we trust to produce well-formed signatures (our meter, registered checkers), `verifyStrict` for the rest.
+   * Verifies against the signer's known public key (WASM, a few thousand per second): the signature must recover
+   * to it with its own recovery byte, exactly as the chain's ecrecover would — a signature that is valid math for
+   * the key but carries the other v recovers another address on chain (a checker could slip such a report into
+   * slash evidence and make it revert). The first signature of a signer is recovered in pure JS and its key kept.
    */
   verify(expected: Address, digest: Uint8Array, signature: Hex): boolean {
     const sig = hexToBytes(signature);
@@ -102,7 +103,15 @@ export class SignatureVerifier {
     const key = `${address}${bytesToHex(digest)}${signature.slice(2)}`;
     if (this.#verified.has(key)) return true;
     let publicKey = this.#publicKeys.get(address);
-    if (!publicKey) {
+    if (publicKey) {
+      let recovered: Uint8Array | null;
+      try {
+        recovered = ecc.recover(digest, compact, v === 27 ? 0 : 1, false);
+      } catch {
+        return false;
+      }
+      if (!recovered || bytesToHex(recovered) !== bytesToHex(publicKey)) return false;
+    } else {
       const recovery = v - 27;
       try {
         const recovered = secp256k1.Signature.fromCompact(compact)
@@ -116,7 +125,6 @@ export class SignatureVerifier {
         return false;
       }
     }
-    if (!ecc.verify(digest, publicKey, compact)) return false;
     if (this.#verified.size >= this.#maxRemembered) this.#verified.clear();
     this.#verified.add(key);
     return true;
