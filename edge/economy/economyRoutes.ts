@@ -87,7 +87,13 @@ export function voucherRequestMessage({
  * would drop them too; this does not rely on it).
  */
 export function publicCharges(charges: SessionCharges) {
-  const { authSignature: _auth, signalingInstance: _instance, ...session } = charges.session;
+  const {
+    authSignature: _auth,
+    signalingInstance: _instance,
+    meterEpoch: _epoch,
+    meteredUntilMs: _until,
+    ...session
+  } = charges.session;
   return {
     session,
     ticks: charges.ticks,

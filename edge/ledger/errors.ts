@@ -39,6 +39,11 @@ export const LEDGER_ERROR_CODES = [
   'ATH_ERR_LEDGER_BAD_TRANSITION',
   /** The caller no longer holds the named lease (another process leads now): it must not act as the leader. */
   'ATH_ERR_LEDGER_LEASE_LOST',
+  /**
+   * A meter's write for a session under a claim (signaling instance, epoch) that is no longer the session's:
+   * another process took the session over. The writer must stop metering it.
+   */
+  'ATH_ERR_LEDGER_FENCED',
   /** The test helper could not start a PostgreSQL server. */
   'ATH_ERR_LEDGER_TEST_POSTGRES',
 ] as const;

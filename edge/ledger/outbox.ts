@@ -52,6 +52,7 @@ import type { Queryable } from './db/Db.js';
 import { ledgerError } from './errors.js';
 import { assertFeeSplit, type FeeSplit, type JournalEntry, postJournalEntries, settlementPostings } from './journal.js';
 import { type AssertLeaseHeldParameters, assertLeaseHeld } from './leases.js';
+import { lockMeterClaim, type MeterClaim } from './meterClaims.js';
 import {
   AddressColumn,
   Bytes32Column,
@@ -119,7 +120,11 @@ const clip = (text: string): string => text.slice(0, MAX_ERROR_LENGTH);
 
 // ---- enqueue ------------------------------------------------------------------------------------------------
 
-export type EnqueueSettlementParameters = { sessionId: Hex };
+export type EnqueueSettlementParameters = {
+  sessionId: Hex;
+  /** The meter's claim on the session: one that is no longer the session's is ATH_ERR_LEDGER_FENCED. */
+  claim?: MeterClaim;
+};
 export type EnqueueSettlementReturnType = { inserted: boolean; settlement: Settlement | undefined };
 
 /**
@@ -128,9 +133,15 @@ export type EnqueueSettlementReturnType = { inserted: boolean; settlement: Settl
  */
 export async function enqueueSettlement(
   db: Queryable,
-  { sessionId }: EnqueueSettlementParameters,
+  { sessionId, claim }: EnqueueSettlementParameters,
 ): Promise<EnqueueSettlementReturnType> {
   const id = normalizeBytes32(sessionId, 'sessionId');
+  if (claim !== undefined) {
+    return db.transaction(async (tx) => {
+      await lockMeterClaim(tx, id, claim);
+      return enqueueSettlement(tx, { sessionId: id });
+    });
+  }
   const { rows } = await db.query(
     `with ins as (
        insert into settlements (session_id, cumulative_wei, delivered_sec, meter_address, meter_signature)

@@ -10,6 +10,7 @@ import {
 import { ensureAccountRoles } from './accounts.js';
 import type { Queryable } from './db/Db.js';
 import { ledgerError } from './errors.js';
+import { assertMeterClaim, type MeterClaim } from './meterClaims.js';
 import { enqueueFinalSettlement } from './outbox.js';
 import {
   AddressColumn,
@@ -62,6 +63,10 @@ export const SessionRow = Row({
   chainClosedAt: Nullable(Type.Date()),
   /** The signaling process that meters it. */
   signalingInstance: Nullable(Type.String()),
+  /** Grows at every take-over of the metering: with `signalingInstance`, the meter's claim (`MeterClaim`). */
+  meterEpoch: Uint64Column,
+  /** The meter's clock (ms) at the end of the last recorded tick: a process taking over bills from there. */
+  meteredUntilMs: Nullable(SafeIntColumn),
 });
 /** A session as the ledger holds it: the signed SessionAuth and the running totals (cumulative, settled). */
 export type Session = StaticDecode<typeof SessionRow>;
@@ -74,7 +79,8 @@ export const SESSION_COLUMNS = `s.id as "sessionId", s.payer_address as "payerAd
   s.auth_signature as "authSignature", s.state, s.end_reason as "endReason", s.end_message as "endMessage",
   s.last_tick_index as "lastTickIndex", s.delivered_sec as "deliveredSec", s.cumulative_wei::text as "cumulativeWei",
   s.settled_wei::text as "settledWei", s.created_at as "createdAt", s.started_at as "startedAt",
-  s.ended_at as "endedAt", s.chain_closed_at as "chainClosedAt", s.signaling_instance as "signalingInstance"`;
+  s.ended_at as "endedAt", s.chain_closed_at as "chainClosedAt", s.signaling_instance as "signalingInstance",
+  s.meter_epoch::text as "meterEpoch", s.metered_until_ms::text as "meteredUntilMs"`;
 
 export type CreateSessionParameters = {
   /** The authorization the payer signed; `auth.player` pays (a player, or a studio for play-token sessions). */
@@ -288,20 +294,54 @@ export async function listInstanceSessions(
   return decodeRows(SessionRow, rows);
 }
 
-export type ClaimSessionInstanceParameters = { sessionId: Hex; signalingInstance: string };
+export type ClaimSessionInstanceParameters = {
+  sessionId: Hex;
+  /** The process that meters the session from now on (null: a single process that names none). */
+  signalingInstance: string | null;
+  /**
+   * Only if the session is still claimed by this process (string), or by none (null): an orphan sweep takes only
+   * the session it found orphaned. Default: whoever holds it.
+   */
+  from?: string | null;
+  /** Only if the current holder's lease `signaling:<from>` has lapsed (an orphan sweep). Default false. */
+  whenLeaseLapsed?: boolean;
+};
 
-/** Another signaling process took the live session over (failover): it meters it from now on. */
+/**
+ * A process takes the live session's metering over (failover adoption, an orphan sweep): the epoch grows, so
+ * the previous claim's writes are refused from now on. Returns the session under its new claim (`meterClaimOf`),
+ * with the last recorded tick and `meteredUntilMs` it bills on from — final, since nothing can be written under
+ * the old claim any more; undefined when the session has ended or the conditions no longer hold.
+ */
 export async function claimSessionInstance(
   db: Queryable,
-  { sessionId, signalingInstance }: ClaimSessionInstanceParameters,
-): Promise<void> {
-  await db.query(`update sessions set signaling_instance = $2 where id = $1 and state <> 'ended'`, [
-    normalizeBytes32(sessionId, 'sessionId'),
-    assertText(signalingInstance, 'signalingInstance', 128),
-  ]);
+  { sessionId, signalingInstance, from, whenLeaseLapsed = false }: ClaimSessionInstanceParameters,
+): Promise<Session | undefined> {
+  const { rows } = await db.query(
+    `update sessions s set signaling_instance = $2, meter_epoch = s.meter_epoch + 1
+      where s.id = $1 and s.state <> 'ended'
+        and (not $3::boolean or s.signaling_instance is not distinct from $4::text)
+        and (not $5::boolean or not exists (select 1 from ledger_leases l
+                                            where l.name = 'signaling:' || s.signaling_instance and l.expires_at > now()))
+      returning ${SESSION_COLUMNS}`,
+    [
+      normalizeBytes32(sessionId, 'sessionId'),
+      signalingInstance === null ? null : assertText(signalingInstance, 'signalingInstance', 128),
+      from !== undefined,
+      from === undefined || from === null ? null : assertText(from, 'from', 128),
+      whenLeaseLapsed,
+    ],
+  );
+  return decodeOptional(SessionRow, rows);
 }
 
-export type EndSessionParameters = { sessionId: Hex; reason: EndReasonName; message?: string };
+export type EndSessionParameters = {
+  sessionId: Hex;
+  reason: EndReasonName;
+  message?: string;
+  /** The meter's claim: a process that lost the session cannot end it (ATH_ERR_LEDGER_FENCED). */
+  claim?: MeterClaim;
+};
 export type EndSessionReturnType = { session: Session; ended: boolean };
 
 /**
@@ -311,7 +351,7 @@ export type EndSessionReturnType = { session: Session; ended: boolean };
  */
 export async function endSession(
   db: Queryable,
-  { sessionId, reason, message }: EndSessionParameters,
+  { sessionId, reason, message, claim }: EndSessionParameters,
 ): Promise<EndSessionReturnType> {
   const id = normalizeBytes32(sessionId, 'sessionId');
   if (message !== undefined && message.length > 512) {
@@ -320,6 +360,7 @@ export async function endSession(
   return db.transaction(async (tx) => {
     const current = await lockSession(tx, id);
     if (current.state === 'ended') return { session: current, ended: false };
+    assertMeterClaim(current, claim);
     const { rows } = await tx.query(
       `update sessions s set state = 'ended', end_reason = $2, end_message = $3, ended_at = now()
         where s.id = $1 returning ${SESSION_COLUMNS}`,

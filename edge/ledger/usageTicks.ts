@@ -3,6 +3,7 @@ import type { Hex } from 'viem';
 import type { Queryable } from './db/Db.js';
 import { ledgerError } from './errors.js';
 import { postJournalEntries, SYSTEM_ACCOUNTS } from './journal.js';
+import { assertMeterClaim, type MeterClaim } from './meterClaims.js';
 import { Bytes32Column, decodeOne, decodeOptional, decodeRows, Row, SafeIntColumn, WeiColumn } from './rows.js';
 import { lockSession, type Session } from './sessions.js';
 import { assertCount, normalizeBytes32 } from './values.js';
@@ -32,6 +33,13 @@ export type RecordUsageTickParameters = {
   tickIndex: number;
   /** Whole seconds of verified delivery in this tick (0 when the host was down or the verdict failed). */
   deliveredSec: number;
+  /**
+   * The meter's claim on the session (`claimSessionInstance`): a tick under a claim that is no longer the
+   * session's is refused, retries included (ATH_ERR_LEDGER_FENCED). Without it, no check (tools, tests).
+   */
+  claim?: MeterClaim;
+  /** The meter's clock (ms) at the end of this tick's interval; the session keeps the latest (`meteredUntilMs`). */
+  meteredUntilMs?: number;
 };
 
 export type RecordUsageTickReturnType = { tick: UsageTick; inserted: boolean };
@@ -44,18 +52,21 @@ export type RecordUsageTickReturnType = { tick: UsageTick; inserted: boolean };
  * Errors: ATH_ERR_LEDGER_TICK_OUT_OF_ORDER (an index below the latest that was never recorded),
  * ATH_ERR_LEDGER_CONFLICT (a recorded index with different seconds), ATH_ERR_LEDGER_OVER_CAP (beyond the
  * SessionAuth's maxAmount), ATH_ERR_LEDGER_CAP_EXHAUSTED (beyond the play token's cap),
- * ATH_ERR_LEDGER_BAD_TRANSITION (a new tick of an ended session). Nothing is recorded
- * when one of them is thrown; the meter then ends the session.
+ * ATH_ERR_LEDGER_BAD_TRANSITION (a new tick of an ended session), ATH_ERR_LEDGER_FENCED (the claim is no
+ * longer the session's: another process meters it). Nothing is recorded when one of them is thrown; the meter
+ * then ends the session (or, fenced, stops metering it).
  */
 export async function recordUsageTick(
   db: Queryable,
-  { sessionId, tickIndex, deliveredSec }: RecordUsageTickParameters,
+  { sessionId, tickIndex, deliveredSec, claim, meteredUntilMs }: RecordUsageTickParameters,
 ): Promise<RecordUsageTickReturnType> {
   const id = normalizeBytes32(sessionId, 'sessionId');
   assertCount(tickIndex, 'tickIndex', 2 ** 31 - 1);
   assertCount(deliveredSec, 'deliveredSec', MAX_TICK_SEC);
+  if (meteredUntilMs !== undefined) assertCount(meteredUntilMs, 'meteredUntilMs', Number.MAX_SAFE_INTEGER);
   return db.transaction(async (tx) => {
     const session = await lockSession(tx, id);
+    assertMeterClaim(session, claim);
     if (session.lastTickIndex !== null && tickIndex <= session.lastTickIndex) {
       return { tick: await retriedTick(tx, session, tickIndex, deliveredSec), inserted: false };
     }
@@ -85,13 +96,24 @@ export async function recordUsageTick(
     const cumulativeDeliveredSec = session.deliveredSec + deliveredSec;
     const { rows } = await tx.query(
       `with tick as (
-         insert into usage_ticks (session_id, tick_index, delivered_sec, amount_wei, cumulative_wei, cumulative_delivered_sec)
-         values ($1, $2, $3, $4, $5, $6) returning ${TICK_COLUMNS}
+         insert into usage_ticks (session_id, tick_index, delivered_sec, amount_wei, cumulative_wei,
+                                  cumulative_delivered_sec, meter_epoch)
+         values ($1, $2, $3, $4, $5, $6, $7) returning ${TICK_COLUMNS}
        ), totals as (
-         update sessions set last_tick_index = $2, delivered_sec = $6, cumulative_wei = $5 where id = $1
+         update sessions set last_tick_index = $2, delivered_sec = $6, cumulative_wei = $5,
+                metered_until_ms = greatest(metered_until_ms, $8::bigint) where id = $1
        )
        select * from tick`,
-      [id, tickIndex, deliveredSec, amountWei, cumulativeWei, cumulativeDeliveredSec],
+      [
+        id,
+        tickIndex,
+        deliveredSec,
+        amountWei,
+        cumulativeWei,
+        cumulativeDeliveredSec,
+        claim === undefined ? null : claim.epoch.toString(),
+        meteredUntilMs ?? null,
+      ],
     );
     const tick = decodeOne(UsageTickRow, rows);
     await postJournalEntries(tx, [

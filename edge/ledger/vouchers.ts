@@ -3,6 +3,7 @@ import type { Hex } from 'viem';
 import type { Usage } from '../../signaling/protocol/index.js';
 import type { Queryable } from './db/Db.js';
 import { ledgerError } from './errors.js';
+import { assertMeterClaim, type MeterClaim } from './meterClaims.js';
 import { AddressColumn, Bytes32Column, decodeOptional, HexColumn, Row, SafeIntColumn, WeiColumn } from './rows.js';
 import { lockSession } from './sessions.js';
 import { assertUint64, assertWei, normalizeAddress, normalizeBytes32, normalizeSignature } from './values.js';
@@ -32,6 +33,8 @@ export type RecordVoucherParameters = {
   usage: VoucherUsage;
   meterAddress: string;
   signature: Hex;
+  /** The meter's claim on the session: a voucher under a claim that is no longer its own is ATH_ERR_LEDGER_FENCED. */
+  claim?: MeterClaim;
 };
 
 export type RecordVoucherReturnType = { voucher: Voucher; updated: boolean };
@@ -43,7 +46,7 @@ export type RecordVoucherReturnType = { voucher: Voucher; updated: boolean };
  */
 export async function recordVoucher(
   db: Queryable,
-  { usage, meterAddress, signature }: RecordVoucherParameters,
+  { usage, meterAddress, signature, claim }: RecordVoucherParameters,
 ): Promise<RecordVoucherReturnType> {
   const id = normalizeBytes32(usage.sessionId, 'usage.sessionId');
   const cumulativeWei = assertWei(usage.cumulativeAmount, 'usage.cumulativeAmount');
@@ -52,6 +55,7 @@ export async function recordVoucher(
   const sig = normalizeSignature(signature, 'signature');
   return db.transaction(async (tx) => {
     const session = await lockSession(tx, id);
+    assertMeterClaim(session, claim);
     if (cumulativeWei > session.cumulativeWei || deliveredSec > BigInt(session.deliveredSec)) {
       throw ledgerError('ATH_ERR_LEDGER_VOUCHER_AHEAD', 'the voucher covers more than the recorded usage', {
         details: `${id}: ${cumulativeWei} wei / ${deliveredSec} s > ${session.cumulativeWei} wei / ${session.deliveredSec} s`,

@@ -30,6 +30,14 @@
  * session over (`sessionAdopted`) meters it on from that state and the ledger's last tick — a tick index the
  * ledger already has is not billed again, and the time since the last saved report is billed if that report
  * still vouches for it.
+ *
+ * Fencing (issue 12): an instance cut off from Redis keeps its players, its host connections and the ledger, so
+ * it meters on while another adopts its sessions. Every money-moving ledger write of the meter — usage tick,
+ * voucher, settlement, the session's end — carries its claim on the session (`MeterClaim`: instance and epoch);
+ * taking a session over (adoption, an orphan sweep) bumps the epoch first, so from then on the old claim's writes
+ * are refused (ATH_ERR_LEDGER_FENCED) and the process that lost the session stops metering and serving it, telling
+ * its player. The one that took it over bills from the end of the last tick the ledger recorded
+ * (`meteredUntilMs`), not from an older saved state: no second is billed twice.
  */
 import type { Logger } from 'pino';
 import type { Address, Hex } from 'viem';
@@ -49,6 +57,8 @@ import {
   listInstanceSessions,
   listOrphanedSessions,
   listSettlements,
+  type MeterClaim,
+  meterClaimOf,
   recordUsageTick,
   recordVoucher,
   releaseLease,
@@ -57,6 +67,9 @@ import {
 } from '../ledger/index.js';
 import { HeldEvidence } from './HeldEvidence.js';
 import type { VoucherSigner } from './signVoucher.js';
+
+/** How long a session whose claim another instance took stays up here before it ends (see `#fenced`). */
+const FENCED_END_GRACE_MS = 1_000;
 
 export type MeterSettings = {
   tickSec: number;
@@ -110,6 +123,8 @@ export const METER_END_MESSAGES = {
     'The escrow refused this session’s charges for good (the payer’s authorization no longer holds): the session ended.',
   closedElsewhere:
     'This session was closed by another signaling process (what was played is settled): press Play to start again.',
+  meteredElsewhere:
+    'Another signaling server took this session over while this one was cut off from the network: it ended here (nothing was billed twice). Press Play to go on.',
 } as const;
 
 export type MeterParameters = {
@@ -133,8 +148,22 @@ export type MeterParameters = {
   instanceLeaseTtlMs?: number;
 };
 
+type PendingTick = {
+  tickIndex: number;
+  deliveredSec: number;
+  /** The meter's clock at the end of the tick's interval (the ledger keeps it as `meteredUntilMs`). */
+  untilMs: number;
+};
+
 type Live = {
   sessionId: Hex;
+  /**
+   * The ledger claim this process meters the session under. A session it started learns it from the ledger at
+   * its first tick (the payment desk recorded it); an adopted one took it over (`claimSessionInstance`).
+   */
+  claim: MeterClaim | undefined;
+  /** Another process holds the session now: nothing more is written for it from here. */
+  fenced: boolean;
   hostId: string;
   lastTickAtMs: number;
   /** Delivered milliseconds not billed yet (ticks bill whole seconds; the rest carries over). */
@@ -144,7 +173,7 @@ type Live = {
   /** The index the next cut tick gets (ticks are cut at once and recorded in order). */
   tickIndex: number;
   /** Cut, not yet recorded: what another instance re-runs if this one goes down meanwhile. */
-  pendingTicks: Array<{ tickIndex: number; deliveredSec: number }>;
+  pendingTicks: PendingTick[];
   /** When the host last reported at or above the floor; undefined after a report under it, or none yet. */
   hostGoodAtMs: number | undefined;
   hostFpsMilli: number | undefined;
@@ -179,6 +208,7 @@ export class Meter {
   #leaseTimer: NodeJS.Timeout | undefined;
   readonly #now: () => number;
   readonly #stopping = new Set<Promise<void>>();
+  readonly #fenceTimers = new Set<NodeJS.Timeout>();
   #closed = false;
 
   constructor(params: MeterParameters) {
@@ -191,7 +221,11 @@ export class Meter {
       // Another signaling instance runs it now: it meters it from the state saved here (no ledger close here).
       params.hub.on('sessionMoved', (session) => {
         const live = this.#live.get(session.id);
-        if (live && !live.ending) this.#live.delete(session.id);
+        if (live && !live.ending) {
+          // Its claim goes with it: a tick of ours still in flight is refused quietly, it ends nothing here.
+          live.fenced = true;
+          this.#live.delete(session.id);
+        }
       }),
       params.hub.on('report', (report) => this.#onReport(report)),
       params.hub.on('verdict', (verdict) => this.#onVerdict(verdict)),
@@ -242,18 +276,29 @@ export class Meter {
       const known = this.#p.hub.getSession(session.sessionId);
       if (known !== undefined && known.state !== 'ended') continue;
       try {
+        // Taken over in the ledger first, only if still orphaned (its process may have come back, or another
+        // sweeper got there first): from here the lost process's writes are refused, so the totals are final.
+        const claimed = await claimSessionInstance(ledger, {
+          sessionId: session.sessionId,
+          signalingInstance: instanceId,
+          from: session.signalingInstance,
+          whenLeaseLapsed: !own,
+        });
+        if (claimed === undefined) continue;
+        const claim = meterClaimOf(claimed);
         const voucher = await latestVoucher(ledger, session.sessionId);
-        if (session.cumulativeWei > 0n && (voucher?.cumulativeWei ?? 0n) < session.cumulativeWei) {
+        if (claimed.cumulativeWei > 0n && (voucher?.cumulativeWei ?? 0n) < claimed.cumulativeWei) {
           const usage = {
             sessionId: session.sessionId,
-            authHash: this.#p.signer.authHash(sessionAuthOf(session)),
-            cumulativeAmount: session.cumulativeWei,
-            deliveredSeconds: BigInt(session.deliveredSec),
+            authHash: this.#p.signer.authHash(sessionAuthOf(claimed)),
+            cumulativeAmount: claimed.cumulativeWei,
+            deliveredSeconds: BigInt(claimed.deliveredSec),
           };
           await recordVoucher(ledger, {
             usage,
             meterAddress: this.#p.meterAddress,
             signature: this.#p.signer.sign(usage),
+            claim,
           });
         }
         await endSession(ledger, {
@@ -262,6 +307,7 @@ export class Meter {
           message: own
             ? (known?.endMessage ?? 'Ended here; closed in the ledger by a later sweep.').slice(0, 512)
             : METER_END_MESSAGES.orphaned,
+          claim,
         });
         closed += 1;
         this.#log.warn(
@@ -307,6 +353,8 @@ export class Meter {
     this.#closed = true;
     clearInterval(this.#timer);
     clearInterval(this.#leaseTimer);
+    for (const timer of this.#fenceTimers) clearTimeout(timer);
+    this.#fenceTimers.clear();
     for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
     await this.idle();
     // A clean stop hands this process's live sessions to the next start at once (they are orphans now).
@@ -323,6 +371,8 @@ export class Meter {
     const now = this.#now();
     this.#live.set(session.id, {
       sessionId: session.id as Hex,
+      claim: undefined,
+      fenced: false,
       hostId: session.hostId,
       lastTickAtMs: now,
       deliveredMs: 0,
@@ -347,24 +397,49 @@ export class Meter {
     this.#save(session.id);
   }
 
-  /** A paid session this instance took over from one that went down: metered on from where that one left it. */
+  /**
+   * A paid session this instance took over from one that went down (or that is cut off from Redis and only looks
+   * down): the metering is claimed in the ledger first — from then on the other's writes are refused — and goes on
+   * from the later of the state it saved and the end of the last tick the ledger recorded.
+   */
   async #adopt(session: SessionRecord): Promise<void> {
     if (!session.hostId || !session.payerAddress || this.#live.has(session.id) || this.#closed) return;
-    const [saved, ledgerSession] = await Promise.all([
-      this.#p.hub.meterStates.load(session.id).catch(() => undefined),
-      getSession(this.#p.ledger, session.id as Hex),
-    ]);
-    if (!ledgerSession || this.#live.has(session.id) || session.state === 'ended') return;
+    const saved = await this.#p.hub.meterStates.load(session.id).catch(() => undefined);
+    if (this.#live.has(session.id) || session.state === 'ended' || this.#closed) return;
+    let claimed: Session | undefined;
+    try {
+      claimed = await claimSessionInstance(this.#p.ledger, {
+        sessionId: session.id as Hex,
+        signalingInstance: this.#p.instanceId ?? null,
+      });
+    } catch (error) {
+      // Unclaimed, it cannot be billed here: it ends (the process that ran it, if alive, still holds it).
+      this.#log.error({ err: error, sessionId: session.id }, 'could not take the metering of an adopted session over');
+      this.#p.hub.endSession(session.id, 'error', METER_END_MESSAGES.orphaned);
+      return;
+    }
+    if (claimed === undefined) {
+      this.#log.warn({ sessionId: session.id }, 'an adopted session was already closed in the ledger');
+      this.#p.hub.endSession(session.id, 'error', METER_END_MESSAGES.closedElsewhere);
+      return;
+    }
+    if (this.#live.has(session.id) || this.#closed) return;
     const now = this.#now();
-    const recorded = ledgerSession.lastTickIndex ?? -1;
+    const recorded = claimed.lastTickIndex ?? -1;
+    // The ledger has a tick the saved state never cut: the lost instance metered on after its last save (cut off
+    // from Redis, not from the ledger). That state is behind: billing goes on from the ledger's last tick.
+    const behind = saved === undefined || recorded >= saved.tickIndex;
+    const cursorMs = Math.max(saved?.cursorMs ?? now, claimed.meteredUntilMs ?? Number.NEGATIVE_INFINITY);
     // Ticks the lost instance cut but did not record are recorded here (a tick the ledger has is not re-billed).
-    const unrecorded = (saved?.pendingTicks ?? []).filter((tick) => tick.tickIndex > recorded);
+    const unrecorded = behind ? [] : (saved?.pendingTicks ?? []).filter((tick) => tick.tickIndex > recorded);
     const live: Live = {
       sessionId: session.id as Hex,
+      claim: meterClaimOf(claimed),
+      fenced: false,
       hostId: session.hostId,
-      lastTickAtMs: saved?.lastTickAtMs ?? now,
-      deliveredMs: saved?.deliveredMs ?? 0,
-      cursorMs: saved?.cursorMs ?? now,
+      lastTickAtMs: behind ? cursorMs : (saved?.lastTickAtMs ?? now),
+      deliveredMs: behind ? 0 : (saved?.deliveredMs ?? 0),
+      cursorMs,
       tickIndex: Math.max(saved?.tickIndex ?? 0, recorded + 1),
       pendingTicks: [],
       hostGoodAtMs: saved?.hostGoodAtMs ?? undefined,
@@ -373,7 +448,7 @@ export class Meter {
       lastSignAtMs: saved?.lastSignAtMs ?? now,
       checkerGoodAtMs: saved?.checkerGoodAtMs ?? undefined,
       checkerBadAtMs: saved?.checkerBadAtMs ?? undefined,
-      heldMs: saved?.heldMs ?? 0,
+      heldMs: behind ? 0 : (saved?.heldMs ?? 0),
       disputeSinceMs: saved?.disputeSinceMs ?? undefined,
       verdictFailed: saved?.verdictFailed ?? false,
       playerFpsMilli: undefined,
@@ -383,20 +458,62 @@ export class Meter {
       ending: false,
     };
     this.#live.set(session.id, live);
-    // This process meters it now: it is not an orphan of the one that went down.
-    if (this.#p.instanceId !== undefined) {
-      await claimSessionInstance(this.#p.ledger, {
-        sessionId: live.sessionId,
-        signalingInstance: this.#p.instanceId,
-      }).catch((error: unknown) =>
-        this.#log.warn({ err: error, sessionId: session.id }, 'could not claim the session'),
-      );
-    }
-    for (const tick of unrecorded) this.#queueTick(live, tick);
+    for (const tick of unrecorded) this.#queueTick(live, { ...tick, untilMs: saved?.lastTickAtMs ?? cursorMs });
     this.#log.info(
-      { sessionId: session.id, nextTick: live.tickIndex, rerun: unrecorded.length, saved: saved !== undefined },
+      {
+        sessionId: session.id,
+        nextTick: live.tickIndex,
+        rerun: unrecorded.length,
+        saved: saved !== undefined,
+        behind,
+        epoch: String(live.claim?.epoch),
+      },
       'metering taken over',
     );
+  }
+
+  /**
+   * Another process meters this session now (the ledger refused a write under this one's claim): nothing more is
+   * billed or closed from here, and the session stops here — its player is told (it may go on through the
+   * instance that holds the session). What was billed under this claim stays billed; nothing is billed twice.
+   */
+  #fenced(live: Live, reason: unknown): void {
+    if (live.fenced) return;
+    live.fenced = true;
+    if (this.#live.get(live.sessionId) === live) this.#live.delete(live.sessionId);
+    this.#log.warn(
+      { sessionId: live.sessionId, claim: live.claim && `${live.claim.instance}@${live.claim.epoch}`, reason },
+      'another signaling process took this session’s metering over: stopped metering and serving it here',
+    );
+    if (live.ending) return;
+    live.ending = true;
+    // A player that moved its session to another instance takes the claim with it (that instance adopts the
+    // session, this one hears `sessionMoved`), and the claim may reach the ledger before the move reaches this
+    // hub: the session is ended here only if, a moment later, this instance still runs it.
+    const timer = setTimeout(() => {
+      this.#fenceTimers.delete(timer);
+      const session = this.#p.hub.getSession(live.sessionId);
+      if (!session || session.state === 'ended' || session.owner !== this.#p.hub.instanceId) return;
+      this.#p.hub.endSession(live.sessionId, 'error', METER_END_MESSAGES.meteredElsewhere);
+    }, FENCED_END_GRACE_MS);
+    timer.unref();
+    this.#fenceTimers.add(timer);
+  }
+
+  /**
+   * The claim to write under, checked against the session as just read (the ledger checks it again in each write):
+   * undefined when another process holds the session now.
+   */
+  #claimFor(live: Live, session: Session): MeterClaim | undefined {
+    const current = meterClaimOf(session);
+    if (live.claim === undefined) {
+      // A session started here: the payment desk recorded this process (or none) on it.
+      const mine = this.#p.instanceId;
+      if (mine !== undefined && current.instance !== null && current.instance !== mine) return undefined;
+      live.claim = current;
+      return current;
+    }
+    return current.instance === live.claim.instance && current.epoch === live.claim.epoch ? live.claim : undefined;
   }
 
   /** Keeps the session's running state where another instance can continue from it. */
@@ -405,7 +522,7 @@ export class Meter {
     if (!live) return;
     this.#p.hub.meterStates.save(sessionId, {
       tickIndex: live.tickIndex,
-      pendingTicks: live.pendingTicks.map((tick) => ({ ...tick })),
+      pendingTicks: live.pendingTicks.map(({ tickIndex, deliveredSec }) => ({ tickIndex, deliveredSec })),
       lastTickAtMs: live.lastTickAtMs,
       cursorMs: live.cursorMs,
       deliveredMs: live.deliveredMs,
@@ -641,7 +758,7 @@ export class Meter {
     live.lastTickAtMs = now;
     const deliveredSec = Math.floor(live.deliveredMs / 1000);
     live.deliveredMs -= deliveredSec * 1000;
-    const tick = { tickIndex: live.tickIndex, deliveredSec };
+    const tick = { tickIndex: live.tickIndex, deliveredSec, untilMs: now };
     live.tickIndex += 1;
     live.pendingTicks.push(tick);
     this.#save(live.sessionId);
@@ -649,11 +766,12 @@ export class Meter {
   }
 
   /** Ticks of one session run one after another (ledger ticks are ordered). */
-  #queueTick(live: Live, tick: { tickIndex: number; deliveredSec: number }): Promise<void> {
+  #queueTick(live: Live, tick: PendingTick): Promise<void> {
     live.ticking = live.ticking
-      .then(() => this.#tick(live, tick.tickIndex, tick.deliveredSec))
+      .then(() => this.#tick(live, tick))
       .catch((error: unknown) => {
-        this.#log.error({ err: error, sessionId: live.sessionId }, 'metering tick failed');
+        if (isAthError(error) && error.code === 'ATH_ERR_LEDGER_FENCED') this.#fenced(live, error.message);
+        else this.#log.error({ err: error, sessionId: live.sessionId }, 'metering tick failed');
       })
       .finally(() => {
         const at = live.pendingTicks.indexOf(tick);
@@ -706,11 +824,17 @@ export class Meter {
     return true;
   }
 
-  async #tick(live: Live, tickIndex: number, delivered: number): Promise<void> {
+  async #tick(live: Live, { tickIndex, deliveredSec: delivered, untilMs }: PendingTick): Promise<void> {
     let deliveredSec = delivered;
     const { ledger } = this.#p;
+    if (live.fenced) return;
     const before = await getSession(ledger, live.sessionId);
     if (!before || (await this.#unbillable(live, before))) return;
+    const claim = this.#claimFor(live, before);
+    if (claim === undefined) {
+      this.#fenced(live, `held by ${before.signalingInstance ?? '-'}@${before.meterEpoch}`);
+      return;
+    }
     const price = before.priceWeiPerSec;
     const authRoom = before.authMaxWei - before.cumulativeWei;
     const escrowRoom = await this.#escrowRoomWei(before.payerAddress);
@@ -722,7 +846,13 @@ export class Meter {
       capped = true;
     }
     try {
-      await recordUsageTick(ledger, { sessionId: live.sessionId, tickIndex, deliveredSec });
+      await recordUsageTick(ledger, {
+        sessionId: live.sessionId,
+        tickIndex,
+        deliveredSec,
+        claim,
+        meteredUntilMs: untilMs,
+      });
     } catch (error) {
       if (isAthError(error) && ['ATH_ERR_LEDGER_OVER_CAP', 'ATH_ERR_LEDGER_CAP_EXHAUSTED'].includes(error.code)) {
         this.#p.hub.endSession(live.sessionId, 'insufficient-funds', METER_END_MESSAGES.playToken);
@@ -741,8 +871,13 @@ export class Meter {
         cumulativeAmount: session.cumulativeWei,
         deliveredSeconds: BigInt(session.deliveredSec),
       };
-      await recordVoucher(ledger, { usage, meterAddress: this.#p.meterAddress, signature: this.#p.signer.sign(usage) });
-      await enqueueSettlement(ledger, { sessionId: live.sessionId });
+      await recordVoucher(ledger, {
+        usage,
+        meterAddress: this.#p.meterAddress,
+        signature: this.#p.signer.sign(usage),
+        claim,
+      });
+      await enqueueSettlement(ledger, { sessionId: live.sessionId, claim });
       this.#p.metrics.metric.athCharged.inc(weiToAthSample(chargedWei));
     }
     this.#p.hub.notifyPlayer(live.sessionId, {
@@ -786,16 +921,19 @@ export class Meter {
 
   async #close(live: Live, session: SessionRecord): Promise<void> {
     await this.#enqueueTick(live, this.#now());
-    this.#p.hub.meterStates.delete(session.id);
+    if (live.fenced) return; // another process holds it: its state and its ledger row are not this one's to close
     try {
       await endSession(this.#p.ledger, {
         sessionId: live.sessionId,
         reason: session.endReason ?? 'error',
         message: session.endMessage ?? '',
+        ...(live.claim === undefined ? {} : { claim: live.claim }),
       });
+      this.#p.hub.meterStates.delete(session.id);
     } catch (error) {
+      if (isAthError(error) && error.code === 'ATH_ERR_LEDGER_FENCED') this.#fenced(live, error.message);
       // Left live in the ledger: this process's next orphan sweep closes it (closeOrphans).
-      this.#log.error({ err: error, sessionId: live.sessionId }, 'could not close the session in the ledger');
+      else this.#log.error({ err: error, sessionId: live.sessionId }, 'could not close the session in the ledger');
     } finally {
       // Only now: until the ledger has it ended, the orphan sweep must see it as metered here.
       if (this.#live.get(session.id) === live) this.#live.delete(session.id);

@@ -6,6 +6,7 @@ import { m0004Trust } from './m0004Trust.js';
 import { m0005RewardInflowTime } from './m0005RewardInflowTime.js';
 import { m0006SessionRelease } from './m0006SessionRelease.js';
 import { m0007ProviderDrains } from './m0007ProviderDrains.js';
+import { m0008MeterFencing } from './m0008MeterFencing.js';
 
 /** Every migration, in version order. Append new ones; never edit or reorder applied ones. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -16,4 +17,5 @@ export const MIGRATIONS: readonly Migration[] = [
   m0005RewardInflowTime,
   m0006SessionRelease,
   m0007ProviderDrains,
+  m0008MeterFencing,
 ];

@@ -1,0 +1,336 @@
+/**
+ * A Redis partition between two signaling instances that share one ledger (issue 12, the fault left open in
+ * session 3): instance A loses Redis but keeps its players, its host and its ledger; B declares A down and adopts
+ * A's sessions from the state A last saved in Redis. Both would meter the same session — the seconds A billed
+ * after its last save, billed again by B from that save. Real parts: one redis-server started here, A reaching
+ * it through a TCP proxy this test cuts (loopback only), anvil with the real contracts, one PGlite ledger, the
+ * real payment desks, meters and settlement worker. Only the meters' clock is the test's.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server, Socket } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import type { Address, Hex } from 'viem';
+import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
+import { sessionAuthTypes, sessionAuthWire, sessionEscrowDomain, weiToString } from '../../signaling/protocol/index.js';
+import { type RedisServer, startRedisServer } from '../../signaling/store/redis/startRedisServer.js';
+import {
+  connectTestHost,
+  connectTestPlayer,
+  startTestSignaling,
+  type TestSignaling,
+} from '../../signaling/testing/startTestSignaling.js';
+import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
+import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
+import { paymentDeskOnTestChain } from '../economy/testing/paymentDeskOnTestChain.js';
+import { getSession, type Ledger, listUsageTicks, openLedger } from '../ledger/index.js';
+import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
+import { Meter } from './Meter.js';
+import { createVoucherSigner } from './signVoucher.js';
+
+const PRICE = 10n ** 15n;
+const TICK_MS = 5_000;
+const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+const secret = randomBytes(32);
+
+let chain: TestChain;
+let ledger: Ledger;
+let redis: RedisServer;
+const closers: Array<() => Promise<unknown> | unknown> = [];
+/** The meters' clock (both instances read it: one wall clock, as on real machines). */
+let clock = Date.now();
+
+before(async () => {
+  [chain, redis, ledger] = await Promise.all([
+    startTestChain({ withdrawDelaySec: 0n }),
+    startRedisServer(),
+    openLedger({}),
+  ]);
+});
+
+after(async () => {
+  for (const close of closers.reverse()) await close();
+  await ledger?.close();
+  await redis?.close();
+  await chain?.close();
+});
+
+/**
+ * A TCP proxy in front of redis-server on loopback: `cut()` drops every connection through it and refuses new
+ * ones (the instance behind it is partitioned from Redis), `heal()` lets them through again.
+ */
+async function redisProxy(target: number): Promise<{ url: string; cut(): void; heal(): void; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let cut = false;
+  const server: Server = createServer((client) => {
+    if (cut) {
+      client.destroy();
+      return;
+    }
+    const upstream = new Socket();
+    sockets.add(client).add(upstream);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    upstream.connect(target, '127.0.0.1', () => {
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  assert.ok(address && typeof address === 'object');
+  return {
+    url: `redis://127.0.0.1:${address.port}`,
+    cut: () => {
+      cut = true;
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    },
+    heal: () => {
+      cut = false;
+    },
+    close: async () => {
+      cut = true;
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function meterKey(): Hex {
+  return `0x${Buffer.from(chain.meter.getHdKey().privateKey ?? new Uint8Array()).toString('hex')}`;
+}
+
+/** One signaling instance of the network: its hub on Redis (at `redisUrl`), its payment desk and its meter. */
+async function instance(instanceId: string, redisUrl: string, prefix: string) {
+  const metrics = createMetrics({ keys: SIGNALING_METRICS });
+  const server = await startTestSignaling(
+    {
+      chain,
+      tokenSecret: secret,
+      heartbeatIntervalMs: 600_000,
+      reconnectWindowMs: 600_000,
+      log,
+      metrics,
+      payments: paymentDeskOnTestChain({ chain, ledger, log, instanceId }),
+    },
+    { redisUrl, prefix, instanceId },
+  );
+  const meter = new Meter({
+    hub: server.hub,
+    ledger,
+    signer: createVoucherSigner({
+      privateKey: meterKey(),
+      domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
+    }),
+    meterAddress: chain.meter.address,
+    settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
+    log,
+    metrics,
+    now: () => clock,
+    instanceId,
+  });
+  closers.push(
+    () => server.close(),
+    () => meter.close(),
+  );
+  return { server, meter };
+}
+
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A paid session streaming on `server`, its host and player both connected there. */
+async function paidSession(server: TestSignaling) {
+  const payer = await chain.newDepositedAccount(PRICE * 3600n);
+  const hostAccount = await chain.newStakedAccount('software');
+  const hostId = `part-${randomBytes(3).toString('hex')}`;
+  const host = await connectTestHost(server, {
+    hostId,
+    privateKey: hostAccount.privateKey,
+    slots: 1,
+    priceWeiPerSec: weiToString(PRICE),
+    games: [
+      {
+        id: `g-${hostId}`,
+        title: 'Partition',
+        description: 'test game',
+        width: 1280,
+        height: 720,
+        fps: 60,
+        inputMode: 'absolute',
+        audio: false,
+      },
+    ],
+  });
+  const player = await connectTestPlayer(server, secret);
+  closers.push(
+    () => host.terminate(),
+    () => player.terminate(),
+  );
+  player.send({ type: 'play', game: `g-${hostId}`, codecs: ['H264'] });
+  const start = await host.next('start-session');
+  const terms = (await player.next('session')).payment;
+  assert.ok(terms);
+  const auth = {
+    sessionId: start.sessionId as Hex,
+    player: payer.address,
+    provider: terms.providerAddress as Address,
+    maxAmount: PRICE * 3600n,
+    pricePerSecond: BigInt(terms.pricePerSecondWei),
+    expiry: BigInt(terms.expirySec),
+  };
+  const signature = await chain.walletFor(payer).signTypedData({
+    domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
+    types: sessionAuthTypes,
+    primaryType: 'SessionAuth',
+    message: auth,
+  });
+  player.send({ type: 'session-auth', sessionId: auth.sessionId, auth: sessionAuthWire(auth), signature });
+  await player.next('payment-accepted');
+  host.send({ type: 'session-started', sessionId: auth.sessionId });
+  await waitFor('streaming', () => server.hub.getSession(auth.sessionId)?.state === 'streaming');
+  /** The host and the player both say 60 fps; resolves when the hub has both reports. */
+  const bothAlive = async () => {
+    let seen = 0;
+    const arrived = new Promise<void>((resolve) => {
+      const off = server.hub.on('report', (report) => {
+        if (report.sessionId !== auth.sessionId || report.source === 'checker') return;
+        seen += 1;
+        if (seen < 2) return;
+        off();
+        resolve();
+      });
+    });
+    host.send({
+      type: 'host-report',
+      sessionId: auth.sessionId,
+      fpsMilli: 60_000,
+      framesSent: 1,
+      bitrateBps: 1,
+      inputIdleMs: 0,
+    });
+    player.send({
+      type: 'player-report',
+      sessionId: auth.sessionId,
+      fpsMilli: 60_000,
+      rttMicros: 1,
+      framesDecoded: 1,
+      packetsLost: 0,
+    });
+    await arrived;
+  };
+  return { sessionId: auth.sessionId, payer, host, player, bothAlive, providerAddress: auth.provider };
+}
+
+describe('a Redis partition: instance A keeps its players and its ledger while B adopts its sessions', () => {
+  test('the same delivered seconds are never billed twice; the cut-off instance stops and tells its player', async () => {
+    const prefix = `part${randomBytes(3).toString('hex')}:`;
+    const proxy = await redisProxy(redis.port);
+    closers.push(() => proxy.close());
+    const a = await instance('pa', proxy.url, prefix);
+    const b = await instance('pb', redis.url, prefix);
+    const s = await paidSession(a.server);
+    const streamingSince = clock;
+    await s.bothAlive();
+    // One tick on A, its running state saved in Redis (where B will find it).
+    clock += TICK_MS;
+    await s.bothAlive();
+    await a.meter.tickNow();
+    await waitFor('the saved meter state in Redis', async () => {
+      const saved = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
+      return saved !== undefined && saved.tickIndex >= 1;
+    });
+
+    // The partition: A loses Redis, keeps its host, its player and the ledger.
+    proxy.cut();
+    const adopted = new Promise<void>((resolve) => {
+      const off = b.server.hub.on('sessionAdopted', (session) => {
+        if (session.id !== s.sessionId) return;
+        off();
+        resolve();
+      });
+    });
+    // A goes on serving its player (the stream is peer to peer) and metering for two more ticks.
+    for (let i = 0; i < 2; i += 1) {
+      clock += TICK_MS;
+      await s.bothAlive();
+      await a.meter.tickNow();
+    }
+    // B finds A gone from Redis and takes the session over from A's last saved state.
+    await adopted;
+    await waitFor('B metering the session', async () => b.meter.liveSessions === 1);
+    await waitFor(
+      'the ledger naming B',
+      async () => (await getSession(ledger, s.sessionId))?.signalingInstance === 'pb',
+    );
+    await b.meter.idle();
+    // Both instances run on: A hears its host and player, B has the state A saved.
+    for (let i = 0; i < 2; i += 1) {
+      clock += TICK_MS;
+      if (a.server.hub.getSession(s.sessionId)?.state === 'streaming') await s.bothAlive();
+      // Each meter ticks on its own timer: here B's comes first.
+      await b.meter.tickNow();
+      await a.meter.tickNow();
+    }
+    const elapsedSec = (clock - streamingSince) / 1000;
+    const billed = (await listUsageTicks(ledger, { sessionId: s.sessionId })).reduce(
+      (sum, tick) => sum + tick.deliveredSec,
+      0,
+    );
+    assert.ok(
+      billed <= elapsedSec,
+      `${billed} s billed for ${elapsedSec} s of streaming: the same seconds were billed by both instances`,
+    );
+    assert.ok(billed >= 15, `what A billed before B took over stays billed (${billed} s)`);
+    // Exactly: A's three ticks (15 s, to t+15), then B from the end of A's last tick — not from A's older saved
+    // state (t+5) — as far as the last host report B knows (t+5, fresh for 12 s): 2 s. A's tick at t+20 is refused.
+    const byEpoch = await ledger.query(
+      `select meter_epoch::text as epoch, sum(delivered_sec)::int as sec from usage_ticks where session_id = $1
+        group by meter_epoch order by meter_epoch`,
+      [s.sessionId],
+    );
+    assert.deepEqual(byEpoch.rows, [
+      { epoch: '1', sec: 15 },
+      { epoch: '2', sec: 2 },
+    ]);
+    // A no longer meters or serves a session B runs: it told its player and stopped (no charge of its own).
+    assert.equal(a.meter.liveSessions, 0, 'A stopped metering the session B took over');
+    const told = await s.player.next('session-ended');
+    assert.match(told.message, /another signaling server took this session over/i);
+
+    // The partition heals: A's return changes nothing in the ledger. B ends the session and it settles once.
+    proxy.heal();
+    clock += TICK_MS;
+    await Promise.all([a.meter.tickNow(), b.meter.tickNow()]);
+    const beforeEnd = await getSession(ledger, s.sessionId);
+    assert.equal(beforeEnd?.signalingInstance, 'pb');
+    b.server.hub.endSession(s.sessionId, 'player-left', 'partition test over');
+    await b.meter.idle();
+    await a.meter.idle();
+    const ended = await getSession(ledger, s.sessionId);
+    assert.equal(ended?.state, 'ended');
+    assert.ok(ended && ended.deliveredSec <= (clock - streamingSince) / 1000);
+    assert.equal(ended?.cumulativeWei, BigInt(ended?.deliveredSec ?? -1) * PRICE);
+    const worker = settlementWorker(chain, ledger);
+    try {
+      await worker.runSoon();
+    } finally {
+      await worker.close();
+    }
+    await assertEscrowConserved(chain, [s.providerAddress]);
+    await assertLedgerMatchesChain(chain, ledger);
+  });
+});
