@@ -22,7 +22,7 @@ import {
   type Transport,
   type WalletClient,
 } from 'viem';
-import { stakingRegistryAbi } from '../chain/index.js';
+import { stakingRegistryAbi, tierId } from '../chain/index.js';
 import { PassScheduler } from '../jobs/index.js';
 import {
   acquireLease,
@@ -36,7 +36,13 @@ import {
   releaseLease,
   type Slash,
 } from '../ledger/index.js';
-import { checkerSlashArgs, containerSlashArgs, parseSlashEvidence } from './slashEvidence.js';
+import {
+  checkerSlashArgs,
+  containerSlashArgs,
+  parseSlashEvidence,
+  type SignedReportJson,
+  type SlashEvidence,
+} from './slashEvidence.js';
 import { errorText, signTx, txFate } from './writeAheadTx.js';
 
 export type SlashSenderParameters = {
@@ -53,6 +59,8 @@ export type SlashSenderParameters = {
   /** Fault injection for the crash test: after the hash is recorded and the transaction broadcast. */
   afterBroadcast?: (txHash: Hex) => Promise<void> | void;
 };
+
+const CHECKER_TIER = tierId('checker').toLowerCase();
 
 /** Contract errors that no retry can fix: the evidence itself is refused. */
 const FINAL_REVERTS = new Set(['BadEvidence', 'BadKind', 'EvidenceUsed', 'AccessControlUnauthorizedAccount']);
@@ -122,7 +130,7 @@ export class SlashSender {
   /** Sends one pending slash; false when it stays pending (a transient failure: try again next pass). */
   async #send(slash: Slash, leaseEpoch: bigint): Promise<boolean> {
     const { publicClient, walletClient, stakingAddress, ledger } = this.#p;
-    const evidence = parseSlashEvidence(slash.evidence);
+    const evidence = await this.#stillStaked(parseSlashEvidence(slash.evidence));
     const call =
       evidence.type === 'container'
         ? ({ functionName: 'slashContainer', args: containerSlashArgs(evidence) } as const)
@@ -174,6 +182,58 @@ export class SlashSender {
     const receipt = await publicClient.waitForTransactionReceipt({ hash: signed.txHash, timeout: 60_000 });
     await this.#settle({ ...slash, txHash: signed.txHash }, receipt);
     return true;
+  }
+
+  /**
+   * The evidence without the reports of checkers no longer staked in the checker tier, which the registry refuses
+   * (it checks stake when the slash lands): a checker of a failing majority — the host's colluder, paid and never
+   * exposed — that unstakes between the decision and the send must not void the slash. What is left is still
+   * evidence while it holds a quorum (else the dry run fails it for good with the registry's reason).
+   */
+  async #stillStaked(evidence: SlashEvidence): Promise<SlashEvidence> {
+    const read = <T>(functionName: 'minStake' | 'operators', args: readonly unknown[]) =>
+      this.#p.publicClient.readContract({
+        address: this.#p.stakingAddress,
+        abi: stakingRegistryAbi,
+        functionName,
+        args: args as [Hex],
+      }) as Promise<T>;
+    const minimum = await read<bigint>('minStake', [tierId('checker')]);
+    const staked = new Map<string, Promise<boolean>>();
+    const isStaked = (checker: string) => {
+      const key = checker.toLowerCase();
+      let known = staked.get(key);
+      if (!known) {
+        known = read<readonly [bigint, bigint, bigint, Hex]>('operators', [key]).then(
+          ([stakeWei, , , tier]) => tier.toLowerCase() === CHECKER_TIER && stakeWei > 0n && stakeWei >= minimum,
+        );
+        staked.set(key, known);
+      }
+      return known;
+    };
+    const dropped = new Set<string>();
+    const keep = async (reports: SignedReportJson[]) => {
+      const kept: SignedReportJson[] = [];
+      for (const entry of reports) {
+        if (await isStaked(entry.report.checker)) kept.push(entry);
+        else dropped.add(entry.report.checker.toLowerCase());
+      }
+      return kept;
+    };
+    const result: SlashEvidence =
+      evidence.type === 'container'
+        ? { ...evidence, reports: await keep(evidence.reports) }
+        : {
+            ...evidence,
+            lies: await Promise.all(evidence.lies.map(async (lie) => ({ ...lie, majority: await keep(lie.majority) }))),
+          };
+    if (dropped.size > 0) {
+      this.#log.warn(
+        { evidenceType: evidence.type, unstaked: [...dropped] },
+        'evidence of checkers no longer staked left out',
+      );
+    }
+    return result;
   }
 
   async #settle(slash: Slash, receipt: TransactionReceipt): Promise<void> {
