@@ -7,7 +7,8 @@
  * heartbeats or a closed connection) — its sessions end and its slots are freed — and, after `hostTtlMs`
  * down, forgotten; and the provider's stake as the StakingRegistry reports changes to it.
  */
-import { verifyMessage } from 'viem';
+import { type Address, type Hex, hashMessage, hexToBytes } from 'viem';
+import { SignatureVerifier } from '../crypto/fastTypedData.js';
 import { AthError, hostRegistrationMessage, type PeerMessageOf } from '../protocol/index.js';
 import type { HostRecord } from '../store/HostRegistry.js';
 import { admitHost } from '../trust/admitHost.js';
@@ -46,11 +47,13 @@ export class Registration implements RegistrationPort {
   async #verifyAndRegister(peer: PeerState, message: PeerMessageOf<'register'>): Promise<void> {
     const { store, peers } = this.#ctx;
     try {
-      const valid = await verifyMessage({
-        address: message.providerAddress as `0x${string}`,
-        message: hostRegistrationMessage(message.hostId, peer.nonce),
-        signature: message.signature as `0x${string}`,
-      }).catch(() => false);
+      // Exactly what the StakingRegistry's ECDSA.recover takes (65 bytes, v 27/28, low s): this signature is the
+      // host's binding in its slash evidence; one the chain cannot recover would make the host unslashable.
+      const valid = new SignatureVerifier().verifyStrict(
+        message.providerAddress as Address,
+        hexToBytes(hashMessage(hostRegistrationMessage(message.hostId, peer.nonce))),
+        message.signature as Hex,
+      );
       if (!valid) {
         throw new AthError({
           code: 'ATH_ERR_BAD_SIGNATURE',

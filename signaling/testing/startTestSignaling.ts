@@ -135,6 +135,8 @@ export type TestHostOptions = Partial<Omit<PeerMessageOf<'register'>, 'type' | '
   /** Stake tier of a fresh key (`software` by default); `false`: leave it unstaked. */
   tier?: string | false;
   localAddress?: string;
+  /** Rewrites the registration signature before it is sent (attack tests). */
+  tamperSignature?: (signature: `0x${string}`) => `0x${string}`;
 };
 
 export type TestHost = TestPeer & { readonly hostId: string; readonly providerAddress: `0x${string}` };
@@ -160,7 +162,9 @@ export async function connectTestHost(
     type: 'register',
     hostId,
     providerAddress: account.address,
-    signature: await account.signMessage({ message: hostRegistrationMessage(hostId, nonce) }),
+    signature: await account
+      .signMessage({ message: hostRegistrationMessage(hostId, nonce) })
+      .then((signature) => options.tamperSignature?.(signature) ?? signature),
     region: options.region ?? { country: 'DE', lat: 50.1, lon: 8.7 },
     gpu: options.gpu ?? 'none (software)',
     encoder: options.encoder ?? 'x264',
