@@ -120,6 +120,12 @@ export const METRIC_CATALOGUE = {
     help: 'Signaling messages refused, by error code',
     labelNames: ['code'],
   },
+  clusterLimitsDegraded: {
+    type: 'counter',
+    name: 'ath_edge_cluster_limits_degraded_total',
+    help: 'Admissions counted per instance because the shared store (Redis) did not answer, by limit',
+    labelNames: ['limit'],
+  },
   // ---- streaming (render host) ----
   streamFramesPerSecond: {
     type: 'gauge',

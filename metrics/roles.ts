@@ -15,6 +15,7 @@ export const SIGNALING_METRICS = [
   'slotsTotal',
   'wsConnections',
   'wsMessagesRejected',
+  'clusterLimitsDegraded',
   'checkerReports',
   'containerQualityScore',
   'athCharged',

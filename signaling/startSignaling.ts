@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { createMetrics, type Metrics, SIGNALING_METRICS, type SignalingMetricKey } from '../metrics/index.js';
 import { AdmissionControl } from './admission/AdmissionControl.js';
+import { addressHash } from './admission/ipAddress.js';
 import { buildHttpApp } from './http/buildHttpApp.js';
 import type { PaymentGate } from './hub/PaymentGate.js';
 import { SignalingHub } from './hub/SignalingHub.js';
@@ -92,7 +93,12 @@ export async function startSignaling({
     ...(payments ? { payments } : {}),
     ...(store ? { store } : {}),
   });
-  const admission = new AdmissionControl(settings.admission);
+  // Several instances on one store: per-address connection counts and upgrade rates are the network's.
+  const limits = store?.limits;
+  limits?.onDegraded((limit) => processMetrics.metric.clusterLimitsDegraded.inc({ limit }));
+  const admission = new AdmissionControl(settings.admission, {
+    ...(limits ? { shared: { limits, addressHash: (ip: string) => addressHash(settings.tokenSecret, ip) } } : {}),
+  });
   const wsParameters = {
     hub,
     bindHost: settings.bindHost,

@@ -4,14 +4,36 @@
  * per socket and per address. The table of addresses is bounded (`maxTrackedIps`): an address with no open
  * connection and full buckets carries no state and is forgotten by the sweep, or first when the table is full.
  * Addresses are counted by `addressKey` (IPv6 by /64); behind trusted proxies `clientAddress` names the client.
+ *
+ * With several signaling instances on one store (`shared`), a connection this instance admits is then counted for
+ * the network (`confirmShared`): the address's open connections on every instance against `maxConnectionsPerIp`,
+ * and one token bucket of `upgradesPerIp` for the network. Per-address message rates stay
+ * per instance (each instance protects its own loop; a Redis round trip per message would cost more than it saves).
  */
+import type { SharedAdmission, SharedLimits } from '../store/SignalingStore.js';
 import type { AdmissionSettings } from './AdmissionSettings.js';
 import { addressKey, clientAddress, type ProxyMatcher, trustedProxyMatcher } from './ipAddress.js';
 import { TokenBucket } from './TokenBucket.js';
 
 type AddressState = { connections: number; upgrades: TokenBucket; messages: TokenBucket };
 
-export type AdmitConnectionReturnType = { admitted: true } | { admitted: false; retryAfterMs: number; why: string };
+/**
+ * An admitted connection's place in the counts: `local` (this instance's), `pending` (the network's count asked),
+ * `shared` (the network counts it), `refused` (the network refused it; given back), `closed` (given back).
+ */
+export type ConnectionPlace = { readonly ip: string; state: 'local' | 'pending' | 'shared' | 'refused' | 'closed' };
+
+export type AdmissionRefusal = { retryAfterMs: number; why: string };
+
+export type AdmitConnectionReturnType =
+  | { admitted: true; place: ConnectionPlace }
+  | ({ admitted: false } & AdmissionRefusal);
+
+export type AdmissionControlOptions = {
+  now?: () => number;
+  /** The network's counts (several instances on one store), keyed by `addressHash` (never the address). */
+  shared?: { limits: SharedLimits; addressHash: (ip: string) => string };
+};
 
 const SWEEP_INTERVAL_MS = 10_000;
 
@@ -21,11 +43,13 @@ export class AdmissionControl {
   readonly #addresses = new Map<string, AddressState>();
   readonly #sweeper: NodeJS.Timeout;
   readonly #isTrustedProxy: ProxyMatcher;
+  readonly #shared: AdmissionControlOptions['shared'];
   #connections = 0;
 
-  constructor(settings: AdmissionSettings, now: () => number = () => performance.now()) {
+  constructor(settings: AdmissionSettings, { now = () => performance.now(), shared }: AdmissionControlOptions = {}) {
     this.#settings = settings;
     this.#now = now;
+    this.#shared = shared;
     this.#isTrustedProxy = trustedProxyMatcher(settings.trustedProxies);
     this.#sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.#sweeper.unref();
@@ -45,7 +69,11 @@ export class AdmissionControl {
     return clientAddress({ peer, forwardedFor, isTrustedProxy: this.#isTrustedProxy });
   }
 
-  /** A WebSocket upgrade from `ip`: admitted (and counted until `connectionClosed`), or refused with a retry time. */
+  /**
+   * A WebSocket upgrade from `ip`, by this instance's counts: admitted (its `place` counted until
+   * `connectionClosed`), or refused with a retry time. With several instances, `confirmShared` follows once the
+   * socket is open.
+   */
   admitConnection(ip: string): AdmitConnectionReturnType {
     const s = this.#settings;
     if (this.#connections >= s.maxConnections) {
@@ -69,14 +97,63 @@ export class AdmissionControl {
       return { admitted: false, retryAfterMs: waitMs, why: 'new connections from this address come too fast' };
     state.connections += 1;
     this.#connections += 1;
-    return { admitted: true };
+    return { admitted: true, place: { ip, state: 'local' } };
   }
 
-  connectionClosed(ip: string): void {
+  /**
+   * Several instances: the network's count of an admitted connection (its address's open connections on every
+   * instance, and one bucket of new connections per second). Resolves undefined when it stays, else why it must
+   * close (its place is given back already); undefined at once with one instance. The transports ask once the
+   * socket is open (the native server misbehaves when an upgrade waits) and hold its messages until then.
+   */
+  confirmShared(place: ConnectionPlace): Promise<AdmissionRefusal | undefined> | undefined {
+    const shared = this.#shared;
+    if (!shared || place.state !== 'local') return undefined;
+    place.state = 'pending';
+    const s = this.#settings;
+    const key = shared.addressHash(place.ip);
+    const decide = (verdict: SharedAdmission): AdmissionRefusal | undefined => {
+      if (verdict.admitted) {
+        // Closed while the network answered: the place it got goes back at once.
+        if (place.state === 'closed') shared.limits.release('connections', key);
+        else place.state = 'shared';
+        return undefined;
+      }
+      if (place.state !== 'closed') {
+        place.state = 'refused';
+        this.#uncount(place.ip);
+      }
+      return verdict.retryAfterMs > 0
+        ? {
+            retryAfterMs: verdict.retryAfterMs,
+            why: 'new connections from this address come too fast (all signaling servers together)',
+          }
+        : {
+            retryAfterMs: 5_000,
+            why: `${verdict.total} connections from this address are open on this network's signaling servers`,
+          };
+    };
+    const answer = shared.limits.acquire('connections', key, s.maxConnectionsPerIp, s.upgradesPerIp);
+    return answer instanceof Promise ? answer.then(decide) : Promise.resolve(decide(answer));
+  }
+
+  /** An admitted connection closed: its place is given back, here and (once it holds one) to the network. */
+  connectionClosed(place: ConnectionPlace): void {
+    const was = place.state;
+    if (was === 'closed' || was === 'refused') return;
+    place.state = 'closed';
+    this.#uncount(place.ip);
+    // 'pending': given back when the network answers (see `confirmShared`).
+    if (was === 'shared' && this.#shared)
+      this.#shared.limits.release('connections', this.#shared.addressHash(place.ip));
+  }
+
+  #uncount(ip: string): boolean {
     const state = this.#addresses.get(addressKey(ip));
-    if (!state || state.connections === 0) return;
+    if (!state || state.connections === 0) return false;
     state.connections -= 1;
     this.#connections -= 1;
+    return true;
   }
 
   /** A bucket for one new socket's messages. */

@@ -218,6 +218,17 @@ export type CheckerDeskParameters = {
   playerSessionAgeMs?: (sessionId: string) => number | undefined;
   /** What a decided round's majority measured, for each live session it sampled. */
   onObservation?: (observation: SessionObservation) => void;
+  /**
+   * Several instances: records a payer's contradiction for the network and answers the distinct payers within the
+   * window on every instance (`SharedLimits.countContradiction`; undefined when the store cannot answer: this
+   * desk's own count stands). Without it, the count is this desk's.
+   */
+  sharedContradictions?: (
+    provider: string,
+    payer: string,
+    atMs: number,
+    windowMs: number,
+  ) => Promise<number | undefined>;
 };
 
 /**
@@ -890,7 +901,8 @@ export class CheckerDesk {
    * lie about its own decoder), so this counts only receipts that verify against the host's provider and names no
    * other session, and only one payer once: `contradictedPlayersToDrain` distinct payers within
    * `contradictionWindowMs` drain the provider, like failed verdicts (its probes passing lift the drain in
-   * probation, and the next contradicted session drains it again while the count stands). Per instance (memory).
+   * probation, and the next contradicted session drains it again while the count stands). Counted here and, with
+   * several instances, for the network (`sharedContradictions`): payers metered on different instances add up.
    */
   async contradicted(contradiction: ContradictionReport): Promise<ContradictionOutcome> {
     const host = this.#p.hosts.get(contradiction.hostId);
@@ -916,16 +928,18 @@ export class CheckerDesk {
     this.#contradictions.set(provider, payers);
     for (const [address, atMs] of payers) if (atMs <= nowMs - contradictionWindowMs) payers.delete(address);
     payers.set(payer, nowMs);
+    const shared = await this.#p.sharedContradictions?.(provider, payer, nowMs, contradictionWindowMs);
+    const players = Math.max(payers.size, shared ?? 0);
     this.#log.warn(
-      { hostId: host.hostId, sessionId: contradiction.sessionId, payer, players: payers.size },
+      { hostId: host.hostId, sessionId: contradiction.sessionId, payer, players },
       'a session contradicted its host’s signed delivery receipts while its probes passed',
     );
-    if (payers.size < contradictedPlayersToDrain || this.#drains.has(provider)) return 'counted';
+    if (players < contradictedPlayersToDrain || this.#drains.has(provider)) return 'counted';
     const round = this.#latest.get(host.hostId)?.round ?? 0n;
     const record: ProviderDrain = {
       providerAddress: provider as `0x${string}`,
       hostId: host.hostId,
-      reason: `${payers.size} players counted far fewer frames than ${host.hostId} signed for while its probes passed (last: session ${contradiction.sessionId})`,
+      reason: `${players} players counted far fewer frames than ${host.hostId} signed for while its probes passed (last: session ${contradiction.sessionId})`,
       round,
       drainedAtMs: nowMs,
       probationPasses: 0,
@@ -933,10 +947,7 @@ export class CheckerDesk {
     this.#drains.set(provider, record);
     this.#write('drain', () => this.#p.drains.drain(record));
     this.#syncProvider(provider);
-    this.#log.warn(
-      { provider, hostId: host.hostId, players: payers.size },
-      'provider drained: contradicted deliveries',
-    );
+    this.#log.warn({ provider, hostId: host.hostId, players }, 'provider drained: contradicted deliveries');
     return 'drained';
   }
 

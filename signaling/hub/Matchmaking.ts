@@ -16,6 +16,7 @@ import {
 import { iceServersField } from '../ice/issueIceServers.js';
 import { AthError, type PeerMessageOf, weiFromString } from '../protocol/index.js';
 import { cellKeyOf, firstFreeSlot, type HostRecord } from '../store/HostRegistry.js';
+import type { SharedAdmission } from '../store/SignalingStore.js';
 import type { HubContext, MatchmakingPort } from './HubContext.js';
 import { type PeerState, playerIdOf } from './PeerDirectory.js';
 import type { MatchDecision, SessionRecord } from './SessionRecord.js';
@@ -40,15 +41,25 @@ export class Matchmaking implements MatchmakingPort {
   /** Games whose line changed since positions were last sent, and what each player was last told. */
   readonly #dirtyLines = new Set<string>();
   readonly #sentPositions = new Map<string, Map<string, number>>();
-  /** Live sessions this instance started, by the player's address key (IPv6 /64; at most `admission.maxSessionsPerIp` each). */
+  /**
+   * Live sessions this instance runs, by the player's address key (a keyed hash of its IPv6 /64 or IPv4; at most
+   * `admission.maxSessionsPerIp` each): the per-instance count, checked first.
+   */
   readonly #liveByIp = new Map<string, Set<string>>();
-  readonly #unsubscribe: () => void;
+  /** Of those, the sessions that hold a place in the network's count (`store.limits`, several instances). */
+  readonly #sharedPlaces = new Set<string>();
+  readonly #unsubscribe: Array<() => void>;
   #positionsTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(ctx: HubContext) {
     this.#ctx = ctx;
-    this.#unsubscribe = ctx.events.on('sessionEnded', (session) => this.#leftIp(session));
+    this.#unsubscribe = [
+      ctx.events.on('sessionEnded', (session) => this.#leftIp(session)),
+      // A session that moved to another instance is counted there; one taken over here is counted here.
+      ctx.events.on('sessionMoved', (session) => this.#leftIp(session)),
+      ctx.events.on('sessionAdopted', (session) => this.#adoptedIp(session)),
+    ];
   }
 
   #leftIp(session: SessionRecord): void {
@@ -56,6 +67,21 @@ export class Matchmaking implements MatchmakingPort {
     const live = this.#liveByIp.get(key);
     live?.delete(session.id);
     if (live?.size === 0) this.#liveByIp.delete(key);
+    if (this.#sharedPlaces.delete(session.id)) this.#ctx.store.limits?.release('sessions', key);
+  }
+
+  /** A session this instance took over holds its player's place here (beyond the limit: it was admitted before). */
+  #adoptedIp(session: SessionRecord): void {
+    const key = session.playerAddressKey;
+    if (!key || session.state === 'ended') return;
+    const live = this.#liveByIp.get(key) ?? new Set<string>();
+    if (live.has(session.id)) return;
+    live.add(session.id);
+    this.#liveByIp.set(key, live);
+    const limits = this.#ctx.store.limits;
+    if (!limits || this.#sharedPlaces.has(session.id)) return;
+    this.#sharedPlaces.add(session.id);
+    void limits.acquire('sessions', key, Number.MAX_SAFE_INTEGER);
   }
 
   // ---- Play --------------------------------------------------------------------------------------------
@@ -157,6 +183,55 @@ export class Matchmaking implements MatchmakingPort {
     store.sessions.setActive(playerId, session.id);
     liveFromIp.add(session.id);
     this.#liveByIp.set(playerAddressKey, liveFromIp);
+    const limits = store.limits;
+    if (!limits) {
+      this.#match(session);
+      return;
+    }
+    // Several instances: the address's live sessions on all of them count (an attacker spreads its Plays).
+    const admitted = limits.acquire('sessions', playerAddressKey, settings.admission.maxSessionsPerIp);
+    if (!(admitted instanceof Promise)) {
+      this.#sharedAnswer(peer, message, session, admitted);
+      return;
+    }
+    void admitted.then((verdict) => this.#sharedAnswer(peer, message, session, verdict));
+  }
+
+  /** The network's count answered for a new session: matching goes on, or the Play is refused. */
+  #sharedAnswer(
+    peer: PeerState,
+    message: PeerMessageOf<'play'>,
+    session: SessionRecord,
+    verdict: SharedAdmission,
+  ): void {
+    const { store } = this.#ctx;
+    if (verdict.admitted) {
+      if (session.state === 'ended' || store.sessions.get(session.id) !== session) {
+        // Ended (the player left) while the store answered: the place goes back.
+        store.limits?.release('sessions', session.playerAddressKey);
+        return;
+      }
+      this.#sharedPlaces.add(session.id);
+      this.#match(session);
+      return;
+    }
+    if (session.state !== 'requested') return;
+    store.sessions.delete(session.id);
+    store.sessions.clearActive(session.playerId, session.id);
+    this.#leftIp(session);
+    this.#ctx.peers.replyError(
+      peer,
+      new AthError({
+        code: 'ATH_ERR_RATE_LIMITED',
+        shortMessage: `${verdict.total} sessions from this address are live on this network already: end one first`,
+      }),
+      message,
+    );
+  }
+
+  /** Measures (probes) or leases for a new session. */
+  #match(session: SessionRecord): void {
+    const { store, settings, peers } = this.#ctx;
     if (settings.probe.samples === 0) {
       this.#leaseOrQueue(session);
       return;
@@ -533,7 +608,7 @@ export class Matchmaking implements MatchmakingPort {
 
   close(): void {
     this.#closed = true;
-    this.#unsubscribe();
+    for (const unsubscribe of this.#unsubscribe) unsubscribe();
     clearTimeout(this.#positionsTimer);
   }
 }

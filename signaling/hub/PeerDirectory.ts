@@ -200,9 +200,10 @@ export class PeerDirectory {
             ...(wire.identity.sameOrigin !== undefined ? { sameOrigin: wire.identity.sameOrigin } : {}),
             ...(wire.identity.wsHost !== undefined ? { wsHost: wire.identity.wsHost } : {}),
             ...(wire.identity.networkPrefix !== undefined ? { networkPrefix: wire.identity.networkPrefix } : {}),
-            remoteIp: wire.identity.remoteIp,
+            // Its address stays with the instance it is connected to (whose per-address limits count it).
+            remoteIp: '',
           }
-        : { kind: 'node', remoteIp: wire.identity.remoteIp };
+        : { kind: 'node', remoteIp: '' };
     return {
       handle: { id: wire.peerId, send: (message) => this.send(wire.peerId, message), close: () => undefined },
       identity,
@@ -222,11 +223,17 @@ export class PeerDirectory {
     return {
       peerId: peer.handle.id,
       role: peer.role,
-      identity:
-        peer.identity.kind === 'player' ? { ...peer.identity } : { kind: 'node', remoteIp: peer.identity.remoteIp },
+      identity: PeerDirectory.#wireIdentity(peer.identity),
       ...(peer.hostId ? { hostId: peer.hostId } : {}),
       ...(peer.checkerAddress ? { checkerAddress: peer.checkerAddress } : {}),
     };
+  }
+
+  /** A peer's identity as another instance sees it: without the address it connects from. */
+  static #wireIdentity(identity: PeerIdentity): RemotePeerWire['identity'] {
+    if (identity.kind === 'node') return { kind: 'node' };
+    const { remoteIp: _address, ...shared } = identity;
+    return shared;
   }
 
   /** To the player of a session, if connected. */

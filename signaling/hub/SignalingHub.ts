@@ -99,6 +99,11 @@ export class SignalingHub {
       },
       // What the checkers measured while sampling a disputed session goes to the meter like a report.
       onObservation: (observation) => this.reportCheckerObservation(observation),
+      ...(store?.limits ? { sharedContradictions: store.limits.countContradiction.bind(store.limits) } : {}),
+    });
+    // An instance went down: the per-address places it held (connections, sessions) stop counting at once.
+    state.cluster?.onEvent((event) => {
+      if (event.kind === 'instanceDown') store?.limits?.forget(event.instanceId);
     });
     // A player disputes its delivery: the checkers sample its host now, on its game.
     // Its host's rounds run on the instance the host is connected to: a dispute of a session run here on a host

@@ -273,15 +273,12 @@ export const RemotePeerWire = Type.Object(
           sameOrigin: Type.Optional(Type.Boolean()),
           wsHost: Type.Optional(Type.String({ maxLength: 512 })),
           networkPrefix: Type.Optional(Type.String({ maxLength: 64 })),
-          /** Where the peer connects from (admission control, per-address session caps). */
-          remoteIp: Type.String({ maxLength: 64 }),
         },
         { additionalProperties: false },
       ),
-      Type.Object(
-        { kind: Type.Literal('node'), remoteIp: Type.String({ maxLength: 64 }) },
-        { additionalProperties: false },
-      ),
+      // No connecting address for either kind: per-address limits count where the peer is connected (and for the
+      // network through keyed hashes, signaling/store/redis/ClusterLimits.ts); no address travels between instances.
+      Type.Object({ kind: Type.Literal('node') }, { additionalProperties: false }),
     ]),
     hostId: Type.Optional(HostId),
     checkerAddress: Type.Optional(Address),

@@ -6,6 +6,7 @@
  * What is not here is per instance by nature: open sockets (`PeerDirectory`) and timers (`SessionTimers`).
  */
 
+import type { RateSettings } from '../admission/TokenBucket.js';
 import type { GeoPoint, PrefixLocation } from '../geo/geo.js';
 import type { SessionRecord } from '../hub/SessionRecord.js';
 import type { ClusterDirectMessage } from '../protocol/cluster.js';
@@ -215,6 +216,46 @@ export type UnpaidEndingsFeed = {
   onEnding(handler: (ending: UnpaidEnding) => void): () => void;
 };
 
+/** What a place (a connection, a live session) of one address is counted as across instances. */
+export type SharedPlaceKind = 'connections' | 'sessions';
+
+/** A shared admission: counted for the network (`shared`), counted here only (Redis unreachable), or refused. */
+export type SharedAdmission =
+  | { admitted: true; shared: boolean }
+  | { admitted: false; total: number; retryAfterMs: number };
+
+/**
+ * Per-address limits counted for every instance of a network (signaling/store/redis/ClusterLimits.ts); absent with
+ * one instance. Addresses are keyed hashes (`addressHash`), never addresses. Callers check their per-instance
+ * limit first; a shared store that cannot answer admits (the per-instance limit holds) and reports `onDegraded`.
+ */
+export type SharedLimits = {
+  /** One more place for this address unless the network holds `max` (and, with `rate`, a token of its bucket). */
+  acquire(
+    kind: SharedPlaceKind,
+    addressKey: string,
+    max: number,
+    rate?: RateSettings,
+  ): SharedAdmission | Promise<SharedAdmission>;
+  /** Gives back a place `acquire` admitted (a place this instance does not hold is ignored). */
+  release(kind: SharedPlaceKind, addressKey: string): void;
+  /** An instance went down: its places stop counting now (else when its lease runs out). */
+  forget(instanceId: string): void;
+  /**
+   * A payer's session contradicted a provider's signed receipts at `atMs`: the distinct payers that did within
+   * `windowMs` on the whole network, or undefined when the store cannot answer.
+   */
+  countContradiction(
+    providerAddress: string,
+    payerAddress: string,
+    atMs: number,
+    windowMs: number,
+  ): Promise<number | undefined>;
+  /** Called each time a limit falls back to this instance's count (`limit`: the kind, or `contradictions`). */
+  onDegraded(listener: (limit: string, why: string) => void): () => void;
+  close(): void;
+};
+
 export type SignalingStore = {
   /** This signaling instance (lowercase letters and digits; the prefix of its peer ids). */
   readonly instanceId: string;
@@ -229,5 +270,7 @@ export type SignalingStore = {
   readonly drains: DrainMap;
   /** Set when several instances share this store. */
   readonly unpaidEndings: UnpaidEndingsFeed | undefined;
+  /** Set when several instances share this store. */
+  readonly limits?: SharedLimits | undefined;
   close(): void;
 };

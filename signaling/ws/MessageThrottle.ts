@@ -1,4 +1,4 @@
-import type { AdmissionControl } from '../admission/AdmissionControl.js';
+import type { AdmissionControl, AdmissionRefusal } from '../admission/AdmissionControl.js';
 import type { TokenBucket } from '../admission/TokenBucket.js';
 import type { ServerMessageOf } from '../protocol/index.js';
 
@@ -45,4 +45,17 @@ export class MessageThrottle {
       },
     };
   }
+}
+
+/** Messages a new socket may send while the network's count of its address is asked (more are dropped). */
+export const MAX_WAITING_MESSAGES = 16;
+
+/** What a socket the network's per-address counts refused hears before it is closed (4029). */
+export function refusedByNetwork(refusal: AdmissionRefusal): ServerMessageOf<'error'> {
+  return {
+    type: 'error',
+    code: 'ATH_ERR_RATE_LIMITED',
+    message: refusal.why,
+    retryAfterMs: refusal.retryAfterMs,
+  };
 }

@@ -5,16 +5,18 @@
  */
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
+import type { ConnectionPlace } from '../admission/AdmissionControl.js';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import { isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
 import { tlsServerOptions } from '../tls/tlsServerFactory.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
-import { MessageThrottle } from './MessageThrottle.js';
+import { MAX_WAITING_MESSAGES, MessageThrottle, refusedByNetwork } from './MessageThrottle.js';
 import type { StartUwsServerParameters, UwsServer } from './startUwsServer.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     peerIdentity: PeerIdentity | null;
+    connectionPlace: ConnectionPlace | null;
   }
 }
 
@@ -32,6 +34,7 @@ export async function startFastifyWsServer({
     ...tlsServerOptions(tls),
   });
   app.decorateRequest('peerIdentity', null);
+  app.decorateRequest('connectionPlace', null);
   await app.register(fastifyWebsocket, {
     options: {
       maxPayload: MAX_MESSAGE_BYTES * 4,
@@ -62,6 +65,7 @@ export async function startFastifyWsServer({
             return;
           }
           const admitted = admission.admitConnection(remoteIp);
+          if (admitted.admitted) request.connectionPlace = admitted.place;
           if (!admitted.admitted) {
             request.peerIdentity = null;
             await reply
@@ -73,29 +77,53 @@ export async function startFastifyWsServer({
       },
       (socket, request) => {
         const identity = request.peerIdentity;
-        if (!identity) return;
+        const place = request.connectionPlace;
+        if (!identity || !place) return;
         const id = hub.newPeerId();
         const throttle = new MessageThrottle(admission.socketBucket());
         let closed = false;
-        hub.attach(
-          {
-            id,
-            send: (message: ServerMessage) => {
-              if (!closed) socket.send(JSON.stringify(message));
+        /** Messages that came while the network's count was asked (several instances), in order. */
+        let waiting: Buffer[] | undefined;
+        const attach = () =>
+          hub.attach(
+            {
+              id,
+              send: (message: ServerMessage) => {
+                if (!closed) socket.send(JSON.stringify(message));
+              },
+              close: (code, reason) => socket.close(code, reason),
             },
-            close: (code, reason) => socket.close(code, reason),
-          },
-          identity,
-        );
+            identity,
+          );
+        const shared = admission.confirmShared(place);
+        if (shared) {
+          waiting = [];
+          void shared.then((refusal) => {
+            const held = waiting ?? [];
+            waiting = undefined;
+            if (closed) return;
+            if (refusal) {
+              socket.send(JSON.stringify(refusedByNetwork(refusal)));
+              socket.close(4029, 'rate limited');
+              return;
+            }
+            attach();
+            for (const data of held) hub.receive(id, data);
+          });
+        } else {
+          attach();
+        }
         socket.on('message', (data: Buffer) => {
           const verdict = throttle.admit(admission, identity.remoteIp);
-          if (verdict.action === 'take') hub.receive(id, data);
-          else if (verdict.action === 'reply' && !closed) socket.send(JSON.stringify(verdict.reply));
+          if (verdict.action === 'take') {
+            if (!waiting) hub.receive(id, data);
+            else if (waiting.length < MAX_WAITING_MESSAGES) waiting.push(data);
+          } else if (verdict.action === 'reply' && !closed) socket.send(JSON.stringify(verdict.reply));
           else if (verdict.action === 'close') socket.close(4029, 'rate limited');
         });
         socket.on('close', (code) => {
           closed = true;
-          admission.connectionClosed(identity.remoteIp);
+          admission.connectionClosed(place);
           hub.detach(id, { clean: code === 1000 || code === 1001 });
         });
       },

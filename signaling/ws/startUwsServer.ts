@@ -12,16 +12,25 @@
 
 import type uWS from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import type { AdmissionControl } from '../admission/AdmissionControl.js';
+import type { AdmissionControl, ConnectionPlace } from '../admission/AdmissionControl.js';
 import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import type { SignalingHub } from '../hub/SignalingHub.js';
 import { AthError, isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
 import { readTlsFiles, type TlsFiles } from '../tls/tlsServerFactory.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
 import type { UwsModule } from './loadUws.js';
-import { MessageThrottle } from './MessageThrottle.js';
+import { MAX_WAITING_MESSAGES, MessageThrottle, refusedByNetwork } from './MessageThrottle.js';
 
-type SocketData = { id: string; identity: PeerIdentity; closed: boolean; ip: string; throttle: MessageThrottle };
+type SocketData = {
+  id: string;
+  identity: PeerIdentity;
+  closed: boolean;
+  ip: string;
+  throttle: MessageThrottle;
+  place: ConnectionPlace;
+  /** Messages that came while the network's count was asked (several instances), in order. */
+  waiting: Uint8Array[] | undefined;
+};
 
 export type StartUwsServerParameters = {
   hub: SignalingHub;
@@ -84,24 +93,52 @@ export function startUwsServer(
         return;
       }
       const throttle = new MessageThrottle(admission.socketBucket());
-      const data: SocketData = { id: hub.newPeerId(), identity, closed: false, ip, throttle };
+      const data: SocketData = {
+        id: hub.newPeerId(),
+        identity,
+        closed: false,
+        ip,
+        throttle,
+        place: admitted.place,
+        waiting: undefined,
+      };
       res.upgrade(data, key, WS_SUBPROTOCOL, extensions, context);
     },
     open: (ws) => {
       open.add(ws);
       const data = ws.getUserData();
-      hub.attach(
-        {
-          id: data.id,
-          send: (message: ServerMessage) => {
-            if (!data.closed) ws.send(JSON.stringify(message), false);
+      const attach = () =>
+        hub.attach(
+          {
+            id: data.id,
+            send: (message: ServerMessage) => {
+              if (!data.closed) ws.send(JSON.stringify(message), false);
+            },
+            close: (code, reason) => {
+              if (!data.closed) ws.end(code, reason);
+            },
           },
-          close: (code, reason) => {
-            if (!data.closed) ws.end(code, reason);
-          },
-        },
-        data.identity,
-      );
+          data.identity,
+        );
+      const shared = admission.confirmShared(data.place);
+      if (!shared) {
+        attach();
+        return;
+      }
+      // Several instances: the network's count decides before the hub hears of the socket (its messages wait).
+      data.waiting = [];
+      void shared.then((refusal) => {
+        const waiting = data.waiting ?? [];
+        data.waiting = undefined;
+        if (data.closed) return;
+        if (refusal) {
+          ws.send(JSON.stringify(refusedByNetwork(refusal)), false);
+          ws.end(4029, 'rate limited');
+          return;
+        }
+        attach();
+        for (const message of waiting) hub.receive(data.id, message);
+      });
     },
     message: (ws, message) => {
       const data = ws.getUserData();
@@ -116,6 +153,11 @@ export function startUwsServer(
         ws.end(4029, 'rate limited');
         return;
       }
+      if (data.waiting) {
+        // The ArrayBuffer is only valid during this callback: a copy waits (a few at most).
+        if (data.waiting.length < MAX_WAITING_MESSAGES) data.waiting.push(new Uint8Array(message.slice(0)));
+        return;
+      }
       // The ArrayBuffer is only valid during this callback; the hub parses it synchronously.
       hub.receive(data.id, message);
     },
@@ -123,7 +165,7 @@ export function startUwsServer(
       open.delete(ws);
       const data = ws.getUserData();
       data.closed = true;
-      admission.connectionClosed(data.ip);
+      admission.connectionClosed(data.place);
       hub.detach(data.id, { clean: code === 1000 || code === 1001 });
     },
   });

@@ -62,6 +62,7 @@ import type {
   UnpaidEnding,
   UnpaidEndingsFeed,
 } from '../SignalingStore.js';
+import { ClusterLimits } from './ClusterLimits.js';
 import { CLAIM_SESSION, CONFIRM_SLOT, LEASE_SLOT, RELEASE_ALL_SLOTS, RELEASE_SLOT } from './luaScripts.js';
 import { hostFromWire, hostToWire, sessionFromWire, sessionToWire, slotFromValue, slotValue } from './recordCodec.js';
 
@@ -76,6 +77,8 @@ export type OpenRedisSignalingStoreParameters = {
   now?: () => number;
   /** How often liveness is polled and heartbeats/loads are flushed. Default 500 ms. */
   pollIntervalMs?: number;
+  /** How long a crashed instance's per-address places still count (ClusterLimits). Default 15 s. */
+  limitsLeaseMs?: number;
 };
 
 /** A host's load is shared when it moved this much since it was last shared. */
@@ -97,6 +100,8 @@ export class RedisSignalingStore implements SignalingStore {
   readonly prefixes: PrefixLocationStore;
   readonly drains: DrainMap;
   readonly unpaidEndings: UnpaidEndingsFeed;
+  /** Per-address limits counted for the network (ClusterLimits.ts, its own keys under `lim:`). */
+  readonly limits: ClusterLimits;
 
   readonly #local = new MemorySignalingStore();
   readonly #cmd: Redis;
@@ -170,6 +175,13 @@ export class RedisSignalingStore implements SignalingStore {
       },
     };
     this.drains = new SharedDrains(this);
+    this.limits = new ClusterLimits({
+      redis: cmd,
+      prefix: this.#prefix,
+      instanceId: this.instanceId,
+      log: params.log,
+      ...(params.limitsLeaseMs ? { leaseMs: params.limitsLeaseMs } : {}),
+    });
     this.unpaidEndings = {
       share: (ending) =>
         this.write((pipeline) => this.publish(pipeline, { k: 'unpaid', o: this.instanceId, ...ending })),
@@ -302,6 +314,7 @@ export class RedisSignalingStore implements SignalingStore {
   close(): void {
     if (this.#closed) return;
     clearInterval(this.#poller);
+    this.limits.close();
     this.#flushOutbox();
     this.#flushHeartbeats();
     if (this.#announced) this.write((pipeline) => pipeline.hdel(this.key('instances'), this.instanceId));

@@ -1,0 +1,296 @@
+/**
+ * Limits an attacker must not escape by spreading over the signaling instances of one network (two instances on
+ * one real redis-server started here on a free port, the real StakingRegistry on anvil): live sessions per address,
+ * connections per address, new connections per address and second, and the payers whose sessions contradicted a
+ * provider's signed receipts are counted for the network, not per instance. No player address goes to Redis or
+ * over its channels (a keyed hash of it does).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { LocalAccount } from 'viem/accounts';
+import { privateKeyToAccount } from 'viem/accounts';
+import { startTestChain, type TestChain } from '../../../edge/chain/testing/startTestChain.js';
+import { DEFAULT_ADMISSION_SETTINGS } from '../../admission/AdmissionSettings.js';
+import { issuePlayerToken } from '../../auth/playerTokens.js';
+import { DEFAULT_CHECK_SETTINGS } from '../../checkers/CheckerDesk.js';
+import { deliveryReceiptOf, PROTOCOL_VERSION, signDeliveryReceipt } from '../../protocol/index.js';
+import { DEFAULT_SIGNALING_SETTINGS } from '../../SignalingSettings.js';
+import { connectTestHost, startTestSignaling, type TestSignaling } from '../../testing/startTestSignaling.js';
+import { TestPeer } from '../../testing/TestPeer.js';
+import { type RedisServer, startRedisServer } from './startRedisServer.js';
+
+const secret = randomBytes(32);
+const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+let redis: RedisServer;
+let chain: TestChain;
+const closers: Array<() => Promise<void> | void> = [];
+
+before(async () => {
+  [redis, chain] = await Promise.all([startRedisServer(), startTestChain()]);
+});
+after(async () => {
+  for (const close of closers.reverse()) {
+    try {
+      await close();
+    } catch {
+      // keep closing the rest
+    }
+  }
+  await redis.close();
+  await chain.close();
+});
+
+const GAME = {
+  id: 'limits-game',
+  title: 'Limits',
+  description: 'test game',
+  width: 1280,
+  height: 720,
+  fps: 60,
+  inputMode: 'absolute' as const,
+  audio: false,
+};
+
+/** Per-address limits of these tests: small where a test attacks them, out of the way elsewhere. */
+const ADMISSION = {
+  ...DEFAULT_ADMISSION_SETTINGS,
+  maxConnectionsPerIp: 1_000,
+  upgradesPerIp: { ratePerSec: 1_000, burst: 1_000 },
+  messagesPerIp: { ratePerSec: 100_000, burst: 100_000 },
+  maxSessionsPerIp: 1_000,
+};
+
+async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Two instances of one network on the test's Redis (a fresh prefix), with these settings. */
+async function network(
+  name: string,
+  settings: Parameters<typeof startTestSignaling>[0],
+): Promise<[TestSignaling, TestSignaling, string]> {
+  const prefix = `${name}${randomBytes(3).toString('hex')}:`;
+  const start = (instanceId: string) =>
+    startTestSignaling({ chain, tokenSecret: secret, log, ...settings }, { redisUrl: redis.url, prefix, instanceId });
+  const a = await start(`${name}a`);
+  closers.push(() => a.close());
+  const b = await start(`${name}b`);
+  closers.push(() => b.close());
+  return [a, b, prefix];
+}
+
+async function player(server: TestSignaling, localAddress: string, token?: string): Promise<TestPeer> {
+  const peer = await TestPeer.open(server.wsPlayerUrl, {
+    token: token ?? issuePlayerToken({ secret, ttlSec: 600 }).token,
+    localAddress,
+  });
+  closers.push(() => peer.terminate());
+  peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' });
+  await peer.next('welcome');
+  return peer;
+}
+
+/** Play once: the session id, or the error code. */
+async function play(peer: TestPeer): Promise<{ sessionId: string } | string> {
+  peer.send({ type: 'play', game: GAME.id, codecs: ['H264'], queue: false });
+  const answer = await peer.nextOf(['session', 'error']);
+  return answer.type === 'session' ? { sessionId: answer.sessionId } : answer.code;
+}
+
+/**
+ * A socket from `localAddress` that says hello: open (welcomed), or how it was refused — the HTTP status of its
+ * upgrade (this instance's counts), or its close code after an `ATH_ERR_RATE_LIMITED` error (the network's counts).
+ */
+async function upgrade(server: TestSignaling, localAddress: string): Promise<TestPeer | number> {
+  let peer: TestPeer;
+  try {
+    peer = await TestPeer.open(server.wsPlayerUrl, {
+      token: issuePlayerToken({ secret, ttlSec: 600 }).token,
+      localAddress,
+    });
+  } catch (error) {
+    return (error as { statusCode?: number }).statusCode ?? 0;
+  }
+  closers.push(() => peer.terminate());
+  peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' });
+  const answer = await peer.nextOf(['welcome', 'error']).catch(() => undefined);
+  if (answer?.type === 'welcome') return peer;
+  assert.equal(answer?.type === 'error' ? answer.code : answer, 'ATH_ERR_RATE_LIMITED');
+  return (await peer.closed()).code;
+}
+
+/** Every message on the network's channels while the test runs (feed and direct), to look for addresses in. */
+async function tapChannels(prefix: string): Promise<{ messages: string[]; close(): void }> {
+  const client = new Redis(redis.url);
+  const messages: string[] = [];
+  client.on('pmessage', (_pattern: string, _channel: string, message: string) => messages.push(message));
+  await client.psubscribe(`${prefix}*`);
+  const close = () => client.disconnect();
+  closers.push(close);
+  return { messages, close };
+}
+
+/** Every key under the prefix with its value (strings, hashes, sets, sorted sets), as text. */
+async function redisContents(prefix: string): Promise<Map<string, string>> {
+  const client = new Redis(redis.url);
+  try {
+    const held = new Map<string, string>();
+    for (const key of await client.keys(`${prefix}*`)) {
+      const type = await client.type(key);
+      if (type === 'string') held.set(key, (await client.get(key)) ?? '');
+      else if (type === 'hash') held.set(key, JSON.stringify(await client.hgetall(key)));
+      else if (type === 'set') held.set(key, JSON.stringify(await client.smembers(key)));
+      else if (type === 'zset') held.set(key, JSON.stringify(await client.zrange(key, 0, -1)));
+      else held.set(key, type);
+    }
+    return held;
+  } finally {
+    client.disconnect();
+  }
+}
+
+describe('limits counted for the whole network, not per instance', () => {
+  test('one address holds maxSessionsPerIp live sessions on the network, however it spreads its Plays; its address never reaches Redis', async () => {
+    const [a, b, prefix] = await network('ses', {
+      heartbeatIntervalMs: 600_000,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      admission: { ...ADMISSION, maxSessionsPerIp: 2 },
+    });
+    const tap = await tapChannels(prefix);
+    // The host is connected to b; the sessions below run on a: its frames about them go from b to a over Redis.
+    const host = await connectTestHost(b, { slots: 8, games: [GAME], localAddress: '127.0.0.50' });
+    closers.push(() => host.terminate());
+    void (async () => {
+      for (;;) {
+        const start = await host.next('start-session', 60_000).catch(() => undefined);
+        if (!start) return;
+        host.send({ type: 'offer', sessionId: start.sessionId, sdp: 'v=0 test' });
+      }
+    })();
+    await waitFor('the host on a', () => a.hub.hosts.get(host.hostId)?.state === 'up');
+    const attacker = '127.0.0.31';
+    // Two sessions on a: the address's limit.
+    const firstPeer = await player(a, attacker);
+    const first = await play(firstPeer);
+    const second = await play(await player(a, attacker));
+    assert.equal(typeof first, 'object', 'Play 1 on a served');
+    assert.equal(typeof second, 'object', 'Play 2 on a served');
+    // More from the same address on b (fresh tokens): refused, and no slot taken for them.
+    const onB = [await play(await player(b, attacker)), await play(await player(b, attacker))];
+    assert.deepEqual(onB, ['ATH_ERR_RATE_LIMITED', 'ATH_ERR_RATE_LIMITED'], 'b counts a’s sessions of this address');
+    const busy = () => b.hub.hosts.get(host.hostId)?.slots.filter((slot) => slot.state !== 'free').length;
+    assert.equal(busy(), 2);
+    // Another address plays on b as before.
+    assert.equal(typeof (await play(await player(b, '127.0.0.32'))), 'object', 'another address is served on b');
+    // The first player quits: the address has a place again, on b too.
+    if (typeof first !== 'object') return;
+    await waitFor('the host’s offer reached a', () => a.hub.getSession(first.sessionId)?.state === 'connecting');
+    firstPeer.send({ type: 'quit', sessionId: first.sessionId });
+    await waitFor('the session ended', () => b.hub.getSession(first.sessionId)?.state !== 'connecting');
+    await waitFor('a place for the address on b', async () => {
+      const answer = await play(await player(b, attacker));
+      return typeof answer === 'object';
+    });
+
+    // Neither Redis nor its channels ever carried the address (nor the other player's).
+    for (const [key, value] of await redisContents(prefix)) {
+      assert.ok(!/127\.0\.0\.3\d/.test(key + value), `no player address in ${key}: ${value.slice(0, 200)}`);
+    }
+    assert.ok(tap.messages.length > 0);
+    for (const message of tap.messages) {
+      assert.ok(!/127\.0\.0\.3\d/.test(message), `no player address on a channel: ${message.slice(0, 300)}`);
+    }
+    // A frame handed to another instance names its sender by role and id (hosts' addresses are their public
+    // endpoints, in their records; a peer's connecting address is not sent along).
+    const frames = tap.messages.map((raw) => JSON.parse(raw) as { k: string; peer?: { identity: object } });
+    const forwarded = frames.filter((message) => message.k === 'frame');
+    assert.ok(forwarded.length > 0, 'the host’s frames went from b to a');
+    for (const frame of forwarded) assert.ok(!('remoteIp' in (frame.peer?.identity ?? {})), JSON.stringify(frame.peer));
+    tap.close();
+  });
+
+  test('connections per address and new connections per address and second are capped on the network', async () => {
+    const [a, b] = await network('con', {
+      admission: { ...ADMISSION, maxConnectionsPerIp: 3, upgradesPerIp: { ratePerSec: 0.001, burst: 8 } },
+    });
+    // Three sockets on a: the address's cap. A fourth on b is refused.
+    const held = [];
+    for (let i = 0; i < 3; i += 1) held.push(await upgrade(a, '127.0.0.41'));
+    assert.ok(
+      held.every((peer) => typeof peer === 'object'),
+      'three sockets on a',
+    );
+    assert.equal(await upgrade(b, '127.0.0.41'), 4029, 'b counts the sockets open on a');
+    // One closes on a: b takes one.
+    const closing = held[0];
+    if (typeof closing === 'object') closing.terminate();
+    await waitFor('a socket on b once one closed on a', async () => {
+      const peer = await upgrade(b, '127.0.0.41');
+      return typeof peer === 'object';
+    });
+
+    // Eight new sockets (opened and closed) spread over a and b use the address's burst: the ninth is refused.
+    for (let i = 0; i < 8; i += 1) {
+      const peer = await upgrade(i % 2 ? b : a, '127.0.0.42');
+      assert.equal(typeof peer, 'object', `upgrade ${i + 1}`);
+      if (typeof peer === 'object') {
+        peer.terminate();
+        await peer.closed();
+      }
+    }
+    assert.equal(await upgrade(b, '127.0.0.42'), 4029, 'the network’s burst of new connections is used');
+    // a's own bucket has tokens left (it saw 4 of the 8): the network's refuses.
+    assert.equal(await upgrade(a, '127.0.0.42'), 4029);
+    assert.equal(typeof (await upgrade(b, '127.0.0.43')), 'object', 'another address connects');
+  });
+
+  test('payers contradicting a provider’s signed receipts on different instances add up to its drain', async () => {
+    const [a, b] = await network('con', {
+      checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000, contradictedPlayersToDrain: 3 },
+    });
+    const provider = await chain.newStakedAccount('software');
+    const host = await connectTestHost(a, { hostId: 'two-faced', privateKey: provider.privateKey, games: [GAME] });
+    closers.push(() => host.terminate());
+    await waitFor('the host on b', () => b.hub.hosts.get(host.hostId) !== undefined);
+    const account = privateKeyToAccount(provider.privateKey);
+    const contradicted = async (server: TestSignaling, payer: number) => {
+      const sessionId = `0x${randomBytes(32).toString('hex')}`;
+      return server.hub.checkers.contradicted({
+        sessionId,
+        hostId: host.hostId,
+        payerAddress: `0x${String(payer).padStart(40, '0')}`,
+        receipts: await signedReceipts(account, sessionId),
+      });
+    };
+    // Two payers' sessions were metered on a, a third one's on b (players are spread by the balancer).
+    assert.equal(await contradicted(a, 1), 'counted');
+    assert.equal(await contradicted(a, 2), 'counted');
+    assert.equal(await contradicted(b, 2), 'counted', 'the same payer again, on b');
+    assert.equal(b.hub.hosts.get(host.hostId)?.drained, false);
+    assert.equal(await contradicted(b, 3), 'drained', 'the third distinct payer, wherever it was metered');
+    await waitFor('drained as a sees it', () => a.hub.hosts.get(host.hostId)?.drained === true);
+    assert.match(b.hub.checkers.drainOf(host.providerAddress)?.reason ?? '', /3 players counted far fewer frames/);
+  });
+});
+
+async function signedReceipts(account: LocalAccount, sessionId: string) {
+  return Promise.all(
+    [0, 1].map(async (i) => {
+      const report = { sessionId, framesSent: 300 * i, fpsMilli: 60_000, bitrateBps: 4_000_000 };
+      const wire = await signDeliveryReceipt({
+        account,
+        report,
+        seq: i + 1,
+        timestampMs: 1_700_000_000_000 + i * 5_000,
+      });
+      return deliveryReceiptOf(report, wire);
+    }),
+  );
+}
