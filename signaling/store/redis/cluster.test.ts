@@ -215,7 +215,7 @@ describe('direct messages between instances', () => {
   const remotePeer = {
     peerId: 'peer-d1-7',
     role: 'player' as const,
-    identity: { kind: 'player' as const, playerId: 'player-1', remoteIp: '127.0.0.1' },
+    identity: { kind: 'player' as const, playerId: 'player-1' },
   };
 
   test('the messages of one turn reach each instance in one batch, whole and in order, bodies as sent', async () => {

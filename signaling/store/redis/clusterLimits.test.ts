@@ -209,7 +209,9 @@ describe('limits counted for the whole network, not per instance', () => {
     }
     // A frame handed to another instance names its sender by role and id (hosts' addresses are their public
     // endpoints, in their records; a peer's connecting address is not sent along).
-    const frames = tap.messages.map((raw) => JSON.parse(raw) as { k: string; peer?: { identity: object } });
+    // (Direct messages travel in batches of lines: envelopes, and the bodies after them.)
+    const lines = tap.messages.flatMap((raw) => raw.split('\n')).filter((line) => line.startsWith('{'));
+    const frames = lines.map((line) => JSON.parse(line) as { k?: string; peer?: { identity: object } });
     const forwarded = frames.filter((message) => message.k === 'frame');
     assert.ok(forwarded.length > 0, 'the host’s frames went from b to a');
     for (const frame of forwarded) assert.ok(!('remoteIp' in (frame.peer?.identity ?? {})), JSON.stringify(frame.peer));
