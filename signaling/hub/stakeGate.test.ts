@@ -143,12 +143,12 @@ describe('stake gates hosts and checkers', () => {
     // Valid to viem (it recovers the signer) but OpenZeppelin's ECDSA.recover reverts on it: a host registered so
     // could never be slashed (every slash of it reverted — and, pending for ever, held up the slasher's queue).
     const n = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
-    const lowV = (signature: `0x${string}`) =>
-      `${signature.slice(0, 130)}${(Number.parseInt(signature.slice(130), 16) - 27).toString(16).padStart(2, '0')}` as const;
-    const highS = (signature: `0x${string}`) => {
+    const lowV = (signature: `0x${string}`): `0x${string}` =>
+      `0x${signature.slice(2, 130)}${(Number.parseInt(signature.slice(130), 16) - 27).toString(16).padStart(2, '0')}`;
+    const highS = (signature: `0x${string}`): `0x${string}` => {
       const s = BigInt(`0x${signature.slice(66, 130)}`);
       const v = Number.parseInt(signature.slice(130), 16) === 27 ? '1c' : '1b';
-      return `${signature.slice(0, 66)}${(n - s).toString(16).padStart(64, '0')}${v}` as const;
+      return `0x${signature.slice(2, 66)}${(n - s).toString(16).padStart(64, '0')}${v}`;
     };
     for (const tamperSignature of [lowV, highS]) {
       const refused = await refusal(connectTestHost(server, { tamperSignature }));
