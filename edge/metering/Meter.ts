@@ -929,12 +929,13 @@ export class Meter {
         message: session.endMessage ?? '',
         ...(live.claim === undefined ? {} : { claim: live.claim }),
       });
-      this.#p.hub.meterStates.delete(session.id);
     } catch (error) {
       if (isAthError(error) && error.code === 'ATH_ERR_LEDGER_FENCED') this.#fenced(live, error.message);
       // Left live in the ledger: this process's next orphan sweep closes it (closeOrphans).
       else this.#log.error({ err: error, sessionId: live.sessionId }, 'could not close the session in the ledger');
     } finally {
+      // The saved state is the holder's: not ours to drop once another process took the session over.
+      if (!live.fenced) this.#p.hub.meterStates.delete(session.id);
       // Only now: until the ledger has it ended, the orphan sweep must see it as metered here.
       if (this.#live.get(session.id) === live) this.#live.delete(session.id);
     }

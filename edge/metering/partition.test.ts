@@ -24,7 +24,8 @@ import {
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { paymentDeskOnTestChain } from '../economy/testing/paymentDeskOnTestChain.js';
-import { getSession, type Ledger, listUsageTicks, openLedger } from '../ledger/index.js';
+import { getSession, type Ledger, listSettlements, listUsageTicks, openLedger } from '../ledger/index.js';
+import { startTestPostgres } from '../ledger/testing/startTestPostgres.js';
 import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
 import { Meter } from './Meter.js';
 import { createVoucherSigner } from './signVoucher.js';
@@ -38,6 +39,8 @@ let chain: TestChain;
 let ledger: Ledger;
 let redis: RedisServer;
 const closers: Array<() => Promise<unknown> | unknown> = [];
+/** Every provider paid in this file (the escrow's conservation counts their earnings). */
+const earners: Address[] = [];
 /** The meters' clock (both instances read it: one wall clock, as on real machines). */
 let clock = Date.now();
 
@@ -108,8 +111,16 @@ function meterKey(): Hex {
   return `0x${Buffer.from(chain.meter.getHdKey().privateKey ?? new Uint8Array()).toString('hex')}`;
 }
 
-/** One signaling instance of the network: its hub on Redis (at `redisUrl`), its payment desk and its meter. */
-async function instance(instanceId: string, redisUrl: string, prefix: string) {
+/**
+ * One signaling instance: its hub (on Redis at `redisUrl`, or alone), its payment desk and its meter, on `on`
+ * (the file's PGlite ledger by default).
+ */
+async function instance(
+  instanceId: string,
+  redisUrl: string | undefined,
+  prefix: string,
+  { on = ledger, instanceLeaseTtlMs }: { on?: Ledger; instanceLeaseTtlMs?: number } = {},
+) {
   const metrics = createMetrics({ keys: SIGNALING_METRICS });
   const server = await startTestSignaling(
     {
@@ -119,13 +130,13 @@ async function instance(instanceId: string, redisUrl: string, prefix: string) {
       reconnectWindowMs: 600_000,
       log,
       metrics,
-      payments: paymentDeskOnTestChain({ chain, ledger, log, instanceId }),
+      payments: paymentDeskOnTestChain({ chain, ledger: on, log, instanceId }),
     },
-    { redisUrl, prefix, instanceId },
+    redisUrl === undefined ? {} : { redisUrl, prefix, instanceId },
   );
   const meter = new Meter({
     hub: server.hub,
-    ledger,
+    ledger: on,
     signer: createVoucherSigner({
       privateKey: meterKey(),
       domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
@@ -136,6 +147,7 @@ async function instance(instanceId: string, redisUrl: string, prefix: string) {
     metrics,
     now: () => clock,
     instanceId,
+    ...(instanceLeaseTtlMs === undefined ? {} : { instanceLeaseTtlMs }),
   });
   closers.push(
     () => server.close(),
@@ -232,6 +244,7 @@ async function paidSession(server: TestSignaling) {
     });
     await arrived;
   };
+  earners.push(auth.provider);
   return { sessionId: auth.sessionId, payer, host, player, bothAlive, providerAddress: auth.provider };
 }
 
@@ -330,7 +343,86 @@ describe('a Redis partition: instance A keeps its players and its ledger while B
     } finally {
       await worker.close();
     }
-    await assertEscrowConserved(chain, [s.providerAddress]);
+    await assertEscrowConserved(chain, earners);
     await assertLedgerMatchesChain(chain, ledger);
+  });
+});
+
+describe('an instance that comes back after its lease lapsed, in the middle of the sweep that closes its sessions', () => {
+  test('its tick is refused; the sweep bills what the ledger had when it took over; everything settles once', async () => {
+    // Real PostgreSQL: the sweep and the returning instance write at the same moment, on their own connections.
+    const pg = await startTestPostgres();
+    closers.push(() => pg.close());
+    const pgLedger = await openLedger({ databaseUrl: pg.url });
+    closers.push(() => pgLedger.close());
+    const x = await instance('rx', undefined, '', { on: pgLedger, instanceLeaseTtlMs: 600_000 });
+    const s = await paidSession(x.server);
+    await s.bothAlive();
+    clock += TICK_MS;
+    await s.bothAlive();
+    await x.meter.tickNow();
+    assert.equal((await getSession(pgLedger, s.sessionId))?.deliveredSec, 5);
+    // X stalls (a long pause, the database out of its reach) past its instance lease.
+    await pgLedger.query(
+      `update ledger_leases set expires_at = now() - interval '1 second' where name = 'signaling:rx'`,
+    );
+    // Another process sweeps: to it, X's session is an orphan. The session's row is busy for a moment (another
+    // writer), so the sweep and X, coming back meanwhile, both wait on it — the sweep first.
+    const y = await instance('ry', undefined, '', { on: pgLedger });
+    let unlock = () => {};
+    const held = new Promise<void>((resolve) => {
+      unlock = resolve;
+    });
+    let locked = () => {};
+    const lockTaken = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holder = pgLedger.transaction(async (tx) => {
+      await tx.query('select 1 from sessions where id = $1 for update', [s.sessionId]);
+      locked();
+      await held;
+    });
+    await lockTaken;
+    const waiting = async () =>
+      Number(
+        (
+          (
+            await pgLedger.query(
+              `select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and datname = current_database()`,
+            )
+          ).rows[0] as { n: number }
+        ).n,
+      );
+    const sweeping = y.meter.closeOrphans();
+    await waitFor('the sweep waiting on the session', async () => (await waiting()) === 1);
+    clock += TICK_MS;
+    await s.bothAlive();
+    const ticking = x.meter.tickNow();
+    await waitFor('X’s tick waiting on the session too', async () => (await waiting()) === 2);
+    unlock();
+    await holder;
+    assert.equal(await sweeping, 1, 'the sweep closed the session');
+    await ticking;
+    await x.meter.idle();
+    const ended = await getSession(pgLedger, s.sessionId);
+    assert.equal(ended?.state, 'ended');
+    assert.equal(ended?.deliveredSec, 5, 'X billed nothing after the sweep took its session over');
+    assert.equal(x.meter.liveSessions, 0, 'X stopped metering it');
+    assert.match((await s.player.next('session-ended')).message, /took this session over|another signaling process/i);
+    // What the ledger charged is what the chain is paid: no charge behind the session's final voucher.
+    const worker = settlementWorker(chain, pgLedger);
+    try {
+      await worker.runSoon();
+    } finally {
+      await worker.close();
+    }
+    const stuck = (await listSettlements(pgLedger)).filter((row) => !['confirmed', 'superseded'].includes(row.state));
+    assert.deepEqual(
+      stuck.map((row) => [row.state, String(row.cumulativeWei), row.lastError]),
+      [],
+      'every charge settled',
+    );
+    await assertEscrowConserved(chain, earners);
+    await assertLedgerMatchesChain(chain, pgLedger);
   });
 });
