@@ -427,8 +427,11 @@ export class Meter {
     const now = this.#now();
     const recorded = claimed.lastTickIndex ?? -1;
     // The ledger has a tick the saved state never cut: the lost instance metered on after its last save (cut off
-    // from Redis, not from the ledger). That state is behind: billing goes on from the ledger's last tick.
-    const behind = saved === undefined || recorded >= saved.tickIndex;
+    // from Redis, not from the ledger). Or the state was saved under an older claim than the one taken over here
+    // (the claim just taken is one above it): a cut-off instance's late save, over its successor's. Either way that
+    // state is behind: billing goes on from the ledger's last tick, and none of its cut ticks is re-run.
+    const staleClaim = saved?.claimEpoch !== undefined && BigInt(saved.claimEpoch) < claimed.meterEpoch - 1n;
+    const behind = saved === undefined || recorded >= saved.tickIndex || staleClaim;
     const cursorMs = Math.max(saved?.cursorMs ?? now, claimed.meteredUntilMs ?? Number.NEGATIVE_INFINITY);
     // Ticks the lost instance cut but did not record are recorded here (a tick the ledger has is not re-billed).
     const unrecorded = behind ? [] : (saved?.pendingTicks ?? []).filter((tick) => tick.tickIndex > recorded);
@@ -466,6 +469,7 @@ export class Meter {
         rerun: unrecorded.length,
         saved: saved !== undefined,
         behind,
+        staleClaim,
         epoch: String(live.claim?.epoch),
       },
       'metering taken over',
@@ -535,6 +539,7 @@ export class Meter {
       heldMs: live.heldMs,
       disputeSinceMs: live.disputeSinceMs ?? null,
       verdictFailed: live.verdictFailed,
+      ...(live.claim === undefined ? {} : { claimEpoch: live.claim.epoch.toString() }),
     });
   }
 

@@ -24,7 +24,16 @@ import {
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { paymentDeskOnTestChain } from '../economy/testing/paymentDeskOnTestChain.js';
-import { getSession, type Ledger, listSettlements, listUsageTicks, openLedger } from '../ledger/index.js';
+import {
+  claimSessionInstance,
+  getSession,
+  type Ledger,
+  listSettlements,
+  listUsageTicks,
+  meterClaimOf,
+  openLedger,
+  recordUsageTick,
+} from '../ledger/index.js';
 import { startTestPostgres } from '../ledger/testing/startTestPostgres.js';
 import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
 import { Meter } from './Meter.js';
@@ -337,6 +346,77 @@ describe('a Redis partition: instance A keeps its players and its ledger while B
     assert.equal(ended?.state, 'ended');
     assert.ok(ended && ended.deliveredSec <= (clock - streamingSince) / 1000);
     assert.equal(ended?.cumulativeWei, BigInt(ended?.deliveredSec ?? -1) * PRICE);
+    const worker = settlementWorker(chain, ledger);
+    try {
+      await worker.runSoon();
+    } finally {
+      await worker.close();
+    }
+    await assertEscrowConserved(chain, earners);
+    await assertLedgerMatchesChain(chain, ledger);
+  });
+});
+
+describe('a late save from an instance that lost the session', () => {
+  test('is not where the next adopter bills from: the ticks it still lists are not billed again', async () => {
+    const prefix = `late${randomBytes(3).toString('hex')}:`;
+    const proxy = await redisProxy(redis.port);
+    closers.push(() => proxy.close());
+    const a = await instance('la', proxy.url, prefix);
+    const b = await instance('lb', redis.url, prefix);
+    const s = await paidSession(a.server);
+    const since = clock;
+    await s.bothAlive();
+    clock += TICK_MS;
+    await s.bothAlive();
+    await a.meter.tickNow();
+    const saved = await (async () => {
+      let state: Awaited<ReturnType<typeof b.server.hub.meterStates.load>>;
+      await waitFor('A’s state in Redis', async () => {
+        state = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
+        return state?.claimEpoch === '1' && state.tickIndex === 1;
+      });
+      return state;
+    })();
+    assert.ok(saved);
+    // Meanwhile the session changed hands in the ledger: a process Z took it over (epoch 2) and billed the next 5 s.
+    const z = await claimSessionInstance(ledger, { sessionId: s.sessionId, signalingInstance: 'lz' });
+    assert.ok(z);
+    clock += TICK_MS;
+    await recordUsageTick(ledger, {
+      sessionId: s.sessionId,
+      tickIndex: 1,
+      deliveredSec: 5,
+      claim: meterClaimOf(z),
+      meteredUntilMs: clock,
+    });
+    // A, which lost it without knowing yet, saves once more: a tick it cut over those same seconds, not recorded.
+    a.server.hub.meterStates.save(s.sessionId, {
+      ...saved,
+      tickIndex: 3,
+      pendingTicks: [{ tickIndex: 2, deliveredSec: 5 }],
+      cursorMs: clock,
+      lastTickAtMs: clock,
+    });
+    await waitFor('A’s late save in Redis', async () => {
+      const late = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
+      return late?.tickIndex === 3;
+    });
+    // Z is gone; A is cut off from Redis; B adopts the session (epoch 3) — not from A's late save.
+    proxy.cut();
+    await waitFor('B metering the session', async () => b.meter.liveSessions === 1);
+    await b.meter.idle();
+    assert.equal((await getSession(ledger, s.sessionId))?.meterEpoch, 3n);
+    const billed = (await listUsageTicks(ledger, { sessionId: s.sessionId })).map((t) => [t.tickIndex, t.deliveredSec]);
+    assert.deepEqual(billed, [
+      [0, 5],
+      [1, 5],
+    ]);
+    assert.ok(billed.reduce((sum, [, sec]) => sum + (sec ?? 0), 0) <= (clock - since) / 1000);
+    b.server.hub.endSession(s.sessionId, 'player-left', 'late-save test over');
+    await b.meter.idle();
+    proxy.heal();
+    await a.meter.idle();
     const worker = settlementWorker(chain, ledger);
     try {
       await worker.runSoon();

@@ -193,6 +193,8 @@ export const MeterStateWire = Type.Object(
     heldMs: Type.Number({ minimum: 0 }),
     disputeSinceMs: Nullable(Ms),
     verdictFailed: Type.Boolean(),
+    /** The ledger claim's epoch it was saved under (edge/metering fencing), when the meter knew it. */
+    claimEpoch: Type.Optional(Type.String({ pattern: '^[1-9][0-9]{0,18}$' })),
   },
   { additionalProperties: false },
 );

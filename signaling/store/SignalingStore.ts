@@ -140,6 +140,11 @@ export type MeterState = {
   heldMs: number;
   disputeSinceMs: number | null;
   verdictFailed: boolean;
+  /**
+   * The epoch of the meter's ledger claim it was saved under (decimal), when known: a process taking the session
+   * over ignores a state saved under an older claim than the one it takes over (a cut-off instance's late save).
+   */
+  claimEpoch?: string;
 };
 
 export type MeterStateStore = {
