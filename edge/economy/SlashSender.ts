@@ -32,7 +32,6 @@ import {
   markSlashConfirmed,
   markSlashFailed,
   markSlashSent,
-  nextPendingSlash,
   releaseLease,
   type Slash,
 } from '../ledger/index.js';
@@ -63,7 +62,18 @@ export type SlashSenderParameters = {
 const CHECKER_TIER = tierId('checker').toLowerCase();
 
 /** Contract errors that no retry can fix: the evidence itself is refused. */
-const FINAL_REVERTS = new Set(['BadEvidence', 'BadKind', 'EvidenceUsed', 'AccessControlUnauthorizedAccount']);
+const FINAL_REVERTS = new Set([
+  'BadEvidence',
+  'BadKind',
+  'EvidenceUsed',
+  'AccessControlUnauthorizedAccount',
+  // OpenZeppelin's ECDSA.recover on the host binding: a signature the chain can never recover.
+  'ECDSAInvalidSignature',
+  'ECDSAInvalidSignatureLength',
+  'ECDSAInvalidSignatureS',
+]);
+/** Pending slashes tried per pass. */
+const SLASHES_PER_PASS = 100;
 
 export class SlashSender {
   readonly #p: SlashSenderParameters;
@@ -105,10 +115,11 @@ export class SlashSender {
     });
     if (!lease.held) return;
     for (const slash of await listSlashes(this.#p.ledger, { state: 'sent' })) await this.#reconcile(slash);
-    for (let slash = await nextPendingSlash(this.#p.ledger); slash && !this.#closed; ) {
-      const moved = await this.#send(slash, lease.epoch);
-      if (!moved) break;
-      slash = await nextPendingSlash(this.#p.ledger);
+    // Oldest first; one that cannot be sent now (its dry run or signing failed) waits for the next pass without
+    // holding up the ones after it.
+    for (const slash of await listSlashes(this.#p.ledger, { state: 'pending', limit: SLASHES_PER_PASS })) {
+      if (this.#closed) break;
+      await this.#send(slash, lease.epoch);
     }
   }
 

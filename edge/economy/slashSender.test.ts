@@ -18,6 +18,7 @@ import { type ContainerEvidence, containerEvidenceHash, toWireReport } from './s
 
 const SOFTWARE_MIN = DEFAULT_MIN_STAKES_WEI.software ?? 0n;
 const CHECKER_MIN = DEFAULT_MIN_STAKES_WEI.checker ?? 0n;
+const THIRD = (SOFTWARE_MIN * 3333n) / 10_000n;
 const log = pino({ level: 'silent' });
 
 let chain: TestChain;
@@ -31,10 +32,11 @@ after(async () => {
   await chain?.close();
 });
 
-test('a checker that unstakes after the slash is decided does not void it: the rest of the quorum slashes', async () => {
+type Staked = Awaited<ReturnType<TestChain['newStakedAccount']>>;
+
+/** A container slash decided by the SlashDesk (as it records one): its provider, and the failing reports of `checkers`. */
+async function decideSlash(container: string, checkers: Staked[], binding = (signature: Hex) => signature) {
   const provider = await chain.newStakedAccount('software');
-  const checkers = await Promise.all([0, 1, 2].map(() => chain.newStakedAccount('checker')));
-  const container = 'evader-host';
   const round = 1_765_000_000_000n;
   const nonce = randomBytes(16).toString('hex');
   const domain = checkerDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.stakingAddress });
@@ -68,13 +70,15 @@ test('a checker that unstakes after the slash is decided does not void it: the r
     kind: 'downtime',
     finding: 'down',
     expected: { fps: 60 },
-    binding: { nonce, signature: await provider.signMessage({ message: hostRegistrationMessage(container, nonce) }) },
+    binding: {
+      nonce,
+      signature: binding(await provider.signMessage({ message: hostRegistrationMessage(container, nonce) })),
+    },
     reports,
   };
-  const third = (SOFTWARE_MIN * 3333n) / 10_000n;
   await recordSlash(ledger, {
     operatorAddress: provider.address,
-    amountWei: third,
+    amountWei: THIRD,
     evidenceHash: containerEvidenceHash(container, round),
     evidence,
     reason: 'down while rendering',
@@ -82,17 +86,11 @@ test('a checker that unstakes after the slash is decided does not void it: the r
     container,
     round,
   });
-  // The colluder leaves between the decision and the send.
-  const colluder = checkers[0] ?? assert.fail('checkers');
-  const wallet = chain.walletFor(colluder);
-  await chain.publicClient.waitForTransactionReceipt({
-    hash: await wallet.writeContract({
-      address: chain.stakingAddress,
-      abi: stakingRegistryAbi,
-      functionName: 'requestUnbond',
-      args: [CHECKER_MIN],
-    }),
-  });
+  return provider;
+}
+
+/** One pass of a SlashSender with the slasher key. */
+async function sendPass(): Promise<void> {
   const sender = new SlashSender({
     ledger,
     publicClient: chain.publicClient,
@@ -107,13 +105,50 @@ test('a checker that unstakes after the slash is decided does not void it: the r
   } finally {
     await sender.close();
   }
-  const [slash] = await listSlashes(ledger, { operatorAddress: provider.address });
-  assert.deepEqual([slash?.state, slash?.slashedWei, slash?.lastError ?? null], ['confirmed', third, null]);
+}
+
+async function stakeOf(address: Address): Promise<bigint> {
   const [stakeWei] = (await chain.publicClient.readContract({
     address: chain.stakingAddress,
     abi: stakingRegistryAbi,
     functionName: 'operators',
-    args: [provider.address],
+    args: [address],
   })) as readonly [bigint, bigint, bigint, Hex];
-  assert.equal(stakeWei, SOFTWARE_MIN - third);
+  return stakeWei;
+}
+
+test('a checker that unstakes after the slash is decided does not void it: the rest of the quorum slashes', async () => {
+  const checkers = await Promise.all([0, 1, 2].map(() => chain.newStakedAccount('checker')));
+  const provider = await decideSlash('evader-host', checkers);
+  // The colluder leaves between the decision and the send.
+  const colluder = checkers[0] ?? assert.fail('checkers');
+  const wallet = chain.walletFor(colluder);
+  await chain.publicClient.waitForTransactionReceipt({
+    hash: await wallet.writeContract({
+      address: chain.stakingAddress,
+      abi: stakingRegistryAbi,
+      functionName: 'requestUnbond',
+      args: [CHECKER_MIN],
+    }),
+  });
+  await sendPass();
+  const [slash] = await listSlashes(ledger, { operatorAddress: provider.address });
+  assert.deepEqual([slash?.state, slash?.slashedWei, slash?.lastError ?? null], ['confirmed', THIRD, null]);
+  assert.equal(await stakeOf(provider.address), SOFTWARE_MIN - THIRD);
+});
+
+test('a slash the registry can never take (a binding ECDSA.recover refuses) fails for good and holds up no other', async () => {
+  // A host registered before signaling refused such signatures: v = 0/1 instead of 27/28.
+  const checkers = await Promise.all([0, 1].map(() => chain.newStakedAccount('checker')));
+  const lowV = (signature: Hex): Hex =>
+    `0x${signature.slice(2, 130)}${(Number.parseInt(signature.slice(130), 16) - 27).toString(16).padStart(2, '0')}`;
+  const unrecoverable = await decideSlash('old-binding-host', checkers, lowV);
+  const next = await decideSlash('next-host', checkers);
+  await sendPass();
+  const [stuck] = await listSlashes(ledger, { operatorAddress: unrecoverable.address });
+  assert.equal(stuck?.state, 'failed');
+  assert.match(stuck?.lastError ?? '', /ECDSA/);
+  const [slashed] = await listSlashes(ledger, { operatorAddress: next.address });
+  assert.equal(slashed?.state, 'confirmed', 'the next slash is not held up');
+  assert.equal(await stakeOf(next.address), SOFTWARE_MIN - THIRD);
 });
