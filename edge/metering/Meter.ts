@@ -70,6 +70,8 @@ import type { VoucherSigner } from './signVoucher.js';
 
 /** How long a session whose claim another instance took stays up here before it ends (see `#fenced`). */
 const FENCED_END_GRACE_MS = 1_000;
+/** Tries to claim an adopted session in the ledger (0.5 s, then 1 s apart) before giving it up. */
+const ADOPT_CLAIM_ATTEMPTS = 3;
 
 export type MeterSettings = {
   tickSec: number;
@@ -407,16 +409,30 @@ export class Meter {
     const saved = await this.#p.hub.meterStates.load(session.id).catch(() => undefined);
     if (this.#live.has(session.id) || session.state === 'ended' || this.#closed) return;
     let claimed: Session | undefined;
-    try {
-      claimed = await claimSessionInstance(this.#p.ledger, {
-        sessionId: session.id as Hex,
-        signalingInstance: this.#p.instanceId ?? null,
-      });
-    } catch (error) {
-      // Unclaimed, it cannot be billed here: it ends (the process that ran it, if alive, still holds it).
-      this.#log.error({ err: error, sessionId: session.id }, 'could not take the metering of an adopted session over');
-      this.#p.hub.endSession(session.id, 'error', METER_END_MESSAGES.orphaned);
-      return;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        claimed = await claimSessionInstance(this.#p.ledger, {
+          sessionId: session.id as Hex,
+          signalingInstance: this.#p.instanceId ?? null,
+        });
+        break;
+      } catch (error) {
+        if (attempt < ADOPT_CLAIM_ATTEMPTS && !this.#closed) {
+          this.#log.warn(
+            { err: error, sessionId: session.id, attempt },
+            'could not claim an adopted session: retrying',
+          );
+          await new Promise((resolve) => setTimeout(resolve, 500 * attempt).unref());
+          continue;
+        }
+        // Unclaimed, it cannot be billed here: it ends (the process that ran it, if alive, still holds it).
+        this.#log.error(
+          { err: error, sessionId: session.id },
+          'could not take the metering of an adopted session over',
+        );
+        if (!this.#closed) this.#p.hub.endSession(session.id, 'error', METER_END_MESSAGES.orphaned);
+        return;
+      }
     }
     if (claimed === undefined) {
       this.#log.warn({ sessionId: session.id }, 'an adopted session was already closed in the ledger');
