@@ -20,6 +20,7 @@ const ALONE = [
   ['e2e/', 'whole stacks, Chromium, network namespaces, fps floors'],
   ['render-host/session/StreamSession.test.ts', 'WebRTC streams held to fps floors'],
   ['render-host/session/SessionPeer.test.ts', 'a WebRTC stream'],
+  ['render-host/session/SessionPipeline.test.ts', 'a WebRTC stream with the encoder saturated'],
   ['render-host/session/congestion.test.ts', 'a shaped link in a network namespace'],
   ['render-host/session/workerTeardown.test.ts', 'session workers stopped mid-encode'],
   ['render-host/session/VideoEncoder.test.ts', 'encoders at full rate'],
