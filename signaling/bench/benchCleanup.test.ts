@@ -76,7 +76,7 @@ describe('bench:indexer cleanup', () => {
       const commands = servers.map(commandOf);
       const signaling = commands.filter((c) => c.includes('benchServer.ts'));
       const redis = commands.filter((c) => c.startsWith('redis-server'));
-      // Two: the one-instance phase's server has ended already.
+      // Two: the two-instance run comes first, the one-instance runs after it.
       assert.equal(
         signaling.length,
         2,

@@ -4,8 +4,9 @@
  * under `ulimit -n 20000`).
  *
  * It connects `--players` players to `--url` (tokens minted with the bench's secret), each asking to play and
- * answering its probe request, then prints `{"open":N,"leased":M}`. On a `go SECONDS RATE` line it sends ICE
- * for its leased sessions at RATE per second for SECONDS, each stamped with `process.hrtime` (the system's
+ * answering its probe request, then prints `{"open":N,"leased":M}`. On a `go SECONDS RATE [even|burst]` line it
+ * sends ICE for its leased sessions at RATE per second for SECONDS (paced: see `relay`), each stamped with
+ * `process.hrtime` (the system's
  * monotonic clock: the bench's hosts, in another process, read the same clock), and prints `{"sent":N}`.
  * It ends when stdin closes (the bench ended, however it ended) or on SIGTERM.
  *
@@ -92,28 +93,52 @@ console.log(
   JSON.stringify({ open: players.filter((p) => p.socket.readyState === WebSocket.OPEN).length, leased: leased.length }),
 );
 
-function relay(seconds: number, rate: number): Promise<number> {
-  const perTick = Math.max(1, Math.round(rate / 100));
+function sendIce(n: number): void {
+  const player = leased[n % leased.length];
+  player?.socket.send(
+    JSON.stringify({
+      type: 'ice',
+      sessionId: player.sessionId,
+      candidate: { candidate: `bench ${process.hrtime.bigint()}` },
+    }),
+  );
+}
+
+/**
+ * Sends ICE at `rate` per second for `seconds`. `even`: one message every 1000/rate ms from a random phase,
+ * as independent players' messages arrive (a late timer sends what is due at once). `burst`: rate/100 messages
+ * back to back every 10 ms — the load generators used to do this, in step with one another, so a message
+ * could queue behind twenty others sent in the same millisecond, a queue the generators made, not the players.
+ */
+function relay(seconds: number, rate: number, pacing: string): Promise<number> {
+  if (leased.length === 0) return Promise.resolve(0);
+  if (pacing === 'burst') {
+    const perTick = Math.max(1, Math.round(rate / 100));
+    let sent = 0;
+    return new Promise((resolve) => {
+      const started = performance.now();
+      const timer = setInterval(() => {
+        for (let k = 0; k < perTick; k++) sendIce(sent + k);
+        sent += perTick;
+        if (performance.now() - started >= seconds * 1000) {
+          clearInterval(timer);
+          resolve(sent);
+        }
+      }, 10);
+    });
+  }
+  const gapMs = 1000 / rate;
+  const total = Math.max(1, Math.round(seconds * rate));
+  const startMs = performance.now() + Math.random() * gapMs;
   let sent = 0;
   return new Promise((resolve) => {
-    const started = performance.now();
-    const timer = setInterval(() => {
-      for (let k = 0; k < perTick && leased.length > 0; k++) {
-        const player = leased[(sent + k) % leased.length];
-        player?.socket.send(
-          JSON.stringify({
-            type: 'ice',
-            sessionId: player.sessionId,
-            candidate: { candidate: `bench ${process.hrtime.bigint()}` },
-          }),
-        );
-      }
-      sent += perTick;
-      if (performance.now() - started >= seconds * 1000) {
-        clearInterval(timer);
-        resolve(sent);
-      }
-    }, 10);
+    const tick = () => {
+      const nowMs = performance.now();
+      while (sent < total && startMs + sent * gapMs <= nowMs) sendIce(sent++);
+      if (sent >= total) resolve(sent);
+      else setTimeout(tick, Math.max(0, startMs + sent * gapMs - performance.now()));
+    };
+    setTimeout(tick, Math.max(0, startMs - performance.now()));
   });
 }
 
@@ -125,13 +150,13 @@ new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) gcPauses.push(entry.duration);
 }).observe({ entryTypes: ['gc'] });
 for await (const line of createInterface({ input: process.stdin })) {
-  const [word, seconds, rate] = line.trim().split(/\s+/);
+  const [word, seconds, rate, pacing] = line.trim().split(/\s+/);
   if (word !== 'go') continue;
   loopDelay.reset();
   loopDelay.enable();
   gcPauses = [];
   const cpuBefore = process.cpuUsage();
-  const sent = await relay(Number(seconds), Number(rate));
+  const sent = await relay(Number(seconds), Number(rate), pacing ?? 'even');
   loopDelay.disable();
   const cpu = process.cpuUsage(cpuBefore);
   console.log(

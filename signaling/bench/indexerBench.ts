@@ -17,7 +17,11 @@
  *     every player on the other, so that every relayed message crosses instances through Redis. Hosts register
  *     for real: a staked provider on a bench anvil chain. Admission control is on, its caps raised for one
  *     address opening the bench's sockets; the one-instance run is repeated with no limits (`limitsOverheadPct`,
- *     on the relay p99) and on fastify-ws (`…FastifyWs`) unless --skip-compare.
+ *     on the relay p99) and on fastify-ws (`…FastifyWs`) unless --skip-compare. The socket runs come first (the
+ *     two-instance one first of all), so that this process — the hosts' end — holds no other phase's heap.
+ *     Each load generator sends its share evenly from a random phase (`relayPacing: even`), as independent
+ *     players do; `--pacing burst` sends as the generators did before (5 back to back every 10 ms each, the
+ *     generators in step), where a message also waits behind the up to 19 others sent in its millisecond.
  *
  * Child processes (signaling servers, load generators, redis-server, anvil) end with the bench, however it
  * ends, SIGKILL included: their stdin is a pipe from it; redis-server and anvil run under a keeper shell.
@@ -26,6 +30,7 @@
  * --seconds N (5) --rate N (relayed messages per second, 2000) --instances 1|2 (2) --pick-only --sockets-only
  * --skip-compare --skip-single (no one-instance socket runs: the two-instance figures alone)
  * --server-cpu-prof DIR (the signaling processes write CPU profiles of the measured relay window there)
+ * --pacing even|burst (even)
  * --stages (two instances: a Redis tap on the host instance's channel splits each relay into send → Redis and
  * Redis → host; `relayStagesRedis`).
  * The last line printed is one JSON object.
@@ -76,6 +81,7 @@ const { values: flags } = parseArgs({
     'skip-single': { type: 'boolean', default: false },
     'server-cpu-prof': { type: 'string' },
     stages: { type: 'boolean', default: false },
+    pacing: { type: 'string', default: 'even' },
   },
 });
 const positive = (value: string | undefined, fallback: number) => {
@@ -88,6 +94,7 @@ const SINGLE_SOCKETS = positive(flags['single-sockets'], 10_000);
 const SECONDS = positive(flags.seconds, 5);
 const RATE = positive(flags.rate, 2_000);
 const INSTANCES = positive(flags.instances, 2) >= 2 ? 2 : 1;
+const PACING = flags.pacing === 'burst' ? 'burst' : 'even';
 
 /** 50 metro regions (approximate coordinates) with a time zone a browser there reports. */
 const REGIONS: Array<[country: string, lat: number, lon: number, timeZone: string]> = [
@@ -662,9 +669,15 @@ async function socketBench(
   const tapped = tap?.arrivals;
   const benchLoop = monitorEventLoopDelay({ resolution: 1 });
   benchLoop.enable();
+  const benchGc: number[] = [];
+  const benchGcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) benchGc.push(entry.duration);
+  });
+  benchGcObserver.observe({ entryTypes: ['gc'] });
   const loadAvg1 = os.loadavg()[0] ?? 0;
   measuring = true;
-  for (const { generator } of generators) generator.child.stdin?.write(`go ${SECONDS} ${RATE / generatorCount}\n`);
+  for (const { generator } of generators)
+    generator.child.stdin?.write(`go ${SECONDS} ${RATE / generatorCount} ${PACING}\n`);
   const generatorStats = await Promise.all(
     generators.map(async ({ generator }) => JSON.parse(await nextLine(generator)) as GeneratorStats),
   );
@@ -674,6 +687,7 @@ async function socketBench(
   while (latenciesMs.length < sent && Date.now() < waitUntil) await new Promise((resolve) => setTimeout(resolve, 50));
   measuring = false;
   benchLoop.disable();
+  benchGcObserver.disconnect();
   const pubSubMs = stopProbe ? await stopProbe() : [];
   tap?.stop();
   const loopDelays = await Promise.all(servers.map((server) => serverLoopDelay(server)));
@@ -711,6 +725,9 @@ async function socketBench(
       hostsProcess: {
         eventLoopDelayMsP99: round(benchLoop.percentile(99) / 1e6, 2),
         eventLoopDelayMsMax: round(benchLoop.max / 1e6, 2),
+        gcPauses: benchGc.length,
+        gcPauseMsMax: round(Math.max(0, ...benchGc), 2),
+        heapUsedMb: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
       },
     },
     ...(tap ? { stages: stageSummary(stages, latenciesMs) } : {}),
@@ -853,6 +870,11 @@ function redisRss(keeperPid: number): number | undefined {
 
 // ---- run -----------------------------------------------------------------------------------------------------
 
+/** The two-instance run's keys (the one-instance run's have no `Redis` in their name). */
+function isTwoInstanceKey(key: string): boolean {
+  return key.includes('Redis') || key === 'redisPubSubMsP50' || key === 'redisPubSubMsP99' || key === 'redisRssMb';
+}
+
 const startedMs = Date.now();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
@@ -871,13 +893,82 @@ try {
     bench: 'indexer',
     hosts: HOSTS,
     wsTransport: nativeUws.ok ? nativeUws.build : 'fastify-ws (no native uWebSockets.js build loads here)',
+    // How the load generators send: `even` (each its share evenly, from a random phase; since this key exists)
+    // or `burst` (rate/100 back to back every 10 ms, in step: how the figures before it were measured).
+    relayPacing: PACING,
   };
+  // The sockets first, the two-instance run before the one-instance ones: the hosts' end of the relay lives in
+  // this process, and it should not carry the pick bench's 100,000-host hubs (their garbage meant ~28 GC pauses
+  // of this process inside a 5 s relay window, each delaying what the hosts receive).
+  const socketFigures: Record<string, unknown> = {};
+  if (!flags['pick-only']) {
+    let dual: Awaited<ReturnType<typeof twoInstanceSockets>> | undefined;
+    if (INSTANCES === 2) {
+      dual = await twoInstanceSockets(redis);
+      Object.assign(socketFigures, {
+        socketsRedis: dual.sockets,
+        leasedRedis: dual.leased,
+        relayMsP50Redis: dual.relayMsP50,
+        relayMsP99Redis: dual.relayMsP99,
+        relayedRedis: dual.relayed,
+        sentRedis: dual.sent,
+        serverRssMbRedis: dual.serverRssMb,
+        redisRssMb: dual.redisRssMb,
+        serverCpuUsPerRelayRedis: dual.serverCpuUsPerRelay,
+        serverLoopDelayMsP99Redis: dual.serverLoopDelayMsP99,
+        // The machine's floor for a hop through Redis during the same window, and its load then.
+        redisPubSubMsP50: dual.redisPubSubMsP50,
+        redisPubSubMsP99: dual.redisPubSubMsP99,
+        loadAvg1Redis: dual.loadAvg1,
+        processesRedis: dual.processes,
+        ...(dual.stages ? { relayStagesRedis: dual.stages } : {}),
+      });
+    }
+    if (dual) await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const single = flags['skip-single'] ? undefined : await singleInstanceSockets(MAIN_TRANSPORT, 'on');
+    if (single) {
+      Object.assign(socketFigures, {
+        limits: 'on',
+        sockets: single.sockets,
+        relayMsP50: single.relayMsP50,
+        relayMsP99: single.relayMsP99,
+        relayed: single.relayed,
+        sent: single.sent,
+        serverRssMb: single.serverRssMb,
+        serverCpuUsPerRelay: single.serverCpuUsPerRelay,
+        serverLoopDelayMsP99: single.serverLoopDelayMsP99,
+        loadAvg1: single.loadAvg1,
+      });
+    }
+    if (single && !flags['skip-compare']) {
+      // What admission control costs (the same run with no limits), and the fastify-ws transport beside uWS.
+      const unlimited = await singleInstanceSockets(MAIN_TRANSPORT, 'off');
+      const fastifyWs = await singleInstanceSockets('fastify-ws', 'on');
+      const overheadPct = (on: number, off: number) => round(((on - off) / Math.max(off, 1e-9)) * 100, 1);
+      Object.assign(socketFigures, {
+        relayMsP50LimitsOff: unlimited.relayMsP50,
+        relayMsP99LimitsOff: unlimited.relayMsP99,
+        limitsOverheadPct: overheadPct(single.relayMsP99, unlimited.relayMsP99),
+        serverCpuUsPerRelayLimitsOff: unlimited.serverCpuUsPerRelay,
+        limitsCpuOverheadPct: overheadPct(single.serverCpuUsPerRelay, unlimited.serverCpuUsPerRelay),
+        relayMsP50FastifyWs: fastifyWs.relayMsP50,
+        relayMsP99FastifyWs: fastifyWs.relayMsP99,
+        socketsFastifyWs: fastifyWs.sockets,
+        serverRssMbFastifyWs: fastifyWs.serverRssMb,
+        serverCpuUsPerRelayFastifyWs: fastifyWs.serverCpuUsPerRelay,
+      });
+    }
+    if (single && dual) {
+      socketFigures['relayP99RedisOverMemory'] = round(dual.relayMsP99 / Math.max(1e-9, single.relayMsP99), 2);
+    }
+  }
+  const picked: Record<string, unknown> = {};
   if (!flags['sockets-only']) {
     progress(`pick over ${HOSTS} hosts (memory)`);
     const pickMemory = await pickBench('memory', undefined);
     progress(`pick over ${HOSTS} hosts (redis)`);
     const pickRedis = await pickBench('redis', redis);
-    Object.assign(result, {
+    Object.assign(picked, {
       pickUsP50: pickMemory.pickUsP50,
       pickUsP99: pickMemory.pickUsP99,
       pickUsP99Redis: pickRedis.pickUsP99,
@@ -902,7 +993,7 @@ try {
       const at = size === '1k' ? q.at1k : q.at10k;
       return at.joinUs + at.leaveUs;
     };
-    Object.assign(result, {
+    Object.assign(picked, {
       queueJoinUs1k: queueMemory.at1k.joinUs,
       queueJoinUs10k: queueMemory.at10k.joinUs,
       queueLeaveUs1k: queueMemory.at1k.leaveUs,
@@ -916,64 +1007,17 @@ try {
       queueChange10kOver1kRedis: round(change(queueRedis, '10k') / Math.max(1e-9, change(queueRedis, '1k')), 2),
     });
   }
-  if (!flags['pick-only']) {
-    const single = flags['skip-single'] ? undefined : await singleInstanceSockets(MAIN_TRANSPORT, 'on');
-    if (single) {
-      Object.assign(result, {
-        limits: 'on',
-        sockets: single.sockets,
-        relayMsP50: single.relayMsP50,
-        relayMsP99: single.relayMsP99,
-        relayed: single.relayed,
-        sent: single.sent,
-        serverRssMb: single.serverRssMb,
-        serverCpuUsPerRelay: single.serverCpuUsPerRelay,
-        serverLoopDelayMsP99: single.serverLoopDelayMsP99,
-        loadAvg1: single.loadAvg1,
-      });
-    }
-    if (single && !flags['skip-compare']) {
-      // What admission control costs (the same run with no limits), and the fastify-ws transport beside uWS.
-      const unlimited = await singleInstanceSockets(MAIN_TRANSPORT, 'off');
-      const fastifyWs = await singleInstanceSockets('fastify-ws', 'on');
-      const overheadPct = (on: number, off: number) => round(((on - off) / Math.max(off, 1e-9)) * 100, 1);
-      Object.assign(result, {
-        relayMsP50LimitsOff: unlimited.relayMsP50,
-        relayMsP99LimitsOff: unlimited.relayMsP99,
-        limitsOverheadPct: overheadPct(single.relayMsP99, unlimited.relayMsP99),
-        serverCpuUsPerRelayLimitsOff: unlimited.serverCpuUsPerRelay,
-        limitsCpuOverheadPct: overheadPct(single.serverCpuUsPerRelay, unlimited.serverCpuUsPerRelay),
-        relayMsP50FastifyWs: fastifyWs.relayMsP50,
-        relayMsP99FastifyWs: fastifyWs.relayMsP99,
-        socketsFastifyWs: fastifyWs.sockets,
-        serverRssMbFastifyWs: fastifyWs.serverRssMb,
-        serverCpuUsPerRelayFastifyWs: fastifyWs.serverCpuUsPerRelay,
-      });
-    }
-    if (INSTANCES === 2) {
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-      const dual = await twoInstanceSockets(redis);
-      Object.assign(result, {
-        socketsRedis: dual.sockets,
-        leasedRedis: dual.leased,
-        relayMsP50Redis: dual.relayMsP50,
-        relayMsP99Redis: dual.relayMsP99,
-        relayedRedis: dual.relayed,
-        sentRedis: dual.sent,
-        serverRssMbRedis: dual.serverRssMb,
-        redisRssMb: dual.redisRssMb,
-        serverCpuUsPerRelayRedis: dual.serverCpuUsPerRelay,
-        serverLoopDelayMsP99Redis: dual.serverLoopDelayMsP99,
-        // The machine's floor for a hop through Redis during the same window, and its load then.
-        redisPubSubMsP50: dual.redisPubSubMsP50,
-        redisPubSubMsP99: dual.redisPubSubMsP99,
-        loadAvg1Redis: dual.loadAvg1,
-        processesRedis: dual.processes,
-        ...(dual.stages ? { relayStagesRedis: dual.stages } : {}),
-        ...(single ? { relayP99RedisOverMemory: round(dual.relayMsP99 / Math.max(1e-9, single.relayMsP99), 2) } : {}),
-      });
-    }
-  }
+  // The JSON keeps its order: pick, queue, one instance, two instances.
+  const { relayP99RedisOverMemory, ...socketKeys } = socketFigures;
+  const redisKeys = Object.fromEntries(Object.entries(socketKeys).filter(([key]) => isTwoInstanceKey(key)));
+  const singleKeys = Object.fromEntries(Object.entries(socketKeys).filter(([key]) => !isTwoInstanceKey(key)));
+  Object.assign(
+    result,
+    picked,
+    singleKeys,
+    redisKeys,
+    relayP99RedisOverMemory === undefined ? {} : { relayP99RedisOverMemory },
+  );
   result['durationSec'] = round((Date.now() - startedMs) / 1000, 1);
   result['machine'] = machineInfo();
   await cleanup();
