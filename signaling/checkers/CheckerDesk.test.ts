@@ -706,11 +706,11 @@ describe('checkers', () => {
   });
 });
 
-test('sessions that contradict a host’s signed delivery receipts drain its provider once enough distinct payers saw it; unsigned or foreign receipts do not count', async () => {
+test('sessions that contradict a host’s delivery drain its provider once enough distinct payers saw it; a host that does not sign its receipts is no safer', async () => {
   const server = await startTestSignaling({
     chain,
     tokenSecret: randomBytes(32),
-    checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000, contradictedPlayersToDrain: 2 },
+    checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000, contradictedPlayersToDrain: 4 },
   });
   const provider = await chain.newStakedAccount('software');
   const host = await connectTestHost(server, { hostId: 'two-faced', privateKey: provider.privateKey });
@@ -745,16 +745,16 @@ test('sessions that contradict a host’s signed delivery receipts drain its pro
   assert.equal(await contradicted(payer(1)), 'counted');
   assert.equal(await contradicted(payer(1)), 'counted', 'the same payer again');
   assert.equal(server.hub.hosts.get(host.hostId)?.drained, false, 'one payer never fails a host');
-  // Receipts another key signed, or signed for another session, are no evidence against this host.
+  // The receipts come from the host's own connection: signed with another key, for another session, or not sent at
+  // all, they are the host withholding its signature — which must not take it out of reach (its unsigned reports
+  // were billed all the same). Each such session counts like a signed one.
   const other = privateKeyToAccount(generatePrivateKey());
-  assert.equal(await contradicted(payer(2), await receipts(sessionId(), other)), 'unsigned');
-  assert.equal(await contradicted(payer(2), await receipts(sessionId())), 'unsigned');
-  assert.equal(await contradicted(payer(2), []), 'unsigned');
+  assert.equal(await contradicted(payer(2), await receipts(sessionId(), other)), 'counted');
+  assert.equal(await contradicted(payer(3), await receipts(sessionId())), 'counted');
   assert.equal(server.hub.hosts.get(host.hostId)?.drained, false);
-  // A second payer, with the host's own signed receipts: drained.
-  assert.equal(await contradicted(payer(2)), 'drained');
+  assert.equal(await contradicted(payer(4), []), 'drained');
   assert.equal(server.hub.hosts.get(host.hostId)?.drained, true);
-  assert.match(server.hub.checkers.drainOf(host.providerAddress)?.reason ?? '', /2 players counted far fewer frames/);
+  assert.match(server.hub.checkers.drainOf(host.providerAddress)?.reason ?? '', /4 players counted far fewer frames/);
 });
 
 test('checkers are drawn in proportion to their stake', () => {

@@ -191,7 +191,7 @@ export type ContradictionReport = {
 };
 
 /** What `contradicted` did: counted it, drained the provider with it, or why it did not count. */
-export type ContradictionOutcome = 'counted' | 'drained' | 'not-counted' | 'unsigned' | 'unknown-host';
+export type ContradictionOutcome = 'counted' | 'drained' | 'not-counted' | 'unknown-host';
 
 export type CheckerDeskParameters = {
   settings: CheckSettings;
@@ -897,12 +897,15 @@ export class CheckerDesk {
 
   /**
    * The meter dropped a disputed stretch of a session a good probe could not vouch for: the session's player counted
-   * far less than the host's signed receipts claim (edge/metering). One player's word never fails a host (it may
-   * lie about its own decoder), so this counts only receipts that verify against the host's provider and names no
-   * other session, and only one payer once: `contradictedPlayersToDrain` distinct payers within
+   * far less than the host claimed (edge/metering). One player's word never fails a host (it may lie about its own
+   * decoder), so one payer counts once: `contradictedPlayersToDrain` distinct payers within
    * `contradictionWindowMs` drain the provider, like failed verdicts (its probes passing lift the drain in
    * probation, and the next contradicted session drains it again while the count stands). Counted here and, with
    * several instances, for the network (`sharedContradictions`): payers metered on different instances add up.
+   * The receipts came from the host's own connection: when they do not verify against its provider (signed by
+   * another key, for another session) or are missing, the host withheld its signature while its unsigned reports
+   * were billed — that counts all the same (else a host could opt out of this check by never signing); the log
+   * says which.
    */
   async contradicted(contradiction: ContradictionReport): Promise<ContradictionOutcome> {
     const host = this.#p.hosts.get(contradiction.hostId);
@@ -916,9 +919,8 @@ export class CheckerDesk {
     if (!signed) {
       this.#log.warn(
         { hostId: host.hostId, sessionId: contradiction.sessionId, receipts: contradiction.receipts.length },
-        'a contradicted session without receipts signed by its provider: not counted',
+        'a contradicted session without receipts signed by its provider: its host withheld them; counted',
       );
-      return 'unsigned';
     }
     const { contradictedPlayersToDrain, contradictionWindowMs } = this.#p.settings;
     const payer = contradiction.payerAddress?.toLowerCase();
@@ -932,7 +934,7 @@ export class CheckerDesk {
     const players = Math.max(payers.size, shared ?? 0);
     this.#log.warn(
       { hostId: host.hostId, sessionId: contradiction.sessionId, payer, players },
-      'a session contradicted its host’s signed delivery receipts while its probes passed',
+      'a session contradicted what its host claimed to deliver while its probes passed',
     );
     if (players < contradictedPlayersToDrain || this.#drains.has(provider)) return 'counted';
     const round = this.#latest.get(host.hostId)?.round ?? 0n;
