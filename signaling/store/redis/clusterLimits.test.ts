@@ -6,13 +6,19 @@
  * over its channels (a keyed hash of it does).
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { LocalAccount } from 'viem/accounts';
 import { privateKeyToAccount } from 'viem/accounts';
 import { startTestChain, type TestChain } from '../../../edge/chain/testing/startTestChain.js';
+import { parsePrometheusText, sampleValue } from '../../../metrics/parsePrometheusText.js';
 import { DEFAULT_ADMISSION_SETTINGS } from '../../admission/AdmissionSettings.js';
 import { issuePlayerToken } from '../../auth/playerTokens.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../checkers/CheckerDesk.js';
@@ -75,10 +81,11 @@ async function waitFor(what: string, predicate: () => boolean | Promise<boolean>
 async function network(
   name: string,
   settings: Parameters<typeof startTestSignaling>[0],
+  redisUrl = redis.url,
 ): Promise<[TestSignaling, TestSignaling, string]> {
   const prefix = `${name}${randomBytes(3).toString('hex')}:`;
   const start = (instanceId: string) =>
-    startTestSignaling({ chain, tokenSecret: secret, log, ...settings }, { redisUrl: redis.url, prefix, instanceId });
+    startTestSignaling({ chain, tokenSecret: secret, log, ...settings }, { redisUrl, prefix, instanceId });
   const a = await start(`${name}a`);
   closers.push(() => a.close());
   const b = await start(`${name}b`);
@@ -97,11 +104,11 @@ async function player(server: TestSignaling, localAddress: string, token?: strin
   return peer;
 }
 
-/** Play once: the session id, or the error code. */
-async function play(peer: TestPeer): Promise<{ sessionId: string } | string> {
-  peer.send({ type: 'play', game: GAME.id, codecs: ['H264'], queue: false });
-  const answer = await peer.nextOf(['session', 'error']);
-  return answer.type === 'session' ? { sessionId: answer.sessionId } : answer.code;
+/** Play once: the session id (served, or waiting in line with `queue`), or the error code. */
+async function play(peer: TestPeer, queue = false): Promise<{ sessionId: string } | string> {
+  peer.send({ type: 'play', game: GAME.id, codecs: ['H264'], queue });
+  const answer = await peer.nextOf(['session', 'queued', 'error']);
+  return answer.type === 'error' ? answer.code : { sessionId: answer.sessionId };
 }
 
 /**
@@ -279,6 +286,87 @@ describe('limits counted for the whole network, not per instance', () => {
     assert.equal(await contradicted(b, 3), 'drained', 'the third distinct payer, wherever it was metered');
     await waitFor('drained as a sees it', () => a.hub.hosts.get(host.hostId)?.drained === true);
     assert.match(b.hub.checkers.drainOf(host.providerAddress)?.reason ?? '', /3 players counted far fewer frames/);
+  });
+  test('a crashed instance’s places stop counting: the address is served again once its lease ran out', async () => {
+    const [, b, prefix] = await network('crash', {
+      heartbeatIntervalMs: 600_000,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      admission: { ...ADMISSION, maxSessionsPerIp: 2 },
+    });
+    const host = await connectTestHost(b, { slots: 8, games: [GAME] });
+    closers.push(() => host.terminate());
+    // Another instance holds the address's two places (its players' sessions), then dies without a word.
+    const holder = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('../../testing/holdLimitPlaces.ts', import.meta.url)),
+        ...['--redis', redis.url, '--prefix', prefix, '--instance', 'crashc', '--secret', secret.toString('hex')],
+        ...['--address', '127.0.0.61', '--count', '2', '--lease-ms', '1000'],
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    closers.push(() => void holder.kill('SIGKILL'));
+    const [line] = (await Promise.race([
+      once(createInterface({ input: holder.stdout as Readable }), 'line'),
+      once(holder, 'exit').then(() => ['(the holder exited)']),
+    ])) as [string];
+    assert.equal(line, 'held');
+    assert.equal(await play(await player(b, '127.0.0.61')), 'ATH_ERR_RATE_LIMITED', 'the live instance’s places count');
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+    // Nobody gives its places back: they stop counting when its lease ends, and the honest player plays.
+    await waitFor(
+      'the address served on b',
+      async () => typeof (await play(await player(b, '127.0.0.61'))) === 'object',
+    );
+    assert.equal(typeof (await play(await player(b, '127.0.0.61'))), 'object', 'a second one');
+    assert.equal(await play(await player(b, '127.0.0.61')), 'ATH_ERR_RATE_LIMITED', 'the limit holds again');
+  });
+
+  test('Redis down: each instance keeps its own limits (logged, counted); back up, the places are written back', async () => {
+    const own = await startRedisServer();
+    closers.push(() => own.close());
+    const [a, b] = await network(
+      'down',
+      {
+        heartbeatIntervalMs: 600_000,
+        probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+        admission: { ...ADMISSION, maxSessionsPerIp: 2 },
+      },
+      own.url,
+    );
+    const host = await connectTestHost(a, { slots: 8, games: [GAME] });
+    closers.push(() => host.terminate());
+    await waitFor('the host on b', () => b.hub.hosts.get(host.hostId)?.state === 'up');
+    const address = '127.0.0.71';
+    const peers = [await player(a, address), await player(a, address), await player(a, address)];
+    own.kill();
+    // No shared count: a admits on its own (the players wait in line: no slot can be leased without Redis either).
+    const plays = [];
+    for (const peer of peers) plays.push(await play(peer, true));
+    assert.equal(typeof plays[0], 'object', 'Play 1 on a, Redis down');
+    assert.equal(typeof plays[1], 'object', 'Play 2 on a, Redis down');
+    assert.equal(plays[2], 'ATH_ERR_RATE_LIMITED', 'a’s own limit holds');
+    const degraded = parsePrometheusText(await a.metrics.registry.metrics());
+    assert.ok(
+      (sampleValue(degraded, 'ath_edge_cluster_limits_degraded_total', { limit: 'sessions' }) ?? 0) >= 2,
+      'counted in the metric',
+    );
+    // Redis is back (empty): a writes its places back, and b counts them.
+    await own.restart();
+    await waitFor(
+      'a’s places counted on b',
+      async () => {
+        const peer = await player(b, address);
+        const answer = await play(peer, true);
+        // Served before a wrote its places back: that session ends at once (b's own count stays under 2).
+        if (typeof answer === 'object') peer.send({ type: 'quit', sessionId: answer.sessionId });
+        return answer === 'ATH_ERR_RATE_LIMITED';
+      },
+      15_000,
+    );
   });
 });
 
