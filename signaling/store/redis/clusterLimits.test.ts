@@ -225,40 +225,43 @@ describe('limits counted for the whole network, not per instance', () => {
     tap.close();
   });
 
-  test('connections per address and new connections per address and second are capped on the network', async () => {
-    const [a, b] = await network('con', {
-      admission: { ...ADMISSION, maxConnectionsPerIp: 3, upgradesPerIp: { ratePerSec: 0.001, burst: 8 } },
-    });
-    // Three sockets on a: the address's cap. A fourth on b is refused.
-    const held = [];
-    for (let i = 0; i < 3; i += 1) held.push(await upgrade(a, '127.0.0.41'));
-    assert.ok(
-      held.every((peer) => typeof peer === 'object'),
-      'three sockets on a',
-    );
-    assert.equal(await upgrade(b, '127.0.0.41'), 4029, 'b counts the sockets open on a');
-    // One closes on a: b takes one.
-    const closing = held[0];
-    if (typeof closing === 'object') closing.terminate();
-    await waitFor('a socket on b once one closed on a', async () => {
-      const peer = await upgrade(b, '127.0.0.41');
-      return typeof peer === 'object';
-    });
+  for (const wsTransport of ['auto', 'fastify-ws'] as const) {
+    test(`connections per address and new connections per address and second are capped on the network (${wsTransport})`, async () => {
+      const [a, b] = await network('con', {
+        wsTransport,
+        admission: { ...ADMISSION, maxConnectionsPerIp: 3, upgradesPerIp: { ratePerSec: 0.001, burst: 8 } },
+      });
+      // Three sockets on a: the address's cap. A fourth on b is refused.
+      const held = [];
+      for (let i = 0; i < 3; i += 1) held.push(await upgrade(a, '127.0.0.41'));
+      assert.ok(
+        held.every((peer) => typeof peer === 'object'),
+        'three sockets on a',
+      );
+      assert.equal(await upgrade(b, '127.0.0.41'), 4029, 'b counts the sockets open on a');
+      // One closes on a: b takes one.
+      const closing = held[0];
+      if (typeof closing === 'object') closing.terminate();
+      await waitFor('a socket on b once one closed on a', async () => {
+        const peer = await upgrade(b, '127.0.0.41');
+        return typeof peer === 'object';
+      });
 
-    // Eight new sockets (opened and closed) spread over a and b use the address's burst: the ninth is refused.
-    for (let i = 0; i < 8; i += 1) {
-      const peer = await upgrade(i % 2 ? b : a, '127.0.0.42');
-      assert.equal(typeof peer, 'object', `upgrade ${i + 1}`);
-      if (typeof peer === 'object') {
-        peer.terminate();
-        await peer.closed();
+      // Eight new sockets (opened and closed) spread over a and b use the address's burst: the ninth is refused.
+      for (let i = 0; i < 8; i += 1) {
+        const peer = await upgrade(i % 2 ? b : a, '127.0.0.42');
+        assert.equal(typeof peer, 'object', `upgrade ${i + 1}`);
+        if (typeof peer === 'object') {
+          peer.terminate();
+          await peer.closed();
+        }
       }
-    }
-    assert.equal(await upgrade(b, '127.0.0.42'), 4029, 'the network’s burst of new connections is used');
-    // a's own bucket has tokens left (it saw 4 of the 8): the network's refuses.
-    assert.equal(await upgrade(a, '127.0.0.42'), 4029);
-    assert.equal(typeof (await upgrade(b, '127.0.0.43')), 'object', 'another address connects');
-  });
+      assert.equal(await upgrade(b, '127.0.0.42'), 4029, 'the network’s burst of new connections is used');
+      // a's own bucket has tokens left (it saw 4 of the 8): the network's refuses.
+      assert.equal(await upgrade(a, '127.0.0.42'), 4029);
+      assert.equal(typeof (await upgrade(b, '127.0.0.43')), 'object', 'another address connects');
+    });
+  }
 
   test('payers contradicting a provider’s signed receipts on different instances add up to its drain', async () => {
     const [a, b] = await network('con', {
