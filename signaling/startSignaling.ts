@@ -96,9 +96,8 @@ export async function startSignaling({
   // Several instances on one store: per-address connection counts and upgrade rates are the network's.
   const limits = store?.limits;
   limits?.onDegraded((limit) => processMetrics.metric.clusterLimitsDegraded.inc({ limit }));
-  const admission = new AdmissionControl(settings.admission, {
-    ...(limits ? { shared: { limits, addressHash: (ip: string) => addressHash(settings.tokenSecret, ip) } } : {}),
-  });
+  const shared = limits ? { limits, addressHash: (ip: string) => addressHash(settings.tokenSecret, ip) } : undefined;
+  const admission = new AdmissionControl(settings.admission, shared ? { shared } : {});
   const wsParameters = {
     hub,
     bindHost: settings.bindHost,
@@ -136,6 +135,7 @@ export async function startSignaling({
     trustedProxies: settings.admission.trustedProxies,
     routes,
     wsTransport: wsTransport.kind === 'uws' ? `uws ${wsTransport.build}` : 'fastify-ws',
+    ...(shared ? { shared } : {}),
   });
   try {
     await http.listen({ host: settings.bindHost, port: settings.httpPort });

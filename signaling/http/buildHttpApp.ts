@@ -9,12 +9,14 @@ import type { AdmissionSettings } from '../admission/AdmissionSettings.js';
 import { addressKey } from '../admission/ipAddress.js';
 import type { SignalingHub } from '../hub/SignalingHub.js';
 import { AthError, PROTOCOL_VERSION } from '../protocol/index.js';
+import type { SharedLimits } from '../store/SignalingStore.js';
 import { type TlsFiles, tlsServerOptions } from '../tls/tlsServerFactory.js';
 import { installErrorHandler } from './httpErrors.js';
 import { healthRoutes } from './routes/healthRoutes.js';
 import { metricsRoute } from './routes/metricsRoute.js';
 import { playerRoutes } from './routes/playerRoutes.js';
 import { sessionRoutes } from './routes/sessionRoutes.js';
+import { sharedRateStore } from './sharedRateStore.js';
 
 export type BuildHttpAppParameters = {
   hub: SignalingHub;
@@ -34,6 +36,8 @@ export type BuildHttpAppParameters = {
   routes?: ReadonlyArray<FastifyPluginAsyncTypebox>;
   /** Shown on /healthz: `uws <build>` or `fastify-ws`. */
   wsTransport?: string;
+  /** Several instances on one store: the rate limits are the network's (keyed by `addressHash`). */
+  shared?: { limits: SharedLimits; addressHash: (ip: string) => string };
 };
 
 /** The signaling HTTP app, built apart from `listen` so tests can `inject()` into it. */
@@ -48,14 +52,21 @@ export async function buildHttpApp(params: BuildHttpAppParameters): Promise<Fast
     ...tlsServerOptions(params.tls),
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandler(app);
+  const shared = params.shared;
   // Every route, the economy's and the static files included, per caller address; 429 + Retry-After.
   await app.register(fastifyRateLimit, {
     global: true,
     max: params.rateLimits.requestsPerMinute,
     timeWindow: 60_000,
     cache: params.rateLimits.maxTrackedIps,
-    // Per client address, IPv6 by /64 (one customer's network).
-    keyGenerator: (request) => addressKey(request.ip),
+    // Per client address, IPv6 by /64 (one customer's network); with several instances a keyed hash of it, counted
+    // for the network in Redis.
+    ...(shared
+      ? {
+          store: sharedRateStore(shared.limits, params.rateLimits.maxTrackedIps),
+          keyGenerator: (request: { ip: string }) => shared.addressHash(request.ip),
+        }
+      : { keyGenerator: (request: { ip: string }) => addressKey(request.ip) }),
     errorResponseBuilder: (_request, context) =>
       new AthError({
         code: 'ATH_ERR_RATE_LIMITED',

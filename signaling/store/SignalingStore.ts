@@ -256,7 +256,12 @@ export type SharedLimits = {
     atMs: number,
     windowMs: number,
   ): Promise<number | undefined>;
-  /** Called each time a limit falls back to this instance's count (`limit`: the kind, or `contradictions`). */
+  /**
+   * One HTTP request of a fixed window (`windowMs`) under `key` (a route and an address hash): the requests of the
+   * window on the whole network and the ms left of it, or undefined when the store cannot answer.
+   */
+  countRequest(key: string, windowMs: number): Promise<{ current: number; ttlMs: number } | undefined>;
+  /** Called each time a limit falls back to this instance's count (`limit`: the kind, `contradictions`, `http`). */
   onDegraded(listener: (limit: string, why: string) => void): () => void;
   close(): void;
 };

@@ -17,9 +17,9 @@
  * falls back to them — the limits hold per instance, the outage is logged and counted (`onDegraded`), and when
  * Redis answers again the instance writes its places back (`lim:*:<instance>` rewritten from memory).
  *
- * Also: new connections per address and second as one token bucket for the network (`lim:u:<address>`), and the
+ * Also: new connections per address and second as one token bucket for the network (`lim:u:<address>`), the
  * distinct payers whose sessions contradicted a provider's receipts (`lim:x:<provider>`, payer → time, kept for
- * the window).
+ * the window), and the HTTP API's requests per address and minute (`lim:h:<route>-<address>`, a fixed window).
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -92,6 +92,18 @@ for i = 1, #all, 2 do
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return n
+`;
+
+/** KEYS[1] the window's counter; ARGV windowMs → {requests in the window, ms left}. */
+const REQUEST = `
+local current = redis.call('INCR', KEYS[1])
+if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {current, ttl}
 `;
 
 const KIND_LETTER: Record<SharedPlaceKind, string> = { connections: 'c', sessions: 's' };
@@ -245,6 +257,24 @@ export class ClusterLimits implements SharedLimits {
       return Number(await withTimeout(asked, this.#timeoutMs * 4));
     } catch (error) {
       this.#degraded('contradictions', error instanceof Error ? error.message : String(error));
+      return undefined;
+    }
+  }
+
+  async countRequest(key: string, windowMs: number): Promise<{ current: number; ttlMs: number } | undefined> {
+    if (this.#closed) return undefined;
+    if (this.#redis.status !== 'ready') {
+      this.#degraded('http', `Redis is ${this.#redis.status}`);
+      return undefined;
+    }
+    try {
+      const asked = this.#redis.eval(REQUEST, 1, `${this.#base}h:${key}`, Math.max(1, Math.floor(windowMs))) as Promise<
+        [number, number]
+      >;
+      const [current, ttlMs] = await withTimeout(asked, this.#timeoutMs);
+      return { current: Number(current), ttlMs: Number(ttlMs) };
+    } catch (error) {
+      this.#degraded('http', error instanceof Error ? error.message : String(error));
       return undefined;
     }
   }

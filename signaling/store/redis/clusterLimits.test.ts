@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { request as httpRequest } from 'node:http';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
@@ -131,6 +132,18 @@ async function upgrade(server: TestSignaling, localAddress: string): Promise<Tes
   if (answer?.type === 'welcome') return peer;
   assert.equal(answer?.type === 'error' ? answer.code : answer, 'ATH_ERR_RATE_LIMITED');
   return (await peer.closed()).code;
+}
+
+/** A POST from `localAddress`: the HTTP status. */
+function postStatus(url: string, localAddress: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: 'POST', localAddress }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+    request.end();
+  });
 }
 
 /** Every message on the network's channels while the test runs (feed and direct), to look for addresses in. */
@@ -290,6 +303,21 @@ describe('limits counted for the whole network, not per instance', () => {
     await waitFor('drained as a sees it', () => a.hub.hosts.get(host.hostId)?.drained === true);
     assert.match(b.hub.checkers.drainOf(host.providerAddress)?.reason ?? '', /3 players counted far fewer frames/);
   });
+  test('the HTTP API’s per-address limits are the network’s: player tokens asked of two instances add up', async () => {
+    const [a, b] = await network('http', {
+      admission: { ...ADMISSION, http: { ...ADMISSION.http, requestsPerMinute: 1_000, playerTokensPerMinute: 3 } },
+    });
+    const tokens = (server: TestSignaling, localAddress: string) =>
+      postStatus(`${server.httpUrl}/api/session`, localAddress);
+    assert.deepEqual(
+      [await tokens(a, '127.0.0.81'), await tokens(b, '127.0.0.81'), await tokens(a, '127.0.0.81')],
+      [200, 200, 200],
+    );
+    assert.equal(await tokens(b, '127.0.0.81'), 429, 'the fourth token a minute, wherever asked, is refused');
+    assert.equal(await tokens(a, '127.0.0.81'), 429);
+    assert.equal(await tokens(b, '127.0.0.82'), 200, 'another address is served');
+  });
+
   test('a crashed instance’s places stop counting: the address is served again once its lease ran out', async () => {
     const [, b, prefix] = await network('crash', {
       heartbeatIntervalMs: 600_000,
