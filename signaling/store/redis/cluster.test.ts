@@ -249,6 +249,28 @@ describe('direct messages between instances', () => {
     assert.ok(batches[0]?.split('\n').includes(tricky));
   });
 
+  test('messages sent turn after turn while a write awaits its reply all arrive, in order', async () => {
+    const prefix = `turns${randomBytes(3).toString('hex')}:`;
+    const [one, two] = await stores(prefix, ['t1', 't2']);
+    assert.ok(one && two);
+    const got: string[] = [];
+    two.cluster.onMessage((m) => {
+      if (m.k === 'deliver') got.push(m.message);
+    });
+    const sent: string[] = [];
+    for (let turn = 0; turn < 200; turn++) {
+      const body = JSON.stringify({ type: 'queued', n: turn });
+      sent.push(body);
+      assert.equal(one.cluster.send('t2', { k: 'deliver', peerId: 'peer-t2-1', message: body }), true);
+      if (turn % 3 === 0) sent.push(body.replace('queued', 'again'));
+      if (turn % 3 === 0)
+        one.cluster.send('t2', { k: 'deliver', peerId: 'peer-t2-1', message: body.replace('queued', 'again') });
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitFor('every message', () => got.length === sent.length);
+    assert.deepEqual(got, sent);
+  });
+
   test('a hostile batch on an instance’s channel: each bad message is refused alone, the rest served', async () => {
     const prefix = `hostile${randomBytes(3).toString('hex')}:`;
     const [target] = await stores(prefix, ['h1']);
