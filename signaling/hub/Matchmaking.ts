@@ -206,7 +206,7 @@ export class Matchmaking implements MatchmakingPort {
   ): void {
     const { store } = this.#ctx;
     if (verdict.admitted) {
-      if (session.state === 'ended' || store.sessions.get(session.id) !== session) {
+      if (session.state === 'ended' || !store.sessions.get(session.id)) {
         // Ended (the player left) while the store answered: the place goes back.
         store.limits?.release('sessions', session.playerAddressKey);
         return;
