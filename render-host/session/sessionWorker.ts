@@ -167,14 +167,16 @@ async function run(current: Session, command: WorkerCommand): Promise<void> {
     case 'close': {
       log.debug({ reason: command.reason }, 'closing');
       await pipeline.close();
+      const reusable = forget(current);
+      // The next session's DTLS key, made now rather than in that session's set-up — and before the worker says
+      // it may be terminated: a key generation that completes inside a terminating worker can abort the whole
+      // process (FATAL ERROR v8::ToLocalChecked, seen once in StreamSession.test at load 13), as node-av's can.
+      if (reusable) await RTCDtlsTransport.SetupCertificate().catch(() => undefined);
       // Encoders freed after their in-flight work: the main thread may terminate this worker from now on.
       markNativeReleased();
-      const reusable = forget(current);
       // The session's last word, then silence (postFor drops whatever of it comes later).
       const heapUsedBytes = getHeapStatistics().used_heap_size;
       post({ type: 'reply', id: command.id, ok: true, recycle: { reusable, heapUsedBytes } });
-      // The next session's DTLS key, made now while the worker waits rather than in that session's set-up.
-      if (reusable) void RTCDtlsTransport.SetupCertificate().catch(() => undefined);
       return;
     }
   }
