@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { connectTestHost, connectTestPlayer, type TestHost } from '../../signaling/testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../../signaling/testing/TestChecker.js';
+import { waitFind } from '../../signaling/testing/waitFor.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { DEFAULT_EDGE_CONFIG, type EdgeConfig } from '../config/EdgeConfig.js';
 import { type StartTestPostgresReturnType, startTestPostgres } from '../ledger/testing/startTestPostgres.js';
@@ -37,16 +38,6 @@ const GAME = {
   inputMode: 'absolute' as const,
   audio: false,
 };
-
-async function waitFor<T>(find: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Checkers that answer every assignment with `ok` while `verdict.ok` says so, else `fail`. */
 /**
@@ -139,7 +130,7 @@ for (const driver of ['pglite', 'pg'] as const) {
           return body.hosts.find((h) => h.hostId === id)?.state;
         };
         const hostState = () => stateOf(hostId);
-        await waitFor(async () => ((await hostState()) === 'draining' ? true : undefined));
+        await waitFind(async () => ((await hostState()) === 'draining' ? true : undefined), { timeoutMs: 30_000 });
         const status = async () =>
           (await (await fetch(`${signaling.info.httpUrl}/api/providers/${provider.address}`)).json()) as {
             drain?: { reason: string; probationPasses: number; probationNeeded: number } | null;
@@ -182,7 +173,7 @@ for (const driver of ['pglite', 'pg'] as const) {
           checkerKeys.map((key) => connectTestChecker(restarted, { privateKey: key.privateKey })),
         );
         stopCheckers = answering(again, verdict, () => host);
-        await waitFor(async () => ((await hostState()) === 'up' ? true : undefined), 60_000);
+        await waitFind(async () => ((await hostState()) === 'up' ? true : undefined), { timeoutMs: 60_000 });
         assert.equal((await status()).drain, null, 'the lifted drain is gone from the provider status');
         // Every round is in the ledger, those before the restart and the probation passes after it: the restarted
         // signaling did not number its rounds from 1 again (the ledger and the StakingRegistry key evidence by
@@ -194,10 +185,13 @@ for (const driver of ['pglite', 'pg'] as const) {
             }
           ).rounds;
         // The verdict that lifted the drain may still be on its way into the ledger: wait a little for it.
-        const rounds = await waitFor(async () => {
-          const decided = await decidedRounds();
-          return decided.filter((r) => r.ok).length >= 3 ? decided : undefined;
-        }, 10_000).catch(decidedRounds);
+        const rounds = await waitFind(
+          async () => {
+            const decided = await decidedRounds();
+            return decided.filter((r) => r.ok).length >= 3 ? decided : undefined;
+          },
+          { timeoutMs: 10_000 },
+        ).catch(decidedRounds);
         const failed = rounds.filter((r) => !r.ok).map((r) => BigInt(r.round));
         const passed = rounds.filter((r) => r.ok).map((r) => BigInt(r.round));
         assert.ok(failed.length >= 2, `the failing rounds before the restart: ${failed}`);

@@ -25,6 +25,7 @@ import {
   type TestSignaling,
 } from '../../signaling/testing/startTestSignaling.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
+import { waitUntil } from '../../signaling/testing/waitFor.js';
 import { athTokenAbi, sessionEscrowAbi, testSmartWalletAbi } from '../chain/abis.js';
 import { compileContracts } from '../chain/build/compileContracts.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
@@ -237,14 +238,6 @@ async function report(s: Leased, source: 'host' | 'player'): Promise<void> {
   await arrived;
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** A smart-contract wallet (TestSmartWallet, ERC-1271) with `deposit` in escrow, and its owner's key. */
 async function smartWallet(deposit: bigint) {
   const owner = await chain.newFundedAccount(deposit + PRICE * 3600n);
@@ -377,7 +370,7 @@ async function otherProcess(instanceId: string, payer: Account, instanceLeaseTtl
     'accepted',
   );
   host.send({ type: 'session-started', sessionId });
-  await waitFor(() => other.hub.getSession(sessionId)?.state === 'streaming');
+  await waitUntil(() => other.hub.getSession(sessionId)?.state === 'streaming');
   /** Both sides report 60 fps, a tick's time passes, and the other process's meter ticks. */
   const tick = async () => {
     host.send({ type: 'host-report', sessionId, fpsMilli: 60_000, framesSent: 1, bitrateBps: 1, inputIdleMs: 0 });
@@ -397,7 +390,7 @@ describe('attacks on the money (issue 12)', () => {
     const auth = { ...s.terms, player: payer.address };
     assert.equal(await sendAuth(s, auth, await signAuth(payer, auth)), 'accepted');
     s.host.send({ type: 'session-started', sessionId: s.sessionId });
-    await waitFor(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
+    await waitUntil(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
     await play(s, 60);
 
     // The attacker reads the session's charges from the public API, without logging in.
@@ -506,7 +499,7 @@ describe('attacks on the money (issue 12)', () => {
     const auth = { ...honest.terms, player: wallet };
     assert.equal(await sendAuth(honest, auth, await signAuth(owner, auth)), 'accepted');
     honest.host.send({ type: 'session-started', sessionId: honest.sessionId });
-    await waitFor(() => server.hub.getSession(honest.sessionId)?.state === 'streaming');
+    await waitUntil(() => server.hub.getSession(honest.sessionId)?.state === 'streaming');
     await play(honest, 10);
     await quitAndSettle(honest);
     assert.equal(await escrowRead<bigint>('claimed' as never, honest.sessionId), PRICE * 10n, 'settled (redeemBatch)');
@@ -534,7 +527,7 @@ describe('attacks on the money (issue 12)', () => {
     const auth = { ...s.terms, player: wallet };
     assert.equal(await sendAuth(s, auth, await signAuth(owner, auth)), 'accepted');
     s.host.send({ type: 'session-started', sessionId: s.sessionId });
-    await waitFor(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
+    await waitUntil(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
     // Authorized; now the wallet answers "invalid" to the settler's redeem (code 2, bad signature).
     await ownerTx({ address: wallet, abi: testSmartWalletAbi, functionName: 'setOriginBound', args: [true] } as never);
     await play(s, 10);
@@ -559,7 +552,7 @@ describe('attacks on the money (issue 12)', () => {
     const auth = { ...s.terms, player: wallet };
     assert.equal(await sendAuth(s, auth, await signAuth(owner, auth)), 'accepted');
     s.host.send({ type: 'session-started', sessionId: s.sessionId });
-    await waitFor(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
+    await waitUntil(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
     await ownerTx({ address: wallet, abi: testSmartWalletAbi, functionName: 'setOriginBound', args: [true] } as never);
     await play(s, 10);
     expectedRefusals.add(s.sessionId.toLowerCase());
@@ -648,7 +641,7 @@ describe('attacks on the money (issue 12)', () => {
     const auth = { ...s.terms, player: payer.address };
     assert.equal(await sendAuth(s, auth, await signAuth(payer, auth)), 'accepted');
     s.host.send({ type: 'session-started', sessionId: s.sessionId });
-    await waitFor(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
+    await waitUntil(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
     await play(s, 10);
     const worker = settlementWorker(chain, ledger);
     try {
@@ -700,7 +693,7 @@ async function authorized(payer: Account, maxWei?: bigint): Promise<Leased & { a
   const answer = await sendAuth(s, auth, await signAuth(payer, auth));
   if (answer !== 'accepted') return Object.assign(s, { auth, refused: answer });
   s.host.send({ type: 'session-started', sessionId: s.sessionId });
-  await waitFor(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
+  await waitUntil(() => server.hub.getSession(s.sessionId)?.state === 'streaming');
   return Object.assign(s, { auth });
 }
 

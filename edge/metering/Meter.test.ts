@@ -36,6 +36,7 @@ import {
 } from '../../signaling/testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport } from '../../signaling/testing/TestChecker.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
+import { waitUntil } from '../../signaling/testing/waitFor.js';
 import { sessionEscrowAbi } from '../chain/index.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
@@ -248,7 +249,7 @@ async function paidSession({
   });
   await player.next('payment-accepted');
   host.send({ type: 'session-started', sessionId: auth.sessionId });
-  await waitFor(() => server.hub.getSession(auth.sessionId)?.state === 'streaming');
+  await waitUntil(() => server.hub.getSession(auth.sessionId)?.state === 'streaming');
 
   const counted = { host: { frames: 0, atMs: clock }, player: { frames: 0, atMs: clock } };
   let seq = 0;
@@ -306,14 +307,6 @@ async function paidSession({
     },
     ticks: async () => (await listUsageTicks(ledger, { sessionId: auth.sessionId })).map((t) => t.deliveredSec),
   };
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /**
@@ -686,7 +679,7 @@ describe('Meter: billing rests on evidence the payer cannot withhold (issue 12)'
       }
       // The checker desk verified them against the host's provider and counted the payer: the provider is drained
       // (no new players are matched to it), with the reason in its status.
-      await waitFor(() => server.hub.hosts.get(s.hostId)?.drained === true);
+      await waitUntil(() => server.hub.hosts.get(s.hostId)?.drained === true);
       assert.match(
         server.hub.checkers.drainOf(s.hostAccount.address)?.reason ?? '',
         /counted far fewer frames than .* signed for while its probes passed/,

@@ -21,6 +21,7 @@ import {
   startTestSignaling,
   type TestSignaling,
 } from '../../signaling/testing/startTestSignaling.js';
+import { waitUntil } from '../../signaling/testing/waitFor.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { paymentDeskOnTestChain } from '../economy/testing/paymentDeskOnTestChain.js';
@@ -165,14 +166,6 @@ async function instance(
   return { server, meter };
 }
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /** A paid session streaming on `server`, its host and player both connected there. */
 async function paidSession(server: TestSignaling) {
   const payer = await chain.newDepositedAccount(PRICE * 3600n);
@@ -222,7 +215,10 @@ async function paidSession(server: TestSignaling) {
   player.send({ type: 'session-auth', sessionId: auth.sessionId, auth: sessionAuthWire(auth), signature });
   await player.next('payment-accepted');
   host.send({ type: 'session-started', sessionId: auth.sessionId });
-  await waitFor('streaming', () => server.hub.getSession(auth.sessionId)?.state === 'streaming');
+  await waitUntil(() => server.hub.getSession(auth.sessionId)?.state === 'streaming', {
+    what: 'streaming',
+    timeoutMs: 15_000,
+  });
   /** The host and the player both say 60 fps; resolves when the hub has both reports. */
   const bothAlive = async () => {
     let seen = 0;
@@ -271,10 +267,13 @@ describe('a Redis partition: instance A keeps its players and its ledger while B
     clock += TICK_MS;
     await s.bothAlive();
     await a.meter.tickNow();
-    await waitFor('the saved meter state in Redis', async () => {
-      const saved = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
-      return saved !== undefined && saved.tickIndex >= 1;
-    });
+    await waitUntil(
+      async () => {
+        const saved = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
+        return saved !== undefined && saved.tickIndex >= 1;
+      },
+      { what: 'the saved meter state in Redis', timeoutMs: 15_000 },
+    );
 
     // The partition: A loses Redis, keeps its host, its player and the ledger.
     proxy.cut();
@@ -293,11 +292,11 @@ describe('a Redis partition: instance A keeps its players and its ledger while B
     }
     // B finds A gone from Redis and takes the session over from A's last saved state.
     await adopted;
-    await waitFor('B metering the session', async () => b.meter.liveSessions === 1);
-    await waitFor(
-      'the ledger naming B',
-      async () => (await getSession(ledger, s.sessionId))?.signalingInstance === 'pb',
-    );
+    await waitUntil(async () => b.meter.liveSessions === 1, { what: 'B metering the session', timeoutMs: 15_000 });
+    await waitUntil(async () => (await getSession(ledger, s.sessionId))?.signalingInstance === 'pb', {
+      what: 'the ledger naming B',
+      timeoutMs: 15_000,
+    });
     await b.meter.idle();
     // Both instances run on: A hears its host and player, B has the state A saved.
     for (let i = 0; i < 2; i += 1) {
@@ -372,10 +371,13 @@ describe('a late save from an instance that lost the session', () => {
     await a.meter.tickNow();
     const saved = await (async () => {
       let state: Awaited<ReturnType<typeof b.server.hub.meterStates.load>>;
-      await waitFor('A’s state in Redis', async () => {
-        state = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
-        return state?.claimEpoch === '1' && state.tickIndex === 1;
-      });
+      await waitUntil(
+        async () => {
+          state = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
+          return state?.claimEpoch === '1' && state.tickIndex === 1;
+        },
+        { what: 'A’s state in Redis', timeoutMs: 15_000 },
+      );
       return state;
     })();
     assert.ok(saved);
@@ -398,13 +400,16 @@ describe('a late save from an instance that lost the session', () => {
       cursorMs: clock,
       lastTickAtMs: clock,
     });
-    await waitFor('A’s late save in Redis', async () => {
-      const late = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
-      return late?.tickIndex === 3;
-    });
+    await waitUntil(
+      async () => {
+        const late = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
+        return late?.tickIndex === 3;
+      },
+      { what: 'A’s late save in Redis', timeoutMs: 15_000 },
+    );
     // Z is gone; A is cut off from Redis; B adopts the session (epoch 3) — not from A's late save.
     proxy.cut();
-    await waitFor('B metering the session', async () => b.meter.liveSessions === 1);
+    await waitUntil(async () => b.meter.liveSessions === 1, { what: 'B metering the session', timeoutMs: 15_000 });
     await b.meter.idle();
     assert.equal((await getSession(ledger, s.sessionId))?.meterEpoch, 3n);
     const billed = (await listUsageTicks(ledger, { sessionId: s.sessionId })).map((t) => [t.tickIndex, t.deliveredSec]);
@@ -474,11 +479,17 @@ describe('an instance that comes back after its lease lapsed, in the middle of t
         ).n,
       );
     const sweeping = y.meter.closeOrphans();
-    await waitFor('the sweep waiting on the session', async () => (await waiting()) === 1);
+    await waitUntil(async () => (await waiting()) === 1, {
+      what: 'the sweep waiting on the session',
+      timeoutMs: 15_000,
+    });
     clock += TICK_MS;
     await s.bothAlive();
     const ticking = x.meter.tickNow();
-    await waitFor('X’s tick waiting on the session too', async () => (await waiting()) === 2);
+    await waitUntil(async () => (await waiting()) === 2, {
+      what: 'X’s tick waiting on the session too',
+      timeoutMs: 15_000,
+    });
     unlock();
     await holder;
     assert.equal(await sweeping, 1, 'the sweep closed the session');

@@ -14,6 +14,7 @@ import {
 } from '../testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../testing/TestChecker.js';
 import type { TestPeer } from '../testing/TestPeer.js';
+import { waitFind } from '../testing/waitFor.js';
 import { DEFAULT_CHECK_SETTINGS, nextRoundNumber, pickByStake, type RoundVerdict } from './CheckerDesk.js';
 
 let chain: TestChain;
@@ -47,16 +48,6 @@ async function world(checkerCount: number, hostId: string, checks: Partial<typeo
   return { server, team, host, verdicts };
 }
 
-async function waitFor<T>(find: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /**
  * A failing report is sent once the checker's probe holds a slot of the container (`server` given), as a real
  * checker's would be: a failing report of a probe that never got a slot does not count.
@@ -73,7 +64,7 @@ async function report(
 
 /** Resolves once the assignment's probe holds a slot of its container (the host was sent its start-session). */
 async function probeRuns(server: Pick<TestSignaling, 'hub'>, assignment: ServerMessageOf<'check-assignment'>) {
-  await waitFor(() =>
+  await waitFind(() =>
     server.hub.hosts.get(assignment.container)?.slots.some((slot) => slot.sessionId === assignment.probeSessionId)
       ? true
       : undefined,
@@ -148,7 +139,7 @@ describe('checkers', () => {
     }
     assert.deepEqual([...started].sort(), assignments.map((a) => a.probeSessionId).sort());
     await assert.rejects(host.next('error', 300), 'the host got no error for its probe messages');
-    const verdict = await waitFor(() => verdicts[0]);
+    const verdict = await waitFind(() => verdicts[0]);
     assert.equal(verdict.verdict, 'ok');
     assert.equal(verdict.majority.length, 2);
     assert.deepEqual(verdict.minority, [dissenter]);
@@ -353,11 +344,11 @@ describe('checkers', () => {
       type: 'check-report',
       ...(await signTestReport({ account: checker.account, assignment: sample, ok: false, fpsMilli: 9_000 })),
     });
-    await waitFor(() => (observations.length > 0 ? true : undefined));
+    await waitFind(() => (observations.length > 0 ? true : undefined));
     assert.deepEqual(observations, [
       { sessionId: session.sessionId, fpsMilli: 9_000, checker: checker.account.address.toLowerCase() },
     ]);
-    const verdict = await waitFor(() => verdicts.find((v) => v.round === BigInt(sample.round)));
+    const verdict = await waitFind(() => verdicts.find((v) => v.round === BigInt(sample.round)));
     assert.equal(verdict.verdict, 'fail');
     assert.deepEqual(verdict.sampled, [session.sessionId]);
   });
@@ -414,7 +405,7 @@ describe('checkers', () => {
       type: 'check-report',
       ...(await signTestReport({ account: checker.account, assignment: sample, ok: false, fpsMilli: 9_000 })),
     });
-    await waitFor(() => (observations.length > 0 ? true : undefined));
+    await waitFind(() => (observations.length > 0 ? true : undefined));
     assert.deepEqual(observations, [{ sessionId: session.sessionId, fpsMilli: 9_000 }]);
   });
 
@@ -461,7 +452,7 @@ describe('checkers', () => {
           await checker.peer.next('report-accepted');
         }),
       );
-      await waitFor(() => (verdicts.length >= round ? true : undefined));
+      await waitFind(() => (verdicts.length >= round ? true : undefined));
       assert.equal(rounds.size, 1, 'every checker of a round is assigned the same round');
       lastRound = BigInt([...rounds][0] ?? '0');
     }
@@ -547,7 +538,7 @@ describe('checkers', () => {
       }
     });
     await Promise.all(answering);
-    const drained = await waitFor(() => verdicts.find((v) => v.drained));
+    const drained = await waitFind(() => verdicts.find((v) => v.drained));
     assert.equal(drained.verdict, 'fail');
     assert.equal(drained, verdicts[1], 'the second failing round drains');
     assert.equal(drained.reports.length, 3);
@@ -576,7 +567,7 @@ describe('checkers', () => {
     const second = await outsider.peer.next('check-assignment', 8_000);
     assert.equal(second.container, host.hostId);
     await report(outsider, second, true);
-    const verdict = await waitFor(() => verdicts[0]);
+    const verdict = await waitFind(() => verdicts[0]);
     assert.equal(verdict.verdict, 'ok');
     assert.equal(verdict.majority.length, 3);
   });
@@ -605,7 +596,7 @@ describe('checkers', () => {
     await report(outsider, replacement, true);
     await report(silent.checker, silent.assignment, true);
     assert.equal((await silent.checker.peer.nextOf(['report-accepted', 'error'])).type, 'error', 'replaced: no vote');
-    const verdict = await waitFor(() => verdicts[0]);
+    const verdict = await waitFind(() => verdicts[0]);
     assert.equal(verdict.verdict, 'fail');
     assert.deepEqual(
       [...verdict.majority].sort(),
@@ -657,7 +648,7 @@ describe('checkers', () => {
       const assignment = lateAssignments[i];
       if (assignment) await report(checker, assignment, i === 0);
     }
-    const verdict = await waitFor(() => verdicts[0]);
+    const verdict = await waitFind(() => verdicts[0]);
     assert.equal(verdict.verdict, 'ok');
     assert.equal(verdict.majority.length, 2);
     assert.equal(verdict.minority.length, 1, 'three votes, not one');
@@ -667,7 +658,7 @@ describe('checkers', () => {
     const [only] = team;
     if (!only) throw new Error('team');
     for (let round = 0; round < 3; round++) await report(only, await only.peer.next('check-assignment'), false);
-    const decided = await waitFor(() => (verdicts.length >= 3 ? verdicts : undefined));
+    const decided = await waitFind(() => (verdicts.length >= 3 ? verdicts : undefined));
     assert.deepEqual(
       decided.map((v) => [v.verdict, v.confirmed, v.responders]),
       [
@@ -687,7 +678,7 @@ describe('checkers', () => {
       for (const ok of plan) await report(checker, await checker.peer.next('check-assignment'), ok, server);
     });
     await Promise.all(answering);
-    const lifted = await waitFor(() => verdicts.find((v) => v.drainLifted));
+    const lifted = await waitFind(() => verdicts.find((v) => v.drainLifted));
     assert.deepEqual(
       verdicts.map((v) => [v.verdict, v.drained, v.drainLifted]),
       [

@@ -12,6 +12,7 @@ import { checkerRegistrationMessage, PROTOCOL_VERSION, type ServerMessageOf } fr
 import { connectTestHost, startTestSignaling, TestRefusal, type TestSignaling } from '../testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../testing/TestChecker.js';
 import { TestPeer } from '../testing/TestPeer.js';
+import { waitFind } from '../testing/waitFor.js';
 import { DEFAULT_CHECK_SETTINGS, type RoundVerdict } from './CheckerDesk.js';
 
 let chain: TestChain;
@@ -40,16 +41,6 @@ async function signaling(checks: Partial<typeof DEFAULT_CHECK_SETTINGS> = {}): P
   });
   cleanups.push(() => server.close());
   return server;
-}
-
-async function waitFor<T>(find: () => T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 /** Answers every assignment the checker gets with `ok` (honest) or `fail` (a Sybil voting the host out). */
@@ -117,7 +108,9 @@ describe('a quorum Sybils cannot buy', () => {
     const host = await connectTestHost(server, { hostId: 'honest-host', privateKey: provider.privateKey, slots: 1 });
     cleanups.push(() => host.terminate());
     // Four rounds decided on the honest host: not one of them may drain it.
-    await waitFor(() => (verdicts.filter((v) => v.hostId === host.hostId).length >= 4 ? true : undefined), 40_000);
+    await waitFind(() => (verdicts.filter((v) => v.hostId === host.hostId).length >= 4 ? true : undefined), {
+      timeoutMs: 40_000,
+    });
     const drained = verdicts.filter((v) => v.drained);
     assert.deepEqual(
       drained.map((v) => ({ round: v.round, majority: v.majority.length })),
@@ -163,7 +156,9 @@ describe('a quorum Sybils cannot buy', () => {
       localAddress: '127.0.0.1',
     });
     cleanups.push(() => host.terminate());
-    await waitFor(() => (verdicts.filter((v) => v.verdict === 'ok').length >= 5 ? true : undefined), 40_000);
+    await waitFind(() => (verdicts.filter((v) => v.verdict === 'ok').length >= 5 ? true : undefined), {
+      timeoutMs: 40_000,
+    });
     assert.deepEqual(
       selfSeen.map((a) => a.container),
       [],

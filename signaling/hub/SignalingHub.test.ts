@@ -12,6 +12,7 @@ import {
   type TestSignaling,
 } from '../testing/startTestSignaling.js';
 import { TestPeer } from '../testing/TestPeer.js';
+import { waitUntil } from '../testing/waitFor.js';
 
 const secret = randomBytes(32);
 let server: TestSignaling;
@@ -55,7 +56,7 @@ describe('pairing and relaying', () => {
     assert.equal((await h.next('ice')).candidate, null);
 
     h.send({ type: 'session-started', sessionId: start.sessionId });
-    await waitFor(() => server.hub.getSession(start.sessionId)?.state === 'streaming');
+    await waitUntil(() => server.hub.getSession(start.sessionId)?.state === 'streaming', { timeoutMs: 5_000 });
 
     p.send({ type: 'quit', sessionId: start.sessionId });
     assert.equal((await h.next('stop-session')).reason, 'player-quit');
@@ -261,12 +262,4 @@ function game(id: string) {
     inputMode: 'absolute' as const,
     audio: true,
   };
-}
-
-async function waitFor(predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }

@@ -20,6 +20,7 @@ import {
 } from '../testing/startTestSignaling.js';
 import { connectTestChecker } from '../testing/TestChecker.js';
 import { TestPeer } from '../testing/TestPeer.js';
+import { waitFind } from '../testing/waitFor.js';
 
 let chain: TestChain;
 let server: TestSignaling;
@@ -59,16 +60,6 @@ const host = async (options: TestHostOptions) => {
   return peer;
 };
 
-async function waitFor<T>(find: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = await find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 describe('stake gates hosts and checkers', () => {
   test('an unstaked host is refused with a typed error saying how much stake is missing', async () => {
     const refused = await refusal(connectTestHost(server, { tier: false }));
@@ -104,13 +95,13 @@ describe('stake gates hosts and checkers', () => {
       args: [2_000n * 10n ** 18n],
     });
     await chain.publicClient.waitForTransactionReceipt({ hash: unbond });
-    await waitFor(() => (server.hub.hosts.get(h.hostId)?.drained ? true : undefined));
+    await waitFind(() => (server.hub.hosts.get(h.hostId)?.drained ? true : undefined));
     const player = await connectTestPlayer(server, secret);
     peers.push(player);
     player.send({ type: 'play', game: 'stake-game', codecs: ['H264'], queue: false });
     assert.equal((await player.next('error')).code, 'ATH_ERR_NO_FREE_SLOT', 'a drained host is not matched');
     await chain.stake(provider, 'software');
-    await waitFor(() => (server.hub.hosts.get(h.hostId)?.drained === false ? true : undefined));
+    await waitFind(() => (server.hub.hosts.get(h.hostId)?.drained === false ? true : undefined));
   });
 
   test('slots per provider follow the tier', async () => {
@@ -197,7 +188,7 @@ describe('stake gates hosts and checkers', () => {
     const h = await host({ hostId: 'gone-host' });
     assert.ok(server.hub.hosts.get(h.hostId));
     h.terminate();
-    await waitFor(() => (server.hub.hosts.get(h.hostId) === undefined ? true : undefined), 8_000);
+    await waitFind(() => (server.hub.hosts.get(h.hostId) === undefined ? true : undefined), { timeoutMs: 8_000 });
   });
 });
 

@@ -10,23 +10,12 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { encodeMessage, PROTOCOL_VERSION, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
+import { waitUntil } from '../testing/waitFor.js';
 import { NodeSignalingLink, RECONNECT_MIN_MS } from './NodeSignalingLink.js';
 
 const log = pino({ level: 'silent' });
 
 type Server = { url: string; connections: WebSocket[]; received: unknown[]; next: () => Promise<WebSocket> };
-
-function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const poll = () => {
-      if (check()) resolve();
-      else if (Date.now() > deadline) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 20);
-    };
-    poll();
-  });
-}
 
 describe('NodeSignalingLink', { timeout: 60_000 }, () => {
   let wss: WebSocketServer;
@@ -78,7 +67,7 @@ describe('NodeSignalingLink', { timeout: 60_000 }, () => {
       link.connect();
       const socket = await first;
       assert.equal(socket.protocol, WS_SUBPROTOCOL);
-      await waitFor('hello', () => server.received.length === 1);
+      await waitUntil(() => server.received.length === 1, { what: 'hello' });
       assert.deepEqual(server.received[0], {
         type: 'hello',
         protocolVersion: PROTOCOL_VERSION,
@@ -97,7 +86,7 @@ describe('NodeSignalingLink', { timeout: 60_000 }, () => {
           serverTimeMs: Date.now(),
         } as ServerMessage),
       );
-      await waitFor('the welcome', () => messages.length === 1);
+      await waitUntil(() => messages.length === 1, { what: 'the welcome' });
       assert.equal(messages[0]?.type, 'welcome');
       assert.ok(link.open);
 
@@ -108,7 +97,7 @@ describe('NodeSignalingLink', { timeout: 60_000 }, () => {
       const second = await reconnected;
       assert.deepEqual(disconnects, [4001]);
       assert.equal(link.reconnectDelayMs, RECONNECT_MIN_MS * 2);
-      await waitFor('hello again', () => server.received.length === 2);
+      await waitUntil(() => server.received.length === 2, { what: 'hello again' });
       reconnected = server.next();
       second.close(4002, 'test drop');
       const third = await reconnected;
@@ -126,7 +115,7 @@ describe('NodeSignalingLink', { timeout: 60_000 }, () => {
       // Closed: no onDisconnected, no reconnect.
       const before = server.connections.length;
       link.close(1000, 'test done');
-      await waitFor('the server to see the close', () => fourth.readyState === fourth.CLOSED);
+      await waitUntil(() => fourth.readyState === fourth.CLOSED, { what: 'the server to see the close' });
       await new Promise((resolve) => setTimeout(resolve, RECONNECT_MIN_MS * 4));
       assert.equal(server.connections.length, before);
       assert.deepEqual(disconnects, [4001, 4002, 4003]);
@@ -147,13 +136,13 @@ describe('NodeSignalingLink', { timeout: 60_000 }, () => {
       const first = server.next();
       link.connect();
       await first;
-      await waitFor('open', () => link.open);
+      await waitUntil(() => link.open, { what: 'open' });
       const reconnected = server.next();
       link.drop(4000, 'registration refused');
       assert.equal(link.open, false);
       link.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'host' });
       await reconnected;
-      await waitFor('open again', () => link.open);
+      await waitUntil(() => link.open, { what: 'open again' });
     } finally {
       link.close(1000, 'test done');
     }
@@ -172,13 +161,13 @@ describe('NodeSignalingLink', { timeout: 60_000 }, () => {
     const refused = make();
     try {
       const started = accepted.start();
-      await waitFor('open', () => accepted.open);
+      await waitUntil(() => accepted.open, { what: 'open' });
       accepted.accepted();
       await started;
       assert.equal(accepted.refusedAtStart(new Error('late')), false, 'a refusal after acceptance is the owner’s');
 
       const failing = refused.start();
-      await waitFor('open', () => refused.open);
+      await waitUntil(() => refused.open, { what: 'open' });
       assert.equal(refused.refusedAtStart(new Error('registration refused: test')), true);
       await assert.rejects(failing, /registration refused: test/);
     } finally {

@@ -29,6 +29,7 @@ import {
   type TestSignaling,
 } from '../testing/startTestSignaling.js';
 import { TestPeer } from '../testing/TestPeer.js';
+import { waitFind } from '../testing/waitFor.js';
 import { loadUws } from './loadUws.js';
 
 let chain: TestChain;
@@ -75,16 +76,6 @@ async function signaling(secret = randomBytes(32)): Promise<TestSignaling> {
   });
   cleanups.push(() => server.close());
   return server;
-}
-
-async function waitFor<T>(find: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 describe('admission control', () => {
@@ -162,7 +153,7 @@ describe('admission control', () => {
     assert.ok(hostsAfterFlood <= 8, `the registry holds ${hostsAfterFlood} hosts after the flood`);
     // Gone sockets leave nothing behind once down hosts reach their TTL.
     for (const peer of open) peer.terminate();
-    await waitFor(() => (server.hub.hosts.size === 1 ? true : undefined), 8_000);
+    await waitFind(() => (server.hub.hosts.size === 1 ? true : undefined), { timeoutMs: 8_000 });
   });
 
   test('a message flood on one socket meets ATH_ERR_RATE_LIMITED with a retry time; the socket is not served past it', async () => {
@@ -281,7 +272,7 @@ describe('admission control', () => {
     const first = leased[0]?.answer;
     assert.ok(first && typeof first !== 'string');
     leased[0]?.peer.send({ type: 'quit', sessionId: first.sessionId });
-    await waitFor(() => (server.hub.getSession(first.sessionId)?.state === 'ended' ? true : undefined));
+    await waitFind(() => (server.hub.getSession(first.sessionId)?.state === 'ended' ? true : undefined));
     assert.notEqual(typeof (await player('127.0.0.1')).answer, 'string');
   });
 

@@ -20,6 +20,7 @@ import {
 } from '../../testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport } from '../../testing/TestChecker.js';
 import type { TestPeer } from '../../testing/TestPeer.js';
+import { waitUntil } from '../../testing/waitFor.js';
 import { RedisSignalingStore } from './RedisSignalingStore.js';
 import { type RedisServer, startRedisServer } from './startRedisServer.js';
 
@@ -69,14 +70,6 @@ const game = (id: string) => ({
   audio: false,
 });
 
-async function waitFor(what: string, predicate: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('slots across instances', () => {
   test('two stores racing for the same slots: each slot goes to exactly one session', async () => {
     const log = pino({ level: 'silent' });
@@ -107,7 +100,10 @@ describe('slots across instances', () => {
         endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
       },
     });
-    await waitFor('the host on the second instance', () => two.hosts.get('race-host')?.slots.length === slots);
+    await waitUntil(() => two.hosts.get('race-host')?.slots.length === slots, {
+      what: 'the host on the second instance',
+      timeoutMs: 5_000,
+    });
     const session = (n: number) => `0x${n.toString(16).padStart(64, '0')}`;
     const results = await Promise.all(
       Array.from({ length: slots }, (_, slot) => [
@@ -120,10 +116,12 @@ describe('slots across instances', () => {
       assert.equal(won, 1, `slot ${slot}: ${won} winners`);
     }
     // Both copies converge on who holds each slot.
-    await waitFor('both copies to agree', () =>
-      (one.hosts.get('race-host')?.slots ?? []).every(
-        (s, i) => s.sessionId !== undefined && s.sessionId === two.hosts.get('race-host')?.slots[i]?.sessionId,
-      ),
+    await waitUntil(
+      () =>
+        (one.hosts.get('race-host')?.slots ?? []).every(
+          (s, i) => s.sessionId !== undefined && s.sessionId === two.hosts.get('race-host')?.slots[i]?.sessionId,
+        ),
+      { what: 'both copies to agree', timeoutMs: 5_000 },
     );
     assert.equal(one.hosts.get('race-host')?.freeSlots, 0);
     assert.equal(two.hosts.get('race-host')?.freeSlots, 0);
@@ -132,7 +130,7 @@ describe('slots across instances', () => {
   test('players on two instances press Play at once for one slot: one plays, the other waits, then plays', async () => {
     const [a, b] = await pair(`lease${randomBytes(3).toString('hex')}:`);
     const host = track(await connectTestHost(a, { slots: 1, games: [game('one-slot')] }));
-    await waitFor('the host on b', () => b.hub.hosts.get(hostIdOf(a)) !== undefined);
+    await waitUntil(() => b.hub.hosts.get(hostIdOf(a)) !== undefined, { what: 'the host on b', timeoutMs: 5_000 });
     const p1 = track(await connectTestPlayer(a, secret));
     const p2 = track(await connectTestPlayer(b, secret));
     p1.send({ type: 'play', game: 'one-slot', codecs: ['H264'] });
@@ -164,7 +162,7 @@ describe('relaying across instances', () => {
   test('a player on one instance and its host on the other exchange SDP, ICE, input and session events', async () => {
     const [a, b] = await pair(`relay${randomBytes(3).toString('hex')}:`);
     const host = track(await connectTestHost(b, { slots: 1, games: [game('far-game')] }));
-    await waitFor('the host on a', () => [...a.hub.hosts.all()].length === 1);
+    await waitUntil(() => [...a.hub.hosts.all()].length === 1, { what: 'the host on a', timeoutMs: 5_000 });
     const player = track(await connectTestPlayer(a, secret));
     player.send({ type: 'play', game: 'far-game', codecs: ['H264'] });
     const assigned = await player.next('session');
@@ -185,9 +183,10 @@ describe('relaying across instances', () => {
     assert.equal((await host.next('input')).data, 'AQID');
 
     host.send({ type: 'session-started', sessionId: start.sessionId });
-    await waitFor('streaming on both', () =>
-      [a, b].every((s) => s.hub.getSession(start.sessionId)?.state === 'streaming'),
-    );
+    await waitUntil(() => [a, b].every((s) => s.hub.getSession(start.sessionId)?.state === 'streaming'), {
+      what: 'streaming on both',
+      timeoutMs: 5_000,
+    });
     assert.equal(b.hub.hosts.get(hostIdOf(b))?.slots[0]?.state, 'busy');
 
     // A frame refused on the owner comes back to the sender on the other instance as a typed error.
@@ -196,9 +195,10 @@ describe('relaying across instances', () => {
 
     player.send({ type: 'quit', sessionId: start.sessionId });
     assert.equal((await host.next('stop-session')).reason, 'player-quit');
-    await waitFor('the slot free on both', () =>
-      [a, b].every((s) => [...s.hub.hosts.all()][0]?.slots[0]?.state === 'free'),
-    );
+    await waitUntil(() => [a, b].every((s) => [...s.hub.hosts.all()][0]?.slots[0]?.state === 'free'), {
+      what: 'the slot free on both',
+      timeoutMs: 5_000,
+    });
   });
 });
 
@@ -241,7 +241,10 @@ describe('direct messages between instances', () => {
     ];
     for (const message of sent) assert.equal(one.cluster.send('d2', message), true);
     assert.equal(one.cluster.send('d3', { k: 'hostBack', hostId: 'host-3' }), true);
-    await waitFor('every message', () => got.two.length === sent.length && got.three.length === 1);
+    await waitUntil(() => got.two.length === sent.length && got.three.length === 1, {
+      what: 'every message',
+      timeoutMs: 5_000,
+    });
     assert.deepEqual(got.two, sent);
     assert.deepEqual(got.three, [{ k: 'hostBack', hostId: 'host-3' }]);
     assert.equal(batches.length, 1, 'one PUBLISH for the turn');
@@ -267,7 +270,7 @@ describe('direct messages between instances', () => {
         one.cluster.send('t2', { k: 'deliver', peerId: 'peer-t2-1', message: body.replace('queued', 'again') });
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await waitFor('every message', () => got.length === sent.length);
+    await waitUntil(() => got.length === sent.length, { what: 'every message', timeoutMs: 5_000 });
     assert.deepEqual(got, sent);
   });
 
@@ -302,9 +305,10 @@ describe('direct messages between instances', () => {
     // The last body-less deliver: its body line is missing.
     await publisher.publish(`${prefix}to:h1`, '{"k":"deliver","peerId":"peer-h1-3"}');
     await publisher.publish(`${prefix}to:h1`, JSON.stringify({ k: 'hostBack', hostId: 'host-after' }));
-    await waitFor('the message after the hostile batches', () =>
-      got.some((m) => m.k === 'hostBack' && m.hostId === 'host-after'),
-    );
+    await waitUntil(() => got.some((m) => m.k === 'hostBack' && m.hostId === 'host-after'), {
+      what: 'the message after the hostile batches',
+      timeoutMs: 5_000,
+    });
     assert.deepEqual(got, [
       good,
       { k: 'deliver', peerId: 'peer-h1-2', message: '{}' },
@@ -339,7 +343,7 @@ describe('checker rounds across instances', () => {
       () => b.close(),
     );
     const host = track(await connectTestHost(a, { slots: 2, games: [game('checked-game')] }));
-    await waitFor('the host on b', () => b.hub.hosts.get(host.hostId) !== undefined);
+    await waitUntil(() => b.hub.hosts.get(host.hostId) !== undefined, { what: 'the host on b', timeoutMs: 5_000 });
     const checkers = { a: await connectTestChecker(a), b: await connectTestChecker(b) };
     track(checkers.a.peer);
     track(checkers.b.peer);
@@ -374,7 +378,10 @@ describe('checker rounds across instances', () => {
         host.send({ type: 'session-started', sessionId: next.sessionId });
       }
     })();
-    await waitFor('three probes answered on a', () => seen.a.filter((probe) => probe.offered).length >= 3, 15_000);
+    await waitUntil(() => seen.a.filter((probe) => probe.offered).length >= 3, {
+      what: 'three probes answered on a',
+      timeoutMs: 15_000,
+    });
     assert.deepEqual(seen.b, [], 'the checker on the other instance is never assigned this host');
 
     // A player on b plays on the host (connected to a) and disputes its delivery: the sampling round runs on a,
@@ -387,7 +394,10 @@ describe('checker rounds across instances', () => {
       const player = track(await connectTestPlayer(b, secret));
       player.send({ type: 'play', game: 'checked-game', codecs: ['H264'] });
       const { sessionId } = await player.next('session');
-      await waitFor('the player’s session streaming', () => b.hub.getSession(sessionId)?.state === 'streaming', 15_000);
+      await waitUntil(() => b.hub.getSession(sessionId)?.state === 'streaming', {
+        what: 'the player’s session streaming',
+        timeoutMs: 15_000,
+      });
       b.hub.disputeDelivery({
         sessionId,
         hostId: host.hostId,
@@ -395,7 +405,10 @@ describe('checker rounds across instances', () => {
         playerFpsMilli: 0,
         atMs: Date.now(),
       });
-      await waitFor('the observation on b', () => observed.some((o) => o.sessionId === sessionId), 15_000);
+      await waitUntil(() => observed.some((o) => o.sessionId === sessionId), {
+        what: 'the observation on b',
+        timeoutMs: 15_000,
+      });
       assert.deepEqual(
         observed.filter((o) => o.sessionId === sessionId),
         [{ sessionId, fpsMilli: 60_000 }],
@@ -418,7 +431,7 @@ describe('Redis restarting', () => {
     const host = track(await connectTestHost(a, { slots: 2, games: [game('restart-game')] }));
     const heartbeats = setInterval(() => host.send({ type: 'heartbeat', load: 0.1, slots: [] }), 200);
     closers.push(() => clearInterval(heartbeats));
-    await waitFor('the host on b', () => [...b.hub.hosts.all()].length === 1);
+    await waitUntil(() => [...b.hub.hosts.all()].length === 1, { what: 'the host on b', timeoutMs: 5_000 });
     const p1 = track(await connectTestPlayer(a, secret));
     p1.send({ type: 'play', game: 'restart-game', codecs: ['H264'] });
     const first = await p1.next('session');
@@ -430,10 +443,10 @@ describe('Redis restarting', () => {
     const p2 = track(await connectTestPlayer(b, secret));
     p2.send({ type: 'play', game: 'restart-game', codecs: ['H264'] });
     const second = await p2.next('session', 20_000);
-    await waitFor(
-      'b to see the host and the first session again',
-      () => b.hub.getSession(first.sessionId)?.state === 'leased',
-    );
+    await waitUntil(() => b.hub.getSession(first.sessionId)?.state === 'leased', {
+      what: 'b to see the host and the first session again',
+      timeoutMs: 5_000,
+    });
     assert.notEqual(second.slot, first.slot);
     assert.equal((await host.next('start-session')).sessionId, second.sessionId);
   });

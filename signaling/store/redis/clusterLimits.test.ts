@@ -27,6 +27,7 @@ import { deliveryReceiptOf, PROTOCOL_VERSION, signDeliveryReceipt } from '../../
 import { DEFAULT_SIGNALING_SETTINGS } from '../../SignalingSettings.js';
 import { connectTestHost, startTestSignaling, type TestSignaling } from '../../testing/startTestSignaling.js';
 import { TestPeer } from '../../testing/TestPeer.js';
+import { waitUntil } from '../../testing/waitFor.js';
 import { type RedisServer, startRedisServer } from './startRedisServer.js';
 
 const secret = randomBytes(32);
@@ -69,14 +70,6 @@ const ADMISSION = {
   messagesPerIp: { ratePerSec: 100_000, burst: 100_000 },
   maxSessionsPerIp: 1_000,
 };
-
-async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** Two instances of one network on the test's Redis (a fresh prefix), with these settings. */
 async function network(
@@ -194,7 +187,7 @@ describe('limits counted for the whole network, not per instance', () => {
         host.send({ type: 'offer', sessionId: start.sessionId, sdp: 'v=0 test' });
       }
     })();
-    await waitFor('the host on a', () => a.hub.hosts.get(host.hostId)?.state === 'up');
+    await waitUntil(() => a.hub.hosts.get(host.hostId)?.state === 'up', { what: 'the host on a' });
     const attacker = '127.0.0.31';
     // Two sessions on a: the address's limit.
     const firstPeer = await player(a, attacker);
@@ -211,13 +204,18 @@ describe('limits counted for the whole network, not per instance', () => {
     assert.equal(typeof (await play(await player(b, '127.0.0.32'))), 'object', 'another address is served on b');
     // The first player quits: the address has a place again, on b too.
     if (typeof first !== 'object') return;
-    await waitFor('the host’s offer reached a', () => a.hub.getSession(first.sessionId)?.state === 'connecting');
-    firstPeer.send({ type: 'quit', sessionId: first.sessionId });
-    await waitFor('the session ended', () => b.hub.getSession(first.sessionId)?.state !== 'connecting');
-    await waitFor('a place for the address on b', async () => {
-      const answer = await play(await player(b, attacker));
-      return typeof answer === 'object';
+    await waitUntil(() => a.hub.getSession(first.sessionId)?.state === 'connecting', {
+      what: 'the host’s offer reached a',
     });
+    firstPeer.send({ type: 'quit', sessionId: first.sessionId });
+    await waitUntil(() => b.hub.getSession(first.sessionId)?.state !== 'connecting', { what: 'the session ended' });
+    await waitUntil(
+      async () => {
+        const answer = await play(await player(b, attacker));
+        return typeof answer === 'object';
+      },
+      { what: 'a place for the address on b' },
+    );
 
     // Neither Redis nor its channels ever carried the address (nor the other player's).
     for (const [key, value] of await redisContents(prefix)) {
@@ -255,10 +253,13 @@ describe('limits counted for the whole network, not per instance', () => {
       // One closes on a: b takes one.
       const closing = held[0];
       if (typeof closing === 'object') closing.terminate();
-      await waitFor('a socket on b once one closed on a', async () => {
-        const peer = await upgrade(b, '127.0.0.41');
-        return typeof peer === 'object';
-      });
+      await waitUntil(
+        async () => {
+          const peer = await upgrade(b, '127.0.0.41');
+          return typeof peer === 'object';
+        },
+        { what: 'a socket on b once one closed on a' },
+      );
 
       // Eight new sockets (opened and closed) spread over a and b use the address's burst: the ninth is refused.
       for (let i = 0; i < 8; i += 1) {
@@ -283,7 +284,7 @@ describe('limits counted for the whole network, not per instance', () => {
     const provider = await chain.newStakedAccount('software');
     const host = await connectTestHost(a, { hostId: 'two-faced', privateKey: provider.privateKey, games: [GAME] });
     closers.push(() => host.terminate());
-    await waitFor('the host on b', () => b.hub.hosts.get(host.hostId) !== undefined);
+    await waitUntil(() => b.hub.hosts.get(host.hostId) !== undefined, { what: 'the host on b' });
     const account = privateKeyToAccount(provider.privateKey);
     const contradicted = async (server: TestSignaling, payer: number) => {
       const sessionId = `0x${randomBytes(32).toString('hex')}`;
@@ -300,7 +301,7 @@ describe('limits counted for the whole network, not per instance', () => {
     assert.equal(await contradicted(b, 2), 'counted', 'the same payer again, on b');
     assert.equal(b.hub.hosts.get(host.hostId)?.drained, false);
     assert.equal(await contradicted(b, 3), 'drained', 'the third distinct payer, wherever it was metered');
-    await waitFor('drained as a sees it', () => a.hub.hosts.get(host.hostId)?.drained === true);
+    await waitUntil(() => a.hub.hosts.get(host.hostId)?.drained === true, { what: 'drained as a sees it' });
     assert.match(b.hub.checkers.drainOf(host.providerAddress)?.reason ?? '', /3 players counted far fewer frames/);
   });
   test('the HTTP API’s per-address limits are the network’s: player tokens asked of two instances add up', async () => {
@@ -348,10 +349,9 @@ describe('limits counted for the whole network, not per instance', () => {
     holder.kill('SIGKILL');
     await once(holder, 'exit');
     // Nobody gives its places back: they stop counting when its lease ends, and the honest player plays.
-    await waitFor(
-      'the address served on b',
-      async () => typeof (await play(await player(b, '127.0.0.61'))) === 'object',
-    );
+    await waitUntil(async () => typeof (await play(await player(b, '127.0.0.61'))) === 'object', {
+      what: 'the address served on b',
+    });
     assert.equal(typeof (await play(await player(b, '127.0.0.61'))), 'object', 'a second one');
     assert.equal(await play(await player(b, '127.0.0.61')), 'ATH_ERR_RATE_LIMITED', 'the limit holds again');
   });
@@ -370,7 +370,7 @@ describe('limits counted for the whole network, not per instance', () => {
     );
     const host = await connectTestHost(a, { slots: 8, games: [GAME] });
     closers.push(() => host.terminate());
-    await waitFor('the host on b', () => b.hub.hosts.get(host.hostId)?.state === 'up');
+    await waitUntil(() => b.hub.hosts.get(host.hostId)?.state === 'up', { what: 'the host on b' });
     const address = '127.0.0.71';
     const peers = [await player(a, address), await player(a, address), await player(a, address)];
     own.kill();
@@ -387,8 +387,7 @@ describe('limits counted for the whole network, not per instance', () => {
     );
     // Redis is back (empty): a writes its places back, and b counts them.
     await own.restart();
-    await waitFor(
-      'a’s places counted on b',
+    await waitUntil(
       async () => {
         const peer = await player(b, address);
         const answer = await play(peer, true);
@@ -396,7 +395,7 @@ describe('limits counted for the whole network, not per instance', () => {
         if (typeof answer === 'object') peer.send({ type: 'quit', sessionId: answer.sessionId });
         return answer === 'ATH_ERR_RATE_LIMITED';
       },
-      15_000,
+      { what: 'a’s places counted on b', timeoutMs: 15_000 },
     );
   });
 });

@@ -20,6 +20,7 @@ import { DEFAULT_SIGNALING_SETTINGS } from '../../SignalingSettings.js';
 import { connectTestHost, startTestSignaling, type TestHost } from '../../testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../../testing/TestChecker.js';
 import { TestPeer } from '../../testing/TestPeer.js';
+import { waitUntil } from '../../testing/waitFor.js';
 import { type RedisServer, startRedisServer } from './startRedisServer.js';
 
 const secret = randomBytes(32);
@@ -53,14 +54,6 @@ const GAME = {
   inputMode: 'absolute' as const,
   audio: false,
 };
-
-async function waitFor(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** The host side of probes: each session it is asked for gets an offer and starts, as a render host's would. */
 function serve(host: TestHost): void {
@@ -115,16 +108,19 @@ describe('trust shared by the instances of a network', () => {
     const checkerA = await connectTestChecker(a);
     closers.push(() => checkerA.peer.terminate());
     answer(checkerA, { ok: false });
-    await waitFor('the provider drained on a', () => a.hub.checkers.drainOf(provider) !== undefined, 30_000);
+    await waitUntil(() => a.hub.checkers.drainOf(provider) !== undefined, {
+      what: 'the provider drained on a',
+      timeoutMs: 30_000,
+    });
     checkerA.peer.terminate();
 
     // The provider's host leaves a and registers on b, as a host would to shake off its drain.
     onA.terminate();
-    await waitFor('the host down', () => b.hub.hosts.get(onA.hostId)?.state !== 'up');
+    await waitUntil(() => b.hub.hosts.get(onA.hostId)?.state !== 'up', { what: 'the host down' });
     const onB = await connectTestHost(b, { privateKey, hostId: 'spread', slots: 2, games: [GAME] });
     closers.push(() => onB.terminate());
     assert.equal(onB.hostId, onA.hostId);
-    await waitFor('the host up on b', () => b.hub.hosts.get(onB.hostId)?.state === 'up');
+    await waitUntil(() => b.hub.hosts.get(onB.hostId)?.state === 'up', { what: 'the host up on b' });
     assert.equal(b.hub.hosts.get(onB.hostId)?.drained, true, 'drained on the instance it moved to');
     assert.equal(a.hub.hosts.get(onB.hostId)?.drained, true, 'and as the other instance sees it');
     assert.match(b.hub.hosts.get(onB.hostId)?.drainReason ?? '', /failed checks/);
@@ -136,9 +132,12 @@ describe('trust shared by the instances of a network', () => {
     const checkerB = await connectTestChecker(b);
     closers.push(() => checkerB.peer.terminate());
     answer(checkerB, { ok: true });
-    await waitFor('the drain lifted on b', () => b.hub.checkers.drainOf(provider) === undefined, 30_000);
-    await waitFor('and on a', () => a.hub.checkers.drainOf(provider) === undefined);
-    await waitFor('the host back in service', () => a.hub.hosts.get(onB.hostId)?.drained === false);
+    await waitUntil(() => b.hub.checkers.drainOf(provider) === undefined, {
+      what: 'the drain lifted on b',
+      timeoutMs: 30_000,
+    });
+    await waitUntil(() => a.hub.checkers.drainOf(provider) === undefined, { what: 'and on a' });
+    await waitUntil(() => a.hub.hosts.get(onB.hostId)?.drained === false, { what: 'the host back in service' });
     checkerB.peer.terminate();
   });
 
@@ -172,7 +171,7 @@ describe('trust shared by the instances of a network', () => {
     const b = await instance('ub');
     const host = await connectTestHost(a, { slots: 2, games: [GAME], priceWeiPerSec: '1000000000000000' });
     closers.push(() => host.terminate());
-    await waitFor('the host on b', () => b.hub.hosts.get(host.hostId)?.state === 'up');
+    await waitUntil(() => b.hub.hosts.get(host.hostId)?.state === 'up', { what: 'the host on b' });
     const token = issuePlayerToken({ secret, ttlSec: 600 }).token;
     const open = async (server: typeof a, localAddress: string, playerToken = token) => {
       const peer = await TestPeer.open(server.wsPlayerUrl, { token: playerToken, localAddress });
@@ -199,7 +198,7 @@ describe('trust shared by the instances of a network', () => {
     const seen = await play(bystander);
     assert.equal(seen.type, 'session');
     if (seen.type !== 'session') return;
-    await waitFor('the bystander’s session on b', () => b.hub.getSession(seen.sessionId) !== undefined);
+    await waitUntil(() => b.hub.getSession(seen.sessionId) !== undefined, { what: 'the bystander’s session on b' });
 
     // The same address with a fresh token on b, and the same token from another address on b: both refused.
     const freshToken = await open(b, '127.0.0.21', issuePlayerToken({ secret, ttlSec: 600 }).token);
