@@ -34,6 +34,7 @@ import {
   type TestSignaling,
 } from '../../signaling/testing/startTestSignaling.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
+import { waitFind } from '../../signaling/testing/waitFor.js';
 import type { SentCheckReport } from './CheckerNode.js';
 import { ProbeReceiver } from './ProbeReceiver.js';
 import { type CheckerHandle, startChecker } from './startChecker.js';
@@ -47,16 +48,6 @@ const verdicts: RoundVerdict[] = [];
 const reports: SentCheckReport[] = [];
 let liar: `0x${string}`;
 const tokenSecret = randomBytes(32);
-
-async function waitFor<T>(what: string, find: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const found = find();
-    if (found !== undefined) return found;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 type RunningHost = {
   /** The network's id of the host: its name bound to its provider. */
@@ -112,7 +103,11 @@ function verdictOn(
   hostId: string,
   until: (v: RoundVerdict) => boolean = (v) => v.verdict !== 'inconclusive',
 ): Promise<RoundVerdict> {
-  return waitFor(`a verdict on ${hostId}`, () => verdicts.find((v) => v.hostId === hostId && until(v)), 120_000);
+  return waitFind(() => verdicts.find((v) => v.hostId === hostId && until(v)), {
+    what: `a verdict on ${hostId}`,
+    timeoutMs: 120_000,
+    intervalMs: 100,
+  });
 }
 
 /** Runs one host until its first decided round (or what `until` waits for), then stops it. */
@@ -236,15 +231,14 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
         playerFpsMilli: Math.round(after.fps * 1000),
         atMs: Date.now(),
       });
-      const sampled = await waitFor(
-        'the sampled round',
+      const sampled = await waitFind(
         () =>
           verdicts
             .slice(roundsBefore)
             .find(
               (v) => v.hostId === host.hostId && v.verdict !== 'inconclusive' && v.sampled?.includes(offer.sessionId),
             ),
-        180_000,
+        { what: 'the sampled round', timeoutMs: 180_000, intervalMs: 100 },
       );
       assert.equal(sampled.verdict, 'fail', JSON.stringify(sampled.reports.map((r) => r.report)));
       assert.ok(sampled.minority.every((address) => address === liar));

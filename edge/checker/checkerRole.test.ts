@@ -12,17 +12,10 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { privateKeyToAccount } from 'viem/accounts';
 import { startTestSignaling, type TestSignaling } from '../../signaling/testing/startTestSignaling.js';
+import { waitUntil } from '../../signaling/testing/waitFor.js';
 import { loadOrCreateKey } from '../keys/loadOrCreateKey.js';
 import type { CheckerInfo } from '../roles/runChecker.js';
 import { RoleProcess } from '../stack/RoleProcess.js';
-
-async function waitFor(what: string, predicate: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -87,7 +80,11 @@ describe('ath-edge checker (the role process)', { timeout: 120_000 }, () => {
     });
     const key = readFileSync(join(dataDir, 'keys', 'checker-7.key'), 'utf8').trim() as `0x${string}`;
     assert.equal(checker.info.checkerAddress, privateKeyToAccount(key).address);
-    await waitFor('signaling to count the checker', () => signaling.hub.checkers.checkerCount === 1, 10_000);
+    await waitUntil(() => signaling.hub.checkers.checkerCount === 1, {
+      what: 'signaling to count the checker',
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
     const healthUrl = checker.info.healthUrl;
     const health = (await (await fetch(healthUrl)).json()) as { ok: boolean; checker: string };
     assert.deepEqual([health.ok, health.checker], [true, checker.info.checkerAddress]);
@@ -95,8 +92,20 @@ describe('ath-edge checker (the role process)', { timeout: 120_000 }, () => {
 
     // The link drops: signaling forgets the checker, which reconnects and proves its wallet again.
     for (const socket of links) socket.destroy();
-    await waitFor('signaling to drop the checker', () => signaling.hub.checkers.checkerCount === 0, 10_000);
-    await waitFor('the checker to register again', () => signaling.hub.checkers.checkerCount === 1, 20_000);
-    await waitFor('/healthz to be ok again', async () => (await fetch(healthUrl)).status === 200, 5_000);
+    await waitUntil(() => signaling.hub.checkers.checkerCount === 0, {
+      what: 'signaling to drop the checker',
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    await waitUntil(() => signaling.hub.checkers.checkerCount === 1, {
+      what: 'the checker to register again',
+      timeoutMs: 20_000,
+      intervalMs: 100,
+    });
+    await waitUntil(async () => (await fetch(healthUrl)).status === 200, {
+      what: '/healthz to be ok again',
+      timeoutMs: 5_000,
+      intervalMs: 100,
+    });
   });
 });

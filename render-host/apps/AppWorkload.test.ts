@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
+import { waitUntil } from '../../signaling/testing/waitFor.js';
 import {
   type AppManifest,
   AppWorkload,
@@ -48,14 +48,6 @@ const forking: AppManifest = parseAppManifest(
   'test',
 );
 
-async function waitFor(what: string, predicate: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(50);
-  }
-}
-
 describe('AppWorkload: isolation and cleanup', { skip }, () => {
   let workRoot: string;
   before(async () => {
@@ -76,17 +68,23 @@ describe('AppWorkload: isolation and cleanup', { skip }, () => {
       assert.notEqual(a.display, b.display);
       assert.notEqual(a.homeDir, b.homeDir);
       assert.notEqual(a.captureSpec().audio?.pulseServer, b.captureSpec().audio?.pulseServer);
-      await waitFor('both games wrote their home', async () => {
-        const done = await Promise.all(
-          [a, b].map((w) => readFile(join(w.homeDir, 'display.txt'), 'utf8').catch(() => '')),
-        );
-        return done.every((text) => text.length > 0);
-      });
+      await waitUntil(
+        async () => {
+          const done = await Promise.all(
+            [a, b].map((w) => readFile(join(w.homeDir, 'display.txt'), 'utf8').catch(() => '')),
+          );
+          return done.every((text) => text.length > 0);
+        },
+        { what: 'both games wrote their home', intervalMs: 50 },
+      );
       // Each game saw its own display, and its save stayed in its own home.
       assert.equal((await readFile(join(a.homeDir, 'display.txt'), 'utf8')).trim(), a.display);
       assert.equal((await readFile(join(b.homeDir, 'display.txt'), 'utf8')).trim(), b.display);
       // sh, two sleeps, Xvfb, PulseAudio (and the watchdog) carry the session's marker.
-      await waitFor('all processes up', async () => (await findSessionProcesses(a.marker)).length >= 5);
+      await waitUntil(async () => (await findSessionProcesses(a.marker)).length >= 5, {
+        what: 'all processes up',
+        intervalMs: 50,
+      });
       const bBefore = (await findSessionProcesses(b.marker)).length;
       await a.close();
       assert.deepEqual(await findSessionProcesses(a.marker), [], 'nothing of the closed session is left');
@@ -136,10 +134,19 @@ describe('AppWorkload: isolation and cleanup', { skip }, () => {
       child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
       child.once('exit', (code) => reject(new Error(`child host exited (${code})`)));
     });
-    await waitFor('the orphan session runs', async () => (await findSessionProcesses(marker)).length >= 5);
+    await waitUntil(async () => (await findSessionProcesses(marker)).length >= 5, {
+      what: 'the orphan session runs',
+      intervalMs: 50,
+    });
     child.kill('SIGKILL');
-    await waitFor('the watchdog killed the session', async () => (await findSessionProcesses(marker)).length === 0);
-    await waitFor('and removed its directory', async () => !(await stat(join(workRoot, marker)).catch(() => false)));
+    await waitUntil(async () => (await findSessionProcesses(marker)).length === 0, {
+      what: 'the watchdog killed the session',
+      intervalMs: 50,
+    });
+    await waitUntil(async () => !(await stat(join(workRoot, marker)).catch(() => false)), {
+      what: 'and removed its directory',
+      intervalMs: 50,
+    });
 
     // Something the watchdog could not know about (a process of a session whose owner is dead) is the reaper's.
     const staleDir = join(workRoot, 'stale-abc123');
@@ -151,11 +158,17 @@ describe('AppWorkload: isolation and cleanup', { skip }, () => {
       env: { PATH: '/usr/bin:/bin', [SESSION_MARKER_ENV]: 'stale-abc123' },
     });
     straggler.unref();
-    await waitFor('straggler up', async () => (await findSessionProcesses('stale-abc123')).length === 1);
+    await waitUntil(async () => (await findSessionProcesses('stale-abc123')).length === 1, {
+      what: 'straggler up',
+      intervalMs: 50,
+    });
     const reaped = await reapStaleAppSessions({ workRoot, log });
     assert.equal(reaped.sessions, 1);
     assert.equal(reaped.processes, 1);
-    await waitFor('straggler gone', async () => (await findSessionProcesses('stale-abc123')).length === 0);
+    await waitUntil(async () => (await findSessionProcesses('stale-abc123')).length === 0, {
+      what: 'straggler gone',
+      intervalMs: 50,
+    });
     await assert.rejects(stat(staleDir));
   });
 });

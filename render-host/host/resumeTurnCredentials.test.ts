@@ -24,6 +24,7 @@ import {
   type TestSignaling,
 } from '../../signaling/testing/startTestSignaling.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
+import { waitFind } from '../../signaling/testing/waitFor.js';
 import type { RenderHostHandle } from './startRenderHost.js';
 import { startTestRenderHost } from './testing/startTestRenderHost.js';
 
@@ -35,16 +36,6 @@ if (skip) console.log(`# skipped: ${skip}`);
 function allocationExpiries(turn: TestTurnServer, sessionId: string): number[] {
   const pattern = /user <(\d+):(0x[0-9a-f]+)>: incoming packet ALLOCATE processed, success/g;
   return [...turn.log().matchAll(pattern)].filter((m) => m[2] === sessionId).map((m) => Number(m[1]));
-}
-
-async function waitFor<T>(what: string, read: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 describe('a resumed session uses the TURN credentials of its new start-session', { skip }, () => {
@@ -89,13 +80,12 @@ describe('a resumed session uses the TURN credentials of its new start-session',
     const session = await first.next('session', 20_000);
     const firstOffer = await first.next('offer', 30_000);
     assert.match(firstOffer.sdp, / typ relay /, 'the host offers a relayed candidate');
-    const [firstExpiry] = await waitFor(
-      'the host’s first allocation',
+    const [firstExpiry] = await waitFind(
       () => {
         const expiries = allocationExpiries(turn, session.sessionId);
         return expiries.length > 0 ? expiries : undefined;
       },
-      10_000,
+      { what: 'the host’s first allocation', timeoutMs: 10_000, intervalMs: 100 },
     );
     assert.ok(firstExpiry !== undefined);
     const firstServers = session.iceServers?.find((server) => server.username !== undefined);
@@ -125,13 +115,12 @@ describe('a resumed session uses the TURN credentials of its new start-session',
 
     const secondOffer = await again.next('offer', 30_000);
     assert.match(secondOffer.sdp, / typ relay /, 'the renegotiated peer offers a relayed candidate');
-    const expiries = await waitFor(
-      'the resumed peer’s allocation',
+    const expiries = await waitFind(
       () => {
         const all = allocationExpiries(turn, session.sessionId);
         return all.length > 1 ? all : undefined;
       },
-      10_000,
+      { what: 'the resumed peer’s allocation', timeoutMs: 10_000, intervalMs: 100 },
     );
     const latest = expiries.at(-1) ?? 0;
     assert.ok(
