@@ -48,7 +48,56 @@ export class MessageThrottle {
 }
 
 /** Messages a new socket may send while the network's count of its address is asked (more are dropped). */
-export const MAX_WAITING_MESSAGES = 16;
+const MAX_WAITING_MESSAGES = 16;
+
+export type AwaitNetworkAdmissionParameters<T> = {
+  /** `admission.confirmShared(place)`: undefined when there is nothing to wait for (one instance). */
+  shared: Promise<AdmissionRefusal | undefined> | undefined;
+  /** Introduces the socket to the hub. */
+  attach: () => void;
+  /** Hands one waiting message to the hub. */
+  receive: (message: T) => void;
+  /** Tells the socket why the network refused it, and closes it (4029). */
+  refuse: (refusal: AdmissionRefusal) => void;
+  isClosed: () => boolean;
+};
+
+/**
+ * A new socket against the network's per-address count, for either transport: the hub hears of the socket only
+ * once the network admitted it, and the messages that come meanwhile wait in order (at most
+ * MAX_WAITING_MESSAGES; more are dropped) and are handed over then. Refused, the socket hears why and is closed.
+ * With nothing to wait for, the socket is attached at once. Returns `hold`: true when it took the message
+ * (`copy()` is called only then), false when the caller hands it to the hub itself.
+ */
+export function awaitNetworkAdmission<T>({
+  shared,
+  attach,
+  receive,
+  refuse,
+  isClosed,
+}: AwaitNetworkAdmissionParameters<T>): (copy: () => T) => boolean {
+  if (!shared) {
+    attach();
+    return () => false;
+  }
+  let waiting: T[] | undefined = [];
+  void shared.then((refusal) => {
+    const held = waiting ?? [];
+    waiting = undefined;
+    if (isClosed()) return;
+    if (refusal) {
+      refuse(refusal);
+      return;
+    }
+    attach();
+    for (const message of held) receive(message);
+  });
+  return (copy) => {
+    if (!waiting) return false;
+    if (waiting.length < MAX_WAITING_MESSAGES) waiting.push(copy());
+    return true;
+  };
+}
 
 /** What a socket the network's per-address counts refused hears before it is closed (4029). */
 export function refusedByNetwork(refusal: AdmissionRefusal): ServerMessageOf<'error'> {

@@ -10,7 +10,7 @@ import type { PeerIdentity } from '../hub/PeerDirectory.js';
 import { isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROTOCOL } from '../protocol/index.js';
 import { tlsServerOptions } from '../tls/tlsServerFactory.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
-import { MAX_WAITING_MESSAGES, MessageThrottle, refusedByNetwork } from './MessageThrottle.js';
+import { awaitNetworkAdmission, MessageThrottle, refusedByNetwork } from './MessageThrottle.js';
 import type { StartUwsServerParameters, UwsServer } from './startUwsServer.js';
 
 declare module 'fastify' {
@@ -82,42 +82,31 @@ export async function startFastifyWsServer({
         const id = hub.newPeerId();
         const throttle = new MessageThrottle(admission.socketBucket());
         let closed = false;
-        /** Messages that came while the network's count was asked (several instances), in order. */
-        let waiting: Buffer[] | undefined;
-        const attach = () =>
-          hub.attach(
-            {
-              id,
-              send: (message: ServerMessage) => {
-                if (!closed) socket.send(JSON.stringify(message));
+        // Several instances: the network's count decides before the hub hears of the socket (its messages wait).
+        const hold = awaitNetworkAdmission<Buffer>({
+          shared: admission.confirmShared(place),
+          attach: () =>
+            hub.attach(
+              {
+                id,
+                send: (message: ServerMessage) => {
+                  if (!closed) socket.send(JSON.stringify(message));
+                },
+                close: (code, reason) => socket.close(code, reason),
               },
-              close: (code, reason) => socket.close(code, reason),
-            },
-            identity,
-          );
-        const shared = admission.confirmShared(place);
-        if (shared) {
-          waiting = [];
-          void shared.then((refusal) => {
-            const held = waiting ?? [];
-            waiting = undefined;
-            if (closed) return;
-            if (refusal) {
-              socket.send(JSON.stringify(refusedByNetwork(refusal)));
-              socket.close(4029, 'rate limited');
-              return;
-            }
-            attach();
-            for (const data of held) hub.receive(id, data);
-          });
-        } else {
-          attach();
-        }
+              identity,
+            ),
+          receive: (data) => hub.receive(id, data),
+          refuse: (refusal) => {
+            socket.send(JSON.stringify(refusedByNetwork(refusal)));
+            socket.close(4029, 'rate limited');
+          },
+          isClosed: () => closed,
+        });
         socket.on('message', (data: Buffer) => {
           const verdict = throttle.admit(admission, identity.remoteIp);
           if (verdict.action === 'take') {
-            if (!waiting) hub.receive(id, data);
-            else if (waiting.length < MAX_WAITING_MESSAGES) waiting.push(data);
+            if (!hold(() => data)) hub.receive(id, data);
           } else if (verdict.action === 'reply' && !closed) socket.send(JSON.stringify(verdict.reply));
           else if (verdict.action === 'close') socket.close(4029, 'rate limited');
         });

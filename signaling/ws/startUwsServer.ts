@@ -19,7 +19,7 @@ import { AthError, isAthError, MAX_MESSAGE_BYTES, type ServerMessage, WS_SUBPROT
 import { readTlsFiles, type TlsFiles } from '../tls/tlsServerFactory.js';
 import { authorizeUpgrade } from './authorizeUpgrade.js';
 import type { UwsModule } from './loadUws.js';
-import { MAX_WAITING_MESSAGES, MessageThrottle, refusedByNetwork } from './MessageThrottle.js';
+import { awaitNetworkAdmission, MessageThrottle, refusedByNetwork } from './MessageThrottle.js';
 
 type SocketData = {
   id: string;
@@ -28,8 +28,8 @@ type SocketData = {
   ip: string;
   throttle: MessageThrottle;
   place: ConnectionPlace;
-  /** Messages that came while the network's count was asked (several instances), in order. */
-  waiting: Uint8Array[] | undefined;
+  /** Takes a message while the network's count is asked (several instances); set when the socket opens. */
+  hold: (copy: () => Uint8Array) => boolean;
 };
 
 export type StartUwsServerParameters = {
@@ -100,44 +100,35 @@ export function startUwsServer(
         ip,
         throttle,
         place: admitted.place,
-        waiting: undefined,
+        hold: () => false,
       };
       res.upgrade(data, key, WS_SUBPROTOCOL, extensions, context);
     },
     open: (ws) => {
       open.add(ws);
       const data = ws.getUserData();
-      const attach = () =>
-        hub.attach(
-          {
-            id: data.id,
-            send: (message: ServerMessage) => {
-              if (!data.closed) ws.send(JSON.stringify(message), false);
-            },
-            close: (code, reason) => {
-              if (!data.closed) ws.end(code, reason);
-            },
-          },
-          data.identity,
-        );
-      const shared = admission.confirmShared(data.place);
-      if (!shared) {
-        attach();
-        return;
-      }
       // Several instances: the network's count decides before the hub hears of the socket (its messages wait).
-      data.waiting = [];
-      void shared.then((refusal) => {
-        const waiting = data.waiting ?? [];
-        data.waiting = undefined;
-        if (data.closed) return;
-        if (refusal) {
+      data.hold = awaitNetworkAdmission<Uint8Array>({
+        shared: admission.confirmShared(data.place),
+        attach: () =>
+          hub.attach(
+            {
+              id: data.id,
+              send: (message: ServerMessage) => {
+                if (!data.closed) ws.send(JSON.stringify(message), false);
+              },
+              close: (code, reason) => {
+                if (!data.closed) ws.end(code, reason);
+              },
+            },
+            data.identity,
+          ),
+        receive: (message) => hub.receive(data.id, message),
+        refuse: (refusal) => {
           ws.send(JSON.stringify(refusedByNetwork(refusal)), false);
           ws.end(4029, 'rate limited');
-          return;
-        }
-        attach();
-        for (const message of waiting) hub.receive(data.id, message);
+        },
+        isClosed: () => data.closed,
       });
     },
     message: (ws, message) => {
@@ -153,11 +144,8 @@ export function startUwsServer(
         ws.end(4029, 'rate limited');
         return;
       }
-      if (data.waiting) {
-        // The ArrayBuffer is only valid during this callback: a copy waits (a few at most).
-        if (data.waiting.length < MAX_WAITING_MESSAGES) data.waiting.push(new Uint8Array(message.slice(0)));
-        return;
-      }
+      // The ArrayBuffer is only valid during this callback: a copy waits (a few at most).
+      if (data.hold(() => new Uint8Array(message.slice(0)))) return;
       // The ArrayBuffer is only valid during this callback; the hub parses it synchronously.
       hub.receive(data.id, message);
     },
