@@ -66,7 +66,7 @@ export {
   type ReleaseLeaseParameters,
   releaseLease,
 } from './leases.js';
-export { type MeterClaim, meterClaimOf } from './meterClaims.js';
+export { type MeterClaim, meterClaimOf, sameMeterClaim } from './meterClaims.js';
 export { type MigrateReturnType, migrate } from './migrate.js';
 export { listOfflineProviders, type RecordOperatorOfflineParameters, recordOperatorOffline } from './offline.js';
 export { type Ledger, type OpenLedgerParameters, openLedger } from './openLedger.js';

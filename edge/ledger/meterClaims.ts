@@ -15,13 +15,22 @@ export function meterClaimOf(session: Session): MeterClaim {
   return { instance: session.signalingInstance, epoch: session.meterEpoch };
 }
 
+/** Whether two claims are the same (instance and epoch). */
+export function sameMeterClaim(a: MeterClaim, b: MeterClaim): boolean {
+  return a.instance === b.instance && a.epoch === b.epoch;
+}
+
+/** Throws ATH_ERR_LEDGER_FENCED unless `claim` is the one the session is `held` under. */
+function assertHeld(sessionId: string, claim: MeterClaim, held: MeterClaim): void {
+  if (sameMeterClaim(claim, held)) return;
+  throw ledgerError('ATH_ERR_LEDGER_FENCED', 'another signaling process meters this session now', {
+    details: `${sessionId}: written as ${claim.instance ?? '-'}@${claim.epoch}, held by ${held.instance ?? '-'}@${held.epoch}`,
+  });
+}
+
 /** Internal: throws ATH_ERR_LEDGER_FENCED unless `claim` (when given) is the locked session's current one. */
 export function assertMeterClaim(session: Session, claim: MeterClaim | undefined): void {
-  if (claim === undefined) return;
-  if (session.signalingInstance === claim.instance && session.meterEpoch === claim.epoch) return;
-  throw ledgerError('ATH_ERR_LEDGER_FENCED', 'another signaling process meters this session now', {
-    details: `${session.sessionId}: written as ${claim.instance ?? '-'}@${claim.epoch}, held by ${session.signalingInstance ?? '-'}@${session.meterEpoch}`,
-  });
+  if (claim !== undefined) assertHeld(session.sessionId, claim, meterClaimOf(session));
 }
 
 /**
@@ -35,8 +44,5 @@ export async function lockMeterClaim(tx: Queryable, sessionId: string, claim: Me
   );
   const row = rows[0] as { instance: string | null; epoch: string } | undefined;
   if (row === undefined) throw ledgerError('ATH_ERR_LEDGER_NOT_FOUND', 'no such session', { details: sessionId });
-  if (row.instance === claim.instance && BigInt(row.epoch) === claim.epoch) return;
-  throw ledgerError('ATH_ERR_LEDGER_FENCED', 'another signaling process meters this session now', {
-    details: `${sessionId}: written as ${claim.instance ?? '-'}@${claim.epoch}, held by ${row.instance ?? '-'}@${row.epoch}`,
-  });
+  assertHeld(sessionId, claim, { instance: row.instance, epoch: BigInt(row.epoch) });
 }

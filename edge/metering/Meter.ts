@@ -63,6 +63,7 @@ import {
   recordVoucher,
   releaseLease,
   type Session,
+  sameMeterClaim,
   sessionAuthOf,
 } from '../ledger/index.js';
 import { HeldEvidence } from './HeldEvidence.js';
@@ -533,7 +534,7 @@ export class Meter {
       live.claim = current;
       return current;
     }
-    return current.instance === live.claim.instance && current.epoch === live.claim.epoch ? live.claim : undefined;
+    return sameMeterClaim(current, live.claim) ? live.claim : undefined;
   }
 
   /** Keeps the session's running state where another instance can continue from it. */
