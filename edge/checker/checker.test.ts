@@ -66,8 +66,9 @@ async function startHost(
 ): Promise<RunningHost> {
   const testHooks = new TestHookSwitch(hooks);
   const hostLog = log.child({ hostId: name });
-  // As `ath-edge render-host` runs: a booted session worker waits for the next session (a probe is one).
-  const pool = new SessionWorkerPool({ size: 1, log: hostLog });
+  // As `ath-edge render-host` runs: a booted session worker per slot and one for the probe reserve waits for the
+  // next session (a probe is one).
+  const pool = new SessionWorkerPool({ size: slots + 1, log: hostLog });
   const metrics = createMetrics({ keys: RENDER_HOST_METRICS });
   const provider = privateKeyToAccount((await server.chain.newStakedAccount('software')).privateKey);
   let handle: RenderHostHandle;
@@ -166,8 +167,9 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
   });
 
   test('a healthy container passes (its real game at its manifest size and rate; the lying checker is the minority) — and when it then degrades a live session, the player’s dispute brings the checkers at once', async () => {
-    // Two slots: a player's, and one for the checkers' probes beside it.
-    const host = await startHost('healthy', { dataChannelDelayMs: 0 }, [GAME], 2);
+    // One slot: free for the first rounds' probes, then the player's — and the dispute's probe beside it runs in the
+    // host's probe reserve (a host whose every slot is busy is still checked).
+    const host = await startHost('healthy', { dataChannelDelayMs: 0 });
     let player: TestPeer | undefined;
     let receiver: ProbeReceiver | undefined;
     const observations: Array<{ sessionId: string; fpsMilli: number; checker: string | undefined }> = [];
@@ -241,6 +243,7 @@ describe('checker nodes on real render hosts', { timeout: 600_000 }, () => {
         { what: 'the sampled round', timeoutMs: 180_000, intervalMs: 100 },
       );
       assert.equal(sampled.verdict, 'fail', JSON.stringify(sampled.reports.map((r) => r.report)));
+      assert.equal(server.hub.hosts.get(host.hostId)?.freeSlots, 0, 'the player held the one slot throughout');
       assert.ok(sampled.minority.every((address) => address === liar));
       // Every report of the player's session carried the host's delivery receipt, signed with its provider key:
       // what it claimed for this session (60 fps while it served 10) is its own signed word.

@@ -33,6 +33,9 @@ export type RenderHostInfo = {
 
 export type RunRenderHostParameters = { config: EdgeConfig; log: Logger };
 
+/** Sessions a host takes beyond its slots for checkers' probes when every slot is busy (signaling requires 1). */
+const PROBE_RESERVE = 1;
+
 /** Reads the signaling server's WebSocket address from its HTTP API, so a host needs only one URL. */
 async function signalingNodeUrl(httpUrl: string, ca: string | undefined): Promise<string> {
   const response = await fetchTrusting(new URL('/api/config', httpUrl), {}, ca).catch((cause: unknown) => {
@@ -98,9 +101,10 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   const signalingCa = trustedSignalingCa(config);
   // With a certificate the probe endpoint is wss: players on an https page may not probe ws://.
   const tls = await resolveTlsFiles(config);
-  // One booted worker per slot, reused session after session: the ≈1.5 s of CPU a worker's boot and warm-up cost
-  // happens before Play, not beside a live session (render-host/session/SessionWorkerPool.ts).
-  const pool = new SessionWorkerPool({ size: settings.slots, log });
+  // One booted worker per slot and one for the probe reserve, reused session after session: the ≈1.5 s of CPU a
+  // worker's boot and warm-up cost happens before Play, not beside a live session — nor beside a full host's
+  // players when a checker probes it in its reserve (render-host/session/SessionWorkerPool.ts).
+  const pool = new SessionWorkerPool({ size: settings.slots + PROBE_RESERVE, log });
   // Tests only: hooks that degrade this host on purpose (render-host/session/TestHooks.ts).
   const { adminEndpoint, ...initialHooks } = settings.testHooks;
   const testHooks = new TestHookSwitch(initialHooks);
@@ -119,6 +123,7 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
     // What sessions here will actually encode with: NVENC only where it opened (else its libx264 fallback).
     encoder: h264.name === 'h264_nvenc' ? 'nvenc' : 'x264',
     slots: settings.slots,
+    probeReserve: PROBE_RESERVE,
     priceWeiPerSec: weiFromString(settings.priceWeiPerSec),
     games,
     sessions: createBuiltinSessionDriver({

@@ -6,7 +6,10 @@
  * reconnects with backoff.
  *
  * Checkers measure what players get: to this host a checker's probe is a player's session like any other
- * (signaling sends the same `start-session`), so there is nothing here that serves checks differently.
+ * (signaling sends the same `start-session`), so there is nothing here that serves checks differently. Beyond its
+ * `slots` the host keeps a probe reserve (`probeReserve`, declared at registration; signaling admits no host
+ * without it): the one more session signaling starts there, as slot number `slots`, is a checker's probe of a host
+ * whose every slot is busy — it is served like the others.
  */
 import os from 'node:os';
 import type { Logger } from 'pino';
@@ -40,6 +43,8 @@ export type RenderHostParameters = {
   gpu: string;
   encoder: 'nvenc' | 'x264';
   slots: number;
+  /** Probe sessions taken beyond `slots` (0 or 1; signaling requires 1). Default 1. */
+  probeReserve?: number;
   priceWeiPerSec: bigint;
   games: readonly GameInfoRecord[];
   endpoints: { probeUrl: string; metricsUrl: string };
@@ -93,13 +98,17 @@ export class RenderHost {
       onMessage: (message) => this.#onMessage(message),
       onDisconnected: (code) => this.#onDisconnected(code),
     });
-    this.#slots = Array.from({ length: params.slots }, (_, index) => ({
+    this.#slots = Array.from({ length: params.slots + this.#probeReserve }, (_, index) => ({
       index,
       state: 'free',
       sessionId: undefined,
       driver: undefined,
     }));
     this.#updateSlotGauge();
+  }
+
+  get #probeReserve(): number {
+    return this.#params.probeReserve ?? 1;
   }
 
   get registered(): boolean {
@@ -249,6 +258,7 @@ export class RenderHost {
       encoder: p.encoder,
       games: [...p.games],
       slots: p.slots,
+      probeReserve: this.#probeReserve,
       priceWeiPerSec: weiToString(p.priceWeiPerSec),
       endpoints: p.endpoints,
     });
@@ -267,7 +277,8 @@ export class RenderHost {
   }
 
   #sendHeartbeat(): void {
-    const busyShare = this.busySlots / this.#slots.length;
+    // Of its slots for sale (a probe in the reserve can make it more than 1: capped below).
+    const busyShare = this.busySlots / this.#params.slots;
     const cpuShare = (os.loadavg()[0] ?? 0) / os.availableParallelism();
     this.#send({
       type: 'heartbeat',

@@ -25,6 +25,8 @@ export type StartRenderHostParameters = {
   gpu: string;
   encoder: 'nvenc' | 'x264';
   slots: number;
+  /** Probe sessions beyond `slots` (RenderHost); default 1. */
+  probeReserve?: number;
   priceWeiPerSec: bigint;
   games: readonly GameInfoRecord[];
   sessions: SessionDriverFactory;
@@ -82,6 +84,7 @@ export async function startRenderHost(params: StartRenderHostParameters): Promis
     gpu: params.gpu,
     encoder: params.encoder,
     slots: params.slots,
+    ...(params.probeReserve !== undefined ? { probeReserve: params.probeReserve } : {}),
     priceWeiPerSec: params.priceWeiPerSec,
     games: params.games,
     endpoints: { probeUrl: probe.probeUrl, metricsUrl: `${probe.url}/metrics` },

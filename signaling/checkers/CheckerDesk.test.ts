@@ -409,15 +409,22 @@ describe('checkers', () => {
     assert.deepEqual(observations, [{ sessionId: session.sessionId, fpsMilli: 9_000 }]);
   });
 
-  test('a full container is not failed: probes that never got a slot measured nothing, so their “no offer” reports do not count', async () => {
-    // The attack: a player (or many) holds every slot of an honest host (unpaid sessions hold their slot until
-    // the auth timeout), so the checkers' probes never get one; an honest checker then reports "no offer came".
+  test('a probe that never started measured nothing: its checker’s “no offer” report does not count (here it waited out a newcomer’s start-up until the deadline)', async () => {
+    // A full container's probes run in its probe reserve (tested above); a probe still never starts when it waits
+    // for a player's start-up past its round's deadline. An honest checker then reports "no offer came": that is
+    // no evidence against the host.
     const secret = randomBytes(32);
     const server = await startTestSignaling({
       chain,
       tokenSecret: secret,
       probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
-      checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 200, deadlineMs: 3_000, busyDeferralMs: 0 },
+      checks: {
+        ...DEFAULT_CHECK_SETTINGS,
+        intervalMs: 200,
+        deadlineMs: 3_000,
+        busyDeferralMs: 0,
+        startupQuietMs: 60_000,
+      },
     });
     const verdicts: RoundVerdict[] = [];
     server.hub.on('verdict', (verdict) => verdicts.push(verdict));
@@ -456,7 +463,7 @@ describe('checkers', () => {
       assert.equal(rounds.size, 1, 'every checker of a round is assigned the same round');
       lastRound = BigInt([...rounds][0] ?? '0');
     }
-    // The host was never asked for a probe session: its one slot stayed the player's.
+    // The host was never asked for a probe session: its one slot stayed the player's, its reserve unused.
     assert.equal(server.hub.hosts.get(host.hostId)?.slots[0]?.sessionId, playerStart.sessionId);
     await assert.rejects(host.next('start-session', 300), 'no probe got a slot');
     assert.deepEqual(
@@ -465,7 +472,7 @@ describe('checkers', () => {
         { verdict: 'inconclusive', drained: false },
         { verdict: 'inconclusive', drained: false },
       ],
-      'a busy host is not failed',
+      'a host that was never probed is not failed',
     );
     for (const verdict of verdicts) {
       assert.equal(verdict.reports.length, 0, 'no report of an unprobed container is evidence');
@@ -476,6 +483,136 @@ describe('checkers', () => {
     assert.equal(record?.drained, false);
     assert.equal(record?.failedVerdictsInARow, 0);
     assert.equal(server.hub.checkers.drainOf(host.providerAddress), undefined);
+  });
+
+  test('a host that keeps every slot busy (a colluder holds it) is probed all the same, in its probe reserve: refusing the probe there fails it, and two such rounds drain its provider', async () => {
+    // The attack: one colluding player (paying for itself: the host gets back all but the network's fee) holds the
+    // host's every slot, so a probe never finds a free one. Without a reserve every round is inconclusive and the
+    // host is never failed, drained or slashed, whatever it serves its players.
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      // (The colluder's session is past its start-up at once here: a probe waiting out a newcomer is tested above.)
+      checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 200, deadlineMs: 4_000, busyDeferralMs: 0, startupQuietMs: 0 },
+    });
+    const verdicts: RoundVerdict[] = [];
+    server.hub.on('verdict', (verdict) => verdicts.push(verdict));
+    const host = await connectTestHost(server, { hostId: 'colluding-host', slots: 1 });
+    const colluder = await connectTestPlayer(server, secret);
+    colluder.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    const held = await host.next('start-session');
+    const team = await Promise.all([0, 1, 2].map(() => connectTestChecker(server)));
+    cleanups.push(async () => {
+      for (const peer of [host, colluder, ...team.map((c) => c.peer)]) peer.terminate();
+      await server.close();
+    });
+    // The host turns every probe away as "full" (what a render host answers for a slot it has not got).
+    const refused: Array<ServerMessageOf<'start-session'>> = [];
+    let hosting = true;
+    void (async () => {
+      while (hosting) {
+        const start = await host.next('start-session', 60_000).catch(() => undefined);
+        if (!start || !hosting) return;
+        refused.push(start);
+        host.send({
+          type: 'host-session-ended',
+          sessionId: start.sessionId,
+          reason: 'error',
+          message: 'The render host had no free slot for this session.',
+        });
+      }
+    })();
+    // Each checker reports what it saw, as CheckerNode does: no offer — after its probe got a slot, or (never
+    // started) when its wait ends.
+    for (let round = 1; round <= 2; round++) {
+      await Promise.all(
+        team.map(async (checker) => {
+          const assignment = await checker.peer.next('check-assignment');
+          await checker.peer.next('probe-started', 3_000).catch(() => undefined);
+          checker.peer.send({
+            type: 'check-report',
+            ...(await signTestReport({ account: checker.account, assignment, ok: false, fpsMilli: 0 })),
+          });
+          await checker.peer.next('report-accepted');
+        }),
+      );
+      await waitFind(() => (verdicts.length >= round ? true : undefined));
+    }
+    hosting = false;
+    assert.deepEqual(
+      verdicts.map((v) => ({ verdict: v.verdict, drained: v.drained, probed: v.probed.length })),
+      [
+        { verdict: 'fail', drained: false, probed: 3 },
+        { verdict: 'fail', drained: true, probed: 3 },
+      ],
+    );
+    // The colluder's session kept its slot throughout: the probes went to the reserve beyond it.
+    assert.equal(server.hub.hosts.get(host.hostId)?.slots[0]?.sessionId, held.sessionId);
+    assert.equal(refused.length, 6, 'every probe reached the host');
+    assert.ok(
+      refused.every((start) => start.slot === 1),
+      'in the reserve: the slot after its sale slots',
+    );
+    assert.equal(server.hub.hosts.get(host.hostId)?.drained, true);
+    assert.ok(server.hub.checkers.drainOf(host.providerAddress));
+  });
+
+  test('a dispute on a host whose every slot is busy is sampled in its probe reserve: the majority’s fps reaches the meter', async () => {
+    // Two slots: the disputing player's and a colluder's. Without a reserve the sampling probe never starts and the
+    // dispute is never settled by a check.
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      checks: {
+        ...DEFAULT_CHECK_SETTINGS,
+        checkersPerContainer: 1,
+        minResponders: 1,
+        intervalMs: 600_000,
+        deadlineMs: 5_000,
+        busyDeferralMs: 600_000,
+        firstRoundDelayMs: 600_000,
+      },
+    });
+    const host = await connectTestHost(server, { hostId: 'full-disputed-host', slots: 2 });
+    const player = await connectTestPlayer(server, secret);
+    const colluder = await connectTestPlayer(server, secret);
+    const checker = await connectTestChecker(server);
+    const observations: Array<{ sessionId: string; fpsMilli: number }> = [];
+    server.hub.on('report', (r) => {
+      if (r.source === 'checker') observations.push({ sessionId: r.sessionId, fpsMilli: r.fpsMilli });
+    });
+    cleanups.push(async () => {
+      for (const peer of [host, player, colluder, checker.peer]) peer.terminate();
+      await server.close();
+    });
+    player.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    const session = await host.next('start-session');
+    colluder.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    await host.next('start-session');
+    assert.equal(server.hub.hosts.get(host.hostId)?.freeSlots, 0);
+    server.hub.disputeDelivery({
+      sessionId: session.sessionId,
+      hostId: host.hostId,
+      hostFpsMilli: 60_000,
+      playerFpsMilli: 0,
+      atMs: Date.now(),
+    });
+    const sample = await checker.peer.next('check-assignment', 2_000);
+    const probe = await host.next('start-session', 3_000);
+    assert.equal(probe.sessionId, sample.probeSessionId);
+    assert.equal(probe.slot, 2, 'the reserve beyond the two sale slots');
+    assert.equal((await checker.peer.next('probe-started')).sessionId, probe.sessionId);
+    checker.peer.send({
+      type: 'check-report',
+      ...(await signTestReport({ account: checker.account, assignment: sample, ok: false, fpsMilli: 9_000 })),
+    });
+    await waitFind(() => (observations.length > 0 ? true : undefined));
+    assert.deepEqual(observations, [{ sessionId: session.sessionId, fpsMilli: 9_000 }]);
+    assert.equal((await host.next('stop-session')).sessionId, probe.sessionId, 'the probe ends as a player’s quit');
   });
 
   test('forged, replayed and unassigned reports are refused', async () => {

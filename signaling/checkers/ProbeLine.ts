@@ -7,10 +7,17 @@
  * the real game at its real resolution and frame rate.
  *
  * That costs what a player's stream costs (≈½ core at 720p60 on the machine this was built on), so probes are
- * short and run one at a time per container, on free slots only: a container with every slot busy is serving
- * players, and its round waits for a slot until its deadline (then it is inconclusive, which changes nothing:
- * a probe that never got a slot measured nothing, so CheckerDesk does not count a failing report of it —
- * `startedAtMs` says whether it did).
+ * short and run one at a time per container, on a free slot when there is one. A container with every slot busy
+ * is probed in its probe reserve: the one session beyond its slots every host keeps for checks (`probeReserve`,
+ * required at admission), never sold to a player — so keeping every slot busy (a colluding player paying for itself
+ * costs a host little more than the network's fee) no longer keeps a host from being checked, and a host that
+ * turns the reserve's probe away is failed like one that fails it. One probe at a time per container means one
+ * reserve is enough; a probe there is one extra stream beside full load for at most `probeTimeoutMs`. (A host
+ * with every slot busy can tell that a `start-session` is a probe: nothing else can come. What it can do with
+ * that is serve the probe well — the same as a probe on a free slot it could guess — and contradicted deliveries
+ * are the defence against serving players worse than probes.) A probe that never started (it waited, e.g. for a
+ * player's start-up, until its round's deadline) measured nothing, so CheckerDesk does not count a failing report
+ * of it — `startedAtMs` says whether it did.
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -87,6 +94,11 @@ export class ProbeLine {
   /** Per container: its probes in order; the first not done runs, the others wait. */
   readonly #lines = new Map<string, LineProbe[]>();
   readonly #retry = new Map<string, NodeJS.Timeout>();
+  /** Probes running in their host's probe reserve (no lease to release: the reserve is not a slot of the store). */
+  readonly #inReserve = new WeakSet<LineProbe>();
+  /** Containers whose line is being looked at (a lease is awaited): a second look waits for it, then runs again. */
+  readonly #pumping = new Set<string>();
+  readonly #pumpAgain = new Set<string>();
   #closed = false;
 
   constructor(params: ProbeLineParameters) {
@@ -140,7 +152,7 @@ export class ProbeLine {
     probe.state = 'done';
     clearTimeout(probe.timer);
     if (probe.slot !== undefined) {
-      this.#p.hosts.release(probe.hostId, probe.slot, probe.sessionId);
+      if (!this.#inReserve.has(probe)) this.#p.hosts.release(probe.hostId, probe.slot, probe.sessionId);
       probe.slot = undefined;
     }
     const line = this.#lines.get(probe.hostId);
@@ -177,6 +189,22 @@ export class ProbeLine {
   }
 
   async #pump(hostId: string): Promise<void> {
+    if (this.#pumping.has(hostId)) {
+      // (Else a second look, while the first awaits its lease, would see no free slot and start the same probe in
+      // the reserve.)
+      this.#pumpAgain.add(hostId);
+      return;
+    }
+    this.#pumping.add(hostId);
+    try {
+      await this.#pumpOnce(hostId);
+    } finally {
+      this.#pumping.delete(hostId);
+    }
+    if (this.#pumpAgain.delete(hostId)) void this.#pump(hostId);
+  }
+
+  async #pumpOnce(hostId: string): Promise<void> {
     if (this.#closed) return;
     const line = this.#lines.get(hostId);
     if (!line || line.some((p) => p.state === 'running')) return;
@@ -189,17 +217,24 @@ export class ProbeLine {
       this.#retryLater(hostId, quietForMs);
       return;
     }
-    const slot = host.slots.find((s) => s.state === 'free')?.slot;
-    const leased = slot !== undefined && (await this.#p.hosts.tryLease(hostId, slot, next.sessionId));
+    const free = host.slots.find((s) => s.state === 'free')?.slot;
+    const leased = free !== undefined && (await this.#p.hosts.tryLease(hostId, free, next.sessionId));
     // The line may have moved while the lease was taken (a shared store answers asynchronously).
     if (next.state !== 'queued' || this.#closed) {
-      if (leased && slot !== undefined) this.#p.hosts.release(hostId, slot, next.sessionId);
+      if (leased && free !== undefined) this.#p.hosts.release(hostId, free, next.sessionId);
       return;
     }
-    if (!leased || slot === undefined) {
-      // Every slot serves a player: wait for one to come free (the round's deadline bounds the wait).
+    // Every slot serves a player: the probe runs in the host's reserve, the slot number after its slots (nobody
+    // leases it: only this container's line uses it, one probe at a time, on the instance its host is connected to).
+    const slot = leased ? free : host.probeReserve > 0 ? host.slots.length : undefined;
+    if (slot === undefined) {
+      // No reserve (a host admitted before reserves were required): wait for a free slot (the deadline bounds it).
       this.#retryLater(hostId, this.#p.slotRetryMs ?? 2_000);
       return;
+    }
+    if (!leased) {
+      this.#inReserve.add(next);
+      this.#p.log.info({ hostId, sessionId: next.sessionId, slot }, 'every slot busy: the probe runs in the reserve');
     }
     next.state = 'running';
     next.slot = slot;

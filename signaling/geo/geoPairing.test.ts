@@ -154,6 +154,7 @@ describe('geo-aware pairing', () => {
             encoder: 'x264',
             games: [GAME],
             slots: 2,
+            probeReserve: 1,
             priceWeiPerSec: String(1_000_000 + Math.floor(rand() * 500_000)),
             endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
           },

@@ -216,6 +216,7 @@ describe('authentication', () => {
       encoder: 'x264',
       games: [game('forged-game')],
       slots: 1,
+      probeReserve: 1,
       priceWeiPerSec: '1',
       endpoints: { probeUrl: 'ws://127.0.0.1:1/', metricsUrl: 'http://127.0.0.1:1/' },
     });

@@ -114,6 +114,12 @@ describe('stake gates hosts and checkers', () => {
     assert.match(refused.message, /software/);
   });
 
+  test('a host without a probe reserve is refused (else keeping every slot busy would keep it from every check)', async () => {
+    const refused = await refusal(connectTestHost(server, { probeReserve: 0 }));
+    assert.equal(refused.code, 'ATH_ERR_NO_PROBE_RESERVE');
+    assert.match(refused.message, /probeReserve: 1/);
+  });
+
   test('prices outside the configured bounds are refused', async () => {
     for (const priceWeiPerSec of ['0', '1', String(10n ** 21n)]) {
       const refused = await refusal(connectTestHost(server, { priceWeiPerSec }));
@@ -167,6 +173,7 @@ describe('stake gates hosts and checkers', () => {
         encoder: 'x264',
         games: [game('squat-game')],
         slots: 1,
+        probeReserve: 1,
         priceWeiPerSec: '1000000000000000',
         endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
       });

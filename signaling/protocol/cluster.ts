@@ -46,6 +46,7 @@ export const HostWire = Type.Object(
     lastHeartbeatMs: Ms,
     registeredAtMs: Ms,
     slotCount: Type.Integer({ minimum: 1, maximum: 256 }),
+    probeReserve: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 })),
     qualityScore: Type.Number({ minimum: 0, maximum: 1 }),
     failedVerdictsInARow: Type.Integer({ minimum: 0 }),
     drained: Type.Boolean(),

@@ -318,6 +318,11 @@ export const Register = message('register', {
   encoder: Type.Union([Type.Literal('nvenc'), Type.Literal('x264')]),
   games: Type.Array(GameInfo, { minItems: 1, maxItems: 256 }),
   slots: Type.Integer({ minimum: 1, maximum: 256 }),
+  /**
+   * Sessions the host takes for checkers' probes beyond its `slots` (never sold to players): 1. Signaling admits
+   * no host without it (`ATH_ERR_NO_PROBE_RESERVE`): a host whose every slot is busy is still probed there.
+   */
+  probeReserve: Type.Optional(Type.Integer({ minimum: 0, maximum: 1 })),
   priceWeiPerSec: WeiString,
   endpoints: HostEndpoints,
 });
@@ -330,7 +335,8 @@ export const Heartbeat = message('heartbeat', {
       { slot: Type.Integer({ minimum: 0 }), state: SlotState, sessionId: Type.Optional(SessionId) },
       { additionalProperties: false },
     ),
-    { maxItems: 256 },
+    // Its slots and its probe reserve.
+    { maxItems: 257 },
   ),
 });
 

@@ -28,6 +28,8 @@ export const WIRE_ERROR_CODES = [
   'ATH_ERR_HELLO_TIMEOUT',
   'ATH_ERR_STAKE_TOO_LOW',
   'ATH_ERR_SLOTS_EXCEEDED',
+  /** A host that does not keep a probe reserve (`register.probeReserve`: 1) is not admitted. */
+  'ATH_ERR_NO_PROBE_RESERVE',
   'ATH_ERR_PRICE_OUT_OF_BOUNDS',
   'ATH_ERR_BAD_PROBE_URL',
   'ATH_ERR_HOST_ID_UNBOUND',

@@ -39,6 +39,11 @@ export type HostRecord = {
   slots: SlotRecord[];
   /** Kept in step with `slots` so a pick over thousands of hosts need not count them. */
   freeSlots: number;
+  /**
+   * Probe sessions it takes beyond `slots` (0 or 1; admission requires 1): a checker's probe that finds every slot
+   * busy runs there, as slot number `slots.length` (ProbeLine). Never leased to a player, so never in `slots`.
+   */
+  probeReserve: number;
   /** 0..1 from checker verdicts; 0.5 (neutral) until checkers report. */
   qualityScore: number;
   /** Failed confirmed checker verdicts in a row; `failedVerdictsToDrain` of them drain its provider. */
@@ -362,6 +367,7 @@ export class HostRegistry implements HostStore {
       registeredAtMs: existing?.registeredAtMs ?? nowMs,
       slots,
       freeSlots: slots.filter((slot) => slot.state === 'free').length,
+      probeReserve: message.probeReserve ?? 0,
       qualityScore: existing?.qualityScore ?? 0.5,
       failedVerdictsInARow: existing?.failedVerdictsInARow ?? 0,
       drained: existing?.drained ?? false,

@@ -181,6 +181,8 @@ export async function connectTestHost(
       },
     ],
     slots: options.slots ?? 2,
+    // A host keeps a probe reserve (admission refuses one without); `probeReserve: 0` tries one that does not.
+    probeReserve: options.probeReserve ?? 1,
     priceWeiPerSec: options.priceWeiPerSec ?? '1000000000000000',
     endpoints: options.endpoints ?? {
       probeUrl: `ws://${options.localAddress ?? '127.0.0.1'}:1/probe`,

@@ -1,7 +1,8 @@
 /**
  * Whether a render host that proved its provider's wallet may join, and under which id: its price within the
  * network's bounds, its probe endpoint on its own address, its provider staked in a provider tier, its slots
- * within what the tier allows the provider in all. Cheap checks first; the stake is one read of the registry.
+ * within what the tier allows the provider in all, a probe reserve beyond them (checkers' probes never wait for a
+ * free slot). Cheap checks first; the stake is one read of the registry.
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -43,6 +44,15 @@ export async function admitHost({
     throw new AthError({
       code: 'ATH_ERR_HOST_ID_UNBOUND',
       shortMessage: `host id ${hostId} is not bound to ${provider}: register as ${boundHostId(hostId, provider)}`,
+    });
+  }
+  if ((message.probeReserve ?? 0) < 1) {
+    // Else a host that keeps its every slot busy (a colluder in it costs it little more than the network's fee)
+    // could never be probed: its checks would all be inconclusive and its players' disputes never sampled.
+    throw new AthError({
+      code: 'ATH_ERR_NO_PROBE_RESERVE',
+      shortMessage:
+        'a host must keep a probe reserve (register with probeReserve: 1): one session beyond its slots that checkers probe it in when every slot is busy',
     });
   }
   const price = weiFromString(message.priceWeiPerSec);

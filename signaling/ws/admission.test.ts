@@ -129,6 +129,7 @@ describe('admission control', () => {
               },
             ],
             slots: 1,
+            probeReserve: 1,
             priceWeiPerSec: '1000000000000000',
             endpoints: { probeUrl: 'ws://127.0.0.5:1/probe', metricsUrl: 'http://127.0.0.5:1/metrics' },
           });
@@ -216,6 +217,7 @@ describe('admission control', () => {
         },
       ],
       slots: 1,
+      probeReserve: 1,
       priceWeiPerSec: '1000000000000000',
       endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
     });

@@ -96,6 +96,7 @@ describe('slots across instances', () => {
         encoder: 'x264',
         games: [game('race-game')],
         slots,
+        probeReserve: 1,
         priceWeiPerSec: '1000',
         endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
       },
