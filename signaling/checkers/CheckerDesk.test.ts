@@ -615,6 +615,61 @@ describe('checkers', () => {
     assert.equal((await host.next('stop-session')).sessionId, probe.sessionId, 'the probe ends as a player’s quit');
   });
 
+  test('a host cannot put its checks off by restarting a colluder’s session within every start-up window: a probe waits out one start-up, then starts', async () => {
+    // The attack: a probe waits while one of the container's players is in its first startupQuietMs; a colluding
+    // player that quits and plays again before each start-up is over keeps a "newcomer" on the host at all times.
+    const secret = randomBytes(32);
+    const quietMs = 1_500;
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      checks: {
+        ...DEFAULT_CHECK_SETTINGS,
+        checkersPerContainer: 1,
+        minResponders: 1,
+        intervalMs: 200,
+        deadlineMs: 8_000,
+        busyDeferralMs: 0,
+        startupQuietMs: quietMs,
+      },
+    });
+    const host = await connectTestHost(server, { hostId: 'churning-host', slots: 1 });
+    const colluder = await connectTestPlayer(server, secret);
+    let churning = true;
+    const restarts: string[] = [];
+    colluder.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    const churn = (async () => {
+      for (;;) {
+        const start = await host.next('start-session', 10_000).catch(() => undefined);
+        if (!start || !churning) return;
+        if (server.hub.checkers.isProbe(start.sessionId)) {
+          restarts.push(`probe ${start.sessionId}`);
+          continue;
+        }
+        restarts.push(start.sessionId);
+        // Just short of the start-up window, the colluder quits and plays again.
+        await new Promise((resolve) => setTimeout(resolve, quietMs * 0.6));
+        if (!churning) return;
+        colluder.send({ type: 'quit', sessionId: start.sessionId });
+        colluder.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+      }
+    })();
+    const checker = await connectTestChecker(server);
+    cleanups.push(async () => {
+      churning = false;
+      for (const peer of [host, colluder, checker.peer]) peer.terminate();
+      await churn;
+      await server.close();
+    });
+    const assignment = await checker.peer.next('check-assignment');
+    // Within one start-up window (plus slack for a loaded box), not never.
+    const started = await checker.peer.next('probe-started', 6_000).catch(() => undefined);
+    assert.ok(started, `no probe started in 6 s; the colluder's sessions meanwhile: ${restarts.length}`);
+    assert.equal(started.sessionId, assignment.probeSessionId);
+    assert.ok(restarts.length >= 2, `the colluder restarted: ${restarts.length}`);
+  });
+
   test('forged, replayed and unassigned reports are refused', async () => {
     const { team } = await world(4, 'strict-host');
     // 3 of the 4 are assigned; the fourth is the outsider.

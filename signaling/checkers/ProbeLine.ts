@@ -79,7 +79,8 @@ export type ProbeLineParameters = {
   /**
    * A probe (not a sampling one) does not start on a container while one of its players' sessions is younger
    * than this: a probe is a second stream on the host, and a player's first seconds (worker, peer, first keyframe)
-   * are when it costs most. It waits, like a probe waiting for a free slot (its round's deadline bounds it).
+   * are when it costs most. It waits out one start-up — the youngest player's when it first had to wait — then
+   * starts, even beside a newer one (a host's colluder restarting within every window cannot hold it off).
    */
   startupQuietMs?: number;
   /** How long ago a player's session got its slot (undefined: not a player's session, or not known here). */
@@ -96,6 +97,12 @@ export class ProbeLine {
   readonly #retry = new Map<string, NodeJS.Timeout>();
   /** Probes running in their host's probe reserve (no lease to release: the reserve is not a slot of the store). */
   readonly #inReserve = new WeakSet<LineProbe>();
+  /**
+   * When each probe that waited for a player's start-up may start at the latest: it waits out one start-up (the
+   * youngest player's when it first had to wait), no more — else a colluding player that quits and plays again within
+   * every `startupQuietMs` would keep a newcomer on its host at all times and every probe waiting until its deadline.
+   */
+  readonly #quietUntilMs = new WeakMap<LineProbe, number>();
   /** Containers whose line is being looked at (a lease is awaited): a second look waits for it, then runs again. */
   readonly #pumping = new Set<string>();
   readonly #pumpAgain = new Set<string>();
@@ -188,6 +195,14 @@ export class ProbeLine {
     return left;
   }
 
+  /** How long `probe` still waits, given the youngest player's start-up `leftMs` (bounded by its first wait). */
+  #quietForMs(probe: LineProbe, leftMs: number): number {
+    if (leftMs <= 0) return 0;
+    const untilMs = this.#quietUntilMs.get(probe) ?? Date.now() + leftMs;
+    this.#quietUntilMs.set(probe, untilMs);
+    return Math.min(leftMs, untilMs - Date.now());
+  }
+
   async #pump(hostId: string): Promise<void> {
     if (this.#pumping.has(hostId)) {
       // (Else a second look, while the first awaits its lease, would see no free slot and start the same probe in
@@ -212,7 +227,7 @@ export class ProbeLine {
     if (!next) return;
     const host = this.#p.hosts.get(hostId);
     if (host?.state !== 'up' || !host.peerId) return;
-    const quietForMs = next.sampling ? 0 : this.#startupQuietLeftMs(host, line);
+    const quietForMs = next.sampling ? 0 : this.#quietForMs(next, this.#startupQuietLeftMs(host, line));
     if (quietForMs > 0) {
       this.#retryLater(hostId, quietForMs);
       return;
