@@ -22,6 +22,10 @@
  *     Each load generator sends its share evenly from a random phase (`relayPacing: even`), as independent
  *     players do; `--pacing burst` sends as the generators did before (5 back to back every 10 ms each, the
  *     generators in step), where a message also waits behind the up to 19 others sent in its millisecond.
+ *     The load generators run as the machine's idle work (`SCHED_IDLE` through `chrt`, `nice 19` where there is
+ *     no chrt; `generatorPriority`): they stand for 20,000 players' own machines, and on a 2-core box their CPU
+ *     would otherwise be the servers' scheduling delay — a server woken by a relay waited behind a generator's
+ *     time slice, which is the bench's cost, not the network's. `--generator-priority normal` measures that too.
  *
  * Child processes (signaling servers, load generators, redis-server, anvil) end with the bench, however it
  * ends, SIGKILL included: their stdin is a pipe from it; redis-server and anvil run under a keeper shell.
@@ -30,14 +34,14 @@
  * --seconds N (5) --rate N (relayed messages per second, 2000) --instances 1|2 (2) --pick-only --sockets-only
  * --skip-compare --skip-single (no one-instance socket runs: the two-instance figures alone)
  * --server-cpu-prof DIR (the signaling processes write CPU profiles of the measured relay window there)
- * --pacing even|burst (even)
+ * --pacing even|burst (even) --generator-priority idle|normal (idle)
  * --stages (two instances: a Redis tap on the host instance's channel splits each relay into send → Redis and
  * Redis → host; `relayStagesRedis`).
  * The last line printed is one JSON object.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -82,6 +86,7 @@ const { values: flags } = parseArgs({
     'server-cpu-prof': { type: 'string' },
     stages: { type: 'boolean', default: false },
     pacing: { type: 'string', default: 'even' },
+    'generator-priority': { type: 'string', default: 'idle' },
   },
 });
 const positive = (value: string | undefined, fallback: number) => {
@@ -95,6 +100,7 @@ const SECONDS = positive(flags.seconds, 5);
 const RATE = positive(flags.rate, 2_000);
 const INSTANCES = positive(flags.instances, 2) >= 2 ? 2 : 1;
 const PACING = flags.pacing === 'burst' ? 'burst' : 'even';
+const GENERATORS_IDLE = flags['generator-priority'] !== 'normal';
 
 /** 50 metro regions (approximate coordinates) with a time zone a browser there reports. */
 const REGIONS: Array<[country: string, lat: number, lon: number, timeZone: string]> = [
@@ -531,6 +537,18 @@ async function inBatches<T>(count: number, batch: number, make: (i: number) => P
   return out;
 }
 
+/**
+ * How a load generator runs as idle work: under `chrt --idle 0` (SCHED_IDLE, every thread: any ordinary task that
+ * wakes takes the CPU from it at once), or, without chrt, as node at nice 19 (a woken task may still wait out
+ * part of its slice).
+ */
+function idlePriority(): { command: string; args: string[]; policy: 'SCHED_IDLE' | 'nice 19' } {
+  const chrt = ['/usr/bin/chrt', '/bin/chrt'].find((path) => existsSync(path));
+  return chrt
+    ? { command: chrt, args: ['--idle', '0', process.execPath], policy: 'SCHED_IDLE' }
+    : { command: process.execPath, args: [], policy: 'nice 19' };
+}
+
 /** Players per load-generator process (a process's descriptors are limited: `ulimit -n` is 20,000 on some). */
 const PLAYERS_PER_GENERATOR = 5_000;
 
@@ -542,9 +560,11 @@ async function startGenerator(
   players: number,
 ): Promise<{ generator: Generator; open: number; leased: number }> {
   const script = fileURLToPath(new URL('./benchPlayers.ts', import.meta.url));
+  const idle = GENERATORS_IDLE ? idlePriority() : undefined;
   const child = spawn(
-    process.execPath,
+    idle?.command ?? process.execPath,
     [
+      ...(idle?.args ?? []),
       '--import',
       'tsx',
       script,
@@ -559,6 +579,7 @@ async function startGenerator(
     ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
+  if (idle?.command === process.execPath && child.pid) os.setPriority(child.pid, 19);
   cleanups.push(() => {
     child.stdin?.end();
     setTimeout(() => child.kill('SIGKILL'), 3_000).unref();
@@ -899,6 +920,8 @@ try {
     // How the load generators send: `even` (each its share evenly, from a random phase; since this key exists)
     // or `burst` (rate/100 back to back every 10 ms, in step: how the figures before it were measured).
     relayPacing: PACING,
+    // How the load generators are scheduled (see the header): `SCHED_IDLE`, `nice 19`, or `normal`.
+    generatorPriority: GENERATORS_IDLE ? idlePriority().policy : 'normal',
   };
   // The sockets first, the two-instance run before the one-instance ones: the hosts' end of the relay lives in
   // this process, and it should not carry the pick bench's 100,000-host hubs (their garbage meant ~28 GC pauses
