@@ -86,6 +86,8 @@ export const EdgeConfigSchema = obj({
      */
     contradictedPlayersToDrain: Type.Integer({ minimum: 0, maximum: 1000 }),
     contradictionWindowMs: Type.Integer({ minimum: 60_000 }),
+    /** Seconds a payer must have been billed for with other providers before its contradiction counts (0: any). */
+    contradictionMinPayerSec: Type.Integer({ minimum: 0 }),
     /** Never let a checker check a container in its own network of these prefix lengths (0: off). */
     checkerExclusion: obj({
       ipv4PrefixBits: Type.Integer({ minimum: 0, maximum: 32 }),
@@ -350,6 +352,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     probationPasses: DEFAULT_CHECK_SETTINGS.probationPasses,
     contradictedPlayersToDrain: DEFAULT_CHECK_SETTINGS.contradictedPlayersToDrain,
     contradictionWindowMs: DEFAULT_CHECK_SETTINGS.contradictionWindowMs,
+    contradictionMinPayerSec: DEFAULT_CHECK_SETTINGS.contradictionMinPayerSec,
     checkerExclusion: DEFAULT_CHECK_SETTINGS.excludeSameNetwork,
     hostTiers: DEFAULT_STAKE_SETTINGS.hostTiers,
     priceMinWeiPerSec: String(DEFAULT_SIGNALING_SETTINGS.priceBoundsWeiPerSec.min),

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { getAddress } from 'viem';
 import { claimSettlementBatch, enqueueSettlement, markBatchConfirmed, markBatchSent } from './outbox.js';
 import { endSession } from './sessions.js';
 import { markSlashConfirmed, recordSlash } from './slashes.js';
 import { recordStake } from './stakes.js';
-import { accountSummary, providerEarnings, sessionCharges } from './summaries.js';
+import { accountSummary, payerDeliveredSecElsewhere, providerEarnings, sessionCharges } from './summaries.js';
 import { describeLedger } from './testing/describeLedger.js';
 import { fakeSignature, randomAddress, randomBytes32, seedSession, TEST_FEE_SPLIT } from './testing/fixtures.js';
 import { resetLedger } from './testing/resetLedger.js';
@@ -105,5 +106,32 @@ describeLedger('summaries', (ctx) => {
     assert.equal((await providerEarnings(ctx.ledger, { providerAddress: provider, limit: 1 })).sessions.length, 1);
     const nobody = await providerEarnings(ctx.ledger, { providerAddress: randomAddress() });
     assert.deepEqual([nobody.sessionCount, nobody.earnedWei, nobody.sessions], [0, 0n, []]);
+  });
+
+  test('payerDeliveredSecElsewhere: what a payer was billed for with every other provider (its record)', async () => {
+    const payer = randomAddress();
+    const accused = randomAddress();
+    const elsewhere = [randomAddress(), randomAddress()];
+    const here = await seedSession(ctx.ledger, { payer, provider: accused });
+    await recordUsageTick(ctx.ledger, { sessionId: here.sessionId, tickIndex: 0, deliveredSec: 50 });
+    const record = () =>
+      payerDeliveredSecElsewhere(ctx.ledger, { payerAddress: payer, exceptProviderAddress: accused });
+    assert.equal(await record(), 0, 'a wallet that only ever played on the accused host has no record');
+    for (const [i, provider] of elsewhere.entries()) {
+      const s = await seedSession(ctx.ledger, { payer, provider });
+      await recordUsageTick(ctx.ledger, { sessionId: s.sessionId, tickIndex: 0, deliveredSec: 300 + i });
+    }
+    // Another payer's sessions are not this one's record.
+    const other = await seedSession(ctx.ledger, { provider: elsewhere[0] });
+    await recordUsageTick(ctx.ledger, { sessionId: other.sessionId, tickIndex: 0, deliveredSec: 900 });
+    assert.equal(await record(), 601);
+    assert.equal(
+      await payerDeliveredSecElsewhere(ctx.ledger, {
+        payerAddress: getAddress(payer),
+        exceptProviderAddress: accused,
+      }),
+      601,
+      'a checksummed address',
+    );
   });
 });

@@ -216,3 +216,22 @@ export async function providerEarnings(
     sessions,
   };
 }
+
+export type PayerDeliveredSecElsewhereParameters = { payerAddress: string; exceptProviderAddress: string };
+
+/**
+ * Seconds a payer has been billed for in sessions with providers other than one: its record on the network. The
+ * checker desk weighs a payer's word against a provider by it (`contradictionMinPayerSec`): a wallet made to
+ * contradict one host has none, and each second of it costs what play on other hosts costs.
+ */
+export async function payerDeliveredSecElsewhere(
+  db: Queryable,
+  { payerAddress, exceptProviderAddress }: PayerDeliveredSecElsewhereParameters,
+): Promise<number> {
+  const { rows } = await db.query(
+    `select coalesce(sum(delivered_sec), 0)::text as "sec" from sessions
+      where payer_address = $1 and provider_address <> $2`,
+    [normalizeAddress(payerAddress, 'payerAddress'), normalizeAddress(exceptProviderAddress, 'exceptProviderAddress')],
+  );
+  return Number((rows[0] as { sec: string } | undefined)?.sec ?? 0);
+}

@@ -96,8 +96,10 @@ before(async () => {
       // Its hosts serve a player: check them every round anyway, from the player's first second on.
       busyDeferralMs: 0,
       startupQuietMs: 0,
-      // One payer whose session contradicts its host's signed receipts drains the provider here (default 3).
+      // One payer whose session contradicts its host's signed receipts drains the provider here (default 3), whatever
+      // its record with other providers (default: 600 s of it; CheckerDesk.test tests that rule).
       contradictedPlayersToDrain: 1,
+      contradictionMinPayerSec: 0,
     },
     metrics,
     payments,
@@ -663,10 +665,13 @@ describe('Meter: billing rests on evidence the payer cannot withhold (issue 12)'
       await s.report('player', 8);
       await s.advance(TICK_MS);
       assert.deepEqual(await s.ticks(), [5, 0, 0], 'the disputed seconds are not billed on a probe of the host');
-      // The evidence: the host's own signed receipts (its provider key) for 60 fps, against 8 decoded.
+      // The evidence: the host's own signed receipts (its provider key) for 60 fps, against 8 decoded — and the
+      // payer's record with other providers from the ledger (none: this is its only session).
+      await waitUntil(() => contradictions.length > 0);
       assert.equal(contradictions.length, 1);
       const [evidence] = contradictions;
       assert.ok(evidence);
+      assert.equal(evidence.payerDeliveredSecElsewhere, 0);
       assert.equal(evidence.hostId, s.hostId);
       assert.equal(evidence.payerAddress?.toLowerCase(), s.payer.address.toLowerCase());
       assert.equal(evidence.decodedFpsMilli, 8_000);

@@ -59,6 +59,7 @@ import {
   listSettlements,
   type MeterClaim,
   meterClaimOf,
+  payerDeliveredSecElsewhere,
   recordUsageTick,
   recordVoucher,
   releaseLease,
@@ -667,7 +668,7 @@ export class Meter {
       },
       'the host passes its probes but this session’s player counted less than the host claims: held time dropped',
     );
-    this.#p.hub.contradictDelivery({
+    const contradiction = {
       sessionId: live.sessionId,
       hostId: live.hostId,
       receipts: claimed?.receipts ?? [],
@@ -678,7 +679,28 @@ export class Meter {
       checkerFpsMilli: report.fpsMilli,
       droppedMs: heldMs,
       atMs: now,
-    });
+    };
+    // With the payer's record elsewhere: the checker desk weighs its word by it (a wallet made for this has none).
+    const reporting = this.#payerRecord(live.sessionId).then((payerDeliveredSecElsewhere) =>
+      this.#p.hub.contradictDelivery({ ...contradiction, payerDeliveredSecElsewhere }),
+    );
+    this.#stopping.add(reporting);
+    void reporting.finally(() => this.#stopping.delete(reporting));
+  }
+
+  /** Seconds the session's payer was billed for with other providers (undefined: the ledger did not answer). */
+  async #payerRecord(sessionId: Hex): Promise<number | undefined> {
+    try {
+      const session = await getSession(this.#p.ledger, sessionId);
+      if (!session) return undefined;
+      return await payerDeliveredSecElsewhere(this.#p.ledger, {
+        payerAddress: session.payerAddress,
+        exceptProviderAddress: session.providerAddress,
+      });
+    } catch (error) {
+      this.#log.warn({ err: error, sessionId }, 'could not read the payer’s record for a contradicted session');
+      return undefined;
+    }
   }
 
   #onVerdict(verdict: RoundVerdict): void {

@@ -71,6 +71,7 @@ export async function runSignaling({
       probationPasses: s.probationPasses,
       contradictedPlayersToDrain: s.contradictedPlayersToDrain,
       contradictionWindowMs: s.contradictionWindowMs,
+      contradictionMinPayerSec: s.contradictionMinPayerSec,
       excludeSameNetwork: s.checkerExclusion,
       domain: economy.checkerDomain,
       // Checkers hold every container to its game's manifest (the built-in catalogue), not to what it declares.

@@ -889,7 +889,7 @@ describe('checkers', () => {
   });
 });
 
-test('sessions that contradict a host’s delivery drain its provider once enough distinct payers saw it; a host that does not sign its receipts is no safer', async () => {
+test('sessions that contradict a host’s delivery drain its provider once enough distinct payers with a record elsewhere saw it (fresh wallets do not count); a host that does not sign its receipts is no safer', async () => {
   const server = await startTestSignaling({
     chain,
     tokenSecret: randomBytes(32),
@@ -916,15 +916,27 @@ test('sessions that contradict a host’s delivery drain its provider once enoug
       }),
     );
   const payer = (n: number) => `0x${String(n).padStart(40, '0')}` as const;
-  const contradicted = async (payerAddress: `0x${string}`, signed?: Awaited<ReturnType<typeof receipts>>) => {
+  const contradicted = async (
+    payerAddress: `0x${string}`,
+    signed?: Awaited<ReturnType<typeof receipts>>,
+    payerDeliveredSecElsewhere = 3_600,
+  ) => {
     const id = sessionId();
     return server.hub.checkers.contradicted({
       sessionId: id,
       hostId: host.hostId,
       payerAddress,
       receipts: signed ?? (await receipts(id)),
+      payerDeliveredSecElsewhere,
     });
   };
+  // Sybils: fresh wallets (no record with other providers) that each play a moment here and lie about their
+  // decoders. Before payers were weighed by their record, four of them drained this (honest) host.
+  for (const n of [101, 102, 103, 104, 105]) {
+    assert.equal(await contradicted(payer(n), undefined, 0), 'not-counted', 'a wallet with no record elsewhere');
+  }
+  assert.equal(await contradicted(payer(106), undefined, 599), 'not-counted', 'under contradictionMinPayerSec');
+  assert.equal(server.hub.hosts.get(host.hostId)?.drained, false, 'Sybils never drain a host');
   assert.equal(await contradicted(payer(1)), 'counted');
   assert.equal(await contradicted(payer(1)), 'counted', 'the same payer again');
   assert.equal(server.hub.hosts.get(host.hostId)?.drained, false, 'one payer never fails a host');

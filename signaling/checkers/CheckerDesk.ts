@@ -89,6 +89,11 @@ export type CheckSettings = {
    */
   contradictedPlayersToDrain: number;
   contradictionWindowMs: number;
+  /**
+   * Seconds a payer must have been billed for with other providers before its contradiction counts (0: any payer).
+   * Else a few fresh wallets, each playing a moment on an honest host and lying about their decoders, drain it.
+   */
+  contradictionMinPayerSec: number;
 };
 
 export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
@@ -110,6 +115,7 @@ export const DEFAULT_CHECK_SETTINGS: CheckSettings = {
   excludeSameNetwork: { ipv4PrefixBits: 0, ipv6PrefixBits: 0 },
   contradictedPlayersToDrain: 3,
   contradictionWindowMs: 24 * 3_600_000,
+  contradictionMinPayerSec: 600,
 };
 
 export type SignedCheckReport = {
@@ -188,6 +194,8 @@ export type ContradictionReport = {
   hostId: string;
   payerAddress: `0x${string}` | undefined;
   receipts: SignedDeliveryReceipt[];
+  /** Seconds the payer was billed for with other providers (the ledger's; undefined: unknown, counted as none). */
+  payerDeliveredSecElsewhere?: number | undefined;
 };
 
 /** What `contradicted` did: counted it, drained the provider with it, or why it did not count. */
@@ -922,9 +930,19 @@ export class CheckerDesk {
         'a contradicted session without receipts signed by its provider: its host withheld them; counted',
       );
     }
-    const { contradictedPlayersToDrain, contradictionWindowMs } = this.#p.settings;
+    const { contradictedPlayersToDrain, contradictionWindowMs, contradictionMinPayerSec } = this.#p.settings;
     const payer = contradiction.payerAddress?.toLowerCase();
     if (payer === undefined || contradictedPlayersToDrain <= 0) return 'not-counted';
+    const payerSec = contradiction.payerDeliveredSecElsewhere ?? 0;
+    if (payerSec < contradictionMinPayerSec) {
+      // A payer with no record elsewhere may be a wallet made to drain this host (Sybils: each costs a moment of
+      // play here and a lie about its own decoder). Its session's disputed time was dropped all the same.
+      this.#log.warn(
+        { hostId: host.hostId, sessionId: contradiction.sessionId, payer, payerSecElsewhere: payerSec },
+        'a contradicted session whose payer has too little record elsewhere: not counted against the host',
+      );
+      return 'not-counted';
+    }
     const nowMs = Date.now();
     const payers = this.#contradictions.get(provider) ?? new Map<string, number>();
     this.#contradictions.set(provider, payers);

@@ -57,6 +57,11 @@ export type DeliveryContradiction = {
   /** Held (disputed) time that was not billed. */
   droppedMs: number;
   atMs: number;
+  /**
+   * Seconds the session's payer was billed for with other providers (the meter reads it from the ledger; undefined:
+   * unknown). The checker desk counts a payer's contradiction only with `contradictionMinPayerSec` of it.
+   */
+  payerDeliveredSecElsewhere?: number | undefined;
 };
 
 export type SignalingHubEvents = {

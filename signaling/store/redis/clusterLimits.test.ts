@@ -293,6 +293,8 @@ describe('limits counted for the whole network, not per instance', () => {
         hostId: host.hostId,
         payerAddress: `0x${String(payer).padStart(40, '0')}`,
         receipts: await signedReceipts(account, sessionId),
+        // Payers with a record with other providers (contradictionMinPayerSec).
+        payerDeliveredSecElsewhere: 3_600,
       });
     };
     // Two payers' sessions were metered on a, a third one's on b (players are spread by the balancer).
