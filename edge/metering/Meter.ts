@@ -511,15 +511,42 @@ export class Meter {
     live.ending = true;
     // A player that moved its session to another instance takes the claim with it (that instance adopts the
     // session, this one hears `sessionMoved`), and the claim may reach the ledger before the move reaches this
-    // hub: the session is ended here only if, a moment later, this instance still runs it.
+    // hub: the session is acted on here only if, a moment later, this instance still runs it.
     const timer = setTimeout(() => {
       this.#fenceTimers.delete(timer);
       const session = this.#p.hub.getSession(live.sessionId);
       if (!session || session.state === 'ended' || session.owner !== this.#p.hub.instanceId) return;
-      this.#p.hub.endSession(live.sessionId, 'error', METER_END_MESSAGES.meteredElsewhere);
+      const ending = this.#leaveFenced(live.sessionId);
+      this.#stopping.add(ending);
+      void ending.finally(() => this.#stopping.delete(ending));
     }, FENCED_END_GRACE_MS);
     timer.unref();
     this.#fenceTimers.add(timer);
+  }
+
+  /**
+   * A fenced session this hub still thinks it runs: when the ledger names another live instance (it adopted the
+   * session while this one was cut off from Redis), the session is left to it — not ended: the host streams on, the
+   * slot stays leased, the player is sent to reconnect there (`SignalingHub.handOver`). When the ledger has it
+   * ended (an orphan sweep closed it) or names nobody, it ends here and the player is told.
+   */
+  async #leaveFenced(sessionId: string): Promise<void> {
+    const row = await getSession(this.#p.ledger, sessionId).catch((error: unknown) => {
+      this.#log.warn({ err: error, sessionId }, 'could not read the fenced session');
+      return undefined;
+    });
+    if (this.#closed) return;
+    const holder = row?.state !== 'ended' ? row?.signalingInstance : null;
+    const self = this.#p.instanceId ?? this.#p.hub.instanceId;
+    if (holder && holder !== self) {
+      this.#p.hub.handOver(sessionId, holder, METER_END_MESSAGES.meteredElsewhere);
+      return;
+    }
+    this.#p.hub.endSession(
+      sessionId,
+      'error',
+      row?.state === 'ended' ? METER_END_MESSAGES.closedElsewhere : METER_END_MESSAGES.meteredElsewhere,
+    );
   }
 
   /**

@@ -10,9 +10,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { Address, Hex } from 'viem';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
+import { issuePlayerToken } from '../../signaling/auth/playerTokens.js';
 import { sessionAuthTypes, sessionAuthWire, sessionEscrowDomain, weiToString } from '../../signaling/protocol/index.js';
 import { type RedisServer, startRedisServer } from '../../signaling/store/redis/startRedisServer.js';
 import {
@@ -21,6 +23,7 @@ import {
   startTestSignaling,
   type TestSignaling,
 } from '../../signaling/testing/startTestSignaling.js';
+import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { waitUntil } from '../../signaling/testing/waitFor.js';
 import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
@@ -189,7 +192,8 @@ async function paidSession(server: TestSignaling) {
       },
     ],
   });
-  const player = await connectTestPlayer(server, secret);
+  const token = issuePlayerToken({ secret, ttlSec: 600 }).token;
+  const player = await connectTestPlayer(server, secret, token);
   closers.push(
     () => host.terminate(),
     () => player.terminate(),
@@ -219,11 +223,14 @@ async function paidSession(server: TestSignaling) {
     what: 'streaming',
     timeoutMs: 15_000,
   });
-  /** The host and the player both say 60 fps; resolves when the hub has both reports. */
-  const bothAlive = async () => {
+  /**
+   * The host and the player both say 60 fps; resolves when `hub` (the session's instance) has both reports —
+   * by default the first instance's, with the player's first connection.
+   */
+  const bothAlive = async (hub = server.hub, playerPeer = player) => {
     let seen = 0;
     const arrived = new Promise<void>((resolve) => {
-      const off = server.hub.on('report', (report) => {
+      const off = hub.on('report', (report) => {
         if (report.sessionId !== auth.sessionId || report.source === 'checker') return;
         seen += 1;
         if (seen < 2) return;
@@ -239,7 +246,7 @@ async function paidSession(server: TestSignaling) {
       bitrateBps: 1,
       inputIdleMs: 0,
     });
-    player.send({
+    playerPeer.send({
       type: 'player-report',
       sessionId: auth.sessionId,
       fpsMilli: 60_000,
@@ -250,11 +257,33 @@ async function paidSession(server: TestSignaling) {
     await arrived;
   };
   earners.push(auth.provider);
-  return { sessionId: auth.sessionId, payer, host, player, bothAlive, providerAddress: auth.provider };
+  return {
+    sessionId: auth.sessionId,
+    payer,
+    host,
+    player,
+    bothAlive,
+    providerAddress: auth.provider,
+    token,
+    hostId: host.hostId,
+    game: `g-${hostId}`,
+  };
+}
+
+/**
+ * How the cut-off instance lets a player go: its socket closed (and the code: 4010 sends the client to the next
+ * signaling server, where it resumes), or a `session-ended` (the session ended there).
+ */
+function leftBy(player: TestPeer): Promise<string> {
+  return player.next('session-ended', 15_000).then(
+    (ended) => `told session-ended: ${ended.message}`,
+    async (error: Error) =>
+      /socket closed/.test(error.message) ? `socket closed (${(await player.closed()).code})` : error.message,
+  );
 }
 
 describe('a Redis partition: instance A keeps its players and its ledger while B adopts its sessions', () => {
-  test('the same delivered seconds are never billed twice; the cut-off instance stops and tells its player', async () => {
+  test('the same delivered seconds are never billed twice; the cut-off instance stops and sends its player to B', async () => {
     const prefix = `part${randomBytes(3).toString('hex')}:`;
     const proxy = await redisProxy(redis.port);
     closers.push(() => proxy.close());
@@ -327,10 +356,11 @@ describe('a Redis partition: instance A keeps its players and its ledger while B
       { epoch: '1', sec: 15 },
       { epoch: '2', sec: 2 },
     ]);
-    // A no longer meters or serves a session B runs: it told its player and stopped (no charge of its own).
+    // A no longer meters or serves a session B runs (no charge of its own): it leaves the session to B, not ended,
+    // and sends its player to reconnect (the client resumes on the next server: B).
     assert.equal(a.meter.liveSessions, 0, 'A stopped metering the session B took over');
-    const told = await s.player.next('session-ended');
-    assert.match(told.message, /another signaling server took this session over/i);
+    assert.equal(await leftBy(s.player), 'socket closed (4010)');
+    assert.equal(a.server.hub.getSession(s.sessionId)?.owner, 'pb');
 
     // The partition heals: A's return changes nothing in the ledger. B ends the session and it settles once.
     proxy.heal();
@@ -345,6 +375,123 @@ describe('a Redis partition: instance A keeps its players and its ledger while B
     assert.equal(ended?.state, 'ended');
     assert.ok(ended && ended.deliveredSec <= (clock - streamingSince) / 1000);
     assert.equal(ended?.cumulativeWei, BigInt(ended?.deliveredSec ?? -1) * PRICE);
+    const worker = settlementWorker(chain, ledger);
+    try {
+      await worker.runSoon();
+    } finally {
+      await worker.close();
+    }
+    await assertEscrowConserved(chain, earners);
+    await assertLedgerMatchesChain(chain, ledger);
+  });
+});
+
+describe('the partition heals: what B adopted while A was cut off stays B’s', () => {
+  test('A does not end, bill, relay for or hold the lease of a session it lost; player and host go on with one session on B', async () => {
+    const prefix = `heal${randomBytes(3).toString('hex')}:`;
+    const proxy = await redisProxy(redis.port);
+    closers.push(() => proxy.close());
+    const a = await instance('ha', proxy.url, prefix);
+    const b = await instance('hb', redis.url, prefix);
+    const direct = new Redis(redis.url, { lazyConnect: true });
+    await direct.connect();
+    closers.push(() => direct.disconnect());
+    const s = await paidSession(a.server);
+    const since = clock;
+    await s.bothAlive();
+    clock += TICK_MS;
+    await s.bothAlive();
+    await a.meter.tickNow();
+    await waitUntil(
+      async () => ((await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined))?.tickIndex ?? 0) >= 1,
+      { what: 'A’s meter state in Redis', timeoutMs: 15_000 },
+    );
+    proxy.cut();
+    await waitUntil(async () => (await getSession(ledger, s.sessionId))?.signalingInstance === 'hb', {
+      what: 'B adopting the session (the ledger naming B)',
+      timeoutMs: 15_000,
+    });
+    await waitUntil(async () => b.meter.liveSessions === 1, { what: 'B metering the session', timeoutMs: 15_000 });
+    await b.meter.idle();
+    // A's next tick is refused (B holds the claim): A learns it lost the session while still cut off.
+    clock += TICK_MS;
+    await s.bothAlive();
+    await a.meter.tickNow();
+    await a.meter.idle();
+    // A lets the player go to another signaling server of the network (the client reconnects to the next one and
+    // resumes there); it does not end the session.
+    assert.equal(await leftBy(s.player), 'socket closed (4010)', 'A hands its player over, not ending the session');
+    assert.equal(a.meter.liveSessions, 0, 'A stopped metering the session');
+    // The player (its client) reconnects to B and resumes without renegotiating: its stream never stopped.
+    const player = await connectTestPlayer(b.server, secret, s.token);
+    closers.push(() => player.terminate());
+    player.send({ type: 'play', game: s.game, codecs: ['H264'], resumeSessionId: s.sessionId, keepStream: true });
+    const resumed = await player.next('session');
+    assert.equal(resumed.resumed, true);
+    assert.equal(b.server.hub.getSession(s.sessionId)?.state, 'streaming');
+
+    assert.equal(a.server.hub.getSession(s.sessionId)?.owner, 'hb', 'A’s copy names B (from the ledger)');
+    // The partition heals: B sees A back on Redis.
+    proxy.heal();
+    await waitUntil(() => b.server.hub.signalingServers().includes(a.server.httpUrl), {
+      what: 'B seeing A back',
+      timeoutMs: 15_000,
+    });
+    // The host, still connected to A, and the player, now on B, are one session again: B relays between them
+    // (through A), the host's reports reach B's meter, and B bills on from where the ledger stands.
+    player.send({ type: 'ice', sessionId: s.sessionId, candidate: null });
+    await s.host.next('ice');
+    clock += TICK_MS;
+    await s.bothAlive(b.server.hub, player);
+    await Promise.all([a.meter.tickNow(), b.meter.tickNow()]);
+    await Promise.all([a.meter.idle(), b.meter.idle()]);
+    assert.equal(a.meter.liveSessions, 0, 'A meters nothing after the heal');
+    assert.equal(b.meter.liveSessions, 1, 'B meters the session');
+    const session = b.server.hub.getSession(s.sessionId);
+    assert.equal(session?.state, 'streaming');
+    assert.equal(session?.owner, 'hb');
+    // The slot stays leased to the session, in Redis and in both copies.
+    assert.equal(await direct.hget(`${prefix}slots:${s.hostId}`, '0'), `busy|${s.sessionId}`);
+    for (const hub of [a.server.hub, b.server.hub]) {
+      assert.equal(hub.hosts.get(s.hostId)?.slots[0]?.sessionId, s.sessionId);
+    }
+    // What the host and the first player connection heard and nobody awaited (all of it, from the start).
+    assert.deepEqual(
+      s.host.received
+        .map((message) => message.type)
+        .filter((type) => type === 'stop-session' || type === 'start-session'),
+      [],
+      'the host was never told to stop (or restart) the stream',
+    );
+    assert.deepEqual(
+      s.player.received.map((message) => message.type).filter((type) => type === 'session-ended' || type === 'error'),
+      [],
+      'the player was never told its session ended',
+    );
+    const byEpoch = await ledger.query(
+      `select meter_epoch::text as epoch, sum(delivered_sec)::int as sec from usage_ticks where session_id = $1
+        group by meter_epoch order by meter_epoch`,
+      [s.sessionId],
+    );
+    const rows = byEpoch.rows as Array<{ epoch: string; sec: number }>;
+    assert.deepEqual(
+      rows.map((row) => row.epoch),
+      ['1', '2'],
+      'A billed under its claim, then B under its own — nothing else',
+    );
+    assert.ok((rows[1]?.sec ?? 0) >= 5, 'B bills the seconds after the heal (the host’s reports reach it)');
+
+    // The player quits on B: B ends it, the host hears it (through A), and it settles once.
+    player.send({ type: 'quit', sessionId: s.sessionId });
+    await player.next('session-ended');
+    assert.equal((await s.host.next('stop-session')).sessionId, s.sessionId);
+    await b.meter.idle();
+    await a.meter.idle();
+    const ended = await getSession(ledger, s.sessionId);
+    assert.equal(ended?.state, 'ended');
+    assert.ok(ended && ended.deliveredSec <= (clock - since) / 1000, 'no second billed twice');
+    assert.equal(ended?.cumulativeWei, BigInt(ended?.deliveredSec ?? -1) * PRICE);
+    assert.equal(await direct.hget(`${prefix}slots:${s.hostId}`, '0'), 'free');
     const worker = settlementWorker(chain, ledger);
     try {
       await worker.runSoon();

@@ -9,6 +9,7 @@ import type { ClusterLink } from '../store/SignalingStore.js';
 import type { HubContext } from './HubContext.js';
 import type { PeerDispatcher } from './PeerDispatcher.js';
 import type { SessionLifecycle } from './SessionLifecycle.js';
+import type { SessionRecord } from './SessionRecord.js';
 
 export type ClusterBridgeParameters = {
   ctx: HubContext;
@@ -45,6 +46,7 @@ export class ClusterBridge {
             params.ctx.timers.clear(event.sessionId, 'auth');
             const session = params.ctx.store.sessions.get(event.sessionId);
             if (session) params.ctx.events.emit('sessionMoved', session);
+            if (session) this.#sendPlayerToOwner(session, event.playerPeerId);
             return;
           }
           case 'instanceDown':
@@ -95,6 +97,22 @@ export class ClusterBridge {
         });
         return;
     }
+  }
+
+  /**
+   * The session moved while its player is still connected here — another instance adopted it while this one was
+   * cut off from Redis, so the owner does not know that connection. The session is not ended here (its host
+   * streams on, its owner meters it): the player's socket is closed with 4010, and its client, as after any
+   * unclean close, reconnects to the next signaling server of the network and resumes the session there without
+   * renegotiating the stream. A connection the owner does know (the record names it) is left alone.
+   */
+  #sendPlayerToOwner(session: SessionRecord, formerPeerId: string | undefined): void {
+    if (formerPeerId === undefined || formerPeerId === session.playerPeerId) return;
+    const { peers, log } = this.#p.ctx;
+    const peer = peers.get(formerPeerId);
+    if (!peer || !peers.isLocal(formerPeerId) || peer.role !== 'player') return;
+    log.info({ sessionId: session.id, owner: session.owner }, 'session moved: its player sent to reconnect');
+    peer.handle.close(4010, 'session moved to another signaling server');
   }
 
   /** Slots freed or a line moved on another instance: a player waiting here may be next. */

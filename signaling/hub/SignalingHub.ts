@@ -339,6 +339,21 @@ export class SignalingHub {
   }
 
   /**
+   * The ledger says another signaling instance (`owner`) runs this session now — it took the session over while
+   * this one was cut off from Redis and has not heard. It is left to that instance, not ended: its host streams
+   * on, its slot stays leased, and its player, if connected here, is sent to reconnect (its client resumes the
+   * session on another server, the stream untouched). Without a cluster there is nobody to leave it to: it ends
+   * here with `message`.
+   */
+  handOver(sessionId: string, owner: string, message: string): void {
+    const { store } = this.#ctx;
+    const session = store.sessions.get(sessionId);
+    if (!session || session.state === 'ended') return;
+    if (store.cluster && owner !== store.instanceId) store.cluster.movedAway(sessionId, owner);
+    else this.#sessions.end(session, 'error', message);
+  }
+
+  /**
    * The meter flags a session whose player disputes delivery: listeners of `deliveryDisputed` (the checkers'
    * sampling of live sessions, issue 14) should observe it and report with `reportCheckerObservation`.
    */

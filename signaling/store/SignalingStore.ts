@@ -157,8 +157,11 @@ export type MeterStateStore = {
 export type ClusterEvent =
   /** A slot elsewhere was freed, or a line's head changed: a waiting player of this instance may be next. */
   | { kind: 'capacity' }
-  /** Another instance took over a session this instance ran (its player moved there). */
-  | { kind: 'sessionMoved'; sessionId: string }
+  /**
+   * Another instance took over a session this instance ran (its player moved there, or it adopted the session
+   * while this one was cut off). `playerPeerId`: the player connection the session had here until then.
+   */
+  | { kind: 'sessionMoved'; sessionId: string; playerPeerId?: string }
   /** An instance stopped answering (crashed, or cut off from Redis). */
   | { kind: 'instanceDown'; instanceId: string }
   /** Redis came back (possibly empty): this instance wrote back what it owns and reloaded the rest. */
@@ -183,6 +186,12 @@ export type ClusterLink = {
    * (undefined: whoever owns it). The session record is updated and shared on success.
    */
   claimSession(sessionId: string, expected?: string): Promise<boolean>;
+  /**
+   * This instance learnt elsewhere (the ledger refused its meter's claim) that `owner` runs the session now,
+   * before Redis told it — it may be cut off from Redis. Its copy names `owner` from now on, without writing
+   * anything to Redis (the owner's record there stands), and `sessionMoved` is emitted as if the feed had said so.
+   */
+  movedAway(sessionId: string, owner: string): void;
 };
 
 /** Where the players of each network prefix probably are, learnt from their probes (see signaling/geo). */

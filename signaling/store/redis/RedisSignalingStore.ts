@@ -63,7 +63,7 @@ import type {
   UnpaidEndingsFeed,
 } from '../SignalingStore.js';
 import { ClusterLimits } from './ClusterLimits.js';
-import { CLAIM_SESSION, CONFIRM_SLOT, LEASE_SLOT, RELEASE_ALL_SLOTS, RELEASE_SLOT } from './luaScripts.js';
+import { CLAIM_SESSION, CONFIRM_SLOT, LEASE_SLOT, PUT_SESSION, RELEASE_ALL_SLOTS, RELEASE_SLOT } from './luaScripts.js';
 import { hostFromWire, hostToWire, sessionFromWire, sessionToWire, slotFromValue, slotValue } from './recordCodec.js';
 
 export type OpenRedisSignalingStoreParameters = {
@@ -207,6 +207,7 @@ export class RedisSignalingStore implements SignalingStore {
         return () => this.#eventHandlers.delete(handler);
       },
       claimSession: (sessionId, expected) => this.#claimSession(sessionId, expected),
+      movedAway: (sessionId, owner) => this.#movedAway(sessionId, owner),
       announce: (httpUrl) => {
         this.#announced = httpUrl;
         this.write((pipeline) => pipeline.hset(this.key('instances'), this.instanceId, httpUrl));
@@ -247,6 +248,14 @@ export class RedisSignalingStore implements SignalingStore {
 
   get local(): MemorySignalingStore {
     return this.#local;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get log(): Logger {
+    return this.#log;
   }
 
   key(name: string): string {
@@ -448,11 +457,41 @@ export class RedisSignalingStore implements SignalingStore {
     }
     // In place: the hub's closures (timers, pending promises) hold the object.
     const movedAway = existing.owner === this.instanceId && incoming.owner !== this.instanceId;
+    const playerPeerId = existing.playerPeerId;
     for (const key of Object.keys(existing) as Array<keyof SessionRecord>) {
       if (!(key in incoming)) delete existing[key];
     }
     Object.assign(existing, incoming);
-    if (movedAway) this.emit({ kind: 'sessionMoved', sessionId: incoming.id });
+    if (movedAway) {
+      this.emit({ kind: 'sessionMoved', sessionId: incoming.id, ...(playerPeerId ? { playerPeerId } : {}) });
+    }
+  }
+
+  /** Replaces this instance's copy of a session with the record in Redis (when there is one and Redis answers). */
+  refreshSession(sessionId: string): void {
+    if (this.#closed) return;
+    this.#cmd
+      .get(this.key(`s:${sessionId}`))
+      .then((raw) => {
+        if (raw && !this.#closed) this.#putLocalSession(sessionFromWire(parseSessionWire(raw)));
+      })
+      .catch((error: unknown) => this.#log.debug({ err: error, sessionId }, 'session not reloaded from Redis'));
+  }
+
+  /**
+   * The ledger says `owner` runs this session now (this instance may not hear Redis): the copy names it, the
+   * player connection it had here is forgotten, and nothing is written — the owner's record in Redis stands.
+   */
+  #movedAway(sessionId: string, owner: string): void {
+    const session = this.#local.sessions.get(sessionId);
+    if (!session || session.owner !== this.instanceId || owner === this.instanceId) return;
+    const { playerPeerId } = session;
+    session.owner = owner;
+    session.playerPeerId = undefined;
+    this.know(owner);
+    this.#log.warn({ sessionId, owner }, 'another instance runs this session now: left to it');
+    this.emit({ kind: 'sessionMoved', sessionId, ...(playerPeerId ? { playerPeerId } : {}) });
+    this.refreshSession(sessionId);
   }
 
   #applyFeed(message: ClusterFeedMessage): void {
@@ -950,7 +989,15 @@ class SharedHosts implements HostStore {
 
   release(hostId: string, slot: number, sessionId: string): boolean {
     const released = this.#local.release(hostId, slot, sessionId);
-    this.#slotScript(RELEASE_SLOT, hostId, slot, sessionId);
+    // With the session's owner as this instance knows it: Redis refuses it if another instance owns it now.
+    const owner = this.#s.local.sessions.get(sessionId)?.owner ?? '';
+    this.#s
+      .eval(
+        RELEASE_SLOT,
+        [this.#s.key(`slots:${hostId}`), this.#s.key('own')],
+        [slot, sessionId, this.#s.feedChannel, this.#s.instanceId, hostId, owner],
+      )
+      .catch(() => undefined);
     return released;
   }
 
@@ -1004,15 +1051,30 @@ class SharedSessions implements SessionStore {
     return this.#s.local.sessions.activeOf(playerId);
   }
 
+  /**
+   * Written only while Redis names the same owner as the record (`PUT_SESSION`): refused, this instance's copy is
+   * stale — another instance took the session over — and is replaced by the record in Redis.
+   */
   put(session: SessionRecord): void {
     this.#s.local.sessions.put(session);
+    if (this.#s.closed) return;
     const wire = sessionToWire(session);
-    this.#s.write((pipeline) => {
-      pipeline.set(this.#s.key(`s:${session.id}`), JSON.stringify(wire));
-      pipeline.sadd(this.#s.key('sessions'), session.id);
-      pipeline.hsetnx(this.#s.key('own'), session.id, session.owner);
-      this.#s.publish(pipeline, { k: 'session', o: this.#s.instanceId, session: wire });
-    });
+    const feed: ClusterFeedMessage = { k: 'session', o: this.#s.instanceId, session: wire };
+    this.#s
+      .eval(
+        PUT_SESSION,
+        [this.#s.key('own'), this.#s.key(`s:${session.id}`), this.#s.key('sessions')],
+        [session.id, session.owner, JSON.stringify(wire), this.#s.feedChannel, JSON.stringify(feed)],
+      )
+      .then((written) => {
+        if (Number(written) === 1) return;
+        this.#s.log.warn(
+          { sessionId: session.id, owner: session.owner },
+          'session record not written: another instance owns it now',
+        );
+        this.#s.refreshSession(session.id);
+      })
+      .catch((error: unknown) => this.#s.log.warn({ err: error }, 'write to Redis failed'));
   }
 
   delete(sessionId: string): void {

@@ -159,6 +159,107 @@ describe('slots across instances', () => {
   });
 });
 
+describe('an instance that lost a session', () => {
+  test('its stale writes (the session ended, its slot released) do not reach what the new owner runs', async () => {
+    const log = pino({ level: 'silent' });
+    const prefix = `lost${randomBytes(3).toString('hex')}:`;
+    const [one, two] = await Promise.all([
+      RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId: 'l1' }),
+      RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId: 'l2' }),
+    ]);
+    const direct = new Redis(redis.url);
+    closers.push(
+      () => one.close(),
+      () => two.close(),
+      () => direct.disconnect(),
+    );
+    one.hosts.register({
+      peerId: 'peer-l1-00',
+      nowMs: Date.now(),
+      message: {
+        type: 'register',
+        hostId: 'lost-host',
+        providerAddress: `0x${'33'.repeat(20)}`,
+        signature: `0x${'00'.repeat(65)}`,
+        region: { country: 'DE', lat: 50, lon: 8 },
+        gpu: 'test',
+        encoder: 'x264',
+        games: [game('lost-game')],
+        slots: 1,
+        priceWeiPerSec: '1000',
+        endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
+      },
+    });
+    const id = `0x${'5e'.repeat(32)}`;
+    assert.equal(await one.hosts.tryLease('lost-host', 0, id), true);
+    const nowMs = Date.now();
+    one.sessions.put({
+      id,
+      owner: 'l1',
+      playerId: 'p-lost',
+      playerPeerId: 'peer-l1-01',
+      playerAddressKey: 'ab'.repeat(16),
+      game: 'lost-game',
+      codecs: ['H264'],
+      maxPriceWeiPerSec: undefined,
+      state: 'streaming',
+      hostId: 'lost-host',
+      slot: 0,
+      priceWeiPerSec: 1000n,
+      createdAtMs: nowMs,
+      queuedAtMs: undefined,
+      leasedAtMs: nowMs,
+      streamingAtMs: nowMs,
+      setupObserved: false,
+      endedAtMs: undefined,
+      endReason: undefined,
+      endMessage: undefined,
+      queueIfBusy: true,
+      probeHostIds: [],
+      decision: undefined,
+      payerAddress: undefined,
+    });
+    one.hosts.confirm('lost-host', 0, id);
+    await waitUntil(() => two.sessions.get(id)?.state === 'streaming', { what: 'the session on l2', timeoutMs: 5_000 });
+    await waitUntil(async () => (await direct.hget(`${prefix}slots:lost-host`, '0')) === `busy|${id}`, {
+      what: 'the slot busy in Redis',
+      timeoutMs: 5_000,
+    });
+    // l2 takes the session over (l1 was cut off, say). l1 has not heard: it still has its own copy, and ends it —
+    // as it would have while cut off, its writes reaching Redis once it is back.
+    const stale = { ...(one.sessions.get(id) as NonNullable<ReturnType<typeof one.sessions.get>>) };
+    assert.equal(await two.cluster.claimSession(id, 'l1'), true);
+    const moved: Array<{ sessionId: string; playerPeerId?: string }> = [];
+    one.cluster.onEvent((event) => {
+      if (event.kind === 'sessionMoved') moved.push(event);
+    });
+    one.sessions.put({ ...stale, state: 'ended', endReason: 'player-left', endedAtMs: Date.now() });
+    one.hosts.release('lost-host', 0, id);
+    await one.redis.ping(); // l1's commands are answered in order: its writes are done (or refused) now
+    // Redis keeps the owner's record and the slot; l1's copy comes back to it, told the session moved.
+    const record = JSON.parse((await direct.get(`${prefix}s:${id}`)) ?? '{}') as { owner?: string; state?: string };
+    assert.deepEqual([record.owner, record.state], ['l2', 'streaming'], 'the owner’s record stands');
+    assert.equal(await direct.hget(`${prefix}slots:lost-host`, '0'), `busy|${id}`, 'the slot stays the session’s');
+    await waitUntil(() => one.sessions.get(id)?.owner === 'l2' && one.sessions.get(id)?.state === 'streaming', {
+      what: 'l1’s copy back to l2’s record',
+      timeoutMs: 5_000,
+    });
+    assert.deepEqual(moved, [{ kind: 'sessionMoved', sessionId: id, playerPeerId: 'peer-l1-01' }]);
+    assert.equal(two.sessions.get(id)?.state, 'streaming');
+    assert.equal(two.hosts.get('lost-host')?.slots[0]?.sessionId, id);
+    // The owner's own writes go through, and so does its release when the session ends.
+    const current = two.sessions.get(id);
+    assert.ok(current);
+    two.sessions.put({ ...current, state: 'ended', endReason: 'player-quit', endedAtMs: Date.now() });
+    two.hosts.release('lost-host', 0, id);
+    await waitUntil(async () => (await direct.hget(`${prefix}slots:lost-host`, '0')) === 'free', {
+      what: 'the slot freed by its owner',
+      timeoutMs: 5_000,
+    });
+    await waitUntil(() => one.sessions.get(id)?.state === 'ended', { what: 'the end on l1', timeoutMs: 5_000 });
+  });
+});
+
 describe('relaying across instances', () => {
   test('a player on one instance and its host on the other exchange SDP, ICE, input and session events', async () => {
     const [a, b] = await pair(`relay${randomBytes(3).toString('hex')}:`);
