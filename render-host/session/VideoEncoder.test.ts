@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
+import { AV_CODEC_ID_H264, AVERROR_EAGAIN, Codec, CodecContext, Frame, Packet } from 'node-av';
 import { AudioEncoder, OPUS_FRAME_SAMPLES } from './AudioEncoder.js';
 import { detectH264Encoder, openVideoEncoder, type VideoEncoder } from './VideoEncoder.js';
 
@@ -35,6 +36,71 @@ function nalTypes(data: Buffer): number[] {
     if (data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1) types.push((data[i + 3] ?? 0) & 0x1f);
   }
   return types;
+}
+
+/** One colour over the whole frame. */
+function solid([r, g, b]: readonly [number, number, number]): Uint8Array {
+  const pixels = new Uint8Array(WIDTH * HEIGHT * 4);
+  for (let o = 0; o < pixels.length; o += 4) {
+    pixels[o] = r;
+    pixels[o + 1] = g;
+    pixels[o + 2] = b;
+    pixels[o + 3] = 255;
+  }
+  return pixels;
+}
+
+/** What BT.601 limited range (FFmpeg's default RGB → YUV) makes of a colour. */
+function bt601([r, g, b]: readonly [number, number, number]): [number, number, number] {
+  return [
+    16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255,
+    128 + (-37.797 * r - 74.203 * g + 112 * b) / 255,
+    128 + (112 * r - 93.786 * g - 18.214 * b) / 255,
+  ];
+}
+
+/** Decodes H.264 access units with FFmpeg's decoder; the Y, U and V samples at the middle of each picture. */
+function decodeCentres(units: readonly Buffer[]): Array<[number, number, number]> {
+  const codec = Codec.findDecoder(AV_CODEC_ID_H264);
+  assert.ok(codec, 'an H.264 decoder');
+  const ctx = new CodecContext();
+  ctx.allocContext3(codec);
+  const packet = new Packet();
+  const picture = new Frame();
+  packet.alloc();
+  picture.alloc();
+  try {
+    assert.equal(ctx.open2Sync(codec, null), 0);
+    const centres: Array<[number, number, number]> = [];
+    const drain = () => {
+      while (ctx.receiveFrameSync(picture) >= 0) {
+        const [y, u, v] = picture.data ?? [];
+        const [ys = 0, us = 0, vs = 0] = picture.linesize;
+        const row = Math.floor(picture.height / 2);
+        const col = Math.floor(picture.width / 2);
+        centres.push([
+          y?.[row * ys + col] ?? -1,
+          u?.[(row >> 1) * us + (col >> 1)] ?? -1,
+          v?.[(row >> 1) * vs + (col >> 1)] ?? -1,
+        ]);
+        picture.unref();
+      }
+    };
+    for (const unit of units) {
+      packet.data = unit;
+      const ret = ctx.sendPacketSync(packet);
+      assert.ok(ret >= 0 || ret === AVERROR_EAGAIN, `decoder refused a packet (${ret})`);
+      packet.unref();
+      drain();
+    }
+    ctx.sendPacketSync(null);
+    drain();
+    return centres;
+  } finally {
+    packet.free();
+    picture.free();
+    ctx.freeContext();
+  }
 }
 
 async function encodeSeries(encoder: VideoEncoder, count: number, keyAt: Set<number>) {
@@ -90,6 +156,52 @@ describe('VideoEncoder', () => {
     } finally {
       await encoder.close();
       await encoder.close();
+    }
+  });
+
+  test('H.264 (libx264): every frame decodes to the colours it was given', async () => {
+    // Catches a wrong input layout (x264 is fed NV12: U and V interleaved) and stale planes (the encoder keeps
+    // the frame's plane buffers between frames): a swapped or missing chroma, or the previous frame's picture.
+    const colours = [
+      [230, 40, 30],
+      [20, 200, 60],
+      [40, 60, 220],
+      [240, 220, 40],
+      [128, 128, 128],
+      [20, 200, 220],
+    ] as const;
+    const { encoder } = openVideoEncoder({
+      codec: 'H264',
+      width: WIDTH,
+      height: HEIGHT,
+      fps: 60,
+      bitrateBps: 2_000_000,
+      prefer: 'x264',
+    });
+    const units: Buffer[] = [];
+    try {
+      for (const [i, colour] of colours.entries()) {
+        const encoded = await encoder.encode({
+          pixels: solid(colour),
+          layout: 'rgba',
+          pts90k: i * 1500,
+          keyframe: i === 0,
+        });
+        assert.ok(encoded, `frame ${i} encoded`);
+        units.push(encoded.data);
+      }
+    } finally {
+      await encoder.close();
+    }
+    const centres = decodeCentres(units);
+    assert.equal(centres.length, colours.length);
+    for (const [i, colour] of colours.entries()) {
+      const expected = bt601(colour);
+      const got = centres[i] ?? [];
+      for (const [plane, name] of ['Y', 'U', 'V'].entries()) {
+        const diff = Math.abs((got[plane] ?? 0) - (expected[plane] ?? 0));
+        assert.ok(diff <= 6, `frame ${i} ${name}: ${got[plane]} for ${expected[plane]?.toFixed(1)} (rgb ${colour})`);
+      }
     }
   });
 

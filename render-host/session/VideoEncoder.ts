@@ -1,8 +1,8 @@
 /**
  * One video encoder per session, on node-av's low-level CodecContext (the recipe measured on this machine):
  * options through `ctx.setOption` and `open2Sync(codec, null)` (a Dictionary crashes at GC in 6.1.1), async
- * send/receive on the libuv pool, RGBA/BGRA → YUV420P with FFmpeg's software scaler, one frame in → one packet
- * out (no B-frames, no lookahead), `pictType = I` to force an IDR.
+ * send/receive on the libuv pool, RGBA/BGRA → NV12 (libx264, NVENC) or YUV420P (libvpx) with FFmpeg's software
+ * scaler, one frame in → one packet out (no B-frames, no lookahead), `pictType = I` to force an IDR.
  */
 import {
   AV_LOG_FATAL,
@@ -10,6 +10,7 @@ import {
   AV_PICTURE_TYPE_I,
   AV_PICTURE_TYPE_NONE,
   AV_PIX_FMT_BGRA,
+  AV_PIX_FMT_NV12,
   AV_PIX_FMT_RGBA,
   AV_PIX_FMT_YUV420P,
   AVERROR_EAGAIN,
@@ -96,6 +97,15 @@ function configureRate(ctx: CodecContext, name: VideoEncoderName, bitrateBps: nu
 
 type OpenedContext = { ctx: CodecContext; name: VideoEncoderName };
 
+/**
+ * What the scaler writes and the encoder reads. x264 keeps its frames as NV12 (chroma interleaved): given NV12 it
+ * copies the planes in as they are, given YUV420P it interleaves U and V itself, once more a frame. NVENC takes
+ * NV12 natively too; libvpx wants planar 4:2:0. The bitstream is the same either way (same samples).
+ */
+function inputPixelFormat(name: VideoEncoderName): AVPixelFormat {
+  return name === 'libvpx' ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_NV12;
+}
+
 const FFMPEG_ENCODERS: Record<VideoEncoderName, FFEncoderCodec> = {
   h264_nvenc: FF_ENCODER_H264_NVENC,
   libx264: FF_ENCODER_LIBX264,
@@ -112,7 +122,7 @@ function openContext(name: VideoEncoderName, params: OpenVideoEncoderParameters)
   try {
     ctx.width = params.width;
     ctx.height = params.height;
-    ctx.pixelFormat = AV_PIX_FMT_YUV420P;
+    ctx.pixelFormat = inputPixelFormat(name);
     ctx.timeBase = new Rational(1, 90_000);
     ctx.framerate = new Rational(params.fps, 1);
     ctx.gopSize = params.fps * GOP_SECONDS;
@@ -252,6 +262,10 @@ export class VideoEncoder {
   readonly #scaler = new SoftwareScaleContext();
   #scalerLayout: PixelLayout | undefined;
   readonly #yuv = new Frame();
+  readonly #pixelFormat: AVPixelFormat;
+  /** The frame's planes and strides, fetched once: see #writablePlanes. */
+  #planes: Buffer[] = [];
+  #linesize: number[] = [];
   readonly #packet = new Packet();
   #busy = false;
   #closed = false;
@@ -270,12 +284,30 @@ export class VideoEncoder {
     this.codec = params.codec;
     this.#params = params;
     this.#bitrateBps = params.bitrateBps;
+    this.#pixelFormat = inputPixelFormat(name);
     this.#yuv.alloc();
     this.#yuv.width = params.width;
     this.#yuv.height = params.height;
-    this.#yuv.format = AV_PIX_FMT_YUV420P;
+    this.#yuv.format = this.#pixelFormat;
     FFmpegError.throwIfError(this.#yuv.allocBuffer(), 'allocBuffer');
     this.#packet.alloc();
+  }
+
+  /**
+   * The planes to convert into. The encoders copy a frame in during send_frame and keep no reference, so the
+   * frame is normally still writable and its planes are the ones fetched last time. Calling makeWritable and
+   * reading `data` every frame cost ≈0.1 ms a frame: node-av then wraps the planes (1.4 MB at 720p) in new
+   * external Buffers, and that external memory set off a scavenge every few frames.
+   */
+  #writablePlanes(): Buffer[] {
+    if (this.#planes.length === 0 || !this.#yuv.isWritable) {
+      FFmpegError.throwIfError(this.#yuv.makeWritable(), 'makeWritable');
+      const planes = this.#yuv.data;
+      if (!planes) throw new AthError({ code: RenderHostErrorCode.encode, shortMessage: 'YUV frame has no planes' });
+      this.#planes = planes;
+      this.#linesize = this.#yuv.linesize;
+    }
+    return this.#planes;
   }
 
   /** True while a frame is in the encoder: the pacer drops the next frame rather than queue it. */
@@ -312,16 +344,14 @@ export class VideoEncoder {
     try {
       const reopened = this.#maybeReopen(startedAt);
       const source = this.#prepareSource(layout, pixels);
-      FFmpegError.throwIfError(this.#yuv.makeWritable(), 'makeWritable');
-      const planes = this.#yuv.data;
-      if (!planes) throw new AthError({ code: RenderHostErrorCode.encode, shortMessage: 'YUV frame has no planes' });
+      const planes = this.#writablePlanes();
       // Straight from the caller's pixels into the frame's planes: no intermediate RGBA frame, one copy less.
       // Synchronous on purpose (≈1.4 ms at 720p): node-av's async scale still spent ≈0.7 ms per frame on this
       // thread (CPU profile of a session worker) plus a thread-pool hop, and its total CPU was higher than the
       // sync call's. The caller's pixels are free once this returns.
       const { height } = this.#params;
       FFmpegError.throwIfError(
-        this.#scaler.scaleSync([source], [this.#params.width * 4], 0, height, planes, this.#yuv.linesize),
+        this.#scaler.scaleSync([source], [this.#params.width * 4], 0, height, planes, this.#linesize),
         'scale',
       );
       this.#yuv.pts = BigInt(Math.round(pts90k));
@@ -373,7 +403,7 @@ export class VideoEncoder {
       const format: AVPixelFormat = layout === 'rgba' ? AV_PIX_FMT_RGBA : AV_PIX_FMT_BGRA;
       // Same size in and out, so the flag only picks the chroma subsampling filter: point sampling converts in
       // ≈1.4 ms a 720p frame against ≈2.2 ms for fast-bilinear (luma is the same).
-      this.#scaler.getContext(width, height, format, width, height, AV_PIX_FMT_YUV420P, SWS_POINT);
+      this.#scaler.getContext(width, height, format, width, height, this.#pixelFormat, SWS_POINT);
       this.#scalerLayout = layout;
     }
     return Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength);
