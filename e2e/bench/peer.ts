@@ -13,8 +13,10 @@
  *   sendToDisplayMs*  frame handed to the network (Unix ms, recorded by the sender per RTP timestamp) →
  *                     frame presented (requestVideoFrameCallback, matched by its rtpTimestamp), p50 / p95
  *   decodedFps        Chromium's framesDecoded over the window
+ *   gcCount, gcPauseMs  (ath-edge only) V8 garbage collections in the sender's main thread over the window
  * and the ratios ath-edge / GStreamer (goal: CPU ≤ 0.9, send→display ≤ 0.5). Flags: --seconds N (15),
- * --profile DIR (a V8 CPU profile of the ath-edge sender, written into DIR).
+ * --profile DIR (a V8 CPU profile of the ath-edge sender, written into DIR), --only ath-edge|gstreamer (one
+ * sender, no ratios: for A/B runs of one side).
  * The last line printed is one JSON object.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
@@ -35,6 +37,11 @@ const SECONDS = secondsIndex >= 0 ? Number(process.argv[secondsIndex + 1]) : 15;
 /** `--profile DIR`: a V8 CPU profile of the ath-edge sender process into DIR (where its CPU goes). */
 const profileIndex = process.argv.indexOf('--profile');
 const profileArgs = profileIndex >= 0 ? ['--cpu-prof', '--cpu-prof-dir', process.argv[profileIndex + 1] ?? '.'] : [];
+const onlyIndex = process.argv.indexOf('--only');
+const ONLY = onlyIndex >= 0 ? process.argv[onlyIndex + 1] : undefined;
+if (ONLY !== undefined && ONLY !== 'ath-edge' && ONLY !== 'gstreamer') {
+  throw new Error(`--only takes ath-edge or gstreamer, not ${ONLY}`);
+}
 const WARMUP_SECONDS = 3;
 const CLIP_FRAMES = 120;
 const BITRATE_BPS = 4_000_000;
@@ -88,6 +95,9 @@ type SenderResult = {
   sendToDisplayMsP95: number;
   decodedFps: number;
   matchedFrames: number;
+  /** GC pauses of the sender's main thread in the window (ath-edge only: GStreamer has no GC). */
+  gcCount?: number;
+  gcPauseMs?: number;
 };
 
 async function measure(name: string, child: ChildProcessWithoutNullStreams, browser: Browser): Promise<SenderResult> {
@@ -102,8 +112,9 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
     resolveOffer = resolve;
     void exited.then(() => reject(new Error(`${name} sender exited: ${stderr}`)));
   });
-  let resolveSent: (frames: Array<[number, number]>) => void = () => undefined;
-  const sentFrames = new Promise<Array<[number, number]>>((resolve) => {
+  type Sent = { frames: Array<[number, number]>; gcPauses?: Array<[number, number]> };
+  let resolveSent: (sent: Sent) => void = () => undefined;
+  const sentFrames = new Promise<Sent>((resolve) => {
     resolveSent = resolve;
   });
   createInterface({ input: child.stdout }).on('line', (line) => {
@@ -112,11 +123,14 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
       sdp?: string;
       candidate?: unknown;
       frames?: [number, number][];
+      gcPauses?: [number, number][];
     };
     if (message.type === 'offer' && message.sdp) resolveOffer(message.sdp);
     else if (message.type === 'ice' && message.candidate) {
       void page.evaluate(`window.addRemoteCandidate(${JSON.stringify(message.candidate)})`).catch(() => undefined);
-    } else if (message.type === 'sent' && message.frames) resolveSent(message.frames);
+    } else if (message.type === 'sent' && message.frames) {
+      resolveSent({ frames: message.frames, ...(message.gcPauses ? { gcPauses: message.gcPauses } : {}) });
+    }
   });
   const write = (message: unknown) => child.stdin.write(`${JSON.stringify(message)}\n`);
   try {
@@ -141,7 +155,8 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
     const unixTo = Date.now();
     const presented = (await page.evaluate('window.presented')) as Array<[number, number]>;
     write({ type: 'close' });
-    const sentList = await sentFrames;
+    const { frames: sentList, gcPauses } = await sentFrames;
+    const gcInWindow = gcPauses?.filter(([at]) => at >= unixFrom && at <= unixTo);
     const framesSent = sentList.filter(([, at]) => at >= unixFrom && at <= unixTo).length;
     const sent = new Map(sentList);
     const delays = presented
@@ -159,6 +174,15 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
       sendToDisplayMsP95: round(percentile(delays, 95), 1),
       decodedFps: round((decoded1 - decoded0) / wallSec, 1),
       matchedFrames: delays.length,
+      ...(gcInWindow
+        ? {
+            gcCount: gcInWindow.length,
+            gcPauseMs: round(
+              gcInWindow.reduce((sum, [, ms]) => sum + ms, 0),
+              1,
+            ),
+          }
+        : {}),
     };
   } finally {
     await page.close();
@@ -180,34 +204,44 @@ try {
     args: ['--autoplay-policy=no-user-gesture-required', '--disable-features=WebRtcHideLocalIpsWithMdns'],
   });
   const args = [clipDir, String(CLIP_FRAMES), String(BITRATE_BPS)];
-  progress('ath-edge: SessionPipeline (node-av libx264 + werift)');
-  const ath = await measure(
-    'ath-edge',
-    spawn(process.execPath, [...profileArgs, '--import', 'tsx', join(HERE, 'peer', 'athSender.ts'), ...args], {
-      cwd: ROOT,
-    }),
-    browser,
-  );
-  progress(`ath-edge: ${JSON.stringify(ath)}`);
-  progress('GStreamer: webrtcbin + x264enc');
-  const gst = await measure(
-    'gstreamer',
-    spawn('/usr/bin/python3', [join(HERE, 'peer', 'gstSender.py'), ...args, String(KEYFRAME_INTERVAL)], {
-      cwd: ROOT,
-    }),
-    browser,
-  );
-  progress(`GStreamer: ${JSON.stringify(gst)}`);
+  let ath: SenderResult | undefined;
+  let gst: SenderResult | undefined;
+  if (ONLY !== 'gstreamer') {
+    progress('ath-edge: SessionPipeline (node-av libx264 + werift)');
+    ath = await measure(
+      'ath-edge',
+      spawn(process.execPath, [...profileArgs, '--import', 'tsx', join(HERE, 'peer', 'athSender.ts'), ...args], {
+        cwd: ROOT,
+      }),
+      browser,
+    );
+    progress(`ath-edge: ${JSON.stringify(ath)}`);
+  }
+  if (ONLY !== 'ath-edge') {
+    progress('GStreamer: webrtcbin + x264enc');
+    gst = await measure(
+      'gstreamer',
+      spawn('/usr/bin/python3', [join(HERE, 'peer', 'gstSender.py'), ...args, String(KEYFRAME_INTERVAL)], {
+        cwd: ROOT,
+      }),
+      browser,
+    );
+    progress(`GStreamer: ${JSON.stringify(gst)}`);
+  }
   console.log(
     JSON.stringify({
       bench: 'peer',
       clip: { width: 1280, height: 720, fps: 60, frames: CLIP_FRAMES, bitrateBps: BITRATE_BPS },
       seconds: SECONDS,
-      athEdge: ath,
-      gstreamer: gst,
-      cpuRatio: round(ath.senderCpuPct / gst.senderCpuPct, 2),
-      cpuPerFrameRatio: round(ath.senderCpuMsPerFrame / gst.senderCpuMsPerFrame, 2),
-      sendToDisplayP50Ratio: round(ath.sendToDisplayMsP50 / gst.sendToDisplayMsP50, 2),
+      ...(ath ? { athEdge: ath } : {}),
+      ...(gst ? { gstreamer: gst } : {}),
+      ...(ath && gst
+        ? {
+            cpuRatio: round(ath.senderCpuPct / gst.senderCpuPct, 2),
+            cpuPerFrameRatio: round(ath.senderCpuMsPerFrame / gst.senderCpuMsPerFrame, 2),
+            sendToDisplayP50Ratio: round(ath.sendToDisplayMsP50 / gst.sendToDisplayMsP50, 2),
+          }
+        : {}),
       goals: { cpuRatio: 0.9, sendToDisplayP50Ratio: 0.5 },
       machine: machineInfo(),
     }),

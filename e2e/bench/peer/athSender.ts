@@ -1,13 +1,15 @@
 /**
  * bench:peer's ath-edge sender, a process of its own (its CPU is what is measured): the recorded clip as a
- * MediaSource through the render host's SessionPipeline — the product's path: 60 Hz clock, RGBA → I420 and
+ * MediaSource through the render host's SessionPipeline — the product's path: 60 Hz clock, RGBA → NV12 and
  * libx264 (node-av), werift packetizer, pacer, SRTP. Driven over stdio as JSON lines, like gstSender.py:
- * out `{type:'offer'|'ice'|'sent'}`, in `{type:'answer'|'ice'|'close'}`.
+ * out `{type:'offer'|'ice'|'sent'}`, in `{type:'answer'|'ice'|'close'}`. `sent` also carries this process's GC
+ * pauses (Unix ms, duration ms), which the bench counts over its window.
  *
  *   node --import tsx e2e/bench/peer/athSender.ts <frame pattern dir> <frames> <bitrate bps>
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import type { GameInputMessage } from '../../../render-host/games/index.js';
@@ -58,6 +60,13 @@ class ClipMediaSource implements MediaSource {
 
 const send = (message: unknown) => process.stdout.write(`${JSON.stringify(message)}\n`);
 const sent: Array<[number, number]> = [];
+const gcPauses: Array<[number, number]> = [];
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gcPauses.push([performance.timeOrigin + entry.startTime, entry.duration]);
+  }
+});
+gcObserver.observe({ entryTypes: ['gc'] });
 const pipeline = new SessionPipeline({
   source: new ClipMediaSource(),
   // A fixed rate, as x264enc's bitrate= on the GStreamer side.
@@ -90,6 +99,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   else if (message.type === 'ice' && message.candidate) await pipeline.addIceCandidate(message.candidate);
   else if (message.type === 'close') break;
 }
-send({ type: 'sent', frames: sent });
+gcObserver.disconnect();
+send({ type: 'sent', frames: sent, gcPauses });
 await pipeline.close();
 process.exit(0);
