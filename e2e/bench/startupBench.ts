@@ -7,10 +7,15 @@
  *   fpsBySecond          presented frames in each of the first 5 seconds after the first frame
  *   timelineMs           when the player reached each state after the click (requesting → starting → playing)
  * and, over the first Play's click → 5 s after its first frame, the CPU each process used (% of one core):
- * where start-up CPU goes. The last line printed is one JSON object.
+ * where start-up CPU goes. For every Play also:
+ *   cpuPctByRole         the same, over that Play's click → 5 s after its first frame
+ *   cpuPctByRoleBySecond each role's CPU in each second after the click (% of one core)
+ *   probesBeside         checkers' probe sessions on the host that overlapped the Play (signaling's log: when each
+ *                        got its slot and when it ended, ms after the click, and whether it yielded to the player)
+ * The last line printed is one JSON object.
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright';
 import { buildClient } from '../../client/index.js';
@@ -148,6 +153,73 @@ function hostStages(logFile: string, sessionId: string | undefined, clickedAtUni
   return out;
 }
 
+/** A probe session of the host as signaling's log tells it: ms after a click. */
+type ProbeSpan = { sessionId: string; startMs: number; endMs: number | null; yielded: boolean };
+
+/** Checkers' probe sessions that overlapped [0, untilMs] after `clickedAtUnixMs` (ProbeLine logs each). */
+function probesBeside(logFile: string, clickedAtUnixMs: number, untilMs: number): ProbeSpan[] {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return [];
+  }
+  const spans = new Map<string, ProbeSpan>();
+  for (const line of text.split('\n')) {
+    if (!line.includes('"probe ')) continue;
+    let record: { time?: number; msg?: string; sessionId?: string };
+    try {
+      record = JSON.parse(line) as typeof record;
+    } catch {
+      continue;
+    }
+    if (!record.sessionId || record.time === undefined) continue;
+    const at = record.time - clickedAtUnixMs;
+    if (record.msg === 'probe started') {
+      spans.set(record.sessionId, {
+        sessionId: record.sessionId.slice(0, 10),
+        startMs: at,
+        endMs: null,
+        yielded: false,
+      });
+    } else if (record.msg?.startsWith('probe stopped') || record.msg === 'probe yielded to a player') {
+      const span = spans.get(record.sessionId);
+      if (span && span.endMs === null) {
+        span.endMs = at;
+        span.yielded = record.msg === 'probe yielded to a player';
+      }
+    }
+  }
+  return [...spans.values()].filter((span) => span.startMs <= untilMs && (span.endMs === null || span.endMs >= 0));
+}
+
+/** Samples each role's CPU once a second until stopped: % of one core in each second. */
+function sampleCpuBySecond(roles: Map<number, string>): () => Record<string, number[]> {
+  const bySecond: Record<string, number[]> = {};
+  let labels = labelledDescendants(roles);
+  let last = cpuByLabel(labels);
+  let lastAt = performance.now();
+  const timer = setInterval(() => {
+    labels = labelledDescendants(roles);
+    const now = cpuByLabel(labels);
+    const at = performance.now();
+    const used: Record<string, number> = {};
+    for (const [pid, label] of [...labels, [process.pid, 'bench'] as const]) {
+      used[label] = (used[label] ?? 0) + Math.max(0, (now.get(pid) ?? 0) - (last.get(pid) ?? 0));
+    }
+    for (const [label, sec] of Object.entries(used)) {
+      bySecond[label] ??= [];
+      bySecond[label].push(Math.round((100 * sec) / ((at - lastAt) / 1000)));
+    }
+    last = now;
+    lastAt = at;
+  }, 1_000);
+  return () => {
+    clearInterval(timer);
+    return bySecond;
+  };
+}
+
 async function play(page: Page, seconds: number): Promise<PlayResult> {
   await watchFrames(page);
   const clickedAtUnixMs = (await page.evaluate(() => {
@@ -206,6 +278,10 @@ export async function runStartupBench(): Promise<void> {
   const results: PlayResult[] = [];
   const hostMs: Record<string, number>[] = [];
   const hostLog = join(stack.logDir, 'host-1.log');
+  const signalingLog = join(stack.logDir, 'signaling.log');
+  const cpuPctByPlay: Record<string, number>[] = [];
+  const cpuBySecond: Record<string, number[]>[] = [];
+  const probes: ProbeSpan[][] = [];
   let cpuPctByRole: Record<string, number> = {};
   let firstWindowSec = 0;
   try {
@@ -214,24 +290,31 @@ export async function runStartupBench(): Promise<void> {
       const labels = labelledDescendants(roles);
       const before = cpuByLabel(labels);
       const startedAt = performance.now();
+      const stopSampling = sampleCpuBySecond(roles);
       const result = await play(page, SECONDS_WATCHED);
+      cpuBySecond.push(stopSampling());
       results.push(result);
       hostMs.push(hostStages(hostLog, result.sessionId, result.clickedAtUnixMs));
+      const windowMs = performance.now() - startedAt;
+      probes.push(probesBeside(signalingLog, result.clickedAtUnixMs, windowMs));
       progress(`play ${i + 1}: first frame ${result.firstFrameMs.toFixed(0)} ms, fps ${result.fpsBySecond.join(' ')}`);
       progress(`play ${i + 1}: player ${JSON.stringify(result.playerMs)} host ${JSON.stringify(hostMs.at(-1))}`);
+      // Children spawned meanwhile (session workers are threads; Chromium's renderers are processes).
+      const labelsAfter = labelledDescendants(roles);
+      const after = cpuByLabel(labelsAfter);
+      const byRole: Record<string, number> = {};
+      for (const [pid, label] of [...labelsAfter, [process.pid, 'bench'] as const]) {
+        const used = (after.get(pid) ?? 0) - (before.get(pid) ?? 0);
+        byRole[label] = (byRole[label] ?? 0) + used;
+      }
+      const pct = Object.fromEntries(
+        Object.entries(byRole).map(([label, sec]) => [label, round((100 * sec) / (windowMs / 1000), 1)]),
+      );
+      cpuPctByPlay.push(pct);
+      progress(`play ${i + 1}: cpu % ${JSON.stringify(pct)} probes ${JSON.stringify(probes.at(-1))}`);
       if (i === 0) {
-        // Children spawned meanwhile (session workers are threads; Chromium's renderers are processes).
-        const labelsAfter = labelledDescendants(roles);
-        const after = cpuByLabel(labelsAfter);
-        firstWindowSec = (performance.now() - startedAt) / 1000;
-        const byRole: Record<string, number> = {};
-        for (const [pid, label] of [...labelsAfter, [process.pid, 'bench'] as const]) {
-          const used = (after.get(pid) ?? 0) - (before.get(pid) ?? 0);
-          byRole[label] = (byRole[label] ?? 0) + used;
-        }
-        cpuPctByRole = Object.fromEntries(
-          Object.entries(byRole).map(([label, sec]) => [label, round((100 * sec) / firstWindowSec, 1)]),
-        );
+        firstWindowSec = windowMs / 1000;
+        cpuPctByRole = pct;
       }
       await closePlayer(page);
       // The slot comes free when the host notices the player left.
@@ -257,6 +340,16 @@ export async function runStartupBench(): Promise<void> {
       minFpsFirst5s: Math.min(...results.flatMap((r) => r.fpsBySecond)),
       firstPlayCpuWindowSec: round(firstWindowSec, 1),
       firstPlayCpuPctByRole: cpuPctByRole,
+      cpuPctByRole: cpuPctByPlay,
+      cpuPctByRoleBySecond: cpuBySecond,
+      probesBeside: probes.map((spans) =>
+        spans.map((span) => ({
+          ...span,
+          startMs: Math.round(span.startMs),
+          endMs: span.endMs === null ? null : Math.round(span.endMs),
+        })),
+      ),
+      loadAvg1: round(loadavg()[0] ?? 0, 2),
       checkers: config.stack.checkers,
       machine: machineInfo(),
     }),

@@ -124,6 +124,7 @@ export class ProbeLine {
   stop(probe: LineProbe): void {
     const wasRunning = probe.state === 'running';
     this.#finish(probe);
+    if (wasRunning) this.#p.log.info({ hostId: probe.hostId, sessionId: probe.sessionId }, 'probe stopped');
     const host = this.#p.hosts.get(probe.hostId);
     if (wasRunning && host?.peerId) {
       this.#p.send(host.peerId, { type: 'stop-session', sessionId: probe.sessionId, reason: 'player-quit' });
@@ -133,6 +134,9 @@ export class ProbeLine {
 
   /** The host ended a probe session itself (the game failed to start, crashed, …): its slot is free again. */
   endedByHost(probe: LineProbe): void {
+    if (probe.state === 'running') {
+      this.#p.log.info({ hostId: probe.hostId, sessionId: probe.sessionId }, 'probe stopped (ended by its host)');
+    }
     this.#finish(probe);
     void this.#pump(probe.hostId);
   }
@@ -259,6 +263,7 @@ export class ProbeLine {
       this.stop(next);
     }, this.#p.probeTimeoutMs);
     next.timer.unref();
+    this.#p.log.info({ hostId, sessionId: next.sessionId, slot, sampling: next.sampling }, 'probe started');
     const iceServers = this.#p.iceServersFor?.(next.sessionId) ?? [];
     // Exactly what a player's lease sends (Matchmaking): nothing marks it as a check.
     this.#p.send(host.peerId, {
