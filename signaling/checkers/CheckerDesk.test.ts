@@ -271,6 +271,119 @@ describe('checkers', () => {
     assert.ok(waitedMs >= quietMs - 200, `the probe started ${waitedMs} ms after the player's session`);
   });
 
+  test('a probe running when a player’s session starts on its host yields to it: stopped first, probed again after the start-up, the cut measurement not counted; a round yields once', async () => {
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000, deadlineMs: 30_000, startupQuietMs: 1_000 },
+    });
+    const verdicts: RoundVerdict[] = [];
+    server.hub.on('verdict', (verdict) => verdicts.push(verdict));
+    const team = await Promise.all([0, 1, 2].map(() => connectTestChecker(server)));
+    const host = await connectTestHost(server, { hostId: 'yielding-host', slots: 3 });
+    const players = await Promise.all([0, 1].map(() => connectTestPlayer(server, secret)));
+    cleanups.push(async () => {
+      for (const peer of [host, ...players, ...team.map((c) => c.peer)]) peer.terminate();
+      await server.close();
+    });
+    const assignments = await Promise.all(team.map((c) => c.peer.next('check-assignment')));
+    const byProbe = new Map(assignments.map((a, i) => [a.probeSessionId, i]));
+    const first = await host.next('start-session');
+    const cutIndex = byProbe.get(first.sessionId) ?? assert.fail('a probe of an assignment');
+    const cutChecker = team[cutIndex] ?? assert.fail('team');
+    const cutAssignment = assignments[cutIndex] ?? assert.fail('assignment');
+    await cutChecker.peer.next('probe-started');
+    // A newcomer presses Play while the probe streams: the host is told to stop the probe, then to start the player.
+    players[0]?.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    const stop = await host.nextOf(['stop-session', 'start-session']);
+    assert.deepEqual(stop, { type: 'stop-session', sessionId: first.sessionId, reason: 'player-quit' });
+    const playerStart = await host.next('start-session');
+    assert.equal(byProbe.has(playerStart.sessionId), false, 'then the player’s session');
+    // The cut probe's checker is assigned again, in the same round, on a fresh probe session.
+    const again = await cutChecker.peer.next('check-assignment');
+    assert.equal(again.round, cutAssignment.round);
+    assert.notEqual(again.probeSessionId, first.sessionId);
+    // What the cut probe measured (a stream that stopped) is no evidence either way: a failing report of it is not a
+    // vote, and the checker still votes on its re-run.
+    await report(cutChecker, cutAssignment, false);
+    await cutChecker.peer.next('report-accepted');
+    cutChecker.peer.send({ type: 'probe-done', sessionId: first.sessionId });
+    // The re-run goes first once the newcomer's start-up is over.
+    const rerun = await host.next('start-session');
+    assert.equal(rerun.sessionId, again.probeSessionId);
+    assert.equal((await cutChecker.peer.next('probe-started')).sessionId, again.probeSessionId);
+    // A round yields once: a second newcomer does not stop the re-run (a host cannot dodge its checks this way).
+    players[1]?.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    const secondPlayer = await host.next('start-session');
+    assert.equal(byProbe.has(secondPlayer.sessionId) || secondPlayer.sessionId === again.probeSessionId, false);
+    await assert.rejects(host.next('stop-session', 300), 'the re-run goes on beside the second newcomer');
+    await report(cutChecker, again, true);
+    await cutChecker.peer.next('report-accepted');
+    // The round's other probes, one after the other, in the line's order.
+    for (let n = 0; n < 2; n++) {
+      const start = await host.next('start-session');
+      const i = byProbe.get(start.sessionId) ?? assert.fail('a probe of an assignment');
+      assert.notEqual(i, cutIndex);
+      const checker = team[i] ?? assert.fail('team');
+      await report(checker, assignments[i] ?? assert.fail('assignment'), true);
+      await checker.peer.next('report-accepted');
+    }
+    const verdict = await waitFind(() => verdicts[0]);
+    assert.equal(verdict.verdict, 'ok');
+    assert.equal(verdict.responders, 3);
+    assert.ok(
+      verdict.reports.every((r) => r.report.ok),
+      'the cut probe’s failing report is not among them',
+    );
+    assert.equal(verdict.probed.length, 3);
+  });
+
+  test('a sampling probe does not yield: a dispute is measured beside whoever starts', async () => {
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      checks: {
+        ...DEFAULT_CHECK_SETTINGS,
+        checkersPerContainer: 1,
+        minResponders: 1,
+        intervalMs: 600_000,
+        deadlineMs: 10_000,
+        startupQuietMs: 1_000,
+      },
+    });
+    const host = await connectTestHost(server, { hostId: 'sampled-host', slots: 3 });
+    const players = await Promise.all([0, 1].map(() => connectTestPlayer(server, secret)));
+    players[0]?.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    const session = await host.next('start-session');
+    const checker = await connectTestChecker(server);
+    cleanups.push(async () => {
+      for (const peer of [host, ...players, checker.peer]) peer.terminate();
+      await server.close();
+    });
+    // The checker's first round (not a sampling one) waits out the player's start-up; it is answered, then a dispute.
+    const first = await checker.peer.next('check-assignment');
+    const firstProbe = await host.next('start-session');
+    await report(checker, first, true);
+    await checker.peer.next('report-accepted');
+    assert.equal((await host.next('stop-session')).sessionId, firstProbe.sessionId);
+    server.hub.disputeDelivery({
+      sessionId: session.sessionId,
+      hostId: host.hostId,
+      hostFpsMilli: 60_000,
+      playerFpsMilli: 0,
+      atMs: Date.now(),
+    });
+    const sample = await checker.peer.next('check-assignment');
+    assert.equal((await host.next('start-session')).sessionId, sample.probeSessionId);
+    players[1]?.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    const next = await host.nextOf(['stop-session', 'start-session']);
+    assert.equal(next.type, 'start-session', 'the newcomer starts; the sampling probe is not stopped');
+  });
+
   test('a disputed session is sampled at once, busy or not, on its game; the majority’s fps reaches the meter as observations of it', async () => {
     const secret = randomBytes(32);
     const server = await startTestSignaling({

@@ -18,6 +18,8 @@
  * that game's manifest (`gameSpecs`), not to what it declares. Probes of one container run one after the other;
  * they are never billed. A failing report of a probe that never got a slot (the container was full the whole
  * time: the checker saw no offer) does not count — a busy container is not a down one (`RoundVerdict.unprobed`).
+ * A probe running when a player's session starts on its container yields to the newcomer (ProbeLine.yieldTo, once a
+ * round): its checker gets a fresh assignment in the same round, and what the cut probe measured is not counted.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -57,7 +59,8 @@ export type CheckSettings = {
   busyDeferralMs: number;
   /**
    * A probe does not start while one of the container's players is in the first this-many ms of its session
-   * (ProbeLine: a newcomer's first seconds are not shared with a check); sampling a dispute does not wait.
+   * (ProbeLine: a newcomer's first seconds are not shared with a check), and a probe running when a player's session
+   * starts yields to it (once a round; it runs again this long after); sampling a dispute does not wait nor yield.
    */
   startupQuietMs: number;
   /**
@@ -164,7 +167,7 @@ export type SampleRequest = { sessionId: string; hostId: string; game: string | 
 
 type CheckerPeer = { peerId: string; address: `0x${string}`; stakeWei: bigint; remoteIp: string };
 
-type Probe = LineProbe & { checker: CheckerPeer; round: bigint; done: boolean };
+type Probe = LineProbe & { checker: CheckerPeer; round: bigint; done: boolean; yielded: boolean };
 
 type Round = {
   hostId: string;
@@ -184,6 +187,15 @@ type Round = {
   dropped: Set<`0x${string}`>;
   replaced: boolean;
   timer: NodeJS.Timeout;
+  /** When `timer` fires (Date.now() clock). */
+  deadlineAtMs: number;
+  /**
+   * Checkers whose probe yielded to a player (see `playerSessionStarting`), by the yielded probe's session id, until
+   * that probe's report (or its `probe-done`) has come: that report measured a cut stream and is not counted.
+   */
+  yieldedReports: Map<`0x${string}`, string>;
+  /** A probe of this round yielded to a player already (a round yields once). */
+  yielded: boolean;
   /** Live sessions of this container whose delivery the round samples. */
   samples: Set<string>;
 };
@@ -615,6 +627,9 @@ export class CheckerDesk {
       dropped: new Set(),
       replaced: false,
       timer: setTimeout(() => this.#onDeadline(hostId), this.#p.settings.deadlineMs),
+      deadlineAtMs: Date.now() + this.#p.settings.deadlineMs,
+      yieldedReports: new Map(),
+      yielded: false,
       samples: new Set((options.samples ?? []).map((request) => request.sessionId)),
     };
     state.timer.unref();
@@ -632,7 +647,12 @@ export class CheckerDesk {
     return true;
   }
 
-  #assign(host: HostRecord, round: Round, checker: CheckerPeer): void {
+  #assign(
+    host: HostRecord,
+    round: Round,
+    checker: CheckerPeer,
+    options: { runsByMs?: number; first?: boolean } = {},
+  ): void {
     const probe: Probe = {
       sessionId: `0x${randomBytes(32).toString('hex')}`,
       hostId: host.hostId,
@@ -643,9 +663,12 @@ export class CheckerDesk {
       timer: undefined,
       hostClaim: undefined,
       sampling: round.samples.size > 0,
+      mayYield: !round.yielded,
+      runsByMs: options.runsByMs,
       checker,
       round: round.round,
       done: false,
+      yielded: false,
     };
     this.#probes.set(probe.sessionId, probe);
     round.assigned.set(checker.address, probe);
@@ -656,11 +679,51 @@ export class CheckerDesk {
       container: host.hostId,
       probeSessionId: probe.sessionId,
       expected: round.expected,
-      deadlineMs: this.#p.settings.deadlineMs,
+      // What is left of the round (a probe re-assigned after yielding gets the rest, not a whole one).
+      deadlineMs: Math.max(1_000, Math.min(this.#p.settings.deadlineMs, round.deadlineAtMs - Date.now())),
       ...(iceServers.length > 0 ? { iceServers } : {}),
     });
     // The host hears of it as a player's session, when the probes before it are done and a slot is free.
-    this.#line.enqueue(probe);
+    this.#line.enqueue(probe, { first: options.first ?? false });
+  }
+
+  /**
+   * A player's session got a slot of the container (Matchmaking, before the host is sent its `start-session`). A
+   * probe running there yields to it (ProbeLine.yieldTo): a newcomer's first seconds are not shared with a second
+   * stream on its host. The probe's checker gets a fresh assignment in the same round, at the head of the line, that
+   * runs once the player's start-up (`startupQuietMs`) is over; the round's deadline moves to make room for it. What
+   * the cut probe measured is not counted, as a failure or as a pass (see `Round.yieldedReports`). A round yields
+   * once, so a host cannot put its checks off by starting sessions; a sampling round never does.
+   */
+  playerSessionStarting(hostId: string, playerSessionId: string): void {
+    if (this.#closed || this.#probes.has(playerSessionId)) return;
+    const round = this.#rounds.get(hostId);
+    if (!round || round.yielded || round.samples.size > 0) return;
+    const yielded = this.#line.yieldTo(hostId, playerSessionId);
+    const probe = yielded && this.#probes.get(yielded.sessionId);
+    if (!probe) return;
+    round.yielded = true;
+    for (const other of round.assigned.values()) other.mayYield = false;
+    probe.yielded = true;
+    this.#stopProbe(probe);
+    const host = this.#p.hosts.get(hostId);
+    if (round.round !== probe.round || round.assigned.get(probe.checker.address) !== probe || !host) return;
+    round.yieldedReports.set(probe.checker.address, probe.sessionId);
+    const { startupQuietMs, probeTimeoutMs } = this.#p.settings;
+    const runsByMs = Date.now() + startupQuietMs;
+    // Room for the re-run probe after the player's start-up: the round ends no earlier than that plus a probe.
+    const deadlineAtMs = runsByMs + probeTimeoutMs;
+    if (deadlineAtMs > round.deadlineAtMs) {
+      clearTimeout(round.timer);
+      round.timer = setTimeout(() => this.#onDeadline(hostId), deadlineAtMs - Date.now());
+      round.timer.unref();
+      round.deadlineAtMs = deadlineAtMs;
+    }
+    this.#assign(host, round, probe.checker, { runsByMs, first: true });
+    this.#log.info(
+      { hostId, round: String(round.round), checker: probe.checker.address, playerSessionId },
+      'a probe yielded to a player’s session start: its checker probes again after the start-up',
+    );
   }
 
   #onDeadline(hostId: string): void {
@@ -683,6 +746,7 @@ export class CheckerDesk {
         this.#log.info({ hostId, silent, replacements: replacements.map((c) => c.address) }, 'assignments reassigned');
         round.timer = setTimeout(() => this.#onDeadline(hostId), this.#p.settings.deadlineMs);
         round.timer.unref();
+        round.deadlineAtMs = Date.now() + this.#p.settings.deadlineMs;
         return;
       }
     }
@@ -710,7 +774,13 @@ export class CheckerDesk {
   }
 
   probeDone(peerId: string, sessionId: string): void {
-    this.#stopProbe(this.#ownProbe(peerId, sessionId));
+    const probe = this.#ownProbe(peerId, sessionId);
+    const round = this.#rounds.get(probe.hostId);
+    // A checker done with a yielded probe without reporting it: its next report is its re-run's.
+    if (probe.yielded && round?.yieldedReports.get(probe.checker.address) === sessionId) {
+      round.yieldedReports.delete(probe.checker.address);
+    }
+    this.#stopProbe(probe);
   }
 
   #ownProbe(peerId: string, sessionId: string): Probe {
@@ -725,8 +795,9 @@ export class CheckerDesk {
     if (!probe || probe.done) return;
     probe.done = true;
     this.#line.stop(probe);
-    // Keep the id a little longer so late ICE from either side is recognised, not refused.
-    setTimeout(() => this.#probes.delete(probe.sessionId), 10_000).unref();
+    // Keep the id a little longer so late ICE from either side is recognised, not refused (a yielded probe's checker
+    // still measures its cut stream for a few seconds, then reports it and says `probe-done`).
+    setTimeout(() => this.#probes.delete(probe.sessionId), probe.yielded ? 60_000 : 10_000).unref();
   }
 
   /** A host's `host-report` for a probe session: its claim is kept beside the checker's measurement. */
@@ -766,6 +837,17 @@ export class CheckerDesk {
       throw new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: 'report names another checker' });
     }
     const round = this.#rounds.get(report.container);
+    if (round?.round === BigInt(report.round) && round.yieldedReports.has(checker.address)) {
+      // The report of a probe that yielded to a player (it comes before the re-run's: the re-run starts after the
+      // player's start-up, the cut probe's report as its stream stops). It measured a cut stream: not counted, as a
+      // failure or a pass; the checker's re-run probe decides its vote.
+      round.yieldedReports.delete(checker.address);
+      this.#log.info(
+        { hostId: round.hostId, round: String(round.round), checker: checker.address, ok: report.ok },
+        'report of a probe that yielded to a player: not counted (its re-run counts)',
+      );
+      return { round: report.round, container: report.container };
+    }
     const probe = round?.round === BigInt(report.round) ? round.assigned.get(checker.address) : undefined;
     if (round?.dropped.has(checker.address) && round.round === BigInt(report.round)) {
       throw new AthError({

@@ -18,6 +18,14 @@
  * are the defence against serving players worse than probes.) A probe that never started (it waited, e.g. for a
  * player's start-up, until its round's deadline) measured nothing, so CheckerDesk does not count a failing report
  * of it — `startedAtMs` says whether it did.
+ *
+ * A newcomer's first seconds are its own: a probe does not start on a container while one of its players is in
+ * the first `startupQuietMs` of its session, and a probe already running when a player's session starts there
+ * yields (`yieldTo`): the host gets the player's quit for it at once (a probe is a whole second stream and encoder on
+ * the host, and on `npm start`'s machine its checker's receiver too). CheckerDesk re-queues it at the head of the
+ * line with a fresh session (`runsByMs`: it waits out that player's start-up, no longer) and does not count what the
+ * cut probe measured, neither way. A round yields once: its other probes, and the re-queued one, run beside later
+ * newcomers — a host cannot put its checks off with a stream of player starts.
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -64,8 +72,15 @@ export type LineProbe = {
   timer: NodeJS.Timeout | undefined;
   /** The last delivery the host claimed for it (`host-report`): the host's word, kept beside the checker's. */
   hostClaim: { fpsMilli: number; framesSent: number } | undefined;
-  /** It samples a disputed session: it starts at once, even beside a player who just started. */
+  /** It samples a disputed session: it starts at once, even beside a player who just started, and never yields. */
   sampling: boolean;
+  /** It yields to a player's session starting on its container while it runs (see `yieldTo`). */
+  mayYield: boolean;
+  /**
+   * A probe re-queued after yielding: it starts by then (when a slot is free) even if another player started since
+   * — players' start-ups put it off no further.
+   */
+  runsByMs: number | undefined;
 };
 
 export type ProbeLineParameters = {
@@ -112,10 +127,14 @@ export class ProbeLine {
     this.#p = params;
   }
 
-  /** Queues a probe of the container; it starts when the ones before it are done and a slot is free. */
-  enqueue(probe: LineProbe): void {
+  /**
+   * Queues a probe of the container; it starts when the ones before it are done and a slot is free. `first`: ahead of
+   * the container's other waiting probes (a probe that yielded takes its place back).
+   */
+  enqueue(probe: LineProbe, options: { first?: boolean } = {}): void {
     const line = this.#lines.get(probe.hostId) ?? [];
-    line.push(probe);
+    if (options.first) line.unshift(probe);
+    else line.push(probe);
     this.#lines.set(probe.hostId, line);
     void this.#pump(probe.hostId);
   }
@@ -130,6 +149,27 @@ export class ProbeLine {
       this.#p.send(host.peerId, { type: 'stop-session', sessionId: probe.sessionId, reason: 'player-quit' });
     }
     void this.#pump(probe.hostId);
+  }
+
+  /**
+   * A player's session is starting on the container: its running probe, if it may yield, ends now (the host gets a
+   * player's quit for it, its slot is free) and is returned for CheckerDesk to re-queue; the line waits out the
+   * player's start-up before it goes on. Undefined: no probe running there, or it does not yield (sampling a dispute,
+   * or its round already yielded once).
+   */
+  yieldTo(hostId: string, playerSessionId: string): LineProbe | undefined {
+    const probe = this.#lines.get(hostId)?.find((p) => p.state === 'running');
+    if (!probe || probe.sampling || !probe.mayYield) return undefined;
+    this.#p.log.info(
+      { hostId, sessionId: probe.sessionId, playerSessionId, ranMs: Date.now() - (probe.startedAtMs ?? Date.now()) },
+      'probe yielded to a player',
+    );
+    this.#finish(probe);
+    const host = this.#p.hosts.get(hostId);
+    if (host?.peerId)
+      this.#p.send(host.peerId, { type: 'stop-session', sessionId: probe.sessionId, reason: 'player-quit' });
+    void this.#pump(hostId);
+    return probe;
   }
 
   /** The host ended a probe session itself (the game failed to start, crashed, …): its slot is free again. */
@@ -184,8 +224,11 @@ export class ProbeLine {
     this.#retry.set(hostId, timer);
   }
 
-  /** How long until the youngest player session of the container is past its start-up (0: none is starting). */
-  #startupQuietLeftMs(host: HostRecord, line: readonly LineProbe[]): number {
+  /**
+   * How long `next` waits for the youngest player session of the container to be past its start-up (0: none is
+   * starting, or `next` is due: see `LineProbe.runsByMs`).
+   */
+  #startupQuietLeftMs(host: HostRecord, line: readonly LineProbe[], next: LineProbe): number {
     const quietMs = this.#p.startupQuietMs ?? 0;
     const ageOf = this.#p.playerSessionAgeMs;
     if (quietMs <= 0 || !ageOf) return 0;
@@ -196,7 +239,7 @@ export class ProbeLine {
       const ageMs = ageOf(slot.sessionId);
       if (ageMs !== undefined) left = Math.max(left, quietMs - ageMs);
     }
-    return left;
+    return next.runsByMs === undefined ? left : Math.min(left, next.runsByMs - Date.now());
   }
 
   /** How long `probe` still waits, given the youngest player's start-up `leftMs` (bounded by its first wait). */
@@ -231,7 +274,7 @@ export class ProbeLine {
     if (!next) return;
     const host = this.#p.hosts.get(hostId);
     if (host?.state !== 'up' || !host.peerId) return;
-    const quietForMs = next.sampling ? 0 : this.#quietForMs(next, this.#startupQuietLeftMs(host, line));
+    const quietForMs = next.sampling ? 0 : this.#quietForMs(next, this.#startupQuietLeftMs(host, line, next));
     if (quietForMs > 0) {
       this.#retryLater(hostId, quietForMs);
       return;

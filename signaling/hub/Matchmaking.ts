@@ -509,6 +509,9 @@ export class Matchmaking implements MatchmakingPort {
     );
     this.#ctx.sessions.sendAssigned(session, false);
     this.#ctx.payment.leased(session, host);
+    // A checker's probe running on the host yields to the newcomer (its first seconds are its own): the host is told
+    // to stop the probe before it is told to start the player.
+    this.#ctx.checkers.playerSessionStarting(host.hostId, session.id);
     if (host.peerId) {
       this.#ctx.peers.send(host.peerId, {
         type: 'start-session',
