@@ -271,7 +271,7 @@ describe('checkers', () => {
     assert.ok(waitedMs >= quietMs - 200, `the probe started ${waitedMs} ms after the player's session`);
   });
 
-  test('a probe running when a player’s session starts on its host yields to it: stopped first, probed again after the start-up, the cut measurement not counted; a round yields once', async () => {
+  test('a probe running when a player’s session starts on its host yields to it: stopped first, probed again after the start-up, the cut measurement not counted; a probe yields once, its re-run never', async () => {
     const secret = randomBytes(32);
     const server = await startTestSignaling({
       chain,
@@ -282,8 +282,8 @@ describe('checkers', () => {
     const verdicts: RoundVerdict[] = [];
     server.hub.on('verdict', (verdict) => verdicts.push(verdict));
     const team = await Promise.all([0, 1, 2].map(() => connectTestChecker(server)));
-    const host = await connectTestHost(server, { hostId: 'yielding-host', slots: 3 });
-    const players = await Promise.all([0, 1].map(() => connectTestPlayer(server, secret)));
+    const host = await connectTestHost(server, { hostId: 'yielding-host', slots: 4 });
+    const players = await Promise.all([0, 1, 2].map(() => connectTestPlayer(server, secret)));
     cleanups.push(async () => {
       for (const peer of [host, ...players, ...team.map((c) => c.peer)]) peer.terminate();
       await server.close();
@@ -301,35 +301,48 @@ describe('checkers', () => {
     assert.deepEqual(stop, { type: 'stop-session', sessionId: first.sessionId, reason: 'player-quit' });
     const playerStart = await host.next('start-session');
     assert.equal(byProbe.has(playerStart.sessionId), false, 'then the player’s session');
-    // The cut probe's checker is assigned again, in the same round, on a fresh probe session.
-    const again = await cutChecker.peer.next('check-assignment');
-    assert.equal(again.round, cutAssignment.round);
-    assert.notEqual(again.probeSessionId, first.sessionId);
     // What the cut probe measured (a stream that stopped) is no evidence either way: a failing report of it is not a
-    // vote, and the checker still votes on its re-run.
+    // vote, and once it is in, the checker is assigned again, in the same round, on a fresh probe session.
     await report(cutChecker, cutAssignment, false);
     await cutChecker.peer.next('report-accepted');
     cutChecker.peer.send({ type: 'probe-done', sessionId: first.sessionId });
+    const again = await cutChecker.peer.next('check-assignment');
+    assert.equal(again.round, cutAssignment.round);
+    assert.notEqual(again.probeSessionId, first.sessionId);
     // The re-run goes first once the newcomer's start-up is over.
     const rerun = await host.next('start-session');
     assert.equal(rerun.sessionId, again.probeSessionId);
     assert.equal((await cutChecker.peer.next('probe-started')).sessionId, again.probeSessionId);
-    // A round yields once: a second newcomer does not stop the re-run (a host cannot dodge its checks this way).
+    // A probe yields once: a second newcomer does not stop the re-run (a host cannot dodge its checks this way).
     players[1]?.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
     const secondPlayer = await host.next('start-session');
     assert.equal(byProbe.has(secondPlayer.sessionId) || secondPlayer.sessionId === again.probeSessionId, false);
     await assert.rejects(host.next('stop-session', 300), 'the re-run goes on beside the second newcomer');
     await report(cutChecker, again, true);
     await cutChecker.peer.next('report-accepted');
-    // The round's other probes, one after the other, in the line's order.
-    for (let n = 0; n < 2; n++) {
-      const start = await host.next('start-session');
-      const i = byProbe.get(start.sessionId) ?? assert.fail('a probe of an assignment');
-      assert.notEqual(i, cutIndex);
-      const checker = team[i] ?? assert.fail('team');
-      await report(checker, assignments[i] ?? assert.fail('assignment'), true);
-      await checker.peer.next('report-accepted');
-    }
+    assert.equal((await host.next('stop-session')).sessionId, again.probeSessionId, 'the re-run is measured and ends');
+    // The round's next probe yields to a third newcomer in its turn, and runs again after it.
+    const second = await host.next('start-session');
+    const secondIndex = byProbe.get(second.sessionId) ?? assert.fail('a probe of an assignment');
+    const secondChecker = team[secondIndex] ?? assert.fail('team');
+    await secondChecker.peer.next('probe-started');
+    players[2]?.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    assert.equal((await host.nextOf(['stop-session', 'start-session'])).sessionId, second.sessionId);
+    // This checker gives its cut probe up without a report (as on a refusal): its re-run is assigned all the same.
+    secondChecker.peer.send({ type: 'probe-done', sessionId: second.sessionId });
+    const secondAgain = await secondChecker.peer.next('check-assignment');
+    // Then (the third player's start, the re-run, the last probe), in the line's order.
+    const started = [(await host.next('start-session')).sessionId, (await host.next('start-session')).sessionId];
+    assert.equal(byProbe.has(started[0] ?? ''), false, 'the third player');
+    assert.equal(started[1], secondAgain.probeSessionId, 'the re-run before the probe behind it');
+    await report(secondChecker, secondAgain, true);
+    await secondChecker.peer.next('report-accepted');
+    const last = await host.next('start-session');
+    const lastIndex = byProbe.get(last.sessionId) ?? assert.fail('a probe of an assignment');
+    assert.ok(lastIndex !== cutIndex && lastIndex !== secondIndex);
+    const lastChecker = team[lastIndex] ?? assert.fail('team');
+    await report(lastChecker, assignments[lastIndex] ?? assert.fail('assignment'), true);
+    await lastChecker.peer.next('report-accepted');
     const verdict = await waitFind(() => verdicts[0]);
     assert.equal(verdict.verdict, 'ok');
     assert.equal(verdict.responders, 3);

@@ -18,8 +18,9 @@
  * that game's manifest (`gameSpecs`), not to what it declares. Probes of one container run one after the other;
  * they are never billed. A failing report of a probe that never got a slot (the container was full the whole
  * time: the checker saw no offer) does not count — a busy container is not a down one (`RoundVerdict.unprobed`).
- * A probe running when a player's session starts on its container yields to the newcomer (ProbeLine.yieldTo, once a
- * round): its checker gets a fresh assignment in the same round, and what the cut probe measured is not counted.
+ * A probe running when a player's session starts on its container yields to the newcomer (ProbeLine.yieldTo; once: its
+ * re-run does not): its checker gets a fresh assignment in the same round, and what the cut probe measured is not
+ * counted.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -60,7 +61,8 @@ export type CheckSettings = {
   /**
    * A probe does not start while one of the container's players is in the first this-many ms of its session
    * (ProbeLine: a newcomer's first seconds are not shared with a check), and a probe running when a player's session
-   * starts yields to it (once a round; it runs again this long after); sampling a dispute does not wait nor yield.
+   * starts yields to it (once: it runs again this long after, whoever starts then); sampling a dispute does not wait
+   * nor yield.
    */
   startupQuietMs: number;
   /**
@@ -190,12 +192,11 @@ type Round = {
   /** When `timer` fires (Date.now() clock). */
   deadlineAtMs: number;
   /**
-   * Checkers whose probe yielded to a player (see `playerSessionStarting`), by the yielded probe's session id, until
-   * that probe's report (or its `probe-done`) has come: that report measured a cut stream and is not counted.
+   * Checkers whose probe yielded to a player (see `playerSessionStarting`): the yielded probe's session id and when its
+   * re-run is due, until that probe's report (or its `probe-done`) has come — that report measured a cut stream and is
+   * not counted — and the re-run is assigned.
    */
-  yieldedReports: Map<`0x${string}`, string>;
-  /** A probe of this round yielded to a player already (a round yields once). */
-  yielded: boolean;
+  yieldedReports: Map<`0x${string}`, { sessionId: string; runsByMs: number }>;
   /** Live sessions of this container whose delivery the round samples. */
   samples: Set<string>;
 };
@@ -629,7 +630,6 @@ export class CheckerDesk {
       timer: setTimeout(() => this.#onDeadline(hostId), this.#p.settings.deadlineMs),
       deadlineAtMs: Date.now() + this.#p.settings.deadlineMs,
       yieldedReports: new Map(),
-      yielded: false,
       samples: new Set((options.samples ?? []).map((request) => request.sessionId)),
     };
     state.timer.unref();
@@ -663,7 +663,8 @@ export class CheckerDesk {
       timer: undefined,
       hostClaim: undefined,
       sampling: round.samples.size > 0,
-      mayYield: !round.yielded,
+      // A re-run (of a probe that yielded) does not yield again.
+      mayYield: options.runsByMs === undefined,
       runsByMs: options.runsByMs,
       checker,
       round: round.round,
@@ -690,40 +691,51 @@ export class CheckerDesk {
   /**
    * A player's session got a slot of the container (Matchmaking, before the host is sent its `start-session`). A
    * probe running there yields to it (ProbeLine.yieldTo): a newcomer's first seconds are not shared with a second
-   * stream on its host. The probe's checker gets a fresh assignment in the same round, at the head of the line, that
-   * runs once the player's start-up (`startupQuietMs`) is over; the round's deadline moves to make room for it. What
-   * the cut probe measured is not counted, as a failure or as a pass (see `Round.yieldedReports`). A round yields
-   * once, so a host cannot put its checks off by starting sessions; a sampling round never does.
+   * stream on its host. What the cut probe measured is not counted, as a failure or as a pass: once its checker has
+   * reported it (or said `probe-done`), the checker gets a fresh assignment in the same round, at the head of the line,
+   * that runs once the player's start-up (`startupQuietMs`) is over (`#rerun`) — not before that report, so a report
+   * is never mistaken for the other probe's (a cut probe's checker may wait its whole connect window for media that
+   * never comes). A probe yields once — its re-run does not, nor waits for later newcomers — so a host cannot put its
+   * checks off by starting sessions (each probe by `startupQuietMs` at most); a sampling round never yields.
    */
   playerSessionStarting(hostId: string, playerSessionId: string): void {
     if (this.#closed || this.#probes.has(playerSessionId)) return;
     const round = this.#rounds.get(hostId);
-    if (!round || round.yielded || round.samples.size > 0) return;
+    if (!round || round.samples.size > 0) return;
     const yielded = this.#line.yieldTo(hostId, playerSessionId);
     const probe = yielded && this.#probes.get(yielded.sessionId);
     if (!probe) return;
-    round.yielded = true;
-    for (const other of round.assigned.values()) other.mayYield = false;
     probe.yielded = true;
     this.#stopProbe(probe);
-    const host = this.#p.hosts.get(hostId);
-    if (round.round !== probe.round || round.assigned.get(probe.checker.address) !== probe || !host) return;
-    round.yieldedReports.set(probe.checker.address, probe.sessionId);
-    const { startupQuietMs, probeTimeoutMs } = this.#p.settings;
-    const runsByMs = Date.now() + startupQuietMs;
-    // Room for the re-run probe after the player's start-up: the round ends no earlier than that plus a probe.
-    const deadlineAtMs = runsByMs + probeTimeoutMs;
-    if (deadlineAtMs > round.deadlineAtMs) {
-      clearTimeout(round.timer);
-      round.timer = setTimeout(() => this.#onDeadline(hostId), deadlineAtMs - Date.now());
-      round.timer.unref();
-      round.deadlineAtMs = deadlineAtMs;
-    }
-    this.#assign(host, round, probe.checker, { runsByMs, first: true });
+    if (round.round !== probe.round || round.assigned.get(probe.checker.address) !== probe) return;
+    round.yieldedReports.set(probe.checker.address, {
+      sessionId: probe.sessionId,
+      runsByMs: Date.now() + this.#p.settings.startupQuietMs,
+    });
     this.#log.info(
       { hostId, round: String(round.round), checker: probe.checker.address, playerSessionId },
       'a probe yielded to a player’s session start: its checker probes again after the start-up',
     );
+  }
+
+  /** The checker of a yielded probe reported it (not counted) or gave it up: its re-run is assigned now. */
+  #rerun(round: Round, checkerAddress: `0x${string}`): void {
+    const pending = round.yieldedReports.get(checkerAddress);
+    round.yieldedReports.delete(checkerAddress);
+    const probe = round.assigned.get(checkerAddress);
+    const host = this.#p.hosts.get(round.hostId);
+    if (!pending || !probe?.yielded || this.#rounds.get(round.hostId) !== round || !host?.peerId) return;
+    if (!this.#p.isConnected(probe.checker.peerId)) return;
+    // Room for the re-run after the player's start-up: a whole round's time from then, as a fresh assignment gets
+    // (a probe running when it is assigned may hold the line up to probeTimeoutMs first). Once per probe: bounded.
+    const deadlineAtMs = Math.max(Date.now(), pending.runsByMs) + this.#p.settings.deadlineMs;
+    if (deadlineAtMs > round.deadlineAtMs) {
+      clearTimeout(round.timer);
+      round.timer = setTimeout(() => this.#onDeadline(round.hostId), deadlineAtMs - Date.now());
+      round.timer.unref();
+      round.deadlineAtMs = deadlineAtMs;
+    }
+    this.#assign(host, round, probe.checker, { runsByMs: pending.runsByMs, first: true });
   }
 
   #onDeadline(hostId: string): void {
@@ -776,9 +788,9 @@ export class CheckerDesk {
   probeDone(peerId: string, sessionId: string): void {
     const probe = this.#ownProbe(peerId, sessionId);
     const round = this.#rounds.get(probe.hostId);
-    // A checker done with a yielded probe without reporting it: its next report is its re-run's.
-    if (probe.yielded && round?.yieldedReports.get(probe.checker.address) === sessionId) {
-      round.yieldedReports.delete(probe.checker.address);
+    // A checker done with a yielded probe without reporting it: its re-run is assigned now.
+    if (probe.yielded && round?.yieldedReports.get(probe.checker.address)?.sessionId === sessionId) {
+      this.#rerun(round, probe.checker.address);
     }
     this.#stopProbe(probe);
   }
@@ -838,14 +850,13 @@ export class CheckerDesk {
     }
     const round = this.#rounds.get(report.container);
     if (round?.round === BigInt(report.round) && round.yieldedReports.has(checker.address)) {
-      // The report of a probe that yielded to a player (it comes before the re-run's: the re-run starts after the
-      // player's start-up, the cut probe's report as its stream stops). It measured a cut stream: not counted, as a
-      // failure or a pass; the checker's re-run probe decides its vote.
-      round.yieldedReports.delete(checker.address);
+      // The report of a probe that yielded to a player (the re-run is assigned only after it). It measured a cut
+      // stream: not counted, as a failure or a pass; the checker's re-run decides its vote.
       this.#log.info(
         { hostId: round.hostId, round: String(round.round), checker: checker.address, ok: report.ok },
         'report of a probe that yielded to a player: not counted (its re-run counts)',
       );
+      this.#rerun(round, checker.address);
       return { round: report.round, container: report.container };
     }
     const probe = round?.round === BigInt(report.round) ? round.assigned.get(checker.address) : undefined;

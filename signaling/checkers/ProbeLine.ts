@@ -24,8 +24,8 @@
  * yields (`yieldTo`): the host gets the player's quit for it at once (a probe is a whole second stream and encoder on
  * the host, and on `npm start`'s machine its checker's receiver too). CheckerDesk re-queues it at the head of the
  * line with a fresh session (`runsByMs`: it waits out that player's start-up, no longer) and does not count what the
- * cut probe measured, neither way. A round yields once: its other probes, and the re-queued one, run beside later
- * newcomers — a host cannot put its checks off with a stream of player starts.
+ * cut probe measured, neither way. A probe yields once: its re-run neither yields nor waits for later newcomers — a
+ * host cannot put its checks off with a stream of player starts (each probe by `startupQuietMs` at most).
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -155,7 +155,7 @@ export class ProbeLine {
    * A player's session is starting on the container: its running probe, if it may yield, ends now (the host gets a
    * player's quit for it, its slot is free) and is returned for CheckerDesk to re-queue; the line waits out the
    * player's start-up before it goes on. Undefined: no probe running there, or it does not yield (sampling a dispute,
-   * or its round already yielded once).
+   * or the re-run of a probe that yielded).
    */
   yieldTo(hostId: string, playerSessionId: string): LineProbe | undefined {
     const probe = this.#lines.get(hostId)?.find((p) => p.state === 'running');
