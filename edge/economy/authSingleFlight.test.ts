@@ -8,23 +8,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { pino } from 'pino';
-import type { Address, Hex } from 'viem';
-import {
-  type SessionAuth,
-  sessionAuthTypes,
-  sessionAuthWire,
-  sessionEscrowDomain,
-  weiToString,
-} from '../../signaling/protocol/index.js';
-import {
-  connectTestHost,
-  connectTestPlayer,
-  startTestSignaling,
-  type TestSignaling,
-} from '../../signaling/testing/startTestSignaling.js';
+import { sessionAuthWire } from '../../signaling/protocol/index.js';
+import { startTestSignaling, type TestSignaling } from '../../signaling/testing/startTestSignaling.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { type Ledger, openLedger } from '../ledger/index.js';
+import { leaseTestSession, sessionAuthFor, signTestSessionAuth } from '../metering/testing/paidSessions.js';
 import { paymentDeskOnTestChain } from './testing/paymentDeskOnTestChain.js';
 
 const PRICE = 10n ** 15n;
@@ -55,47 +44,21 @@ after(async () => {
 });
 
 test('20 copies of a SessionAuth at once on one socket: one is checked and accepted, the others refused at once', async () => {
-  const game = `auth-${randomBytes(3).toString('hex')}`;
-  const host = await connectTestHost(server, {
-    slots: 1,
-    priceWeiPerSec: weiToString(PRICE),
-    games: [
-      {
-        id: game,
-        title: 'Auth',
-        description: 'test game',
-        width: 1280,
-        height: 720,
-        fps: 60,
-        inputMode: 'absolute',
-        audio: false,
-      },
-    ],
+  const leased = await leaseTestSession({
+    server,
+    secret,
+    name: `auth-${randomBytes(3).toString('hex')}`,
+    title: 'Auth',
+    priceWei: PRICE,
   });
-  const player = await connectTestPlayer(server, secret);
-  peers.push(host, player);
-  player.send({ type: 'play', game, codecs: ['H264'] });
-  const assigned = await player.next('session');
-  const terms = assigned.payment;
-  assert.ok(terms);
+  const { player } = leased;
+  peers.push(leased.host, player);
   const payer = await chain.newDepositedAccount(PRICE * 3600n * 2n);
-  const auth: SessionAuth = {
-    sessionId: assigned.sessionId as Hex,
-    player: payer.address,
-    provider: terms.providerAddress as Address,
-    maxAmount: BigInt(terms.maxAmountWei),
-    pricePerSecond: BigInt(terms.pricePerSecondWei),
-    expiry: BigInt(terms.expirySec),
-  };
-  const signature = await chain.walletFor(payer).signTypedData({
-    domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
-    types: sessionAuthTypes,
-    primaryType: 'SessionAuth',
-    message: auth,
-  });
+  const auth = sessionAuthFor(leased, payer.address);
+  const signature = await signTestSessionAuth(chain, payer, auth);
   const message = {
     type: 'session-auth' as const,
-    sessionId: assigned.sessionId,
+    sessionId: leased.sessionId,
     auth: sessionAuthWire(auth),
     signature,
   };
@@ -114,7 +77,7 @@ test('20 copies of a SessionAuth at once on one socket: one is checked and accep
     answers.push(answer.type === 'error' ? answer.code : answer.type);
   }
   assert.equal(answers.filter((a) => a === 'payment-accepted').length, 1, answers.join(' '));
-  const session = server.hub.getSession(assigned.sessionId);
+  const session = server.hub.getSession(leased.sessionId);
   assert.equal(session?.payerAddress?.toLowerCase(), payer.address.toLowerCase());
   assert.notEqual(session?.state, 'ended', 'the honest session goes on');
 });

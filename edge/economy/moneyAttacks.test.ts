@@ -11,19 +11,8 @@ import { pino } from 'pino';
 import { type Account, type Address, BaseError, ContractFunctionRevertedError, type Hex } from 'viem';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
 import type { HostRecord, SessionRecord } from '../../signaling/index.js';
-import {
-  type SessionAuth,
-  sessionAuthTypes,
-  sessionAuthWire,
-  sessionEscrowDomain,
-  weiToString,
-} from '../../signaling/protocol/index.js';
-import {
-  connectTestHost,
-  connectTestPlayer,
-  startTestSignaling,
-  type TestSignaling,
-} from '../../signaling/testing/startTestSignaling.js';
+import { type SessionAuth, sessionAuthWire, weiToString } from '../../signaling/protocol/index.js';
+import { startTestSignaling, type TestSignaling } from '../../signaling/testing/startTestSignaling.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { waitUntil } from '../../signaling/testing/waitFor.js';
 import { athTokenAbi, sessionEscrowAbi, testSmartWalletAbi } from '../chain/abis.js';
@@ -43,7 +32,8 @@ import {
   releaseLease,
   sessionAuthOf,
 } from '../ledger/index.js';
-import { createVoucherSigner, Meter, type MeterParameters } from '../metering/index.js';
+import type { Meter, MeterParameters } from '../metering/index.js';
+import { leaseTestSession, sessionAuthFor, signTestSessionAuth, testMeter } from '../metering/testing/paidSessions.js';
 import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
 import { economyRoutes, voucherRequestMessage } from './economyRoutes.js';
 import { paymentDeskOnTestChain } from './testing/paymentDeskOnTestChain.js';
@@ -90,7 +80,7 @@ before(async () => {
       }),
     ],
   });
-  meter = testMeter(server.hub, { metrics, now: () => clock });
+  meter = meterOn(server.hub, { metrics, now: () => clock });
 });
 
 after(async () => {
@@ -112,69 +102,30 @@ afterEach(async () => {
   assert.deepEqual(refused, [], 'no charge the desk accepted is refused by the escrow');
 });
 
-function meterKey(): Hex {
-  return `0x${Buffer.from(chain.meter.getHdKey().privateKey ?? new Uint8Array()).toString('hex')}`;
-}
-
-function domain() {
-  return sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress });
-}
-
-async function signAuth(account: Account, auth: SessionAuth): Promise<Hex> {
-  return chain.walletFor(account).signTypedData({
-    domain: domain(),
-    types: sessionAuthTypes,
-    primaryType: 'SessionAuth',
-    message: auth,
-  });
+function signAuth(account: Account, auth: SessionAuth): Promise<Hex> {
+  return signTestSessionAuth(chain, account, auth);
 }
 
 type Leased = { sessionId: Hex; host: TestPeer; player: TestPeer; provider: Address; terms: SessionAuth };
 
 /** A player leased a slot: the session and the terms the indexer asks it to sign. */
 async function leased({ providerKey }: { providerKey?: Hex } = {}): Promise<Leased> {
-  const hostId = `atk-${randomBytes(3).toString('hex')}`;
-  const gameId = `game-${hostId}`;
-  const host = await connectTestHost(server, {
+  const s = await leaseTestSession({
+    server,
+    secret,
+    name: `atk-${randomBytes(3).toString('hex')}`,
+    title: 'Attack test',
+    priceWei: PRICE,
     ...(providerKey === undefined ? {} : { privateKey: providerKey }),
-    hostId,
-    slots: 1,
-    priceWeiPerSec: weiToString(PRICE),
-    games: [
-      {
-        id: gameId,
-        title: 'Attack test',
-        description: 'test game',
-        width: 1280,
-        height: 720,
-        fps: 60,
-        inputMode: 'absolute',
-        audio: false,
-      },
-    ],
   });
-  const player = await connectTestPlayer(server, secret);
-  peers.push(host, player);
-  player.send({ type: 'play', game: gameId, codecs: ['H264'] });
-  const start = await host.next('start-session');
-  const assigned = await player.next('session');
-  const payment = assigned.payment;
-  assert.ok(payment, 'a billed session names its payment terms');
-  const provider = payment.providerAddress as Address;
-  earners.push(provider);
+  peers.push(s.host, s.player);
+  earners.push(s.provider);
   return {
-    sessionId: start.sessionId as Hex,
-    host,
-    player,
-    provider,
-    terms: {
-      sessionId: start.sessionId as Hex,
-      player: '0x0000000000000000000000000000000000000000',
-      provider,
-      maxAmount: BigInt(payment.maxAmountWei),
-      pricePerSecond: BigInt(payment.pricePerSecondWei),
-      expiry: BigInt(payment.expirySec),
-    },
+    sessionId: s.sessionId,
+    host: s.host,
+    player: s.player,
+    provider: s.provider,
+    terms: sessionAuthFor(s, '0x0000000000000000000000000000000000000000'),
   };
 }
 
@@ -299,15 +250,13 @@ const earnings = (address: Address) =>
   });
 
 /** A meter of `hub` on this file's ledger, meter key and settings; `own`: its clock, instance and lease. */
-function testMeter(hub: MeterParameters['hub'], own: Partial<MeterParameters> = {}): Meter {
-  return new Meter({
+function meterOn(hub: MeterParameters['hub'], own: Partial<MeterParameters> = {}): Meter {
+  return testMeter({
+    chain,
     hub,
     ledger,
-    signer: createVoucherSigner({ privateKey: meterKey(), domain: domain() }),
-    meterAddress: chain.meter.address,
     settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
     log,
-    metrics: createMetrics({ keys: SIGNALING_METRICS }),
     ...own,
   });
 }
@@ -326,41 +275,18 @@ async function otherProcess(instanceId: string, payer: Account, instanceLeaseTtl
     payments: paymentDeskOnTestChain({ chain, ledger, log, instanceId }),
   });
   let otherClock = clock;
-  const otherMeter = testMeter(other.hub, { now: () => otherClock, instanceId, instanceLeaseTtlMs });
-  const hostId = `other-${randomBytes(3).toString('hex')}`;
-  const host = await connectTestHost(other, {
-    hostId,
-    slots: 1,
-    priceWeiPerSec: weiToString(PRICE),
-    games: [
-      {
-        id: `g-${hostId}`,
-        title: 'Other process',
-        description: 'test game',
-        width: 1280,
-        height: 720,
-        fps: 60,
-        inputMode: 'absolute',
-        audio: false,
-      },
-    ],
+  const otherMeter = meterOn(other.hub, { now: () => otherClock, instanceId, instanceLeaseTtlMs });
+  const leased = await leaseTestSession({
+    server: other,
+    secret,
+    name: `other-${randomBytes(3).toString('hex')}`,
+    title: 'Other process',
+    priceWei: PRICE,
   });
-  const player = await connectTestPlayer(other, secret);
+  const { host, player, sessionId } = leased;
   peers.push(host, player);
-  player.send({ type: 'play', game: `g-${hostId}`, codecs: ['H264'] });
-  const start = await host.next('start-session');
-  const payment = (await player.next('session')).payment;
-  assert.ok(payment);
-  const sessionId = start.sessionId as Hex;
-  earners.push(payment.providerAddress as Address);
-  const auth: SessionAuth = {
-    sessionId,
-    player: payer.address,
-    provider: payment.providerAddress as Address,
-    maxAmount: BigInt(payment.maxAmountWei),
-    pricePerSecond: BigInt(payment.pricePerSecondWei),
-    expiry: BigInt(payment.expirySec),
-  };
+  earners.push(leased.provider);
+  const auth = sessionAuthFor(leased, payer.address);
   assert.equal(
     await sendAuth(
       { sessionId, host, player, provider: auth.provider, terms: auth },
@@ -875,7 +801,7 @@ describe('reserves are exact (issue 12)', () => {
     assert.equal((rows[0] as { state: string }).state, 'streaming', 'left streaming in the ledger');
     // Signaling starts again (another process): it sweeps the orphans, then its settler settles them.
     await new Promise((resolve) => setTimeout(resolve, 1_200));
-    const restarted = testMeter(server.hub, { instanceId: 'restarted-signaling' });
+    const restarted = meterOn(server.hub, { instanceId: 'restarted-signaling' });
     try {
       assert.equal(await restarted.closeOrphans(), 1);
     } finally {
@@ -911,7 +837,7 @@ describe('reserves are exact (issue 12)', () => {
         `update ledger_leases set expires_at = now() - interval '1 second' where name = 'signaling:stalling-signaling'`,
       );
       // Meanwhile another process sweeps the orphans: to it this session is one, so it ends it and bills it.
-      const sweeper = testMeter(server.hub, { instanceId: 'sweeping-signaling' });
+      const sweeper = meterOn(server.hub, { instanceId: 'sweeping-signaling' });
       try {
         assert.equal(await sweeper.closeOrphans(), 1);
       } finally {

@@ -22,23 +22,16 @@ import {
   deliveryReceiptSigner,
   type ServerMessageOf,
   sessionAuthTypes,
-  sessionAuthWire,
   sessionEscrowDomain,
   signDeliveryReceipt,
   usageTypes,
   weiToString,
 } from '../../signaling/protocol/index.js';
-import {
-  connectTestHost,
-  connectTestPlayer,
-  startTestSignaling,
-  type TestSignaling,
-} from '../../signaling/testing/startTestSignaling.js';
+import { startTestSignaling, type TestSignaling } from '../../signaling/testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport } from '../../signaling/testing/TestChecker.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { waitUntil } from '../../signaling/testing/waitFor.js';
 import { sessionEscrowAbi } from '../chain/index.js';
-import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { paymentDeskOnTestChain } from '../economy/testing/paymentDeskOnTestChain.js';
 import {
@@ -50,9 +43,8 @@ import {
   openLedger,
   sessionAuthOf,
 } from '../ledger/index.js';
-import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
-import { METER_END_MESSAGES, Meter } from './Meter.js';
-import { createVoucherSigner } from './signVoucher.js';
+import { METER_END_MESSAGES, type Meter } from './Meter.js';
+import { authorizeTestSession, leaseTestSession, settleAndCheck, testMeter } from './testing/paidSessions.js';
 
 const PRICE = 10n ** 15n;
 const CHECKER = '0x00000000000000000000000000000000000c4ec4' as const;
@@ -78,7 +70,6 @@ let clock = 1_700_000_000_000;
 before(async () => {
   chain = await startTestChain({ withdrawDelaySec: 0n });
   ledger = await openLedger({});
-  const domain = sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress });
   const payments = paymentDeskOnTestChain({ chain, ledger, log });
   const metrics = createMetrics({ keys: SIGNALING_METRICS });
   server = await startTestSignaling({
@@ -104,11 +95,10 @@ before(async () => {
     metrics,
     payments,
   });
-  meter = new Meter({
+  meter = testMeter({
+    chain,
     hub: server.hub,
     ledger,
-    signer: createVoucherSigner({ privateKey: meterKey(), domain }),
-    meterAddress: chain.meter.address,
     escrow: {
       balanceWei: async (payer) =>
         (
@@ -140,14 +130,7 @@ before(async () => {
 // owes, the ledger's settled amounts are the chain's claims, and no charge is refused for good.
 afterEach(async () => {
   await meter.idle();
-  const worker = settlementWorker(chain, ledger);
-  try {
-    await worker.runSoon();
-  } finally {
-    await worker.close();
-  }
-  await assertEscrowConserved(chain, earners);
-  await assertLedgerMatchesChain(chain, ledger);
+  await settleAndCheck(chain, ledger, earners);
   const stuck = (await listSettlements(ledger)).filter((row) => !['confirmed', 'superseded'].includes(row.state));
   assert.deepEqual(
     stuck.map((row) => [row.sessionId, row.state, row.lastError]),
@@ -163,10 +146,6 @@ after(async () => {
   await ledger?.close();
   await chain?.close();
 });
-
-function meterKey(): Hex {
-  return `0x${Buffer.from(chain.meter.getHdKey().privateKey ?? new Uint8Array()).toString('hex')}`;
-}
 
 type Paid = {
   sessionId: Hex;
@@ -198,58 +177,22 @@ async function paidSession({
   depositWei?: bigint;
 } = {}): Promise<Paid> {
   const payer = await chain.newDepositedAccount(depositWei);
-  const name = `meter-${randomBytes(3).toString('hex')}`;
   const hostAccount = await chain.newStakedAccount('software');
-  const gameId = `game-${name}`;
   // Two slots: the player's, and a free one for the checkers' probes (a probe that never gets a slot measures
   // nothing, and its report does not count).
-  const host = await connectTestHost(server, {
-    hostId: name,
-    privateKey: hostAccount.privateKey,
+  const leased = await leaseTestSession({
+    server,
+    secret,
+    name: `meter-${randomBytes(3).toString('hex')}`,
+    title: 'Meter test',
+    priceWei: PRICE,
     slots: 2,
-    priceWeiPerSec: weiToString(PRICE),
-    games: [
-      {
-        id: gameId,
-        title: 'Meter test',
-        description: 'test game',
-        width: 1280,
-        height: 720,
-        fps: 60,
-        inputMode: 'absolute',
-        audio: false,
-      },
-    ],
+    privateKey: hostAccount.privateKey,
   });
-  const player = await connectTestPlayer(server, secret);
+  const { host, player } = leased;
   peers.push(host, player);
-  player.send({ type: 'play', game: gameId, codecs: ['H264'] });
-  const start = await host.next('start-session');
-  const assigned = await player.next('session');
-  const terms = assigned.payment;
-  assert.ok(terms, 'a billed session names its payment terms');
-  earners.push(terms.providerAddress as Address);
-  const auth = {
-    sessionId: start.sessionId as Hex,
-    player: payer.address,
-    provider: terms.providerAddress as Hex,
-    maxAmount: PRICE * maxSeconds,
-    pricePerSecond: BigInt(terms.pricePerSecondWei),
-    expiry: BigInt(terms.expirySec),
-  };
-  const signature = await chain.walletFor(payer).signTypedData({
-    domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
-    types: sessionAuthTypes,
-    primaryType: 'SessionAuth',
-    message: auth,
-  });
-  player.send({
-    type: 'session-auth',
-    sessionId: auth.sessionId,
-    auth: sessionAuthWire(auth),
-    signature,
-  });
-  await player.next('payment-accepted');
+  earners.push(leased.provider);
+  const auth = await authorizeTestSession(chain, leased, payer, PRICE * maxSeconds);
   host.send({ type: 'session-started', sessionId: auth.sessionId });
   await waitUntil(() => server.hub.getSession(auth.sessionId)?.state === 'streaming');
 

@@ -12,20 +12,17 @@ import { createServer, type Server, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import type { Address, Hex } from 'viem';
+import type { Address } from 'viem';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
 import { issuePlayerToken } from '../../signaling/auth/playerTokens.js';
-import { sessionAuthTypes, sessionAuthWire, sessionEscrowDomain, weiToString } from '../../signaling/protocol/index.js';
 import { type RedisServer, startRedisServer } from '../../signaling/store/redis/startRedisServer.js';
 import {
-  connectTestHost,
   connectTestPlayer,
   startTestSignaling,
   type TestSignaling,
 } from '../../signaling/testing/startTestSignaling.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
 import { waitUntil } from '../../signaling/testing/waitFor.js';
-import { assertEscrowConserved } from '../chain/testing/escrowConservation.js';
 import { startTestChain, type TestChain } from '../chain/testing/startTestChain.js';
 import { paymentDeskOnTestChain } from '../economy/testing/paymentDeskOnTestChain.js';
 import {
@@ -39,9 +36,7 @@ import {
   recordUsageTick,
 } from '../ledger/index.js';
 import { startTestPostgres } from '../ledger/testing/startTestPostgres.js';
-import { assertLedgerMatchesChain, settlementWorker } from '../settler/testing/settlementWorld.js';
-import { Meter } from './Meter.js';
-import { createVoucherSigner } from './signVoucher.js';
+import { authorizeTestSession, leaseTestSession, settleAndCheck, testMeter } from './testing/paidSessions.js';
 
 const PRICE = 10n ** 15n;
 const TICK_MS = 5_000;
@@ -120,10 +115,6 @@ async function redisProxy(target: number): Promise<{ url: string; cut(): void; h
   };
 }
 
-function meterKey(): Hex {
-  return `0x${Buffer.from(chain.meter.getHdKey().privateKey ?? new Uint8Array()).toString('hex')}`;
-}
-
 /**
  * One signaling instance: its hub (on Redis at `redisUrl`, or alone), its payment desk and its meter, on `on`
  * (the file's PGlite ledger by default).
@@ -147,14 +138,10 @@ async function instance(
     },
     redisUrl === undefined ? {} : { redisUrl, prefix, instanceId },
   );
-  const meter = new Meter({
+  const meter = testMeter({
+    chain,
     hub: server.hub,
     ledger: on,
-    signer: createVoucherSigner({
-      privateKey: meterKey(),
-      domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
-    }),
-    meterAddress: chain.meter.address,
     settings: { tickSec: TICK_MS / 1000, fpsFloor: 20, reportFreshMs: 12_000 },
     log,
     metrics,
@@ -172,52 +159,21 @@ async function instance(
 /** A paid session streaming on `server`, its host and player both connected there. */
 async function paidSession(server: TestSignaling) {
   const payer = await chain.newDepositedAccount(PRICE * 3600n);
-  const hostAccount = await chain.newStakedAccount('software');
-  const hostId = `part-${randomBytes(3).toString('hex')}`;
-  const host = await connectTestHost(server, {
-    hostId,
-    privateKey: hostAccount.privateKey,
-    slots: 1,
-    priceWeiPerSec: weiToString(PRICE),
-    games: [
-      {
-        id: `g-${hostId}`,
-        title: 'Partition',
-        description: 'test game',
-        width: 1280,
-        height: 720,
-        fps: 60,
-        inputMode: 'absolute',
-        audio: false,
-      },
-    ],
-  });
   const token = issuePlayerToken({ secret, ttlSec: 600 }).token;
-  const player = await connectTestPlayer(server, secret, token);
+  const leased = await leaseTestSession({
+    server,
+    secret,
+    name: `part-${randomBytes(3).toString('hex')}`,
+    title: 'Partition',
+    priceWei: PRICE,
+    token,
+  });
+  const { host, player } = leased;
   closers.push(
     () => host.terminate(),
     () => player.terminate(),
   );
-  player.send({ type: 'play', game: `g-${hostId}`, codecs: ['H264'] });
-  const start = await host.next('start-session');
-  const terms = (await player.next('session')).payment;
-  assert.ok(terms);
-  const auth = {
-    sessionId: start.sessionId as Hex,
-    player: payer.address,
-    provider: terms.providerAddress as Address,
-    maxAmount: PRICE * 3600n,
-    pricePerSecond: BigInt(terms.pricePerSecondWei),
-    expiry: BigInt(terms.expirySec),
-  };
-  const signature = await chain.walletFor(payer).signTypedData({
-    domain: sessionEscrowDomain({ chainId: chain.anvil.chainId, verifyingContract: chain.escrowAddress }),
-    types: sessionAuthTypes,
-    primaryType: 'SessionAuth',
-    message: auth,
-  });
-  player.send({ type: 'session-auth', sessionId: auth.sessionId, auth: sessionAuthWire(auth), signature });
-  await player.next('payment-accepted');
+  const auth = await authorizeTestSession(chain, leased, payer, PRICE * 3600n);
   host.send({ type: 'session-started', sessionId: auth.sessionId });
   await waitUntil(() => server.hub.getSession(auth.sessionId)?.state === 'streaming', {
     what: 'streaming',
@@ -265,8 +221,8 @@ async function paidSession(server: TestSignaling) {
     bothAlive,
     providerAddress: auth.provider,
     token,
-    hostId: host.hostId,
-    game: `g-${hostId}`,
+    hostId: leased.hostId,
+    game: leased.game,
   };
 }
 
@@ -282,27 +238,39 @@ function leftBy(player: TestPeer): Promise<string> {
   );
 }
 
+/**
+ * Two instances of one network, `<name>a` reaching Redis through a proxy the test cuts and `<name>b` directly, and
+ * a paid session streaming on A that A metered for one tick, its running state saved in Redis (where B finds it).
+ * `since`: the meters' clock when the session started streaming; `saved`: that state as Redis has it.
+ */
+async function streamingOnA(name: string) {
+  const prefix = `${name}${randomBytes(3).toString('hex')}:`;
+  const proxy = await redisProxy(redis.port);
+  closers.push(() => proxy.close());
+  const a = await instance(`${name}a`, proxy.url, prefix);
+  const b = await instance(`${name}b`, redis.url, prefix);
+  const s = await paidSession(a.server);
+  const since = clock;
+  await s.bothAlive();
+  clock += TICK_MS;
+  await s.bothAlive();
+  await a.meter.tickNow();
+  let saved: Awaited<ReturnType<typeof b.server.hub.meterStates.load>>;
+  await waitUntil(
+    async () => {
+      saved = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
+      return (saved?.tickIndex ?? 0) >= 1;
+    },
+    { what: 'A’s meter state in Redis', timeoutMs: 15_000 },
+  );
+  assert.ok(saved);
+  return { prefix, proxy, a, b, s, since, saved };
+}
+
 describe('a Redis partition: instance A keeps its players and its ledger while B adopts its sessions', () => {
   test('the same delivered seconds are never billed twice; the cut-off instance stops and sends its player to B', async () => {
-    const prefix = `part${randomBytes(3).toString('hex')}:`;
-    const proxy = await redisProxy(redis.port);
-    closers.push(() => proxy.close());
-    const a = await instance('pa', proxy.url, prefix);
-    const b = await instance('pb', redis.url, prefix);
-    const s = await paidSession(a.server);
-    const streamingSince = clock;
-    await s.bothAlive();
     // One tick on A, its running state saved in Redis (where B will find it).
-    clock += TICK_MS;
-    await s.bothAlive();
-    await a.meter.tickNow();
-    await waitUntil(
-      async () => {
-        const saved = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
-        return saved !== undefined && saved.tickIndex >= 1;
-      },
-      { what: 'the saved meter state in Redis', timeoutMs: 15_000 },
-    );
+    const { proxy, a, b, s, since: streamingSince } = await streamingOnA('p');
 
     // The partition: A loses Redis, keeps its host, its player and the ledger.
     proxy.cut();
@@ -375,37 +343,16 @@ describe('a Redis partition: instance A keeps its players and its ledger while B
     assert.equal(ended?.state, 'ended');
     assert.ok(ended && ended.deliveredSec <= (clock - streamingSince) / 1000);
     assert.equal(ended?.cumulativeWei, BigInt(ended?.deliveredSec ?? -1) * PRICE);
-    const worker = settlementWorker(chain, ledger);
-    try {
-      await worker.runSoon();
-    } finally {
-      await worker.close();
-    }
-    await assertEscrowConserved(chain, earners);
-    await assertLedgerMatchesChain(chain, ledger);
+    await settleAndCheck(chain, ledger, earners);
   });
 });
 
 describe('the partition heals: what B adopted while A was cut off stays B’s', () => {
   test('A does not end, bill, relay for or hold the lease of a session it lost; player and host go on with one session on B', async () => {
-    const prefix = `heal${randomBytes(3).toString('hex')}:`;
-    const proxy = await redisProxy(redis.port);
-    closers.push(() => proxy.close());
-    const a = await instance('ha', proxy.url, prefix);
-    const b = await instance('hb', redis.url, prefix);
+    const { prefix, proxy, a, b, s, since } = await streamingOnA('h');
     const direct = new Redis(redis.url, { lazyConnect: true });
     await direct.connect();
     closers.push(() => direct.disconnect());
-    const s = await paidSession(a.server);
-    const since = clock;
-    await s.bothAlive();
-    clock += TICK_MS;
-    await s.bothAlive();
-    await a.meter.tickNow();
-    await waitUntil(
-      async () => ((await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined))?.tickIndex ?? 0) >= 1,
-      { what: 'A’s meter state in Redis', timeoutMs: 15_000 },
-    );
     proxy.cut();
     await waitUntil(async () => (await getSession(ledger, s.sessionId))?.signalingInstance === 'hb', {
       what: 'B adopting the session (the ledger naming B)',
@@ -492,42 +439,14 @@ describe('the partition heals: what B adopted while A was cut off stays B’s', 
     assert.ok(ended && ended.deliveredSec <= (clock - since) / 1000, 'no second billed twice');
     assert.equal(ended?.cumulativeWei, BigInt(ended?.deliveredSec ?? -1) * PRICE);
     assert.equal(await direct.hget(`${prefix}slots:${s.hostId}`, '0'), 'free');
-    const worker = settlementWorker(chain, ledger);
-    try {
-      await worker.runSoon();
-    } finally {
-      await worker.close();
-    }
-    await assertEscrowConserved(chain, earners);
-    await assertLedgerMatchesChain(chain, ledger);
+    await settleAndCheck(chain, ledger, earners);
   });
 });
 
 describe('a late save from an instance that lost the session', () => {
   test('is not where the next adopter bills from: the ticks it still lists are not billed again', async () => {
-    const prefix = `late${randomBytes(3).toString('hex')}:`;
-    const proxy = await redisProxy(redis.port);
-    closers.push(() => proxy.close());
-    const a = await instance('la', proxy.url, prefix);
-    const b = await instance('lb', redis.url, prefix);
-    const s = await paidSession(a.server);
-    const since = clock;
-    await s.bothAlive();
-    clock += TICK_MS;
-    await s.bothAlive();
-    await a.meter.tickNow();
-    const saved = await (async () => {
-      let state: Awaited<ReturnType<typeof b.server.hub.meterStates.load>>;
-      await waitUntil(
-        async () => {
-          state = await b.server.hub.meterStates.load(s.sessionId).catch(() => undefined);
-          return state?.claimEpoch === '1' && state.tickIndex === 1;
-        },
-        { what: 'A’s state in Redis', timeoutMs: 15_000 },
-      );
-      return state;
-    })();
-    assert.ok(saved);
+    const { proxy, a, b, s, since, saved } = await streamingOnA('l');
+    assert.deepEqual([saved.claimEpoch, saved.tickIndex], ['1', 1]);
     // Meanwhile the session changed hands in the ledger: a process Z took it over (epoch 2) and billed the next 5 s.
     const z = await claimSessionInstance(ledger, { sessionId: s.sessionId, signalingInstance: 'lz' });
     assert.ok(z);
@@ -569,14 +488,7 @@ describe('a late save from an instance that lost the session', () => {
     await b.meter.idle();
     proxy.heal();
     await a.meter.idle();
-    const worker = settlementWorker(chain, ledger);
-    try {
-      await worker.runSoon();
-    } finally {
-      await worker.close();
-    }
-    await assertEscrowConserved(chain, earners);
-    await assertLedgerMatchesChain(chain, ledger);
+    await settleAndCheck(chain, ledger, earners);
   });
 });
 
@@ -648,19 +560,12 @@ describe('an instance that comes back after its lease lapsed, in the middle of t
     assert.equal(x.meter.liveSessions, 0, 'X stopped metering it');
     assert.match((await s.player.next('session-ended')).message, /took this session over|another signaling process/i);
     // What the ledger charged is what the chain is paid: no charge behind the session's final voucher.
-    const worker = settlementWorker(chain, pgLedger);
-    try {
-      await worker.runSoon();
-    } finally {
-      await worker.close();
-    }
+    await settleAndCheck(chain, pgLedger, earners);
     const stuck = (await listSettlements(pgLedger)).filter((row) => !['confirmed', 'superseded'].includes(row.state));
     assert.deepEqual(
       stuck.map((row) => [row.state, String(row.cumulativeWei), row.lastError]),
       [],
       'every charge settled',
     );
-    await assertEscrowConserved(chain, earners);
-    await assertLedgerMatchesChain(chain, pgLedger);
   });
 });

@@ -5,53 +5,30 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { startTestChain, type TestChain } from '../../../edge/chain/testing/startTestChain.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../checkers/CheckerDesk.js';
 import { type ClusterDirectMessage, encodeClusterDirect, parseClusterDirectBatch } from '../../protocol/cluster.js';
 import type { SignalingServer } from '../../startSignaling.js';
-import {
-  connectTestHost,
-  connectTestPlayer,
-  startTestSignaling,
-  type TestSignaling,
-} from '../../testing/startTestSignaling.js';
+import { connectTestHost, connectTestPlayer, type TestSignaling } from '../../testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport } from '../../testing/TestChecker.js';
 import type { TestPeer } from '../../testing/TestPeer.js';
 import { waitUntil } from '../../testing/waitFor.js';
 import { RedisSignalingStore } from './RedisSignalingStore.js';
-import { type RedisServer, startRedisServer } from './startRedisServer.js';
+import { useTwoInstances } from './testing/twoInstances.js';
 
 const secret = randomBytes(32);
-let redis: RedisServer;
-/** The instances of a network share one chain (the hosts' stake is read from it). */
-let chain: TestChain;
-const closers: Array<() => Promise<void> | void> = [];
+const net = useTwoInstances({ secret });
 
-before(async () => {
-  [redis, chain] = await Promise.all([startRedisServer(), startTestChain()]);
-});
-after(async () => {
-  for (const close of closers.reverse()) await close();
-  await redis.close();
-  await chain.close();
-});
-
-async function pair(prefix: string): Promise<[TestSignaling, TestSignaling]> {
-  const settings = { chain, tokenSecret: secret, reloadGraceMs: 200, leaseTtlMs: 10_000 };
-  const a = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'ia' });
-  const b = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'ib' });
-  closers.push(
-    () => a.close(),
-    () => b.close(),
-  );
+/** Two instances of one network, `ia` and `ib`, on a fresh prefix. */
+async function pair(): Promise<[TestSignaling, TestSignaling]> {
+  const [a, b] = await net.network('i', { reloadGraceMs: 200, leaseTtlMs: 10_000 });
   return [a, b];
 }
 
 const peers: TestPeer[] = [];
-closers.push(() => {
+net.closeLater(() => {
   for (const peer of peers) peer.terminate();
 });
 const track = <T extends TestPeer>(peer: T): T => {
@@ -70,37 +47,51 @@ const game = (id: string) => ({
   audio: false,
 });
 
+/** A host registered straight into a store, as the instance its connection `peerId` is on would. */
+function registerHost(
+  store: RedisSignalingStore,
+  {
+    peerId,
+    hostId,
+    game: gameId,
+    slots,
+    probeReserve,
+  }: { peerId: string; hostId: string; game: string; slots: number; probeReserve?: number },
+): void {
+  store.hosts.register({
+    peerId,
+    nowMs: Date.now(),
+    message: {
+      type: 'register',
+      hostId,
+      providerAddress: `0x${'22'.repeat(20)}`,
+      signature: `0x${'00'.repeat(65)}`,
+      region: { country: 'DE', lat: 50, lon: 8 },
+      gpu: 'test',
+      encoder: 'x264',
+      games: [game(gameId)],
+      slots,
+      ...(probeReserve === undefined ? {} : { probeReserve }),
+      priceWeiPerSec: '1000',
+      endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
+    },
+  });
+}
+
 describe('slots across instances', () => {
   test('two stores racing for the same slots: each slot goes to exactly one session', async () => {
     const log = pino({ level: 'silent' });
     const prefix = `race${randomBytes(3).toString('hex')}:`;
     const [one, two] = await Promise.all([
-      RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId: 'r1' }),
-      RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId: 'r2' }),
+      RedisSignalingStore.open({ url: net.redis.url, log, prefix, instanceId: 'r1' }),
+      RedisSignalingStore.open({ url: net.redis.url, log, prefix, instanceId: 'r2' }),
     ]);
-    closers.push(
+    net.closeLater(
       () => one.close(),
       () => two.close(),
     );
     const slots = 40;
-    one.hosts.register({
-      peerId: 'peer-r1-00',
-      nowMs: Date.now(),
-      message: {
-        type: 'register',
-        hostId: 'race-host',
-        providerAddress: `0x${'22'.repeat(20)}`,
-        signature: `0x${'00'.repeat(65)}`,
-        region: { country: 'DE', lat: 50, lon: 8 },
-        gpu: 'test',
-        encoder: 'x264',
-        games: [game('race-game')],
-        slots,
-        probeReserve: 1,
-        priceWeiPerSec: '1000',
-        endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
-      },
-    });
+    registerHost(one, { peerId: 'peer-r1-00', hostId: 'race-host', game: 'race-game', slots, probeReserve: 1 });
     await waitUntil(() => two.hosts.get('race-host')?.slots.length === slots, {
       what: 'the host on the second instance',
       timeoutMs: 5_000,
@@ -129,7 +120,7 @@ describe('slots across instances', () => {
   });
 
   test('players on two instances press Play at once for one slot: one plays, the other waits, then plays', async () => {
-    const [a, b] = await pair(`lease${randomBytes(3).toString('hex')}:`);
+    const [a, b] = await pair();
     const host = track(await connectTestHost(a, { slots: 1, games: [game('one-slot')] }));
     await waitUntil(() => b.hub.hosts.get(hostIdOf(a)) !== undefined, { what: 'the host on b', timeoutMs: 5_000 });
     const p1 = track(await connectTestPlayer(a, secret));
@@ -164,32 +155,16 @@ describe('an instance that lost a session', () => {
     const log = pino({ level: 'silent' });
     const prefix = `lost${randomBytes(3).toString('hex')}:`;
     const [one, two] = await Promise.all([
-      RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId: 'l1' }),
-      RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId: 'l2' }),
+      RedisSignalingStore.open({ url: net.redis.url, log, prefix, instanceId: 'l1' }),
+      RedisSignalingStore.open({ url: net.redis.url, log, prefix, instanceId: 'l2' }),
     ]);
-    const direct = new Redis(redis.url);
-    closers.push(
+    const direct = new Redis(net.redis.url);
+    net.closeLater(
       () => one.close(),
       () => two.close(),
       () => direct.disconnect(),
     );
-    one.hosts.register({
-      peerId: 'peer-l1-00',
-      nowMs: Date.now(),
-      message: {
-        type: 'register',
-        hostId: 'lost-host',
-        providerAddress: `0x${'33'.repeat(20)}`,
-        signature: `0x${'00'.repeat(65)}`,
-        region: { country: 'DE', lat: 50, lon: 8 },
-        gpu: 'test',
-        encoder: 'x264',
-        games: [game('lost-game')],
-        slots: 1,
-        priceWeiPerSec: '1000',
-        endpoints: { probeUrl: 'ws://127.0.0.1:1/probe', metricsUrl: 'http://127.0.0.1:1/metrics' },
-      },
-    });
+    registerHost(one, { peerId: 'peer-l1-00', hostId: 'lost-host', game: 'lost-game', slots: 1 });
     const id = `0x${'5e'.repeat(32)}`;
     assert.equal(await one.hosts.tryLease('lost-host', 0, id), true);
     const nowMs = Date.now();
@@ -262,7 +237,7 @@ describe('an instance that lost a session', () => {
 
 describe('relaying across instances', () => {
   test('a player on one instance and its host on the other exchange SDP, ICE, input and session events', async () => {
-    const [a, b] = await pair(`relay${randomBytes(3).toString('hex')}:`);
+    const [a, b] = await pair();
     const host = track(await connectTestHost(b, { slots: 1, games: [game('far-game')] }));
     await waitUntil(() => [...a.hub.hosts.all()].length === 1, { what: 'the host on a', timeoutMs: 5_000 });
     const player = track(await connectTestPlayer(a, secret));
@@ -308,9 +283,9 @@ describe('direct messages between instances', () => {
   const log = pino({ level: 'silent' });
   async function stores(prefix: string, ids: string[]): Promise<RedisSignalingStore[]> {
     const opened = await Promise.all(
-      ids.map((instanceId) => RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId })),
+      ids.map((instanceId) => RedisSignalingStore.open({ url: net.redis.url, log, prefix, instanceId })),
     );
-    for (const store of opened) closers.push(() => store.close());
+    for (const store of opened) net.closeLater(() => store.close());
     return opened;
   }
   const sessionId = `0x${'cd'.repeat(32)}`;
@@ -328,8 +303,8 @@ describe('direct messages between instances', () => {
     two.cluster.onMessage((m) => got.two.push(m));
     three.cluster.onMessage((m) => got.three.push(m));
     const batches: string[] = [];
-    const tap = new Redis(redis.url);
-    closers.push(() => void tap.quit());
+    const tap = new Redis(net.redis.url);
+    net.closeLater(() => void tap.quit());
     tap.on('message', (_channel: string, raw: string) => batches.push(raw));
     await tap.subscribe(`${prefix}to:d2`);
     // Bodies with what JSON must escape (quotes, backslashes, control characters, a line break escaped).
@@ -382,8 +357,8 @@ describe('direct messages between instances', () => {
     assert.ok(target);
     const got: ClusterDirectMessage[] = [];
     target.cluster.onMessage((m) => got.push(m));
-    const publisher = new Redis(redis.url);
-    closers.push(() => void publisher.quit());
+    const publisher = new Redis(net.redis.url);
+    net.closeLater(() => void publisher.quit());
     const good = { k: 'hostBack', hostId: 'host-ok' };
     await publisher.publish(
       `${prefix}to:h1`,
@@ -429,7 +404,6 @@ describe('direct messages between instances', () => {
 
 describe('checker rounds across instances', () => {
   test('a host is checked by the instance it is connected to, only: no duplicate rounds, and its probe messages are never refused', async () => {
-    const prefix = `checks${randomBytes(3).toString('hex')}:`;
     const checks = {
       ...DEFAULT_CHECK_SETTINGS,
       intervalMs: 300,
@@ -437,13 +411,7 @@ describe('checker rounds across instances', () => {
       checkersPerContainer: 1,
       minResponders: 1,
     };
-    const settings = { chain, tokenSecret: secret, checks };
-    const a = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'ca' });
-    const b = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'cb' });
-    closers.push(
-      () => a.close(),
-      () => b.close(),
-    );
+    const [a, b] = await net.network('c', { checks });
     const host = track(await connectTestHost(a, { slots: 2, games: [game('checked-game')] }));
     await waitUntil(() => b.hub.hosts.get(host.hostId) !== undefined, { what: 'the host on b', timeoutMs: 5_000 });
     const checkers = { a: await connectTestChecker(a), b: await connectTestChecker(b) };
@@ -529,17 +497,17 @@ describe('checker rounds across instances', () => {
 
 describe('Redis restarting', () => {
   test('an empty Redis after a restart gets the instances’ state back, and play goes on', async () => {
-    const [a, b] = await pair(`restart${randomBytes(3).toString('hex')}:`);
+    const [a, b] = await pair();
     const host = track(await connectTestHost(a, { slots: 2, games: [game('restart-game')] }));
     const heartbeats = setInterval(() => host.send({ type: 'heartbeat', load: 0.1, slots: [] }), 200);
-    closers.push(() => clearInterval(heartbeats));
+    net.closeLater(() => clearInterval(heartbeats));
     await waitUntil(() => [...b.hub.hosts.all()].length === 1, { what: 'the host on b', timeoutMs: 5_000 });
     const p1 = track(await connectTestPlayer(a, secret));
     p1.send({ type: 'play', game: 'restart-game', codecs: ['H264'] });
     const first = await p1.next('session');
     await host.next('start-session');
 
-    await redis.restart();
+    await net.redis.restart();
     // A player presses Play while Redis is empty: it waits in line until the instances have written back what
     // they own, then gets the other slot — never the one the first player holds.
     const p2 = track(await connectTestPlayer(b, secret));

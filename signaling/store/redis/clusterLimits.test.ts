@@ -12,44 +12,28 @@ import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import type { LocalAccount } from 'viem/accounts';
 import { privateKeyToAccount } from 'viem/accounts';
-import { startTestChain, type TestChain } from '../../../edge/chain/testing/startTestChain.js';
 import { parsePrometheusText, sampleValue } from '../../../metrics/parsePrometheusText.js';
 import { DEFAULT_ADMISSION_SETTINGS } from '../../admission/AdmissionSettings.js';
 import { issuePlayerToken } from '../../auth/playerTokens.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../checkers/CheckerDesk.js';
 import { deliveryReceiptOf, PROTOCOL_VERSION, signDeliveryReceipt } from '../../protocol/index.js';
 import { DEFAULT_SIGNALING_SETTINGS } from '../../SignalingSettings.js';
-import { connectTestHost, startTestSignaling, type TestSignaling } from '../../testing/startTestSignaling.js';
+import { connectTestHost, type TestSignaling } from '../../testing/startTestSignaling.js';
 import { TestPeer } from '../../testing/TestPeer.js';
 import { waitUntil } from '../../testing/waitFor.js';
-import { type RedisServer, startRedisServer } from './startRedisServer.js';
+import { startRedisServer } from './startRedisServer.js';
+import { useTwoInstances } from './testing/twoInstances.js';
 
 const secret = randomBytes(32);
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-let redis: RedisServer;
-let chain: TestChain;
-const closers: Array<() => Promise<void> | void> = [];
-
-before(async () => {
-  [redis, chain] = await Promise.all([startRedisServer(), startTestChain()]);
-});
-after(async () => {
-  for (const close of closers.reverse()) {
-    try {
-      await close();
-    } catch {
-      // keep closing the rest
-    }
-  }
-  await redis.close();
-  await chain.close();
-});
+const net = useTwoInstances({ secret, log });
+const { network } = net;
 
 const GAME = {
   id: 'limits-game',
@@ -71,28 +55,12 @@ const ADMISSION = {
   maxSessionsPerIp: 1_000,
 };
 
-/** Two instances of one network on the test's Redis (a fresh prefix), with these settings. */
-async function network(
-  name: string,
-  settings: Parameters<typeof startTestSignaling>[0],
-  redisUrl = redis.url,
-): Promise<[TestSignaling, TestSignaling, string]> {
-  const prefix = `${name}${randomBytes(3).toString('hex')}:`;
-  const start = (instanceId: string) =>
-    startTestSignaling({ chain, tokenSecret: secret, log, ...settings }, { redisUrl, prefix, instanceId });
-  const a = await start(`${name}a`);
-  closers.push(() => a.close());
-  const b = await start(`${name}b`);
-  closers.push(() => b.close());
-  return [a, b, prefix];
-}
-
 async function player(server: TestSignaling, localAddress: string, token?: string): Promise<TestPeer> {
   const peer = await TestPeer.open(server.wsPlayerUrl, {
     token: token ?? issuePlayerToken({ secret, ttlSec: 600 }).token,
     localAddress,
   });
-  closers.push(() => peer.terminate());
+  net.closeLater(() => peer.terminate());
   peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' });
   await peer.next('welcome');
   return peer;
@@ -119,7 +87,7 @@ async function upgrade(server: TestSignaling, localAddress: string): Promise<Tes
   } catch (error) {
     return (error as { statusCode?: number }).statusCode ?? 0;
   }
-  closers.push(() => peer.terminate());
+  net.closeLater(() => peer.terminate());
   peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' });
   const answer = await peer.nextOf(['welcome', 'error']).catch(() => undefined);
   if (answer?.type === 'welcome') return peer;
@@ -141,18 +109,18 @@ function postStatus(url: string, localAddress: string): Promise<number> {
 
 /** Every message on the network's channels while the test runs (feed and direct), to look for addresses in. */
 async function tapChannels(prefix: string): Promise<{ messages: string[]; close(): void }> {
-  const client = new Redis(redis.url);
+  const client = new Redis(net.redis.url);
   const messages: string[] = [];
   client.on('pmessage', (_pattern: string, _channel: string, message: string) => messages.push(message));
   await client.psubscribe(`${prefix}*`);
   const close = () => client.disconnect();
-  closers.push(close);
+  net.closeLater(close);
   return { messages, close };
 }
 
 /** Every key under the prefix with its value (strings, hashes, sets, sorted sets), as text. */
 async function redisContents(prefix: string): Promise<Map<string, string>> {
-  const client = new Redis(redis.url);
+  const client = new Redis(net.redis.url);
   try {
     const held = new Map<string, string>();
     for (const key of await client.keys(`${prefix}*`)) {
@@ -179,7 +147,7 @@ describe('limits counted for the whole network, not per instance', () => {
     const tap = await tapChannels(prefix);
     // The host is connected to b; the sessions below run on a: its frames about them go from b to a over Redis.
     const host = await connectTestHost(b, { slots: 8, games: [GAME], localAddress: '127.0.0.50' });
-    closers.push(() => host.terminate());
+    net.closeLater(() => host.terminate());
     void (async () => {
       for (;;) {
         const start = await host.next('start-session', 60_000).catch(() => undefined);
@@ -281,9 +249,9 @@ describe('limits counted for the whole network, not per instance', () => {
     const [a, b] = await network('con', {
       checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000, contradictedPlayersToDrain: 3 },
     });
-    const provider = await chain.newStakedAccount('software');
+    const provider = await net.chain.newStakedAccount('software');
     const host = await connectTestHost(a, { hostId: 'two-faced', privateKey: provider.privateKey, games: [GAME] });
-    closers.push(() => host.terminate());
+    net.closeLater(() => host.terminate());
     await waitUntil(() => b.hub.hosts.get(host.hostId) !== undefined, { what: 'the host on b' });
     const account = privateKeyToAccount(provider.privateKey);
     const contradicted = async (server: TestSignaling, payer: number) => {
@@ -328,7 +296,7 @@ describe('limits counted for the whole network, not per instance', () => {
       admission: { ...ADMISSION, maxSessionsPerIp: 2 },
     });
     const host = await connectTestHost(b, { slots: 8, games: [GAME] });
-    closers.push(() => host.terminate());
+    net.closeLater(() => host.terminate());
     // Another instance holds the address's two places (its players' sessions), then dies without a word.
     const holder = spawn(
       process.execPath,
@@ -336,12 +304,12 @@ describe('limits counted for the whole network, not per instance', () => {
         '--import',
         'tsx',
         fileURLToPath(new URL('../../testing/holdLimitPlaces.ts', import.meta.url)),
-        ...['--redis', redis.url, '--prefix', prefix, '--instance', 'crashc', '--secret', secret.toString('hex')],
+        ...['--redis', net.redis.url, '--prefix', prefix, '--instance', 'crashc', '--secret', secret.toString('hex')],
         ...['--address', '127.0.0.61', '--count', '2', '--lease-ms', '1000'],
       ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     );
-    closers.push(() => void holder.kill('SIGKILL'));
+    net.closeLater(() => void holder.kill('SIGKILL'));
     const [line] = (await Promise.race([
       once(createInterface({ input: holder.stdout as Readable }), 'line'),
       once(holder, 'exit').then(() => ['(the holder exited)']),
@@ -360,7 +328,7 @@ describe('limits counted for the whole network, not per instance', () => {
 
   test('Redis down: each instance keeps its own limits (logged, counted); back up, the places are written back', async () => {
     const own = await startRedisServer();
-    closers.push(() => own.close());
+    net.closeLater(() => own.close());
     const [a, b] = await network(
       'down',
       {
@@ -371,7 +339,7 @@ describe('limits counted for the whole network, not per instance', () => {
       own.url,
     );
     const host = await connectTestHost(a, { slots: 8, games: [GAME] });
-    closers.push(() => host.terminate());
+    net.closeLater(() => host.terminate());
     await waitUntil(() => b.hub.hosts.get(host.hostId)?.state === 'up', { what: 'the host on b' });
     const address = '127.0.0.71';
     const peers = [await player(a, address), await player(a, address), await player(a, address)];

@@ -7,9 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { pino } from 'pino';
-import { startTestChain, type TestChain } from '../../../edge/chain/testing/startTestChain.js';
 import { paymentDeskOnTestChain } from '../../../edge/economy/testing/paymentDeskOnTestChain.js';
 import { openLedger } from '../../../edge/ledger/index.js';
 import { DEFAULT_ADMISSION_SETTINGS } from '../../admission/AdmissionSettings.js';
@@ -21,28 +20,11 @@ import { connectTestHost, startTestSignaling, type TestHost } from '../../testin
 import { connectTestChecker, signTestReport, type TestChecker } from '../../testing/TestChecker.js';
 import { TestPeer } from '../../testing/TestPeer.js';
 import { waitUntil } from '../../testing/waitFor.js';
-import { type RedisServer, startRedisServer } from './startRedisServer.js';
+import { useTwoInstances } from './testing/twoInstances.js';
 
 const secret = randomBytes(32);
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
-let redis: RedisServer;
-let chain: TestChain;
-const closers: Array<() => Promise<void> | void> = [];
-
-before(async () => {
-  [redis, chain] = await Promise.all([startRedisServer(), startTestChain()]);
-});
-after(async () => {
-  for (const close of closers.reverse()) {
-    try {
-      await close();
-    } catch {
-      // keep closing the rest
-    }
-  }
-  await redis.close();
-  await chain.close();
-});
+const net = useTwoInstances({ secret, log });
 
 const GAME = {
   id: 'shared-game',
@@ -83,7 +65,6 @@ function answer(checker: TestChecker, verdict: { ok: boolean }): void {
 
 describe('trust shared by the instances of a network', () => {
   test('a provider drained on one instance stays drained when its host connects to another, and is lifted there after probation', async () => {
-    const prefix = `drains${randomBytes(3).toString('hex')}:`;
     const checks = {
       ...DEFAULT_CHECK_SETTINGS,
       intervalMs: 200,
@@ -93,20 +74,14 @@ describe('trust shared by the instances of a network', () => {
       failedVerdictsToDrain: 2,
       probationPasses: 2,
     };
-    const settings = { chain, tokenSecret: secret, checks };
-    const a = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'da' });
-    const b = await startTestSignaling(settings, { redisUrl: redis.url, prefix, instanceId: 'db' });
-    closers.push(
-      () => a.close(),
-      () => b.close(),
-    );
-    const { privateKey } = await chain.newStakedAccount('software');
+    const [a, b] = await net.network('d', { checks });
+    const { privateKey } = await net.chain.newStakedAccount('software');
     const onA = await connectTestHost(a, { privateKey, hostId: 'spread', slots: 2, games: [GAME] });
-    closers.push(() => onA.terminate());
+    net.closeLater(() => onA.terminate());
     const provider = onA.providerAddress;
     serve(onA);
     const checkerA = await connectTestChecker(a);
-    closers.push(() => checkerA.peer.terminate());
+    net.closeLater(() => checkerA.peer.terminate());
     answer(checkerA, { ok: false });
     await waitUntil(() => a.hub.checkers.drainOf(provider) !== undefined, {
       what: 'the provider drained on a',
@@ -118,7 +93,7 @@ describe('trust shared by the instances of a network', () => {
     onA.terminate();
     await waitUntil(() => b.hub.hosts.get(onA.hostId)?.state !== 'up', { what: 'the host down' });
     const onB = await connectTestHost(b, { privateKey, hostId: 'spread', slots: 2, games: [GAME] });
-    closers.push(() => onB.terminate());
+    net.closeLater(() => onB.terminate());
     assert.equal(onB.hostId, onA.hostId);
     await waitUntil(() => b.hub.hosts.get(onB.hostId)?.state === 'up', { what: 'the host up on b' });
     assert.equal(b.hub.hosts.get(onB.hostId)?.drained, true, 'drained on the instance it moved to');
@@ -130,7 +105,7 @@ describe('trust shared by the instances of a network', () => {
     // Probation runs where the host is now: passing checks on b lift the drain for the whole network.
     serve(onB);
     const checkerB = await connectTestChecker(b);
-    closers.push(() => checkerB.peer.terminate());
+    net.closeLater(() => checkerB.peer.terminate());
     answer(checkerB, { ok: true });
     await waitUntil(() => b.hub.checkers.drainOf(provider) === undefined, {
       what: 'the drain lifted on b',
@@ -146,10 +121,10 @@ describe('trust shared by the instances of a network', () => {
     const unpaidEndings = { max: 2, windowMs: 600_000, maxTracked: 1_000 };
     const instance = async (instanceId: string) => {
       const ledger = await openLedger({});
-      closers.push(() => ledger.close());
+      net.closeLater(() => ledger.close());
       const server = await startTestSignaling(
         {
-          chain,
+          chain: net.chain,
           tokenSecret: secret,
           heartbeatIntervalMs: 600_000,
           probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
@@ -160,22 +135,22 @@ describe('trust shared by the instances of a network', () => {
             unpaidEndings,
           },
           log,
-          payments: paymentDeskOnTestChain({ chain, ledger, log, authTimeoutMs: 60_000, instanceId }),
+          payments: paymentDeskOnTestChain({ chain: net.chain, ledger, log, authTimeoutMs: 60_000, instanceId }),
         },
-        { redisUrl: redis.url, prefix, instanceId },
+        { redisUrl: net.redis.url, prefix, instanceId },
       );
-      closers.push(() => server.close());
+      net.closeLater(() => server.close());
       return server;
     };
     const a = await instance('ua');
     const b = await instance('ub');
     const host = await connectTestHost(a, { slots: 2, games: [GAME], priceWeiPerSec: '1000000000000000' });
-    closers.push(() => host.terminate());
+    net.closeLater(() => host.terminate());
     await waitUntil(() => b.hub.hosts.get(host.hostId)?.state === 'up', { what: 'the host on b' });
     const token = issuePlayerToken({ secret, ttlSec: 600 }).token;
     const open = async (server: typeof a, localAddress: string, playerToken = token) => {
       const peer = await TestPeer.open(server.wsPlayerUrl, { token: playerToken, localAddress });
-      closers.push(() => peer.terminate());
+      net.closeLater(() => peer.terminate());
       peer.send({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' });
       await peer.next('welcome');
       return peer;
@@ -224,7 +199,7 @@ describe('trust shared by the instances of a network', () => {
 /** Every string and hash value under the prefix, by key. */
 async function redisContents(prefix: string): Promise<Map<string, string>> {
   const { Redis } = await import('ioredis');
-  const client = new Redis(redis.url);
+  const client = new Redis(net.redis.url);
   try {
     const held = new Map<string, string>();
     for (const key of await client.keys(`${prefix}*`)) {
