@@ -61,8 +61,8 @@ export type CheckSettings = {
   /**
    * A probe does not start while one of the container's players is in the first this-many ms of its session
    * (ProbeLine: a newcomer's first seconds are not shared with a check), and a probe running when a player's session
-   * starts yields to it (once: it runs again this long after, whoever starts then); sampling a dispute does not wait
-   * nor yield.
+   * starts yields to it (once: its re-run waits out a start-up like any probe, and does not yield); sampling a dispute
+   * does not wait nor yield.
    */
   startupQuietMs: number;
   /**
@@ -192,11 +192,11 @@ type Round = {
   /** When `timer` fires (Date.now() clock). */
   deadlineAtMs: number;
   /**
-   * Checkers whose probe yielded to a player (see `playerSessionStarting`): the yielded probe's session id and when its
-   * re-run is due, until that probe's report (or its `probe-done`) has come — that report measured a cut stream and is
-   * not counted — and the re-run is assigned.
+   * Checkers whose probe yielded to a player (see `playerSessionStarting`): the yielded probe's session id and when that
+   * player's start-up ends, until that probe's report (or its `probe-done`) has come — that report measured a cut
+   * stream and is not counted — and the re-run is assigned.
    */
-  yieldedReports: Map<`0x${string}`, { sessionId: string; runsByMs: number }>;
+  yieldedReports: Map<`0x${string}`, { sessionId: string; startupEndsAtMs: number }>;
   /** Live sessions of this container whose delivery the round samples. */
   samples: Set<string>;
 };
@@ -647,12 +647,7 @@ export class CheckerDesk {
     return true;
   }
 
-  #assign(
-    host: HostRecord,
-    round: Round,
-    checker: CheckerPeer,
-    options: { runsByMs?: number; first?: boolean } = {},
-  ): void {
+  #assign(host: HostRecord, round: Round, checker: CheckerPeer, options: { rerun?: boolean } = {}): void {
     const probe: Probe = {
       sessionId: `0x${randomBytes(32).toString('hex')}`,
       hostId: host.hostId,
@@ -664,8 +659,7 @@ export class CheckerDesk {
       hostClaim: undefined,
       sampling: round.samples.size > 0,
       // A re-run (of a probe that yielded) does not yield again.
-      mayYield: options.runsByMs === undefined,
-      runsByMs: options.runsByMs,
+      mayYield: options.rerun !== true,
       checker,
       round: round.round,
       done: false,
@@ -685,18 +679,18 @@ export class CheckerDesk {
       ...(iceServers.length > 0 ? { iceServers } : {}),
     });
     // The host hears of it as a player's session, when the probes before it are done and a slot is free.
-    this.#line.enqueue(probe, { first: options.first ?? false });
+    this.#line.enqueue(probe, { first: options.rerun === true });
   }
 
   /**
    * A player's session got a slot of the container (Matchmaking, before the host is sent its `start-session`). A
    * probe running there yields to it (ProbeLine.yieldTo): a newcomer's first seconds are not shared with a second
    * stream on its host. What the cut probe measured is not counted, as a failure or as a pass: once its checker has
-   * reported it (or said `probe-done`), the checker gets a fresh assignment in the same round, at the head of the line,
-   * that runs once the player's start-up (`startupQuietMs`) is over (`#rerun`) — not before that report, so a report
-   * is never mistaken for the other probe's (a cut probe's checker may wait its whole connect window for media that
-   * never comes). A probe yields once — its re-run does not, nor waits for later newcomers — so a host cannot put its
-   * checks off by starting sessions (each probe by `startupQuietMs` at most); a sampling round never yields.
+   * reported it (or said `probe-done`), the checker gets a fresh assignment in the same round, at the head of the line
+   * (`#rerun`) — not before that report, so a report is never mistaken for the other probe's (a cut probe's checker may
+   * wait its whole connect window for media that never comes). The re-run waits out a player's start-up like any probe
+   * (ProbeLine: one window, the first it meets) and does not yield, so a host cannot put a probe off by starting
+   * sessions by more than two `startupQuietMs` windows; a sampling round never yields.
    */
   playerSessionStarting(hostId: string, playerSessionId: string): void {
     if (this.#closed || this.#probes.has(playerSessionId)) return;
@@ -710,7 +704,7 @@ export class CheckerDesk {
     if (round.round !== probe.round || round.assigned.get(probe.checker.address) !== probe) return;
     round.yieldedReports.set(probe.checker.address, {
       sessionId: probe.sessionId,
-      runsByMs: Date.now() + this.#p.settings.startupQuietMs,
+      startupEndsAtMs: Date.now() + this.#p.settings.startupQuietMs,
     });
     this.#log.info(
       { hostId, round: String(round.round), checker: probe.checker.address, playerSessionId },
@@ -728,14 +722,14 @@ export class CheckerDesk {
     if (!this.#p.isConnected(probe.checker.peerId)) return;
     // Room for the re-run after the player's start-up: a whole round's time from then, as a fresh assignment gets
     // (a probe running when it is assigned may hold the line up to probeTimeoutMs first). Once per probe: bounded.
-    const deadlineAtMs = Math.max(Date.now(), pending.runsByMs) + this.#p.settings.deadlineMs;
+    const deadlineAtMs = Math.max(Date.now(), pending.startupEndsAtMs) + this.#p.settings.deadlineMs;
     if (deadlineAtMs > round.deadlineAtMs) {
       clearTimeout(round.timer);
       round.timer = setTimeout(() => this.#onDeadline(round.hostId), deadlineAtMs - Date.now());
       round.timer.unref();
       round.deadlineAtMs = deadlineAtMs;
     }
-    this.#assign(host, round, probe.checker, { runsByMs: pending.runsByMs, first: true });
+    this.#assign(host, round, probe.checker, { rerun: true });
   }
 
   #onDeadline(hostId: string): void {

@@ -23,9 +23,9 @@
  * the first `startupQuietMs` of its session, and a probe already running when a player's session starts there
  * yields (`yieldTo`): the host gets the player's quit for it at once (a probe is a whole second stream and encoder on
  * the host, and on `npm start`'s machine its checker's receiver too). CheckerDesk re-queues it at the head of the
- * line with a fresh session (`runsByMs`: it waits out that player's start-up, no longer) and does not count what the
- * cut probe measured, neither way. A probe yields once: its re-run neither yields nor waits for later newcomers — a
- * host cannot put its checks off with a stream of player starts (each probe by `startupQuietMs` at most).
+ * line with a fresh session, and does not count what the cut probe measured, neither way. The re-run waits out a
+ * player's start-up like any probe (one window, the first it meets) but does not yield: a host cannot put a probe
+ * off with a stream of player starts by more than two start-up windows.
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -74,13 +74,8 @@ export type LineProbe = {
   hostClaim: { fpsMilli: number; framesSent: number } | undefined;
   /** It samples a disputed session: it starts at once, even beside a player who just started, and never yields. */
   sampling: boolean;
-  /** It yields to a player's session starting on its container while it runs (see `yieldTo`). */
+  /** It yields to a player's session starting on its container while it runs (see `yieldTo`; a re-run does not). */
   mayYield: boolean;
-  /**
-   * A probe re-queued after yielding: it starts by then (when a slot is free) even if another player started since
-   * — players' start-ups put it off no further.
-   */
-  runsByMs: number | undefined;
 };
 
 export type ProbeLineParameters = {
@@ -224,11 +219,8 @@ export class ProbeLine {
     this.#retry.set(hostId, timer);
   }
 
-  /**
-   * How long `next` waits for the youngest player session of the container to be past its start-up (0: none is
-   * starting, or `next` is due: see `LineProbe.runsByMs`).
-   */
-  #startupQuietLeftMs(host: HostRecord, line: readonly LineProbe[], next: LineProbe): number {
+  /** How long until the youngest player session of the container is past its start-up (0: none is starting). */
+  #startupQuietLeftMs(host: HostRecord, line: readonly LineProbe[]): number {
     const quietMs = this.#p.startupQuietMs ?? 0;
     const ageOf = this.#p.playerSessionAgeMs;
     if (quietMs <= 0 || !ageOf) return 0;
@@ -239,7 +231,7 @@ export class ProbeLine {
       const ageMs = ageOf(slot.sessionId);
       if (ageMs !== undefined) left = Math.max(left, quietMs - ageMs);
     }
-    return next.runsByMs === undefined ? left : Math.min(left, next.runsByMs - Date.now());
+    return left;
   }
 
   /** How long `probe` still waits, given the youngest player's start-up `leftMs` (bounded by its first wait). */
@@ -274,7 +266,7 @@ export class ProbeLine {
     if (!next) return;
     const host = this.#p.hosts.get(hostId);
     if (host?.state !== 'up' || !host.peerId) return;
-    const quietForMs = next.sampling ? 0 : this.#quietForMs(next, this.#startupQuietLeftMs(host, line, next));
+    const quietForMs = next.sampling ? 0 : this.#quietForMs(next, this.#startupQuietLeftMs(host, line));
     if (quietForMs > 0) {
       this.#retryLater(hostId, quietForMs);
       return;
