@@ -441,6 +441,48 @@ describe('the partition heals: what B adopted while A was cut off stays B’s', 
     assert.equal(await direct.hget(`${prefix}slots:${s.hostId}`, '0'), 'free');
     await settleAndCheck(chain, ledger, earners);
   });
+
+  test('A that never had a tick refused learns it lost the session when the partition heals, and sends its player to B', async () => {
+    const { proxy, a, b, s, since } = await streamingOnA('u');
+    proxy.cut();
+    await waitUntil(async () => (await getSession(ledger, s.sessionId))?.signalingInstance === 'ub', {
+      what: 'B adopting the session (the ledger naming B)',
+      timeoutMs: 15_000,
+    });
+    await waitUntil(async () => b.meter.liveSessions === 1, { what: 'B metering the session', timeoutMs: 15_000 });
+    await b.meter.idle();
+    assert.equal(a.server.hub.getSession(s.sessionId)?.owner, 'ua', 'A has not heard: nothing of its was refused');
+    // The partition heals before A's meter ticks: Redis tells A who runs the session now.
+    proxy.heal();
+    assert.equal(await leftBy(s.player), 'socket closed (4010)', 'A hands its player over, not ending the session');
+    assert.equal(a.server.hub.getSession(s.sessionId)?.owner, 'ub');
+    assert.equal(a.meter.liveSessions, 0, 'A stopped metering the session');
+    await waitUntil(() => b.server.hub.signalingServers().includes(a.server.httpUrl), {
+      what: 'B seeing A back',
+      timeoutMs: 15_000,
+    });
+    const player = await connectTestPlayer(b.server, secret, s.token);
+    closers.push(() => player.terminate());
+    player.send({ type: 'play', game: s.game, codecs: ['H264'], resumeSessionId: s.sessionId, keepStream: true });
+    assert.equal((await player.next('session')).resumed, true);
+    clock += TICK_MS;
+    await s.bothAlive(b.server.hub, player);
+    await Promise.all([a.meter.tickNow(), b.meter.tickNow()]);
+    await Promise.all([a.meter.idle(), b.meter.idle()]);
+    assert.deepEqual(
+      s.host.received.map((message) => message.type).filter((type) => type === 'stop-session'),
+      [],
+      'the host was never told to stop the stream',
+    );
+    player.send({ type: 'quit', sessionId: s.sessionId });
+    await player.next('session-ended');
+    assert.equal((await s.host.next('stop-session')).sessionId, s.sessionId);
+    await b.meter.idle();
+    const ended = await getSession(ledger, s.sessionId);
+    assert.equal(ended?.state, 'ended');
+    assert.ok(ended && ended.deliveredSec <= (clock - since) / 1000, 'no second billed twice');
+    await settleAndCheck(chain, ledger, earners);
+  });
 });
 
 describe('a late save from an instance that lost the session', () => {
