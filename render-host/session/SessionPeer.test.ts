@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
+import { waitUntil } from '../../signaling/testing/waitFor.js';
 import { SessionPeer } from './SessionPeer.js';
 import { StreamReceiver } from './testing/receiveStream.js';
+import { openVideoEncoder } from './VideoEncoder.js';
 
 const TIMEOUT_MS = 15_000;
 
@@ -66,4 +68,49 @@ test('closing a connected peer closes every UDP socket its ICE gathered', async 
   // A closed dgram socket gives its handle back in a later turn of the loop: wait for that, boundedly.
   for (let turn = 0; turn < 100 && openUdpSockets() > baseline; turn++) await sleep(10);
   assert.equal(openUdpSockets(), baseline, 'no UDP socket outlives the two closed peers');
+});
+
+test('sent frames arrive whole; werift’s own bandwidth estimator (unused) keeps no per-packet books', async () => {
+  const peer = await SessionPeer.create({
+    codecs: ['H264'],
+    format: { width: 320, height: 180, fps: 60 },
+    avSync: false,
+    log: pino({ level: 'silent' }),
+  });
+  const { encoder } = openVideoEncoder({
+    codec: 'H264',
+    width: 320,
+    height: 180,
+    fps: 60,
+    bitrateBps: 1_000_000,
+    prefer: 'x264',
+  });
+  let receiver: StreamReceiver | undefined;
+  try {
+    const { receiver: answerer, answerSdp } = await StreamReceiver.connect({
+      offerSdp: peer.takeOffer(),
+      codecs: ['H264'],
+    });
+    receiver = answerer;
+    const connected = new Promise<void>((resolve) => peer.once('connected', resolve));
+    await peer.acceptAnswer(answerSdp);
+    await connected;
+    const frames = 30;
+    const pixels = new Uint8Array(320 * 180 * 4);
+    for (let i = 0; i < frames; i++) {
+      pixels.fill(i * 8);
+      const encoded = await encoder.encode({ pixels, layout: 'rgba', pts90k: i * 1500, keyframe: i === 0 });
+      assert.ok(encoded);
+      assert.ok(peer.sendVideo(encoded.data, i * 1500) > 0, `frame ${i} packetized`);
+    }
+    await waitUntil(() => answerer.video.framesComplete >= frames, { what: `${frames} whole frames` });
+    assert.equal(answerer.video.framesIncomplete, 0, 'every frame arrived whole');
+    // werift 0.25.2 keeps one record per sent packet here, never deleted, unless the session mutes it.
+    const estimator = (peer.videoSender as unknown as { senderBWE: { sentInfos: Record<string, unknown> } }).senderBWE;
+    assert.equal(Object.keys(estimator.sentInfos).length, 0, 'werift’s estimator recorded no packets');
+  } finally {
+    await encoder.close();
+    await peer.close();
+    await receiver?.close();
+  }
 });

@@ -98,6 +98,23 @@ const DEFAULT_PACING_START_BPS = 4_000_000;
  */
 const DEFAULT_SILENCE_TIMEOUT_MS = 3000;
 
+type WeriftSenderEstimator = { rtpPacketSent: (info: unknown) => void; receiveTWCC: (feedback: unknown) => void };
+
+/**
+ * Stops werift's own bandwidth estimator (`sender.senderBWE`, private in its types) from keeping books: the
+ * session's estimate comes from DeliveryMonitor (see there for why werift's is not used). werift 0.25.2 records
+ * every video packet in it — a new object per packet, sorted bookkeeping that never deletes (it iterates the
+ * record's fields, not its own map), so its map grows to 65,536 live entries, ≈2 min into a 720p60 stream — and
+ * walks each TWCC feedback through it. Returns false (and changes nothing) where the fields are not there.
+ */
+export function muteWeriftEstimator(sender: RTCRtpSender): boolean {
+  const estimator = (sender as unknown as { senderBWE?: Partial<WeriftSenderEstimator> }).senderBWE;
+  if (typeof estimator?.rtpPacketSent !== 'function' || typeof estimator.receiveTWCC !== 'function') return false;
+  estimator.rtpPacketSent = () => undefined;
+  estimator.receiveTWCC = () => undefined;
+  return true;
+}
+
 export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   readonly #pc: RTCPeerConnection;
   readonly #video: RTCRtpTransceiver;
@@ -148,6 +165,11 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     this.#video = this.#pc.addTransceiver('video', { direction: 'sendonly', ...streams });
     this.#audio = this.#pc.addTransceiver('audio', { direction: 'sendonly', ...streams });
     // Fixed extension ids, the same in both m-lines (see signaling/protocol/mediaWire.ts); createOffer keeps non-empty lists.
+    for (const sender of [this.#video.sender, this.#audio.sender]) {
+      if (!muteWeriftEstimator(sender)) {
+        params.log.debug('werift sender fields changed: its own bandwidth estimator keeps running (unused)');
+      }
+    }
     this.#video.headerExtensions = videoHeaderExtensions();
     this.#audio.headerExtensions = audioHeaderExtensions();
     this.#channels = {
