@@ -9,7 +9,8 @@
  * measured window after a warm-up:
  *   senderCpuPct      the sender process (all its threads), % of one core
  *   senderCpuMsPerFrame  the same CPU per frame the sender sent in the window (a loaded box drops frames on both
- *                     sides: this stays comparable when the % does not), with framesSent
+ *                     sides: this stays comparable when the % does not), with framesSent; mainThreadCpuMsPerFrame
+ *                     the main thread's share of it
  *   sendToDisplayMs*  frame handed to the network (Unix ms, recorded by the sender per RTP timestamp) →
  *                     frame presented (requestVideoFrameCallback, matched by its rtpTimestamp), p50 / p95
  *   decodedFps        Chromium's framesDecoded over the window
@@ -81,8 +82,10 @@ window.framesDecoded = async () => {
 };
 </script>`;
 
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+/** CPU seconds (user + system) of a process, all its threads — or of one thread: `/proc/<pid>/task/<tid>/stat`. */
+function cpuSeconds(pid: number, tid?: number): number {
+  const path = tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`;
+  const fields = readFileSync(path, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
@@ -90,6 +93,11 @@ type SenderResult = {
   senderCpuPct: number;
   /** Sender CPU (all threads) per frame it sent in the window, ms: steadier than the % on a loaded box. */
   senderCpuMsPerFrame: number;
+  /**
+   * The same for the sender's main thread alone (ath-edge: the JavaScript — clock, colour conversion, werift's
+   * packetizing, SRTP and sends, RTCP — while x264 runs on libuv's pool; GStreamer: python's main loop only).
+   */
+  mainThreadCpuMsPerFrame: number;
   framesSent: number;
   sendToDisplayMsP50: number;
   sendToDisplayMsP95: number;
@@ -144,6 +152,7 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
     await page.waitForTimeout(WARMUP_SECONDS * 1000);
     const pid = child.pid ?? 0;
     const cpu0 = cpuSeconds(pid);
+    const mainCpu0 = cpuSeconds(pid, pid);
     const wall0 = performance.now();
     const decoded0 = (await page.evaluate('window.framesDecoded()')) as number;
     const unixFrom = Date.now();
@@ -152,6 +161,7 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
     const decoded1 = (await page.evaluate('window.framesDecoded()')) as number;
     const wallSec = (performance.now() - wall0) / 1000;
     const cpu = cpuSeconds(pid) - cpu0;
+    const mainCpu = cpuSeconds(pid, pid) - mainCpu0;
     const unixTo = Date.now();
     const presented = (await page.evaluate('window.presented')) as Array<[number, number]>;
     write({ type: 'close' });
@@ -169,6 +179,7 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
     return {
       senderCpuPct: round((100 * cpu) / wallSec, 1),
       senderCpuMsPerFrame: round((1000 * cpu) / Math.max(1, framesSent), 2),
+      mainThreadCpuMsPerFrame: round((1000 * mainCpu) / Math.max(1, framesSent), 2),
       framesSent,
       sendToDisplayMsP50: round(percentile(delays, 50), 1),
       sendToDisplayMsP95: round(percentile(delays, 95), 1),
