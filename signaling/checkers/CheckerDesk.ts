@@ -18,9 +18,9 @@
  * that game's manifest (`gameSpecs`), not to what it declares. Probes of one container run one after the other;
  * they are never billed. A failing report of a probe that never got a slot (the container was full the whole
  * time: the checker saw no offer) does not count — a busy container is not a down one (`RoundVerdict.unprobed`).
- * A probe running when a player's session starts on its container yields to the newcomer (ProbeLine.yieldTo; once: its
- * re-run does not): its checker gets a fresh assignment in the same round, and what the cut probe measured is not
- * counted.
+ * A probe running when a player's session starts on its container yields to the newcomer (ProbeLine.yieldTo; a probe
+ * gives way to two newcomers at most): its checker gets a fresh assignment in the same round, and what the cut probe
+ * measured is not counted.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -61,8 +61,8 @@ export type CheckSettings = {
   /**
    * A probe does not start while one of the container's players is in the first this-many ms of its session
    * (ProbeLine: a newcomer's first seconds are not shared with a check), and a probe running when a player's session
-   * starts yields to it (once: its re-run waits out a start-up like any probe, and does not yield); sampling a dispute
-   * does not wait nor yield.
+   * starts yields to it and runs again after that start-up — two newcomers at most a probe (ProbeLine
+   * `NEWCOMERS_A_PROBE_GIVES_WAY_TO`); sampling a dispute does not wait nor yield.
    */
   startupQuietMs: number;
   /**
@@ -647,7 +647,7 @@ export class CheckerDesk {
     return true;
   }
 
-  #assign(host: HostRecord, round: Round, checker: CheckerPeer, options: { rerun?: boolean } = {}): void {
+  #assign(host: HostRecord, round: Round, checker: CheckerPeer, options: { rerunOf?: Probe } = {}): void {
     const probe: Probe = {
       sessionId: `0x${randomBytes(32).toString('hex')}`,
       hostId: host.hostId,
@@ -658,8 +658,8 @@ export class CheckerDesk {
       timer: undefined,
       hostClaim: undefined,
       sampling: round.samples.size > 0,
-      // A re-run (of a probe that yielded) does not yield again.
-      mayYield: options.rerun !== true,
+      // A re-run (of a probe that yielded) carries on the newcomers its probe gave way to (they are bounded).
+      gaveWayTo: [...(options.rerunOf?.gaveWayTo ?? [])],
       checker,
       round: round.round,
       done: false,
@@ -679,7 +679,7 @@ export class CheckerDesk {
       ...(iceServers.length > 0 ? { iceServers } : {}),
     });
     // The host hears of it as a player's session, when the probes before it are done and a slot is free.
-    this.#line.enqueue(probe, { first: options.rerun === true });
+    this.#line.enqueue(probe, { first: options.rerunOf !== undefined });
   }
 
   /**
@@ -688,9 +688,10 @@ export class CheckerDesk {
    * stream on its host. What the cut probe measured is not counted, as a failure or as a pass: once its checker has
    * reported it (or said `probe-done`), the checker gets a fresh assignment in the same round, at the head of the line
    * (`#rerun`) — not before that report, so a report is never mistaken for the other probe's (a cut probe's checker may
-   * wait its whole connect window for media that never comes). The re-run waits out a player's start-up like any probe
-   * (ProbeLine: one window, the first it meets) and does not yield, so a host cannot put a probe off by starting
-   * sessions by more than two `startupQuietMs` windows; a sampling round never yields.
+   * wait its whole connect window for media that never comes). The re-run waits out that player's start-up. A probe
+   * gives way (waits or yields) to `NEWCOMERS_A_PROBE_GIVES_WAY_TO` players at most, its re-runs included, so a host
+   * cannot put a probe off by starting sessions by more than that many `startupQuietMs` windows; a sampling round
+   * never yields.
    */
   playerSessionStarting(hostId: string, playerSessionId: string): void {
     if (this.#closed || this.#probes.has(playerSessionId)) return;
@@ -729,7 +730,7 @@ export class CheckerDesk {
       round.timer.unref();
       round.deadlineAtMs = deadlineAtMs;
     }
-    this.#assign(host, round, probe.checker, { rerun: true });
+    this.#assign(host, round, probe.checker, { rerunOf: probe });
   }
 
   #onDeadline(hostId: string): void {

@@ -23,9 +23,9 @@
  * the first `startupQuietMs` of its session, and a probe already running when a player's session starts there
  * yields (`yieldTo`): the host gets the player's quit for it at once (a probe is a whole second stream and encoder on
  * the host, and on `npm start`'s machine its checker's receiver too). CheckerDesk re-queues it at the head of the
- * line with a fresh session, and does not count what the cut probe measured, neither way. The re-run waits out a
- * player's start-up like any probe (one window, the first it meets) but does not yield: a host cannot put a probe
- * off with a stream of player starts by more than two start-up windows.
+ * line with a fresh session, and does not count what the cut probe measured, neither way. A probe gives way —
+ * waits out a start-up, or yields — to `NEWCOMERS_A_PROBE_GIVES_WAY_TO` players at most, its re-runs included: a
+ * host cannot put a probe off with a stream of player starts by more than that many start-up windows.
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -74,9 +74,19 @@ export type LineProbe = {
   hostClaim: { fpsMilli: number; framesSent: number } | undefined;
   /** It samples a disputed session: it starts at once, even beside a player who just started, and never yields. */
   sampling: boolean;
-  /** It yields to a player's session starting on its container while it runs (see `yieldTo`; a re-run does not). */
-  mayYield: boolean;
+  /**
+   * The players' sessions this probe gave way to — waited out its start-up, or yielded to it (then its re-run carries
+   * the list on) — at most `NEWCOMERS_A_PROBE_GIVES_WAY_TO`: after that it neither waits nor yields.
+   */
+  gaveWayTo: string[];
 };
+
+/**
+ * How many newcomers a probe gives way to (waits out their start-up, or yields to), its re-runs included: enough for
+ * `npm start`'s first round to miss two players pressing Play one after the other; few enough that a host's colluder
+ * starting sessions puts a probe off by two `startupQuietMs` windows at most.
+ */
+export const NEWCOMERS_A_PROBE_GIVES_WAY_TO = 2;
 
 export type ProbeLineParameters = {
   hosts: HostStore;
@@ -89,8 +99,8 @@ export type ProbeLineParameters = {
   /**
    * A probe (not a sampling one) does not start on a container while one of its players' sessions is younger
    * than this: a probe is a second stream on the host, and a player's first seconds (worker, peer, first keyframe)
-   * are when it costs most. It waits out one start-up — the youngest player's when it first had to wait — then
-   * starts, even beside a newer one (a host's colluder restarting within every window cannot hold it off).
+   * are when it costs most. It waits out the start-up of `NEWCOMERS_A_PROBE_GIVES_WAY_TO` players at most, then
+   * starts even beside a newer one (a host's colluder restarting within every window cannot hold it off).
    */
   startupQuietMs?: number;
   /** How long ago a player's session got its slot (undefined: not a player's session, or not known here). */
@@ -107,12 +117,6 @@ export class ProbeLine {
   readonly #retry = new Map<string, NodeJS.Timeout>();
   /** Probes running in their host's probe reserve (no lease to release: the reserve is not a slot of the store). */
   readonly #inReserve = new WeakSet<LineProbe>();
-  /**
-   * When each probe that waited for a player's start-up may start at the latest: it waits out one start-up (the
-   * youngest player's when it first had to wait), no more — else a colluding player that quits and plays again within
-   * every `startupQuietMs` would keep a newcomer on its host at all times and every probe waiting until its deadline.
-   */
-  readonly #quietUntilMs = new WeakMap<LineProbe, number>();
   /** Containers whose line is being looked at (a lease is awaited): a second look waits for it, then runs again. */
   readonly #pumping = new Set<string>();
   readonly #pumpAgain = new Set<string>();
@@ -154,7 +158,8 @@ export class ProbeLine {
    */
   yieldTo(hostId: string, playerSessionId: string): LineProbe | undefined {
     const probe = this.#lines.get(hostId)?.find((p) => p.state === 'running');
-    if (!probe || probe.sampling || !probe.mayYield) return undefined;
+    if (!probe || probe.sampling || probe.gaveWayTo.length >= NEWCOMERS_A_PROBE_GIVES_WAY_TO) return undefined;
+    probe.gaveWayTo.push(playerSessionId);
     this.#p.log.info(
       { hostId, sessionId: probe.sessionId, playerSessionId, ranMs: Date.now() - (probe.startedAtMs ?? Date.now()) },
       'probe yielded to a player',
@@ -219,27 +224,37 @@ export class ProbeLine {
     this.#retry.set(hostId, timer);
   }
 
-  /** How long until the youngest player session of the container is past its start-up (0: none is starting). */
-  #startupQuietLeftMs(host: HostRecord, line: readonly LineProbe[]): number {
+  /** The youngest player session of the container still in its start-up, and how long that lasts (undefined: none). */
+  #youngestStartingPlayer(
+    host: HostRecord,
+    line: readonly LineProbe[],
+  ): { sessionId: string; leftMs: number } | undefined {
     const quietMs = this.#p.startupQuietMs ?? 0;
     const ageOf = this.#p.playerSessionAgeMs;
-    if (quietMs <= 0 || !ageOf) return 0;
-    let left = 0;
+    if (quietMs <= 0 || !ageOf) return undefined;
+    let youngest: { sessionId: string; leftMs: number } | undefined;
     for (const slot of host.slots) {
       if (slot.state === 'free' || !slot.sessionId || line.some((probe) => probe.sessionId === slot.sessionId))
         continue;
       const ageMs = ageOf(slot.sessionId);
-      if (ageMs !== undefined) left = Math.max(left, quietMs - ageMs);
+      if (ageMs !== undefined && quietMs - ageMs > (youngest?.leftMs ?? 0)) {
+        youngest = { sessionId: slot.sessionId, leftMs: quietMs - ageMs };
+      }
     }
-    return left;
+    return youngest;
   }
 
-  /** How long `probe` still waits, given the youngest player's start-up `leftMs` (bounded by its first wait). */
-  #quietForMs(probe: LineProbe, leftMs: number): number {
-    if (leftMs <= 0) return 0;
-    const untilMs = this.#quietUntilMs.get(probe) ?? Date.now() + leftMs;
-    this.#quietUntilMs.set(probe, untilMs);
-    return Math.min(leftMs, untilMs - Date.now());
+  /**
+   * How long `probe` waits for the youngest player's start-up: all of it when that player is one it gave way to
+   * already or it may give way to one more (`NEWCOMERS_A_PROBE_GIVES_WAY_TO`: a colluder restarting its session within
+   * every window cannot hold a probe off), else 0.
+   */
+  #quietForMs(probe: LineProbe, youngest: { sessionId: string; leftMs: number } | undefined): number {
+    if (!youngest) return 0;
+    if (probe.gaveWayTo.includes(youngest.sessionId)) return youngest.leftMs;
+    if (probe.gaveWayTo.length >= NEWCOMERS_A_PROBE_GIVES_WAY_TO) return 0;
+    probe.gaveWayTo.push(youngest.sessionId);
+    return youngest.leftMs;
   }
 
   async #pump(hostId: string): Promise<void> {
@@ -266,7 +281,7 @@ export class ProbeLine {
     if (!next) return;
     const host = this.#p.hosts.get(hostId);
     if (host?.state !== 'up' || !host.peerId) return;
-    const quietForMs = next.sampling ? 0 : this.#quietForMs(next, this.#startupQuietLeftMs(host, line));
+    const quietForMs = next.sampling ? 0 : this.#quietForMs(next, this.#youngestStartingPlayer(host, line));
     if (quietForMs > 0) {
       this.#retryLater(hostId, quietForMs);
       return;
