@@ -118,25 +118,6 @@ async function tapChannels(prefix: string): Promise<{ messages: string[]; close(
   return { messages, close };
 }
 
-/** Every key under the prefix with its value (strings, hashes, sets, sorted sets), as text. */
-async function redisContents(prefix: string): Promise<Map<string, string>> {
-  const client = new Redis(net.redis.url);
-  try {
-    const held = new Map<string, string>();
-    for (const key of await client.keys(`${prefix}*`)) {
-      const type = await client.type(key);
-      if (type === 'string') held.set(key, (await client.get(key)) ?? '');
-      else if (type === 'hash') held.set(key, JSON.stringify(await client.hgetall(key)));
-      else if (type === 'set') held.set(key, JSON.stringify(await client.smembers(key)));
-      else if (type === 'zset') held.set(key, JSON.stringify(await client.zrange(key, 0, -1)));
-      else held.set(key, type);
-    }
-    return held;
-  } finally {
-    client.disconnect();
-  }
-}
-
 describe('limits counted for the whole network, not per instance', () => {
   test('one address holds maxSessionsPerIp live sessions on the network, however it spreads its Plays; its address never reaches Redis', async () => {
     const [a, b, prefix] = await network('ses', {
@@ -186,7 +167,7 @@ describe('limits counted for the whole network, not per instance', () => {
     );
 
     // Neither Redis nor its channels ever carried the address (nor the other player's).
-    for (const [key, value] of await redisContents(prefix)) {
+    for (const [key, value] of await net.contents(prefix)) {
       assert.ok(!/127\.0\.0\.3\d/.test(key + value), `no player address in ${key}: ${value.slice(0, 200)}`);
     }
     assert.ok(tap.messages.length > 0);

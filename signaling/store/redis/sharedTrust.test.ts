@@ -187,7 +187,7 @@ describe('trust shared by the instances of a network', () => {
     assert.equal((await play(other)).type, 'session', 'another address and token play on b');
 
     // What Redis holds: no table of unpaid endings (they travel on the feed), and no session record has an address.
-    const held = await redisContents(prefix);
+    const held = await net.contents(prefix);
     assert.ok(held.size > 0);
     for (const [key, value] of held) {
       assert.ok(!key.slice(prefix.length).includes('unpaid'), `no unpaid table in Redis: ${key}`);
@@ -195,21 +195,3 @@ describe('trust shared by the instances of a network', () => {
     }
   });
 });
-
-/** Every string and hash value under the prefix, by key. */
-async function redisContents(prefix: string): Promise<Map<string, string>> {
-  const { Redis } = await import('ioredis');
-  const client = new Redis(net.redis.url);
-  try {
-    const held = new Map<string, string>();
-    for (const key of await client.keys(`${prefix}*`)) {
-      const type = await client.type(key);
-      if (type === 'string') held.set(key, (await client.get(key)) ?? '');
-      else if (type === 'hash') held.set(key, JSON.stringify(await client.hgetall(key)));
-      else held.set(key, type);
-    }
-    return held;
-  } finally {
-    client.disconnect();
-  }
-}

@@ -2,12 +2,14 @@
  * The fixture of the tests that run several signaling instances of one network: one real redis-server (Debian's,
  * on a free port) and one anvil chain with the real contracts for the whole test file, started before its tests and
  * stopped after them, with what the tests opened meanwhile (`closeLater`) closed first, last opened first, each
- * even when another fails to close. `network` starts two instances on a fresh key prefix.
+ * even when another fails to close. `network` starts two instances on a fresh key prefix; `contents` reads what Redis
+ * holds under one.
  *
  * Call `useTwoInstances` once at the top of a test file: it registers the file's `before` and `after` hooks.
  */
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
+import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { startTestChain, type TestChain } from '../../../../edge/chain/testing/startTestChain.js';
 import { startTestSignaling, type TestSignaling } from '../../../testing/startTestSignaling.js';
@@ -37,6 +39,8 @@ export type TwoInstances = {
     settings?: Parameters<typeof startTestSignaling>[0],
     redisUrl?: string,
   ): Promise<[TestSignaling, TestSignaling, string]>;
+  /** Every key under `prefix` with its value as text (strings, hashes, sets, sorted sets; other types by name). */
+  contents(prefix: string): Promise<Map<string, string>>;
 };
 
 export function useTwoInstances({ secret, log }: UseTwoInstancesParameters): TwoInstances {
@@ -84,6 +88,23 @@ export function useTwoInstances({ secret, log }: UseTwoInstancesParameters): Two
       const b = await start(`${name}b`);
       closers.push(() => b.close());
       return [a, b, prefix];
+    },
+    contents: async (prefix) => {
+      const client = new Redis(fixture.redis.url);
+      try {
+        const held = new Map<string, string>();
+        for (const key of await client.keys(`${prefix}*`)) {
+          const type = await client.type(key);
+          if (type === 'string') held.set(key, (await client.get(key)) ?? '');
+          else if (type === 'hash') held.set(key, JSON.stringify(await client.hgetall(key)));
+          else if (type === 'set') held.set(key, JSON.stringify(await client.smembers(key)));
+          else if (type === 'zset') held.set(key, JSON.stringify(await client.zrange(key, 0, -1)));
+          else held.set(key, type);
+        }
+        return held;
+      } finally {
+        client.disconnect();
+      }
     },
   };
   return fixture;
