@@ -131,6 +131,10 @@ function openContext(name: VideoEncoderName, params: OpenVideoEncoderParameters)
     // encode on an idle box (720p: p50 7.7 → 5.8 ms), but more CPU (conversion + encode 5.7 vs 5.2 ms of CPU a
     // frame) and more thread switches, and a streaming 2-core box (browser, game, other sessions) has no idle
     // core for the slices. libvpx's threads likewise helped alone but hurt on a busy machine. NVENC: auto.
+    // Rechecked 2026-12-06 (bench clip, NV12 in, one frame per 16.7 ms, box load ≈6): 1 thread 3.83–3.86 ms of
+    // encode CPU a frame, wall p50 6.7–7.6 ms; auto (2 sliced threads here, as GStreamer's x264enc picks when
+    // `threads` is unset) 3.84–4.06 ms CPU, wall p50 3.9–4.0 ms. Slices would cut ≈3 ms of encode latency for
+    // up to 5 % more encoder CPU; one thread stays (bench:peer's CPU goal), the trade-off is recorded here.
     // Above 720p60 (1080p60, 720p120) one thread cannot keep up (1080p: 45–66 ms a frame here): x264 on auto.
     const heavy = params.width * params.height * params.fps > 1280 * 720 * 60;
     ctx.threadCount = name === 'h264_nvenc' || (heavy && name === 'libx264') ? 0 : 1;
