@@ -231,8 +231,8 @@ async function paidSession(server: TestSignaling) {
  * signaling server, where it resumes), or a `session-ended` (the session ended there).
  */
 function leftBy(player: TestPeer): Promise<string> {
-  return player.next('session-ended', 15_000).then(
-    (ended) => `told session-ended: ${ended.message}`,
+  return player.nextOf(['session-ended', 'error'], 15_000).then(
+    (told) => `told ${told.type}: ${told.message}`,
     async (error: Error) =>
       /socket closed/.test(error.message) ? `socket closed (${(await player.closed()).code})` : error.message,
   );
@@ -369,6 +369,12 @@ describe('the partition heals: what B adopted while A was cut off stays B’s', 
     // resumes there); it does not end the session.
     assert.equal(await leftBy(s.player), 'socket closed (4010)', 'A hands its player over, not ending the session');
     assert.equal(a.meter.liveSessions, 0, 'A stopped metering the session');
+    // Behind one load-balanced URL the player may land on A again, still cut off: A cannot move the session to
+    // itself (Redis decides who owns it) and sends the player on again, rather than failing its resume for good.
+    const back = await connectTestPlayer(a.server, secret, s.token);
+    closers.push(() => back.terminate());
+    back.send({ type: 'play', game: s.game, codecs: ['H264'], resumeSessionId: s.sessionId, keepStream: true });
+    assert.equal(await leftBy(back), 'socket closed (4010)', 'A sends the returning player on');
     // The player (its client) reconnects to B and resumes without renegotiating: its stream never stopped.
     const player = await connectTestPlayer(b.server, secret, s.token);
     closers.push(() => player.terminate());

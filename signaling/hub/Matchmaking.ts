@@ -14,7 +14,7 @@ import {
   rttEstimateMs,
 } from '../geo/geo.js';
 import { iceServersField } from '../ice/issueIceServers.js';
-import { AthError, type PeerMessageOf, weiFromString } from '../protocol/index.js';
+import { AthError, isAthError, type PeerMessageOf, weiFromString } from '../protocol/index.js';
 import { cellKeyOf, firstFreeSlot, type HostRecord } from '../store/HostRegistry.js';
 import type { SharedAdmission } from '../store/SignalingStore.js';
 import type { HubContext, MatchmakingPort } from './HubContext.js';
@@ -119,7 +119,16 @@ export class Matchmaking implements MatchmakingPort {
             if (!claimed) throw new AthError({ code: 'ATH_ERR_INTERNAL', shortMessage: 'session could not move here' });
             if (session.state !== 'ended') this.#ctx.sessions.resumeMoved(peer, session, keepStream);
           })
-          .catch((error: unknown) => peers.replyError(peer, error, message));
+          .catch((error: unknown) => {
+            if (isAthError(error)) {
+              peers.replyError(peer, error, message);
+              return;
+            }
+            // Redis did not answer (this instance is cut off from it): the session cannot move here now. The player
+            // is sent on (4010, as when its session moved away), its client resumes at the next server.
+            this.#ctx.log.warn({ err: error, sessionId: session.id }, 'resume: session could not move here now');
+            peer.handle.close(4010, 'session is run by another signaling server');
+          });
         return;
       }
       this.#ctx.sessions.resume(peer, session, keepStream);
