@@ -103,8 +103,13 @@ const { values: flags } = parseArgs({
   options: {
     // Where the parts run: see PLACEMENTS.
     placement: { type: 'string', default: 'cgroups' },
+    // The host's slots: 2 (one for the live player, the probes on the free one), or 1 (the live player fills the
+    // host: the probes run in its probe reserve beside it). The JSON says which (`hostSlots`).
+    'host-slots': { type: 'string', default: '2' },
   },
 });
+const hostSlots = Number(flags['host-slots']);
+if (hostSlots !== 1 && hostSlots !== 2) throw new Error('--host-slots is 1 or 2');
 /** Weights (cgroup v1 cpu.shares) of the `cgroups` placement. */
 const SHARES = { bench: 262_144, renderHost: 2_048, network: 1_024 };
 const PLACEMENTS = {
@@ -198,8 +203,9 @@ try {
       '--log-file',
       join(dataDir, 'host.log'),
       '--set',
-      // One slot for the live player, one free: probes run on free slots only.
-      'renderHost.slots=2',
+      // One slot for the live player and one free for the probes; or (--host-slots 1) the live player's only: the
+      // probes run in the host's probe reserve.
+      `renderHost.slots=${hostSlots}`,
       // Signaling admits staked providers only.
       '--set',
       `renderHost.providerKey=${(await server.chain.newStakedAccount('software')).privateKey}`,
@@ -355,6 +361,7 @@ try {
       reportsVerifiedPerSec: round(reportsVerifiedPerSec, 0),
       placement,
       placementMeans: PLACEMENTS[placement],
+      hostSlots,
       probeCpuPct: round(100 * ((oneProbe.cores.renderHost ?? 0) - (idle.cores.renderHost ?? 0)), 1),
       liveFpsImpactPct: round(impact, 1),
       probeRoundSeconds: round(meanRound, 1),
