@@ -138,7 +138,10 @@ export class Registration implements RegistrationPort {
       return;
     }
     const host = this.peerHost(peer);
-    store.hosts.heartbeat(host.hostId, message.load, this.#ctx.now());
+    // The host's word for its load, but never less than the share of its slots signaling itself has leased: a host
+    // that reports an idle machine while its players fill it would rank above honest ones (the load term).
+    const leasedShare = host.slots.length > 0 ? 1 - host.freeSlots / host.slots.length : 0;
+    store.hosts.heartbeat(host.hostId, Math.max(message.load, leasedShare), this.#ctx.now());
     if (host.state === 'down') store.hosts.update(host.hostId, { state: 'up', downSinceMs: undefined });
     // A host that kept its sessions through a lost signaling connection: stop those that ended meanwhile
     // (or that this network never knew: a signaling server that restarted without a shared store).

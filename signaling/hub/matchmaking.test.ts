@@ -10,6 +10,7 @@ import {
   type TestSignaling,
 } from '../testing/startTestSignaling.js';
 import type { TestPeer } from '../testing/TestPeer.js';
+import { waitFind } from '../testing/waitFor.js';
 
 const secret = randomBytes(32);
 let server: TestSignaling;
@@ -160,6 +161,25 @@ describe('choosing a host', () => {
     }
     assert.equal(server.hub.queueLength() >= 40, true);
   });
+});
+
+test('a host cannot rank as idle while its slots are leased: its load is at least the share signaling leased', async () => {
+  // The attack: a host whose players fill it heartbeats `load: 0`, to rank above honest hosts on the load term.
+  const [host] = await hosts('load-game', [{ id: 'load-host', slots: 2 }]);
+  assert.ok(host);
+  const player = track(await connectTestPlayer(server, secret));
+  player.send({ type: 'play', game: 'load-game', codecs: ['H264'] });
+  const { sessionId } = await host.next('start-session');
+  host.send({ type: 'session-started', sessionId });
+  host.send({ type: 'heartbeat', load: 0, slots: [{ slot: 0, state: 'busy', sessionId }] });
+  const seen = await waitFind(() => {
+    const load = server.hub.hosts.get(id('load-host'))?.load;
+    return load !== undefined && load > 0 ? load : undefined;
+  });
+  assert.equal(seen, 0.5, 'one of its two slots is leased');
+  // A truthful higher figure stands.
+  host.send({ type: 'heartbeat', load: 0.8, slots: [{ slot: 0, state: 'busy', sessionId }] });
+  assert.equal(await waitFind(() => (server.hub.hosts.get(id('load-host'))?.load === 0.8 ? 0.8 : undefined)), 0.8);
 });
 
 describe('failures and reconnects', () => {
