@@ -1077,6 +1077,55 @@ test('sessions that contradict a host’s delivery drain its provider once enoug
   assert.match(server.hub.checkers.drainOf(host.providerAddress)?.reason ?? '', /4 players counted far fewer frames/);
 });
 
+test('a payer’s record elsewhere is spent by its contradictions: three seasoned wallets cannot drain provider after provider', async () => {
+  // The attack (review of 58665dd): a wallet needs contradictionMinPayerSec billed with other providers once, and then
+  // its word counted against every provider of the network. Three wallets with 10 minutes of play each (bought once,
+  // from a colluding provider for the fee) drained one honest provider after another, each for a moment of play and
+  // a lie. Now each contradictionMinPayerSec of a payer's record covers one provider within the window.
+  const server = await startTestSignaling({
+    chain,
+    tokenSecret: randomBytes(32),
+    checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000 },
+  });
+  const victims = await Promise.all(
+    ['victim-a', 'victim-b', 'victim-c'].map(async (hostId) => {
+      const provider = await chain.newStakedAccount('software');
+      return connectTestHost(server, { hostId, privateKey: provider.privateKey });
+    }),
+  );
+  cleanups.push(async () => {
+    for (const host of victims) host.terminate();
+    await server.close();
+  });
+  const payer = (n: number) => `0x${String(n).padStart(40, '0')}` as const;
+  const contradicted = (hostId: string, payerAddress: `0x${string}`, payerDeliveredSecElsewhere: number) =>
+    server.hub.checkers.contradicted({
+      sessionId: `0x${randomBytes(32).toString('hex')}`,
+      hostId,
+      payerAddress,
+      receipts: [],
+      payerDeliveredSecElsewhere,
+    });
+  const [a, b, c] = victims.map((host) => host.hostId) as [string, string, string];
+  // 600 s each: enough for one provider.
+  assert.deepEqual(
+    [await contradicted(a, payer(1), 600), await contradicted(a, payer(2), 600), await contradicted(a, payer(3), 600)],
+    ['counted', 'counted', 'drained'],
+  );
+  assert.equal(await contradicted(a, payer(1), 600), 'counted', 'the same provider again: no more record spent');
+  assert.deepEqual(
+    [await contradicted(b, payer(1), 600), await contradicted(b, payer(2), 600), await contradicted(b, payer(3), 600)],
+    ['not-counted', 'not-counted', 'not-counted'],
+    'their record was spent on the first provider',
+  );
+  assert.equal(server.hub.hosts.get(b)?.drained, false, 'the second provider is not drained by the same wallets');
+  // A payer with twice the record counts against two providers.
+  assert.equal(await contradicted(b, payer(4), 1_200), 'counted');
+  assert.equal(await contradicted(c, payer(4), 1_200), 'counted');
+  assert.equal(await contradicted(c, payer(5), 1_200), 'counted');
+  assert.equal(await contradicted(a, payer(4), 1_200), 'not-counted', 'a third provider is one too many');
+});
+
 test('checkers are drawn in proportion to their stake', () => {
   const small = { name: 'small', stakeWei: 1_000n * 10n ** 18n };
   const large = { name: 'large', stakeWei: 9_000n * 10n ** 18n };

@@ -293,6 +293,8 @@ export class CheckerDesk {
   readonly #firstRoundAtMs = new Map<string, number>();
   /** By provider (lower case): payers whose sessions contradicted its signed receipts, and when (see `contradicted`). */
   readonly #contradictions = new Map<string, Map<string, number>>();
+  /** By payer (lower case): the providers its contradictions counted against, and when (see `#spendRecord`). */
+  readonly #payerProviders = new Map<string, Map<string, number>>();
   #closed = false;
 
   /** For the configured domain; made again if the settings' domain changes (a chain deployed after start). */
@@ -1032,6 +1034,13 @@ export class CheckerDesk {
       return 'not-counted';
     }
     const nowMs = Date.now();
+    if (!this.#spendRecord(payer, provider, payerSec, nowMs)) {
+      this.#log.warn(
+        { hostId: host.hostId, sessionId: contradiction.sessionId, payer, payerSecElsewhere: payerSec },
+        'a contradicted session whose payer’s record was spent on other providers’ contradictions: not counted',
+      );
+      return 'not-counted';
+    }
     const payers = this.#contradictions.get(provider) ?? new Map<string, number>();
     this.#contradictions.set(provider, payers);
     for (const [address, atMs] of payers) if (atMs <= nowMs - contradictionWindowMs) payers.delete(address);
@@ -1057,6 +1066,27 @@ export class CheckerDesk {
     this.#syncProvider(provider);
     this.#log.warn({ provider, hostId: host.hostId, players }, 'provider drained: contradicted deliveries');
     return 'drained';
+  }
+
+  /**
+   * Whether a payer's contradiction may count against `provider`: each `contradictionMinPayerSec` of its record elsewhere
+   * covers one provider within `contradictionWindowMs` (a provider it already counted against is free). Else a few
+   * wallets that bought the minimum record once would drain provider after provider for a moment of play and a lie each.
+   * Kept on this instance only: with several instances, a payer's record stretches to one provider per instance
+   * at most for each `contradictionMinPayerSec`.
+   */
+  #spendRecord(payer: string, provider: string, payerSec: number, nowMs: number): boolean {
+    const { contradictionMinPayerSec, contradictionWindowMs } = this.#p.settings;
+    if (contradictionMinPayerSec <= 0) return true;
+    const spent = this.#payerProviders.get(payer) ?? new Map<string, number>();
+    for (const [address, atMs] of spent) if (atMs <= nowMs - contradictionWindowMs) spent.delete(address);
+    if (!spent.has(provider) && spent.size >= Math.floor(payerSec / contradictionMinPayerSec)) {
+      if (spent.size === 0) this.#payerProviders.delete(payer);
+      return false;
+    }
+    spent.set(provider, nowMs);
+    this.#payerProviders.set(payer, spent);
+    return true;
   }
 
   /** A confirmed verdict on one of a provider's hosts: drains the provider, or counts towards lifting its drain. */
