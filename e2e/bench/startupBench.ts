@@ -12,6 +12,8 @@
  *   cpuPctByRoleBySecond each role's CPU in each second after the click (% of one core)
  *   probesBeside         checkers' probe sessions on the host that overlapped the Play (signaling's log: when each
  *                        got its slot and when it ended, ms after the click, and whether it yielded to the player)
+ *   probeMsBesidePlay    of those, ms of probe streaming between the click and 5 s after the first frame (a probe
+ *                        yields to a player when its session gets its slot: what is left is click → lease)
  * The last line printed is one JSON object.
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -349,6 +351,14 @@ export async function runStartupBench(): Promise<void> {
           endMs: span.endMs === null ? null : Math.round(span.endMs),
         })),
       ),
+      probeMsBesidePlay: probes.map((spans, i) => {
+        const untilMs = (results[i]?.firstFrameMs ?? 0) + SECONDS_WATCHED * 1000;
+        const ms = spans.reduce(
+          (sum, span) => sum + Math.max(0, Math.min(span.endMs ?? untilMs, untilMs) - Math.max(span.startMs, 0)),
+          0,
+        );
+        return round(ms, 0);
+      }),
       loadAvg1: round(loadavg()[0] ?? 0, 2),
       checkers: config.stack.checkers,
       machine: machineInfo(),
