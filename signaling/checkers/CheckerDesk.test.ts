@@ -684,6 +684,52 @@ describe('checkers', () => {
     assert.ok(server.hub.checkers.drainOf(host.providerAddress));
   });
 
+  test('a host that drops its connection when a round’s probe reaches it is failed by the whole round, not left inconclusive', async () => {
+    // The attack (review of 4902466): a host whose every slot a colluder holds knows a start-session in its reserve
+    // (slot number = its slots) is a probe. It drops its signaling connection then (its colluder's session is all it
+    // loses) and comes back later: the running probe's checker fails it, but the probes queued behind it were dropped
+    // with the host's line and never started, so their failing reports did not count (unprobed) — 1 vote of 2
+    // needed: every round inconclusive, never drained.
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 200, deadlineMs: 4_000, busyDeferralMs: 0, startupQuietMs: 0 },
+    });
+    const verdicts: RoundVerdict[] = [];
+    server.hub.on('verdict', (verdict) => verdicts.push(verdict));
+    const host = await connectTestHost(server, { hostId: 'dropping-host', slots: 1 });
+    const colluder = await connectTestPlayer(server, secret);
+    colluder.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    await host.next('start-session');
+    const team = await Promise.all([0, 1, 2].map(() => connectTestChecker(server)));
+    cleanups.push(async () => {
+      for (const peer of [host, colluder, ...team.map((c) => c.peer)]) peer.terminate();
+      await server.close();
+    });
+    const probe = await host.next('start-session');
+    assert.equal(probe.slot, 1, 'the probe comes in the reserve');
+    host.terminate();
+    await Promise.all(
+      team.map(async (checker) => {
+        const assignment = await checker.peer.next('check-assignment');
+        await checker.peer.next('probe-started', 1_000).catch(() => undefined);
+        checker.peer.send({
+          type: 'check-report',
+          ...(await signTestReport({ account: checker.account, assignment, ok: false, fpsMilli: 0 })),
+        });
+        await checker.peer.next('report-accepted');
+      }),
+    );
+    await waitFind(() => (verdicts.length >= 1 ? true : undefined));
+    assert.deepEqual(
+      verdicts.map((v) => ({ verdict: v.verdict, responders: v.responders })),
+      [{ verdict: 'fail', responders: 3 }],
+      'the host left the round it was being measured in: all its checkers’ failing reports count',
+    );
+  });
+
   test('a dispute on a host whose every slot is busy is sampled in its probe reserve: the majority’s fps reaches the meter', async () => {
     // Two slots: the disputing player's and a colluder's. Without a reserve the sampling probe never starts and the
     // dispute is never settled by a check.

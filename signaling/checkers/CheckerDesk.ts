@@ -187,6 +187,13 @@ type Round = {
    * report would add a vote beyond 2N+1 — a colluder and its replacement could tie the round) nor come back into it.
    */
   dropped: Set<`0x${string}`>;
+  /**
+   * The host went away (its connection closed, its heartbeats lapsed) while one of this round's probes ran on it: the
+   * probes it dropped with its line never start, and their failing reports count all the same (not `unprobed`) —
+   * else a host that leaves when a probe reaches it (it can tell one in its reserve) would leave every round
+   * inconclusive.
+   */
+  hostLeftMidProbe: boolean;
   replaced: boolean;
   timer: NodeJS.Timeout;
   /** When `timer` fires (Date.now() clock). */
@@ -541,6 +548,14 @@ export class CheckerDesk {
   }
 
   hostGone(hostId: string): void {
+    const round = this.#rounds.get(hostId);
+    if (round && [...round.assigned.values()].some((probe) => probe.state === 'running')) {
+      round.hostLeftMidProbe = true;
+      this.#log.warn(
+        { hostId, round: String(round.round) },
+        'host left while a probe ran on it: the round’s fails count',
+      );
+    }
     clearTimeout(this.#schedule.get(hostId));
     this.#schedule.delete(hostId);
     this.#line.hostGone(hostId);
@@ -628,6 +643,7 @@ export class CheckerDesk {
       reports: new Map(),
       unprobed: new Set(),
       dropped: new Set(),
+      hostLeftMidProbe: false,
       replaced: false,
       timer: setTimeout(() => this.#onDeadline(hostId), this.#p.settings.deadlineMs),
       deadlineAtMs: Date.now() + this.#p.settings.deadlineMs,
@@ -887,7 +903,7 @@ export class CheckerDesk {
       });
     }
     round.reports.set(checker.address, { report, signature: message.signature as `0x${string}` });
-    if (!report.ok && probe.startedAtMs === undefined) {
+    if (!report.ok && probe.startedAtMs === undefined && !round.hostLeftMidProbe) {
       // The host was never asked for this probe's session (a full container): "no offer came" is not its fault.
       round.unprobed.add(checker.address);
       this.#log.info(
