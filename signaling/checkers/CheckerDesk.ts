@@ -188,7 +188,7 @@ type Round = {
    */
   dropped: Set<`0x${string}`>;
   /**
-   * The host went away (its connection closed, its heartbeats lapsed) while one of this round's probes ran on it: the
+   * The host went away (its connection closed, its heartbeats lapsed) once one of this round's probes had started: the
    * probes it dropped with its line never start, and their failing reports count all the same (not `unprobed`) —
    * else a host that leaves when a probe reaches it (it can tell one in its reserve) would leave every round
    * inconclusive.
@@ -549,11 +549,13 @@ export class CheckerDesk {
 
   hostGone(hostId: string): void {
     const round = this.#rounds.get(hostId);
-    if (round && [...round.assigned.values()].some((probe) => probe.state === 'running')) {
+    // (Any probe of the round started, not only a running one: between two probes — the next one waiting out a
+    // colluder's start-up, say — the host knows a round is under way just as well.)
+    if (round && [...round.assigned.values()].some((probe) => probe.startedAtMs !== undefined)) {
       round.hostLeftMidProbe = true;
       this.#log.warn(
         { hostId, round: String(round.round) },
-        'host left while a probe ran on it: the round’s fails count',
+        'host left during a round it was probed in: the round’s fails count',
       );
     }
     clearTimeout(this.#schedule.get(hostId));
