@@ -684,6 +684,25 @@ describe('checkers', () => {
     assert.ok(server.hub.checkers.drainOf(host.providerAddress));
   });
 
+  test('a probe whose slot lease the store cannot answer (Redis cut off: the command times out) is tried again; signaling does not crash', async () => {
+    // Before: ProbeLine's pump let the lease's rejection escape (\`void this.#pump(...)\`): an unhandled rejection,
+    // which ends a Node process — an instance cut off from Redis went down at its first probe.
+    const { server, team, host } = await world(1, 'store-blip-host', { checkersPerContainer: 1, minResponders: 1 });
+    const hosts = server.hub.hosts;
+    const tryLease = hosts.tryLease.bind(hosts);
+    let refused = 0;
+    hosts.tryLease = async () => {
+      refused++;
+      hosts.tryLease = tryLease;
+      throw new Error('Command timed out');
+    };
+    const checker = team[0] ?? assert.fail('team');
+    const assignment = await checker.peer.next('check-assignment');
+    const start = await host.next('start-session', 10_000);
+    assert.equal(start.sessionId, assignment.probeSessionId, 'the probe started once the store answered');
+    assert.equal(refused, 1);
+  });
+
   test('a host that drops its connection when a round’s probe reaches it is failed by the whole round, not left inconclusive', async () => {
     // The attack (review of 4902466): a host whose every slot a colluder holds knows a start-session in its reserve
     // (slot number = its slots) is a probe. It drops its signaling connection then (its colluder's session is all it

@@ -267,6 +267,11 @@ export class ProbeLine {
     this.#pumping.add(hostId);
     try {
       await this.#pumpOnce(hostId);
+    } catch (error) {
+      // The store did not answer the lease (Redis cut off: its command timed out). Callers fire and forget: a
+      // rejection here would end the process. The probe is still queued: another look later.
+      this.#p.log.warn({ err: error, hostId }, 'probe slot lease failed: tried again later');
+      if (!this.#closed) this.#retryLater(hostId, this.#p.slotRetryMs ?? 2_000);
     } finally {
       this.#pumping.delete(hostId);
     }
