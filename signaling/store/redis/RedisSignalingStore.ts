@@ -63,7 +63,16 @@ import type {
   UnpaidEndingsFeed,
 } from '../SignalingStore.js';
 import { ClusterLimits } from './ClusterLimits.js';
-import { CLAIM_SESSION, CONFIRM_SLOT, LEASE_SLOT, PUT_SESSION, RELEASE_ALL_SLOTS, RELEASE_SLOT } from './luaScripts.js';
+import {
+  CLAIM_SESSION,
+  CLEAR_ACTIVE,
+  CONFIRM_SLOT,
+  LEASE_SLOT,
+  PUT_SESSION,
+  RELEASE_ALL_SLOTS,
+  RELEASE_SLOT,
+  SET_ACTIVE,
+} from './luaScripts.js';
 import { hostFromWire, hostToWire, sessionFromWire, sessionToWire, slotFromValue, slotValue } from './recordCodec.js';
 
 export type OpenRedisSignalingStoreParameters = {
@@ -1001,10 +1010,34 @@ class SharedHosts implements HostStore {
     return released;
   }
 
+  /**
+   * Each slot this instance saw taken goes with its session and that session's owner as known here: Redis frees
+   * only what is still that (or ownerless, or a dead instance's) — see `RELEASE_ALL_SLOTS`. The slots it keeps
+   * (another instance leased them, or took their session over, while this one did not hear) are put back here.
+   */
   releaseAll(hostId: string): string[] {
+    const seen: Array<string | number> = [];
+    for (const slot of this.#local.get(hostId)?.slots ?? []) {
+      if (!slot.sessionId) continue;
+      seen.push(slot.slot, slot.sessionId, this.#s.local.sessions.get(slot.sessionId)?.owner ?? '');
+    }
     const sessions = this.#local.releaseAll(hostId);
     this.#s
-      .eval(RELEASE_ALL_SLOTS, [this.#s.key(`slots:${hostId}`)], [this.#s.feedChannel, this.#s.instanceId, hostId])
+      .eval(
+        RELEASE_ALL_SLOTS,
+        [this.#s.key(`slots:${hostId}`), this.#s.key('own')],
+        [this.#s.feedChannel, this.#s.instanceId, hostId, this.#s.key('to:'), ...seen],
+      )
+      .then((kept) => {
+        const values = (kept as string[] | null) ?? [];
+        for (let i = 0; i + 1 < values.length; i += 2) {
+          const slot = slotFromValue(Number(values[i]), String(values[i + 1]));
+          this.#local.setSlot(hostId, slot.slot, slot.state, slot.sessionId);
+        }
+        if (values.length > 0) {
+          this.#s.log.warn({ hostId, kept: values.length / 2 }, 'slots kept: other instances hold them now');
+        }
+      })
       .catch(() => undefined);
     return sessions;
   }
@@ -1088,21 +1121,43 @@ class SharedSessions implements SessionStore {
     });
   }
 
+  /** Refused by Redis when another instance owns the session now (`SET_ACTIVE`): the copy is reloaded then. */
   setActive(playerId: string, sessionId: string): void {
     this.#s.local.sessions.setActive(playerId, sessionId);
-    this.#s.write((pipeline) => {
-      pipeline.hset(this.#s.key('active'), playerId, sessionId);
-      this.#s.publish(pipeline, { k: 'active', o: this.#s.instanceId, playerId, sessionId });
-    });
+    const feed: ClusterFeedMessage = { k: 'active', o: this.#s.instanceId, playerId, sessionId };
+    this.#activeScript(SET_ACTIVE, playerId, sessionId, feed);
   }
 
+  /**
+   * Cleared in Redis only while the player's active session there is still this one, run by the owner this
+   * instance knows (`CLEAR_ACTIVE`): a stale clear leaves what another instance runs, and the copy is reloaded.
+   */
   clearActive(playerId: string, sessionId: string): void {
     if (this.#s.local.sessions.activeOf(playerId) !== sessionId) return;
     this.#s.local.sessions.clearActive(playerId, sessionId);
-    this.#s.write((pipeline) => {
-      pipeline.hdel(this.#s.key('active'), playerId);
-      this.#s.publish(pipeline, { k: 'active', o: this.#s.instanceId, playerId, sessionId: null });
-    });
+    const feed: ClusterFeedMessage = { k: 'active', o: this.#s.instanceId, playerId, sessionId: null };
+    this.#activeScript(CLEAR_ACTIVE, playerId, sessionId, feed);
+  }
+
+  #activeScript(script: string, playerId: string, sessionId: string, feed: ClusterFeedMessage): void {
+    if (this.#s.closed) return;
+    const owner = this.#s.local.sessions.get(sessionId)?.owner ?? '';
+    this.#s
+      .eval(
+        script,
+        [this.#s.key('active'), this.#s.key('own')],
+        [playerId, sessionId, owner, this.#s.feedChannel, JSON.stringify(feed)],
+      )
+      .then(async (done) => {
+        if (Number(done) === 1 || this.#s.closed) return;
+        this.#s.log.warn({ sessionId }, 'active session not changed: another instance runs the player’s session now');
+        const current = await this.#s.redis.hget(this.#s.key('active'), playerId);
+        const local = this.#s.local.sessions;
+        const mine = local.activeOf(playerId);
+        if (current) local.setActive(playerId, current);
+        else if (mine) local.clearActive(playerId, mine);
+      })
+      .catch((error: unknown) => this.#s.log.warn({ err: error }, 'write to Redis failed'));
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server, Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -232,6 +233,205 @@ describe('an instance that lost a session', () => {
       timeoutMs: 5_000,
     });
     await waitUntil(() => one.sessions.get(id)?.state === 'ended', { what: 'the end on l1', timeoutMs: 5_000 });
+  });
+});
+
+/**
+ * A TCP proxy in front of the file's redis-server that can hold everything both ways (`hold()`): the instance
+ * behind it is cut off — its commands wait, as in ioredis' queue, and it hears nothing — until `heal()` lets the
+ * held bytes through in order, as a partition healing does.
+ */
+async function holdingProxy(target: number): Promise<{ url: string; hold(): void; heal(): void }> {
+  let held = false;
+  const waiting: Array<() => void> = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = new Socket();
+    sockets.add(client).add(upstream);
+    let connected = false;
+    const early: Buffer[] = [];
+    const pass = (to: Socket, chunk: Buffer) => {
+      if (held) waiting.push(() => to.write(chunk));
+      else to.write(chunk);
+    };
+    client.on('data', (chunk: Buffer) => {
+      if (connected) pass(upstream, chunk);
+      else early.push(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => pass(client, chunk));
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    upstream.connect(target, '127.0.0.1', () => {
+      connected = true;
+      for (const chunk of early.splice(0)) pass(upstream, chunk);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  net.closeLater(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  );
+  const address = server.address();
+  assert.ok(address && typeof address === 'object');
+  return {
+    url: `redis://127.0.0.1:${address.port}`,
+    hold: () => {
+      held = true;
+    },
+    heal: () => {
+      held = false;
+      for (const send of waiting.splice(0)) send();
+    },
+  };
+}
+
+/** `l1` reaches Redis through a proxy the test holds, `l2` directly; a streaming session of l1's on `hostId`. */
+async function cutOffPair(name: string, hostId: string, slots: number) {
+  const log = pino({ level: 'silent' });
+  const prefix = `${name}${randomBytes(3).toString('hex')}:`;
+  const proxy = await holdingProxy(net.redis.port);
+  const [one, two] = await Promise.all([
+    RedisSignalingStore.open({ url: proxy.url, log, prefix, instanceId: 'l1' }),
+    RedisSignalingStore.open({ url: net.redis.url, log, prefix, instanceId: 'l2' }),
+  ]);
+  const direct = new Redis(net.redis.url);
+  net.closeLater(
+    () => one.close(),
+    () => two.close(),
+    () => direct.disconnect(),
+  );
+  registerHost(one, { peerId: 'peer-l1-00', hostId, game: `${name}-game`, slots });
+  const session = (id: string, owner: string, playerId: string, slot: number) => {
+    const nowMs = Date.now();
+    return {
+      id,
+      owner,
+      playerId,
+      playerPeerId: `peer-${owner}-0${slot + 1}`,
+      playerAddressKey: 'ab'.repeat(16),
+      game: `${name}-game`,
+      codecs: ['H264' as const],
+      maxPriceWeiPerSec: undefined,
+      state: 'streaming' as const,
+      hostId,
+      slot,
+      priceWeiPerSec: 1000n,
+      createdAtMs: nowMs,
+      queuedAtMs: undefined,
+      leasedAtMs: nowMs,
+      streamingAtMs: nowMs,
+      setupObserved: false,
+      endedAtMs: undefined,
+      endReason: undefined,
+      endMessage: undefined,
+      queueIfBusy: true,
+      probeHostIds: [],
+      decision: undefined,
+      payerAddress: undefined,
+    };
+  };
+  const s1 = `0x${'a1'.repeat(32)}`;
+  one.sessions.put(session(s1, 'l1', 'p-one', 0));
+  one.sessions.setActive('p-one', s1);
+  assert.equal(await one.hosts.tryLease(hostId, 0, s1), true);
+  one.hosts.confirm(hostId, 0, s1);
+  await waitUntil(async () => (await direct.hget(`${prefix}slots:${hostId}`, '0')) === `busy|${s1}`, {
+    what: 'the slot busy in Redis',
+    timeoutMs: 5_000,
+  });
+  await waitUntil(() => two.sessions.get(s1)?.state === 'streaming' && two.sessions.activeOf('p-one') === s1, {
+    what: 'the session on l2',
+    timeoutMs: 5_000,
+  });
+  return { prefix, proxy, one, two, direct, session, s1 };
+}
+
+describe('an instance cut off from Redis, its queued writes sent when it gets back', () => {
+  test('its "host down: free all its slots" frees neither a slot the host leased on another instance meanwhile nor one of a session taken over', async () => {
+    const hostId = 'downed-host';
+    const { prefix, proxy, one, two, direct, session, s1 } = await cutOffPair('down', hostId, 2);
+    proxy.hold();
+    // l1, cut off, sees the host's connection go: it frees all the host's slots (queued for Redis).
+    assert.deepEqual(one.hosts.releaseAll(hostId), [s1]);
+    // Meanwhile the host re-registers on l2, the player resumes there (l2 takes s1 over), a second player gets slot 1.
+    registerHost(two, { peerId: 'peer-l2-00', hostId, game: 'down-game', slots: 2 });
+    assert.equal(await two.cluster.claimSession(s1, 'l1'), true);
+    const s2 = `0x${'a2'.repeat(32)}`;
+    two.sessions.put(session(s2, 'l2', 'p-two', 1));
+    assert.equal(await two.hosts.tryLease(hostId, 1, s2), true);
+    two.hosts.confirm(hostId, 1, s2);
+    proxy.heal();
+    await one.redis.ping(); // l1's queued commands are answered in order: its release is done (or refused) now
+    assert.deepEqual(
+      await direct.hgetall(`${prefix}slots:${hostId}`),
+      { '0': `busy|${s1}`, '1': `busy|${s2}` },
+      'the slots l2 runs sessions on stay theirs',
+    );
+    // Booking slot 1 again for another session is refused: one session a slot.
+    assert.equal(await one.hosts.tryLease(hostId, 1, `0x${'a3'.repeat(32)}`), false);
+    assert.deepEqual(
+      two.hosts.get(hostId)?.slots.map((slot) => slot.sessionId),
+      [s1, s2],
+    );
+    await waitUntil(
+      () =>
+        one.hosts
+          .get(hostId)
+          ?.slots.map((slot) => slot.sessionId)
+          .join() === `${s1},${s2}`,
+      {
+        what: 'l1’s copy of the slots back to Redis’s',
+        timeoutMs: 5_000,
+      },
+    );
+    // A host down with the caller's own session on it (or an ownerless lease) is still freed.
+    two.hosts.releaseAll(hostId);
+    await waitUntil(
+      async () => Object.values(await direct.hgetall(`${prefix}slots:${hostId}`)).join() === 'free,free',
+      { what: 'the owner freeing its slots', timeoutMs: 5_000 },
+    );
+  });
+
+  test('its "the player’s session is over" does not clear the active session another instance runs for the player', async () => {
+    const { prefix, proxy, one, two, direct, session, s1 } = await cutOffPair('act', 'act-host', 2);
+    const s2 = `0x${'b2'.repeat(32)}`;
+    one.sessions.put(session(s2, 'l1', 'p-two', 1));
+    one.sessions.setActive('p-two', s2);
+    await waitUntil(() => two.sessions.activeOf('p-two') === s2, { what: 'p-two active on l2', timeoutMs: 5_000 });
+    proxy.hold();
+    // l1, cut off, ends both players' sessions as far as it knows.
+    one.sessions.clearActive('p-one', s1);
+    one.sessions.clearActive('p-two', s2);
+    // Meanwhile l2 takes s1 over (p-one resumed there) and p-two starts a new session on l2.
+    assert.equal(await two.cluster.claimSession(s1, 'l1'), true);
+    const s3 = `0x${'b3'.repeat(32)}`;
+    two.sessions.put(session(s3, 'l2', 'p-two', 1));
+    two.sessions.setActive('p-two', s3);
+    proxy.heal();
+    await one.redis.ping();
+    assert.deepEqual(
+      await direct.hgetall(`${prefix}active`),
+      { 'p-one': s1, 'p-two': s3 },
+      'l2’s sessions stay active',
+    );
+    await waitUntil(() => one.sessions.activeOf('p-one') === s1 && one.sessions.activeOf('p-two') === s3, {
+      what: 'l1’s copy back to Redis’s',
+      timeoutMs: 5_000,
+    });
+    assert.deepEqual([two.sessions.activeOf('p-one'), two.sessions.activeOf('p-two')], [s1, s3]);
+    // The owner's own clear goes through.
+    two.sessions.clearActive('p-two', s3);
+    await waitUntil(async () => (await direct.hget(`${prefix}active`, 'p-two')) === null, {
+      what: 'the owner clearing its player’s session',
+      timeoutMs: 5_000,
+    });
   });
 });
 

@@ -45,12 +45,73 @@ redis.call('PUBLISH', ARGV[3], cjson.encode({k='slot', o=ARGV[4], hostId=ARGV[5]
 return 1
 `;
 
-/** KEYS[1] slots hash; ARGV feed channel, origin, hostId → every slot freed. */
+/**
+ * KEYS[1] slots hash, KEYS[2] owners hash; ARGV feed channel, origin, hostId, the direct channels' prefix
+ * (`<prefix>to:`), then for each slot the caller saw taken: slot, sessionId, the session's owner as it knows it ('' =
+ * unknown) → the slots kept, as [slot, value, ...]. The host went down: a taken slot is freed (and published free)
+ * when its session has no owner, when the caller saw this very session there and Redis names the owner it knew
+ * (or it knew none), when the caller owns it, or when its owner has no live subscriber. Kept otherwise: a release
+ * queued by an instance cut off from Redis, sent when it got back, does not free the slots another instance leased
+ * meanwhile (the host re-registered there) nor those of a session another instance took over — else the same
+ * slot could be booked twice.
+ */
 export const RELEASE_ALL_SLOTS = `
-local fields = redis.call('HKEYS', KEYS[1])
-for _, field in ipairs(fields) do redis.call('HSET', KEYS[1], field, 'free') end
-redis.call('PUBLISH', ARGV[1], cjson.encode({k='slotsFree', o=ARGV[2], hostId=ARGV[3]}))
-return #fields
+local seen = {}
+for i = 5, #ARGV, 3 do seen[ARGV[i]] = { ARGV[i + 1], ARGV[i + 2] } end
+local kept = {}
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local field, cur = all[i], all[i + 1]
+  if cur ~= 'free' then
+    local sid = string.match(cur, '|(.*)$') or ''
+    local owner = redis.call('HGET', KEYS[2], sid)
+    local known = nil
+    if seen[field] and seen[field][1] == sid then known = seen[field][2] end
+    local free = (not owner) or known == '' or owner == known or owner == ARGV[2]
+    if not free then free = redis.call('PUBSUB', 'NUMSUB', ARGV[4] .. owner)[2] == 0 end
+    if free then
+      redis.call('HSET', KEYS[1], field, 'free')
+      redis.call('PUBLISH', ARGV[1], cjson.encode({k='slot', o=ARGV[2], hostId=ARGV[3], slot=tonumber(field), v='free'}))
+    else
+      kept[#kept + 1] = field
+      kept[#kept + 1] = cur
+    end
+  end
+end
+return kept
+`;
+
+/**
+ * KEYS[1] active hash, KEYS[2] owners hash; ARGV playerId, sessionId, the session's owner as the caller knows it
+ * ('' = unknown), feed channel, the feed message (JSON) → 1 when cleared. Cleared only while the player's active
+ * session is still this one and Redis names the owner the caller knew (or none): a clear queued by an instance cut
+ * off from Redis does not remove the session another instance runs for the player now (a new one, or this one
+ * taken over).
+ */
+export const CLEAR_ACTIVE = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[3] ~= '' then
+  local owner = redis.call('HGET', KEYS[2], ARGV[2])
+  if owner and owner ~= ARGV[3] then return 0 end
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+`;
+
+/**
+ * KEYS[1] active hash, KEYS[2] owners hash; ARGV playerId, sessionId, the session's owner as the caller knows it
+ * ('' = unknown), feed channel, the feed message (JSON) → 1 when set. Refused when Redis names another owner for the
+ * session: an instance that lost it does not make it the player's active session again over what the owner set.
+ */
+export const SET_ACTIVE = `
+if ARGV[3] ~= '' then
+  local owner = redis.call('HGET', KEYS[2], ARGV[2])
+  if owner and owner ~= ARGV[3] then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
 `;
 
 /**
