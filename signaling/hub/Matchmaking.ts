@@ -115,20 +115,23 @@ export class Matchmaking implements MatchmakingPort {
         // The player is here now (its signaling server went down, or a balancer sent it here): so is its session.
         cluster
           .claimSession(session.id)
-          .then((claimed) => {
-            if (!claimed) throw new AthError({ code: 'ATH_ERR_INTERNAL', shortMessage: 'session could not move here' });
-            if (session.state !== 'ended') this.#ctx.sessions.resumeMoved(peer, session, keepStream);
-          })
-          .catch((error: unknown) => {
-            if (isAthError(error)) {
-              peers.replyError(peer, error, message);
-              return;
-            }
-            // Redis did not answer (this instance is cut off from it): the session cannot move here now. The player
-            // is sent on (4010, as when its session moved away), its client resumes at the next server.
-            this.#ctx.log.warn({ err: error, sessionId: session.id }, 'resume: session could not move here now');
-            peer.handle.close(4010, 'session is run by another signaling server');
-          });
+          .then(
+            (claimed) => {
+              if (!claimed) {
+                throw new AthError({ code: 'ATH_ERR_INTERNAL', shortMessage: 'session could not move here' });
+              }
+              if (session.state !== 'ended') this.#ctx.sessions.resumeMoved(peer, session, keepStream);
+            },
+            (error: unknown) => {
+              if (isAthError(error)) throw error;
+              // The claim itself got no answer (this instance is cut off from Redis): the session cannot move here
+              // now. The player is sent on (4010, as when its session moved away), its client resumes at the next
+              // server. Only the claim's own failure does this: one after a claim that succeeded is replied below.
+              this.#ctx.log.warn({ err: error, sessionId: session.id }, 'resume: session could not move here now');
+              peer.handle.close(4010, 'session is run by another signaling server');
+            },
+          )
+          .catch((error: unknown) => peers.replyError(peer, error, message));
         return;
       }
       this.#ctx.sessions.resume(peer, session, keepStream);

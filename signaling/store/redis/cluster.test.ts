@@ -9,10 +9,17 @@ import { createServer, type Server, Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { issuePlayerToken } from '../../auth/playerTokens.js';
 import { DEFAULT_CHECK_SETTINGS } from '../../checkers/CheckerDesk.js';
+import type { PaymentGate } from '../../hub/PaymentGate.js';
 import { type ClusterDirectMessage, encodeClusterDirect, parseClusterDirectBatch } from '../../protocol/cluster.js';
 import type { SignalingServer } from '../../startSignaling.js';
-import { connectTestHost, connectTestPlayer, type TestSignaling } from '../../testing/startTestSignaling.js';
+import {
+  connectTestHost,
+  connectTestPlayer,
+  startTestSignaling,
+  type TestSignaling,
+} from '../../testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport } from '../../testing/TestChecker.js';
 import type { TestPeer } from '../../testing/TestPeer.js';
 import { waitUntil } from '../../testing/waitFor.js';
@@ -476,6 +483,43 @@ describe('relaying across instances', () => {
       what: 'the slot free on both',
       timeoutMs: 5_000,
     });
+  });
+});
+
+describe('a player resuming on another instance', () => {
+  test('a fault after the session was claimed here is replied as an error: the player is not sent on to another server', async () => {
+    const prefix = `bug${randomBytes(3).toString('hex')}:`;
+    const settings = { chain: net.chain, tokenSecret: secret, reloadGraceMs: 200, leaseTtlMs: 10_000 };
+    const a = await startTestSignaling(settings, { redisUrl: net.redis.url, prefix, instanceId: 'bga' });
+    net.closeLater(() => a.close());
+    // b's payment desk fails (a bug, not a refusal) when it takes an adopted session on — after the claim.
+    const faulty = {
+      get authTimeoutMs(): number {
+        throw new Error('a fault in the payment desk');
+      },
+    } as unknown as PaymentGate;
+    const b = await startTestSignaling(
+      { ...settings, payments: faulty },
+      { redisUrl: net.redis.url, prefix, instanceId: 'bgb' },
+    );
+    net.closeLater(() => b.close());
+    const host = track(await connectTestHost(a, { slots: 1, games: [game('bug-game')] }));
+    await waitUntil(() => b.hub.hosts.get(host.hostId)?.state === 'up', { what: 'the host on b', timeoutMs: 5_000 });
+    const token = issuePlayerToken({ secret, ttlSec: 600 }).token;
+    const player = track(await connectTestPlayer(a, secret, token));
+    player.send({ type: 'play', game: 'bug-game', codecs: ['H264'] });
+    const { sessionId } = await player.next('session');
+    await host.next('start-session');
+    host.send({ type: 'session-started', sessionId });
+    await waitUntil(() => b.hub.getSession(sessionId)?.state === 'streaming', { what: 'streaming', timeoutMs: 5_000 });
+    player.terminate();
+    const again = track(await connectTestPlayer(b, secret, token));
+    again.send({ type: 'play', game: 'bug-game', codecs: ['H264'], resumeSessionId: sessionId, keepStream: true });
+    // The claim went through (b runs the session now): the fault after it is this server's, not a reason to send
+    // the player on — the next server would only send it back (before: closed with 4010).
+    const error = await again.next('error');
+    assert.equal(error.code, 'ATH_ERR_INTERNAL');
+    assert.equal(b.hub.getSession(sessionId)?.owner, 'bgb');
   });
 });
 
