@@ -101,10 +101,12 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
   const signalingCa = trustedSignalingCa(config);
   // With a certificate the probe endpoint is wss: players on an https page may not probe ws://.
   const tls = await resolveTlsFiles(config);
-  // One booted worker per slot and one for the probe reserve, reused session after session: the ≈1.5 s of CPU a
-  // worker's boot and warm-up cost happens before Play, not beside a live session — nor beside a full host's
-  // players when a checker probes it in its reserve (render-host/session/SessionWorkerPool.ts).
-  const pool = new SessionWorkerPool({ size: settings.slots + PROBE_RESERVE, log });
+  // One booted worker per slot, reused session after session: the ≈1.5 s of CPU a worker's boot and warm-up cost
+  // happens before Play, not beside a live session (render-host/session/SessionWorkerPool.ts). The probe
+  // reserve's worker is booted by the first probe that needs it (every slot busy) and kept from then on: booting
+  // it up front cost every host start — and a newcomer's first Play beside it — a boot for a probe that may never
+  // come (e2e/nat's hosts took 18 s instead of 7 s to their first frame).
+  const pool = new SessionWorkerPool({ size: settings.slots + PROBE_RESERVE, bootedAhead: settings.slots, log });
   // Tests only: hooks that degrade this host on purpose (render-host/session/TestHooks.ts).
   const { adminEndpoint, ...initialHooks } = settings.testHooks;
   const testHooks = new TestHookSwitch(initialHooks);

@@ -57,6 +57,26 @@ describe('SessionWorkerPool', () => {
     await p.release(lent, { reusable: true });
   });
 
+  test('boots only bootedAhead up front; the room beyond (a probe reserve) is filled by a worker a session started, then kept', async () => {
+    const p = pool({ size: 2, bootedAhead: 1, refillDelayMs: 0 });
+    assert.deepEqual([p.idle, p.spawned], [1, 1], 'one booted, not two');
+    const slotWorker = p.take();
+    assert.ok(slotWorker);
+    assert.equal(await p.acquire({ waitMs: 10 }), undefined, 'none idle: the reserve session starts its own');
+    const reserveWorker = spawnSessionWorker('test');
+    await p.release(reserveWorker, { reusable: true });
+    assert.deepEqual([p.idle, p.lent, p.spawned], [1, 1, 1], 'adopted: there was room');
+    // From now on the pool keeps two: a lost one is replaced.
+    const again = p.take();
+    assert.equal(again, reserveWorker);
+    const gone = exited(reserveWorker);
+    await p.release(reserveWorker, { reusable: false });
+    await gone;
+    assert.deepEqual([p.idle, p.lent, p.spawned], [1, 1, 2], 'replaced up to two');
+    await p.release(slotWorker, { reusable: true });
+    assert.deepEqual([p.idle, p.lent], [2, 0]);
+  });
+
   test('a worker it did not lend is adopted only when there is room', async () => {
     const p = pool({ size: 2, refillDelayMs: 60_000 });
     const own = spawnSessionWorker('test');

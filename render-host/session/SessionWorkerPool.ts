@@ -8,6 +8,13 @@ export type SessionWorkerPoolParameters = {
   /** Workers the pool keeps, idle or lent to a session (one per slot: each slot's session gets one). */
   size: number;
   /**
+   * Of those, how many it boots up front and keeps booted (default: all). The rest are kept only once a session
+   * needed one: a session that found none idle starts its own worker, and the pool adopts it when the session
+   * ends. A render host's probe reserve is such a worker — probes run there only when every slot is busy, so
+   * booting one for it beside the host's start-up (and a newcomer's first Play) bought nothing.
+   */
+  bootedAhead?: number;
+  /**
    * How long the pool waits before it boots a replacement for a worker it lost (a session that failed, a worker
    * that crashed) while another idle one is left: a boot + warm-up is ≈1.5 s of CPU, better spent after a
    * newcomer's set-up than beside it. With none left it boots at once. Default 2 s.
@@ -77,12 +84,15 @@ export class SessionWorkerPool {
   #refillTimer: NodeJS.Timeout | undefined;
   readonly #warmUp: boolean;
   #failedSpawns = 0;
+  /** How many workers `#fill` keeps booted: `bootedAhead`, raised as the pool adopts workers sessions started. */
+  #target: number;
   #spawned = 0;
   #reused = 0;
   #closed = false;
 
   constructor({
     size,
+    bootedAhead = size,
     refillDelayMs = DEFAULT_REFILL_DELAY_MS,
     warmUp = true,
     maxSessionsPerWorker = DEFAULT_MAX_SESSIONS_PER_WORKER,
@@ -90,6 +100,7 @@ export class SessionWorkerPool {
     log,
   }: SessionWorkerPoolParameters) {
     this.size = size;
+    this.#target = Math.min(size, bootedAhead);
     this.#warmUp = warmUp;
     this.#refillDelayMs = refillDelayMs;
     this.#maxSessions = maxSessionsPerWorker;
@@ -190,6 +201,7 @@ export class SessionWorkerPool {
     this.#reused += 1;
     this.#log.debug({ served, heapUsedBytes, ours }, 'session worker back in the pool');
     this.#addIdle(worker);
+    this.#target = Math.max(this.#target, Math.min(this.size, this.#idle.size + this.#lent.size));
     this.#serveWaiters();
     await this.#retireWhenQuiet();
   }
@@ -215,7 +227,7 @@ export class SessionWorkerPool {
   }
 
   #fill(): void {
-    while (!this.#closed && this.#idle.size + this.#lent.size < this.size && this.#failedSpawns < MAX_FAILED_SPAWNS) {
+    while (!this.#closed && this.#idle.size + this.#lent.size < this.#target && this.#failedSpawns < MAX_FAILED_SPAWNS) {
       const worker = spawnSessionWorker('session (pooled)', { warmUp: this.#warmUp });
       this.#spawned += 1;
       this.#log.info(
