@@ -227,7 +227,11 @@ export class SessionWorkerPool {
   }
 
   #fill(): void {
-    while (!this.#closed && this.#idle.size + this.#lent.size < this.#target && this.#failedSpawns < MAX_FAILED_SPAWNS) {
+    while (
+      !this.#closed &&
+      this.#idle.size + this.#lent.size < this.#target &&
+      this.#failedSpawns < MAX_FAILED_SPAWNS
+    ) {
       const worker = spawnSessionWorker('session (pooled)', { warmUp: this.#warmUp });
       this.#spawned += 1;
       this.#log.info(
