@@ -61,6 +61,8 @@ export const HostWire = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    /** The shared store's name for this registration (HostRecord.registrationId): `<instance>.<hex>`. */
+    registrationId: Type.Optional(Type.String({ pattern: '^[a-z0-9]{1,32}\\.[0-9a-f]{8,32}$' })),
     /** Where its signaling connection comes from; when it went down; why it is drained (issue 13). */
     remoteIp: Type.Optional(Type.String({ maxLength: 64 })),
     downSinceMs: Type.Optional(Nullable(Ms)),

@@ -70,6 +70,12 @@ export type HostRecord = {
    * container — the host binding a slash's evidence carries to the StakingRegistry.
    */
   registration: { nonce: string; signature: `0x${string}` } | undefined;
+  /**
+   * A shared store's name for this registration of the host (new each time it registers; the embedded store sets
+   * none): a change to the host's record names the registration its writer knew, and the store refuses it when the
+   * host registered again since — e.g. on another instance while the writer was cut off from Redis.
+   */
+  registrationId?: string;
 };
 
 /**

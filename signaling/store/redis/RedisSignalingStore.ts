@@ -18,8 +18,9 @@
  *
  * Keys (prefix `ath:` by default): `gen`, `hosts` (set), `h:<hostId>` (HostWire JSON), `slots:<hostId>`
  * (hash), `hb` (zset hostId → last heartbeat ms), `sessions` (set), `s:<sessionId>` (SessionWire JSON),
- * `own` (hash sessionId → instance), `active` (hash playerId → sessionId), `queues` (set), `q:<game>` (zset
- * sessionId → queuedAtMs), `drains` (hash provider → DrainWire JSON). Channels: `feed`, `to:<instanceId>`. Unpaid
+ * `own` (hash sessionId → instance), `gone:<sessionId>` (a deleted session's tombstone, expiring), `active` (hash
+ * playerId → sessionId), `queues` (set), `q:<game>` (zset sessionId → queuedAtMs), `drains` (hash provider →
+ * DrainWire JSON). Channels: `feed`, `to:<instanceId>`. Unpaid
  * endings travel on the feed only (a keyed hash of the player's address, its token id, the time): Redis keeps none.
  */
 import { randomBytes } from 'node:crypto';
@@ -67,11 +68,15 @@ import {
   CLAIM_SESSION,
   CLEAR_ACTIVE,
   CONFIRM_SLOT,
+  DELETE_SESSION,
   LEASE_SLOT,
   PUT_SESSION,
   RELEASE_ALL_SLOTS,
   RELEASE_SLOT,
+  REMOVE_HOST,
+  SESSION_TOMBSTONE_SEC,
   SET_ACTIVE,
+  UPDATE_HOST,
 } from './luaScripts.js';
 import { hostFromWire, hostToWire, sessionFromWire, sessionToWire, slotFromValue, slotValue } from './recordCodec.js';
 
@@ -488,6 +493,30 @@ export class RedisSignalingStore implements SignalingStore {
   }
 
   /**
+   * Replaces this instance's copy of a host (record and slots) with what Redis holds, when Redis holds it: a change
+   * from this copy was refused, the host registered again elsewhere since.
+   */
+  refreshHost(hostId: string): void {
+    if (this.#closed) return;
+    this.#cmd
+      .multi()
+      .get(this.key(`h:${hostId}`))
+      .hgetall(this.key(`slots:${hostId}`))
+      .exec()
+      .then((results) => {
+        const raw = results?.[0]?.[1];
+        const slotValues = (results?.[1]?.[1] ?? {}) as Record<string, string>;
+        if (typeof raw !== 'string' || this.#closed) return;
+        const wire = parseHostWire(raw);
+        const slots = Array.from({ length: wire.slotCount }, (_, slot) => slotFromValue(slot, slotValues[slot]));
+        this.#local.hosts.restore(hostFromWire(wire, slots));
+        this.know(instanceOfPeer(wire.peerId ?? undefined));
+        this.emit({ kind: 'capacity' });
+      })
+      .catch((error: unknown) => this.#log.debug({ err: error, hostId }, 'host not reloaded from Redis'));
+  }
+
+  /**
    * The ledger says `owner` runs this session now (this instance may not hear Redis): the copy names it, the
    * player connection it had here is forgotten, and nothing is written — the owner's record in Redis stands.
    */
@@ -772,7 +801,11 @@ export class RedisSignalingStore implements SignalingStore {
   }
 
   async #claimSession(sessionId: string, expected: string | undefined): Promise<boolean> {
-    const won = await this.eval(CLAIM_SESSION, [this.key('own')], [sessionId, this.instanceId, expected ?? '']);
+    const won = await this.eval(
+      CLAIM_SESSION,
+      [this.key('own'), this.key(`gone:${sessionId}`)],
+      [sessionId, this.instanceId, expected ?? ''],
+    );
     if (Number(won) !== 1) return false;
     const session = this.#local.sessions.get(sessionId);
     if (session) {
@@ -910,40 +943,68 @@ class SharedHosts implements HostStore {
     return this.#local.games();
   }
 
+  /** Each registration gets a new `registrationId`: writes from a copy of an older one are refused from now on. */
   register(params: RegisterHostParameters): HostRecord {
     const host = this.#local.register(params);
+    host.registrationId = `${this.#s.instanceId}.${randomBytes(6).toString('hex')}`;
     this.#share(host, true);
     return host;
   }
 
+  /** Refused by Redis when the host registered again since this copy's registration (`REMOVE_HOST`): reloaded. */
   remove(hostId: string): void {
+    const registrationId = this.#local.get(hostId)?.registrationId ?? '';
     this.#local.remove(hostId);
-    this.#s.write((pipeline) => {
-      pipeline.del(this.#s.key(`h:${hostId}`), this.#s.key(`slots:${hostId}`));
-      pipeline.srem(this.#s.key('hosts'), hostId);
-      pipeline.zrem(this.#s.key('hb'), hostId);
-      this.#s.publish(pipeline, { k: 'hostRemoved', o: this.#s.instanceId, hostId });
-    });
+    if (this.#s.closed) return;
+    const feed: ClusterFeedMessage = { k: 'hostRemoved', o: this.#s.instanceId, hostId };
+    this.#s
+      .eval(
+        REMOVE_HOST,
+        [this.#s.key(`h:${hostId}`), this.#s.key(`slots:${hostId}`), this.#s.key('hosts'), this.#s.key('hb')],
+        [registrationId, hostId, this.#s.feedChannel, JSON.stringify(feed)],
+      )
+      .then((removed) => {
+        if (Number(removed) === 1) return;
+        this.#s.log.warn({ hostId }, 'host not removed: it registered again elsewhere');
+        this.#s.refreshHost(hostId);
+      })
+      .catch((error: unknown) => this.#s.log.warn({ err: error }, 'write to Redis failed'));
   }
 
   update(hostId: string, patch: HostPatch): void {
     this.#local.update(hostId, patch);
     const host = this.#local.get(hostId);
     if (!host) return;
-    this.#s.write((pipeline) => {
-      pipeline.set(this.#s.key(`h:${hostId}`), JSON.stringify(hostToWire(host)));
-      this.#s.publish(pipeline, { k: 'hostPatch', o: this.#s.instanceId, hostId, patch: patchToWire(patch) });
-    });
+    this.#write(host, { k: 'hostPatch', o: this.#s.instanceId, hostId, patch: patchToWire(patch) });
   }
 
   setStake(hostId: string, stakeWei: bigint): void {
     const host = this.#local.get(hostId);
     if (!host || host.stakeWei === stakeWei) return;
     this.#local.setStake(hostId, stakeWei);
-    this.#s.write((pipeline) => {
-      pipeline.set(this.#s.key(`h:${hostId}`), JSON.stringify(hostToWire(host)));
-      this.#s.publish(pipeline, { k: 'stake', o: this.#s.instanceId, hostId, stakeWei: weiToString(stakeWei) });
-    });
+    this.#write(host, { k: 'stake', o: this.#s.instanceId, hostId, stakeWei: weiToString(stakeWei) });
+  }
+
+  /**
+   * The host's record as this copy has it, written only while Redis holds the registration this copy knows
+   * (`UPDATE_HOST`): when the host registered again since — elsewhere, while this instance was cut off, say — the
+   * change is dropped and the copy reloaded from Redis.
+   */
+  #write(host: HostRecord, feed: ClusterFeedMessage): void {
+    if (this.#s.closed) return;
+    const { hostId } = host;
+    this.#s
+      .eval(
+        UPDATE_HOST,
+        [this.#s.key(`h:${hostId}`)],
+        [host.registrationId ?? '', JSON.stringify(hostToWire(host)), this.#s.feedChannel, JSON.stringify(feed)],
+      )
+      .then((written) => {
+        if (Number(written) !== -1) return;
+        this.#s.log.warn({ hostId }, 'host record not written: the host registered again elsewhere');
+        this.#s.refreshHost(hostId);
+      })
+      .catch((error: unknown) => this.#s.log.warn({ err: error }, 'write to Redis failed'));
   }
 
   heartbeat(hostId: string, load: number, nowMs: number): void {
@@ -1096,11 +1157,22 @@ class SharedSessions implements SessionStore {
     this.#s
       .eval(
         PUT_SESSION,
-        [this.#s.key('own'), this.#s.key(`s:${session.id}`), this.#s.key('sessions')],
+        [
+          this.#s.key('own'),
+          this.#s.key(`s:${session.id}`),
+          this.#s.key('sessions'),
+          this.#s.key(`gone:${session.id}`),
+        ],
         [session.id, session.owner, JSON.stringify(wire), this.#s.feedChannel, JSON.stringify(feed)],
       )
       .then((written) => {
         if (Number(written) === 1) return;
+        if (Number(written) === -1) {
+          // Deleted by another instance (which had taken it over) while this one did not hear: gone here too.
+          this.#s.log.warn({ sessionId: session.id }, 'session record not written: the session was deleted');
+          this.#s.local.sessions.delete(session.id);
+          return;
+        }
         this.#s.log.warn(
           { sessionId: session.id, owner: session.owner },
           'session record not written: another instance owns it now',
@@ -1110,15 +1182,29 @@ class SharedSessions implements SessionStore {
       .catch((error: unknown) => this.#s.log.warn({ err: error }, 'write to Redis failed'));
   }
 
+  /**
+   * Deleted in Redis only under the owner this copy names (`DELETE_SESSION`), leaving a tombstone for
+   * `SESSION_TOMBSTONE_SEC` so that a stale copy's write cannot bring the session back. Refused (another instance
+   * took the session over), the copy is reloaded from Redis.
+   */
   delete(sessionId: string): void {
-    if (!this.#s.local.sessions.get(sessionId)) return;
+    const session = this.#s.local.sessions.get(sessionId);
+    if (!session) return;
     this.#s.local.sessions.delete(sessionId);
-    this.#s.write((pipeline) => {
-      pipeline.del(this.#s.key(`s:${sessionId}`));
-      pipeline.srem(this.#s.key('sessions'), sessionId);
-      pipeline.hdel(this.#s.key('own'), sessionId);
-      this.#s.publish(pipeline, { k: 'sessionDeleted', o: this.#s.instanceId, sessionId });
-    });
+    if (this.#s.closed) return;
+    const feed: ClusterFeedMessage = { k: 'sessionDeleted', o: this.#s.instanceId, sessionId };
+    this.#s
+      .eval(
+        DELETE_SESSION,
+        [this.#s.key('own'), this.#s.key(`s:${sessionId}`), this.#s.key('sessions'), this.#s.key(`gone:${sessionId}`)],
+        [sessionId, session.owner, SESSION_TOMBSTONE_SEC, this.#s.feedChannel, JSON.stringify(feed)],
+      )
+      .then((deleted) => {
+        if (Number(deleted) === 1) return;
+        this.#s.log.warn({ sessionId }, 'session not deleted: another instance owns it now');
+        this.#s.refreshSession(sessionId);
+      })
+      .catch((error: unknown) => this.#s.log.warn({ err: error }, 'write to Redis failed'));
   }
 
   /** Refused by Redis when another instance owns the session now (`SET_ACTIVE`): the copy is reloaded then. */
@@ -1145,7 +1231,7 @@ class SharedSessions implements SessionStore {
     this.#s
       .eval(
         script,
-        [this.#s.key('active'), this.#s.key('own')],
+        [this.#s.key('active'), this.#s.key('own'), this.#s.key(`gone:${sessionId}`)],
         [playerId, sessionId, owner, this.#s.feedChannel, JSON.stringify(feed)],
       )
       .then(async (done) => {

@@ -440,6 +440,105 @@ describe('an instance cut off from Redis, its queued writes sent when it gets ba
       timeoutMs: 5_000,
     });
   });
+
+  test('its "host down" and "host forgotten" do not overwrite the record of a host that registered again on another instance', async () => {
+    const hostId = 'rereg-host';
+    const { prefix, proxy, one, two, direct } = await cutOffPair('rereg', hostId, 2);
+    // A second host of l1's, which l1 will forget (down past its TTL) while cut off.
+    registerHost(one, { peerId: 'peer-l1-09', hostId: 'rereg-other', game: 'rereg-game', slots: 1 });
+    await waitUntil(() => two.hosts.get('rereg-other') !== undefined, {
+      what: 'the other host on l2',
+      timeoutMs: 5_000,
+    });
+    proxy.hold();
+    // l1, cut off, sees both hosts' connections go: it marks the first down (as Registration.hostDown does) and
+    // forgets the second (queued for Redis, sent when it gets back).
+    one.hosts.update(hostId, { state: 'down', peerId: undefined, downSinceMs: Date.now() });
+    one.hosts.remove('rereg-other');
+    // Meanwhile both register again on l2, which leases slot 1 of the first and slot 0 of the second.
+    registerHost(two, { peerId: 'peer-l2-00', hostId, game: 'rereg-game', slots: 2 });
+    registerHost(two, { peerId: 'peer-l2-09', hostId: 'rereg-other', game: 'rereg-game', slots: 1 });
+    assert.equal(await two.hosts.tryLease(hostId, 1, `0x${'c2'.repeat(32)}`), true);
+    assert.equal(await two.hosts.tryLease('rereg-other', 0, `0x${'c3'.repeat(32)}`), true);
+    proxy.heal();
+    await one.redis.ping(); // l1's queued commands are answered in order: its writes are done (or refused) now
+    // A marker through l1's feed: once l2 has it, l2 has heard whatever l1 published before it.
+    one.prefixes.put('203.0.113', { lat: 1, lon: 2, samples: 1, bestRttMs: 10, atMs: Date.now() });
+    await waitUntil(() => two.prefixes.get('203.0.113') !== undefined, { what: 'l1’s marker on l2', timeoutMs: 5_000 });
+    const record = async (id: string) => {
+      const raw = await direct.get(`${prefix}h:${id}`);
+      const wire = raw ? (JSON.parse(raw) as { state?: string; peerId?: string }) : undefined;
+      return wire ? `${wire.state} ${wire.peerId}` : 'gone';
+    };
+    assert.deepEqual(
+      {
+        redis: [await record(hostId), await record('rereg-other')],
+        slots: [
+          await direct.hget(`${prefix}slots:${hostId}`, '1'),
+          await direct.hget(`${prefix}slots:rereg-other`, '0'),
+        ],
+        l2: [hostId, 'rereg-other'].map((id) => `${two.hosts.get(id)?.state} ${two.hosts.get(id)?.peerId}`),
+      },
+      {
+        redis: ['up peer-l2-00', 'up peer-l2-09'],
+        slots: [`leased|0x${'c2'.repeat(32)}`, `leased|0x${'c3'.repeat(32)}`],
+        l2: ['up peer-l2-00', 'up peer-l2-09'],
+      },
+      'the hosts stay up where they registered again, with their leases',
+    );
+    await waitUntil(
+      () =>
+        [hostId, 'rereg-other'].map((id) => `${one.hosts.get(id)?.state} ${one.hosts.get(id)?.peerId}`).join() ===
+        'up peer-l2-00,up peer-l2-09',
+      { what: 'l1’s copy back to Redis’s', timeoutMs: 5_000 },
+    );
+    assert.equal(one.hosts.get('rereg-other')?.slots[0]?.sessionId, `0x${'c3'.repeat(32)}`);
+    // The instance the host is on now changes its record as before.
+    two.hosts.update(hostId, { qualityScore: 0.9 });
+    await waitUntil(() => one.hosts.get(hostId)?.qualityScore === 0.9, { what: 'l2’s change on l1', timeoutMs: 5_000 });
+  });
+
+  test('its session record, sent back after another instance ended and deleted the session, does not bring it back', async () => {
+    const { prefix, proxy, one, two, direct, s1 } = await cutOffPair('zomb', 'zomb-host', 1);
+    const mine = one.sessions.get(s1);
+    assert.ok(mine);
+    proxy.hold();
+    // l1, cut off, still runs s1 as far as it knows: its copy changes (queued for Redis).
+    one.sessions.put({ ...mine, setupObserved: true });
+    // Meanwhile l2 takes s1 over (its player resumed there), the player quits, and the ended session is forgotten.
+    assert.equal(await two.cluster.claimSession(s1, 'l1'), true);
+    const taken = two.sessions.get(s1);
+    assert.ok(taken);
+    two.sessions.put({ ...taken, state: 'ended', endReason: 'player-quit', endedAtMs: Date.now() });
+    two.sessions.clearActive('p-one', s1);
+    two.hosts.release('zomb-host', 0, s1);
+    two.sessions.delete(s1);
+    await waitUntil(async () => (await direct.exists(`${prefix}s:${s1}`)) === 0, {
+      what: 's1 deleted',
+      timeoutMs: 5_000,
+    });
+    proxy.heal();
+    await one.redis.ping();
+    one.prefixes.put('198.51.100', { lat: 1, lon: 2, samples: 1, bestRttMs: 10, atMs: Date.now() });
+    await waitUntil(() => two.prefixes.get('198.51.100') !== undefined, {
+      what: 'l1’s marker on l2',
+      timeoutMs: 5_000,
+    });
+    assert.deepEqual(
+      {
+        record: await direct.get(`${prefix}s:${s1}`),
+        listed: await direct.sismember(`${prefix}sessions`, s1),
+        owner: await direct.hget(`${prefix}own`, s1),
+        l2: two.sessions.get(s1)?.state ?? null,
+      },
+      { record: null, listed: 0, owner: null, l2: null },
+      'the deleted session stays deleted',
+    );
+    await waitUntil(() => one.sessions.get(s1) === undefined, { what: 's1 gone from l1’s copy', timeoutMs: 5_000 });
+    // Nor can it be claimed again (a stale resume on l1): it is over.
+    assert.equal(await one.cluster.claimSession(s1), false);
+    assert.equal(await direct.hget(`${prefix}own`, s1), null);
+  });
 });
 
 describe('relaying across instances', () => {

@@ -4,6 +4,11 @@
  * the feed message following it.
  *
  * Slot values: `free`, `leased|<sessionId>`, `busy|<sessionId>` (hash `<prefix>slots:<hostId>`, field = index).
+ *
+ * Why the guards: an instance cut off from Redis keeps changing its copy, and the writes it sent meanwhile reach
+ * Redis when the partition heals (a held TCP connection delivers them late; ioredis re-sends the unanswered ones on
+ * reconnecting). Each script that could undo what another instance did meanwhile takes what the writer knew (the
+ * session's owner, the host's registration) and refuses the write when Redis holds something newer.
  */
 
 /** KEYS[1] slots hash; ARGV slot, sessionId, feed channel, origin instance, hostId → 'ok' | 'missing' | holder. */
@@ -100,11 +105,13 @@ return 1
 `;
 
 /**
- * KEYS[1] active hash, KEYS[2] owners hash; ARGV playerId, sessionId, the session's owner as the caller knows it
- * ('' = unknown), feed channel, the feed message (JSON) → 1 when set. Refused when Redis names another owner for the
- * session: an instance that lost it does not make it the player's active session again over what the owner set.
+ * KEYS[1] active hash, KEYS[2] owners hash, KEYS[3] the session's tombstone; ARGV playerId, sessionId, the session's
+ * owner as the caller knows it ('' = unknown), feed channel, the feed message (JSON) → 1 when set. Refused when Redis
+ * names another owner for the session, or the session was deleted: an instance that lost it does not make it the
+ * player's active session again over what the owner set.
  */
 export const SET_ACTIVE = `
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if ARGV[3] ~= '' then
   local owner = redis.call('HGET', KEYS[2], ARGV[2])
   if owner and owner ~= ARGV[3] then return 0 end
@@ -115,13 +122,16 @@ return 1
 `;
 
 /**
- * KEYS[1] owners hash, KEYS[2] the session's record, KEYS[3] sessions set; ARGV sessionId, the owner the record
- * names, the record (JSON), feed channel, the feed message (JSON) → 1 when written, 0 when refused: the record is
- * written (and published) only while the owners hash names the same owner, or none yet. An instance that lost the
- * session (another one claimed it while this one was cut off) cannot overwrite the new owner's record with its
- * stale copy — a write it queued while cut off from Redis and sent on reconnecting, say, that ended the session.
+ * KEYS[1] owners hash, KEYS[2] the session's record, KEYS[3] sessions set, KEYS[4] the session's tombstone; ARGV
+ * sessionId, the owner the record names, the record (JSON), feed channel, the feed message (JSON) → 1 when written,
+ * 0 when refused, -1 when the session was deleted: the record is written (and published) only while the owners hash
+ * names the same owner, or none yet and the session was never deleted. An instance that lost the session (another
+ * one claimed it while this one was cut off) cannot overwrite the new owner's record with its stale copy — a write
+ * it queued while cut off from Redis and sent on reconnecting, say, that ended the session — nor bring the session
+ * back once the new owner ended and deleted it (no `own` entry then: the tombstone tells that from "none yet").
  */
 export const PUT_SESSION = `
+if redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur and cur ~= ARGV[2] then return 0 end
 if not cur then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
@@ -131,10 +141,90 @@ redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 `;
 
-/** KEYS[1] owners hash; ARGV sessionId, new owner, expected owner ('' = any) → 1 when claimed. */
+/**
+ * KEYS[1] owners hash, KEYS[2] the session's tombstone; ARGV sessionId, new owner, expected owner ('' = any) → 1 when
+ * claimed. A deleted session (tombstone) cannot be claimed: a resume of it on an instance with a stale copy fails.
+ */
 export const CLAIM_SESSION = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if ARGV[3] ~= '' and cur and cur ~= ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`;
+
+/**
+ * How long Redis remembers that a session was deleted (its tombstone, `gone:<sessionId>`): longer than a write sent
+ * before a partition can take to arrive. A write on a connection that stops answering stays in the kernel's send
+ * buffer and is retransmitted until Linux gives up, after about 15 minutes (net.ipv4.tcp_retries2 = 15; ioredis's
+ * commandTimeout only rejects the caller's promise, the bytes are still sent); then ioredis reconnects at most twice
+ * (maxRetriesPerRequest 2, 10 s connect timeout) before it drops what it queued. An hour covers that with room; a
+ * tombstone is a few dozen bytes for each session ended in the last hour.
+ */
+export const SESSION_TOMBSTONE_SEC = 3_600;
+
+/**
+ * KEYS[1] owners hash, KEYS[2] the session's record, KEYS[3] sessions set, KEYS[4] the session's tombstone; ARGV
+ * sessionId, the session's owner as the caller knows it ('' = unknown), tombstone TTL (s), feed channel, the feed
+ * message (JSON) → 1 when deleted (or deleted already), 0 when refused: Redis names another owner, so the caller's
+ * copy is stale (a cut-off instance forgetting a session it had ended, which another instance took over and runs).
+ * Deleting leaves the tombstone `PUT_SESSION`, `CLAIM_SESSION` and `SET_ACTIVE` respect.
+ */
+export const DELETE_SESSION = `
+if redis.call('EXISTS', KEYS[4]) == 1 then return 1 end
+if ARGV[2] ~= '' then
+  local owner = redis.call('HGET', KEYS[1], ARGV[1])
+  if owner and owner ~= ARGV[2] then return 0 end
+end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[4], '1', 'EX', tonumber(ARGV[3]))
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+`;
+
+/** The registration a host record in Redis names ('' for a record without one: written by an older version). */
+const REGISTRATION_OF = `
+local function registration(raw)
+  local ok, record = pcall(cjson.decode, raw)
+  if ok and type(record) == 'table' and type(record.registrationId) == 'string' then return record.registrationId end
+  return ''
+end
+`;
+
+/**
+ * KEYS[1] the host's record; ARGV the host's registration as the writer knows it ('' = unknown), the record (JSON),
+ * feed channel, the feed message (JSON) → 1 when written (and published), 0 when Redis has no record of the host
+ * (removed, or Redis lost its state: the resync writes it back), -1 when it holds another registration: the host
+ * registered again since the writer last heard (on another instance, while the writer was cut off), so the writer's
+ * "host down" (or any change from its stale copy) would mark down a host that is up elsewhere.
+ */
+export const UPDATE_HOST = `${REGISTRATION_OF}
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local now = registration(cur)
+if ARGV[1] ~= '' and now ~= '' and now ~= ARGV[1] then return -1 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`;
+
+/**
+ * KEYS[1] the host's record, KEYS[2] its slots hash, KEYS[3] hosts set, KEYS[4] heartbeat zset; ARGV the host's
+ * registration as the writer knows it ('' = unknown), hostId, feed channel, the feed message (JSON) → 1 when removed,
+ * 0 when refused: the host registered again since (see `UPDATE_HOST`) — forgetting it would drop the record and the
+ * slots another instance leases on it.
+ */
+export const REMOVE_HOST = `${REGISTRATION_OF}
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local now = registration(cur)
+  if ARGV[1] ~= '' and now ~= '' and now ~= ARGV[1] then return 0 end
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[2])
+redis.call('ZREM', KEYS[4], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 `;

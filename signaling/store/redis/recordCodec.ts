@@ -26,6 +26,7 @@ export function hostToWire(host: HostRecord): HostWire {
     drained: host.drained,
     stakeWei: weiToString(host.stakeWei),
     ...(host.registration ? { registration: host.registration } : {}),
+    ...(host.registrationId ? { registrationId: host.registrationId } : {}),
     remoteIp: host.remoteIp,
     downSinceMs: host.downSinceMs === undefined ? null : Math.max(0, Math.round(host.downSinceMs)),
     drainReason: host.drainReason?.slice(0, 1024) ?? null,
@@ -67,6 +68,7 @@ export function hostFromWire(wire: HostWire, slots: SlotRecord[]): HostRecord {
     registration: wire.registration
       ? { nonce: wire.registration.nonce, signature: wire.registration.signature as `0x${string}` }
       : undefined,
+    ...(wire.registrationId ? { registrationId: wire.registrationId } : {}),
   };
 }
 
