@@ -11,7 +11,9 @@ import {
 } from '../../../signaling/protocol/index.js';
 import { createGameRuntime } from '../createGameRuntime.js';
 import type { GameInputMessage } from '../GameRuntime.js';
+import { drawNeonDrift, NeonDriftHud } from './drawNeonDrift.js';
 import { NeonDrift } from './NeonDrift.js';
+import { createNeonDriftState, stepNeonDrift } from './neonDriftState.js';
 
 const key = (code: string) => keyIdFromCode(code) ?? assert.fail(`no key ${code}`);
 
@@ -155,6 +157,38 @@ describe('Neon Drift', () => {
       }
     }
     assert.ok(drawn > 100, `${drawn} HUD pixels in the top-left 480×24`);
+  });
+
+  test('the HUD drawn from its cached picture is the HUD drawn straight, at every rung, as scores and lives change', () => {
+    for (const [width, height] of [
+      [1280, 720],
+      [960, 540],
+    ] as const) {
+      const straight = createCanvas(width, height);
+      const cached = createCanvas(width, height);
+      const contexts = [straight.getContext('2d'), cached.getContext('2d')];
+      for (const ctx of contexts) ctx.setTransform(width / 1280, 0, 0, height / 720, 0, 0);
+      const hud = new NeonDriftHud();
+      const state = createNeonDriftState(3);
+      const seen = new Set<string>();
+      for (let i = 0; i < 40; i++) {
+        for (let k = 0; k < 9; k++) stepNeonDrift(state);
+        // What the cached picture shows changes: score, best, combo and lives.
+        state.score += i % 3 === 0 ? 70 : 0;
+        state.best = Math.max(state.best, state.score);
+        state.combo = (i % 4) + 1;
+        if (i === 20) state.lives = 1;
+        drawNeonDrift(contexts[0] ?? assert.fail(), state);
+        drawNeonDrift(contexts[1] ?? assert.fail(), state, hud);
+        const a = straight.data();
+        const b = cached.data();
+        let worst = 0;
+        for (let o = 0; o < a.length; o++) worst = Math.max(worst, Math.abs((a[o] ?? 0) - (b[o] ?? 0)));
+        assert.ok(worst <= 1, `${width}×${height} frame ${i}: a pixel differs by ${worst}`);
+        seen.add(b.subarray(0, width * 4 * Math.round((48 * height) / 720)).toString('base64'));
+      }
+      assert.ok(seen.size > 10, `the HUD strip changed ${seen.size} times`);
+    }
   });
 
   test('renders sound: music from the start, an effect on a collect', () => {

@@ -4,7 +4,7 @@ import { Value } from '@sinclair/typebox/value';
 import { AthError, type GameInfoRecord } from '../../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../../errors.js';
 import type { GameInputMessage, GameRuntime, GameSnapshot } from '../GameRuntime.js';
-import { drawNeonDrift } from './drawNeonDrift.js';
+import { drawNeonDrift, NeonDriftHud } from './drawNeonDrift.js';
 import { NeonDriftSynth } from './NeonDriftSynth.js';
 import {
   applyNeonDriftInput,
@@ -35,6 +35,8 @@ export class NeonDrift implements GameRuntime {
   readonly info = NEON_DRIFT_INFO;
   #state: NeonDriftState;
   readonly #synth = new NeonDriftSynth();
+  /** The HUD's picture for the canvas this game renders to (a game renders to one canvas: its source's). */
+  readonly #hud = new NeonDriftHud();
   /** The next sample audio rendering will produce: a step's events start sounding there. */
   #audioCursor = 0;
 
@@ -66,7 +68,7 @@ export class NeonDrift implements GameRuntime {
   }
 
   render(ctx: SKRSContext2D): void {
-    drawNeonDrift(ctx, this.#state);
+    drawNeonDrift(ctx, this.#state, this.#hud);
   }
 
   renderAudio(out: Int16Array, startSample: number): void {
