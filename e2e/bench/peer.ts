@@ -15,13 +15,16 @@
  *                     frame presented (requestVideoFrameCallback, matched by its rtpTimestamp), p50 / p95
  *   decodedFps        Chromium's framesDecoded over the window
  *   gcCount, gcPauseMs  (ath-edge only) V8 garbage collections in the sender's main thread over the window
+ *   threadsCpuMsPerFrame  the same CPU per frame split by thread, busiest first: `main`, then each other thread by
+ *                     its name (`name#2`… when names repeat; on Node 20 libuv's pool, where x264 runs, and V8's
+ *                     helpers are all `node`: the pool's are the four busy ones)
  * and the ratios ath-edge / GStreamer (goal: CPU ≤ 0.9, send→display ≤ 0.5). Flags: --seconds N (15),
  * --profile DIR (a V8 CPU profile of the ath-edge sender, written into DIR), --only ath-edge|gstreamer (one
  * sender, no ratios: for A/B runs of one side).
  * The last line printed is one JSON object.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -89,6 +92,41 @@ function cpuSeconds(pid: number, tid?: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** CPU seconds of each thread of a process now, by thread id, with its name (`comm`). */
+function threadCpuSeconds(pid: number): Map<number, { name: string; cpuSec: number }> {
+  const threads = new Map<number, { name: string; cpuSec: number }>();
+  for (const entry of readdirSync(`/proc/${pid}/task`)) {
+    const tid = Number(entry);
+    try {
+      const name = tid === pid ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      threads.set(tid, { name, cpuSec: cpuSeconds(pid, tid) });
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return threads;
+}
+
+/** CPU ms per frame of each thread that worked in a window, busiest first (`name`, `name#2`… when names repeat). */
+function cpuByThread(
+  before: Map<number, { name: string; cpuSec: number }>,
+  after: Map<number, { name: string; cpuSec: number }>,
+  frames: number,
+): Record<string, number> {
+  const worked = [...after]
+    .map(([tid, { name, cpuSec }]) => ({ name, ms: 1000 * (cpuSec - (before.get(tid)?.cpuSec ?? 0)) }))
+    .filter(({ ms }) => ms > 0)
+    .sort((a, b) => b.ms - a.ms);
+  const seen = new Map<string, number>();
+  const result: Record<string, number> = {};
+  for (const { name, ms } of worked) {
+    const n = (seen.get(name) ?? 0) + 1;
+    seen.set(name, n);
+    result[n > 1 ? `${name}#${n}` : name] = round(ms / Math.max(1, frames), 2);
+  }
+  return result;
+}
+
 type SenderResult = {
   senderCpuPct: number;
   /** Sender CPU (all threads) per frame it sent in the window, ms: steadier than the % on a loaded box. */
@@ -99,6 +137,8 @@ type SenderResult = {
    */
   mainThreadCpuMsPerFrame: number;
   framesSent: number;
+  /** CPU ms per frame by thread (see the header). */
+  threadsCpuMsPerFrame: Record<string, number>;
   sendToDisplayMsP50: number;
   sendToDisplayMsP95: number;
   decodedFps: number;
@@ -153,6 +193,7 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
     const pid = child.pid ?? 0;
     const cpu0 = cpuSeconds(pid);
     const mainCpu0 = cpuSeconds(pid, pid);
+    const threads0 = threadCpuSeconds(pid);
     const wall0 = performance.now();
     const decoded0 = (await page.evaluate('window.framesDecoded()')) as number;
     const unixFrom = Date.now();
@@ -162,6 +203,7 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
     const wallSec = (performance.now() - wall0) / 1000;
     const cpu = cpuSeconds(pid) - cpu0;
     const mainCpu = cpuSeconds(pid, pid) - mainCpu0;
+    const threads1 = threadCpuSeconds(pid);
     const unixTo = Date.now();
     const presented = (await page.evaluate('window.presented')) as Array<[number, number]>;
     write({ type: 'close' });
@@ -181,6 +223,7 @@ async function measure(name: string, child: ChildProcessWithoutNullStreams, brow
       senderCpuMsPerFrame: round((1000 * cpu) / Math.max(1, framesSent), 2),
       mainThreadCpuMsPerFrame: round((1000 * mainCpu) / Math.max(1, framesSent), 2),
       framesSent,
+      threadsCpuMsPerFrame: cpuByThread(threads0, threads1, framesSent),
       sendToDisplayMsP50: round(percentile(delays, 50), 1),
       sendToDisplayMsP95: round(percentile(delays, 95), 1),
       decodedFps: round((decoded1 - decoded0) / wallSec, 1),
