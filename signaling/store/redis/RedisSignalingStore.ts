@@ -78,6 +78,7 @@ import {
   SET_ACTIVE,
   UPDATE_HOST,
 } from './luaScripts.js';
+import { RelayPublisher } from './RelayPublisher.js';
 import { hostFromWire, hostToWire, sessionFromWire, sessionToWire, slotFromValue, slotValue } from './recordCodec.js';
 
 export type OpenRedisSignalingStoreParameters = {
@@ -93,6 +94,11 @@ export type OpenRedisSignalingStoreParameters = {
   pollIntervalMs?: number;
   /** How long a crashed instance's per-address places still count (ClusterLimits). Default 15 s. */
   limitsLeaseMs?: number;
+  /**
+   * Direct messages (relays) through a reply-less connection of their own (`RelayPublisher`); `false`: through
+   * the command connection, each PUBLISH answered. Default true.
+   */
+  relayPublisher?: boolean;
 };
 
 /** A host's load is shared when it moved this much since it was last shared. */
@@ -120,6 +126,18 @@ export class RedisSignalingStore implements SignalingStore {
   readonly #local = new MemorySignalingStore();
   readonly #cmd: Redis;
   readonly #sub: Redis;
+  readonly #relay: RelayPublisher | undefined;
+  /**
+   * Commands on the command connection that may publish on the feed (`write`, `eval`) and have no reply yet, and
+   * direct-message batches sent through it: while any is out, direct messages take that connection too, after
+   * them, so that a feed change reaches the other instances before a direct message sent after it (one
+   * connection is read in order), and a batch sent that way is not overtaken by a later one on the relay
+   * connection. The other way round (a batch on the relay connection, then a command) the two connections are
+   * read by Redis in the order their bytes arrived: on one machine that is the order they were sent, across a
+   * network it is not guaranteed — a direct message may then reach its instance after a feed change sent just
+   * after it (pub/sub gives no more than that to any two connections).
+   */
+  #cmdInFlight = 0;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #prefix: string;
@@ -164,6 +182,10 @@ export class RedisSignalingStore implements SignalingStore {
     this.#myChannel = `${this.#prefix}to:${this.instanceId}`;
     this.#cmd = cmd;
     this.#sub = sub;
+    this.#relay =
+      params.relayPublisher === false
+        ? undefined
+        : new RelayPublisher({ url: params.url, log: params.log, connectionName: 'ath-signaling-relay' });
     this.hosts = new SharedHosts(this);
     this.sessions = new SharedSessions(this);
     this.queue = new SharedQueue(this);
@@ -246,6 +268,7 @@ export class RedisSignalingStore implements SignalingStore {
       await Promise.all([cmd.connect(), sub.connect()]);
       await store.#start(params.pollIntervalMs ?? 500);
     } catch (error) {
+      store.#relay?.close();
       cmd.disconnect();
       sub.disconnect();
       throw new AthError({
@@ -293,7 +316,13 @@ export class RedisSignalingStore implements SignalingStore {
     if (this.#closed) return;
     const pipeline = this.#cmd.multi();
     build(pipeline);
-    pipeline.exec().catch((error: unknown) => this.#log.warn({ err: error }, 'write to Redis failed'));
+    this.#cmdInFlight += 1;
+    pipeline
+      .exec()
+      .catch((error: unknown) => this.#log.warn({ err: error }, 'write to Redis failed'))
+      .finally(() => {
+        this.#cmdInFlight -= 1;
+      });
   }
 
   publish(pipeline: ReturnType<Redis['multi']>, message: ClusterFeedMessage): void {
@@ -301,7 +330,15 @@ export class RedisSignalingStore implements SignalingStore {
   }
 
   eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
-    return this.#cmd.eval(script, keys.length, ...keys, ...args);
+    this.#cmdInFlight += 1;
+    return this.#cmd.eval(script, keys.length, ...keys, ...args).finally(() => {
+      this.#cmdInFlight -= 1;
+    });
+  }
+
+  /** Whether direct messages leave through the reply-less relay connection right now (tests, the bench). */
+  get relayPublisherReady(): boolean {
+    return this.#relay?.ready ?? false;
   }
 
   isAlive(instanceId: string): boolean {
@@ -342,6 +379,7 @@ export class RedisSignalingStore implements SignalingStore {
     this.#flushHeartbeats();
     if (this.#announced) this.write((pipeline) => pipeline.hdel(this.key('instances'), this.instanceId));
     this.#closed = true;
+    this.#relay?.close();
     // Let the last writes leave before the connections close.
     void this.#cmd.quit().catch(() => this.#cmd.disconnect());
     this.#sub.disconnect();
@@ -784,20 +822,36 @@ export class RedisSignalingStore implements SignalingStore {
     return true;
   }
 
+  /**
+   * The turn's batches leave in one write on the relay connection (no reply), unless something on the command
+   * connection is still unanswered (see `#cmdInFlight`) or the relay connection is down: then on the command
+   * connection, after what is already there.
+   */
   #flushOutbox(): void {
     const outbox = this.#outbox;
     if (outbox.size === 0) return;
     this.#outbox = new Map();
-    if (outbox.size === 1) {
-      const [channel, batch] = outbox.entries().next().value as [string, string[]];
+    const batches: Array<[string, string]> = [];
+    for (const [channel, batch] of outbox) batches.push([channel, batch.join('\n')]);
+    if (this.#cmdInFlight === 0 && this.#relay?.publish(batches)) return;
+    this.#cmdInFlight += 1;
+    const done = () => {
+      this.#cmdInFlight -= 1;
+    };
+    if (batches.length === 1) {
+      const [channel, payload] = batches[0] as [string, string];
       this.#cmd
-        .publish(channel, batch.join('\n'))
-        .catch((error: unknown) => this.#log.debug({ err: error, channel }, 'cluster messages not sent'));
+        .publish(channel, payload)
+        .catch((error: unknown) => this.#log.debug({ err: error, channel }, 'cluster messages not sent'))
+        .finally(done);
       return;
     }
     const pipeline = this.#cmd.pipeline();
-    for (const [channel, batch] of outbox) pipeline.publish(channel, batch.join('\n'));
-    pipeline.exec().catch((error: unknown) => this.#log.debug({ err: error }, 'cluster messages not sent'));
+    for (const [channel, payload] of batches) pipeline.publish(channel, payload);
+    pipeline
+      .exec()
+      .catch((error: unknown) => this.#log.debug({ err: error }, 'cluster messages not sent'))
+      .finally(done);
   }
 
   async #claimSession(sessionId: string, expected: string | undefined): Promise<boolean> {

@@ -1,0 +1,170 @@
+/**
+ * The reply-less relay publisher on a real redis-server (started here on a free port): batches arrive whole and in
+ * order, Redis sends nothing back once it is set up, it refuses while down (the caller falls back) and reconnects
+ * by itself after a Redis restart; the store's direct messages go through it and keep their order around commands.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import type { ClusterDirectMessage } from '../../protocol/cluster.js';
+import { waitUntil } from '../../testing/waitFor.js';
+import { RedisSignalingStore } from './RedisSignalingStore.js';
+import { RelayPublisher } from './RelayPublisher.js';
+import { type RedisServer, startRedisServer } from './startRedisServer.js';
+
+const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
+let redis: RedisServer;
+const closers: Array<() => unknown> = [];
+
+before(async () => {
+  redis = await startRedisServer();
+});
+after(async () => {
+  for (const close of closers.splice(0).reverse()) {
+    try {
+      await close();
+    } catch {
+      // keep closing the rest
+    }
+  }
+  await redis.close();
+});
+
+async function subscriber(...channels: string[]): Promise<Array<[string, string]>> {
+  const sub = new Redis(redis.url, { lazyConnect: true, retryStrategy: (n) => Math.min(50 * n, 500) });
+  sub.on('error', () => undefined);
+  closers.push(() => sub.disconnect());
+  await sub.connect();
+  const got: Array<[string, string]> = [];
+  sub.on('message', (channel: string, raw: string) => got.push([channel, raw]));
+  await sub.subscribe(...channels);
+  return got;
+}
+
+describe('RelayPublisher', () => {
+  test('batches arrive whole and in order; Redis answers none of them', async () => {
+    const got = await subscriber('r:a', 'r:b');
+    const publisher = new RelayPublisher({ url: redis.url, log });
+    closers.push(() => publisher.close());
+    await waitUntil(() => publisher.ready, { timeoutMs: 5_000, what: 'the relay connection set up' });
+    const multiLine = 'one\ntwo\r\nthree — ünïcödé';
+    for (let i = 0; i < 500; i++) {
+      assert.equal(
+        publisher.publish([['r:a', `a${i}`], ...(i % 100 === 0 ? [['r:b', multiLine] as const] : [])]),
+        true,
+      );
+    }
+    await waitUntil(() => got.length === 505, { timeoutMs: 5_000, what: 'all 505 messages' });
+    assert.deepEqual(
+      got.filter(([channel]) => channel === 'r:a').map(([, raw]) => raw),
+      Array.from({ length: 500 }, (_, i) => `a${i}`),
+    );
+    assert.deepEqual(
+      got.filter(([channel]) => channel === 'r:b').map(([, raw]) => raw),
+      Array(5).fill(multiLine),
+    );
+    // Redis lists the connection by its name, its last command a PUBLISH.
+    const admin = new Redis(redis.url);
+    closers.push(() => admin.disconnect());
+    const list = String(await admin.client('LIST'));
+    const line = list.split('\n').find((l) => l.includes('name=ath-signaling-relay')) ?? '';
+    assert.match(line, /cmd=publish/, list);
+    // Nothing came back to read: the publisher would have stopped using the connection (ready false) if it had.
+    assert.equal(publisher.ready, true);
+  });
+
+  test('refuses while Redis is down, reconnects after a restart, and what it sends then arrives', async () => {
+    const publisher = new RelayPublisher({ url: redis.url, log });
+    closers.push(() => publisher.close());
+    await waitUntil(() => publisher.ready, { timeoutMs: 5_000, what: 'the relay connection set up' });
+    redis.kill();
+    await waitUntil(() => !publisher.ready, { timeoutMs: 5_000, what: 'the publisher seeing Redis gone' });
+    assert.equal(publisher.publish([['r:c', 'lost']]), false, 'refused while down: the caller sends another way');
+    await redis.restart();
+    const got = await subscriber('r:c');
+    await waitUntil(() => publisher.ready, { timeoutMs: 10_000, what: 'the relay connection back' });
+    for (let i = 0; i < 100; i++) assert.equal(publisher.publish([['r:c', `c${i}`]]), true);
+    await waitUntil(() => got.length === 100, { timeoutMs: 5_000, what: '100 messages after the restart' });
+    assert.deepEqual(
+      got.map(([, raw]) => raw),
+      Array.from({ length: 100 }, (_, i) => `c${i}`),
+    );
+  });
+
+  test('a wrong password: never used, and says so', async () => {
+    const url = redis.url.replace('redis://', 'redis://:wrong@');
+    const publisher = new RelayPublisher({ url, log });
+    closers.push(() => publisher.close());
+    // Redis with no password refuses AUTH: the publisher gives up on its connection (the store falls back).
+    await waitUntil(() => publisher.refused, { timeoutMs: 5_000, what: 'the set-up refused' });
+    assert.equal(publisher.ready, false);
+    assert.equal(publisher.publish([['r:d', 'x']]), false);
+  });
+});
+
+describe('RedisSignalingStore direct messages', () => {
+  test('go through the relay connection, in order, also mixed with feed writes and across a Redis restart', async () => {
+    const prefix = `rp${Date.now().toString(36)}:`;
+    const open = (instanceId: string) =>
+      RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId, pollIntervalMs: 100 });
+    const [a, b] = await Promise.all([open('ra'), open('rb')]);
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    const got: string[] = [];
+    b.cluster.onMessage((message: ClusterDirectMessage) => {
+      if (message.k === 'deliver') got.push(message.message);
+    });
+    await waitUntil(() => a.relayPublisherReady, { timeoutMs: 5_000, what: 'a’s relay connection' });
+    const send = (i: number) =>
+      a.cluster.send('rb', { k: 'deliver', peerId: 'peer-rb-1', message: JSON.stringify({ n: i }) });
+    let n = 0;
+    // Plain relays, relays in the same turn as a feed write (they wait behind it), relays in bursts.
+    for (let round = 0; round < 30; round++) {
+      send(n++);
+      if (round % 3 === 0) a.unpaidEndings.share({ addressKey: 'k'.repeat(64), playerId: 'p', atMs: round });
+      send(n++);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitUntil(() => got.length === n, { timeoutMs: 5_000, what: `${n} relays` });
+    assert.deepEqual(
+      got.map((raw) => (JSON.parse(raw) as { n: number }).n),
+      Array.from({ length: n }, (_, i) => i),
+    );
+    const admin = new Redis(redis.url);
+    closers.push(() => admin.disconnect());
+    assert.match(String(await admin.client('LIST')), /name=ath-signaling-relay .*cmd=publish/);
+    // Redis restarts (empty): meanwhile relays fall back to the command connection, then the relay connection again.
+    await redis.restart();
+    await waitUntil(() => a.relayPublisherReady && b.cluster.isAlive('ra'), {
+      timeoutMs: 15_000,
+      what: 'the relay connection back',
+    });
+    got.length = 0;
+    const before = n;
+    // b's subscription comes back with its connection: send until one arrives, then 50 more in order.
+    await waitUntil(
+      () => {
+        send(n++);
+        return got.length > 0;
+      },
+      { timeoutMs: 10_000, what: 'b hearing a again' },
+    );
+    const first = (JSON.parse(got[0] as string) as { n: number }).n;
+    assert.ok(first >= before);
+    const from = n;
+    for (let i = 0; i < 50; i++) send(n++);
+    await waitUntil(() => got.some((raw) => (JSON.parse(raw) as { n: number }).n === n - 1), {
+      timeoutMs: 5_000,
+      what: 'the last relay',
+    });
+    const after = got.map((raw) => (JSON.parse(raw) as { n: number }).n).filter((i) => i >= from);
+    assert.deepEqual(
+      after,
+      Array.from({ length: 50 }, (_, i) => from + i),
+    );
+    assert.equal(a.relayPublisherReady, true);
+  });
+});
