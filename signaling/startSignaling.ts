@@ -14,7 +14,7 @@ import type { DrainStore } from './trust/DrainStore.js';
 import type { StakeGate } from './trust/StakeGate.js';
 import { loadUws } from './ws/loadUws.js';
 import { startFastifyWsServer } from './ws/startFastifyWsServer.js';
-import { startUwsServer } from './ws/startUwsServer.js';
+import { startUwsServer, type UwsPings } from './ws/startUwsServer.js';
 
 export type StartSignalingParameters = {
   settings: SignalingSettings;
@@ -28,6 +28,10 @@ export type StartSignalingParameters = {
   transport?: WsTransportSetting;
   /** The uWebSockets.js builds to try, in order (default `UWS_BUILDS`; tests name one that does not exist). */
   uwsBuilds?: readonly string[];
+  /** uWS keep-alive pings: `spread` (default) or uWS's own `native` bursts (signaling/ws/startUwsServer.ts). */
+  uwsPings?: UwsPings;
+  /** How long a socket is silent before uWS's server pings it (`spread`); tests shorten it. */
+  uwsPingAfterMs?: number;
   /** Hosts and checkers must be staked: the StakingRegistry's word (edge/economy's ChainStakeGate). */
   stakes: StakeGate;
   /** Where drains are kept across restarts (the ledger, edge/economy); in memory when absent. */
@@ -63,6 +67,8 @@ export async function startSignaling({
   metrics,
   transport = settings.wsTransport ?? 'auto',
   uwsBuilds,
+  uwsPings,
+  uwsPingAfterMs,
   stakes,
   drains,
   payments,
@@ -111,7 +117,16 @@ export async function startSignaling({
   let ws: Awaited<ReturnType<typeof startFastifyWsServer>>;
   try {
     await hub.start();
-    ws = loaded?.ok ? await startUwsServer(wsParameters, loaded.uws) : await startFastifyWsServer(wsParameters);
+    ws = loaded?.ok
+      ? await startUwsServer(
+          {
+            ...wsParameters,
+            ...(uwsPings ? { pings: uwsPings } : {}),
+            ...(uwsPingAfterMs ? { pingAfterMs: uwsPingAfterMs } : {}),
+          },
+          loaded.uws,
+        )
+      : await startFastifyWsServer(wsParameters);
   } catch (error) {
     admission.close();
     hub.close();

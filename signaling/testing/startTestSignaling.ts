@@ -25,6 +25,7 @@ export type StartTestSignalingParameters = Partial<SignalingSettings> & {
   routes?: StartSignalingParameters['routes'];
   metrics?: StartSignalingParameters['metrics'];
   uwsBuilds?: StartSignalingParameters['uwsBuilds'];
+  uwsPingAfterMs?: StartSignalingParameters['uwsPingAfterMs'];
   /** Quiet by default (LOG_LEVEL to see it). */
   log?: Logger;
 };
@@ -42,6 +43,7 @@ export async function startTestSignaling(
     routes,
     metrics,
     uwsBuilds,
+    uwsPingAfterMs,
     log: testLog,
     ...overrides
   }: StartTestSignalingParameters = {},
@@ -90,6 +92,7 @@ export async function startTestSignaling(
       ...(routes ? { routes } : {}),
       ...(metrics ? { metrics } : {}),
       ...(uwsBuilds ? { uwsBuilds } : {}),
+      ...(uwsPingAfterMs ? { uwsPingAfterMs } : {}),
       ...(store ? { store } : {}),
     });
   } catch (error) {

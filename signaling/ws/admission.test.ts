@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import WebSocket from 'ws';
 import { startTestChain, type TestChain } from '../../edge/chain/testing/startTestChain.js';
 import { paymentDeskOnTestChain } from '../../edge/economy/testing/paymentDeskOnTestChain.js';
 import { openLedger } from '../../edge/ledger/index.js';
@@ -408,4 +409,24 @@ describe('admission control', () => {
       assert.deepEqual(v6, ['open', 'open', 'refused 429']);
     });
   }
+
+  test('uWS keep-alive: a silent socket is pinged by the server (spread, not in uWS’s bursts) and its pongs keep it open', {
+    skip: nativeUws.ok ? false : `no native uWebSockets.js build loads on Node ${process.versions.node} here`,
+  }, async () => {
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({ chain, wsTransport: 'uws', tokenSecret: secret, uwsPingAfterMs: 300 });
+    cleanups.push(() => server.close());
+    const socket = new WebSocket(server.wsPlayerUrl, [
+      WS_SUBPROTOCOL,
+      `token.${issuePlayerToken({ secret, ttlSec: 600 }).token}`,
+    ]);
+    cleanups.push(() => socket.terminate());
+    const pings: number[] = [];
+    socket.on('ping', () => pings.push(Date.now()));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    // Silent after its hello: pinged once per ~300 ms (each socket looked at every 2 s), answered by ws's pong.
+    socket.send(JSON.stringify({ type: 'hello', protocolVersion: PROTOCOL_VERSION, role: 'player' }));
+    await waitFind(() => (pings.length >= 2 ? true : undefined), { timeoutMs: 8_000, what: 'two pings' });
+    assert.equal(socket.readyState, WebSocket.OPEN);
+  });
 });

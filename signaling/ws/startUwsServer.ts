@@ -30,7 +30,27 @@ type SocketData = {
   place: ConnectionPlace;
   /** Takes a message while the network's count is asked (several instances); set when the socket opens. */
   hold: (copy: () => Uint8Array) => boolean;
+  /** When its last message came, or it was last pinged (`performance.now()` ms): see `SpreadPinger`. */
+  heardOrPingedMs: number;
 };
+
+/**
+ * Keep-alive pings. `spread` (default): this server pings each socket silent for `PING_AFTER_MS`, a few sockets at
+ * a time on a 50 ms tick, so that the pings of 10,000 sockets are ~25 sends every 50 ms. `native`: uWS's own
+ * (`sendPingsAutomatically`), which its timer sweep sends every 4 s for every socket whose idle timeout fell in
+ * those 4 s at once — ≈1,250 sends in one go at 10,000 sockets (≈30 ms of this process on a 2-core VM, every
+ * relay arriving meanwhile waiting behind it). Either way a socket that sends nothing, pongs included, for
+ * `IDLE_TIMEOUT_SEC` is closed by uWS.
+ */
+export type UwsPings = 'spread' | 'native';
+
+/** A socket with nothing received for this long is closed (uWS's granularity: 4 s). */
+const IDLE_TIMEOUT_SEC = 32;
+/** A socket silent (and not pinged) for this long is pinged: its pong has ≥ 12 s before the idle timeout. */
+const PING_AFTER_MS = 20_000;
+const PING_TICK_MS = 50;
+/** Every socket is looked at once per this period (a slice of them each tick). */
+const PING_SCAN_MS = 2_000;
 
 export type StartUwsServerParameters = {
   hub: SignalingHub;
@@ -41,13 +61,27 @@ export type StartUwsServerParameters = {
   log: Logger;
   /** wss with this certificate and key (uWS `SSLApp`); plain ws when absent. */
   tls?: TlsFiles;
+  /** Default `spread` (see `UwsPings`); `native` for comparison (bench:indexer `--uws-pings native`). */
+  pings?: UwsPings;
+  /** `spread`: how long a socket is silent before it is pinged. Default `PING_AFTER_MS` (tests shorten it). */
+  pingAfterMs?: number;
 };
 
 export type UwsServer = { readonly port: number; close(): void };
 
 /** `uws`: a native build from `loadUws()`. */
 export function startUwsServer(
-  { hub, bindHost, port, tokenSecret, admission, log, tls }: StartUwsServerParameters,
+  {
+    hub,
+    bindHost,
+    port,
+    tokenSecret,
+    admission,
+    log,
+    tls,
+    pings = 'spread',
+    pingAfterMs = PING_AFTER_MS,
+  }: StartUwsServerParameters,
   uws: UwsModule,
 ): Promise<UwsServer> {
   const wsLog = log.child({ mod: 'signaling/ws' });
@@ -60,8 +94,8 @@ export function startUwsServer(
     // Frames up to 4× the protocol limit reach the parser and get a typed error; beyond that uWS closes (1009).
     maxPayloadLength: MAX_MESSAGE_BYTES * 4,
     maxBackpressure: 1024 * 1024,
-    idleTimeout: 32,
-    sendPingsAutomatically: true,
+    idleTimeout: IDLE_TIMEOUT_SEC,
+    sendPingsAutomatically: pings === 'native',
     upgrade: (res, req, context) => {
       // Headers must be read before the first await or return: uWS reuses the request object.
       const protocolHeader = req.getHeader('sec-websocket-protocol');
@@ -101,6 +135,7 @@ export function startUwsServer(
         throttle,
         place: admitted.place,
         hold: () => false,
+        heardOrPingedMs: performance.now(),
       };
       res.upgrade(data, key, WS_SUBPROTOCOL, extensions, context);
     },
@@ -133,6 +168,7 @@ export function startUwsServer(
     },
     message: (ws, message) => {
       const data = ws.getUserData();
+      data.heardOrPingedMs = pinger.nowMs;
       const verdict = data.throttle.admit(admission, data.ip);
       if (verdict.action === 'drop') return;
       if (verdict.action === 'reply') {
@@ -158,6 +194,7 @@ export function startUwsServer(
     },
   });
 
+  const pinger = new SpreadPinger(open, pings === 'spread', pingAfterMs);
   app.ws<SocketData>('/ws/player', behavior('player'));
   app.ws<SocketData>('/ws/node', behavior('node'));
   app.any('/*', (res) => {
@@ -167,6 +204,7 @@ export function startUwsServer(
   return new Promise((resolve, reject) => {
     app.listen(bindHost, port, (listenSocket) => {
       if (!listenSocket) {
+        pinger.close();
         reject(
           new AthError({
             code: 'ATH_ERR_SIGNALING_LISTEN',
@@ -183,10 +221,56 @@ export function startUwsServer(
         close: () => {
           if (closed) return;
           closed = true;
+          pinger.close();
           uws.us_listen_socket_close(listenSocket);
           for (const ws of [...open]) ws.end(1001, 'signaling shutting down');
         },
       });
     });
   });
+}
+
+/**
+ * Pings the sockets silent for `PING_AFTER_MS`, looking at a slice of them every `PING_TICK_MS` so that each is
+ * looked at once per `PING_SCAN_MS`: the keep-alive sends are spread evenly instead of coming in uWS's 4 s bursts.
+ * `nowMs` is the tick's clock (a message's arrival is stamped with it: no clock read per message).
+ */
+class SpreadPinger {
+  readonly #open: Set<uWS.WebSocket<SocketData>>;
+  readonly #timer: NodeJS.Timeout | undefined;
+  readonly #afterMs: number;
+  #cursor: Iterator<uWS.WebSocket<SocketData>> | undefined;
+  nowMs = performance.now();
+
+  constructor(open: Set<uWS.WebSocket<SocketData>>, enabled: boolean, afterMs: number) {
+    this.#open = open;
+    this.#afterMs = afterMs;
+    if (!enabled) return;
+    this.#timer = setInterval(() => this.#tick(), PING_TICK_MS);
+    this.#timer.unref();
+  }
+
+  close(): void {
+    clearInterval(this.#timer);
+  }
+
+  #tick(): void {
+    const nowMs = performance.now();
+    this.nowMs = nowMs;
+    let visits = Math.ceil((this.#open.size * PING_TICK_MS) / PING_SCAN_MS);
+    while (visits > 0) {
+      this.#cursor ??= this.#open.values();
+      const next = this.#cursor.next();
+      if (next.done) {
+        this.#cursor = undefined;
+        return;
+      }
+      visits -= 1;
+      const ws = next.value;
+      const data = ws.getUserData();
+      if (data.closed || nowMs - data.heardOrPingedMs < this.#afterMs) continue;
+      data.heardOrPingedMs = nowMs;
+      ws.ping();
+    }
+  }
 }
