@@ -10,7 +10,8 @@
  * at once (no graceful close: see `exitNow`).
  *
  *   benchServer.ts --transport uws|fastify-ws --secret HEX --chain JSON --limits on|off
- *                  [--redis URL --instance ID --prefix P]      (--chain: BenchServerOptions without `limits`)
+ *                  [--redis URL --instance ID --prefix P --relay-publisher on|off] [--uws-pings spread|native]
+ *                                                  (--chain: BenchServerOptions without `limits`)
  *                  [--cpu-prof-dir DIR]  (a CPU profile of the measured window, `reset` … `stats`, written there)
  */
 import { writeFile } from 'node:fs/promises';
@@ -56,6 +57,8 @@ const { values } = parseArgs({
     redis: { type: 'string' },
     instance: { type: 'string' },
     prefix: { type: 'string' },
+    'relay-publisher': { type: 'string', default: 'on' },
+    'uws-pings': { type: 'string', default: 'spread' },
     'cpu-prof-dir': { type: 'string' },
   },
 });
@@ -72,10 +75,12 @@ const store = values.redis
       log,
       ...(values.instance ? { instanceId: values.instance } : {}),
       ...(values.prefix ? { prefix: values.prefix } : {}),
+      relayPublisher: values['relay-publisher'] !== 'off',
     })
   : undefined;
 const server = await startSignaling({
   transport: values.transport === 'fastify-ws' ? 'fastify-ws' : 'uws',
+  uwsPings: values['uws-pings'] === 'native' ? 'native' : 'spread',
   settings: {
     ...DEFAULT_SIGNALING_SETTINGS,
     tokenSecret: Buffer.from(values.secret ?? '', 'hex'),

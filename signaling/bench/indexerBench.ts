@@ -35,6 +35,9 @@
  * --skip-compare --skip-single (no one-instance socket runs: the two-instance figures alone)
  * --server-cpu-prof DIR (the signaling processes write CPU profiles of the measured relay window there)
  * --pacing even|burst (even) --generator-priority idle|normal (idle)
+ * --relay-publisher on|off (on: the servers' direct messages through RelayPublisher, the product's default)
+ * --uws-pings spread|native (the servers' keep-alive pings; `uwsPings`)
+ * --server-semi-space MB (the signaling processes' V8 young generation: --max-semi-space-size; `serverSemiSpaceMb`)
  * --stages (two instances: a Redis tap on the host instance's channel splits each relay into send → Redis and
  * Redis → host; `relayStagesRedis`).
  * The last line printed is one JSON object.
@@ -87,6 +90,9 @@ const { values: flags } = parseArgs({
     stages: { type: 'boolean', default: false },
     pacing: { type: 'string', default: 'even' },
     'generator-priority': { type: 'string', default: 'idle' },
+    'relay-publisher': { type: 'string', default: 'on' },
+    'server-semi-space': { type: 'string' },
+    'uws-pings': { type: 'string', default: 'spread' },
   },
 });
 const positive = (value: string | undefined, fallback: number) => {
@@ -101,6 +107,10 @@ const RATE = positive(flags.rate, 2_000);
 const INSTANCES = positive(flags.instances, 2) >= 2 ? 2 : 1;
 const PACING = flags.pacing === 'burst' ? 'burst' : 'even';
 const GENERATORS_IDLE = flags['generator-priority'] !== 'normal';
+const RELAY_PUBLISHER = flags['relay-publisher'] !== 'off';
+const UWS_PINGS = flags['uws-pings'] === 'native' ? 'native' : 'spread';
+/** V8's young generation (each semi-space, MB) of the signaling processes; V8's default when absent. */
+const SERVER_SEMI_SPACE_MB = flags['server-semi-space'] ? positive(flags['server-semi-space'], 16) : undefined;
 
 /** 50 metro regions (approximate coordinates) with a time zone a browser there reports. */
 const REGIONS: Array<[country: string, lat: number, lon: number, timeZone: string]> = [
@@ -457,7 +467,8 @@ async function startBenchServer(args: string[]): Promise<{ info: ServerInfo; chi
   const script = fileURLToPath(new URL('./benchServer.ts', import.meta.url));
   // stdin is a pipe from this process: when it ends (however it ends), the server ends too.
   const profile = flags['server-cpu-prof'] ? ['--cpu-prof-dir', flags['server-cpu-prof']] : [];
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args, ...profile], {
+  const semiSpace = SERVER_SEMI_SPACE_MB ? [`--max-semi-space-size=${SERVER_SEMI_SPACE_MB}`] : [];
+  const child = spawn(process.execPath, [...semiSpace, '--import', 'tsx', script, ...args, ...profile], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   cleanups.push(() => {
@@ -842,6 +853,8 @@ function serverArgs(transport: 'uws' | 'fastify-ws', limits: BenchLimits): strin
     JSON.stringify(chain),
     '--limits',
     limits,
+    '--uws-pings',
+    UWS_PINGS,
   ];
 }
 
@@ -867,6 +880,8 @@ async function twoInstanceSockets(redis: RedisServer) {
       instance,
       '--prefix',
       prefix,
+      '--relay-publisher',
+      RELAY_PUBLISHER ? 'on' : 'off',
     ]);
     progress(`server ${instance} pid ${server.info.pid}`);
     servers.push(server);
@@ -922,6 +937,14 @@ try {
     relayPacing: PACING,
     // How the load generators are scheduled (see the header): `SCHED_IDLE`, `nice 19`, or `normal`.
     generatorPriority: GENERATORS_IDLE ? idlePriority().policy : 'normal',
+    // Two instances: direct messages through the reply-less relay connection (`on`, the product's default) or the
+    // command connection, each PUBLISH answered (`off`: how the figures before this key were measured).
+    relayPublisher: RELAY_PUBLISHER ? 'on' : 'off',
+    // uWS keep-alive pings: `spread` (the product's default, a few every 50 ms) or `native` (uWS's own, sent in
+    // bursts every 4 s: how the figures before this key were measured).
+    uwsPings: UWS_PINGS,
+    // The signaling processes' semi-space (MB) when set with --server-semi-space; V8's default otherwise.
+    serverSemiSpaceMb: SERVER_SEMI_SPACE_MB ?? 'default',
   };
   // The sockets first, the two-instance run before the one-instance ones: the hosts' end of the relay lives in
   // this process, and it should not carry the pick bench's 100,000-host hubs (their garbage meant ~28 GC pauses
