@@ -698,6 +698,10 @@ async function socketBench(
   const leased = generators.reduce((n, g) => n + g.leased, 0);
   progress(`${label}: ${open} sockets open, ${leased} sessions leased; relaying for ${SECONDS} s at ${RATE}/s`);
   const cpuBefore = servers.reduce((sum, server) => sum + cpuMicros(server.pid), 0);
+  // Every process a relay passes through on the server side: the instances (hosts' first), then redis-server.
+  const redisPid = redis?.server.pid ? childPid(redis.server.pid) : undefined;
+  const countedPids = [...servers.map((server) => server.pid), ...(redisPid ? [redisPid] : [])];
+  const countersBefore = countedPids.map((pid) => processCounters(pid));
   for (const server of servers) server.child.stdin?.write('reset\n');
   const stopProbe = redis ? await redisPubSubProbe(redis.server) : undefined;
   const tap = redis && flags.stages ? await redisTap(redis.server, redis.hostInstanceChannel) : undefined;
@@ -734,6 +738,17 @@ async function socketBench(
     servers.reduce((sum, server) => sum + rssMb(server.pid), 0),
     1,
   );
+  const perRelay = countedPids.map((pid, i) => {
+    const before = countersBefore[i];
+    const after = processCounters(pid);
+    const per = (key: 'wakeups' | 'syscalls') =>
+      before && after ? round((after[key] - before[key]) / Math.max(1, sent), 2) : undefined;
+    const role = i < servers.length ? (i === 0 ? 'hostsInstance' : 'playersInstance') : 'redis';
+    return [
+      servers.length === 1 && i === 0 ? 'instance' : role,
+      { wakeups: per('wakeups'), syscalls: per('syscalls') },
+    ];
+  });
   // The servers first: they exit at once, before the players' sockets closing would keep them busy.
   for (const server of servers) server.child.stdin?.end();
   for (const { generator } of generators) generator.child.stdin?.end();
@@ -749,6 +764,7 @@ async function socketBench(
     serverRssMb,
     serverCpuUsPerRelay,
     serverLoopDelayMsP99: round(Math.max(...loopDelays.map((d) => d.eventLoopDelayMsP99)), 2),
+    perRelay: Object.fromEntries(perRelay),
     ...(stopProbe
       ? { redisPubSubMsP50: round(percentile(pubSubMs, 50)), redisPubSubMsP99: round(percentile(pubSubMs, 99)) }
       : {}),
@@ -898,10 +914,36 @@ async function twoInstanceSockets(redis: RedisServer) {
 
 /** redis-server runs under a keeper shell: its RSS is the shell's child's. */
 function redisRss(keeperPid: number): number | undefined {
+  const pid = childPid(keeperPid);
+  return pid ? rssMb(pid) : undefined;
+}
+
+function childPid(parentPid: number): number | undefined {
   try {
-    const children = readFileSync(`/proc/${keeperPid}/task/${keeperPid}/children`, 'utf8').trim().split(/\s+/);
+    const children = readFileSync(`/proc/${parentPid}/task/${parentPid}/children`, 'utf8').trim().split(/\s+/);
     const pid = Number(children[0]);
-    return Number.isFinite(pid) && pid > 0 ? rssMb(pid) : undefined;
+    return Number.isFinite(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What a process did so far, counted by the kernel (independent of the machine's load): `wakeups`, its main
+ * thread's voluntary context switches (each time it slept, in epoll, and was woken: for an event loop, one per
+ * turn that waited); `syscalls`, its read- and write-family system calls on files and streams (`/proc/<pid>/io`
+ * syscr + syscw: libuv's and redis-server's socket reads and writes; uWS's send/recv are not counted there).
+ */
+function processCounters(pid: number): { wakeups: number; syscalls: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+    const field = (text: string, name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(text)?.[1]);
+    const counters = {
+      wakeups: field(status, 'voluntary_ctxt_switches'),
+      syscalls: field(io, 'syscr') + field(io, 'syscw'),
+    };
+    return Number.isFinite(counters.wakeups) && Number.isFinite(counters.syscalls) ? counters : undefined;
   } catch {
     return undefined;
   }
@@ -965,6 +1007,8 @@ try {
         redisRssMb: dual.redisRssMb,
         serverCpuUsPerRelayRedis: dual.serverCpuUsPerRelay,
         serverLoopDelayMsP99Redis: dual.serverLoopDelayMsP99,
+        // Per relayed message, by process, counted by the kernel: main-thread wake-ups and read/write system calls.
+        perRelayRedis: dual.perRelay,
         // The machine's floor for a hop through Redis during the same window, and its load then.
         redisPubSubMsP50: dual.redisPubSubMsP50,
         redisPubSubMsP99: dual.redisPubSubMsP99,
