@@ -52,10 +52,10 @@ video { width: 100%; height: 100%; object-fit: contain; display: block; backgrou
   position: absolute; top: 10px; right: 10px; display: flex; gap: 6px; opacity: 0.35; transition: opacity 160ms ease;
 }
 .stage:hover .toolbar, .toolbar:focus-within { opacity: 1; }
+/* No backdrop-filter here: the toolbar sits over the video, so a blur behind it is recomputed for every frame. */
 .toolbar button {
   appearance: none; cursor: pointer; border: 1px solid rgb(255 255 255 / 14%); border-radius: 8px;
-  padding: 6px 10px; font: 500 12px/1 inherit; color: var(--ath-text); background: rgb(10 10 24 / 70%);
-  backdrop-filter: blur(6px);
+  padding: 6px 10px; font: 500 12px/1 inherit; color: var(--ath-text); background: rgb(10 10 24 / 78%);
 }
 .toolbar button:hover { border-color: rgb(255 255 255 / 35%); }
 .toolbar button[aria-pressed="true"] { border-color: var(--ath-accent); color: #fff; }
