@@ -14,6 +14,9 @@
  *                        got its slot and when it ended, ms after the click, and whether it yielded to the player)
  *   probeMsBesidePlay    of those, ms of probe streaming between the click and 5 s after the first frame (a probe
  *                        yields to a player when its session gets its slot: what is left is click → lease)
+ *   settlementsBesideMs  settlement batches signaling confirmed on chain from 3 s before the click to the Play's
+ *                        end, ms after the click (the previous Play's session is settled some seconds after it
+ *                        ended: that pass — ledger, simulate, sign, send, receipt — may run beside this Play)
  * The last line printed is one JSON object.
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
@@ -195,6 +198,28 @@ function probesBeside(logFile: string, clickedAtUnixMs: number, untilMs: number)
   return [...spans.values()].filter((span) => span.startMs <= untilMs && (span.endMs === null || span.endMs >= 0));
 }
 
+/** ms after the click of each settlement batch signaling confirmed in [-3 s, untilMs] (SettlementWorker logs it). */
+function settlementsBeside(logFile: string, clickedAtUnixMs: number, untilMs: number): number[] {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.includes('"settlement batch confirmed"')) continue;
+    try {
+      const record = JSON.parse(line) as { time?: number };
+      const at = (record.time ?? Number.NaN) - clickedAtUnixMs;
+      if (at >= -3_000 && at <= untilMs) out.push(Math.round(at));
+    } catch {
+      // a partial line
+    }
+  }
+  return out;
+}
+
 /** Samples each role's CPU once a second until stopped: % of one core in each second. */
 function sampleCpuBySecond(roles: Map<number, string>): () => Record<string, number[]> {
   const bySecond: Record<string, number[]> = {};
@@ -284,6 +309,7 @@ export async function runStartupBench(): Promise<void> {
   const cpuPctByPlay: Record<string, number>[] = [];
   const cpuBySecond: Record<string, number[]>[] = [];
   const probes: ProbeSpan[][] = [];
+  const settlements: number[][] = [];
   let cpuPctByRole: Record<string, number> = {};
   let firstWindowSec = 0;
   try {
@@ -299,6 +325,7 @@ export async function runStartupBench(): Promise<void> {
       hostMs.push(hostStages(hostLog, result.sessionId, result.clickedAtUnixMs));
       const windowMs = performance.now() - startedAt;
       probes.push(probesBeside(signalingLog, result.clickedAtUnixMs, windowMs));
+      settlements.push(settlementsBeside(signalingLog, result.clickedAtUnixMs, windowMs));
       progress(`play ${i + 1}: first frame ${result.firstFrameMs.toFixed(0)} ms, fps ${result.fpsBySecond.join(' ')}`);
       progress(`play ${i + 1}: player ${JSON.stringify(result.playerMs)} host ${JSON.stringify(hostMs.at(-1))}`);
       // Children spawned meanwhile (session workers are threads; Chromium's renderers are processes).
@@ -313,7 +340,9 @@ export async function runStartupBench(): Promise<void> {
         Object.entries(byRole).map(([label, sec]) => [label, round((100 * sec) / (windowMs / 1000), 1)]),
       );
       cpuPctByPlay.push(pct);
-      progress(`play ${i + 1}: cpu % ${JSON.stringify(pct)} probes ${JSON.stringify(probes.at(-1))}`);
+      progress(
+        `play ${i + 1}: cpu % ${JSON.stringify(pct)} probes ${JSON.stringify(probes.at(-1))} settlements ${JSON.stringify(settlements.at(-1))}`,
+      );
       if (i === 0) {
         firstWindowSec = windowMs / 1000;
         cpuPctByRole = pct;
@@ -359,6 +388,7 @@ export async function runStartupBench(): Promise<void> {
         );
         return round(ms, 0);
       }),
+      settlementsBesideMs: settlements,
       loadAvg1: round(loadavg()[0] ?? 0, 2),
       checkers: config.stack.checkers,
       machine: machineInfo(),
