@@ -27,7 +27,7 @@ import { buildClient } from '../../client/index.js';
 import { DEFAULT_EDGE_CONFIG, type EdgeConfig, startStack } from '../../edge/index.js';
 import { machineInfo, percentile, round } from '../../signaling/bench/machine.js';
 import { launchChromium } from '../support/launchChromium.js';
-import { closePlayer, openPlayer, pressPlay } from '../support/playerPage.js';
+import { openPlayer, pressPlay } from '../support/playerPage.js';
 
 const progress = (line: string) => process.stderr.write(`bench:stream --startup ${line}\n`);
 const SECONDS_WATCHED = 5;
@@ -220,6 +220,18 @@ function settlementsBeside(logFile: string, clickedAtUnixMs: number, untilMs: nu
   return out;
 }
 
+/**
+ * The player leaves as a player does: the page unloads (the browser closes its signaling socket with a close
+ * frame; the peer connection goes), then its context closes. Tearing the context down straight away killed the
+ * renderer before unload in 2 of 12 closes (4 runs) here: no close frame, so signaling held that session (and its
+ * slot) for the whole reconnect window (30 s) and the next Play queued behind a check round's probes for 20–23 s
+ * (runs of 19:04 and 19:56, session 6) — a figure of the bench's own making, not of a newcomer's start.
+ */
+async function leavePage(page: Page): Promise<void> {
+  await page.goto('about:blank');
+  await page.context().close();
+}
+
 /** Samples each role's CPU once a second until stopped: % of one core in each second. */
 function sampleCpuBySecond(roles: Map<number, string>): () => Record<string, number[]> {
   const bySecond: Record<string, number[]> = {};
@@ -347,7 +359,7 @@ export async function runStartupBench(): Promise<void> {
         firstWindowSec = windowMs / 1000;
         cpuPctByRole = pct;
       }
-      await closePlayer(page);
+      await leavePage(page);
       // The slot comes free when the host notices the player left.
       await new Promise((resolve) => setTimeout(resolve, 4_000));
     }
