@@ -8,10 +8,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
+import { RtpHeader, RtpPacket } from 'werift';
+import { EXTENSION_IDS } from '../../signaling/protocol/index.js';
 import { waitUntil } from '../../signaling/testing/waitFor.js';
+import { directRtpSend } from './directRtpSend.js';
 import { SessionPeer } from './SessionPeer.js';
 import { StreamReceiver } from './testing/receiveStream.js';
 import { openVideoEncoder } from './VideoEncoder.js';
+import { PLAYOUT_DELAY_ZERO } from './webrtcConfig.js';
 
 const TIMEOUT_MS = 15_000;
 
@@ -105,11 +109,93 @@ test('sent frames arrive whole; werift’s own bandwidth estimator (unused) keep
     }
     await waitUntil(() => answerer.video.framesComplete >= frames, { what: `${frames} whole frames` });
     assert.equal(answerer.video.framesIncomplete, 0, 'every frame arrived whole');
+    const stats = peer.stats();
+    assert.equal(stats.rtpWeriftPackets, 0, 'no packet needed werift’s own sendRtp');
+    assert.equal(stats.rtpDirectPackets, stats.videoPacketsSent, 'every packet took the short path (directRtpSend)');
     // werift 0.25.2 keeps one record per sent packet here, never deleted, unless the session mutes it.
     const estimator = (peer.videoSender as unknown as { senderBWE: { sentInfos: Record<string, unknown> } }).senderBWE;
     assert.equal(Object.keys(estimator.sentInfos).length, 0, 'werift’s estimator recorded no packets');
   } finally {
     await encoder.close();
+    await peer.close();
+    await receiver?.close();
+  }
+});
+
+test('directRtpSend puts the same bytes on the wire as werift’s sendRtp, and books the packet the same way', async () => {
+  const peer = await SessionPeer.create({
+    codecs: ['H264'],
+    format: { width: 320, height: 180, fps: 60 },
+    avSync: false,
+    log: pino({ level: 'silent' }),
+  });
+  let receiver: StreamReceiver | undefined;
+  try {
+    const { receiver: answerer, answerSdp } = await StreamReceiver.connect({
+      offerSdp: peer.takeOffer(),
+      codecs: ['H264'],
+    });
+    receiver = answerer;
+    const connected = new Promise<void>((resolve) => peer.once('connected', resolve));
+    await peer.acceptAnswer(answerSdp);
+    await connected;
+    type Booked = { octetCount: number; packetCount: number; headerBytesSent: number; rtpTimestamp: number };
+    const sender = peer.videoSender as unknown as Booked & {
+      rtpCache: RtpPacket[];
+      sendRtp: (p: RtpPacket) => Promise<void>;
+    };
+    const transport = sender as unknown as {
+      dtlsTransport: {
+        transportSequenceNumber: number;
+        iceTransport: { connection: { send: (d: Buffer) => Promise<void> } };
+      };
+    };
+    const connection = transport.dtlsTransport.iceTransport.connection;
+    const wire: Buffer[] = [];
+    const realSend = connection.send;
+    connection.send = async (data: Buffer) => {
+      // RTP only (version 2, not an RTCP type): RTCP and DTLS records share the connection.
+      const rtp = (data[0] ?? 0) >> 6 === 2 && !((data[1] ?? 0) >= 192 && (data[1] ?? 0) <= 223);
+      if (rtp) wire.push(Buffer.from(data));
+    };
+    // The same packet twice (a marker, the playout-delay extension as sendVideo adds it), from the same
+    // transport-wide seq: once through werift, once the short way.
+    const packet = () =>
+      new RtpPacket(
+        new RtpHeader({
+          sequenceNumber: 4242,
+          timestamp: 90_000,
+          marker: true,
+          extensions: [{ id: EXTENSION_IDS.playoutDelay, payload: PLAYOUT_DELAY_ZERO }],
+        }),
+        Buffer.from('one whole NAL unit, or a fragment of one'),
+      );
+    const booked = (): Booked => ({
+      octetCount: sender.octetCount,
+      packetCount: sender.packetCount,
+      headerBytesSent: sender.headerBytesSent,
+      rtpTimestamp: sender.rtpTimestamp,
+    });
+    const wideSeq = transport.dtlsTransport.transportSequenceNumber;
+    const before = booked();
+    try {
+      await sender.sendRtp(packet());
+      const afterWerift = booked();
+      const wideSeqAfterWerift = transport.dtlsTransport.transportSequenceNumber;
+      transport.dtlsTransport.transportSequenceNumber = wideSeq;
+      Object.assign(sender, before);
+      const direct = directRtpSend(peer.videoSender, (error) => assert.fail(String(error)));
+      await direct.send(packet());
+      assert.equal(direct.directCount, 1, 'it went the short way');
+      assert.equal(wire.length, 2);
+      assert.deepEqual(wire[1], wire[0], 'SRTP bytes equal (header, extensions, payload, tag)');
+      assert.deepEqual(booked(), afterWerift, 'sender-report counters booked alike');
+      assert.equal(transport.dtlsTransport.transportSequenceNumber, wideSeqAfterWerift);
+      assert.equal(sender.rtpCache[4242 % 128]?.header.sequenceNumber, 4242, 'kept for NACK retransmission');
+    } finally {
+      connection.send = realSend;
+    }
+  } finally {
     await peer.close();
     await receiver?.close();
   }

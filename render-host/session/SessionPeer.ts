@@ -29,6 +29,7 @@ import {
 } from '../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { DeliveryMonitor, type DeliveryReport } from './DeliveryMonitor.js';
+import { type DirectRtpSendReturnType, directRtpSend } from './directRtpSend.js';
 import { PacketPacer } from './PacketPacer.js';
 import { TypedEmitter } from './TypedEmitter.js';
 import {
@@ -85,6 +86,9 @@ export type SessionPeerStats = {
   videoPacketsSent: number;
   audioPacketsSent: number;
   videoBytesSent: number;
+  /** RTP packets (video and audio) sent by directRtpSend's short path / through werift's own sendRtp. */
+  rtpDirectPackets: number;
+  rtpWeriftPackets: number;
 };
 
 const DEFAULT_DISCONNECT_GRACE_MS = 3000;
@@ -144,6 +148,9 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   #videoBytesSent = 0;
   readonly #delivery = new DeliveryMonitor();
   readonly #pacer: PacketPacer<RtpPacket>;
+  /** Each sender's short send path (directRtpSend.ts). */
+  readonly #videoSend: DirectRtpSendReturnType;
+  readonly #audioSend: DirectRtpSendReturnType;
 
   private constructor(params: CreateSessionPeerParameters) {
     super(params.log);
@@ -172,6 +179,9 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     }
     this.#video.headerExtensions = videoHeaderExtensions();
     this.#audio.headerExtensions = audioHeaderExtensions();
+    const onSendError = (error: unknown) => this.#log.debug({ err: error }, 'RTP send failed');
+    this.#videoSend = directRtpSend(this.#video.sender, onSendError);
+    this.#audioSend = directRtpSend(this.#audio.sender, onSendError);
     this.#channels = {
       input: this.#pc.createDataChannel('input', { ordered: true }),
       'input-state': this.#pc.createDataChannel('input-state', { ordered: false, maxRetransmits: 0 }),
@@ -323,8 +333,8 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
     const size = packet.header.serializeSize + packet.payload.length;
     const transport = this.#video.sender.dtlsTransport;
     const wideSeqBefore = transport.transportSequenceNumber;
-    this.#send(this.#video.sender, packet);
-    // werift assigns the transport-wide seq synchronously inside sendRtp: read it back to match feedback.
+    void this.#videoSend.send(packet);
+    // Both send paths assign the transport-wide seq synchronously: read it back to match feedback.
     if (transport.transportSequenceNumber !== wideSeqBefore) {
       this.#delivery.recordSent(transport.transportSequenceNumber, size, performance.now());
     }
@@ -333,15 +343,11 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
   sendAudio(opusPacket: Buffer, rtpTimestamp: number): void {
     if (!this.#connected || this.#closed) return;
     for (const packet of this.#audioPacketizer.packetize(opusPacket, rtpTimestamp >>> 0)) {
-      this.#send(this.#audio.sender, packet);
+      // Both send paths stamp SSRC, seq, mid and transport-wide seq and hand the packet down synchronously,
+      // so packets leave in call order without awaiting each one.
+      void this.#audioSend.send(packet);
       this.#audioPacketsSent += 1;
     }
-  }
-
-  #send(sender: RTCRtpSender, packet: RtpPacket): void {
-    // werift stamps SSRC, payload type, mid and transport-wide seq synchronously before its first await, so
-    // packets leave in call order without awaiting each one.
-    sender.sendRtp(packet).catch((error: unknown) => this.#log.debug({ err: error }, 'RTP send failed'));
   }
 
   /**
@@ -373,6 +379,8 @@ export class SessionPeer extends TypedEmitter<SessionPeerEvents> {
       videoPacketsSent: this.#videoPacketsSent,
       audioPacketsSent: this.#audioPacketsSent,
       videoBytesSent: this.#videoBytesSent,
+      rtpDirectPackets: this.#videoSend.directCount + this.#audioSend.directCount,
+      rtpWeriftPackets: this.#videoSend.weriftCount + this.#audioSend.weriftCount,
     };
   }
 
