@@ -4,7 +4,7 @@
  * came back) and what the store reports (capacity freed elsewhere, a session that moved away, an instance
  * that went down — whose sessions this instance tries to take over).
  */
-import { parseServerMessage } from '../protocol/index.js';
+import { AthError, parseServerMessage } from '../protocol/index.js';
 import type { ClusterLink } from '../store/SignalingStore.js';
 import type { HubContext } from './HubContext.js';
 import type { PeerDispatcher } from './PeerDispatcher.js';
@@ -51,6 +51,9 @@ export class ClusterBridge {
           }
           case 'instanceDown':
             this.#adoptSessionsOf(event.instanceId);
+            return;
+          case 'hostTaken':
+            this.#dropRegistration(event.hostId, event.peerId);
             return;
         }
       }),
@@ -113,6 +116,25 @@ export class ClusterBridge {
     if (!peer || !peers.isLocal(formerPeerId) || peer.role !== 'player') return;
     log.info({ sessionId: session.id, owner: session.owner }, 'session moved: its player sent to reconnect');
     peer.handle.close(4010, 'session moved to another signaling server');
+  }
+
+  /**
+   * The store refused a registration made here: the host registered on another instance first. The connection here
+   * does not hold it: it is told (ATH_ERR_NOT_ALLOWED, as when a second connection registers a host already
+   * connected) and closed; a host that reconnects is refused while the other connection holds the host.
+   */
+  #dropRegistration(hostId: string, peerId: string): void {
+    const { peers, log } = this.#p.ctx;
+    const peer = peers.get(peerId);
+    if (!peer || !peers.isLocal(peerId) || peer.hostId !== hostId) return;
+    log.warn({ hostId, peerId }, 'host registered on another signaling server first: this connection dropped');
+    peer.hostId = undefined;
+    peers.replyError(
+      peer,
+      new AthError({ code: 'ATH_ERR_NOT_ALLOWED', shortMessage: `host ${hostId} is already connected` }),
+      undefined,
+    );
+    peer.handle.close(4009, 'host registered on another signaling server');
   }
 
   /** Slots freed or a line moved on another instance: a player waiting here may be next. */

@@ -162,6 +162,12 @@ export type ClusterEvent =
    * while this one was cut off). `playerPeerId`: the player connection the session had here until then.
    */
   | { kind: 'sessionMoved'; sessionId: string; playerPeerId?: string }
+  /**
+   * A host's registration on this instance was refused by the store: the host registered on another instance
+   * first (one host id connected to two instances at once, or registered elsewhere while this one was cut off). The
+   * connection `peerId` here does not hold the host; the copy names the registration that does.
+   */
+  | { kind: 'hostTaken'; hostId: string; peerId: string }
   /** An instance stopped answering (crashed, or cut off from Redis). */
   | { kind: 'instanceDown'; instanceId: string }
   /** Redis came back (possibly empty): this instance wrote back what it owns and reloaded the rest. */

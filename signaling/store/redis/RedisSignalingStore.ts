@@ -71,6 +71,7 @@ import {
   DELETE_SESSION,
   LEASE_SLOT,
   PUT_SESSION,
+  REGISTER_HOST,
   RELEASE_ALL_SLOTS,
   RELEASE_SLOT,
   REMOVE_HOST,
@@ -997,11 +998,41 @@ class SharedHosts implements HostStore {
     return this.#local.games();
   }
 
-  /** Each registration gets a new `registrationId`: writes from a copy of an older one are refused from now on. */
+  /**
+   * Each registration gets a new `registrationId`: writes from a copy of an older one are refused from now on.
+   * Registered in Redis only over the registration this copy knew (`REGISTER_HOST`): refused — the host registered
+   * on another instance in the same moment, or while this one was cut off — the copy is reloaded from Redis and
+   * `hostTaken` tells the hub that the connection `peerId` does not hold the host.
+   */
   register(params: RegisterHostParameters): HostRecord {
+    const known = this.#local.get(params.hostId ?? params.message.hostId)?.registrationId ?? '';
     const host = this.#local.register(params);
     host.registrationId = `${this.#s.instanceId}.${randomBytes(6).toString('hex')}`;
-    this.#share(host, true);
+    if (this.#s.closed) return host;
+    const { hostId, peerId } = host;
+    const wire = hostToWire(host);
+    const feed: ClusterFeedMessage = { k: 'host', o: this.#s.instanceId, host: wire };
+    this.#s
+      .eval(
+        REGISTER_HOST,
+        [this.#s.key(`h:${hostId}`), this.#s.key('hosts'), this.#s.key(`slots:${hostId}`), this.#s.key('hb')],
+        [
+          known,
+          JSON.stringify(wire),
+          host.slots.length,
+          host.lastHeartbeatMs,
+          hostId,
+          this.#s.feedChannel,
+          JSON.stringify(feed),
+        ],
+      )
+      .then((registered) => {
+        if (Number(registered) === 1) return;
+        this.#s.log.warn({ hostId, peerId }, 'host not registered: it registered on another instance first');
+        this.#s.refreshHost(hostId);
+        if (peerId !== undefined) this.#s.emit({ kind: 'hostTaken', hostId, peerId });
+      })
+      .catch((error: unknown) => this.#s.log.warn({ err: error }, 'write to Redis failed'));
     return host;
   }
 
@@ -1165,18 +1196,6 @@ class SharedHosts implements HostStore {
         [slot, sessionId, this.#s.feedChannel, this.#s.instanceId, hostId],
       )
       .catch(() => undefined);
-  }
-
-  #share(host: HostRecord, withSlots: boolean): void {
-    this.#s.write((pipeline) => {
-      pipeline.set(this.#s.key(`h:${host.hostId}`), JSON.stringify(hostToWire(host)));
-      pipeline.sadd(this.#s.key('hosts'), host.hostId);
-      if (withSlots) {
-        for (const slot of host.slots) pipeline.hsetnx(this.#s.key(`slots:${host.hostId}`), String(slot.slot), 'free');
-      }
-      pipeline.zadd(this.#s.key('hb'), host.lastHeartbeatMs, host.hostId);
-      this.#s.publish(pipeline, { k: 'host', o: this.#s.instanceId, host: hostToWire(host) });
-    });
   }
 }
 

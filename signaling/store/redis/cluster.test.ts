@@ -541,6 +541,47 @@ describe('an instance cut off from Redis, its queued writes sent when it gets ba
   });
 });
 
+describe('a hostile host', () => {
+  test('one host id registered on two instances, the second not having heard of the first: the first holds it, the second connection is dropped, and the host goes down everywhere when it leaves', async () => {
+    // b reaches Redis through a proxy the test holds: while held, b hears nothing of a's registration (as in the
+    // moment two registrations cross, or while b is cut off).
+    const proxy = await holdingProxy(net.redis.port);
+    const [a, b, prefix] = await net.network('dup', { reloadGraceMs: 200, leaseTtlMs: 10_000 }, proxy.url);
+    const { privateKey } = await net.chain.newStakedAccount('software');
+    const options = { privateKey, hostId: 'twice', slots: 2, games: [game('dup-game')] };
+    proxy.hold();
+    const first = track(await connectTestHost(a, options));
+    const second = track(await connectTestHost(b, options));
+    const dropped = second.next('error', 10_000);
+    proxy.heal();
+    const hostId = first.hostId;
+    assert.equal(second.hostId, hostId);
+    const direct = new Redis(net.redis.url);
+    net.closeLater(() => direct.disconnect());
+    const firstPeer = a.hub.hosts.get(hostId)?.peerId;
+    await waitUntil(
+      async () =>
+        b.hub.hosts.get(hostId)?.peerId === firstPeer &&
+        (JSON.parse((await direct.get(`${prefix}h:${hostId}`)) ?? '{}') as { peerId?: string }).peerId === firstPeer,
+      { what: 'b’s copy and Redis to name a’s connection', timeoutMs: 5_000 },
+    ).catch(async () =>
+      assert.fail(
+        `a names ${firstPeer}, b ${b.hub.hosts.get(hostId)?.peerId}, Redis ${await direct.get(`${prefix}h:${hostId}`)}`,
+      ),
+    );
+    // The second connection is told it does not hold the host (and closed: a reconnect is refused while a's holds it).
+    assert.equal((await dropped).code, 'ATH_ERR_NOT_ALLOWED');
+    // The connection that holds the host goes: the host is down on both instances (no ghost left up).
+    first.terminate();
+    await waitUntil(() => a.hub.hosts.get(hostId)?.state === 'down' && b.hub.hosts.get(hostId)?.state === 'down', {
+      what: 'the host down on both instances',
+      timeoutMs: 5_000,
+    }).catch(() =>
+      assert.fail(`after it left: a ${a.hub.hosts.get(hostId)?.state}, b ${b.hub.hosts.get(hostId)?.state}`),
+    );
+  });
+});
+
 describe('relaying across instances', () => {
   test('a player on one instance and its host on the other exchange SDP, ICE, input and session events', async () => {
     const [a, b] = await pair();

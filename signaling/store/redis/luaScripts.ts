@@ -228,3 +228,25 @@ redis.call('ZREM', KEYS[4], ARGV[2])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 `;
+
+/**
+ * KEYS[1] the host's record, KEYS[2] hosts set, KEYS[3] its slots hash, KEYS[4] heartbeat zset; ARGV the host's
+ * registration as the registering instance knew it before ('' = none), the new record (JSON, naming the new
+ * registration), slot count, heartbeat ms, hostId, feed channel, the feed message (JSON) → 1 when registered, 0 when
+ * refused: Redis holds a registration the registering instance had not heard of — the host registered on another
+ * instance in the same moment (a hostile host connecting one id to two instances at once, whose copies would each
+ * name the other's connection and neither mark it down) or while this one was cut off. First come holds it.
+ */
+export const REGISTER_HOST = `${REGISTRATION_OF}
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local now = registration(cur)
+  if now ~= '' and now ~= ARGV[1] then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[5])
+for slot = 0, tonumber(ARGV[3]) - 1 do redis.call('HSETNX', KEYS[3], tostring(slot), 'free') end
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return 1
+`;
