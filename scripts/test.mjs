@@ -8,9 +8,15 @@
 // - every other file (ledger, chain, protocol, signaling logic: mostly waiting on anvil, PGlite or sockets) runs
 //   TOGETHER_CONCURRENCY at a time.
 // `ATH_TEST_CONCURRENCY=1` runs everything one at a time (to tell a flake from a fault).
+//
+// The test processes run the code compiled once to JavaScript (scripts/compileTests.mjs says why: module loading
+// through tsx was a large share of the suite's CPU); `ATH_TEST_FROM_SOURCE=1` runs them through tsx instead.
+// Each lane ends with its slowest files (scripts/testTimes.mjs; the figures are kept in .cache/test-times.json).
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { compileTests } from './compileTests.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const SKIP = new Set(['node_modules', 'dist', '.cache', '.git']);
@@ -53,7 +59,10 @@ function findTests(dir, out) {
   return out;
 }
 
-const args = process.argv.slice(2);
+// `--lane together` or `--lane alone` runs one lane only (e.g. to time it).
+const laneArg = process.argv.indexOf('--lane');
+const onlyLane = laneArg >= 0 ? process.argv[laneArg + 1] : undefined;
+const args = process.argv.slice(2).filter((_, i, all) => all[i] !== '--lane' && all[i - 1] !== '--lane');
 const roots = args.length > 0 ? args : ['signaling', 'render-host', 'client', 'metrics', 'edge', 'e2e'];
 const files = roots.flatMap((r) => (r.endsWith('.test.ts') ? [r] : findTests(join(root, r), []))).sort();
 if (files.length === 0) {
@@ -61,38 +70,142 @@ if (files.length === 0) {
   process.exit(1);
 }
 const runsAlone = (file) => ALONE.some(([prefix]) => file.startsWith(prefix));
+
+const timesPath = join(root, '.cache', 'test-times.json');
+/** Seconds each file took in earlier runs (none on a fresh clone): a run of one folder keeps the others'. */
+function readTimes() {
+  try {
+    const parsed = JSON.parse(readFileSync(timesPath, 'utf8'));
+    return parsed && typeof parsed === 'object' ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+const times = readTimes();
 const together = files.filter((file) => !runsAlone(file));
 const alone = files.filter(runsAlone);
 
-/** One `node --test` over `lane`, resolving to its exit code. */
-function runLane(lane, concurrency) {
+const fromSource = process.env.ATH_TEST_FROM_SOURCE === '1';
+const cacheDir = join(root, '.cache');
+/** This run's compiled mirror (one per run: two runs in one checkout must not rebuild each other's). */
+const mirror = join(cacheDir, `test-js-${process.pid}`);
+/** Mirrors of runs that were killed before they could remove theirs. */
+function removeStaleMirrors() {
+  let names = [];
+  try {
+    names = readdirSync(cacheDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = /^test-js-(\d+)$/.exec(name)?.[1];
+    if (!pid) continue;
+    try {
+      process.kill(Number(pid), 0);
+    } catch {
+      rmSync(join(cacheDir, name), { recursive: true, force: true });
+    }
+  }
+}
+/** The path node runs for a test file, and back. */
+const runPath = (file) => (fromSource ? file : join(relative(root, mirror), file.replace(/\.ts$/, '.js')));
+const sourcePath = (file) => (fromSource ? file : relative(mirror, join(root, file)).replace(/\.js$/, '.ts'));
+
+/** One `node --test` over `lane`, resolving to its exit code and the seconds each file's tests took. */
+async function runLane(lane, concurrency) {
+  const timesFile = join(tmpdir(), `ath-test-times-${process.pid}-${Date.now()}.jsonl`);
+  // The console reporter stays what node picks by default (spec on a terminal, TAP otherwise); the second one
+  // writes the per-file times.
+  const reporters = [
+    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+    '--test-reporter-destination=stdout',
+    `--test-reporter=${join(root, 'scripts', 'testTimes.mjs')}`,
+    '--test-reporter-destination=/dev/null',
+  ];
   // --test-force-exit: a file whose tests are done exits even if a library left a handle open (werift keeps a
   // closed peer's UDP sockets when the remote was a browser that sent mDNS candidates), so one leak cannot
   // stall the whole run; the leak itself is a bug to fix where it happens.
+  // --enable-source-maps: stack traces from the compiled mirror name the .ts files and lines.
+  const loader = fromSource ? ['--import', 'tsx'] : ['--enable-source-maps'];
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-force-exit', `--test-concurrency=${concurrency}`, ...lane],
-    { cwd: root, stdio: 'inherit' },
+    [...loader, '--test', '--test-force-exit', `--test-concurrency=${concurrency}`, ...reporters, ...lane.map(runPath)],
+    { cwd: root, stdio: 'inherit', env: { ...process.env, ATH_TEST_TIMES_FILE: timesFile } },
   );
-  return new Promise((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
+  running = child;
+  const code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  const seconds = {};
+  try {
+    for (const line of readFileSync(timesFile, 'utf8').split('\n')) {
+      if (line === '') continue;
+      const [file, s] = JSON.parse(line);
+      const source = sourcePath(file);
+      seconds[source] = (seconds[source] ?? 0) + s;
+    }
+  } catch {
+    // no test ended (or the lane was killed first): no times from this lane
+  }
+  rmSync(timesFile, { force: true });
+  return { code, seconds };
+}
+
+/** Records this run's times (files not run this time keep their old figure). */
+function saveTimes(seconds) {
+  Object.assign(times, seconds);
+  try {
+    mkdirSync(join(root, '.cache'), { recursive: true });
+    writeFileSync(timesPath, `${JSON.stringify(times, null, 1)}\n`);
+  } catch {
+    // a read-only checkout runs in name order next time
+  }
+}
+
+const slowest = (seconds, count) =>
+  Object.entries(seconds)
+    .sort(([, a], [, b]) => b - a)
+    .slice(0, count)
+    .map(([file, s]) => `#   ${s.toFixed(1).padStart(6)} s  ${file}`)
+    .join('\n');
+
+let running;
+// Ctrl-C or a CI timeout: the lane's node gets the signal too (same process group); the mirror goes with us.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    running?.kill(signal);
+    if (!fromSource) rmSync(mirror, { recursive: true, force: true });
+    process.exit(130);
+  });
 }
 
 const started = Date.now();
 const minutes = () => `${((Date.now() - started) / 60_000).toFixed(1)} min`;
+if (!fromSource) {
+  removeStaleMirrors();
+  const compiled = await compileTests(root, mirror);
+  console.log(
+    `# compiled ${compiled} TypeScript files to ${relative(root, mirror)} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+}
 const lanes = [
   {
+    key: 'together',
     name: `${together.length} files, ${TOGETHER_CONCURRENCY} at a time`,
     files: together,
     concurrency: TOGETHER_CONCURRENCY,
   },
-  { name: `${alone.length} files that run alone`, files: alone, concurrency: 1 },
-].filter((lane) => lane.files.length > 0);
+  { key: 'alone', name: `${alone.length} files that run alone`, files: alone, concurrency: 1 },
+]
+  .filter((lane) => onlyLane === undefined || lane.key === onlyLane)
+  .filter((lane) => lane.files.length > 0);
 console.log(`running ${files.length} test files: ${lanes.map((lane) => lane.name).join(', then ')}`);
 const codes = [];
 for (const lane of lanes) {
   console.log(`# lane: ${lane.name}`);
-  const code = await runLane(lane.files, lane.concurrency);
+  const { code, seconds } = await runLane(lane.files, lane.concurrency);
+  saveTimes(seconds);
   console.log(`# lane: ${lane.name}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} at ${minutes()}`);
+  if (Object.keys(seconds).length > 0) console.log(`# its slowest files (seconds of tests):\n${slowest(seconds, 8)}`);
   codes.push(code);
 }
+if (!fromSource) rmSync(mirror, { recursive: true, force: true });
 process.exit(codes.find((code) => code !== 0) ?? 0);
