@@ -8,14 +8,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { type Address, getAddress } from 'viem';
+import { nodeEntry } from '../stack/nodeEntry.js';
 import { sessionEscrowAbi, stakingRegistryAbi } from './abis.js';
 import { createChainClients } from './chainClients.js';
 import { anvilAccount } from './devAccounts.js';
 import { type Anvil, startAnvil } from './startAnvil.js';
 
-const CLI = fileURLToPath(new URL('../cli.ts', import.meta.url));
+const CLI = nodeEntry(import.meta.url, '../cli.ts');
 const deployer = anvilAccount(5);
 
 let anvil: Anvil;
@@ -37,7 +37,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', CLI, ...args],
+      [...CLI.execArgv, CLI.path, ...args],
       { timeout: 120_000, env: { ...process.env, LOG_LEVEL: 'silent' } },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;

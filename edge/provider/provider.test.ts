@@ -35,12 +35,14 @@ import {
 import { createChainClients, DEFAULT_MIN_STAKES_WEI, depositToEscrow } from '../chain/index.js';
 import { DEFAULT_EDGE_CONFIG, type EdgeConfig } from '../config/EdgeConfig.js';
 import type { RoleHandle } from '../roles/RoleHandle.js';
+import { nodeEntry } from '../stack/nodeEntry.js';
 import { type Stack, startStack } from '../stack/startStack.js';
 import { ensureProviderStake } from './ensureProviderStake.js';
 import { joinProvider, type ProviderInfo } from './joinProvider.js';
 import { fetchChainInfo, fetchProviderStatus } from './signalingApi.js';
 
 const REPO_DIR = join(fileURLToPath(import.meta.url), '..', '..', '..');
+const CLI = nodeEntry(import.meta.url, '../cli.ts');
 const SOFTWARE_MIN_STAKE_WEI = DEFAULT_MIN_STAKES_WEI.software ?? 0n;
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 
@@ -314,9 +316,8 @@ describe('provider join against the embedded chain', { timeout: 360_000 }, () =>
         promisify(execFile)(
           process.execPath,
           [
-            '--import',
-            'tsx',
-            'edge/cli.ts',
+            ...CLI.execArgv,
+            CLI.path,
             'provider',
             'status',
             '--signaling',

@@ -7,10 +7,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { AthError } from '../../signaling/protocol/index.js';
+import { nodeEntry } from './nodeEntry.js';
 
-export const CLI_PATH = fileURLToPath(new URL('../cli.ts', import.meta.url));
+/** `ath-edge`'s entry, run as this module runs (TypeScript through tsx, or the tests' compiled JavaScript). */
+const CLI = nodeEntry(import.meta.url, '../cli.ts');
 
 /** What a role process sends its parent. */
 export type RoleProcessMessage = { type: 'ready'; info: unknown } | { type: 'failed'; message: string };
@@ -57,7 +58,7 @@ export class RoleProcess<Info> {
   }: SpawnRoleParameters): Promise<RoleProcess<Info>> {
     mkdirSync(dirname(outputFile), { recursive: true });
     const output = createWriteStream(outputFile, { flags: 'a' });
-    const command = [...launcher, process.execPath, '--import', 'tsx', CLI_PATH, role, ...args];
+    const command = [...launcher, process.execPath, ...CLI.execArgv, CLI.path, role, ...args];
     const child = spawn(command[0] ?? process.execPath, command.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, ...env },
