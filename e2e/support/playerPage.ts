@@ -34,8 +34,20 @@ export async function pressPlay(page: Page): Promise<void> {
   await page.locator('ath-play button.play').click();
 }
 
+/** Waits for the stream; when it never comes, the error says where the page stood (a flake is then a lead). */
 export async function waitPlaying(page: Page): Promise<void> {
-  await page.waitForFunction(() => window.__athPlayer?.state === 'playing', null, { timeout: E2E_TIMEOUT_MS });
+  try {
+    await page.waitForFunction(() => window.__athPlayer?.state === 'playing', null, { timeout: E2E_TIMEOUT_MS });
+  } catch (error) {
+    const where = await page
+      .evaluate(() => ({
+        state: window.__athPlayer?.state,
+        sessionId: window.__athPlayer?.sessionId,
+        status: document.querySelector('ath-play')?.shadowRoot?.querySelector('.status')?.textContent,
+      }))
+      .catch(() => ({}));
+    throw new Error(`the page never reached 'playing': ${JSON.stringify(where)}`, { cause: error });
+  }
 }
 
 export async function statusText(page: Page): Promise<string> {

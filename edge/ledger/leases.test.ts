@@ -6,20 +6,22 @@ import { acquireLease, assertLeaseHeld, getLease, releaseLease } from './leases.
 import { describeLedger } from './testing/describeLedger.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Long enough that acquire, a refusal and a renewal fit in it on a loaded 2-core box (400 ms did not). */
+const LAPSE_MS = 1_500;
 
 describeLedger('leases', (ctx) => {
   test('one holder at a time; renewing keeps the epoch; a lapsed lease changes hands with a new epoch', async () => {
     const name = `test:${randomBytes(4).toString('hex')}`;
-    const a = await acquireLease(ctx.ledger, { name, holder: 'a', ttlMs: 400 });
+    const a = await acquireLease(ctx.ledger, { name, holder: 'a', ttlMs: LAPSE_MS });
     assert.equal(a.held, true);
     assert.equal(a.epoch, 1n);
-    const b = await acquireLease(ctx.ledger, { name, holder: 'b', ttlMs: 400 });
+    const b = await acquireLease(ctx.ledger, { name, holder: 'b', ttlMs: LAPSE_MS });
     assert.equal(b.held, false, 'taken: b does not get it');
     assert.equal(b.holder, 'a');
-    const renewed = await acquireLease(ctx.ledger, { name, holder: 'a', ttlMs: 400 });
+    const renewed = await acquireLease(ctx.ledger, { name, holder: 'a', ttlMs: LAPSE_MS });
     assert.equal(renewed.held, true);
     assert.equal(renewed.epoch, 1n, 'a renewal is the same tenure');
-    await sleep(600);
+    await sleep(LAPSE_MS + 200);
     const taken = await acquireLease(ctx.ledger, { name, holder: 'b', ttlMs: 60_000 });
     assert.equal(taken.held, true, 'a lapsed lease goes to the next asker');
     assert.equal(taken.epoch, 2n);
@@ -29,7 +31,7 @@ describeLedger('leases', (ctx) => {
       (e) => isAthError(e, 'ATH_ERR_LEDGER_LEASE_LOST'),
     );
     await ctx.ledger.transaction((tx) => assertLeaseHeld(tx, { name, holder: 'b', epoch: 2n, marginMs: 1000 }));
-    assert.equal((await acquireLease(ctx.ledger, { name, holder: 'a', ttlMs: 400 })).held, false);
+    assert.equal((await acquireLease(ctx.ledger, { name, holder: 'a', ttlMs: LAPSE_MS })).held, false);
   });
 
   test('a clean release hands over at once; too little time left counts as lost', async () => {
