@@ -6,12 +6,12 @@
 //
 //   <mirror>/edge/cli.js      compiled edge/cli.ts (inline source map: stack traces name the .ts lines)
 //   <mirror>/edge/cli.ts      a symlink to edge/cli.ts
-//   <mirror>/<anything else>  a symlink to the original (migrations, fixtures, package.json, …)
+//   <mirror>/<anything else>  a symlink to the original (migrations, fixtures, …); the top's files are copies
 //
 // Imports (`./cli.js`) find the compiled file; paths built from `import.meta.url` find the originals through the
 // symlinks, so a test that spawns `node --import tsx <dir>/cli.ts` (benches, test helpers) starts the real source
 // under tsx as before (role processes and the CLI start compiled: edge/stack/nodeEntry.ts).
-import { mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 
@@ -30,7 +30,9 @@ export async function compileTests(root, mirror) {
   for (const name of readdirSync(root)) {
     // node_modules too: Node would find it by walking up, tools given the repository's root look for it there.
     if ((SKIP.has(name) && name !== 'node_modules') || CODE_DIRS.includes(name)) continue;
-    symlinkSync(join(root, name), join(mirror, name));
+    // The top's files are copied (a few KB): some tools refuse a symlink (dockerfilelint: "Invalid input").
+    if (statSync(join(root, name)).isFile()) copyFileSync(join(root, name), join(mirror, name));
+    else symlinkSync(join(root, name), join(mirror, name));
   }
   const sources = [];
   const walk = (dir) => {
