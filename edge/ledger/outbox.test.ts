@@ -492,7 +492,9 @@ describeLedger('outbox', (ctx) => {
             const txHash = randomBytes32();
             await markBatchSent(db, { batchId: batch.batchId, txHash });
             for (const item of batch.items) holder.delete(item.settlementId);
-            if (batch.items.length % 3 === 0) {
+            // Some batches revert while vouchers keep coming; once they stop, every batch lands (a revert then,
+            // with retries unbounded, could requeue the same last three rows forever).
+            if (producing && batch.items.length % 3 === 0) {
               await markBatchFailed(db, { batchId: batch.batchId, error: 'simulated revert', retry: true });
               continue;
             }
