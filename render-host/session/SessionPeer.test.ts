@@ -21,6 +21,15 @@ const TIMEOUT_MS = 15_000;
 
 const openUdpSockets = () => process.getActiveResourcesInfo().filter((name) => name === 'UDPWrap').length;
 
+/** An in-Node H.264 receiver answering `peer`'s offer, returned once the peer says it is connected. */
+async function connectH264Receiver(peer: SessionPeer): Promise<StreamReceiver> {
+  const { receiver, answerSdp } = await StreamReceiver.connect({ offerSdp: peer.takeOffer(), codecs: ['H264'] });
+  const connected = new Promise<void>((resolve) => peer.once('connected', resolve));
+  await peer.acceptAnswer(answerSdp);
+  await connected;
+  return receiver;
+}
+
 /** The host candidates of each m-line, in a comparable form. */
 function candidatesPerSection(sdp: string): string[] {
   return sdp
@@ -91,14 +100,8 @@ test('sent frames arrive whole; werift’s own bandwidth estimator (unused) keep
   });
   let receiver: StreamReceiver | undefined;
   try {
-    const { receiver: answerer, answerSdp } = await StreamReceiver.connect({
-      offerSdp: peer.takeOffer(),
-      codecs: ['H264'],
-    });
+    const answerer = await connectH264Receiver(peer);
     receiver = answerer;
-    const connected = new Promise<void>((resolve) => peer.once('connected', resolve));
-    await peer.acceptAnswer(answerSdp);
-    await connected;
     const frames = 30;
     const pixels = new Uint8Array(320 * 180 * 4);
     for (let i = 0; i < frames; i++) {
@@ -131,14 +134,7 @@ test('directRtpSend puts the same bytes on the wire as werift’s sendRtp, and b
   });
   let receiver: StreamReceiver | undefined;
   try {
-    const { receiver: answerer, answerSdp } = await StreamReceiver.connect({
-      offerSdp: peer.takeOffer(),
-      codecs: ['H264'],
-    });
-    receiver = answerer;
-    const connected = new Promise<void>((resolve) => peer.once('connected', resolve));
-    await peer.acceptAnswer(answerSdp);
-    await connected;
+    receiver = await connectH264Receiver(peer);
     type Booked = { octetCount: number; packetCount: number; headerBytesSent: number; rtpTimestamp: number };
     const sender = peer.videoSender as unknown as Booked & {
       rtpCache: RtpPacket[];
