@@ -16,9 +16,9 @@ import { join, relative } from 'node:path';
 import { build } from 'esbuild';
 
 /** Folders holding code and tests; everything else at the top is linked as it is. */
-const CODE_DIRS = ['signaling', 'render-host', 'client', 'metrics', 'edge', 'e2e'];
-/** Never mirrored: dependencies, build outputs and caches (a test that builds writes its own). */
-const SKIP = new Set(['node_modules', '.git', '.cache', 'dist']);
+export const CODE_DIRS = ['signaling', 'render-host', 'client', 'metrics', 'edge', 'e2e'];
+/** Never mirrored (nor searched for tests): dependencies, build outputs and caches. */
+export const SKIP = new Set(['node_modules', '.git', '.cache', 'dist']);
 
 /**
  * Builds the mirror of `root` in `mirror` (replacing what was there) and returns how many files it compiled.

@@ -16,10 +16,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { compileTests } from './compileTests.mjs';
+import { CODE_DIRS, compileTests, SKIP } from './compileTests.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
-const SKIP = new Set(['node_modules', 'dist', '.cache', '.git']);
 
 /** Path prefixes of files that run alone, and why. */
 const ALONE = [
@@ -63,7 +62,7 @@ function findTests(dir, out) {
 const laneArg = process.argv.indexOf('--lane');
 const onlyLane = laneArg >= 0 ? process.argv[laneArg + 1] : undefined;
 const args = process.argv.slice(2).filter((_, i, all) => all[i] !== '--lane' && all[i - 1] !== '--lane');
-const roots = args.length > 0 ? args : ['signaling', 'render-host', 'client', 'metrics', 'edge', 'e2e'];
+const roots = args.length > 0 ? args : CODE_DIRS;
 const files = roots.flatMap((r) => (r.endsWith('.test.ts') ? [r] : findTests(join(root, r), []))).sort();
 if (files.length === 0) {
   console.error(`no *.test.ts files under ${roots.join(', ')}`);
