@@ -81,7 +81,11 @@ function readTimes() {
   }
 }
 const times = readTimes();
-const together = files.filter((file) => !runsAlone(file));
+// Longest first (a file never timed counts as long): with several files at a time, the lane then ends on short
+// files instead of waiting for one long file started last.
+const together = files
+  .filter((file) => !runsAlone(file))
+  .sort((a, b) => (times[b] ?? Number.POSITIVE_INFINITY) - (times[a] ?? Number.POSITIVE_INFINITY));
 const alone = files.filter(runsAlone);
 
 const fromSource = process.env.ATH_TEST_FROM_SOURCE === '1';
@@ -110,9 +114,29 @@ function removeStaleMirrors() {
 const runPath = (file) => (fromSource ? file : join(relative(root, mirror), file.replace(/\.ts$/, '.js')));
 const sourcePath = (file) => (fromSource ? file : relative(mirror, join(root, file)).replace(/\.js$/, '.ts'));
 
-/** One `node --test` over `lane`, resolving to its exit code and the seconds each file's tests took. */
+/** Lines a reporter appended to `path` (none if it never wrote), each parsed; the file is removed. */
+function takeJsonLines(path) {
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    // nothing was written
+  }
+  rmSync(path, { force: true });
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line));
+}
+
+/**
+ * One `node --test` over `lane`, resolving to its exit code, the seconds each file's tests took and the tests that
+ * failed (`[file, line, name, message]`).
+ */
 async function runLane(lane, concurrency) {
-  const timesFile = join(tmpdir(), `ath-test-times-${process.pid}-${Date.now()}.jsonl`);
+  const stamp = `${process.pid}-${Date.now()}`;
+  const timesFile = join(tmpdir(), `ath-test-times-${stamp}.jsonl`);
+  const failuresFile = join(tmpdir(), `ath-test-failures-${stamp}.jsonl`);
   // The console reporter stays what node picks by default (spec on a terminal, TAP otherwise); the second one
   // writes the per-file times.
   const reporters = [
@@ -129,23 +153,27 @@ async function runLane(lane, concurrency) {
   const child = spawn(
     process.execPath,
     [...loader, '--test', '--test-force-exit', `--test-concurrency=${concurrency}`, ...reporters, ...lane.map(runPath)],
-    { cwd: root, stdio: 'inherit', env: { ...process.env, ATH_TEST_TIMES_FILE: timesFile } },
+    {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, ATH_TEST_TIMES_FILE: timesFile, ATH_TEST_FAILURES_FILE: failuresFile },
+    },
   );
   running = child;
   const code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
   const seconds = {};
-  try {
-    for (const line of readFileSync(timesFile, 'utf8').split('\n')) {
-      if (line === '') continue;
-      const [file, s] = JSON.parse(line);
-      const source = sourcePath(file);
-      seconds[source] = (seconds[source] ?? 0) + s;
-    }
-  } catch {
-    // no test ended (or the lane was killed first): no times from this lane
+  for (const [file, s] of takeJsonLines(timesFile)) {
+    const source = sourcePath(file);
+    seconds[source] = (seconds[source] ?? 0) + s;
   }
-  rmSync(timesFile, { force: true });
-  return { code, seconds };
+  // Source maps already name the .ts file of a failure inside a test; a file-level failure names the mirror's .js.
+  const failures = takeJsonLines(failuresFile).map(([file, line, name, message]) => [
+    file.endsWith('.ts') ? file : sourcePath(file),
+    line,
+    name,
+    message,
+  ]);
+  return { code, seconds, failures };
 }
 
 /** Records this run's times (files not run this time keep their old figure). */
@@ -197,14 +225,23 @@ const lanes = [
   .filter((lane) => onlyLane === undefined || lane.key === onlyLane)
   .filter((lane) => lane.files.length > 0);
 console.log(`running ${files.length} test files: ${lanes.map((lane) => lane.name).join(', then ')}`);
+const listFailures = (failures) =>
+  failures
+    .slice(0, 40)
+    .map(([file, line, name, message]) => `#   ${file}:${line}  ${name}: ${message}`)
+    .join('\n');
 const codes = [];
+const allFailures = [];
 for (const lane of lanes) {
   console.log(`# lane: ${lane.name}`);
-  const { code, seconds } = await runLane(lane.files, lane.concurrency);
+  const { code, seconds, failures } = await runLane(lane.files, lane.concurrency);
   saveTimes(seconds);
   console.log(`# lane: ${lane.name}: ${code === 0 ? 'passed' : `FAILED (exit ${code})`} at ${minutes()}`);
   if (Object.keys(seconds).length > 0) console.log(`# its slowest files (seconds of tests):\n${slowest(seconds, 8)}`);
   codes.push(code);
+  allFailures.push(...failures);
 }
 if (!fromSource) rmSync(mirror, { recursive: true, force: true });
+// Last, so that the tail of a log says what failed and why.
+if (allFailures.length > 0) console.log(`# ${allFailures.length} failed test(s):\n${listFailures(allFailures)}`);
 process.exit(codes.find((code) => code !== 0) ?? 0);
