@@ -112,13 +112,24 @@ export class Matchmaking implements MatchmakingPort {
       const keepStream = message.keepStream === true;
       const cluster = store.cluster;
       if (cluster && session.owner !== store.instanceId) {
-        // The player is here now (its signaling server went down, or a balancer sent it here): so is its session.
+        // The player is here now (its signaling server went down, or a balancer sent it here): so is its session —
+        // taken over from the owner this copy names, only. Refused, another instance took it over first (the same
+        // player resuming on two instances at once: each adoption would claim the metering in the ledger, in an
+        // order that need not be Redis's) or this copy is stale: the player is sent on (4010), as when its
+        // session moved away; its client resumes at the next server, whose copy names the owner.
         cluster
-          .claimSession(session.id)
+          .claimSession(session.id, session.owner)
           .then(
             (claimed) => {
               if (!claimed) {
-                throw new AthError({ code: 'ATH_ERR_INTERNAL', shortMessage: 'session could not move here' });
+                if (session.owner === store.instanceId && session.state !== 'ended') {
+                  // Taken over here meanwhile (this instance adopted the sessions of the one that went down).
+                  this.#ctx.sessions.resume(peer, session, keepStream);
+                  return;
+                }
+                this.#ctx.log.warn({ sessionId: session.id }, 'resume: another instance took the session over first');
+                peer.handle.close(4010, 'session is run by another signaling server');
+                return;
               }
               if (session.state !== 'ended') this.#ctx.sessions.resumeMoved(peer, session, keepStream);
             },

@@ -18,9 +18,9 @@
  *
  * Keys (prefix `ath:` by default): `gen`, `hosts` (set), `h:<hostId>` (HostWire JSON), `slots:<hostId>`
  * (hash), `hb` (zset hostId → last heartbeat ms), `sessions` (set), `s:<sessionId>` (SessionWire JSON),
- * `own` (hash sessionId → instance), `gone:<sessionId>` (a deleted session's tombstone, expiring), `active` (hash
- * playerId → sessionId), `queues` (set), `q:<game>` (zset sessionId → queuedAtMs), `drains` (hash provider →
- * DrainWire JSON). Channels: `feed`, `to:<instanceId>`. Unpaid
+ * `own` (hash sessionId → instance), `meter` (hash sessionId → the meter's running state), `gone:<sessionId>` (a
+ * deleted session's tombstone, expiring), `active` (hash playerId → sessionId), `queues` (set), `q:<game>` (zset
+ * sessionId → queuedAtMs), `drains` (hash provider → DrainWire JSON). Channels: `feed`, `to:<instanceId>`. Unpaid
  * endings travel on the feed only (a keyed hash of the player's address, its token id, the time): Redis keeps none.
  */
 import { randomBytes } from 'node:crypto';
@@ -75,6 +75,7 @@ import {
   RELEASE_ALL_SLOTS,
   RELEASE_SLOT,
   REMOVE_HOST,
+  SAVE_METER,
   SESSION_TOMBSTONE_SEC,
   SET_ACTIVE,
   UPDATE_HOST,
@@ -192,8 +193,15 @@ export class RedisSignalingStore implements SignalingStore {
     this.queue = new SharedQueue(this);
     this.measurements = this.#local.measurements;
     this.meters = {
-      save: (sessionId, state) =>
-        this.write((pipeline) => pipeline.hset(this.key('meter'), sessionId, JSON.stringify(state))),
+      // Refused once the session was deleted (SAVE_METER): a late save does not outlive the session.
+      save: (sessionId, state) => {
+        if (this.#closed) return;
+        this.eval(
+          SAVE_METER,
+          [this.key('meter'), this.key(`gone:${sessionId}`)],
+          [sessionId, JSON.stringify(state)],
+        ).catch((error: unknown) => this.#log.warn({ err: error }, 'write to Redis failed'));
+      },
       load: async (sessionId) => {
         const raw = await this.#cmd.hget(this.key('meter'), sessionId);
         return raw ? parseMeterStateWire(raw) : undefined;
@@ -861,7 +869,11 @@ export class RedisSignalingStore implements SignalingStore {
       [this.key('own'), this.key(`gone:${sessionId}`)],
       [sessionId, this.instanceId, expected ?? ''],
     );
-    if (Number(won) !== 1) return false;
+    if (Number(won) !== 1) {
+      // Another instance owns it now (or it was deleted): this copy is behind.
+      this.refreshSession(sessionId);
+      return false;
+    }
     const session = this.#local.sessions.get(sessionId);
     if (session) {
       session.owner = this.instanceId;
@@ -1269,7 +1281,13 @@ class SharedSessions implements SessionStore {
     this.#s
       .eval(
         DELETE_SESSION,
-        [this.#s.key('own'), this.#s.key(`s:${sessionId}`), this.#s.key('sessions'), this.#s.key(`gone:${sessionId}`)],
+        [
+          this.#s.key('own'),
+          this.#s.key(`s:${sessionId}`),
+          this.#s.key('sessions'),
+          this.#s.key(`gone:${sessionId}`),
+          this.#s.key('meter'),
+        ],
         [sessionId, session.owner, SESSION_TOMBSTONE_SEC, this.#s.feedChannel, JSON.stringify(feed)],
       )
       .then((deleted) => {

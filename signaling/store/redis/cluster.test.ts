@@ -502,9 +502,32 @@ describe('an instance cut off from Redis, its queued writes sent when it gets ba
     const { prefix, proxy, one, two, direct, s1 } = await cutOffPair('zomb', 'zomb-host', 1);
     const mine = one.sessions.get(s1);
     assert.ok(mine);
+    // l1's meter keeps the session's running state in Redis (at every report and tick).
+    const meterState = {
+      tickIndex: 1,
+      pendingTicks: [],
+      lastTickAtMs: Date.now(),
+      cursorMs: Date.now(),
+      deliveredMs: 0,
+      hostGoodAtMs: null,
+      hostFpsMilli: null,
+      playerBadAtMs: null,
+      lastSignAtMs: Date.now(),
+      checkerGoodAtMs: null,
+      checkerBadAtMs: null,
+      heldMs: 0,
+      disputeSinceMs: null,
+      verdictFailed: false,
+    };
+    one.meters.save(s1, meterState);
+    await waitUntil(async () => (await direct.hexists(`${prefix}meter`, s1)) === 1, {
+      what: 'l1’s meter state in Redis',
+      timeoutMs: 5_000,
+    });
     proxy.hold();
-    // l1, cut off, still runs s1 as far as it knows: its copy changes (queued for Redis).
+    // l1, cut off, still runs s1 as far as it knows: its copy and its meter's state change (queued for Redis).
     one.sessions.put({ ...mine, setupObserved: true });
+    one.meters.save(s1, { ...meterState, tickIndex: 2 });
     // Meanwhile l2 takes s1 over (its player resumed there), the player quits, and the ended session is forgotten.
     assert.equal(await two.cluster.claimSession(s1, 'l1'), true);
     const taken = two.sessions.get(s1);
@@ -530,8 +553,9 @@ describe('an instance cut off from Redis, its queued writes sent when it gets ba
         listed: await direct.sismember(`${prefix}sessions`, s1),
         owner: await direct.hget(`${prefix}own`, s1),
         l2: two.sessions.get(s1)?.state ?? null,
+        meter: await direct.hget(`${prefix}meter`, s1),
       },
-      { record: null, listed: 0, owner: null, l2: null },
+      { record: null, listed: 0, owner: null, l2: null, meter: null },
       'the deleted session stays deleted',
     );
     await waitUntil(() => one.sessions.get(s1) === undefined, { what: 's1 gone from l1’s copy', timeoutMs: 5_000 });
@@ -660,6 +684,58 @@ describe('a player resuming on another instance', () => {
     const error = await again.next('error');
     assert.equal(error.code, 'ATH_ERR_INTERNAL');
     assert.equal(b.hub.getSession(sessionId)?.owner, 'bgb');
+  });
+});
+
+describe('a player resuming one session on two instances at once', () => {
+  test('one instance takes the session over, the other sends its connection on: one owner everywhere, one adoption', async () => {
+    const [a, b, prefix] = await net.network('dr', { reloadGraceMs: 200, leaseTtlMs: 10_000 });
+    const c = await startTestSignaling(
+      { chain: net.chain, tokenSecret: secret, reloadGraceMs: 200, leaseTtlMs: 10_000 },
+      { redisUrl: net.redis.url, prefix, instanceId: 'drc' },
+    );
+    net.closeLater(() => c.close());
+    const host = track(await connectTestHost(a, { slots: 1, games: [game('twice-game')] }));
+    await waitUntil(() => [b, c].every((s) => s.hub.hosts.get(host.hostId)?.state === 'up'), {
+      what: 'the host on b and c',
+      timeoutMs: 5_000,
+    });
+    const token = issuePlayerToken({ secret, ttlSec: 600 }).token;
+    const player = track(await connectTestPlayer(a, secret, token));
+    player.send({ type: 'play', game: 'twice-game', codecs: ['H264'] });
+    const { sessionId } = await player.next('session');
+    await host.next('start-session');
+    host.send({ type: 'session-started', sessionId });
+    await waitUntil(() => [b, c].every((s) => s.hub.getSession(sessionId)?.state === 'streaming'), {
+      what: 'streaming on b and c',
+      timeoutMs: 5_000,
+    });
+    // Each adoption claims the session's metering in the ledger (edge/metering Meter): two of them race there, and
+    // the ledger's last claim need not be Redis's last — the instance Redis names is fenced, the other thinks the
+    // session moved away, and nobody meters the stream that goes on.
+    const adopted: string[] = [];
+    for (const s of [b, c]) s.hub.on('sessionAdopted', () => adopted.push(s.hub.instanceId));
+    const onB = track(await connectTestPlayer(b, secret, token));
+    const onC = track(await connectTestPlayer(c, secret, token));
+    const resume = { type: 'play', game: 'twice-game', codecs: ['H264'], resumeSessionId: sessionId, keepStream: true };
+    onB.send({ ...resume, type: 'play', codecs: ['H264'] });
+    onC.send({ ...resume, type: 'play', codecs: ['H264'] });
+    const outcome = (peer: TestPeer) =>
+      peer.nextOf(['session', 'error']).then(
+        (m) => m.type,
+        async () => `closed ${(await peer.closed()).code}`,
+      );
+    const outcomes = (await Promise.all([outcome(onB), outcome(onC)])).sort();
+    assert.deepEqual(outcomes, ['closed 4010', 'session'], 'one resumes, the other is sent on');
+    assert.equal(adopted.length, 1, `adopted by ${adopted.join(' and ')}`);
+    const redis = new Redis(net.redis.url);
+    net.closeLater(() => redis.disconnect());
+    const owner = await redis.hget(`${prefix}own`, sessionId);
+    assert.equal(owner, adopted[0]);
+    await waitUntil(() => [a, b, c].every((s) => s.hub.getSession(sessionId)?.owner === owner), {
+      what: 'every copy naming that owner',
+      timeoutMs: 5_000,
+    });
   });
 });
 

@@ -164,14 +164,15 @@ return 1
 export const SESSION_TOMBSTONE_SEC = 3_600;
 
 /**
- * KEYS[1] owners hash, KEYS[2] the session's record, KEYS[3] sessions set, KEYS[4] the session's tombstone; ARGV
- * sessionId, the session's owner as the caller knows it ('' = unknown), tombstone TTL (s), feed channel, the feed
- * message (JSON) → 1 when deleted (or deleted already), 0 when refused: Redis names another owner, so the caller's
- * copy is stale (a cut-off instance forgetting a session it had ended, which another instance took over and runs).
- * Deleting leaves the tombstone `PUT_SESSION`, `CLAIM_SESSION` and `SET_ACTIVE` respect.
+ * KEYS[1] owners hash, KEYS[2] the session's record, KEYS[3] sessions set, KEYS[4] the session's tombstone, KEYS[5]
+ * the meters' state hash; ARGV sessionId, the session's owner as the caller knows it ('' = unknown), tombstone TTL
+ * (s), feed channel, the feed message (JSON) → 1 when deleted (or deleted already), 0 when refused: Redis names
+ * another owner, so the caller's copy is stale (a cut-off instance forgetting a session it had ended, which another
+ * instance took over and runs). Deleting drops the session's meter state too and leaves the tombstone
+ * `PUT_SESSION`, `CLAIM_SESSION`, `SET_ACTIVE` and `SAVE_METER` respect.
  */
 export const DELETE_SESSION = `
-if redis.call('EXISTS', KEYS[4]) == 1 then return 1 end
+if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('HDEL', KEYS[5], ARGV[1]) return 1 end
 if ARGV[2] ~= '' then
   local owner = redis.call('HGET', KEYS[1], ARGV[1])
   if owner and owner ~= ARGV[2] then return 0 end
@@ -179,8 +180,20 @@ end
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
 redis.call('SET', KEYS[4], '1', 'EX', tonumber(ARGV[3]))
 redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+`;
+
+/**
+ * KEYS[1] the meters' state hash, KEYS[2] the session's tombstone; ARGV sessionId, the state (JSON) → 1 when saved, 0
+ * when the session was deleted: a meter's save sent before a partition and delivered after another instance ended
+ * and deleted the session does not leave its state behind for good (nothing else would ever remove it).
+ */
+export const SAVE_METER = `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
 
