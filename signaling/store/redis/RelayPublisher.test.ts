@@ -92,6 +92,38 @@ describe('RelayPublisher', () => {
     );
   });
 
+  test('Redis busy when it reconnects (a long script; LOADING after a restart is the same): it tries again', async () => {
+    const publisher = new RelayPublisher({ url: redis.url, log, connectionName: 'relay-busy' });
+    const admin = new Redis(redis.url);
+    const scripter = new Redis(redis.url);
+    closers.push(
+      () => publisher.close(),
+      () => admin.disconnect(),
+      () => scripter.disconnect(),
+    );
+    await waitUntil(() => publisher.ready, { timeoutMs: 5_000, what: 'the relay connection set up' });
+    await admin.config('SET', 'busy-reply-threshold', '20');
+    await scripter.ping();
+    const clients = String(await admin.client('LIST')).split('\n');
+    const id = clients.find((line) => line.includes('name=relay-busy'))?.match(/id=(\d+)/)?.[1];
+    assert.ok(id, 'the relay connection listed');
+    // The connection drops; while it reconnects (100 ms later) Redis runs a script for 0.6 s and answers -BUSY.
+    await admin.client('KILL', 'ID', id);
+    const busy = scripter.eval(
+      "local t = redis.call('TIME') local till = t[1] * 1e6 + t[2] + 6e5 repeat t = redis.call('TIME') until t[1] * 1e6 + t[2] >= till return 1",
+      0,
+    );
+    await busy;
+    await waitUntil(() => publisher.ready, {
+      timeoutMs: 5_000,
+      what: 'the relay connection back after the busy spell',
+    });
+    assert.equal(publisher.refused, false);
+    const got = await subscriber('r:busy');
+    assert.equal(publisher.publish([['r:busy', 'after']]), true);
+    await waitUntil(() => got.length === 1, { timeoutMs: 5_000, what: 'the message after the busy spell' });
+  });
+
   test('a wrong password: never used, and says so', async () => {
     const url = redis.url.replace('redis://', 'redis://:wrong@');
     const publisher = new RelayPublisher({ url, log });

@@ -8,7 +8,8 @@
  * Pub/sub already delivers at most once (a message published while the receiver is away is lost), so nothing is
  * lost here that the ioredis path would have kept: while this connection is not up (connecting, Redis restarting,
  * an error), `publish` returns false and the caller sends through its ordinary client instead. It reconnects by
- * itself (100 ms × attempt, at most 1 s apart). Ordering: the caller switches back to this connection only once
+ * itself (100 ms × attempt, at most 1 s apart), also when Redis answered its set-up with an error that passes
+ * (LOADING after a restart, BUSY during a long script); another refusal (a wrong password) is for good. Ordering: the caller switches back to this connection only once
  * nothing it sent the other way is still waiting for its reply, so one instance's messages to another keep their
  * order across a switch.
  *
@@ -27,6 +28,9 @@ export type OpenRelayPublisherParameters = {
   /** While more than this is written but not yet taken by the kernel, `publish` refuses (the caller falls back). */
   maxBufferedBytes?: number;
 };
+
+/** Set-up errors that pass (answered by Redis for a while, then not): retried, not a reason to give up. */
+const TRANSIENT = /^-(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/;
 
 /** How long a connection attempt, set-up included, may take before it is dropped and retried. */
 const CONNECT_TIMEOUT_MS = 3_000;
@@ -141,6 +145,13 @@ export class RelayPublisher {
         const line = pending.slice(0, end);
         pending = pending.slice(end + 2);
         if (!line.startsWith('+')) {
+          if (TRANSIENT.test(line)) {
+            // Redis loading its data after a restart, running a long script, a replica without its primary: the
+            // connection is dropped and set up again later (the `close` handler retries), not given up for good.
+            this.#log.debug({ reply: line.slice(0, 120) }, 'Redis cannot set the relay connection up yet');
+            socket.destroy();
+            return;
+          }
           this.#refuse(socket, `Redis refused the relay connection's set-up: ${line.slice(0, 120)}`);
           return;
         }
