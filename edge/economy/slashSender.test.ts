@@ -90,7 +90,7 @@ async function decideSlash(container: string, checkers: Staked[], binding = (sig
 }
 
 /** One pass of a SlashSender with the slasher key. */
-async function sendPass(): Promise<void> {
+async function sendPass(afterBroadcast?: () => Promise<void>): Promise<void> {
   const sender = new SlashSender({
     ledger,
     publicClient: chain.publicClient,
@@ -99,6 +99,7 @@ async function sendPass(): Promise<void> {
     workerId: 'slash-sender-test',
     intervalMs: 3_600_000,
     log,
+    ...(afterBroadcast ? { afterBroadcast } : {}),
   });
   try {
     await sender.runSoon();
@@ -151,4 +152,37 @@ test('a slash the registry can never take (a binding ECDSA.recover refuses) fail
   const [slashed] = await listSlashes(ledger, { operatorAddress: next.address });
   assert.equal(slashed?.state, 'confirmed', 'the next slash is not held up');
   assert.equal(await stakeOf(next.address), SOFTWARE_MIN - THIRD);
+});
+
+test('a slash estimated in the second of its operator’s last stake change still lands a second later', async () => {
+  // The registry stamps the slashed operator's `lastChangeAt` with the block time. anvil's blocks share the wall
+  // clock's second (so do Arbitrum's): a gas estimate made in the second the provider staked finds that write a
+  // no-op; the block the slash lands in a second later does not. Seen as a flake (a slash reverted after its dry
+  // run passed) when the test ran fast; pinned here: the estimate runs in the provider's second, the slash is mined
+  // one second later.
+  const checkers = await Promise.all([0, 1].map(() => chain.newStakedAccount('checker')));
+  const provider = await decideSlash('same-second-host', checkers);
+  const rpc = async (method: string, params: unknown[]) => {
+    const response = await fetch(chain.anvil.rpcUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    });
+    const body = (await response.json()) as { error?: { message: string } };
+    if (body.error) throw new Error(`${method}: ${body.error.message}`);
+  };
+  const staked = await chain.publicClient.getBlock();
+  await rpc('evm_setAutomine', [false]);
+  try {
+    await rpc('evm_setNextBlockTimestamp', [Number(staked.timestamp)]);
+    await sendPass(async () => {
+      await rpc('evm_setNextBlockTimestamp', [Number(staked.timestamp) + 1]);
+      await rpc('evm_mine', []);
+    });
+  } finally {
+    await rpc('evm_setAutomine', [true]);
+  }
+  const [slash] = await listSlashes(ledger, { operatorAddress: provider.address });
+  assert.deepEqual([slash?.state, slash?.lastError ?? null], ['confirmed', null]);
+  assert.equal(await stakeOf(provider.address), SOFTWARE_MIN - THIRD);
 });
