@@ -22,8 +22,18 @@ import { pino } from 'pino';
 import { type Address, type Hex, type PrivateKeyAccount, parseEventLogs } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { DEFAULT_CHECK_SETTINGS } from '../../signaling/checkers/CheckerDesk.js';
-import { DEFAULT_SIGNALING_SETTINGS, type SignalingServer, startSignaling } from '../../signaling/index.js';
-import { type ProviderStatus, sessionAuthTypes, sessionEscrowDomain } from '../../signaling/protocol/index.js';
+import {
+  DEFAULT_SIGNALING_SETTINGS,
+  type RoundVerdict,
+  type SignalingServer,
+  startSignaling,
+} from '../../signaling/index.js';
+import {
+  type ProviderStatus,
+  type ServerMessageOf,
+  sessionAuthTypes,
+  sessionEscrowDomain,
+} from '../../signaling/protocol/index.js';
 import { connectTestHost, connectTestPlayer } from '../../signaling/testing/startTestSignaling.js';
 import { connectTestChecker, signTestReport, type TestChecker } from '../../signaling/testing/TestChecker.js';
 import type { TestPeer } from '../../signaling/testing/TestPeer.js';
@@ -123,37 +133,129 @@ async function stake(account: PrivateKeyAccount, tier: string, amount: bigint): 
   );
 }
 
-/** Answers the next round of every checker: `ok(i)` says what checker i reports. */
-async function answerRound(container: string, ok: (i: number) => boolean): Promise<void> {
-  await Promise.all(
-    checkers.map(async (checker, i) => {
-      for (;;) {
-        const assignment = await checker.peer.next('check-assignment', 20_000);
-        if (assignment.container !== container) continue;
-        const says = ok(i);
-        // A failing report counts only for a probe that got a slot (CheckerDesk): send it once the probe holds one.
-        if (!says) {
-          await until('the probe holds a slot', async () =>
-            server.hub.hosts.get(container)?.slots.some((slot) => slot.sessionId === assignment.probeSessionId)
-              ? true
-              : undefined,
-          );
-        }
-        checker.peer.send({
-          type: 'check-report',
-          ...(await signTestReport({
-            account: checker.account,
-            assignment,
-            ok: says,
-            fpsMilli: says ? 60_000 : 0,
-            rttMicros: says ? 5_000 : 0xffffffff,
-            domain: economy.checkerDomain,
-          })),
+/** Every round signaling decided (the hub's `verdict` events), in order. */
+const verdicts: RoundVerdict[] = [];
+
+/**
+ * A probe of `checker` got its slot (`probe-started`, as a real checker learns it) within `timeoutMs`; false when
+ * it never did (its round closed first). Older probes' notices on the way are passed over.
+ */
+async function probeStarted(checker: TestChecker, sessionId: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const started = await checker.peer.next('probe-started', Math.max(1, deadline - Date.now())).catch(() => undefined);
+    if (!started) return false;
+    if (started.sessionId === sessionId) return true;
+  }
+}
+
+/**
+ * Checker `i` answers its next live assignment on `container` and returns the round signaling accepted the report
+ * for; undefined when signaling dropped the checker (its connection closed, or its stake fell below the tier). A
+ * failing report counts only for a probe that got a slot (CheckerDesk): it is sent once the probe holds one. Rounds
+ * run every 200 ms here and close at their deadline unanswered while the test does something else, so an assignment
+ * waiting in the connection's buffer may be stale: the desk refuses its report (ATH_ERR_NOT_ASSIGNED) and the next
+ * assignment is answered — a report is done only when the desk says it took it.
+ */
+async function answer(i: number, container: string, ok: boolean): Promise<bigint | undefined> {
+  const checker = checkers[i];
+  assert.ok(checker);
+  for (;;) {
+    const assignment = await checker.peer.next('check-assignment', 30_000).catch((error: unknown): undefined => {
+      if (checker.peer.isClosed) return undefined;
+      throw error;
+    });
+    if (!assignment) return undefined;
+    if (assignment.container !== container) continue;
+    if (!ok && !(await probeStarted(checker, assignment.probeSessionId, assignment.deadlineMs + 5_000))) continue;
+    checker.peer.send({
+      type: 'check-report',
+      ...(await signTestReport({
+        account: checker.account,
+        assignment,
+        ok,
+        fpsMilli: ok ? 60_000 : 0,
+        rttMicros: ok ? 5_000 : 0xffffffff,
+        domain: economy.checkerDomain,
+      })),
+    });
+    for (;;) {
+      const reply: ServerMessageOf<'report-accepted' | 'error'> | undefined = await checker.peer
+        .nextOf(['report-accepted', 'error'], 30_000)
+        .catch((error: unknown): undefined => {
+          if (checker.peer.isClosed) return undefined;
+          throw error;
         });
-        return;
-      }
-    }),
+      if (!reply) return undefined;
+      if (reply.type === 'report-accepted') return BigInt(reply.round);
+      // Dropped below the checker tier: signaling says so and closes the connection.
+      if (reply.code === 'ATH_ERR_STAKE_TOO_LOW') return undefined;
+      if (reply.ref !== 'check-report') continue;
+      if (reply.code === 'ATH_ERR_NOT_ASSIGNED') break;
+      assert.fail(`checker ${i}'s report refused: ${reply.code} ${reply.message}`);
+    }
+  }
+}
+
+/**
+ * Every checker answers a round of `container` (`ok(i)` says what checker i reports); resolves with its verdict once
+ * signaling decided it (a checker dropped meanwhile leaves the round to its deadline).
+ */
+async function answerRound(container: string, ok: (i: number) => boolean): Promise<RoundVerdict> {
+  const rounds = await Promise.all(checkers.map((_, i) => answer(i, container, ok(i))));
+  const answered = [...new Set(rounds.filter((round) => round !== undefined))];
+  assert.ok(answered.length > 0, `no checker answered a round of ${container}`);
+  const decided = await until(
+    `the round(s) ${answered.join(', ')} of ${container} decided`,
+    async () => {
+      const found = answered.map((round) => verdicts.find((v) => v.hostId === container && v.round === round));
+      return found.every((v) => v !== undefined) ? found : undefined;
+    },
+    // A checker dropped mid-round leaves it to its deadline (20 s here), then to its reassignment's.
+    60_000,
   );
+  const last = decided.at(-1);
+  assert.ok(last);
+  return last;
+}
+
+/**
+ * Every checker connected and staked at the checker tier's minimum. The first suite's lying checker is slashed below
+ * the tier, dropped by signaling and topped up there; when that suite failed before it got there, this does it, so
+ * the suites after it test their own behaviour rather than fail on its leftovers.
+ */
+async function ensureCheckers(): Promise<void> {
+  // Slashes decided so far have landed: one still in flight would drop a checker in the middle of the next suite.
+  await economy.trust?.desk.settled();
+  await until(
+    'no slash in flight',
+    async () => {
+      const inFlight = [
+        ...(await listSlashes(economy.ledger, { state: 'pending' })),
+        ...(await listSlashes(economy.ledger, { state: 'sent' })),
+      ];
+      return inFlight.length === 0 ? true : undefined;
+    },
+    60_000,
+  );
+  for (const [i, key] of checkerKeys.entries()) {
+    const checker = checkers[i];
+    assert.ok(checker);
+    const { stakeWei } = await operator(checker.account.address);
+    if (stakeWei < CHECKER_MIN) {
+      // Signaling drops a checker below the tier once the registry's event reaches it; then it is topped up.
+      await Promise.race([
+        checker.peer.closed(),
+        new Promise((_, reject) =>
+          setTimeout(() => reject(new Error(`checker ${i} below the tier was not dropped`)), 30_000).unref(),
+        ),
+      ]);
+      await stake(checker.account, 'checker', CHECKER_MIN - stakeWei);
+    }
+    if (checker.peer.isClosed) {
+      checkers[i] = await connectTestChecker({ wsNodeUrl: server.wsNodeUrl, chain }, { privateKey: key });
+    }
+  }
 }
 
 /** Real money into the rewards pool: a session the meter charges and the settler redeems on chain. */
@@ -230,6 +332,7 @@ before(async () => {
     routes: economy.routes,
   });
   await economy.attach(server.hub, server.metrics);
+  server.hub.on('verdict', (verdict) => verdicts.push(verdict));
   for (let i = 0; i < 3; i++) {
     // Signaling admits staked checkers only: stake first, then register.
     const privateKey = generatePrivateKey();
@@ -263,8 +366,10 @@ describe('slashing on confirmed verdicts', { timeout: 120_000 }, () => {
     const failing = host.hostId;
     peers.push(host);
     // Two rounds: two staked checkers find it down, the third says it is fine (a lie).
-    await answerRound(failing, (i) => i === 2);
-    await answerRound(failing, (i) => i === 2);
+    for (let round = 0; round < 2; round++) {
+      const verdict = await answerRound(failing, (i) => i === 2);
+      assert.deepEqual([verdict.verdict, verdict.minority], ['fail', [checkers[2]?.account.address.toLowerCase()]]);
+    }
     const slash = await until('the container slash confirmed', async () => {
       const [found] = await listSlashes(economy.ledger, { operatorAddress: provider.address, state: 'confirmed' });
       return found;
@@ -320,30 +425,7 @@ describe('slashing on confirmed verdicts', { timeout: 120_000 }, () => {
     // slashed stake's shortfall. (The lying checker may be gone by now, slashed below its tier: the others answer.)
     for (let pass = 0; server.hub.checkers.drainOf(provider.address) !== undefined; pass++) {
       assert.ok(pass < 6, 'probation passed within a few rounds');
-      await Promise.all(
-        checkers.map(async (checker) => {
-          for (;;) {
-            const assignment = await checker.peer.next('check-assignment', 25_000).catch(() => undefined);
-            if (!assignment) return;
-            if (assignment.container !== failing) continue;
-            checker.peer.send({
-              type: 'check-report',
-              ...(await signTestReport({
-                account: checker.account,
-                assignment,
-                ok: true,
-                domain: economy.checkerDomain,
-              })),
-            });
-            return;
-          }
-        }),
-      );
-      await until(
-        'the round decided',
-        async () => ((server.hub.checkers.drainOf(provider.address)?.probationPasses ?? 3) > pass ? true : undefined),
-        25_000,
-      ).catch(() => undefined);
+      await answerRound(failing, () => true);
     }
     assert.equal(server.hub.hosts.get(failing)?.drained, true, 'still out: its stake is short of its tier');
     // (The host still gets its checks' probes: to it they are sessions like a player's.)
@@ -405,6 +487,8 @@ describe('slashing on confirmed verdicts', { timeout: 120_000 }, () => {
 });
 
 describe('a host cannot frame a checker', { timeout: 120_000 }, () => {
+  before(ensureCheckers);
+
   test('a host that starves one checker’s probe in two rounds does not get that checker barred or slashed', async () => {
     // The host passes (two of three probes served well) and serves the third badly: that checker's honest failing
     // report is outvoted. Costless to the host, so it is no evidence of a lie (a pass against a failing majority
@@ -436,6 +520,7 @@ describe('a host cannot frame a checker', { timeout: 120_000 }, () => {
 });
 
 describe('weekly rewards and checker pay across two Thursdays', { timeout: 240_000 }, () => {
+  before(ensureCheckers);
   const early = privateKeyToAccount(generatePrivateKey());
   const late = privateKeyToAccount(generatePrivateKey());
   let epoch: bigint;

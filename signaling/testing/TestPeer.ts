@@ -106,6 +106,10 @@ export class TestPeer {
       const [message] = this.received.splice(index, 1);
       return Promise.resolve(message as ServerMessageOf<K>);
     }
+    // Closed already: nothing more can come (not a wait of the whole timeout for it).
+    if (this.#closed) {
+      return Promise.reject(new Error(`socket closed (${this.#closed.code}) waiting for ${types.join(' or ')}`));
+    }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         types,
@@ -124,6 +128,11 @@ export class TestPeer {
       }, timeoutMs);
       this.#waiters.push(waiter);
     });
+  }
+
+  /** The connection closed (by either side). */
+  get isClosed(): boolean {
+    return this.#closed !== undefined;
   }
 
   closed(): Promise<{ code: number; reason: string }> {
