@@ -200,8 +200,12 @@ for (const driver of ['pglite', 'pg'] as const) {
           passed.every((round) => failed.every((before) => round > before)),
           `rounds after the restart come after those before it: ${passed} vs ${failed}`,
         );
-        player.send({ type: 'play', game: GAME.id, codecs: ['H264'], queue: false });
-        assert.equal((await player.next('session')).hostId, hostId, 'matched again after probation');
+        // Check rounds go on every second, and a probe is a session to the host: one may hold its one slot right now
+        // (a checker answers at once here, and the probe ends with its report). The player waits in line for the slot
+        // rather than being told there is none (with `queue: false` that was a load-bound failure: CI, load 15). A
+        // probe holds a slot `probeTimeoutMs` (20 s) at most.
+        player.send({ type: 'play', game: GAME.id, codecs: ['H264'] });
+        assert.equal((await player.next('session', 30_000)).hostId, hostId, 'matched again after probation');
         player.terminate();
       } finally {
         stopCheckers();
