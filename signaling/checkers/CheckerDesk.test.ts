@@ -352,6 +352,52 @@ describe('checkers', () => {
     assert.equal(verdict.probed.length, 3);
   });
 
+  test('a probe holding a host’s last free slot gives it to a player who would otherwise wait: the player is served at once, the probe runs again after the start-up', async () => {
+    const secret = randomBytes(32);
+    const server = await startTestSignaling({
+      chain,
+      tokenSecret: secret,
+      probe: { ...DEFAULT_SIGNALING_SETTINGS.probe, samples: 0 },
+      checks: { ...DEFAULT_CHECK_SETTINGS, intervalMs: 600_000, deadlineMs: 30_000, startupQuietMs: 1_000 },
+    });
+    const team = await Promise.all([0, 1, 2].map(() => connectTestChecker(server)));
+    const host = await connectTestHost(server, { hostId: 'one-slot-host', slots: 1 });
+    const player = await connectTestPlayer(server, secret);
+    cleanups.push(async () => {
+      for (const peer of [host, player, ...team.map((c) => c.peer)]) peer.terminate();
+      await server.close();
+    });
+    const assignments = await Promise.all(team.map((c) => c.peer.next('check-assignment')));
+    const byProbe = new Map(assignments.map((a, i) => [a.probeSessionId, i]));
+    const first = await host.next('start-session');
+    const cutIndex = byProbe.get(first.sessionId) ?? assert.fail('a probe of an assignment');
+    assert.equal(first.slot, 0, 'the probe holds the only slot');
+    await team[cutIndex]?.peer.next('probe-started');
+    // A player presses Play: the only slot is a probe's. The probe gives way (stopped first), the player gets it.
+    player.send({ type: 'play', game: 'neon-drift', codecs: ['H264', 'VP8'] });
+    assert.deepEqual(await host.nextOf(['stop-session', 'start-session']), {
+      type: 'stop-session',
+      sessionId: first.sessionId,
+      reason: 'player-quit',
+    });
+    const playerStart = await host.next('start-session');
+    assert.equal(byProbe.has(playerStart.sessionId), false, 'then the player’s session');
+    assert.equal(playerStart.slot, 0);
+    const served = await player.nextOf(['session', 'queued']);
+    assert.equal(served.type, 'session', 'the player does not wait behind a probe');
+    // The cut probe's checker, once it reported, is assigned again in the same round: with the slot sold, the re-run
+    // goes to the host's probe reserve once the player's start-up is over.
+    const cutChecker = team[cutIndex] ?? assert.fail('team');
+    await report(cutChecker, assignments[cutIndex] ?? assert.fail('assignment'), false);
+    await cutChecker.peer.next('report-accepted');
+    cutChecker.peer.send({ type: 'probe-done', sessionId: first.sessionId });
+    const again = await cutChecker.peer.next('check-assignment');
+    assert.equal(again.round, assignments[cutIndex]?.round);
+    const rerun = await host.next('start-session');
+    assert.equal(rerun.sessionId, again.probeSessionId);
+    assert.equal(rerun.slot, 1, 'in the reserve: the slot serves the player');
+  });
+
   test('a sampling probe does not yield: a dispute is measured beside whoever starts', async () => {
     const secret = randomBytes(32);
     const server = await startTestSignaling({

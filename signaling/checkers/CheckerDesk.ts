@@ -714,15 +714,37 @@ export class CheckerDesk {
    * never yields.
    */
   playerSessionStarting(hostId: string, playerSessionId: string): void {
-    if (this.#closed || this.#probes.has(playerSessionId)) return;
+    this.#yieldTo(hostId, playerSessionId, 0);
+  }
+
+  /**
+   * Containers where a probe holds a slot it would give a player who finds no free one (a paying player never
+   * waits behind a check): Matchmaking picks among them and calls `giveWayToWaitingPlayer`.
+   */
+  hostsWithYieldableProbeSlot(): Iterable<string> {
+    return this.#line.hostsWithYieldableSlot();
+  }
+
+  /**
+   * A player found no free slot and `hostId`'s is held by a probe: the probe yields as to a starting session
+   * (`playerSessionStarting`), and the container's line starts nothing for a moment, so that the slot is the
+   * player's to lease. True if a probe gave its slot up.
+   */
+  giveWayToWaitingPlayer(hostId: string, playerSessionId: string): boolean {
+    return this.#yieldTo(hostId, playerSessionId, this.#p.settings.startupQuietMs);
+  }
+
+  #yieldTo(hostId: string, playerSessionId: string, holdSlotMs: number): boolean {
+    if (this.#closed || this.#probes.has(playerSessionId)) return false;
     const round = this.#rounds.get(hostId);
-    if (!round || round.samples.size > 0) return;
-    const yielded = this.#line.yieldTo(hostId, playerSessionId);
-    const probe = yielded && this.#probes.get(yielded.sessionId);
-    if (!probe) return;
+    if (!round || round.samples.size > 0) return false;
+    const yielded = this.#line.yieldTo(hostId, playerSessionId, { holdSlotMs });
+    if (!yielded) return false;
+    const probe = this.#probes.get(yielded.sessionId);
+    if (!probe) return true;
     probe.yielded = true;
     this.#stopProbe(probe);
-    if (round.round !== probe.round || round.assigned.get(probe.checker.address) !== probe) return;
+    if (round.round !== probe.round || round.assigned.get(probe.checker.address) !== probe) return true;
     round.yieldedReports.set(probe.checker.address, {
       sessionId: probe.sessionId,
       startupEndsAtMs: Date.now() + this.#p.settings.startupQuietMs,
@@ -731,6 +753,7 @@ export class CheckerDesk {
       { hostId, round: String(round.round), checker: probe.checker.address, playerSessionId },
       'a probe yielded to a player’s session start: its checker probes again after the start-up',
     );
+    return true;
   }
 
   /** The checker of a yielded probe reported it (not counted) or gave it up: its re-run is assigned now. */

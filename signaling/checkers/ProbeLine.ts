@@ -25,7 +25,9 @@
  * the host, and on `npm start`'s machine its checker's receiver too). CheckerDesk re-queues it at the head of the
  * line with a fresh session, and does not count what the cut probe measured, neither way. A probe gives way —
  * waits out a start-up, or yields — to `NEWCOMERS_A_PROBE_GIVES_WAY_TO` players at most, its re-runs included: a
- * host cannot put a probe off with a stream of player starts by more than that many start-up windows.
+ * host cannot put a probe off with a stream of player starts by more than that many start-up windows. Nor does a
+ * player wait behind a probe: one who finds no free slot where a yieldable probe holds one gets that slot
+ * (Matchmaking → CheckerDesk.giveWayToWaitingPlayer).
  */
 import { randomInt } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -120,6 +122,8 @@ export class ProbeLine {
   /** Containers whose line is being looked at (a lease is awaited): a second look waits for it, then runs again. */
   readonly #pumping = new Set<string>();
   readonly #pumpAgain = new Set<string>();
+  /** Containers whose line starts nothing before this time: a slot a probe gave up is being leased to a player. */
+  readonly #heldUntilMs = new Map<string, number>();
   #closed = false;
 
   constructor(params: ProbeLineParameters) {
@@ -154,21 +158,44 @@ export class ProbeLine {
    * A player's session is starting on the container: its running probe, if it may yield, ends now (the host gets a
    * player's quit for it, its slot is free) and is returned for CheckerDesk to re-queue; the line waits out the
    * player's start-up before it goes on. Undefined: no probe running there, or it does not yield (sampling a dispute,
-   * or the re-run of a probe that yielded).
+   * or the re-run of a probe that yielded). `holdSlotMs`: the player has no slot yet (it found none free and takes
+   * the one this probe frees): no probe of the line starts on the container for that long, so the next one in line
+   * does not take the slot first.
    */
-  yieldTo(hostId: string, playerSessionId: string): LineProbe | undefined {
-    const probe = this.#lines.get(hostId)?.find((p) => p.state === 'running');
-    if (!probe || probe.sampling || probe.gaveWayTo.length >= NEWCOMERS_A_PROBE_GIVES_WAY_TO) return undefined;
+  yieldTo(hostId: string, playerSessionId: string, options: { holdSlotMs?: number } = {}): LineProbe | undefined {
+    const probe = this.#yieldable(hostId);
+    if (!probe) return undefined;
     probe.gaveWayTo.push(playerSessionId);
     this.#p.log.info(
       { hostId, sessionId: probe.sessionId, playerSessionId, ranMs: Date.now() - (probe.startedAtMs ?? Date.now()) },
       'probe yielded to a player',
     );
-    this.#finish(probe);
+    // The host hears of the stop before anyone can be sent a start on the slot it frees.
     const host = this.#p.hosts.get(hostId);
     if (host?.peerId)
       this.#p.send(host.peerId, { type: 'stop-session', sessionId: probe.sessionId, reason: 'player-quit' });
+    const holdSlotMs = options.holdSlotMs ?? 0;
+    if (holdSlotMs > 0) this.#heldUntilMs.set(hostId, Date.now() + holdSlotMs);
+    this.#finish(probe);
     void this.#pump(hostId);
+    return probe;
+  }
+
+  /**
+   * Containers where a probe that may yield holds a slot a player could have (not the probe reserve, which is never
+   * sold): where a player who finds no free slot can be served at once (`yieldTo` with `holdSlotMs`).
+   */
+  *hostsWithYieldableSlot(): Generator<string> {
+    for (const hostId of this.#lines.keys()) {
+      const probe = this.#yieldable(hostId);
+      if (probe?.slot !== undefined && !this.#inReserve.has(probe)) yield hostId;
+    }
+  }
+
+  /** The container's running probe if it may still give way (not sampling a dispute, not out of give-ways). */
+  #yieldable(hostId: string): LineProbe | undefined {
+    const probe = this.#lines.get(hostId)?.find((p) => p.state === 'running');
+    if (!probe || probe.sampling || probe.gaveWayTo.length >= NEWCOMERS_A_PROBE_GIVES_WAY_TO) return undefined;
     return probe;
   }
 
@@ -188,6 +215,7 @@ export class ProbeLine {
       this.#finish(probe);
     }
     this.#lines.delete(hostId);
+    this.#heldUntilMs.delete(hostId);
     clearTimeout(this.#retry.get(hostId));
     this.#retry.delete(hostId);
   }
@@ -284,6 +312,12 @@ export class ProbeLine {
     if (!line || line.some((p) => p.state === 'running')) return;
     const next = line.find((p) => p.state === 'queued');
     if (!next) return;
+    const heldMs = (this.#heldUntilMs.get(hostId) ?? 0) - Date.now();
+    if (heldMs > 0 && !next.sampling) {
+      this.#retryLater(hostId, heldMs);
+      return;
+    }
+    this.#heldUntilMs.delete(hostId);
     const host = this.#p.hosts.get(hostId);
     if (host?.state !== 'up' || !host.peerId) return;
     const quietForMs = next.sampling ? 0 : this.#quietForMs(next, this.#youngestStartingPlayer(host, line));

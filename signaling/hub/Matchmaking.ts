@@ -329,25 +329,16 @@ export class Matchmaking implements MatchmakingPort {
    */
   #rank(session: SessionRecord, limit: number, purpose: 'probe' | 'lease' = 'lease'): CandidateScore[] {
     const { rttMsByHost, excluded } = this.#playerView(session.playerId);
-    const maxPrice = session.maxPriceWeiPerSec;
     const hosts = this.#ctx.store.hosts;
     const weights = this.#ctx.settings.scoring;
     // The hosts that can take a session, in order of everything but their RTT: a pick reads the best few.
     const scale = hosts.rankingScale(session.game, weights);
     let measuredFloorMs = Number.POSITIVE_INFINITY;
     for (const rttMs of rttMsByHost.values()) if (rttMs < measuredFloorMs) measuredFloorMs = rttMs;
+    const canServe = this.#canServe(session, excluded);
     const base = {
       ...hosts.maxima(session.game),
-      eligible: (host: HostRecord) =>
-        host.freeSlots > 0 &&
-        host.state === 'up' &&
-        !host.drained &&
-        host.peerId !== undefined &&
-        (maxPrice === undefined || host.priceWeiPerSec <= maxPrice) &&
-        (session.sponsorship === undefined ||
-          (host.providerAddress.toLowerCase() === session.sponsorship.providerAddress.toLowerCase() &&
-            host.priceWeiPerSec === session.sponsorship.priceWeiPerSec)) &&
-        !excluded.has(host.hostId),
+      eligible: (host: HostRecord) => host.freeSlots > 0 && canServe(host),
       rttMsByHost,
       weights,
     };
@@ -418,6 +409,49 @@ export class Matchmaking implements MatchmakingPort {
     return [];
   }
 
+  /** Whether `host` may take `session`, slots aside: up, not drained, within its price cap and sponsorship. */
+  #canServe(session: SessionRecord, excluded: ReadonlySet<string>): (host: HostRecord) => boolean {
+    const maxPrice = session.maxPriceWeiPerSec;
+    const sponsor = session.sponsorship;
+    return (host) =>
+      host.state === 'up' &&
+      !host.drained &&
+      host.peerId !== undefined &&
+      (maxPrice === undefined || host.priceWeiPerSec <= maxPrice) &&
+      (sponsor === undefined ||
+        (host.providerAddress.toLowerCase() === sponsor.providerAddress.toLowerCase() &&
+          host.priceWeiPerSec === sponsor.priceWeiPerSec)) &&
+      !excluded.has(host.hostId);
+  }
+
+  /**
+   * No free slot for `session`: a checker's probe holding a slot of a host that could serve it gives that slot up
+   * (CheckerDesk.giveWayToWaitingPlayer) — a paying player never waits behind a check; the probe runs again after the
+   * player's start-up, in the host's reserve if the slots stay busy. The nearest such host (measured, else estimated
+   * from the player's location). True if a slot was freed.
+   */
+  #probeGivesWay(session: SessionRecord): boolean {
+    const { store, checkers, settings } = this.#ctx;
+    const { rttMsByHost, excluded } = this.#playerView(session.playerId);
+    const canServe = this.#canServe(session, excluded);
+    let chosen: string | undefined;
+    let chosenRttMs = Number.POSITIVE_INFINITY;
+    for (const hostId of checkers.hostsWithYieldableProbeSlot()) {
+      const host = store.hosts.get(hostId);
+      if (!host?.games.has(session.game) || !canServe(host)) continue;
+      const rttMs =
+        rttMsByHost.get(hostId) ??
+        (session.location
+          ? rttEstimateMs(greatCircleKm(session.location, host.region))
+          : settings.scoring.unknownRttMs);
+      if (chosen === undefined || rttMs < chosenRttMs) {
+        chosen = hostId;
+        chosenRttMs = rttMs;
+      }
+    }
+    return chosen !== undefined && checkers.giveWayToWaitingPlayer(chosen, session.id);
+  }
+
   /** What a probe round says about where its player's network is, kept for the next players there. */
   #learnPrefix(session: SessionRecord, results: PeerMessageOf<'probe-results'>['results'], nowMs: number): void {
     const prefix = session.networkPrefix;
@@ -435,17 +469,22 @@ export class Matchmaking implements MatchmakingPort {
   // ---- leases and the queue ----------------------------------------------------------------------------
 
   /** Leases the best slot now, or puts the player in line (or refuses, if they asked not to wait). */
-  #leaseOrQueue(session: SessionRecord): void {
+  #leaseOrQueue(session: SessionRecord, probeMayGiveWay = true): void {
     if (session.state !== 'requested' || this.#leasing.has(session.id)) return;
     this.#ctx.timers.clear(session.id, 'lease');
     const attempt = this.#tryLease(session);
+    const noSlot = () => {
+      if (session.state !== 'requested') return;
+      if (probeMayGiveWay && this.#probeGivesWay(session)) this.#leaseOrQueue(session, false);
+      else this.#queueOrRefuse(session);
+    };
     if (attempt === true) return;
     if (attempt === false) {
-      this.#queueOrRefuse(session);
+      noSlot();
       return;
     }
     void attempt.then((leased) => {
-      if (!leased && session.state === 'requested') this.#queueOrRefuse(session);
+      if (!leased) noSlot();
     });
   }
 
@@ -570,7 +609,11 @@ export class Matchmaking implements MatchmakingPort {
       // The head of the line belongs to another live instance: that one serves it (it hears of the capacity).
       if (session.owner !== store.instanceId && store.cluster?.isAlive(session.owner)) return;
       const attempt = this.#tryLease(session);
-      if (attempt === false) return;
+      if (attempt === false) {
+        // The head of the line waits only if no probe holds a slot it could have (each probe gives way once here).
+        if (this.#probeGivesWay(session)) continue;
+        return;
+      }
       if (attempt !== true) {
         void attempt.then((leased) => {
           if (leased) this.#serveLine(game);
