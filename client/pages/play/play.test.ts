@@ -53,6 +53,17 @@ after(async () => {
   await rm(clientDir, { recursive: true, force: true });
 });
 
+/**
+ * Heartbeats from a scripted host, as a real render host sends them (every `heartbeatIntervalMs`, 2 s): signaling
+ * marks a host that misses 3 down and ends its sessions ('host-lost'). Without them each test had to finish
+ * within ≈ 6 s of the host registering — on a box half as fast as ours (CI) it did not (seen: a session ended
+ * 3.8 s after it started, before the player's first 0-fps report).
+ */
+function keepBeating(host: TestPeer): void {
+  const beat = setInterval(() => host.send({ type: 'heartbeat', load: 0, slots: [] }), 1_000);
+  cleanups.push(() => clearInterval(beat));
+}
+
 async function stack(slots = 1): Promise<{ server: TestSignaling; host: TestPeer }> {
   const server = await startTestSignaling({ chain, clientDir, leaseTtlMs: 60_000 });
   const host = await connectTestHost(server, { slots, games: [NEON_DRIFT] });
@@ -60,6 +71,7 @@ async function stack(slots = 1): Promise<{ server: TestSignaling; host: TestPeer
     host.terminate();
     await server.close();
   });
+  keepBeating(host);
   return { server, host };
 }
 
@@ -98,6 +110,7 @@ describe('play page', () => {
     const OTHER: GameInfoRecord = { ...NEON_DRIFT, id: 'puzzle-garden', title: 'Puzzle Garden', description: 'Calm.' };
     const second = await connectTestHost(server, { slots: 1, games: [SUPERTUX, OTHER] });
     cleanups.push(() => second.terminate());
+    keepBeating(second);
     const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
     cleanups.push(() => context.close());
     const page = await context.newPage();
