@@ -69,6 +69,7 @@ import {
   CLEAR_ACTIVE,
   CONFIRM_SLOT,
   DELETE_SESSION,
+  FORGET_SESSION,
   LEASE_SLOT,
   PUT_SESSION,
   REGISTER_HOST,
@@ -79,6 +80,8 @@ import {
   SESSION_TOMBSTONE_SEC,
   SET_ACTIVE,
   UPDATE_HOST,
+  WRITE_BACK_SESSION,
+  WRITE_BACK_SLOTS,
 } from './luaScripts.js';
 import { RelayPublisher } from './RelayPublisher.js';
 import { hostFromWire, hostToWire, sessionFromWire, sessionToWire, slotFromValue, slotValue } from './recordCodec.js';
@@ -156,6 +159,12 @@ export class RedisSignalingStore implements SignalingStore {
   readonly #known = new Set<string>();
   readonly #down = new Set<string>();
   readonly #missing = new Map<string, number>();
+  /**
+   * The sessions this instance saw deleted (here, or by another instance on the feed) within the last
+   * `SESSION_TOMBSTONE_SEC`, oldest first → when their tombstone expires: Redis loses its tombstones when it restarts
+   * without persistence, and an instance cut off meanwhile would write such a session back (`#writeBackOwned`).
+   */
+  readonly #tombstones = new Map<string, number>();
   readonly #pendingHeartbeats = new Map<string, number>();
   readonly #pendingLoads = new Map<string, number>();
   readonly #sharedLoads = new Map<string, number>();
@@ -364,6 +373,17 @@ export class RedisSignalingStore implements SignalingStore {
     return instanceOfPeer(peerId);
   }
 
+  /** A session deleted in Redis (here or elsewhere): remembered for as long as its tombstone lives. */
+  noteDeleted(sessionId: string): void {
+    const nowMs = this.#now();
+    this.#tombstones.delete(sessionId);
+    this.#tombstones.set(sessionId, nowMs + SESSION_TOMBSTONE_SEC * 1000);
+    for (const [id, untilMs] of this.#tombstones) {
+      if (untilMs > nowMs) break;
+      this.#tombstones.delete(id);
+    }
+  }
+
   emit(event: ClusterEvent): void {
     for (const handler of this.#eventHandlers) {
       try {
@@ -479,7 +499,9 @@ export class RedisSignalingStore implements SignalingStore {
       for (const raw of raws) {
         if (!raw) continue;
         try {
-          this.#putLocalSession(sessionFromWire(parseSessionWire(raw)));
+          const session = sessionFromWire(parseSessionWire(raw));
+          if (this.#tombstones.has(session.id)) this.#forget(session);
+          else this.#putLocalSession(session);
         } catch (error) {
           this.#log.warn({ err: error }, 'session record in Redis refused');
         }
@@ -623,6 +645,7 @@ export class RedisSignalingStore implements SignalingStore {
         return;
       case 'sessionDeleted':
         local.sessions.delete(message.sessionId);
+        this.noteDeleted(message.sessionId);
         return;
       case 'active': {
         if (message.sessionId) local.sessions.setActive(message.playerId, message.sessionId);
@@ -761,15 +784,30 @@ export class RedisSignalingStore implements SignalingStore {
     }
   }
 
+  /**
+   * Redis lost its state: the tombstones this instance knows go back first, then the hosts it holds (a slot of a
+   * deleted session written back free: `WRITE_BACK_SLOTS`), the drains, and the sessions it owns — each only if it
+   * was not deleted meanwhile (`WRITE_BACK_SESSION`: this instance may have been cut off while another took the
+   * session over, ended and deleted it; a refused one is dropped from this copy). A copy that wrote a deleted
+   * session back before the deleting instance wrote its tombstone is undone at that instance's reload (`#forget`).
+   */
   async #writeBackOwned(): Promise<void> {
     const pipeline = this.#cmd.multi();
+    const nowMs = this.#now();
+    for (const [sessionId, untilMs] of this.#tombstones) {
+      const sec = Math.ceil((untilMs - nowMs) / 1000);
+      if (sec > 0) pipeline.set(this.key(`gone:${sessionId}`), '1', 'EX', sec);
+    }
     for (const host of this.#local.hosts.all()) {
       if (this.instanceOfPeer(host.peerId) !== this.instanceId) continue;
       pipeline.set(this.key(`h:${host.hostId}`), JSON.stringify(hostToWire(host)));
       pipeline.sadd(this.key('hosts'), host.hostId);
-      pipeline.hset(
+      pipeline.eval(
+        WRITE_BACK_SLOTS,
+        1,
         this.key(`slots:${host.hostId}`),
-        Object.fromEntries(host.slots.map((slot) => [String(slot.slot), slotValue(slot)])),
+        this.key('gone:'),
+        ...host.slots.flatMap((slot) => [String(slot.slot), slotValue(slot)]),
       );
     }
     // Drains are everyone's: each instance writes back those it knows (the same records; the ledger has them too).
@@ -778,21 +816,77 @@ export class RedisSignalingStore implements SignalingStore {
     )) {
       if (drain) pipeline.hset(this.key('drains'), provider, JSON.stringify(drainToWire(drain)));
     }
-    for (const session of this.#local.sessions.all()) {
-      if (session.owner !== this.instanceId) continue;
-      pipeline.set(this.key(`s:${session.id}`), JSON.stringify(sessionToWire(session)));
-      pipeline.sadd(this.key('sessions'), session.id);
-      pipeline.hset(this.key('own'), session.id, session.owner);
-      if (session.state === 'ended') continue;
-      if (this.#local.sessions.activeOf(session.playerId) === session.id) {
-        pipeline.hset(this.key('active'), session.playerId, session.id);
-      }
-      if (session.state === 'queued') {
-        pipeline.zadd(this.key(`q:${session.game}`), session.queuedAtMs ?? 0, session.id);
-        pipeline.sadd(this.key('queues'), session.game);
-      }
-    }
     await pipeline.exec();
+    const owned = [...this.#local.sessions.all()].filter((session) => session.owner === this.instanceId);
+    if (owned.length === 0) return;
+    const sessions = this.#cmd.multi();
+    for (const session of owned) {
+      const live = session.state !== 'ended';
+      const active = live && this.#local.sessions.activeOf(session.playerId) === session.id ? session.playerId : '';
+      const queued = live && session.state === 'queued' ? session.game : '';
+      sessions.eval(
+        WRITE_BACK_SESSION,
+        7,
+        this.key(`s:${session.id}`),
+        this.key('sessions'),
+        this.key('own'),
+        this.key(`gone:${session.id}`),
+        this.key('active'),
+        this.key(`q:${session.game}`),
+        this.key('queues'),
+        session.id,
+        session.owner,
+        JSON.stringify(sessionToWire(session)),
+        active,
+        queued,
+        session.queuedAtMs ?? 0,
+      );
+    }
+    const results = (await sessions.exec()) ?? [];
+    owned.forEach((session, i) => {
+      if (Number(results[i]?.[1]) !== 0) return;
+      this.#log.warn(
+        { sessionId: session.id },
+        'session not written back: it was deleted while this instance was away',
+      );
+      this.#local.sessions.delete(session.id);
+      this.noteDeleted(session.id);
+    });
+  }
+
+  /** A session this instance saw deleted, back in Redis after a restart (see `FORGET_SESSION`): deleted again. */
+  #forget(session: SessionRecord): void {
+    this.#log.warn(
+      { sessionId: session.id, owner: session.owner },
+      'a deleted session was written back after Redis restarted: deleted again',
+    );
+    const hostId = session.hostId ?? '';
+    const slot = session.slot === undefined ? '' : String(session.slot);
+    const held = hostId && slot ? this.#local.hosts.get(hostId)?.slots[session.slot ?? -1] : undefined;
+    if (held?.sessionId === session.id) this.#local.hosts.setSlot(hostId, held.slot, 'free', undefined);
+    const feed: ClusterFeedMessage = { k: 'sessionDeleted', o: this.instanceId, sessionId: session.id };
+    this.eval(
+      FORGET_SESSION,
+      [
+        this.key('own'),
+        this.key(`s:${session.id}`),
+        this.key('sessions'),
+        this.key(`gone:${session.id}`),
+        this.key('meter'),
+        this.key('active'),
+        this.key(`slots:${hostId}`),
+      ],
+      [
+        session.id,
+        SESSION_TOMBSTONE_SEC,
+        session.playerId,
+        slot,
+        this.#feedChannel,
+        JSON.stringify(feed),
+        this.instanceId,
+        hostId,
+      ],
+    ).catch((error: unknown) => this.#log.warn({ err: error }, 'write to Redis failed'));
   }
 
   /** Drops what other instances own from the copy before reloading it; what this one owns stays. */
@@ -1256,6 +1350,7 @@ class SharedSessions implements SessionStore {
           // Deleted by another instance (which had taken it over) while this one did not hear: gone here too.
           this.#s.log.warn({ sessionId: session.id }, 'session record not written: the session was deleted');
           this.#s.local.sessions.delete(session.id);
+          this.#s.noteDeleted(session.id);
           return;
         }
         this.#s.log.warn(
@@ -1291,7 +1386,10 @@ class SharedSessions implements SessionStore {
         [sessionId, session.owner, SESSION_TOMBSTONE_SEC, this.#s.feedChannel, JSON.stringify(feed)],
       )
       .then((deleted) => {
-        if (Number(deleted) === 1) return;
+        if (Number(deleted) === 1) {
+          this.#s.noteDeleted(sessionId);
+          return;
+        }
         this.#s.log.warn({ sessionId }, 'session not deleted: another instance owns it now');
         this.#s.refreshSession(sessionId);
       })

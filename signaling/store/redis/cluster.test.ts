@@ -980,6 +980,70 @@ describe('Redis restarting', () => {
     assert.notEqual(second.slot, first.slot);
     assert.equal((await host.next('start-session')).sessionId, second.sessionId);
   });
+
+  test('an instance cut off while its session was taken over and deleted does not write it back into an empty Redis (the tombstone went with the restart)', async () => {
+    const { prefix, proxy, one, two, direct, s1 } = await cutOffPair('rst', 'rst-host', 1);
+    const resynced = (store: RedisSignalingStore) =>
+      new Promise<void>((resolve) => {
+        const off = store.cluster.onEvent((event) => {
+          if (event.kind !== 'resynced') return;
+          off();
+          resolve();
+        });
+      });
+    const record = await direct.get(`${prefix}s:${s1}`);
+    assert.ok(record);
+    proxy.hold();
+    // While l1 is cut off, l2 takes s1 over (its player resumed there), the player quits, the session is deleted.
+    assert.equal(await two.cluster.claimSession(s1, 'l1'), true);
+    const taken = two.sessions.get(s1);
+    assert.ok(taken);
+    two.sessions.put({ ...taken, state: 'ended', endReason: 'player-quit', endedAtMs: Date.now() });
+    two.sessions.clearActive('p-one', s1);
+    two.hosts.release('rst-host', 0, s1);
+    two.sessions.delete(s1);
+    await waitUntil(async () => (await direct.exists(`${prefix}gone:${s1}`)) === 1, {
+      what: 's1’s tombstone',
+      timeoutMs: 5_000,
+    });
+    // Redis restarts without its data (no persistence): tombstone and all are gone. Both instances write back.
+    const [twoBack, oneBack] = [resynced(two), resynced(one)];
+    await net.redis.restart();
+    await twoBack;
+    proxy.heal();
+    await oneBack;
+    assert.deepEqual(
+      {
+        record: await direct.get(`${prefix}s:${s1}`),
+        owner: await direct.hget(`${prefix}own`, s1),
+        l2: two.sessions.get(s1)?.state ?? null,
+        slot: await direct.hget(`${prefix}slots:rst-host`, '0'),
+      },
+      { record: null, owner: null, l2: null, slot: 'free' },
+      'the deleted session stays deleted, its slot free',
+    );
+    await waitUntil(() => one.sessions.get(s1) === undefined, { what: 's1 gone from l1’s copy', timeoutMs: 5_000 });
+    // The other order: l1's write-back reached Redis before l2 wrote the tombstone back (done here by hand, as l1
+    // would have): l2's next reload from Redis deletes the session again and frees its slot.
+    await direct
+      .multi()
+      .del(`${prefix}gone:${s1}`)
+      .set(`${prefix}s:${s1}`, record)
+      .sadd(`${prefix}sessions`, s1)
+      .hset(`${prefix}own`, s1, 'l1')
+      .hset(`${prefix}slots:rst-host`, '0', `busy|${s1}`)
+      .exec();
+    const reloaded = resynced(two);
+    await direct.client('KILL', 'ID', String(await two.redis.client('ID')));
+    await reloaded;
+    await waitUntil(async () => (await direct.exists(`${prefix}s:${s1}`)) === 0, {
+      what: 's1 deleted again',
+      timeoutMs: 5_000,
+    });
+    assert.equal(await direct.hget(`${prefix}slots:rst-host`, '0'), 'free');
+    assert.equal(await direct.exists(`${prefix}gone:${s1}`), 1);
+    assert.equal(two.sessions.get(s1), undefined);
+  });
 });
 
 function hostIdOf(server: SignalingServer): string {

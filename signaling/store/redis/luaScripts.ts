@@ -263,3 +263,65 @@ redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return 1
 `;
+
+/**
+ * After Redis restarted empty (no persistence), each instance writes back what it owns — and the tombstones of the
+ * sessions it saw deleted in the last `SESSION_TOMBSTONE_SEC`, which Redis lost with the rest. KEYS[1] the session's
+ * record, KEYS[2] sessions set, KEYS[3] owners hash, KEYS[4] the session's tombstone, KEYS[5] active hash, KEYS[6]
+ * its game's queue, KEYS[7] queues set; ARGV sessionId, owner, the record (JSON), the player whose active session it
+ * is ('' = none), the game to queue it in ('' = not queued), its queue score → 1 when written back, 0 when the session
+ * was deleted: an instance cut off while another took its session over, ended and deleted it, does not bring the
+ * session back (the tombstone, written back by the instance that deleted it, or any that heard of it).
+ */
+export const WRITE_BACK_SESSION = `
+if redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[5], ARGV[4], ARGV[1]) end
+if ARGV[5] ~= '' then
+  redis.call('ZADD', KEYS[6], tonumber(ARGV[6]), ARGV[1])
+  redis.call('SADD', KEYS[7], ARGV[5])
+end
+return 1
+`;
+
+/**
+ * The slots of a host written back after Redis restarted empty. KEYS[1] slots hash; ARGV the tombstones' key prefix
+ * (`<prefix>gone:`), then field, value pairs → nothing. A slot held by a deleted session (its tombstone written back
+ * by another instance) is written back free: the cut-off instance's copy still had the session on it.
+ */
+export const WRITE_BACK_SLOTS = `
+for i = 2, #ARGV, 2 do
+  local v = ARGV[i + 1]
+  local sid = string.match(v, '|(.*)$')
+  if sid and redis.call('EXISTS', ARGV[1] .. sid) == 1 then v = 'free' end
+  redis.call('HSET', KEYS[1], ARGV[i], v)
+end
+return 1
+`;
+
+/**
+ * A session Redis holds again after a restart although this instance saw it deleted (another instance, cut off when
+ * it was deleted, wrote it back before the tombstone was): deleted again. KEYS[1] owners hash, KEYS[2] the session's
+ * record, KEYS[3] sessions set, KEYS[4] the session's tombstone, KEYS[5] meter hash, KEYS[6] active hash, KEYS[7] the
+ * slots hash of its host ('' host: any key); ARGV sessionId, tombstone TTL (s), its player, its slot ('' = none),
+ * feed channel, the feed message (JSON), origin instance, hostId → 1.
+ */
+export const FORGET_SESSION = `
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
+redis.call('SET', KEYS[4], '1', 'EX', tonumber(ARGV[2]))
+if redis.call('HGET', KEYS[6], ARGV[3]) == ARGV[1] then redis.call('HDEL', KEYS[6], ARGV[3]) end
+if ARGV[4] ~= '' then
+  local cur = redis.call('HGET', KEYS[7], ARGV[4])
+  if cur == ('leased|' .. ARGV[1]) or cur == ('busy|' .. ARGV[1]) then
+    redis.call('HSET', KEYS[7], ARGV[4], 'free')
+    redis.call('PUBLISH', ARGV[5], cjson.encode({k='slot', o=ARGV[7], hostId=ARGV[8], slot=tonumber(ARGV[4]), v='free'}))
+  end
+end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+`;
