@@ -956,6 +956,15 @@ describe('checker rounds across instances', () => {
 });
 
 describe('Redis restarting', () => {
+  const resynced = (store: RedisSignalingStore) =>
+    new Promise<void>((resolve) => {
+      const off = store.cluster.onEvent((event) => {
+        if (event.kind !== 'resynced') return;
+        off();
+        resolve();
+      });
+    });
+
   test('an empty Redis after a restart gets the instances’ state back, and play goes on', async () => {
     const [a, b] = await pair();
     const host = track(await connectTestHost(a, { slots: 2, games: [game('restart-game')] }));
@@ -983,14 +992,6 @@ describe('Redis restarting', () => {
 
   test('an instance cut off while its session was taken over and deleted does not write it back into an empty Redis (the tombstone went with the restart)', async () => {
     const { prefix, proxy, one, two, direct, s1 } = await cutOffPair('rst', 'rst-host', 1);
-    const resynced = (store: RedisSignalingStore) =>
-      new Promise<void>((resolve) => {
-        const off = store.cluster.onEvent((event) => {
-          if (event.kind !== 'resynced') return;
-          off();
-          resolve();
-        });
-      });
     const record = await direct.get(`${prefix}s:${s1}`);
     assert.ok(record);
     proxy.hold();
@@ -1043,6 +1044,29 @@ describe('Redis restarting', () => {
     assert.equal(await direct.hget(`${prefix}slots:rst-host`, '0'), 'free');
     assert.equal(await direct.exists(`${prefix}gone:${s1}`), 1);
     assert.equal(two.sessions.get(s1), undefined);
+  });
+
+  test('a host held by two instances (it registered again on one while the other was cut off): what either writes back frees no slot the other holds', async () => {
+    const { prefix, proxy, one, two, direct } = await cutOffPair('dbl', 'dbl-host', 2);
+    proxy.hold();
+    // The host connects to l2 as well (l1 looks down from there): l2 holds it now and leases its slot 1.
+    registerHost(two, { peerId: 'peer-l2-00', hostId: 'dbl-host', game: 'dbl-game', slots: 2 });
+    const s2 = `0x${'d2'.repeat(32)}`;
+    assert.equal(await two.hosts.tryLease('dbl-host', 1, s2), true);
+    two.hosts.confirm('dbl-host', 1, s2);
+    await waitUntil(async () => (await direct.hget(`${prefix}slots:dbl-host`, '1')) === `busy|${s2}`, {
+      what: 'slot 1 busy in Redis',
+      timeoutMs: 5_000,
+    });
+    // Redis restarts empty: l2 writes the host back, then l1 (back from the partition) its own view of it — slot 1
+    // free, as far as l1 knows.
+    const [twoBack, oneBack] = [resynced(two), resynced(one)];
+    await net.redis.restart();
+    await twoBack;
+    proxy.heal();
+    await oneBack;
+    assert.equal(await direct.hget(`${prefix}slots:dbl-host`, '1'), `busy|${s2}`, 'slot 1 is still l2’s session’s');
+    assert.equal(await two.hosts.tryLease('dbl-host', 1, `0x${'d3'.repeat(32)}`), false, 'and cannot be sold again');
   });
 });
 

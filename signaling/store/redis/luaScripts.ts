@@ -288,15 +288,19 @@ return 1
 
 /**
  * The slots of a host written back after Redis restarted empty. KEYS[1] slots hash; ARGV the tombstones' key prefix
- * (`<prefix>gone:`), then field, value pairs → nothing. A slot held by a deleted session (its tombstone written back
- * by another instance) is written back free: the cut-off instance's copy still had the session on it.
+ * (`<prefix>gone:`), then field, value pairs → 1. A slot held by a deleted session (its tombstone written back by
+ * another instance) is written back free: the cut-off instance's copy still had the session on it. Two instances may
+ * each write the host back (it registered again on one while the other was cut off, and kept both connections):
+ * a taken slot is written over a free one or none, never over another taken one, and a free one only where there is
+ * none — so the later writer's view frees no slot the earlier one's session holds (it would be sold twice).
  */
 export const WRITE_BACK_SLOTS = `
 for i = 2, #ARGV, 2 do
   local v = ARGV[i + 1]
   local sid = string.match(v, '|(.*)$')
   if sid and redis.call('EXISTS', ARGV[1] .. sid) == 1 then v = 'free' end
-  redis.call('HSET', KEYS[1], ARGV[i], v)
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if (not cur) or (cur == 'free' and v ~= 'free') then redis.call('HSET', KEYS[1], ARGV[i], v) end
 end
 return 1
 `;
