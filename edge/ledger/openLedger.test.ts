@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +20,8 @@ describe('openLedger on PGlite', () => {
     const dataDir = join(dir, 'db');
     const first = await openLedger({ dataDir });
     assert.equal(first.driver, 'pglite');
+    // A new directory is seeded beside it from the pristine cluster and renamed in: nothing is left behind.
+    assert.deepEqual(readdirSync(dir), ['db']);
     assert.equal(first.schemaVersion, MIGRATIONS.length);
     await first.query(`insert into accounts (address) values ('0x${'11'.repeat(20)}')`);
     // Same directory twice in one process would corrupt it.

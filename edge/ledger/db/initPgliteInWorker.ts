@@ -54,7 +54,8 @@ export async function initPgliteInWorker(dataDir: string | null): Promise<InitPg
 
 /**
  * A private per-user cache of the pristine in-memory cluster (a few MB), keyed by the installed PGlite build,
- * so in-memory ledgers (tests, dev) skip initdb: ≈0.7 s to open instead of ≈4 s. Only trusted when the
+ * so in-memory ledgers (tests, dev) skip initdb: ≈0.7 s to open instead of ≈4 s; new data directories are seeded
+ * from it too (openPgliteDb). Only trusted when the
  * directory belongs to this user and nobody else can write it.
  */
 export type PristineDumpCache = {
