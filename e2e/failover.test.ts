@@ -31,18 +31,25 @@ describe('two signaling servers: one is killed mid-session', () => {
 
   before(async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'ath-e2e-failover-'));
-    const { outDir } = await buildClient({});
+    // Chromium and the client bundle start while the chain, Redis and PostgreSQL come up.
+    const clientDir = buildClient({}).then(({ outDir }) => outDir);
     const config = e2eConfig(dataDir);
-    stack = await startStack({
-      config: {
-        ...config,
-        logLevel: (process.env.LOG_LEVEL as typeof config.logLevel | undefined) ?? config.logLevel,
-        renderHost: { ...config.renderHost, apps: undefined },
-        stack: { ...config.stack, signalingInstances: 2 },
-      },
-      clientDir: outDir,
-    });
-    browser = await launchChromium();
+    const [started, launched] = await Promise.allSettled([
+      startStack({
+        config: {
+          ...config,
+          logLevel: (process.env.LOG_LEVEL as typeof config.logLevel | undefined) ?? config.logLevel,
+          renderHost: { ...config.renderHost, apps: undefined },
+          stack: { ...config.stack, signalingInstances: 2 },
+        },
+        clientDir,
+      }),
+      launchChromium(),
+    ]);
+    // Whatever started is kept for `after` to stop, then the first failure is thrown.
+    if (started.status === 'fulfilled') stack = started.value;
+    if (launched.status === 'fulfilled') browser = launched.value;
+    for (const result of [started, launched]) if (result.status === 'rejected') throw result.reason;
   });
   after(async () => {
     if (page) await closePlayer(page).catch(() => undefined);

@@ -52,9 +52,9 @@ describe('a render host behind NAT', { skip, timeout: 300_000 }, () => {
   const hosts: RoleProcess<RenderHostInfo>[] = [];
 
   before(async () => {
-    // The client bundle builds while the namespaces and coturn come up.
-    const built = buildClient({});
-    built.catch(() => undefined);
+    // The client bundle builds while the namespaces, coturn and the chain come up.
+    const clientDir = buildClient({}).then(({ outDir }) => outDir);
+    clientDir.catch(() => undefined);
     lab = await createNatLab();
     try {
       turn = await startTestTurnServer({ listenIp: lab.rootIp, deniedPeerIps: [lab.lanRange] });
@@ -68,8 +68,7 @@ describe('a render host behind NAT', { skip, timeout: 300_000 }, () => {
         renderHost: { ...base.renderHost, apps: [] },
         stack: { renderHosts: 0, checkers: 0 },
       };
-      const { outDir } = await built;
-      stack = await startStack({ config, clientDir: outDir });
+      stack = await startStack({ config, clientDir });
       browser = await launchChromium({
         args: [
           '--autoplay-policy=no-user-gesture-required',

@@ -98,9 +98,9 @@ describe('a player whose network blocks UDP', { skip, timeout: 300_000 }, () => 
   let closeRpcRelay: (() => Promise<void>) | undefined;
 
   before(async () => {
-    // The client bundle builds while the namespace and coturn come up.
-    const built = buildClient({});
-    built.catch(() => undefined);
+    // The client bundle builds while the namespace, coturn and the chain come up.
+    const clientDir = buildClient({}).then(({ outDir }) => outDir);
+    clientDir.catch(() => undefined);
     player = await createUdpBlockedPlayer();
     try {
       turn = await startTestTurnServer({ listenIp: player.rootIp });
@@ -108,7 +108,6 @@ describe('a player whose network blocks UDP', { skip, timeout: 300_000 }, () => 
       const base = e2eConfig(dataDir, {
         turn: { urls: [turn.urls.udp, turn.urls.tcp, turn.urls.tls], secret: turn.secret },
       });
-      const { outDir } = await built;
       stack = await startStack({
         config: {
           ...base,
@@ -116,7 +115,7 @@ describe('a player whose network blocks UDP', { skip, timeout: 300_000 }, () => 
           renderHost: { ...base.renderHost, apps: [] },
           stack: { ...base.stack, renderHosts: 1, checkers: 0 },
         },
-        clientDir: outDir,
+        clientDir,
       });
       // The page's wallet deposits through the embedded chain's RPC, which listens on 127.0.0.1 only.
       const rpcPort = Number(new URL(stack.config.chain.rpcUrl ?? 'http://127.0.0.1:0').port);

@@ -28,11 +28,13 @@ export function sharedStack(): Promise<Stack> {
   if (!stack) {
     stack = (async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'ath-e2e-'));
-      const { outDir } = await buildClient({});
+      // The client bundle builds while coturn and the chain start (startStack awaits it before signaling).
+      const clientDir = buildClient({}).then(({ outDir }) => outDir);
+      clientDir.catch(() => undefined);
       // A real TURN relay beside the stack: every session gets credentials for it (players use it with `relay`).
       turn = turnServerMissingReason() ? undefined : await startTestTurnServer();
       const relay = turn ? { turn: { urls: [turn.urls.udp, turn.urls.tcp, turn.urls.tls], secret: turn.secret } } : {};
-      const started = await startStack({ config: e2eConfig(dataDir, relay), clientDir: outDir });
+      const started = await startStack({ config: e2eConfig(dataDir, relay), clientDir });
       process.stderr.write(`e2e: stack up at ${started.signaling.info.httpUrl} (logs in ${started.logDir})\n`);
       return started;
     })();

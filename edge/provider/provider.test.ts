@@ -90,8 +90,14 @@ describe('provider join against the embedded chain', { timeout: 360_000 }, () =>
       // Signaling and the chain only: the render host is the provider's.
       stack: { ...DEFAULT_EDGE_CONFIG.stack, renderHosts: 0 },
     };
-    const { outDir } = await buildClient({});
-    stack = await startStack({ config, clientDir: outDir });
+    // The client bundle builds while the chain comes up (startStack awaits it), and Chromium (for the dashboard,
+    // in the second test) starts beside both.
+    const clientDir = buildClient({}).then(({ outDir }) => outDir);
+    const [started, launched] = await Promise.allSettled([startStack({ config, clientDir }), launchChromium()]);
+    // Whatever started is kept for `after` to stop, then the first failure is thrown.
+    if (started.status === 'fulfilled') stack = started.value;
+    if (launched.status === 'fulfilled') browser = launched.value;
+    for (const result of [started, launched]) if (result.status === 'rejected') throw result.reason;
     signalingUrl = stack.signaling.info.httpUrl;
     process.stderr.write(`provider test: stack up in ${Date.now() - startedMs} ms\n`);
   });
@@ -339,7 +345,7 @@ describe('provider join against the embedded chain', { timeout: 360_000 }, () =>
       assert.match(text, /Slashes: +0/);
 
       // The dashboard page shows the same, from the same API.
-      browser = await launchChromium();
+      assert.ok(browser, 'Chromium started in before');
       const page = await browser.newPage();
       await page.goto(`${signalingUrl}/providers/?address=${info.providerAddress}`);
       await page.locator('#provider').waitFor({ state: 'visible', timeout: 20_000 });

@@ -27,12 +27,26 @@ export async function runStackCommand({ config: loaded }: { config: EdgeConfig }
   };
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
+  let openStep: string | undefined;
   stack = await startStack({
     config,
     clientDir: outDir,
+    // Some steps overlap (the chain, Redis and PostgreSQL start at once): a step that ends while another's line
+    // is open says `ok` on a line of its own.
     onProgress: (step, state, detail) => {
-      if (state === 'start') process.stdout.write(`  ▸ ${step} … `);
-      else console.log(`ok${detail ? ` (${detail})` : ''}`);
+      const ok = `ok${detail ? ` (${detail})` : ''}`;
+      if (state === 'start') {
+        if (openStep) process.stdout.write('\n');
+        process.stdout.write(`  ▸ ${step} … `);
+        openStep = step;
+      } else if (openStep === step) {
+        console.log(ok);
+        openStep = undefined;
+      } else {
+        if (openStep) process.stdout.write('\n');
+        console.log(`  ▸ ${step} … ${ok}`);
+        openStep = undefined;
+      }
     },
   });
   const signaling = stack.signaling.info;

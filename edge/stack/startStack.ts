@@ -38,8 +38,11 @@ export type StackProgress = (step: string, state: 'start' | 'done', detail?: str
 
 export type StartStackParameters = {
   config: EdgeConfig;
-  /** The built client to serve from signaling. */
-  clientDir: string | undefined;
+  /**
+   * The built client to serve from signaling. May be a build still running: it is awaited just before signaling
+   * starts, so the chain (and Redis, PostgreSQL) come up meanwhile.
+   */
+  clientDir: string | undefined | Promise<string | undefined>;
   onProgress?: StackProgress;
 };
 
@@ -68,44 +71,77 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
   const runDir = join(dataDir, 'run');
   mkdirSync(logDir, { recursive: true });
   mkdirSync(runDir, { recursive: true });
-  let anvil: Anvil | undefined;
+  const clientDirReady = Promise.resolve(clientDir);
+  clientDirReady.catch(() => undefined); // awaited below; a failed build must not be an unhandled rejection first
+  const instances = config.stack.signalingInstances ?? 1;
   let chain = config.chain;
-  if (chain.network === 'anvil' && !chain.rpcUrl) {
-    onProgress('chain (anvil) + contracts', 'start');
-    const startedMs = Date.now();
-    anvil = await startAnvil({ port: chain.anvilPort, ...(chain.anvilHost ? { host: chain.anvilHost } : {}) });
+  let signalingConfig = config.signaling;
+  let ledgerConfig = config.ledger;
+  // The embedded chain, Redis and PostgreSQL do not need each other: they start at once (each is seconds).
+  const startingAnvil =
+    chain.network === 'anvil' && !chain.rpcUrl
+      ? (async () => {
+          onProgress('chain (anvil) + contracts', 'start');
+          const startedMs = Date.now();
+          const started = await startAnvil({
+            port: chain.anvilPort,
+            ...(chain.anvilHost ? { host: chain.anvilHost } : {}),
+          });
+          try {
+            const deployed = await deployEmbedded(started);
+            onProgress('chain (anvil) + contracts', 'done', `${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
+            return { anvil: started, deployed };
+          } catch (error) {
+            await started.close();
+            throw error;
+          }
+        })()
+      : undefined;
+  const startingRedis =
+    instances > 1 && !signalingConfig.redisUrl
+      ? (async () => {
+          onProgress('redis-server', 'start');
+          const started = await startRedisServer();
+          onProgress('redis-server', 'done', started.url);
+          return started;
+        })()
+      : undefined;
+  const startingPostgres =
+    instances > 1 && chain.network !== 'none' && !ledgerConfig.databaseUrl
+      ? (async () => {
+          onProgress('postgres (shared ledger)', 'start');
+          const started = await startTestPostgres();
+          onProgress('postgres (shared ledger)', 'done', started.url);
+          return started;
+        })()
+      : undefined;
+  const [anvilStarted, redisStarted, postgresStarted] = await Promise.allSettled([
+    startingAnvil,
+    startingRedis,
+    startingPostgres,
+  ]);
+  const anvil = anvilStarted.status === 'fulfilled' ? anvilStarted.value?.anvil : undefined;
+  const redis: RedisServer | undefined = redisStarted.status === 'fulfilled' ? redisStarted.value : undefined;
+  const postgres: { url: string; close(): Promise<void> } | undefined =
+    postgresStarted.status === 'fulfilled' ? postgresStarted.value : undefined;
+  const failed = [anvilStarted, redisStarted, postgresStarted].find((result) => result.status === 'rejected');
+  if (failed) {
+    await postgres?.close();
+    await redis?.close();
+    await anvil?.close();
+    throw failed.reason;
+  }
+  if (anvil && anvilStarted.status === 'fulfilled' && anvilStarted.value) {
     chain = {
       ...chain,
-      ...(await deployEmbedded(anvil)),
+      ...anvilStarted.value.deployed,
       rpcUrl: anvil.rpcUrl,
       chainId: anvil.chainId,
       ...embeddedPublicRpcUrl(chain, anvil.rpcUrl),
     };
-    onProgress('chain (anvil) + contracts', 'done', `${((Date.now() - startedMs) / 1000).toFixed(1)} s`);
   }
-  const instances = config.stack.signalingInstances ?? 1;
-  let redis: RedisServer | undefined;
-  let postgres: { url: string; close(): Promise<void> } | undefined;
-  let signalingConfig = config.signaling;
-  let ledgerConfig = config.ledger;
-  try {
-    if (instances > 1 && !signalingConfig.redisUrl) {
-      onProgress('redis-server', 'start');
-      redis = await startRedisServer();
-      signalingConfig = { ...signalingConfig, redisUrl: redis.url };
-      onProgress('redis-server', 'done', redis.url);
-    }
-    if (instances > 1 && chain.network !== 'none' && !ledgerConfig.databaseUrl) {
-      onProgress('postgres (shared ledger)', 'start');
-      postgres = await startTestPostgres();
-      ledgerConfig = { ...ledgerConfig, databaseUrl: postgres.url };
-      onProgress('postgres (shared ledger)', 'done', postgres.url);
-    }
-  } catch (error) {
-    await redis?.close();
-    await anvil?.close();
-    throw error;
-  }
+  if (redis) signalingConfig = { ...signalingConfig, redisUrl: redis.url };
+  if (postgres) ledgerConfig = { ...ledgerConfig, databaseUrl: postgres.url };
   // TLS: one pair for the machine (made here once when self-signed), served by signaling (https, wss) and by the
   // render hosts' probe endpoints (wss); the nodes trust a self-signed certificate when they join signaling.
   const served = await resolveTlsFiles({ ...config, dataDir });
@@ -157,11 +193,12 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
   };
 
   try {
+    const servedClientDir = await clientDirReady;
     const signalingServers: RoleProcess<SignalingInfo>[] = [];
     for (let i = 1; i <= instances; i++) {
       signalingServers.push(
         await spawnRole<SignalingInfo>(i === 1 ? 'signaling' : `signaling-${i}`, 'signaling', [
-          ...(clientDir ? ['--client-dir', clientDir] : []),
+          ...(servedClientDir ? ['--client-dir', servedClientDir] : []),
           // The first keeps the configured port; the others take free ones.
           ...(i === 1 ? [] : ['--port', '0']),
           ...(instances > 1 ? ['--set', `signaling.instanceId=s${i}`] : []),
