@@ -1,7 +1,8 @@
 /**
- * The ATH economy end to end (issue 5): a real browser plays 20 s on a real render host, the meter bills
- * the delivered seconds, the settlement worker redeems the vouchers on the real (anvil) chain, and the
- * provider's earnings in the escrow go up by exactly the charge minus the protocol fee, to the wei.
+ * The ATH economy end to end (issue 5): a real browser plays on a real render host until the meter has billed
+ * two ticks and the first voucher is already redeemed mid-session; the meter bills the delivered seconds, the
+ * settlement worker redeems the vouchers on the real (anvil) chain, and the provider's earnings in the escrow go
+ * up by exactly the charge minus the protocol fee, to the wei.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -38,7 +39,7 @@ describe('economy', () => {
     await host?.stop();
   });
 
-  test('a 20 s session: the provider’s escrow earnings rise by exactly the charge minus the fee', async () => {
+  test('a session of two ticks or more, one voucher redeemed while it plays: the provider’s escrow earnings rise by exactly the charge minus the fee', async () => {
     // A host of its own, so this session — and only it — pays this provider. It asks the network's floor
     // price (0.36 % of the stack hosts'), so the price term (weight 0.1) outweighs what a fresh host loses to
     // host-1 on the quality term (up to 0.05 once checkers have scored host-1: CI once paired this player
@@ -53,7 +54,16 @@ describe('economy', () => {
       await waitPlaying(page);
       id = await sessionId(page);
       assert.equal((await api<{ hostId: string }>(`/api/sessions/${id}`)).hostId, host.info.hostId);
-      await page.waitForTimeout(20_000);
+      // Play until the meter has billed ≥ 10 s (two 5 s ticks) and a voucher is confirmed on chain while the
+      // session still runs (the rest is redeemed after the quit). Waiting on those events rather than a fixed
+      // 20 s: the ticks come on the meter's clock and the redemption on the settler's, however slow the box.
+      const playing = Date.now() + 60_000;
+      for (;;) {
+        const now = await api<Charges>(`/api/sessions/${id}/charges`);
+        if (now.deliveredSec >= 10 && now.settlements.some((s) => s.state === 'confirmed')) break;
+        if (Date.now() > playing) assert.fail(`two ticks not billed and settled: ${JSON.stringify(now).slice(0, 400)}`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
       await page.locator('ath-play button.quit').click();
     } finally {
       await closePlayer(page);
@@ -69,7 +79,7 @@ describe('economy', () => {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
     const charged = BigInt(charges.chargedWei);
-    assert.ok(charges.deliveredSec >= 10, `delivered ${charges.deliveredSec} s of 20`);
+    assert.ok(charges.deliveredSec >= 10, `delivered ${charges.deliveredSec} s`);
     assert.equal(charged, BigInt(charges.deliveredSec) * BigInt(charges.session.priceWeiPerSec));
     // The escrow takes its fee on each redeemed delta, as the ledger journals it.
     let previous = 0n;

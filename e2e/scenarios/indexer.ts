@@ -34,8 +34,11 @@ describe('indexer', () => {
   });
 
   test('the player lands on the host with the lowest RTT on its own path', async () => {
-    const far = await stack.addRenderHost('far-host', { slots: 1, probeDelayMs: 150 });
-    const farther = await stack.addRenderHost('farther-host', { slots: 1, probeDelayMs: 250 });
+    // Both start at once (each is its own process; their stakes are separate wallets).
+    const [far, farther] = await Promise.all([
+      stack.addRenderHost('far-host', { slots: 1, probeDelayMs: 150 }),
+      stack.addRenderHost('farther-host', { slots: 1, probeDelayMs: 250 }),
+    ]);
     extra.push(far, farther);
     const [farId, fartherId] = [far.info.hostId, farther.info.hostId];
     const page = await openPlayer({ browser, baseUrl: stack.signaling.info.httpUrl, game: 'neon-drift' });

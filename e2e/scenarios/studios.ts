@@ -169,10 +169,68 @@ describe('studios', () => {
     await new Promise((resolve) => server?.close(resolve));
   });
 
-  test('the docs page shows the snippets', async () => {
-    const html = await (await fetch(`${signaling()}/docs/embed.html`)).text();
-    assert.match(html, /sdk\/ath-play\.js/);
-    assert.match(html, /\/embed\/supertux\?token=/);
+  // None of these streams (each is refused before a session, or reads a page): they run at once.
+  describe('refusals and the docs page', { concurrency: true }, () => {
+    test('the docs page shows the snippets', async () => {
+      const html = await (await fetch(`${signaling()}/docs/embed.html`)).text();
+      assert.match(html, /sdk\/ath-play\.js/);
+      assert.match(html, /\/embed\/supertux\?token=/);
+    });
+
+    test('a token bound to another origin gives ATH_ERR_ORIGIN_NOT_ALLOWED', async () => {
+      const { token } = await mint({ origin: 'https://someone-else.example' });
+      const page = await openStudioPage('/', token);
+      try {
+        await pressPlay(page);
+        const error = await waitEvent(page, 'error', 'ATH_ERR_ORIGIN_NOT_ALLOWED');
+        assert.ok(error.message);
+      } finally {
+        await page.context().close();
+      }
+    });
+
+    test('a token opened on signaling’s own embed page outside its studio’s frame does not play (the origin binding holds)', async () => {
+      const { token } = await mint();
+      // Another site sends its visitors to the embed page in a window of their own (CSP forbids it to frame it):
+      // the page's origin is signaling's own, which the origin check of a play token lets through.
+      const context = await browser.newContext({ viewport: { width: 900, height: 600 } });
+      const page = await context.newPage();
+      try {
+        await page.goto(`${signaling()}/embed/${GAME}?token=${encodeURIComponent(token)}`);
+        const outcome = await Promise.race([
+          page
+            .locator('.embed-refused')
+            .waitFor({ timeout: E2E_TIMEOUT_MS })
+            .then(() => 'refused'),
+          (async () => {
+            await page.locator('ath-play button.play').click({ timeout: E2E_TIMEOUT_MS });
+            await page.waitForFunction(() => window.__athPlayer?.state === 'playing', null, {
+              timeout: E2E_TIMEOUT_MS,
+            });
+            return 'played on the studio’s money';
+          })(),
+        ]);
+        assert.equal(outcome, 'refused');
+        assert.match((await page.locator('.embed-refused').textContent()) ?? '', new RegExp(studioOrigin));
+      } finally {
+        await context.close();
+      }
+    });
+
+    test('an expired token gives ATH_ERR_TOKEN_EXPIRED', async () => {
+      const minted = await mint({ ttlSec: 1 });
+      const page = await openStudioPage('/', minted.token);
+      try {
+        await waitEvent(page, 'ready');
+        // The token's lifetime is one second: wait until the server's clock has passed it.
+        const waitMs = new Date(minted.expiresAt).getTime() - Date.now() + 1_000;
+        if (waitMs > 0) await page.waitForTimeout(waitMs);
+        await pressPlay(page);
+        await waitEvent(page, 'error', 'ATH_ERR_TOKEN_EXPIRED');
+      } finally {
+        await page.context().close();
+      }
+    });
   });
 
   test('a studio page on another origin plays with a play token: ready, playing and stats arrive', async () => {
@@ -199,59 +257,6 @@ describe('studios', () => {
       await page.evaluate(() => (window as unknown as { __play: () => void }).__play());
       await waitEvent(page, 'playing');
       await waitEvent(page, 'stats');
-    } finally {
-      await page.context().close();
-    }
-  });
-
-  test('a token bound to another origin gives ATH_ERR_ORIGIN_NOT_ALLOWED', async () => {
-    const { token } = await mint({ origin: 'https://someone-else.example' });
-    const page = await openStudioPage('/', token);
-    try {
-      await pressPlay(page);
-      const error = await waitEvent(page, 'error', 'ATH_ERR_ORIGIN_NOT_ALLOWED');
-      assert.ok(error.message);
-    } finally {
-      await page.context().close();
-    }
-  });
-
-  test('a token opened on signaling’s own embed page outside its studio’s frame does not play (the origin binding holds)', async () => {
-    const { token } = await mint();
-    // Another site sends its visitors to the embed page in a window of their own (CSP forbids it to frame it):
-    // the page's origin is signaling's own, which the origin check of a play token lets through.
-    const context = await browser.newContext({ viewport: { width: 900, height: 600 } });
-    const page = await context.newPage();
-    try {
-      await page.goto(`${signaling()}/embed/${GAME}?token=${encodeURIComponent(token)}`);
-      const outcome = await Promise.race([
-        page
-          .locator('.embed-refused')
-          .waitFor({ timeout: E2E_TIMEOUT_MS })
-          .then(() => 'refused'),
-        (async () => {
-          await page.locator('ath-play button.play').click({ timeout: E2E_TIMEOUT_MS });
-          await page.waitForFunction(() => window.__athPlayer?.state === 'playing', null, { timeout: E2E_TIMEOUT_MS });
-          return 'played on the studio’s money';
-        })(),
-      ]);
-      assert.equal(outcome, 'refused');
-      assert.match((await page.locator('.embed-refused').textContent()) ?? '', new RegExp(studioOrigin));
-    } finally {
-      await context.close();
-    }
-  });
-
-  test('an expired token gives ATH_ERR_TOKEN_EXPIRED', async () => {
-    const minted = await mint({ ttlSec: 1 });
-    const page = await openStudioPage('/', minted.token);
-    try {
-      await waitEvent(page, 'ready');
-      // The token's lifetime is one second: wait until the server's clock has passed it.
-      const waitMs = new Date(minted.expiresAt).getTime() - Date.now() + 1_000;
-      if (waitMs > 0) await page.waitForTimeout(waitMs);
-      await pressPlay(page);
-      await waitEvent(page, 'error', 'ATH_ERR_TOKEN_EXPIRED');
     } finally {
       await page.context().close();
     }
