@@ -10,17 +10,10 @@ import { before, describe, type TestContext, test } from 'node:test';
 import type { Browser, Page } from 'playwright';
 import type { Stack } from '../../edge/index.js';
 import { findSessionProcesses, horizontalShift, meanAbsDifference, ScreenCapture } from '../../render-host/index.js';
-import {
-  closePlayer,
-  E2E_TIMEOUT_MS,
-  nextStats,
-  pressPlay,
-  sessionId,
-  waitPlaying,
-  waitStatus,
-} from '../support/playerPage.js';
+import { closePlayer, E2E_TIMEOUT_MS, pressPlay, sessionId, waitPlaying, waitStatus } from '../support/playerPage.js';
 import { sharedBrowser } from '../support/sharedBrowser.js';
 import { sharedStack } from '../support/sharedStack.js';
+import { assertStreamFlows, watchStream } from '../support/streamLiveness.js';
 
 const GAME = 'supertux';
 /** Canvas copies of the video are 640×360: half the stream's size. */
@@ -256,7 +249,7 @@ describe('real games: SuperTux on the render host', () => {
     );
   });
 
-  test('plays SuperTux: 1280×720 at ≥ 20 fps, Right scrolls the level, its sound reaches the Opus track, quitting leaves no process', {
+  test('plays SuperTux: 1280×720 frames keep decoding, Right scrolls the level, its sound reaches the Opus track, quitting leaves no process', {
     timeout: 120_000,
   }, async (t) => {
     if (!(await superTuxServed(baseUrl, t))) return;
@@ -274,14 +267,10 @@ describe('real games: SuperTux on the render host', () => {
         'the session runs its game, audio server and display',
       );
 
-      const first = await nextStats(page, 0);
+      // The game's display streams: frames decode in every second of a 5 s window, at the game's 1280×720.
       const audioBefore = await audioIn(page);
-      await page.waitForTimeout(5_000);
-      const last = await nextStats(page, first.atMs + 4_500);
-      const fps = (last.framesDecoded - first.framesDecoded) / ((last.atMs - first.atMs) / 1000);
-      assert.equal(last.width, 1280);
-      assert.equal(last.height, 720);
-      assert.ok(fps >= 20, `decoded ${fps.toFixed(1)} fps`);
+      const window = await watchStream(page, 5);
+      assertStreamFlows({ window, width: 1280, height: 720, audio: true, label: 'SuperTux' });
 
       // The game's own sound (the level's music) arrives as Opus: bytes and decoded energy both rise.
       const audioAfter = await audioIn(page);

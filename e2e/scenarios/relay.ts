@@ -10,9 +10,10 @@ import type { Browser } from 'playwright';
 import type { Stack } from '../../edge/index.js';
 import { turnServerMissingReason } from '../../signaling/ice/testing/startTestTurnServer.js';
 import { issueTurnCredentials } from '../../signaling/index.js';
-import { closePlayer, nextStats, openPlayer, pressPlay, sessionId, waitPlaying } from '../support/playerPage.js';
+import { closePlayer, openPlayer, pressPlay, sessionId, waitPlaying } from '../support/playerPage.js';
 import { sharedBrowser } from '../support/sharedBrowser.js';
 import { sharedStack, sharedTurn } from '../support/sharedStack.js';
+import { assertStreamFlows, watchStream } from '../support/streamLiveness.js';
 
 const skip = turnServerMissingReason();
 if (skip) console.log(`# relay scenario skipped: ${skip}`);
@@ -26,7 +27,7 @@ describe('players behind firewalls: the TURN relay', { skip }, () => {
     browser = await sharedBrowser();
   });
 
-  test('relay only: the game plays through coturn at ≥ 30 fps, and the selected path is relayed', async () => {
+  test('relay only: the game plays through coturn (frames decode in every second), and the selected path is relayed', async () => {
     const page = await openPlayer({
       browser,
       baseUrl: stack.signaling.info.httpUrl,
@@ -36,12 +37,10 @@ describe('players behind firewalls: the TURN relay', { skip }, () => {
     try {
       await pressPlay(page);
       await waitPlaying(page);
-      const first = await nextStats(page, 0);
-      await page.waitForTimeout(5_000);
-      const last = await nextStats(page, first.atMs + 4_500);
-      const fps = (last.framesDecoded - first.framesDecoded) / ((last.atMs - first.atMs) / 1000);
-      assert.equal(last.route?.localCandidateType, 'relay', JSON.stringify(last.route));
-      assert.ok(fps >= 30, `decoded ${fps.toFixed(1)} fps through the relay: ${JSON.stringify(last)}`);
+      const window = await watchStream(page, 5);
+      const last = window.samples.at(-1);
+      assert.equal(last?.route?.localCandidateType, 'relay', JSON.stringify(last?.route));
+      assertStreamFlows({ window, codec: 'H264', width: 1280, height: 720, label: 'through the relay' });
       // coturn's own log names the session whose credentials allocated the relay.
       const id = await sessionId(page);
       assert.ok(id && sharedTurn()?.log().includes(id), 'coturn served this session’s username');
