@@ -41,6 +41,13 @@ async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number): 
   return Date.now() - started;
 }
 
+/**
+ * How long a test waits, before it starts, for the previous test's sessions to free both slots (a precondition,
+ * not a check: each closed tab's session is held for the reload grace, 3 s, and the previous test may close
+ * three). 10 s ran out once in a 1.2-CPU cgroup (CI is ~2x slower than this box) at box load 12–20.
+ */
+const SLOTS_FREED_MS = 30_000;
+
 describe('streaming slice', () => {
   let stack: Stack;
   let browser: Browser;
@@ -197,7 +204,7 @@ describe('streaming slice', () => {
   });
 
   test('a second player gets the second slot; a third is told there is no free slot', async () => {
-    await waitUntil(async () => (await freeSlots(stack, hostId)) === 2, 10_000);
+    await waitUntil(async () => (await freeSlots(stack, hostId)) === 2, SLOTS_FREED_MS);
     // The three pages load before anyone plays. On a box half as fast as ours (CI), two 720p60 streams take the
     // whole CPU: a page loading under them took 20 s (play.js served in 13 s), and past 30 s the two players'
     // own delivery disputes (they decode < 20 fps there; this stack runs no checker to settle them) end their
@@ -221,7 +228,7 @@ describe('streaming slice', () => {
   });
 
   test('closing the tab frees the slot within 5 s', async () => {
-    await waitUntil(async () => (await freeSlots(stack, hostId)) === 2, 10_000);
+    await waitUntil(async () => (await freeSlots(stack, hostId)) === 2, SLOTS_FREED_MS);
     const page = await openPlayer({ browser, baseUrl, game: 'neon-drift' });
     await pressPlay(page);
     await waitPlaying(page);
