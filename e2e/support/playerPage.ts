@@ -111,7 +111,15 @@ export async function shipCentroid(page: Page): Promise<{ x: number; y: number; 
   });
 }
 
+/**
+ * The player leaves as a player closing the tab does: the page unloads first (the browser closes its signaling
+ * socket with a close frame, so signaling holds the session only for the reload grace, 3 s), then its context
+ * closes. Tearing the context down straight away can kill the renderer before unload on a loaded box (seen in a
+ * 1.2-CPU cgroup: 'closing the tab frees the slot within 5 s' failed, the session held for the reconnect window,
+ * 30 s — its host kept the slot, and the next test waited on it); e2e/bench/startupBench.ts saw the same.
+ */
 export async function closePlayer(page: Page): Promise<void> {
+  if (!page.isClosed()) await page.goto('about:blank').catch(() => undefined);
   await page.context().close();
 }
 
