@@ -139,8 +139,12 @@ class ScriptedStream {
 async function session(query: string): Promise<{ page: Page; stream: ScriptedStream; server: SignalingServer }> {
   const server = await startTestSignaling({ clientDir, leaseTtlMs: 60_000 });
   const host = await connectTestHost(server, { slots: 1 });
+  // Heartbeats, as a real render host sends them: signaling marks a host that misses 3 (6 s) down and ends its
+  // sessions — a slow box (CI) can take that long from here to the last key edge.
+  const beat = setInterval(() => host.send({ type: 'heartbeat', load: 0, slots: [] }), 1_000);
   const context = await browser.newContext();
   cleanups.push(async () => {
+    clearInterval(beat);
     await context.close();
     host.terminate();
     await server.close();
