@@ -97,30 +97,26 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
           }
         })()
       : undefined;
+  /** One server started with its progress lines, named by its URL when up. */
+  const startServer = async <T extends { url: string }>(step: string, start: () => Promise<T>): Promise<T> => {
+    onProgress(step, 'start');
+    const started = await start();
+    onProgress(step, 'done', started.url);
+    return started;
+  };
   const startingRedis =
-    instances > 1 && !signalingConfig.redisUrl
-      ? (async () => {
-          onProgress('redis-server', 'start');
-          const started = await startRedisServer();
-          onProgress('redis-server', 'done', started.url);
-          return started;
-        })()
-      : undefined;
+    instances > 1 && !signalingConfig.redisUrl ? startServer('redis-server', startRedisServer) : undefined;
   const startingPostgres =
     instances > 1 && chain.network !== 'none' && !ledgerConfig.databaseUrl
-      ? (async () => {
-          onProgress('postgres (shared ledger)', 'start');
-          const started = await startTestPostgres();
-          onProgress('postgres (shared ledger)', 'done', started.url);
-          return started;
-        })()
+      ? startServer('postgres (shared ledger)', startTestPostgres)
       : undefined;
   const [anvilStarted, redisStarted, postgresStarted] = await Promise.allSettled([
     startingAnvil,
     startingRedis,
     startingPostgres,
   ]);
-  const anvil = anvilStarted.status === 'fulfilled' ? anvilStarted.value?.anvil : undefined;
+  const embedded = anvilStarted.status === 'fulfilled' ? anvilStarted.value : undefined;
+  const anvil = embedded?.anvil;
   const redis: RedisServer | undefined = redisStarted.status === 'fulfilled' ? redisStarted.value : undefined;
   const postgres: { url: string; close(): Promise<void> } | undefined =
     postgresStarted.status === 'fulfilled' ? postgresStarted.value : undefined;
@@ -131,13 +127,13 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
     await anvil?.close();
     throw failed.reason;
   }
-  if (anvil && anvilStarted.status === 'fulfilled' && anvilStarted.value) {
+  if (embedded) {
     chain = {
       ...chain,
-      ...anvilStarted.value.deployed,
-      rpcUrl: anvil.rpcUrl,
-      chainId: anvil.chainId,
-      ...embeddedPublicRpcUrl(chain, anvil.rpcUrl),
+      ...embedded.deployed,
+      rpcUrl: embedded.anvil.rpcUrl,
+      chainId: embedded.anvil.chainId,
+      ...embeddedPublicRpcUrl(chain, embedded.anvil.rpcUrl),
     };
   }
   if (redis) signalingConfig = { ...signalingConfig, redisUrl: redis.url };
