@@ -4,7 +4,12 @@
  * embedded chain) plus Chromium, all on this machine. As soon as the stack is up, Play is pressed; then twice
  * more on fresh pages (each after the previous session ended and its slot came free). For each Play:
  *   firstFrameMs         click → first presented frame (requestVideoFrameCallback)
- *   fpsBySecond          presented frames in each of the first 5 seconds after the first frame
+ *   fpsBySecond          frame callbacks (requestVideoFrameCallback) in each of the first 5 seconds after the first
+ *                        frame: presented frames the page's main thread saw
+ *   decodedFpsBySecond   frames Chromium's decoder finished in each of those seconds (getStats `framesDecoded`)
+ *   presentedFpsBySecond frames the compositor presented in each (the callbacks' `presentedFrames`)
+ *   hostFirstSecond      the host's own count of the first second after its first frame: frames sent, dropped
+ *                        (encoder still busy / clock ticks missed), encode ms p50 and max, encodes over 16.7 ms
  *   timelineMs           when the player reached each state after the click (requesting → starting → playing)
  * and, over the first Play's click → 5 s after its first frame, the CPU each process used (% of one core):
  * where start-up CPU goes. For every Play also:
@@ -62,6 +67,12 @@ function processes(): ProcessInfo[] {
   return out;
 }
 
+/** Chromium's processes by type (`--type=renderer`, `gpu-process`, `utility`…; the browser process has none). */
+function chromiumLabel(cmd: string): string {
+  const type = /--type=([a-z-]+)/.exec(cmd)?.[1];
+  return type ? `chromium:${type}` : 'chromium:browser';
+}
+
 /** Every process below `root` (this bench), labelled by role: the stack's roles, Chromium, anvil. */
 function labelledDescendants(roles: Map<number, string>): Map<number, string> {
   const all = processes();
@@ -72,10 +83,11 @@ function labelledDescendants(roles: Map<number, string>): Map<number, string> {
     for (const child of children.get(pid) ?? []) {
       const own =
         roles.get(child.pid) ??
-        label ??
-        (child.cmd.includes('chromium') ? 'chromium' : child.cmd.includes('anvil') ? 'anvil' : 'other');
+        (child.cmd.includes('chromium')
+          ? chromiumLabel(child.cmd)
+          : (label ?? (child.cmd.includes('anvil') ? 'anvil' : 'other')));
       labels.set(child.pid, own);
-      walk(child.pid, roles.get(child.pid) ?? (own === 'chromium' || own === 'anvil' ? own : label));
+      walk(child.pid, roles.get(child.pid) ?? (own.startsWith('chromium') || own === 'anvil' ? own : label));
     }
   };
   walk(process.pid, undefined);
@@ -89,22 +101,73 @@ function cpuByLabel(labels: Map<number, string>): Map<number, number> {
   return out;
 }
 
-/** In the page: presentation times of the ath-play video's frames, from its own requestVideoFrameCallback. */
+/**
+ * In the page, from the ath-play video and its peer connection: each requestVideoFrameCallback's presentation
+ * time and `presentedFrames` (the compositor's count, which also counts frames whose callback the page's main
+ * thread missed), and `framesDecoded` of the inbound video (getStats; the decoder's count, the figure the
+ * issue holds to ≥ 58 per second) at the first frame and at each whole second after it. The peer connection is
+ * caught by wrapping the constructor before Play.
+ */
 async function watchFrames(page: Page): Promise<void> {
   // A string, not a function: tsx would wrap named inner functions in a helper the page does not have.
   await page.evaluate(`(() => {
     window.__frames = [];
+    window.__presented = [];
+    window.__decoded = [];
+    const Original = window.RTCPeerConnection;
+    window.RTCPeerConnection = class extends Original {
+      constructor(...args) {
+        super(...args);
+        window.__pc = this;
+      }
+    };
+    const sampleDecoded = async () => {
+      const pc = window.__pc;
+      if (!pc || pc.connectionState === 'closed') return;
+      const at = performance.now();
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        if (s.type === 'inbound-rtp' && s.kind === 'video') window.__decoded.push([at, s.framesDecoded ?? 0]);
+      });
+    };
     const attach = () => {
       const video = document.querySelector('ath-play')?.shadowRoot?.querySelector('video');
       if (!video) return setTimeout(attach, 20);
       const onFrame = (_now, meta) => {
+        if (window.__frames.length === 0) {
+          // framesDecoded at the first frame and at each whole second after it: the seconds' edges.
+          for (let second = 0; second <= ${SECONDS_WATCHED}; second++) {
+            setTimeout(sampleDecoded, Math.max(0, meta.presentationTime + second * 1000 - performance.now()));
+          }
+        }
         window.__frames.push(meta.presentationTime);
+        window.__presented.push([meta.presentationTime, meta.presentedFrames]);
         video.requestVideoFrameCallback(onFrame);
       };
       video.requestVideoFrameCallback(onFrame);
     };
     attach();
   })()`);
+}
+
+/** A counter sampled over time, read at `t` by linear interpolation between the samples around it. */
+function counterAt(samples: readonly (readonly [number, number])[], t: number): number {
+  let before: readonly [number, number] | undefined;
+  for (const sample of samples) {
+    if (sample[0] <= t) before = sample;
+    else {
+      if (before === undefined) return sample[1];
+      return before[1] + ((sample[1] - before[1]) * (t - before[0])) / (sample[0] - before[0]);
+    }
+  }
+  return before?.[1] ?? 0;
+}
+
+/** Per second from `first`: how much a sampled counter grew in each of `seconds` seconds. */
+function perSecond(samples: readonly (readonly [number, number])[], first: number, seconds: number): number[] {
+  return Array.from({ length: seconds }, (_, s) =>
+    Math.round(counterAt(samples, first + (s + 1) * 1000) - counterAt(samples, first + s * 1000)),
+  );
 }
 
 /**
@@ -116,6 +179,8 @@ async function watchFrames(page: Page): Promise<void> {
 type PlayResult = {
   firstFrameMs: number;
   fpsBySecond: number[];
+  decodedFpsBySecond: number[];
+  presentedFpsBySecond: number[];
   timelineMs: Record<string, number>;
   sessionId: string | undefined;
   clickedAtUnixMs: number;
@@ -156,6 +221,26 @@ function hostStages(logFile: string, sessionId: string | undefined, clickedAtUni
     }
   }
   return out;
+}
+
+/** The host's own account of a session's first second after its first frame (its 'first second streamed' line). */
+function hostFirstSecond(logFile: string, sessionId: string | undefined): Record<string, number> | null {
+  if (!sessionId) return null;
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return null;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.includes(sessionId) || !line.includes('first second streamed')) continue;
+    try {
+      return (JSON.parse(line) as { firstSecond?: Record<string, number> }).firstSecond ?? null;
+    } catch {
+      // a torn line
+    }
+  }
+  return null;
 }
 
 /** A probe session of the host as signaling's log tells it: ms after a click. */
@@ -270,8 +355,10 @@ async function play(page: Page, seconds: number): Promise<PlayResult> {
     timeout: 60_000,
   });
   await page.waitForTimeout(seconds * 1000 + 300);
-  const { frames, clickedAt, events, sessionId, playerMs } = await page.evaluate(() => ({
+  const { frames, presented, decoded, clickedAt, events, sessionId, playerMs } = await page.evaluate(() => ({
     frames: (window as unknown as { __frames: number[] }).__frames,
+    presented: (window as unknown as { __presented: [number, number][] }).__presented,
+    decoded: (window as unknown as { __decoded: [number, number][] }).__decoded,
     clickedAt: (window as unknown as { __clickedAt: number }).__clickedAt,
     sessionId: window.__athPlayer?.sessionId,
     playerMs: { ...(window.__athPlayer?.setupMarks ?? {}) },
@@ -292,7 +379,16 @@ async function play(page: Page, seconds: number): Promise<PlayResult> {
     { length: seconds },
     (_, s) => frames.filter((t) => t >= first + s * 1000 && t < first + (s + 1) * 1000).length,
   );
-  return { firstFrameMs: first - clickedAt, fpsBySecond, timelineMs, sessionId, clickedAtUnixMs, playerMs };
+  return {
+    firstFrameMs: first - clickedAt,
+    fpsBySecond,
+    decodedFpsBySecond: perSecond(decoded, first, seconds),
+    presentedFpsBySecond: perSecond(presented, first, seconds),
+    timelineMs,
+    sessionId,
+    clickedAtUnixMs,
+    playerMs,
+  };
 }
 
 export async function runStartupBench(): Promise<void> {
@@ -321,6 +417,7 @@ export async function runStartupBench(): Promise<void> {
   const cpuPctByPlay: Record<string, number>[] = [];
   const cpuBySecond: Record<string, number[]>[] = [];
   const probes: ProbeSpan[][] = [];
+  const hostFirstSeconds: (Record<string, number> | null)[] = [];
   const settlements: number[][] = [];
   let cpuPctByRole: Record<string, number> = {};
   let firstWindowSec = 0;
@@ -335,11 +432,16 @@ export async function runStartupBench(): Promise<void> {
       cpuBySecond.push(stopSampling());
       results.push(result);
       hostMs.push(hostStages(hostLog, result.sessionId, result.clickedAtUnixMs));
+      hostFirstSeconds.push(hostFirstSecond(hostLog, result.sessionId));
       const windowMs = performance.now() - startedAt;
       probes.push(probesBeside(signalingLog, result.clickedAtUnixMs, windowMs));
       settlements.push(settlementsBeside(signalingLog, result.clickedAtUnixMs, windowMs));
-      progress(`play ${i + 1}: first frame ${result.firstFrameMs.toFixed(0)} ms, fps ${result.fpsBySecond.join(' ')}`);
+      progress(
+        `play ${i + 1}: first frame ${result.firstFrameMs.toFixed(0)} ms, fps ${result.fpsBySecond.join(' ')}` +
+          ` (decoded ${result.decodedFpsBySecond.join(' ')}, presented ${result.presentedFpsBySecond.join(' ')})`,
+      );
       progress(`play ${i + 1}: player ${JSON.stringify(result.playerMs)} host ${JSON.stringify(hostMs.at(-1))}`);
+      progress(`play ${i + 1}: host's first second ${JSON.stringify(hostFirstSeconds.at(-1))}`);
       // Children spawned meanwhile (session workers are threads; Chromium's renderers are processes).
       const labelsAfter = labelledDescendants(roles);
       const after = cpuByLabel(labelsAfter);
@@ -376,11 +478,15 @@ export async function runStartupBench(): Promise<void> {
       firstFrameMs: results.map((r) => round(r.firstFrameMs, 0)),
       firstFrameMsP50: round(percentile(firstFrames, 50), 0),
       fpsBySecond: results.map((r) => r.fpsBySecond),
+      decodedFpsBySecond: results.map((r) => r.decodedFpsBySecond),
+      presentedFpsBySecond: results.map((r) => r.presentedFpsBySecond),
+      hostFirstSecond: hostFirstSeconds,
       timelineMs: results.map((r) => r.timelineMs),
       playerSetupMs: results.map((r) => r.playerMs),
       hostSetupMs: hostMs,
       firstPlayMinFps: firstPlay ? Math.min(...firstPlay.fpsBySecond) : null,
       minFpsFirst5s: Math.min(...results.flatMap((r) => r.fpsBySecond)),
+      minDecodedFpsFirst5s: Math.min(...results.flatMap((r) => r.decodedFpsBySecond)),
       firstPlayCpuWindowSec: round(firstWindowSec, 1),
       firstPlayCpuPctByRole: cpuPctByRole,
       cpuPctByRole: cpuPctByPlay,

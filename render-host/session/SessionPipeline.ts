@@ -92,6 +92,18 @@ type Leg = {
   framesSinceMark: number;
   /** When this leg reached each set-up stage (performance.now() ms), logged with its first frame. */
   setup: LegSetup;
+  /** The counters at the leg's first frame, until its first second is logged (`#logFirstSecond`). */
+  firstSecond: FirstSecondStart | undefined;
+};
+
+/** Where a leg's first second after its first frame stood at its start (a newcomer's first impression). */
+type FirstSecondStart = {
+  atMs: number;
+  sent: number;
+  keyframes: number;
+  dropped: number;
+  droppedBusy: number;
+  encodeMs: number[];
 };
 
 /** A leg's set-up, stage by stage: where the time between a Play and its first frame goes on the host. */
@@ -222,6 +234,7 @@ export class SessionPipeline {
       audioPacer: undefined,
       streaming: false,
       firstFrameSent: false,
+      firstSecond: undefined,
       markedInputSeq: undefined,
       framesSinceMark: 0,
       setup,
@@ -517,8 +530,19 @@ export class SessionPipeline {
         if (!leg.firstFrameSent) {
           leg.firstFrameSent = true;
           leg.setup.firstFrameMs = performance.now();
+          leg.firstSecond = {
+            atMs: leg.setup.firstFrameMs,
+            sent: this.#framesSent,
+            keyframes: this.#keyframesSent,
+            dropped: this.#framesDropped,
+            droppedBusy: this.#framesDroppedBusy,
+            encodeMs: [],
+          };
           this.#logSetup(leg.setup, encoded.encodeMs);
           this.#p.events.connected();
+        } else if (leg.firstSecond) {
+          leg.firstSecond.encodeMs.push(encoded.encodeMs);
+          if (performance.now() - leg.firstSecond.atMs >= 1_000) this.#logFirstSecond(leg, leg.firstSecond);
         }
       })
       .catch((error: unknown) => {
@@ -547,6 +571,30 @@ export class SessionPipeline {
         negotiatedAtUnixMs: Math.round(performance.timeOrigin + setup.negotiateMs),
       },
       'first frame sent',
+    );
+  }
+
+  /**
+   * One line per leg, one second after its first frame: frames sent and dropped by cause, and encode times, in
+   * that second — what decides whether a newcomer's first second holds 60 fps (`bench:stream -- --startup`).
+   */
+  #logFirstSecond(leg: Leg, start: FirstSecondStart): void {
+    leg.firstSecond = undefined;
+    const sorted = [...start.encodeMs].sort((a, b) => a - b);
+    const droppedBusy = this.#framesDroppedBusy - start.droppedBusy;
+    this.#log.info(
+      {
+        firstSecond: {
+          sent: this.#framesSent - start.sent,
+          keyframes: this.#keyframesSent - start.keyframes,
+          droppedEncoderBusy: droppedBusy,
+          droppedTicksMissed: this.#framesDropped - start.dropped - droppedBusy,
+          encodeMsP50: Math.round(percentile(sorted, 0.5) * 10) / 10,
+          encodeMsMax: Math.round((sorted.at(-1) ?? 0) * 10) / 10,
+          encodesOver16Ms: sorted.filter((ms) => ms > 1000 / 60).length,
+        },
+      },
+      'first second streamed',
     );
   }
 
