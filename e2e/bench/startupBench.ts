@@ -8,6 +8,7 @@
  *                        frame: presented frames the page's main thread saw
  *   decodedFpsBySecond   frames Chromium's decoder finished in each of those seconds (getStats `framesDecoded`)
  *   presentedFpsBySecond frames the compositor presented in each (the callbacks' `presentedFrames`)
+ *   receivedBySecond     per second: RTP packets lost, NACKs and PLIs the browser sent, frames it dropped (getStats)
  *   hostFirstSecond      the host's own count of the first second after its first frame: frames sent, dropped
  *                        (encoder still busy / clock ticks missed), encode ms p50 and max, encodes over 16.7 ms
  *   timelineMs           when the player reached each state after the click (requesting → starting → playing)
@@ -114,6 +115,7 @@ async function watchFrames(page: Page): Promise<void> {
     window.__frames = [];
     window.__presented = [];
     window.__decoded = [];
+    window.__received = [];
     const Original = window.RTCPeerConnection;
     window.RTCPeerConnection = class extends Original {
       constructor(...args) {
@@ -127,7 +129,9 @@ async function watchFrames(page: Page): Promise<void> {
       const at = performance.now();
       const report = await pc.getStats();
       report.forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'video') window.__decoded.push([at, s.framesDecoded ?? 0]);
+        if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
+        window.__decoded.push([at, s.framesDecoded ?? 0]);
+        window.__received.push([at, s.packetsLost ?? 0, s.nackCount ?? 0, s.pliCount ?? 0, s.framesDropped ?? 0]);
       });
     };
     const attach = () => {
@@ -163,6 +167,11 @@ function counterAt(samples: readonly (readonly [number, number])[], t: number): 
   return before?.[1] ?? 0;
 }
 
+/** Samples `[t, a, b, …]` as `[t, column i]`. */
+function column(samples: readonly number[][], i: number): [number, number][] {
+  return samples.map((sample) => [sample[0] ?? 0, sample[i] ?? 0]);
+}
+
 /** Per second from `first`: how much a sampled counter grew in each of `seconds` seconds. */
 function perSecond(samples: readonly (readonly [number, number])[], first: number, seconds: number): number[] {
   return Array.from({ length: seconds }, (_, s) =>
@@ -180,6 +189,8 @@ type PlayResult = {
   firstFrameMs: number;
   fpsBySecond: number[];
   decodedFpsBySecond: number[];
+  /** Per second, from the same getStats samples: RTP packets lost, NACKs and PLIs sent, frames the browser dropped. */
+  receivedBySecond: { lost: number[]; nacks: number[]; plis: number[]; dropped: number[] };
   presentedFpsBySecond: number[];
   timelineMs: Record<string, number>;
   sessionId: string | undefined;
@@ -187,30 +198,41 @@ type PlayResult = {
   playerMs: Record<string, number>;
 };
 
-/** The host's set-up stages of one session from its log file, ms after `clickedAtUnixMs`. */
-function hostStages(logFile: string, sessionId: string | undefined, clickedAtUnixMs: number): Record<string, number> {
-  if (!sessionId) return {};
-  const out: Record<string, number> = {};
+/** One pino line of a role's log, as far as this bench reads it. */
+type LogRecord = {
+  time?: number;
+  msg?: string;
+  sessionId?: string;
+  setupMs?: Record<string, number | null>;
+  negotiatedAtUnixMs?: number;
+  firstSecond?: Record<string, number>;
+};
+
+/** The records of a log file whose line contains `mentioning` (a cheap filter before parsing); torn lines skipped. */
+function logRecords(logFile: string, mentioning: string): LogRecord[] {
   let text = '';
   try {
     text = readFileSync(logFile, 'utf8');
   } catch {
-    return out;
+    return [];
   }
+  const records: LogRecord[] = [];
   for (const line of text.split('\n')) {
-    if (!line.includes(sessionId)) continue;
-    let record: {
-      time?: number;
-      msg?: string;
-      readyMs?: number;
-      setupMs?: Record<string, number | null>;
-      negotiatedAtUnixMs?: number;
-    };
+    if (!line.includes(mentioning)) continue;
     try {
-      record = JSON.parse(line) as typeof record;
+      records.push(JSON.parse(line) as LogRecord);
     } catch {
-      continue;
+      // a partial line (the role was still writing it)
     }
+  }
+  return records;
+}
+
+/** The host's set-up stages of one session from its log file, ms after `clickedAtUnixMs`. */
+function hostStages(logFile: string, sessionId: string | undefined, clickedAtUnixMs: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!sessionId) return out;
+  for (const record of logRecords(logFile, sessionId)) {
     const at = (record.time ?? 0) - clickedAtUnixMs;
     if (record.msg === 'session starting') out.startSession ??= at;
     else if (record.msg === 'session ready') out.workerReady ??= at;
@@ -226,21 +248,8 @@ function hostStages(logFile: string, sessionId: string | undefined, clickedAtUni
 /** The host's own account of a session's first second after its first frame (its 'first second streamed' line). */
 function hostFirstSecond(logFile: string, sessionId: string | undefined): Record<string, number> | null {
   if (!sessionId) return null;
-  let text = '';
-  try {
-    text = readFileSync(logFile, 'utf8');
-  } catch {
-    return null;
-  }
-  for (const line of text.split('\n')) {
-    if (!line.includes(sessionId) || !line.includes('first second streamed')) continue;
-    try {
-      return (JSON.parse(line) as { firstSecond?: Record<string, number> }).firstSecond ?? null;
-    } catch {
-      // a torn line
-    }
-  }
-  return null;
+  const record = logRecords(logFile, sessionId).find((r) => r.msg === 'first second streamed');
+  return record?.firstSecond ?? null;
 }
 
 /** A probe session of the host as signaling's log tells it: ms after a click. */
@@ -248,21 +257,8 @@ type ProbeSpan = { sessionId: string; startMs: number; endMs: number | null; yie
 
 /** Checkers' probe sessions that overlapped [0, untilMs] after `clickedAtUnixMs` (ProbeLine logs each). */
 function probesBeside(logFile: string, clickedAtUnixMs: number, untilMs: number): ProbeSpan[] {
-  let text = '';
-  try {
-    text = readFileSync(logFile, 'utf8');
-  } catch {
-    return [];
-  }
   const spans = new Map<string, ProbeSpan>();
-  for (const line of text.split('\n')) {
-    if (!line.includes('"probe ')) continue;
-    let record: { time?: number; msg?: string; sessionId?: string };
-    try {
-      record = JSON.parse(line) as typeof record;
-    } catch {
-      continue;
-    }
+  for (const record of logRecords(logFile, '"probe ')) {
     if (!record.sessionId || record.time === undefined) continue;
     const at = record.time - clickedAtUnixMs;
     if (record.msg === 'probe started') {
@@ -285,24 +281,10 @@ function probesBeside(logFile: string, clickedAtUnixMs: number, untilMs: number)
 
 /** ms after the click of each settlement batch signaling confirmed in [-3 s, untilMs] (SettlementWorker logs it). */
 function settlementsBeside(logFile: string, clickedAtUnixMs: number, untilMs: number): number[] {
-  let text = '';
-  try {
-    text = readFileSync(logFile, 'utf8');
-  } catch {
-    return [];
-  }
-  const out: number[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.includes('"settlement batch confirmed"')) continue;
-    try {
-      const record = JSON.parse(line) as { time?: number };
-      const at = (record.time ?? Number.NaN) - clickedAtUnixMs;
-      if (at >= -3_000 && at <= untilMs) out.push(Math.round(at));
-    } catch {
-      // a partial line
-    }
-  }
-  return out;
+  return logRecords(logFile, '"settlement batch confirmed"')
+    .map((record) => (record.time ?? Number.NaN) - clickedAtUnixMs)
+    .filter((at) => at >= -3_000 && at <= untilMs)
+    .map((at) => Math.round(at));
 }
 
 /**
@@ -355,10 +337,11 @@ async function play(page: Page, seconds: number): Promise<PlayResult> {
     timeout: 60_000,
   });
   await page.waitForTimeout(seconds * 1000 + 300);
-  const { frames, presented, decoded, clickedAt, events, sessionId, playerMs } = await page.evaluate(() => ({
+  const { frames, presented, decoded, received, clickedAt, events, sessionId, playerMs } = await page.evaluate(() => ({
     frames: (window as unknown as { __frames: number[] }).__frames,
     presented: (window as unknown as { __presented: [number, number][] }).__presented,
     decoded: (window as unknown as { __decoded: [number, number][] }).__decoded,
+    received: (window as unknown as { __received: number[][] }).__received,
     clickedAt: (window as unknown as { __clickedAt: number }).__clickedAt,
     sessionId: window.__athPlayer?.sessionId,
     playerMs: { ...(window.__athPlayer?.setupMarks ?? {}) },
@@ -383,6 +366,12 @@ async function play(page: Page, seconds: number): Promise<PlayResult> {
     firstFrameMs: first - clickedAt,
     fpsBySecond,
     decodedFpsBySecond: perSecond(decoded, first, seconds),
+    receivedBySecond: {
+      lost: perSecond(column(received, 1), first, seconds),
+      nacks: perSecond(column(received, 2), first, seconds),
+      plis: perSecond(column(received, 3), first, seconds),
+      dropped: perSecond(column(received, 4), first, seconds),
+    },
     presentedFpsBySecond: perSecond(presented, first, seconds),
     timelineMs,
     sessionId,
@@ -438,7 +427,9 @@ export async function runStartupBench(): Promise<void> {
       settlements.push(settlementsBeside(signalingLog, result.clickedAtUnixMs, windowMs));
       progress(
         `play ${i + 1}: first frame ${result.firstFrameMs.toFixed(0)} ms, fps ${result.fpsBySecond.join(' ')}` +
-          ` (decoded ${result.decodedFpsBySecond.join(' ')}, presented ${result.presentedFpsBySecond.join(' ')})`,
+          ` (decoded ${result.decodedFpsBySecond.join(' ')}, presented ${result.presentedFpsBySecond.join(' ')};` +
+          ` lost ${result.receivedBySecond.lost.join(' ')}, nacks ${result.receivedBySecond.nacks.join(' ')},` +
+          ` plis ${result.receivedBySecond.plis.join(' ')}, dropped ${result.receivedBySecond.dropped.join(' ')})`,
       );
       progress(`play ${i + 1}: player ${JSON.stringify(result.playerMs)} host ${JSON.stringify(hostMs.at(-1))}`);
       progress(`play ${i + 1}: host's first second ${JSON.stringify(hostFirstSeconds.at(-1))}`);
@@ -479,6 +470,7 @@ export async function runStartupBench(): Promise<void> {
       firstFrameMsP50: round(percentile(firstFrames, 50), 0),
       fpsBySecond: results.map((r) => r.fpsBySecond),
       decodedFpsBySecond: results.map((r) => r.decodedFpsBySecond),
+      receivedBySecond: results.map((r) => r.receivedBySecond),
       presentedFpsBySecond: results.map((r) => r.presentedFpsBySecond),
       hostFirstSecond: hostFirstSeconds,
       timelineMs: results.map((r) => r.timelineMs),
