@@ -26,6 +26,10 @@ export type {
   SessionDriverFactory,
   SessionDriverFactoryParameters,
 } from './host/SessionDriver.js';
+export {
+  type ApplySchedulingPriorityReturnType,
+  applySchedulingPriority,
+} from './host/schedulingPriority.js';
 export { type RenderHostHandle, type StartRenderHostParameters, startRenderHost } from './host/startRenderHost.js';
 export {
   CANDIDATE_KINDS,

@@ -161,6 +161,12 @@ export const EdgeConfigSchema = obj({
       maxBitrateBps: Type.Integer({ minimum: 100_000 }),
     }),
     heartbeatIntervalMs: Type.Integer({ minimum: 100 }),
+    /**
+     * The render host's CPU scheduling priority (Unix nice, −20…19; render-host/host/schedulingPriority.ts): its
+     * streams run ahead of the machine's other work. Below 0 needs root, CAP_SYS_NICE or RLIMIT_NICE; without,
+     * the host keeps its priority and logs why. 0 leaves it as started.
+     */
+    nice: Type.Integer({ minimum: -20, maximum: 19 }),
     /** Test hook: added to every probe echo, to make this host look farther away. */
     probeDelayMs: Type.Integer({ minimum: 0, maximum: 10_000 }),
     /**
@@ -368,6 +374,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     priceWeiPerSec: ONE_ATH_PER_HOUR_WEI_PER_SEC,
     encoder: { prefer: 'auto', minBitrateBps: 500_000, startBitrateBps: 4_000_000, maxBitrateBps: 8_000_000 },
     heartbeatIntervalMs: 2000,
+    nice: -5,
     probeDelayMs: 0,
     testHooks: { adminEndpoint: false, dataChannelDelayMs: 0 },
   },

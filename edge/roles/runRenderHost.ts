@@ -4,7 +4,9 @@ import type { Hex } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
 import { createMetrics, RENDER_HOST_METRICS } from '../../metrics/index.js';
 import {
+  type ApplySchedulingPriorityReturnType,
   appGameInfo,
+  applySchedulingPriority,
   BUILTIN_GAMES,
   createBuiltinSessionDriver,
   detectH264Encoder,
@@ -35,6 +37,16 @@ export type RunRenderHostParameters = { config: EdgeConfig; log: Logger };
 
 /** Sessions a host takes beyond its slots for checkers' probes when every slot is busy (signaling requires 1). */
 const PROBE_RESERVE = 1;
+
+function logSchedulingPriority(result: ApplySchedulingPriorityReturnType, wanted: number, log: Logger): void {
+  if (result.applied) log.info({ nice: result.nice, threads: result.threads }, 'scheduling priority set');
+  else {
+    log.warn(
+      { nice: result.nice, wanted, reason: result.reason },
+      'could not set the scheduling priority (renderHost.nice): streams may drop frames when the machine is busy',
+    );
+  }
+}
 
 /** Reads the signaling server's WebSocket address from its HTTP API, so a host needs only one URL. */
 async function signalingNodeUrl(httpUrl: string, ca: string | undefined): Promise<string> {
@@ -79,6 +91,8 @@ export async function signalingNodeUrls(
 
 export async function runRenderHost({ config, log }: RunRenderHostParameters): Promise<RoleHandle<RenderHostInfo>> {
   const settings = config.renderHost;
+  // First, before any worker or pool thread exists: they inherit it.
+  if (settings.nice !== 0) logSchedulingPriority(applySchedulingPriority(settings.nice), settings.nice, log);
   if (!config.signaling.url) {
     throw new AthError({ code: 'ATH_ERR_CONFIG', shortMessage: 'a render host needs --signaling http://HOST:PORT' });
   }
