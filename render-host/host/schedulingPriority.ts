@@ -3,7 +3,7 @@
  * encode → send misses its 16.7 ms, and on a busy machine that happens when another process holds the cores: a
  * browser setting up a stream, a signaling server settling, a checker probing. `bench:stream -- --startup` (the
  * whole `npm start` stack and Chromium on 2 cores) dropped 2–12 frames in a newcomer's first second at nice 0,
- * single encodes taking 50–75 ms while the thread waited for a core. Game-streaming hosts raise their capture and
+ * single encodes taking up to 75 ms while the thread waited for a core. Game-streaming hosts raise their capture and
  * encode threads for this reason; here the whole render-host process is raised, so its session workers, the
  * libuv pool where x264 runs and the game processes it starts all run ahead of ordinary work.
  *
