@@ -114,8 +114,7 @@ async function watchFrames(page: Page): Promise<void> {
   await page.evaluate(`(() => {
     window.__frames = [];
     window.__presented = [];
-    window.__decoded = [];
-    window.__received = [];
+    window.__stats = [];
     const Original = window.RTCPeerConnection;
     window.RTCPeerConnection = class extends Original {
       constructor(...args) {
@@ -130,8 +129,7 @@ async function watchFrames(page: Page): Promise<void> {
       const report = await pc.getStats();
       report.forEach((s) => {
         if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
-        window.__decoded.push([at, s.framesDecoded ?? 0]);
-        window.__received.push([at, s.packetsLost ?? 0, s.nackCount ?? 0, s.pliCount ?? 0, s.framesDropped ?? 0]);
+        window.__stats.push([at, s.framesDecoded ?? 0, s.packetsLost ?? 0, s.nackCount ?? 0, s.pliCount ?? 0, s.framesDropped ?? 0]);
       });
     };
     const attach = () => {
@@ -228,11 +226,10 @@ function logRecords(logFile: string, mentioning: string): LogRecord[] {
   return records;
 }
 
-/** The host's set-up stages of one session from its log file, ms after `clickedAtUnixMs`. */
-function hostStages(logFile: string, sessionId: string | undefined, clickedAtUnixMs: number): Record<string, number> {
+/** The host's set-up stages of one session from its log records, ms after `clickedAtUnixMs`. */
+function hostStages(records: readonly LogRecord[], clickedAtUnixMs: number): Record<string, number> {
   const out: Record<string, number> = {};
-  if (!sessionId) return out;
-  for (const record of logRecords(logFile, sessionId)) {
+  for (const record of records) {
     const at = (record.time ?? 0) - clickedAtUnixMs;
     if (record.msg === 'session starting') out.startSession ??= at;
     else if (record.msg === 'session ready') out.workerReady ??= at;
@@ -246,10 +243,8 @@ function hostStages(logFile: string, sessionId: string | undefined, clickedAtUni
 }
 
 /** The host's own account of a session's first second after its first frame (its 'first second streamed' line). */
-function hostFirstSecond(logFile: string, sessionId: string | undefined): Record<string, number> | null {
-  if (!sessionId) return null;
-  const record = logRecords(logFile, sessionId).find((r) => r.msg === 'first second streamed');
-  return record?.firstSecond ?? null;
+function hostFirstSecond(records: readonly LogRecord[]): Record<string, number> | null {
+  return records.find((r) => r.msg === 'first second streamed')?.firstSecond ?? null;
 }
 
 /** A probe session of the host as signaling's log tells it: ms after a click. */
@@ -337,11 +332,10 @@ async function play(page: Page, seconds: number): Promise<PlayResult> {
     timeout: 60_000,
   });
   await page.waitForTimeout(seconds * 1000 + 300);
-  const { frames, presented, decoded, received, clickedAt, events, sessionId, playerMs } = await page.evaluate(() => ({
+  const { frames, presented, inbound, clickedAt, events, sessionId, playerMs } = await page.evaluate(() => ({
     frames: (window as unknown as { __frames: number[] }).__frames,
     presented: (window as unknown as { __presented: [number, number][] }).__presented,
-    decoded: (window as unknown as { __decoded: [number, number][] }).__decoded,
-    received: (window as unknown as { __received: number[][] }).__received,
+    inbound: (window as unknown as { __stats: number[][] }).__stats,
     clickedAt: (window as unknown as { __clickedAt: number }).__clickedAt,
     sessionId: window.__athPlayer?.sessionId,
     playerMs: { ...(window.__athPlayer?.setupMarks ?? {}) },
@@ -365,12 +359,12 @@ async function play(page: Page, seconds: number): Promise<PlayResult> {
   return {
     firstFrameMs: first - clickedAt,
     fpsBySecond,
-    decodedFpsBySecond: perSecond(decoded, first, seconds),
+    decodedFpsBySecond: perSecond(column(inbound, 1), first, seconds),
     receivedBySecond: {
-      lost: perSecond(column(received, 1), first, seconds),
-      nacks: perSecond(column(received, 2), first, seconds),
-      plis: perSecond(column(received, 3), first, seconds),
-      dropped: perSecond(column(received, 4), first, seconds),
+      lost: perSecond(column(inbound, 2), first, seconds),
+      nacks: perSecond(column(inbound, 3), first, seconds),
+      plis: perSecond(column(inbound, 4), first, seconds),
+      dropped: perSecond(column(inbound, 5), first, seconds),
     },
     presentedFpsBySecond: perSecond(presented, first, seconds),
     timelineMs,
@@ -420,8 +414,9 @@ export async function runStartupBench(): Promise<void> {
       const result = await play(page, SECONDS_WATCHED);
       cpuBySecond.push(stopSampling());
       results.push(result);
-      hostMs.push(hostStages(hostLog, result.sessionId, result.clickedAtUnixMs));
-      hostFirstSeconds.push(hostFirstSecond(hostLog, result.sessionId));
+      const sessionRecords = result.sessionId ? logRecords(hostLog, result.sessionId) : [];
+      hostMs.push(hostStages(sessionRecords, result.clickedAtUnixMs));
+      hostFirstSeconds.push(hostFirstSecond(sessionRecords));
       const windowMs = performance.now() - startedAt;
       probes.push(probesBeside(signalingLog, result.clickedAtUnixMs, windowMs));
       settlements.push(settlementsBeside(signalingLog, result.clickedAtUnixMs, windowMs));

@@ -45,8 +45,9 @@ export function applySchedulingPriority(nice: number): ApplySchedulingPriorityRe
       setPriority(tid, nice);
       done.push(tid);
     } catch (error) {
+      const code = (error as { info?: { code?: string } }).info?.code ?? 'error';
       // A thread that ended meanwhile is no refusal.
-      if ((error as { info?: { code?: string } }).info?.code === 'ESRCH') continue;
+      if (code === 'ESRCH') continue;
       // Back to where it was: one priority for the whole process, not a mix.
       for (const restored of done) {
         try {
@@ -55,7 +56,6 @@ export function applySchedulingPriority(nice: number): ApplySchedulingPriorityRe
           // lowering back to the old priority is always allowed; a thread gone meanwhile is fine
         }
       }
-      const code = (error as { info?: { code?: string } }).info?.code ?? 'error';
       return {
         applied: false,
         nice: before,

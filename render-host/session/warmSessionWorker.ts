@@ -116,8 +116,9 @@ export async function warmSessionWorker({
     for (let index = 1; index <= MEDIA_FRAMES; index++) {
       source.tick();
       const { pixels, layout } = source.captureVideo();
-      const out = await encoder.encode({ pixels, layout, pts90k: index * (90_000 / fps), keyframe: false });
-      if (out) sender.sendVideo(out.data, index * (90_000 / fps));
+      const pts90k = index * (90_000 / fps);
+      const out = await encoder.encode({ pixels, layout, pts90k, keyframe: false });
+      if (out) sender.sendVideo(out.data, pts90k);
       if (audio && index % 3 === 0) {
         source.readAudio(pcm, index * OPUS_FRAME_SAMPLES);
         for (const packet of await audio.encode(pcm, index * OPUS_FRAME_SAMPLES)) sender.sendAudio(packet, 0);
