@@ -20,6 +20,7 @@ import { athTokenAbi, stakingRegistryAbi } from './abis.js';
 import { abisSource } from './build/abisSource.js';
 import { compileContracts } from './build/compileContracts.js';
 import { DEFAULT_MIN_STAKES_WEI, tierId } from './deployContracts.js';
+import { gasWithHeadroom } from './gasWithHeadroom.js';
 import { startTestChain, type TestChain } from './testing/startTestChain.js';
 
 const ATH = 10n ** 18n;
@@ -42,13 +43,17 @@ type Fn = (typeof stakingRegistryAbi)[number] extends infer E
     : never
   : never;
 
+/** Sends as the product does: the estimate plus headroom (a bare estimate can fall short a block later). */
 async function send(account: Account, functionName: Fn | 'approve', args: readonly unknown[], address?: Hex) {
-  const hash = await chain.walletFor(account).writeContract({
+  const call = {
+    account,
     address: address ?? chain.stakingAddress,
     abi: (address ? athTokenAbi : stakingRegistryAbi) as typeof stakingRegistryAbi,
     functionName: functionName as 'stake',
     args: args as [bigint, Hex],
-  });
+  };
+  const gas = gasWithHeadroom(await chain.publicClient.estimateContractGas(call));
+  const hash = await chain.walletFor(account).writeContract({ ...call, gas });
   const receipt = await chain.publicClient.waitForTransactionReceipt({ hash });
   assert.equal(receipt.status, 'success');
   return receipt;

@@ -26,6 +26,7 @@ export {
 export { type DepositToEscrowParameters, depositToEscrow } from './depositToEscrow.js';
 export { ANVIL_MNEMONIC, anvilAccount, DEV_ACCOUNT } from './devAccounts.js';
 export { ChainErrorCode } from './errors.js';
+export { gasWithHeadroom } from './gasWithHeadroom.js';
 export { type OperatorStake, readOperatorStake, tierName } from './readOperatorStake.js';
 export {
   PACKED_HEAD_BYTES,

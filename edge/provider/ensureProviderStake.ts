@@ -7,7 +7,14 @@
 import type { Logger } from 'pino';
 import type { Account, Address, Hex } from 'viem';
 import { AthError, weiToString } from '../../signaling/protocol/index.js';
-import { athTokenAbi, createChainClients, readOperatorStake, stakingRegistryAbi, tierId } from '../chain/index.js';
+import {
+  athTokenAbi,
+  createChainClients,
+  gasWithHeadroom,
+  readOperatorStake,
+  stakingRegistryAbi,
+  tierId,
+} from '../chain/index.js';
 import { ProviderErrorCode } from './errors.js';
 import { type ChainInfo, requestFaucet } from './signalingApi.js';
 
@@ -139,7 +146,9 @@ export async function ensureProviderStake({
     functionName: 'stake',
     args: [neededWei, tierHash],
   });
-  await confirm(await walletClient.writeContract(request), `staking ${tier}`);
+  // A stake change stamps the block time: an estimate taken in the second of the last change falls short after it.
+  const gas = gasWithHeadroom(await publicClient.estimateContractGas(request));
+  await confirm(await walletClient.writeContract({ ...request, gas }), `staking ${tier}`);
   result.stakedNowWei = neededWei;
   result.stakeWei = current.stakeWei + neededWei;
   log.info({ provider: account.address, tier, stakeWei: weiToString(result.stakeWei) }, 'staked');

@@ -41,7 +41,7 @@ import {
 import type { Metrics, SignalingMetricKey } from '../../metrics/index.js';
 import { weiToAthSample } from '../../metrics/index.js';
 import { isAthError, sessionEscrowDomain } from '../../signaling/protocol/index.js';
-import { packable, packRedemptions, sessionEscrowAbi, toRedemption } from '../chain/index.js';
+import { gasWithHeadroom, packable, packRedemptions, sessionEscrowAbi, toRedemption } from '../chain/index.js';
 import { PassScheduler } from '../jobs/index.js';
 import {
   acquireLease,
@@ -435,13 +435,13 @@ export class SettlementWorker {
     let serialized: Hex;
     let nonce: number;
     try {
-      const request = await walletClient.prepareTransactionRequest({
+      const prepared = await walletClient.prepareTransactionRequest({
         to: escrowAddress,
         data: this.#calldata(items),
         chain: walletClient.chain,
       });
-      nonce = request.nonce;
-      serialized = await walletClient.signTransaction(request);
+      nonce = prepared.nonce;
+      serialized = await walletClient.signTransaction({ ...prepared, gas: gasWithHeadroom(prepared.gas) });
     } catch (error) {
       // Nothing was sent: the batch goes back to the outbox as it was.
       await backToOutbox(error, 'prepare');
