@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { AV_CODEC_ID_H264, AVERROR_EAGAIN, Codec, CodecContext, Frame, Packet } from 'node-av';
 import { AudioEncoder, OPUS_FRAME_SAMPLES } from './AudioEncoder.js';
-import { detectH264Encoder, openVideoEncoder, type VideoEncoder } from './VideoEncoder.js';
+import { detectH264Encoder, openVideoEncoder, type PixelLayout, type VideoEncoder } from './VideoEncoder.js';
 
 /**
  * An NVIDIA GPU with its driver loaded: the device nodes the driver creates. Where one exists NVENC must be the
@@ -38,13 +38,14 @@ function nalTypes(data: Buffer): number[] {
   return types;
 }
 
-/** One colour over the whole frame. */
-function solid([r, g, b]: readonly [number, number, number]): Uint8Array {
+/** One colour over the whole frame, in either byte order. */
+function solid([r, g, b]: readonly [number, number, number], layout: PixelLayout = 'rgba'): Uint8Array {
   const pixels = new Uint8Array(WIDTH * HEIGHT * 4);
+  const [first, third] = layout === 'rgba' ? [r, b] : [b, r];
   for (let o = 0; o < pixels.length; o += 4) {
-    pixels[o] = r;
+    pixels[o] = first;
     pixels[o + 1] = g;
-    pixels[o + 2] = b;
+    pixels[o + 2] = third;
     pixels[o + 3] = 255;
   }
   return pixels;
@@ -160,8 +161,9 @@ describe('VideoEncoder', () => {
   });
 
   test('H.264 (libx264): every frame decodes to the colours it was given', async () => {
-    // Catches a wrong input layout (x264 is fed NV12: U and V interleaved) and stale planes (the encoder keeps
-    // the frame's plane buffers between frames): a swapped or missing chroma, or the previous frame's picture.
+    // Catches a wrong input layout (x264 is fed NV12: U and V interleaved; sources give RGBA or BGRA) and stale
+    // planes (the encoder keeps the frame's plane buffers between frames): a swapped or missing chroma, or the
+    // previous frame's picture.
     const colours = [
       [230, 40, 30],
       [20, 200, 60],
@@ -181,9 +183,10 @@ describe('VideoEncoder', () => {
     const units: Buffer[] = [];
     try {
       for (const [i, colour] of colours.entries()) {
+        const layout = i % 2 === 0 ? 'rgba' : 'bgra';
         const encoded = await encoder.encode({
-          pixels: solid(colour),
-          layout: 'rgba',
+          pixels: solid(colour, layout),
+          layout,
           pts90k: i * 1500,
           keyframe: i === 0,
         });

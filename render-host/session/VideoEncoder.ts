@@ -31,6 +31,7 @@ import {
 } from 'node-av';
 import { AthError, type CodecName, h264Level } from '../../signaling/protocol/index.js';
 import { RenderHostErrorCode } from '../errors.js';
+import { Nv12Converter } from './nv12/Nv12Converter.js';
 
 export type EncoderPreference = 'auto' | 'nvenc' | 'x264';
 export type VideoEncoderName = 'h264_nvenc' | 'libx264' | 'libvpx';
@@ -263,6 +264,8 @@ export class VideoEncoder {
   readonly name: VideoEncoderName;
   readonly codec: CodecName;
   readonly #params: OpenVideoEncoderParameters;
+  /** RGBA/BGRA → NV12 in WebAssembly SIMD where it applies (x264, NVENC; width a multiple of 4, height even), else swscale. */
+  readonly #nv12: Nv12Converter | undefined;
   readonly #scaler = new SoftwareScaleContext();
   #scalerLayout: PixelLayout | undefined;
   readonly #yuv = new Frame();
@@ -289,6 +292,9 @@ export class VideoEncoder {
     this.#params = params;
     this.#bitrateBps = params.bitrateBps;
     this.#pixelFormat = inputPixelFormat(name);
+    if (this.#pixelFormat === AV_PIX_FMT_NV12 && Nv12Converter.supports(params.width, params.height)) {
+      this.#nv12 = new Nv12Converter(params.width, params.height);
+    }
     this.#yuv.alloc();
     this.#yuv.width = params.width;
     this.#yuv.height = params.height;
@@ -312,6 +318,14 @@ export class VideoEncoder {
       this.#linesize = this.#yuv.linesize;
     }
     return this.#planes;
+  }
+
+  /**
+   * Where a source may put the next frame's pixels (width × height × 4 bytes) so that `encode` converts them in
+   * place, without copying them in first; undefined where swscale converts (it reads any buffer as it is).
+   */
+  get inputBuffer(): Uint8Array | undefined {
+    return this.#nv12?.input;
   }
 
   /** True while a frame is in the encoder: the pacer drops the next frame rather than queue it. */
@@ -347,17 +361,19 @@ export class VideoEncoder {
     const startedAt = performance.now();
     try {
       const reopened = this.#maybeReopen(startedAt);
-      const source = this.#prepareSource(layout, pixels);
+      this.#checkSize(pixels);
       const planes = this.#writablePlanes();
-      // Straight from the caller's pixels into the frame's planes: no intermediate RGBA frame, one copy less.
-      // Synchronous on purpose (≈1.4 ms at 720p): node-av's async scale still spent ≈0.7 ms per frame on this
-      // thread (CPU profile of a session worker) plus a thread-pool hop, and its total CPU was higher than the
-      // sync call's. The caller's pixels are free once this returns.
-      const { height } = this.#params;
-      FFmpegError.throwIfError(
-        this.#scaler.scaleSync([source], [this.#params.width * 4], 0, height, planes, this.#linesize),
-        'scale',
-      );
+      // Straight from the caller's pixels into the frame's planes, synchronously: the caller's pixels are free
+      // once this returns. (node-av's async scale still spent ≈0.7 ms per frame on this thread plus a
+      // thread-pool hop, and its total CPU was higher than the sync call's.)
+      if (this.#nv12) this.#nv12.convert(pixels, layout, planes, this.#linesize);
+      else {
+        const { width, height } = this.#params;
+        FFmpegError.throwIfError(
+          this.#scaler.scaleSync([this.#scalerSource(layout, pixels)], [width * 4], 0, height, planes, this.#linesize),
+          'scale',
+        );
+      }
       this.#yuv.pts = BigInt(Math.round(pts90k));
       this.#yuv.pictType = keyframe || reopened ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
       FFmpegError.throwIfError(await this.#ctx.sendFrame(this.#yuv), 'sendFrame');
@@ -394,7 +410,7 @@ export class VideoEncoder {
     }
   }
 
-  #prepareSource(layout: PixelLayout, pixels: Uint8Array): Buffer {
+  #checkSize(pixels: Uint8Array): void {
     const { width, height } = this.#params;
     if (pixels.byteLength !== width * height * 4) {
       throw new AthError({
@@ -403,6 +419,10 @@ export class VideoEncoder {
         details: `${pixels.byteLength} bytes for ${width}×${height}`,
       });
     }
+  }
+
+  #scalerSource(layout: PixelLayout, pixels: Uint8Array): Buffer {
+    const { width, height } = this.#params;
     if (this.#scalerLayout !== layout) {
       const format: AVPixelFormat = layout === 'rgba' ? AV_PIX_FMT_RGBA : AV_PIX_FMT_BGRA;
       // Same size in and out, so the flag only picks the chroma subsampling filter: point sampling converts in
