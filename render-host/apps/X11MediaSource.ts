@@ -167,17 +167,23 @@ export class X11MediaSource implements MediaSource {
   }
 
   /**
-   * What the display shows now (BGRA), in one of four rotating buffers: the encoder reads it asynchronously while the next frames are grabbed. A failed grab repeats the
-   * last good picture (the workload reports a dead display or game on its own).
+   * What the display shows now (BGRA): grabbed straight into the encoder's input when it offers one (`into`), else
+   * into one of four rotating buffers. A failed grab repeats the last good picture (the workload reports a dead
+   * display or game on its own).
    */
-  captureVideo(): SourceVideoFrame {
-    const buffer = this.#buffers[this.#next] as Uint8Array;
-    this.#next = (this.#next + 1) % FRAME_BUFFERS;
+  captureVideo(into?: Uint8Array): SourceVideoFrame {
+    const buffer = into?.byteLength === this.width * this.height * 4 ? into : this.#nextBuffer();
     // Input written before the grab is what the picture can reflect.
     this.#taggedInputSeq = this.#injector.lastInputSeq;
     if (this.#capture.grab(buffer)) this.#lastGood = buffer;
     else if (this.#lastGood && this.#lastGood !== buffer) buffer.set(this.#lastGood);
     return { pixels: buffer, layout: 'bgra', width: this.width, height: this.height };
+  }
+
+  #nextBuffer(): Uint8Array {
+    const buffer = this.#buffers[this.#next] as Uint8Array;
+    this.#next = (this.#next + 1) % FRAME_BUFFERS;
+    return buffer;
   }
 
   readAudio(out: Int16Array, _startSample: number): void {

@@ -32,7 +32,12 @@ export interface MediaSource {
   releaseInput?(): void;
   /** One tick of the session clock (1/fps s). Called for every tick, including those whose frame is dropped. */
   tick(): void;
-  captureVideo(): SourceVideoFrame;
+  /**
+   * The picture now. `into`, when given, is the encoder's own input (width × height × 4 bytes): a source that
+   * can write its picture there (a grab, a file read) and returns it as `pixels` spares the encoder a copy of
+   * every frame; a source that draws elsewhere ignores it.
+   */
+  captureVideo(into?: Uint8Array): SourceVideoFrame;
   /** Fills 20 ms of 48 kHz interleaved stereo s16; `startSample` is the session's continuous audio clock. */
   readAudio(out: Int16Array, startSample: number): void;
   /** State to resume from elsewhere, when the source has any (a captured game has none). */

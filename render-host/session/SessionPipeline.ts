@@ -476,7 +476,7 @@ export class SessionPipeline {
   }
 
   #captureAndEncode(encoder: VideoEncoder, slot: FrameSlot): void {
-    const frame = this.#source.captureVideo();
+    const frame = this.#source.captureVideo(encoder.inputBuffer);
     this.#encode(encoder, { ...slot, inputSeq: this.#source.lastInputSeq }, frame);
   }
 

@@ -1,6 +1,7 @@
 /**
  * bench:peer's ath-edge sender, a process of its own (its CPU is what is measured): the recorded clip as a
- * MediaSource through the render host's SessionPipeline — the product's path: 60 Hz clock, RGBA → NV12 and
+ * MediaSource through the render host's SessionPipeline — the product's path: 60 Hz clock, RGBA → NV12
+ * (WebAssembly SIMD, the clip read straight into the converter's input as the X11 capture grabs into it) and
  * libx264 (node-av), werift packetizer, pacer, SRTP. Driven over stdio as JSON lines, like gstSender.py:
  * out `{type:'offer'|'ice'|'sent'}`, in `{type:'answer'|'ice'|'close'}`. `sent` also carries this process's GC
  * pauses (Unix ms, duration ms), which the bench counts over its window.
@@ -38,8 +39,9 @@ class ClipMediaSource implements MediaSource {
   tick(): void {
     this.#tick += 1;
   }
-  captureVideo(): SourceVideoFrame {
-    const pixels = this.#buffers[this.#next] as Uint8Array;
+  /** Into the encoder's input when it offers one, as the X11 capture does. */
+  captureVideo(into?: Uint8Array): SourceVideoFrame {
+    const pixels = into ?? (this.#buffers[this.#next] as Uint8Array);
     this.#next = 1 - this.#next;
     const fd = openSync(join(directory, `frame${String(this.#tick % FRAMES).padStart(5, '0')}.rgba`), 'r');
     try {
