@@ -42,8 +42,9 @@ const dependencies = pkg.dependencies ?? {};
 const devDependencies = pkg.devDependencies ?? {};
 
 /**
- * Test and development code: tests, the e2e folder, test helpers (`testing/`), benchmarks, the scripts, and
- * the player package's build (a development tool run by `npm run build:player`, it needs `typescript`).
+ * Test and development code: tests, the e2e folder, test helpers (`testing/`), benchmarks, the scripts, the
+ * player package's build (a development tool run by `npm run build:player`, it needs `typescript`) and the
+ * WebAssembly build (`npm run build:wasm`, it needs `wabt`; the product ships its output).
  */
 function isDevelopmentFile(path: string): boolean {
   const parts = path.split(sep);
@@ -54,7 +55,8 @@ function isDevelopmentFile(path: string): boolean {
     ['e2e', 'scripts'].includes(parts[0] ?? '') ||
     parts.includes('testing') ||
     parts.includes('bench') ||
-    path.startsWith(join('client', 'player') + sep)
+    path.startsWith(join('client', 'player') + sep) ||
+    path.startsWith(join('render-host', 'session', 'nv12', 'build') + sep)
   );
 }
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { AV_PIX_FMT_NV12, AV_PIX_FMT_RGBA, Frame, SoftwareScaleContext, SWS_POINT } from 'node-av';
 import type { PixelLayout } from '../VideoEncoder.js';
-import { compileNv12Wasm, nv12WasmSource } from './compileNv12Wasm.js';
+import { compileNv12Wasm, nv12WasmSource } from './build/compileNv12Wasm.js';
 import { Nv12Converter } from './Nv12Converter.js';
 
 /** Deterministic noise: every byte differs, so a wrong lane, pair or row shows. */

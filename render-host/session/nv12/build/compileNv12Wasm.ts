@@ -1,11 +1,11 @@
 /**
- * The build of rgbaToNv12.wat: wabt (a devDependency) assembles it; the bytes ship as base64 in
- * rgbaToNv12Wasm.ts, so running the product needs no assembler and no file beside the code.
+ * The build of rgbaToNv12.wat, a development tool: wabt (a devDependency) assembles it; the bytes ship as base64
+ * in rgbaToNv12Wasm.ts, so running the product needs no assembler and no file beside the code.
  */
 import { readFileSync } from 'node:fs';
 import wabtInit from 'wabt';
 
-export const NV12_WAT_URL = new URL('./rgbaToNv12.wat', import.meta.url);
+export const NV12_WAT_URL = new URL('../rgbaToNv12.wat', import.meta.url);
 
 export async function compileNv12Wasm(): Promise<Uint8Array> {
   const wabt = await wabtInit();
