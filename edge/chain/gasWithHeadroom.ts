@@ -5,9 +5,14 @@
  * change (a slash included) — estimated in a block of the same second as the operator's last change it costs 100
  * gas, mined a second later 2,900, and the slash runs out of gas and reverts after its dry run passed (seen on anvil,
  * whose blocks share a second; on Arbitrum several blocks do). A write to a fresh slot costs 20,000: the headroom
- * covers a few. Unused gas is not charged.
+ * covers a few, growing with the transaction (half its estimate) up to a bound, so that a large settlement batch
+ * is not signed for more than a block holds. Unused gas is not charged.
  */
 export function gasWithHeadroom(estimate: bigint): bigint {
-  const headroom = estimate / 2n;
-  return estimate + (headroom > 60_000n ? headroom : 60_000n);
+  const half = estimate / 2n;
+  const headroom = half < MIN_HEADROOM ? MIN_HEADROOM : half > MAX_HEADROOM ? MAX_HEADROOM : half;
+  return estimate + headroom;
 }
+
+const MIN_HEADROOM = 60_000n;
+const MAX_HEADROOM = 500_000n;

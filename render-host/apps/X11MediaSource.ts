@@ -19,7 +19,10 @@ import { litFraction } from './frameMetrics.js';
 import { ScreenCapture, type ScreenCaptureStats } from './ScreenCapture.js';
 import { type InputInjectorStats, XdotoolInjector } from './XdotoolInjector.js';
 
-/** Frames handed out stay untouched for this many further captures (the encoder reads them asynchronously). */
+/**
+ * Frames handed out in these buffers stay untouched for this many further captures. A frame grabbed into the
+ * encoder's input (`captureVideo(into)`) is the encoder's to convert, and holds only until the next capture.
+ */
 const FRAME_BUFFERS = 4;
 const READY_POLL_MS = 50;
 const START_KEY_HOLD_MS = 120;

@@ -115,7 +115,7 @@ async function benchGame(id: string, seconds: number): Promise<GameResult> {
         holding = true;
         session.source.applyInput(new KeyInput(++seq, right, true));
       }
-      const frame = session.source.captureVideo();
+      const frame = session.source.captureVideo(encoder.inputBuffer);
       const print = fingerprint(frame.pixels);
       if (print !== previous) distinct += 1;
       previous = print;

@@ -184,8 +184,13 @@ describe('VideoEncoder', () => {
     try {
       for (const [i, colour] of colours.entries()) {
         const layout = i % 2 === 0 ? 'rgba' : 'bgra';
+        // The last two frames are put straight into the encoder's input, as X11 capture does.
+        const input = encoder.inputBuffer;
+        assert.ok(input, 'x264 converts in place');
+        const pixels = i >= colours.length - 2 ? input : solid(colour, layout);
+        if (pixels === input) input.set(solid(colour, layout));
         const encoded = await encoder.encode({
-          pixels: solid(colour, layout),
+          pixels,
           layout,
           pts90k: i * 1500,
           keyframe: i === 0,

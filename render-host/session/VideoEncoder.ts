@@ -322,7 +322,8 @@ export class VideoEncoder {
 
   /**
    * Where a source may put the next frame's pixels (width × height × 4 bytes) so that `encode` converts them in
-   * place, without copying them in first; undefined where swscale converts (it reads any buffer as it is).
+   * place, without copying them in first; undefined where swscale converts (it reads any buffer as it is). What
+   * a source puts here stays until it writes again, unless another buffer is encoded meanwhile (it is copied in).
    */
   get inputBuffer(): Uint8Array | undefined {
     return this.#nv12?.input;
@@ -363,8 +364,8 @@ export class VideoEncoder {
       const reopened = this.#maybeReopen(startedAt);
       this.#checkSize(pixels);
       const planes = this.#writablePlanes();
-      // Straight from the caller's pixels into the frame's planes, synchronously: the caller's pixels are free
-      // once this returns. (node-av's async scale still spent ≈0.7 ms per frame on this thread plus a
+      // From the caller's pixels into the frame's planes, synchronously: the caller's pixels are free once this
+      // returns. (node-av's async scale still spent ≈0.7 ms per frame on this thread plus a
       // thread-pool hop, and its total CPU was higher than the sync call's.)
       if (this.#nv12) this.#nv12.convert(pixels, layout, planes, this.#linesize);
       else {

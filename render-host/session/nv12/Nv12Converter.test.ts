@@ -79,15 +79,27 @@ describe('Nv12Converter (WebAssembly SIMD)', () => {
       ] as const) {
         const pixels = noise(width * height * 4, seed);
         if (inPlace) converter.input.set(pixels);
+        // Chroma rows padded further than luma rows: a swapped stride shows.
         const stride = width + pad;
+        const chromaStride = stride + (pad > 0 ? 16 : 0);
         // Planes prefilled with 0xaa: padding must stay untouched, every sample must be written.
-        const planes = [new Uint8Array(stride * height).fill(0xaa), new Uint8Array((stride * height) / 2).fill(0xaa)];
-        converter.convert(inPlace ? converter.input : pixels, layout, planes, [stride, stride]);
+        const planes = [
+          new Uint8Array(stride * height).fill(0xaa),
+          new Uint8Array((chromaStride * height) / 2).fill(0xaa),
+        ];
+        converter.convert(inPlace ? converter.input : pixels, layout, planes, [stride, chromaStride]);
         const expected = referenceNv12(pixels, layout, width, height);
         const what = `${width}×${height} ${layout} stride ${stride}${inPlace ? ' in place' : ''}`;
         assert.deepEqual(packed(planes[0] as Uint8Array, width, height, stride), expected.luma, `${what}: Y`);
-        assert.deepEqual(packed(planes[1] as Uint8Array, width, height / 2, stride), expected.chroma, `${what}: UV`);
-        if (pad > 0) assert.equal(planes[0]?.[width], 0xaa, `${what}: the padding is left alone`);
+        assert.deepEqual(
+          packed(planes[1] as Uint8Array, width, height / 2, chromaStride),
+          expected.chroma,
+          `${what}: UV`,
+        );
+        if (pad > 0) {
+          assert.equal(planes[0]?.[width], 0xaa, `${what}: the luma padding is left alone`);
+          assert.equal(planes[1]?.[chromaStride - 1], 0xaa, `${what}: the chroma padding is left alone`);
+        }
       }
     }
   });

@@ -3,7 +3,7 @@
  * Every streamed frame is converted: at 720p this takes ≈0.45 ms of CPU a frame with the copies in and out when
  * the picture is in cache, ≈0.75 ms when it is not, against ≈1.3 / 1.7 ms for swscale (RGBA → NV12, point
  * sampling) on this machine. Same BT.601 limited-range matrix as swscale's default, so luma matches it to ±1;
- * chroma is the mean of each 2×2 block (swscale with point sampling takes one pixel of it).
+ * chroma is the mean of each 2×2 block (swscale with point sampling averages the upper row's pair only).
  *
  * A source can put the picture straight into the module's memory (`input`: X11 capture and file sources do),
  * sparing the copy in (≈0.35 ms a 720p frame in the pipeline). Otherwise each strip of rows is copied in,
@@ -53,7 +53,8 @@ export class Nv12Converter {
   readonly #toNv12: Nv12Exports['toNv12'];
   /**
    * Where a source may put the next picture (width × height × 4 bytes, RGBA or BGRA) so that `convert` reads it in
-   * place. The converter writes here only to copy in pixels it was given from elsewhere.
+   * place. The converter writes here only to copy in pixels it was given from elsewhere: a picture a source left
+   * here stays until the next one is encoded (X11 capture repeats it after a failed grab).
    */
   readonly input: Uint8Array;
   /** One strip of output rows each. Views of the module's memory, which never grows after this: they stay valid. */
