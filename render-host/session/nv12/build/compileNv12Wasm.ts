@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import wabtInit from 'wabt';
 
-export const NV12_WAT_URL = new URL('../rgbaToNv12.wat', import.meta.url);
+const NV12_WAT_URL = new URL('../rgbaToNv12.wat', import.meta.url);
 
 export async function compileNv12Wasm(): Promise<Uint8Array> {
   const wabt = await wabtInit();
