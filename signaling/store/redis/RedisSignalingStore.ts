@@ -101,10 +101,16 @@ export type OpenRedisSignalingStoreParameters = {
   limitsLeaseMs?: number;
   /**
    * Direct messages (relays) through a reply-less connection of their own (`RelayPublisher`); `false`: through
-   * the command connection, each PUBLISH answered. Default true.
+   * the command connection, each PUBLISH answered; `{ url }`: that connection goes to this URL instead of `url`
+   * (tests put a proxy there that slows it down). Default true.
    */
-  relayPublisher?: boolean;
+  relayPublisher?: boolean | { url: string };
 };
+
+const noop = (): void => undefined;
+
+/** Direct-message batches (`[channel, payload]`) of one turn, and what they wait for before they leave. */
+type HeldBatches = { batches: Array<[string, string]>; after: Promise<unknown> };
 
 /** A host's load is shared when it moved this much since it was last shared. */
 const LOAD_SHARE_STEP = 0.02;
@@ -134,15 +140,19 @@ export class RedisSignalingStore implements SignalingStore {
   readonly #relay: RelayPublisher | undefined;
   /**
    * Commands on the command connection that may publish on the feed (`write`, `eval`) and have no reply yet, and
-   * direct-message batches sent through it: while any is out, direct messages take that connection too, after
-   * them, so that a feed change reaches the other instances before a direct message sent after it (one
-   * connection is read in order), and a batch sent that way is not overtaken by a later one on the relay
-   * connection. The other way round (a batch on the relay connection, then a command) the two connections are
-   * read by Redis in the order their bytes arrived: on one machine that is the order they were sent, across a
-   * network it is not guaranteed — a direct message may then reach its instance after a feed change sent just
-   * after it (pub/sub gives no more than that to any two connections).
+   * direct-message batches sent through it; `#lastCmd` settles once the newest of them is answered (and so, one
+   * connection being answered in order, every one before it). While any is out, direct messages wait for it
+   * (`#held`) before they leave on the relay connection, so that a feed change reaches the other instances
+   * before a direct message sent after it. Batches switch to the command connection only while the relay
+   * connection is down, never to overtake it: two connections are read by Redis in the order their bytes
+   * arrive, which across a network — and on a busy machine — is not the order they were sent. The other way
+   * round (a batch on the relay connection, then a command) nothing waits: a direct message may reach its
+   * instance after a feed change sent just after it (pub/sub gives no more than that to any two connections).
    */
   #cmdInFlight = 0;
+  #lastCmd: Promise<unknown> = Promise.resolve();
+  /** Batches waiting, oldest first, for the command connection to answer what was sent on it before them. */
+  readonly #held: HeldBatches[] = [];
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #prefix: string;
@@ -196,7 +206,11 @@ export class RedisSignalingStore implements SignalingStore {
     this.#relay =
       params.relayPublisher === false
         ? undefined
-        : new RelayPublisher({ url: params.url, log: params.log, connectionName: 'ath-signaling-relay' });
+        : new RelayPublisher({
+            url: typeof params.relayPublisher === 'object' ? params.relayPublisher.url : params.url,
+            log: params.log,
+            connectionName: 'ath-signaling-relay',
+          });
     this.hosts = new SharedHosts(this);
     this.sessions = new SharedSessions(this);
     this.queue = new SharedQueue(this);
@@ -335,7 +349,7 @@ export class RedisSignalingStore implements SignalingStore {
     const pipeline = this.#cmd.multi();
     build(pipeline);
     this.#cmdInFlight += 1;
-    pipeline
+    this.#lastCmd = pipeline
       .exec()
       .catch((error: unknown) => this.#log.warn({ err: error }, 'write to Redis failed'))
       .finally(() => {
@@ -349,9 +363,11 @@ export class RedisSignalingStore implements SignalingStore {
 
   eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
     this.#cmdInFlight += 1;
-    return this.#cmd.eval(script, keys.length, ...keys, ...args).finally(() => {
+    const reply = this.#cmd.eval(script, keys.length, ...keys, ...args).finally(() => {
       this.#cmdInFlight -= 1;
     });
+    this.#lastCmd = reply.then(noop, noop);
+    return reply;
   }
 
   /** Whether direct messages leave through the reply-less relay connection right now (tests, the bench). */
@@ -405,6 +421,8 @@ export class RedisSignalingStore implements SignalingStore {
     clearInterval(this.#poller);
     this.limits.close();
     this.#flushOutbox();
+    // Batches still waiting leave now, behind everything on the command connection (what it holds is sent first).
+    for (const held of this.#held.splice(0)) this.#publishOnCommandConnection(held.batches);
     this.#flushHeartbeats();
     if (this.#announced) this.write((pipeline) => pipeline.hdel(this.key('instances'), this.instanceId));
     this.#closed = true;
@@ -926,9 +944,9 @@ export class RedisSignalingStore implements SignalingStore {
   }
 
   /**
-   * The turn's batches leave in one write on the relay connection (no reply), unless something on the command
-   * connection is still unanswered (see `#cmdInFlight`) or the relay connection is down: then on the command
-   * connection, after what is already there.
+   * The turn's batches leave in one write on the relay connection (no reply). While something on the command
+   * connection is unanswered (see `#cmdInFlight`), or earlier batches still wait for that, they wait too, in
+   * order; while the relay connection is down they go through the command connection, after what is there.
    */
   #flushOutbox(): void {
     const outbox = this.#outbox;
@@ -936,14 +954,39 @@ export class RedisSignalingStore implements SignalingStore {
     this.#outbox = new Map();
     const batches: Array<[string, string]> = [];
     for (const [channel, batch] of outbox) batches.push([channel, batch.join('\n')]);
-    if (this.#cmdInFlight === 0 && this.#relay?.publish(batches)) return;
+    if (this.#held.length === 0) {
+      if (this.#cmdInFlight === 0 && this.#relay?.publish(batches)) return;
+      if (!this.#relay?.ready) {
+        this.#publishOnCommandConnection(batches);
+        return;
+      }
+    }
+    this.#held.push({ batches, after: this.#lastCmd });
+    if (this.#held.length === 1) void this.#releaseHeld();
+  }
+
+  /** Sends the held batches, each once what it waits for is answered; the rest at once when the store closes. */
+  async #releaseHeld(): Promise<void> {
+    while (this.#held.length > 0 && !this.#closed) {
+      const next = this.#held[0] as HeldBatches;
+      await next.after;
+      if (this.#held[0] !== next) continue;
+      this.#held.shift();
+      if (this.#relay?.publish(next.batches)) continue;
+      // The relay connection went down meanwhile: this one and those behind it take the command connection.
+      this.#publishOnCommandConnection(next.batches);
+      for (const rest of this.#held.splice(0)) this.#publishOnCommandConnection(rest.batches);
+    }
+  }
+
+  #publishOnCommandConnection(batches: Array<[string, string]>): void {
     this.#cmdInFlight += 1;
     const done = () => {
       this.#cmdInFlight -= 1;
     };
     if (batches.length === 1) {
       const [channel, payload] = batches[0] as [string, string];
-      this.#cmd
+      this.#lastCmd = this.#cmd
         .publish(channel, payload)
         .catch((error: unknown) => this.#log.debug({ err: error, channel }, 'cluster messages not sent'))
         .finally(done);
@@ -951,7 +994,7 @@ export class RedisSignalingStore implements SignalingStore {
     }
     const pipeline = this.#cmd.pipeline();
     for (const [channel, payload] of batches) pipeline.publish(channel, payload);
-    pipeline
+    this.#lastCmd = pipeline
       .exec()
       .catch((error: unknown) => this.#log.debug({ err: error }, 'cluster messages not sent'))
       .finally(done);

@@ -4,6 +4,7 @@
  * by itself after a Redis restart; the store's direct messages go through it and keep their order around commands.
  */
 import assert from 'node:assert/strict';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -30,6 +31,37 @@ after(async () => {
   }
   await redis.close();
 });
+
+/** A TCP proxy to Redis that holds each chunk a client sends for `delayMs` (in order); Redis's answers pass at once. */
+async function delayingProxy(url: string, delayMs: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const target = new URL(url);
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect({ host: target.hostname, port: Number(target.port) });
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.on('data', (chunk) => {
+      setTimeout(() => upstream.write(chunk), delayMs);
+    });
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
 
 async function subscriber(...channels: string[]): Promise<Array<[string, string]>> {
   const sub = new Redis(redis.url, { lazyConnect: true, retryStrategy: (n) => Math.min(50 * n, 500) });
@@ -198,5 +230,48 @@ describe('RedisSignalingStore direct messages', () => {
       Array.from({ length: 50 }, (_, i) => from + i),
     );
     assert.equal(a.relayPublisherReady, true);
+  });
+
+  test('keep their order when the relay connection is slower than the command connection (a feed write between)', async () => {
+    // The relay connection goes through a proxy that holds what it sends for 30 ms: a batch on it, then a feed
+    // write with a batch behind it on the command connection, would arrive the wrong way round if batches ever
+    // switched to the command connection while the relay connection is up (as on a network, where two connections
+    // are not read in the order their bytes were sent).
+    const proxy = await delayingProxy(redis.url, 30);
+    closers.push(() => proxy.close());
+    const prefix = `rs${Date.now().toString(36)}:`;
+    const open = (instanceId: string, relayUrl?: string) =>
+      RedisSignalingStore.open({
+        url: redis.url,
+        log,
+        prefix,
+        instanceId,
+        pollIntervalMs: 100,
+        ...(relayUrl ? { relayPublisher: { url: relayUrl } } : {}),
+      });
+    const [a, b] = await Promise.all([open('sa', proxy.url), open('sb')]);
+    closers.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    const got: number[] = [];
+    b.cluster.onMessage((message: ClusterDirectMessage) => {
+      if (message.k === 'deliver') got.push((JSON.parse(message.message) as { n: number }).n);
+    });
+    await waitUntil(() => a.relayPublisherReady, { timeoutMs: 5_000, what: 'a’s relay connection' });
+    let n = 0;
+    const send = () => a.cluster.send('sb', { k: 'deliver', peerId: 'peer-sb-1', message: JSON.stringify({ n: n++ }) });
+    for (let round = 0; round < 20; round++) {
+      send();
+      await new Promise((resolve) => setImmediate(resolve));
+      a.unpaidEndings.share({ addressKey: 'k'.repeat(64), playerId: 'p', atMs: round });
+      send();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await waitUntil(() => got.length === n, { timeoutMs: 5_000, what: `${n} relays` });
+    assert.deepEqual(
+      got,
+      Array.from({ length: n }, (_, i) => i),
+    );
   });
 });
