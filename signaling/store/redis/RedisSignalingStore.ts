@@ -107,10 +107,11 @@ export type OpenRedisSignalingStoreParameters = {
   relayPublisher?: boolean | { url: string };
 };
 
-const noop = (): void => undefined;
+/** Direct-message batches (`[channel, payload]`) of one turn, their size, and what they wait for (true: go). */
+type HeldBatches = { batches: Array<[string, string]>; bytes: number; after: Promise<boolean> };
 
-/** Direct-message batches (`[channel, payload]`) of one turn, and what they wait for before they leave. */
-type HeldBatches = { batches: Array<[string, string]>; after: Promise<unknown> };
+/** Direct messages held back at most (≈ their characters): beyond, new ones are dropped. */
+const MAX_HELD_BYTES = 16 * 2 ** 20;
 
 /** A host's load is shared when it moved this much since it was last shared. */
 const LOAD_SHARE_STEP = 0.02;
@@ -139,20 +140,32 @@ export class RedisSignalingStore implements SignalingStore {
   readonly #sub: Redis;
   readonly #relay: RelayPublisher | undefined;
   /**
-   * Commands on the command connection that may publish on the feed (`write`, `eval`) and have no reply yet, and
-   * direct-message batches sent through it; `#lastCmd` settles once the newest of them is answered (and so, one
-   * connection being answered in order, every one before it). While any is out, direct messages wait for it
-   * (`#held`) before they leave on the relay connection, so that a feed change reaches the other instances
-   * before a direct message sent after it. Batches switch to the command connection only while the relay
-   * connection is down, never to overtake it: two connections are read by Redis in the order their bytes
-   * arrive, which across a network — and on a busy machine — is not the order they were sent. The other way
-   * round (a batch on the relay connection, then a command) nothing waits: a direct message may reach its
-   * instance after a feed change sent just after it (pub/sub gives no more than that to any two connections).
+   * Commands on the command connection that publish on the feed (`write`s that `publish`, `eval`s of scripts
+   * that do) and have no reply yet, and direct-message batches sent through it; `#lastCmd` settles once the
+   * newest of them is answered (and so, one connection being answered in order, every one before it), true if
+   * Redis answered it. While any is out, direct messages wait for it (`#held`) before they leave on the relay
+   * connection, so that a feed change reaches the other instances before a direct message sent after it.
+   * Batches switch to the command connection only while the relay connection is down, never to overtake it: two
+   * connections are read by Redis in the order their bytes arrive, which across a network — and on a busy
+   * machine — is not the order they were sent. The other way round (a batch on the relay connection, then a
+   * command) nothing waits: a direct message may reach its instance after a feed change sent just after it
+   * (pub/sub gives no more than that to any two connections).
    */
   #cmdInFlight = 0;
-  #lastCmd: Promise<unknown> = Promise.resolve();
-  /** Batches waiting, oldest first, for the command connection to answer what was sent on it before them. */
+  #lastCmd: Promise<boolean> = Promise.resolve(true);
+  /**
+   * Set when one of those commands failed without Redis's answer (timed out, connection lost): ioredis still
+   * holds or resends it, so it may run later than anything sent on the relay connection now. Until a PING sent
+   * after it is answered, batches take the command connection, behind it.
+   */
+  #cmdUnsynced = false;
+  #unsyncedSince = 0;
+  /** Batches waiting, oldest first, for the command connection's answer or the relay connection's drain. */
   readonly #held: HeldBatches[] = [];
+  #heldBytes = 0;
+  #heldOverflowing = false;
+  /** Whether the `write` being built published on the feed. */
+  #buildPublishes = false;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #prefix: string;
@@ -347,27 +360,75 @@ export class RedisSignalingStore implements SignalingStore {
   write(build: (pipeline: ReturnType<Redis['multi']>) => void): void {
     if (this.#closed) return;
     const pipeline = this.#cmd.multi();
+    this.#buildPublishes = false;
     build(pipeline);
-    this.#cmdInFlight += 1;
-    this.#lastCmd = pipeline
-      .exec()
-      .catch((error: unknown) => this.#log.warn({ err: error }, 'write to Redis failed'))
-      .finally(() => {
-        this.#cmdInFlight -= 1;
-      });
+    const settled = pipeline.exec().then(
+      () => true,
+      (error: unknown) => {
+        this.#log.warn({ err: error }, 'write to Redis failed');
+        return this.#answered(error);
+      },
+    );
+    if (this.#buildPublishes) this.#track(settled);
   }
 
   publish(pipeline: ReturnType<Redis['multi']>, message: ClusterFeedMessage): void {
+    this.#buildPublishes = true;
     pipeline.publish(this.#feedChannel, JSON.stringify(message));
   }
 
   eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
+    const reply = this.#cmd.eval(script, keys.length, ...keys, ...args);
+    if (script.includes("'PUBLISH'")) {
+      this.#track(
+        reply.then(
+          () => true,
+          (error: unknown) => this.#answered(error),
+        ),
+      );
+    }
+    return reply;
+  }
+
+  /** Counts a command whose feed change direct messages sent after it wait for (`#cmdInFlight`). */
+  #track(settled: Promise<boolean>): void {
     this.#cmdInFlight += 1;
-    const reply = this.#cmd.eval(script, keys.length, ...keys, ...args).finally(() => {
+    this.#lastCmd = settled.finally(() => {
       this.#cmdInFlight -= 1;
     });
-    this.#lastCmd = reply.then(noop, noop);
-    return reply;
+  }
+
+  /**
+   * Whether a failed command was answered by Redis (an error reply: it ran, or was refused, in its turn). Any
+   * other failure (a timeout, the connection lost) leaves the command connection out of step (`#cmdUnsynced`).
+   */
+  #answered(error: unknown): boolean {
+    if (error instanceof Error && error.name === 'ReplyError') return true;
+    this.#markUnsynced();
+    return false;
+  }
+
+  #markUnsynced(): void {
+    this.#unsyncedSince += 1;
+    if (this.#cmdUnsynced) return;
+    this.#cmdUnsynced = true;
+    void this.#resyncCommandConnection();
+  }
+
+  /** PINGs behind whatever the command connection holds until one is answered with no failure since it was sent. */
+  async #resyncCommandConnection(): Promise<void> {
+    while (this.#cmdUnsynced && !this.#closed) {
+      const failures = this.#unsyncedSince;
+      const answered = await this.#cmd.ping().then(
+        () => true,
+        () => false,
+      );
+      if (answered && failures === this.#unsyncedSince) {
+        this.#cmdUnsynced = false;
+        return;
+      }
+      if (!answered) await new Promise((resolve) => setTimeout(resolve, 200).unref());
+    }
   }
 
   /** Whether direct messages leave through the reply-less relay connection right now (tests, the bench). */
@@ -421,8 +482,15 @@ export class RedisSignalingStore implements SignalingStore {
     clearInterval(this.#poller);
     this.limits.close();
     this.#flushOutbox();
-    // Batches still waiting leave now, behind everything on the command connection (what it holds is sent first).
-    for (const held of this.#held.splice(0)) this.#publishOnCommandConnection(held.batches);
+    // Batches still waiting leave now (close cannot wait for answers): on the relay connection while it takes
+    // them, behind what it holds; else behind everything on the command connection — which may then overtake
+    // what the relay connection still holds.
+    for (const held of this.#held.splice(0)) {
+      if (this.#cmdUnsynced || this.#relay?.publish(held.batches) !== 'sent') {
+        this.#publishOnCommandConnection(held.batches);
+      }
+    }
+    this.#heldBytes = 0;
     this.#flushHeartbeats();
     if (this.#announced) this.write((pipeline) => pipeline.hdel(this.key('instances'), this.instanceId));
     this.#closed = true;
@@ -944,9 +1012,10 @@ export class RedisSignalingStore implements SignalingStore {
   }
 
   /**
-   * The turn's batches leave in one write on the relay connection (no reply). While something on the command
-   * connection is unanswered (see `#cmdInFlight`), or earlier batches still wait for that, they wait too, in
-   * order; while the relay connection is down they go through the command connection, after what is there.
+   * The turn's batches leave in one write on the relay connection (no reply). While a feed change on the command
+   * connection is unanswered (see `#cmdInFlight`), the relay connection has too much unsent (`busy`), or earlier
+   * batches still wait, they wait too, in order; while the relay connection is down, or the command connection is
+   * out of step, they go through the command connection, after what is there.
    */
   #flushOutbox(): void {
     const outbox = this.#outbox;
@@ -954,50 +1023,83 @@ export class RedisSignalingStore implements SignalingStore {
     this.#outbox = new Map();
     const batches: Array<[string, string]> = [];
     for (const [channel, batch] of outbox) batches.push([channel, batch.join('\n')]);
-    if (this.#held.length === 0) {
-      if (this.#cmdInFlight === 0 && this.#relay?.publish(batches)) return;
-      if (!this.#relay?.ready) {
-        this.#publishOnCommandConnection(batches);
-        return;
-      }
+    if (this.#held.length > 0) {
+      this.#hold(batches, this.#lastCmd);
+      return;
     }
-    this.#held.push({ batches, after: this.#lastCmd });
+    const relay = this.#relay;
+    if (!relay?.ready || this.#cmdUnsynced) {
+      this.#publishOnCommandConnection(batches);
+      return;
+    }
+    if (this.#cmdInFlight > 0) {
+      this.#hold(batches, this.#lastCmd);
+      return;
+    }
+    const sent = relay.publish(batches);
+    if (sent === 'busy') this.#hold(batches, relay.drained());
+    else if (sent === 'down') this.#publishOnCommandConnection(batches);
+  }
+
+  /**
+   * Queues batches behind those already held. Past `MAX_HELD_BYTES` they are dropped instead (pub/sub delivers at
+   * most once anyway; a flood of relays while Redis is slow must not grow this process without bound).
+   */
+  #hold(batches: Array<[string, string]>, after: Promise<boolean>): void {
+    let bytes = 0;
+    for (const [channel, payload] of batches) bytes += channel.length + payload.length;
+    if (this.#heldBytes + bytes > MAX_HELD_BYTES) {
+      if (!this.#heldOverflowing) {
+        this.#heldOverflowing = true;
+        this.#log.warn(
+          { heldBytes: this.#heldBytes },
+          'Redis is not taking direct messages fast enough: dropping some',
+        );
+      }
+      return;
+    }
+    this.#held.push({ batches, after, bytes });
+    this.#heldBytes += bytes;
     if (this.#held.length === 1) void this.#releaseHeld();
   }
 
-  /** Sends the held batches, each once what it waits for is answered; the rest at once when the store closes. */
+  /** Sends the held batches in order, each once what it waits for is over; the rest at once when the store closes. */
   async #releaseHeld(): Promise<void> {
     while (this.#held.length > 0 && !this.#closed) {
       const next = this.#held[0] as HeldBatches;
-      await next.after;
+      const answered = await next.after;
       if (this.#held[0] !== next) continue;
+      const relay = this.#relay;
+      const sent = answered && !this.#cmdUnsynced && relay ? relay.publish(next.batches) : 'down';
+      if (sent === 'busy' && relay) {
+        next.after = relay.drained();
+        continue;
+      }
       this.#held.shift();
-      if (this.#relay?.publish(next.batches)) continue;
-      // The relay connection went down meanwhile: this one and those behind it take the command connection.
+      this.#heldBytes -= next.bytes;
+      if (sent === 'sent') continue;
+      // The relay connection is down, or the command connection out of step: this batch and those behind it
+      // take the command connection.
       this.#publishOnCommandConnection(next.batches);
       for (const rest of this.#held.splice(0)) this.#publishOnCommandConnection(rest.batches);
+      this.#heldBytes = 0;
     }
+    if (this.#held.length === 0) this.#heldOverflowing = false;
   }
 
   #publishOnCommandConnection(batches: Array<[string, string]>): void {
-    this.#cmdInFlight += 1;
-    const done = () => {
-      this.#cmdInFlight -= 1;
+    const failed = (error: unknown) => {
+      this.#log.debug({ err: error }, 'cluster messages not sent');
+      return this.#answered(error);
     };
     if (batches.length === 1) {
       const [channel, payload] = batches[0] as [string, string];
-      this.#lastCmd = this.#cmd
-        .publish(channel, payload)
-        .catch((error: unknown) => this.#log.debug({ err: error, channel }, 'cluster messages not sent'))
-        .finally(done);
+      this.#track(this.#cmd.publish(channel, payload).then(() => true, failed));
       return;
     }
     const pipeline = this.#cmd.pipeline();
     for (const [channel, payload] of batches) pipeline.publish(channel, payload);
-    this.#lastCmd = pipeline
-      .exec()
-      .catch((error: unknown) => this.#log.debug({ err: error }, 'cluster messages not sent'))
-      .finally(done);
+    this.#track(pipeline.exec().then(() => true, failed));
   }
 
   async #claimSession(sessionId: string, expected: string | undefined): Promise<boolean> {

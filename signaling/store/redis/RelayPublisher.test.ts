@@ -32,11 +32,17 @@ after(async () => {
   await redis.close();
 });
 
-/** A TCP proxy to Redis that holds each chunk a client sends for `delayMs` (in order); Redis's answers pass at once. */
-async function delayingProxy(url: string, delayMs: number): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * A TCP proxy to Redis: each chunk a client sends is held `delayMs` (in order; changeable while it runs), and
+ * `pause` stops reading what clients send (Redis seems busy to them); Redis's answers pass at once.
+ */
+async function slowProxy(url: string, delayMs = 0) {
   const target = new URL(url);
   const sockets = new Set<Socket>();
+  const clients = new Set<Socket>();
+  const state = { delayMs };
   const server = createServer((client) => {
+    clients.add(client);
     const upstream = connect({ host: target.hostname, port: Number(target.port) });
     for (const socket of [client, upstream]) {
       sockets.add(socket);
@@ -47,7 +53,8 @@ async function delayingProxy(url: string, delayMs: number): Promise<{ url: strin
       });
     }
     client.on('data', (chunk) => {
-      setTimeout(() => upstream.write(chunk), delayMs);
+      if (state.delayMs === 0) upstream.write(chunk);
+      else setTimeout(() => upstream.write(chunk), state.delayMs);
     });
     upstream.pipe(client);
   });
@@ -55,6 +62,13 @@ async function delayingProxy(url: string, delayMs: number): Promise<{ url: strin
   const { port } = server.address() as AddressInfo;
   return {
     url: `redis://127.0.0.1:${port}`,
+    state,
+    pause: () => {
+      for (const client of clients) client.pause();
+    },
+    resume: () => {
+      for (const client of clients) client.resume();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
@@ -62,6 +76,44 @@ async function delayingProxy(url: string, delayMs: number): Promise<{ url: strin
       }),
   };
 }
+
+/** Two stores on one prefix; `a`'s command and relay connections may go elsewhere (a proxy). */
+async function twoStores(name: string, urls: { aCommands?: string; aRelays?: string } = {}) {
+  const prefix = `${name}${Date.now().toString(36)}:`;
+  const [a, b] = await Promise.all([
+    RedisSignalingStore.open({
+      url: urls.aCommands ?? redis.url,
+      log,
+      prefix,
+      instanceId: `${name}a`,
+      pollIntervalMs: 100,
+      ...(urls.aRelays ? { relayPublisher: { url: urls.aRelays } } : {}),
+    }),
+    RedisSignalingStore.open({ url: redis.url, log, prefix, instanceId: `${name}b`, pollIntervalMs: 100 }),
+  ]);
+  closers.push(
+    () => a.close(),
+    () => b.close(),
+  );
+  // What b heard from a, in order: direct messages (`d<n>`) and feed changes (`f<atMs>`).
+  const heard: string[] = [];
+  b.cluster.onMessage((message: ClusterDirectMessage) => {
+    if (message.k === 'deliver') heard.push(`d${message.message.slice(0, 8).trim()}`);
+  });
+  b.unpaidEndings.onEnding((ending) => heard.push(`f${ending.atMs}`));
+  await waitUntil(() => a.relayPublisherReady, { timeoutMs: 5_000, what: 'a’s relay connection' });
+  let n = 0;
+  const send = (padding = '') =>
+    a.cluster.send(`${name}b`, {
+      k: 'deliver',
+      peerId: `peer-${name}b-1`,
+      message: String(n++).padEnd(8) + padding,
+    });
+  const shareEnding = (atMs: number) => a.unpaidEndings.share({ addressKey: 'ab'.repeat(16), playerId: 'p', atMs });
+  return { a, b, heard, send, shareEnding, sent: () => n };
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 async function subscriber(...channels: string[]): Promise<Array<[string, string]>> {
   const sub = new Redis(redis.url, { lazyConnect: true, retryStrategy: (n) => Math.min(50 * n, 500) });
@@ -84,7 +136,7 @@ describe('RelayPublisher', () => {
     for (let i = 0; i < 500; i++) {
       assert.equal(
         publisher.publish([['r:a', `a${i}`], ...(i % 100 === 0 ? [['r:b', multiLine] as const] : [])]),
-        true,
+        'sent',
       );
     }
     await waitUntil(() => got.length === 505, { timeoutMs: 5_000, what: 'all 505 messages' });
@@ -112,11 +164,11 @@ describe('RelayPublisher', () => {
     await waitUntil(() => publisher.ready, { timeoutMs: 5_000, what: 'the relay connection set up' });
     redis.kill();
     await waitUntil(() => !publisher.ready, { timeoutMs: 5_000, what: 'the publisher seeing Redis gone' });
-    assert.equal(publisher.publish([['r:c', 'lost']]), false, 'refused while down: the caller sends another way');
+    assert.equal(publisher.publish([['r:c', 'lost']]), 'down', 'refused while down: the caller sends another way');
     await redis.restart();
     const got = await subscriber('r:c');
     await waitUntil(() => publisher.ready, { timeoutMs: 10_000, what: 'the relay connection back' });
-    for (let i = 0; i < 100; i++) assert.equal(publisher.publish([['r:c', `c${i}`]]), true);
+    for (let i = 0; i < 100; i++) assert.equal(publisher.publish([['r:c', `c${i}`]]), 'sent');
     await waitUntil(() => got.length === 100, { timeoutMs: 5_000, what: '100 messages after the restart' });
     assert.deepEqual(
       got.map(([, raw]) => raw),
@@ -152,7 +204,7 @@ describe('RelayPublisher', () => {
     });
     assert.equal(publisher.refused, false);
     const got = await subscriber('r:busy');
-    assert.equal(publisher.publish([['r:busy', 'after']]), true);
+    assert.equal(publisher.publish([['r:busy', 'after']]), 'sent');
     await waitUntil(() => got.length === 1, { timeoutMs: 5_000, what: 'the message after the busy spell' });
   });
 
@@ -163,7 +215,7 @@ describe('RelayPublisher', () => {
     // Redis with no password refuses AUTH: the publisher gives up on its connection (the store falls back).
     await waitUntil(() => publisher.refused, { timeoutMs: 5_000, what: 'the set-up refused' });
     assert.equal(publisher.ready, false);
-    assert.equal(publisher.publish([['r:d', 'x']]), false);
+    assert.equal(publisher.publish([['r:d', 'x']]), 'down');
   });
 });
 
@@ -188,7 +240,7 @@ describe('RedisSignalingStore direct messages', () => {
     // Plain relays, relays in the same turn as a feed write (they wait behind it), relays in bursts.
     for (let round = 0; round < 30; round++) {
       send(n++);
-      if (round % 3 === 0) a.unpaidEndings.share({ addressKey: 'k'.repeat(64), playerId: 'p', atMs: round });
+      if (round % 3 === 0) a.unpaidEndings.share({ addressKey: 'ab'.repeat(16), playerId: 'p', atMs: round });
       send(n++);
       await new Promise((resolve) => setImmediate(resolve));
     }
@@ -232,46 +284,70 @@ describe('RedisSignalingStore direct messages', () => {
     assert.equal(a.relayPublisherReady, true);
   });
 
-  test('keep their order when the relay connection is slower than the command connection (a feed write between)', async () => {
+  test('keep their order, and come after a feed change sent before them, when the relay connection is slower', async () => {
     // The relay connection goes through a proxy that holds what it sends for 30 ms: a batch on it, then a feed
     // write with a batch behind it on the command connection, would arrive the wrong way round if batches ever
     // switched to the command connection while the relay connection is up (as on a network, where two connections
     // are not read in the order their bytes were sent).
-    const proxy = await delayingProxy(redis.url, 30);
+    const proxy = await slowProxy(redis.url, 30);
     closers.push(() => proxy.close());
-    const prefix = `rs${Date.now().toString(36)}:`;
-    const open = (instanceId: string, relayUrl?: string) =>
-      RedisSignalingStore.open({
-        url: redis.url,
-        log,
-        prefix,
-        instanceId,
-        pollIntervalMs: 100,
-        ...(relayUrl ? { relayPublisher: { url: relayUrl } } : {}),
-      });
-    const [a, b] = await Promise.all([open('sa', proxy.url), open('sb')]);
-    closers.push(
-      () => a.close(),
-      () => b.close(),
-    );
-    const got: number[] = [];
-    b.cluster.onMessage((message: ClusterDirectMessage) => {
-      if (message.k === 'deliver') got.push((JSON.parse(message.message) as { n: number }).n);
-    });
-    await waitUntil(() => a.relayPublisherReady, { timeoutMs: 5_000, what: 'a’s relay connection' });
-    let n = 0;
-    const send = () => a.cluster.send('sb', { k: 'deliver', peerId: 'peer-sb-1', message: JSON.stringify({ n: n++ }) });
+    const { heard, send, shareEnding, sent } = await twoStores('s', { aRelays: proxy.url });
+    const expected: string[] = [];
     for (let round = 0; round < 20; round++) {
+      expected.push(`d${sent()}`);
       send();
-      await new Promise((resolve) => setImmediate(resolve));
-      a.unpaidEndings.share({ addressKey: 'k'.repeat(64), playerId: 'p', atMs: round });
+      await nextTurn();
+      shareEnding(round);
+      expected.push(`f${round}`, `d${sent()}`);
       send();
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
     }
-    await waitUntil(() => got.length === n, { timeoutMs: 5_000, what: `${n} relays` });
+    await waitUntil(() => heard.length === expected.length, { timeoutMs: 5_000, what: 'every message' });
+    // Direct messages in the order sent; each after the feed change sent before it (a feed change may come
+    // before the direct message sent just before it: nothing waits that way round).
     assert.deepEqual(
-      got,
-      Array.from({ length: n }, (_, i) => i),
+      heard.filter((m) => m.startsWith('d')),
+      expected.filter((m) => m.startsWith('d')),
+    );
+    for (let round = 0; round < 20; round++) {
+      assert.ok(heard.indexOf(`f${round}`) < heard.indexOf(`d${2 * round + 1}`), heard.join(' '));
+    }
+  });
+
+  test('a feed write that times out unanswered still comes before the direct message sent after it', async () => {
+    // The command connection goes through a proxy that, once set up, holds its bytes longer than the store's
+    // command timeout (3 s): the write fails there (timed out), yet ioredis still sends it and Redis runs it.
+    const proxy = await slowProxy(redis.url);
+    closers.push(() => proxy.close());
+    const { heard, send, shareEnding } = await twoStores('t', { aCommands: proxy.url, aRelays: redis.url });
+    proxy.state.delayMs = 3_500;
+    shareEnding(1);
+    await nextTurn();
+    send();
+    await waitUntil(() => heard.length === 2, { timeoutMs: 10_000, what: 'both messages' });
+    proxy.state.delayMs = 0;
+    assert.deepEqual(heard, ['f1', 'd0']);
+  });
+
+  test('wait while the relay connection has too much unsent (Redis not reading it), then arrive in order', async () => {
+    const proxy = await slowProxy(redis.url);
+    closers.push(() => proxy.close());
+    const { a, heard, send, sent } = await twoStores('u', { aRelays: proxy.url });
+    proxy.pause();
+    const padding = 'x'.repeat(200 * 1024);
+    for (let i = 0; i < 100; i++) {
+      send(padding);
+      await nextTurn();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // None went round the stalled connection (20 MB: past what the kernel and the publisher's buffer take).
+    assert.deepEqual(heard, []);
+    assert.equal(a.relayPublisherReady, true);
+    proxy.resume();
+    await waitUntil(() => heard.length === sent(), { timeoutMs: 20_000, what: 'every message' });
+    assert.deepEqual(
+      heard,
+      Array.from({ length: sent() }, (_, i) => `d${i}`),
     );
   });
 });

@@ -7,7 +7,7 @@
  *
  * Pub/sub already delivers at most once (a message published while the receiver is away is lost), so nothing is
  * lost here that the ioredis path would have kept: while this connection is not up (connecting, Redis restarting,
- * an error), `publish` returns false and the caller sends through its ordinary client instead. It reconnects by
+ * an error), `publish` answers `down` and the caller sends through its ordinary client instead. It reconnects by
  * itself (100 ms × attempt, at most 1 s apart), also when Redis answered its set-up with an error that passes
  * (LOADING after a restart, BUSY during a long script); another refusal (a wrong password) is for good. Ordering: the caller uses its client only while this connection is
  * down, and comes back once nothing it sent that way is still waiting for its reply, so one instance's messages to
@@ -28,6 +28,9 @@ export type OpenRelayPublisherParameters = {
   /** While more than this is written but not yet taken by the kernel, `publish` refuses (the caller falls back). */
   maxBufferedBytes?: number;
 };
+
+/** What became of a batch handed to `publish`. */
+export type RelayPublishResult = 'sent' | 'busy' | 'down';
 
 /** Set-up errors that pass (answered by Redis for a while, then not): retried, not a reason to give up. */
 const TRANSIENT = /^-(LOADING|BUSY|MASTERDOWN|TRYAGAIN)\b/;
@@ -94,19 +97,39 @@ export class RelayPublisher {
   }
 
   /**
-   * Publishes each `[channel, payload]` in order, in one write. False when this connection cannot take it now
-   * (not up, or the kernel is not taking its bytes): nothing was sent, the caller sends it another way.
+   * Publishes each `[channel, payload]` in order, in one write: `sent`. Nothing is sent when this connection is
+   * not up (`down`: the caller may send another way) or has more than `maxBufferedBytes` not yet taken by the
+   * kernel (`busy`: what it holds would be overtaken by another way; the caller waits for `drained()`).
    */
-  publish(batches: ReadonlyArray<readonly [channel: string, payload: string]>): boolean {
+  publish(batches: ReadonlyArray<readonly [channel: string, payload: string]>): RelayPublishResult {
     const socket = this.#socket;
-    if (!this.#ready || !socket || socket.writableLength > this.#maxBuffered) return false;
+    if (!this.#ready || !socket) return 'down';
+    if (socket.writableLength > this.#maxBuffered) return 'busy';
     let text = '';
     for (const [channel, payload] of batches) {
       text += `*3\r\n$7\r\nPUBLISH\r\n$${Buffer.byteLength(channel)}\r\n${channel}\r\n$${Buffer.byteLength(payload)}\r\n${payload}\r\n`;
     }
     socket.write(text);
     this.#written += 1;
-    return true;
+    return 'sent';
+  }
+
+  /** True once this connection takes batches again (no longer `busy`); false if it goes down first. */
+  drained(): Promise<boolean> {
+    const socket = this.#socket;
+    if (!this.#ready || !socket) return Promise.resolve(false);
+    if (socket.writableLength <= this.#maxBuffered) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const settle = (ok: boolean) => {
+        socket.off('drain', onDrain);
+        socket.off('close', onClose);
+        resolve(ok);
+      };
+      const onDrain = () => settle(true);
+      const onClose = () => settle(false);
+      socket.on('drain', onDrain);
+      socket.on('close', onClose);
+    });
   }
 
   /** Idempotent. What was written leaves before the connection closes. */
