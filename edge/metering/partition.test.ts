@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -16,6 +15,7 @@ import type { Address } from 'viem';
 import { createMetrics, SIGNALING_METRICS } from '../../metrics/index.js';
 import { issuePlayerToken } from '../../signaling/auth/playerTokens.js';
 import { type RedisServer, startRedisServer } from '../../signaling/store/redis/startRedisServer.js';
+import { startRedisProxy } from '../../signaling/store/redis/testing/startRedisProxy.js';
 import {
   connectTestPlayer,
   startTestSignaling,
@@ -66,54 +66,6 @@ after(async () => {
   await redis?.close();
   await chain?.close();
 });
-
-/**
- * A TCP proxy in front of redis-server on loopback: `cut()` drops every connection through it and refuses new
- * ones (the instance behind it is partitioned from Redis), `heal()` lets them through again.
- */
-async function redisProxy(target: number): Promise<{ url: string; cut(): void; heal(): void; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  let cut = false;
-  const server: Server = createServer((client) => {
-    if (cut) {
-      client.destroy();
-      return;
-    }
-    const upstream = new Socket();
-    sockets.add(client).add(upstream);
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    upstream.connect(target, '127.0.0.1', () => {
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  assert.ok(address && typeof address === 'object');
-  return {
-    url: `redis://127.0.0.1:${address.port}`,
-    cut: () => {
-      cut = true;
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
-    },
-    heal: () => {
-      cut = false;
-    },
-    close: async () => {
-      cut = true;
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 /**
  * One signaling instance: its hub (on Redis at `redisUrl`, or alone), its payment desk and its meter, on `on`
@@ -245,7 +197,7 @@ function leftBy(player: TestPeer): Promise<string> {
  */
 async function streamingOnA(name: string) {
   const prefix = `${name}${randomBytes(3).toString('hex')}:`;
-  const proxy = await redisProxy(redis.port);
+  const proxy = await startRedisProxy(redis.port);
   closers.push(() => proxy.close());
   const a = await instance(`${name}a`, proxy.url, prefix);
   const b = await instance(`${name}b`, redis.url, prefix);

@@ -4,7 +4,6 @@
  * by itself after a Redis restart; the store's direct messages go through it and keep their order around commands.
  */
 import assert from 'node:assert/strict';
-import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -13,6 +12,7 @@ import { waitUntil } from '../../testing/waitFor.js';
 import { RedisSignalingStore } from './RedisSignalingStore.js';
 import { RelayPublisher } from './RelayPublisher.js';
 import { type RedisServer, startRedisServer } from './startRedisServer.js';
+import { startRedisProxy } from './testing/startRedisProxy.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 let redis: RedisServer;
@@ -31,51 +31,6 @@ after(async () => {
   }
   await redis.close();
 });
-
-/**
- * A TCP proxy to Redis: each chunk a client sends is held `delayMs` (in order; changeable while it runs), and
- * `pause` stops reading what clients send (Redis seems busy to them); Redis's answers pass at once.
- */
-async function slowProxy(url: string, delayMs = 0) {
-  const target = new URL(url);
-  const sockets = new Set<Socket>();
-  const clients = new Set<Socket>();
-  const state = { delayMs };
-  const server = createServer((client) => {
-    clients.add(client);
-    const upstream = connect({ host: target.hostname, port: Number(target.port) });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.on('data', (chunk) => {
-      if (state.delayMs === 0) upstream.write(chunk);
-      else setTimeout(() => upstream.write(chunk), state.delayMs);
-    });
-    upstream.pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    state,
-    pause: () => {
-      for (const client of clients) client.pause();
-    },
-    resume: () => {
-      for (const client of clients) client.resume();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 /** Two stores on one prefix; `a`'s command and relay connections may go elsewhere (a proxy). */
 async function twoStores(name: string, urls: { aCommands?: string; aRelays?: string } = {}) {
@@ -289,7 +244,8 @@ describe('RedisSignalingStore direct messages', () => {
     // write with a batch behind it on the command connection, would arrive the wrong way round if batches ever
     // switched to the command connection while the relay connection is up (as on a network, where two connections
     // are not read in the order their bytes were sent).
-    const proxy = await slowProxy(redis.url, 30);
+    const proxy = await startRedisProxy(redis.port);
+    proxy.delayMs = 30;
     closers.push(() => proxy.close());
     const { heard, send, shareEnding, sent } = await twoStores('s', { aRelays: proxy.url });
     const expected: string[] = [];
@@ -317,20 +273,20 @@ describe('RedisSignalingStore direct messages', () => {
   test('a feed write that times out unanswered still comes before the direct message sent after it', async () => {
     // The command connection goes through a proxy that, once set up, holds its bytes longer than the store's
     // command timeout (3 s): the write fails there (timed out), yet ioredis still sends it and Redis runs it.
-    const proxy = await slowProxy(redis.url);
+    const proxy = await startRedisProxy(redis.port);
     closers.push(() => proxy.close());
     const { heard, send, shareEnding } = await twoStores('t', { aCommands: proxy.url, aRelays: redis.url });
-    proxy.state.delayMs = 3_500;
+    proxy.delayMs = 3_500;
     shareEnding(1);
     await nextTurn();
     send();
     await waitUntil(() => heard.length === 2, { timeoutMs: 10_000, what: 'both messages' });
-    proxy.state.delayMs = 0;
+    proxy.delayMs = 0;
     assert.deepEqual(heard, ['f1', 'd0']);
   });
 
   test('wait while the relay connection has too much unsent (Redis not reading it), then arrive in order', async () => {
-    const proxy = await slowProxy(redis.url);
+    const proxy = await startRedisProxy(redis.port);
     closers.push(() => proxy.close());
     const { a, heard, send, sent } = await twoStores('u', { aRelays: proxy.url });
     proxy.pause();

@@ -9,9 +9,9 @@
  * lost here that the ioredis path would have kept: while this connection is not up (connecting, Redis restarting,
  * an error), `publish` answers `down` and the caller sends through its ordinary client instead. It reconnects by
  * itself (100 ms × attempt, at most 1 s apart), also when Redis answered its set-up with an error that passes
- * (LOADING after a restart, BUSY during a long script); another refusal (a wrong password) is for good. Ordering: the caller uses its client only while this connection is
- * down, and comes back once nothing it sent that way is still waiting for its reply, so one instance's messages to
- * another keep their order across a switch.
+ * (LOADING after a restart, BUSY during a long script); another refusal (a wrong password) is for good.
+ * Ordering: the caller uses its client only while this connection is down, and comes back once nothing it sent that
+ * way is still waiting for its reply, so one instance's messages to another keep their order across a switch.
  *
  * Only `redis://` URLs (user, password and database as ioredis reads them; the database does not matter to pub/sub).
  * Another scheme (`rediss://`: TLS) leaves it unused: every batch then goes through the ordinary client.

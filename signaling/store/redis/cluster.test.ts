@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -24,6 +23,7 @@ import { connectTestChecker, signTestReport } from '../../testing/TestChecker.js
 import type { TestPeer } from '../../testing/TestPeer.js';
 import { waitUntil } from '../../testing/waitFor.js';
 import { RedisSignalingStore } from './RedisSignalingStore.js';
+import { startRedisProxy } from './testing/startRedisProxy.js';
 import { useTwoInstances } from './testing/twoInstances.js';
 
 const secret = randomBytes(32);
@@ -243,67 +243,12 @@ describe('an instance that lost a session', () => {
   });
 });
 
-/**
- * A TCP proxy in front of the file's redis-server that can hold everything both ways (`hold()`): the instance
- * behind it is cut off — its commands wait, as in ioredis' queue, and it hears nothing — until `heal()` lets the
- * held bytes through in order, as a partition healing does.
- */
-async function holdingProxy(target: number): Promise<{ url: string; hold(): void; heal(): void }> {
-  let held = false;
-  const waiting: Array<() => void> = [];
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = new Socket();
-    sockets.add(client).add(upstream);
-    let connected = false;
-    const early: Buffer[] = [];
-    const pass = (to: Socket, chunk: Buffer) => {
-      if (held) waiting.push(() => to.write(chunk));
-      else to.write(chunk);
-    };
-    client.on('data', (chunk: Buffer) => {
-      if (connected) pass(upstream, chunk);
-      else early.push(chunk);
-    });
-    upstream.on('data', (chunk: Buffer) => pass(client, chunk));
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-    upstream.connect(target, '127.0.0.1', () => {
-      connected = true;
-      for (const chunk of early.splice(0)) pass(upstream, chunk);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  net.closeLater(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  );
-  const address = server.address();
-  assert.ok(address && typeof address === 'object');
-  return {
-    url: `redis://127.0.0.1:${address.port}`,
-    hold: () => {
-      held = true;
-    },
-    heal: () => {
-      held = false;
-      for (const send of waiting.splice(0)) send();
-    },
-  };
-}
-
 /** `l1` reaches Redis through a proxy the test holds, `l2` directly; a streaming session of l1's on `hostId`. */
 async function cutOffPair(name: string, hostId: string, slots: number) {
   const log = pino({ level: 'silent' });
   const prefix = `${name}${randomBytes(3).toString('hex')}:`;
-  const proxy = await holdingProxy(net.redis.port);
+  const proxy = await startRedisProxy(net.redis.port);
+  net.closeLater(() => proxy.close());
   const [one, two] = await Promise.all([
     RedisSignalingStore.open({ url: proxy.url, log, prefix, instanceId: 'l1' }),
     RedisSignalingStore.open({ url: net.redis.url, log, prefix, instanceId: 'l2' }),
@@ -569,7 +514,8 @@ describe('a hostile host', () => {
   test('one host id registered on two instances, the second not having heard of the first: the first holds it, the second connection is dropped, and the host goes down everywhere when it leaves', async () => {
     // b reaches Redis through a proxy the test holds: while held, b hears nothing of a's registration (as in the
     // moment two registrations cross, or while b is cut off).
-    const proxy = await holdingProxy(net.redis.port);
+    const proxy = await startRedisProxy(net.redis.port);
+    net.closeLater(() => proxy.close());
     const [a, b, prefix] = await net.network('dup', { reloadGraceMs: 200, leaseTtlMs: 10_000 }, proxy.url);
     const { privateKey } = await net.chain.newStakedAccount('software');
     const options = { privateKey, hostId: 'twice', slots: 2, games: [game('dup-game')] };
