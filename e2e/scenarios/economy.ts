@@ -25,10 +25,17 @@ describe('economy', () => {
   let stack: Stack;
   let browser: Browser;
   let host: RoleProcess<RenderHostInfo> | undefined;
-  const api = async <T>(path: string): Promise<T> => {
+  /** The API's answer; undefined for a 404 (anything else not OK fails the test). */
+  const apiIfFound = async <T>(path: string): Promise<T | undefined> => {
     const response = await fetch(`${stack.signaling.info.httpUrl}${path}`);
+    if (response.status === 404) return undefined;
     assert.ok(response.ok, `${path}: ${response.status}`);
     return (await response.json()) as T;
+  };
+  const api = async <T>(path: string): Promise<T> => {
+    const found = await apiIfFound<T>(path);
+    assert.ok(found !== undefined, `${path}: 404`);
+    return found;
   };
 
   before(async () => {
@@ -60,9 +67,7 @@ describe('economy', () => {
       const playing = Date.now() + 60_000;
       for (;;) {
         // 404 until the player's payment authorization is in the ledger: the stream may start before it is.
-        const response = await fetch(`${stack.signaling.info.httpUrl}/api/sessions/${id}/charges`);
-        assert.ok(response.ok || response.status === 404, `charges: ${response.status}`);
-        const now = response.ok ? ((await response.json()) as Charges) : undefined;
+        const now = await apiIfFound<Charges>(`/api/sessions/${id}/charges`);
         if (now && now.deliveredSec >= 10 && now.settlements.some((s) => s.state === 'confirmed')) break;
         if (Date.now() > playing) assert.fail(`two ticks not billed and settled: ${JSON.stringify(now).slice(0, 400)}`);
         await new Promise((resolve) => setTimeout(resolve, 500));
