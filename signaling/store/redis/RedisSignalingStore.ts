@@ -159,7 +159,8 @@ export class RedisSignalingStore implements SignalingStore {
    * after it is answered, batches take the command connection, behind it.
    */
   #cmdUnsynced = false;
-  #unsyncedSince = 0;
+  /** How many of those failed so (a PING clears `#cmdUnsynced` only if none failed after it was sent). */
+  #cmdFailures = 0;
   /** Batches waiting, oldest first, for the command connection's answer or the relay connection's drain. */
   readonly #held: HeldBatches[] = [];
   #heldBytes = 0;
@@ -409,7 +410,7 @@ export class RedisSignalingStore implements SignalingStore {
   }
 
   #markUnsynced(): void {
-    this.#unsyncedSince += 1;
+    this.#cmdFailures += 1;
     if (this.#cmdUnsynced) return;
     this.#cmdUnsynced = true;
     void this.#resyncCommandConnection();
@@ -418,12 +419,12 @@ export class RedisSignalingStore implements SignalingStore {
   /** PINGs behind whatever the command connection holds until one is answered with no failure since it was sent. */
   async #resyncCommandConnection(): Promise<void> {
     while (this.#cmdUnsynced && !this.#closed) {
-      const failures = this.#unsyncedSince;
+      const failures = this.#cmdFailures;
       const answered = await this.#cmd.ping().then(
         () => true,
         () => false,
       );
-      if (answered && failures === this.#unsyncedSince) {
+      if (answered && failures === this.#cmdFailures) {
         this.#cmdUnsynced = false;
         return;
       }
