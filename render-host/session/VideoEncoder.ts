@@ -377,7 +377,15 @@ export class VideoEncoder {
       }
       this.#yuv.pts = BigInt(Math.round(pts90k));
       this.#yuv.pictType = keyframe || reopened ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-      FFmpegError.throwIfError(await this.#ctx.sendFrame(this.#yuv), 'sendFrame');
+      // libx264 and libvpx encode on the calling thread — a session's own, raised above the host's other threads
+      // (sessionThreadPriority.ts). On the libuv pool each frame took two hand-offs between threads, each a wait
+      // for a core on a busy machine: `bench:stream -- --startup`, 12 Plays each, first-second decoded fps mean
+      // 57.6 (6 of 12 under 58) on the pool, 58.5 (3 of 12) here with the raised thread. NVENC stays on the pool
+      // (its encode waits on the GPU).
+      FFmpegError.throwIfError(
+        this.name === 'h264_nvenc' ? await this.#ctx.sendFrame(this.#yuv) : this.#ctx.sendFrameSync(this.#yuv),
+        'sendFrame',
+      );
       const chunks: Buffer[] = [];
       let isKey = false;
       for (;;) {
