@@ -377,11 +377,12 @@ export class VideoEncoder {
       }
       this.#yuv.pts = BigInt(Math.round(pts90k));
       this.#yuv.pictType = keyframe || reopened ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-      // libx264 and libvpx encode on the calling thread — a session's own, raised above the host's other threads
-      // (sessionThreadPriority.ts). On the libuv pool each frame took two hand-offs between threads, each a wait
-      // for a core on a busy machine: `bench:stream -- --startup`, 12 Plays each, first-second decoded fps mean
-      // 57.6 (6 of 12 under 58) on the pool, 58.5 (3 of 12) here with the raised thread. NVENC stays on the pool
-      // (its encode waits on the GPU).
+      // libx264 and libvpx encode on the calling thread (a session's own). On the libuv pool each frame took two
+      // hand-offs between threads, each a wait for a core on a busy machine, and a frame whose encode came back
+      // after the next tick was dropped. `npm run bench:stream` (30 s, 720p60, 2 cores), two runs each: frames
+      // dropped 0.48 / 0.91 % → 0.05 / 0.05 %, input→photon p95 36 / 40 → 29 / 31 ms, encode p50 6.9 → 6.0 ms,
+      // render-host CPU unchanged (58–62 % of a core). A Play's first second (`-- --startup`) did not move.
+      // NVENC stays on the pool (its encode waits on the GPU).
       FFmpegError.throwIfError(
         this.name === 'h264_nvenc' ? await this.#ctx.sendFrame(this.#yuv) : this.#ctx.sendFrameSync(this.#yuv),
         'sendFrame',

@@ -21,7 +21,6 @@ import { GameMediaSource } from './GameMediaSource.js';
 import type { MediaSource } from './MediaSource.js';
 import { markNativeInUse, markNativeReleased } from './nativeWork.js';
 import { SessionPipeline } from './SessionPipeline.js';
-import { type RaiseSessionThreadReturnType, raiseSessionThread } from './sessionThreadPriority.js';
 import { warmSessionWorker } from './warmSessionWorker.js';
 import { parseWorkerCommand, type SessionWorkerInit, type WorkerCommand, type WorkerEvent } from './workerMessages.js';
 
@@ -229,14 +228,12 @@ async function begin(init: SessionWorkerInit): Promise<Session | undefined> {
   startAbort = abort;
   warmAbort.abort();
   await warming;
-  // After the warm-up (background work, at the host's priority): from now on this thread carries a player's frames.
-  threadPriority ??= raiseSessionThread();
   // From here until the pipeline closed, terminating this worker could abort the process (nativeWork.ts).
   markNativeInUse();
   return startSession(init, log, voice, abort.signal).then(
     (started) => {
       session = started;
-      log.info({ readyMs: Math.round(performance.now() - initAtMs), ...workerUse(), threadPriority }, 'session ready');
+      log.info({ readyMs: Math.round(performance.now() - initAtMs), ...workerUse() }, 'session ready');
       postFor(voice, { type: 'ready' });
       return started;
     },
@@ -250,9 +247,6 @@ async function begin(init: SessionWorkerInit): Promise<Session | undefined> {
     },
   );
 }
-
-/** This thread's raise (sessionThreadPriority.ts), done once: it stays for every session the worker serves. */
-let threadPriority: RaiseSessionThreadReturnType | undefined;
 
 let sessionsStarted = 0;
 /** Which of this worker's sessions this is (1 = a fresh worker), for the session's log. */
