@@ -16,8 +16,8 @@
  *   decodedFps        Chromium's framesDecoded over the window
  *   gcCount, gcPauseMs  (ath-edge only) V8 garbage collections in the sender's main thread over the window
  *   threadsCpuMsPerFrame  the same CPU per frame split by thread, busiest first: `main`, then each other thread by
- *                     its name (`name#2`… when names repeat; on Node 20 libuv's pool, where x264 runs, and V8's
- *                     helpers are all `node`: the pool's are the four busy ones)
+ *                     its name (`name#2`… when names repeat; on Node 20 libuv's pool and V8's helpers are all
+ *                     `node`; x264 runs on the main thread since 2026-12-07, on the pool before)
  * and the ratios ath-edge / GStreamer (goal: CPU ≤ 0.9, send→display ≤ 0.5). Flags: --seconds N (15),
  * --profile DIR (a V8 CPU profile of the ath-edge sender, written into DIR), --only ath-edge|gstreamer (one
  * sender, no ratios: for A/B runs of one side).
@@ -133,7 +133,7 @@ type SenderResult = {
   senderCpuMsPerFrame: number;
   /**
    * The same for the sender's main thread alone (ath-edge: the JavaScript — clock, colour conversion, werift's
-   * packetizing, SRTP and sends, RTCP — while x264 runs on libuv's pool; GStreamer: python's main loop only).
+   * packetizing, SRTP and sends, RTCP — and, since 2026-12-07, x264 itself; GStreamer: python's main loop only).
    */
   mainThreadCpuMsPerFrame: number;
   framesSent: number;

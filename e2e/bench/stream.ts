@@ -8,7 +8,8 @@
  *   cpu                  over the same window: CPU by process (% of one core: render host, Chromium by process type,
  *                        signaling, coturn, anvil…) and otherMachineCpuPct, what every other process on the machine
  *                        used (a figure taken beside another developer's build is not the stream's)
- *   hostDropped*         the host's drops by cause: encoder still busy at the next tick, or ticks its clock missed
+ *   hostDropped*         the host's drops by cause: encoder on the pool still busy at the next tick, or ticks its clock
+ *                        missed (720p60 x264 encodes on the session's thread: its overruns are missed ticks)
  *   encodeMs*            the host's encoder, per frame
  * Flags: --seconds N (30), --codec h264|vp8; --startup runs the start-up bench instead (startupBench.ts: the
  * whole `npm start` stack, Play at once, fps in each of the first 5 seconds, CPU by process); --shape 3mbit runs

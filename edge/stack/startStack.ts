@@ -273,8 +273,9 @@ export async function startStack({ config, clientDir, onProgress = () => {} }: S
 const STACK_PROVIDER_TIER = 'software';
 
 /**
- * Every session's encoders, colour conversion and Opus share libuv's thread pool (4 threads by default):
- * give a render host 2 per slot plus 2. It must be set before the process starts (libuv reads it once).
+ * Every session's Opus, NVENC and above-720p60 x264 (720p60 x264 and libvpx encode on the session's thread) share
+ * libuv's thread pool (4 threads by default): give a render host 2 per slot plus 2. It must be set before the
+ * process starts (libuv reads it once).
  */
 export function renderHostThreadPool(slots: number): number {
   return Math.max(4, 2 * slots + 2);

@@ -1,7 +1,8 @@
 /**
  * `npm run bench:apps`: plays each runnable catalogue game (SuperTux here; the 3D games only where the host
  * can run them) the way a session does — grab at each 60 Hz tick, libx264 with the session's
- * recipe (ultrafast/zerolatency, baseline; a frame waits ≤ ⅓ period for a busy encoder, then is dropped) — with Right held
+ * recipe (ultrafast/zerolatency, baseline; ticks the loop is late for are skipped and counted as dropped, as
+ * the session's frame clock does; an encoder on the pool gets ≤ ⅓ period when busy) — with Right held
  * after the first second so the level scrolls. Prints progress, then as its LAST line one JSON object:
  *
  *   {"bench":"apps","games":[{"id","fps","captureMsP50","encodeMsP50","cpuPct","firstFrameMs",…}],
@@ -107,6 +108,12 @@ async function benchGame(id: string, seconds: number): Promise<GameResult> {
     let seq = 0;
     let holding = false;
     for (let tick = 0; ; tick++) {
+      // As the session's clock (FramePacer): ticks already past are skipped, one frame for the newest.
+      const overdue = Math.floor((performance.now() - started) / periodMs);
+      if (overdue > tick) {
+        dropped += overdue - tick;
+        tick = overdue;
+      }
       const due = started + tick * periodMs;
       const now = performance.now();
       if (now - started >= seconds * 1000) break;

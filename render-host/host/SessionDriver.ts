@@ -23,7 +23,10 @@ export type SessionStatsView = {
   fps: number;
   framesSent: number;
   framesDropped: number;
-  /** Of `framesDropped`: frames rendered while the encoder was still busy (the rest are ticks the clock missed). */
+  /**
+   * Of `framesDropped`: frames an encoder on the pool was still busy for (the rest are ticks the clock missed — an
+   * encoder on the session's thread, x264 up to 720p60, shows its overruns there).
+   */
   framesDroppedEncoderBusy?: number;
   encodeMsP50: number;
   encodeMsP95: number;

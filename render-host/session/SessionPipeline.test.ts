@@ -41,10 +41,9 @@ class CountingSource implements MediaSource {
 }
 
 describe('SessionPipeline', () => {
-  test('a frame the session cannot make in time is dropped unrendered: every capture is encoded and sent', async () => {
-    // 1080p at 240 fps: a tick every 4.2 ms, far quicker than x264 encodes 1080p on any CPU. x264 encodes on the
-    // session's thread, so the frame clock finds its ticks missed (an encoder on the pool would be busy at them):
-    // most frames are dropped, and none of them is rendered first.
+  test('a frame the encoder cannot take in time is dropped unrendered: every capture is encoded and sent', async () => {
+    // 1080p at 240 fps: a tick every 4.2 ms, far quicker than x264 encodes 1080p on any CPU. Above 720p60 x264
+    // encodes on the pool: the encoder is busy at most ticks, so most frames are dropped.
     const source = new CountingSource(1920, 1080, 240);
     const stats: Array<{ stats: StreamStats; captures: number }> = [];
     let resolveOffer: (sdp: string) => void = () => undefined;
@@ -88,7 +87,7 @@ describe('SessionPipeline', () => {
         framesDropped: last.stats.framesDropped,
         framesDroppedEncoderBusy: last.stats.framesDroppedEncoderBusy,
       });
-      assert.ok(last.stats.framesDropped >= 20, `the session kept up: ${summary}`);
+      assert.ok(last.stats.framesDroppedEncoderBusy >= 20, `the encoder was not busy enough: ${summary}`);
       assert.ok(last.captures <= last.stats.framesSent + 1, `dropped frames were rendered: ${summary}`);
       assert.ok(last.stats.framesSent >= 20, summary);
     } finally {

@@ -1,6 +1,6 @@
 /**
  * Everything one session does, inside its worker thread: the 60 Hz clock, the source (game) steps, frame
- * capture + tag + encode (dropping a frame while the encoder is busy), Opus, the WebRTC peer, input from
+ * capture + encode (a frame is dropped while an encoder on the pool is busy, or when the clock missed its tick), Opus, the WebRTC peer, input from
  * the data channels, bitrate from the bandwidth estimate, IDR on PLI, stats. The main thread only relays
  * signaling (see StreamSession.ts).
  *

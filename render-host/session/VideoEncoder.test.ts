@@ -266,6 +266,42 @@ describe('VideoEncoder', () => {
     }
   });
 
+  test('x264 encodes on the calling thread up to 720p60, on the pool above (busy meanwhile: frames refused)', async () => {
+    const inline = openVideoEncoder({
+      codec: 'H264',
+      width: 1280,
+      height: 720,
+      fps: 60,
+      bitrateBps: 4_000_000,
+      prefer: 'x264',
+    });
+    const pool = openVideoEncoder({
+      codec: 'H264',
+      width: 1920,
+      height: 1080,
+      fps: 60,
+      bitrateBps: 8_000_000,
+      prefer: 'x264',
+    });
+    try {
+      const hd = new Uint8Array(1280 * 720 * 4).fill(80);
+      const first = inline.encoder.encode({ pixels: hd, layout: 'rgba', pts90k: 0, keyframe: true });
+      assert.equal(inline.encoder.busy, false, 'a 720p60 frame is encoded by the time encode() returns');
+      assert.ok((await first)?.keyframe);
+      const fullHd = new Uint8Array(1920 * 1080 * 4).fill(80);
+      const pending = pool.encoder.encode({ pixels: fullHd, layout: 'rgba', pts90k: 0, keyframe: true });
+      assert.equal(pool.encoder.busy, true, 'a 1080p60 frame is on the pool');
+      await assert.rejects(pool.encoder.encode({ pixels: fullHd, layout: 'rgba', pts90k: 1500, keyframe: false }), {
+        code: 'ATH_ERR_ENCODE',
+      });
+      assert.ok((await pending)?.keyframe);
+      assert.equal(pool.encoder.busy, false);
+    } finally {
+      await inline.encoder.close();
+      await pool.encoder.close();
+    }
+  });
+
   test('rejects frames of the wrong size', async () => {
     const { encoder } = openVideoEncoder({
       codec: 'H264',

@@ -1,7 +1,7 @@
 /**
  * One video encoder per session, on node-av's low-level CodecContext (the recipe measured on this machine):
- * options through `ctx.setOption` and `open2Sync(codec, null)` (a Dictionary crashes at GC in 6.1.1), async
- * send/receive on the libuv pool, RGBA/BGRA → NV12 (libx264, NVENC) or YUV420P (libvpx) with FFmpeg's software
+ * options through `ctx.setOption` and `open2Sync(codec, null)` (a Dictionary crashes at GC in 6.1.1), x264 and
+ * libvpx encoding on the calling thread up to 720p60 (NVENC and the formats above on the libuv pool), RGBA/BGRA → NV12 (libx264, NVENC) or YUV420P (libvpx) with FFmpeg's software
  * scaler, one frame in → one packet out (no B-frames, no lookahead), `pictType = I` to force an IDR.
  */
 import {
@@ -107,6 +107,11 @@ function inputPixelFormat(name: VideoEncoderName): AVPixelFormat {
   return name === 'libvpx' ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_NV12;
 }
 
+/** More pixels a second than 720p60 (1080p60, 720p120): one x264 thread cannot keep up (see openContext). */
+function isAbove720p60({ width, height, fps }: OpenVideoEncoderParameters): boolean {
+  return width * height * fps > 1280 * 720 * 60;
+}
+
 const FFMPEG_ENCODERS: Record<VideoEncoderName, FFEncoderCodec> = {
   h264_nvenc: FF_ENCODER_H264_NVENC,
   libx264: FF_ENCODER_LIBX264,
@@ -137,8 +142,7 @@ function openContext(name: VideoEncoderName, params: OpenVideoEncoderParameters)
     // `threads` is unset) 3.84–4.06 ms CPU, wall p50 3.9–4.0 ms. Slices would cut ≈3 ms of encode latency for
     // up to 5 % more encoder CPU; one thread stays (bench:peer's CPU goal), the trade-off is recorded here.
     // Above 720p60 (1080p60, 720p120) one thread cannot keep up (1080p: 45–66 ms a frame here): x264 on auto.
-    const heavy = params.width * params.height * params.fps > 1280 * 720 * 60;
-    ctx.threadCount = name === 'h264_nvenc' || (heavy && name === 'libx264') ? 0 : 1;
+    ctx.threadCount = name === 'h264_nvenc' || (isAbove720p60(params) && name === 'libx264') ? 0 : 1;
     configureRate(ctx, name, params.bitrateBps);
     // The level the offer's profile-level-id states (mediaWire.ts): 3.1 for 720p30, 3.2 for 720p60, 4.2 for
     // 1080p60 and 720p120. The SPS says the same, so what is negotiated is what is encoded.
@@ -264,6 +268,8 @@ export class VideoEncoder {
   readonly name: VideoEncoderName;
   readonly codec: CodecName;
   readonly #params: OpenVideoEncoderParameters;
+  /** Encodes on the calling thread (x264, libvpx up to 720p60) rather than on the libuv pool. */
+  readonly #encodesInline: boolean;
   /** RGBA/BGRA → NV12 in WebAssembly SIMD where it applies (x264, NVENC; width a multiple of 4, height even), else swscale. */
   readonly #nv12: Nv12Converter | undefined;
   readonly #scaler = new SoftwareScaleContext();
@@ -290,6 +296,7 @@ export class VideoEncoder {
     this.name = name;
     this.codec = params.codec;
     this.#params = params;
+    this.#encodesInline = name !== 'h264_nvenc' && !isAbove720p60(params);
     this.#bitrateBps = params.bitrateBps;
     this.#pixelFormat = inputPixelFormat(name);
     if (this.#pixelFormat === AV_PIX_FMT_NV12 && Nv12Converter.supports(params.width, params.height)) {
@@ -329,7 +336,10 @@ export class VideoEncoder {
     return this.#nv12?.input;
   }
 
-  /** True while a frame is in the encoder: the pacer drops the next frame rather than queue it. */
+  /**
+   * True while a frame is in an encoder on the pool (NVENC, formats above 720p60): the pacer drops the next frame
+   * rather than queue it. An encoder on the calling thread is done when `encode` returns: never busy in between.
+   */
   get busy(): boolean {
     return this.#busy;
   }
@@ -377,14 +387,16 @@ export class VideoEncoder {
       }
       this.#yuv.pts = BigInt(Math.round(pts90k));
       this.#yuv.pictType = keyframe || reopened ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-      // libx264 and libvpx encode on the calling thread (a session's own). On the libuv pool each frame took two
-      // hand-offs between threads, each a wait for a core on a busy machine, and a frame whose encode came back
-      // after the next tick was dropped. `npm run bench:stream` (30 s, 720p60, 2 cores), two runs each: frames
-      // dropped 0.48 / 0.91 % → 0.05 / 0.05 %, input→photon p95 36 / 40 → 29 / 31 ms, encode p50 6.9 → 6.0 ms,
-      // render-host CPU unchanged (58–62 % of a core). A Play's first second (`-- --startup`) did not move.
-      // NVENC stays on the pool (its encode waits on the GPU).
+      // libx264 and libvpx up to 720p60 encode on the calling thread (a session's own). On the libuv pool each
+      // frame took two hand-offs between threads, each a wait for a core on a busy machine, and a frame whose
+      // encode came back after the next tick was dropped. `npm run bench:stream` (30 s, 720p60, 2 cores), two runs
+      // each: frames dropped 0.48 / 0.91 % → 0.05 / 0.05 %, input→photon p95 36 / 40 → 29 / 31 ms, encode p50
+      // 6.9 → 6.0 ms, render-host CPU unchanged (58–62 % of a core); a Play's first second (`-- --startup`) did
+      // not move. The thread's event loop waits meanwhile (≈4 ms: pings, RTCP and the packet pacer come after).
+      // NVENC (its encode waits on the GPU) and the formats above 720p60 (x264 slices over several threads, a
+      // frame can take most of a period) stay on the pool, so that loop is never held a whole frame.
       FFmpegError.throwIfError(
-        this.name === 'h264_nvenc' ? await this.#ctx.sendFrame(this.#yuv) : this.#ctx.sendFrameSync(this.#yuv),
+        this.#encodesInline ? this.#ctx.sendFrameSync(this.#yuv) : await this.#ctx.sendFrame(this.#yuv),
         'sendFrame',
       );
       const chunks: Buffer[] = [];

@@ -136,6 +136,10 @@ export const StreamStatsSchema = Type.Object(
     framesSent: Type.Integer({ minimum: 0 }),
     /** Frames not sent: the encoder was still busy, or the worker missed whole ticks. */
     framesDropped: Type.Integer({ minimum: 0 }),
+    /**
+     * Of those, the frames an encoder on the pool (NVENC, formats above 720p60) was still busy for. An encoder on
+     * the session's thread (x264, libvpx up to 720p60) is never busy at a tick: its overruns are missed ticks.
+     */
     framesDroppedEncoderBusy: Type.Integer({ minimum: 0 }),
     /** Payload sent (video + audio) over the last interval. */
     bitrateBps: Type.Integer({ minimum: 0 }),
