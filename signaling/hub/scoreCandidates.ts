@@ -72,11 +72,17 @@ export type RankCandidatesParameters = {
   ranked?: { hosts: RankedHosts | undefined; scale: RankingScale; rttFloorMs: number };
 };
 
-/** Ratio of two non-negative bigints as a number in 0..1, without losing precision on wei amounts. */
+/**
+ * Ratio of two non-negative bigints as a number in 0..1, to float64's precision (18 digits of the quotient, then
+ * one rounding). Six digits were kept before: two hosts the pick ranks as equal (its float ratios) could then be
+ * shown with scores 5e-8 apart, the second better than the first (RankedHosts.test, seed 1067991693).
+ */
 function ratio(part: bigint, whole: bigint): number {
   if (whole <= 0n) return 0;
-  return Number((part * 1_000_000n) / whole) / 1_000_000;
+  return Number((part * RATIO_ONE) / whole) / 1e18;
 }
+
+const RATIO_ONE = 10n ** 18n;
 
 function termsOf(
   host: HostRecord,
