@@ -103,135 +103,139 @@ function assertSameScores(actual: number[], expected: number[]): void {
   });
 }
 
+const pickProperty = fc.property(
+  fc.array(fc.tuple(fc.bigInt({ min: 1n, max: 10n ** 16n }), fc.double({ min: 0, max: 1, noNaN: true })), {
+    minLength: 40,
+    maxLength: 80,
+  }),
+  fc.array(op, { minLength: 100, maxLength: 200 }),
+  // One set of weights per run (other weights rebuild the order, which would hide a lapse in keeping it).
+  fc.constantFrom<ScoringWeights>(DEFAULT_SCORING_WEIGHTS, {
+    ...DEFAULT_SCORING_WEIGHTS,
+    rtt: 0.2,
+    load: 0.4,
+    price: 0.3,
+  }),
+  (start, ops, weights) => {
+    const hosts = new HostRegistry();
+    // A network to start from: every host up with a free slot, spread over the places.
+    start.forEach(([priceWei, load], n) => {
+      hosts.register({
+        message: registration(n, n % 2, priceWei, n % 3 ? GAMES : GAMES.slice(0, 1)),
+        peerId: `peer-${n}`,
+        nowMs: 0,
+      });
+      hosts.heartbeat(`h${n}`, load, 0);
+    });
+    // The dearest and most staked host, changed only by `scale` ops: most changes keep the game's scale, so
+    // the order must follow them host by host (a scale change rebuilds it, which would hide a lapse).
+    hosts.register({ message: registration(99, 3, 10n ** 17n, GAMES), peerId: 'peer-99', nowMs: 0 });
+    hosts.setStake('h99', 10n ** 22n);
+    let ranks = 0;
+    for (const o of ops) {
+      const hostId = `h${'n' in o ? o.n : 99}`;
+      switch (o.kind) {
+        case 'register':
+          hosts.register({
+            message: registration(o.n, o.place, o.priceWei, o.both ? GAMES : GAMES.slice(0, 1)),
+            peerId: `peer-${o.n}`,
+            nowMs: 0,
+          });
+          break;
+        case 'remove':
+          hosts.remove(hostId);
+          break;
+        case 'scale':
+          hosts.register({ message: registration(99, 3, o.priceWei, GAMES), peerId: 'peer-99', nowMs: 0 });
+          hosts.setStake('h99', o.stakeWei);
+          break;
+        case 'load':
+          hosts.heartbeat(hostId, o.load, 0);
+          break;
+        case 'quality':
+          hosts.update(hostId, { qualityScore: o.quality });
+          break;
+        case 'stake':
+          hosts.setStake(hostId, o.stakeWei);
+          break;
+        case 'state':
+          hosts.update(hostId, {
+            state: o.state,
+            drained: o.drained,
+            peerId: o.connected ? `peer-${o.n}` : undefined,
+          });
+          break;
+        case 'lease':
+          hosts.tryLease(hostId, o.slot, `s-${o.n}-${o.slot}`);
+          break;
+        case 'release':
+          hosts.release(hostId, o.slot, `s-${o.n}-${o.slot}`);
+          break;
+        case 'releaseAll':
+          hosts.releaseAll(hostId);
+          break;
+        case 'rank': {
+          ranks += 1;
+          const rttMsByHost = new Map(o.measured.map(([n, rttMs]) => [`h${n}`, rttMs] as const));
+          const floorMs = Math.min(...rttMsByHost.values());
+          const scale = hosts.rankingScale(o.game, weights);
+          const base = {
+            ...hosts.maxima(o.game),
+            eligible: (host: Parameters<typeof canTakeSession>[0]) =>
+              canTakeSession(host) && (o.maxPrice === null || host.priceWeiPerSec <= o.maxPrice),
+            rttMsByHost,
+            weights: weights,
+            limit: o.limit,
+          };
+          // Scores, not ids: hosts of equal score may come in either order — and a tie in the pick's float
+          // sums can show as scores an ulp or so apart (the shown score adds the same terms in another order).
+          const ids = (list: ReturnType<typeof rankCandidates>) => list.map((c) => c.score);
+          // Every host of the game, with no location.
+          assertSameScores(
+            ids(
+              rankCandidates({
+                hosts: hosts.hostsServing(o.game),
+                ...base,
+                ranked: {
+                  hosts: hosts.rankedHosts(o.game),
+                  scale,
+                  rttFloorMs: Math.min(weights.unknownRttMs, floorMs),
+                },
+              }),
+            ),
+            ids(rankCandidates({ hosts: hosts.hostsServing(o.game), ...base })),
+          );
+          // Place by place, an estimated RTT for each.
+          for (const { cell, distanceKm } of hosts.nearestCells(o.game, o.point, 3)) {
+            const estimateRttMs = () => 5 + distanceKm * 0.015;
+            assertSameScores(
+              ids(
+                rankCandidates({
+                  hosts: cell.hosts,
+                  ...base,
+                  estimateRttMs,
+                  ranked: { hosts: cell.ranked, scale, rttFloorMs: Math.min(estimateRttMs(), floorMs) },
+                }),
+              ),
+              ids(rankCandidates({ hosts: cell.hosts, ...base, estimateRttMs })),
+            );
+          }
+          break;
+        }
+      }
+    }
+    return ranks >= 0;
+  },
+);
+
 describe('RankedHosts', () => {
   test('a pick reading hosts in order finds exactly what scoring every host finds, under any changes', () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.bigInt({ min: 1n, max: 10n ** 16n }), fc.double({ min: 0, max: 1, noNaN: true })), {
-          minLength: 40,
-          maxLength: 80,
-        }),
-        fc.array(op, { minLength: 100, maxLength: 200 }),
-        // One set of weights per run (other weights rebuild the order, which would hide a lapse in keeping it).
-        fc.constantFrom<ScoringWeights>(DEFAULT_SCORING_WEIGHTS, {
-          ...DEFAULT_SCORING_WEIGHTS,
-          rtt: 0.2,
-          load: 0.4,
-          price: 0.3,
-        }),
-        (start, ops, weights) => {
-          const hosts = new HostRegistry();
-          // A network to start from: every host up with a free slot, spread over the places.
-          start.forEach(([priceWei, load], n) => {
-            hosts.register({
-              message: registration(n, n % 2, priceWei, n % 3 ? GAMES : GAMES.slice(0, 1)),
-              peerId: `peer-${n}`,
-              nowMs: 0,
-            });
-            hosts.heartbeat(`h${n}`, load, 0);
-          });
-          // The dearest and most staked host, changed only by `scale` ops: most changes keep the game's scale, so
-          // the order must follow them host by host (a scale change rebuilds it, which would hide a lapse).
-          hosts.register({ message: registration(99, 3, 10n ** 17n, GAMES), peerId: 'peer-99', nowMs: 0 });
-          hosts.setStake('h99', 10n ** 22n);
-          let ranks = 0;
-          for (const o of ops) {
-            const hostId = `h${'n' in o ? o.n : 99}`;
-            switch (o.kind) {
-              case 'register':
-                hosts.register({
-                  message: registration(o.n, o.place, o.priceWei, o.both ? GAMES : GAMES.slice(0, 1)),
-                  peerId: `peer-${o.n}`,
-                  nowMs: 0,
-                });
-                break;
-              case 'remove':
-                hosts.remove(hostId);
-                break;
-              case 'scale':
-                hosts.register({ message: registration(99, 3, o.priceWei, GAMES), peerId: 'peer-99', nowMs: 0 });
-                hosts.setStake('h99', o.stakeWei);
-                break;
-              case 'load':
-                hosts.heartbeat(hostId, o.load, 0);
-                break;
-              case 'quality':
-                hosts.update(hostId, { qualityScore: o.quality });
-                break;
-              case 'stake':
-                hosts.setStake(hostId, o.stakeWei);
-                break;
-              case 'state':
-                hosts.update(hostId, {
-                  state: o.state,
-                  drained: o.drained,
-                  peerId: o.connected ? `peer-${o.n}` : undefined,
-                });
-                break;
-              case 'lease':
-                hosts.tryLease(hostId, o.slot, `s-${o.n}-${o.slot}`);
-                break;
-              case 'release':
-                hosts.release(hostId, o.slot, `s-${o.n}-${o.slot}`);
-                break;
-              case 'releaseAll':
-                hosts.releaseAll(hostId);
-                break;
-              case 'rank': {
-                ranks += 1;
-                const rttMsByHost = new Map(o.measured.map(([n, rttMs]) => [`h${n}`, rttMs] as const));
-                const floorMs = Math.min(...rttMsByHost.values());
-                const scale = hosts.rankingScale(o.game, weights);
-                const base = {
-                  ...hosts.maxima(o.game),
-                  eligible: (host: Parameters<typeof canTakeSession>[0]) =>
-                    canTakeSession(host) && (o.maxPrice === null || host.priceWeiPerSec <= o.maxPrice),
-                  rttMsByHost,
-                  weights: weights,
-                  limit: o.limit,
-                };
-                // Scores, not ids: hosts of equal score may come in either order — and a tie in the pick's float
-                // sums can show as scores an ulp or so apart (the shown score adds the same terms in another order).
-                const ids = (list: ReturnType<typeof rankCandidates>) => list.map((c) => c.score);
-                // Every host of the game, with no location.
-                assertSameScores(
-                  ids(
-                    rankCandidates({
-                      hosts: hosts.hostsServing(o.game),
-                      ...base,
-                      ranked: {
-                        hosts: hosts.rankedHosts(o.game),
-                        scale,
-                        rttFloorMs: Math.min(weights.unknownRttMs, floorMs),
-                      },
-                    }),
-                  ),
-                  ids(rankCandidates({ hosts: hosts.hostsServing(o.game), ...base })),
-                );
-                // Place by place, an estimated RTT for each.
-                for (const { cell, distanceKm } of hosts.nearestCells(o.game, o.point, 3)) {
-                  const estimateRttMs = () => 5 + distanceKm * 0.015;
-                  assertSameScores(
-                    ids(
-                      rankCandidates({
-                        hosts: cell.hosts,
-                        ...base,
-                        estimateRttMs,
-                        ranked: { hosts: cell.ranked, scale, rttFloorMs: Math.min(estimateRttMs(), floorMs) },
-                      }),
-                    ),
-                    ids(rankCandidates({ hosts: cell.hosts, ...base, estimateRttMs })),
-                  );
-                }
-                break;
-              }
-            }
-          }
-          return ranks >= 0;
-        },
-      ),
-      { numRuns: 200 },
-    );
+    fc.assert(pickProperty, { numRuns: 200 });
+  });
+
+  test('two hosts the pick ties show the same score (seed 1067991693: stakes 1e21 − 20 and 0 wei)', () => {
+    // Found by the test above in a full run: the shown stake term, truncated to 1e-6, split a tie by 5e-8.
+    fc.assert(pickProperty, { seed: 1067991693, numRuns: 10 });
   });
 
   test('nearestCells: the nearest places in order, as sorting every cell by great-circle distance', () => {
