@@ -1,8 +1,8 @@
 /**
  * Everything one session does, inside its worker thread: the 60 Hz clock, the source (game) steps, frame
- * capture + encode (a frame is dropped while an encoder on the pool is busy, or when the clock missed its tick), Opus, the WebRTC peer, input from
- * the data channels, bitrate from the bandwidth estimate, IDR on PLI, stats. The main thread only relays
- * signaling (see StreamSession.ts).
+ * capture + encode (a frame is dropped while an encoder on the pool is busy, or when the clock missed its
+ * tick), Opus, the WebRTC peer, input from the data channels, bitrate from the bandwidth estimate, IDR on PLI,
+ * stats. The main thread only relays signaling (see StreamSession.ts).
  *
  * Streaming runs in legs: a leg starts when a peer connects and ends when it goes away. The game and the
  * clock pause between legs (a player who reloads finds the game where they left it); a new `negotiate`

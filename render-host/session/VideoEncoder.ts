@@ -1,8 +1,9 @@
 /**
  * One video encoder per session, on node-av's low-level CodecContext (the recipe measured on this machine):
  * options through `ctx.setOption` and `open2Sync(codec, null)` (a Dictionary crashes at GC in 6.1.1), x264 and
- * libvpx encoding on the calling thread up to 720p60 (NVENC and the formats above on the libuv pool), RGBA/BGRA → NV12 (libx264, NVENC) or YUV420P (libvpx) with FFmpeg's software
- * scaler, one frame in → one packet out (no B-frames, no lookahead), `pictType = I` to force an IDR.
+ * libvpx encoding on the calling thread up to 720p60 (NVENC and the formats above on the libuv pool),
+ * RGBA/BGRA → NV12 (libx264, NVENC) or YUV420P (libvpx) with FFmpeg's software scaler, one frame in → one
+ * packet out (no B-frames, no lookahead), `pictType = I` to force an IDR.
  */
 import {
   AV_LOG_FATAL,
