@@ -390,10 +390,10 @@ export class VideoEncoder {
       this.#yuv.pictType = keyframe || reopened ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
       // libx264 and libvpx up to 720p60 encode on the calling thread (a session's own). On the libuv pool each
       // frame took two hand-offs between threads, each a wait for a core on a busy machine, and a frame whose
-      // encode came back after the next tick was dropped. `npm run bench:stream` (30 s, 720p60, 2 cores), two runs
-      // each: frames dropped 0.48 / 0.91 % → 0.05 / 0.05 %, input→photon p95 36 / 40 → 29 / 31 ms, encode p50
-      // 6.9 → 6.0 ms, render-host CPU unchanged (58–62 % of a core); a Play's first second (`-- --startup`) did
-      // not move. The thread's event loop waits meanwhile (≈4 ms: pings, RTCP and the packet pacer come after).
+      // encode came back after the next tick was dropped. `npm run bench:stream` (30 s, 720p60, 2 cores), 3 runs
+      // on the pool, 6 here: frames dropped 0.38–0.91 % (mean 0.59) → 0.05–0.64 % (0.22), input→photon p95
+      // 29–40 ms (35) → 28–32 ms (30), render-host CPU 56–62 → 58–66 % of a core (within this box's noise); a
+      // Play's first second (`-- --startup`) did not move. The thread's event loop waits meanwhile (≈4 ms: pings, RTCP and the packet pacer come after).
       // NVENC (its encode waits on the GPU) and the formats above 720p60 (x264 slices over several threads, a
       // frame can take most of a period) stay on the pool, so that loop is never held a whole frame.
       FFmpegError.throwIfError(
