@@ -464,8 +464,9 @@ export class SessionPipeline {
     }
     const slot: FrameSlot = { leg, tickIndex: tick.index, frameNumber: this.#frameNumber, dueMs: tick.dueMs };
     if (encoder.busy) {
-      // (Only an encoder on the thread pool — NVENC — can be busy at a tick: x264 and libvpx encode on this
-      // thread, within the tick that captured the frame; when they run long, the next ticks are missed instead.)
+      // (Only an encoder on the thread pool — NVENC, x264 above 720p60 — can be busy at a tick: up to 720p60 x264
+      // and libvpx encode on this thread, within the tick that captured the frame; when they run long, the next
+      // ticks are missed instead.)
       // Not queued: this frame waits for the encoder at most a third of a period; if the encoder is not free by
       // then (or the next tick comes first), it is dropped. It waits unrendered: the source's state is this
       // tick's until the next one (the clock steps it), so a capture when the encoder frees shows the same

@@ -255,8 +255,8 @@ describe('VideoEncoder', () => {
       );
       // VP8 key frames start with the 3-byte start code 9d 01 2a after the 3-byte frame tag.
       assert.deepEqual([...(frames[8]?.data.subarray(3, 6) ?? [])], [0x9d, 0x01, 0x2a]);
-      // Software encoders encode inside the call (on the session's thread, not the pool): done when it returns,
-      // so the next frame is taken at once. (Only NVENC, on the pool, is ever busy between frames.)
+      // Up to 720p60 software encoders encode inside the call (on the session's thread, not the pool): done when
+      // it returns, so the next frame is taken at once. (Only encoders on the pool are ever busy between frames.)
       const pending = encoder.encode({ pixels: frame(99), layout: 'rgba', pts90k: 99 * 1500, keyframe: false });
       assert.equal(encoder.busy, false);
       const next = encoder.encode({ pixels: frame(100), layout: 'rgba', pts90k: 100 * 1500, keyframe: false });
