@@ -6,7 +6,11 @@
  *   firstFrameMs         click → first presented frame (requestVideoFrameCallback)
  *   fpsBySecond          frame callbacks (requestVideoFrameCallback) in each of the first 5 seconds after the first
  *                        frame: presented frames the page's main thread saw
- *   decodedFpsBySecond   frames Chromium's decoder finished in each of those seconds (getStats `framesDecoded`)
+ *   decodedFpsBySecond   frames Chromium's decoder finished in each of those seconds (getStats `framesDecoded`,
+ *                        at the time each report was read); these seconds start at the first frame, or at the first
+ *                        report after it when none was read before (`decodedFromMs`, ≤ 120 ms). Before 2026-12-07
+ *                        a count asked for 10–40 ms after the first frame stood for the count at it, which left
+ *                        the frames decoded in between (up to 2 at 60 fps) out of the first second.
  *   presentedFpsBySecond frames the compositor presented in each (the callbacks' `presentedFrames`)
  *   receivedBySecond     per second: RTP packets lost, NACKs and PLIs the browser sent, frames it dropped (getStats)
  *   hostFirstSecond      the host's own count of the first second after its first frame: frames sent, dropped
@@ -126,10 +130,12 @@ async function watchFrames(page: Page): Promise<void> {
     const sampleDecoded = async () => {
       const pc = window.__pc;
       if (!pc || pc.connectionState === 'closed') return;
-      const at = performance.now();
       const report = await pc.getStats();
       report.forEach((s) => {
         if (s.type !== 'inbound-rtp' || s.kind !== 'video') return;
+        // When the browser read the counters (its report's timestamp: Unix ms in Chromium, page time per the
+        // newer spec), not when the page asked: under load the two are tens of ms apart.
+        const at = s.timestamp > 1e12 ? s.timestamp - performance.timeOrigin : s.timestamp;
         window.__stats.push([at, s.framesDecoded ?? 0, s.packetsLost ?? 0, s.nackCount ?? 0, s.pliCount ?? 0, s.framesDropped ?? 0]);
       });
     };
@@ -138,9 +144,12 @@ async function watchFrames(page: Page): Promise<void> {
       if (!video) return setTimeout(attach, 20);
       const onFrame = (_now, meta) => {
         if (window.__frames.length === 0) {
-          // framesDecoded at the first frame and at each whole second after it: the seconds' edges.
-          for (let second = 0; second <= ${SECONDS_WATCHED}; second++) {
-            setTimeout(sampleDecoded, Math.max(0, meta.presentationTime + second * 1000 - performance.now()));
+          // framesDecoded at the first frame and at each whole second after it: the seconds' edges. The first
+          // edge is asked three times: a report can come from the browser's stats cache, read before any video
+          // arrived (and one more just past the last edge, which moves with the first).
+          const edges = Array.from({ length: ${SECONDS_WATCHED} }, (_, s) => (s + 1) * 1000);
+          for (const atMs of [0, 60, 120, ...edges, ${SECONDS_WATCHED} * 1000 + 150]) {
+            setTimeout(sampleDecoded, Math.max(0, meta.presentationTime + atMs - performance.now()));
           }
         }
         window.__frames.push(meta.presentationTime);
@@ -188,6 +197,8 @@ type PlayResult = {
   firstFrameMs: number;
   fpsBySecond: number[];
   decodedFpsBySecond: number[];
+  /** ms after the first frame at which the decoder's seconds start (0 when a report read before it). */
+  decodedFromMs: number;
   /** Per second, from the same getStats samples: RTP packets lost, NACKs and PLIs sent, frames the browser dropped. */
   receivedBySecond: { lost: number[]; nacks: number[]; plis: number[]; dropped: number[] };
   presentedFpsBySecond: number[];
@@ -353,6 +364,11 @@ async function play(page: Page, seconds: number): Promise<PlayResult> {
     timelineMs[name] ??= Math.round(event.atMs - clickedAt);
   }
   const first = frames[0] ?? Number.NaN;
+  inbound.sort((a, b) => (a[0] ?? 0) - (b[0] ?? 0));
+  // The decoder's seconds start at the first frame when a getStats report read before it (then the count at the
+  // first frame lies between two reports), else at the first report after it: a count read tens of ms after
+  // the first frame, taken as the count at it, would leave the frames decoded in between out of the first second.
+  const decodedFrom = Math.max(first, inbound[0]?.[0] ?? first);
   const fpsBySecond = Array.from(
     { length: seconds },
     (_, s) => frames.filter((t) => t >= first + s * 1000 && t < first + (s + 1) * 1000).length,
@@ -360,12 +376,13 @@ async function play(page: Page, seconds: number): Promise<PlayResult> {
   return {
     firstFrameMs: first - clickedAt,
     fpsBySecond,
-    decodedFpsBySecond: perSecond(column(inbound, 1), first, seconds),
+    decodedFpsBySecond: perSecond(column(inbound, 1), decodedFrom, seconds),
+    decodedFromMs: decodedFrom - first,
     receivedBySecond: {
-      lost: perSecond(column(inbound, 2), first, seconds),
-      nacks: perSecond(column(inbound, 3), first, seconds),
-      plis: perSecond(column(inbound, 4), first, seconds),
-      dropped: perSecond(column(inbound, 5), first, seconds),
+      lost: perSecond(column(inbound, 2), decodedFrom, seconds),
+      nacks: perSecond(column(inbound, 3), decodedFrom, seconds),
+      plis: perSecond(column(inbound, 4), decodedFrom, seconds),
+      dropped: perSecond(column(inbound, 5), decodedFrom, seconds),
     },
     presentedFpsBySecond: perSecond(presented, first, seconds),
     timelineMs,
@@ -466,6 +483,7 @@ export async function runStartupBench(): Promise<void> {
       firstFrameMsP50: round(percentile(firstFrames, 50), 0),
       fpsBySecond: results.map((r) => r.fpsBySecond),
       decodedFpsBySecond: results.map((r) => r.decodedFpsBySecond),
+      decodedFromMs: results.map((r) => round(r.decodedFromMs, 0)),
       receivedBySecond: results.map((r) => r.receivedBySecond),
       presentedFpsBySecond: results.map((r) => r.presentedFpsBySecond),
       hostFirstSecond: hostFirstSeconds,
