@@ -167,6 +167,13 @@ export const EdgeConfigSchema = obj({
      * the host keeps its priority and logs why. 0 leaves it as started.
      */
     nice: Type.Integer({ minimum: -20, maximum: 19 }),
+    /**
+     * Each session's thread runs at this real-time priority (SCHED_RR, 1…99) while it streams, ahead of every
+     * normal thread of the machine whatever its nice or scheduling group, and back to normal scheduling if it
+     * ever uses more than 85 % of a core (render-host/session/realtimeThread.ts). Needs root, CAP_SYS_NICE or an
+     * RLIMIT_RTPRIO of at least this; without, sessions run at normal priority and the host logs why. 0: off.
+     */
+    sessionRealtimePriority: Type.Integer({ minimum: 0, maximum: 99 }),
     /** Test hook: added to every probe echo, to make this host look farther away. */
     probeDelayMs: Type.Integer({ minimum: 0, maximum: 10_000 }),
     /**
@@ -375,6 +382,7 @@ export const DEFAULT_EDGE_CONFIG: EdgeConfig = {
     encoder: { prefer: 'auto', minBitrateBps: 500_000, startBitrateBps: 4_000_000, maxBitrateBps: 8_000_000 },
     heartbeatIntervalMs: 2000,
     nice: -5,
+    sessionRealtimePriority: 1,
     probeDelayMs: 0,
     testHooks: { adminEndpoint: false, dataChannelDelayMs: 0 },
   },

@@ -149,6 +149,7 @@ export async function runRenderHost({ config, log }: RunRenderHostParameters): P
       log,
       pool,
       testHooks,
+      realtimePriority: settings.sessionRealtimePriority,
       ...(apps.length > 0 ? { apps: { catalogue: apps } } : {}),
     }),
     heartbeatIntervalMs: settings.heartbeatIntervalMs,

@@ -38,6 +38,8 @@ export type CreateBuiltinSessionDriverParameters = {
   pool?: SessionWorkerPool;
   /** Tests only: degrade every session on purpose, live ones included (see render-host/session/TestHooks.ts). */
   testHooks?: TestHookSwitch;
+  /** SCHED_RR priority of each session's thread while it streams (StreamSession `realtimePriority`); 0: off. */
+  realtimePriority?: number;
   /** External games this host serves (their ids are in the host's game list), and where their sessions live. */
   apps?: { catalogue: readonly AppManifest[]; workRoot?: string; displayRange?: DisplayRange };
 };
@@ -50,6 +52,7 @@ export function createBuiltinSessionDriver({
   reconnectGraceMs = 35_000,
   pool,
   testHooks,
+  realtimePriority = 0,
   apps,
 }: CreateBuiltinSessionDriverParameters): SessionDriverFactory {
   const live = new Map<string, StreamStats>();
@@ -87,6 +90,7 @@ export function createBuiltinSessionDriver({
       log,
       ...(pool ? { pool } : {}),
       ...(testHooks ? { testHooks: testHooks.current } : {}),
+      realtimePriority,
     };
     const manifest = apps?.catalogue.find((candidate) => candidate.id === game.id);
     const app = manifest

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import {
   startTestTurnServer,
@@ -21,6 +22,7 @@ import {
   type StreamSessionParameters,
   type StreamStats,
 } from './index.js';
+import { readThreadStat, SCHED_OTHER, SCHED_RR } from './realtimeThread.js';
 import { rtpAtOrAfter, StreamReceiver } from './testing/receiveStream.js';
 
 const log = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
@@ -279,16 +281,25 @@ describe('StreamSession: VP8, reconnects and endings', () => {
       const warmed = lines.find((line) => line.msg === 'session worker warmed');
       assert.equal(warmed?.completed, true, JSON.stringify(lines));
       assert.deepEqual(Object.keys(warmed?.stepsMs ?? {}), ['render', 'encode', 'connect', 'media']);
-      const c = await connect({ pool, codecs: ['H264'], receiverCodecs: ['H264'] });
+      const c = await connect({ pool, codecs: ['H264'], receiverCodecs: ['H264'], realtimePriority: 1 });
+      let tid: number | undefined;
       try {
         assert.deepEqual([pool.idle, pool.lent], [0, 1], 'lent, and no replacement booting: it comes back');
         await c.receiver.waitFor('frames', () => c.receiver.video.framesComplete >= 3);
         assert.equal(c.receiver.video.codec, 'H264');
+        // Its thread streams at real-time priority (where this process may raise threads: root here and in CI).
+        tid = c.session.realtimeThread?.tid;
+        assert.ok(tid, 'the worker said which OS thread it is');
+        for (let waited = 0; c.session.realtimeThread?.state === 'raising' && waited < 5_000; waited += 20)
+          await sleep(20);
+        if (c.session.realtimeThread?.state === 'refused') assert.notEqual(process.getuid?.(), 0, 'refused to root');
+        else assert.equal(readThreadStat(tid)?.policy, SCHED_RR);
       } finally {
         await c.receiver.close();
         await c.session.close();
       }
       assert.deepEqual([pool.idle, pool.lent, pool.spawned, pool.reused], [1, 0, 1, 1], 'back, kept, none booted');
+      assert.equal(readThreadStat(tid)?.policy, SCHED_OTHER, 'and waits for its next session at normal priority');
     } finally {
       await pool.close();
       await pool.close();

@@ -18,6 +18,7 @@ import {
 import type { CaptureSourceSpec } from '../apps/CaptureSourceSpec.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { BUILTIN_GAMES, type GameSnapshot } from '../games/index.js';
+import { RealtimeThreadGuard } from './realtimeThread.js';
 import { relogWorkerLine } from './relogWorkerLine.js';
 import type { SessionWorkerPool } from './SessionWorkerPool.js';
 import { spawnSessionWorker, stopSessionWorker } from './spawnSessionWorker.js';
@@ -74,6 +75,11 @@ export type StreamSessionParameters = {
   pool?: SessionWorkerPool;
   /** Degrade the stream on purpose from the start (tests only, see TestHooks.ts). */
   testHooks?: TestHooks;
+  /**
+   * Run the session's thread at this SCHED_RR priority (1…99) while it streams, guarded against a runaway
+   * (realtimeThread.ts); 0 or absent: normal scheduling.
+   */
+  realtimePriority?: number;
   log?: Logger;
 };
 
@@ -98,6 +104,8 @@ const READY_TIMEOUT_MS = 20_000;
 const CAPTURE_READY_EXTRA_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 3_000;
 const MAX_INPUT_BYTES = 64;
+/** A host whose session threads may not be raised says so once, not with every session. */
+let realtimeRefusalLogged = false;
 
 type Pending = {
   resolve: (event: WorkerEvent & { type: 'reply'; ok: true }) => void;
@@ -119,6 +127,8 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
   #ended = false;
   #lastStats: StreamStats | undefined;
   #ready: { resolve: () => void; reject: (error: AthError) => void } | undefined;
+  readonly #realtimePriority: number;
+  #realtime: RealtimeThreadGuard | undefined;
   readonly #listeners = {
     message: (data: unknown) => this.#onMessage(data),
     error: (error: Error) => this.#onWorkerGone('error', error),
@@ -131,9 +141,11 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
     pool: SessionWorkerPool | undefined,
     log: Logger,
     closeTimeoutMs: number,
+    realtimePriority: number,
   ) {
     super(log);
     this.sessionId = sessionId;
+    this.#realtimePriority = realtimePriority;
     this.#closeTimeoutMs = closeTimeoutMs;
     this.#worker = worker;
     this.#pool = pool;
@@ -190,6 +202,7 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
       params.pool,
       log,
       params.closeTimeoutMs ?? CLOSE_TIMEOUT_MS,
+      params.realtimePriority ?? 0,
     );
     session.#post({ type: 'init', init });
     const readiness = params.capture?.readiness;
@@ -302,6 +315,8 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
       }
     }
     this.#closed = true;
+    // A pooled worker waits for its next session at normal priority.
+    await this.#realtime?.release();
     this.#rejectPending(new AthError({ code: RenderHostErrorCode.sessionClosed, shortMessage: 'session closed' }));
     // Nothing of the worker reaches this session any more: it may serve another one from now on.
     this.#worker.off('message', this.#listeners.message);
@@ -367,6 +382,7 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
     }
     switch (event.type) {
       case 'ready':
+        if (event.osThreadId !== undefined) this.#raise(event.osThreadId);
         this.#ready?.resolve();
         return;
       case 'start-failed':
@@ -406,6 +422,29 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
         this.#log.debug({ completed: event.completed, stepsMs: event.stepsMs }, 'worker warm-up ended');
         return;
     }
+  }
+
+  /** The session's thread to real-time priority (see realtimeThread.ts), when configured. */
+  #raise(tid: number): void {
+    if (this.#realtimePriority <= 0 || this.#realtime || this.#closed || this.#closing) return;
+    const guard = new RealtimeThreadGuard({ tid, priority: this.#realtimePriority, log: this.#log });
+    this.#realtime = guard;
+    void guard.raise().then(() => {
+      if (guard.state === 'realtime')
+        this.#log.debug({ tid, priority: this.#realtimePriority }, 'session thread at real-time priority');
+      else if (guard.state === 'refused' && !realtimeRefusalLogged) {
+        realtimeRefusalLogged = true;
+        this.#log.warn(
+          { reason: guard.refusal, priority: this.#realtimePriority },
+          'session threads keep normal scheduling (renderHost.sessionRealtimePriority): streams may drop frames when the machine is busy',
+        );
+      }
+    });
+  }
+
+  /** Whether the session's thread runs at real-time priority now (diagnostics and tests). */
+  get realtimeThread(): { tid: number; state: string } | undefined {
+    return this.#realtime ? { tid: this.#realtime.tid, state: this.#realtime.state } : undefined;
   }
 
   #onWorkerGone(kind: 'error' | 'exit', detail: unknown): void {

@@ -20,6 +20,7 @@ import { createGameRuntime } from '../games/index.js';
 import { GameMediaSource } from './GameMediaSource.js';
 import type { MediaSource } from './MediaSource.js';
 import { markNativeInUse, markNativeReleased } from './nativeWork.js';
+import { currentOsThreadId } from './realtimeThread.js';
 import { SessionPipeline } from './SessionPipeline.js';
 import { warmSessionWorker } from './warmSessionWorker.js';
 import { parseWorkerCommand, type SessionWorkerInit, type WorkerCommand, type WorkerEvent } from './workerMessages.js';
@@ -234,7 +235,8 @@ async function begin(init: SessionWorkerInit): Promise<Session | undefined> {
     (started) => {
       session = started;
       log.info({ readyMs: Math.round(performance.now() - initAtMs), ...workerUse() }, 'session ready');
-      postFor(voice, { type: 'ready' });
+      const osThreadId = currentOsThreadId();
+      postFor(voice, { type: 'ready', ...(osThreadId ? { osThreadId } : {}) });
       return started;
     },
     (error: unknown) => {

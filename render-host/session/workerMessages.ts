@@ -182,7 +182,14 @@ export const WorkerErrorCode = Type.Unsafe<AthErrorCode>(Type.String({ pattern: 
 
 export const WorkerEventSchema = Type.Union([
   /** Game, audio encoder and sockets are set up; the worker takes commands. */
-  Type.Object({ type: Type.Literal('ready') }, strict),
+  Type.Object(
+    {
+      type: Type.Literal('ready'),
+      /** The worker's OS thread id (Linux): the main thread may raise its scheduling priority (realtimeThread.ts). */
+      osThreadId: Type.Optional(Type.Integer({ minimum: 1 })),
+    },
+    strict,
+  ),
   /** The session could not start (an external game's capture failed, or it never showed a frame). */
   Type.Object(
     {
