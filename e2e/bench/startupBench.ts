@@ -8,9 +8,10 @@
  *                        frame: presented frames the page's main thread saw
  *   decodedFpsBySecond   frames Chromium's decoder finished in each of those seconds (getStats `framesDecoded`,
  *                        at the time each report was read); these seconds start at the first frame, or at the first
- *                        report after it when none was read before (`decodedFromMs`, ≤ 120 ms). Before 2026-12-07
- *                        a count asked for 10–40 ms after the first frame stood for the count at it, which left
- *                        the frames decoded in between (up to 2 at 60 fps) out of the first second.
+ *                        report after it when none was read before (`decodedFromMs`; reports are read every 50 ms
+ *                        until the first frame, then at +0, 60 and 120 ms). Before 2026-12-07 a count asked for
+ *                        10–40 ms after the first frame stood for the count at it, which left the frames decoded in
+ *                        between (up to 2 at 60 fps) out of the first second.
  *   presentedFpsBySecond frames the compositor presented in each (the callbacks' `presentedFrames`)
  *   receivedBySecond     per second: RTP packets lost, NACKs and PLIs the browser sent, frames it dropped (getStats)
  *   hostFirstSecond      the host's own count of the first second after its first frame: frames sent, dropped
@@ -125,6 +126,9 @@ async function watchFrames(page: Page): Promise<void> {
       constructor(...args) {
         super(...args);
         window.__pc = this;
+        // Until the first frame, a report every 50 ms: then one read before the first frame usually exists, and
+        // the count at the first frame lies between two reports.
+        window.__setupSampler ??= setInterval(sampleDecoded, 50);
       }
     };
     const sampleDecoded = async () => {
@@ -144,6 +148,7 @@ async function watchFrames(page: Page): Promise<void> {
       if (!video) return setTimeout(attach, 20);
       const onFrame = (_now, meta) => {
         if (window.__frames.length === 0) {
+          clearInterval(window.__setupSampler);
           // framesDecoded at the first frame and at each whole second after it: the seconds' edges. The first
           // edge is asked three times: a report can come from the browser's stats cache, read before any video
           // arrived (and one more just past the last edge, which moves with the first).
