@@ -292,7 +292,9 @@ describe('StreamSession: VP8, reconnects and endings', () => {
         assert.ok(tid, 'the worker said which OS thread it is');
         for (let waited = 0; c.session.realtimeThread?.state === 'raising' && waited < 5_000; waited += 20)
           await sleep(20);
-        if (c.session.realtimeThread?.state === 'refused') assert.notEqual(process.getuid?.(), 0, 'refused to root');
+        // Where it may not (no CAP_SYS_NICE, as in a container's default root), the refusal says so.
+        if (c.session.realtimeThread?.state === 'refused')
+          assert.match(c.session.realtimeThread.refusal ?? '', /permitted/);
         else assert.equal(readThreadStat(tid)?.policy, SCHED_RR);
       } finally {
         await c.receiver.close();

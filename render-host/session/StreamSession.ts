@@ -315,15 +315,16 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
       }
     }
     this.#closed = true;
-    // A pooled worker waits for its next session at normal priority.
-    await this.#realtime?.release();
+    // A pooled worker waits for its next session at normal priority; one that could not be lowered is not reused.
+    const lowered = (await this.#realtime?.release()) ?? true;
     this.#rejectPending(new AthError({ code: RenderHostErrorCode.sessionClosed, shortMessage: 'session closed' }));
     // Nothing of the worker reaches this session any more: it may serve another one from now on.
     this.#worker.off('message', this.#listeners.message);
     this.#worker.off('error', this.#listeners.error);
     this.#worker.off('exit', this.#listeners.exit);
     // Reused only after a clean close in time, of a session that did not fail (an error may have left anything).
-    const reusable = recycle?.reusable === true && this.#workerAlive && reason !== 'error' && reason !== 'game-crashed';
+    const reusable =
+      lowered && recycle?.reusable === true && this.#workerAlive && reason !== 'error' && reason !== 'game-crashed';
     if (this.#pool) {
       await this.#pool.release(this.#worker, { reusable, heapUsedBytes: recycle?.heapUsedBytes ?? 0 });
     } else await stopSessionWorker(this.#worker, this.#log);
@@ -443,8 +444,9 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
   }
 
   /** Whether the session's thread runs at real-time priority now (diagnostics and tests). */
-  get realtimeThread(): { tid: number; state: string } | undefined {
-    return this.#realtime ? { tid: this.#realtime.tid, state: this.#realtime.state } : undefined;
+  get realtimeThread(): { tid: number; state: string; refusal: string | undefined } | undefined {
+    const guard = this.#realtime;
+    return guard ? { tid: guard.tid, state: guard.state, refusal: guard.refusal } : undefined;
   }
 
   #onWorkerGone(kind: 'error' | 'exit', detail: unknown): void {

@@ -5,6 +5,8 @@
  * the refusal itself is checked. The spinning thread spins at most 4 s and the guard looks every 200 ms.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
@@ -16,7 +18,7 @@ const SPIN_LIMIT_MS = 4_000;
 
 /**
  * A worker that sends its OS thread id, then idles — or, once told, spins until told to stop (at most
- * SPIN_LIMIT_MS): `control[0]` 1 = spin, 2 = stop spinning.
+ * SPIN_LIMIT_MS): `control[0]` 1 = spin, 2 = stop spinning, 3 = bounded work (6 ms of every 20: ≈ 30 % of a core).
  */
 async function startThread(): Promise<{ worker: Worker; tid: number; control: Int32Array }> {
   const control = new Int32Array(new SharedArrayBuffer(4));
@@ -26,6 +28,11 @@ async function startThread(): Promise<{ worker: Worker; tid: number; control: In
      const control = workerData;
      parentPort.postMessage(Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ', 1)[0]));
      const idle = setInterval(() => {
+       if (Atomics.load(control, 0) === 3) {
+         const busyUntil = Date.now() + 6;
+         while (Date.now() < busyUntil) {}
+         return;
+       }
        if (Atomics.load(control, 0) !== 1) return;
        clearInterval(idle);
        const until = Date.now() + ${SPIN_LIMIT_MS};
@@ -71,6 +78,21 @@ describe('a session thread at real-time priority', async () => {
     await guard.release();
   });
 
+  test('released while the raise is in flight: the thread ends at normal priority, and stays there', {
+    skip: refusal,
+  }, async () => {
+    const { worker, tid } = await startThread();
+    threads.push(worker);
+    const guard = new RealtimeThreadGuard({ tid, priority: 1, log });
+    const raising = guard.raise();
+    await guard.release();
+    await raising;
+    assert.equal(readThreadStat(tid)?.policy, SCHED_OTHER, 'the late raise did not win');
+    await guard.raise();
+    assert.equal(readThreadStat(tid)?.policy, SCHED_OTHER, 'no raise after a release');
+    assert.notEqual(guard.state, 'realtime');
+  });
+
   test('a thread that spins is put back to normal scheduling by the guard', { skip: refusal }, async () => {
     const { worker, tid, control } = await startThread();
     threads.push(worker);
@@ -93,12 +115,14 @@ describe('a session thread at real-time priority', async () => {
     }
   });
 
-  test('a thread that does its bounded work stays raised', { skip: refusal }, async () => {
-    const { worker, tid } = await startThread();
+  test('a thread that does its bounded work (≈ 30 % of a core) stays raised', { skip: refusal }, async () => {
+    const { worker, tid, control } = await startThread();
     threads.push(worker);
+    Atomics.store(control, 0, 3);
     const guard = new RealtimeThreadGuard({ tid, priority: 1, maxCoreShare: 0.5, windowMs: 200, log });
     await guard.raise();
-    await sleep(700);
+    await sleep(1_000);
+    Atomics.store(control, 0, 2);
     assert.equal(guard.state, 'realtime');
     assert.equal(readThreadStat(tid)?.policy, SCHED_RR);
     await guard.release();
@@ -107,6 +131,15 @@ describe('a session thread at real-time priority', async () => {
   test('a refusal is reported, not thrown, and leaves the thread as it was', async () => {
     const gone = await setThreadPolicy(2 ** 22 + 12_345, 1);
     assert.equal(gone.ok, false);
+    // Another process's thread is never touched, whoever asks.
+    const other = spawn('sleep', ['5'], { stdio: 'ignore' });
+    try {
+      const result = await setThreadPolicy(other.pid ?? 0, 1);
+      assert.deepEqual(result, { ok: false, reason: `thread ${other.pid} is not one of this process's` });
+      assert.match(readFileSync(`/proc/${other.pid}/stat`, 'utf8'), /\) \S+( \S+){37} 0 /, 'still SCHED_OTHER');
+    } finally {
+      other.kill();
+    }
     const { worker, tid } = await startThread();
     threads.push(worker);
     // Priority 100 is out of SCHED_RR's range: chrt refuses it whoever asks.

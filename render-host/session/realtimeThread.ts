@@ -30,6 +30,7 @@ export const SCHED_RR = 2;
 /** /proc counts thread CPU time in USER_HZ ticks, 100 a second on every Linux ABI. */
 const PROC_TICKS_PER_SECOND = 100;
 const CHRT_TIMEOUT_MS = 5_000;
+const LOWER_ATTEMPTS = 3;
 
 /** The OS thread id of the calling thread (Linux), undefined elsewhere. */
 export function currentOsThreadId(): number | undefined {
@@ -60,25 +61,49 @@ export function readThreadStat(tid: number): ThreadStat | undefined {
 
 export type SetThreadPolicyReturnType = { ok: true } | { ok: false; reason: string };
 
-/** Sets one thread to SCHED_RR at `priority` (1…99), or back to SCHED_OTHER (`priority` 0). Never rejects. */
-export function setThreadPolicy(tid: number, priority: number): Promise<SetThreadPolicyReturnType> {
-  const args = priority > 0 ? ['--rr', '--pid', String(priority), String(tid)] : ['--other', '--pid', '0', String(tid)];
+/** The kernel's real-time throttle: −1 means real-time threads may take every cycle (no 5 % left). */
+function realtimeThrottleOff(): boolean {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/sched_rt_runtime_us', 'utf8')) < 0;
+  } catch {
+    return false;
+  }
+}
+
+function runChrt(args: readonly string[]): Promise<string | undefined> {
   return new Promise((resolve) => {
     execFile('chrt', args, { timeout: CHRT_TIMEOUT_MS }, (error, _stdout, stderr) => {
-      if (!error) resolve({ ok: true });
+      if (!error) resolve(undefined);
+      else if ((error as NodeJS.ErrnoException).code === 'ENOENT') resolve('chrt not found (util-linux)');
       else {
-        const code = (error as NodeJS.ErrnoException).code;
-        const said = String(stderr).trim().split('\n').at(-1) ?? '';
-        resolve({
-          ok: false,
-          reason:
-            code === 'ENOENT'
-              ? 'chrt not found (util-linux)'
-              : `${said || error.message}${/not permitted/i.test(said) ? ' (needs root, CAP_SYS_NICE or RLIMIT_RTPRIO)' : ''}`,
-        });
+        const said = String(stderr).trim().split('\n').at(-1) || error.message;
+        resolve(`${said}${/not permitted/i.test(said) ? ' (needs root, CAP_SYS_NICE or RLIMIT_RTPRIO)' : ''}`);
       }
     });
   });
+}
+
+/**
+ * Sets one of this process's threads to SCHED_RR at `priority` (1…99), or back to SCHED_OTHER (`priority` 0),
+ * and checks with the kernel that it took (a `chrt` that timed out may have done it anyway). Raised threads reset
+ * on fork: threads and processes they start (x264's own threads, a game's helpers) get normal scheduling, not an
+ * unguarded real-time one. Never rejects.
+ */
+export async function setThreadPolicy(tid: number, priority: number): Promise<SetThreadPolicyReturnType> {
+  // Only threads of this process: a thread id read from elsewhere, or reused after its thread ended, is refused.
+  if (!readThreadStat(tid)) return { ok: false, reason: `thread ${tid} is not one of this process's` };
+  if (priority > 0 && realtimeThrottleOff()) {
+    return { ok: false, reason: 'kernel.sched_rt_runtime_us is -1: no CPU would be left for the guard' };
+  }
+  const args =
+    priority > 0
+      ? ['--rr', '--reset-on-fork', '--pid', String(priority), String(tid)]
+      : ['--other', '--pid', '0', String(tid)];
+  const failure = await runChrt(args);
+  const policy = readThreadStat(tid)?.policy;
+  const wanted = priority > 0 ? SCHED_RR : SCHED_OTHER;
+  if (policy === wanted) return { ok: true };
+  return { ok: false, reason: failure ?? `the kernel reports policy ${policy ?? 'none'} (thread gone?)` };
 }
 
 export type RealtimeThreadGuardParameters = {
@@ -88,7 +113,7 @@ export type RealtimeThreadGuardParameters = {
   priority: number;
   /** Above this share of one core over a window, the thread goes back to normal scheduling. Default 0.85. */
   maxCoreShare?: number;
-  /** How often the guard reads the thread's CPU time. Default 1 s. */
+  /** How often the guard reads the thread's CPU time. Default 0.5 s. */
   windowMs?: number;
   log: Logger;
 };
@@ -107,10 +132,12 @@ export class RealtimeThreadGuard {
   #lastTicks = 0;
   #lastAtMs = 0;
   #raising: Promise<void> | undefined;
+  #lowering: Promise<boolean> | undefined;
+  #released = false;
   /** Why the raise was refused, when it was. */
   refusal: string | undefined;
 
-  constructor({ tid, priority, maxCoreShare = 0.85, windowMs = 1_000, log }: RealtimeThreadGuardParameters) {
+  constructor({ tid, priority, maxCoreShare = 0.85, windowMs = 500, log }: RealtimeThreadGuardParameters) {
     this.tid = tid;
     this.#priority = priority;
     this.#maxCoreShare = maxCoreShare;
@@ -124,14 +151,9 @@ export class RealtimeThreadGuard {
 
   /** Switches the thread to SCHED_RR and starts guarding it. Never rejects; see `state` and `refusal`. */
   raise(): Promise<void> {
-    if (this.#state !== 'normal') return this.#raising ?? Promise.resolve();
+    if (this.#state !== 'normal' || this.#released) return this.#raising ?? Promise.resolve();
     this.#state = 'raising';
     this.#raising = setThreadPolicy(this.tid, this.#priority).then((result) => {
-      if (this.#state !== 'raising') {
-        // Released meanwhile: put it back (a pooled thread waits at normal priority).
-        if (result.ok) void setThreadPolicy(this.tid, 0);
-        return;
-      }
       if (!result.ok) {
         this.#state = 'refused';
         this.refusal = result.reason;
@@ -146,18 +168,38 @@ export class RealtimeThreadGuard {
     return this.#raising;
   }
 
-  /** Back to normal scheduling (when it was raised) and no more guarding. Idempotent; never rejects. */
-  async release(): Promise<void> {
+  /**
+   * Back to normal scheduling (when it was raised) and no more guarding; resolves once the thread is lowered,
+   * false if it could not be (then the caller should not reuse the thread). Idempotent; never rejects. A raise or
+   * a lowering still in flight completes first: a pooled worker serves another session next, and a late `chrt`
+   * of this one must not undo that session's raise, or redo this one.
+   */
+  async release(): Promise<boolean> {
+    this.#released = true;
+    await this.#raising;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    const wasRealtime = this.#state === 'realtime';
-    if (this.#state === 'raising' || wasRealtime) this.#state = 'normal';
-    // A thread that is gone (its worker exited) has nothing to lower.
-    if (wasRealtime && readThreadStat(this.tid)) {
-      const result = await setThreadPolicy(this.tid, 0);
-      if (!result.ok)
-        this.#log.warn({ tid: this.tid, reason: result.reason }, 'session thread left at real-time priority');
-    }
+    await this.#lowering;
+    if (this.#state === 'realtime') this.#state = 'normal';
+    const stat = readThreadStat(this.tid);
+    // Gone (its worker exited), or normal already.
+    if (!stat || stat.policy !== SCHED_RR) return true;
+    return this.#lower();
+  }
+
+  /** SCHED_OTHER again, tried three times (a `chrt` can fail to start on a starved machine). */
+  #lower(): Promise<boolean> {
+    this.#lowering = (async () => {
+      let reason = '';
+      for (let attempt = 0; attempt < LOWER_ATTEMPTS; attempt++) {
+        const result = await setThreadPolicy(this.tid, 0);
+        if (result.ok) return true;
+        reason = result.reason;
+      }
+      this.#log.error({ tid: this.tid, reason }, 'could not lower a session thread from real-time priority');
+      return false;
+    })();
+    return this.#lowering;
   }
 
   #check(): void {
@@ -178,8 +220,6 @@ export class RealtimeThreadGuard {
       { tid: this.tid, coreShare: Math.round(share * 100) / 100, maxCoreShare: this.#maxCoreShare },
       'session thread used too much CPU at real-time priority: back to normal scheduling for this session',
     );
-    void setThreadPolicy(this.tid, 0).then((result) => {
-      if (!result.ok) this.#log.error({ tid: this.tid, reason: result.reason }, 'could not lower a session thread');
-    });
+    void this.#lower();
   }
 }
