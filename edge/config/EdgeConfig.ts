@@ -168,10 +168,11 @@ export const EdgeConfigSchema = obj({
      */
     nice: Type.Integer({ minimum: -20, maximum: 19 }),
     /**
-     * Each session's thread runs at this real-time priority (SCHED_RR, 1…99) while it streams, ahead of every
-     * normal thread of the machine whatever its nice or scheduling group, and back to normal scheduling if it
-     * ever uses more than 85 % of a core (render-host/session/realtimeThread.ts). Needs root, CAP_SYS_NICE or an
-     * RLIMIT_RTPRIO of at least this; without, sessions run at normal priority and the host logs why. 0: off.
+     * Each built-in game session's thread (the game renders on it) runs at this real-time priority (SCHED_RR,
+     * 1…99) while it streams, ahead of every normal thread of the machine whatever its nice or scheduling group,
+     * and back to normal scheduling if it ever uses more than 85 % of a core (render-host/session/realtimeThread.ts).
+     * External games' sessions keep normal scheduling. Needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least
+     * this; without, sessions run at normal priority and the host logs why. 0: off.
      */
     sessionRealtimePriority: Type.Integer({ minimum: 0, maximum: 99 }),
     /** Test hook: added to every probe echo, to make this host look farther away. */

@@ -38,7 +38,10 @@ export type CreateBuiltinSessionDriverParameters = {
   pool?: SessionWorkerPool;
   /** Tests only: degrade every session on purpose, live ones included (see render-host/session/TestHooks.ts). */
   testHooks?: TestHookSwitch;
-  /** SCHED_RR priority of each session's thread while it streams (StreamSession `realtimePriority`); 0: off. */
+  /**
+   * SCHED_RR priority of each built-in game session's thread while it streams (StreamSession `realtimePriority`;
+   * the game renders on that thread); 0: off. External games' sessions keep normal scheduling.
+   */
   realtimePriority?: number;
   /** External games this host serves (their ids are in the host's game list), and where their sessions live. */
   apps?: { catalogue: readonly AppManifest[]; workRoot?: string; displayRange?: DisplayRange };
@@ -100,7 +103,11 @@ export function createBuiltinSessionDriver({
           log,
           ...(apps?.workRoot ? { workRoot: apps.workRoot } : {}),
           ...(apps?.displayRange ? { displayRange: apps.displayRange } : {}),
-          startStream: (capture, signal) => StreamSession.start({ ...streamParams, capture, signal }),
+          // Not at real-time priority: an external game renders in its own processes at normal priority, and a
+          // capture thread ranked above them would take the CPU the game needs for the frames it captures
+          // (two SuperTux sessions on 2 cores: the game tests took 2–3× as long).
+          startStream: (capture, signal) =>
+            StreamSession.start({ ...streamParams, capture, signal, realtimePriority: 0 }),
           onCrash: (message) => {
             live.delete(sessionId);
             updateGauges();
