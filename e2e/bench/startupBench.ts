@@ -15,8 +15,9 @@
  *   presentedFpsBySecond frames the compositor presented in each (the callbacks' `presentedFrames`)
  *   receivedBySecond     per second: RTP packets lost, NACKs and PLIs the browser sent, frames it dropped (getStats)
  *   hostFirstSecond      the host's own count of the first second after its first frame: frames sent, dropped
- *                        (encoder on the pool still busy / clock ticks missed — x264 at 720p60 encodes on the session's thread, so
- *                        its overruns are missed ticks), encode ms p50 and max, encodes over 16.7 ms
+ *                        (encoder on the pool still busy / clock ticks missed — x264 at 720p60 encodes on the
+ *                        session's thread, so its overruns are missed ticks), encode ms p50 and max, encodes over
+ *                        16.7 ms
  *   timelineMs           when the player reached each state after the click (requesting → starting → playing)
  * and, over the first Play's click → 5 s after its first frame, the CPU each process used (% of one core):
  * where start-up CPU goes. For every Play also:

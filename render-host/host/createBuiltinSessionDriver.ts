@@ -93,7 +93,6 @@ export function createBuiltinSessionDriver({
       log,
       ...(pool ? { pool } : {}),
       ...(testHooks ? { testHooks: testHooks.current } : {}),
-      realtimePriority,
     };
     const manifest = apps?.catalogue.find((candidate) => candidate.id === game.id);
     const app = manifest
@@ -103,11 +102,7 @@ export function createBuiltinSessionDriver({
           log,
           ...(apps?.workRoot ? { workRoot: apps.workRoot } : {}),
           ...(apps?.displayRange ? { displayRange: apps.displayRange } : {}),
-          // Not at real-time priority: an external game renders in its own processes at normal priority, and a
-          // capture thread ranked above them would take the CPU the game needs for the frames it captures
-          // (two SuperTux sessions on 2 cores: the game tests took 2–3× as long).
-          startStream: (capture, signal) =>
-            StreamSession.start({ ...streamParams, capture, signal, realtimePriority: 0 }),
+          startStream: (capture, signal) => StreamSession.start({ ...streamParams, capture, signal }),
           onCrash: (message) => {
             live.delete(sessionId);
             updateGauges();
@@ -115,7 +110,10 @@ export function createBuiltinSessionDriver({
           },
         })
       : undefined;
-    const session = app?.session ?? (await StreamSession.start(streamParams));
+    // Only a built-in game's thread is raised (it renders the game): an external game renders in its own
+    // processes at normal priority, and a capture thread ranked above them would take the CPU the game needs for
+    // the frames it captures (two SuperTux sessions on 2 cores: the game tests took 2–3× as long).
+    const session = app?.session ?? (await StreamSession.start({ ...streamParams, realtimePriority }));
     let previous: StreamStats | undefined;
     let lastReportMs = Date.now();
     session.on('offer', (sdp) => events.offer(sdp));

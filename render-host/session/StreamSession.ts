@@ -18,7 +18,7 @@ import {
 import type { CaptureSourceSpec } from '../apps/CaptureSourceSpec.js';
 import { RenderHostErrorCode } from '../errors.js';
 import { BUILTIN_GAMES, type GameSnapshot } from '../games/index.js';
-import { RealtimeThreadGuard } from './realtimeThread.js';
+import { RealtimeThreadGuard, type RealtimeThreadState } from './realtimeThread.js';
 import { relogWorkerLine } from './relogWorkerLine.js';
 import type { SessionWorkerPool } from './SessionWorkerPool.js';
 import { spawnSessionWorker, stopSessionWorker } from './spawnSessionWorker.js';
@@ -444,7 +444,7 @@ export class StreamSession extends TypedEmitter<StreamSessionEvents> {
   }
 
   /** Whether the session's thread runs at real-time priority now (diagnostics and tests). */
-  get realtimeThread(): { tid: number; state: string; refusal: string | undefined } | undefined {
+  get realtimeThread(): { tid: number; state: RealtimeThreadState; refusal: string | undefined } | undefined {
     const guard = this.#realtime;
     return guard ? { tid: guard.tid, state: guard.state, refusal: guard.refusal } : undefined;
   }

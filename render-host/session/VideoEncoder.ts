@@ -393,9 +393,10 @@ export class VideoEncoder {
       // encode came back after the next tick was dropped. `npm run bench:stream` (30 s, 720p60, 2 cores), 3 runs
       // on the pool, 6 here: frames dropped 0.38–0.91 % (mean 0.59) → 0.05–0.64 % (0.22), input→photon p95
       // 29–40 ms (35) → 28–32 ms (30), render-host CPU 56–62 → 58–66 % of a core (within this box's noise); a
-      // Play's first second (`-- --startup`) did not move. The thread's event loop waits meanwhile (≈4 ms: pings, RTCP and the packet pacer come after).
-      // NVENC (its encode waits on the GPU) and the formats above 720p60 (x264 slices over several threads, a
-      // frame can take most of a period) stay on the pool, so that loop is never held a whole frame.
+      // Play's first second (`-- --startup`) did not move. The thread's event loop waits meanwhile (≈4 ms: pings,
+      // RTCP and the packet pacer come after). NVENC (its encode waits on the GPU) and the formats above 720p60
+      // (x264 slices over several threads, a frame can take most of a period) stay on the pool, so that loop is
+      // never held a whole frame.
       FFmpegError.throwIfError(
         this.#encodesInline ? this.#ctx.sendFrameSync(this.#yuv) : await this.#ctx.sendFrame(this.#yuv),
         'sendFrame',
